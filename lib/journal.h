@@ -1,0 +1,69 @@
+/* journal.h — the append-only, checksummed journal under the file store.
+ *
+ * A journal is one file of records, one per line, each line a JSON object
+ * that `jq` reads directly:
+ *
+ *     {"seq":42,"crc":"1a2b3c4d","rec":<payload>}\n
+ *
+ * where <payload> is the caller's record (a single-line JSON text, no
+ * newline) and crc is the CRC-32 (cdx_crc32) of exactly the payload bytes,
+ * as 8 lower-case hex digits.  seq numbers grow by one per record across
+ * every process that writes the file.
+ *
+ * Durability: a newly created file is fsync'd together with its directory;
+ * cdx_journal_sync() writes every buffered record with one write(2) under
+ * an exclusive flock and fdatasyncs, so several processes may append at
+ * once (group commit: append is cheap, sync is where the cost is paid).
+ * Opening (and every sync, under the lock) detects a torn tail — a last
+ * line without its newline, or one whose checksum or framing is wrong — and
+ * cuts it off with ftruncate.  A damaged record in the middle is never
+ * accepted: the scan skips it and counts it.
+ */
+#ifndef CDX_JOURNAL_H
+#define CDX_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct cdx_journal;
+
+/* largest payload accepted by append, in bytes */
+#define CDX_JOURNAL_RECMAX (1u << 20)
+
+/* cdx_journal_open: open or create the journal at PATH (its directory must
+ * exist), cutting off a torn tail.  -1 with ERR set (code CDX_ESTATE) when
+ * it cannot be opened.  Close with cdx_journal_close(). */
+int cdx_journal_open(const char *path, struct cdx_journal **out, struct cdx_error *err);
+
+/* cdx_journal_append: buffer a record of LEN bytes (no newline inside,
+ * at most CDX_JOURNAL_RECMAX).  It reaches the file at the next sync.
+ * -1 with ERR set for an invalid record. */
+int cdx_journal_append(struct cdx_journal *j, const char *rec, size_t len, struct cdx_error *err);
+
+/* cdx_journal_pending: how many records are buffered and not yet synced */
+size_t cdx_journal_pending(const struct cdx_journal *j);
+
+/* cdx_journal_sync: write the buffered records (seq numbers assigned under
+ * the lock) and make them durable.  On failure the records stay buffered
+ * and -1 is returned with ERR set (code CDX_ESTATE). */
+int cdx_journal_sync(struct cdx_journal *j, struct cdx_error *err);
+
+/* Called by cdx_journal_scan for every valid record, in file order; the
+ * payload is NUL-terminated and valid only during the call.  Returning
+ * non-zero stops the scan. */
+typedef int (*cdx_journal_fn)(void *ctx, uint64_t seq, const char *rec, size_t len);
+
+/* cdx_journal_scan: call FN for every valid record on disk, from the start
+ * (records written by other processes included; buffered ones excluded).
+ * *DAMAGED (may be NULL) receives the number of records skipped because
+ * their framing or checksum was wrong.  -1 with ERR set on I/O error. */
+int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t *damaged,
+		     struct cdx_error *err);
+
+/* cdx_journal_close: sync what is buffered (best effort) and free J.
+ * Accepts NULL. */
+void cdx_journal_close(struct cdx_journal *j);
+
+#endif /* CDX_JOURNAL_H */

@@ -1,0 +1,59 @@
+# lib.sh — shared helpers of the integration tests (sourced, POSIX sh).
+# Provides: $CDX (the built tool), $T (a fresh temporary directory removed
+# at exit), fail, expect_status, expect_contains, expect_file_contains,
+# start_redis (a private redis-server on a free loopback port).
+set -eu
+: "${CDX_BUILD:?CDX_BUILD must name the build directory}"
+CDX="$CDX_BUILD/cdx"
+CDX_SO="$CDX_BUILD/cdx.so"
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+DATA="$TOP/tests/data"
+T=$(mktemp -d "${TMPDIR:-/tmp}/cdx-it-XXXXXX")
+REDIS_PID=
+cleanup() {
+	if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+export CDX_STATE="file:$T/.cdx"
+
+# make loads an ASan-built cdx.so only with the ASan runtime preloaded
+MAKE_ENV=
+if [ "${SANITIZE:-no}" = yes ]; then
+	MAKE_ENV="LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0"
+fi
+run_make() { env $MAKE_ENV make "$@"; }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_status N CMD...: run CMD, capture stdout+stderr in $OUT, check status
+expect_status() {
+	want=$1; shift
+	set +e
+	OUT=$("$@" 2>&1)
+	got=$?
+	set -e
+	[ "$got" -eq "$want" ] || fail "expected exit $want, got $got from: $* -- output: $OUT"
+}
+
+# expect_contains TEXT: $OUT contains TEXT (fixed string)
+expect_contains() {
+	case "$OUT" in *"$1"*) ;; *) fail "expected output to contain [$1], got: $OUT" ;; esac
+}
+expect_not_contains() {
+	case "$OUT" in *"$1"*) fail "expected output not to contain [$1], got: $OUT" ;; *) ;; esac
+}
+
+# start_redis: a private redis-server on a free loopback port; sets REDIS_PORT
+start_redis() {
+	command -v redis-server >/dev/null 2>&1 || { echo "redis-server not installed" >&2; exit 77; }
+	REDIS_PORT=$(( 20000 + $$ % 20000 ))
+	while ss -ltn 2>/dev/null | grep -q ":$REDIS_PORT "; do REDIS_PORT=$((REDIS_PORT + 1)); done
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
+		--daemonize no >"$T/redis.log" 2>&1 &
+	REDIS_PID=$!
+	i=0
+	until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
+		i=$((i + 1)); [ "$i" -lt 100 ] || fail "redis-server did not start"; sleep 0.05
+	done
+}
