@@ -119,6 +119,26 @@ CDX_API struct cJSON *cdx_pipeline_json(const struct cdx_pipeline *p);
  * one second.  Caller frees with cJSON_Delete; NULL when out of memory. */
 CDX_API struct cJSON *cdx_pipeline_plan(const struct cdx_pipeline *p, unsigned workers);
 
+/* ---- the project file (cdx.yml) ----------------------------------------- */
+
+/* SEED.md's PipelineManager: cdx.yml names the state store and registers
+ * pipelines by name (`pipelines: {ci: ci.yml}`, paths relative to it). */
+struct cdx_project;
+
+/* cdx_project_load: read and validate the project file PATH.  NULL with
+ * every problem appended to DIAGS.  Free with cdx_project_free(). */
+CDX_API struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags);
+CDX_API void cdx_project_free(struct cdx_project *pr);
+/* the state URL, "file:.cdx" resolved against the project's directory
+ * when the file does not say */
+CDX_API const char *cdx_project_state(const struct cdx_project *pr);
+CDX_API size_t cdx_project_pipeline_count(const struct cdx_project *pr);
+CDX_API const char *cdx_project_pipeline_name(const struct cdx_project *pr, size_t i);
+/* the I-th pipeline's file, resolved against the project's directory */
+CDX_API const char *cdx_project_pipeline_path(const struct cdx_project *pr, size_t i);
+/* cdx_project_find: the file of the pipeline registered as NAME, or NULL */
+CDX_API const char *cdx_project_find(const struct cdx_project *pr, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,225 @@
-/* cdx.c — the cdx command-line tool (placeholder until the loader lands). */
-#include <stdio.h>
-#include "cdx.h"
-int main(void)
+/* cdx.c — the cdx command-line tool: global options, the command table,
+ * help, and the helpers every command shares (cli.h).  Each command lives
+ * in its own tools/cmd_*.c. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "util.h"
+
+const struct cli_command cli_commands[] = {
+	{"validate", cmd_validate, "validate FILE... [--json]",
+	 "usage: cdx validate FILE... [--json]\n"
+	 "\n"
+	 "Check pipeline files (and project files named cdx.yml, with every pipeline\n"
+	 "they register) and report every problem as FILE:LINE:COL: message.\n"
+	 "\n"
+	 "  --json    print {\"valid\": BOOL, \"files\": [...]} with each problem\n"
+	 "\n"
+	 "Exit status: 0 all valid, 2 a problem was found.\n"},
+	{"run", cmd_run, "run FILE|NAME [-j N] [--var K=V]... [--dry-run] [--json]",
+	 "usage: cdx run FILE|NAME [-j N] [--var K=V]... [--dry-run] [--json]\n"
+	 "\n"
+	 "Run a pipeline, given as a file or as a name registered in cdx.yml.\n"
+	 "\n"
+	 "  -j N, --jobs N   run at most N jobs at once (default: number of CPUs)\n"
+	 "  --var K=V        set pipeline variable K for this run (repeatable)\n"
+	 "  --dry-run        print the plan and run nothing: start order, each job's\n"
+	 "                   needs, the critical path and its length, the maximum\n"
+	 "                   parallelism and the predicted makespan for N workers\n"
+	 "  --json           machine-readable output\n"
+	 "\n"
+	 "Exit status: 0 success, 1 a job failed, 2 usage or pipeline error,\n"
+	 "130 interrupted.\n"},
+	{"pipelines", cmd_pipelines, "pipelines [--json]",
+	 "usage: cdx pipelines [--json]\n"
+	 "\n"
+	 "List the pipelines registered in the project file (cdx.yml, or --config),\n"
+	 "with their files, stages and jobs.\n"},
+	{"plugin-path", cmd_plugin_path, "plugin-path",
+	 "usage: cdx plugin-path\n"
+	 "\n"
+	 "Print the absolute path of the GNU Make module cdx.so, for\n"
+	 "`load $(shell cdx plugin-path)` in a Makefile.\n"},
+	{NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
 {
-	printf("cdx %s\n", CDX_VERSION);
+	const struct cli_command *c;
+	fprintf(out, "usage: cdx [--config FILE] [--state URL] COMMAND [ARGS]\n\n"
+		     "CI/CD automation for GNU Make users.\n\ncommands:\n");
+	for (c = cli_commands; c->name; c++)
+		fprintf(out, "  cdx %s\n", c->synopsis);
+	fprintf(out, "  cdx help COMMAND\n  cdx --version\n\n"
+		     "global options:\n"
+		     "  --config FILE   project file (default: $CDX_CONFIG, else cdx.yml)\n"
+		     "  --state URL     state store, file:DIR or redis://HOST:PORT (default: $CDX_STATE)\n\n"
+		     "exit status: 0 success, 1 the work failed, 2 usage or configuration error,\n"
+		     "3 busy, 4 state backend unreachable, 130 interrupted.\n"
+		     "See cdx(1), cdx-pipeline(5).\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("cdx: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "cdx %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see cdx help %s)\n", cmd);
+	return CDX_EUSAGE;
+}
+
+int cli_help_for(const char *name, FILE *out)
+{
+	const struct cli_command *c;
+	for (c = cli_commands; c->name; c++) {
+		if (strcmp(c->name, name) == 0) {
+			fputs(c->help, out);
+			return 0;
+		}
+	}
+	cli_error("unknown command '%s' (see cdx --help)", name);
+	return CDX_EUSAGE;
+}
+
+void cli_print_diags(const struct cdx_diags *d)
+{
+	size_t i, n = cdx_diags_count(d);
+	struct cdx_buf b = {0};
+	for (i = 0; i < n; i++) {
+		cdx_buf_reset(&b);
+		cdx_diag_format(cdx_diags_get(d, i), &b);
+		fprintf(stderr, "%s\n", b.data);
+	}
+	cdx_buf_free(&b);
+}
+
+bool cli_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n) == 0 && a[n] == '=')
+		return a + n + 1;
+	if (*i + 1 >= argc) {
+		cli_usage_error(cmd, "option %s needs a value", name);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char **path)
+{
+	struct cdx_diags *d;
+	struct cdx_project *pr;
+	const char *found;
+	if (access(arg, F_OK) == 0 || strchr(arg, '/') || strstr(arg, ".yml") || strstr(arg, ".yaml")) {
+		*path = cdx_xstrdup(arg);
+		return 0;
+	}
+	if (access(g->config, F_OK) != 0) {
+		cli_error("%s: no file '%s' and no project file %s to look it up in", cmd, arg, g->config);
+		return CDX_EUSAGE;
+	}
+	d = cdx_diags_new();
+	pr = cdx_project_load(g->config, d);
+	if (!pr) {
+		cli_print_diags(d);
+		cdx_diags_free(d);
+		return CDX_EUSAGE;
+	}
+	cdx_diags_free(d);
+	found = cdx_project_find(pr, arg);
+	if (!found) {
+		cli_error("%s: no file '%s' and no pipeline '%s' registered in %s", cmd, arg, arg, g->config);
+		cdx_project_free(pr);
+		return CDX_EUSAGE;
+	}
+	*path = cdx_xstrdup(found);
+	cdx_project_free(pr);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli g = {0};
+	const struct cli_command *c;
+	int i, k;
+
+	g.config = getenv("CDX_CONFIG");
+	g.config_given = g.config && *g.config;
+	if (!g.config_given)
+		g.config = "cdx.yml";
+	g.state = getenv("CDX_STATE");
+	if (g.state && !*g.state)
+		g.state = NULL;
+
+	/* global options may come before or after the command */
+	for (i = 1, k = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
+			const char *v = cli_option_value("", argc, argv, &i, "--config");
+			if (!v)
+				return CDX_EUSAGE;
+			g.config = v;
+			g.config_given = true;
+		} else if (strcmp(argv[i], "--state") == 0 || strncmp(argv[i], "--state=", 8) == 0) {
+			const char *v = cli_option_value("", argc, argv, &i, "--state");
+			if (!v)
+				return CDX_EUSAGE;
+			g.state = v;
+		} else {
+			argv[k++] = argv[i];
+		}
+	}
+	argc = k;
+	argv[argc] = NULL;
+	if (argc < 2) {
+		usage(stderr);
+		return CDX_EUSAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("cdx %s\n", CDX_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		return cli_help_for(argv[2], stdout);
+	}
+	for (c = cli_commands; c->name; c++) {
+		if (strcmp(c->name, argv[1]) == 0) {
+			for (i = 2; i < argc; i++)
+				if (cli_is_help(argv[i]))
+					return cli_help_for(c->name, stdout);
+			return c->run(&g, argc - 1, argv + 1);
+		}
+	}
+	cli_error("unknown command '%s' (see cdx --help)", argv[1]);
+	return CDX_EUSAGE;
 }

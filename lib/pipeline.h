@@ -1,0 +1,116 @@
+/* pipeline.h — the pipeline model shared inside libcdx.
+ *
+ * A pipeline is what a pipeline file means after includes, templates,
+ * merge keys and matrices have been expanded and every reference checked:
+ * stages in file order, and one flat array of jobs in file order, each
+ * stage's jobs contiguous.  Needs are resolved to indexes.  The job graph
+ * (dag.h) is built from it once, at load time.  Outside libcdx the type is
+ * opaque (cdx.h); inside, modules read the fields below and never change
+ * them after cdx_pipeline_load() returns.
+ */
+#ifndef CDX_PIPELINE_H
+#define CDX_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct cdx_dag;
+
+/* A variable: plain value, or taken from the environment at run time. */
+struct cdx_var {
+	char *name;     /* [A-Za-z_][A-Za-z0-9_]* */
+	char *value;    /* value, or the default when from_env is unset; may be NULL */
+	char *from_env; /* environment variable to read at run time, or NULL */
+	bool secret;    /* masked as *** in output, logs, records and reports */
+	const char *file; /* where it was defined (pipeline-owned) */
+	int line, col;
+};
+
+struct cdx_vars {
+	struct cdx_var *v;
+	size_t n, cap;
+};
+
+/* A reference in `needs`: a stage, or one job of a stage. */
+struct cdx_need {
+	char *ref;     /* as written: "STAGE" or "STAGE/JOB" */
+	size_t stage;  /* resolved stage index */
+	size_t job;    /* resolved job index, or CDX_NONE for the whole stage */
+	size_t njobs;  /* for a matrix base name: jobs job .. job+njobs-1 */
+	const char *file; /* where it was written (pipeline-owned) */
+	int line, col;
+};
+#define CDX_NONE ((size_t)-1)
+
+/* retry.when bits */
+#define CDX_RETRY_ON_FAILURE 1u /* the script failed (non-zero exit or signal) */
+#define CDX_RETRY_ON_TIMEOUT 2u /* the attempt was killed at its timeout */
+
+struct cdx_job {
+	char *name;         /* [A-Za-z0-9_.-]{1,64} */
+	char *id;           /* "STAGE/JOB" */
+	size_t stage;       /* index of its stage */
+	char *script;       /* the script, list items joined by newlines */
+	bool has_needs;     /* `needs:` given (then stage order does not apply) */
+	struct cdx_need *needs;
+	size_t n_needs;
+	int retry_max;      /* extra attempts after a failure, 0..100 */
+	unsigned retry_when;        /* CDX_RETRY_* bits */
+	int *retry_codes;           /* retry only on these exit codes (n = 0: any) */
+	size_t n_retry_codes;
+	bool allow_failure;         /* any failure is allowed */
+	int *allow_codes;           /* failure allowed for these exit codes */
+	size_t n_allow_codes;
+	int64_t timeout_ms;         /* per attempt; 0 = the stage's */
+	struct cdx_vars vars;       /* job variables, matrix values included */
+	char **inputs, **outputs;   /* declared paths (optimizer evidence) */
+	size_t n_inputs, n_outputs;
+	int64_t hint_ms;            /* duration_hint, -1 when absent */
+	char *matrix_base;          /* name before matrix expansion, or NULL */
+	const char *file;           /* file of its name (pipeline-owned) */
+	int line, col;
+};
+
+struct cdx_stage {
+	char *name;
+	bool has_needs;          /* `needs:` given; else the previous stage */
+	struct cdx_need *needs;  /* stage needs (job == CDX_NONE) */
+	size_t n_needs;
+	int64_t timeout_ms;      /* default job timeout, ms (3600 s when absent) */
+	struct cdx_vars env;     /* `environment:` */
+	size_t first_job;        /* index of its first job */
+	size_t n_jobs;
+	const char *file;        /* file of its name (pipeline-owned) */
+	int line, col;
+};
+
+struct cdx_pipeline {
+	char *name;
+	char *path;               /* file as named by the caller */
+	uint32_t file_hash;       /* CRC-32 of the main file's bytes */
+	struct cdx_vars vars;     /* `variables:` */
+	int64_t timeout_ms;       /* whole run, 0 = none */
+	struct cdx_stage *stages;
+	size_t n_stages;
+	struct cdx_job *jobs;
+	size_t n_jobs;
+	struct cdx_dag *dag;      /* job graph, built at load */
+	char **files;             /* every file loaded, main first (owned) */
+	size_t n_files;
+};
+
+#define CDX_STAGE_TIMEOUT_DEFAULT_MS 3600000
+#define CDX_MAX_JOBS 100000
+
+/* cdx_vars_find: the variable NAME in V, or NULL */
+struct cdx_var *cdx_vars_find(const struct cdx_vars *v, const char *name);
+void cdx_vars_free(struct cdx_vars *v);
+
+/* cdx_pipeline_weight_ms: the weight of job I for ordering: its
+ * duration_hint, else 1000 ms. */
+double cdx_pipeline_weight_ms(const struct cdx_pipeline *p, size_t i);
+
+#endif /* CDX_PIPELINE_H */

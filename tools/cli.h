@@ -1,0 +1,49 @@
+/* cli.h — what the cdx tool's commands share: global options, argument
+ * parsing helpers, diagnostics output, and the command table. */
+#ifndef CDX_CLI_H
+#define CDX_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cdx.h"
+
+struct cli {
+	const char *config; /* --config FILE, CDX_CONFIG, default cdx.yml */
+	const char *state;  /* --state URL, CDX_STATE, or NULL */
+	bool config_given;  /* the user named the config explicitly */
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *g, int argc, char **argv); /* argv[0] is the command */
+	const char *synopsis;
+	const char *help; /* full text of `cdx help NAME` */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* cli_usage_error: print "cdx CMD: MESSAGE" and a hint; returns CDX_EUSAGE */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_error: print "cdx: MESSAGE" to stderr */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_help_for: print the help of command NAME; 0, or 2 when unknown */
+int cli_help_for(const char *name, FILE *out);
+/* cli_print_diags: each problem as FILE:LINE:COL: message on stderr */
+void cli_print_diags(const struct cdx_diags *d);
+/* cli_is_help: argument is -h or --help */
+bool cli_is_help(const char *arg);
+/* cli_option_value: for "--opt=V" or "--opt V" forms; returns V and
+ * advances *I, or NULL (with a usage message) when missing */
+const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name);
+/* cli_resolve_pipeline: ARG as a file, else as a pipeline registered in the
+ * project file; *PATH receives a malloc'd path.  0, or CDX_EUSAGE with a
+ * message printed. */
+int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char **path);
+
+int cmd_validate(struct cli *g, int argc, char **argv);
+int cmd_run(struct cli *g, int argc, char **argv);
+int cmd_pipelines(struct cli *g, int argc, char **argv);
+int cmd_plugin_path(struct cli *g, int argc, char **argv);
+
+#endif /* CDX_CLI_H */

@@ -1,0 +1,122 @@
+/* cmd_run.c — `cdx run`: load a pipeline and run it, or with --dry-run
+ * print its plan (start order by the ordering rule, needs, critical path,
+ * maximum parallelism, predicted makespan). */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+struct run_opts {
+	const char *target;
+	unsigned jobs;
+	bool dry_run, json;
+};
+
+static void print_plan(const cJSON *plan)
+{
+	const cJSON *order = cJSON_GetObjectItem(plan, "order"), *it, *cp = cJSON_GetObjectItem(plan, "critical_path");
+	int i = 0, n = cJSON_GetArraySize(order);
+	printf("pipeline %s: %d jobs in %d stages, %d levels, max parallelism %d\n",
+	       cJSON_GetObjectItem(plan, "pipeline")->valuestring, n,
+	       cJSON_GetObjectItem(plan, "stages")->valueint, cJSON_GetObjectItem(plan, "levels")->valueint,
+	       cJSON_GetObjectItem(plan, "max_parallelism")->valueint);
+	printf("start order on %d workers (longest remaining path first):\n",
+	       cJSON_GetObjectItem(plan, "workers")->valueint);
+	cJSON_ArrayForEach(it, order)
+	{
+		const cJSON *needs = cJSON_GetObjectItem(it, "needs"), *nd;
+		struct cdx_buf b = {0};
+		cJSON_ArrayForEach(nd, needs)
+		{
+			if (b.len)
+				cdx_buf_adds(&b, ", ");
+			cdx_buf_adds(&b, nd->valuestring);
+		}
+		printf("%5d  %-32s at %7.2fs  path %7.2fs  needs: %s\n", ++i,
+		       cJSON_GetObjectItem(it, "job")->valuestring, cJSON_GetObjectItem(it, "start_s")->valuedouble,
+		       cJSON_GetObjectItem(it, "priority_s")->valuedouble, b.len ? b.data : "-");
+		cdx_buf_free(&b);
+	}
+	printf("critical path (%d jobs, %.2fs):", cJSON_GetArraySize(cp),
+	       cJSON_GetObjectItem(plan, "critical_path_s")->valuedouble);
+	i = 0;
+	cJSON_ArrayForEach(it, cp) printf("%s %s", i++ ? " ->" : "", it->valuestring);
+	printf("\ntotal work %.2fs; lower bound %.2fs; predicted makespan %.2fs\n",
+	       cJSON_GetObjectItem(plan, "total_work_s")->valuedouble,
+	       cJSON_GetObjectItem(plan, "lower_bound_s")->valuedouble,
+	       cJSON_GetObjectItem(plan, "predicted_makespan_s")->valuedouble);
+}
+
+static int parse(int argc, char **argv, struct run_opts *o)
+{
+	int i;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
+			o->dry_run = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(a, "-j") == 0 || strncmp(a, "--jobs", 6) == 0 || (a[0] == '-' && a[1] == 'j')) {
+			const char *v = a[1] == 'j' && a[2] ? a + 2 : cli_option_value("run", argc, argv, &i, a[1] == 'j' ? "-j" : "--jobs");
+			char *end;
+			long n;
+			if (!v)
+				return CDX_EUSAGE;
+			n = strtol(v, &end, 10);
+			if (*end || n < 1 || n > 4096)
+				return cli_usage_error("run", "-j needs a number from 1 to 4096, not '%s'", v);
+			o->jobs = (unsigned)n;
+		} else if (a[0] == '-' && a[1]) {
+			return cli_usage_error("run", "unknown option %s", a);
+		} else if (!o->target) {
+			o->target = a;
+		} else {
+			return cli_usage_error("run", "unexpected argument %s", a);
+		}
+	}
+	if (!o->target)
+		return cli_usage_error("run", "name a pipeline file or a registered pipeline");
+	return 0;
+}
+
+int cmd_run(struct cli *g, int argc, char **argv)
+{
+	struct run_opts o = {0};
+	struct cdx_diags *d;
+	struct cdx_pipeline *p;
+	char *path = NULL;
+	int rc = parse(argc, argv, &o);
+	if (rc)
+		return rc;
+	rc = cli_resolve_pipeline(g, "run", o.target, &path);
+	if (rc)
+		return rc;
+	d = cdx_diags_new();
+	p = cdx_pipeline_load(path, d);
+	free(path);
+	if (!p) {
+		cli_print_diags(d);
+		cdx_diags_free(d);
+		return CDX_EUSAGE;
+	}
+	cdx_diags_free(d);
+	if (o.dry_run) {
+		cJSON *plan = cdx_pipeline_plan(p, o.jobs);
+		if (o.json) {
+			char *s = cJSON_Print(plan);
+			puts(s);
+			free(s);
+		} else {
+			print_plan(plan);
+		}
+		cJSON_Delete(plan);
+		rc = 0;
+	} else {
+		cli_error("run: executing pipelines is not available in this build; use --dry-run");
+		rc = CDX_EUSAGE;
+	}
+	cdx_pipeline_free(p);
+	return rc;
+}
