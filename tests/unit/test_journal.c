@@ -736,6 +736,8 @@ static void test_handle_across_fork(void **state)
 		struct cdx_error err = {0};
 		int ok = cdx_journal_sync(j, &err) == -1 && err.code == CDX_EUSAGE;
 		cdx_journal_close(j); /* must not sync the parent's record */
+		free(path);
+		free(dir);
 		_exit(ok ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
