@@ -67,6 +67,8 @@ struct cdx_journal {
 	size_t npend;        /* buffered records */
 	size_t cap_ends;     /* capacity of pend_ends, in elements */
 	char *chunk;         /* CHUNK bytes for the backward search */
+	off_t win;           /* file offset of the bytes in chunk */
+	size_t win_len;      /* bytes in chunk, valid during one catch_up only */
 	char *line;          /* one line being checked by catch_up */
 	size_t cap_line;     /* bytes allocated for line */
 };
@@ -215,18 +217,26 @@ static int fsync_fd(int fd, bool data_only)
 }
 
 /* find_prev_nl: the offset of the last '\n' in [LO, HI) in *AT, or -1 in
- * *AT when there is none. */
+ * *AT when there is none.  Reads go through the window j->chunk, which
+ * holds [j->win, j->win + j->win_len) of the file: catch_up walks back
+ * line by line, and many short lines share one read. */
 static int find_prev_nl(struct cdx_journal *j, off_t lo, off_t hi, off_t *at, struct cdx_error *err)
 {
 	while (hi > lo) {
-		size_t n = hi - lo > CHUNK ? CHUNK : (size_t)(hi - lo);
-		off_t from = hi - (off_t)n;
 		const char *p;
-		if (read_exact(j, j->chunk, n, from, err) < 0)
-			return -1;
-		p = memrchr(j->chunk, '\n', n);
+		off_t from;
+		if (!(j->win_len && hi > j->win && hi <= j->win + (off_t)j->win_len)) {
+			size_t n = hi - lo > CHUNK ? CHUNK : (size_t)(hi - lo);
+			j->win_len = 0;
+			if (read_exact(j, j->chunk, n, hi - (off_t)n, err) < 0)
+				return -1;
+			j->win = hi - (off_t)n;
+			j->win_len = n;
+		}
+		from = lo > j->win ? lo : j->win;
+		p = memrchr(j->chunk + (from - j->win), '\n', (size_t)(hi - from));
 		if (p) {
-			*at = from + (p - j->chunk);
+			*at = j->win + (p - j->chunk);
 			return 0;
 		}
 		hi = from;
@@ -252,6 +262,7 @@ static int catch_up(struct cdx_journal *j, bool cut, struct cdx_error *err)
 	}
 	if (st.st_size == j->end)
 		return 0;
+	j->win_len = 0; /* the file may have changed since the last call */
 	lo = j->end;
 	if (find_prev_nl(j, lo, st.st_size, &nl, err) < 0)
 		return -1;
@@ -264,10 +275,17 @@ static int catch_up(struct cdx_journal *j, bool cut, struct cdx_error *err)
 		start = prev >= 0 ? prev + 1 : lo;
 		n = (size_t)(nl - start);
 		if (n <= FRAME_MAX) {
-			cdx_grow(&j->line, &j->cap_line, n + 1, 1);
-			if (read_exact(j, j->line, n, start, err) < 0)
-				return -1;
-			if (frame_parse(j->line, n, &seq, &off, &len)) {
+			const char *l;
+			if (j->win_len && start >= j->win && nl <= j->win + (off_t)j->win_len) {
+				l = j->chunk + (start - j->win);
+			} else {
+				/* the line is longer than what the window holds of it */
+				cdx_grow(&j->line, &j->cap_line, n + 1, 1);
+				if (read_exact(j, j->line, n, start, err) < 0)
+					return -1;
+				l = j->line;
+			}
+			if (frame_parse(l, n, &seq, &off, &len)) {
 				j->end = nl + 1;
 				j->last_seq = seq;
 				break;

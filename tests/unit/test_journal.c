@@ -405,6 +405,55 @@ static void test_torn_tail(void **state)
 	free(dir);
 }
 
+/* a tail of many short junk lines after a record larger than one read:
+ * the backward search must cross both, and stay linear */
+static void test_long_torn_tail(void **state)
+{
+	char *dir = fx_tmpdir(), *path = jpath(dir), *big;
+	size_t n = 200000, i;
+	struct cdx_buf junk = {0};
+	struct cdx_journal *j;
+	struct seen s = {0};
+	int64_t t0;
+	off_t good;
+	(void)state;
+	big = malloc(n);
+	memset(big, 'z', n);
+	big[0] = big[n - 1] = '"';
+	j = jopen(path);
+	append(j, "\"small\"");
+	assert_int_equal(cdx_journal_append(j, big, n, NULL), 0);
+	sync_ok(j);
+	cdx_journal_close(j);
+	good = fsize(path);
+	for (i = 0; i < 100000; i++)
+		cdx_buf_adds(&junk, i % 3 ? "x\n" : "{\"seq\":3}\n");
+	/* and one junk line longer than a read, but short enough to check */
+	for (i = 0; i < 100000; i++)
+		cdx_buf_addc(&junk, 'y');
+	cdx_buf_adds(&junk, "\n{\"seq\":4,\"cr");
+	add_bytes(path, junk.data, junk.len);
+	t0 = cdx_now_ns();
+	j = jopen(path);
+	assert_true(cdx_now_ns() - t0 < (int64_t)5000000000);
+	assert_int_equal(fsize(path), good);
+	append(j, "\"next\"");
+	sync_ok(j);
+	assert_int_equal(scan(j, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_consecutive(&s, 1);
+	assert_int_equal(s.r[1].len, n);
+	assert_memory_equal(s.r[1].data, big, n);
+	assert_string_equal(s.r[2].data, "\"next\"");
+	seen_free(&s);
+	cdx_journal_close(j);
+	cdx_buf_free(&junk);
+	free(big);
+	fx_rmrf(dir);
+	free(path);
+	free(dir);
+}
+
 static void test_damaged_middle(void **state)
 {
 	char *dir = fx_tmpdir(), *path = jpath(dir), *text, *p;
@@ -848,23 +897,15 @@ static void test_kill9(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_crc32_check_value),
-	    cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_close_syncs),
-	    cmocka_unit_test(test_two_handles_one_process),
-	    cmocka_unit_test(test_concurrent_processes),
-	    cmocka_unit_test(test_torn_tail),
-	    cmocka_unit_test(test_damaged_middle),
-	    cmocka_unit_test(test_damaged_framing),
-	    cmocka_unit_test(test_overlong_line),
-	    cmocka_unit_test(test_invalid_records),
-	    cmocka_unit_test(test_large_payload),
-	    cmocka_unit_test(test_scan_stop_and_reentry),
-	    cmocka_unit_test(test_open_errors),
-	    cmocka_unit_test(test_relative_path),
-	    cmocka_unit_test(test_sync_failure_keeps_records),
-	    cmocka_unit_test(test_handle_across_fork),
-	    cmocka_unit_test(test_kill9),
+	    cmocka_unit_test(test_crc32_check_value),     cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_close_syncs),           cmocka_unit_test(test_two_handles_one_process),
+	    cmocka_unit_test(test_concurrent_processes),  cmocka_unit_test(test_torn_tail),
+	    cmocka_unit_test(test_long_torn_tail),        cmocka_unit_test(test_damaged_middle),
+	    cmocka_unit_test(test_damaged_framing),       cmocka_unit_test(test_overlong_line),
+	    cmocka_unit_test(test_invalid_records),       cmocka_unit_test(test_large_payload),
+	    cmocka_unit_test(test_scan_stop_and_reentry), cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_relative_path),         cmocka_unit_test(test_sync_failure_keeps_records),
+	    cmocka_unit_test(test_handle_across_fork),    cmocka_unit_test(test_kill9),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
