@@ -33,32 +33,44 @@ struct cdx_journal;
 #define CDX_JOURNAL_RECMAX (1u << 20)
 
 /* cdx_journal_open: open or create the journal at PATH (its directory must
- * exist), cutting off a torn tail.  -1 with ERR set (code CDX_ESTATE) when
- * it cannot be opened.  Close with cdx_journal_close(). */
+ * exist), cutting off a torn tail.  It reads the file backwards from the
+ * end only as far as the last valid record, not the whole journal.  -1
+ * with ERR set (code CDX_ESTATE) and *OUT NULL when it cannot be opened.
+ * The handle belongs to this process: after fork, open another one in the
+ * child.  Close with cdx_journal_close(). */
 int cdx_journal_open(const char *path, struct cdx_journal **out, struct cdx_error *err);
 
-/* cdx_journal_append: buffer a record of LEN bytes (no newline inside,
- * at most CDX_JOURNAL_RECMAX).  It reaches the file at the next sync.
- * -1 with ERR set for an invalid record. */
+/* cdx_journal_append: buffer (copy) a record of LEN bytes: 1 to
+ * CDX_JOURNAL_RECMAX bytes, no newline inside, otherwise opaque.  It
+ * reaches the file at the next sync; no system call is made.  -1 with ERR
+ * set (code CDX_EUSAGE) for an invalid record, which is not buffered. */
 int cdx_journal_append(struct cdx_journal *j, const char *rec, size_t len, struct cdx_error *err);
 
 /* cdx_journal_pending: how many records are buffered and not yet synced */
 size_t cdx_journal_pending(const struct cdx_journal *j);
 
 /* cdx_journal_sync: write the buffered records (seq numbers assigned under
- * the lock) and make them durable.  On failure the records stay buffered
- * and -1 is returned with ERR set (code CDX_ESTATE). */
+ * the lock: the seq of the last valid record in the file plus one, plus
+ * one more per record) and make them durable.  Nothing buffered: 0 at once.
+ * On failure what was written is cut off again, the records stay buffered
+ * and -1 is returned with ERR set (code CDX_ESTATE; CDX_EUSAGE when called
+ * in a process other than the one that opened J). */
 int cdx_journal_sync(struct cdx_journal *j, struct cdx_error *err);
 
 /* Called by cdx_journal_scan for every valid record, in file order; the
  * payload is NUL-terminated and valid only during the call.  Returning
- * non-zero stops the scan. */
+ * non-zero stops the scan.  No lock is held during the call, so it may
+ * append and sync, through J or another handle. */
 typedef int (*cdx_journal_fn)(void *ctx, uint64_t seq, const char *rec, size_t len);
 
-/* cdx_journal_scan: call FN for every valid record on disk, from the start
- * (records written by other processes included; buffered ones excluded).
- * *DAMAGED (may be NULL) receives the number of records skipped because
- * their framing or checksum was wrong.  -1 with ERR set on I/O error. */
+/* cdx_journal_scan: call FN (may be NULL: just count) for every valid
+ * record on disk, from the start up to the last valid record at the time
+ * of the call (records written by other processes included; buffered ones
+ * excluded).  It reads in 64 KiB pieces; only a record that spans them is
+ * copied.  A torn tail not yet cut (its writer died) is not read.
+ * *DAMAGED (may be NULL) receives the number of lines skipped because their
+ * framing or checksum was wrong.  0 also when FN stopped the scan; -1 with
+ * ERR set (code CDX_ESTATE) on I/O error. */
 int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t *damaged,
 		     struct cdx_error *err);
 
