@@ -119,6 +119,69 @@ CDX_API struct cJSON *cdx_pipeline_json(const struct cdx_pipeline *p);
  * one second.  Caller frees with cJSON_Delete; NULL when out of memory. */
 CDX_API struct cJSON *cdx_pipeline_plan(const struct cdx_pipeline *p, unsigned workers);
 
+/* ---- runs (SEED.md's Pipeline.execute / cancel / get_status) ------------ */
+
+#include <stdio.h>
+
+enum cdx_output {
+	CDX_OUTPUT_PREFIX, /* job output line by line, prefixed "[stage/job] " */
+	CDX_OUTPUT_GROUP,  /* each job's output in one block when it ends */
+	CDX_OUTPUT_QUIET,  /* no job output (it is still in the logs) */
+};
+
+struct cdx_run_options {
+	unsigned jobs;             /* parallel jobs; 0 = number of CPUs */
+	int keep_going;            /* go on with what does not depend on a failure */
+	const char *const *vars;   /* "K=V" overrides, NULL-terminated, or NULL */
+	const char *const *only;   /* "STAGE" or "STAGE/JOB" to run (with their
+				      needs), NULL-terminated, or NULL = all */
+	enum cdx_output output;    /* how job output is shown */
+	int json;                  /* JSON events, one per line, instead of text */
+	const char *state;         /* state URL; NULL = "file:.cdx" */
+	long grace_ms;             /* SIGTERM to SIGKILL; < 0 = 5000 */
+	FILE *out;                 /* progress and job output; NULL = stdout */
+	int tty;                   /* show a live status line (out is a terminal) */
+};
+
+struct cdx_run;
+
+/* cdx_run_new: prepare a run of P (which must outlive it) with options O
+ * (copied).  NULL with ERR set (CDX_EUSAGE: a bad --var or --only).
+ * Free with cdx_run_free(). */
+CDX_API struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_options *o,
+				    struct cdx_error *err);
+/* cdx_run_execute: run it to the end, recording it in the state store.
+ * Returns the exit status (0 success, 1 a job failed or the pipeline timed
+ * out, 130 cancelled), or -1 with ERR set when it could not run at all
+ * (CDX_ESTATE: the store is unreachable; nothing was started). */
+CDX_API int cdx_run_execute(struct cdx_run *r, struct cdx_error *err);
+/* cdx_run_cancel: ask the run to stop: running jobs get SIGTERM, then
+ * SIGKILL after the grace period; a second call kills at once.
+ * Async-signal-safe: it may be called from a signal handler. */
+CDX_API void cdx_run_cancel(struct cdx_run *r);
+CDX_API const char *cdx_run_id(const struct cdx_run *r);
+/* "pending", "running", "success", "failed", "cancelled" or "timeout" */
+CDX_API const char *cdx_run_status(const struct cdx_run *r);
+/* SEED.md's get_results/to_dict: the run and every job with its attempts.
+ * Caller frees with cJSON_Delete. */
+CDX_API struct cJSON *cdx_run_json(const struct cdx_run *r);
+CDX_API void cdx_run_free(struct cdx_run *r);
+/* cdx_pipeline_run: new, execute and free in one call */
+CDX_API int cdx_pipeline_run(const struct cdx_pipeline *p, const struct cdx_run_options *o,
+			     struct cdx_error *err);
+
+/* ---- recorded history ---------------------------------------------------- */
+
+/* cdx_runs_list: the LIMIT most recent runs (0 = all) of PIPELINE (NULL =
+ * every pipeline) in the store STATE, newest first, as a JSON array; a run
+ * whose owner died without ending it reads "interrupted".  NULL with ERR
+ * set (CDX_ESTATE) when the store cannot be read. */
+CDX_API struct cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit,
+				    struct cdx_error *err);
+/* cdx_run_load: one recorded run with its jobs and attempts; NULL with ERR
+ * set (CDX_EUSAGE: no such run). */
+CDX_API struct cJSON *cdx_run_load(const char *state, const char *run_id, struct cdx_error *err);
+
 /* ---- the project file (cdx.yml) ----------------------------------------- */
 
 /* SEED.md's PipelineManager: cdx.yml names the state store and registers

@@ -293,37 +293,47 @@ int cdx_read_file(const char *path, size_t max, char **out, size_t *len, struct 
 {
 	struct cdx_buf b = {0};
 	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
+	int fd, rc = -1;
+	/* O_NONBLOCK: opening a FIFO named by a hostile include must not hang */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return cdx_error_set(err, CDX_EUSAGE, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return cdx_error_set(err, CDX_EUSAGE, "%s is a directory", path);
+	if (fstat(fd, &st) < 0) {
+		cdx_error_set(err, CDX_EUSAGE, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cdx_error_set(err, CDX_EUSAGE, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((size_t)st.st_size > max) {
+		cdx_error_set(err, CDX_EUSAGE, "%s is larger than %zu bytes", path, max);
+		goto out;
 	}
 	for (;;) {
 		ssize_t r = read(fd, chunk, sizeof(chunk));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			int e = errno;
-			close(fd);
-			cdx_buf_free(&b);
-			return cdx_error_set(err, CDX_EUSAGE, "cannot read %s: %s", path, strerror(e));
+			cdx_error_set(err, CDX_EUSAGE, "cannot read %s: %s", path, strerror(errno));
+			goto out;
 		}
 		if (r == 0)
 			break;
 		if (b.len + (size_t)r > max) {
-			close(fd);
-			cdx_buf_free(&b);
-			return cdx_error_set(err, CDX_EUSAGE, "%s is larger than %zu bytes", path, max);
+			cdx_error_set(err, CDX_EUSAGE, "%s is larger than %zu bytes", path, max);
+			goto out;
 		}
 		cdx_buf_add(&b, chunk, (size_t)r);
 	}
-	close(fd);
 	*len = b.len;
 	*out = cdx_buf_detach(&b);
-	return 0;
+	rc = 0;
+out:
+	close(fd);
+	cdx_buf_free(&b);
+	return rc;
 }
 
 int64_t cdx_now_ns(void)
@@ -368,4 +378,33 @@ uint32_t cdx_crc32(uint32_t crc, const void *p, size_t n)
 		crc = table[crc & 0xf] ^ (crc >> 4);
 	}
 	return ~crc;
+}
+
+long long cdx_process_start_time(int pid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	long long start = -1;
+	ssize_t n;
+	int fd, field;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the command name may hold spaces and parentheses: skip to the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	/* fields after ')' start with the 3rd (state); starttime is the 22nd */
+	for (field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 22)
+		start = strtoll(p, NULL, 10);
+	return start;
 }

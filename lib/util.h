@@ -80,6 +80,11 @@ int cdx_read_file(const char *path, size_t max, char **out, size_t *len, struct 
 int64_t cdx_now_ns(void);
 int64_t cdx_wall_ms(void);
 
+/* cdx_process_start_time: the start time of process PID in clock ticks
+ * since boot (/proc/PID/stat field 22), or -1 when there is no such
+ * process; with the pid it identifies a process despite pid reuse. */
+long long cdx_process_start_time(int pid);
+
 /* 32-bit FNV-1a and CRC-32 (IEEE) */
 uint32_t cdx_hash32(const void *p, size_t n);
 uint32_t cdx_crc32(uint32_t crc, const void *p, size_t n);

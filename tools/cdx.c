@@ -21,20 +21,44 @@ const struct cli_command cli_commands[] = {
 	 "  --json    print {\"valid\": BOOL, \"files\": [...]} with each problem\n"
 	 "\n"
 	 "Exit status: 0 all valid, 2 a problem was found.\n"},
-	{"run", cmd_run, "run FILE|NAME [-j N] [--var K=V]... [--dry-run] [--json]",
-	 "usage: cdx run FILE|NAME [-j N] [--var K=V]... [--dry-run] [--json]\n"
+	{"run", cmd_run, "run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]... [--dry-run] [--json]",
+	 "usage: cdx run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]...\n"
+	 "               [--output prefix|group|quiet] [--dry-run] [--json]\n"
 	 "\n"
-	 "Run a pipeline, given as a file or as a name registered in cdx.yml.\n"
+	 "Run a pipeline, given as a file or as a name registered in cdx.yml. A job\n"
+	 "starts as soon as its own needs are done; among ready jobs the one with the\n"
+	 "longest remaining path (measured history, else duration_hint) goes first.\n"
+	 "Every run, job and attempt is recorded in the state store.\n"
 	 "\n"
 	 "  -j N, --jobs N   run at most N jobs at once (default: number of CPUs)\n"
-	 "  --var K=V        set pipeline variable K for this run (repeatable)\n"
+	 "  -k, --keep-going after a failure, go on with every job that does not\n"
+	 "                   depend on it (default: start nothing new)\n"
+	 "  --var K=V        set variable K for this run, over the file's (repeatable)\n"
+	 "  --only SEL       run only stage SEL or job SEL=STAGE/JOB, with its needs\n"
+	 "  --output MODE    job output: prefix (default), group, or quiet\n"
 	 "  --dry-run        print the plan and run nothing: start order, each job's\n"
 	 "                   needs, the critical path and its length, the maximum\n"
 	 "                   parallelism and the predicted makespan for N workers\n"
-	 "  --json           machine-readable output\n"
+	 "  --json           one JSON event per line (with --dry-run: the plan)\n"
 	 "\n"
-	 "Exit status: 0 success, 1 a job failed, 2 usage or pipeline error,\n"
-	 "130 interrupted.\n"},
+	 "SIGINT or SIGTERM cancels: running jobs get SIGTERM, then SIGKILL after 5 s;\n"
+	 "a second Ctrl-C kills at once.\n"
+	 "\n"
+	 "Exit status: 0 success, 1 a job failed or the pipeline timed out, 2 usage\n"
+	 "or pipeline error, 4 state store unreachable, 130 interrupted.\n"},
+	{"runs", cmd_runs, "runs [PIPELINE] [-n N] [--json]",
+	 "usage: cdx runs [PIPELINE] [-n N] [--json]\n"
+	 "\n"
+	 "List recorded runs, newest first (default: the last 20). A run whose owner\n"
+	 "died before ending it reads 'interrupted'.\n"},
+	{"status", cmd_status, "status RUN_ID [--json]",
+	 "usage: cdx status RUN_ID [--json]\n"
+	 "\n"
+	 "Show one recorded run: its status and every job with its attempts.\n"},
+	{"logs", cmd_logs, "logs RUN_ID STAGE/JOB [--attempt N]",
+	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N]\n"
+	 "\n"
+	 "Print the log of a job's attempt (default: its last), secrets masked.\n"},
 	{"pipelines", cmd_pipelines, "pipelines [--json]",
 	 "usage: cdx pipelines [--json]\n"
 	 "\n"
@@ -61,7 +85,7 @@ static void usage(FILE *out)
 		     "  --state URL     state store, file:DIR or redis://HOST:PORT (default: $CDX_STATE)\n\n"
 		     "exit status: 0 success, 1 the work failed, 2 usage or configuration error,\n"
 		     "3 busy, 4 state backend unreachable, 130 interrupted.\n"
-		     "See cdx(1), cdx-pipeline(5).\n");
+		     "See cdx(1), cdx-pipeline(5), cdx-make(7).\n");
 }
 
 void cli_error(const char *fmt, ...)
@@ -126,6 +150,27 @@ const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, con
 		return NULL;
 	}
 	return argv[++*i];
+}
+
+const char *cli_state(struct cli *g)
+{
+	struct cdx_diags *d;
+	struct cdx_project *pr;
+	if (g->state)
+		return g->state;
+	if (access(g->config, F_OK) == 0) {
+		d = cdx_diags_new();
+		pr = cdx_project_load(g->config, d);
+		if (pr) {
+			g->state_owned = cdx_xstrdup(cdx_project_state(pr));
+			g->state = g->state_owned;
+		}
+		cdx_project_free(pr);
+		cdx_diags_free(d);
+	}
+	if (!g->state)
+		g->state = "file:.cdx";
+	return g->state;
 }
 
 int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char **path)
@@ -214,10 +259,13 @@ int main(int argc, char **argv)
 	}
 	for (c = cli_commands; c->name; c++) {
 		if (strcmp(c->name, argv[1]) == 0) {
+			int rc;
 			for (i = 2; i < argc; i++)
 				if (cli_is_help(argv[i]))
 					return cli_help_for(c->name, stdout);
-			return c->run(&g, argc - 1, argv + 1);
+			rc = c->run(&g, argc - 1, argv + 1);
+			free(g.state_owned);
+			return rc;
 		}
 	}
 	cli_error("unknown command '%s' (see cdx --help)", argv[1]);

@@ -12,6 +12,7 @@ struct cli {
 	const char *config; /* --config FILE, CDX_CONFIG, default cdx.yml */
 	const char *state;  /* --state URL, CDX_STATE, or NULL */
 	bool config_given;  /* the user named the config explicitly */
+	char *state_owned;  /* state URL read from the project file */
 };
 
 struct cli_command {
@@ -41,9 +42,16 @@ const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, con
  * message printed. */
 int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char **path);
 
+/* cli_state: the state URL: --state, $CDX_STATE, the project file's
+ * `state:`, else file:.cdx (static or owned by G; never NULL) */
+const char *cli_state(struct cli *g);
+
 int cmd_validate(struct cli *g, int argc, char **argv);
 int cmd_run(struct cli *g, int argc, char **argv);
 int cmd_pipelines(struct cli *g, int argc, char **argv);
 int cmd_plugin_path(struct cli *g, int argc, char **argv);
+int cmd_runs(struct cli *g, int argc, char **argv);
+int cmd_status(struct cli *g, int argc, char **argv);
+int cmd_logs(struct cli *g, int argc, char **argv);
 
 #endif /* CDX_CLI_H */

@@ -2,8 +2,10 @@
  * print its plan (start order by the ordering rule, needs, critical path,
  * maximum parallelism, predicted makespan). */
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -11,8 +13,21 @@
 struct run_opts {
 	const char *target;
 	unsigned jobs;
-	bool dry_run, json;
+	bool dry_run, json, keep_going;
+	const char **vars, **only; /* NULL-terminated */
+	size_t n_vars, n_only, cap_vars, cap_only;
+	enum cdx_output output;
 };
+
+/* the run a signal handler cancels: the tool runs one at a time */
+static struct cdx_run *volatile current;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (current)
+		cdx_run_cancel(current);
+}
 
 static void print_plan(const cJSON *plan)
 {
@@ -58,6 +73,36 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			o->dry_run = true;
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
+		} else if (strcmp(a, "-k") == 0 || strcmp(a, "--keep-going") == 0) {
+			o->keep_going = true;
+		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0) {
+			const char *v = cli_option_value("run", argc, argv, &i, "--var");
+			if (!v)
+				return CDX_EUSAGE;
+			if (!strchr(v, '=') || v[0] == '=')
+				return cli_usage_error("run", "--var needs K=V, not '%s'", v);
+			cdx_grow(&o->vars, &o->cap_vars, o->n_vars + 2, sizeof(char *));
+			o->vars[o->n_vars++] = v;
+			o->vars[o->n_vars] = NULL;
+		} else if (strcmp(a, "--only") == 0 || strncmp(a, "--only=", 7) == 0) {
+			const char *v = cli_option_value("run", argc, argv, &i, "--only");
+			if (!v)
+				return CDX_EUSAGE;
+			cdx_grow(&o->only, &o->cap_only, o->n_only + 2, sizeof(char *));
+			o->only[o->n_only++] = v;
+			o->only[o->n_only] = NULL;
+		} else if (strcmp(a, "--output") == 0 || strncmp(a, "--output=", 9) == 0) {
+			const char *v = cli_option_value("run", argc, argv, &i, "--output");
+			if (!v)
+				return CDX_EUSAGE;
+			if (strcmp(v, "prefix") == 0)
+				o->output = CDX_OUTPUT_PREFIX;
+			else if (strcmp(v, "group") == 0)
+				o->output = CDX_OUTPUT_GROUP;
+			else if (strcmp(v, "quiet") == 0)
+				o->output = CDX_OUTPUT_QUIET;
+			else
+				return cli_usage_error("run", "--output must be prefix, group or quiet, not '%s'", v);
 		} else if (strcmp(a, "-j") == 0 || strncmp(a, "--jobs", 6) == 0 || (a[0] == '-' && a[1] == 'j')) {
 			const char *v = a[1] == 'j' && a[2] ? a + 2 : cli_option_value("run", argc, argv, &i, a[1] == 'j' ? "-j" : "--jobs");
 			char *end;
@@ -81,6 +126,48 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts *o)
+{
+	struct cdx_run_options ro;
+	struct cdx_error err = {0};
+	struct cdx_run *r;
+	struct sigaction sa, old_int, old_term;
+	int rc;
+	memset(&ro, 0, sizeof(ro));
+	ro.jobs = o->jobs;
+	ro.keep_going = o->keep_going;
+	ro.vars = o->vars;
+	ro.only = o->only;
+	ro.output = o->output;
+	ro.json = o->json;
+	ro.state = cli_state(g);
+	ro.grace_ms = -1;
+	ro.out = stdout;
+	ro.tty = isatty(STDOUT_FILENO);
+	r = cdx_run_new(p, &ro, &err);
+	if (!r) {
+		cli_error("run: %s", err.msg);
+		return err.code ? err.code : CDX_EUSAGE;
+	}
+	/* no SA_RESTART: the runner's wait must see EINTR and look at the flag */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	current = r;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = cdx_run_execute(r, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	current = NULL;
+	if (rc < 0) {
+		cli_error("run: %s", err.msg);
+		rc = err.code ? err.code : CDX_ESTATE;
+	}
+	cdx_run_free(r);
+	return rc;
+}
+
 int cmd_run(struct cli *g, int argc, char **argv)
 {
 	struct run_opts o = {0};
@@ -89,17 +176,17 @@ int cmd_run(struct cli *g, int argc, char **argv)
 	char *path = NULL;
 	int rc = parse(argc, argv, &o);
 	if (rc)
-		return rc;
+		goto out;
 	rc = cli_resolve_pipeline(g, "run", o.target, &path);
 	if (rc)
-		return rc;
+		goto out;
 	d = cdx_diags_new();
 	p = cdx_pipeline_load(path, d);
-	free(path);
 	if (!p) {
 		cli_print_diags(d);
 		cdx_diags_free(d);
-		return CDX_EUSAGE;
+		rc = CDX_EUSAGE;
+		goto out;
 	}
 	cdx_diags_free(d);
 	if (o.dry_run) {
@@ -114,9 +201,13 @@ int cmd_run(struct cli *g, int argc, char **argv)
 		cJSON_Delete(plan);
 		rc = 0;
 	} else {
-		cli_error("run: executing pipelines is not available in this build; use --dry-run");
-		rc = CDX_EUSAGE;
+		fflush(stdout);
+		rc = execute(g, p, &o);
 	}
 	cdx_pipeline_free(p);
+out:
+	free(path);
+	free(o.vars);
+	free(o.only);
 	return rc;
 }

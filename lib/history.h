@@ -1,0 +1,21 @@
+/* history.h — reading what the store recorded: measured job durations for
+ * the ordering rule, the list of runs, one run in full. */
+#ifndef CDX_HISTORY_H
+#define CDX_HISTORY_H
+
+#include "pipeline.h"
+#include "store.h"
+
+/* how many recent successful attempts a job's weight is the median of */
+#define CDX_HISTORY_SAMPLES 9
+
+/* cdx_history_weights: W[job] = median wall time (ms) of the job's recent
+ * successful attempts in S, for jobs that have any; others are left as
+ * they are.  Best effort: a store that cannot be read changes nothing. */
+void cdx_history_weights(struct cdx_store *s, const struct cdx_pipeline *p, double *w);
+
+/* cdx_history_owner_alive: whether the process recorded as HOST/PID with
+ * start time PID_START still runs (a run on another host counts as alive) */
+bool cdx_history_owner_alive(const char *host, int pid, long long pid_start);
+
+#endif /* CDX_HISTORY_H */
