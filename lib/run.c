@@ -77,6 +77,7 @@ struct cdx_run {
 	char *log_path;
 	char **argv;
 	char *attempt_str;
+	bool *log_dir_made;     /* per stage: its log directory exists */
 	struct cdx_error store_err; /* first store failure, reported once */
 	bool store_failed;
 };
@@ -322,13 +323,16 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 	env_put(r, "CDX_JOB", job->name);
 	env_put(r, "CDX_ATTEMPT", num);
 
-	dir = cdx_xasprintf("%s/%s/%s", r->store->log_dir, r->id, st->name);
-	if (cdx_mkdirs(dir) < 0) {
-		cdx_error_set(err, CDX_ESTATE, "cannot create log directory %s: %s", dir, strerror(errno));
+	if (!r->log_dir_made[job->stage]) {
+		dir = cdx_xasprintf("%s/%s/%s", r->store->log_dir, r->id, st->name);
+		if (cdx_mkdirs(dir) < 0) {
+			cdx_error_set(err, CDX_ESTATE, "cannot create log directory %s: %s", dir, strerror(errno));
+			free(dir);
+			return -1;
+		}
 		free(dir);
-		return -1;
+		r->log_dir_made[job->stage] = true;
 	}
-	free(dir);
 	r->log_path = log_path(r, j, attempt);
 	r->argv = cdx_runner_split_simple(job->script);
 	spec->script = job->script;
@@ -554,6 +558,7 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	r->wanted = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
 	r->w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
 	r->prio = cdx_xcalloc(p->dag->n_nodes + 1, sizeof(double));
+	r->log_dir_made = cdx_xcalloc(p->n_stages + 1, sizeof(bool));
 	make_run_id(r->id, sizeof(r->id));
 
 	/* pipeline variables, then --var K=V on top of everything */
@@ -782,6 +787,7 @@ void cdx_run_free(struct cdx_run *r)
 	free(r->wanted);
 	free(r->w);
 	free(r->prio);
+	free(r->log_dir_made);
 	cdx_vars_free(&r->base);
 	cdx_vars_free(&r->over);
 	for (i = 0; i < r->n_secrets; i++)

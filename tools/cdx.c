@@ -36,6 +36,7 @@ const struct cli_command cli_commands[] = {
 	 "  --var K=V        set variable K for this run, over the file's (repeatable)\n"
 	 "  --only SEL       run only stage SEL or job SEL=STAGE/JOB, with its needs\n"
 	 "  --output MODE    job output: prefix (default), group, or quiet\n"
+	 "  --grace DURATION between SIGTERM and SIGKILL on timeout or cancel (5s)\n"
 	 "  --dry-run        print the plan and run nothing: start order, each job's\n"
 	 "                   needs, the critical path and its length, the maximum\n"
 	 "                   parallelism and the predicted makespan for N workers\n"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "duration.h"
 #include "util.h"
 
 struct run_opts {
@@ -17,6 +18,7 @@ struct run_opts {
 	const char **vars, **only; /* NULL-terminated */
 	size_t n_vars, n_only, cap_vars, cap_only;
 	enum cdx_output output;
+	long grace_ms; /* -1 = default */
 };
 
 /* the run a signal handler cancels: the tool runs one at a time */
@@ -91,6 +93,14 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			cdx_grow(&o->only, &o->cap_only, o->n_only + 2, sizeof(char *));
 			o->only[o->n_only++] = v;
 			o->only[o->n_only] = NULL;
+		} else if (strcmp(a, "--grace") == 0 || strncmp(a, "--grace=", 8) == 0) {
+			const char *v = cli_option_value("run", argc, argv, &i, "--grace"), *why;
+			int64_t ms;
+			if (!v)
+				return CDX_EUSAGE;
+			if (cdx_duration_parse(v, &ms, &why) < 0)
+				return cli_usage_error("run", "--grace %s: %s", v, why);
+			o->grace_ms = (long)ms;
 		} else if (strcmp(a, "--output") == 0 || strncmp(a, "--output=", 9) == 0) {
 			const char *v = cli_option_value("run", argc, argv, &i, "--output");
 			if (!v)
@@ -141,7 +151,7 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	ro.output = o->output;
 	ro.json = o->json;
 	ro.state = cli_state(g);
-	ro.grace_ms = -1;
+	ro.grace_ms = o->grace_ms;
 	ro.out = stdout;
 	ro.tty = isatty(STDOUT_FILENO);
 	r = cdx_run_new(p, &ro, &err);
@@ -171,6 +181,7 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 int cmd_run(struct cli *g, int argc, char **argv)
 {
 	struct run_opts o = {0};
+	o.grace_ms = -1;
 	struct cdx_diags *d;
 	struct cdx_pipeline *p;
 	char *path = NULL;
