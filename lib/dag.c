@@ -91,18 +91,17 @@ static void report_cycle(const struct cdx_dag *d, const struct cdx_pipeline *p, 
 		v = d->pred[e];
 	}
 	start = seen_at[v] - 1;
-	/* walk[start..steps) is the cycle: each needs the next; spell its jobs
+	/* walk[start..steps) is the cycle: each needs the next; spell it
 	 * starting at the earliest job in the file, for a stable message */
 	for (k = start; k < steps; k++)
 		if (walk[k] < d->n_jobs && (first_job == CDX_NONE || walk[k] < walk[first_job]))
 			first_job = k;
 	for (k = 0; k <= steps - start; k++) {
 		uint32_t u = walk[start + (first_job - start + k) % (steps - start)];
-		if (u >= d->n_jobs)
-			continue;
 		if (cyc.len)
 			cdx_buf_adds(&cyc, " -> ");
-		cdx_buf_adds(&cyc, p->jobs[u].id);
+		/* a stage in the cycle is spelled as written in needs: its name */
+		cdx_buf_adds(&cyc, u < d->n_jobs ? p->jobs[u].id : p->stages[u - d->n_jobs].name);
 	}
 	{
 		const struct cdx_job *j = &p->jobs[walk[first_job]];

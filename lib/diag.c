@@ -40,9 +40,16 @@ void cdx_diags_free(struct cdx_diags *d)
 	free(d);
 }
 
-size_t cdx_diags_count(const struct cdx_diags *d)
+static void sort_diags(struct cdx_diags *d);
+
+size_t cdx_diags_count(const struct cdx_diags *cd)
 {
-	return d ? d->n : 0;
+	struct cdx_diags *d = (struct cdx_diags *)cd;
+	if (!d)
+		return 0;
+	if (!d->sorted)
+		sort_diags(d); /* duplicates go away, so count what get() will give */
+	return d->n;
 }
 
 static const char *intern(struct cdx_diags *d, const char *file)

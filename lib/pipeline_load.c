@@ -117,6 +117,10 @@ static bool check_name(struct loader *l, const struct cdx_ynode *n, const char *
 {
 	if (cdx_name_valid(n->str) && strlen(n->str) == n->len)
 		return true;
+	if (strcmp(n->str, ".") == 0 || strcmp(n->str, "..") == 0) {
+		problem(l, n, "%s '%s' is invalid: '.' and '..' cannot be names", what, n->str);
+		return false;
+	}
 	problem(l, n, "%s '%s' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -", what, n->str);
 	return false;
 }
@@ -517,8 +521,8 @@ static const struct cdx_ynode *resolve_extends(struct loader *l, const struct cd
 			free(cands);
 			continue;
 		}
-		if (!want_type(l, tpl, CDX_Y_MAP, "a template"))
-			continue;
+		if (tpl->type != CDX_Y_MAP)
+			continue; /* reported once, where templates are checked */
 		if (depth >= MAX_EXTENDS_DEPTH) {
 			problem(l, names[i], "extends nested deeper than %d templates", MAX_EXTENDS_DEPTH);
 			continue;
@@ -670,7 +674,7 @@ static void parse_allow_failure(struct loader *l, const struct cdx_ynode *n, str
 			problem(l, n, "missing key 'exit_codes' in allow_failure");
 		return;
 	}
-	if (n->type == CDX_Y_SCALAR && !n->plain) {
+	if (n->type == CDX_Y_SCALAR && (!n->plain || strspn(n->str, "0123456789") != n->len)) {
 		problem(l, n, "allow_failure must be true, false or exit codes, not '%s'", n->str);
 		return;
 	}
@@ -853,10 +857,11 @@ static void expand_matrix_map(struct loader *l, const struct cdx_ynode *mm, cons
 	free(idx);
 }
 
-static void parse_stage_jobs(struct loader *l, const struct cdx_ynode *jobs, size_t stage)
+static void parse_stage_jobs(struct loader *l, const struct cdx_ynode *jobs, size_t stage, const char *sname)
 {
-	size_t i;
+	size_t i, first;
 	const char *chain[MAX_EXTENDS_DEPTH + 1];
+	struct cdx_map names = {0}; /* job names as written -> index in jobs */
 	for (i = 0; i < jobs->n; i++) {
 		const struct cdx_ynode *raw = jobs->items[i], *m, *name, *matrix;
 		struct cdx_job j = {0};
@@ -878,12 +883,22 @@ static void parse_stage_jobs(struct loader *l, const struct cdx_ynode *jobs, siz
 			job_free_fields(&j);
 			continue;
 		}
+		if (!cdx_map_put(&names, name->str, i, &first)) {
+			/* as written: two entries of one name clash even when their
+			 * matrix expansions would not */
+			problem(l, name, "duplicate job '%s/%s' (first at line %d)", sname, name->str,
+				cdx_yaml_get(jobs->items[first], "name")->line);
+			job_free_fields(&j);
+			continue;
+		}
 		j.name = cdx_xstrdup(name->str);
 		matrix = cdx_yaml_get(m, "matrix");
 		if (matrix && !cdx_yaml_is_null(matrix)) {
 			size_t made = 0, k;
 			if (matrix->type == CDX_Y_MAP) {
 				expand_matrix_map(l, matrix, &j, name, &made);
+			} else if (matrix->type == CDX_Y_SEQ && matrix->n == 0) {
+				problem(l, matrix, "matrix must name at least one variable");
 			} else if (matrix->type == CDX_Y_SEQ) {
 				for (k = 0; k < matrix->n; k++)
 					if (want_type(l, matrix->items[k], CDX_Y_MAP, "a matrix entry"))
@@ -897,6 +912,7 @@ static void parse_stage_jobs(struct loader *l, const struct cdx_ynode *jobs, siz
 		}
 		add_job(l, &j);
 	}
+	cdx_map_free(&names);
 }
 
 static void parse_stages(struct loader *l)
@@ -938,7 +954,7 @@ static void parse_stages(struct loader *l)
 		if (!v)
 			problem(l, m, "missing key 'jobs' in stage '%s'", s.name);
 		else if (want_type(l, v, CDX_Y_SEQ, "jobs"))
-			parse_stage_jobs(l, v, p->n_stages);
+			parse_stage_jobs(l, v, p->n_stages, s.name);
 		s.n_jobs = p->n_jobs - s.first_job;
 		if (v && v->type == CDX_Y_SEQ && v->n == 0)
 			problem(l, v, "stage '%s' has no jobs", s.name);

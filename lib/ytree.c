@@ -197,7 +197,6 @@ static struct cdx_ynode *build_map(struct build *b, yaml_node_t *n, struct cdx_y
 	/* capacity: own pairs plus every pair of every merged mapping */
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(b->doc, p->value);
 		struct cdx_ynode *vy;
 		if (k->type != YAML_SCALAR_NODE) {
 			problem(b, k, "mapping keys must be strings");
@@ -217,14 +216,14 @@ static struct cdx_ynode *build_map(struct build *b, yaml_node_t *n, struct cdx_y
 		} else if (vy->type == CDX_Y_SEQ) {
 			for (i = 0; i < vy->n; i++) {
 				if (vy->items[i]->type != CDX_Y_MAP) {
-					problem(b, v, "merge key '<<' needs a mapping or a list of mappings");
+					problem(b, k, "merge key '<<' needs a mapping or a list of mappings");
 					break;
 				}
 				CDX_PUSH(merges, nmerge, cap_merges, vy->items[i]);
 				cap += vy->items[i]->n;
 			}
 		} else {
-			problem(b, v, "merge key '<<' needs a mapping or a list of mappings");
+			problem(b, k, "merge key '<<' needs a mapping or a list of mappings");
 		}
 	}
 	y->pairs = arena_alloc(b->t, (cap ? cap : 1) * sizeof(*y->pairs));
@@ -321,9 +320,28 @@ static void offset_pos(const char *buf, size_t off, int *line, int *col)
 	}
 }
 
-static void parser_problem(struct cdx_ytree *t, yaml_parser_t *p, struct cdx_diags *diags)
+/* whether line LINE (0-based) of BUF is indented with a tab */
+static bool tab_indented(const char *buf, size_t len, size_t line)
+{
+	size_t i = 0;
+	while (line && i < len)
+		if (buf[i++] == '\n')
+			line--;
+	for (; i < len && (buf[i] == ' ' || buf[i] == '\t'); i++)
+		if (buf[i] == '\t')
+			return true;
+	return false;
+}
+
+static void parser_problem(struct cdx_ytree *t, yaml_parser_t *p, const char *buf, size_t len,
+			   struct cdx_diags *diags)
 {
 	const char *what = p->problem ? p->problem : "cannot parse YAML";
+	if (tab_indented(buf, len, p->problem_mark.line)) {
+		cdx_diags_add(diags, t->file, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
+			      "tab character in indentation: YAML allows only spaces");
+		return;
+	}
 	if (p->context)
 		cdx_diags_add(diags, t->file, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
 			      "yaml syntax: %s %s (line %d)", p->context, what, (int)p->context_mark.line + 1);
@@ -367,7 +385,7 @@ struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, 
 	parser_ready = 1;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		parser_problem(t, &parser, diags);
+		parser_problem(t, &parser, buf, len, diags);
 		goto fail;
 	}
 	doc_ready = 1;
@@ -377,7 +395,7 @@ struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, 
 		goto fail;
 	}
 	if (!yaml_parser_load(&parser, &extra)) {
-		parser_problem(t, &parser, diags);
+		parser_problem(t, &parser, buf, len, diags);
 		goto fail;
 	}
 	if (yaml_document_get_root_node(&extra)) {
