@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -203,9 +204,20 @@ static void mark_interrupted(cJSON *runs)
 	}
 }
 
+/* open STATE for reading: a file store that does not exist yet is empty
+ * (1 with *S NULL), and reading never creates one */
 static int open_store(const char *state, struct cdx_store **s, struct cdx_error *err)
 {
-	return cdx_store_open(state ? state : "file:.cdx", s, err);
+	struct stat st;
+	*s = NULL;
+	if (!state)
+		state = "file:.cdx";
+	if (!strstr(state, "://")) {
+		const char *dir = strncmp(state, "file:", 5) == 0 ? state + 5 : state;
+		if (stat(dir, &st) < 0 && errno == ENOENT)
+			return 1;
+	}
+	return cdx_store_open(state, s, err);
 }
 
 cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, struct cdx_error *err)
@@ -213,9 +225,11 @@ cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, stru
 	struct cdx_store *s;
 	struct runs_ctx c;
 	cJSON *out;
-	int n, i;
-	if (open_store(state, &s, err) < 0)
+	int n, i, rc = open_store(state, &s, err);
+	if (rc < 0)
 		return NULL;
+	if (rc > 0)
+		return cJSON_CreateArray();
 	memset(&c, 0, sizeof(c));
 	c.pipeline = pipeline;
 	c.runs = cJSON_CreateArray();
@@ -246,8 +260,14 @@ cJSON *cdx_run_load(const char *state, const char *run_id, struct cdx_error *err
 		cdx_error_set(err, CDX_EUSAGE, "'%s' is not a run id", run_id);
 		return NULL;
 	}
-	if (open_store(state, &s, err) < 0)
+	int rc = open_store(state, &s, err);
+	if (rc < 0)
 		return NULL;
+	if (rc > 0) {
+		cdx_error_set(err, CDX_EUSAGE, "no run %s: nothing is recorded in %s", run_id,
+			      state ? state : "file:.cdx");
+		return NULL;
+	}
 	memset(&c, 0, sizeof(c));
 	c.only_id = run_id;
 	c.runs = cJSON_CreateArray();

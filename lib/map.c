@@ -72,3 +72,14 @@ void cdx_map_free(struct cdx_map *m)
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
 }
+
+void cdx_map_set(struct cdx_map *m, const char *key, size_t val)
+{
+	size_t h;
+	if (!cdx_map_put(m, key, val, NULL)) {
+		h = cdx_hash32(key, strlen(key)) & (m->cap - 1);
+		while (strcmp(m->keys[h], key) != 0)
+			h = (h + 1) & (m->cap - 1);
+		m->vals[h] = val;
+	}
+}

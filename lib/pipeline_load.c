@@ -34,8 +34,9 @@ struct loader {
 	size_t problems;               /* problems reported so far */
 	struct cdx_ytree **trees;      /* every file loaded, freed at the end */
 	size_t n_trees, cap_trees;
-	char **stack;                  /* include chain being loaded */
-	size_t n_stack, cap_stack;
+	char **stack;                  /* include chain being loaded (canonical) */
+	char **shown;                  /* the same chain as the user named it */
+	size_t n_stack, cap_stack, cap_shown;
 	char **seen;                   /* canonical paths already loaded */
 	size_t n_seen, cap_seen;
 	struct cdx_ynode **var_maps;   /* `variables:` of each file, lowest precedence first */
@@ -91,8 +92,12 @@ static void check_keys(struct loader *l, const struct cdx_ynode *map, const char
 	for (i = 0; i < map->n; i++) {
 		const struct cdx_ynode *key = map->pairs[i].key;
 		const char *near;
+		/* hidden top-level keys (".base", "x-defaults") hold YAML anchors */
+		if ((keys == top_keys || keys == include_keys) &&
+		    (key->str[0] == '.' || strncmp(key->str, "x-", 2) == 0))
+			continue;
 		for (k = 0; k < n; k++)
-			if (strcmp(key->str, keys[k]) == 0)
+			if (key->str[0] == keys[k][0] && strcmp(key->str, keys[k]) == 0)
 				break;
 		if (k < n)
 			continue;
@@ -351,8 +356,8 @@ static void load_file(struct loader *l, const char *path, const struct cdx_ynode
 				struct cdx_buf cyc = {0};
 				size_t k;
 				for (k = i; k < l->n_stack; k++)
-					cdx_buf_printf(&cyc, "%s -> ", l->stack[k]);
-				cdx_buf_adds(&cyc, canon);
+					cdx_buf_printf(&cyc, "%s -> ", l->shown[k]);
+				cdx_buf_adds(&cyc, path);
 				problem(l, from, "include cycle: %s", cyc.data);
 				cdx_buf_free(&cyc);
 				free(canon);
@@ -404,11 +409,15 @@ static void load_file(struct loader *l, const char *path, const struct cdx_ynode
 	else
 		check_keys(l, root, include_keys, CDX_ARRAY_LEN(include_keys), "included file");
 
+	cdx_grow(&l->shown, &l->cap_shown, l->n_stack + 1, sizeof(char *));
+	l->shown[l->n_stack] = cdx_xstrdup(path);
 	CDX_PUSH(l->stack, l->n_stack, l->cap_stack, canon ? canon : cdx_xstrdup(path));
 	n = cdx_yaml_get(root, "include");
 	if (n)
 		load_includes(l, n, path, depth);
-	free(l->stack[--l->n_stack]);
+	l->n_stack--;
+	free(l->stack[l->n_stack]);
+	free(l->shown[l->n_stack]);
 
 	n = cdx_yaml_get(root, "variables");
 	if (n)
@@ -998,7 +1007,7 @@ static void build_index(struct loader *l, struct index *x)
 	}
 	for (i = 0; i < p->n_jobs; i++) {
 		struct cdx_job *j = &p->jobs[i];
-		j->id = cdx_xasprintf("%s/%s", p->stages[j->stage].name, j->name);
+		j->id = cdx_xjoin3(p->stages[j->stage].name, "/", j->name);
 		if (!cdx_map_put(&x->jobs, j->id, i, &old)) {
 			cdx_diags_add(l->diags, j->file, j->line, j->col, "duplicate job '%s' (first at line %d)", j->id,
 				      p->jobs[old].line);
@@ -1154,9 +1163,12 @@ static void loader_free(struct loader *l)
 	for (i = 0; i < l->n_trees; i++)
 		cdx_yaml_free(l->trees[i]);
 	free(l->trees);
-	for (i = 0; i < l->n_stack; i++)
+	for (i = 0; i < l->n_stack; i++) {
 		free(l->stack[i]);
+		free(l->shown[i]);
+	}
 	free(l->stack);
+	free(l->shown);
 	for (i = 0; i < l->n_seen; i++)
 		free(l->seen[i]);
 	free(l->seen);
@@ -1191,6 +1203,8 @@ static struct cdx_pipeline *load(const char *path, const char *mem, size_t memle
 			if (tp->val->type != CDX_Y_MAP)
 				problem(&l, tp->val, "template '%s' must be a mapping, not %s", tp->key->str,
 					cdx_yaml_typename(tp->val));
+			else /* checked even when no job uses it */
+				check_keys(&l, tp->val, job_keys, CDX_ARRAY_LEN(job_keys), "template");
 		}
 	}
 	if (!p->name) {

@@ -508,13 +508,18 @@ static int select_jobs(struct cdx_run *r, const char *const *only, struct cdx_er
 				stack[sp++] = (uint32_t)(p->n_jobs + k);
 				found = true;
 			}
-		for (k = 0; k < p->n_jobs && !found; k++)
-			if (strcmp(p->jobs[k].id, only[i]) == 0 ||
-			    (p->jobs[k].matrix_base && strncmp(p->jobs[k].id, only[i], strlen(only[i])) == 0 &&
-			     p->jobs[k].id[strlen(only[i])] == '-')) {
+		for (k = 0; k < p->n_jobs && !found; k++) {
+			const struct cdx_job *jb = &p->jobs[k];
+			const char *slash = strchr(only[i], '/');
+			bool base = jb->matrix_base && slash &&
+				    strncmp(only[i], p->stages[jb->stage].name, (size_t)(slash - only[i])) == 0 &&
+				    p->stages[jb->stage].name[slash - only[i]] == '\0' &&
+				    strcmp(slash + 1, jb->matrix_base) == 0;
+			if (strcmp(jb->id, only[i]) == 0 || base) {
 				stack[sp++] = (uint32_t)k;
-				found = !p->jobs[k].matrix_base;
+				found = !base; /* a matrix base selects all its jobs */
 			}
+		}
 		if (!found && sp == 0) {
 			free(mark);
 			free(stack);

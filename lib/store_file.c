@@ -74,14 +74,19 @@ static const struct cdx_store_ops file_ops = {fs_append, fs_flush, fs_scan, fs_p
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err)
 {
 	struct file_store *f;
-	char *path;
+	char *path, *abs;
 	*out = NULL;
 	if (cdx_mkdirs(dir) < 0)
 		return cdx_error_set(err, CDX_ESTATE, "cannot create state directory %s: %s", dir, strerror(errno));
 	f = cdx_xcalloc(1, sizeof(*f));
+	/* absolute, so recorded log paths work from any directory */
+	abs = realpath(dir, NULL);
+	if (abs)
+		dir = abs;
 	path = cdx_xasprintf("%s/journal.jsonl", dir);
 	if (cdx_journal_open(path, &f->j, err) < 0) {
 		free(path);
+		free(abs);
 		free(f);
 		return -1;
 	}
@@ -89,6 +94,7 @@ int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_erro
 	f->base.ops = &file_ops;
 	f->base.url = cdx_xasprintf("file:%s", dir);
 	f->base.log_dir = cdx_xasprintf("%s/logs", dir);
+	free(abs);
 	*out = &f->base;
 	return 0;
 }

@@ -24,6 +24,8 @@ void *cdx_xrealloc(void *p, size_t n);
 void *cdx_xreallocarray(void *p, size_t n, size_t size);
 char *cdx_xstrdup(const char *s);
 char *cdx_xstrndup(const char *s, size_t n);
+/* cdx_xjoin3: A SEP B as one malloc'd string */
+char *cdx_xjoin3(const char *a, const char *sep, const char *b);
 /* cdx_xasprintf: a formatted string the caller frees with free() */
 char *cdx_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -35,7 +35,10 @@ static void *arena_alloc(struct cdx_ytree *t, size_t n)
 	struct chunk *c = t->chunks;
 	n = (n + 15) & ~(size_t)15;
 	if (!c || c->size - c->used < n) {
-		size_t size = n > 65536 ? n : 65536;
+		/* chunks grow with the tree: fewer mallocs and page faults */
+		size_t size = c && c->size < (4u << 20) ? c->size * 2 : c ? c->size : 65536;
+		if (size < n)
+			size = n;
 		c = cdx_xmalloc(sizeof(*c) + size);
 		c->size = size;
 		c->used = 0;
@@ -71,78 +74,37 @@ const char *cdx_yaml_file(const struct cdx_ytree *t)
 
 /* ---- building ------------------------------------------------------------ */
 
-struct build {
-	struct cdx_ytree *t;
-	yaml_document_t *doc;
-	struct cdx_diags *diags;
-	uint64_t *size;          /* expanded size per node id - 1, 0 = unknown */
-	unsigned char *state;    /* 0 unvisited, 1 on the walk's stack, 2 done */
-	struct cdx_ynode **memo; /* built node per node id - 1 */
-	int failed;
+struct anchor {
+	const char *name;       /* in the arena */
+	struct cdx_ynode *node; /* NULL while the node is still open */
+	uint64_t size;          /* expanded size of the node */
 };
 
-static void node_pos(const struct build *b, const yaml_node_t *n, int *line, int *col)
-{
-	(void)b;
-	*line = (int)n->start_mark.line + 1;
-	*col = (int)n->start_mark.column + 1;
-}
+/* an open sequence or mapping */
+struct frame {
+	struct cdx_ynode *node;
+	struct cdx_ynode **kids; /* items, or keys and values alternating */
+	size_t n, cap;
+	uint64_t size;           /* expanded size so far, this node included */
+	size_t anchor;           /* index in anchors + 1, 0 = none */
+};
 
-static void problem(struct build *b, const yaml_node_t *n, const char *msg)
+struct build {
+	struct cdx_ytree *t;
+	struct cdx_diags *diags;
+	struct frame stack[CDX_YAML_MAXDEPTH + 1];
+	size_t depth;
+	struct anchor *anchors;
+	size_t n_anchors, cap_anchors;
+	struct cdx_map anchor_index; /* name -> index in anchors */
+	int fatal;                   /* stop building: the tree cannot be trusted */
+	int failed;                  /* a problem was reported */
+};
+
+static void problem_at(struct build *b, const yaml_mark_t *m, const char *fmt, const char *arg)
 {
-	int line, col;
-	node_pos(b, n, &line, &col);
-	cdx_diags_add(b->diags, b->t->file, line, col, "%s", msg);
+	cdx_diags_add(b->diags, b->t->file, (int)m->line + 1, (int)m->column + 1, fmt, arg);
 	b->failed = 1;
-}
-
-/* expanded size of node ID, capped at CDX_YAML_MAXEXPAND + 1; 0 on error */
-static uint64_t measure(struct build *b, int id, int depth)
-{
-	yaml_node_t *n = yaml_document_get_node(b->doc, id);
-	uint64_t total = 1;
-	if (!n)
-		return 0;
-	if (b->state[id - 1] == 2)
-		return b->size[id - 1];
-	if (b->state[id - 1] == 1) {
-		problem(b, n, "recursive alias: a node contains itself");
-		return 0;
-	}
-	if (depth > CDX_YAML_MAXDEPTH) {
-		problem(b, n, "nested deeper than 64 levels");
-		return 0;
-	}
-	b->state[id - 1] = 1;
-	if (n->type == YAML_SEQUENCE_NODE) {
-		yaml_node_item_t *it;
-		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-			uint64_t s = measure(b, *it, depth + 1);
-			if (!s)
-				return 0;
-			total += s;
-			if (total > CDX_YAML_MAXEXPAND)
-				break;
-		}
-	} else if (n->type == YAML_MAPPING_NODE) {
-		yaml_node_pair_t *p;
-		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-			uint64_t k = measure(b, p->key, depth + 1), v;
-			if (!k)
-				return 0;
-			v = measure(b, p->value, depth + 1);
-			if (!v)
-				return 0;
-			total += k + v;
-			if (total > CDX_YAML_MAXEXPAND)
-				break;
-		}
-	}
-	if (total > CDX_YAML_MAXEXPAND)
-		total = CDX_YAML_MAXEXPAND + 1;
-	b->state[id - 1] = 2;
-	b->size[id - 1] = total;
-	return total;
 }
 
 static struct cdx_ynode *new_node(struct cdx_ytree *t, enum cdx_ytype type, const char *file, int line, int col)
@@ -155,7 +117,46 @@ static struct cdx_ynode *new_node(struct cdx_ytree *t, enum cdx_ytype type, cons
 	return y;
 }
 
-static struct cdx_ynode *build_node(struct build *b, int id);
+static char *arena_strndup(struct cdx_ytree *t, const char *s, size_t n)
+{
+	char *c = arena_alloc(t, n + 1);
+	memcpy(c, s, n);
+	c[n] = '\0';
+	return c;
+}
+
+/* add a finished node of expanded size SIZE to the open parent (or make it
+ * the root) */
+static void add_child(struct build *b, struct cdx_ynode *y, uint64_t size, const yaml_mark_t *m)
+{
+	struct frame *f;
+	if (!b->depth) {
+		b->t->root = y;
+		return;
+	}
+	f = &b->stack[b->depth - 1];
+	cdx_grow(&f->kids, &f->cap, f->n + 1, sizeof(*f->kids));
+	f->kids[f->n++] = y;
+	f->size += size;
+	if (f->size > CDX_YAML_MAXEXPAND && !b->fatal) {
+		problem_at(b, m, "aliases expand to more than 4000000 nodes (an alias bomb?)%s", "");
+		b->fatal = 1;
+	}
+}
+
+static void define_anchor(struct build *b, const unsigned char *name, struct cdx_ynode *node, uint64_t size,
+			  size_t *index)
+{
+	struct anchor a;
+	a.name = arena_strndup(b->t, (const char *)name, strlen((const char *)name));
+	a.node = node;
+	a.size = size;
+	CDX_PUSH(b->anchors, b->n_anchors, b->cap_anchors, a);
+	/* a later anchor of the same name wins, as YAML says */
+	cdx_map_set(&b->anchor_index, a.name, b->n_anchors - 1);
+	if (index)
+		*index = b->n_anchors;
+}
 
 static int key_seen(struct cdx_ynode *map, struct cdx_map *index, const char *key, size_t *at)
 {
@@ -186,70 +187,66 @@ static void add_pair(struct cdx_ynode *map, struct cdx_map *index, struct cdx_yn
 	map->n++;
 }
 
-static struct cdx_ynode *build_map(struct build *b, yaml_node_t *n, struct cdx_ynode *y)
+static bool is_merge_key(const struct cdx_ynode *k)
 {
-	yaml_node_pair_t *p;
-	size_t cap = 0, nmerge = 0, i;
-	struct cdx_ynode **merges = NULL;
-	size_t cap_merges = 0;
-	struct cdx_map index = {0};
+	return k->type == CDX_Y_SCALAR && k->plain && strcmp(k->str, "<<") == 0;
+}
 
-	/* capacity: own pairs plus every pair of every merged mapping */
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
-		struct cdx_ynode *vy;
-		if (k->type != YAML_SCALAR_NODE) {
-			problem(b, k, "mapping keys must be strings");
+/* close a mapping: own keys checked for type and duplicates, then merged
+ * mappings folded in (own keys win, then earlier merge sources) */
+static void finish_map(struct build *b, struct frame *f)
+{
+	struct cdx_ynode *y = f->node, **merges = NULL;
+	size_t cap = 0, nmerge = 0, cap_merges = 0, i, at;
+	struct cdx_map index = {0};
+	for (i = 0; i + 1 < f->n; i += 2) {
+		struct cdx_ynode *k = f->kids[i], *v = f->kids[i + 1];
+		if (k->type != CDX_Y_SCALAR) {
+			cdx_diags_add(b->diags, b->t->file, k->line, k->col, "mapping keys must be strings");
+			b->failed = 1;
 			continue;
 		}
-		if (!(k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && k->data.scalar.length == 2 &&
-		      memcmp(k->data.scalar.value, "<<", 2) == 0)) {
+		if (!is_merge_key(k)) {
 			cap++;
 			continue;
 		}
-		vy = build_node(b, p->value);
-		if (!vy)
-			continue;
-		if (vy->type == CDX_Y_MAP) {
-			CDX_PUSH(merges, nmerge, cap_merges, vy);
-			cap += vy->n;
-		} else if (vy->type == CDX_Y_SEQ) {
-			for (i = 0; i < vy->n; i++) {
-				if (vy->items[i]->type != CDX_Y_MAP) {
-					problem(b, k, "merge key '<<' needs a mapping or a list of mappings");
+		if (v->type == CDX_Y_MAP) {
+			CDX_PUSH(merges, nmerge, cap_merges, v);
+			cap += v->n;
+		} else if (v->type == CDX_Y_SEQ) {
+			size_t q;
+			for (q = 0; q < v->n; q++) {
+				if (v->items[q]->type != CDX_Y_MAP) {
+					cdx_diags_add(b->diags, b->t->file, k->line, k->col,
+						      "merge key '<<' needs a mapping or a list of mappings");
+					b->failed = 1;
 					break;
 				}
-				CDX_PUSH(merges, nmerge, cap_merges, vy->items[i]);
-				cap += vy->items[i]->n;
+				CDX_PUSH(merges, nmerge, cap_merges, v->items[q]);
+				cap += v->items[q]->n;
 			}
 		} else {
-			problem(b, k, "merge key '<<' needs a mapping or a list of mappings");
+			cdx_diags_add(b->diags, b->t->file, k->line, k->col,
+				      "merge key '<<' needs a mapping or a list of mappings");
+			b->failed = 1;
 		}
 	}
 	y->pairs = arena_alloc(b->t, (cap ? cap : 1) * sizeof(*y->pairs));
 	y->cap = cap;
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
-		struct cdx_ynode *ky, *vy;
-		size_t at;
-		if (k->type != YAML_SCALAR_NODE ||
-		    (k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && k->data.scalar.length == 2 &&
-		     memcmp(k->data.scalar.value, "<<", 2) == 0))
+	for (i = 0; i + 1 < f->n; i += 2) {
+		struct cdx_ynode *k = f->kids[i], *v = f->kids[i + 1];
+		if (k->type != CDX_Y_SCALAR || is_merge_key(k))
 			continue;
-		ky = build_node(b, p->key);
-		vy = build_node(b, p->value);
-		if (!ky || !vy)
-			continue;
-		if (key_seen(y, &index, ky->str, &at)) {
-			cdx_diags_add(b->diags, b->t->file, ky->line, ky->col,
-				      "duplicate key '%s' (first at line %d)", ky->str, y->pairs[at].key->line);
+		if (key_seen(y, &index, k->str, &at)) {
+			cdx_diags_add(b->diags, b->t->file, k->line, k->col, "duplicate key '%s' (first at line %d)",
+				      k->str, y->pairs[at].key->line);
 			b->failed = 1;
 			continue;
 		}
-		add_pair(y, &index, ky, vy);
+		add_pair(y, &index, k, v);
 	}
 	for (i = 0; i < nmerge; i++) {
-		size_t j, at;
+		size_t j;
 		for (j = 0; j < merges[i]->n; j++) {
 			struct cdx_ypair *mp = &merges[i]->pairs[j];
 			if (!key_seen(y, &index, mp->key->str, &at))
@@ -258,50 +255,84 @@ static struct cdx_ynode *build_map(struct build *b, yaml_node_t *n, struct cdx_y
 	}
 	free(merges);
 	cdx_map_free(&index);
-	return y;
 }
 
-static struct cdx_ynode *build_node(struct build *b, int id)
+static void open_node(struct build *b, const yaml_event_t *ev, enum cdx_ytype type, const unsigned char *anchor)
 {
-	yaml_node_t *n = yaml_document_get_node(b->doc, id);
-	struct cdx_ynode *y;
-	int line, col;
-	if (!n)
-		return NULL;
-	if (b->memo[id - 1])
-		return b->memo[id - 1];
-	node_pos(b, n, &line, &col);
-	switch (n->type) {
-	case YAML_SCALAR_NODE: {
-		char *s;
-		y = new_node(b->t, CDX_Y_SCALAR, b->t->file, line, col);
-		s = arena_alloc(b->t, n->data.scalar.length + 1);
-		memcpy(s, n->data.scalar.value, n->data.scalar.length);
-		s[n->data.scalar.length] = '\0';
-		y->str = s;
-		y->len = n->data.scalar.length;
-		y->plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		b->memo[id - 1] = y;
-		return y;
+	struct frame *f;
+	if (b->depth >= CDX_YAML_MAXDEPTH) {
+		problem_at(b, &ev->start_mark, "nested deeper than 64 levels%s", "");
+		b->fatal = 1;
+		return;
 	}
-	case YAML_SEQUENCE_NODE: {
-		size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), i;
-		y = new_node(b->t, CDX_Y_SEQ, b->t->file, line, col);
-		b->memo[id - 1] = y;
-		y->items = arena_alloc(b->t, (cnt ? cnt : 1) * sizeof(*y->items));
-		for (i = 0; i < cnt; i++) {
-			struct cdx_ynode *item = build_node(b, n->data.sequence.items.start[i]);
-			if (item)
-				y->items[y->n++] = item;
+	f = &b->stack[b->depth++];
+	memset(f, 0, sizeof(*f));
+	f->node = new_node(b->t, type, b->t->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1);
+	f->size = 1;
+	if (anchor)
+		define_anchor(b, anchor, NULL, 0, &f->anchor); /* open: aliases to it are recursive */
+}
+
+static void close_node(struct build *b, const yaml_event_t *ev)
+{
+	struct frame f = b->stack[--b->depth];
+	struct cdx_ynode *y = f.node;
+	if (y->type == CDX_Y_SEQ) {
+		y->items = arena_alloc(b->t, (f.n ? f.n : 1) * sizeof(*y->items));
+		if (f.n)
+			memcpy(y->items, f.kids, f.n * sizeof(*y->items));
+		y->n = f.n;
+	} else {
+		finish_map(b, &f);
+	}
+	free(f.kids);
+	if (f.anchor) {
+		b->anchors[f.anchor - 1].node = y;
+		b->anchors[f.anchor - 1].size = f.size;
+	}
+	add_child(b, y, f.size, &ev->start_mark);
+}
+
+static void on_event(struct build *b, const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT: {
+		struct cdx_ynode *y = new_node(b->t, CDX_Y_SCALAR, b->t->file, (int)ev->start_mark.line + 1,
+					       (int)ev->start_mark.column + 1);
+		y->str = arena_strndup(b->t, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+		y->len = ev->data.scalar.length;
+		y->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		if (ev->data.scalar.anchor)
+			define_anchor(b, ev->data.scalar.anchor, y, 1, NULL);
+		add_child(b, y, 1, &ev->start_mark);
+		break;
+	}
+	case YAML_ALIAS_EVENT: {
+		size_t at;
+		const char *name = (const char *)ev->data.alias.anchor;
+		if (!cdx_map_get(&b->anchor_index, name, &at)) {
+			problem_at(b, &ev->start_mark, "unknown alias '*%s'", name);
+			b->fatal = 1;
+		} else if (!b->anchors[at].node) {
+			problem_at(b, &ev->start_mark, "recursive alias: '*%s' refers to a node that contains it", name);
+			b->fatal = 1;
+		} else {
+			add_child(b, b->anchors[at].node, b->anchors[at].size, &ev->start_mark);
 		}
-		return y;
+		break;
 	}
-	case YAML_MAPPING_NODE:
-		y = new_node(b->t, CDX_Y_MAP, b->t->file, line, col);
-		b->memo[id - 1] = y;
-		return build_map(b, n, y);
+	case YAML_SEQUENCE_START_EVENT:
+		open_node(b, ev, CDX_Y_SEQ, ev->data.sequence_start.anchor);
+		break;
+	case YAML_MAPPING_START_EVENT:
+		open_node(b, ev, CDX_Y_MAP, ev->data.mapping_start.anchor);
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		close_node(b, ev);
+		break;
 	default:
-		return NULL;
+		break;
 	}
 }
 
@@ -354,13 +385,14 @@ struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, 
 {
 	struct cdx_ytree *t = cdx_xcalloc(1, sizeof(*t));
 	yaml_parser_t parser;
-	yaml_document_t doc, extra;
-	yaml_node_t *root;
-	struct build b = {0};
-	size_t bad, nodes;
-	int parser_ready = 0, doc_ready = 0;
+	struct build b;
+	size_t bad, i;
+	int parser_ready = 0, docs = 0, done = 0;
 
+	memset(&b, 0, sizeof(b));
 	t->file = cdx_xstrdup(file);
+	b.t = t;
+	b.diags = diags;
 	if (len > CDX_YAML_MAXBYTES) {
 		cdx_diags_add(diags, file, 0, 0, "file is larger than 16 MiB");
 		goto fail;
@@ -384,53 +416,39 @@ struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, 
 	}
 	parser_ready = 1;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		parser_problem(t, &parser, buf, len, diags);
-		goto fail;
+	while (!done && !b.fatal) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev)) {
+			parser_problem(t, &parser, buf, len, diags);
+			b.failed = 1;
+			break;
+		}
+		if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+			cdx_diags_add(diags, file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+				      "more than one YAML document in one file");
+			b.failed = 1;
+			done = 1;
+		} else if (ev.type == YAML_STREAM_END_EVENT) {
+			done = 1;
+		} else {
+			on_event(&b, &ev);
+		}
+		yaml_event_delete(&ev);
 	}
-	doc_ready = 1;
-	root = yaml_document_get_root_node(&doc);
-	if (!root) {
+	for (i = 0; i < b.depth; i++)
+		free(b.stack[i].kids);
+	free(b.anchors);
+	cdx_map_free(&b.anchor_index);
+	yaml_parser_delete(&parser);
+	parser_ready = 0;
+	if (b.failed || b.fatal)
+		goto fail;
+	if (!t->root) {
 		cdx_diags_add(diags, file, 0, 0, "file is empty");
 		goto fail;
 	}
-	if (!yaml_parser_load(&parser, &extra)) {
-		parser_problem(t, &parser, buf, len, diags);
-		goto fail;
-	}
-	if (yaml_document_get_root_node(&extra)) {
-		cdx_diags_add(diags, file, (int)extra.start_mark.line + 1, (int)extra.start_mark.column + 1,
-			      "more than one YAML document in one file");
-		yaml_document_delete(&extra);
-		goto fail;
-	}
-	yaml_document_delete(&extra);
-
-	nodes = (size_t)(doc.nodes.top - doc.nodes.start);
-	b.t = t;
-	b.doc = &doc;
-	b.diags = diags;
-	b.size = cdx_xcalloc(nodes, sizeof(*b.size));
-	b.state = cdx_xcalloc(nodes, 1);
-	b.memo = cdx_xcalloc(nodes, sizeof(*b.memo));
-	{
-		uint64_t total = measure(&b, 1, 1);
-		if (total > CDX_YAML_MAXEXPAND)
-			problem(&b, root, "aliases expand to more than 4000000 nodes (an alias bomb?)");
-	}
-	if (!b.failed)
-		t->root = build_node(&b, 1);
-	free(b.size);
-	free(b.state);
-	free(b.memo);
-	if (b.failed || !t->root)
-		goto fail;
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
 	return t;
 fail:
-	if (doc_ready)
-		yaml_document_delete(&doc);
 	if (parser_ready)
 		yaml_parser_delete(&parser);
 	cdx_yaml_free(t);
@@ -444,9 +462,11 @@ struct cdx_ynode *cdx_yaml_get(const struct cdx_ynode *map, const char *key)
 	size_t i;
 	if (!map || map->type != CDX_Y_MAP)
 		return NULL;
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->pairs[i].key->str, key) == 0)
+	for (i = 0; i < map->n; i++) {
+		const char *k = map->pairs[i].key->str;
+		if (k[0] == key[0] && strcmp(k, key) == 0) /* first byte: skip most calls */
 			return map->pairs[i].val;
+	}
 	return NULL;
 }
 

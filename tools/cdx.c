@@ -162,10 +162,14 @@ const char *cli_state(struct cli *g)
 	if (access(g->config, F_OK) == 0) {
 		d = cdx_diags_new();
 		pr = cdx_project_load(g->config, d);
-		if (pr) {
-			g->state_owned = cdx_xstrdup(cdx_project_state(pr));
-			g->state = g->state_owned;
+		if (!pr) {
+			/* the state named there cannot be known: do not guess */
+			cli_print_diags(d);
+			cdx_diags_free(d);
+			return NULL;
 		}
+		g->state_owned = cdx_xstrdup(cdx_project_state(pr));
+		g->state = g->state_owned;
 		cdx_project_free(pr);
 		cdx_diags_free(d);
 	}

@@ -43,7 +43,8 @@ const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, con
 int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char **path);
 
 /* cli_state: the state URL: --state, $CDX_STATE, the project file's
- * `state:`, else file:.cdx (static or owned by G; never NULL) */
+ * `state:`, else file:.cdx (static or owned by G); NULL, with the
+ * problems printed, when the project file is invalid */
 const char *cli_state(struct cli *g);
 
 int cmd_validate(struct cli *g, int argc, char **argv);

@@ -113,8 +113,9 @@ static int parse(int argc, char **argv, struct run_opts *o)
 				o->output = CDX_OUTPUT_QUIET;
 			else
 				return cli_usage_error("run", "--output must be prefix, group or quiet, not '%s'", v);
-		} else if (strcmp(a, "-j") == 0 || strncmp(a, "--jobs", 6) == 0 || (a[0] == '-' && a[1] == 'j')) {
-			const char *v = a[1] == 'j' && a[2] ? a + 2 : cli_option_value("run", argc, argv, &i, a[1] == 'j' ? "-j" : "--jobs");
+		} else if (strcmp(a, "--jobs") == 0 || strncmp(a, "--jobs=", 7) == 0 || (a[0] == '-' && a[1] == 'j')) {
+			const char *v = a[1] == 'j' && a[2] ? a + 2
+					: cli_option_value("run", argc, argv, &i, a[1] == 'j' ? "-j" : "--jobs");
 			char *end;
 			long n;
 			if (!v)
@@ -151,6 +152,8 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	ro.output = o->output;
 	ro.json = o->json;
 	ro.state = cli_state(g);
+	if (!ro.state)
+		return CDX_EUSAGE;
 	ro.grace_ms = o->grace_ms;
 	ro.out = stdout;
 	ro.tty = isatty(STDOUT_FILENO);

@@ -53,8 +53,10 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
-		} else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--limit") == 0) {
-			const char *v = cli_option_value("runs", argc, argv, &i, argv[i]);
+		} else if (strncmp(argv[i], "-n", 2) == 0 || strcmp(argv[i], "--limit") == 0 ||
+			   strncmp(argv[i], "--limit=", 8) == 0) {
+			const char *v = argv[i][1] == 'n' && argv[i][2] ? argv[i] + 2
+					: cli_option_value("runs", argc, argv, &i, argv[i][1] == 'n' ? "-n" : "--limit");
 			char *end;
 			if (!v)
 				return CDX_EUSAGE;
@@ -71,6 +73,8 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 			return cli_usage_error("runs", "unexpected argument %s", argv[i]);
 		}
 	}
+	if (!cli_state(g))
+		return CDX_EUSAGE;
 	runs = cdx_runs_list(cli_state(g), pipeline, (size_t)limit, &err);
 	if (!runs)
 		return fail_err("runs", &err);
@@ -113,6 +117,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	}
 	if (!id)
 		return cli_usage_error("status", "name a run id (see cdx runs)");
+	if (!cli_state(g))
+		return CDX_EUSAGE;
 	run = cdx_run_load(cli_state(g), id, &err);
 	if (!run)
 		return fail_err("status", &err);
@@ -173,6 +179,8 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 	}
 	if (!id || !job)
 		return cli_usage_error("logs", "name a run id and a job STAGE/JOB");
+	if (!cli_state(g))
+		return CDX_EUSAGE;
 	run = cdx_run_load(cli_state(g), id, &err);
 	if (!run)
 		return fail_err("logs", &err);

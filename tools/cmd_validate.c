@@ -50,8 +50,9 @@ static size_t one_pipeline(const char *path, bool json, cJSON *files)
 		cJSON_AddItemToObject(o, "problems", problems_json(d, 0));
 		cJSON_AddItemToArray(files, o);
 	} else if (p) {
-		printf("%s: ok (pipeline %s, %zu stages, %zu jobs)\n", path, cdx_pipeline_name(p),
-		       cdx_pipeline_stage_count(p), cdx_pipeline_job_count(p));
+		printf("%s: ok (pipeline %s, %zu stage%s, %zu job%s)\n", path, cdx_pipeline_name(p),
+		       cdx_pipeline_stage_count(p), cdx_pipeline_stage_count(p) == 1 ? "" : "s",
+		       cdx_pipeline_job_count(p), cdx_pipeline_job_count(p) == 1 ? "" : "s");
 	} else {
 		cli_print_diags(d);
 	}
@@ -75,7 +76,8 @@ static size_t one_project(const char *path, bool json, cJSON *files)
 		cJSON_AddItemToObject(o, "problems", problems_json(d, 0));
 		cJSON_AddItemToArray(files, o);
 	} else if (pr) {
-		printf("%s: ok (project, %zu pipelines)\n", path, cdx_project_pipeline_count(pr));
+		printf("%s: ok (project, %zu pipeline%s)\n", path, cdx_project_pipeline_count(pr),
+		       cdx_project_pipeline_count(pr) == 1 ? "" : "s");
 	} else {
 		cli_print_diags(d);
 	}
