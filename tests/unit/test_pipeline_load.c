@@ -462,12 +462,16 @@ static void include_fragments(void **state)
 	const struct cdx_job *j;
 	(void)state;
 	assert_int_equal(p->n_files, 3);
-	assert_int_equal(p->n_stages, 3);
+	assert_int_equal(p->n_stages, 4);
 	/* included stages come first, depth first */
 	assert_string_equal(p->stages[0].name, "lint");
-	assert_string_equal(p->stages[1].name, "build");
-	assert_string_equal(p->stages[2].name, "test");
+	assert_string_equal(p->stages[1].name, "prepare");
+	assert_string_equal(p->stages[2].name, "build");
+	assert_string_equal(p->stages[3].name, "test");
 	assert_non_null(strstr(p->stages[0].file, "fragments/lint.yml"));
+	assert_non_null(strstr(p->stages[1].file, "fragments/common.yml"));
+	/* the fragment's own job uses the fragment's template */
+	assert_int_equal(job(p, "prepare/deps")->timeout_ms, 15 * 60000);
 	/* the including file wins; the fragment adds */
 	assert_string_equal(var(&p->vars, "CC"), "clang");
 	assert_string_equal(var(&p->vars, "CFLAGS"), "-O2 -Wall");
