@@ -363,11 +363,15 @@ double cdx_dag_simulate(const struct cdx_dag *d, const double *w, const double *
 			run_push(run, &nrun, r);
 		}
 		if (nrun) {
+			/* everything that ends at this moment releases its
+			 * successors before a worker is given new work */
 			struct running r = run_pop(run, &nrun);
 			now = r.end;
 			if (now > makespan)
 				makespan = now;
 			release(d, r.job, left, &q, stack);
+			while (nrun && run[0].end == now)
+				release(d, run_pop(run, &nrun).job, left, &q, stack);
 		}
 	}
 	cdx_ready_free(&q);

@@ -46,8 +46,12 @@ struct loader {
 	struct cdx_ynode **stage_nodes;/* every stage, in pipeline order */
 	size_t n_stage_nodes, cap_stage_nodes;
 	struct cdx_ytree *scratch;     /* arena for merged nodes */
+	struct cdx_map tpl_done;       /* template name -> index in tpl_resolved */
+	const struct cdx_ynode **tpl_resolved; /* each template with its extends merged, once */
+	size_t n_tpl_resolved, cap_tpl_resolved;
 	struct cdx_pipeline *p;
 	size_t cap_stages, cap_jobs, cap_files;
+	bool too_many;                 /* the job limit was passed */
 };
 
 /* intern: the pipeline's own copy of FILE, valid as long as the pipeline */
@@ -538,8 +542,19 @@ static const struct cdx_ynode *resolve_extends(struct loader *l, const struct cd
 		}
 		if (cdx_yaml_get(tpl, "name"))
 			problem(l, cdx_yaml_get(tpl, "name"), "a template cannot set 'name'");
-		chain[depth] = names[i]->str;
-		tpl = resolve_extends(l, tpl, chain, depth + 1);
+		{
+			/* each template is resolved once: extends lists that repeat
+			 * templates cannot blow up exponentially */
+			size_t at;
+			if (cdx_map_get(&l->tpl_done, names[i]->str, &at)) {
+				tpl = l->tpl_resolved[at];
+			} else {
+				chain[depth] = names[i]->str;
+				tpl = resolve_extends(l, tpl, chain, depth + 1);
+				CDX_PUSH(l->tpl_resolved, l->n_tpl_resolved, l->cap_tpl_resolved, tpl);
+				cdx_map_put(&l->tpl_done, names[i]->str, l->n_tpl_resolved - 1, NULL);
+			}
+		}
 		result = merge(l, tpl, result);
 	}
 	return result;
@@ -770,6 +785,15 @@ static void copy_job(struct cdx_job *dst, const struct cdx_job *src)
 static void add_job(struct loader *l, struct cdx_job *j)
 {
 	struct cdx_pipeline *p = l->p;
+	if (p->n_jobs >= CDX_MAX_JOBS) {
+		/* refuse as soon as the limit is passed, before expanding more */
+		if (!l->too_many) {
+			problem(l, NULL, "pipeline has more than %d jobs", CDX_MAX_JOBS);
+			l->too_many = true;
+		}
+		job_free_fields(j);
+		return;
+	}
 	cdx_grow(&p->jobs, &l->cap_jobs, p->n_jobs + 1, sizeof(*p->jobs));
 	p->jobs[p->n_jobs++] = *j;
 }
@@ -825,7 +849,7 @@ static void expand_matrix_map(struct loader *l, const struct cdx_ynode *mm, cons
 		}
 	}
 	idx = cdx_xcalloc(nvars, sizeof(*idx));
-	for (;;) {
+	while (!l->too_many) {
 		struct cdx_job j;
 		struct cdx_buf name = {0};
 		cdx_buf_adds(&name, proto->name);
@@ -1175,6 +1199,8 @@ static void loader_free(struct loader *l)
 	free(l->var_maps);
 	free(l->tpl_maps);
 	free(l->stage_nodes);
+	cdx_map_free(&l->tpl_done);
+	free(l->tpl_resolved);
 	cdx_yaml_free(l->scratch);
 }
 
@@ -1219,8 +1245,6 @@ static struct cdx_pipeline *load(const char *path, const char *mem, size_t memle
 	parse_stages(&l);
 	if (l.n_stage_nodes == 0 && l.problems == 0)
 		problem(&l, cdx_yaml_root(l.trees[0]), "pipeline has no stages");
-	if (p->n_jobs > CDX_MAX_JOBS)
-		problem(&l, NULL, "pipeline has %zu jobs; the limit is %d", p->n_jobs, CDX_MAX_JOBS);
 	build_index(&l, &x);
 	for (i = 0; i < p->n_stages; i++)
 		resolve_needs(&l, &x, p->stages[i].needs, p->stages[i].n_needs, true);

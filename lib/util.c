@@ -323,7 +323,8 @@ int cdx_read_file(const char *path, size_t max, char **out, size_t *len, struct 
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		cdx_error_set(err, CDX_EUSAGE, "%s is not a regular file", path);
+		cdx_error_set(err, CDX_EUSAGE, S_ISDIR(st.st_mode) ? "%s is a directory" : "%s is not a regular file",
+			      path);
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {

@@ -475,12 +475,6 @@ static void simulate_simultaneous_completions(void **state)
 	double start[8], span;
 	(void)state;
 	span = simulate(p, 3, start, NULL);
-	if (span == 5 && start[idx(p, "s/j3")] == 1000) {
-		print_message("known issue: simultaneous completions are not released together "
-			      "(predicted 5 s, the ordering rule gives 4 s)\n");
-		cdx_pipeline_free(p);
-		skip();
-	}
 	assert_true(span == 4);
 	assert_true(start[idx(p, "s/j4")] == 1000);
 	assert_true(start[idx(p, "s/j5")] == 1000);

@@ -209,8 +209,9 @@ static void merge_into_many_keys(void **state)
 static void merge_errors(void **state)
 {
 	(void)state;
-	EXPECT_FAIL("s: &s text\nm:\n  <<: *s\n", "1:4: merge key '<<' needs a mapping or a list of mappings");
-	EXPECT_FAIL("m:\n  <<: [{a: 1}, b]\n", "2:7: merge key '<<' needs a mapping or a list of mappings");
+	/* reported at the '<<' that uses the bad value, not where it is defined */
+	EXPECT_FAIL("s: &s text\nm:\n  <<: *s\n", "3:3: merge key '<<' needs a mapping or a list of mappings");
+	EXPECT_FAIL("m:\n  <<: [{a: 1}, b]\n", "2:3: merge key '<<' needs a mapping or a list of mappings");
 }
 
 static void duplicate_keys(void **state)
@@ -261,10 +262,10 @@ static char *nested(int n)
 static void depth_limit(void **state)
 {
 	struct cdx_diags *d = cdx_diags_new();
-	char *ok = nested(CDX_YAML_MAXDEPTH - 1), *deep = nested(CDX_YAML_MAXDEPTH), *deeper = nested(1000);
+	char *ok = nested(CDX_YAML_MAXDEPTH), *deep = nested(CDX_YAML_MAXDEPTH + 1), *deeper = nested(1000);
 	struct cdx_ytree *t;
 	(void)state;
-	/* the scalar counts as a level: 63 sequences + 1 scalar = 64 levels */
+	/* 64 nested collections are allowed, the 65th is refused where it opens */
 	t = cdx_yaml_parse("t.yml", ok, strlen(ok), d);
 	assert_non_null(t);
 	assert_int_equal(cdx_diags_count(d), 0);
@@ -290,7 +291,7 @@ static void alias_bomb(void **state)
 			cdx_buf_printf(&b, "%s*l%d", k ? ", " : "", i - 1);
 		cdx_buf_adds(&b, "]\n");
 	}
-	expect_fail(b.data, b.len, "1:1: aliases expand to more than 4000000 nodes (an alias bomb?)");
+	expect_fail(b.data, b.len, "7:40: aliases expand to more than 4000000 nodes (an alias bomb?)");
 	cdx_buf_free(&b);
 }
 
@@ -317,10 +318,10 @@ static void many_aliases_under_the_limit(void **state)
 static void recursive_alias(void **state)
 {
 	(void)state;
-	EXPECT_FAIL("a: &a [x, *a]\n", "1:4: recursive alias: a node contains itself");
-	EXPECT_FAIL("a: &a {k: {j: *a}}\n", "1:4: recursive alias: a node contains itself");
+	EXPECT_FAIL("a: &a [x, *a]\n", "1:11: recursive alias: '*a' refers to a node that contains it");
+	EXPECT_FAIL("a: &a {k: {j: *a}}\n", "1:15: recursive alias: '*a' refers to a node that contains it");
 	/* through a merge key; reported where the anchored node starts */
-	EXPECT_FAIL("a: &a\n  <<: *a\n  k: v\n", "1:4: recursive alias: a node contains itself");
+	EXPECT_FAIL("a: &a\n  <<: *a\n  k: v\n", "2:7: recursive alias: '*a' refers to a node that contains it");
 }
 
 static void utf8_with_position(void **state)
@@ -386,7 +387,7 @@ static void syntax_errors(void **state)
 	g = cdx_diags_get(d, 0);
 	assert_int_equal(g->line, 2);
 	assert_int_equal(g->col, 1);
-	assert_non_null(strstr(g->msg, "yaml syntax: "));
+	assert_string_equal(g->msg, "tab character in indentation: YAML allows only spaces");
 	cdx_diags_free(d);
 	/* an undefined alias */
 	d = cdx_diags_new();
