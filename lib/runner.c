@@ -103,6 +103,8 @@ struct child_plan {
 	const char *what;  /* the command as named in messages */
 	int out_w;         /* write end of the output pipe (>= 3, CLOEXEC) */
 	int rep_w;         /* write end of the exec-report pipe (>= 3, CLOEXEC) */
+	const void *keep;  /* the attempt: keeps it reachable for leak checkers
+			    * (valgrind) in a child that exits before exec */
 };
 
 struct attempt {
@@ -138,6 +140,8 @@ struct attempt {
 	int64_t drain_limit_ns;   /* when to stop waiting for EOF after the sweep */
 	bool reported;            /* the child reported a failed step in report */
 	struct child_report report;
+	pid_t *signalled;         /* every process the runner signalled for it */
+	size_t nsignalled, capsignalled;
 };
 
 /* One process as seen in a /proc scan. */
@@ -442,6 +446,7 @@ static void attempt_free(struct attempt *a)
 	free(a->what);
 	free(a->cwd);
 	free(a->log_path);
+	free(a->signalled);
 	free(a);
 }
 
@@ -499,6 +504,7 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	plan.cwd = spec->cwd;
 	plan.out_w = outp[1];
 	plan.rep_w = repp[1];
+	plan.keep = a;
 
 	/* no handler of ours may run in the child before it resets them */
 	sigfillset(&all);
@@ -804,9 +810,22 @@ static void classify(struct cdx_runner *r, struct proc *p, int depth)
 	}
 }
 
+static void remember(struct attempt *a, pid_t pid)
+{
+	size_t i;
+	for (i = 0; i < a->nsignalled; i++) {
+		if (a->signalled[i] == pid)
+			return;
+	}
+	CDX_PUSH(a->signalled, a->nsignalled, a->capsignalled, pid);
+}
+
 /* signal_attempt: send SIG to the process group of A's leader (while it is
  * unreaped) and to every process the scan attributes to A; the number of
- * A's processes seen, zombies included. */
+ * A's processes seen, zombies included.  A process that was signalled
+ * before counts for as long as it is a descendant, attributable or not: a
+ * dying process loses its environment and files before it becomes a
+ * zombie, and a zombie has neither. */
 static size_t signal_attempt(struct cdx_runner *r, size_t idx, int sig)
 {
 	struct attempt *a = r->att[idx];
@@ -834,7 +853,13 @@ static size_t signal_attempt(struct cdx_runner *r, size_t idx, int sig)
 			kill(p->pid, sig);
 			if (sig == SIGTERM)
 				kill(p->pid, SIGCONT);
+			remember(a, p->pid);
 		}
+	}
+	for (i = 0; i < a->nsignalled; i++) {
+		const struct proc *p = proc_find(r, a->signalled[i]);
+		if (p && p->desc == 1 && p->owner != (int)idx)
+			n++;
 	}
 	return n;
 }
