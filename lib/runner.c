@@ -94,53 +94,53 @@ struct child_report {
 /* Everything the child needs, prepared before fork: the child only makes
  * async-signal-safe calls and never allocates. */
 struct child_plan {
-	char **cands;      /* paths to try, in PATH order */
+	char **cands; /* paths to try, in PATH order */
 	size_t ncands;
-	char **argv;       /* argument vector */
-	char **shargv;     /* SHELL_PATH, candidate, argv[1..]: for ENOEXEC */
-	char **envp;       /* the spec's environment plus the marker */
-	const char *cwd;   /* or NULL */
-	const char *what;  /* the command as named in messages */
-	int out_w;         /* write end of the output pipe (>= 3, CLOEXEC) */
-	int rep_w;         /* write end of the exec-report pipe (>= 3, CLOEXEC) */
-	const void *keep;  /* the attempt: keeps it reachable for leak checkers
-			    * (valgrind) in a child that exits before exec */
+	char **argv;      /* argument vector */
+	char **shargv;    /* SHELL_PATH, candidate, argv[1..]: for ENOEXEC */
+	char **envp;      /* the spec's environment plus the marker */
+	const char *cwd;  /* or NULL */
+	const char *what; /* the command as named in messages */
+	int out_w;        /* write end of the output pipe (>= 3, CLOEXEC) */
+	int rep_w;        /* write end of the exec-report pipe (>= 3, CLOEXEC) */
+	const void *keep; /* the attempt: keeps it reachable for leak checkers
+			   * (valgrind) in a child that exits before exec */
 };
 
 struct attempt {
-	uint64_t token;           /* spec->token */
-	pid_t pid;                /* leader = its process group = its session */
-	int pidfd;                /* leader's pidfd; -1 when reaped or unavailable */
-	int out_fd;               /* read end of the output pipe (non-blocking); -1 after EOF */
-	int rep_fd;               /* read end of the exec-report pipe; -1 once read */
-	int log_fd;               /* log file, O_APPEND; -1 for none */
-	ino_t pipe_ino;           /* inode of the output pipe, to spot holders in /proc */
-	struct cdx_mask *mask;    /* secrets of this attempt */
-	char *marker;             /* "CDX_ATTEMPT_KEY=<runner pid>.<token>" */
-	char *what;               /* argv[0] or SHELL_PATH, for messages */
-	char *cwd;                /* copy of spec->cwd, for messages; NULL = inherited */
-	char *log_path;           /* copy of spec->log_path, for messages */
-	bool log_failed;          /* a log write failed (reported once) */
-	int64_t start_ns;         /* monotonic, at fork */
-	int64_t start_ms;         /* wall clock, at fork */
-	int64_t deadline_ns;      /* monotonic time of the timeout; 0 = none */
-	int64_t grace_ns;         /* SIGTERM to SIGKILL */
-	int64_t kill_ns;          /* monotonic time of the pending SIGKILL; 0 = none */
-	int sent;                 /* last signal the runner sent the leader: 0, SIGTERM, SIGKILL */
-	bool timed_out;           /* the runner signalled it for its timeout */
-	bool cancelled;           /* the runner signalled it for cancel_all */
-	bool reaped;              /* the leader has been waited for */
-	int status;               /* its wait status */
-	struct rusage ru;         /* its resource usage (with reaped descendants) */
-	int64_t end_ns;           /* monotonic, at reap */
-	bool swept;               /* no process of it is left (or we gave up) */
-	int64_t sweep_next_ns;    /* next sweep round */
-	int64_t sweep_tick_ns;    /* current interval between rounds */
-	int64_t sweep_limit_ns;   /* when to give up sweeping */
-	int64_t drain_limit_ns;   /* when to stop waiting for EOF after the sweep */
-	bool reported;            /* the child reported a failed step in report */
+	uint64_t token;         /* spec->token */
+	pid_t pid;              /* leader = its process group = its session */
+	int pidfd;              /* leader's pidfd; -1 when reaped or unavailable */
+	int out_fd;             /* read end of the output pipe (non-blocking); -1 after EOF */
+	int rep_fd;             /* read end of the exec-report pipe; -1 once read */
+	int log_fd;             /* log file, O_APPEND; -1 for none */
+	ino_t pipe_ino;         /* inode of the output pipe, to spot holders in /proc */
+	struct cdx_mask *mask;  /* secrets of this attempt */
+	char *marker;           /* "CDX_ATTEMPT_KEY=<runner pid>.<token>" */
+	char *what;             /* argv[0] or SHELL_PATH, for messages */
+	char *cwd;              /* copy of spec->cwd, for messages; NULL = inherited */
+	char *log_path;         /* copy of spec->log_path, for messages */
+	bool log_failed;        /* a log write failed (reported once) */
+	int64_t start_ns;       /* monotonic, at fork */
+	int64_t start_ms;       /* wall clock, at fork */
+	int64_t deadline_ns;    /* monotonic time of the timeout; 0 = none */
+	int64_t grace_ns;       /* SIGTERM to SIGKILL */
+	int64_t kill_ns;        /* monotonic time of the pending SIGKILL; 0 = none */
+	int sent;               /* last signal the runner sent the leader: 0, SIGTERM, SIGKILL */
+	bool timed_out;         /* the runner signalled it for its timeout */
+	bool cancelled;         /* the runner signalled it for cancel_all */
+	bool reaped;            /* the leader has been waited for */
+	int status;             /* its wait status */
+	struct rusage ru;       /* its resource usage (with reaped descendants) */
+	int64_t end_ns;         /* monotonic, at reap */
+	bool swept;             /* no process of it is left (or we gave up) */
+	int64_t sweep_next_ns;  /* next sweep round */
+	int64_t sweep_tick_ns;  /* current interval between rounds */
+	int64_t sweep_limit_ns; /* when to give up sweeping */
+	int64_t drain_limit_ns; /* when to stop waiting for EOF after the sweep */
+	bool reported;          /* the child reported a failed step in report */
 	struct child_report report;
-	pid_t *signalled;         /* every process the runner signalled for it */
+	pid_t *signalled; /* every process the runner signalled for it */
 	size_t nsignalled, capsignalled;
 };
 
@@ -154,21 +154,21 @@ struct proc {
 #define OWNER_UNKNOWN (-2)
 
 struct cdx_runner {
-	cdx_output_fn out;        /* output callback, or NULL */
+	cdx_output_fn out; /* output callback, or NULL */
 	void *out_ctx;
-	pid_t self;               /* the runner's process */
-	bool no_pidfd;            /* pidfd_open is not supported */
-	struct attempt **att;     /* started and not yet returned, in start order */
+	pid_t self;           /* the runner's process */
+	bool no_pidfd;        /* pidfd_open is not supported */
+	struct attempt **att; /* started and not yet returned, in start order */
 	size_t natt, capatt;
-	struct proc *procs;       /* the last /proc scan, by pid */
+	struct proc *procs; /* the last /proc scan, by pid */
 	size_t nprocs, capprocs;
-	bool scan_fresh;          /* procs is current for this round */
-	struct pollfd *pfd;       /* poll set of a wait round */
-	size_t *pfd_att;          /* attempt index of each pfd entry */
+	bool scan_fresh;    /* procs is current for this round */
+	struct pollfd *pfd; /* poll set of a wait round */
+	size_t *pfd_att;    /* attempt index of each pfd entry */
 	size_t cappfd, cappfd_att;
-	struct cdx_buf masked;    /* masked output of one read */
-	struct cdx_buf scratch;   /* /proc reads */
-	char *rbuf;               /* READ_CHUNK bytes */
+	struct cdx_buf masked;  /* masked output of one read */
+	struct cdx_buf scratch; /* /proc reads */
+	char *rbuf;             /* READ_CHUNK bytes */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -233,6 +233,22 @@ static int64_t tv_us(struct timeval tv)
 
 /* ---- the child ----------------------------------------------------------- */
 
+/* stage_text: what failed at STAGE, for messages (CHDIR and EXEC are
+ * followed by the directory and the command) */
+static const char *stage_text(int stage)
+{
+	switch (stage) {
+	case STAGE_DEVNULL:
+		return "cannot open /dev/null";
+	case STAGE_OUTPUT:
+		return "cannot redirect output";
+	case STAGE_CHDIR:
+		return "cannot change directory to ";
+	default:
+		return "cannot run ";
+	}
+}
+
 /* put: append S to the message MSG of capacity CAP at *LEN (truncating). */
 static void put(char *msg, size_t cap, size_t *len, const char *s)
 {
@@ -256,22 +272,12 @@ child_fail(const struct child_plan *pl, enum child_stage stage, int e, int code)
 	ssize_t k;
 
 	msg[0] = '\0';
-	switch (stage) {
-	case STAGE_DEVNULL:
-		put(msg, sizeof(msg), &len, "cdx: cannot open /dev/null");
-		break;
-	case STAGE_OUTPUT:
-		put(msg, sizeof(msg), &len, "cdx: cannot redirect output");
-		break;
-	case STAGE_CHDIR:
-		put(msg, sizeof(msg), &len, "cdx: cannot change directory to ");
+	put(msg, sizeof(msg), &len, "cdx: ");
+	put(msg, sizeof(msg), &len, stage_text(stage));
+	if (stage == STAGE_CHDIR)
 		put(msg, sizeof(msg), &len, pl->cwd);
-		break;
-	case STAGE_EXEC:
-		put(msg, sizeof(msg), &len, "cdx: cannot run ");
+	else if (stage == STAGE_EXEC)
 		put(msg, sizeof(msg), &len, pl->what);
-		break;
-	}
 	put(msg, sizeof(msg), &len, ": ");
 	put(msg, sizeof(msg), &len, desc ? desc : "unknown error");
 	put(msg, sizeof(msg), &len, "\n");
@@ -407,7 +413,8 @@ static void plan_prepare(struct child_plan *pl, const struct cdx_proc_spec *spec
 			dl = q ? (size_t)(q - p) : strlen(p);
 			/* an empty entry is the working directory */
 			CDX_PUSH(pl->cands, pl->ncands, cap,
-				 dl ? cdx_xasprintf("%.*s/%s", (int)dl, p, pl->argv[0]) : cdx_xstrdup(pl->argv[0]));
+				 dl ? cdx_xasprintf("%.*s/%s", (int)dl, p, pl->argv[0])
+				    : cdx_xstrdup(pl->argv[0]));
 			if (!q)
 				break;
 		}
@@ -478,7 +485,8 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 			a->log_fd = open(spec->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		while (a->log_fd < 0 && errno == EINTR);
 		if (a->log_fd < 0) {
-			cdx_error_set(err, CDX_EFAILED, "cannot open log %s: %s", spec->log_path, strerror(errno));
+			cdx_error_set(err, CDX_EFAILED, "cannot open log %s: %s", spec->log_path,
+				      strerror(errno));
 			goto out;
 		}
 	}
@@ -622,7 +630,7 @@ static void proc_scan(struct cdx_runner *r)
 	d = opendir("/proc");
 	if (!d)
 		return;
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		struct proc p = {0};
 		char *e;
 		long pid;
@@ -672,6 +680,15 @@ static int live_leader(const struct cdx_runner *r, pid_t pid)
 	return -1;
 }
 
+/* find_marker: the next entry "CDX_ATTEMPT_KEY=..." after S in the
+ * NUL-separated environment S..END, or NULL. */
+static const char *find_marker(const char *s, const char *end)
+{
+	static const char needle[] = "\0" MARKER_NAME "=";
+	const char *p = memmem(s, (size_t)(end - s), needle, sizeof(needle) - 1);
+	return p ? p + 1 : NULL;
+}
+
 /* marker_owner: the attempt whose marker P's environment carries, or -1 */
 static int marker_owner(struct cdx_runner *r, const struct proc *p)
 {
@@ -698,10 +715,8 @@ static int marker_owner(struct cdx_runner *r, const struct proc *p)
 		cdx_buf_add(&r->scratch, chunk, (size_t)k);
 	}
 	close(fd);
-	s = r->scratch.data;
-	end = s + r->scratch.len;
-	while (owner < 0 && (s = memmem(s, (size_t)(end - s), "\0" MARKER_NAME "=", sizeof(MARKER_NAME) + 1))) {
-		s++;
+	end = r->scratch.data + r->scratch.len;
+	for (s = find_marker(r->scratch.data, end); owner < 0 && s; s = find_marker(s, end)) {
 		for (i = 0; i < r->natt; i++) {
 			size_t ml = strlen(r->att[i]->marker) + 1; /* with its NUL */
 			if ((size_t)(end - s) >= ml && memcmp(s, r->att[i]->marker, ml) == 0) {
@@ -725,7 +740,7 @@ static int pipe_owner(struct cdx_runner *r, const struct proc *p)
 	d = opendir(path);
 	if (!d)
 		return -1;
-	while (owner < 0 && (de = readdir(d))) {
+	for (de = readdir(d); owner < 0 && de; de = readdir(d)) {
 		unsigned long long ino;
 		ssize_t k;
 		size_t i;
@@ -1033,12 +1048,10 @@ static void fill_result(const struct attempt *a, struct cdx_proc_result *res)
 		res->exit_code = 128 + res->term_signal;
 	}
 	if (a->reported && a->report.stage != STAGE_EXEC) {
-		const char *what = a->report.stage == STAGE_CHDIR ? "cannot change directory to "
-				   : a->report.stage == STAGE_OUTPUT ? "cannot redirect output"
-								     : "cannot open /dev/null";
+		const char *dir = a->report.stage == STAGE_CHDIR && a->cwd ? a->cwd : "";
 		res->end = CDX_PROC_SPAWNFAIL;
-		snprintf(res->error, sizeof(res->error), "%s%s: %s", what,
-			 a->report.stage == STAGE_CHDIR && a->cwd ? a->cwd : "", strerror(a->report.err));
+		snprintf(res->error, sizeof(res->error), "%s%s: %s", stage_text(a->report.stage), dir,
+			 strerror(a->report.err));
 	} else if (a->cancelled) {
 		res->end = CDX_PROC_CANCELLED;
 	} else if (a->timed_out) {
@@ -1180,10 +1193,10 @@ static size_t runner_running(void *self)
 }
 
 static const struct cdx_runner_ops ops = {
-	.start = runner_start,
-	.wait = runner_wait,
-	.cancel_all = runner_cancel_all,
-	.running = runner_running,
+    .start = runner_start,
+    .wait = runner_wait,
+    .cancel_all = runner_cancel_all,
+    .running = runner_running,
 };
 
 const struct cdx_runner_ops *cdx_runner_ops(void)
@@ -1205,7 +1218,8 @@ struct cdx_runner *cdx_runner_new(cdx_output_fn out, void *out_ctx)
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	/* with SIGCHLD ignored the kernel reaps children itself and their
 	 * status is lost: the runner needs the default */
-	if (sigaction(SIGCHLD, NULL, &sa) == 0 && (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT))) {
+	if (sigaction(SIGCHLD, NULL, &sa) == 0 &&
+	    (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT))) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
 		sigemptyset(&sa.sa_mask);
@@ -1255,13 +1269,13 @@ void cdx_runner_free(struct cdx_runner *r)
  * name: keywords, and builtins that change the shell's state, have no
  * program, or behave differently from their program. */
 static const char *const shell_words[] = {
-	"!",       ".",        ":",      "alias",   "bg",     "break",  "builtin", "case",   "cd",
-	"command", "continue", "declare", "do",     "done",   "elif",   "else",    "enable", "esac",
-	"eval",    "exec",     "exit",   "export",  "fc",     "fg",     "fi",      "for",    "function",
-	"getopts", "hash",     "history", "if",     "in",     "jobs",   "kill",    "let",    "local",
-	"logout",  "popd",     "pushd",  "pwd",     "read",   "readonly", "return", "select", "set",
-	"shift",   "shopt",    "source", "suspend", "then",   "time",   "times",   "trap",   "type",
-	"typeset", "ulimit",   "umask",  "unalias", "unset",  "until",  "wait",    "while",
+    "!",       ".",        ":",       "alias",   "bg",    "break",    "builtin", "case",   "cd",
+    "command", "continue", "declare", "do",      "done",  "elif",     "else",    "enable", "esac",
+    "eval",    "exec",     "exit",    "export",  "fc",    "fg",       "fi",      "for",    "function",
+    "getopts", "hash",     "history", "if",      "in",    "jobs",     "kill",    "let",    "local",
+    "logout",  "popd",     "pushd",   "pwd",     "read",  "readonly", "return",  "select", "set",
+    "shift",   "shopt",    "source",  "suspend", "then",  "time",     "times",   "trap",   "type",
+    "typeset", "ulimit",   "umask",   "unalias", "unset", "until",    "wait",    "while",
 };
 
 static bool word_char(char c)

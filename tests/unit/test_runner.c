@@ -87,7 +87,7 @@ static int count_cmdline(const char *needle)
 	DIR *d = opendir("/proc");
 
 	assert_non_null(d);
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		char path[300], buf[4096];
 		size_t k, i;
 		FILE *f;
@@ -119,7 +119,7 @@ static int count_children(void)
 	DIR *d = opendir("/proc");
 
 	assert_non_null(d);
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		char path[300], buf[512], *s;
 		FILE *f;
 		size_t k;
@@ -148,7 +148,7 @@ static int count_fds(void)
 	DIR *d = opendir("/proc/self/fd");
 
 	assert_non_null(d);
-	while ((de = readdir(d)))
+	for (de = readdir(d); de; de = readdir(d))
 		n += de->d_name[0] != '.';
 	closedir(d);
 	return n - 1; /* the DIR's own */
@@ -237,7 +237,8 @@ static void test_env_and_cwd(void **state)
 	char *dir = fx_tmpdir();
 	char *const envp[] = {"CDX_X=1", "PATH=/usr/bin:/bin", "CDX_ATTEMPT_KEY=outer", NULL};
 	struct capture cap = {0};
-	struct cdx_proc_spec s = script_spec("echo $CDX_X; echo $CDX_ATTEMPT_KEY; pwd; echo ${HOME-unset}", 5);
+	struct cdx_proc_spec s =
+	    script_spec("echo $CDX_X; echo $CDX_ATTEMPT_KEY; pwd; echo ${HOME-unset}", 5);
 	struct cdx_proc_result res;
 	char *want;
 	(void)state;
@@ -259,12 +260,12 @@ static void test_env_and_cwd(void **state)
 static void test_split_simple(void **state)
 {
 	static const char *const refused[] = {
-		"",        "   ",          "echo $HOME",  "echo 'a'", "a;b",       "a && b",   "a | b",
-		"a > f",   "a < f",        "(a)",         "echo *",   "echo a?",   "echo [a]", "echo ~",
-		"a # c",   "X=1 make",     "{ a; }",      "a\nb",     "echo `a`",  "echo \\a", "cd /tmp",
-		"exit 1",  "export A",     "set -x",      ". ./env",  "source f",  "eval a",   "exec a",
-		"if true", "while true",   ": nothing",   "ulimit -n", "umask 022", "read x",  "trap x y",
-		"wait",    "echo \"a\"",   "echo a\r",    "kill 1",   "pwd",       "! true",   "echo é",
+	    "",        "   ",        "echo $HOME", "echo 'a'",  "a;b",       "a && b",   "a | b",
+	    "a > f",   "a < f",      "(a)",        "echo *",    "echo a?",   "echo [a]", "echo ~",
+	    "a # c",   "X=1 make",   "{ a; }",     "a\nb",      "echo `a`",  "echo \\a", "cd /tmp",
+	    "exit 1",  "export A",   "set -x",     ". ./env",   "source f",  "eval a",   "exec a",
+	    "if true", "while true", ": nothing",  "ulimit -n", "umask 022", "read x",   "trap x y",
+	    "wait",    "echo \"a\"", "echo a\r",   "kill 1",    "pwd",       "! true",   "echo é",
 	};
 	char **argv;
 	size_t i;
@@ -340,7 +341,8 @@ static void test_spawn_failures(void **state)
 	res = run(&s, &cap);
 	assert_int_equal(res.end, CDX_PROC_EXITED);
 	assert_int_equal(res.exit_code, 127);
-	assert_string_equal(cap.out.data, "cdx: cannot run cdx-no-such-command-xyz: No such file or directory\n");
+	assert_string_equal(cap.out.data,
+			    "cdx: cannot run cdx-no-such-command-xyz: No such file or directory\n");
 	cdx_buf_free(&cap.out);
 
 	memset(&cap, 0, sizeof(cap));
@@ -365,7 +367,8 @@ static void test_spawn_failures(void **state)
 	s.cwd = "/nonexistent/cdx-dir";
 	res = run(&s, &cap);
 	assert_int_equal(res.end, CDX_PROC_SPAWNFAIL);
-	assert_string_equal(res.error, "cannot change directory to /nonexistent/cdx-dir: No such file or directory");
+	assert_string_equal(res.error,
+			    "cannot change directory to /nonexistent/cdx-dir: No such file or directory");
 	assert_non_null(strstr(cap.out.data, "cannot change directory"));
 	cdx_buf_free(&cap.out);
 
@@ -591,7 +594,8 @@ static void test_many(void **state)
 
 	while (ended < 200) {
 		while (started < 200 && cdx_runner_ops()->running(r) < 2) {
-			struct cdx_proc_spec s = script_spec(started % 2 ? "echo x" : NULL, (uint64_t)started);
+			struct cdx_proc_spec s =
+			    script_spec(started % 2 ? "echo x" : NULL, (uint64_t)started);
 			if (!s.script)
 				s.argv = argv;
 			assert_int_equal(cdx_runner_ops()->start(r, &s, &err), 0);
@@ -635,20 +639,13 @@ static void test_large_output(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exit_codes),
-		cmocka_unit_test(test_output_log_and_callback),
-		cmocka_unit_test(test_env_and_cwd),
-		cmocka_unit_test(test_split_simple),
-		cmocka_unit_test(test_direct_exec),
-		cmocka_unit_test(test_spawn_failures),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_timeout_term_ignored),
-		cmocka_unit_test(test_leftovers),
-		cmocka_unit_test(test_secret_split_writes),
-		cmocka_unit_test(test_cancel_all),
-		cmocka_unit_test(test_resource_usage),
-		cmocka_unit_test(test_many),
-		cmocka_unit_test(test_large_output),
+	    cmocka_unit_test(test_exit_codes),  cmocka_unit_test(test_output_log_and_callback),
+	    cmocka_unit_test(test_env_and_cwd), cmocka_unit_test(test_split_simple),
+	    cmocka_unit_test(test_direct_exec), cmocka_unit_test(test_spawn_failures),
+	    cmocka_unit_test(test_timeout),     cmocka_unit_test(test_timeout_term_ignored),
+	    cmocka_unit_test(test_leftovers),   cmocka_unit_test(test_secret_split_writes),
+	    cmocka_unit_test(test_cancel_all),  cmocka_unit_test(test_resource_usage),
+	    cmocka_unit_test(test_many),        cmocka_unit_test(test_large_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
