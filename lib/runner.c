@@ -502,7 +502,8 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 		cdx_error_set(err, CDX_EFAILED, "cannot move a pipe: %s", strerror(errno));
 		goto out;
 	}
-	if (fcntl(outp[0], F_SETFL, O_NONBLOCK) < 0 || fstat(outp[0], &st) < 0) {
+	if (fcntl(outp[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(repp[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fstat(outp[0], &st) < 0) {
 		cdx_error_set(err, CDX_EFAILED, "cannot set up the output pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -537,8 +538,6 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 		a->pidfd = pidfd_open_(pid);
 		if (a->pidfd < 0 && errno == ENOSYS)
 			r->no_pidfd = true; /* fall back to NOPIDFD_TICK */
-		else if (a->pidfd >= 0)
-			a->pidfd = fd_high(a->pidfd);
 	}
 	a->out_fd = outp[0];
 	a->rep_fd = repp[0];
@@ -847,8 +846,9 @@ static size_t signal_attempt(struct cdx_runner *r, size_t idx, int sig)
 	size_t i, n = 0;
 
 	if (!a->reaped) {
-		if (killpg(a->pid, sig) < 0 && errno != ESRCH && errno != EPERM)
-			kill(a->pid, sig);
+		/* the group id is the leader's pid, which stays reserved until it
+		 * is reaped; ESRCH (empty group) is no error */
+		(void)killpg(a->pid, sig);
 		if (sig == SIGTERM)
 			killpg(a->pid, SIGCONT); /* a stopped process cannot act on SIGTERM */
 		if (a->sent != SIGKILL)
@@ -907,11 +907,11 @@ static void output_end(struct cdx_runner *r, struct attempt *a)
 }
 
 /* read_output: read A's pipe until it is empty (at most READS_PER_ROUND
- * reads unless ALL), or to EOF. */
-static void read_output(struct cdx_runner *r, struct attempt *a, bool all)
+ * reads, so that one busy attempt does not starve the others), or to EOF. */
+static void read_output(struct cdx_runner *r, struct attempt *a)
 {
 	int n;
-	for (n = 0; a->out_fd >= 0 && (all || n < READS_PER_ROUND); n++) {
+	for (n = 0; a->out_fd >= 0 && n < READS_PER_ROUND; n++) {
 		ssize_t k = read(a->out_fd, r->rbuf, READ_CHUNK);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -947,7 +947,7 @@ static void leader_ended(struct attempt *a, int status, const struct rusage *ru,
 		a->ru = *ru;
 	a->end_ns = now;
 	close_fd(&a->pidfd);
-	read_report(a); /* the child is gone: this read cannot block */
+	read_report(a); /* the child is gone: the report is there or never comes */
 	a->sweep_next_ns = now;
 	a->sweep_tick_ns = SWEEP_TICK_MIN;
 	a->sweep_limit_ns = now + SWEEP_LIMIT;
@@ -987,7 +987,9 @@ static void check_lost(struct attempt *a)
 		leader_ended(a, 255 << 8, NULL, cdx_now_ns());
 		return;
 	}
-	close_fd(&a->pidfd); /* not reapable yet: poll with NOPIDFD_TICK */
+	if (rc < 0 || si.si_pid == 0)
+		close_fd(&a->pidfd); /* not reapable yet: poll with NOPIDFD_TICK */
+				     /* else it became reapable just after reap(): the next round takes it */
 }
 
 /* advance: timeouts, the SIGKILL after grace, sweeps and drain limits. */
@@ -1022,7 +1024,7 @@ static void advance(struct cdx_runner *r, int64_t now)
 			}
 		} else if (a->out_fd >= 0 && now >= a->drain_limit_ns) {
 			/* a holder we cannot find keeps the pipe open */
-			read_output(r, a, false);
+			read_output(r, a);
 			if (a->out_fd >= 0)
 				output_end(r, a);
 		}
@@ -1151,7 +1153,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 			if (!r->pfd[i].revents)
 				continue;
 			if (r->pfd[i].fd == a->out_fd)
-				read_output(r, a, false);
+				read_output(r, a);
 			else if (r->pfd[i].fd == a->pidfd) {
 				reap(r);
 				if (!a->reaped)
