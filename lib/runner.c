@@ -94,50 +94,54 @@ struct child_report {
 /* Everything the child needs, prepared before fork: the child only makes
  * async-signal-safe calls and never allocates. */
 struct child_plan {
-	char **cands;      /* paths to try, in PATH order */
+	char **cands; /* paths to try, in PATH order */
 	size_t ncands;
-	char **argv;       /* argument vector */
-	char **shargv;     /* SHELL_PATH, candidate, argv[1..]: for ENOEXEC */
-	char **envp;       /* the spec's environment plus the marker */
-	const char *cwd;   /* or NULL */
-	const char *what;  /* the command as named in messages */
-	int out_w;         /* write end of the output pipe (>= 3, CLOEXEC) */
-	int rep_w;         /* write end of the exec-report pipe (>= 3, CLOEXEC) */
+	char **argv;      /* argument vector */
+	char **shargv;    /* SHELL_PATH, candidate, argv[1..]: for ENOEXEC */
+	char **envp;      /* the spec's environment plus the marker */
+	const char *cwd;  /* or NULL */
+	const char *what; /* the command as named in messages */
+	int out_w;        /* write end of the output pipe (>= 3, CLOEXEC) */
+	int rep_w;        /* write end of the exec-report pipe (>= 3, CLOEXEC) */
+	const void *keep; /* the attempt: keeps it reachable for leak checkers
+			   * (valgrind) in a child that exits before exec */
 };
 
 struct attempt {
-	uint64_t token;           /* spec->token */
-	pid_t pid;                /* leader = its process group = its session */
-	int pidfd;                /* leader's pidfd; -1 when reaped or unavailable */
-	int out_fd;               /* read end of the output pipe (non-blocking); -1 after EOF */
-	int rep_fd;               /* read end of the exec-report pipe; -1 once read */
-	int log_fd;               /* log file, O_APPEND; -1 for none */
-	ino_t pipe_ino;           /* inode of the output pipe, to spot holders in /proc */
-	struct cdx_mask *mask;    /* secrets of this attempt */
-	char *marker;             /* "CDX_ATTEMPT_KEY=<runner pid>.<token>" */
-	char *what;               /* argv[0] or SHELL_PATH, for messages */
-	char *cwd;                /* copy of spec->cwd, for messages; NULL = inherited */
-	char *log_path;           /* copy of spec->log_path, for messages */
-	bool log_failed;          /* a log write failed (reported once) */
-	int64_t start_ns;         /* monotonic, at fork */
-	int64_t start_ms;         /* wall clock, at fork */
-	int64_t deadline_ns;      /* monotonic time of the timeout; 0 = none */
-	int64_t grace_ns;         /* SIGTERM to SIGKILL */
-	int64_t kill_ns;          /* monotonic time of the pending SIGKILL; 0 = none */
-	int sent;                 /* last signal the runner sent the leader: 0, SIGTERM, SIGKILL */
-	bool timed_out;           /* the runner signalled it for its timeout */
-	bool cancelled;           /* the runner signalled it for cancel_all */
-	bool reaped;              /* the leader has been waited for */
-	int status;               /* its wait status */
-	struct rusage ru;         /* its resource usage (with reaped descendants) */
-	int64_t end_ns;           /* monotonic, at reap */
-	bool swept;               /* no process of it is left (or we gave up) */
-	int64_t sweep_next_ns;    /* next sweep round */
-	int64_t sweep_tick_ns;    /* current interval between rounds */
-	int64_t sweep_limit_ns;   /* when to give up sweeping */
-	int64_t drain_limit_ns;   /* when to stop waiting for EOF after the sweep */
-	bool reported;            /* the child reported a failed step in report */
+	uint64_t token;         /* spec->token */
+	pid_t pid;              /* leader = its process group = its session */
+	int pidfd;              /* leader's pidfd; -1 when reaped or unavailable */
+	int out_fd;             /* read end of the output pipe (non-blocking); -1 after EOF */
+	int rep_fd;             /* read end of the exec-report pipe; -1 once read */
+	int log_fd;             /* log file, O_APPEND; -1 for none */
+	ino_t pipe_ino;         /* inode of the output pipe, to spot holders in /proc */
+	struct cdx_mask *mask;  /* secrets of this attempt */
+	char *marker;           /* "CDX_ATTEMPT_KEY=<runner pid>.<token>" */
+	char *what;             /* argv[0] or SHELL_PATH, for messages */
+	char *cwd;              /* copy of spec->cwd, for messages; NULL = inherited */
+	char *log_path;         /* copy of spec->log_path, for messages */
+	bool log_failed;        /* a log write failed (reported once) */
+	int64_t start_ns;       /* monotonic, at fork */
+	int64_t start_ms;       /* wall clock, at fork */
+	int64_t deadline_ns;    /* monotonic time of the timeout; 0 = none */
+	int64_t grace_ns;       /* SIGTERM to SIGKILL */
+	int64_t kill_ns;        /* monotonic time of the pending SIGKILL; 0 = none */
+	int sent;               /* last signal the runner sent the leader: 0, SIGTERM, SIGKILL */
+	bool timed_out;         /* the runner signalled it for its timeout */
+	bool cancelled;         /* the runner signalled it for cancel_all */
+	bool reaped;            /* the leader has been waited for */
+	int status;             /* its wait status */
+	struct rusage ru;       /* its resource usage (with reaped descendants) */
+	int64_t end_ns;         /* monotonic, at reap */
+	bool swept;             /* no process of it is left (or we gave up) */
+	int64_t sweep_next_ns;  /* next sweep round */
+	int64_t sweep_tick_ns;  /* current interval between rounds */
+	int64_t sweep_limit_ns; /* when to give up sweeping */
+	int64_t drain_limit_ns; /* when to stop waiting for EOF after the sweep */
+	bool reported;          /* the child reported a failed step in report */
 	struct child_report report;
+	pid_t *signalled; /* every process the runner signalled for it */
+	size_t nsignalled, capsignalled;
 };
 
 /* One process as seen in a /proc scan. */
@@ -150,21 +154,21 @@ struct proc {
 #define OWNER_UNKNOWN (-2)
 
 struct cdx_runner {
-	cdx_output_fn out;        /* output callback, or NULL */
+	cdx_output_fn out; /* output callback, or NULL */
 	void *out_ctx;
-	pid_t self;               /* the runner's process */
-	bool no_pidfd;            /* pidfd_open is not supported */
-	struct attempt **att;     /* started and not yet returned, in start order */
+	pid_t self;           /* the runner's process */
+	bool no_pidfd;        /* pidfd_open is not supported */
+	struct attempt **att; /* started and not yet returned, in start order */
 	size_t natt, capatt;
-	struct proc *procs;       /* the last /proc scan, by pid */
+	struct proc *procs; /* the last /proc scan, by pid */
 	size_t nprocs, capprocs;
-	bool scan_fresh;          /* procs is current for this round */
-	struct pollfd *pfd;       /* poll set of a wait round */
-	size_t *pfd_att;          /* attempt index of each pfd entry */
+	bool scan_fresh;    /* procs is current for this round */
+	struct pollfd *pfd; /* poll set of a wait round */
+	size_t *pfd_att;    /* attempt index of each pfd entry */
 	size_t cappfd, cappfd_att;
-	struct cdx_buf masked;    /* masked output of one read */
-	struct cdx_buf scratch;   /* /proc reads */
-	char *rbuf;               /* READ_CHUNK bytes */
+	struct cdx_buf masked;  /* masked output of one read */
+	struct cdx_buf scratch; /* /proc reads */
+	char *rbuf;             /* READ_CHUNK bytes */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -229,6 +233,22 @@ static int64_t tv_us(struct timeval tv)
 
 /* ---- the child ----------------------------------------------------------- */
 
+/* stage_text: what failed at STAGE, for messages (CHDIR and EXEC are
+ * followed by the directory and the command) */
+static const char *stage_text(int stage)
+{
+	switch (stage) {
+	case STAGE_DEVNULL:
+		return "cannot open /dev/null";
+	case STAGE_OUTPUT:
+		return "cannot redirect output";
+	case STAGE_CHDIR:
+		return "cannot change directory to ";
+	default:
+		return "cannot run ";
+	}
+}
+
 /* put: append S to the message MSG of capacity CAP at *LEN (truncating). */
 static void put(char *msg, size_t cap, size_t *len, const char *s)
 {
@@ -252,22 +272,12 @@ child_fail(const struct child_plan *pl, enum child_stage stage, int e, int code)
 	ssize_t k;
 
 	msg[0] = '\0';
-	switch (stage) {
-	case STAGE_DEVNULL:
-		put(msg, sizeof(msg), &len, "cdx: cannot open /dev/null");
-		break;
-	case STAGE_OUTPUT:
-		put(msg, sizeof(msg), &len, "cdx: cannot redirect output");
-		break;
-	case STAGE_CHDIR:
-		put(msg, sizeof(msg), &len, "cdx: cannot change directory to ");
+	put(msg, sizeof(msg), &len, "cdx: ");
+	put(msg, sizeof(msg), &len, stage_text(stage));
+	if (stage == STAGE_CHDIR)
 		put(msg, sizeof(msg), &len, pl->cwd);
-		break;
-	case STAGE_EXEC:
-		put(msg, sizeof(msg), &len, "cdx: cannot run ");
+	else if (stage == STAGE_EXEC)
 		put(msg, sizeof(msg), &len, pl->what);
-		break;
-	}
 	put(msg, sizeof(msg), &len, ": ");
 	put(msg, sizeof(msg), &len, desc ? desc : "unknown error");
 	put(msg, sizeof(msg), &len, "\n");
@@ -403,7 +413,8 @@ static void plan_prepare(struct child_plan *pl, const struct cdx_proc_spec *spec
 			dl = q ? (size_t)(q - p) : strlen(p);
 			/* an empty entry is the working directory */
 			CDX_PUSH(pl->cands, pl->ncands, cap,
-				 dl ? cdx_xasprintf("%.*s/%s", (int)dl, p, pl->argv[0]) : cdx_xstrdup(pl->argv[0]));
+				 dl ? cdx_xasprintf("%.*s/%s", (int)dl, p, pl->argv[0])
+				    : cdx_xstrdup(pl->argv[0]));
 			if (!q)
 				break;
 		}
@@ -442,6 +453,7 @@ static void attempt_free(struct attempt *a)
 	free(a->what);
 	free(a->cwd);
 	free(a->log_path);
+	free(a->signalled);
 	free(a);
 }
 
@@ -473,7 +485,8 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 			a->log_fd = open(spec->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		while (a->log_fd < 0 && errno == EINTR);
 		if (a->log_fd < 0) {
-			cdx_error_set(err, CDX_EFAILED, "cannot open log %s: %s", spec->log_path, strerror(errno));
+			cdx_error_set(err, CDX_EFAILED, "cannot open log %s: %s", spec->log_path,
+				      strerror(errno));
 			goto out;
 		}
 	}
@@ -489,7 +502,8 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 		cdx_error_set(err, CDX_EFAILED, "cannot move a pipe: %s", strerror(errno));
 		goto out;
 	}
-	if (fcntl(outp[0], F_SETFL, O_NONBLOCK) < 0 || fstat(outp[0], &st) < 0) {
+	if (fcntl(outp[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(repp[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fstat(outp[0], &st) < 0) {
 		cdx_error_set(err, CDX_EFAILED, "cannot set up the output pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -499,6 +513,7 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	plan.cwd = spec->cwd;
 	plan.out_w = outp[1];
 	plan.rep_w = repp[1];
+	plan.keep = a;
 
 	/* no handler of ours may run in the child before it resets them */
 	sigfillset(&all);
@@ -523,8 +538,6 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 		a->pidfd = pidfd_open_(pid);
 		if (a->pidfd < 0 && errno == ENOSYS)
 			r->no_pidfd = true; /* fall back to NOPIDFD_TICK */
-		else if (a->pidfd >= 0)
-			a->pidfd = fd_high(a->pidfd);
 	}
 	a->out_fd = outp[0];
 	a->rep_fd = repp[0];
@@ -616,7 +629,7 @@ static void proc_scan(struct cdx_runner *r)
 	d = opendir("/proc");
 	if (!d)
 		return;
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		struct proc p = {0};
 		char *e;
 		long pid;
@@ -666,6 +679,15 @@ static int live_leader(const struct cdx_runner *r, pid_t pid)
 	return -1;
 }
 
+/* find_marker: the next entry "CDX_ATTEMPT_KEY=..." after S in the
+ * NUL-separated environment S..END, or NULL. */
+static const char *find_marker(const char *s, const char *end)
+{
+	static const char needle[] = "\0" MARKER_NAME "=";
+	const char *p = memmem(s, (size_t)(end - s), needle, sizeof(needle) - 1);
+	return p ? p + 1 : NULL;
+}
+
 /* marker_owner: the attempt whose marker P's environment carries, or -1 */
 static int marker_owner(struct cdx_runner *r, const struct proc *p)
 {
@@ -692,10 +714,8 @@ static int marker_owner(struct cdx_runner *r, const struct proc *p)
 		cdx_buf_add(&r->scratch, chunk, (size_t)k);
 	}
 	close(fd);
-	s = r->scratch.data;
-	end = s + r->scratch.len;
-	while (owner < 0 && (s = memmem(s, (size_t)(end - s), "\0" MARKER_NAME "=", sizeof(MARKER_NAME) + 1))) {
-		s++;
+	end = r->scratch.data + r->scratch.len;
+	for (s = find_marker(r->scratch.data, end); owner < 0 && s; s = find_marker(s, end)) {
 		for (i = 0; i < r->natt; i++) {
 			size_t ml = strlen(r->att[i]->marker) + 1; /* with its NUL */
 			if ((size_t)(end - s) >= ml && memcmp(s, r->att[i]->marker, ml) == 0) {
@@ -719,7 +739,7 @@ static int pipe_owner(struct cdx_runner *r, const struct proc *p)
 	d = opendir(path);
 	if (!d)
 		return -1;
-	while (owner < 0 && (de = readdir(d))) {
+	for (de = readdir(d); owner < 0 && de; de = readdir(d)) {
 		unsigned long long ino;
 		ssize_t k;
 		size_t i;
@@ -804,17 +824,31 @@ static void classify(struct cdx_runner *r, struct proc *p, int depth)
 	}
 }
 
+static void remember(struct attempt *a, pid_t pid)
+{
+	size_t i;
+	for (i = 0; i < a->nsignalled; i++) {
+		if (a->signalled[i] == pid)
+			return;
+	}
+	CDX_PUSH(a->signalled, a->nsignalled, a->capsignalled, pid);
+}
+
 /* signal_attempt: send SIG to the process group of A's leader (while it is
  * unreaped) and to every process the scan attributes to A; the number of
- * A's processes seen, zombies included. */
+ * A's processes seen, zombies included.  A process that was signalled
+ * before counts for as long as it is a descendant, attributable or not: a
+ * dying process loses its environment and files before it becomes a
+ * zombie, and a zombie has neither. */
 static size_t signal_attempt(struct cdx_runner *r, size_t idx, int sig)
 {
 	struct attempt *a = r->att[idx];
 	size_t i, n = 0;
 
 	if (!a->reaped) {
-		if (killpg(a->pid, sig) < 0 && errno != ESRCH && errno != EPERM)
-			kill(a->pid, sig);
+		/* the group id is the leader's pid, which stays reserved until it
+		 * is reaped; ESRCH (empty group) is no error */
+		(void)killpg(a->pid, sig);
 		if (sig == SIGTERM)
 			killpg(a->pid, SIGCONT); /* a stopped process cannot act on SIGTERM */
 		if (a->sent != SIGKILL)
@@ -834,7 +868,13 @@ static size_t signal_attempt(struct cdx_runner *r, size_t idx, int sig)
 			kill(p->pid, sig);
 			if (sig == SIGTERM)
 				kill(p->pid, SIGCONT);
+			remember(a, p->pid);
 		}
+	}
+	for (i = 0; i < a->nsignalled; i++) {
+		const struct proc *p = proc_find(r, a->signalled[i]);
+		if (p && p->desc == 1 && p->owner != (int)idx)
+			n++;
 	}
 	return n;
 }
@@ -867,11 +907,11 @@ static void output_end(struct cdx_runner *r, struct attempt *a)
 }
 
 /* read_output: read A's pipe until it is empty (at most READS_PER_ROUND
- * reads unless ALL), or to EOF. */
-static void read_output(struct cdx_runner *r, struct attempt *a, bool all)
+ * reads, so that one busy attempt does not starve the others), or to EOF. */
+static void read_output(struct cdx_runner *r, struct attempt *a)
 {
 	int n;
-	for (n = 0; a->out_fd >= 0 && (all || n < READS_PER_ROUND); n++) {
+	for (n = 0; a->out_fd >= 0 && n < READS_PER_ROUND; n++) {
 		ssize_t k = read(a->out_fd, r->rbuf, READ_CHUNK);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -907,7 +947,7 @@ static void leader_ended(struct attempt *a, int status, const struct rusage *ru,
 		a->ru = *ru;
 	a->end_ns = now;
 	close_fd(&a->pidfd);
-	read_report(a); /* the child is gone: this read cannot block */
+	read_report(a); /* the child is gone: the report is there or never comes */
 	a->sweep_next_ns = now;
 	a->sweep_tick_ns = SWEEP_TICK_MIN;
 	a->sweep_limit_ns = now + SWEEP_LIMIT;
@@ -947,7 +987,9 @@ static void check_lost(struct attempt *a)
 		leader_ended(a, 255 << 8, NULL, cdx_now_ns());
 		return;
 	}
-	close_fd(&a->pidfd); /* not reapable yet: poll with NOPIDFD_TICK */
+	if (rc < 0 || si.si_pid == 0)
+		close_fd(&a->pidfd); /* not reapable yet: poll with NOPIDFD_TICK */
+				     /* else it became reapable just after reap(): the next round takes it */
 }
 
 /* advance: timeouts, the SIGKILL after grace, sweeps and drain limits. */
@@ -982,7 +1024,7 @@ static void advance(struct cdx_runner *r, int64_t now)
 			}
 		} else if (a->out_fd >= 0 && now >= a->drain_limit_ns) {
 			/* a holder we cannot find keeps the pipe open */
-			read_output(r, a, false);
+			read_output(r, a);
 			if (a->out_fd >= 0)
 				output_end(r, a);
 		}
@@ -1008,12 +1050,10 @@ static void fill_result(const struct attempt *a, struct cdx_proc_result *res)
 		res->exit_code = 128 + res->term_signal;
 	}
 	if (a->reported && a->report.stage != STAGE_EXEC) {
-		const char *what = a->report.stage == STAGE_CHDIR ? "cannot change directory to "
-				   : a->report.stage == STAGE_OUTPUT ? "cannot redirect output"
-								     : "cannot open /dev/null";
+		const char *dir = a->report.stage == STAGE_CHDIR && a->cwd ? a->cwd : "";
 		res->end = CDX_PROC_SPAWNFAIL;
-		snprintf(res->error, sizeof(res->error), "%s%s: %s", what,
-			 a->report.stage == STAGE_CHDIR && a->cwd ? a->cwd : "", strerror(a->report.err));
+		snprintf(res->error, sizeof(res->error), "%s%s: %s", stage_text(a->report.stage), dir,
+			 strerror(a->report.err));
 	} else if (a->cancelled) {
 		res->end = CDX_PROC_CANCELLED;
 	} else if (a->timed_out) {
@@ -1113,7 +1153,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 			if (!r->pfd[i].revents)
 				continue;
 			if (r->pfd[i].fd == a->out_fd)
-				read_output(r, a, false);
+				read_output(r, a);
 			else if (r->pfd[i].fd == a->pidfd) {
 				reap(r);
 				if (!a->reaped)
@@ -1155,10 +1195,10 @@ static size_t runner_running(void *self)
 }
 
 static const struct cdx_runner_ops ops = {
-	.start = runner_start,
-	.wait = runner_wait,
-	.cancel_all = runner_cancel_all,
-	.running = runner_running,
+    .start = runner_start,
+    .wait = runner_wait,
+    .cancel_all = runner_cancel_all,
+    .running = runner_running,
 };
 
 const struct cdx_runner_ops *cdx_runner_ops(void)
@@ -1180,7 +1220,8 @@ struct cdx_runner *cdx_runner_new(cdx_output_fn out, void *out_ctx)
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	/* with SIGCHLD ignored the kernel reaps children itself and their
 	 * status is lost: the runner needs the default */
-	if (sigaction(SIGCHLD, NULL, &sa) == 0 && (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT))) {
+	if (sigaction(SIGCHLD, NULL, &sa) == 0 &&
+	    (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT))) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
 		sigemptyset(&sa.sa_mask);
@@ -1230,13 +1271,13 @@ void cdx_runner_free(struct cdx_runner *r)
  * name: keywords, and builtins that change the shell's state, have no
  * program, or behave differently from their program. */
 static const char *const shell_words[] = {
-	"!",       ".",        ":",      "alias",   "bg",     "break",  "builtin", "case",   "cd",
-	"command", "continue", "declare", "do",     "done",   "elif",   "else",    "enable", "esac",
-	"eval",    "exec",     "exit",   "export",  "fc",     "fg",     "fi",      "for",    "function",
-	"getopts", "hash",     "history", "if",     "in",     "jobs",   "kill",    "let",    "local",
-	"logout",  "popd",     "pushd",  "pwd",     "read",   "readonly", "return", "select", "set",
-	"shift",   "shopt",    "source", "suspend", "then",   "time",   "times",   "trap",   "type",
-	"typeset", "ulimit",   "umask",  "unalias", "unset",  "until",  "wait",    "while",
+    "!",       ".",        ":",       "alias",   "bg",    "break",    "builtin", "case",   "cd",
+    "command", "continue", "declare", "do",      "done",  "elif",     "else",    "enable", "esac",
+    "eval",    "exec",     "exit",    "export",  "fc",    "fg",       "fi",      "for",    "function",
+    "getopts", "hash",     "history", "if",      "in",    "jobs",     "kill",    "let",    "local",
+    "logout",  "popd",     "pushd",   "pwd",     "read",  "readonly", "return",  "select", "set",
+    "shift",   "shopt",    "source",  "suspend", "then",  "time",     "times",   "trap",   "type",
+    "typeset", "ulimit",   "umask",   "unalias", "unset", "until",    "wait",    "while",
 };
 
 static bool word_char(char c)

@@ -23,6 +23,17 @@
  *    environment, or descending from its leader, is killed too, and every
  *    child is reaped: no zombie, no orphan;
  *  - resource usage from wait4 (wall, user and system CPU, max RSS).
+ *
+ * The marker is CDX_ATTEMPT_KEY=<runner pid>.<token>; it replaces any
+ * CDX_ATTEMPT_KEY already in spec->envp (a cdx run inside a job).  A failed
+ * exec ends the attempt as EXITED with exit code 127 (not found) or 126
+ * (not executable), as it would under /bin/sh, with "cdx: cannot run X:
+ * REASON" in its output; a failure before exec (cwd, /dev/null) is
+ * SPAWNFAIL.  The runner reaps every child of its process (wait4(-1), to
+ * collect re-parented orphans), so use one runner per process at a time
+ * and no other code that waits for children meanwhile.  It installs no
+ * signal handler (a pidfd tells it a leader ended); it only sets SIGCHLD
+ * back to SIG_DFL if it was ignored, since then exit statuses are lost.
  */
 #ifndef CDX_RUNNER_H
 #define CDX_RUNNER_H
@@ -38,7 +49,7 @@ struct cdx_proc_spec {
 	uint64_t token;               /* caller's id for this attempt, echoed back */
 	const char *script;           /* shell script, used when argv is NULL */
 	char *const *argv;            /* NULL-terminated argv to exec directly, or NULL */
-	char *const *envp;            /* complete NULL-terminated environment */
+	char *const *envp;            /* complete NULL-terminated environment (NULL = environ) */
 	const char *cwd;              /* working directory, NULL = inherit */
 	const char *log_path;         /* file the output is appended to, NULL = none */
 	const char *const *secrets;   /* values to mask as ***, NULL-terminated, or NULL */
@@ -57,8 +68,11 @@ enum cdx_proc_end {
 struct cdx_proc_result {
 	uint64_t token;        /* spec->token */
 	enum cdx_proc_end end; /* how it ended */
-	int exit_code;         /* 0..255 when EXITED; 127 when the command was not found */
-	int term_signal;       /* signal number when SIGNALED, TIMEDOUT or CANCELLED */
+	int exit_code;         /* 0..255 when EXITED; 127 when the command was not found;
+				* 128 + signal when the leader was killed */
+	int term_signal;       /* signal number when SIGNALED, TIMEDOUT or CANCELLED (for the
+				* latter two: the signal that ended the leader, else the last
+				* one the runner sent) */
 	int64_t start_ms;      /* wall clock (ms since the epoch) at start */
 	int64_t wall_us;       /* elapsed, microseconds */
 	int64_t user_us;       /* user CPU of the attempt and its reaped descendants, us */
@@ -75,7 +89,11 @@ struct cdx_runner_ops {
 	int (*start)(void *self, const struct cdx_proc_spec *spec, struct cdx_error *err);
 	/* wait up to TIMEOUT_MS (-1 = forever) for an attempt to end, handling
 	 * output and timeouts meanwhile; 1 with *RES filled when one ended,
-	 * 0 when the time passed or a signal interrupted the wait */
+	 * 0 when the time passed or a signal interrupted the wait, and at
+	 * once when nothing runs.  An attempt is returned only when its
+	 * leader was reaped, its leftover processes are gone and its output
+	 * was read to the end.  The output callback runs inside wait and may
+	 * call start and cancel_all, not wait */
 	int (*wait)(void *self, int timeout_ms, struct cdx_proc_result *res);
 	/* SIGTERM every running attempt now and SIGKILL after its grace
 	 * period (or at once when NOW is true); they end as CANCELLED */
@@ -87,16 +105,21 @@ struct cdx_runner_ops {
 struct cdx_runner;
 
 /* cdx_runner_new: the real runner.  OUT (may be NULL) receives output.
- * Free with cdx_runner_free(), which kills and reaps whatever still runs. */
+ * Makes the calling process a child subreaper (prctl).  Free with
+ * cdx_runner_free(), which kills (SIGKILL) and reaps whatever still runs. */
 struct cdx_runner *cdx_runner_new(cdx_output_fn out, void *out_ctx);
 void cdx_runner_free(struct cdx_runner *r);
 /* the ops table and self pointer to hand to the scheduler */
 const struct cdx_runner_ops *cdx_runner_ops(void);
 
 /* cdx_runner_split_simple: when SCRIPT is one simple command without shell
- * syntax (no quotes, $, `, \, ;, &, |, <, >, (, ), *, ?, [, ~, #, =, {, }
- * or newline; first word not a shell builtin or keyword), return its words
- * as a NULL-terminated argv (free with cdx_argv_free); else NULL. */
+ * syntax, return its words as a NULL-terminated argv (free with
+ * cdx_argv_free); else NULL.  Words are separated by blanks and made of
+ * ASCII letters, digits and - _ . / , + : @ % ^ ! only (so no quotes, $, `,
+ * \, ;, &, |, <, >, (, ), *, ?, [, ~, #, =, {, } or newline, except
+ * trailing blanks and newlines); the first word must not be a shell
+ * keyword or a builtin that has no program or acts differently from it
+ * (cd, export, :, kill, pwd, ...).  NULL for an empty script. */
 char **cdx_runner_split_simple(const char *script);
 void cdx_argv_free(char **argv);
 

@@ -174,13 +174,13 @@ static void test_empty_secret_among_others(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_split_everywhere),
-		cmocka_unit_test(test_hold_back_bound),
-		cmocka_unit_test(test_overlapping),
-		cmocka_unit_test(test_passthrough),
-		cmocka_unit_test(test_flush),
-		cmocka_unit_test(test_empty_secret_among_others),
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_split_everywhere),
+	    cmocka_unit_test(test_hold_back_bound),
+	    cmocka_unit_test(test_overlapping),
+	    cmocka_unit_test(test_passthrough),
+	    cmocka_unit_test(test_flush),
+	    cmocka_unit_test(test_empty_secret_among_others),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "mask.h"
 #include "runner.h"
@@ -23,6 +24,7 @@ struct capture {
 	struct cdx_buf out; /* all output, in arrival order */
 	uint64_t token;     /* token of the last output */
 	size_t calls;
+	size_t bytes[4]; /* output bytes by token, for tokens < 4 */
 };
 
 static void capture_fn(void *ctx, uint64_t token, const char *data, size_t len)
@@ -31,6 +33,8 @@ static void capture_fn(void *ctx, uint64_t token, const char *data, size_t len)
 	cdx_buf_add(&c->out, data, len);
 	c->token = token;
 	c->calls++;
+	if (token < CDX_ARRAY_LEN(c->bytes))
+		c->bytes[token] += len;
 }
 
 /* next_result: wait (in slices, up to LIMIT_MS) for an attempt to end */
@@ -87,7 +91,7 @@ static int count_cmdline(const char *needle)
 	DIR *d = opendir("/proc");
 
 	assert_non_null(d);
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		char path[300], buf[4096];
 		size_t k, i;
 		FILE *f;
@@ -119,7 +123,7 @@ static int count_children(void)
 	DIR *d = opendir("/proc");
 
 	assert_non_null(d);
-	while ((de = readdir(d))) {
+	for (de = readdir(d); de; de = readdir(d)) {
 		char path[300], buf[512], *s;
 		FILE *f;
 		size_t k;
@@ -148,7 +152,7 @@ static int count_fds(void)
 	DIR *d = opendir("/proc/self/fd");
 
 	assert_non_null(d);
-	while ((de = readdir(d)))
+	for (de = readdir(d); de; de = readdir(d))
 		n += de->d_name[0] != '.';
 	closedir(d);
 	return n - 1; /* the DIR's own */
@@ -237,7 +241,8 @@ static void test_env_and_cwd(void **state)
 	char *dir = fx_tmpdir();
 	char *const envp[] = {"CDX_X=1", "PATH=/usr/bin:/bin", "CDX_ATTEMPT_KEY=outer", NULL};
 	struct capture cap = {0};
-	struct cdx_proc_spec s = script_spec("echo $CDX_X; echo $CDX_ATTEMPT_KEY; pwd; echo ${HOME-unset}", 5);
+	struct cdx_proc_spec s =
+	    script_spec("echo $CDX_X; echo $CDX_ATTEMPT_KEY; pwd; echo ${HOME-unset}", 5);
 	struct cdx_proc_result res;
 	char *want;
 	(void)state;
@@ -259,12 +264,12 @@ static void test_env_and_cwd(void **state)
 static void test_split_simple(void **state)
 {
 	static const char *const refused[] = {
-		"",        "   ",          "echo $HOME",  "echo 'a'", "a;b",       "a && b",   "a | b",
-		"a > f",   "a < f",        "(a)",         "echo *",   "echo a?",   "echo [a]", "echo ~",
-		"a # c",   "X=1 make",     "{ a; }",      "a\nb",     "echo `a`",  "echo \\a", "cd /tmp",
-		"exit 1",  "export A",     "set -x",      ". ./env",  "source f",  "eval a",   "exec a",
-		"if true", "while true",   ": nothing",   "ulimit -n", "umask 022", "read x",  "trap x y",
-		"wait",    "echo \"a\"",   "echo a\r",    "kill 1",   "pwd",       "! true",   "echo é",
+	    "",        "   ",        "echo $HOME", "echo 'a'",  "a;b",       "a && b",   "a | b",
+	    "a > f",   "a < f",      "(a)",        "echo *",    "echo a?",   "echo [a]", "echo ~",
+	    "a # c",   "X=1 make",   "{ a; }",     "a\nb",      "echo `a`",  "echo \\a", "cd /tmp",
+	    "exit 1",  "export A",   "set -x",     ". ./env",   "source f",  "eval a",   "exec a",
+	    "if true", "while true", ": nothing",  "ulimit -n", "umask 022", "read x",   "trap x y",
+	    "wait",    "echo \"a\"", "echo a\r",   "kill 1",    "pwd",       "! true",   "echo é",
 	};
 	char **argv;
 	size_t i;
@@ -340,7 +345,8 @@ static void test_spawn_failures(void **state)
 	res = run(&s, &cap);
 	assert_int_equal(res.end, CDX_PROC_EXITED);
 	assert_int_equal(res.exit_code, 127);
-	assert_string_equal(cap.out.data, "cdx: cannot run cdx-no-such-command-xyz: No such file or directory\n");
+	assert_string_equal(cap.out.data,
+			    "cdx: cannot run cdx-no-such-command-xyz: No such file or directory\n");
 	cdx_buf_free(&cap.out);
 
 	memset(&cap, 0, sizeof(cap));
@@ -365,7 +371,8 @@ static void test_spawn_failures(void **state)
 	s.cwd = "/nonexistent/cdx-dir";
 	res = run(&s, &cap);
 	assert_int_equal(res.end, CDX_PROC_SPAWNFAIL);
-	assert_string_equal(res.error, "cannot change directory to /nonexistent/cdx-dir: No such file or directory");
+	assert_string_equal(res.error,
+			    "cannot change directory to /nonexistent/cdx-dir: No such file or directory");
 	assert_non_null(strstr(cap.out.data, "cannot change directory"));
 	cdx_buf_free(&cap.out);
 
@@ -591,7 +598,8 @@ static void test_many(void **state)
 
 	while (ended < 200) {
 		while (started < 200 && cdx_runner_ops()->running(r) < 2) {
-			struct cdx_proc_spec s = script_spec(started % 2 ? "echo x" : NULL, (uint64_t)started);
+			struct cdx_proc_spec s =
+			    script_spec(started % 2 ? "echo x" : NULL, (uint64_t)started);
 			if (!s.script)
 				s.argv = argv;
 			assert_int_equal(cdx_runner_ops()->start(r, &s, &err), 0);
@@ -625,6 +633,8 @@ static void test_large_output(void **state)
 	next_result(r, &res, 30000);
 	next_result(r, &res, 30000);
 	assert_int_equal(cap.out.len, 2000000);
+	assert_int_equal(cap.bytes[1], 1000000);
+	assert_int_equal(cap.bytes[2], 1000000);
 	for (i = 0; i < cap.out.len; i++)
 		n += cap.out.data[i] == 'a';
 	assert_int_equal(n, 2000000);
@@ -632,23 +642,90 @@ static void test_large_output(void **state)
 	cdx_buf_free(&cap.out);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* a signal of the caller ends wait with 0, so it can check for a cancel */
+static void test_wait_interrupted(void **state)
+{
+	const char *u = unique();
+	char *script = cdx_xasprintf("sleep %s", u);
+	struct cdx_runner *r = cdx_runner_new(NULL, NULL);
+	struct cdx_proc_spec s = script_spec(script, 1);
+	struct itimerval it = {{0, 0}, {0, 200000}};
+	struct sigaction sa, old;
+	struct cdx_proc_result res;
+	struct cdx_error err;
+	int64_t t0;
+	(void)state;
+
+	/* nothing runs: no wait at all */
+	t0 = cdx_now_ns();
+	assert_int_equal(cdx_runner_ops()->wait(r, 10000, &res), 0);
+	assert_true(cdx_now_ns() - t0 < 1000000000);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	assert_int_equal(cdx_runner_ops()->start(r, &s, &err), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	t0 = cdx_now_ns();
+	assert_int_equal(cdx_runner_ops()->wait(r, 20000, &res), 0);
+	assert_true(cdx_now_ns() - t0 < 10000000000);
+	assert_int_equal(cdx_runner_ops()->running(r), 1);
+	sigaction(SIGALRM, &old, NULL);
+	cdx_runner_ops()->cancel_all(r, true);
+	next_result(r, &res, 10000);
+	assert_int_equal(res.end, CDX_PROC_CANCELLED);
+	cdx_runner_free(r);
+	free(script);
+}
+
+/* a file without #! that exec refuses (ENOEXEC) runs under /bin/sh, as
+ * with execvp */
+static void test_script_without_interpreter(void **state)
+{
+	char *dir = fx_tmpdir(), *path = fx_write(dir, "job", "echo from-script $1\n");
+	char *const argv[] = {path, "arg", NULL};
+	struct capture cap = {0};
+	struct cdx_proc_spec s = script_spec(NULL, 1);
+	struct cdx_proc_result res;
+	(void)state;
+
+	assert_int_equal(chmod(path, 0755), 0);
+	s.argv = argv;
+	res = run(&s, &cap);
+	assert_int_equal(res.end, CDX_PROC_EXITED);
+	assert_int_equal(res.exit_code, 0);
+	assert_string_equal(cap.out.data, "from-script arg\n");
+	cdx_buf_free(&cap.out);
+	fx_rmrf(dir);
+	free(path);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exit_codes),
-		cmocka_unit_test(test_output_log_and_callback),
-		cmocka_unit_test(test_env_and_cwd),
-		cmocka_unit_test(test_split_simple),
-		cmocka_unit_test(test_direct_exec),
-		cmocka_unit_test(test_spawn_failures),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_timeout_term_ignored),
-		cmocka_unit_test(test_leftovers),
-		cmocka_unit_test(test_secret_split_writes),
-		cmocka_unit_test(test_cancel_all),
-		cmocka_unit_test(test_resource_usage),
-		cmocka_unit_test(test_many),
-		cmocka_unit_test(test_large_output),
+	    cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_output_log_and_callback),
+	    cmocka_unit_test(test_env_and_cwd),
+	    cmocka_unit_test(test_split_simple),
+	    cmocka_unit_test(test_direct_exec),
+	    cmocka_unit_test(test_spawn_failures),
+	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_timeout_term_ignored),
+	    cmocka_unit_test(test_leftovers),
+	    cmocka_unit_test(test_secret_split_writes),
+	    cmocka_unit_test(test_cancel_all),
+	    cmocka_unit_test(test_resource_usage),
+	    cmocka_unit_test(test_wait_interrupted),
+	    cmocka_unit_test(test_script_without_interpreter),
+	    cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_large_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
