@@ -709,7 +709,6 @@ static void parse_allow_failure(struct loader *l, const struct cdx_ynode *n, str
 static void parse_job(struct loader *l, const struct cdx_ynode *m, struct cdx_job *j)
 {
 	const struct cdx_ynode *v;
-	check_keys(l, m, job_keys, CDX_ARRAY_LEN(job_keys), "job");
 	j->line = m->line;
 	j->col = m->col;
 	j->hint_ms = -1;
@@ -900,11 +899,12 @@ static void parse_stage_jobs(struct loader *l, const struct cdx_ynode *jobs, siz
 		struct cdx_job j = {0};
 		if (!want_type(l, raw, CDX_Y_MAP, "a job"))
 			continue;
+		/* the job's own keys; a template's keys are checked with the template */
+		check_keys(l, raw, job_keys, CDX_ARRAY_LEN(job_keys), "job");
 		m = resolve_extends(l, raw, chain, 0);
 		name = cdx_yaml_get(raw, "name");
 		if (!name) {
 			problem(l, raw, "missing key 'name' in job");
-			check_keys(l, m, job_keys, CDX_ARRAY_LEN(job_keys), "job");
 			continue;
 		}
 		parse_job(l, m, &j);

@@ -51,7 +51,7 @@ run "$CDX" validate good.yml
 [ ! -s "$T/err" ] || fail "good.yml: stderr: $(cat "$T/err")"
 # the name defaults to the file's stem
 run "$CDX" validate other.yml
-[ "$(cat "$T/out")" = "other.yml: ok (pipeline other, 1 stages, 1 jobs)" ] || fail "stem: $(cat "$T/out")"
+[ "$(cat "$T/out")" = "other.yml: ok (pipeline other, 1 stage, 1 job)" ] || fail "stem: $(cat "$T/out")"
 # a path is printed as given
 mkdir sub
 cp good.yml sub/
@@ -72,7 +72,7 @@ worse.yml:1:9: stages must be a list, not a mapping
 cdx validate: 4 problems found
 EOF
 diff "$T/want" "$T/err" || fail "mixed files: stderr differs"
-printf '%s\n' "good.yml: ok (pipeline good, 2 stages, 3 jobs)" "other.yml: ok (pipeline other, 1 stages, 1 jobs)" >"$T/want"
+printf '%s\n' "good.yml: ok (pipeline good, 2 stages, 3 jobs)" "other.yml: ok (pipeline other, 1 stage, 1 job)" >"$T/want"
 diff "$T/want" "$T/out" || fail "mixed files: stdout differs"
 # one problem: singular
 run "$CDX" validate worse.yml
@@ -137,7 +137,7 @@ run sh -c "cd / && '$CDX' validate '$T/proj/cdx.yml'"
 cat >"$T/want" <<EOF
 $T/proj/cdx.yml: ok (project, 2 pipelines)
 $T/proj/pipelines/ci.yml: ok (pipeline good, 2 stages, 3 jobs)
-$T/proj/nightly.yml: ok (pipeline nightly, 1 stages, 1 jobs)
+$T/proj/nightly.yml: ok (pipeline nightly, 1 stage, 1 job)
 EOF
 diff "$T/want" "$T/out" || fail "project: stdout differs"
 # relative to the working directory
