@@ -119,6 +119,14 @@ CDX_API struct cJSON *cdx_pipeline_json(const struct cdx_pipeline *p);
  * one second.  Caller frees with cJSON_Delete; NULL when out of memory. */
 CDX_API struct cJSON *cdx_pipeline_plan(const struct cdx_pipeline *p, unsigned workers);
 
+/* cdx_pipeline_plan_history: the same plan with the weights `cdx run` uses:
+ * the median of each job's recent successful attempts recorded in the
+ * store STATE (NULL = file:.cdx), else duration_hint, else one second.
+ * A store that does not exist or cannot be read gives cdx_pipeline_plan's
+ * weights; nothing is created. */
+CDX_API struct cJSON *cdx_pipeline_plan_history(const struct cdx_pipeline *p, unsigned workers,
+						const char *state);
+
 /* ---- runs (SEED.md's Pipeline.execute / cancel / get_status) ------------ */
 
 #include <stdio.h>

@@ -220,6 +220,16 @@ static int open_store(const char *state, struct cdx_store **s, struct cdx_error 
 	return cdx_store_open(state, s, err);
 }
 
+void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, double *w)
+{
+	struct cdx_store *s;
+	struct cdx_error err = {0};
+	if (open_store(state, &s, &err) != 0)
+		return;
+	cdx_history_weights(s, p, w);
+	cdx_store_close(s);
+}
+
 cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, struct cdx_error *err)
 {
 	struct cdx_store *s;

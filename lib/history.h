@@ -14,6 +14,10 @@
  * they are.  Best effort: a store that cannot be read changes nothing. */
 void cdx_history_weights(struct cdx_store *s, const struct cdx_pipeline *p, double *w);
 
+/* cdx_history_weights_at: the same from the store named STATE, opened
+ * only if it exists (reading never creates a store) */
+void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, double *w);
+
 /* cdx_history_owner_alive: whether the process recorded as HOST/PID with
  * start time PID_START still runs (a run on another host counts as alive) */
 bool cdx_history_owner_alive(const char *host, int pid, long long pid_start);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dag.h"
+#include "history.h"
 #include "pipeline.h"
 
 const char *cdx_pipeline_name(const struct cdx_pipeline *p)
@@ -149,11 +150,32 @@ static cJSON *job_needs(const struct cdx_pipeline *p, uint32_t j)
 	return a;
 }
 
+static cJSON *plan(const struct cdx_pipeline *p, unsigned workers, double *w);
+
 cJSON *cdx_pipeline_plan(const struct cdx_pipeline *p, unsigned workers)
+{
+	double *w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
+	size_t i;
+	for (i = 0; i < p->n_jobs; i++)
+		w[i] = cdx_pipeline_weight_ms(p, i);
+	return plan(p, workers, w);
+}
+
+cJSON *cdx_pipeline_plan_history(const struct cdx_pipeline *p, unsigned workers, const char *state)
+{
+	double *w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
+	size_t i;
+	for (i = 0; i < p->n_jobs; i++)
+		w[i] = cdx_pipeline_weight_ms(p, i);
+	cdx_history_weights_at(state, p, w);
+	return plan(p, workers, w);
+}
+
+/* the plan with weights W (ms per job; freed here) */
+static cJSON *plan(const struct cdx_pipeline *p, unsigned workers, double *w)
 {
 	const struct cdx_dag *d = p->dag;
 	size_t n = p->n_jobs, i, cp_n, nlevels, width = 0;
-	double *w = cdx_xcalloc(n + 1, sizeof(double));
 	double *prio = cdx_xcalloc(d->n_nodes + 1, sizeof(double));
 	double *start = cdx_xcalloc(n + 1, sizeof(double));
 	size_t *order = cdx_xcalloc(n + 1, sizeof(size_t));
@@ -167,10 +189,8 @@ cJSON *cdx_pipeline_plan(const struct cdx_pipeline *p, unsigned workers)
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 		workers = c > 0 ? (unsigned)c : 1;
 	}
-	for (i = 0; i < n; i++) {
-		w[i] = cdx_pipeline_weight_ms(p, i);
+	for (i = 0; i < n; i++)
 		total += w[i];
-	}
 	cdx_dag_priority(d, w, prio);
 	makespan = cdx_dag_simulate(d, w, prio, workers, start, order);
 	cp_n = cdx_dag_critical_path(d, w, path, &cp_len);

@@ -204,7 +204,14 @@ int cmd_run(struct cli *g, int argc, char **argv)
 	}
 	cdx_diags_free(d);
 	if (o.dry_run) {
-		cJSON *plan = cdx_pipeline_plan(p, o.jobs);
+		const char *state = cli_state(g);
+		cJSON *plan;
+		if (!state) {
+			cdx_pipeline_free(p);
+			rc = CDX_EUSAGE;
+			goto out;
+		}
+		plan = cdx_pipeline_plan_history(p, o.jobs, state);
 		if (o.json) {
 			char *s = cJSON_Print(plan);
 			puts(s);
