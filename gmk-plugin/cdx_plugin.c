@@ -12,12 +12,19 @@
  * $(error) with the message held verbatim in a make variable (so that $,
  * #, parentheses and commas in a message cannot be misread by make).
  */
+#include <cjson/cJSON.h>
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <gnumake.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cdx.h"
+#include "dag.h"
 #include "diag.h"
+#include "history.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -28,12 +35,15 @@ EXPORT int plugin_is_GPL_compatible;
 struct loaded {
 	char *path;
 	struct cdx_pipeline *p;
+	bool rules;  /* $(cdx-pipeline) defined its rules already */
 };
 
-/* the module's registry: pipelines loaded in this make process */
+/* the module's registry: pipelines loaded in this make process, and the
+ * cdx tool the recipes call (found next to the module at setup) */
 static struct {
 	struct loaded *items;
 	size_t n, cap;
+	char *tool;
 } registry;
 
 static char *give(const char *s)
@@ -180,6 +190,339 @@ static char *fn_jobs(const char *nm, unsigned int argc, char **argv)
 	return r;
 }
 
+/* ---- $(cdx-pipeline FILE) ------------------------------------------------ */
+
+/* the state URL as the cdx tool would resolve it in make's directory */
+static char *state_url(void)
+{
+	const char *env = getenv("CDX_STATE");
+	const char *cfg = getenv("CDX_CONFIG");
+	struct cdx_project *pr;
+	struct cdx_diags *d;
+	char *r = NULL;
+	if (env && *env)
+		return cdx_xstrdup(env);
+	if (!cfg || !*cfg)
+		cfg = "cdx.yml";
+	if (access(cfg, F_OK) == 0) {
+		d = cdx_diags_new();
+		pr = cdx_project_load(cfg, d);
+		if (pr)
+			r = cdx_xstrdup(cdx_project_state(pr));
+		cdx_project_free(pr);
+		cdx_diags_free(d);
+	}
+	return r ? r : cdx_xstrdup("file:.cdx");
+}
+
+/* make's -j from its own command line (MAKEFLAGS does not show it while
+ * makefiles are read): N, 0 when -j has no number (no limit), 1 if absent */
+static unsigned make_jobs(bool *keep_going)
+{
+	char buf[8192];
+	unsigned jobs = 1;
+	ssize_t n;
+	size_t i;
+	const char *mf = getenv("MAKEFLAGS");
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	*keep_going = false;
+	if (mf) {
+		/* a parent make passes its flags: single letters first, e.g. "kj4" */
+		const char *c = mf;
+		while (*c == ' ')
+			c++;
+		for (; *c && *c != ' ' && *c != '-'; c++)
+			if (*c == 'k')
+				*keep_going = true;
+		if (strstr(mf, " -k") || strstr(mf, "--keep-going"))
+			*keep_going = true;
+		c = strstr(mf, "-j");
+		if (c && c[2] >= '0' && c[2] <= '9')
+			jobs = (unsigned)strtoul(c + 2, NULL, 10);
+	}
+	if (fd < 0)
+		return jobs;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return jobs;
+	buf[n] = '\0';
+	for (i = 0; i < (size_t)n; i += strlen(buf + i) + 1) {
+		const char *a = buf + i;
+		if (strcmp(a, "-k") == 0 || strcmp(a, "--keep-going") == 0)
+			*keep_going = true;
+		else if (a[0] == '-' && a[1] != '-' && strchr(a, 'k') && !strchr(a, 'j') && !strchr(a, 'f') &&
+			 !strchr(a, 'C') && !strchr(a, 'I') && !strchr(a, 'o') && !strchr(a, 'W'))
+			*keep_going = true; /* bundled single-letter flags such as -sk */
+		if (strncmp(a, "-j", 2) == 0 || strncmp(a, "--jobs", 6) == 0) {
+			const char *v = a[1] == 'j' ? a + 2 : (a[6] == '=' ? a + 7 : "");
+			if (!*v && i + strlen(a) + 1 < (size_t)n) {
+				const char *next = a + strlen(a) + 1;
+				if (next[0] >= '0' && next[0] <= '9')
+					v = next;
+			}
+			jobs = *v ? (unsigned)strtoul(v, NULL, 10) : 0;
+		}
+	}
+	return jobs;
+}
+
+static void add_target(struct cdx_buf *b, const struct cdx_pipeline *p, uint32_t v)
+{
+	const struct cdx_dag *d = p->dag;
+	if (v < d->n_jobs)
+		cdx_buf_printf(b, " %s/%s", p->name, p->jobs[v].id);
+	else
+		cdx_buf_printf(b, " %s/%s", p->name, p->stages[v - d->n_jobs].name);
+}
+
+/* qsort_r order: highest priority (longest remaining path) first */
+static int cmp_prio(const void *a, const void *b, void *ctx)
+{
+	const double *sort_prio = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (sort_prio[x] != sort_prio[y])
+		return sort_prio[x] > sort_prio[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* single-quote S for sh */
+static void shell_quote(struct cdx_buf *b, const char *s)
+{
+	cdx_buf_addc(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			cdx_buf_adds(b, "'\\''");
+		else if (*s == '$')
+			cdx_buf_adds(b, "$$");
+		else
+			cdx_buf_addc(b, *s);
+	}
+	cdx_buf_addc(b, '\'');
+}
+
+/* whether every goal names a job of P: then no lane order is imposed, so
+ * that `make ci/test/unit` runs that job and its needs, nothing else */
+static bool goals_are_jobs(const struct cdx_pipeline *p)
+{
+	char *goals = gmk_expand("$(MAKECMDGOALS)"), *tok, *save = NULL;
+	bool all = goals && *goals, found;
+	size_t i;
+	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && all; tok = strtok_r(NULL, " \t", &save)) {
+		size_t n = strlen(p->name);
+		found = false;
+		if (strncmp(tok, p->name, n) == 0 && tok[n] == '/')
+			for (i = 0; i < p->n_jobs && !found; i++)
+				found = strcmp(tok + n + 1, p->jobs[i].id) == 0;
+		all = found;
+	}
+	gmk_free(goals);
+	return all;
+}
+
+static void define_rules(const char *func, struct loaded *l)
+{
+	const struct cdx_pipeline *p = l->p;
+	const struct cdx_dag *d = p->dag;
+	size_t n = p->n_jobs, i, k;
+	double *w = cdx_xcalloc(n + 1, sizeof(double)), *prio = cdx_xcalloc(d->n_nodes + 1, sizeof(double));
+	double *start = cdx_xcalloc(n + 1, sizeof(double));
+	size_t *order = cdx_xcalloc(n + 1, sizeof(size_t));
+	uint32_t *lane_prev = cdx_xcalloc(n + 1, sizeof(uint32_t)), *tmp;
+	struct cdx_buf b = {0};
+	char run_id[64], *state = state_url(), owner[32];
+	bool keep_going, lanes;
+	unsigned P = make_jobs(&keep_going);
+	cJSON *extra;
+
+	for (i = 0; i < n; i++)
+		w[i] = cdx_pipeline_weight_ms(p, i);
+	cdx_history_weights_at(state, p, w);
+	cdx_dag_priority(d, w, prio);
+	/* pinned lanes: the list schedule cdx would follow on P workers, made
+	 * binding with order-only prerequisites on the job before in the same
+	 * lane; make walks its goals in passes and would otherwise start a
+	 * job that became ready mid-pass only at the next walk */
+	lanes = P > 1 && P < n && !keep_going && !goals_are_jobs(p);
+	for (i = 0; i < n; i++)
+		lane_prev[i] = UINT32_MAX;
+	if (lanes) {
+		double *lane_free = cdx_xcalloc(P, sizeof(double));
+		uint32_t *lane_last = cdx_xcalloc(P, sizeof(uint32_t));
+		unsigned q;
+		cdx_dag_simulate(d, w, prio, P, start, order);
+		for (q = 0; q < P; q++)
+			lane_last[q] = UINT32_MAX;
+		for (i = 0; i < n; i++) {
+			size_t j = order[i];
+			unsigned best = 0;
+			/* the lane that became free first takes the next start */
+			for (q = 1; q < P; q++)
+				if (lane_free[q] < lane_free[best])
+					best = q;
+			lane_prev[j] = lane_last[best];
+			lane_last[best] = (uint32_t)j;
+			lane_free[best] = start[j] + w[j];
+		}
+		free(lane_free);
+		free(lane_last);
+	}
+
+	cdx_run_id_new(run_id, sizeof(run_id));
+	snprintf(owner, sizeof(owner), "%ld", (long)getpid());
+	extra = cJSON_CreateObject();
+	cJSON_AddStringToObject(extra, "file", p->path);
+	cJSON_AddNumberToObject(extra, "jobs", (double)n);
+
+	cdx_buf_printf(&b, ".PHONY: %s", p->name);
+	for (i = 0; i < p->n_stages; i++)
+		cdx_buf_printf(&b, " %s/%s", p->name, p->stages[i].name);
+	for (i = 0; i < n; i++)
+		cdx_buf_printf(&b, " %s/%s", p->name, p->jobs[i].id);
+	cdx_buf_printf(&b, "\n%s:", p->name);
+	tmp = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	for (i = 0; i < p->n_stages; i++)
+		tmp[i] = (uint32_t)(n + i);
+	qsort_r(tmp, p->n_stages, sizeof(uint32_t), cmp_prio, prio);
+	for (i = 0; i < p->n_stages; i++)
+		add_target(&b, p, tmp[i]);
+	cdx_buf_addc(&b, '\n');
+	for (i = 0; i < p->n_stages; i++) {
+		const struct cdx_stage *st = &p->stages[i];
+		cdx_buf_printf(&b, "%s/%s:", p->name, st->name);
+		for (k = 0; k < st->n_jobs; k++)
+			tmp[k] = (uint32_t)(st->first_job + k);
+		qsort_r(tmp, st->n_jobs, sizeof(uint32_t), cmp_prio, prio);
+		for (k = 0; k < st->n_jobs; k++)
+			add_target(&b, p, tmp[k]);
+		cdx_buf_addc(&b, '\n');
+	}
+	for (i = 0; i < n; i++) {
+		const struct cdx_job *jb = &p->jobs[i];
+		uint32_t e, np = 0;
+		char *spec = cdx_pipeline_job_spec(p, i, extra);
+		cdx_buf_printf(&b, "%s/%s: private export CDX_JOB_SPEC := %s\n", p->name, jb->id, spec);
+		free(spec);
+		cdx_buf_printf(&b, "%s/%s:", p->name, jb->id);
+		/* needs first, critical path first (what make starts first) */
+		for (e = d->pred_off[i]; e < d->pred_off[i + 1]; e++)
+			tmp[np++] = d->pred[e];
+		qsort_r(tmp, np, sizeof(uint32_t), cmp_prio, prio);
+		for (e = 0; e < np; e++)
+			add_target(&b, p, tmp[e]);
+		if (lane_prev[i] != UINT32_MAX) {
+			cdx_buf_adds(&b, " |");
+			add_target(&b, p, lane_prev[i]);
+		}
+		cdx_buf_adds(&b, "\n\t@");
+		shell_quote(&b, registry.tool);
+		cdx_buf_printf(&b, " job --run %s --owner %s", run_id, owner);
+		for (k = 0; k < p->vars.n + jb->vars.n; k++) {
+			const char *name = k < p->vars.n ? p->vars.v[k].name : jb->vars.v[k - p->vars.n].name;
+			char *q = cdx_xasprintf("$(origin %s)", name);
+			char *origin = gmk_expand(q);
+			if (origin && strcmp(origin, "command line") == 0)
+				cdx_buf_printf(&b, " --override %s", name);
+			gmk_free(origin);
+			free(q);
+		}
+		cdx_buf_printf(&b, " %s\n", jb->id);
+	}
+	gmk_eval(b.data, NULL);
+	l->rules = true;
+	(void)func;
+	cJSON_Delete(extra);
+	cdx_buf_free(&b);
+	free(tmp);
+	free(w);
+	free(prio);
+	free(start);
+	free(order);
+	free(lane_prev);
+	free(state);
+}
+
+/* $(cdx-pipeline FILE): define the pipeline's targets; expands to nothing */
+static char *fn_pipeline(const char *nm, unsigned int argc, char **argv)
+{
+	struct cdx_pipeline *p = pipeline(nm, argv[0]);
+	size_t i;
+	(void)argc;
+	if (!p)
+		return NULL;
+	for (i = 0; i < registry.n; i++)
+		if (registry.items[i].p == p && !registry.items[i].rules)
+			define_rules(nm, &registry.items[i]);
+	return NULL;
+}
+
+/* $(cdx-runs PIPELINE): ids of its recent runs, newest first */
+static char *fn_runs(const char *nm, unsigned int argc, char **argv)
+{
+	char *name = trim(argv[0]), *state, *r;
+	struct cdx_error err = {0};
+	struct cdx_buf b = {0};
+	cJSON *runs, *it;
+	(void)argc;
+	if (!cdx_name_valid(name)) {
+		char *msg = cdx_xasprintf("'%s' is not a pipeline name", name);
+		free(name);
+		fail(nm, msg);
+		free(msg);
+		return NULL;
+	}
+	state = state_url();
+	runs = cdx_runs_list(state, name, 10, &err);
+	free(state);
+	free(name);
+	if (!runs) {
+		fail(nm, err.msg);
+		return NULL;
+	}
+	cJSON_ArrayForEach(it, runs)
+	{
+		if (b.len)
+			cdx_buf_addc(&b, ' ');
+		cdx_buf_adds(&b, cJSON_GetStringValue(cJSON_GetObjectItem(it, "id")));
+	}
+	cJSON_Delete(runs);
+	r = give(b.data ? b.data : "");
+	cdx_buf_free(&b);
+	return r;
+}
+
+/* the cdx tool beside this module: build tree (build/cdx.so, build/cdx) or
+ * installed (PREFIX/lib/cdx/cdx.so, PREFIX/bin/cdx); else from PATH */
+static char *find_tool(void)
+{
+	Dl_info info;
+	char *dir, *slash, *cand;
+	if (dladdr((void *)find_tool, &info) && info.dli_fname) {
+		char *real = realpath(info.dli_fname, NULL);
+		dir = real ? real : cdx_xstrdup(info.dli_fname);
+		slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			cand = cdx_xasprintf("%s/cdx", dir);
+			if (access(cand, X_OK) == 0) {
+				free(dir);
+				return cand;
+			}
+			free(cand);
+			cand = cdx_xasprintf("%s/../../bin/cdx", dir);
+			if (access(cand, X_OK) == 0) {
+				char *r = realpath(cand, NULL);
+				free(cand);
+				free(dir);
+				return r ? r : cdx_xstrdup("cdx");
+			}
+			free(cand);
+		}
+		free(dir);
+	}
+	return cdx_xstrdup("cdx");
+}
+
 static void registry_free(void)
 {
 	size_t i;
@@ -188,6 +531,7 @@ static void registry_free(void)
 		cdx_pipeline_free(registry.items[i].p);
 	}
 	free(registry.items);
+	free(registry.tool);
 	memset(&registry, 0, sizeof(registry));
 }
 
@@ -203,6 +547,9 @@ static int setup(void)
 	gmk_add_function("cdx-version", fn_version, 0, 0, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-stages", fn_stages, 1, 1, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-jobs", fn_jobs, 1, 2, GMK_FUNC_DEFAULT);
+	gmk_add_function("cdx-pipeline", fn_pipeline, 1, 1, GMK_FUNC_DEFAULT);
+	gmk_add_function("cdx-runs", fn_runs, 1, 1, GMK_FUNC_DEFAULT);
+	registry.tool = find_tool();
 	atexit(registry_free);
 	return 1;
 }

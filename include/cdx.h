@@ -108,6 +108,9 @@ CDX_API size_t cdx_pipeline_job_count(const struct cdx_pipeline *p);
 /* the I-th job's identity "STAGE/JOB", in file order (matrix jobs expanded) */
 CDX_API const char *cdx_pipeline_job_id(const struct cdx_pipeline *p, size_t i);
 
+/* the I-th job's script, as run by /bin/sh -e -c */
+CDX_API const char *cdx_pipeline_job_script(const struct cdx_pipeline *p, size_t i);
+
 /* cdx_pipeline_json: SEED.md's Pipeline.to_dict — the expanded pipeline
  * with secret values replaced by "***".  Caller frees with cJSON_Delete. */
 CDX_API struct cJSON *cdx_pipeline_json(const struct cdx_pipeline *p);
@@ -135,6 +138,7 @@ enum cdx_output {
 	CDX_OUTPUT_PREFIX, /* job output line by line, prefixed "[stage/job] " */
 	CDX_OUTPUT_GROUP,  /* each job's output in one block when it ends */
 	CDX_OUTPUT_QUIET,  /* no job output (it is still in the logs) */
+	CDX_OUTPUT_RAW,    /* job output as it comes, as make shows recipes' */
 };
 
 struct cdx_run_options {
@@ -149,6 +153,14 @@ struct cdx_run_options {
 	long grace_ms;             /* SIGTERM to SIGKILL; < 0 = 5000 */
 	FILE *out;                 /* progress and job output; NULL = stdout */
 	int tty;                   /* show a live status line (out is a terminal) */
+	/* the make module runs each job as its own `cdx job` process, all of
+	 * them parts of one run that make owns: */
+	const char *run_id;        /* join this run instead of starting one */
+	int make_job;              /* record attempts and jobs only; no run end,
+				      no summary (make's exit ends the run) */
+	int make_first;            /* with make_job: also write the run record */
+	long owner_pid;            /* the run's owner (make), 0 = this process */
+	size_t job_count;          /* jobs in the whole run, for its record */
 };
 
 struct cdx_run;

@@ -22,4 +22,7 @@ void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, dou
  * start time PID_START still runs (a run on another host counts as alive) */
 bool cdx_history_owner_alive(const char *host, int pid, long long pid_start);
 
+/* cdx_run_id_new: a new run id, sortable by time: 20261124T101500.123Z-1a2b */
+void cdx_run_id_new(char *buf, size_t n);
+
 #endif /* CDX_HISTORY_H */

@@ -40,6 +40,11 @@ const char *cdx_pipeline_job_id(const struct cdx_pipeline *p, size_t i)
 	return i < p->n_jobs ? p->jobs[i].id : NULL;
 }
 
+const char *cdx_pipeline_job_script(const struct cdx_pipeline *p, size_t i)
+{
+	return i < p->n_jobs ? p->jobs[i].script : NULL;
+}
+
 double cdx_pipeline_weight_ms(const struct cdx_pipeline *p, size_t i)
 {
 	return p->jobs[i].hint_ms >= 0 ? (double)p->jobs[i].hint_ms : 1000.0;
@@ -234,4 +239,93 @@ static cJSON *plan(const struct cdx_pipeline *p, unsigned workers, double *w)
 	free(level);
 	free(per_level);
 	return o;
+}
+
+/* ---- one job as a pipeline of its own (the make module's job spec) ------- */
+
+static void duration_ms_json(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%lldms", (long long)ms);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static cJSON *spec_vars(const struct cdx_vars *v, bool full)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t i;
+	for (i = 0; i < v->n; i++) {
+		const struct cdx_var *x = &v->v[i];
+		if (full && (x->from_env || x->secret)) {
+			cJSON *e = cJSON_AddObjectToObject(o, x->name);
+			if (x->value)
+				cJSON_AddStringToObject(e, "value", x->value);
+			if (x->from_env)
+				cJSON_AddStringToObject(e, "from_env", x->from_env);
+			cJSON_AddBoolToObject(e, "secret", x->secret);
+		} else {
+			cJSON_AddStringToObject(o, x->name, x->value ? x->value : "");
+		}
+	}
+	return o;
+}
+
+char *cdx_pipeline_job_spec(const struct cdx_pipeline *p, size_t j, const cJSON *extra)
+{
+	const struct cdx_job *jb = &p->jobs[j];
+	const struct cdx_stage *st = &p->stages[jb->stage];
+	cJSON *o = cJSON_CreateObject(), *stages, *so, *jobs, *jo, *retry, *when;
+	struct cdx_buf b = {0};
+	char *text, *c;
+	cJSON_AddStringToObject(o, "name", p->name);
+	cJSON_AddItemToObject(o, "variables", spec_vars(&p->vars, true));
+	if (extra)
+		cJSON_AddItemToObject(o, "x-cdx", cJSON_Duplicate(extra, 1));
+	stages = cJSON_AddArrayToObject(o, "stages");
+	so = cJSON_CreateObject();
+	cJSON_AddItemToArray(stages, so);
+	cJSON_AddStringToObject(so, "name", st->name);
+	cJSON_AddArrayToObject(so, "needs");
+	duration_ms_json(so, "timeout", st->timeout_ms);
+	cJSON_AddItemToObject(so, "environment", spec_vars(&st->env, false));
+	jobs = cJSON_AddArrayToObject(so, "jobs");
+	jo = cJSON_CreateObject();
+	cJSON_AddItemToArray(jobs, jo);
+	cJSON_AddStringToObject(jo, "name", jb->name);
+	cJSON_AddStringToObject(jo, "script", jb->script);
+	cJSON_AddArrayToObject(jo, "needs");
+	retry = cJSON_AddObjectToObject(jo, "retry");
+	cJSON_AddNumberToObject(retry, "max", jb->retry_max);
+	if (jb->n_retry_codes)
+		cJSON_AddItemToObject(retry, "exit_codes", cJSON_CreateIntArray(jb->retry_codes, (int)jb->n_retry_codes));
+	when = cJSON_AddArrayToObject(retry, "when");
+	if (jb->retry_when & CDX_RETRY_ON_FAILURE)
+		cJSON_AddItemToArray(when, cJSON_CreateString("script_failure"));
+	if (jb->retry_when & CDX_RETRY_ON_TIMEOUT)
+		cJSON_AddItemToArray(when, cJSON_CreateString("timeout"));
+	if (jb->n_allow_codes) {
+		cJSON *af = cJSON_AddObjectToObject(jo, "allow_failure");
+		cJSON_AddItemToObject(af, "exit_codes", cJSON_CreateIntArray(jb->allow_codes, (int)jb->n_allow_codes));
+	} else {
+		cJSON_AddBoolToObject(jo, "allow_failure", jb->allow_failure);
+	}
+	if (jb->timeout_ms)
+		duration_ms_json(jo, "timeout", jb->timeout_ms);
+	cJSON_AddItemToObject(jo, "variables", spec_vars(&jb->vars, true));
+	if (jb->hint_ms >= 0)
+		duration_ms_json(jo, "duration_hint", jb->hint_ms);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	/* '#' and '$' only occur inside JSON strings: as \u escapes they mean
+	 * nothing to make, so the text can stand in a make assignment as is */
+	for (c = text; *c; c++) {
+		if (*c == '#')
+			cdx_buf_adds(&b, "\\u0023");
+		else if (*c == '$')
+			cdx_buf_adds(&b, "\\u0024");
+		else
+			cdx_buf_addc(&b, *c);
+	}
+	free(text);
+	return cdx_buf_detach(&b);
 }

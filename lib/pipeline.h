@@ -113,4 +113,12 @@ void cdx_vars_free(struct cdx_vars *v);
  * duration_hint, else 1000 ms. */
 double cdx_pipeline_weight_ms(const struct cdx_pipeline *p, size_t i);
 
+struct cJSON;
+/* cdx_pipeline_job_spec: job J alone as a pipeline file (JSON, which is
+ * YAML) with every setting of J, its stage and the pipeline's variables,
+ * and EXTRA (may be NULL) under the hidden key "x-cdx".  '#' and '$' are
+ * written as \u escapes, so the text is safe in a make assignment.  The
+ * caller frees it with free(). */
+char *cdx_pipeline_job_spec(const struct cdx_pipeline *p, size_t j, const struct cJSON *extra);
+
 #endif /* CDX_PIPELINE_H */

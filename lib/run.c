@@ -119,7 +119,7 @@ static void set_var(struct cdx_vars *vs, const char *name, const char *value, bo
 	CDX_PUSH(vs->v, vs->n, vs->cap, v);
 }
 
-static void make_run_id(char *buf, size_t n)
+void cdx_run_id_new(char *buf, size_t n)
 {
 	int64_t ms = cdx_wall_ms();
 	time_t secs = (time_t)(ms / 1000);
@@ -189,6 +189,11 @@ static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
 		return;
 	if (r->o.output == CDX_OUTPUT_GROUP) {
 		cdx_buf_add(&jr->out, data, len);
+		return;
+	}
+	if (r->o.output == CDX_OUTPUT_RAW) {
+		fwrite(data, 1, len, r->out);
+		fflush(r->out);
 		return;
 	}
 	for (i = 0; i < len; i++) {
@@ -481,7 +486,12 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 					 cJSON_GetArraySize(jr->attempt_recs));
 		}
 		clear_status(r);
-		if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
+		if (r->o.make_job) {
+			/* make shows success by silence; say what else happened */
+			if (state != CDX_JOB_SUCCESS)
+				fprintf(stderr, "cdx: %s/%s %s%s%s\n", r->p->name, job->id, words[state], extra,
+					jr->attempt_recs ? "" : "");
+		} else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
 			fprintf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
 		else
 			fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
@@ -564,7 +574,15 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	r->w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
 	r->prio = cdx_xcalloc(p->dag->n_nodes + 1, sizeof(double));
 	r->log_dir_made = cdx_xcalloc(p->n_stages + 1, sizeof(bool));
-	make_run_id(r->id, sizeof(r->id));
+	if (o->run_id) {
+		if (!cdx_name_valid(o->run_id) || strlen(o->run_id) >= sizeof(r->id)) {
+			cdx_error_set(err, CDX_EUSAGE, "'%s' is not a run id", o->run_id);
+			goto fail;
+		}
+		snprintf(r->id, sizeof(r->id), "%s", o->run_id);
+	} else {
+		cdx_run_id_new(r->id, sizeof(r->id));
+	}
 
 	/* pipeline variables, then --var K=V on top of everything */
 	for (i = 0; i < p->vars.n; i++) {
@@ -683,9 +701,14 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	cJSON_AddNumberToObject(rec, "start_ms", (double)r->start_ms);
 	cJSON_AddStringToObject(rec, "host", host);
 	cJSON_AddStringToObject(rec, "user", user);
-	cJSON_AddNumberToObject(rec, "pid", (double)getpid());
-	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(getpid()));
-	cJSON_AddNumberToObject(rec, "job_count", (double)r->n_wanted);
+	{
+		int owner = r->o.owner_pid > 0 ? (int)r->o.owner_pid : (int)getpid();
+		cJSON_AddNumberToObject(rec, "pid", owner);
+		cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(owner));
+	}
+	cJSON_AddNumberToObject(rec, "job_count", (double)(r->o.job_count ? r->o.job_count : r->n_wanted));
+	if (r->o.make_job)
+		cJSON_AddStringToObject(rec, "driver", "make");
 	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
 	if (r->o.json) {
 		cJSON *ev = cJSON_Duplicate(rec, 1);
@@ -693,7 +716,9 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		cJSON_AddStringToObject(ev, "event", "run_start");
 		emit_json(r, ev);
 	}
-	{
+	if (r->o.make_job && !r->o.make_first) {
+		cJSON_Delete(rec); /* another job of this make run wrote it */
+	} else {
 		struct cdx_error e2 = {0};
 		if (r->store->ops->append(r->store, rec, &e2) < 0 || r->store->ops->flush(r->store, &e2) < 0) {
 			cJSON_Delete(rec);
@@ -737,15 +762,22 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	cJSON_AddNumberToObject(rec, "end_ms", (double)r->end_ms);
 	cJSON_AddNumberToObject(rec, "duration_ms", (double)(r->end_ms - r->start_ms));
 	cJSON_AddNumberToObject(rec, "critical_path_ms", cp_ms);
-	if (r->o.json) {
-		cJSON *ev = cJSON_Duplicate(rec, 1);
-		cJSON_DeleteItemFromObject(ev, "t");
-		cJSON_AddStringToObject(ev, "event", "run_end");
-		emit_json(r, ev);
+	if (r->o.make_job) {
+		/* make's exit ends the run (see cmd_job.c); make the records durable */
+		cJSON_Delete(rec);
+		if (r->store->ops->flush(r->store, err) < 0)
+			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err->msg);
+	} else {
+		if (r->o.json) {
+			cJSON *ev = cJSON_Duplicate(rec, 1);
+			cJSON_DeleteItemFromObject(ev, "t");
+			cJSON_AddStringToObject(ev, "event", "run_end");
+			emit_json(r, ev);
+		}
+		record(r, rec, true);
+		if (!r->o.json)
+			summary(r, cp_ms);
 	}
-	record(r, rec, true);
-	if (!r->o.json)
-		summary(r, cp_ms);
 	switch (r->state) {
 	case CDX_RUN_SUCCESS: return 0;
 	case CDX_RUN_CANCELLED: return CDX_EINTR;

@@ -65,6 +65,17 @@ const struct cli_command cli_commands[] = {
 	 "\n"
 	 "List the pipelines registered in the project file (cdx.yml, or --config),\n"
 	 "with their files, stages and jobs.\n"},
+	{"job", cmd_job, "job [--run ID --owner PID] [--override NAME]... STAGE/JOB",
+	 "usage: cdx job [--run ID --owner PID] [--override NAME]... STAGE/JOB\n"
+	 "\n"
+	 "Run one job of a $(cdx-pipeline) rule: the recipes the make module writes\n"
+	 "call this, with the job's definition in CDX_JOB_SPEC. The job runs through\n"
+	 "the same runner as `cdx run` (timeouts, retries, logs, secret masking) and\n"
+	 "is recorded as part of run ID, which make's process (--owner) owns: when\n"
+	 "make exits, the run is closed with the status of its jobs.\n"
+	 "\n"
+	 "  --override NAME  take variable NAME from the environment (make passes\n"
+	 "                   its command-line variables this way)\n"},
 	{"plugin-path", cmd_plugin_path, "plugin-path",
 	 "usage: cdx plugin-path\n"
 	 "\n"

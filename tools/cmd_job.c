@@ -1,0 +1,316 @@
+/* cmd_job.c — `cdx job`: one job of a pipeline that GNU make drives.
+ *
+ * $(cdx-pipeline FILE) turns every job into a make rule whose recipe is
+ * `cdx job --run ID --owner MAKEPID STAGE/JOB`, with the job's whole
+ * definition in the exported target-specific variable CDX_JOB_SPEC (a
+ * one-job pipeline as JSON, see cdx_pipeline_job_spec).  The job then runs
+ * through the very runner `cdx run` uses — timeouts, retries, subreaper,
+ * logs, secret masking, records — as one part of the run ID.
+ *
+ * The run belongs to make: the first job of it (the one that creates the
+ * marker file STATE/make/ID) writes the run record and starts a watcher, a
+ * small detached process that waits for make to exit — normally, after a
+ * failure, under -k, on Ctrl-C or even on kill -9 — and then closes the
+ * run with the status its jobs' records add up to.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "history.h"
+#include "store.h"
+#include "util.h"
+
+static struct cdx_run *volatile current;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (current)
+		cdx_run_cancel(current);
+}
+
+/* the directory of a file: state, or NULL for other backends */
+static const char *state_dir(const char *state)
+{
+	if (strstr(state, "://"))
+		return NULL;
+	return strncmp(state, "file:", 5) == 0 ? state + 5 : state;
+}
+
+struct tally {
+	const char *run;
+	int failed, cancelled, jobs;
+	double start_ms;
+};
+
+static int tally_one(void *ctx, const cJSON *rec)
+{
+	struct tally *t = ctx;
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	const char *run = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "run"));
+	const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "status"));
+	if (type && strcmp(type, "run") == 0) {
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id"));
+		if (id && strcmp(id, t->run) == 0)
+			t->start_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "start_ms"));
+		return 0;
+	}
+	if (!type || strcmp(type, "job") != 0 || !run || strcmp(run, t->run) != 0 || !status)
+		return 0;
+	t->jobs++;
+	if (strcmp(status, "failed") == 0)
+		t->failed++;
+	else if (strcmp(status, "cancelled") == 0)
+		t->cancelled++;
+	return 0;
+}
+
+/* wait until process OWNER has ended */
+static void wait_for(pid_t owner)
+{
+	int fd = (int)syscall(SYS_pidfd_open, owner, 0);
+	if (fd >= 0) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+			;
+		close(fd);
+		return;
+	}
+	while (kill(owner, 0) == 0 || errno == EPERM)
+		usleep(100000);
+}
+
+/* the watcher: close run ID of STATE once OWNER is gone */
+static void watch(const char *state, const char *id, pid_t owner, const char *marker)
+{
+	struct cdx_store *s;
+	struct cdx_error err = {0};
+	struct tally t = {id, 0, 0, 0, 0};
+	cJSON *rec;
+	double end;
+	wait_for(owner);
+	if (cdx_store_open(state, &s, &err) < 0)
+		return;
+	s->ops->scan(s, tally_one, &t, &err);
+	end = (double)cdx_wall_ms();
+	rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "t", "run_end");
+	cJSON_AddStringToObject(rec, "id", id);
+	cJSON_AddStringToObject(rec, "status", t.cancelled ? "cancelled" : t.failed ? "failed" : "success");
+	cJSON_AddNumberToObject(rec, "end_ms", end);
+	if (t.start_ms > 0)
+		cJSON_AddNumberToObject(rec, "duration_ms", end - t.start_ms);
+	cJSON_AddStringToObject(rec, "driver", "make");
+	s->ops->append(s, rec, &err);
+	s->ops->flush(s, &err);
+	cJSON_Delete(rec);
+	cdx_store_close(s);
+	unlink(marker);
+}
+
+/* start the watcher as a detached grandchild holding none of make's fds */
+static void spawn_watcher(const char *state, const char *id, pid_t owner, const char *marker)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		int fd;
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		/* make's jobserver pipe and output must not be held open */
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		watch(state, id, owner, marker);
+		_exit(0);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* make -s: MAKEFLAGS' first word holds the single-letter flags */
+static bool make_silent(void)
+{
+	const char *mf = getenv("MAKEFLAGS");
+	if (!mf)
+		return false;
+	while (*mf == ' ')
+		mf++;
+	for (; *mf && *mf != ' ' && *mf != '-'; mf++)
+		if (*mf == 's')
+			return true;
+	return strstr(getenv("MAKEFLAGS"), "--silent") != NULL;
+}
+
+int cmd_job(struct cli *g, int argc, char **argv)
+{
+	const char *run_id = NULL, *job = NULL, *state, *env, *dir;
+	const char **vars = NULL;
+	size_t n_vars = 0, cap_vars = 0;
+	long owner = 0;
+	char *spec = NULL, *marker = NULL;
+	struct cdx_diags *d = NULL;
+	struct cdx_pipeline *p = NULL;
+	struct cdx_run_options ro;
+	struct cdx_error err = {0};
+	struct cdx_run *r = NULL;
+	struct sigaction sa, old_int, old_term;
+	cJSON *parsed = NULL, *extra;
+	char **owned = NULL;
+	size_t n_owned = 0, cap_owned = 0;
+	int rc = CDX_EUSAGE, i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--run") == 0 || strncmp(a, "--run=", 6) == 0) {
+			run_id = cli_option_value("job", argc, argv, &i, "--run");
+			if (!run_id)
+				goto out;
+		} else if (strcmp(a, "--owner") == 0 || strncmp(a, "--owner=", 8) == 0) {
+			const char *v = cli_option_value("job", argc, argv, &i, "--owner");
+			char *end;
+			if (!v)
+				goto out;
+			owner = strtol(v, &end, 10);
+			if (*end || owner <= 0) {
+				rc = cli_usage_error("job", "--owner needs a process id, not '%s'", v);
+				goto out;
+			}
+		} else if (strcmp(a, "--override") == 0 || strncmp(a, "--override=", 11) == 0) {
+			/* a variable make got on its command line: its value comes
+			 * from the environment make gives the recipe, never from the
+			 * command line, so it is never reparsed by a shell */
+			const char *name = cli_option_value("job", argc, argv, &i, "--override"), *val;
+			if (!name)
+				goto out;
+			val = getenv(name);
+			if (val) {
+				char *kv = cdx_xjoin3(name, "=", val);
+				CDX_PUSH(owned, n_owned, cap_owned, kv);
+				cdx_grow(&vars, &cap_vars, n_vars + 2, sizeof(char *));
+				vars[n_vars++] = kv;
+				vars[n_vars] = NULL;
+			}
+		} else if (a[0] == '-') {
+			rc = cli_usage_error("job", "unknown option %s", a);
+			goto out;
+		} else if (!job) {
+			job = a;
+		} else {
+			rc = cli_usage_error("job", "unexpected argument %s", a);
+			goto out;
+		}
+	}
+	if (!job) {
+		rc = cli_usage_error("job", "name the job STAGE/JOB");
+		goto out;
+	}
+	env = getenv("CDX_JOB_SPEC");
+	if (!env) {
+		cli_error("job: no CDX_JOB_SPEC in the environment: `cdx job` runs the jobs of $(cdx-pipeline) "
+			  "rules; use `cdx run FILE --only %s` from a shell",
+			  job);
+		goto out;
+	}
+	spec = cdx_xstrdup(env);
+	unsetenv("CDX_JOB_SPEC"); /* the job sees its variables, not their carrier */
+	parsed = cJSON_Parse(spec);
+	extra = cJSON_GetObjectItem(parsed, "x-cdx");
+	d = cdx_diags_new();
+	p = cdx_pipeline_load_mem(cJSON_GetStringValue(cJSON_GetObjectItem(extra, "file")) ?: "job spec", spec,
+				  strlen(spec), d);
+	if (!p || cdx_pipeline_job_count(p) != 1) {
+		cli_print_diags(d);
+		cli_error("job: CDX_JOB_SPEC does not describe one job");
+		goto out;
+	}
+	if (strcmp(cdx_pipeline_job_id(p, 0), job) != 0) {
+		cli_error("job: CDX_JOB_SPEC describes %s, not %s", cdx_pipeline_job_id(p, 0), job);
+		goto out;
+	}
+	state = cli_state(g);
+	if (!state)
+		goto out;
+	memset(&ro, 0, sizeof(ro));
+	ro.jobs = 1;
+	ro.vars = vars;
+	ro.output = CDX_OUTPUT_RAW;
+	ro.state = state;
+	ro.grace_ms = -1;
+	ro.out = stdout;
+	ro.make_job = 1;
+	ro.run_id = run_id;
+	ro.owner_pid = owner;
+	ro.job_count = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItem(extra, "jobs"));
+	dir = state_dir(state);
+	if (run_id && owner && dir && cdx_name_valid(run_id)) {
+		char *mdir = cdx_xasprintf("%s/make", dir);
+		int fd;
+		cdx_mkdirs(mdir);
+		marker = cdx_xasprintf("%s/%s", mdir, run_id);
+		free(mdir);
+		fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+			ro.make_first = 1;
+		}
+	}
+	r = cdx_run_new(p, &ro, &err);
+	if (!r) {
+		cli_error("job: %s", err.msg);
+		rc = err.code ? err.code : CDX_EUSAGE;
+		goto out;
+	}
+	if (ro.make_first)
+		spawn_watcher(state, run_id, (pid_t)owner, marker);
+	if (!make_silent()) {
+		/* echo the script, as make echoes a recipe */
+		printf("%s\n", cdx_pipeline_job_script(p, 0));
+		fflush(stdout);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	current = r;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = cdx_run_execute(r, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	current = NULL;
+	if (rc < 0) {
+		cli_error("job: %s", err.msg);
+		rc = err.code ? err.code : CDX_ESTATE;
+	}
+out:
+	cdx_run_free(r);
+	cdx_pipeline_free(p);
+	cdx_diags_free(d);
+	cJSON_Delete(parsed);
+	free(spec);
+	free(marker);
+	for (size_t k = 0; k < n_owned; k++)
+		free(owned[k]);
+	free(owned);
+	free(vars);
+	return rc;
+}
