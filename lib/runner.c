@@ -20,10 +20,11 @@
  *
  * Whether exec worked is learnt from a second O_CLOEXEC pipe: the child
  * writes a struct child_report into it when a step fails, and exec closes
- * it otherwise; the parent reads it once the leader is reaped.  A failed exec ends as EXITED 127 (not found)
- * or 126 (not runnable), as it would under /bin/sh, with the message in the
- * output; a failure before exec (the working directory, /dev/null) is
- * SPAWNFAIL with the message in the result.
+ * it otherwise; the parent reads it once the leader is reaped.  A failed
+ * exec ends as EXITED 127 (not found) or 126 (not runnable), as it would
+ * under /bin/sh, with the message in the output; a failure before exec
+ * (the working directory, /dev/null) is SPAWNFAIL with the message in the
+ * result.
  *
  * The runner's process is made a child subreaper, so every process an
  * attempt starts stays a descendant of the runner, also after its parent
@@ -1127,6 +1128,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 	struct cdx_runner *r = self;
 	int64_t now = cdx_now_ns();
 	int64_t until = timeout_ms < 0 ? INT64_MAX : now + (int64_t)timeout_ms * MS;
+	bool polled = false; /* even wait(0) reads what is there */
 
 	for (;;) {
 		size_t i, n = 0;
@@ -1146,7 +1148,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 				return 1;
 			}
 		}
-		if (!r->natt || now >= until)
+		if (!r->natt || (polled && now >= until))
 			return 0;
 
 		for (i = 0; i < r->natt; i++) {
@@ -1163,6 +1165,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 		else
 			ms = (int)min64((wake - now + MS - 1) / MS, INT_MAX);
 		k = poll(r->pfd, n, ms);
+		polled = true;
 		if (k < 0)
 			return 0; /* EINTR: the caller's signal; ENOMEM: try again later */
 		for (i = 0; k > 0 && i < n; i++) {
