@@ -1,7 +1,7 @@
-/* runner.c — the real process runner (see runner.h): fork, exec, output
+/* runner.c — the real process runner (see runner.h): vfork, exec, output
  * capture with masking, timeouts, leftover cleanup and reaping.
  *
- * Each attempt is a child started with fork() in its own session; its
+ * Each attempt is a child started with vfork() in its own session; its
  * merged stdout/stderr is one O_CLOEXEC pipe whose read end the runner
  * polls.  The runner never installs a signal handler and keeps no global
  * state: the exit of a leader is seen through a pidfd (pidfd_open) in the
@@ -9,13 +9,22 @@
  * the caller's own (poll fails with EINTR and wait returns 0).  On kernels
  * without pidfds the runner falls back to a short poll tick.
  *
+ * vfork, not fork: the parent's memory is not copied (fork of a large
+ * process costs milliseconds, and fails under strict overcommit), and the
+ * calling thread resumes once the child has exec'd or exited, as with
+ * posix_spawn (which cannot search the PATH of spec->envp or tell a failed
+ * chdir from a failed exec).  The child shares the parent's memory until
+ * then, so it only makes raw system calls, writes nothing but the plan it
+ * was given, runs no handler (every signal is blocked across vfork and
+ * reset to SIG_DFL in the child before it is unblocked) and never returns.
+ *
  * Whether exec worked is learnt from a second O_CLOEXEC pipe: the child
  * writes a struct child_report into it when a step fails, and exec closes
- * it otherwise; the parent reads it once the leader is reaped, so start()
- * never blocks on the child.  A failed exec ends as EXITED 127 (not found)
- * or 126 (not runnable), as it would under /bin/sh, with the message in the
- * output; a failure before exec (the working directory, /dev/null) is
- * SPAWNFAIL with the message in the result.
+ * it otherwise; the parent reads it once the leader is reaped.  A failed
+ * exec ends as EXITED 127 (not found) or 126 (not runnable), as it would
+ * under /bin/sh, with the message in the output; a failure before exec
+ * (the working directory, /dev/null) is SPAWNFAIL with the message in the
+ * result.
  *
  * The runner's process is made a child subreaper, so every process an
  * attempt starts stays a descendant of the runner, also after its parent
@@ -91,8 +100,8 @@ struct child_report {
 	int err;   /* errno */
 };
 
-/* Everything the child needs, prepared before fork: the child only makes
- * async-signal-safe calls and never allocates. */
+/* Everything the child needs, prepared before vfork: the child only makes
+ * async-signal-safe calls, never allocates, and writes to nothing else. */
 struct child_plan {
 	char **cands; /* paths to try, in PATH order */
 	size_t ncands;
@@ -103,8 +112,8 @@ struct child_plan {
 	const char *what; /* the command as named in messages */
 	int out_w;        /* write end of the output pipe (>= 3, CLOEXEC) */
 	int rep_w;        /* write end of the exec-report pipe (>= 3, CLOEXEC) */
-	const void *keep; /* the attempt: keeps it reachable for leak checkers
-			   * (valgrind) in a child that exits before exec */
+	const void *keep; /* the attempt: keeps it reachable for leak checkers in a
+			   * child that exits before exec (valgrind runs vfork as fork) */
 };
 
 struct attempt {
@@ -121,8 +130,8 @@ struct attempt {
 	char *cwd;              /* copy of spec->cwd, for messages; NULL = inherited */
 	char *log_path;         /* copy of spec->log_path, for messages */
 	bool log_failed;        /* a log write failed (reported once) */
-	int64_t start_ns;       /* monotonic, at fork */
-	int64_t start_ms;       /* wall clock, at fork */
+	int64_t start_ns;       /* monotonic, at vfork */
+	int64_t start_ms;       /* wall clock, at vfork */
 	int64_t deadline_ns;    /* monotonic time of the timeout; 0 = none */
 	int64_t grace_ns;       /* SIGTERM to SIGKILL */
 	int64_t kill_ns;        /* monotonic time of the pending SIGKILL; 0 = none */
@@ -290,8 +299,8 @@ child_fail(const struct child_plan *pl, enum child_stage stage, int e, int code)
 	_exit(code);
 }
 
-/* child_run: in the forked child; never returns.  Signals are all blocked
- * on entry (see runner_start). */
+/* child_run: in the vfork'd child, on the parent's memory; never returns.
+ * Signals are all blocked on entry (see runner_start). */
 static void __attribute__((noreturn)) child_run(struct child_plan *pl)
 {
 	struct sigaction sa;
@@ -346,6 +355,16 @@ static void __attribute__((noreturn)) child_run(struct child_plan *pl)
 	if (i == pl->ncands && eacces)
 		e = EACCES;
 	child_fail(pl, STAGE_EXEC, e, e == ENOENT || e == ENOTDIR ? 127 : 126);
+}
+
+/* spawn: vfork a child that runs PL; the child's pid, or -1 (errno set).
+ * Kept apart so that no variable of the caller lives across vfork. */
+static pid_t __attribute__((noinline)) spawn(struct child_plan *pl)
+{
+	pid_t pid = vfork();
+	if (pid == 0)
+		child_run(pl);
+	return pid;
 }
 
 /* ---- preparing a start --------------------------------------------------- */
@@ -515,7 +534,8 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	plan.rep_w = repp[1];
 	plan.keep = a;
 
-	/* no handler of ours may run in the child before it resets them */
+	/* no handler may run in the child (on the parent's memory) before it
+	 * has reset them all */
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, &old) < 0) {
 		cdx_error_set(err, CDX_EFAILED, "cannot block signals: %s", strerror(errno));
@@ -523,9 +543,7 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	}
 	a->start_ms = cdx_wall_ms();
 	a->start_ns = cdx_now_ns();
-	pid = fork();
-	if (pid == 0)
-		child_run(&plan);
+	pid = spawn(&plan);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
@@ -1110,6 +1128,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 	struct cdx_runner *r = self;
 	int64_t now = cdx_now_ns();
 	int64_t until = timeout_ms < 0 ? INT64_MAX : now + (int64_t)timeout_ms * MS;
+	bool polled = false; /* even wait(0) reads what is there */
 
 	for (;;) {
 		size_t i, n = 0;
@@ -1129,7 +1148,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 				return 1;
 			}
 		}
-		if (!r->natt || now >= until)
+		if (!r->natt || (polled && now >= until))
 			return 0;
 
 		for (i = 0; i < r->natt; i++) {
@@ -1146,6 +1165,7 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 		else
 			ms = (int)min64((wake - now + MS - 1) / MS, INT_MAX);
 		k = poll(r->pfd, n, ms);
+		polled = true;
 		if (k < 0)
 			return 0; /* EINTR: the caller's signal; ENOMEM: try again later */
 		for (i = 0; k > 0 && i < n; i++) {

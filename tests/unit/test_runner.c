@@ -8,6 +8,7 @@
 #include "fixtures.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -660,6 +661,25 @@ static void test_wait_interrupted(void **state)
 	struct cdx_error err;
 	int64_t t0;
 	(void)state;
+
+	/* wait(0) makes progress: output is read while the job still runs */
+	{
+		struct capture cap = {0};
+		struct cdx_runner *r0 = cdx_runner_new(capture_fn, &cap);
+		struct cdx_proc_spec s0 = script_spec(script, 2);
+		int64_t until = cdx_now_ns() + INT64_C(20000000000);
+		s0.script = cdx_xasprintf("echo polled; %s", script);
+		assert_int_equal(cdx_runner_ops()->start(r0, &s0, &err), 0);
+		while (!cap.out.len && cdx_now_ns() < until) {
+			assert_int_equal(cdx_runner_ops()->wait(r0, 0, &res), 0);
+			poll(NULL, 0, 1);
+		}
+		assert_int_equal(cap.out.len, 7);
+		assert_string_equal(cap.out.data, "polled\n");
+		cdx_runner_free(r0);
+		cdx_buf_free(&cap.out);
+		free((char *)s0.script);
+	}
 
 	/* nothing runs: no wait at all */
 	t0 = cdx_now_ns();
