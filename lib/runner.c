@@ -178,6 +178,9 @@ struct cdx_runner {
 	struct cdx_buf masked;  /* masked output of one read */
 	struct cdx_buf scratch; /* /proc reads */
 	char *rbuf;             /* READ_CHUNK bytes */
+	char *found_path;       /* PATH the lookups below were made in */
+	char **found;           /* "name\0/full/path" of commands found there */
+	size_t nfound, capfound;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -380,7 +383,50 @@ static const char *env_get(char *const *envp, const char *name)
 }
 
 /* plan_prepare: fill PL for SPEC (everything malloc'd; plan_free frees). */
-static void plan_prepare(struct child_plan *pl, const struct cdx_proc_spec *spec, const char *marker)
+/* lookup: the executable NAME resolves to in PATH, remembered per runner
+ * (jobs of one run share their PATH); NULL when there is none, and the
+ * child then searches itself and reports the failure as execvp would */
+static const char *lookup(struct cdx_runner *r, const char *path, const char *name)
+{
+	const char *p, *q;
+	size_t i, nl = strlen(name);
+	if (!r->found_path || strcmp(r->found_path, path) != 0) {
+		for (i = 0; i < r->nfound; i++)
+			free(r->found[i]);
+		r->nfound = 0;
+		free(r->found_path);
+		r->found_path = cdx_xstrdup(path);
+	}
+	for (i = 0; i < r->nfound; i++)
+		if (strcmp(r->found[i], name) == 0)
+			return r->found[i] + nl + 1;
+	for (p = path;; p = q + 1) {
+		size_t dl;
+		struct stat st;
+		char *cand;
+		q = strchr(p, ':');
+		dl = q ? (size_t)(q - p) : strlen(p);
+		if (dl && p[0] == '/') { /* relative entries depend on the cwd: not cached */
+			cand = cdx_xasprintf("%.*s/%s", (int)dl, p, name);
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+				char *entry = cdx_xmalloc(nl + 1 + strlen(cand) + 1);
+				memcpy(entry, name, nl + 1);
+				memcpy(entry + nl + 1, cand, strlen(cand) + 1);
+				free(cand);
+				CDX_PUSH(r->found, r->nfound, r->capfound, entry);
+				return entry + nl + 1;
+			}
+			free(cand);
+		} else {
+			return NULL;
+		}
+		if (!q)
+			return NULL;
+	}
+}
+
+static void plan_prepare(struct cdx_runner *r, struct child_plan *pl, const struct cdx_proc_spec *spec,
+			 const char *marker)
 {
 	char *const *envp = spec->envp ? spec->envp : environ;
 	size_t n = 0, i, cap = 0, mlen = strlen(MARKER_NAME) + 1;
@@ -423,9 +469,15 @@ static void plan_prepare(struct child_plan *pl, const struct cdx_proc_spec *spec
 		CDX_PUSH(pl->cands, pl->ncands, cap, cdx_xstrdup(pl->argv[0]));
 	} else if (pl->argv[0][0]) {
 		const char *path = env_get(envp, "PATH");
-		const char *p, *q;
+		const char *p, *q, *hit;
 		if (!path)
 			path = DEFAULT_PATH;
+		hit = lookup(r, path, pl->argv[0]);
+		if (hit) {
+			/* one execve instead of one per PATH entry */
+			CDX_PUSH(pl->cands, pl->ncands, cap, cdx_xstrdup(hit));
+			return;
+		}
 		for (p = path;; p = q + 1) {
 			size_t dl;
 			q = strchr(p, ':');
@@ -528,7 +580,7 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	}
 	a->pipe_ino = st.st_ino;
 
-	plan_prepare(&plan, spec, a->marker);
+	plan_prepare(r, &plan, spec, a->marker);
 	plan.cwd = spec->cwd;
 	plan.out_w = outp[1];
 	plan.rep_w = repp[1];
@@ -1011,6 +1063,45 @@ static void check_lost(struct attempt *a)
 }
 
 /* advance: timeouts, the SIGKILL after grace, sweeps and drain limits. */
+/* nothing_left: the cheap proof, without scanning /proc, that attempt A
+ * (leader reaped) left no process behind: its process group is empty and
+ * every child of ours is the leader of an attempt still running.  Any
+ * process that escaped A's group descends from a process of A; with A's
+ * leader and group gone its ancestors died, so it was re-parented to us
+ * (the subreaper) and would show in our children.  When the kernel has no
+ * children file, or anything is unclear, the answer is false: scan. */
+static bool nothing_left(const struct cdx_runner *r, const struct attempt *a)
+{
+	char path[64], buf[4096], *c, *end;
+	ssize_t n;
+	int fd;
+	if (a->nsignalled || killpg(a->pid, 0) == 0 || errno != ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)r->self);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0 || n >= (ssize_t)sizeof(buf) - 1)
+		return false;
+	buf[n] = '\0';
+	for (c = buf; *c; c = end) {
+		long pid = strtol(c, &end, 10);
+		size_t i;
+		bool leader = false;
+		if (end == c)
+			break;
+		for (i = 0; i < r->natt && !leader; i++)
+			leader = !r->att[i]->reaped && r->att[i]->pid == (pid_t)pid;
+		if (!leader)
+			return false;
+		while (*end == ' ' || *end == '\n')
+			end++;
+	}
+	return true;
+}
+
 static void advance(struct cdx_runner *r, int64_t now)
 {
 	size_t i;
@@ -1029,7 +1120,10 @@ static void advance(struct cdx_runner *r, int64_t now)
 				a->kill_ns = 0;
 			}
 		} else if (!a->swept) {
-			if (now >= a->sweep_next_ns) {
+			if (!a->sent && nothing_left(r, a)) {
+				a->swept = true;
+				a->drain_limit_ns = now + DRAIN_LIMIT;
+			} else if (now >= a->sweep_next_ns) {
 				size_t left = signal_attempt(r, i, SIGKILL);
 				if (!left || now >= a->sweep_limit_ns) {
 					a->swept = true;
@@ -1282,6 +1376,10 @@ void cdx_runner_free(struct cdx_runner *r)
 	cdx_buf_free(&r->masked);
 	cdx_buf_free(&r->scratch);
 	free(r->rbuf);
+	for (i = 0; i < r->nfound; i++)
+		free(r->found[i]);
+	free(r->found);
+	free(r->found_path);
 	free(r);
 }
 
