@@ -675,7 +675,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	/* weights: measured history, else duration_hint, else 1 s */
 	for (i = 0; i < p->n_jobs; i++)
 		r->w[i] = cdx_pipeline_weight_ms(p, i);
-	cdx_history_weights(r->store, p, r->w);
+	if (!r->o.make_job) /* one job: no order to choose, no history to read */
+		cdx_history_weights(r->store, p, r->w);
 	cdx_dag_priority(p->dag, r->w, r->prio);
 
 	r->executed = true;
