@@ -9,6 +9,12 @@
 #    name in the file").
 # 2. "(and 1 more problems; ...)": the module's count is not singular for
 #    one (cdx validate says "1 problem found").
+# 3. A job whose script runs make, under `make -jN NAME`, gets make's
+#    MAKEFLAGS with --jobserver-auth but not the jobserver's descriptors (the
+#    cdx job recipe is not a recursive make line, and must not be one, or
+#    make -n would run it): every such sub-make warns "jobserver
+#    unavailable: using -j1.  Add '+' to parent make rule."  cdx job could
+#    drop the jobserver from MAKEFLAGS in the job's environment.
 . "$(dirname "$0")/lib.sh"
 . "$DATA/make/make_lib.sh"
 
@@ -24,6 +30,14 @@ expect_status 2 run_make
 case $OUT in
 *"(and 1 more problem; see cdx validate bad2.yml)"*) ;;
 *) bug "one more problem is counted as 'problems': $OUT" ;;
+esac
+
+makefile sub.mk 'all: ; @echo sub ran'
+makefile Makefile "load $CDX_SO" '$(cdx-pipeline submake.yml)'
+expect_status 0 run_make -s -j2 submake
+expect_contains "sub ran"
+case $OUT in
+*"jobserver unavailable"*) bug "a job running make under make -j2 warns: $OUT" ;;
 esac
 
 bugs_done
