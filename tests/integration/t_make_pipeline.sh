@@ -183,7 +183,9 @@ id=$(runs_json vars | jq -r '.[0].id')
 expect_contains "run=$id"
 
 # ---- characters that mean something to make or sh --------------------------------
-expect_status 0 run_make -s -j2 meta
+# (one job at a time: a job that ends before the first job has written the
+# run record is lost to cdx logs; see pending_make_runs.sh)
+expect_status 0 run_make -s meta
 for n in 1 2 3 4 5 6 7 8 9; do
 	[ ! -e "pwned$n" ] || fail "a value of meta.yml was executed (pwned$n)"
 done
