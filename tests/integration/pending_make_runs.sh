@@ -75,26 +75,26 @@ set -e
 st=$(settled_status timeout)
 [ "$st" = timeout ] || [ "$st" = failed ] || bug "the run that exceeded the pipeline's timeout is recorded $st"
 
-# 4. fast jobs at once: every job of every run is in the run's records
+# 4. fast jobs at once (16 under -j16): every job of every run is in the run's records
 {
 	echo "name: fast"
 	echo "stages:"
 	echo "  - name: s"
 	echo "    jobs:"
-	for i in 1 2 3 4 5 6 7 8; do echo "      - {name: j$i, script: echo $i}"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do echo "      - {name: j$i, script: echo $i}"; done
 } >fast.yml
 makefile Makefile "load $CDX_SO" '$(cdx-pipeline fast.yml)'
 i=0
 while [ "$i" -lt 10 ]; do
-	run_make -s -j8 fast >/dev/null || fail "make -j8 fast failed"
+	run_make -s -j16 fast >/dev/null || fail "make -j16 fast failed"
 	i=$((i + 1))
 done
 sleep 0.5
-short=$(runs_json fast | jq '[.[] | select(.jobs_success != 8)] | length')
+short=$(runs_json fast | jq '[.[] | select(.jobs_success != 16)] | length')
 if [ "$short" -ne 0 ]; then
-	bug "$short of 10 runs of make -j8 fast (8 jobs) lack job records: $(runs_json fast | jq -c 'map(.jobs_success)')"
-	id=$(runs_json fast | jq -r '[.[] | select(.jobs_success != 8)][0].id')
-	for j in 1 2 3 4 5 6 7 8; do
+	bug "$short of 10 runs of make -j16 fast (16 jobs) lack job records: $(runs_json fast | jq -c 'map(.jobs_success)')"
+	id=$(runs_json fast | jq -r '[.[] | select(.jobs_success != 16)][0].id')
+	for j in $(seq 1 16); do
 		"$CDX" logs "$id" "s/j$j" >/dev/null 2>&1 || bug "cdx logs $id s/j$j: no log"
 	done
 fi

@@ -16,9 +16,11 @@ command -v jq >/dev/null 2>&1 || { echo "jq not installed (apt-get install jq)" 
 
 MDATA="$DATA/make"
 
-# copy the make test data into $T, where the tests run
+# copy the make test data into $T, where the tests run (and write, and
+# remove: never anywhere else)
+[ -n "${T:-}" ] && [ -d "$T" ] || { echo "make_lib.sh: no \$T (source lib.sh first)" >&2; exit 1; }
 cp "$MDATA"/*.yml "$MDATA"/*.yml.in "$MDATA"/*.sh "$T"/
-cd "$T"
+cd "$T" || exit 1
 
 # makefile FILE LINE...: write a makefile, one argument a line
 makefile() {
