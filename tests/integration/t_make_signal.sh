@@ -9,6 +9,15 @@
 command -v setsid >/dev/null 2>&1 || { echo "setsid not installed" >&2; exit 77; }
 
 marker="cdxsig$$x$(date +%s)"
+
+# should the test fail half way, leave nothing running: make's group, and
+# what is left of the jobs (found by the marker)
+stop_all() {
+	if [ -s "$T/make.pid" ]; then kill -KILL "-$(cat "$T/make.pid")" 2>/dev/null || true; fi
+	for p in $(procs_with "$marker"); do kill -KILL "$p" 2>/dev/null || true; done
+	cleanup
+}
+trap stop_all EXIT
 sed "s/MARKER/$marker/g" sig.yml.in >sig.yml
 makefile Makefile "load $CDX_SO" '$(cdx-pipeline sig.yml)'
 
