@@ -85,9 +85,7 @@ bool cdx_history_owner_alive(const char *host, int pid, long long pid_start)
 	me[sizeof(me) - 1] = '\0';
 	if (!host || strcmp(host, me) != 0)
 		return true;
-	if (pid <= 0)
-		return false;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
+	if (!cdx_process_alive(pid))
 		return false;
 	return pid_start < 0 || cdx_process_start_time(pid) == pid_start;
 }

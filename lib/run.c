@@ -732,6 +732,12 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		r->last_flush_ns = cdx_now_ns();
 	}
 
+	{
+		size_t strays = cdx_runner_kill_strays();
+		if (strays && !r->o.make_job)
+			fprintf(stderr, "cdx: killed %zu process%s left behind by a cdx that was killed\n", strays,
+				strays == 1 ? "" : "es");
+	}
 	r->runner = cdx_runner_new(on_output, r);
 	memset(&so, 0, sizeof(so));
 	so.workers = r->o.jobs;

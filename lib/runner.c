@@ -107,6 +107,7 @@ struct child_plan {
 	size_t ncands;
 	char **argv;      /* argument vector */
 	char **shargv;    /* SHELL_PATH, candidate, argv[1..]: for ENOEXEC */
+	pid_t parent;     /* the runner's process, for the death signal's race */
 	char **envp;      /* the spec's environment plus the marker */
 	const char *cwd;  /* or NULL */
 	const char *what; /* the command as named in messages */
@@ -313,6 +314,11 @@ static void __attribute__((noreturn)) child_run(struct child_plan *pl)
 	size_t i;
 
 	setsid(); /* cannot fail: a fresh child is no group leader */
+	/* if cdx dies (even by SIGKILL) the attempt's leader dies with it;
+	 * what the leader started is swept by the next cdx (cdx_runner_kill_strays) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != pl->parent)
+		_exit(126);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -581,6 +587,7 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	a->pipe_ino = st.st_ino;
 
 	plan_prepare(r, &plan, spec, a->marker);
+	plan.parent = r->self;
 	plan.cwd = spec->cwd;
 	plan.out_w = outp[1];
 	plan.rep_w = repp[1];
@@ -1447,4 +1454,51 @@ fail:
 void cdx_argv_free(char **argv)
 {
 	strv_free(argv);
+}
+
+size_t cdx_runner_kill_strays(void)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	struct cdx_buf env = {0};
+	char chunk[4096];
+	size_t killed = 0;
+	long self = (long)getpid();
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)) != NULL) {
+		char path[64], *endp;
+		const char *m, *end;
+		long pid = strtol(de->d_name, &endp, 10), owner;
+		ssize_t k;
+		int fd;
+		if (*endp || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* gone, or another user's */
+		cdx_buf_reset(&env);
+		cdx_buf_addc(&env, '\0');
+		while (env.len < ENVIRON_MAX) {
+			k = read(fd, chunk, sizeof(chunk));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			cdx_buf_add(&env, chunk, (size_t)k);
+		}
+		close(fd);
+		end = env.data + env.len;
+		m = find_marker(env.data, end);
+		if (!m)
+			continue;
+		owner = strtol(m + strlen(MARKER_NAME) + 1, NULL, 10);
+		/* the runner that started it is gone: nobody will ever stop it */
+		if (owner > 0 && owner != self && !cdx_process_alive((int)owner) && kill((pid_t)pid, SIGKILL) == 0)
+			killed++;
+	}
+	closedir(dir);
+	cdx_buf_free(&env);
+	return killed;
 }

@@ -87,6 +87,9 @@ int64_t cdx_wall_ms(void);
  * process; with the pid it identifies a process despite pid reuse. */
 long long cdx_process_start_time(int pid);
 
+/* cdx_process_alive: process PID exists and is not a zombie */
+bool cdx_process_alive(int pid);
+
 /* 32-bit FNV-1a and CRC-32 (IEEE) */
 uint32_t cdx_hash32(const void *p, size_t n);
 uint32_t cdx_crc32(uint32_t crc, const void *p, size_t n);

@@ -86,7 +86,7 @@ static void wait_for(pid_t owner)
 		close(fd);
 		return;
 	}
-	while (kill(owner, 0) == 0 || errno == EPERM)
+	while (cdx_process_alive((int)owner))
 		usleep(100000);
 }
 
