@@ -147,6 +147,32 @@ static void spawn_watcher(const char *state, const char *id, pid_t owner, const 
 		;
 }
 
+/* the job is not part of make's jobserver (its fds are not passed on):
+ * a make inside the job would warn "jobserver unavailable", so the flags
+ * that name it are taken out of MAKEFLAGS */
+static void drop_jobserver(void)
+{
+	const char *mf = getenv("MAKEFLAGS");
+	struct cdx_buf b = {0};
+	const char *w, *e;
+	if (!mf || !strstr(mf, "--jobserver"))
+		return;
+	for (w = mf; *w; w = e) {
+		while (*w == ' ')
+			w++;
+		e = strchr(w, ' ');
+		if (!e)
+			e = w + strlen(w);
+		if (e > w && strncmp(w, "--jobserver", 11) != 0) {
+			if (b.len)
+				cdx_buf_addc(&b, ' ');
+			cdx_buf_add(&b, w, (size_t)(e - w));
+		}
+	}
+	setenv("MAKEFLAGS", b.data ? b.data : "", 1);
+	cdx_buf_free(&b);
+}
+
 /* make -s: MAKEFLAGS' first word holds the single-letter flags */
 static bool make_silent(void)
 {
@@ -233,6 +259,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	}
 	spec = cdx_xstrdup(env);
 	unsetenv("CDX_JOB_SPEC"); /* the job sees its variables, not their carrier */
+	drop_jobserver();
 	parsed = cJSON_Parse(spec);
 	extra = cJSON_GetObjectItem(parsed, "x-cdx");
 	d = cdx_diags_new();
