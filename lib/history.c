@@ -291,7 +291,7 @@ cJSON *cdx_run_load(const char *state, const char *run_id, struct cdx_error *err
 		goto out;
 	}
 	jobs = cJSON_AddArrayToObject(run, "jobs");
-	while ((j = c.jobs->child) != NULL)
+	for (j = c.jobs->child; j; j = c.jobs->child)
 		cJSON_AddItemToArray(jobs, cJSON_DetachItemViaPointer(c.jobs, j));
 out:
 	cdx_map_free(&c.index);

@@ -1466,7 +1466,7 @@ size_t cdx_runner_kill_strays(void)
 	long self = (long)getpid();
 	if (!dir)
 		return 0;
-	while ((de = readdir(dir)) != NULL) {
+	for (de = readdir(dir); de; de = readdir(dir)) {
 		char path[64], *endp;
 		const char *m, *end;
 		long pid = strtol(de->d_name, &endp, 10), owner;
