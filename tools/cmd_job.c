@@ -30,14 +30,6 @@
 #include "store.h"
 #include "util.h"
 
-static struct cdx_run *volatile current;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (current)
-		cdx_run_cancel(current);
-}
 
 /* the directory of a file: state, or NULL for other backends */
 static const char *state_dir(const char *state)
@@ -199,7 +191,6 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	struct cdx_run_options ro;
 	struct cdx_error err = {0};
 	struct cdx_run *r = NULL;
-	struct sigaction sa, old_int, old_term;
 	cJSON *parsed = NULL, *extra;
 	char **owned = NULL;
 	size_t n_owned = 0, cap_owned = 0;
@@ -314,20 +305,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		printf("%s\n", cdx_pipeline_job_script(p, 0));
 		fflush(stdout);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	current = r;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = cdx_run_execute(r, &err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	current = NULL;
-	if (rc < 0) {
-		cli_error("job: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
-	}
+	rc = cli_execute("job", r);
 out:
 	cdx_run_free(r);
 	cdx_pipeline_free(p);
