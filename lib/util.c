@@ -488,3 +488,15 @@ bool cdx_process_alive(int pid)
 	/* a zombie has died; only its parent has not noticed yet */
 	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }
+
+bool cdx_env_name_valid(const char *s)
+{
+	size_t i;
+	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return false;
+	for (i = 1; s[i]; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_'))
+			return false;
+	return i <= 256;
+}

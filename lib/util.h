@@ -65,6 +65,10 @@ int cdx_error_set(struct cdx_error *err, int code, const char *fmt, ...)
 bool cdx_name_valid(const char *s);
 #define CDX_NAME_MAX 64
 
+/* cdx_env_name_valid: S is an environment variable name:
+ * [A-Za-z_][A-Za-z0-9_]*, at most 256 characters */
+bool cdx_env_name_valid(const char *s);
+
 /* cdx_closest: the candidate closest to WORD by edit distance, or NULL when
  * none is close enough to be a plausible typo. */
 const char *cdx_closest(const char *word, const char *const *cands, size_t n);

@@ -14,6 +14,7 @@
  * run with the status its jobs' records add up to.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -82,6 +83,41 @@ static void wait_for(pid_t owner)
 		usleep(100000);
 }
 
+/* whether a `cdx job --run ID` process is still running (make may die
+ * before its jobs: they go on, and record their end) */
+static bool jobs_of_run_running(const char *id)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	bool found = false;
+	long self = (long)getpid();
+	if (!dir)
+		return false;
+	for (de = readdir(dir); de && !found; de = readdir(dir)) {
+		char path[64], buf[4096], *end;
+		long pid = strtol(de->d_name, &end, 10);
+		ssize_t n, i;
+		int fd;
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		/* the arguments "--run" "ID", NUL-separated */
+		for (i = 0; i + 6 < n && !found; i++)
+			if (memcmp(buf + i, "--run", 6) == 0 && (i == 0 || buf[i - 1] == '\0') &&
+			    i + 6 + (ssize_t)strlen(id) < n && strcmp(buf + i + 6, id) == 0)
+				found = cdx_process_alive((int)pid);
+	}
+	closedir(dir);
+	return found;
+}
+
 /* the watcher: close run ID of STATE once OWNER is gone */
 static void watch(const char *state, const char *id, pid_t owner, const char *marker)
 {
@@ -91,6 +127,8 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	cJSON *rec;
 	double end;
 	wait_for(owner);
+	while (jobs_of_run_running(id))
+		usleep(100000);
 	if (cdx_store_open(state, &s, &err) < 0)
 		return;
 	s->ops->scan(s, tally_one, &t, &err);
