@@ -982,7 +982,7 @@ static void test_cancel(void **state)
 	cdx_pipeline_free(p);
 }
 
-/* PENDING: with keep_going, an attempt that failed on its own while the
+/* (was pending, fixed) with keep_going, an attempt that failed on its own while the
  * cancel was being handled is retried: sched.c ended() only suppresses
  * retries when `stopping && !keep_going`, so after cdx_run_cancel() (or
  * the pipeline timeout) a -k run starts a new attempt, which nothing
@@ -1002,7 +1002,7 @@ static void test_cancel_keep_going_no_retry_pending(void **state)
 	cdx_pipeline_free(p);
 }
 
-/* PENDING: after a cancel, every job that never started should read
+/* (was pending, fixed) after a cancel, every job that never started should read
  * "cancelled"; a job whose need was running when the cancel came reads
  * "skipped" instead (release() blocks it), one that was merely waiting
  * "cancelled" — the record depends on timing. */
@@ -1244,13 +1244,8 @@ int main(void)
 	    cmocka_unit_test(test_wanted),
 	    cmocka_unit_test(test_spawn_failure),
 	    cmocka_unit_test(test_outcome_table),
-	};
-	const struct CMUnitTest pending[] = {
 	    cmocka_unit_test(test_cancel_keep_going_no_retry_pending),
 	    cmocka_unit_test(test_cancel_dependents_pending),
 	};
-	const char *pe = getenv("CDX_PENDING");
-	if (pe && strcmp(pe, "1") == 0)
-		return cmocka_run_group_tests_name("sched (pending)", pending, NULL, NULL);
 	return cmocka_run_group_tests_name("sched", tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pending_run_leftovers.sh — PENDING (fails today; not run by run.sh).
+# t_run_leftovers_fixed.sh — regression test (these bugs are fixed):
 #
 # A process that leaves the attempt's session (setsid), drops the marker
 # from its environment (env -i) and does not hold the output pipe survives

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pending_make_misc.sh — KNOWN BUGS, small ones (run.sh ignores pending_*;
+# t_make_misc_fixed.sh — regression test (these bugs are fixed)
 # run by hand: CDX_BUILD=$PWD/build sh tests/integration/pending_make_misc.sh).
 #
 # 1. A variable of a stage's `environment` given on make's command line

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pending_run_cancel.sh — PENDING (fails today; not run by run.sh).
+# t_run_cancel_fixed.sh — regression test (these bugs are fixed):
 #
 # 1. `cdx run -k` retries a failed attempt after SIGINT.  lib/sched.c,
 #    ended(): `if (st == CDX_JOB_RUNNING && s->stopping && !s->o->keep_going)`

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pending_run_logs.sh — PENDING (fails today; not run by run.sh).
+# t_run_logs_fixed.sh — regression test (these bugs are fixed):
 #
 # With a relative state URL (the default is file:.cdx), the attempt records
 # hold log paths relative to the directory cdx ran in: lib/store_file.c

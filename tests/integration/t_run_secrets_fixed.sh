@@ -1,5 +1,5 @@
 #!/bin/sh
-# pending_run_secrets.sh — PENDING (fails today; not run by run.sh).
+# t_run_secrets_fixed.sh — regression test (these bugs are fixed):
 #
 # A --var override of a JOB-level secret variable is neither masked nor kept
 # out of the records.  lib/run.c, cdx_run_new(): for each --var,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pending_run_vars.sh — PENDING (fails today; not run by run.sh).
+# t_run_vars_fixed.sh — regression test (these bugs are fixed):
 #
 # `cdx run --var NAME=VALUE` does not check NAME: lib/run.c cdx_run_new()
 # and tools/cmd_run.c parse() only require a '=' not in first position, so

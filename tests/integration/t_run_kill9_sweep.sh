@@ -1,5 +1,5 @@
 #!/bin/sh
-# pending_run_kill9.sh — PENDING (needs a design decision; not run by run.sh).
+# t_run_kill9_sweep.sh — regression test (these bugs are fixed):
 #
 # After kill -9 of `cdx run`, its running jobs go on as orphans (re-parented
 # to init): every attempt runs in a session of its own (setsid in
@@ -34,10 +34,13 @@ while [ "$(procs "$RX" | wc -l)" -lt 2 ]; do
 done
 kill -9 "$pid"
 wait "$pid" || true
-# allow the kernel (or a supervisor) a moment
+# the leader dies with cdx (PR_SET_PDEATHSIG); what it started is killed
+# by the next cdx that runs anything (it carries a dead runner's marker)
+printf 'stages:\n  - name: s\n    jobs:\n      - {name: t, script: "true"}\n' >t.yml
+"$CDX" run t.yml >/dev/null 2>&1 || fail "the next run failed"
 i=0
 while [ -n "$(procs "$RX")" ]; do
 	i=$((i + 1)); [ "$i" -lt 40 ] || fail "job processes outlived cdx after kill -9: $(procs "$RX" | tr '\n' ' ')"
 	sleep 0.05
 done
-echo "pending_run_kill9: ok"
+echo "t_run_kill9_sweep: ok"
