@@ -110,8 +110,8 @@ static struct cdx_pipeline *pipeline(const char *func, const char *file_arg)
 		else
 			cdx_buf_printf(&b, "%s: cannot load", file);
 		if (cdx_diags_count(d) > 1)
-			cdx_buf_printf(&b, " (and %zu more problems; see cdx validate %s)", cdx_diags_count(d) - 1,
-				       file);
+			cdx_buf_printf(&b, " (and %zu more problem%s; see cdx validate %s)", cdx_diags_count(d) - 1,
+				       cdx_diags_count(d) == 2 ? "" : "s", file);
 		cdx_diags_free(d);
 		free(file);
 		fail(func, b.data);
@@ -301,23 +301,36 @@ static void shell_quote(struct cdx_buf *b, const char *s)
 	cdx_buf_addc(b, '\'');
 }
 
-/* whether every goal names a job of P: then no lane order is imposed, so
- * that `make ci/test/unit` runs that job and its needs, nothing else */
-static bool goals_are_jobs(const struct cdx_pipeline *p)
+/* whether the goals ask for the whole pipeline by its name: only then are
+ * lanes pinned, since make builds order-only prerequisites too, and a goal
+ * that needs part of the pipeline (a stage, a job, a target of the user's)
+ * must not run the jobs that precede its own in their lanes */
+static bool goals_want_all(const struct cdx_pipeline *p)
 {
 	char *goals = gmk_expand("$(MAKECMDGOALS)"), *tok, *save = NULL;
-	bool all = goals && *goals, found;
-	size_t i;
-	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && all; tok = strtok_r(NULL, " \t", &save)) {
-		size_t n = strlen(p->name);
-		found = false;
-		if (strncmp(tok, p->name, n) == 0 && tok[n] == '/')
-			for (i = 0; i < p->n_jobs && !found; i++)
-				found = strcmp(tok + n + 1, p->jobs[i].id) == 0;
-		all = found;
-	}
+	bool all = false;
+	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && !all; tok = strtok_r(NULL, " \t", &save))
+		all = strcmp(tok, p->name) == 0;
 	gmk_free(goals);
 	return all;
+}
+
+/* -k given inside the makefile (MAKEFLAGS += -k) shows in make's variable */
+static bool makefile_keep_going(void)
+{
+	char *mf = gmk_expand("$(MAKEFLAGS)");
+	bool k = false;
+	const char *c = mf;
+	if (mf) {
+		while (*c == ' ')
+			c++;
+		for (; *c && *c != ' ' && *c != '-'; c++)
+			if (*c == 'k')
+				k = true;
+		k = k || strstr(mf, " -k") || strstr(mf, "--keep-going");
+	}
+	gmk_free(mf);
+	return k;
 }
 
 static void define_rules(const char *func, struct loaded *l)
@@ -343,7 +356,7 @@ static void define_rules(const char *func, struct loaded *l)
 	 * binding with order-only prerequisites on the job before in the same
 	 * lane; make walks its goals in passes and would otherwise start a
 	 * job that became ready mid-pass only at the next walk */
-	lanes = P > 1 && P < n && !keep_going && !goals_are_jobs(p);
+	lanes = P > 1 && P < n && !keep_going && !makefile_keep_going() && goals_want_all(p);
 	for (i = 0; i < n; i++)
 		lane_prev[i] = UINT32_MAX;
 	if (lanes) {
@@ -417,8 +430,12 @@ static void define_rules(const char *func, struct loaded *l)
 		cdx_buf_adds(&b, "\n\t@");
 		shell_quote(&b, registry.tool);
 		cdx_buf_printf(&b, " job --run %s --owner %s", run_id, owner);
-		for (k = 0; k < p->vars.n + jb->vars.n; k++) {
-			const char *name = k < p->vars.n ? p->vars.v[k].name : jb->vars.v[k - p->vars.n].name;
+		const struct cdx_vars *env = &p->stages[jb->stage].env;
+		for (k = 0; k < p->vars.n + env->n + jb->vars.n; k++) {
+			/* every variable a job sees may come from make's command line */
+			const char *name = k < p->vars.n		? p->vars.v[k].name
+					   : k < p->vars.n + env->n ? env->v[k - p->vars.n].name
+								    : jb->vars.v[k - p->vars.n - env->n].name;
 			char *q = cdx_xasprintf("$(origin %s)", name);
 			char *origin = gmk_expand(q);
 			if (origin && strcmp(origin, "command line") == 0)

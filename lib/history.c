@@ -85,9 +85,7 @@ bool cdx_history_owner_alive(const char *host, int pid, long long pid_start)
 	me[sizeof(me) - 1] = '\0';
 	if (!host || strcmp(host, me) != 0)
 		return true;
-	if (pid <= 0)
-		return false;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
+	if (!cdx_process_alive(pid))
 		return false;
 	return pid_start < 0 || cdx_process_start_time(pid) == pid_start;
 }
@@ -293,7 +291,7 @@ cJSON *cdx_run_load(const char *state, const char *run_id, struct cdx_error *err
 		goto out;
 	}
 	jobs = cJSON_AddArrayToObject(run, "jobs");
-	while ((j = c.jobs->child) != NULL)
+	for (j = c.jobs->child; j; j = c.jobs->child)
 		cJSON_AddItemToArray(jobs, cJSON_DetachItemViaPointer(c.jobs, j));
 out:
 	cdx_map_free(&c.index);

@@ -14,6 +14,7 @@
  * run with the status its jobs' records add up to.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,14 +31,6 @@
 #include "store.h"
 #include "util.h"
 
-static struct cdx_run *volatile current;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (current)
-		cdx_run_cancel(current);
-}
 
 /* the directory of a file: state, or NULL for other backends */
 static const char *state_dir(const char *state)
@@ -86,8 +79,43 @@ static void wait_for(pid_t owner)
 		close(fd);
 		return;
 	}
-	while (kill(owner, 0) == 0 || errno == EPERM)
+	while (cdx_process_alive((int)owner))
 		usleep(100000);
+}
+
+/* whether a `cdx job --run ID` process is still running (make may die
+ * before its jobs: they go on, and record their end) */
+static bool jobs_of_run_running(const char *id)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	bool found = false;
+	long self = (long)getpid();
+	if (!dir)
+		return false;
+	for (de = readdir(dir); de && !found; de = readdir(dir)) {
+		char path[64], buf[4096], *end;
+		long pid = strtol(de->d_name, &end, 10);
+		ssize_t n, i;
+		int fd;
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		/* the arguments "--run" "ID", NUL-separated */
+		for (i = 0; i + 6 < n && !found; i++)
+			if (memcmp(buf + i, "--run", 6) == 0 && (i == 0 || buf[i - 1] == '\0') &&
+			    i + 6 + (ssize_t)strlen(id) < n && strcmp(buf + i + 6, id) == 0)
+				found = cdx_process_alive((int)pid);
+	}
+	closedir(dir);
+	return found;
 }
 
 /* the watcher: close run ID of STATE once OWNER is gone */
@@ -99,6 +127,8 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	cJSON *rec;
 	double end;
 	wait_for(owner);
+	while (jobs_of_run_running(id))
+		usleep(100000);
 	if (cdx_store_open(state, &s, &err) < 0)
 		return;
 	s->ops->scan(s, tally_one, &t, &err);
@@ -147,6 +177,32 @@ static void spawn_watcher(const char *state, const char *id, pid_t owner, const 
 		;
 }
 
+/* the job is not part of make's jobserver (its fds are not passed on):
+ * a make inside the job would warn "jobserver unavailable", so the flags
+ * that name it are taken out of MAKEFLAGS */
+static void drop_jobserver(void)
+{
+	const char *mf = getenv("MAKEFLAGS");
+	struct cdx_buf b = {0};
+	const char *w, *e;
+	if (!mf || !strstr(mf, "--jobserver"))
+		return;
+	for (w = mf; *w; w = e) {
+		while (*w == ' ')
+			w++;
+		e = strchr(w, ' ');
+		if (!e)
+			e = w + strlen(w);
+		if (e > w && strncmp(w, "--jobserver", 11) != 0) {
+			if (b.len)
+				cdx_buf_addc(&b, ' ');
+			cdx_buf_add(&b, w, (size_t)(e - w));
+		}
+	}
+	setenv("MAKEFLAGS", b.data ? b.data : "", 1);
+	cdx_buf_free(&b);
+}
+
 /* make -s: MAKEFLAGS' first word holds the single-letter flags */
 static bool make_silent(void)
 {
@@ -173,7 +229,6 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	struct cdx_run_options ro;
 	struct cdx_error err = {0};
 	struct cdx_run *r = NULL;
-	struct sigaction sa, old_int, old_term;
 	cJSON *parsed = NULL, *extra;
 	char **owned = NULL;
 	size_t n_owned = 0, cap_owned = 0;
@@ -233,6 +288,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	}
 	spec = cdx_xstrdup(env);
 	unsetenv("CDX_JOB_SPEC"); /* the job sees its variables, not their carrier */
+	drop_jobserver();
 	parsed = cJSON_Parse(spec);
 	extra = cJSON_GetObjectItem(parsed, "x-cdx");
 	d = cdx_diags_new();
@@ -287,20 +343,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		printf("%s\n", cdx_pipeline_job_script(p, 0));
 		fflush(stdout);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	current = r;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = cdx_run_execute(r, &err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	current = NULL;
-	if (rc < 0) {
-		cli_error("job: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
-	}
+	rc = cli_execute("job", r);
 out:
 	cdx_run_free(r);
 	cdx_pipeline_free(p);
