@@ -1,6 +1,6 @@
 #!/bin/sh
-# t_make_misc_fixed.sh — regression test (these bugs are fixed)
-# run by hand: CDX_BUILD=$PWD/build sh tests/integration/pending_make_misc.sh).
+# t_make_misc_fixed.sh — regression test (these bugs, found by the former
+# pending_make_misc.sh, are fixed):
 #
 # 1. A variable of a stage's `environment` given on make's command line
 #    does not reach the job: define_rules() emits --override only for

@@ -122,6 +122,9 @@ lanes() { run_make -pn "$@" 2>/dev/null | grep -c '^par/[a-z]*/[a-z0-9]*: .*|' |
 [ "$(lanes par)" -eq 0 ] || fail "make par (no -j): lanes"
 [ "$(lanes -j1 par)" -eq 0 ] || fail "make -j1 par: lanes"
 [ "$(lanes -j2 par/test/e2e)" -eq 0 ] || fail "make -j2 par/test/e2e (a job goal): lanes"
+[ "$(lanes -j2 par/test)" -eq 0 ] || fail "make -j2 par/test (a stage goal): lanes"
+[ "$(lanes -j2)" -eq 0 ] || fail "make -j2 (the default goal): lanes"
+[ "$(lanes -j2 par vars)" -gt 0 ] || fail "make -j2 par vars: no lane order"
 [ "$(lanes -j 2 par)" -gt 0 ] || fail "make -j 2 par: no lane order"
 [ "$(lanes --jobs=2 par)" -gt 0 ] || fail "make --jobs=2 par: no lane order"
 
