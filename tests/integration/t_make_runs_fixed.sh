@@ -1,6 +1,6 @@
 #!/bin/sh
-# pending_make_runs.sh — KNOWN BUGS of the run records of make runs
-# (run.sh ignores pending_*; run by hand:
+# t_make_runs_fixed.sh — regression test: the run records of make runs (these bugs are fixed)
+#
 # CDX_BUILD=$PWD/build sh tests/integration/pending_make_runs.sh).
 #
 # 1. Two $(cdx-pipeline) calls in one make often get the same run id:

@@ -1,6 +1,6 @@
 #!/bin/sh
-# pending_make_lanes.sh — KNOWN BUGS of the pinned lanes (run.sh ignores
-# pending_*; run by hand: CDX_BUILD=$PWD/build sh tests/integration/pending_make_lanes.sh).
+# t_make_lanes_fixed.sh — regression test: the pinned lanes (these bugs are fixed)
+#
 #
 # 1. A lane is an order-only prerequisite, and make builds order-only
 #    prerequisites: under -jN a goal that needs only part of a pipeline (a
