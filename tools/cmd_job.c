@@ -32,6 +32,13 @@
 #include "util.h"
 
 
+/* the number KEY of O, 0 when absent (never NaN: it is cast to integers) */
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *n = cJSON_GetObjectItem(o, key);
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
 /* the directory of a file: state, or NULL for other backends */
 static const char *state_dir(const char *state)
 {
@@ -66,6 +73,18 @@ static int tally_one(void *ctx, const cJSON *rec)
 	else if (strcmp(status, "cancelled") == 0)
 		t->cancelled++;
 	return 0;
+}
+
+/* wait_for_ms: whether process OWNER ended within MS milliseconds */
+static bool wait_for_ms(pid_t owner, int64_t ms)
+{
+	int64_t until = cdx_now_ns() / 1000000 + ms;
+	while (cdx_process_alive((int)owner)) {
+		if (cdx_now_ns() / 1000000 >= until)
+			return false;
+		usleep(50000);
+	}
+	return true;
 }
 
 /* wait until process OWNER has ended */
@@ -118,14 +137,24 @@ static bool jobs_of_run_running(const char *id)
 	return found;
 }
 
-/* the watcher: close run ID of STATE once OWNER is gone */
-static void watch(const char *state, const char *id, pid_t owner, const char *marker)
+/* the watcher: close run ID of STATE once OWNER is gone.  EXPECT jobs
+ * should have run (0 = unknown); after TIMEOUT_MS (0 = none) the run is
+ * over, and make is told to stop as a Ctrl-C would. */
+static void watch(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
+		  int64_t timeout_ms)
 {
 	struct cdx_store *s;
 	struct cdx_error err = {0};
 	struct tally t = {id, 0, 0, 0, 0};
 	cJSON *rec;
 	double end;
+	bool timed_out = false;
+	if (timeout_ms > 0 && !wait_for_ms(owner, timeout_ms)) {
+		timed_out = true;
+		kill(owner, SIGTERM); /* make passes it to its jobs and stops */
+		if (!wait_for_ms(owner, 10000))
+			kill(owner, SIGKILL);
+	}
 	wait_for(owner);
 	while (jobs_of_run_running(id))
 		usleep(100000);
@@ -136,7 +165,19 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "t", "run_end");
 	cJSON_AddStringToObject(rec, "id", id);
-	cJSON_AddStringToObject(rec, "status", t.cancelled ? "cancelled" : t.failed ? "failed" : "success");
+	if (timed_out)
+		cJSON_AddStringToObject(rec, "status", "timeout");
+	else if (t.cancelled)
+		cJSON_AddStringToObject(rec, "status", "cancelled");
+	else if (t.failed || (expect && (size_t)t.jobs < expect))
+		cJSON_AddStringToObject(rec, "status", "failed");
+	else
+		cJSON_AddStringToObject(rec, "status", "success");
+	if (expect && (size_t)t.jobs < expect) {
+		/* make stopped before running every job its goals needed */
+		cJSON_AddNumberToObject(rec, "jobs_expected", (double)expect);
+		cJSON_AddNumberToObject(rec, "jobs_done", t.jobs);
+	}
 	cJSON_AddNumberToObject(rec, "end_ms", end);
 	if (t.start_ms > 0)
 		cJSON_AddNumberToObject(rec, "duration_ms", end - t.start_ms);
@@ -149,7 +190,8 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 }
 
 /* start the watcher as a detached grandchild holding none of make's fds */
-static void spawn_watcher(const char *state, const char *id, pid_t owner, const char *marker)
+static void spawn_watcher(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
+			  int64_t timeout_ms)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -170,7 +212,7 @@ static void spawn_watcher(const char *state, const char *id, pid_t owner, const 
 			close(fd);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		watch(state, id, owner, marker);
+		watch(state, id, owner, marker, expect, timeout_ms);
 		_exit(0);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -316,7 +358,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.make_job = 1;
 	ro.run_id = run_id;
 	ro.owner_pid = owner;
-	ro.job_count = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItem(extra, "jobs"));
+	ro.job_count = (size_t)num(extra, "jobs");
 	dir = state_dir(state);
 	if (run_id && owner && dir && cdx_name_valid(run_id)) {
 		char *mdir = cdx_xasprintf("%s/make", dir);
@@ -337,7 +379,8 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		goto out;
 	}
 	if (ro.make_first)
-		spawn_watcher(state, run_id, (pid_t)owner, marker);
+		spawn_watcher(state, run_id, (pid_t)owner, marker,
+			      (size_t)num(extra, "expect"), (int64_t)num(extra, "timeout_ms"));
 	if (!make_silent()) {
 		/* echo the script, as make echoes a recipe */
 		printf("%s\n", cdx_pipeline_job_script(p, 0));

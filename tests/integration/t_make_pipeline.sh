@@ -182,8 +182,7 @@ id=$(runs_json vars | jq -r '.[0].id')
 expect_contains "run=$id"
 
 # ---- characters that mean something to make or sh --------------------------------
-# (one job at a time: a job that ends before the first job has written the
-# run record is lost to cdx logs; see pending_make_runs.sh)
+# (one job at a time, so that make's output is the jobs' outputs in order)
 run_make -n meta | sed 's|.* s/||' >meta.order # the order of the next make (history decides)
 expect_status 0 run_make -s meta
 make_out=$OUT
