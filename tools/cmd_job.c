@@ -358,7 +358,8 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.make_job = 1;
 	ro.run_id = run_id;
 	ro.owner_pid = owner;
-	ro.job_count = (size_t)num(extra, "jobs");
+	/* the jobs this make invocation should run, when its goals tell */
+	ro.job_count = (size_t)(num(extra, "expect") > 0 ? num(extra, "expect") : num(extra, "jobs"));
 	dir = state_dir(state);
 	if (run_id && owner && dir && cdx_name_valid(run_id)) {
 		char *mdir = cdx_xasprintf("%s/make", dir);
