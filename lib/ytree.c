@@ -83,8 +83,10 @@ struct anchor {
 /* an open sequence or mapping */
 struct frame {
 	struct cdx_ynode *node;
-	struct cdx_ynode **kids; /* items, or keys and values alternating */
-	size_t n, cap;
+	struct cdx_ynode **kids; /* items, or keys and values alternating:
+				    a window of the builder's shared stack */
+	size_t n;
+	size_t base;             /* where the window starts in that stack */
 	uint64_t size;           /* expanded size so far, this node included */
 	size_t anchor;           /* index in anchors + 1, 0 = none */
 };
@@ -94,6 +96,9 @@ struct build {
 	struct cdx_diags *diags;
 	struct frame stack[CDX_YAML_MAXDEPTH + 1];
 	size_t depth;
+	struct cdx_ynode **kids;     /* children of every open node, innermost last:
+				        one vector instead of one per node */
+	size_t nkids, capkids;
 	struct anchor *anchors;
 	size_t n_anchors, cap_anchors;
 	struct cdx_map anchor_index; /* name -> index in anchors */
@@ -135,8 +140,9 @@ static void add_child(struct build *b, struct cdx_ynode *y, uint64_t size, const
 		return;
 	}
 	f = &b->stack[b->depth - 1];
-	cdx_grow(&f->kids, &f->cap, f->n + 1, sizeof(*f->kids));
-	f->kids[f->n++] = y;
+	cdx_grow(&b->kids, &b->capkids, b->nkids + 1, sizeof(*b->kids));
+	b->kids[b->nkids++] = y;
+	f->n++;
 	f->size += size;
 	if (f->size > CDX_YAML_MAXEXPAND && !b->fatal) {
 		problem_at(b, m, "aliases expand to more than 4000000 nodes (an alias bomb?)%s", "");
@@ -267,6 +273,7 @@ static void open_node(struct build *b, const yaml_event_t *ev, enum cdx_ytype ty
 	}
 	f = &b->stack[b->depth++];
 	memset(f, 0, sizeof(*f));
+	f->base = b->nkids;
 	f->node = new_node(b->t, type, b->t->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1);
 	f->size = 1;
 	if (anchor)
@@ -277,6 +284,7 @@ static void close_node(struct build *b, const yaml_event_t *ev)
 {
 	struct frame f = b->stack[--b->depth];
 	struct cdx_ynode *y = f.node;
+	f.kids = b->kids + f.base; /* valid until the stack grows again */
 	if (y->type == CDX_Y_SEQ) {
 		y->items = arena_alloc(b->t, (f.n ? f.n : 1) * sizeof(*y->items));
 		if (f.n)
@@ -285,7 +293,7 @@ static void close_node(struct build *b, const yaml_event_t *ev)
 	} else {
 		finish_map(b, &f);
 	}
-	free(f.kids);
+	b->nkids = f.base;
 	if (f.anchor) {
 		b->anchors[f.anchor - 1].node = y;
 		b->anchors[f.anchor - 1].size = f.size;
@@ -435,8 +443,8 @@ struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, 
 		}
 		yaml_event_delete(&ev);
 	}
-	for (i = 0; i < b.depth; i++)
-		free(b.stack[i].kids);
+	(void)i;
+	free(b.kids);
 	free(b.anchors);
 	cdx_map_free(&b.anchor_index);
 	yaml_parser_delete(&parser);
