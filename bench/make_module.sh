@@ -150,10 +150,11 @@ mm_noop() {
 
 	# shellcheck disable=SC2046 # three words each
 	set -- $(bench_best "$d/so.log") $(bench_best "$d/make.log")
-	t_so=$1 t_make=$4
+	t_so=$1 c_so=$2 t_make=$4 c_make=$5
 	# shellcheck disable=SC2046 # three words each
 	set -- $(bench_best "$d/start1.log") $(bench_best "$d/start2.log")
 	t1=$(awk -v t="$1" 'BEGIN { printf "%.6f", t / 1000 }')
+	c1=$(awk -v t="$2" 'BEGIN { printf "%.6f", t / 1000 }')
 	t2=$(awk -v t="$4" 'BEGIN { printf "%.6f", t / 1000 }')
 	ratio=$(bench_ratio3 "$t_so" "$t_make")
 	extra=$(awk -v a="$t_so" -v b="$t_make" -v n="$noop_jobs" 'BEGIN { printf "%.6f", (a - b) / n }')
@@ -176,6 +177,9 @@ mm_noop() {
 	awk -v e="$extra" -v t1="$t1" -v t2="$t2" -v s1="$starts1" -v s2="$starts2" -v m="$t_make" -v n="$noop_jobs" 'BEGIN {
 		printf "process start: %.3f ms alone, %.3f ms each with 2 side by side; plain make -j2 %.3f ms a job\n", t1 * 1000, t2 * 1000, m * 1000 / n
 		printf "extra per job with cdx.so: %.3f ms = %s process starts (2 side by side), %s alone\n", e * 1000, s2, s1 }'
+	awk -v cs="$c_so" -v cm="$c_make" -v c1="$c1" -v n="$noop_jobs" 'BEGIN {
+		printf "CPU time (less sensitive to a busy machine): %.3f ms a job plain, %.3f ms with cdx.so; extra %.3f ms = %.2f process starts (%.3f ms of CPU each)\n",
+		       cm * 1000 / n, cs * 1000 / n, (cs - cm) * 1000 / n, (c1 > 0 ? (cs - cm) / n / c1 : 0), c1 * 1000 }'
 	echo "cdx.so/plain: wall ${ratio}x (about 2x expected); extra starts per job ${starts2} (target <= 1.00: $met_b)"
 	echo
 	echo "make_module (c): make reading the $noop_jobs-job graph, then making a target that does nothing; best of $runs runs"
