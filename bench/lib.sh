@@ -175,3 +175,22 @@ bench_run_field() {
 	"$cdx" --state "file:$1" runs --json >"$1.runs.json"
 	bench_json_num "$1.runs.json" "$2"
 }
+
+# bench_check_run DIR JOBS LABEL
+#                    the one run recorded in file store DIR must be a
+#                    success with JOBS successful jobs (cdx runs --json).
+#                    When it is not, the figures still count (the work was
+#                    done), but the journal is kept in a directory named in
+#                    a warning and LABEL goes to BENCH_ANOMALIES, which
+#                    run.sh lists at the end (a failure with BENCH_STRICT=1)
+bench_check_run() {
+	"$cdx" --state "file:$1" runs --json >"$1.runs.json"
+	s=$(awk '$1 == "\"status\":" { gsub(/[",]/, "", $2); print $2; exit }' "$1.runs.json")
+	ok=$(bench_json_num "$1.runs.json" jobs_success)
+	if [ "$s" != success ] || [ "$ok" != "$2" ]; then
+		keep=$(mktemp -d "${TMPDIR:-/tmp}/cdx-bench-kept-XXXXXX")
+		cp "$1/journal.jsonl" "$1.runs.json" "$keep/" 2>/dev/null || :
+		echo "bench: WARNING: $3: the run in the store ended ${s:-unrecorded} with ${ok:-no} successful jobs recorded, not $2; journal kept in $keep" >&2
+		BENCH_ANOMALIES="${BENCH_ANOMALIES:-} $3"
+	fi
+}

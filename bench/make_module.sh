@@ -46,18 +46,6 @@ bench_make_module() {
 	mm_noop
 }
 
-# the one run of file store DIR: fails unless it closed as success with
-# JOBS successful jobs
-mm_check_run() {
-	"$cdx" --state "file:$1" runs --json >"$1.runs.json"
-	s=$(awk '$1 == "\"status\":" { gsub(/[",]/, "", $2); print $2; exit }' "$1.runs.json")
-	ok=$(bench_json_num "$1.runs.json" jobs_success)
-	if [ "$s" != success ] || [ "$ok" != "$2" ]; then
-		echo "bench: the make run in $1 ended ${s:-unrecorded} with ${ok:-no} successful jobs, not $2" >&2
-		exit 1
-	fi
-}
-
 mm_het60() {
 	h="$W/make_module-het60"
 	mkdir -p "$h"
@@ -79,7 +67,7 @@ mm_het60() {
 		bench_measure "$h/so.log" -o /dev/null -C "$h" -- make -j2 -f het60-so.mk het60
 		unset CDX_STATE
 		bench_watchers "$st"
-		mm_check_run "$st" 60
+		bench_check_run "$st" 60 make_module-het60-record
 		rm -rf "$st" "$st.runs.json"
 		bench_measure "$h/make.log" -o /dev/null -C "$h" -- make -j2 -f het60.mk all
 		i=$((i + 1))
@@ -143,7 +131,7 @@ mm_noop() {
 		bench_measure "$d/so.log" -o /dev/null -C "$d" -- make -j2 -f dag-so.mk dag
 		unset CDX_STATE
 		bench_watchers "$st"
-		mm_check_run "$st" "$noop_jobs"
+		bench_check_run "$st" "$noop_jobs" make_module-noop-record
 		rm -rf "$st" "$st.runs.json"
 		i=$((i + 1))
 	done
