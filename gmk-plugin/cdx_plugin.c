@@ -110,8 +110,8 @@ static struct cdx_pipeline *pipeline(const char *func, const char *file_arg)
 		else
 			cdx_buf_printf(&b, "%s: cannot load", file);
 		if (cdx_diags_count(d) > 1)
-			cdx_buf_printf(&b, " (and %zu more problems; see cdx validate %s)", cdx_diags_count(d) - 1,
-				       file);
+			cdx_buf_printf(&b, " (and %zu more problem%s; see cdx validate %s)", cdx_diags_count(d) - 1,
+				       cdx_diags_count(d) == 2 ? "" : "s", file);
 		cdx_diags_free(d);
 		free(file);
 		fail(func, b.data);
@@ -217,6 +217,8 @@ static char *state_url(void)
 
 /* make's -j from its own command line (MAKEFLAGS does not show it while
  * makefiles are read): N, 0 when -j has no number (no limit), 1 if absent */
+static bool flags_keep_going(const char *mf);
+
 static unsigned make_jobs(bool *keep_going)
 {
 	char buf[8192];
@@ -228,15 +230,8 @@ static unsigned make_jobs(bool *keep_going)
 	*keep_going = false;
 	if (mf) {
 		/* a parent make passes its flags: single letters first, e.g. "kj4" */
-		const char *c = mf;
-		while (*c == ' ')
-			c++;
-		for (; *c && *c != ' ' && *c != '-'; c++)
-			if (*c == 'k')
-				*keep_going = true;
-		if (strstr(mf, " -k") || strstr(mf, "--keep-going"))
-			*keep_going = true;
-		c = strstr(mf, "-j");
+		const char *c = strstr(mf, "-j");
+		*keep_going = flags_keep_going(mf);
 		if (c && c[2] >= '0' && c[2] <= '9')
 			jobs = (unsigned)strtoul(c + 2, NULL, 10);
 	}
@@ -301,23 +296,95 @@ static void shell_quote(struct cdx_buf *b, const char *s)
 	cdx_buf_addc(b, '\'');
 }
 
-/* whether every goal names a job of P: then no lane order is imposed, so
- * that `make ci/test/unit` runs that job and its needs, nothing else */
-static bool goals_are_jobs(const struct cdx_pipeline *p)
+/* whether the goals ask for the whole pipeline by its name: only then are
+ * lanes pinned, since make builds order-only prerequisites too, and a goal
+ * that needs part of the pipeline (a stage, a job, a target of the user's)
+ * must not run the jobs that precede its own in their lanes */
+static bool goals_want_all(const struct cdx_pipeline *p)
 {
 	char *goals = gmk_expand("$(MAKECMDGOALS)"), *tok, *save = NULL;
-	bool all = goals && *goals, found;
-	size_t i;
-	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && all; tok = strtok_r(NULL, " \t", &save)) {
-		size_t n = strlen(p->name);
-		found = false;
-		if (strncmp(tok, p->name, n) == 0 && tok[n] == '/')
-			for (i = 0; i < p->n_jobs && !found; i++)
-				found = strcmp(tok + n + 1, p->jobs[i].id) == 0;
-		all = found;
-	}
+	bool all = false;
+	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && !all; tok = strtok_r(NULL, " \t", &save))
+		all = strcmp(tok, p->name) == 0;
 	gmk_free(goals);
 	return all;
+}
+
+/* flags_keep_going: MAKEFLAGS text asks for -k: its first word of single
+ * letters ("ks"), or a word "-k", "-sk" or "--keep-going" */
+static bool flags_keep_going(const char *mf)
+{
+	const char *w = mf, *e;
+	bool first = true;
+	while (w && *w) {
+		size_t n;
+		while (*w == ' ')
+			w++;
+		e = strchr(w, ' ');
+		n = e ? (size_t)(e - w) : strlen(w);
+		if (n == 12 && strncmp(w, "--keep-going", 12) == 0)
+			return true;
+		if (n && ((first && w[0] != '-') || (w[0] == '-' && n > 1 && w[1] != '-')) &&
+		    memchr(w, 'k', n) && !memchr(w, '=', n))
+			return true;
+		first = false;
+		w = e;
+	}
+	return false;
+}
+
+/* -k given inside the makefile (MAKEFLAGS += -k) shows in make's variable */
+static bool makefile_keep_going(void)
+{
+	char *mf = gmk_expand("$(MAKEFLAGS)");
+	bool k = mf && flags_keep_going(mf);
+	gmk_free(mf);
+	return k;
+}
+
+/* expected_jobs: the number of jobs the goals need, when every goal is a
+ * target of P (NAME, NAME/STAGE, NAME/STAGE/JOB); 0 when unknown */
+static size_t expected_jobs(const struct cdx_pipeline *p)
+{
+	const struct cdx_dag *d = p->dag;
+	char *goals = gmk_expand("$(MAKECMDGOALS)"), *tok, *save = NULL;
+	bool *mark = cdx_xcalloc(d->n_nodes + 1, sizeof(bool)), known = goals && *goals;
+	uint32_t *stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	size_t sp = 0, count = 0, i, nl = strlen(p->name);
+	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && known; tok = strtok_r(NULL, " \t", &save)) {
+		bool found = false;
+		if (strcmp(tok, p->name) == 0) {
+			for (i = 0; i < p->n_stages; i++)
+				stack[sp++] = (uint32_t)(p->n_jobs + i);
+			found = true;
+		} else if (strncmp(tok, p->name, nl) == 0 && tok[nl] == '/') {
+			for (i = 0; i < p->n_stages && !found; i++)
+				if (strcmp(tok + nl + 1, p->stages[i].name) == 0) {
+					stack[sp++] = (uint32_t)(p->n_jobs + i);
+					found = true;
+				}
+			for (i = 0; i < p->n_jobs && !found; i++)
+				if (strcmp(tok + nl + 1, p->jobs[i].id) == 0) {
+					stack[sp++] = (uint32_t)i;
+					found = true;
+				}
+		}
+		known = found;
+	}
+	while (known && sp) {
+		uint32_t v = stack[--sp], e;
+		if (mark[v])
+			continue;
+		mark[v] = true;
+		count += v < d->n_jobs;
+		for (e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
+			if (!mark[d->pred[e]])
+				stack[sp++] = d->pred[e];
+	}
+	gmk_free(goals);
+	free(mark);
+	free(stack);
+	return known ? count : 0;
 }
 
 static void define_rules(const char *func, struct loaded *l)
@@ -343,7 +410,7 @@ static void define_rules(const char *func, struct loaded *l)
 	 * binding with order-only prerequisites on the job before in the same
 	 * lane; make walks its goals in passes and would otherwise start a
 	 * job that became ready mid-pass only at the next walk */
-	lanes = P > 1 && P < n && !keep_going && !goals_are_jobs(p);
+	lanes = P > 1 && P < n && !keep_going && !makefile_keep_going() && goals_want_all(p);
 	for (i = 0; i < n; i++)
 		lane_prev[i] = UINT32_MAX;
 	if (lanes) {
@@ -373,6 +440,11 @@ static void define_rules(const char *func, struct loaded *l)
 	extra = cJSON_CreateObject();
 	cJSON_AddStringToObject(extra, "file", p->path);
 	cJSON_AddNumberToObject(extra, "jobs", (double)n);
+	/* how many jobs this make invocation should run, when the goals say:
+	 * the watcher then knows a run that stopped short is not a success */
+	cJSON_AddNumberToObject(extra, "expect", (double)expected_jobs(p));
+	if (p->timeout_ms)
+		cJSON_AddNumberToObject(extra, "timeout_ms", (double)p->timeout_ms);
 
 	cdx_buf_printf(&b, ".PHONY: %s", p->name);
 	for (i = 0; i < p->n_stages; i++)
@@ -417,8 +489,12 @@ static void define_rules(const char *func, struct loaded *l)
 		cdx_buf_adds(&b, "\n\t@");
 		shell_quote(&b, registry.tool);
 		cdx_buf_printf(&b, " job --run %s --owner %s", run_id, owner);
-		for (k = 0; k < p->vars.n + jb->vars.n; k++) {
-			const char *name = k < p->vars.n ? p->vars.v[k].name : jb->vars.v[k - p->vars.n].name;
+		const struct cdx_vars *env = &p->stages[jb->stage].env;
+		for (k = 0; k < p->vars.n + env->n + jb->vars.n; k++) {
+			/* every variable a job sees may come from make's command line */
+			const char *name = k < p->vars.n		? p->vars.v[k].name
+					   : k < p->vars.n + env->n ? env->v[k - p->vars.n].name
+								    : jb->vars.v[k - p->vars.n - env->n].name;
 			char *q = cdx_xasprintf("$(origin %s)", name);
 			char *origin = gmk_expand(q);
 			if (origin && strcmp(origin, "command line") == 0)

@@ -85,9 +85,7 @@ bool cdx_history_owner_alive(const char *host, int pid, long long pid_start)
 	me[sizeof(me) - 1] = '\0';
 	if (!host || strcmp(host, me) != 0)
 		return true;
-	if (pid <= 0)
-		return false;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
+	if (!cdx_process_alive(pid))
 		return false;
 	return pid_start < 0 || cdx_process_start_time(pid) == pid_start;
 }
@@ -98,16 +96,47 @@ struct runs_ctx {
 	const char *pipeline;  /* filter, or NULL */
 	const char *only_id;   /* cdx_run_load: this run only */
 	cJSON *runs;           /* array of summaries, file order */
-	struct cdx_map index;  /* run id -> position in runs */
+	struct cdx_map index;  /* run id -> position in runs, CDX_NONE: filtered out */
+	char **filtered;       /* owned ids of runs filtered out (keys of index) */
+	size_t n_filtered, cap_filtered;
+	cJSON *early;          /* run id -> records that came before its run record */
 	cJSON *jobs;           /* cdx_run_load: job records of only_id, by job id */
 };
+
+static int runs_one(void *ctx, const cJSON *rec);
 
 static cJSON *summary_of(struct runs_ctx *c, const char *id)
 {
 	size_t at;
-	if (!id || !cdx_map_get(&c->index, id, &at))
+	if (!id || !cdx_map_get(&c->index, id, &at) || at == CDX_NONE)
 		return NULL;
 	return cJSON_GetArrayItem(c->runs, (int)at);
+}
+
+/* a record of run ID arrived before the run's own record (the jobs of a
+ * make-driven run record themselves, in whatever order they end): keep
+ * it until the run record comes, unless the run is known */
+static bool stash_early(struct runs_ctx *c, const char *id, const cJSON *rec)
+{
+	cJSON *list;
+	if (!id || cdx_map_get(&c->index, id, NULL))
+		return false;
+	if (!c->early)
+		c->early = cJSON_CreateObject();
+	list = cJSON_GetObjectItemCaseSensitive(c->early, id);
+	if (!list)
+		list = cJSON_AddArrayToObject(c->early, id);
+	cJSON_AddItemToArray(list, cJSON_Duplicate(rec, 1));
+	return true;
+}
+
+/* the run record of ID arrived: replay what came before it */
+static void replay_early(struct runs_ctx *c, const char *id)
+{
+	cJSON *list = c->early ? cJSON_DetachItemFromObjectCaseSensitive(c->early, id) : NULL, *r;
+	cJSON_ArrayForEach(r, list)
+		runs_one(c, r);
+	cJSON_Delete(list);
 }
 
 static void count(cJSON *sum, const char *field)
@@ -129,21 +158,34 @@ static int runs_one(void *ctx, const cJSON *rec)
 	if (strcmp(t, "run") == 0) {
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id"));
 		const char *pl = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "pipeline"));
-		if (!id || !pl || (c->pipeline && strcmp(pl, c->pipeline) != 0) ||
-		    (c->only_id && strcmp(id, c->only_id) != 0))
+		if (!id || !pl || summary_of(c, id))
+			return 0; /* a run is recorded once; ignore repeats */
+		if ((c->pipeline && strcmp(pl, c->pipeline) != 0) || (c->only_id && strcmp(id, c->only_id) != 0)) {
+			if (!cdx_map_get(&c->index, id, NULL)) {
+				char *own = cdx_xstrdup(id);
+				CDX_PUSH(c->filtered, c->n_filtered, c->cap_filtered, own);
+				cdx_map_put(&c->index, own, CDX_NONE, NULL);
+			}
+			if (c->early)
+				cJSON_DeleteItemFromObjectCaseSensitive(c->early, id);
 			return 0;
+		}
 		sum = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(sum, "t");
 		cJSON_AddStringToObject(sum, "status", "running");
 		cJSON_AddItemToArray(c->runs, sum);
 		cdx_map_put(&c->index, cJSON_GetStringValue(cJSON_GetObjectItem(sum, "id")),
 			    (size_t)cJSON_GetArraySize(c->runs) - 1, NULL);
+		replay_early(c, id);
 		return 0;
 	}
 	if (strcmp(t, "run_end") == 0) {
-		sum = summary_of(c, cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id")));
-		if (!sum)
+		const char *rid = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id"));
+		sum = summary_of(c, rid);
+		if (!sum) {
+			stash_early(c, rid, rec);
 			return 0;
+		}
 		cJSON_ReplaceItemInObject(sum, "status",
 					  cJSON_CreateString(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "status"))
 								     ?: "unknown"));
@@ -157,7 +199,11 @@ static int runs_one(void *ctx, const cJSON *rec)
 		const char *job = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "job"));
 		const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "status"));
 		sum = summary_of(c, run);
-		if (!sum || !job || !status)
+		if (!sum) {
+			stash_early(c, run, rec);
+			return 0;
+		}
+		if (!job || !status)
 			return 0;
 		if (strcmp(t, "job") == 0) {
 			char field[48];
@@ -197,15 +243,26 @@ static void mark_interrupted(cJSON *runs)
 		const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(r, "status"));
 		if (!st || strcmp(st, "running") != 0)
 			continue;
+		const cJSON *pid = cJSON_GetObjectItem(r, "pid"), *start = cJSON_GetObjectItem(r, "pid_start");
 		if (!cdx_history_owner_alive(cJSON_GetStringValue(cJSON_GetObjectItem(r, "host")),
-					     (int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "pid")),
-					     (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "pid_start"))))
+					     cJSON_IsNumber(pid) ? pid->valueint : 0,
+					     cJSON_IsNumber(start) ? (long long)start->valuedouble : -1))
 			cJSON_ReplaceItemInObject(r, "status", cJSON_CreateString("interrupted"));
 	}
 }
 
 /* open STATE for reading: a file store that does not exist yet is empty
  * (1 with *S NULL), and reading never creates one */
+static void runs_ctx_free(struct runs_ctx *c)
+{
+	size_t i;
+	cdx_map_free(&c->index);
+	for (i = 0; i < c->n_filtered; i++)
+		free(c->filtered[i]);
+	free(c->filtered);
+	cJSON_Delete(c->early);
+}
+
 static int open_store(const char *state, struct cdx_store **s, struct cdx_error *err)
 {
 	struct stat st;
@@ -244,12 +301,12 @@ cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, stru
 	c.pipeline = pipeline;
 	c.runs = cJSON_CreateArray();
 	if (s->ops->scan(s, runs_one, &c, err) < 0) {
-		cdx_map_free(&c.index);
+		runs_ctx_free(&c);
 		cJSON_Delete(c.runs);
 		cdx_store_close(s);
 		return NULL;
 	}
-	cdx_map_free(&c.index);
+	runs_ctx_free(&c);
 	cdx_store_close(s);
 	mark_interrupted(c.runs);
 	/* newest first: records are in time order, so reverse */
@@ -293,10 +350,10 @@ cJSON *cdx_run_load(const char *state, const char *run_id, struct cdx_error *err
 		goto out;
 	}
 	jobs = cJSON_AddArrayToObject(run, "jobs");
-	while ((j = c.jobs->child) != NULL)
+	for (j = c.jobs->child; j; j = c.jobs->child)
 		cJSON_AddItemToArray(jobs, cJSON_DetachItemViaPointer(c.jobs, j));
 out:
-	cdx_map_free(&c.index);
+	runs_ctx_free(&c);
 	cJSON_Delete(c.runs);
 	cJSON_Delete(c.jobs);
 	cdx_store_close(s);

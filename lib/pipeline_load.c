@@ -134,17 +134,6 @@ static bool check_name(struct loader *l, const struct cdx_ynode *n, const char *
 	return false;
 }
 
-static bool env_name_valid(const char *s)
-{
-	size_t i;
-	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-		return false;
-	for (i = 1; s[i]; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '_'))
-			return false;
-	return i <= 256;
-}
 
 static bool get_duration(struct loader *l, const struct cdx_ynode *n, const char *what, bool zero_ok,
 			 int64_t *ms)
@@ -264,7 +253,7 @@ static void parse_vars(struct loader *l, const struct cdx_ynode *map, const char
 	for (i = 0; i < map->n; i++) {
 		const struct cdx_ynode *k = map->pairs[i].key, *v = map->pairs[i].val;
 		struct cdx_var var = {0};
-		if (!env_name_valid(k->str) || strlen(k->str) != k->len) {
+		if (!cdx_env_name_valid(k->str) || strlen(k->str) != k->len) {
 			problem(l, k, "variable name '%s' is invalid: use A-Z a-z 0-9 _, not starting with a digit",
 				k->str);
 			continue;
@@ -279,7 +268,7 @@ static void parse_vars(struct loader *l, const struct cdx_ynode *map, const char
 			if (val && want_type(l, val, CDX_Y_SCALAR, "value"))
 				var.value = cdx_xstrdup(val->str);
 			if (env && want_type(l, env, CDX_Y_SCALAR, "from_env")) {
-				if (!env_name_valid(env->str))
+				if (!cdx_env_name_valid(env->str))
 					problem(l, env, "from_env '%s' is not a valid environment variable name",
 						env->str);
 				else
@@ -828,7 +817,7 @@ static void expand_matrix_map(struct loader *l, const struct cdx_ynode *mm, cons
 	for (i = 0; i < nvars; i++) {
 		const struct cdx_ynode *k = mm->pairs[i].key, *v = mm->pairs[i].val;
 		size_t cnt = v->type == CDX_Y_SEQ ? v->n : 1;
-		if (!env_name_valid(k->str)) {
+		if (!cdx_env_name_valid(k->str)) {
 			problem(l, k, "variable name '%s' is invalid: use A-Z a-z 0-9 _, not starting with a digit",
 				k->str);
 			return;

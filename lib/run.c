@@ -22,6 +22,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,10 +126,13 @@ void cdx_run_id_new(char *buf, size_t n)
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	char when[32];
+	uint32_t rnd;
+	/* random, so that ids made in the same millisecond still differ */
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = cdx_hash32(&ms, sizeof(ms)) ^ (uint32_t)getpid() ^ (uint32_t)cdx_now_ns();
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
-	snprintf(buf, n, "%s.%03dZ-%04x", when, (int)(ms % 1000),
-		 (unsigned)(cdx_hash32(&ms, sizeof(ms)) ^ (unsigned)getpid()) & 0xffff);
+	snprintf(buf, n, "%s.%03dZ-%08x", when, (int)(ms % 1000), (unsigned)rnd);
 }
 
 static void who(char *user, size_t un, char *host, size_t hn)
@@ -553,6 +557,22 @@ static int select_jobs(struct cdx_run *r, const char *const *only, struct cdx_er
 	return 0;
 }
 
+/* whether a variable NAME is secret anywhere in P (pipeline, stage or job):
+ * a --var value for it must be masked and kept out of records */
+static bool var_is_secret(const struct cdx_pipeline *p, const char *name)
+{
+	const struct cdx_var *v = cdx_vars_find(&p->vars, name);
+	size_t i;
+	if (v && v->secret)
+		return true;
+	for (i = 0; i < p->n_jobs; i++) {
+		v = cdx_vars_find(&p->jobs[i].vars, name);
+		if (v && v->secret)
+			return true;
+	}
+	return false;
+}
+
 struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_options *o, struct cdx_error *err)
 {
 	struct cdx_run *r = cdx_xcalloc(1, sizeof(*r));
@@ -604,7 +624,14 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 			goto fail;
 		}
 		name = cdx_xstrndup(o->vars[i], (size_t)(eq - o->vars[i]));
-		secret = cdx_vars_find(&p->vars, name) && cdx_vars_find(&p->vars, name)->secret;
+		if (!cdx_env_name_valid(name)) {
+			cdx_error_set(err, CDX_EUSAGE,
+				      "--var %s: not a variable name (use A-Z a-z 0-9 _, not starting with a digit)",
+				      name);
+			free(name);
+			goto fail;
+		}
+		secret = var_is_secret(p, name);
 		set_var(&r->over, name, eq + 1, secret);
 		set_var(&r->base, name, eq + 1, secret);
 		if (secret)
@@ -732,6 +759,12 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		r->last_flush_ns = cdx_now_ns();
 	}
 
+	{
+		size_t strays = cdx_runner_kill_strays();
+		if (strays && !r->o.make_job)
+			fprintf(stderr, "cdx: killed %zu process%s left behind by a cdx that was killed\n", strays,
+				strays == 1 ? "" : "es");
+	}
 	r->runner = cdx_runner_new(on_output, r);
 	memset(&so, 0, sizeof(so));
 	so.workers = r->o.jobs;

@@ -107,6 +107,7 @@ struct child_plan {
 	size_t ncands;
 	char **argv;      /* argument vector */
 	char **shargv;    /* SHELL_PATH, candidate, argv[1..]: for ENOEXEC */
+	pid_t parent;     /* the runner's process, for the death signal's race */
 	char **envp;      /* the spec's environment plus the marker */
 	const char *cwd;  /* or NULL */
 	const char *what; /* the command as named in messages */
@@ -178,6 +179,8 @@ struct cdx_runner {
 	struct cdx_buf masked;  /* masked output of one read */
 	struct cdx_buf scratch; /* /proc reads */
 	char *rbuf;             /* READ_CHUNK bytes */
+	pid_t *host_kids;       /* children the process had before the runner: not ours */
+	size_t nhost_kids, caphost_kids;
 	char *found_path;       /* PATH the lookups below were made in */
 	char **found;           /* "name\0/full/path" of commands found there */
 	size_t nfound, capfound;
@@ -313,6 +316,11 @@ static void __attribute__((noreturn)) child_run(struct child_plan *pl)
 	size_t i;
 
 	setsid(); /* cannot fail: a fresh child is no group leader */
+	/* if cdx dies (even by SIGKILL) the attempt's leader dies with it;
+	 * what the leader started is swept by the next cdx (cdx_runner_kill_strays) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != pl->parent)
+		_exit(126);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -581,6 +589,7 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	a->pipe_ino = st.st_ino;
 
 	plan_prepare(r, &plan, spec, a->marker);
+	plan.parent = r->self;
 	plan.cwd = spec->cwd;
 	plan.out_w = outp[1];
 	plan.rep_w = repp[1];
@@ -1329,6 +1338,24 @@ struct cdx_runner *cdx_runner_new(cdx_output_fn out, void *out_ctx)
 	r->out_ctx = out_ctx;
 	r->self = getpid();
 	r->rbuf = cdx_xmalloc(READ_CHUNK);
+	{
+		/* what the host process started itself is never ours to kill */
+		char path[64], buf[4096], *c, *end;
+		ssize_t n;
+		int fd;
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)r->self);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		for (c = buf;; c = end) {
+			long pid = strtol(c, &end, 10);
+			if (end == c)
+				break;
+			CDX_PUSH(r->host_kids, r->nhost_kids, r->caphost_kids, (pid_t)pid);
+		}
+	}
 	/* without it (Linux < 3.4) escaped processes go to init, out of reach
 	 * of the scans; groups and sessions are still signalled */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -1342,6 +1369,44 @@ struct cdx_runner *cdx_runner_new(cdx_output_fn out, void *out_ctx)
 		sigaction(SIGCHLD, &sa, NULL);
 	}
 	return r;
+}
+
+/* kill_orphans: the runner is done: any child still ours is a process an
+ * attempt left behind that could not be attributed to it (it left the
+ * session, dropped the marker and closed the output), re-parented to us as
+ * the subreaper.  Kill and reap them, so that none outlives cdx. */
+static void kill_orphans(struct cdx_runner *r)
+{
+	char path[64], buf[4096], *c, *end;
+	int round;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)r->self);
+	for (round = 0; round < 50; round++) {
+		ssize_t n;
+		int fd = open(path, O_RDONLY | O_CLOEXEC), killed = 0;
+		if (fd < 0)
+			return;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		for (c = buf;; c = end) {
+			long pid = strtol(c, &end, 10);
+			if (end == c)
+				break;
+			size_t h;
+			bool host = false;
+			for (h = 0; h < r->nhost_kids; h++)
+				host = host || r->host_kids[h] == (pid_t)pid;
+			if (pid > 0 && !host && kill((pid_t)pid, SIGKILL) == 0)
+				killed++;
+		}
+		if (!killed)
+			break;
+		poll(NULL, 0, 10);
+		reap(r);
+	}
+	reap(r);
 }
 
 void cdx_runner_free(struct cdx_runner *r)
@@ -1367,6 +1432,7 @@ void cdx_runner_free(struct cdx_runner *r)
 		if (tick < 50)
 			tick *= 2;
 	}
+	kill_orphans(r);
 	for (i = 0; i < r->natt; i++)
 		attempt_free(r->att[i]);
 	free(r->att);
@@ -1380,6 +1446,7 @@ void cdx_runner_free(struct cdx_runner *r)
 		free(r->found[i]);
 	free(r->found);
 	free(r->found_path);
+	free(r->host_kids);
 	free(r);
 }
 
@@ -1447,4 +1514,51 @@ fail:
 void cdx_argv_free(char **argv)
 {
 	strv_free(argv);
+}
+
+size_t cdx_runner_kill_strays(void)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	struct cdx_buf env = {0};
+	char chunk[4096];
+	size_t killed = 0;
+	long self = (long)getpid();
+	if (!dir)
+		return 0;
+	for (de = readdir(dir); de; de = readdir(dir)) {
+		char path[64], *endp;
+		const char *m, *end;
+		long pid = strtol(de->d_name, &endp, 10), owner;
+		ssize_t k;
+		int fd;
+		if (*endp || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* gone, or another user's */
+		cdx_buf_reset(&env);
+		cdx_buf_addc(&env, '\0');
+		while (env.len < ENVIRON_MAX) {
+			k = read(fd, chunk, sizeof(chunk));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			cdx_buf_add(&env, chunk, (size_t)k);
+		}
+		close(fd);
+		end = env.data + env.len;
+		m = find_marker(env.data, end);
+		if (!m)
+			continue;
+		owner = strtol(m + strlen(MARKER_NAME) + 1, NULL, 10);
+		/* the runner that started it is gone: nobody will ever stop it */
+		if (owner > 0 && owner != self && !cdx_process_alive((int)owner) && kill((pid_t)pid, SIGKILL) == 0)
+			killed++;
+	}
+	closedir(dir);
+	cdx_buf_free(&env);
+	return killed;
 }

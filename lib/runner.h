@@ -112,6 +112,11 @@ void cdx_runner_free(struct cdx_runner *r);
 /* the ops table and self pointer to hand to the scheduler */
 const struct cdx_runner_ops *cdx_runner_ops(void);
 
+/* cdx_runner_kill_strays: SIGKILL every process of this user that carries
+ * the attempt marker of a runner process that no longer exists — what a
+ * cdx killed by SIGKILL left behind.  Returns how many were killed. */
+size_t cdx_runner_kill_strays(void);
+
 /* cdx_runner_split_simple: when SCRIPT is one simple command without shell
  * syntax, return its words as a NULL-terminated argv (free with
  * cdx_argv_free); else NULL.  Words are separated by blanks and made of

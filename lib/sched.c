@@ -82,6 +82,7 @@ struct sched {
 	struct cdx_ready q;
 	size_t running;
 	bool stopping;     /* start nothing new */
+	bool cancelling;   /* stopping because of a cancel or the pipeline timeout */
 	bool failed;       /* a job failed */
 };
 
@@ -113,7 +114,8 @@ static void release(struct sched *s, uint32_t v, bool bad)
 			} else if (s->states[w] == CDX_JOB_UNWANTED) {
 				s->stack[sp++] = w; /* not run, but not in the way */
 			} else if (s->blocked[w]) {
-				finish_job(s, w, CDX_JOB_SKIPPED);
+				/* what a cancel stops is cancelled, whatever it waited for */
+				finish_job(s, w, s->cancelling ? CDX_JOB_CANCELLED : CDX_JOB_SKIPPED);
 				s->stack[sp++] = w;
 			} else {
 				s->states[w] = CDX_JOB_READY;
@@ -163,7 +165,7 @@ static void ended(struct sched *s, const struct cdx_proc_result *r)
 	uint32_t j = (uint32_t)r->token;
 	enum cdx_job_state st = cdx_sched_outcome(&s->p->jobs[j], s->attempt[j], r);
 	s->running--;
-	if (st == CDX_JOB_RUNNING && s->stopping && !s->o->keep_going)
+	if (st == CDX_JOB_RUNNING && s->stopping)
 		st = cdx_sched_outcome(&s->p->jobs[j], INT32_MAX, r); /* stopping: no retry */
 	if (s->h->attempt_done)
 		s->h->attempt_done(s->h->ctx, j, s->attempt[j], r, st);
@@ -227,6 +229,7 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 		if (o->cancel && *o->cancel > 0 && !cancelled) {
 			cancelled = true;
 			s.stopping = true;
+			s.cancelling = true;
 			ops->cancel_all(runner, *o->cancel > 1);
 			killed = *o->cancel > 1;
 		} else if (cancelled && !killed && o->cancel && *o->cancel > 1) {
@@ -236,6 +239,7 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 		if (deadline && !timed_out && cdx_now_ns() / 1000000 >= deadline) {
 			timed_out = true;
 			s.stopping = true;
+			s.cancelling = true;
 			ops->cancel_all(runner, false);
 		}
 		while (!s.stopping && s.q.n && s.running < o->workers)

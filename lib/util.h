@@ -65,6 +65,10 @@ int cdx_error_set(struct cdx_error *err, int code, const char *fmt, ...)
 bool cdx_name_valid(const char *s);
 #define CDX_NAME_MAX 64
 
+/* cdx_env_name_valid: S is an environment variable name:
+ * [A-Za-z_][A-Za-z0-9_]*, at most 256 characters */
+bool cdx_env_name_valid(const char *s);
+
 /* cdx_closest: the candidate closest to WORD by edit distance, or NULL when
  * none is close enough to be a plausible typo. */
 const char *cdx_closest(const char *word, const char *const *cands, size_t n);
@@ -86,6 +90,9 @@ int64_t cdx_wall_ms(void);
  * since boot (/proc/PID/stat field 22), or -1 when there is no such
  * process; with the pid it identifies a process despite pid reuse. */
 long long cdx_process_start_time(int pid);
+
+/* cdx_process_alive: process PID exists and is not a zombie */
+bool cdx_process_alive(int pid);
 
 /* 32-bit FNV-1a and CRC-32 (IEEE) */
 uint32_t cdx_hash32(const void *p, size_t n);

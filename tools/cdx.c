@@ -2,6 +2,7 @@
  * help, and the helpers every command shares (cli.h).  Each command lives
  * in its own tools/cmd_*.c. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,34 +165,69 @@ const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, con
 	return argv[++*i];
 }
 
+struct cdx_project *cli_project(struct cli *g)
+{
+	struct cdx_diags *d = cdx_diags_new();
+	struct cdx_project *pr = cdx_project_load(g->config, d);
+	if (!pr)
+		cli_print_diags(d);
+	cdx_diags_free(d);
+	return pr;
+}
+
 const char *cli_state(struct cli *g)
 {
-	struct cdx_diags *d;
 	struct cdx_project *pr;
 	if (g->state)
 		return g->state;
 	if (access(g->config, F_OK) == 0) {
-		d = cdx_diags_new();
-		pr = cdx_project_load(g->config, d);
-		if (!pr) {
-			/* the state named there cannot be known: do not guess */
-			cli_print_diags(d);
-			cdx_diags_free(d);
-			return NULL;
-		}
+		pr = cli_project(g);
+		if (!pr)
+			return NULL; /* the state named there cannot be known: do not guess */
 		g->state_owned = cdx_xstrdup(cdx_project_state(pr));
 		g->state = g->state_owned;
 		cdx_project_free(pr);
-		cdx_diags_free(d);
 	}
 	if (!g->state)
 		g->state = "file:.cdx";
 	return g->state;
 }
 
+/* the run a signal handler cancels: the tool runs one at a time */
+static struct cdx_run *volatile cancel_target;
+
+static void on_cancel_signal(int sig)
+{
+	(void)sig;
+	if (cancel_target)
+		cdx_run_cancel(cancel_target);
+}
+
+int cli_execute(const char *cmd, struct cdx_run *r)
+{
+	struct sigaction sa, old_int, old_term;
+	struct cdx_error err = {0};
+	int rc;
+	/* no SA_RESTART: the runner's wait must see EINTR and look at the flag */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_cancel_signal;
+	sigemptyset(&sa.sa_mask);
+	cancel_target = r;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = cdx_run_execute(r, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	cancel_target = NULL;
+	if (rc < 0) {
+		cli_error("%s: %s", cmd, err.msg);
+		rc = err.code ? err.code : CDX_ESTATE;
+	}
+	return rc;
+}
+
 int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char **path)
 {
-	struct cdx_diags *d;
 	struct cdx_project *pr;
 	const char *found;
 	if (access(arg, F_OK) == 0 || strchr(arg, '/') || strstr(arg, ".yml") || strstr(arg, ".yaml")) {
@@ -202,14 +238,9 @@ int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char *
 		cli_error("%s: no file '%s' and no project file %s to look it up in", cmd, arg, g->config);
 		return CDX_EUSAGE;
 	}
-	d = cdx_diags_new();
-	pr = cdx_project_load(g->config, d);
-	if (!pr) {
-		cli_print_diags(d);
-		cdx_diags_free(d);
+	pr = cli_project(g);
+	if (!pr)
 		return CDX_EUSAGE;
-	}
-	cdx_diags_free(d);
 	found = cdx_project_find(pr, arg);
 	if (!found) {
 		cli_error("%s: no file '%s' and no pipeline '%s' registered in %s", cmd, arg, arg, g->config);

@@ -42,6 +42,12 @@ const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, con
  * message printed. */
 int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char **path);
 
+/* cli_execute: execute run R with SIGINT/SIGTERM cancelling it (a second
+ * one kills at once); the exit status, errors printed as "cdx CMD: ..." */
+int cli_execute(const char *cmd, struct cdx_run *r);
+/* cli_project: the project file G->config, loaded (free with
+ * cdx_project_free), or NULL with its problems printed */
+struct cdx_project *cli_project(struct cli *g);
 /* cli_state: the state URL: --state, $CDX_STATE, the project file's
  * `state:`, else file:.cdx (static or owned by G); NULL, with the
  * problems printed, when the project file is invalid */

@@ -14,6 +14,7 @@
  * run with the status its jobs' records add up to.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,13 +31,12 @@
 #include "store.h"
 #include "util.h"
 
-static struct cdx_run *volatile current;
 
-static void on_signal(int sig)
+/* the number KEY of O, 0 when absent (never NaN: it is cast to integers) */
+static double num(const cJSON *o, const char *key)
 {
-	(void)sig;
-	if (current)
-		cdx_run_cancel(current);
+	const cJSON *n = cJSON_GetObjectItem(o, key);
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
 /* the directory of a file: state, or NULL for other backends */
@@ -75,6 +75,18 @@ static int tally_one(void *ctx, const cJSON *rec)
 	return 0;
 }
 
+/* wait_for_ms: whether process OWNER ended within MS milliseconds */
+static bool wait_for_ms(pid_t owner, int64_t ms)
+{
+	int64_t until = cdx_now_ns() / 1000000 + ms;
+	while (cdx_process_alive((int)owner)) {
+		if (cdx_now_ns() / 1000000 >= until)
+			return false;
+		usleep(50000);
+	}
+	return true;
+}
+
 /* wait until process OWNER has ended */
 static void wait_for(pid_t owner)
 {
@@ -86,19 +98,66 @@ static void wait_for(pid_t owner)
 		close(fd);
 		return;
 	}
-	while (kill(owner, 0) == 0 || errno == EPERM)
+	while (cdx_process_alive((int)owner))
 		usleep(100000);
 }
 
-/* the watcher: close run ID of STATE once OWNER is gone */
-static void watch(const char *state, const char *id, pid_t owner, const char *marker)
+/* whether a `cdx job --run ID` process is still running (make may die
+ * before its jobs: they go on, and record their end) */
+static bool jobs_of_run_running(const char *id)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	bool found = false;
+	long self = (long)getpid();
+	if (!dir)
+		return false;
+	for (de = readdir(dir); de && !found; de = readdir(dir)) {
+		char path[64], buf[4096], *end;
+		long pid = strtol(de->d_name, &end, 10);
+		ssize_t n, i;
+		int fd;
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		/* the arguments "--run" "ID", NUL-separated */
+		for (i = 0; i + 6 < n && !found; i++)
+			if (memcmp(buf + i, "--run", 6) == 0 && (i == 0 || buf[i - 1] == '\0') &&
+			    i + 6 + (ssize_t)strlen(id) < n && strcmp(buf + i + 6, id) == 0)
+				found = cdx_process_alive((int)pid);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* the watcher: close run ID of STATE once OWNER is gone.  EXPECT jobs
+ * should have run (0 = unknown); after TIMEOUT_MS (0 = none) the run is
+ * over, and make is told to stop as a Ctrl-C would. */
+static void watch(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
+		  int64_t timeout_ms)
 {
 	struct cdx_store *s;
 	struct cdx_error err = {0};
 	struct tally t = {id, 0, 0, 0, 0};
 	cJSON *rec;
 	double end;
+	bool timed_out = false;
+	if (timeout_ms > 0 && !wait_for_ms(owner, timeout_ms)) {
+		timed_out = true;
+		kill(owner, SIGTERM); /* make passes it to its jobs and stops */
+		if (!wait_for_ms(owner, 10000))
+			kill(owner, SIGKILL);
+	}
 	wait_for(owner);
+	while (jobs_of_run_running(id))
+		usleep(100000);
 	if (cdx_store_open(state, &s, &err) < 0)
 		return;
 	s->ops->scan(s, tally_one, &t, &err);
@@ -106,7 +165,19 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "t", "run_end");
 	cJSON_AddStringToObject(rec, "id", id);
-	cJSON_AddStringToObject(rec, "status", t.cancelled ? "cancelled" : t.failed ? "failed" : "success");
+	if (timed_out)
+		cJSON_AddStringToObject(rec, "status", "timeout");
+	else if (t.cancelled)
+		cJSON_AddStringToObject(rec, "status", "cancelled");
+	else if (t.failed || (expect && (size_t)t.jobs < expect))
+		cJSON_AddStringToObject(rec, "status", "failed");
+	else
+		cJSON_AddStringToObject(rec, "status", "success");
+	if (expect && (size_t)t.jobs < expect) {
+		/* make stopped before running every job its goals needed */
+		cJSON_AddNumberToObject(rec, "jobs_expected", (double)expect);
+		cJSON_AddNumberToObject(rec, "jobs_done", t.jobs);
+	}
 	cJSON_AddNumberToObject(rec, "end_ms", end);
 	if (t.start_ms > 0)
 		cJSON_AddNumberToObject(rec, "duration_ms", end - t.start_ms);
@@ -119,7 +190,8 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 }
 
 /* start the watcher as a detached grandchild holding none of make's fds */
-static void spawn_watcher(const char *state, const char *id, pid_t owner, const char *marker)
+static void spawn_watcher(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
+			  int64_t timeout_ms)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -140,11 +212,37 @@ static void spawn_watcher(const char *state, const char *id, pid_t owner, const 
 			close(fd);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		watch(state, id, owner, marker);
+		watch(state, id, owner, marker, expect, timeout_ms);
 		_exit(0);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+}
+
+/* the job is not part of make's jobserver (its fds are not passed on):
+ * a make inside the job would warn "jobserver unavailable", so the flags
+ * that name it are taken out of MAKEFLAGS */
+static void drop_jobserver(void)
+{
+	const char *mf = getenv("MAKEFLAGS");
+	struct cdx_buf b = {0};
+	const char *w, *e;
+	if (!mf || !strstr(mf, "--jobserver"))
+		return;
+	for (w = mf; *w; w = e) {
+		while (*w == ' ')
+			w++;
+		e = strchr(w, ' ');
+		if (!e)
+			e = w + strlen(w);
+		if (e > w && strncmp(w, "--jobserver", 11) != 0) {
+			if (b.len)
+				cdx_buf_addc(&b, ' ');
+			cdx_buf_add(&b, w, (size_t)(e - w));
+		}
+	}
+	setenv("MAKEFLAGS", b.data ? b.data : "", 1);
+	cdx_buf_free(&b);
 }
 
 /* make -s: MAKEFLAGS' first word holds the single-letter flags */
@@ -173,7 +271,6 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	struct cdx_run_options ro;
 	struct cdx_error err = {0};
 	struct cdx_run *r = NULL;
-	struct sigaction sa, old_int, old_term;
 	cJSON *parsed = NULL, *extra;
 	char **owned = NULL;
 	size_t n_owned = 0, cap_owned = 0;
@@ -233,6 +330,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	}
 	spec = cdx_xstrdup(env);
 	unsetenv("CDX_JOB_SPEC"); /* the job sees its variables, not their carrier */
+	drop_jobserver();
 	parsed = cJSON_Parse(spec);
 	extra = cJSON_GetObjectItem(parsed, "x-cdx");
 	d = cdx_diags_new();
@@ -260,7 +358,8 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.make_job = 1;
 	ro.run_id = run_id;
 	ro.owner_pid = owner;
-	ro.job_count = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItem(extra, "jobs"));
+	/* the jobs this make invocation should run, when its goals tell */
+	ro.job_count = (size_t)(num(extra, "expect") > 0 ? num(extra, "expect") : num(extra, "jobs"));
 	dir = state_dir(state);
 	if (run_id && owner && dir && cdx_name_valid(run_id)) {
 		char *mdir = cdx_xasprintf("%s/make", dir);
@@ -281,26 +380,14 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		goto out;
 	}
 	if (ro.make_first)
-		spawn_watcher(state, run_id, (pid_t)owner, marker);
+		spawn_watcher(state, run_id, (pid_t)owner, marker,
+			      (size_t)num(extra, "expect"), (int64_t)num(extra, "timeout_ms"));
 	if (!make_silent()) {
 		/* echo the script, as make echoes a recipe */
 		printf("%s\n", cdx_pipeline_job_script(p, 0));
 		fflush(stdout);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	current = r;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = cdx_run_execute(r, &err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	current = NULL;
-	if (rc < 0) {
-		cli_error("job: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
-	}
+	rc = cli_execute("job", r);
 out:
 	cdx_run_free(r);
 	cdx_pipeline_free(p);

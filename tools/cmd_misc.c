@@ -53,7 +53,6 @@ int cmd_plugin_path(struct cli *g, int argc, char **argv)
 int cmd_pipelines(struct cli *g, int argc, char **argv)
 {
 	bool json = false;
-	struct cdx_diags *d;
 	struct cdx_project *pr;
 	cJSON *arr;
 	size_t i;
@@ -68,13 +67,9 @@ int cmd_pipelines(struct cli *g, int argc, char **argv)
 		cli_error("pipelines: no project file %s (create one with `pipelines: {NAME: FILE}`)", g->config);
 		return CDX_EUSAGE;
 	}
-	d = cdx_diags_new();
-	pr = cdx_project_load(g->config, d);
-	if (!pr) {
-		cli_print_diags(d);
-		cdx_diags_free(d);
+	pr = cli_project(g);
+	if (!pr)
 		return CDX_EUSAGE;
-	}
 	arr = cJSON_CreateArray();
 	for (i = 0; i < cdx_project_pipeline_count(pr); i++) {
 		const char *path = cdx_project_pipeline_path(pr, i);
@@ -110,6 +105,5 @@ int cmd_pipelines(struct cli *g, int argc, char **argv)
 	}
 	cJSON_Delete(arr);
 	cdx_project_free(pr);
-	cdx_diags_free(d);
 	return rc;
 }

@@ -22,14 +22,6 @@ struct run_opts {
 };
 
 /* the run a signal handler cancels: the tool runs one at a time */
-static struct cdx_run *volatile current;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (current)
-		cdx_run_cancel(current);
-}
 
 static void print_plan(const cJSON *plan)
 {
@@ -142,7 +134,6 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	struct cdx_run_options ro;
 	struct cdx_error err = {0};
 	struct cdx_run *r;
-	struct sigaction sa, old_int, old_term;
 	int rc;
 	memset(&ro, 0, sizeof(ro));
 	ro.jobs = o->jobs;
@@ -163,20 +154,7 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 		return err.code ? err.code : CDX_EUSAGE;
 	}
 	/* no SA_RESTART: the runner's wait must see EINTR and look at the flag */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	current = r;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = cdx_run_execute(r, &err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	current = NULL;
-	if (rc < 0) {
-		cli_error("run: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
-	}
+	rc = cli_execute("run", r);
 	cdx_run_free(r);
 	return rc;
 }

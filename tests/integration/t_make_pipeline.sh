@@ -1,0 +1,227 @@
+#!/bin/sh
+# t_make_pipeline.sh — $(cdx-pipeline FILE) in real GNU make: the targets
+# NAME, NAME/STAGE and NAME/STAGE/JOB; make -j4 runs independent jobs at
+# once and respects needs (jobs write start/end stamps); a job target runs
+# that job and its needs only; file prerequisites a user adds are honoured;
+# make -n prints the cdx job lines and runs and records nothing; one run
+# record per make invocation, closed by the watcher after make exits; a
+# failing job stops make and fails the run; -k goes on with independent
+# jobs; variables on make's command line override the file's; values and
+# scripts with make's and the shell's characters run exactly as cdx run
+# runs them, and nothing in them is ever executed.
+. "$(dirname "$0")/lib.sh"
+. "$DATA/make/make_lib.sh"
+
+makefile Makefile \
+	"load $CDX_SO" \
+	'$(cdx-pipeline par.yml)' \
+	'$(cdx-pipeline fail.yml)' \
+	'$(cdx-pipeline vars.yml)' \
+	'$(cdx-pipeline stageenv.yml)' \
+	'$(cdx-pipeline ci.yml)' \
+	'$(cdx-pipeline meta.yml)'
+
+# ---- make -n: the job lines, nothing run, nothing recorded -----------------
+expect_status 0 run_make -n par
+printf '%s\n' "$OUT" >dry.out
+[ "$(wc -l <dry.out)" -eq 6 ] || fail "make -n par: expected 6 lines, got: $OUT"
+for j in build/a build/b build/c test/unit test/e2e package/tar; do
+	grep -Eq "^'$CDX' job --run [0-9TZ.]+-[0-9a-f]{4,8} --owner [0-9]+ $j\$" dry.out ||
+		fail "make -n par: no job line for $j in: $OUT"
+done
+[ "$(sed 's/.* --run \([^ ]*\) .*/\1/' dry.out | sort -u | wc -l)" -eq 1 ] || fail "make -n: several run ids: $OUT"
+# needs come first
+line_of() { grep -n " $1\$" dry.out | cut -d: -f1; }
+[ "$(line_of build/a)" -lt "$(line_of test/unit)" ] || fail "make -n: unit before build/a: $OUT"
+[ "$(line_of test/e2e)" -lt "$(line_of package/tar)" ] || fail "make -n: tar before e2e: $OUT"
+[ ! -e stamps ] || fail "make -n ran a job"
+[ ! -e "$T/.cdx" ] || fail "make -n created the state directory"
+expect_status 0 run_make -n -j4 par
+[ ! -e stamps ] || fail "make -n -j4 ran a job"
+[ ! -e "$T/.cdx" ] || fail "make -n -j4 created the state directory"
+
+# ---- make -j4 NAME: parallel where the needs allow ---------------------------
+expect_status 0 run_make -j4 par
+for j in a b c unit e2e tar; do stamp "$j" start >/dev/null; stamp "$j" end >/dev/null; done
+# a, b and c overlap: each starts before any of them ends
+for x in a b c; do
+	for y in a b c; do before "$x" start "$y" end; done
+done
+# needs
+before a end unit start
+before b end e2e start
+before c end e2e start
+before unit end tar start
+before e2e end tar start
+# the output: each script echoed as make echoes a recipe
+expect_contains "sh ./stamp.sh a 0.8"
+expect_contains "sh ./stamp.sh tar 0"
+[ "$(settled_status par)" = success ] || fail "make -j4 par: run not closed as success: $(runs_json par)"
+[ "$(run_count par)" -eq 1 ] || fail "make -j4 par: expected one run record: $(runs_json par)"
+run=$(runs_json par | jq -c '.[0]')
+[ "$(printf '%s' "$run" | jq -r '.driver')" = make ] || fail "run record: driver is not make: $run"
+[ "$(printf '%s' "$run" | jq -r '.jobs_success')" = 6 ] || fail "run record: not 6 jobs done: $run"
+[ "$(printf '%s' "$run" | jq -r '.file')" = par.yml ] || fail "run record: file: $run"
+par_id=$(printf '%s' "$run" | jq -r '.id')
+expect_status 0 "$CDX" status "$par_id" --json
+[ "$(printf '%s' "$OUT" | jq -r '[.jobs[] | select(.status == "success")] | length')" = 6 ] ||
+	fail "cdx status of the make run: $OUT"
+
+# ---- a job target runs that job and its needs, nothing else -----------------
+rm -rf stamps
+expect_status 0 run_make -j4 par/test/unit
+[ "$(ls stamps | sort | tr '\n' ' ')" = "a.end a.start unit.end unit.start " ] ||
+	fail "make par/test/unit ran: $(ls stamps)"
+before a end unit start
+[ "$(settled_status par)" = success ] || fail "make par/test/unit: run not success: $(runs_json par)"
+[ "$(run_count par)" -eq 2 ] || fail "make par/test/unit: expected a second run record: $(runs_json par)"
+[ "$(runs_json par | jq -r '.[0].jobs_success')" = 2 ] || fail "make par/test/unit: $(runs_json par)"
+
+# a stage target: its jobs and their needs
+rm -rf stamps
+expect_status 0 run_make -j4 par/build
+[ "$(ls stamps | sort | tr '\n' ' ')" = "a.end a.start b.end b.start c.end c.start " ] ||
+	fail "make par/build ran: $(ls stamps)"
+[ "$(settled_status par)" = success ] || fail "make par/build: run not success"
+[ "$(run_count par)" -eq 3 ] || fail "make par/build: expected a third run record: $(runs_json par)"
+
+# ---- prerequisites the makefile adds to job targets --------------------------
+rm -rf stamps out
+cp Makefile Makefile.plain
+cat >>Makefile <<'EOF'
+par/test/unit: out/app
+out/app:
+	@mkdir -p out && sleep 0.5 && date +%s%N >$@
+EOF
+expect_status 0 run_make -j4 par/test/unit
+[ -f out/app ] || fail "the added prerequisite out/app was not made"
+app=$(cat out/app)
+[ "$app" -le "$(stamp unit start)" ] || fail "test/unit started before its added prerequisite out/app was made"
+[ "$(settled_status par)" = success ] || fail "with an added prerequisite: run not success"
+# up to date: make would not remake it, but run the jobs (phony) again
+expect_status 0 run_make -n par/test/unit
+expect_not_contains "mkdir -p out"
+expect_contains " job --run "
+mv Makefile.plain Makefile
+[ "$(run_count par)" -eq 4 ] || fail "expected 4 runs of par by now: $(runs_json par)"
+
+# ---- make -n again: no new run ------------------------------------------------
+rm -rf stamps
+expect_status 0 run_make -n -j4 par
+[ ! -e stamps ] || fail "make -n ran a job"
+sleep 0.3
+[ "$(run_count par)" -eq 4 ] || fail "make -n recorded a run: $(runs_json par)"
+
+# ---- pinned lanes under -jN ----------------------------------------------------
+# with -j2 some job waits (order-only) for the job before it in its lane
+lanes() { run_make -pn "$@" 2>/dev/null | grep -c '^par/[a-z]*/[a-z0-9]*: .*|' || true; }
+[ "$(lanes -j2 par)" -gt 0 ] || fail "make -j2 par: no lane order"
+[ "$(lanes -j2 -k par)" -eq 0 ] || fail "make -j2 -k par: lanes although -k"
+[ "$(lanes -j2 --keep-going par)" -eq 0 ] || fail "make -j2 --keep-going par: lanes although -k"
+[ "$(lanes -j2 -sk par)" -eq 0 ] || fail "make -j2 -sk par: lanes although -k"
+[ "$(lanes par)" -eq 0 ] || fail "make par (no -j): lanes"
+[ "$(lanes -j1 par)" -eq 0 ] || fail "make -j1 par: lanes"
+[ "$(lanes -j2 par/test/e2e)" -eq 0 ] || fail "make -j2 par/test/e2e (a job goal): lanes"
+[ "$(lanes -j2 par/test)" -eq 0 ] || fail "make -j2 par/test (a stage goal): lanes"
+[ "$(lanes -j2)" -eq 0 ] || fail "make -j2 (the default goal): lanes"
+[ "$(lanes -j2 par vars)" -gt 0 ] || fail "make -j2 par vars: no lane order"
+[ "$(lanes -j 2 par)" -gt 0 ] || fail "make -j 2 par: no lane order"
+[ "$(lanes --jobs=2 par)" -gt 0 ] || fail "make --jobs=2 par: no lane order"
+
+# ---- a failing job ----------------------------------------------------------
+rm -rf stamps
+expect_status 2 run_make -j4 fail
+expect_contains "cdx: fail/build/a FAILED (exit 3)"
+expect_contains "fail/build/a] Error 1"
+[ ! -e stamps/unit.start ] || fail "test/unit ran although build/a failed"
+[ ! -e stamps/e2e.start ] || fail "make without -k started test/e2e after a failure"
+[ "$(settled_status fail)" = failed ] || fail "failing job: run not recorded failed: $(runs_json fail)"
+[ "$(run_count fail)" -eq 1 ] || fail "failing job: expected one run record: $(runs_json fail)"
+[ "$(runs_json fail | jq -r '.[0].jobs_failed')" = 1 ] || fail "failing job: $(runs_json fail)"
+
+# -k: the jobs that do not need the failure go on; the run failed
+rm -rf stamps
+expect_status 2 run_make -k -j4 fail
+expect_contains "cdx: fail/build/a FAILED (exit 3)"
+expect_contains "not remade because of errors"
+stamp b end >/dev/null
+stamp c end >/dev/null
+stamp e2e end >/dev/null
+[ ! -e stamps/unit.start ] || fail "make -k ran test/unit, which needs the failed build/a"
+[ "$(settled_status fail)" = failed ] || fail "make -k: run not recorded failed: $(runs_json fail)"
+[ "$(run_count fail)" -eq 2 ] || fail "make -k: expected a second run record"
+[ "$(runs_json fail | jq -r '.[0].jobs_success')" = 3 ] || fail "make -k: 3 jobs should have succeeded: $(runs_json fail)"
+
+# ---- variables from make's command line ------------------------------------------
+expect_status 0 run_make -s vars/build/show
+[ "$OUT" = "CC=gcc CFLAGS=-O2 MODE=fast" ] || fail "vars: [$OUT]"
+expect_status 0 run_make -s vars/build/show CC=clang
+[ "$OUT" = "CC=clang CFLAGS=-O2 MODE=fast" ] || fail "make CC=clang: [$OUT]"
+# (make expands command-line values: $$ is one $)
+expect_status 0 run_make -s vars/build/show CC=clang 'CFLAGS=-O0 -g' MODE='slow; touch pwned-cl $$(x) `x`'
+[ "$OUT" = "CC=clang CFLAGS=-O0 -g MODE=slow; touch pwned-cl \$(x) \`x\`" ] || fail "make CC= CFLAGS= MODE=: [$OUT]"
+[ ! -e pwned-cl ] || fail "a command-line value was executed"
+# as cdx run --var does
+"$CDX" run vars.yml --only build/show --var CC=clang --var 'CFLAGS=-O0 -g' --var 'MODE=slow; touch pwned-cl $(x) `x`' \
+	--output quiet >/dev/null || fail "cdx run vars.yml failed"
+[ "$("$CDX" logs "$(runs_json vars | jq -r '.[0].id')" build/show)" = "$OUT" ] ||
+	fail "cdx run --var and make VAR= differ"
+# the environment does not override the file (as with cdx run)
+expect_status 0 env CC=tcc $MAKE_ENV make -s vars/build/show
+[ "$OUT" = "CC=gcc CFLAGS=-O2 MODE=fast" ] || fail "CC=tcc in the environment: [$OUT]"
+expect_status 0 run_make -n vars/build/show CC=clang
+expect_contains " --override CC build/show"
+expect_not_contains "clang"
+
+# what a job sees: cdx's variables, the run of this make, not the spec
+expect_status 0 run_make -s -j2 vars
+expect_contains "pipeline=vars stage=build job=env attempt=1 run="
+expect_contains "spec=unset"
+[ "$(settled_status vars)" = success ] || fail "make vars: not success"
+id=$(runs_json vars | jq -r '.[0].id')
+expect_contains "run=$id"
+
+# ---- characters that mean something to make or sh --------------------------------
+# (one job at a time, so that make's output is the jobs' outputs in order)
+run_make -n meta | sed 's|.* s/||' >meta.order # the order of the next make (history decides)
+expect_status 0 run_make -s meta
+make_out=$OUT
+for n in 1 2 3 4 5 6 7 8 9; do
+	[ ! -e "pwned$n" ] || fail "a value of meta.yml was executed (pwned$n)"
+done
+[ "$(settled_status meta)" = success ] || fail "make meta: not success: $(runs_json meta)"
+make_run=$(runs_json meta | jq -r '.[0].id')
+expect_status 0 "$CDX" run meta.yml -j 2 --output quiet
+cdx_run=$(runs_json meta | jq -r '.[0].id')
+for j in vars hash list simple jobvars; do
+	"$CDX" logs "$make_run" "s/$j" >"make.$j" || fail "no log of s/$j in the make run"
+	"$CDX" logs "$cdx_run" "s/$j" >"cdx.$j" || fail "no log of s/$j in the cdx run"
+	cmp -s "make.$j" "cdx.$j" || fail "s/$j: make and cdx run differ: make: $(cat "make.$j") -- cdx run: $(cat "cdx.$j")"
+done
+# and what make showed is the same, in make's order
+[ "$(wc -l <meta.order)" -eq 5 ] || fail "make -n meta: $(cat meta.order)"
+: >meta.want
+while read -r j; do cat "cdx.$j" >>meta.want; done <meta.order
+[ "$make_out" = "$(cat meta.want)" ] || fail "make -s meta showed [$make_out], cdx run's jobs [$(cat meta.want)]"
+# the expected texts, not only the same ones
+[ "$(cat cdx.hash)" = "a#b\$\$c x#y \$(shell touch pwned8) # tab	end back\\slash \\" ] || fail "s/hash: $(cat cdx.hash)"
+[ "$(sed -n 1p cdx.vars)" = '<"; touch pwned1; #>' ] || fail "s/vars: $(cat cdx.vars)"
+[ "$(sed -n 2p cdx.vars)" = '<$(touch pwned2)>' ] || fail "s/vars: $(cat cdx.vars)"
+[ "$(sed -n 5p cdx.vars)" = '<$$(touch pwned5) $(shell touch pwned6) \>' ] || fail "s/vars: $(cat cdx.vars)"
+[ "$(head -n 1 cdx.list)" = "one # not a comment 3" ] || fail "s/list: $(cat cdx.list)"
+[ "$(cat cdx.jobvars)" = '[$(shell touch pwned9)#x]' ] || fail "s/jobvars: $(cat cdx.jobvars)"
+# make echoes the script as written
+expect_status 0 run_make meta/s/simple
+expect_contains "echo a#b 100% x:y"
+for n in 1 2 3 4 5 6 7 8 9; do
+	[ ! -e "pwned$n" ] || fail "a value of meta.yml was executed (pwned$n)"
+done
+
+# ---- --output-sync keeps each job's echo and output together --------------------
+expect_status 0 run_make -j4 --output-sync=target ci
+for j in 'echo lint:lint' 'echo unit:unit'; do
+	printf '%s\n' "$OUT" | grep -A1 -x "${j%%:*}" | grep -qx "${j#*:}" ||
+		fail "--output-sync: ${j%%:*} not followed by its output: $OUT"
+done
+
+echo "t_make_pipeline: ok"

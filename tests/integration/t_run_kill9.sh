@@ -1,0 +1,132 @@
+#!/bin/sh
+# t_run_kill9.sh — kill -9 of `cdx run` at 20 random moments of a run of 15
+# short jobs.  After each: `cdx runs --json` works, the killed run reads
+# "interrupted", the journal is whole (every line {"seq","crc","rec"}, valid
+# JSON, seq strictly increasing) and a new run can use the store.
+#
+# cdx cannot react to SIGKILL, and its jobs run in sessions of their own, so
+# they outlive it.  This test counts such orphans and reports them (see the
+# end of its log) without failing: that needs a design decision, and
+# pending_run_kill9.sh holds the test for "no orphan".  Orphans are killed
+# before the next trial so that trials do not interfere.
+. "$(dirname "$0")/lib.sh"
+command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
+cd "$T"
+
+# procs REGEX: pids of processes with an argument matching REGEX (one fork)
+procs() {
+	for f in $(grep -lasE "$1" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+		f=${f#/proc/}
+		echo "${f%/cmdline}"
+	done
+}
+MK="0.3${$}7"       # every job sleeps this long (0.3 s and a bit)
+RX="0\\.3${$}7"
+kill_orphans() { for p in $(procs "$RX"); do kill -9 "$p" 2>/dev/null || true; done; }
+trap 'kill_orphans; cleanup' EXIT
+
+{
+	echo "name: k9"
+	echo "stages:"
+	for s in 1 2 3; do
+		echo "  - name: st$s"
+		echo "    jobs:"
+		for j in 1 2 3 4 5; do
+			echo "      - {name: j$j, script: sleep $MK}"
+		done
+	done
+} >k9.yml
+J="$T/.cdx/journal.jsonl"
+
+# check JSON: one jq over the runs listing (JSON, the output of `cdx runs
+# --json`) and the raw journal: the journal ends with a newline (no torn
+# line), every line parses and is framed {"seq","crc","rec"} (so `jq -c .rec`
+# reads the whole file), seq strictly increasing.  Prints "RUNS STATUS" of
+# the listing and its newest run, or "damaged: ..." for the journal.
+check() {
+	if [ ! -f "$J" ]; then printf '%s' "$1" | jq -r '"\(length) \(.[0].status)"'; return; fi
+	jq -R -s -r --argjson runs "$1" '
+		def framed: type == "object" and (keys | sort) == ["crc", "rec", "seq"]
+			and (.seq | type) == "number" and (.crc | test("^[0-9a-f]{8}$"));
+		(if endswith("\n") then "" else "no newline at the end" end) as $nl
+		| (rtrimstr("\n") | split("\n")) as $lines
+		| [$lines[] | (try fromjson catch null)] as $recs
+		| ([$recs | to_entries[] | select(.value | framed | not) | .key + 1]) as $bad
+		| ([range(1; $recs | length) | select($recs[.].seq <= $recs[. - 1].seq) | . + 1]) as $order
+		| if $nl != "" then "damaged: \($nl)"
+		  elif ($bad | length) > 0 then "damaged: lines \($bad) not framed JSON"
+		  elif ($order | length) > 0 then "damaged: seq does not grow at lines \($order)"
+		  else "\($runs | length) \($runs[0].status)" end' "$J"
+}
+
+trials=20 orphan_trials=0 orphans=0 interrupted=0 norecord=0
+before=0
+i=0
+for ms in $(awk -v seed="$$" -v n="$trials" 'BEGIN { srand(seed); for (i = 0; i < n; i++) print int(rand() * 1500) }'); do
+	i=$((i + 1))
+	"$CDX" run k9.yml -j 2 --output quiet >/dev/null 2>&1 &
+	pid=$!
+	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+	kill -9 "$pid" 2>/dev/null || true
+	set +e
+	wait "$pid"
+	rc=$?
+	set -e
+	# orphans: jobs still running without their cdx
+	pids=$(procs "$RX")
+	if [ -n "$pids" ]; then
+		orphan_trials=$((orphan_trials + 1))
+		for p in $pids; do
+			orphans=$((orphans + 1))
+			ppid=?
+			read -r _ _ _ ppid _ <"/proc/$p/stat" 2>/dev/null || true
+			echo "trial $i (kill after ${ms} ms): orphan pid $p, parent $ppid"
+		done
+		kill -9 $pids 2>/dev/null || true
+		k=0
+		while [ -n "$(procs "$RX")" ]; do
+			k=$((k + 1)); [ "$k" -lt 100 ] || fail "trial $i: orphans do not go away"
+			sleep 0.05
+		done
+	fi
+
+	# the store reads, the journal is whole, and the killed run is interrupted
+	runs=$("$CDX" runs --json) || fail "trial $i: cdx runs failed after kill -9"
+	res=$(check "$runs") || fail "trial $i: jq failed on the journal or the runs listing"
+	case "$res" in damaged*) fail "trial $i: journal $res" ;; esac
+	set -- $res
+	after=$1 st=$2
+	if [ "$after" -eq "$before" ]; then
+		norecord=$((norecord + 1)) # killed before the run was recorded
+	else
+		[ "$after" -eq $((before + 1)) ] || fail "trial $i: $before runs before, $after after"
+		if [ "$rc" -eq 0 ]; then
+			[ "$st" = success ] || fail "trial $i: run ended before the kill but reads $st"
+		else
+			[ "$st" = interrupted ] || fail "trial $i: killed run (after ${ms} ms) reads $st, want interrupted"
+			interrupted=$((interrupted + 1))
+		fi
+	fi
+	before=$after
+done
+[ "$i" -eq "$trials" ] || fail "only $i trials"
+jq -c .rec "$J" >/dev/null || fail "jq -c .rec cannot read the journal"
+
+# cdx status agrees (on the oldest and the newest killed run)
+for id in $("$CDX" runs --json | jq -r '[.[] | select(.status != "success") | .id] | (first, last) // empty'); do
+	"$CDX" status "$id" --json | jq -e '.status == "interrupted"' >/dev/null || fail "cdx status of $id"
+done
+
+# the store is still good for a whole run, which continues the seq
+last=$(tail -n 1 "$J" | jq .seq)
+"$CDX" run k9.yml -j 8 --output quiet >final.txt 2>&1 || fail "a run after the kills failed: $(cat final.txt)"
+case "$(check "$("$CDX" runs --json)")" in damaged*) fail "final journal damaged" ;; esac
+[ "$(sed -n 1p "$J" | jq .seq)" -ge 1 ] || fail "first seq"
+[ "$(tail -n 1 "$J" | jq .seq)" -gt "$last" ] || fail "seq did not grow"
+[ "$("$CDX" runs --json | jq -r '.[0].status')" = success ] || fail "the final run did not succeed"
+[ "$("$CDX" runs --json | jq '[.[] | select(.status == "running")] | length')" -eq 0 ] ||
+	fail "a killed run still reads running"
+
+echo "kill -9: $interrupted runs interrupted, $norecord killed before their first record"
+echo "kill -9 orphans: $orphans job processes outlived cdx in $orphan_trials of $trials trials"
+echo "t_run_kill9: ok"
