@@ -28,7 +28,11 @@
 #     the plain Makefile of the same graph.  Target: at most 2x.  Best of
 #     BENCH_RUNS runs (default 3 here).  Two more rows show where the time
 #     goes: a Makefile that only loads cdx.so, and one that loads it and
-#     reads the pipeline with $(cdx-stages) (every check, no rules).
+#     reads the pipeline with $(cdx-stages) (every check, no rules).  The
+#     module pins lanes only when the pipeline's name is a goal, so `noop`
+#     reads without them; `make -j2 -n dag` against `make -j2 -n all` (read,
+#     pin the lanes, walk the graph, print every recipe) is shown beside,
+#     for reference.
 # A missed target is recorded with bench_target (run.sh lists it).
 # shellcheck shell=sh disable=SC2154,SC2016 # set by lib.sh and bench_target; make text in single quotes
 
@@ -115,6 +119,10 @@ mm_noop() {
 		bench_measure "$d/parse.log" -o /dev/null -C "$d" -- make -j2 -f dag.mk noop
 		bench_measure "$d/parse-load.log" -o /dev/null -C "$d" -- make -j2 -f load-so.mk noop
 		bench_measure "$d/parse-stages.log" -o /dev/null -C "$d" -- make -j2 -f stages-so.mk noop
+		export CDX_STATE="file:$d/state.parse"
+		bench_measure "$d/walk-so.log" -o /dev/null -C "$d" -- make -j2 -n -f dag-so.mk dag
+		unset CDX_STATE
+		bench_measure "$d/walk.log" -o /dev/null -C "$d" -- make -j2 -n -f dag.mk all
 		bench_measure "$d/start1.log" -o /dev/null -- sh -c "$loop" loop 1000
 		bench_measure "$d/start2.log" -o /dev/null -- sh -c "f() { $loop; }; f 500 & f 500; wait" loop
 		i=$((i + 1))
@@ -176,5 +184,8 @@ mm_noop() {
 	bench_row2 "make -j2 -f dag-so.mk noop (cdx.so)" "$d/parse-so.log" "$4"
 	bench_row2 "  part: only load cdx.so" "$d/parse-load.log" "$4"
 	bench_row2 "  part: load, \$(cdx-stages) (read+check)" "$d/parse-stages.log" "$4"
-	echo "cdx.so/plain: wall ${pratio}x (target <= 2.00x: $met)"
+	wratio=$(bench_ratio3 "$(bench_best "$d/walk-so.log" | cut -d' ' -f1)" "$(bench_best "$d/walk.log" | cut -d' ' -f1)")
+	bench_row2 "make -j2 -n -f dag.mk all (plain)" "$d/walk.log" "$4"
+	bench_row2 "make -j2 -n dag (cdx.so, lanes)" "$d/walk-so.log" "$4"
+	echo "cdx.so/plain: wall ${pratio}x (target <= 2.00x: $met); with -n (read, pin lanes, walk, print every recipe) ${wratio}x (reference)"
 }
