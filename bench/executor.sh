@@ -53,8 +53,7 @@ executor_noop() {
 	while [ "$i" -lt "$reps" ]; do
 		st="$d/state.$i"
 		bench_measure "$d/cdx.log" -o /dev/null -C "$d" -- "$cdx" --state "file:$st" run dag.yml -j 2 --output quiet
-		ok=$(bench_run_field "$st" jobs_success)
-		[ "$ok" = "$noop_jobs" ] || { echo "bench: cdx run recorded ${ok:-no} successful jobs, not $noop_jobs" >&2; exit 1; }
+		bench_check_run "$st" "$noop_jobs" executor-noop-record
 		bench_run_field "$st" duration_ms >>"$d/cdx.dur"
 		rm -rf "$st" "$st.runs.json"
 		bench_measure "$d/make.log" -o /dev/null -C "$d" -- make -j2 -f dag.mk all
@@ -108,8 +107,7 @@ executor_het60() {
 	while [ "$i" -lt "$runs" ]; do
 		st="$h/state.$i"
 		bench_measure "$h/cdx.log" -o /dev/null -C "$h" -- "$cdx" --state "file:$st" run het60.yml -j 2 --output quiet
-		ok=$(bench_run_field "$st" jobs_success)
-		[ "$ok" = 60 ] || { echo "bench: cdx run het60 recorded ${ok:-no} successful jobs, not 60" >&2; exit 1; }
+		bench_check_run "$st" 60 executor-het60-record
 		bench_run_field "$st" duration_ms >>"$h/cdx.dur"
 		rm -rf "$st" "$st.runs.json"
 		bench_measure "$h/make.log" -o /dev/null -C "$h" -- make -j2 -f het60.mk all

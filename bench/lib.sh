@@ -81,7 +81,8 @@ bench_ratio() {
 #                when the caller set it, else DEFAULT
 #   bench_repeat        the number of runs of a long (10,000-job) one:
 #                BENCH_REPEAT, default 1
-#   bench_load          the load average (1, 5, 15 min) now
+#   bench_load          the load average (1, 5, 15 min) now, and the CPU
+#                pressure of the last minute when the kernel shows it
 #   bench_env           one line: CPUs, load average, tool versions
 #   bench_json_num FILE KEY
 #                the first number written as "KEY": N in FILE (cdx's JSON,
@@ -106,7 +107,10 @@ bench_repeat() {
 }
 
 bench_load() {
-	cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime | sed 's/.*average: *//; s/,//g'
+	l=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime | sed 's/.*average: *//; s/,//g')
+	# the share of the last minute in which some task waited for a CPU
+	p=$(awk '$1 == "some" { sub(/avg60=/, "", $3); print $3 "%" }' /proc/pressure/cpu 2>/dev/null || :)
+	echo "$l${p:+ (CPU pressure, last minute: $p)}"
 }
 
 bench_env() {
@@ -167,6 +171,26 @@ bench_noop_shape() {
 # bench_run_field DIR KEY   the number after "KEY": in the record of the one
 #                    run in file store DIR (cdx runs --json, $cdx)
 bench_run_field() {
+	# shellcheck disable=SC2154 # the caller sets cdx, the absolute path of the tool
 	"$cdx" --state "file:$1" runs --json >"$1.runs.json"
 	bench_json_num "$1.runs.json" "$2"
+}
+
+# bench_check_run DIR JOBS LABEL
+#                    the one run recorded in file store DIR must be a
+#                    success with JOBS successful jobs (cdx runs --json).
+#                    When it is not, the figures still count (the work was
+#                    done), but the journal is kept in a directory named in
+#                    a warning and LABEL goes to BENCH_ANOMALIES, which
+#                    run.sh lists at the end (a failure with BENCH_STRICT=1)
+bench_check_run() {
+	"$cdx" --state "file:$1" runs --json >"$1.runs.json"
+	s=$(awk '$1 == "\"status\":" { gsub(/[",]/, "", $2); print $2; exit }' "$1.runs.json")
+	ok=$(bench_json_num "$1.runs.json" jobs_success)
+	if [ "$s" != success ] || [ "$ok" != "$2" ]; then
+		keep=$(mktemp -d "${TMPDIR:-/tmp}/cdx-bench-kept-XXXXXX")
+		cp "$1/journal.jsonl" "$1.runs.json" "$keep/" 2>/dev/null || :
+		echo "bench: WARNING: $3: the run in the store ended ${s:-unrecorded} with ${ok:-no} successful jobs recorded, not $2; journal kept in $keep" >&2
+		BENCH_ANOMALIES="${BENCH_ANOMALIES:-} $3"
+	fi
 }

@@ -28,7 +28,11 @@
 #     the plain Makefile of the same graph.  Target: at most 2x.  Best of
 #     BENCH_RUNS runs (default 3 here).  Two more rows show where the time
 #     goes: a Makefile that only loads cdx.so, and one that loads it and
-#     reads the pipeline with $(cdx-stages) (every check, no rules).
+#     reads the pipeline with $(cdx-stages) (every check, no rules).  The
+#     module pins lanes only when the pipeline's name is a goal, so `noop`
+#     reads without them; `make -j2 -n dag` against `make -j2 -n all` (read,
+#     pin the lanes, walk the graph, print every recipe) is shown beside,
+#     for reference.
 # A missed target is recorded with bench_target (run.sh lists it).
 # shellcheck shell=sh disable=SC2154,SC2016 # set by lib.sh and bench_target; make text in single quotes
 
@@ -44,18 +48,6 @@ bench_make_module() {
 	mm_het60
 	echo
 	mm_noop
-}
-
-# the one run of file store DIR: fails unless it closed as success with
-# JOBS successful jobs
-mm_check_run() {
-	"$cdx" --state "file:$1" runs --json >"$1.runs.json"
-	s=$(awk '$1 == "\"status\":" { gsub(/[",]/, "", $2); print $2; exit }' "$1.runs.json")
-	ok=$(bench_json_num "$1.runs.json" jobs_success)
-	if [ "$s" != success ] || [ "$ok" != "$2" ]; then
-		echo "bench: the make run in $1 ended ${s:-unrecorded} with ${ok:-no} successful jobs, not $2" >&2
-		exit 1
-	fi
 }
 
 mm_het60() {
@@ -79,7 +71,7 @@ mm_het60() {
 		bench_measure "$h/so.log" -o /dev/null -C "$h" -- make -j2 -f het60-so.mk het60
 		unset CDX_STATE
 		bench_watchers "$st"
-		mm_check_run "$st" 60
+		bench_check_run "$st" 60 make_module-het60-record
 		rm -rf "$st" "$st.runs.json"
 		bench_measure "$h/make.log" -o /dev/null -C "$h" -- make -j2 -f het60.mk all
 		i=$((i + 1))
@@ -127,6 +119,10 @@ mm_noop() {
 		bench_measure "$d/parse.log" -o /dev/null -C "$d" -- make -j2 -f dag.mk noop
 		bench_measure "$d/parse-load.log" -o /dev/null -C "$d" -- make -j2 -f load-so.mk noop
 		bench_measure "$d/parse-stages.log" -o /dev/null -C "$d" -- make -j2 -f stages-so.mk noop
+		export CDX_STATE="file:$d/state.parse"
+		bench_measure "$d/walk-so.log" -o /dev/null -C "$d" -- make -j2 -n -f dag-so.mk dag
+		unset CDX_STATE
+		bench_measure "$d/walk.log" -o /dev/null -C "$d" -- make -j2 -n -f dag.mk all
 		bench_measure "$d/start1.log" -o /dev/null -- sh -c "$loop" loop 1000
 		bench_measure "$d/start2.log" -o /dev/null -- sh -c "f() { $loop; }; f 500 & f 500; wait" loop
 		i=$((i + 1))
@@ -143,17 +139,18 @@ mm_noop() {
 		bench_measure "$d/so.log" -o /dev/null -C "$d" -- make -j2 -f dag-so.mk dag
 		unset CDX_STATE
 		bench_watchers "$st"
-		mm_check_run "$st" "$noop_jobs"
+		bench_check_run "$st" "$noop_jobs" make_module-noop-record
 		rm -rf "$st" "$st.runs.json"
 		i=$((i + 1))
 	done
 
 	# shellcheck disable=SC2046 # three words each
 	set -- $(bench_best "$d/so.log") $(bench_best "$d/make.log")
-	t_so=$1 t_make=$4
+	t_so=$1 c_so=$2 t_make=$4 c_make=$5
 	# shellcheck disable=SC2046 # three words each
 	set -- $(bench_best "$d/start1.log") $(bench_best "$d/start2.log")
 	t1=$(awk -v t="$1" 'BEGIN { printf "%.6f", t / 1000 }')
+	c1=$(awk -v t="$2" 'BEGIN { printf "%.6f", t / 1000 }')
 	t2=$(awk -v t="$4" 'BEGIN { printf "%.6f", t / 1000 }')
 	ratio=$(bench_ratio3 "$t_so" "$t_make")
 	extra=$(awk -v a="$t_so" -v b="$t_make" -v n="$noop_jobs" 'BEGIN { printf "%.6f", (a - b) / n }')
@@ -176,6 +173,9 @@ mm_noop() {
 	awk -v e="$extra" -v t1="$t1" -v t2="$t2" -v s1="$starts1" -v s2="$starts2" -v m="$t_make" -v n="$noop_jobs" 'BEGIN {
 		printf "process start: %.3f ms alone, %.3f ms each with 2 side by side; plain make -j2 %.3f ms a job\n", t1 * 1000, t2 * 1000, m * 1000 / n
 		printf "extra per job with cdx.so: %.3f ms = %s process starts (2 side by side), %s alone\n", e * 1000, s2, s1 }'
+	awk -v cs="$c_so" -v cm="$c_make" -v c1="$c1" -v n="$noop_jobs" 'BEGIN {
+		printf "CPU time (less sensitive to a busy machine): %.3f ms a job plain, %.3f ms with cdx.so; extra %.3f ms = %.2f process starts (%.3f ms of CPU each)\n",
+		       cm * 1000 / n, cs * 1000 / n, (cs - cm) * 1000 / n, (c1 > 0 ? (cs - cm) / n / c1 : 0), c1 * 1000 }'
 	echo "cdx.so/plain: wall ${ratio}x (about 2x expected); extra starts per job ${starts2} (target <= 1.00: $met_b)"
 	echo
 	echo "make_module (c): make reading the $noop_jobs-job graph, then making a target that does nothing; best of $runs runs"
@@ -184,5 +184,8 @@ mm_noop() {
 	bench_row2 "make -j2 -f dag-so.mk noop (cdx.so)" "$d/parse-so.log" "$4"
 	bench_row2 "  part: only load cdx.so" "$d/parse-load.log" "$4"
 	bench_row2 "  part: load, \$(cdx-stages) (read+check)" "$d/parse-stages.log" "$4"
-	echo "cdx.so/plain: wall ${pratio}x (target <= 2.00x: $met)"
+	wratio=$(bench_ratio3 "$(bench_best "$d/walk-so.log" | cut -d' ' -f1)" "$(bench_best "$d/walk.log" | cut -d' ' -f1)")
+	bench_row2 "make -j2 -n -f dag.mk all (plain)" "$d/walk.log" "$4"
+	bench_row2 "make -j2 -n dag (cdx.so, lanes)" "$d/walk-so.log" "$4"
+	echo "cdx.so/plain: wall ${pratio}x (target <= 2.00x: $met); with -n (read, pin lanes, walk, print every recipe) ${wratio}x (reference)"
 }
