@@ -71,6 +71,7 @@ struct cdx_journal {
 	size_t win_len;      /* bytes in chunk, valid during one catch_up only */
 	char *line;          /* one line being checked by catch_up */
 	size_t cap_line;     /* bytes allocated for line */
+	bool lazy;           /* sync writes but leaves fdatasync to a later sync */
 };
 
 static void buf_add_u64(struct cdx_buf *b, uint64_t v)
@@ -447,7 +448,7 @@ int cdx_journal_sync(struct cdx_journal *j, struct cdx_error *err)
 		cdx_buf_add(&out, j->pend.data + start, j->pend_ends[i] - start);
 		start = j->pend_ends[i];
 	}
-	if (write_all(j->fd, out.data, out.len) < 0 || fsync_fd(j->fd, true) < 0) {
+	if (write_all(j->fd, out.data, out.len) < 0 || (!j->lazy && fsync_fd(j->fd, true) < 0)) {
 		int e = errno;
 		/* undo, so that the records are written once, by a later sync;
 		 * should this fail too, the next catch_up cuts a torn tail or
@@ -545,4 +546,9 @@ void cdx_journal_close(struct cdx_journal *j)
 	if (j->npend && getpid() == j->pid)
 		(void)cdx_journal_sync(j, NULL);
 	journal_free(j);
+}
+
+void cdx_journal_set_lazy(struct cdx_journal *j, bool lazy)
+{
+	j->lazy = lazy;
 }

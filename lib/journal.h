@@ -22,6 +22,7 @@
 #ifndef CDX_JOURNAL_H
 #define CDX_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,6 +74,13 @@ typedef int (*cdx_journal_fn)(void *ctx, uint64_t seq, const char *rec, size_t l
  * ERR set (code CDX_ESTATE) on I/O error. */
 int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t *damaged,
 		     struct cdx_error *err);
+
+/* cdx_journal_set_lazy: with LAZY, cdx_journal_sync writes the records
+ * (other processes see them, a crash of this one loses none) but skips the
+ * fdatasync; the next sync that is not lazy, by any process, makes them
+ * durable against power loss too.  For many short-lived writers of one
+ * run whose last writer syncs (the jobs of a make run). */
+void cdx_journal_set_lazy(struct cdx_journal *j, bool lazy);
 
 /* cdx_journal_close: sync what is buffered (best effort) and free J.
  * Accepts NULL. */

@@ -137,8 +137,9 @@ void cdx_run_id_new(char *buf, size_t n)
 
 static void who(char *user, size_t un, char *host, size_t hn)
 {
-	struct passwd *pw = getpwuid(getuid());
-	snprintf(user, un, "%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+	const char *env = getenv("USER");
+	struct passwd *pw = env && *env ? NULL : getpwuid(getuid()); /* NSS is slow: the environment first */
+	snprintf(user, un, "%s", env && *env ? env : pw && pw->pw_name ? pw->pw_name : "unknown");
 	if (gethostname(host, hn) < 0)
 		snprintf(host, hn, "localhost");
 	host[hn - 1] = '\0';
@@ -699,6 +700,10 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		return cdx_error_set(err, CDX_EUSAGE, "run %s was executed already", r->id);
 	if (cdx_store_open(r->o.state ? r->o.state : "file:.cdx", &r->store, err) < 0)
 		return -1;
+	/* one job of a make run: its records are written at once and made
+	 * durable by the run's watcher, which syncs when it closes the run;
+	 * its run record (the first job's) is synced right away */
+	r->store->lazy_sync = r->o.make_job && !r->o.make_first;
 	/* weights: measured history, else duration_hint, else 1 s */
 	for (i = 0; i < p->n_jobs; i++)
 		r->w[i] = cdx_pipeline_weight_ms(p, i);
@@ -709,7 +714,12 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	r->executed = true;
 	r->t0_ns = cdx_now_ns();
 	r->start_ms = cdx_wall_ms();
-	who(user, sizeof(user), host, sizeof(host));
+	/* the user and host are for the run record, which a make job other
+	 * than the first does not write: skip the name service for them */
+	if (!r->o.make_job || r->o.make_first)
+		who(user, sizeof(user), host, sizeof(host));
+	else
+		user[0] = host[0] = '\0';
 	rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "t", "run");
 	cJSON_AddStringToObject(rec, "id", r->id);
@@ -759,7 +769,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		r->last_flush_ns = cdx_now_ns();
 	}
 
-	{
+	if (!r->o.make_job || r->o.make_first) {
+		/* once per run: a make run's first job sweeps for all of them */
 		size_t strays = cdx_runner_kill_strays();
 		if (strays && !r->o.make_job)
 			fprintf(stderr, "cdx: killed %zu process%s left behind by a cdx that was killed\n", strays,

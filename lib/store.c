@@ -11,8 +11,13 @@
 
 int cdx_mkdirs(const char *path)
 {
-	char *p = cdx_xstrdup(path), *c;
+	char *p, *c;
 	int rc = 0;
+	struct stat st0;
+	/* the common case: it exists, or only the last component is missing */
+	if (mkdir(path, 0755) == 0 || (errno == EEXIST && stat(path, &st0) == 0 && S_ISDIR(st0.st_mode)))
+		return 0;
+	p = cdx_xstrdup(path);
 	for (c = p + 1; *c; c++) {
 		if (*c != '/')
 			continue;

@@ -20,6 +20,7 @@
 #ifndef CDX_STORE_H
 #define CDX_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -42,6 +43,7 @@ struct cdx_store {
 	const struct cdx_store_ops *ops;
 	char *url;     /* as given, e.g. "file:.cdx" */
 	char *log_dir; /* where attempt logs are written (a local directory) */
+	bool lazy_sync; /* flush writes but may leave durability to a later flush */
 };
 
 /* cdx_store_open: open the store named by URL ("file:DIR"; a bare path is

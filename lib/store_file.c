@@ -29,7 +29,9 @@ static int fs_append(struct cdx_store *s, const cJSON *rec, struct cdx_error *er
 
 static int fs_flush(struct cdx_store *s, struct cdx_error *err)
 {
-	return cdx_journal_sync(((struct file_store *)s)->j, err);
+	struct file_store *f = (struct file_store *)s;
+	cdx_journal_set_lazy(f->j, s->lazy_sync);
+	return cdx_journal_sync(f->j, err);
 }
 
 static size_t fs_pending(struct cdx_store *s)
