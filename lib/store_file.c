@@ -71,7 +71,13 @@ static void fs_close(struct cdx_store *s)
 	free(f);
 }
 
-static const struct cdx_store_ops file_ops = {fs_append, fs_flush, fs_scan, fs_pending, fs_close};
+static const struct cdx_store_ops file_ops = {
+	.append = fs_append,
+	.flush = fs_flush,
+	.scan = fs_scan,
+	.pending = fs_pending,
+	.close = fs_close,
+};
 
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err)
 {
