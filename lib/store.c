@@ -1,8 +1,12 @@
 /* store.c — opening a state store by URL (see store.h).  The URL schemes
- * are file:DIR (the embedded default) and redis://, which arrives with the
- * Redis backend; until it is built in, a redis:// URL is refused with exit
- * status 4 rather than silently falling back to files. */
+ * are file:DIR (the embedded default) and redis:// (redis/store_redis.c).
+ * A build without Redis (configure --without-redis) refuses a redis:// URL
+ * with exit status 4 rather than silently falling back to files. */
 #include "store.h"
+
+#ifdef CDX_WITH_REDIS
+#include "store_redis.h"
+#endif
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,9 +55,15 @@ int cdx_store_open(const char *url, struct cdx_store **out, struct cdx_error *er
 			return cdx_error_set(err, CDX_EUSAGE, "state url file: names no directory");
 		return cdx_store_file_open(url + 5, out, err);
 	}
-	if (strncmp(url, "redis://", 8) == 0)
-		return cdx_error_set(err, CDX_ESTATE, "cannot use state %s: the redis backend is not built in yet",
+	if (strncmp(url, "redis://", 8) == 0) {
+#ifdef CDX_WITH_REDIS
+		return cdx_store_redis_open(url, out, err);
+#else
+		return cdx_error_set(err, CDX_ESTATE,
+				     "cannot use state %s: cdx was built without redis (configure --without-redis)",
 				     url);
+#endif
+	}
 	if (strstr(url, "://"))
 		return cdx_error_set(err, CDX_EUSAGE, "unknown state url scheme in '%s' (use file:DIR or redis://)",
 				     url);

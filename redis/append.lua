@@ -1,0 +1,194 @@
+-- append.lua — record a batch of records and keep the schema's structured
+-- keys up to date (redis/SCHEMA.md; called by store_redis.c).  One call is
+-- one group commit: every record of the batch lands in one entry of the
+-- records stream, in order, or nothing does.
+--
+-- ARGV: 1 prefix, 2 lock name ('' = not fenced), 3 fencing token, 4 lock
+-- secret ('' = compare the token only), 5 N, then N tuples of 7 values:
+-- type, run, pipeline, job, status, number, json.  For attempt and job
+-- records run/pipeline/job/status/number are pre-extracted by the client
+-- (number: the attempt, or the job's duration_ms), so the hot path never
+-- decodes JSON; rarer records are decoded here.
+-- Returns the records stream entry id, or -1 when the fenced write is
+-- refused (the token does not hold the lock).
+local P = ARGV[1]
+
+-- a key component that is not the last one: % : and control bytes escaped
+local function esc(s)
+	return (string.gsub(s, '[%%:%c]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+
+local function str(v)
+	if type(v) == 'number' then
+		if v == math.floor(v) and math.abs(v) < 1e15 then return string.format('%d', v) end
+		return string.format('%.17g', v)
+	elseif type(v) == 'boolean' then
+		return v and 'true' or 'false'
+	end
+	return v
+end
+
+-- HSET of the scalar fields of a decoded record (nested values skipped)
+local function hset_scalars(key, rec)
+	local a = {}
+	for k, v in pairs(rec) do
+		local tv = type(v)
+		if k ~= 't' and (tv == 'string' or tv == 'number' or tv == 'boolean') then
+			a[#a + 1] = k
+			a[#a + 1] = str(v)
+		end
+	end
+	if #a > 0 then redis.call('HSET', key, unpack(a)) end
+end
+
+local function event(t, js)
+	redis.call('XADD', P .. 'events', 'MAXLEN', '~', 10000, '*', 't', t, 'r', js)
+end
+
+if ARGV[2] ~= '' then
+	local v = redis.call('GET', P .. 'lock:' .. ARGV[2])
+	local want = ARGV[3] .. ':'
+	if not v or string.sub(v, 1, #want) ~= want or (ARGV[4] ~= '' and v ~= want .. ARGV[4]) then
+		return -1
+	end
+end
+
+local n = tonumber(ARGV[5])
+local xadd = {P .. 'records', '*'}
+local runrecs, jobs, attempts, runs = {}, {}, {}, {}
+local function push(tbl, run, ...)
+	local l = tbl[run]
+	if not l then
+		l = {}
+		tbl[run] = l
+		runs[#runs + 1] = run
+	end
+	for _, v in ipairs({...}) do l[#l + 1] = v end
+end
+local function add(tbl, run, ...)
+	local l = tbl[run]
+	if not l then
+		l = {}
+		tbl[run] = l
+	end
+	for _, v in ipairs({...}) do l[#l + 1] = v end
+end
+
+for i = 0, n - 1 do
+	local b = 6 + i * 7
+	local t, run, pl, job, st, num, js = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
+	xadd[#xadd + 1] = 'r'
+	xadd[#xadd + 1] = js
+	if t == 'attempt' then
+		if run ~= '' then
+			push(runrecs, run, js)
+			add(attempts, run, job .. '#' .. num, js)
+		end
+	elseif t == 'job' then
+		if run ~= '' then
+			push(runrecs, run, js)
+			add(jobs, run, job, js)
+		end
+		if st == 'success' and pl ~= '' then
+			local k = P .. 'durations:' .. esc(pl) .. ':' .. job
+			if redis.call('LPUSH', k, num) > 200 then redis.call('LTRIM', k, 0, 99) end
+		end
+	elseif t == 'run' then
+		local rec = cjson.decode(js)
+		if run ~= '' then
+			push(runrecs, run, js)
+			local key = P .. 'run:' .. run
+			hset_scalars(key, rec)
+			redis.call('HSETNX', key, 'status', 'running')
+			if pl ~= '' then
+				redis.call('ZADD', P .. 'runs:' .. pl, tonumber(rec.start_ms) or 0, run)
+				redis.call('SADD', P .. 'pipelines', pl)
+			end
+		end
+		event(t, js)
+	elseif t == 'run_end' then
+		local rec = cjson.decode(js)
+		if run ~= '' then
+			push(runrecs, run, js)
+			local key = P .. 'run:' .. run
+			hset_scalars(key, rec)
+			if pl == '' then pl = redis.call('HGET', key, 'pipeline') or '' end
+		end
+		if pl ~= '' then
+			local h = P .. 'health:' .. pl
+			local status = str(rec.status or 'unknown')
+			local runs_n = redis.call('HINCRBY', h, 'runs', 1)
+			local ok = tonumber(redis.call('HGET', h, 'succeeded') or '0')
+			if status == 'success' then
+				ok = redis.call('HINCRBY', h, 'succeeded', 1)
+				redis.call('HSETNX', h, 'failed', 0)
+			else
+				redis.call('HINCRBY', h, 'failed', 1)
+				redis.call('HSETNX', h, 'succeeded', 0)
+			end
+			local dk = P .. 'rundur:' .. pl
+			redis.call('LPUSH', dk, str(tonumber(rec.duration_ms) or 0))
+			redis.call('LTRIM', dk, 0, 99)
+			local d = redis.call('LRANGE', dk, 0, 99)
+			for k = 1, #d do d[k] = tonumber(d[k]) end
+			table.sort(d)
+			local p50 = d[math.max(1, math.ceil(#d * 0.50))]
+			local p95 = d[math.max(1, math.ceil(#d * 0.95))]
+			redis.call('HSET', h, 'success_rate', string.format('%.4f', ok / runs_n), 'last_status', status,
+				'last_run_at', str(tonumber(rec.end_ms) or 0), 'last_run', run, 'p50_ms', str(p50),
+				'p95_ms', str(p95))
+		end
+		event(t, js)
+	elseif t == 'deployment' then
+		local rec = cjson.decode(js)
+		local id = str(rec.id or '')
+		if id ~= '' then
+			local key = P .. 'deployment:' .. id
+			hset_scalars(key, rec)
+			redis.call('HSETNX', key, 'state', 'started')
+			local at = tonumber(rec.start_ms) or 0
+			redis.call('ZADD', P .. 'deployments', at, id)
+			if type(rec.app) == 'string' and type(rec.env) == 'string' then
+				redis.call('ZADD', P .. 'deployments:' .. esc(rec.app) .. ':' .. rec.env, at, id)
+			end
+		end
+		event(t, js)
+	elseif t == 'transition' then
+		local rec = cjson.decode(js)
+		local id = str(rec.deployment or '')
+		local state = str(rec.state or '')
+		if id ~= '' then
+			local key = P .. 'deployment:' .. id
+			redis.call('HSET', key, 'state', state, 'updated_ms', str(tonumber(rec.at_ms) or 0))
+			redis.call('RPUSH', P .. 'transitions:' .. id, js)
+			if state == 'succeeded' or state == 'rolled_back' then
+				local d = redis.call('HMGET', key, 'app', 'env', 'version', 'previous', 'kind')
+				local app, env, ver, prev, kind = d[1], d[2], d[3], d[4], d[5]
+				local now = ver
+				if state == 'rolled_back' then now = prev end
+				if app and env then
+					local ae = esc(app) .. ':' .. env
+					if now and now ~= '' then redis.call('SET', P .. 'current:' .. ae, now) end
+					redis.call('RPUSH', P .. 'history:' .. ae, cjson.encode({deployment = id,
+						kind = kind or 'deploy', state = state, version = now or '',
+						attempted = ver or '', previous = prev or '', at_ms = tonumber(rec.at_ms) or 0}))
+				end
+			end
+		end
+		event(t, js)
+	elseif t == 'check' then
+		local rec = cjson.decode(js)
+		local id = str(rec.deployment or '')
+		if id ~= '' then redis.call('RPUSH', P .. 'checks:' .. id, js) end
+		event(t, js)
+	elseif t == 'event' then
+		event(t, js)
+	end
+end
+
+for _, run in ipairs(runs) do
+	redis.call('RPUSH', P .. 'runrecs:' .. run, unpack(runrecs[run]))
+	if jobs[run] then redis.call('HSET', P .. 'jobs:' .. run, unpack(jobs[run])) end
+	if attempts[run] then redis.call('HSET', P .. 'attempts:' .. run, unpack(attempts[run])) end
+end
+return redis.call('XADD', unpack(xadd))

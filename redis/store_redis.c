@@ -1,0 +1,1155 @@
+/* store_redis.c — the Redis state store: records, locks with fencing
+ * tokens, events and health aggregates in one Redis server, under a key
+ * prefix (store_redis.h; the keys are documented in redis/SCHEMA.md).
+ *
+ * Design.  Every command is sent as an argument vector (redisCommandArgv),
+ * so names and record text are binary-safe and never reach a format
+ * string.  Every update that touches more than one key runs in a Lua
+ * script (redis/NAME.lua, embedded at build time by redis/lua2c.sh), called
+ * with EVALSHA and loaded again when the server answers NOSCRIPT:
+ *
+ *  - append() only buffers (no system call); flush() sends the buffered
+ *    records in batches of at most BATCH_MAX, one EVALSHA of append.lua per
+ *    batch: one entry of the records stream per batch plus the structured
+ *    keys.  A flush that returns 0 has every record acknowledged by the
+ *    server (and on disk, with appendfsync always).
+ *  - When the connection is lost, records stay buffered (at most
+ *    HOLD_MAX) and later flushes reconnect, no more often than an
+ *    exponential backoff (100 ms doubling to 5 s) allows.  When the buffer
+ *    would overflow, or the store is closed while Redis is still away,
+ *    the records are spilled, in order, to a file store in the local
+ *    directory, with a warning on stderr that says how to load them back
+ *    (`cdx state copy`); from then on this handle writes there, so that
+ *    the spilled records keep their order.  Nothing is dropped silently.
+ *  - Locks: lock.lua takes `SET NX PX` and the fencing counter (INCR) in
+ *    one call; the lock's value is "TOKEN:SECRET" with a random secret
+ *    that only the holder knows.  Renewal and release compare and then
+ *    extend or delete (renew.lua); append_fenced runs append.lua with the
+ *    comparison in the same script.  Waiters queue in a sorted set by
+ *    arrival and keep a heartbeat; the oldest live waiter is served first.
+ *    Lock operations never fall back: without the server they fail
+ *    (closed).
+ *  - scan() pages through the records stream (XRANGE, 256 entries a
+ *    page); tail() is XREAD BLOCK on it; scan_runs() is one EVALSHA.
+ *
+ * The handle is not thread-safe and belongs to the process that opened it.
+ */
+#include "store_redis.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "history.h"
+#include "redis_lua.h"
+
+#define BATCH_MAX 512                 /* records per EVALSHA */
+#define HOLD_MAX_DEFAULT 100000       /* records held while Redis is away */
+#define CONNECT_TIMEOUT_MS 1500
+#define COMMAND_TIMEOUT_MS 10000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define CLOSE_WAIT_MS 2000            /* last attempts before spilling */
+#define WAITER_HEARTBEAT_MS 3000
+#define PAGE 256                      /* stream entries per XRANGE/XREAD */
+#define NFIELDS 7                     /* t, run, pipeline, job, status, num, json */
+
+enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT };
+
+static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_lock, cdx_lua_renew,
+						     cdx_lua_scan_runs};
+
+/* one buffered record: its NFIELDS arguments of append.lua in one block */
+struct rs_rec {
+	char *buf;             /* the fields, each NUL-terminated */
+	size_t off[NFIELDS];   /* where each field starts in buf */
+	size_t len[NFIELDS];   /* its length in bytes */
+};
+
+/* a lock this handle holds: the secret that goes with its token */
+struct rs_held {
+	char *name;
+	unsigned long long token;
+	char secret[33];
+};
+
+struct redis_store {
+	struct cdx_store base;    /* first: a struct cdx_store * is a redis_store * */
+	redisContext *c;          /* NULL while disconnected */
+	char *host;
+	int port;
+	char *user, *pass;        /* NULL when not given */
+	int db;
+	char *prefix;             /* key prefix, e.g. "cdx:" */
+	char *local;              /* local directory: logs, spilled records */
+	char addr[300];           /* "host:port" for messages */
+	char sha[SCRIPT_COUNT][41];
+	struct rs_rec *pend;      /* buffered records, oldest first */
+	size_t n_pend, cap_pend;
+	size_t hold_max;          /* most records held while Redis is away */
+	int64_t retry_ns;         /* no reconnect before this (monotonic) */
+	int64_t backoff_ms;       /* next backoff, BACKOFF_MIN_MS..BACKOFF_MAX_MS */
+	bool lost_warned;         /* "lost the connection" said once */
+	struct cdx_store *spill;  /* the file store records went to, or NULL */
+	struct rs_held *held;
+	size_t n_held, cap_held;
+};
+
+/* ---- connection ---------------------------------------------------------- */
+
+static void rs_drop(struct redis_store *r)
+{
+	if (r->c)
+		redisFree(r->c);
+	r->c = NULL;
+}
+
+static struct timeval tv_ms(long long ms)
+{
+	struct timeval tv;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}
+
+/* a command on the open connection; *OUT (caller frees with
+ * freeReplyObject) is the reply, which may be an error reply.  -1 with ERR
+ * set when the connection failed (it is then dropped). */
+static int rs_raw(struct redis_store *r, int argc, const char **argv, const size_t *lens, redisReply **out,
+		  struct cdx_error *err)
+{
+	redisReply *rep;
+	*out = NULL;
+	if (!r->c)
+		return cdx_error_set(err, CDX_ESTATE, "not connected to redis at %s", r->addr);
+	rep = redisCommandArgv(r->c, argc, argv, lens);
+	if (!rep) {
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		rs_drop(r);
+		return -1;
+	}
+	*out = rep;
+	return 0;
+}
+
+/* as rs_raw, and an error reply is a failure too (the connection stays) */
+static int rs_cmd(struct redis_store *r, int argc, const char **argv, const size_t *lens, redisReply **out,
+		  struct cdx_error *err)
+{
+	if (rs_raw(r, argc, argv, lens, out, err) < 0)
+		return -1;
+	if ((*out)->type == REDIS_REPLY_ERROR) {
+		cdx_error_set(err, CDX_ESTATE, "redis at %s: %s %s", r->addr, argv[0], (*out)->str);
+		freeReplyObject(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int rs_load_script(struct redis_store *r, int i, struct cdx_error *err)
+{
+	const char *argv[3] = {"SCRIPT", "LOAD", script_src[i]};
+	size_t lens[3] = {6, 4, strlen(script_src[i])};
+	redisReply *rep;
+	if (rs_cmd(r, 3, argv, lens, &rep, err) < 0)
+		return -1;
+	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+		freeReplyObject(rep);
+		return cdx_error_set(err, CDX_ESTATE, "redis at %s: unexpected answer to SCRIPT LOAD", r->addr);
+	}
+	memcpy(r->sha[i], rep->str, 40);
+	r->sha[i][40] = '\0';
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* connect, authenticate, select the database, load the scripts; on
+ * failure nothing stays connected */
+static int rs_connect(struct redis_store *r, struct cdx_error *err)
+{
+	redisReply *rep;
+	int i;
+	rs_drop(r);
+	r->c = redisConnectWithTimeout(r->host, r->port, tv_ms(CONNECT_TIMEOUT_MS));
+	if (!r->c || r->c->err) {
+		cdx_error_set(err, CDX_ESTATE, "cannot reach redis at %s: %s", r->addr,
+			      r->c ? r->c->errstr : "out of memory");
+		rs_drop(r);
+		return -1;
+	}
+	redisSetTimeout(r->c, tv_ms(COMMAND_TIMEOUT_MS));
+	redisEnableKeepAlive(r->c);
+	if (r->pass) {
+		const char *argv[3] = {"AUTH", r->user ? r->user : r->pass, r->pass};
+		size_t lens[3] = {4, strlen(argv[1]), strlen(r->pass)};
+		if (rs_raw(r, r->user ? 3 : 2, argv, lens, &rep, err) < 0)
+			return -1;
+		if (rep->type == REDIS_REPLY_ERROR) {
+			cdx_error_set(err, CDX_ESTATE, "redis at %s refused the credentials: %s", r->addr, rep->str);
+			freeReplyObject(rep);
+			rs_drop(r);
+			return -1;
+		}
+		freeReplyObject(rep);
+	}
+	if (r->db) {
+		char db[16];
+		const char *argv[2] = {"SELECT", db};
+		size_t lens[2] = {6, 0};
+		lens[1] = (size_t)snprintf(db, sizeof(db), "%d", r->db);
+		if (rs_cmd(r, 2, argv, lens, &rep, err) < 0) {
+			rs_drop(r);
+			return -1;
+		}
+		freeReplyObject(rep);
+	}
+	for (i = 0; i < SCRIPT_COUNT; i++) {
+		if (rs_load_script(r, i, err) < 0) {
+			/* NOAUTH and the like arrive here, the connection is useless */
+			if (r->c && strstr(err->msg, "NOAUTH"))
+				cdx_error_set(err, CDX_ESTATE, "redis at %s needs a password (NOAUTH)", r->addr);
+			rs_drop(r);
+			return -1;
+		}
+	}
+	r->backoff_ms = BACKOFF_MIN_MS;
+	r->retry_ns = 0;
+	if (r->lost_warned) {
+		fprintf(stderr, "cdx: redis at %s is back; sending %zu held record%s\n", r->addr, r->n_pend,
+			r->n_pend == 1 ? "" : "s");
+		r->lost_warned = false;
+	}
+	return 0;
+}
+
+/* connected, or reconnect when the backoff allows; FORCE ignores it */
+static int rs_ensure(struct redis_store *r, bool force, struct cdx_error *err)
+{
+	int64_t now;
+	if (r->c)
+		return 0;
+	now = cdx_now_ns();
+	if (!force && now < r->retry_ns)
+		return cdx_error_set(err, CDX_ESTATE, "redis at %s is unreachable; retrying in %lld ms", r->addr,
+				     (long long)((r->retry_ns - now) / 1000000));
+	if (rs_connect(r, err) == 0)
+		return 0;
+	r->retry_ns = now + r->backoff_ms * 1000000;
+	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+	return -1;
+}
+
+/* EVALSHA of script I with ARGC arguments (prefix first, added here);
+ * loads the script again on NOSCRIPT.  Error replies are failures. */
+static int rs_eval(struct redis_store *r, int i, int argc, const char **argv, const size_t *lens, redisReply **out,
+		   struct cdx_error *err)
+{
+	const char **av = cdx_xcalloc((size_t)argc + 4, sizeof(char *));
+	size_t *al = cdx_xcalloc((size_t)argc + 4, sizeof(size_t));
+	int tries, rc = -1;
+	av[0] = "EVALSHA";
+	al[0] = 7;
+	av[2] = "0";
+	al[2] = 1;
+	av[3] = r->prefix;
+	al[3] = strlen(r->prefix);
+	memcpy(av + 4, argv, (size_t)argc * sizeof(char *));
+	memcpy(al + 4, lens, (size_t)argc * sizeof(size_t));
+	for (tries = 0; tries < 2; tries++) {
+		av[1] = r->sha[i];
+		al[1] = 40;
+		if (rs_raw(r, argc + 4, av, al, out, err) < 0)
+			break;
+		if ((*out)->type != REDIS_REPLY_ERROR) {
+			rc = 0;
+			break;
+		}
+		if (tries == 0 && strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
+			freeReplyObject(*out);
+			*out = NULL;
+			if (rs_load_script(r, i, err) < 0)
+				break;
+			continue;
+		}
+		cdx_error_set(err, CDX_ESTATE, "redis at %s: script failed: %s", r->addr, (*out)->str);
+		freeReplyObject(*out);
+		*out = NULL;
+		break;
+	}
+	free(av);
+	free(al);
+	return rc;
+}
+
+/* ---- records --------------------------------------------------------------- */
+
+static const char *str_of(const cJSON *rec, const char *field)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, field));
+	return s ? s : "";
+}
+
+static void rs_rec_free(struct rs_rec *x)
+{
+	free(x->buf);
+}
+
+/* build the append.lua arguments of REC; -1 when it cannot be serialised */
+static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err)
+{
+	const char *t = str_of(rec, "t"), *f[NFIELDS];
+	char num[32] = "", *json;
+	size_t total = 0, i;
+	const cJSON *n = NULL;
+	bool runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
+	json = cJSON_PrintUnformatted(rec);
+	if (!json)
+		return cdx_error_set(err, CDX_ESTATE, "cannot serialise a record");
+	if (strcmp(t, "attempt") == 0)
+		n = cJSON_GetObjectItemCaseSensitive(rec, "attempt");
+	else if (strcmp(t, "job") == 0)
+		n = cJSON_GetObjectItemCaseSensitive(rec, "duration_ms");
+	if (cJSON_IsNumber(n))
+		snprintf(num, sizeof(num), "%.17g", n->valuedouble);
+	f[0] = t;
+	f[1] = str_of(rec, runish ? "id" : "run");
+	f[2] = str_of(rec, "pipeline");
+	f[3] = str_of(rec, "job");
+	f[4] = str_of(rec, "status");
+	f[5] = num;
+	f[6] = json;
+	for (i = 0; i < NFIELDS; i++) {
+		x->len[i] = strlen(f[i]);
+		total += x->len[i] + 1;
+	}
+	x->buf = cdx_xmalloc(total);
+	total = 0;
+	for (i = 0; i < NFIELDS; i++) {
+		x->off[i] = total;
+		memcpy(x->buf + total, f[i], x->len[i] + 1);
+		total += x->len[i] + 1;
+	}
+	free(json);
+	return 0;
+}
+
+/* send records FROM..FROM+N (N <= BATCH_MAX) in one EVALSHA, fenced by
+ * lock NAME (or not, when NULL).  0 written, 1 refused, -1 error. */
+static int rs_send(struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
+		   unsigned long long token, const char *secret, struct cdx_error *err)
+{
+	size_t argc = 4 + n * NFIELDS, i, k;
+	const char **av = cdx_xcalloc(argc, sizeof(char *));
+	size_t *al = cdx_xcalloc(argc, sizeof(size_t));
+	char tok[24], cnt[24];
+	redisReply *rep = NULL;
+	int rc;
+	snprintf(tok, sizeof(tok), "%llu", token);
+	snprintf(cnt, sizeof(cnt), "%zu", n);
+	av[0] = name ? name : "";
+	av[1] = tok;
+	av[2] = secret ? secret : "";
+	av[3] = cnt;
+	for (k = 0; k < 4; k++)
+		al[k] = strlen(av[k]);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < NFIELDS; k++) {
+			av[4 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
+			al[4 + i * NFIELDS + k] = recs[i].len[k];
+		}
+	}
+	rc = rs_eval(r, SCRIPT_APPEND, (int)argc, av, al, &rep, err);
+	if (rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == -1)
+		rc = 1;
+	freeReplyObject(rep);
+	free(av);
+	free(al);
+	return rc;
+}
+
+static char *rs_spill_dir(const struct redis_store *r)
+{
+	return cdx_xasprintf("%s/spill", r->local);
+}
+
+/* move every held record, in order, to the spill file store */
+static int rs_spill(struct redis_store *r, const char *why, struct cdx_error *err)
+{
+	size_t i;
+	int rc = 0;
+	if (!r->spill) {
+		char *dir = rs_spill_dir(r);
+		rc = cdx_store_file_open(dir, &r->spill, err);
+		if (rc == 0)
+			fprintf(stderr,
+				"cdx: warning: redis at %s is unreachable (%s): records are spilled to file:%s; "
+				"load them with: cdx state copy file:%s %s\n",
+				r->addr, why, dir, dir, r->base.url);
+		free(dir);
+		if (rc < 0)
+			return -1;
+	}
+	for (i = 0; i < r->n_pend; i++) {
+		struct rs_rec *x = &r->pend[i];
+		cJSON *o = cJSON_ParseWithLength(x->buf + x->off[6], x->len[6]);
+		if (o && r->spill->ops->append(r->spill, o, err) < 0)
+			rc = -1;
+		cJSON_Delete(o);
+		rs_rec_free(x);
+	}
+	r->n_pend = 0;
+	if (rc == 0)
+		rc = r->spill->ops->flush(r->spill, err);
+	return rc;
+}
+
+static int rs_append(struct cdx_store *s, const cJSON *rec, struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	struct rs_rec x;
+	if (r->spill)
+		return r->spill->ops->append(r->spill, rec, err);
+	if (r->n_pend >= r->hold_max) {
+		struct cdx_error e2 = {0};
+		char why[64];
+		snprintf(why, sizeof(why), "more than %zu records held", r->hold_max);
+		/* one last try before giving up on the server for this run */
+		if (s->ops->flush(s, &e2) < 0 && rs_spill(r, why, err) < 0)
+			return -1;
+		if (r->spill)
+			return r->spill->ops->append(r->spill, rec, err);
+	}
+	if (rs_rec_make(rec, &x, err) < 0)
+		return -1;
+	CDX_PUSH(r->pend, r->n_pend, r->cap_pend, x);
+	return 0;
+}
+
+/* flush, reconnecting when allowed (FORCE: now) */
+static int rs_flush_(struct redis_store *r, bool force, struct cdx_error *err)
+{
+	size_t done = 0, n, i;
+	int rc = 0;
+	if (r->spill)
+		return r->spill->ops->flush(r->spill, err);
+	if (!r->n_pend)
+		return 0;
+	if (rs_ensure(r, force, err) < 0)
+		goto lost;
+	while (done < r->n_pend) {
+		n = r->n_pend - done < BATCH_MAX ? r->n_pend - done : BATCH_MAX;
+		rc = rs_send(r, r->pend + done, n, NULL, 0, NULL, err);
+		if (rc < 0)
+			break;
+		for (i = done; i < done + n; i++)
+			rs_rec_free(&r->pend[i]);
+		done += n;
+	}
+	memmove(r->pend, r->pend + done, (r->n_pend - done) * sizeof(*r->pend));
+	r->n_pend -= done;
+	if (rc == 0)
+		return 0;
+	if (r->c) /* the server answered with an error: not a lost connection */
+		return -1;
+lost:
+	if (!r->lost_warned) {
+		fprintf(stderr, "cdx: warning: %s; holding %zu record%s until it is back\n", err->msg, r->n_pend,
+			r->n_pend == 1 ? "" : "s");
+		r->lost_warned = true;
+	}
+	cdx_error_set(err, CDX_ESTATE, "redis at %s is unreachable: %zu record%s held", r->addr, r->n_pend,
+		      r->n_pend == 1 ? "" : "s");
+	return -1;
+}
+
+static int rs_flush(struct cdx_store *s, struct cdx_error *err)
+{
+	return rs_flush_((struct redis_store *)s, false, err);
+}
+
+static size_t rs_pending(struct cdx_store *s)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	return r->spill ? r->spill->ops->pending(r->spill) : r->n_pend;
+}
+
+/* call FN for each record of stream entry E (fields "r"); 1 when FN
+ * stopped */
+static int rs_entry(const redisReply *e, cdx_store_fn fn, void *ctx)
+{
+	const redisReply *f;
+	size_t k;
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
+		return 0;
+	f = e->element[1];
+	for (k = 0; k + 1 < f->elements; k += 2) {
+		cJSON *o;
+		int stop;
+		if (f->element[k + 1]->type != REDIS_REPLY_STRING)
+			continue;
+		o = cJSON_ParseWithLength(f->element[k + 1]->str, f->element[k + 1]->len);
+		stop = o && cJSON_IsObject(o) ? fn(ctx, o) : 0;
+		cJSON_Delete(o);
+		if (stop)
+			return 1;
+	}
+	return 0;
+}
+
+static int rs_scan(struct cdx_store *s, cdx_store_fn fn, void *ctx, struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	char *key = cdx_xjoin3(r->prefix, "", "records");
+	char start[80] = "-", count[16];
+	const char *argv[6] = {"XRANGE", key, start, "+", "COUNT", count};
+	size_t lens[6], i;
+	int rc = 0;
+	snprintf(count, sizeof(count), "%d", PAGE);
+	if (rs_ensure(r, true, err) < 0) {
+		free(key);
+		return -1;
+	}
+	for (;;) {
+		redisReply *rep;
+		for (i = 0; i < 6; i++)
+			lens[i] = strlen(argv[i]);
+		if (rs_cmd(r, 6, argv, lens, &rep, err) < 0) {
+			rc = -1;
+			break;
+		}
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
+			freeReplyObject(rep);
+			break;
+		}
+		for (i = 0; i < rep->elements; i++) {
+			if (rs_entry(rep->element[i], fn, ctx))
+				break;
+		}
+		if (i < rep->elements || rep->elements < PAGE) {
+			freeReplyObject(rep);
+			break;
+		}
+		{
+			const redisReply *last = rep->element[rep->elements - 1];
+			if (last->type != REDIS_REPLY_ARRAY || last->elements < 1 ||
+			    last->element[0]->type != REDIS_REPLY_STRING) {
+				freeReplyObject(rep);
+				break;
+			}
+			snprintf(start, sizeof(start), "(%s", last->element[0]->str);
+		}
+		freeReplyObject(rep);
+	}
+	free(key);
+	return rc;
+}
+
+static int rs_tail(struct cdx_store *s, char cursor[64], long long wait_ms, cdx_store_fn fn, void *ctx,
+		   struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	char *key = cdx_xjoin3(r->prefix, "", "records");
+	char block[24], count[16];
+	int rc = 0, round;
+	snprintf(count, sizeof(count), "%d", PAGE);
+	if (rs_ensure(r, true, err) < 0) {
+		free(key);
+		return -1;
+	}
+	if (!cursor[0])
+		snprintf(cursor, 64, "0-0");
+	if (strcmp(cursor, "$") == 0) {
+		/* "now" as a concrete id, so nothing made durable later is missed */
+		const char *argv[5] = {"XREVRANGE", key, "+", "-", "COUNT"};
+		const char *av[6] = {argv[0], argv[1], argv[2], argv[3], argv[4], "1"};
+		size_t lens[6] = {9, strlen(key), 1, 1, 5, 1};
+		redisReply *rep;
+		if (rs_cmd(r, 6, av, lens, &rep, err) < 0) {
+			free(key);
+			return -1;
+		}
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+		    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements >= 1 &&
+		    rep->element[0]->element[0]->type == REDIS_REPLY_STRING)
+			snprintf(cursor, 64, "%s", rep->element[0]->element[0]->str);
+		else
+			snprintf(cursor, 64, "0-0");
+		freeReplyObject(rep);
+	}
+	for (round = 0;; round++) {
+		const char *argv[8];
+		size_t lens[8], i;
+		int argc = 0;
+		redisReply *rep;
+		bool blocking = round == 0 && wait_ms != 0;
+		argv[argc++] = "XREAD";
+		argv[argc++] = "COUNT";
+		argv[argc++] = count;
+		if (blocking) {
+			snprintf(block, sizeof(block), "%lld", wait_ms < 0 ? 0LL : wait_ms);
+			argv[argc++] = "BLOCK";
+			argv[argc++] = block;
+			redisSetTimeout(r->c, tv_ms(wait_ms < 0 ? 0 : wait_ms + COMMAND_TIMEOUT_MS));
+		}
+		argv[argc++] = "STREAMS";
+		argv[argc++] = key;
+		argv[argc++] = cursor;
+		for (i = 0; i < (size_t)argc; i++)
+			lens[i] = strlen(argv[i]);
+		rc = rs_cmd(r, argc, argv, lens, &rep, err);
+		if (blocking && r->c)
+			redisSetTimeout(r->c, tv_ms(COMMAND_TIMEOUT_MS));
+		if (rc < 0)
+			break;
+		/* [[key, [entries]]] or nil */
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->element[0]->elements < 2 ||
+		    rep->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(rep);
+			break;
+		}
+		{
+			const redisReply *es = rep->element[0]->element[1];
+			bool stopped = false;
+			for (i = 0; i < es->elements && !stopped; i++) {
+				const redisReply *e = es->element[i];
+				if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 &&
+				    e->element[0]->type == REDIS_REPLY_STRING)
+					snprintf(cursor, 64, "%s", e->element[0]->str);
+				stopped = rs_entry(e, fn, ctx) != 0;
+			}
+			if (stopped || es->elements < PAGE) {
+				freeReplyObject(rep);
+				break;
+			}
+		}
+		freeReplyObject(rep);
+	}
+	free(key);
+	return rc;
+}
+
+static int rs_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx_store_fn fn, void *ctx,
+			struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	char num[24];
+	const char *argv[2] = {pipeline, num};
+	size_t lens[2], i;
+	redisReply *rep;
+	snprintf(num, sizeof(num), "%zu", n);
+	lens[0] = strlen(pipeline);
+	lens[1] = strlen(num);
+	if (rs_ensure(r, true, err) < 0 || rs_eval(r, SCRIPT_SCAN_RUNS, 2, argv, lens, &rep, err) < 0)
+		return -1;
+	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+		const redisReply *e = rep->element[i];
+		cJSON *o;
+		int stop;
+		if (e->type != REDIS_REPLY_STRING)
+			continue;
+		o = cJSON_ParseWithLength(e->str, e->len);
+		stop = o && cJSON_IsObject(o) ? fn(ctx, o) : 0;
+		cJSON_Delete(o);
+		if (stop)
+			break;
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* ---- locks --------------------------------------------------------------- */
+
+static void random_hex(char *out, size_t bytes)
+{
+	unsigned char b[32];
+	size_t i;
+	if (bytes > sizeof(b))
+		bytes = sizeof(b);
+	if (getrandom(b, bytes, 0) != (ssize_t)bytes) {
+		uint64_t x = (uint64_t)cdx_now_ns() ^ ((uint64_t)getpid() << 32);
+		for (i = 0; i < bytes; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			b[i] = (unsigned char)(x >> 56);
+		}
+	}
+	for (i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static struct rs_held *held_find(struct redis_store *r, const char *name, unsigned long long token)
+{
+	size_t i;
+	for (i = 0; i < r->n_held; i++)
+		if (r->held[i].token == token && strcmp(r->held[i].name, name) == 0)
+			return &r->held[i];
+	return NULL;
+}
+
+static void held_forget(struct redis_store *r, struct rs_held *h)
+{
+	if (!h)
+		return;
+	free(h->name);
+	*h = r->held[--r->n_held];
+}
+
+static void sleep_ms(long long ms)
+{
+	struct timespec ts;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* renew.lua: TTL_MS > 0 extends, 0 releases; 1 held, 0 not, -1 error */
+static int rs_renew_(struct redis_store *r, const char *name, unsigned long long token, long long ttl_ms,
+		     struct cdx_error *err)
+{
+	struct rs_held *h = held_find(r, name, token);
+	char tok[24], ttl[24];
+	const char *argv[4] = {name, tok, h ? h->secret : "", ttl};
+	size_t lens[4], i;
+	redisReply *rep;
+	int rc;
+	snprintf(tok, sizeof(tok), "%llu", token);
+	snprintf(ttl, sizeof(ttl), "%lld", ttl_ms);
+	for (i = 0; i < 4; i++)
+		lens[i] = strlen(argv[i]);
+	if (rs_ensure(r, true, err) < 0 || rs_eval(r, SCRIPT_RENEW, 4, argv, lens, &rep, err) < 0)
+		return -1;
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* a holder recorded as running on this host whose process is gone */
+static bool holder_dead(const cJSON *cur, unsigned long long *token)
+{
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(cur, "pid");
+	const cJSON *start = cJSON_GetObjectItemCaseSensitive(cur, "pid_start");
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cur, "token");
+	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cur, "host"));
+	if (!host || !cJSON_IsNumber(pid) || !cJSON_IsNumber(tok))
+		return false;
+	*token = (unsigned long long)tok->valuedouble;
+	return !cdx_history_owner_alive(host, pid->valueint,
+					cJSON_IsNumber(start) ? (long long)start->valuedouble : -1);
+}
+
+static void rs_unqueue(struct redis_store *r, const char *name, const char *waiter)
+{
+	struct cdx_error e2 = {0};
+	char *q = cdx_xasprintf("%slockq:%s", r->prefix, name), *hb = cdx_xasprintf("%slockhb:%s", r->prefix, name);
+	const char *a1[3] = {"ZREM", q, waiter}, *a2[3] = {"HDEL", hb, waiter};
+	size_t l1[3] = {4, strlen(q), strlen(waiter)}, l2[3] = {4, strlen(hb), strlen(waiter)};
+	redisReply *rep;
+	if (rs_cmd(r, 3, a1, l1, &rep, &e2) == 0)
+		freeReplyObject(rep);
+	if (rs_cmd(r, 3, a2, l2, &rep, &e2) == 0)
+		freeReplyObject(rep);
+	free(q);
+	free(hb);
+}
+
+static int rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms, long long wait_ms,
+		   unsigned long long *token, cJSON **current, struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	char secret[33], waiter[33] = "", ttl[24], hb[24], *hj;
+	int64_t deadline = wait_ms > 0 ? cdx_now_ns() + wait_ms * 1000000LL : 0;
+	long long nap = 5;
+	int rc = -1;
+	*token = 0;
+	if (current)
+		*current = NULL;
+	if (ttl_ms <= 0)
+		return cdx_error_set(err, CDX_EUSAGE, "lock %s: ttl must be positive", name);
+	random_hex(secret, 16);
+	if (wait_ms != 0)
+		random_hex(waiter, 16);
+	snprintf(ttl, sizeof(ttl), "%lld", ttl_ms);
+	snprintf(hb, sizeof(hb), "%d", WAITER_HEARTBEAT_MS);
+	hj = holder && cJSON_IsObject(holder) ? cJSON_PrintUnformatted(holder) : cdx_xstrdup("{}");
+	for (;;) {
+		const char *argv[6] = {name, ttl, hj, secret, waiter, hb};
+		size_t lens[6], i;
+		redisReply *rep;
+		cJSON *cur = NULL;
+		unsigned long long dead_token;
+		for (i = 0; i < 6; i++)
+			lens[i] = strlen(argv[i]);
+		if (rs_ensure(r, true, err) < 0 || rs_eval(r, SCRIPT_LOCK, 6, argv, lens, &rep, err) < 0)
+			break;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_INTEGER) {
+			freeReplyObject(rep);
+			cdx_error_set(err, CDX_ESTATE, "redis at %s: unexpected answer from the lock script", r->addr);
+			break;
+		}
+		if (rep->element[0]->integer == 1) {
+			struct rs_held h;
+			*token = (unsigned long long)rep->element[1]->integer;
+			freeReplyObject(rep);
+			h.name = cdx_xstrdup(name);
+			h.token = *token;
+			memcpy(h.secret, secret, sizeof(h.secret));
+			CDX_PUSH(r->held, r->n_held, r->cap_held, h);
+			rc = 0;
+			break;
+		}
+		if (rep->element[1]->type == REDIS_REPLY_STRING)
+			cur = cJSON_ParseWithLength(rep->element[1]->str, rep->element[1]->len);
+		freeReplyObject(rep);
+		if (cur && holder_dead(cur, &dead_token)) {
+			/* its owner died on this host: release it for the next taker */
+			int gone = rs_renew_(r, name, dead_token, 0, err);
+			cJSON_Delete(cur);
+			if (gone < 0)
+				break;
+			continue;
+		}
+		if (wait_ms == 0 || (wait_ms > 0 && cdx_now_ns() >= deadline)) {
+			if (waiter[0])
+				rs_unqueue(r, name, waiter);
+			if (current)
+				*current = cur ? cur : cJSON_CreateObject();
+			else
+				cJSON_Delete(cur);
+			rc = 1;
+			break;
+		}
+		cJSON_Delete(cur);
+		if (wait_ms > 0) {
+			long long left = (deadline - cdx_now_ns()) / 1000000;
+			sleep_ms(nap < left ? nap : left > 0 ? left : 1);
+		} else {
+			sleep_ms(nap);
+		}
+		nap = nap * 2 > 50 ? 50 : nap * 2;
+	}
+	free(hj);
+	return rc;
+}
+
+static int rs_renew(struct cdx_store *s, const char *name, unsigned long long token, long long ttl_ms,
+		    struct cdx_error *err)
+{
+	int rc;
+	if (ttl_ms <= 0)
+		return cdx_error_set(err, CDX_EUSAGE, "renew %s: ttl must be positive", name);
+	rc = rs_renew_((struct redis_store *)s, name, token, ttl_ms, err);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+static int rs_unlock(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	int rc = rs_renew_(r, name, token, 0, err);
+	if (rc < 0)
+		return -1;
+	held_forget(r, held_find(r, name, token));
+	return 0;
+}
+
+static int rs_holder(struct cdx_store *s, const char *name, cJSON **current, struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	char *key = cdx_xasprintf("%slockinfo:%s", r->prefix, name);
+	const char *argv[2] = {"GET", key};
+	size_t lens[2] = {3, strlen(key)};
+	redisReply *rep;
+	int rc = -1;
+	*current = NULL;
+	if (rs_ensure(r, true, err) == 0 && rs_cmd(r, 2, argv, lens, &rep, err) == 0) {
+		if (rep->type == REDIS_REPLY_STRING)
+			*current = cJSON_ParseWithLength(rep->str, rep->len);
+		freeReplyObject(rep);
+		rc = 0;
+	}
+	free(key);
+	return rc;
+}
+
+static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token, const cJSON *rec,
+			    struct cdx_error *err)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	struct rs_held *h = held_find(r, name, token);
+	struct rs_rec x;
+	int rc;
+	/* what came before it first, so that the order holds; a store that
+	 * spilled cannot prove the lock: it fails closed */
+	if (r->spill)
+		return cdx_error_set(err, CDX_ESTATE, "redis at %s is unreachable: cannot write under lock %s", r->addr,
+				     name);
+	if (rs_flush_(r, true, err) < 0)
+		return -1;
+	if (rs_rec_make(rec, &x, err) < 0)
+		return -1;
+	rc = rs_send(r, &x, 1, name, token, h ? h->secret : "", err);
+	rs_rec_free(&x);
+	return rc;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+static void rs_free(struct redis_store *r)
+{
+	size_t i;
+	rs_drop(r);
+	for (i = 0; i < r->n_pend; i++)
+		rs_rec_free(&r->pend[i]);
+	free(r->pend);
+	for (i = 0; i < r->n_held; i++)
+		free(r->held[i].name);
+	free(r->held);
+	cdx_store_close(r->spill);
+	free(r->host);
+	free(r->user);
+	free(r->pass);
+	free(r->prefix);
+	free(r->local);
+	free(r->base.url);
+	free(r->base.log_dir);
+	free(r);
+}
+
+static void rs_close(struct cdx_store *s)
+{
+	struct redis_store *r = (struct redis_store *)s;
+	struct cdx_error err = {0};
+	int64_t until = cdx_now_ns() + CLOSE_WAIT_MS * 1000000LL;
+	if (!r->spill && r->n_pend) {
+		/* a few last attempts, then spill: never drop a record */
+		while (rs_flush_(r, true, &err) < 0 && r->n_pend && !r->c && cdx_now_ns() < until)
+			sleep_ms(200);
+		if (r->n_pend && rs_spill(r, err.msg, &err) < 0)
+			fprintf(stderr, "cdx: error: %zu records could not be spilled: %s\n", r->n_pend, err.msg);
+	}
+	if (r->spill && r->spill->ops->flush(r->spill, &err) < 0)
+		fprintf(stderr, "cdx: error: cannot write spilled records: %s\n", err.msg);
+	rs_free(r);
+}
+
+static const struct cdx_store_ops redis_ops = {
+	.append = rs_append,
+	.flush = rs_flush,
+	.scan = rs_scan,
+	.pending = rs_pending,
+	.close = rs_close,
+	.lock = rs_lock,
+	.renew = rs_renew,
+	.unlock = rs_unlock,
+	.holder = rs_holder,
+	.append_fenced = rs_append_fenced,
+	.tail = rs_tail,
+	.scan_runs = rs_scan_runs,
+};
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* %-decode N bytes at S; NULL when an escape is malformed or decodes NUL */
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = cdx_xmalloc(n + 1), *o = out;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		int hi, lo;
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+		lo = hi >= 0 ? hexval((unsigned char)s[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(out);
+			return NULL;
+		}
+		*o++ = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* the value of query parameter NAME in Q (a&b=c form), %-decoded */
+static int query_param(const char *q, const char *name, char **out)
+{
+	size_t nl = strlen(name);
+	*out = NULL;
+	while (q && *q) {
+		const char *end = strchr(q, '&');
+		size_t len = end ? (size_t)(end - q) : strlen(q);
+		if (len > nl && strncmp(q, name, nl) == 0 && q[nl] == '=') {
+			*out = pct_decode(q + nl + 1, len - nl - 1);
+			return *out ? 0 : -1;
+		}
+		q = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* parse URL into R: host, port, user, pass, db, prefix, local */
+static int parse_url(struct redis_store *r, const char *url, struct cdx_error *err)
+{
+	const char *p = url + 8, *at, *hostend, *end, *q;
+	char *rest = NULL, *local = NULL;
+	size_t i;
+	q = strchr(p, '?');
+	end = q ? q : p + strlen(p);
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (!colon) {
+			r->pass = pct_decode(p, (size_t)(at - p)); /* redis://password@host */
+		} else {
+			if (colon > p)
+				r->user = pct_decode(p, (size_t)(colon - p));
+			r->pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
+			if (colon > p && !r->user)
+				goto bad;
+		}
+		if (!r->pass)
+			goto bad;
+		p = at + 1;
+	}
+	if (*p == '[') {
+		hostend = memchr(p, ']', (size_t)(end - p));
+		if (!hostend)
+			goto bad;
+		r->host = cdx_xstrndup(p + 1, (size_t)(hostend - p - 1));
+		hostend++;
+	} else {
+		hostend = p;
+		while (hostend < end && *hostend != ':' && *hostend != '/')
+			hostend++;
+		r->host = cdx_xstrndup(p, (size_t)(hostend - p));
+	}
+	if (!r->host[0]) {
+		free(r->host);
+		r->host = cdx_xstrdup("127.0.0.1");
+	}
+	r->port = 6379;
+	if (hostend < end && *hostend == ':') {
+		char *e;
+		long v = strtol(hostend + 1, &e, 10);
+		if (e == hostend + 1 || v < 1 || v > 65535 || (e < end && *e != '/'))
+			goto bad;
+		r->port = (int)v;
+		hostend = e;
+	}
+	if (hostend < end && *hostend == '/') {
+		if (hostend + 1 < end) {
+			char *e;
+			long v = strtol(hostend + 1, &e, 10);
+			if (e == hostend + 1 || v < 0 || v > INT_MAX || e != end)
+				goto bad;
+			r->db = (int)v;
+		}
+	} else if (hostend != end) {
+		goto bad;
+	}
+	for (i = 0; r->host[i]; i++)
+		if (isspace((unsigned char)r->host[i]))
+			goto bad;
+	if (q) {
+		const char *k = q + 1;
+		while (*k) {
+			const char *e = strchr(k, '&');
+			size_t len = e ? (size_t)(e - k) : strlen(k);
+			if (!(len > 7 && strncmp(k, "prefix=", 7) == 0) && !(len > 6 && strncmp(k, "local=", 6) == 0)) {
+				cdx_error_set(err, CDX_EUSAGE, "unknown parameter '%.*s' in state url (use prefix= or local=)",
+					      (int)len, k);
+				return -1;
+			}
+			k = e ? e + 1 : k + len;
+		}
+		if (query_param(q + 1, "prefix", &rest) < 0 || query_param(q + 1, "local", &local) < 0)
+			goto bad;
+	}
+	if (rest)
+		r->prefix = rest;
+	else if (getenv("CDX_REDIS_PREFIX"))
+		r->prefix = cdx_xstrdup(getenv("CDX_REDIS_PREFIX"));
+	else
+		r->prefix = cdx_xstrdup("cdx:");
+	if (!local && getenv("CDX_REDIS_LOCAL") && *getenv("CDX_REDIS_LOCAL"))
+		local = cdx_xstrdup(getenv("CDX_REDIS_LOCAL"));
+	if (!local)
+		local = cdx_xstrdup(".cdx");
+	if (local[0] != '/') {
+		char cwd[4096];
+		if (getcwd(cwd, sizeof(cwd))) {
+			char *abs = cdx_xasprintf("%s/%s", cwd, local);
+			free(local);
+			local = abs;
+		}
+	}
+	r->local = local;
+	return 0;
+bad:
+	free(rest);
+	free(local);
+	return cdx_error_set(err, CDX_EUSAGE,
+			     "malformed state url (want redis://[user:password@]host[:port][/db][?prefix=P])");
+}
+
+/* URL with the password replaced by *** (for messages and records) */
+static char *masked_url(const char *url)
+{
+	const char *p = url + 8, *q = strchr(p, '?'), *end = q ? q : p + strlen(p);
+	const char *at = memchr(p, '@', (size_t)(end - p)), *colon;
+	if (!at)
+		return cdx_xstrdup(url);
+	colon = memchr(p, ':', (size_t)(at - p));
+	if (!colon)
+		return cdx_xasprintf("redis://***%s", at);
+	return cdx_xasprintf("redis://%.*s:***%s", (int)(colon - p), p, at);
+}
+
+int cdx_store_redis_open(const char *url, struct cdx_store **out, struct cdx_error *err)
+{
+	struct redis_store *r;
+	const char *hm;
+	*out = NULL;
+	if (strncmp(url, "redis://", 8) != 0)
+		return cdx_error_set(err, CDX_EUSAGE, "'%s' is not a redis:// url", url);
+	r = cdx_xcalloc(1, sizeof(*r));
+	if (parse_url(r, url, err) < 0)
+		goto fail;
+	if (strchr(r->host, ':'))
+		snprintf(r->addr, sizeof(r->addr), "[%s]:%d", r->host, r->port);
+	else
+		snprintf(r->addr, sizeof(r->addr), "%s:%d", r->host, r->port);
+	r->backoff_ms = BACKOFF_MIN_MS;
+	r->hold_max = HOLD_MAX_DEFAULT;
+	hm = getenv("CDX_REDIS_HOLD_MAX");
+	if (hm && atol(hm) > 0)
+		r->hold_max = (size_t)atol(hm);
+	r->base.ops = &redis_ops;
+	r->base.url = masked_url(url);
+	r->base.log_dir = cdx_xasprintf("%s/logs", r->local);
+	if (rs_connect(r, err) < 0)
+		goto fail;
+	*out = &r->base;
+	return 0;
+fail:
+	rs_free(r);
+	return -1;
+}
