@@ -82,6 +82,15 @@ const struct cli_command cli_commands[] = {
 	 "\n"
 	 "Print the absolute path of the GNU Make module cdx.so, for\n"
 	 "`load $(shell cdx plugin-path)` in a Makefile.\n"},
+	{"state", cmd_state, "state copy SRC DST",
+	 "usage: cdx state copy SRC DST\n"
+	 "\n"
+	 "Copy every record of state store SRC to DST, oldest first, e.g. from\n"
+	 "file:.cdx to redis://host:6379 or back. Records DST holds already are\n"
+	 "skipped, so a copy can be repeated; SRC is only read. Also loads records\n"
+	 "that a run spilled to a local file store while Redis was unreachable.\n"
+	 "\n"
+	 "Exit status: 0 copied, 2 usage error or no SRC, 4 a store is unreachable.\n"},
 	{NULL, NULL, NULL, NULL},
 };
 
@@ -95,7 +104,8 @@ static void usage(FILE *out)
 	fprintf(out, "  cdx help COMMAND\n  cdx --version\n\n"
 		     "global options:\n"
 		     "  --config FILE   project file (default: $CDX_CONFIG, else cdx.yml)\n"
-		     "  --state URL     state store, file:DIR or redis://HOST:PORT (default: $CDX_STATE)\n\n"
+		     "  --state URL     state store, file:DIR or redis://[USER:PASS@]HOST[:PORT][/DB]\n"
+		     "                  (default: $CDX_STATE, else the project file's state:)\n\n"
 		     "exit status: 0 success, 1 the work failed, 2 usage or configuration error,\n"
 		     "3 busy, 4 state backend unreachable, 130 interrupted.\n"
 		     "See cdx(1), cdx-pipeline(5), cdx-make(7).\n");

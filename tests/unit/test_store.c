@@ -250,9 +250,10 @@ static void test_binary_safe_names(void **state)
 static void test_scan_runs(void **state)
 {
 	struct fx *f = *state;
-	struct seen sn = {cJSON_CreateArray(), 0};
+	struct seen sn = {NULL, 0};
 	struct cdx_error err = {0};
 	NEED(scan_runs);
+	sn.all = cJSON_CreateArray();
 	put_run(f->s, "a1", "a", 1000, 2, "success");
 	put_run(f->s, "b1", "b", 1001, 1, "success");
 	put_run(f->s, "a2", "a", 1002, 1, "failed");
@@ -274,12 +275,13 @@ static void test_scan_runs(void **state)
 static void test_tail(void **state)
 {
 	struct fx *f = *state;
-	struct seen sn = {cJSON_CreateArray(), 0};
+	struct seen sn = {NULL, 0};
 	struct cdx_error err = {0};
 	char cur[64] = "", now[64] = "$";
 	struct cdx_store *s2;
 	int64_t t0;
 	NEED(tail);
+	sn.all = cJSON_CreateArray();
 	put(f->s, rec_attempt("r", "p", "s/a", 1));
 	put(f->s, rec_attempt("r", "p", "s/a", 2));
 	flush(f->s);
@@ -311,8 +313,10 @@ static void test_lock_busy_and_tokens(void **state)
 	struct cdx_error err = {0};
 	struct cdx_store *s2;
 	unsigned long long t1, t2, t3;
-	cJSON *h1 = holder_of("one"), *h2 = holder_of("two"), *cur = NULL;
+	cJSON *h1, *h2, *cur = NULL;
 	NEED(lock);
+	h1 = holder_of("one");
+	h2 = holder_of("two");
 	s2 = reopen(f);
 	assert_int_equal(f->s->ops->lock(f->s, "deploy:web:prod", h1, 10000, 0, &t1, &cur, &err), 0);
 	assert_null(cur);
@@ -352,10 +356,12 @@ static void test_lock_ttl_lapse_and_fencing(void **state)
 	struct cdx_error err = {0};
 	struct cdx_store *s2;
 	unsigned long long t1, t2;
-	cJSON *h1 = holder_of("one"), *h2 = holder_of("two"), *cur = NULL, *rec, *all;
+	cJSON *h1, *h2, *cur = NULL, *rec, *all;
 	int64_t t0;
 	NEED(lock);
 	NEED(append_fenced);
+	h1 = holder_of("one");
+	h2 = holder_of("two");
 	s2 = reopen(f);
 	assert_int_equal(f->s->ops->lock(f->s, "L", h1, 200, 0, &t1, &cur, &err), 0);
 	rec = rec_attempt("r", "p", "s/one", 1);
@@ -391,9 +397,10 @@ static void test_lock_renew_keeps_it(void **state)
 	struct cdx_error err = {0};
 	struct cdx_store *s2;
 	unsigned long long t1, t2;
-	cJSON *h = holder_of("one"), *cur = NULL;
+	cJSON *h, *cur = NULL;
 	int i;
 	NEED(lock);
+	h = holder_of("one");
 	s2 = reopen(f);
 	assert_int_equal(f->s->ops->lock(f->s, "R", h, 300, 0, &t1, &cur, &err), 0);
 	for (i = 0; i < 6; i++) {
@@ -412,9 +419,10 @@ static void test_lock_dead_holder(void **state)
 	struct fx *f = *state;
 	struct cdx_error err = {0};
 	unsigned long long t1, t2;
-	cJSON *h = holder_of("ghost"), *cur = NULL;
+	cJSON *h, *cur = NULL;
 	pid_t pid;
 	NEED(lock);
+	h = holder_of("ghost");
 	/* a holder whose process is gone on this host loses the lock at once */
 	pid = fork();
 	if (pid == 0)
@@ -437,9 +445,10 @@ static void test_lock_odd_names(void **state)
 	struct cdx_error err = {0};
 	static const char *const names[] = {"deploy:a b:c", "deploy:*:*", "x\r\ny", "deploy:a:b"};
 	unsigned long long t[4];
-	cJSON *h = holder_of("odd"), *cur = NULL;
+	cJSON *h, *cur = NULL;
 	size_t i;
 	NEED(lock);
+	h = holder_of("odd");
 	/* each name is its own lock */
 	for (i = 0; i < CDX_ARRAY_LEN(names); i++)
 		assert_int_equal(f->s->ops->lock(f->s, names[i], h, 10000, 0, &t[i], &cur, &err), 0);
