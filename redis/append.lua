@@ -4,13 +4,17 @@
 -- records stream, in order, or nothing does.
 --
 -- ARGV: 1 prefix, 2 lock name ('' = not fenced), 3 fencing token, 4 lock
--- secret ('' = compare the token only), 5 N, then N tuples of 7 values:
+-- secret ('' = compare the token only), 5 batch id, 6 N, then N tuples of
+-- 7 values:
 -- type, run, pipeline, job, status, number, json.  For attempt and job
 -- records run/pipeline/job/status/number are pre-extracted by the client
 -- (number: the attempt, or the job's duration_ms), so the hot path never
 -- decodes JSON; rarer records are decoded here.
--- Returns the records stream entry id, or -1 when the fenced write is
--- refused (the token does not hold the lock).
+-- The batch id makes a resend idempotent: a client whose connection broke
+-- before the reply sends the same batch with the same id again, and a batch
+-- already applied is answered 0 without writing it twice.
+-- Returns the records stream entry id, 0 for a batch applied before, or -1
+-- when the fenced write is refused (the token does not hold the lock).
 local P = ARGV[1]
 
 -- a key component that is not the last one: % : and control bytes escaped
@@ -53,7 +57,11 @@ if ARGV[2] ~= '' then
 	end
 end
 
-local n = tonumber(ARGV[5])
+if not redis.call('SET', P .. 'batch:' .. ARGV[5], '1', 'NX', 'PX', 86400000) then
+	return 0
+end
+
+local n = tonumber(ARGV[6])
 local xadd = {P .. 'records', '*'}
 local runrecs, jobs, attempts, runs = {}, {}, {}, {}
 local function push(tbl, run, ...)
@@ -75,7 +83,7 @@ local function add(tbl, run, ...)
 end
 
 for i = 0, n - 1 do
-	local b = 6 + i * 7
+	local b = 7 + i * 7
 	local t, run, pl, job, st, num, js = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
 	xadd[#xadd + 1] = 'r'
 	xadd[#xadd + 1] = js

@@ -99,6 +99,8 @@ struct redis_store {
 	int64_t backoff_ms;       /* next backoff, BACKOFF_MIN_MS..BACKOFF_MAX_MS */
 	bool lost_warned;         /* "lost the connection" said once */
 	struct cdx_store *spill;  /* the file store records went to, or NULL */
+	size_t inflight;          /* records of a batch whose reply was lost */
+	char inflight_id[33];     /* its batch id, to send it again as it was */
 	struct rs_held *held;
 	size_t n_held, cap_held;
 };
@@ -345,10 +347,12 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err
 
 /* send records FROM..FROM+N (N <= BATCH_MAX) in one EVALSHA, fenced by
  * lock NAME (or not, when NULL).  0 written, 1 refused, -1 error. */
+static void random_hex(char *out, size_t bytes);
+
 static int rs_send(struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
-		   unsigned long long token, const char *secret, struct cdx_error *err)
+		   unsigned long long token, const char *secret, const char *batch, struct cdx_error *err)
 {
-	size_t argc = 4 + n * NFIELDS, i, k;
+	size_t argc = 5 + n * NFIELDS, i, k;
 	const char **av = cdx_xcalloc(argc, sizeof(char *));
 	size_t *al = cdx_xcalloc(argc, sizeof(size_t));
 	char tok[24], cnt[24];
@@ -359,13 +363,14 @@ static int rs_send(struct redis_store *r, const struct rs_rec *recs, size_t n, c
 	av[0] = name ? name : "";
 	av[1] = tok;
 	av[2] = secret ? secret : "";
-	av[3] = cnt;
-	for (k = 0; k < 4; k++)
+	av[3] = batch;
+	av[4] = cnt;
+	for (k = 0; k < 5; k++)
 		al[k] = strlen(av[k]);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < NFIELDS; k++) {
-			av[4 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
-			al[4 + i * NFIELDS + k] = recs[i].len[k];
+			av[5 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
+			al[5 + i * NFIELDS + k] = recs[i].len[k];
 		}
 	}
 	rc = rs_eval(r, SCRIPT_APPEND, (int)argc, av, al, &rep, err);
@@ -447,10 +452,19 @@ static int rs_flush_(struct redis_store *r, bool force, struct cdx_error *err)
 	if (rs_ensure(r, force, err) < 0)
 		goto lost;
 	while (done < r->n_pend) {
-		n = r->n_pend - done < BATCH_MAX ? r->n_pend - done : BATCH_MAX;
-		rc = rs_send(r, r->pend + done, n, NULL, 0, NULL, err);
-		if (rc < 0)
+		/* a batch whose reply was lost goes again first, the same */
+		if (!r->inflight) {
+			r->inflight = r->n_pend - done < BATCH_MAX ? r->n_pend - done : BATCH_MAX;
+			random_hex(r->inflight_id, 16);
+		}
+		n = r->inflight;
+		rc = rs_send(r, r->pend + done, n, NULL, 0, NULL, r->inflight_id, err);
+		if (rc < 0) {
+			if (r->c) /* an error reply: nothing was written */
+				r->inflight = 0;
 			break;
+		}
+		r->inflight = 0;
 		for (i = done; i < done + n; i++)
 			rs_rec_free(&r->pend[i]);
 		done += n;
@@ -886,6 +900,7 @@ static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long
 	struct redis_store *r = (struct redis_store *)s;
 	struct rs_held *h = held_find(r, name, token);
 	struct rs_rec x;
+	char batch[33];
 	int rc;
 	/* what came before it first, so that the order holds; a store that
 	 * spilled cannot prove the lock: it fails closed */
@@ -896,7 +911,8 @@ static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long
 		return -1;
 	if (rs_rec_make(rec, &x, err) < 0)
 		return -1;
-	rc = rs_send(r, &x, 1, name, token, h ? h->secret : "", err);
+	random_hex(batch, 16);
+	rc = rs_send(r, &x, 1, name, token, h ? h->secret : "", batch, err);
 	rs_rec_free(&x);
 	return rc;
 }

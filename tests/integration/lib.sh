@@ -44,16 +44,33 @@ expect_not_contains() {
 	case "$OUT" in *"$1"*) fail "expected output not to contain [$1], got: $OUT" ;; *) ;; esac
 }
 
-# start_redis: a private redis-server on a free loopback port; sets REDIS_PORT
+# start_redis [ARG...]: a private redis-server on a free loopback port;
+# sets REDIS_PORT, REDIS_PID and REDIS_URL; extra ARGs go to redis-server
+# (e.g. --appendonly yes, --requirepass PW).  REDIS_PORT set beforehand is
+# reused (a restart on the same port, see restart_redis).
 start_redis() {
 	command -v redis-server >/dev/null 2>&1 || { echo "redis-server not installed" >&2; exit 77; }
-	REDIS_PORT=$(( 20000 + $$ % 20000 ))
-	while ss -ltn 2>/dev/null | grep -q ":$REDIS_PORT "; do REDIS_PORT=$((REDIS_PORT + 1)); done
+	if [ -z "${REDIS_PORT:-}" ]; then
+		REDIS_PORT=$(( 20000 + $$ % 20000 ))
+		while ss -ltn 2>/dev/null | grep -q ":$REDIS_PORT "; do REDIS_PORT=$((REDIS_PORT + 1)); done
+	fi
+	REDIS_ARGS="$*"
+	# shellcheck disable=SC2086
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
-		--daemonize no >"$T/redis.log" 2>&1 &
+		--daemonize no "$@" >>"$T/redis.log" 2>&1 &
 	REDIS_PID=$!
+	REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 	i=0
-	until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
-		i=$((i + 1)); [ "$i" -lt 100 ] || fail "redis-server did not start"; sleep 0.05
+	until redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q -e PONG -e NOAUTH; do
+		i=$((i + 1)); [ "$i" -lt 100 ] || fail "redis-server did not start: $(tail -5 "$T/redis.log")"; sleep 0.05
 	done
+}
+
+# restart_redis [ARG...]: stop the server (SIGKILL when KILL=9) and start it
+# again on the same port and directory
+restart_redis() {
+	kill -"${KILL:-TERM}" "$REDIS_PID" 2>/dev/null || true
+	wait "$REDIS_PID" 2>/dev/null || true
+	REDIS_PID=
+	start_redis "$@"
 }

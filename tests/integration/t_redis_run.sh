@@ -1,0 +1,118 @@
+#!/bin/sh
+# t_redis_run.sh — `cdx run` with state redis://: runs are recorded in the
+# schema's keys (redis/SCHEMA.md) and read back by `cdx runs` and
+# `cdx status`; the health hash follows each run; an unreachable server
+# fails at start with exit 4, naming the address, with nothing written and
+# no job run; a server that goes away and comes back during a run loses
+# nothing (records are held and sent later); one that stays away has the
+# records spilled to a local file store, which `cdx state copy` loads.
+. "$(dirname "$0")/lib.sh"
+command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
+start_redis
+cd "$T"
+R() { redis-cli -p "$REDIS_PORT" "$@"; }
+export CDX_STATE="$REDIS_URL"
+export CDX_REDIS_LOCAL="$T/local"
+
+cat >ci.yml <<'EOF2'
+name: ci
+stages:
+  - name: build
+    jobs:
+      - {name: compile, script: echo compiled}
+      - {name: lint, script: 'exit 3', allow_failure: true}
+  - name: test
+    jobs:
+      - {name: unit, script: echo tested}
+EOF2
+expect_status 0 "$CDX" run ci.yml -j 2
+id=$(R zrange cdx:runs:ci 0 -1)
+[ -n "$id" ] || fail "no run in cdx:runs:ci"
+[ "$(R hget "cdx:run:$id" status)" = success ] || fail "run hash status: $(R hgetall "cdx:run:$id")"
+[ "$(R hget "cdx:run:$id" pipeline)" = ci ] || fail "run hash pipeline"
+[ "$(R llen "cdx:runrecs:$id")" -eq 8 ] || fail "runrecs: $(R lrange "cdx:runrecs:$id" 0 -1)"
+[ "$(R hlen "cdx:jobs:$id")" -eq 3 ] || fail "jobs hash"
+R hget "cdx:attempts:$id" 'build/compile#1' | jq -e '.status == "success"' >/dev/null || fail "attempts hash"
+[ "$(R llen cdx:durations:ci:build/compile)" -eq 1 ] || fail "no duration history"
+[ "$(R hget cdx:health:ci runs)" = 1 ] || fail "health: $(R hgetall cdx:health:ci)"
+[ "$(R hget cdx:health:ci last_status)" = success ] || fail "health last_status"
+[ "$(R xlen cdx:events)" -ge 2 ] || fail "no events"
+[ ! -e .cdx ] || fail "a file store was created beside redis"
+[ -f "$T/local/logs/$id/build/compile.1.log" ] || fail "no attempt log under the local directory"
+
+expect_status 0 "$CDX" runs
+expect_contains "$id"
+expect_contains success
+expect_status 0 "$CDX" status "$id" --json
+echo "$OUT" | jq -e '.status == "success" and (.jobs | length) == 3' >/dev/null || fail "status: $OUT"
+expect_status 0 "$CDX" logs "$id" build/compile
+expect_contains compiled
+
+# a failing run moves the health hash
+cat >bad.yml <<'EOF2'
+name: ci
+stages:
+  - name: build
+    jobs:
+      - {name: compile, script: 'exit 1'}
+EOF2
+expect_status 1 "$CDX" run bad.yml
+[ "$(R hget cdx:health:ci runs)" = 2 ] || fail "health runs"
+[ "$(R hget cdx:health:ci failed)" = 1 ] || fail "health failed"
+[ "$(R hget cdx:health:ci success_rate)" = 0.5000 ] || fail "success_rate: $(R hgetall cdx:health:ci)"
+[ "$(R hget cdx:health:ci last_status)" = failed ] || fail "health last_status"
+for f in p50_ms p95_ms last_run_at; do [ -n "$(R hget cdx:health:ci $f)" ] || fail "health has no $f"; done
+
+# ---- unreachable at start: exit 4, the address named, nothing done ------------
+mkdir unreach && cd unreach
+printf 'name: u\nstages:\n  - name: s\n    jobs:\n      - {name: j, script: touch ran}\n' >u.yml
+expect_status 4 "$CDX" --state redis://127.0.0.1:1 run u.yml
+expect_contains "127.0.0.1:1"
+expect_contains "refused"
+[ ! -e ran ] || fail "a job ran although the store was unreachable"
+[ ! -e .cdx ] || fail "something was written locally"
+expect_status 4 "$CDX" --state redis://127.0.0.1:1 runs
+cd "$T"
+
+# ---- lost and back during a run: nothing lost -------------------------------
+cat >slow.yml <<'EOF2'
+name: slow
+stages:
+  - name: s
+    jobs:
+      - {name: a, script: sleep 0.4}
+      - {name: b, script: sleep 0.4}
+      - {name: c, script: sleep 0.4}
+      - {name: d, script: sleep 0.4}
+      - {name: e, script: sleep 0.4}
+EOF2
+"$CDX" run slow.yml -j 1 >slow.out 2>&1 &
+rp=$!
+sleep 0.6
+kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
+sleep 1
+start_redis
+wait "$rp" || fail "run failed: $(cat slow.out)"
+grep -q "holding" slow.out || fail "no warning about held records: $(cat slow.out)"
+sid=$(sed -n 's/.*(run \(.*\))$/\1/p' slow.out)
+[ -n "$sid" ] || fail "no run id in: $(cat slow.out)"
+# the server restarted without persistence: what was sent before the loss is
+# gone with it, but every record made after the loss must have arrived
+R lrange "cdx:runrecs:$sid" 0 -1 | jq -r .t | tail -n 1 | grep -q run_end || fail "run_end missing after reconnect: $(cat slow.out)"
+[ "$(R hlen "cdx:jobs:$sid")" -ge 3 ] || fail "job records missing after reconnect"
+[ ! -d "$T/local/spill" ] || fail "spilled although redis came back"
+echo "ok held records sent after reconnect"
+
+# ---- lost for good: spilled, then loaded with cdx state copy ------------------
+"$CDX" run slow.yml -j 1 >spill.out 2>&1 &
+rp=$!
+sleep 0.6
+kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
+wait "$rp" || fail "run failed: $(cat spill.out)"
+grep -q "spilled to file:$T/local/spill" spill.out || fail "no spill warning: $(cat spill.out)"
+n=$(jq -c .rec "$T/local/spill/journal.jsonl" | wc -l)
+[ "$n" -ge 5 ] || fail "only $n records spilled"
+start_redis
+expect_status 0 "$CDX" state copy "file:$T/local/spill" "$REDIS_URL"
+expect_contains "copied $n records"
+echo "ok spilled $n records and loaded them back"
