@@ -98,6 +98,12 @@ cJSON *cdx_pipeline_json(const struct cdx_pipeline *p)
 	cJSON_AddItemToObject(o, "variables", vars_json(&p->vars));
 	if (p->timeout_ms)
 		cJSON_AddNumberToObject(o, "timeout_s", (double)p->timeout_ms / 1000);
+	if (p->concurrency.group) {
+		cJSON *c = cJSON_AddObjectToObject(o, "concurrency");
+		cJSON_AddStringToObject(c, "group", p->concurrency.group);
+		cJSON_AddNumberToObject(c, "limit", p->concurrency.limit);
+		cJSON_AddBoolToObject(c, "cancel_in_progress", p->concurrency.cancel_in_progress);
+	}
 	stages = cJSON_AddArrayToObject(o, "stages");
 	for (s = 0; s < p->n_stages; s++) {
 		const struct cdx_stage *st = &p->stages[s];

@@ -87,12 +87,27 @@ struct cdx_stage {
 	int line, col;
 };
 
+/* `concurrency:` — at most LIMIT runs of the pipelines naming GROUP at
+ * once, across processes (file store) or machines (Redis store); see
+ * lib/concurrency.c */
+struct cdx_concurrency {
+	char *group;             /* NULL: no concurrency group */
+	int limit;               /* runs at once, 1..1000 */
+	bool cancel_in_progress; /* a new run cancels the oldest running one
+				    instead of waiting for a slot */
+	const char *file;        /* where it was set (pipeline-owned) */
+	int line, col;
+};
+
+#define CDX_CONCURRENCY_LIMIT_MAX 1000
+
 struct cdx_pipeline {
 	char *name;
 	char *path;               /* file as named by the caller */
 	uint32_t file_hash;       /* CRC-32 of the main file's bytes */
 	struct cdx_vars vars;     /* `variables:` */
 	int64_t timeout_ms;       /* whole run, 0 = none */
+	struct cdx_concurrency concurrency;
 	struct cdx_stage *stages;
 	size_t n_stages;
 	struct cdx_job *jobs;

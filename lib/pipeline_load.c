@@ -79,7 +79,9 @@ static void problem(struct loader *l, const struct cdx_ynode *at, const char *fm
 	l->problems++;
 }
 
-static const char *const top_keys[] = {"name", "variables", "timeout", "stages", "templates", "include"};
+static const char *const top_keys[] = {"name",	   "variables", "timeout",
+				       "stages",   "templates", "include", "concurrency"};
+static const char *const concurrency_keys[] = {"group", "limit", "cancel_in_progress"};
 static const char *const include_keys[] = {"variables", "templates", "stages", "include"};
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const job_keys[] = {"name",	   "script",	"needs",   "retry",	"allow_failure",
@@ -332,6 +334,43 @@ static void load_includes(struct loader *l, const struct cdx_ynode *inc, const c
 	free(copy);
 }
 
+/* concurrency: {group: NAME, limit: N, cancel_in_progress: BOOL}, or
+ * just NAME (limit 1) */
+static void parse_concurrency(struct loader *l, const struct cdx_ynode *n)
+{
+	struct cdx_concurrency *c = &l->p->concurrency;
+	const struct cdx_ynode *g = n, *v;
+	c->limit = 1;
+	c->file = intern(l, n->file);
+	c->line = n->line;
+	c->col = n->col;
+	if (n->type == CDX_Y_MAP) {
+		check_keys(l, n, concurrency_keys, CDX_ARRAY_LEN(concurrency_keys), "concurrency");
+		g = cdx_yaml_get(n, "group");
+		if (!g) {
+			problem(l, n, "missing key 'group' in concurrency");
+			return;
+		}
+		v = cdx_yaml_get(n, "limit");
+		if (v)
+			get_int(l, v, "concurrency limit", 1, CDX_CONCURRENCY_LIMIT_MAX, &c->limit);
+		v = cdx_yaml_get(n, "cancel_in_progress");
+		if (v) {
+			int b = cdx_yaml_bool(v);
+			if (b < 0)
+				problem(l, v, "concurrency cancel_in_progress must be true or false, not '%s'",
+					v->type == CDX_Y_SCALAR ? v->str : cdx_yaml_typename(v));
+			else
+				c->cancel_in_progress = b == 1;
+		}
+	} else if (n->type != CDX_Y_SCALAR || cdx_yaml_is_null(n)) {
+		problem(l, n, "concurrency must be a group name or a mapping, not %s", cdx_yaml_typename(n));
+		return;
+	}
+	if (want_type(l, g, CDX_Y_SCALAR, "concurrency group") && check_name(l, g, "concurrency group"))
+		c->group = cdx_xstrdup(g->str);
+}
+
 static void load_file(struct loader *l, const char *path, const struct cdx_ynode *from, int depth, const char *mem,
 		      size_t memlen)
 {
@@ -431,6 +470,9 @@ static void load_file(struct loader *l, const char *path, const struct cdx_ynode
 		n = cdx_yaml_get(root, "timeout");
 		if (n)
 			get_duration(l, n, "timeout", false, &l->p->timeout_ms);
+		n = cdx_yaml_get(root, "concurrency");
+		if (n)
+			parse_concurrency(l, n);
 	}
 }
 
@@ -1299,6 +1341,7 @@ void cdx_pipeline_free(struct cdx_pipeline *p)
 	for (i = 0; i < p->n_files; i++)
 		free(p->files[i]);
 	free(p->files);
+	free(p->concurrency.group);
 	free(p->name);
 	free(p->path);
 	free(p);

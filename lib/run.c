@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "concurrency.h"
 #include "dag.h"
 #include "duration.h"
 #include "history.h"
@@ -81,6 +82,7 @@ struct cdx_run {
 	bool *log_dir_made;     /* per stage: its log directory exists */
 	struct cdx_error store_err; /* first store failure, reported once */
 	bool store_failed;
+	struct cdx_slot *slot;  /* concurrency group slot, or NULL */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -259,6 +261,12 @@ static void tick(void *ctx)
 			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err.msg);
 		}
 		r->last_flush_ns = now;
+	}
+	if (r->slot && !r->cancel && cdx_concurrency_keep(r->slot)) {
+		clear_status(r);
+		fprintf(stderr, "cdx: run %s lost its slot of concurrency group %s (a newer run took it); cancelling\n",
+			r->id, r->p->concurrency.group);
+		r->cancel = 1;
 	}
 	if (r->status_shown || (r->o.tty && !r->o.json))
 		show_status(r);
@@ -711,6 +719,17 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		cdx_history_weights(r->store, p, r->w);
 	cdx_dag_priority(p->dag, r->w, r->prio);
 
+	/* a concurrency group: wait for a slot before the run counts as started
+	 * (a make-driven run's jobs are separate processes: not enforced) */
+	if (!r->o.make_job) {
+		int got = cdx_concurrency_acquire(r->store, p, r->id, &r->cancel, stderr, &r->slot, err);
+		if (got != 0) {
+			r->executed = true;
+			r->state = CDX_RUN_CANCELLED;
+			return got < 0 ? -1 : CDX_EINTR;
+		}
+	}
+
 	r->executed = true;
 	r->t0_ns = cdx_now_ns();
 	r->start_ms = cdx_wall_ms();
@@ -823,6 +842,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		if (!r->o.json)
 			summary(r, cp_ms);
 	}
+	cdx_concurrency_release(r->slot);
+	r->slot = NULL;
 	switch (r->state) {
 	case CDX_RUN_SUCCESS: return 0;
 	case CDX_RUN_CANCELLED: return CDX_EINTR;
@@ -857,6 +878,7 @@ void cdx_run_free(struct cdx_run *r)
 	if (!r)
 		return;
 	cdx_runner_free(r->runner);
+	cdx_concurrency_release(r->slot);
 	cdx_store_close(r->store);
 	scratch_free(r);
 	free(r->envp);
