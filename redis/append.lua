@@ -4,8 +4,8 @@
 -- records stream, in order, or nothing does.
 --
 -- ARGV: 1 prefix, 2 lock name ('' = not fenced), 3 fencing token, 4 lock
--- secret ('' = compare the token only), 5 batch id, 6 N, then N tuples of
--- 7 values:
+-- secret ('' = compare the token only), 5 batch id, 6 the batch as one JSON
+-- array (the records stream entry), 7 N, then N tuples of 7 values:
 -- type, run, pipeline, job, status, number, json.  For attempt and job
 -- records run/pipeline/job/status/number are pre-extracted by the client
 -- (number: the attempt, or the job's duration_ms), so the hot path never
@@ -61,50 +61,71 @@ if not redis.call('SET', P .. 'batch:' .. ARGV[5], '1', 'NX', 'PX', 86400000) th
 	return 0
 end
 
-local n = tonumber(ARGV[6])
-local xadd = {P .. 'records', '*'}
-local runrecs, jobs, attempts, runs = {}, {}, {}, {}
-local function push(tbl, run, ...)
-	local l = tbl[run]
+local n = tonumber(ARGV[7])
+-- per run, in order of first appearance: its records, job and attempt
+-- fields, sent with one RPUSH / HSET each at the end
+local runs, runrecs, jobs, attempts = {}, {}, {}, {}
+local function recs_of(run)
+	local l = runrecs[run]
 	if not l then
 		l = {}
-		tbl[run] = l
+		runrecs[run] = l
 		runs[#runs + 1] = run
 	end
-	for _, v in ipairs({...}) do l[#l + 1] = v end
+	return l
 end
-local function add(tbl, run, ...)
-	local l = tbl[run]
-	if not l then
-		l = {}
-		tbl[run] = l
-	end
-	for _, v in ipairs({...}) do l[#l + 1] = v end
-end
+-- new durations per pipeline and job, folded into the durations hash
+local durs, durpl = {}, {}
+-- run_end records per pipeline, folded into its health hash
+local health, healthpl = {}, {}
 
 for i = 0, n - 1 do
-	local b = 7 + i * 7
+	local b = 8 + i * 7
 	local t, run, pl, job, st, num, js = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
-	xadd[#xadd + 1] = 'r'
-	xadd[#xadd + 1] = js
 	if t == 'attempt' then
 		if run ~= '' then
-			push(runrecs, run, js)
-			add(attempts, run, job .. '#' .. num, js)
+			local l = recs_of(run)
+			l[#l + 1] = js
+			local a = attempts[run]
+			if not a then
+				a = {}
+				attempts[run] = a
+			end
+			a[#a + 1] = job .. '#' .. num
+			a[#a + 1] = js
 		end
 	elseif t == 'job' then
 		if run ~= '' then
-			push(runrecs, run, js)
-			add(jobs, run, job, js)
+			local l = recs_of(run)
+			l[#l + 1] = js
+			local a = jobs[run]
+			if not a then
+				a = {}
+				jobs[run] = a
+			end
+			a[#a + 1] = job
+			a[#a + 1] = js
 		end
-		if st == 'success' and pl ~= '' then
-			local k = P .. 'durations:' .. esc(pl) .. ':' .. job
-			if redis.call('LPUSH', k, num) > 200 then redis.call('LTRIM', k, 0, 99) end
+		if st == 'success' and pl ~= '' and num ~= '' then
+			local d = durs[pl]
+			if not d then
+				d = {}
+				durs[pl] = d
+				durpl[#durpl + 1] = pl
+			end
+			local l = d[job]
+			if l then
+				d[job] = num .. ' ' .. l
+			else
+				d[job] = num
+				d[#d + 1] = job
+			end
 		end
 	elseif t == 'run' then
 		local rec = cjson.decode(js)
 		if run ~= '' then
-			push(runrecs, run, js)
+			local l = recs_of(run)
+			l[#l + 1] = js
 			local key = P .. 'run:' .. run
 			hset_scalars(key, rec)
 			redis.call('HSETNX', key, 'status', 'running')
@@ -117,34 +138,26 @@ for i = 0, n - 1 do
 	elseif t == 'run_end' then
 		local rec = cjson.decode(js)
 		if run ~= '' then
-			push(runrecs, run, js)
+			local l = recs_of(run)
+			l[#l + 1] = js
 			local key = P .. 'run:' .. run
 			hset_scalars(key, rec)
 			if pl == '' then pl = redis.call('HGET', key, 'pipeline') or '' end
 		end
 		if pl ~= '' then
-			local h = P .. 'health:' .. pl
-			local status = str(rec.status or 'unknown')
-			local runs_n = redis.call('HINCRBY', h, 'runs', 1)
-			local ok = tonumber(redis.call('HGET', h, 'succeeded') or '0')
-			if status == 'success' then
-				ok = redis.call('HINCRBY', h, 'succeeded', 1)
-				redis.call('HSETNX', h, 'failed', 0)
-			else
-				redis.call('HINCRBY', h, 'failed', 1)
-				redis.call('HSETNX', h, 'succeeded', 0)
+			-- health: summed per pipeline, applied once per batch below
+			local h = health[pl]
+			if not h then
+				h = {runs = 0, ok = 0, bad = 0, durs = {}}
+				health[pl] = h
+				healthpl[#healthpl + 1] = pl
 			end
-			local dk = P .. 'rundur:' .. pl
-			redis.call('LPUSH', dk, str(tonumber(rec.duration_ms) or 0))
-			redis.call('LTRIM', dk, 0, 99)
-			local d = redis.call('LRANGE', dk, 0, 99)
-			for k = 1, #d do d[k] = tonumber(d[k]) end
-			table.sort(d)
-			local p50 = d[math.max(1, math.ceil(#d * 0.50))]
-			local p95 = d[math.max(1, math.ceil(#d * 0.95))]
-			redis.call('HSET', h, 'success_rate', string.format('%.4f', ok / runs_n), 'last_status', status,
-				'last_run_at', str(tonumber(rec.end_ms) or 0), 'last_run', run, 'p50_ms', str(p50),
-				'p95_ms', str(p95))
+			h.runs = h.runs + 1
+			h.status = str(rec.status or 'unknown')
+			if h.status == 'success' then h.ok = h.ok + 1 else h.bad = h.bad + 1 end
+			h.durs[#h.durs + 1] = str(tonumber(rec.duration_ms) or 0)
+			h.at = str(tonumber(rec.end_ms) or 0)
+			h.run = run
 		end
 		event(t, js)
 	elseif t == 'deployment' then
@@ -199,4 +212,43 @@ for _, run in ipairs(runs) do
 	if jobs[run] then redis.call('HSET', P .. 'jobs:' .. run, unpack(jobs[run])) end
 	if attempts[run] then redis.call('HSET', P .. 'attempts:' .. run, unpack(attempts[run])) end
 end
-return redis.call('XADD', unpack(xadd))
+-- health: a few calls per pipeline and batch; p50/p95 over the last 100
+-- runs (nearest rank)
+for _, pl in ipairs(healthpl) do
+	local h, key, dk = health[pl], P .. 'health:' .. pl, P .. 'rundur:' .. pl
+	local runs_n = redis.call('HINCRBY', key, 'runs', h.runs)
+	local ok = redis.call('HINCRBY', key, 'succeeded', h.ok)
+	redis.call('HINCRBY', key, 'failed', h.bad)
+	redis.call('LPUSH', dk, unpack(h.durs))
+	redis.call('LTRIM', dk, 0, 99)
+	local d = redis.call('LRANGE', dk, 0, 99)
+	for k = 1, #d do d[k] = tonumber(d[k]) end
+	table.sort(d)
+	local p50 = d[math.max(1, math.ceil(#d * 0.50))]
+	local p95 = d[math.max(1, math.ceil(#d * 0.95))]
+	redis.call('HSET', key, 'success_rate', string.format('%.4f', ok / runs_n), 'last_status', h.status,
+		'last_run_at', h.at, 'last_run', h.run, 'p50_ms', str(p50), 'p95_ms', str(p95))
+end
+
+-- durations: one HMGET and one HSET per pipeline, the newest DURMAX kept
+local DURMAX = 20
+for _, pl in ipairs(durpl) do
+	local d, key = durs[pl], P .. 'durations:' .. pl
+	local old = redis.call('HMGET', key, unpack(d))
+	local a = {}
+	for k, job in ipairs(d) do
+		local v = d[job]
+		if old[k] then v = v .. ' ' .. old[k] end
+		local cut, c = 0, 0
+		for _ = 1, DURMAX do
+			c = string.find(v, ' ', c + 1, true)
+			if not c then break end
+			cut = c
+		end
+		if c then v = string.sub(v, 1, cut - 1) end
+		a[#a + 1] = job
+		a[#a + 1] = v
+	end
+	redis.call('HSET', key, unpack(a))
+end
+return redis.call('XADD', P .. 'records', '*', 'b', ARGV[6])

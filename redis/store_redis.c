@@ -10,8 +10,8 @@
  *
  *  - append() only buffers (no system call); flush() sends the buffered
  *    records in batches of at most BATCH_MAX, one EVALSHA of append.lua per
- *    batch: one entry of the records stream per batch plus the structured
- *    keys.  A flush that returns 0 has every record acknowledged by the
+ *    batch: one entry of the records stream per batch (the batch as one
+ *    JSON array) plus the structured keys.  A flush that returns 0 has every record acknowledged by the
  *    server (and on disk, with appendfsync always).
  *  - When the connection is lost, records stay buffered (at most
  *    HOLD_MAX) and later flushes reconnect, no more often than an
@@ -352,31 +352,43 @@ static void random_hex(char *out, size_t bytes);
 static int rs_send(struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
 		   unsigned long long token, const char *secret, const char *batch, struct cdx_error *err)
 {
-	size_t argc = 5 + n * NFIELDS, i, k;
+	size_t argc = 6 + n * NFIELDS, i, k;
 	const char **av = cdx_xcalloc(argc, sizeof(char *));
 	size_t *al = cdx_xcalloc(argc, sizeof(size_t));
 	char tok[24], cnt[24];
+	struct cdx_buf all = {0};
 	redisReply *rep = NULL;
 	int rc;
+	/* the records stream entry: the batch as one JSON array */
+	cdx_buf_addc(&all, '[');
+	for (i = 0; i < n; i++) {
+		if (i)
+			cdx_buf_addc(&all, ',');
+		cdx_buf_add(&all, recs[i].buf + recs[i].off[6], recs[i].len[6]);
+	}
+	cdx_buf_addc(&all, ']');
 	snprintf(tok, sizeof(tok), "%llu", token);
 	snprintf(cnt, sizeof(cnt), "%zu", n);
 	av[0] = name ? name : "";
 	av[1] = tok;
 	av[2] = secret ? secret : "";
 	av[3] = batch;
-	av[4] = cnt;
-	for (k = 0; k < 5; k++)
-		al[k] = strlen(av[k]);
+	av[5] = cnt;
+	for (k = 0; k < 6; k++)
+		al[k] = k == 4 ? 0 : strlen(av[k]);
+	av[4] = all.data;
+	al[4] = all.len;
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < NFIELDS; k++) {
-			av[5 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
-			al[5 + i * NFIELDS + k] = recs[i].len[k];
+			av[6 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
+			al[6 + i * NFIELDS + k] = recs[i].len[k];
 		}
 	}
 	rc = rs_eval(r, SCRIPT_APPEND, (int)argc, av, al, &rep, err);
 	if (rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == -1)
 		rc = 1;
 	freeReplyObject(rep);
+	cdx_buf_free(&all);
 	free(av);
 	free(al);
 	return rc;
@@ -497,8 +509,8 @@ static size_t rs_pending(struct cdx_store *s)
 	return r->spill ? r->spill->ops->pending(r->spill) : r->n_pend;
 }
 
-/* call FN for each record of stream entry E (fields "r"); 1 when FN
- * stopped */
+/* call FN for each record of stream entry E: field "b" holds a batch (a
+ * JSON array of records), field "r" one record; 1 when FN stopped */
 static int rs_entry(const redisReply *e, cdx_store_fn fn, void *ctx)
 {
 	const redisReply *f;
@@ -507,12 +519,23 @@ static int rs_entry(const redisReply *e, cdx_store_fn fn, void *ctx)
 		return 0;
 	f = e->element[1];
 	for (k = 0; k + 1 < f->elements; k += 2) {
-		cJSON *o;
-		int stop;
-		if (f->element[k + 1]->type != REDIS_REPLY_STRING)
+		const redisReply *v = f->element[k + 1];
+		cJSON *o, *one;
+		int stop = 0;
+		if (v->type != REDIS_REPLY_STRING)
 			continue;
-		o = cJSON_ParseWithLength(f->element[k + 1]->str, f->element[k + 1]->len);
-		stop = o && cJSON_IsObject(o) ? fn(ctx, o) : 0;
+		o = cJSON_ParseWithLength(v->str, v->len);
+		if (cJSON_IsArray(o)) {
+			cJSON_ArrayForEach(one, o)
+			{
+				if (cJSON_IsObject(one) && fn(ctx, one)) {
+					stop = 1;
+					break;
+				}
+			}
+		} else if (cJSON_IsObject(o)) {
+			stop = fn(ctx, o);
+		}
 		cJSON_Delete(o);
 		if (stop)
 			return 1;

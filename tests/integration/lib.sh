@@ -66,6 +66,13 @@ start_redis() {
 	done
 }
 
+# redis_records [PREFIX]: every record of the Redis store on $REDIS_PORT,
+# one compact JSON object a line, oldest first (entries of PREFIXrecords
+# hold a batch, a JSON array; see redis/SCHEMA.md)
+redis_records() {
+	redis-cli -p "$REDIS_PORT" --raw xrange "${1:-cdx:}records" - + | grep -e '^\[' -e '^{' | jq -c 'if type == "array" then .[] else . end'
+}
+
 # restart_redis [ARG...]: stop the server (SIGKILL when KILL=9) and start it
 # again on the same port and directory
 restart_redis() {

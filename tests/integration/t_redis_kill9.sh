@@ -25,10 +25,10 @@ for round in 1 2 3; do
 	rp=$!
 	sleep 0.$((3 + round * 2))
 	# what the server has acknowledged so far
-	R --raw xrange cdx:records - + | grep '^{' >"before.$round" || true
+	redis_records >"before.$round" || true
 	KILL=9 restart_redis $AOF
 	wait "$rp" || fail "round $round: run failed: $(cat "run.$round")"
-	R --raw xrange cdx:records - + | grep '^{' >"after.$round"
+	redis_records >"after.$round"
 	# every record seen before the kill is still there, in the same order
 	head -n "$(wc -l <"before.$round")" "after.$round" | cmp -s - "before.$round" ||
 		fail "round $round: acknowledged records lost: $(diff "before.$round" "after.$round" | head)"

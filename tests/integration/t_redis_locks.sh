@@ -17,7 +17,7 @@ cd "$T"
 
 # marks: the "event" records (kind token) in stream order
 marks() {
-	redis-cli -p "$REDIS_PORT" --raw xrange cdx:records - + | grep '^{' | jq -r 'select(.t == "event") | "\(.kind) \(.token) \(.lock)"'
+	redis_records | jq -r 'select(.t == "event") | "\(.kind) \(.token) \(.lock)"'
 }
 
 # ---- 1. twenty concurrent lockers ------------------------------------------

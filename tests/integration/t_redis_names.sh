@@ -18,6 +18,8 @@ mp=$!
 sleep 0.3
 "$SC" "$U" run "$NAME" run-1 || fail "store_client run failed"
 "$SC" "$U" run "*" run-2 || fail "store_client run failed"
+"$SC" "$U" deploy "$NAME" "pr:od" v1 || fail "store_client deploy failed"
+"$SC" "$U" deploy "$NAME:pr" "od" v2 || fail "store_client deploy failed"
 "$SC" "$U" lock "deploy:a b:*${CR}
 x" 5000 0 10 >lock.out || fail "lock with an odd name failed: $(cat lock.out)"
 sleep 0.3
@@ -29,9 +31,13 @@ kill "$mp"; wait "$mp" 2>/dev/null || true
 [ "$(R hget "cdx:health:$NAME" runs)" = 1 ] || fail "cdx:health:NAME"
 [ "$(R sismember cdx:pipelines "$NAME")" = 1 ] || fail "cdx:pipelines lacks the name"
 [ "$(R zcard "cdx:runs:*")" = 1 ] || fail "'*' is its own pipeline"
-# two names in one key: the first has ':', '%' and control bytes encoded
-[ "$(R llen "cdx:durations:sp ace*co%3Alon%0D%0ASET evil 1:s/j")" = 1 ] ||
-	fail "durations key not encoded as documented: $(R --scan --pattern 'cdx:durations:*')"
+[ "$(R hget "cdx:durations:$NAME" s/j)" = 7 ] || fail "cdx:durations:NAME"
+# two names in one key: the first has ':', '%' and control bytes encoded,
+# so app "N" env "pr:od" and app "N:pr" env "od" stay apart
+[ "$(R get "cdx:current:sp ace*co%3Alon%0D%0ASET evil 1:pr:od")" = v1 ] ||
+	fail "current key not encoded as documented: $(R --no-raw --scan --pattern 'cdx:current:*')"
+[ "$(R get "cdx:current:sp ace*co%3Alon%0D%0ASET evil 1%3Apr:od")" = v2 ] ||
+	fail "current key not encoded as documented: $(R --no-raw --scan --pattern 'cdx:current:*')"
 [ "$(R get "cdx:fence:deploy:a b:*${CR}
 x")" = 1 ] || fail "fence key of an odd lock name"
 # MONITOR: each key appears whole, as one argument
@@ -42,6 +48,7 @@ grep -F '"SET" "evil"' monitor.txt >/dev/null && fail "MONITOR shows an injected
 # and no key was made from a piece of a name
 R --no-raw --scan --pattern '*' >keys.txt
 grep -v '^"cdx:' keys.txt && fail "keys outside the prefix"
-grep evil keys.txt | grep -v -e '^"cdx:runs:' -e '^"cdx:health:' -e '^"cdx:rundur:' -e '^"cdx:durations:' &&
+grep evil keys.txt | grep -v -e '^"cdx:runs:' -e '^"cdx:health:' -e '^"cdx:rundur:' -e '^"cdx:durations:' \
+	-e '^"cdx:current:' -e '^"cdx:history:' -e '^"cdx:deployments:' &&
 	fail "a piece of a name became a key of its own"
 echo "ok odd names stay inside their keys"

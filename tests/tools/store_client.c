@@ -9,6 +9,8 @@
  *       lost and the "leave" write refused.
  *   store_client URL run PIPELINE ID
  *       record a one-job run of PIPELINE (any bytes) with run id ID.
+ *   store_client URL deploy APP ENV VERSION
+ *       record a deployment of VERSION to APP/ENV that succeeded.
  *
  * Output is line-buffered so that a test can wait for "token". */
 #include <cjson/cJSON.h>
@@ -141,15 +143,48 @@ static int do_run(struct cdx_store *s, const char *pipeline, const char *id)
 	return 0;
 }
 
+static int do_deploy(struct cdx_store *s, const char *app, const char *env, const char *version)
+{
+	struct cdx_error err = {0};
+	char id[64];
+	cJSON *r = cJSON_CreateObject();
+	int rc = 0;
+	snprintf(id, sizeof(id), "d-%d-%lld", (int)getpid(), (long long)cdx_wall_ms());
+	cJSON_AddStringToObject(r, "t", "deployment");
+	cJSON_AddStringToObject(r, "id", id);
+	cJSON_AddStringToObject(r, "kind", "deploy");
+	cJSON_AddStringToObject(r, "app", app);
+	cJSON_AddStringToObject(r, "env", env);
+	cJSON_AddStringToObject(r, "version", version);
+	cJSON_AddStringToObject(r, "previous", "");
+	cJSON_AddNumberToObject(r, "start_ms", (double)cdx_wall_ms());
+	rc |= s->ops->append(s, r, &err);
+	cJSON_Delete(r);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "t", "transition");
+	cJSON_AddStringToObject(r, "deployment", id);
+	cJSON_AddStringToObject(r, "state", "succeeded");
+	cJSON_AddNumberToObject(r, "at_ms", (double)cdx_wall_ms());
+	rc |= s->ops->append(s, r, &err);
+	cJSON_Delete(r);
+	if (rc || s->ops->flush(s, &err) < 0) {
+		fprintf(stderr, "store_client: deploy: %s\n", err.msg);
+		return 4;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cdx_store *s;
 	struct cdx_error err = {0};
 	int rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc < 3 || !((strcmp(argv[2], "lock") == 0 && argc == 7) || (strcmp(argv[2], "run") == 0 && argc == 5))) {
+	if (argc < 3 || !((strcmp(argv[2], "lock") == 0 && argc == 7) || (strcmp(argv[2], "run") == 0 && argc == 5) ||
+			  (strcmp(argv[2], "deploy") == 0 && argc == 6))) {
 		fprintf(stderr, "usage: store_client URL lock NAME TTL_MS WAIT_MS HOLD_MS\n"
-				"       store_client URL run PIPELINE ID\n");
+				"       store_client URL run PIPELINE ID\n"
+				"       store_client URL deploy APP ENV VERSION\n");
 		return 2;
 	}
 	if (cdx_store_open(argv[1], &s, &err) < 0) {
@@ -161,7 +196,12 @@ int main(int argc, char **argv)
 		cdx_store_close(s);
 		return 77;
 	}
-	rc = strcmp(argv[2], "lock") == 0 ? do_lock(s, argv + 3) : do_run(s, argv[3], argv[4]);
+	if (strcmp(argv[2], "lock") == 0)
+		rc = do_lock(s, argv + 3);
+	else if (strcmp(argv[2], "run") == 0)
+		rc = do_run(s, argv[3], argv[4]);
+	else
+		rc = do_deploy(s, argv[3], argv[4], argv[5]);
 	cdx_store_close(s);
 	return rc;
 }
