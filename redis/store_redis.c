@@ -61,6 +61,7 @@
 #define WAITER_HEARTBEAT_MS 3000
 #define PAGE 256                      /* stream entries per XRANGE/XREAD */
 #define NFIELDS 7                     /* t, run, pipeline, job, status, num, json */
+#define MAX_INFLIGHT 4                /* pipelined batches awaiting replies */
 
 enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT };
 
@@ -72,6 +73,13 @@ struct rs_rec {
 	char *buf;             /* the fields, each NUL-terminated */
 	size_t off[NFIELDS];   /* where each field starts in buf */
 	size_t len[NFIELDS];   /* its length in bytes */
+};
+
+/* a batch of records sent in one EVALSHA, identified so that sending it
+ * again after a broken connection does not apply it twice */
+struct rs_batch {
+	size_t n;       /* records */
+	char id[33];    /* random, hex */
 };
 
 /* a lock this handle holds: the secret that goes with its token */
@@ -99,8 +107,12 @@ struct redis_store {
 	int64_t backoff_ms;       /* next backoff, BACKOFF_MIN_MS..BACKOFF_MAX_MS */
 	bool lost_warned;         /* "lost the connection" said once */
 	struct cdx_store *spill;  /* the file store records went to, or NULL */
-	size_t inflight;          /* records of a batch whose reply was lost */
-	char inflight_id[33];     /* its batch id, to send it again as it was */
+	struct rs_batch *fl;      /* batches sent, not yet acknowledged, oldest
+				     first; they cover pend[0..sent) */
+	size_t n_fl, cap_fl;
+	size_t sent;              /* records covered by fl */
+	size_t fl_written;        /* batches of fl written to this connection
+				     (after a reconnect: 0, all go again) */
 	struct rs_held *held;
 	size_t n_held, cap_held;
 };
@@ -112,7 +124,10 @@ static void rs_drop(struct redis_store *r)
 	if (r->c)
 		redisFree(r->c);
 	r->c = NULL;
+	r->fl_written = 0; /* unacknowledged batches are sent again */
 }
+
+static int rs_drain(struct redis_store *r, struct cdx_error *err);
 
 static struct timeval tv_ms(long long ms)
 {
@@ -132,6 +147,9 @@ static int rs_raw(struct redis_store *r, int argc, const char **argv, const size
 	*out = NULL;
 	if (!r->c)
 		return cdx_error_set(err, CDX_ESTATE, "not connected to redis at %s", r->addr);
+	/* replies of pipelined batches come first */
+	if (r->fl_written && rs_drain(r, err) < 0 && !r->c)
+		return -1;
 	rep = redisCommandArgv(r->c, argc, argv, lens);
 	if (!rep) {
 		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
@@ -349,26 +367,24 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err
  * lock NAME (or not, when NULL).  0 written, 1 refused, -1 error. */
 static void random_hex(char *out, size_t bytes);
 
-static int rs_send(struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
-		   unsigned long long token, const char *secret, const char *batch, struct cdx_error *err)
+/* the arguments of append.lua for RECS[0..N) (after the prefix); the
+ * caller frees *AV, *AL and ALL */
+static size_t append_args(const struct rs_rec *recs, size_t n, const char *name, const char *tok,
+			  const char *secret, const char *batch, char *cnt, size_t cntn, struct cdx_buf *all,
+			  const char ***av_out, size_t **al_out)
 {
 	size_t argc = 6 + n * NFIELDS, i, k;
 	const char **av = cdx_xcalloc(argc, sizeof(char *));
 	size_t *al = cdx_xcalloc(argc, sizeof(size_t));
-	char tok[24], cnt[24];
-	struct cdx_buf all = {0};
-	redisReply *rep = NULL;
-	int rc;
 	/* the records stream entry: the batch as one JSON array */
-	cdx_buf_addc(&all, '[');
+	cdx_buf_addc(all, '[');
 	for (i = 0; i < n; i++) {
 		if (i)
-			cdx_buf_addc(&all, ',');
-		cdx_buf_add(&all, recs[i].buf + recs[i].off[6], recs[i].len[6]);
+			cdx_buf_addc(all, ',');
+		cdx_buf_add(all, recs[i].buf + recs[i].off[6], recs[i].len[6]);
 	}
-	cdx_buf_addc(&all, ']');
-	snprintf(tok, sizeof(tok), "%llu", token);
-	snprintf(cnt, sizeof(cnt), "%zu", n);
+	cdx_buf_addc(all, ']');
+	snprintf(cnt, cntn, "%zu", n);
 	av[0] = name ? name : "";
 	av[1] = tok;
 	av[2] = secret ? secret : "";
@@ -376,14 +392,32 @@ static int rs_send(struct redis_store *r, const struct rs_rec *recs, size_t n, c
 	av[5] = cnt;
 	for (k = 0; k < 6; k++)
 		al[k] = k == 4 ? 0 : strlen(av[k]);
-	av[4] = all.data;
-	al[4] = all.len;
+	av[4] = all->data;
+	al[4] = all->len;
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < NFIELDS; k++) {
 			av[6 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
 			al[6 + i * NFIELDS + k] = recs[i].len[k];
 		}
 	}
+	*av_out = av;
+	*al_out = al;
+	return argc;
+}
+
+/* one fenced record, synchronously: 0 written, 1 refused, -1 error */
+static int rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char *name,
+			  unsigned long long token, const char *secret, struct cdx_error *err)
+{
+	char tok[24], cnt[24], batch[33];
+	struct cdx_buf all = {0};
+	const char **av;
+	size_t *al, argc;
+	redisReply *rep = NULL;
+	int rc;
+	snprintf(tok, sizeof(tok), "%llu", token);
+	random_hex(batch, 16);
+	argc = append_args(x, 1, name, tok, secret, batch, cnt, sizeof(cnt), &all, &av, &al);
 	rc = rs_eval(r, SCRIPT_APPEND, (int)argc, av, al, &rep, err);
 	if (rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == -1)
 		rc = 1;
@@ -392,6 +426,141 @@ static int rs_send(struct redis_store *r, const struct rs_rec *recs, size_t n, c
 	free(av);
 	free(al);
 	return rc;
+}
+
+/* write batch FL[I] (records from FROM) to the connection without waiting
+ * for its reply; -1 when the connection broke */
+static int rs_write_batch(struct redis_store *r, size_t i, size_t from, struct cdx_error *err)
+{
+	char cnt[24];
+	struct cdx_buf all = {0};
+	const char **av, **full;
+	size_t *al, *fulll, argc;
+	int done = 0, rc = 0;
+	argc = append_args(r->pend + from, r->fl[i].n, NULL, "0", NULL, r->fl[i].id, cnt, sizeof(cnt), &all, &av, &al);
+	full = cdx_xcalloc(argc + 4, sizeof(char *));
+	fulll = cdx_xcalloc(argc + 4, sizeof(size_t));
+	full[0] = "EVALSHA";
+	fulll[0] = 7;
+	full[1] = r->sha[SCRIPT_APPEND];
+	fulll[1] = 40;
+	full[2] = "0";
+	fulll[2] = 1;
+	full[3] = r->prefix;
+	fulll[3] = strlen(r->prefix);
+	memcpy(full + 4, av, argc * sizeof(char *));
+	memcpy(fulll + 4, al, argc * sizeof(size_t));
+	if (redisAppendCommandArgv(r->c, (int)argc + 4, full, fulll) != REDIS_OK)
+		rc = -1;
+	while (rc == 0 && !done)
+		if (redisBufferWrite(r->c, &done) != REDIS_OK)
+			rc = -1;
+	if (rc < 0) {
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		rs_drop(r);
+	} else {
+		r->fl_written = i + 1;
+	}
+	cdx_buf_free(&all);
+	free(av);
+	free(al);
+	free(full);
+	free(fulll);
+	return rc;
+}
+
+/* read the reply of the oldest written batch: acknowledged, its records
+ * are done.  -1 when the connection broke (dropped) or the server answered
+ * with an error (the batch and every later one will be sent again); -2
+ * when that error was NOSCRIPT and the script is loaded again. */
+static int rs_ack(struct redis_store *r, struct cdx_error *err)
+{
+	void *v = NULL;
+	redisReply *rep;
+	size_t i, n = r->fl[0].n;
+	if (redisGetReply(r->c, &v) != REDIS_OK || !v) {
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		rs_drop(r);
+		return -1;
+	}
+	rep = v;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		bool noscript = strncmp(rep->str, "NOSCRIPT", 8) == 0;
+		cdx_error_set(err, CDX_ESTATE, "redis at %s: script failed: %s", r->addr, rep->str);
+		freeReplyObject(rep);
+		/* what follows on the wire is read and forgotten: it will all go
+		 * again, and the batch ids keep anything applied from doubling */
+		for (i = 1; i < r->fl_written; i++) {
+			v = NULL;
+			if (redisGetReply(r->c, &v) != REDIS_OK || !v) {
+				rs_drop(r);
+				return -1;
+			}
+			freeReplyObject(v);
+		}
+		r->fl_written = 0;
+		if (noscript && rs_load_script(r, SCRIPT_APPEND, err) == 0)
+			return -2;
+		return -1;
+	}
+	freeReplyObject(rep);
+	for (i = 0; i < n; i++)
+		rs_rec_free(&r->pend[i]);
+	memmove(r->pend, r->pend + n, (r->n_pend - n) * sizeof(*r->pend));
+	r->n_pend -= n;
+	r->sent -= n;
+	memmove(r->fl, r->fl + 1, (r->n_fl - 1) * sizeof(*r->fl));
+	r->n_fl--;
+	r->fl_written--;
+	return 0;
+}
+
+/* read every outstanding reply */
+static int rs_drain(struct redis_store *r, struct cdx_error *err)
+{
+	while (r->c && r->fl_written) {
+		int rc = rs_ack(r, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* send what is due: batches not written to this connection first (as they
+ * were), then new batches of BATCH_MAX records — and, with ALL, the last
+ * partial one.  At most MAX_INFLIGHT batches wait for their replies. */
+static int rs_pump(struct redis_store *r, bool all, struct cdx_error *err)
+{
+	size_t from = 0, i;
+	for (i = 0; i < r->fl_written; i++)
+		from += r->fl[i].n;
+	while (r->c) {
+		if (r->fl_written == r->n_fl) {
+			size_t left = r->n_pend - r->sent;
+			struct rs_batch b;
+			if (!left || (!all && left < BATCH_MAX))
+				break;
+			b.n = left < BATCH_MAX ? left : BATCH_MAX;
+			random_hex(b.id, 16);
+			CDX_PUSH(r->fl, r->n_fl, r->cap_fl, b);
+			r->sent += b.n;
+		}
+		if (r->fl_written >= MAX_INFLIGHT) {
+			int rc = rs_ack(r, err);
+			if (rc < 0)
+				return rc;
+		}
+		if (r->fl_written >= MAX_INFLIGHT)
+			continue;
+		from = 0;
+		for (i = 0; i < r->fl_written; i++)
+			from += r->fl[i].n;
+		if (rs_write_batch(r, r->fl_written, from, err) < 0)
+			return -1;
+	}
+	return r->c ? 0 : -1;
 }
 
 static char *rs_spill_dir(const struct redis_store *r)
@@ -425,6 +594,7 @@ static int rs_spill(struct redis_store *r, const char *why, struct cdx_error *er
 		rs_rec_free(x);
 	}
 	r->n_pend = 0;
+	r->n_fl = r->sent = r->fl_written = 0;
 	if (rc == 0)
 		rc = r->spill->ops->flush(r->spill, err);
 	return rc;
@@ -449,42 +619,34 @@ static int rs_append(struct cdx_store *s, const cJSON *rec, struct cdx_error *er
 	if (rs_rec_make(rec, &x, err) < 0)
 		return -1;
 	CDX_PUSH(r->pend, r->n_pend, r->cap_pend, x);
+	/* a full batch goes now, without waiting for its reply (pipelined);
+	 * a broken connection is left for flush to report and repair */
+	if (r->c && r->n_pend - r->sent >= BATCH_MAX) {
+		struct cdx_error e2 = {0};
+		rs_pump(r, false, &e2);
+	}
 	return 0;
 }
 
 /* flush, reconnecting when allowed (FORCE: now) */
 static int rs_flush_(struct redis_store *r, bool force, struct cdx_error *err)
 {
-	size_t done = 0, n, i;
-	int rc = 0;
+	int tries;
 	if (r->spill)
 		return r->spill->ops->flush(r->spill, err);
 	if (!r->n_pend)
 		return 0;
 	if (rs_ensure(r, force, err) < 0)
 		goto lost;
-	while (done < r->n_pend) {
-		/* a batch whose reply was lost goes again first, the same */
-		if (!r->inflight) {
-			r->inflight = r->n_pend - done < BATCH_MAX ? r->n_pend - done : BATCH_MAX;
-			random_hex(r->inflight_id, 16);
-		}
-		n = r->inflight;
-		rc = rs_send(r, r->pend + done, n, NULL, 0, NULL, r->inflight_id, err);
-		if (rc < 0) {
-			if (r->c) /* an error reply: nothing was written */
-				r->inflight = 0;
+	for (tries = 0; tries < 2; tries++) {
+		int rc = rs_pump(r, true, err);
+		if (rc == 0)
+			rc = rs_drain(r, err);
+		if (rc == 0 && r->n_pend == 0)
+			return 0;
+		if (rc != -2) /* after NOSCRIPT, the script is back: once more */
 			break;
-		}
-		r->inflight = 0;
-		for (i = done; i < done + n; i++)
-			rs_rec_free(&r->pend[i]);
-		done += n;
 	}
-	memmove(r->pend, r->pend + done, (r->n_pend - done) * sizeof(*r->pend));
-	r->n_pend -= done;
-	if (rc == 0)
-		return 0;
 	if (r->c) /* the server answered with an error: not a lost connection */
 		return -1;
 lost:
@@ -923,7 +1085,6 @@ static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long
 	struct redis_store *r = (struct redis_store *)s;
 	struct rs_held *h = held_find(r, name, token);
 	struct rs_rec x;
-	char batch[33];
 	int rc;
 	/* what came before it first, so that the order holds; a store that
 	 * spilled cannot prove the lock: it fails closed */
@@ -934,8 +1095,7 @@ static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long
 		return -1;
 	if (rs_rec_make(rec, &x, err) < 0)
 		return -1;
-	random_hex(batch, 16);
-	rc = rs_send(r, &x, 1, name, token, h ? h->secret : "", batch, err);
+	rc = rs_send_fenced(r, &x, name, token, h ? h->secret : "", err);
 	rs_rec_free(&x);
 	return rc;
 }
@@ -949,6 +1109,7 @@ static void rs_free(struct redis_store *r)
 	for (i = 0; i < r->n_pend; i++)
 		rs_rec_free(&r->pend[i]);
 	free(r->pend);
+	free(r->fl);
 	for (i = 0; i < r->n_held; i++)
 		free(r->held[i].name);
 	free(r->held);

@@ -14,6 +14,10 @@
 
 #include "store.h"
 
+#ifdef CDX_WITH_REDIS
+#include <hiredis/hiredis.h>
+#endif
+
 struct fx {
 	struct cdx_store *s;
 	char *url;  /* URL of this case's store */
@@ -457,6 +461,47 @@ static void test_lock_odd_names(void **state)
 	cJSON_Delete(h);
 }
 
+/* the server forgets the scripts (SCRIPT FLUSH, a restart) while batches
+ * are pipelined: they are loaded again and nothing is lost or doubled */
+static void test_redis_noscript(void **state)
+{
+#ifdef CDX_WITH_REDIS
+	struct fx *f = *state;
+	redisContext *c;
+	redisReply *rep;
+	char host[64];
+	int port, i;
+	cJSON *all;
+	if (strncmp(f->url, "redis://", 8) != 0)
+		skip();
+	if (sscanf(f->url, "redis://%63[^:]:%d", host, &port) != 2)
+		fail_msg("cannot parse %s", f->url);
+	c = redisConnect(host, port);
+	assert_true(c && !c->err);
+	for (i = 0; i < 1500; i++) {
+		put(f->s, rec_attempt("r1", "p", "s/j", i));
+		if (i == 700) {
+			rep = redisCommand(c, "SCRIPT FLUSH");
+			freeReplyObject(rep);
+		}
+	}
+	flush(f->s);
+	rep = redisCommand(c, "SCRIPT FLUSH");
+	freeReplyObject(rep);
+	redisFree(c);
+	put(f->s, rec_attempt("r1", "p", "s/j", 1500));
+	flush(f->s);
+	all = scan_all(f->s);
+	assert_int_equal(cJSON_GetArraySize(all), 1501);
+	for (i = 0; i < 1501; i++)
+		assert_int_equal(num(cJSON_GetArrayItem(all, i), "attempt"), i);
+	cJSON_Delete(all);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -465,7 +510,7 @@ int main(void)
 		T(test_append_scan_in_order),   T(test_scan_stops_and_persists), T(test_binary_safe_names),
 		T(test_scan_runs),              T(test_tail),                    T(test_lock_busy_and_tokens),
 		T(test_lock_ttl_lapse_and_fencing), T(test_lock_renew_keeps_it), T(test_lock_dead_holder),
-		T(test_lock_odd_names),
+		T(test_lock_odd_names),         T(test_redis_noscript),
 	};
 	const char *redis = getenv("CDX_TEST_REDIS");
 	int failed;
