@@ -63,7 +63,10 @@ void cdx_history_weights(struct cdx_store *s, const struct cdx_pipeline *p, doub
 	c.count = cdx_xcalloc(p->n_jobs + 1, sizeof(unsigned));
 	for (i = 0; i < p->n_jobs; i++)
 		cdx_map_put(&c.ids, p->jobs[i].id, i, NULL);
-	if (s->ops->scan(s, weights_one, &c, &err) == 0) {
+	/* a store that answers for one pipeline (Redis) is asked for its
+	 * recent runs only, not for all of history */
+	if ((s->ops->scan_runs ? s->ops->scan_runs(s, p->name, CDX_HISTORY_RUNS, weights_one, &c, &err)
+			       : s->ops->scan(s, weights_one, &c, &err)) == 0) {
 		for (i = 0; i < p->n_jobs; i++) {
 			unsigned n = c.count[i] < CDX_HISTORY_SAMPLES ? c.count[i] : CDX_HISTORY_SAMPLES;
 			if (!n)

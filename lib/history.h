@@ -8,6 +8,8 @@
 
 /* how many recent successful attempts a job's weight is the median of */
 #define CDX_HISTORY_SAMPLES 9
+/* how many recent runs a store with scan_runs is asked for (weights) */
+#define CDX_HISTORY_RUNS 50
 
 /* cdx_history_weights: W[job] = median wall time (ms) of the job's recent
  * successful attempts in S, for jobs that have any; others are left as

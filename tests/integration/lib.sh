@@ -50,6 +50,10 @@ expect_not_contains() {
 # reused (a restart on the same port, see restart_redis).
 start_redis() {
 	command -v redis-server >/dev/null 2>&1 || { echo "redis-server not installed" >&2; exit 77; }
+	if "$CDX" --state redis://127.0.0.1:1 runs 2>&1 | grep -q "built without redis"; then
+		echo "cdx was built without redis (configure --without-redis)" >&2
+		exit 77
+	fi
 	if [ -z "${REDIS_PORT:-}" ]; then
 		REDIS_PORT=$(( 20000 + $$ % 20000 ))
 		while ss -ltn 2>/dev/null | grep -q ":$REDIS_PORT "; do REDIS_PORT=$((REDIS_PORT + 1)); done
