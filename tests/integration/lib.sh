@@ -54,19 +54,37 @@ start_redis() {
 		echo "cdx was built without redis (configure --without-redis)" >&2
 		exit 77
 	fi
+	pick=no
 	if [ -z "${REDIS_PORT:-}" ]; then
+		pick=yes
 		REDIS_PORT=$(( 20000 + $$ % 20000 ))
-		while ss -ltn 2>/dev/null | grep -q ":$REDIS_PORT "; do REDIS_PORT=$((REDIS_PORT + 1)); done
 	fi
 	REDIS_ARGS="$*"
-	# shellcheck disable=SC2086
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
-		--daemonize no "$@" >>"$T/redis.log" 2>&1 &
-	REDIS_PID=$!
-	REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-	i=0
-	until redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q -e PONG -e NOAUTH; do
-		i=$((i + 1)); [ "$i" -lt 100 ] || fail "redis-server did not start: $(tail -5 "$T/redis.log")"; sleep 0.05
+	tries=0
+	while :; do
+		if [ "$pick" = yes ]; then
+			while ss -ltn 2>/dev/null | grep -q ":$REDIS_PORT "; do REDIS_PORT=$((REDIS_PORT + 1)); done
+		fi
+		redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
+			--daemonize no "$@" >>"$T/redis.log" 2>&1 &
+		REDIS_PID=$!
+		REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+		i=0
+		while [ "$i" -lt 200 ] && kill -0 "$REDIS_PID" 2>/dev/null &&
+			! redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q -e PONG -e NOAUTH; do
+			i=$((i + 1)); sleep 0.05
+		done
+		if kill -0 "$REDIS_PID" 2>/dev/null && redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q -e PONG -e NOAUTH; then
+			return 0
+		fi
+		kill "$REDIS_PID" 2>/dev/null || true
+		wait "$REDIS_PID" 2>/dev/null || true
+		REDIS_PID=
+		tries=$((tries + 1))
+		# a port taken between the check and the bind: another one (unless
+		# restarting on the same port, where the old one may linger a moment)
+		[ "$tries" -lt 20 ] || fail "redis-server did not start: $(tail -5 "$T/redis.log")"
+		if [ "$pick" = yes ]; then REDIS_PORT=$((REDIS_PORT + 1)); else sleep 0.2; fi
 	done
 }
 
