@@ -383,8 +383,10 @@ static int local_release(struct cdx_dctx *d, const char *version, const struct c
 				goto out;
 			}
 		}
-		if (cdx_hook_run("rm -rf \"$CDX_TMP\" && cp -R -- \"$CDX_SRC\" \"$CDX_TMP\" && mv -- \"$CDX_TMP\" "
-				 "\"$CDX_DST\"",
+		/* a directory's content, or a file, into releases/VERSION/ */
+		if (cdx_hook_run("rm -rf \"$CDX_TMP\" && mkdir -p \"$CDX_TMP\" && if [ -d \"$CDX_SRC\" ]; then cp -R -- "
+				 "\"$CDX_SRC/.\" \"$CDX_TMP/\"; else cp -- \"$CDX_SRC\" \"$CDX_TMP/\"; fi && mv -- "
+				 "\"$CDX_TMP\" \"$CDX_DST\"",
 				 ce.v, d->o->apps->dir, 0, NULL, NULL, 0, &status, err) < 0 ||
 		    status != 0) {
 			if (status)
