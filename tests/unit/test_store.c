@@ -364,6 +364,13 @@ static void test_lock_ttl_lapse_and_fencing(void **state)
 	int64_t t0;
 	NEED(lock);
 	NEED(append_fenced);
+	if (strncmp(f->url, "file:", 5) == 0) {
+		/* lib/store_file.c: a lock is its holder process's flock, without
+		 * a lease; a holder is gone only when its process is (see
+		 * test_lock_dead_holder) */
+		print_message("  (file store locks have no TTL lease: skipped)\n");
+		skip();
+	}
 	h1 = holder_of("one");
 	h2 = holder_of("two");
 	s2 = reopen(f);
@@ -418,27 +425,43 @@ static void test_lock_renew_keeps_it(void **state)
 	cJSON_Delete(h);
 }
 
+/* a holder whose process dies without releasing loses the lock to the
+ * next taker; its token is then refused */
 static void test_lock_dead_holder(void **state)
 {
 	struct fx *f = *state;
 	struct cdx_error err = {0};
-	unsigned long long t1, t2;
-	cJSON *h, *cur = NULL;
+	unsigned long long t1 = 0, t2;
+	cJSON *h, *cur = NULL, *rec;
+	int fds[2];
 	pid_t pid;
 	NEED(lock);
-	h = holder_of("ghost");
-	/* a holder whose process is gone on this host loses the lock at once */
+	NEED(append_fenced);
+	assert_int_equal(pipe(fds), 0);
 	pid = fork();
-	if (pid == 0)
-		_exit(0);
-	waitpid(pid, NULL, 0);
-	cJSON_ReplaceItemInObject(h, "pid", cJSON_CreateNumber(pid));
-	cJSON_ReplaceItemInObject(h, "pid_start", cJSON_CreateNumber(-1));
-	assert_int_equal(f->s->ops->lock(f->s, "D", h, 60000, 0, &t1, &cur, &err), 0);
-	cJSON_Delete(h);
-	h = holder_of("alive");
-	assert_int_equal(f->s->ops->lock(f->s, "D", h, 60000, 0, &t2, &cur, &err), 0);
+	if (pid == 0) {
+		struct cdx_store *s;
+		unsigned long long t;
+		cJSON *me = holder_of("doomed");
+		close(fds[0]);
+		if (cdx_store_open(f->url, &s, &err) < 0 || s->ops->lock(s, "D", me, 60000, 0, &t, NULL, &err) != 0)
+			_exit(1);
+		if (write(fds[1], &t, sizeof(t)) != (ssize_t)sizeof(t))
+			_exit(1);
+		_exit(0); /* dies holding it: no unlock, no close */
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &t1, sizeof(t1)), (int)sizeof(t1));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	h = holder_of("next");
+	assert_int_equal(f->s->ops->lock(f->s, "D", h, 60000, 2000, &t2, &cur, &err), 0);
 	assert_true(t2 > t1);
+	/* the dead holder's token counts for nothing now */
+	assert_int_equal(f->s->ops->renew(f->s, "D", t1, 60000, &err), 1);
+	rec = rec_attempt("r", "p", "s/ghost", 1);
+	assert_int_equal(f->s->ops->append_fenced(f->s, "D", t1, rec, &err), 1);
+	cJSON_Delete(rec);
 	assert_int_equal(f->s->ops->unlock(f->s, "D", t2, &err), 0);
 	cJSON_Delete(h);
 }
