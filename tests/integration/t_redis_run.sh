@@ -115,4 +115,31 @@ n=$(jq -c .rec "$T/local/spill/journal.jsonl" | wc -l)
 start_redis
 expect_status 0 "$CDX" state copy "file:$T/local/spill" "$REDIS_URL"
 expect_contains "copied $n records"
+expect_status 0 "$CDX" state copy "file:$T/local/spill" "$REDIS_URL"
+expect_contains "copied 0 records"
+expect_contains "($n already there)"
 echo "ok spilled $n records and loaded them back"
+
+# ---- more held than allowed: spilled during the run, none dropped ------------
+rm -rf "$T/local/spill"
+CDX_REDIS_HOLD_MAX=3 "$CDX" run slow.yml -j 1 >hold.out 2>&1 &
+rp=$!
+sleep 0.6
+kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
+sleep 1.2
+# spilled before the end of the run, because the buffer was full
+grep -q "more than 3 records held" hold.out || fail "no spill while running: $(cat hold.out)"
+wait "$rp" || fail "run failed: $(cat hold.out)"
+hid=$(sed -n 's/.*(run \(.*\))$/\1/p' hold.out)
+jq -r .rec.t "$T/local/spill/journal.jsonl" | tail -n 1 | grep -q run_end || fail "run_end not spilled"
+[ "$(jq -r "select(.rec.run == \"$hid\" and .rec.t == \"job\") | .rec.job" "$T/local/spill/journal.jsonl" | wc -l)" -ge 3 ] ||
+	fail "job records missing from the spill"
+start_redis
+echo "ok a full buffer spills during the run"
+
+# ---- malformed URLs are usage errors -------------------------------------------
+for u in "redis://127.0.0.1:notaport" "redis://127.0.0.1:0" "redis://127.0.0.1:6379/x" "redis://h?bogus=1" \
+	"redis://:%zz@127.0.0.1"; do
+	expect_status 2 "$CDX" --state "$u" runs
+done
+echo "ok malformed urls exit 2"
