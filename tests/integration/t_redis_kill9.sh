@@ -26,6 +26,7 @@ for round in 1 2 3; do
 	sleep 0.$((3 + round * 2))
 	# what the server has acknowledged so far
 	redis_records >"before.$round" || true
+	# shellcheck disable=SC2086 # two options
 	KILL=9 restart_redis $AOF
 	wait "$rp" || fail "round $round: run failed: $(cat "run.$round")"
 	redis_records >"after.$round"
@@ -35,9 +36,10 @@ for round in 1 2 3; do
 	id=$(sed -n 's/.*(run \(.*\))$/\1/p' "run.$round")
 	[ -n "$id" ] || fail "round $round: no run id: $(cat "run.$round")"
 	jq -r "select(.run == \"$id\" or .id == \"$id\") | .t" "after.$round" | sort | uniq -c | tr -s ' ' >"counts.$round"
-	grep -q "1 run$" "counts.$round" && grep -q "1 run_end$" "counts.$round" &&
-		grep -q "8 attempt$" "counts.$round" && grep -q "8 job$" "counts.$round" ||
+	if ! { grep -q "1 run$" "counts.$round" && grep -q "1 run_end$" "counts.$round" &&
+		grep -q "8 attempt$" "counts.$round" && grep -q "8 job$" "counts.$round"; }; then
 		fail "round $round: the run is not whole: $(cat "counts.$round") -- $(cat "run.$round")"
+	fi
 	expect_status 0 "$CDX" status "$id" --json
 	echo "$OUT" | jq -e '.status == "success" and (.jobs | length) == 8' >/dev/null || fail "status: $OUT"
 	echo "ok round $round: $(wc -l <"before.$round") records acknowledged before the kill, $(wc -l <"after.$round") after"

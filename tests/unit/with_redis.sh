@@ -11,6 +11,7 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
 fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cdx-redis-XXXXXX")
 pid=
+# shellcheck disable=SC2317 # called by the trap
 stop() {
 	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
 	rm -rf "$dir"
