@@ -84,7 +84,8 @@ static cJSON *read_holder(int fd)
 }
 
 static int file_acquire(const char *dir, const struct cdx_concurrency *c, const char *run_id,
-			volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **out, struct cdx_error *err)
+			volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **out,
+			struct cdx_error *err)
 {
 	char *cdir = cdx_xasprintf("%s/concurrency", dir);
 	int *fds = cdx_xcalloc((size_t)c->limit, sizeof(int));
@@ -122,7 +123,8 @@ static int file_acquire(const char *dir, const struct cdx_concurrency *c, const 
 			cJSON *vh = NULL;
 			for (i = 0; i < c->limit; i++) {
 				cJSON *h = read_holder(fds[i]);
-				double since = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "since_ms"));
+				double since =
+				    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "since_ms"));
 				if (h && (victim < 0 || since < oldest)) {
 					cJSON_Delete(vh);
 					vh = h;
@@ -135,7 +137,8 @@ static int file_acquire(const char *dir, const struct cdx_concurrency *c, const 
 			if (vh) {
 				const cJSON *pid = cJSON_GetObjectItemCaseSensitive(vh, "pid");
 				if (cJSON_IsNumber(pid) && pid->valueint > 0 && pid->valueint != getpid()) {
-					fprintf(errf, "cdx: cancelling run %s (pid %d) of concurrency group %s\n",
+					fprintf(errf,
+						"cdx: cancelling run %s (pid %d) of concurrency group %s\n",
 						holder_run(vh), pid->valueint, c->group);
 					kill((pid_t)pid->valueint, SIGTERM);
 				}
@@ -143,8 +146,10 @@ static int file_acquire(const char *dir, const struct cdx_concurrency *c, const 
 			}
 		} else if (!said) {
 			cJSON *h = read_holder(fds[0]);
-			fprintf(errf, "cdx: waiting for a slot of concurrency group %s (limit %d; run %s holds one)\n",
-				c->group, c->limit, h ? holder_run(h) : "?");
+			fprintf(
+			    errf,
+			    "cdx: waiting for a slot of concurrency group %s (limit %d; run %s holds one)\n",
+			    c->group, c->limit, h ? holder_run(h) : "?");
 			cJSON_Delete(h);
 			said = true;
 		}
@@ -177,7 +182,8 @@ out:
 /* ---- stores with locks (Redis) ------------------------------------------- */
 
 static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, const char *run_id,
-			volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **out, struct cdx_error *err)
+			volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **out,
+			struct cdx_error *err)
 {
 	cJSON *me = holder_json(run_id);
 	bool said = false, asked = false;
@@ -210,8 +216,10 @@ static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, co
 				goto out;
 			}
 			{
-				double since = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cur, "since_ms"));
-				if (cJSON_GetObjectItemCaseSensitive(cur, "token") && (!oldest || since < oldest_since)) {
+				double since =
+				    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cur, "since_ms"));
+				if (cJSON_GetObjectItemCaseSensitive(cur, "token") &&
+				    (!oldest || since < oldest_since)) {
 					cJSON_Delete(oldest);
 					free(oldest_name);
 					oldest = cur;
@@ -234,16 +242,20 @@ static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, co
 			/* release the oldest holder's slot with its token: its next
 			 * renewal finds it gone and it cancels itself */
 			const cJSON *tok = cJSON_GetObjectItemCaseSensitive(oldest, "token");
-			fprintf(errf, "cdx: cancelling run %s of concurrency group %s\n", holder_run(oldest), c->group);
-			if (s->ops->unlock(s, oldest_name, (unsigned long long)cJSON_GetNumberValue(tok), err) < 0) {
+			fprintf(errf, "cdx: cancelling run %s of concurrency group %s\n", holder_run(oldest),
+				c->group);
+			if (s->ops->unlock(s, oldest_name, (unsigned long long)cJSON_GetNumberValue(tok),
+					   err) < 0) {
 				cJSON_Delete(oldest);
 				free(oldest_name);
 				goto out;
 			}
 			asked = true;
 		} else if (!said) {
-			fprintf(errf, "cdx: waiting for a slot of concurrency group %s (limit %d; run %s holds one)\n",
-				c->group, c->limit, oldest ? holder_run(oldest) : "?");
+			fprintf(
+			    errf,
+			    "cdx: waiting for a slot of concurrency group %s (limit %d; run %s holds one)\n",
+			    c->group, c->limit, oldest ? holder_run(oldest) : "?");
 			said = true;
 		}
 		cJSON_Delete(oldest);
@@ -258,7 +270,8 @@ out:
 }
 
 int cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p, const char *run_id,
-			    volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **slot, struct cdx_error *err)
+			    volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **slot,
+			    struct cdx_error *err)
 {
 	const struct cdx_concurrency *c = &p->concurrency;
 	*slot = NULL;
@@ -267,8 +280,8 @@ int cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p, c
 	if (strncmp(s->url, "file:", 5) == 0)
 		return file_acquire(s->url + 5, c, run_id, cancel, errf, slot, err);
 	if (!s->ops->lock)
-		return cdx_error_set(err, CDX_ESTATE, "state store %s cannot hold concurrency group %s", s->url,
-				     c->group);
+		return cdx_error_set(err, CDX_ESTATE, "state store %s cannot hold concurrency group %s",
+				     s->url, c->group);
 	return lock_acquire(s, c, run_id, cancel, errf, slot, err);
 }
 

@@ -20,7 +20,8 @@ struct cdx_slot;
  * (CDX_ESTATE) when the store cannot hold slots.  Free with
  * cdx_concurrency_release(). */
 int cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p, const char *run_id,
-			    volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **slot, struct cdx_error *err);
+			    volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **slot,
+			    struct cdx_error *err);
 
 /* cdx_concurrency_keep: call now and then while the run works (renews a
  * slot held in Redis, at most every third of its TTL); 1 when the slot was

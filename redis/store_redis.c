@@ -51,17 +51,17 @@
 #include "history.h"
 #include "redis_lua.h"
 
-#define BATCH_MAX 512                 /* records per EVALSHA */
-#define HOLD_MAX_DEFAULT 100000       /* records held while Redis is away */
+#define BATCH_MAX 512           /* records per EVALSHA */
+#define HOLD_MAX_DEFAULT 100000 /* records held while Redis is away */
 #define CONNECT_TIMEOUT_MS 1500
 #define COMMAND_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define CLOSE_WAIT_MS 2000            /* last attempts before spilling */
+#define CLOSE_WAIT_MS 2000 /* last attempts before spilling */
 #define WAITER_HEARTBEAT_MS 3000
-#define PAGE 256                      /* stream entries per XRANGE/XREAD */
-#define NFIELDS 7                     /* t, run, pipeline, job, status, num, json */
-#define MAX_INFLIGHT 4                /* pipelined batches awaiting replies */
+#define PAGE 256       /* stream entries per XRANGE/XREAD */
+#define NFIELDS 7      /* t, run, pipeline, job, status, num, json */
+#define MAX_INFLIGHT 4 /* pipelined batches awaiting replies */
 
 enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT };
 
@@ -70,16 +70,16 @@ static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_loc
 
 /* one buffered record: its NFIELDS arguments of append.lua in one block */
 struct rs_rec {
-	char *buf;             /* the fields, each NUL-terminated */
-	size_t off[NFIELDS];   /* where each field starts in buf */
-	size_t len[NFIELDS];   /* its length in bytes */
+	char *buf;           /* the fields, each NUL-terminated */
+	size_t off[NFIELDS]; /* where each field starts in buf */
+	size_t len[NFIELDS]; /* its length in bytes */
 };
 
 /* a batch of records sent in one EVALSHA, identified so that sending it
  * again after a broken connection does not apply it twice */
 struct rs_batch {
-	size_t n;       /* records */
-	char id[33];    /* random, hex */
+	size_t n;    /* records */
+	char id[33]; /* random, hex */
 };
 
 /* a lock this handle holds: the secret that goes with its token */
@@ -90,29 +90,29 @@ struct rs_held {
 };
 
 struct redis_store {
-	struct cdx_store base;    /* first: a struct cdx_store * is a redis_store * */
-	redisContext *c;          /* NULL while disconnected */
+	struct cdx_store base; /* first: a struct cdx_store * is a redis_store * */
+	redisContext *c;       /* NULL while disconnected */
 	char *host;
 	int port;
-	char *user, *pass;        /* NULL when not given */
+	char *user, *pass; /* NULL when not given */
 	int db;
-	char *prefix;             /* key prefix, e.g. "cdx:" */
-	char *local;              /* local directory: logs, spilled records */
-	char addr[300];           /* "host:port" for messages */
+	char *prefix;   /* key prefix, e.g. "cdx:" */
+	char *local;    /* local directory: logs, spilled records */
+	char addr[300]; /* "host:port" for messages */
 	char sha[SCRIPT_COUNT][41];
-	struct rs_rec *pend;      /* buffered records, oldest first */
+	struct rs_rec *pend; /* buffered records, oldest first */
 	size_t n_pend, cap_pend;
-	size_t hold_max;          /* most records held while Redis is away */
-	int64_t retry_ns;         /* no reconnect before this (monotonic) */
-	int64_t backoff_ms;       /* next backoff, BACKOFF_MIN_MS..BACKOFF_MAX_MS */
-	bool lost_warned;         /* "lost the connection" said once */
-	struct cdx_store *spill;  /* the file store records went to, or NULL */
-	struct rs_batch *fl;      /* batches sent, not yet acknowledged, oldest
-				     first; they cover pend[0..sent) */
+	size_t hold_max;         /* most records held while Redis is away */
+	int64_t retry_ns;        /* no reconnect before this (monotonic) */
+	int64_t backoff_ms;      /* next backoff, BACKOFF_MIN_MS..BACKOFF_MAX_MS */
+	bool lost_warned;        /* "lost the connection" said once */
+	struct cdx_store *spill; /* the file store records went to, or NULL */
+	struct rs_batch *fl;     /* batches sent, not yet acknowledged, oldest
+				    first; they cover pend[0..sent) */
 	size_t n_fl, cap_fl;
-	size_t sent;              /* records covered by fl */
-	size_t fl_written;        /* batches of fl written to this connection
-				     (after a reconnect: 0, all go again) */
+	size_t sent;       /* records covered by fl */
+	size_t fl_written; /* batches of fl written to this connection
+			      (after a reconnect: 0, all go again) */
 	struct rs_held *held;
 	size_t n_held, cap_held;
 };
@@ -185,7 +185,8 @@ static int rs_load_script(struct redis_store *r, int i, struct cdx_error *err)
 		return -1;
 	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
 		freeReplyObject(rep);
-		return cdx_error_set(err, CDX_ESTATE, "redis at %s: unexpected answer to SCRIPT LOAD", r->addr);
+		return cdx_error_set(err, CDX_ESTATE, "redis at %s: unexpected answer to SCRIPT LOAD",
+				     r->addr);
 	}
 	memcpy(r->sha[i], rep->str, 40);
 	r->sha[i][40] = '\0';
@@ -215,7 +216,8 @@ static int rs_connect(struct redis_store *r, struct cdx_error *err)
 		if (rs_raw(r, r->user ? 3 : 2, argv, lens, &rep, err) < 0)
 			return -1;
 		if (rep->type == REDIS_REPLY_ERROR) {
-			cdx_error_set(err, CDX_ESTATE, "redis at %s refused the credentials: %s", r->addr, rep->str);
+			cdx_error_set(err, CDX_ESTATE, "redis at %s refused the credentials: %s", r->addr,
+				      rep->str);
 			freeReplyObject(rep);
 			rs_drop(r);
 			return -1;
@@ -237,7 +239,8 @@ static int rs_connect(struct redis_store *r, struct cdx_error *err)
 		if (rs_load_script(r, i, err) < 0) {
 			/* NOAUTH and the like arrive here, the connection is useless */
 			if (r->c && strstr(err->msg, "NOAUTH"))
-				cdx_error_set(err, CDX_ESTATE, "redis at %s needs a password (NOAUTH)", r->addr);
+				cdx_error_set(err, CDX_ESTATE, "redis at %s needs a password (NOAUTH)",
+					      r->addr);
 			rs_drop(r);
 			return -1;
 		}
@@ -260,8 +263,8 @@ static int rs_ensure(struct redis_store *r, bool force, struct cdx_error *err)
 		return 0;
 	now = cdx_now_ns();
 	if (!force && now < r->retry_ns)
-		return cdx_error_set(err, CDX_ESTATE, "redis at %s is unreachable; retrying in %lld ms", r->addr,
-				     (long long)((r->retry_ns - now) / 1000000));
+		return cdx_error_set(err, CDX_ESTATE, "redis at %s is unreachable; retrying in %lld ms",
+				     r->addr, (long long)((r->retry_ns - now) / 1000000));
 	if (rs_connect(r, err) == 0)
 		return 0;
 	r->retry_ns = now + r->backoff_ms * 1000000;
@@ -271,8 +274,8 @@ static int rs_ensure(struct redis_store *r, bool force, struct cdx_error *err)
 
 /* EVALSHA of script I with ARGC arguments (prefix first, added here);
  * loads the script again on NOSCRIPT.  Error replies are failures. */
-static int rs_eval(struct redis_store *r, int i, int argc, const char **argv, const size_t *lens, redisReply **out,
-		   struct cdx_error *err)
+static int rs_eval(struct redis_store *r, int i, int argc, const char **argv, const size_t *lens,
+		   redisReply **out, struct cdx_error *err)
 {
 	const char **av = cdx_xcalloc((size_t)argc + 4, sizeof(char *));
 	size_t *al = cdx_xcalloc((size_t)argc + 4, sizeof(size_t));
@@ -437,7 +440,8 @@ static int rs_write_batch(struct redis_store *r, size_t i, size_t from, struct c
 	const char **av, **full;
 	size_t *al, *fulll, argc;
 	int done = 0, rc = 0;
-	argc = append_args(r->pend + from, r->fl[i].n, NULL, "0", NULL, r->fl[i].id, cnt, sizeof(cnt), &all, &av, &al);
+	argc = append_args(r->pend + from, r->fl[i].n, NULL, "0", NULL, r->fl[i].id, cnt, sizeof(cnt), &all,
+			   &av, &al);
 	full = cdx_xcalloc(argc + 4, sizeof(char *));
 	fulll = cdx_xcalloc(argc + 4, sizeof(size_t));
 	full[0] = "EVALSHA";
@@ -577,10 +581,11 @@ static int rs_spill(struct redis_store *r, const char *why, struct cdx_error *er
 		char *dir = rs_spill_dir(r);
 		rc = cdx_store_file_open(dir, &r->spill, err);
 		if (rc == 0)
-			fprintf(stderr,
-				"cdx: warning: redis at %s is unreachable (%s): records are spilled to file:%s; "
-				"load them with: cdx state copy file:%s %s\n",
-				r->addr, why, dir, dir, r->base.url);
+			fprintf(
+			    stderr,
+			    "cdx: warning: redis at %s is unreachable (%s): records are spilled to file:%s; "
+			    "load them with: cdx state copy file:%s %s\n",
+			    r->addr, why, dir, dir, r->base.url);
 		free(dir);
 		if (rc < 0)
 			return -1;
@@ -651,8 +656,8 @@ static int rs_flush_(struct redis_store *r, bool force, struct cdx_error *err)
 		return -1;
 lost:
 	if (!r->lost_warned) {
-		fprintf(stderr, "cdx: warning: %s; holding %zu record%s until it is back\n", err->msg, r->n_pend,
-			r->n_pend == 1 ? "" : "s");
+		fprintf(stderr, "cdx: warning: %s; holding %zu record%s until it is back\n", err->msg,
+			r->n_pend, r->n_pend == 1 ? "" : "s");
 		r->lost_warned = true;
 	}
 	cdx_error_set(err, CDX_ESTATE, "redis at %s is unreachable: %zu record%s held", r->addr, r->n_pend,
@@ -949,7 +954,8 @@ static bool holder_dead(const cJSON *cur, unsigned long long *token)
 static void rs_unqueue(struct redis_store *r, const char *name, const char *waiter)
 {
 	struct cdx_error e2 = {0};
-	char *q = cdx_xasprintf("%slockq:%s", r->prefix, name), *hb = cdx_xasprintf("%slockhb:%s", r->prefix, name);
+	char *q = cdx_xasprintf("%slockq:%s", r->prefix, name),
+	     *hb = cdx_xasprintf("%slockhb:%s", r->prefix, name);
 	const char *a1[3] = {"ZREM", q, waiter}, *a2[3] = {"HDEL", hb, waiter};
 	size_t l1[3] = {4, strlen(q), strlen(waiter)}, l2[3] = {4, strlen(hb), strlen(waiter)};
 	redisReply *rep;
@@ -961,8 +967,8 @@ static void rs_unqueue(struct redis_store *r, const char *name, const char *wait
 	free(hb);
 }
 
-static int rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms, long long wait_ms,
-		   unsigned long long *token, cJSON **current, struct cdx_error *err)
+static int rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms,
+		   long long wait_ms, unsigned long long *token, cJSON **current, struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
 	char secret[33], waiter[33] = "", ttl[24], hb[24], *hj;
@@ -990,9 +996,11 @@ static int rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, l
 			lens[i] = strlen(argv[i]);
 		if (rs_ensure(r, true, err) < 0 || rs_eval(r, SCRIPT_LOCK, 6, argv, lens, &rep, err) < 0)
 			break;
-		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_INTEGER) {
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_INTEGER) {
 			freeReplyObject(rep);
-			cdx_error_set(err, CDX_ESTATE, "redis at %s: unexpected answer from the lock script", r->addr);
+			cdx_error_set(err, CDX_ESTATE, "redis at %s: unexpected answer from the lock script",
+				      r->addr);
 			break;
 		}
 		if (rep->element[0]->integer == 1) {
@@ -1089,8 +1097,8 @@ static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long
 	/* what came before it first, so that the order holds; a store that
 	 * spilled cannot prove the lock: it fails closed */
 	if (r->spill)
-		return cdx_error_set(err, CDX_ESTATE, "redis at %s is unreachable: cannot write under lock %s", r->addr,
-				     name);
+		return cdx_error_set(err, CDX_ESTATE,
+				     "redis at %s is unreachable: cannot write under lock %s", r->addr, name);
 	if (rs_flush_(r, true, err) < 0)
 		return -1;
 	if (rs_rec_make(rec, &x, err) < 0)
@@ -1134,7 +1142,8 @@ static void rs_close(struct cdx_store *s)
 		while (rs_flush_(r, true, &err) < 0 && r->n_pend && !r->c && cdx_now_ns() < until)
 			sleep_ms(200);
 		if (r->n_pend && rs_spill(r, err.msg, &err) < 0)
-			fprintf(stderr, "cdx: error: %zu records could not be spilled: %s\n", r->n_pend, err.msg);
+			fprintf(stderr, "cdx: error: %zu records could not be spilled: %s\n", r->n_pend,
+				err.msg);
 	}
 	if (r->spill && r->spill->ops->flush(r->spill, &err) < 0)
 		fprintf(stderr, "cdx: error: cannot write spilled records: %s\n", err.msg);
@@ -1142,18 +1151,18 @@ static void rs_close(struct cdx_store *s)
 }
 
 static const struct cdx_store_ops redis_ops = {
-	.append = rs_append,
-	.flush = rs_flush,
-	.scan = rs_scan,
-	.pending = rs_pending,
-	.close = rs_close,
-	.lock = rs_lock,
-	.renew = rs_renew,
-	.unlock = rs_unlock,
-	.holder = rs_holder,
-	.append_fenced = rs_append_fenced,
-	.tail = rs_tail,
-	.scan_runs = rs_scan_runs,
+    .append = rs_append,
+    .flush = rs_flush,
+    .scan = rs_scan,
+    .pending = rs_pending,
+    .close = rs_close,
+    .lock = rs_lock,
+    .renew = rs_renew,
+    .unlock = rs_unlock,
+    .holder = rs_holder,
+    .append_fenced = rs_append_fenced,
+    .tail = rs_tail,
+    .scan_runs = rs_scan_runs,
 };
 
 static int hexval(int c)
@@ -1273,8 +1282,10 @@ static int parse_url(struct redis_store *r, const char *url, struct cdx_error *e
 		while (*k) {
 			const char *e = strchr(k, '&');
 			size_t len = e ? (size_t)(e - k) : strlen(k);
-			if (!(len > 7 && strncmp(k, "prefix=", 7) == 0) && !(len > 6 && strncmp(k, "local=", 6) == 0)) {
-				cdx_error_set(err, CDX_EUSAGE, "unknown parameter '%.*s' in state url (use prefix= or local=)",
+			if (!(len > 7 && strncmp(k, "prefix=", 7) == 0) &&
+			    !(len > 6 && strncmp(k, "local=", 6) == 0)) {
+				cdx_error_set(err, CDX_EUSAGE,
+					      "unknown parameter '%.*s' in state url (use prefix= or local=)",
 					      (int)len, k);
 				return -1;
 			}
@@ -1306,8 +1317,9 @@ static int parse_url(struct redis_store *r, const char *url, struct cdx_error *e
 bad:
 	free(rest);
 	free(local);
-	return cdx_error_set(err, CDX_EUSAGE,
-			     "malformed state url (want redis://[user:password@]host[:port][/db][?prefix=P])");
+	return cdx_error_set(
+	    err, CDX_EUSAGE,
+	    "malformed state url (want redis://[user:password@]host[:port][/db][?prefix=P])");
 }
 
 /* URL with the password replaced by *** (for messages and records) */

@@ -22,8 +22,8 @@
 
 struct copy_ctx {
 	struct cdx_store *dst;
-	struct cdx_map have;   /* JSON text of the records DST holds */
-	char **texts;          /* owned keys of HAVE */
+	struct cdx_map have; /* JSON text of the records DST holds */
+	char **texts;        /* owned keys of HAVE */
 	size_t n_texts, cap_texts;
 	size_t copied, skipped;
 	struct cdx_error err;
@@ -69,7 +69,8 @@ static int open_url(const char *url, bool must_exist, struct cdx_store **s, stru
 	if (must_exist && !strstr(url, "://")) {
 		const char *dir = strncmp(url, "file:", 5) == 0 ? url + 5 : url;
 		if (stat(dir, &st) < 0)
-			return cdx_error_set(err, CDX_EUSAGE, "no state store at %s: %s", url, strerror(errno));
+			return cdx_error_set(err, CDX_EUSAGE, "no state store at %s: %s", url,
+					     strerror(errno));
 	}
 	return cdx_store_open(url, s, err);
 }
@@ -94,7 +95,8 @@ static int state_copy(const char *src_url, const char *dst_url)
 		cli_error("state copy: cannot write to %s: %s", c.dst->url, c.err.msg);
 		rc = c.err.code ? c.err.code : CDX_ESTATE;
 	} else {
-		printf("copied %zu record%s from %s to %s", c.copied, c.copied == 1 ? "" : "s", src->url, c.dst->url);
+		printf("copied %zu record%s from %s to %s", c.copied, c.copied == 1 ? "" : "s", src->url,
+		       c.dst->url);
 		if (c.skipped)
 			printf(" (%zu already there)", c.skipped);
 		putchar('\n');

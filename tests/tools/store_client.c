@@ -180,8 +180,9 @@ int main(int argc, char **argv)
 	struct cdx_error err = {0};
 	int rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc < 3 || !((strcmp(argv[2], "lock") == 0 && argc == 7) || (strcmp(argv[2], "run") == 0 && argc == 5) ||
-			  (strcmp(argv[2], "deploy") == 0 && argc == 6))) {
+	if (argc < 3 ||
+	    !((strcmp(argv[2], "lock") == 0 && argc == 7) || (strcmp(argv[2], "run") == 0 && argc == 5) ||
+	      (strcmp(argv[2], "deploy") == 0 && argc == 6))) {
 		fprintf(stderr, "usage: store_client URL lock NAME TTL_MS WAIT_MS HOLD_MS\n"
 				"       store_client URL run PIPELINE ID\n"
 				"       store_client URL deploy APP ENV VERSION\n");

@@ -20,11 +20,11 @@
 
 struct fx {
 	struct cdx_store *s;
-	char *url;  /* URL of this case's store */
-	char *dir;  /* temporary directory (file store, redis local dir) */
+	char *url; /* URL of this case's store */
+	char *dir; /* temporary directory (file store, redis local dir) */
 };
 
-static const char *g_backend;    /* "file" or the redis URL base */
+static const char *g_backend; /* "file" or the redis URL base */
 static unsigned g_case;
 
 static int setup(void **state)
@@ -35,7 +35,8 @@ static int setup(void **state)
 	if (strcmp(g_backend, "file") == 0)
 		f->url = cdx_xasprintf("file:%s/state", f->dir);
 	else
-		f->url = cdx_xasprintf("%s?prefix=t%d.%u:&local=%s", g_backend, (int)getpid(), ++g_case, f->dir);
+		f->url =
+		    cdx_xasprintf("%s?prefix=t%d.%u:&local=%s", g_backend, (int)getpid(), ++g_case, f->dir);
 	if (cdx_store_open(f->url, &f->s, &err) < 0)
 		fail_msg("cannot open %s: %s", f->url, err.msg);
 	*state = f;
@@ -124,8 +125,8 @@ static void put_run(struct cdx_store *s, const char *id, const char *pipeline, i
 }
 
 struct seen {
-	cJSON *all;      /* array of copies */
-	size_t stop_at;  /* stop after this many; 0 = never */
+	cJSON *all;     /* array of copies */
+	size_t stop_at; /* stop after this many; 0 = never */
 };
 
 static int collect(void *ctx, const cJSON *rec)
@@ -168,12 +169,12 @@ static cJSON *holder_of(const char *who)
 	return h;
 }
 
-#define NEED(op)                                                                       \
-	do {                                                                           \
-		if (!f->s->ops->op) {                                                  \
-			print_message("  (%s store has no " #op " yet: skipped)\n", g_backend); \
-			skip();                                                        \
-		}                                                                      \
+#define NEED(op)                                                                                             \
+	do {                                                                                                 \
+		if (!f->s->ops->op) {                                                                        \
+			print_message("  (%s store has no " #op " yet: skipped)\n", g_backend);              \
+			skip();                                                                              \
+		}                                                                                            \
 	} while (0)
 
 /* ---- records ------------------------------------------------------------- */
@@ -444,7 +445,8 @@ static void test_lock_dead_holder(void **state)
 		unsigned long long t;
 		cJSON *me = holder_of("doomed");
 		close(fds[0]);
-		if (cdx_store_open(f->url, &s, &err) < 0 || s->ops->lock(s, "D", me, 60000, 0, &t, NULL, &err) != 0)
+		if (cdx_store_open(f->url, &s, &err) < 0 ||
+		    s->ops->lock(s, "D", me, 60000, 0, &t, NULL, &err) != 0)
 			_exit(1);
 		if (write(fds[1], &t, sizeof(t)) != (ssize_t)sizeof(t))
 			_exit(1);
@@ -530,10 +532,17 @@ static void test_redis_noscript(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_append_scan_in_order),   T(test_scan_stops_and_persists), T(test_binary_safe_names),
-		T(test_scan_runs),              T(test_tail),                    T(test_lock_busy_and_tokens),
-		T(test_lock_ttl_lapse_and_fencing), T(test_lock_renew_keeps_it), T(test_lock_dead_holder),
-		T(test_lock_odd_names),         T(test_redis_noscript),
+	    T(test_append_scan_in_order),
+	    T(test_scan_stops_and_persists),
+	    T(test_binary_safe_names),
+	    T(test_scan_runs),
+	    T(test_tail),
+	    T(test_lock_busy_and_tokens),
+	    T(test_lock_ttl_lapse_and_fencing),
+	    T(test_lock_renew_keeps_it),
+	    T(test_lock_dead_holder),
+	    T(test_lock_odd_names),
+	    T(test_redis_noscript),
 	};
 	const char *redis = getenv("CDX_TEST_REDIS");
 	int failed;
