@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,128 @@ static void rs_rec_free(struct rs_rec *x)
 }
 
 /* build the append.lua arguments of REC; -1 when it cannot be serialised */
+/* ---- compact JSON --------------------------------------------------------
+ * Records are serialised here rather than with cJSON_PrintUnformatted,
+ * which prints every number with sprintf("%1.15g") and reads it back with
+ * sscanf: more than half of the client's time per record.  The output is
+ * the same JSON (whole numbers as integers, others with the shortest of 15
+ * or 17 significant digits that reads back exactly). */
+
+#define JSON_DEPTH_MAX 32
+
+static void json_number(struct cdx_buf *b, double d)
+{
+	char tmp[40];
+	int n;
+	if (!isfinite(d)) {
+		cdx_buf_adds(b, "null");
+		return;
+	}
+	if (d == (double)(long long)d && fabs(d) < 1e15) {
+		long long v = (long long)d;
+		unsigned long long u = v < 0 ? (unsigned long long)-v : (unsigned long long)v;
+		char *e = tmp + sizeof(tmp), *p = e;
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (v < 0)
+			*--p = '-';
+		cdx_buf_add(b, p, (size_t)(e - p));
+		return;
+	}
+	n = snprintf(tmp, sizeof(tmp), "%1.15g", d);
+	if (strtod(tmp, NULL) != d)
+		n = snprintf(tmp, sizeof(tmp), "%1.17g", d);
+	cdx_buf_add(b, tmp, (size_t)n);
+}
+
+static void json_string(struct cdx_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+	cdx_buf_addc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[7];
+		size_t n = 2;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		cdx_buf_add(b, run, (size_t)(s - run));
+		run = s + 1;
+		esc[0] = '\\';
+		switch (c) {
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		cdx_buf_add(b, esc, n);
+	}
+	cdx_buf_add(b, run, (size_t)(s - run));
+	cdx_buf_addc(b, '"');
+}
+
+/* 0, or -1 when the record nests deeper than JSON_DEPTH_MAX */
+static int json_write(struct cdx_buf *b, const cJSON *o, int depth)
+{
+	const cJSON *c;
+	if (depth > JSON_DEPTH_MAX)
+		return -1;
+	if (cJSON_IsString(o)) {
+		json_string(b, o->valuestring ? o->valuestring : "");
+	} else if (cJSON_IsNumber(o)) {
+		json_number(b, o->valuedouble);
+	} else if (cJSON_IsTrue(o)) {
+		cdx_buf_adds(b, "true");
+	} else if (cJSON_IsFalse(o)) {
+		cdx_buf_adds(b, "false");
+	} else if (cJSON_IsArray(o) || cJSON_IsObject(o)) {
+		bool obj = cJSON_IsObject(o);
+		cdx_buf_addc(b, obj ? '{' : '[');
+		for (c = o->child; c; c = c->next) {
+			if (c != o->child)
+				cdx_buf_addc(b, ',');
+			if (obj) {
+				json_string(b, c->string ? c->string : "");
+				cdx_buf_addc(b, ':');
+			}
+			if (json_write(b, c, depth + 1) < 0)
+				return -1;
+		}
+		cdx_buf_addc(b, obj ? '}' : ']');
+	} else if (cJSON_IsRaw(o) && o->valuestring) {
+		cdx_buf_adds(b, o->valuestring);
+	} else {
+		cdx_buf_adds(b, "null");
+	}
+	return 0;
+}
+
 static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err)
 {
 	const char *t = str_of(rec, "t"), *f[NFIELDS];
@@ -335,15 +458,22 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err
 	size_t total = 0, i;
 	const cJSON *n = NULL;
 	bool runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
-	json = cJSON_PrintUnformatted(rec);
-	if (!json)
-		return cdx_error_set(err, CDX_ESTATE, "cannot serialise a record");
+	struct cdx_buf jb = {0};
+	if (json_write(&jb, rec, 0) < 0) {
+		cdx_buf_free(&jb);
+		return cdx_error_set(err, CDX_EUSAGE, "a record nests deeper than %d levels", JSON_DEPTH_MAX);
+	}
+	json = cdx_buf_detach(&jb);
 	if (strcmp(t, "attempt") == 0)
 		n = cJSON_GetObjectItemCaseSensitive(rec, "attempt");
 	else if (strcmp(t, "job") == 0)
 		n = cJSON_GetObjectItemCaseSensitive(rec, "duration_ms");
-	if (cJSON_IsNumber(n))
-		snprintf(num, sizeof(num), "%.17g", n->valuedouble);
+	if (cJSON_IsNumber(n)) {
+		struct cdx_buf nb = {0};
+		json_number(&nb, n->valuedouble);
+		snprintf(num, sizeof(num), "%s", nb.data);
+		cdx_buf_free(&nb);
+	}
 	f[0] = t;
 	f[1] = str_of(rec, runish ? "id" : "run");
 	f[2] = str_of(rec, "pipeline");

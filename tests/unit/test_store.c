@@ -223,6 +223,36 @@ static void test_scan_stops_and_persists(void **state)
 	cdx_store_close(s2);
 }
 
+/* what is read back is what was written: numbers, escapes, nesting */
+static void test_record_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	static const double nums[] = {
+	    0,      -3, 0.1, 12.25, 1e300, -2.5e-7, 9007199254740993.0, 123456789012345678.0, 1795510205012.0,
+	    1.0 / 3};
+	char ctl[40];
+	cJSON *r = cJSON_CreateObject(), *arr, *all;
+	size_t i;
+	for (i = 0; i < 31; i++)
+		ctl[i] = (char)(i + 1);
+	ctl[31] = '\0';
+	cJSON_AddStringToObject(r, "t", "event");
+	cJSON_AddStringToObject(r, "ctl", ctl);
+	cJSON_AddStringToObject(r, "quote", "a\"b\\c/d \xc3\xa9\xe2\x82\xac");
+	arr = cJSON_AddArrayToObject(r, "nums");
+	for (i = 0; i < CDX_ARRAY_LEN(nums); i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(nums[i]));
+	cJSON_AddItemToObject(r, "nested", cJSON_Parse("{\"a\":[true,false,null,{\"b\":[]}],\"e\":{}}"));
+	cJSON_AddStringToObject(r, "k\"ey\n", "");
+	assert_int_equal(f->s->ops->append(f->s, r, NULL), 0);
+	flush(f->s);
+	all = scan_all(f->s);
+	assert_int_equal(cJSON_GetArraySize(all), 1);
+	assert_true(cJSON_Compare(r, cJSON_GetArrayItem(all, 0), true));
+	cJSON_Delete(all);
+	cJSON_Delete(r);
+}
+
 static void test_binary_safe_names(void **state)
 {
 	struct fx *f = *state;
@@ -533,6 +563,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_append_scan_in_order),
+	    T(test_record_roundtrip),
 	    T(test_scan_stops_and_persists),
 	    T(test_binary_safe_names),
 	    T(test_scan_runs),
