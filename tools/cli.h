@@ -61,5 +61,6 @@ int cmd_runs(struct cli *g, int argc, char **argv);
 int cmd_status(struct cli *g, int argc, char **argv);
 int cmd_logs(struct cli *g, int argc, char **argv);
 int cmd_job(struct cli *g, int argc, char **argv);
+int cmd_optimize(struct cli *g, int argc, char **argv);
 
 #endif /* CDX_CLI_H */
