@@ -351,14 +351,15 @@ static void latest_pred(void *ctx, uint32_t u)
 static cJSON *bounding_jobs(const struct cdx_pipeline *p, const double *w, const double *start)
 {
 	const struct cdx_dag *d = p->dag;
-	size_t n = p->n_jobs, i, j = CDX_NONE, steps = 0;
+	size_t n = p->n_jobs, i, j = CDX_NONE, len = 0;
+	size_t *chain = cdx_xcalloc(n + 1, sizeof(size_t));
 	cJSON *a = cJSON_CreateArray();
 	for (i = 0; i < n; i++)
 		if (j == CDX_NONE || start[i] + w[i] > start[j] + w[j])
 			j = i;
-	while (j != CDX_NONE && steps++ <= n) {
+	while (j != CDX_NONE && len < n) {
 		struct latest l = {start, w, start[j], CDX_NONE, 0};
-		cJSON_InsertItemInArray(a, 0, cJSON_CreateString(p->jobs[j].id));
+		chain[len++] = j;
 		if (start[j] <= 1e-6)
 			break;
 		job_preds(d, (uint32_t)j, latest_pred, &l);
@@ -373,6 +374,9 @@ static cJSON *bounding_jobs(const struct cdx_pipeline *p, const double *w, const
 		}
 		j = l.best;
 	}
+	while (len-- > 0)
+		cJSON_AddItemToArray(a, cJSON_CreateString(p->jobs[chain[len]].id));
+	free(chain);
 	return a;
 }
 
@@ -541,24 +545,36 @@ cJSON *cdx_opt_analyze_weights(const struct cdx_pipeline *p, const double *w, un
 	cJSON_AddNumberToObject(o, "workers_knee", (double)knee);
 	cJSON_AddNumberToObject(o, "workers_knee_makespan_s", makespan(d, w, prio, (unsigned)knee, scratch) / 1000);
 
-	/* jobs that dominate the critical path */
+	/* jobs that dominate the critical path, the largest share first */
 	a = cJSON_AddArrayToObject(o, "split_candidates");
-	for (i = 0; i < cp_n; i++) {
-		size_t j = path[i];
-		double cp2, b2, work2 = total - w[j] / 2;
-		cJSON *x;
-		if (cp_len <= 0 || w[j] < SPLIT_SHARE * cp_len || cp_len < total / workers)
-			continue;
-		memcpy(w2, w, n * sizeof(double));
-		w2[j] /= 2;
-		cdx_dag_critical_path(d, w2, path2, &cp2);
-		b2 = cp2 > work2 / workers ? cp2 : work2 / workers;
-		x = cJSON_CreateObject();
-		cJSON_AddStringToObject(x, "job", p->jobs[j].id);
-		cJSON_AddNumberToObject(x, "weight_s", w[j] / 1000);
-		cJSON_AddNumberToObject(x, "share_of_critical_path", w[j] / cp_len);
-		cJSON_AddNumberToObject(x, "lower_bound_if_halved_s", b2 / 1000);
-		cJSON_AddItemToArray(a, x);
+	{
+		struct split {
+			size_t job;
+			double bound;
+		} *sp = cdx_xcalloc(cp_n + 1, sizeof(*sp));
+		size_t ns = 0, q;
+		for (i = 0; i < cp_n; i++) {
+			size_t j = path[i];
+			double cp2, work2 = total - w[j] / 2;
+			if (cp_len <= 0 || w[j] < SPLIT_SHARE * cp_len || cp_len < total / workers)
+				continue;
+			memcpy(w2, w, n * sizeof(double));
+			w2[j] /= 2;
+			cdx_dag_critical_path(d, w2, path2, &cp2);
+			for (q = ns++; q > 0 && w[sp[q - 1].job] < w[j]; q--)
+				sp[q] = sp[q - 1];
+			sp[q].job = j;
+			sp[q].bound = cp2 > work2 / workers ? cp2 : work2 / workers;
+		}
+		for (q = 0; q < ns; q++) {
+			cJSON *x = cJSON_CreateObject();
+			cJSON_AddStringToObject(x, "job", p->jobs[sp[q].job].id);
+			cJSON_AddNumberToObject(x, "weight_s", w[sp[q].job] / 1000);
+			cJSON_AddNumberToObject(x, "share_of_critical_path", w[sp[q].job] / cp_len);
+			cJSON_AddNumberToObject(x, "lower_bound_if_halved_s", sp[q].bound / 1000);
+			cJSON_AddItemToArray(a, x);
+		}
+		free(sp);
 	}
 
 	a = cJSON_AddArrayToObject(o, "order");
@@ -773,7 +789,9 @@ static void write_needs(struct rewrite *rw, size_t k, const uint64_t *newd)
 			want += bs_has(newd, rw->rank[i]) && !bs_has(covered, rw->rank[i]);
 		if (!want)
 			continue;
-		whole = st->n_jobs > 1 && want == st->n_jobs;
+		/* the stage by its name: a stage of several jobs, or the one
+		 * whose barrier K had */
+		whole = want == st->n_jobs && (st->n_jobs > 1 || (implicit_barrier(p, k) && jk->stage == s + 1));
 		if (whole) {
 			/* the stage node: all its jobs */
 			size_t first = st->first_job;
@@ -1193,12 +1211,12 @@ cJSON *cdx_optimize_suggest(const cJSON *a)
 		for (i = 0; i < n && i < 5; i++)
 			cdx_buf_printf(&names, "%s%s", i ? ", " : "", cJSON_GetStringValue(cJSON_GetArrayItem(noev, i)));
 		if (n)
-			SAY("stage barriers keep workers idle for %.2f worker-seconds while jobs could run; declare "
+			SAY("stage barriers keep workers idle for %.2f worker-seconds while jobs wait for nothing else; declare "
 			    "inputs: and outputs: on %s%s (%d job%s without them) so that --level moderate can replace "
 			    "the barriers by job-level needs",
 			    idle_b, names.data, n > 5 ? ", ..." : "", n, n == 1 ? "" : "s");
 		else
-			SAY("stage barriers keep workers idle for %.2f worker-seconds while jobs could run; "
+			SAY("stage barriers keep workers idle for %.2f worker-seconds while jobs wait for nothing else; "
 			    "--level moderate replaces them by job-level needs from the declared inputs and outputs",
 			    idle_b);
 		cdx_buf_free(&names);
