@@ -270,6 +270,8 @@ static void weights(const struct cdx_pipeline *p, const char *state, const struc
 			src[i] = SRC_HISTORY;
 }
 
+/* per job id: attempts, samples, medians of wall, CPU and RSS; a new
+ * object the caller frees with cJSON_Delete (jobs never attempted left out) */
 static cJSON *resources_json(const struct cdx_pipeline *p, const struct res *r)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -345,7 +347,8 @@ static void latest_pred(void *ctx, uint32_t u)
 	}
 }
 
-/* the chain of jobs that bounds the simulated makespan, last first: from
+/* the chain of jobs that bounds the simulated makespan (a new array, first
+ * job first; the caller frees it with cJSON_Delete): from
  * the job that ends last, back through whatever made each start when it
  * did (a need that ended then, else the job whose end freed the worker) */
 static cJSON *bounding_jobs(const struct cdx_pipeline *p, const double *w, const double *start)
@@ -448,6 +451,7 @@ cJSON *cdx_opt_analyze_weights(const struct cdx_pipeline *p, const double *w, un
 	size_t *path = cdx_xcalloc(n + 1, sizeof(size_t)), *path2 = cdx_xcalloc(n + 1, sizeof(size_t));
 	size_t *level = cdx_xcalloc(n + 1, sizeof(size_t)), *per_level;
 	bool *on_cp = cdx_xcalloc(n + 1, sizeof(bool));
+	size_t *ord = cdx_xcalloc(n + 1, sizeof(size_t));
 	double total = 0, cp_len, span, declared, bound, m_inf, idle_b;
 	cJSON *o = cJSON_CreateObject(), *a;
 
@@ -459,7 +463,7 @@ cJSON *cdx_opt_analyze_weights(const struct cdx_pipeline *p, const double *w, un
 	for (i = 0; i < d->n_nodes; i++)
 		fifo[i] = (double)(d->n_nodes - i);
 	declared = makespan(d, w, fifo, workers, scratch);
-	span = cdx_dag_simulate(d, w, prio, workers, start, NULL);
+	span = cdx_dag_simulate(d, w, prio, workers, start, ord);
 	cp_n = cdx_dag_critical_path(d, w, path, &cp_len);
 	for (i = 0; i < cp_n; i++)
 		on_cp[path[i]] = true;
@@ -579,8 +583,6 @@ cJSON *cdx_opt_analyze_weights(const struct cdx_pipeline *p, const double *w, un
 
 	a = cJSON_AddArrayToObject(o, "order");
 	{
-		size_t *ord = cdx_xcalloc(n + 1, sizeof(size_t));
-		cdx_dag_simulate(d, w, prio, workers, scratch, ord);
 		for (i = 0; i < n; i++) {
 			size_t j = ord[i];
 			cJSON *x = cJSON_CreateObject();
@@ -592,8 +594,8 @@ cJSON *cdx_opt_analyze_weights(const struct cdx_pipeline *p, const double *w, un
 			cJSON_AddBoolToObject(x, "evidence", evidence(&p->jobs[j]));
 			cJSON_AddItemToArray(a, x);
 		}
-		free(ord);
 	}
+	free(ord);
 	free(prio);
 	free(fifo);
 	free(start);
@@ -1055,7 +1057,8 @@ static int cmp_prio(const void *a, const void *b)
 }
 
 /* the whole file: HEAD (comment lines) first, then the pipeline with each
- * stage's jobs in the order the ordering rule (PRIO) starts them */
+ * stage's jobs in the order the ordering rule (PRIO) starts them.  The
+ * caller frees it with free(). */
 static char *yaml(const struct rewrite *rw, const double *prio, const char *head)
 {
 	const struct cdx_pipeline *p = rw->p;
