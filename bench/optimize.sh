@@ -232,7 +232,7 @@ opt_moderate() {
 	set -- $(bench_best "$m/orig.log") $(bench_best "$m/opt.log")
 	meas=$(bench_ratio3 "$1" "$4")
 	dev=$(awk -v a="$meas" -v b="$pred" 'BEGIN { d = a / b - 1; if (d < 0) d = -d; printf "%.3f", d }')
-	bench_target optimize-moderate "$dev" 0.10 "moderate: |measured / predicted speedup - 1|"
+	bench_target optimize-moderate "$dev" 0.10 "moderate: measured vs predicted speedup, abs(ratio - 1)"
 	echo "optimize (c): moderate on a 10-job stage-barrier pipeline, 2 workers; $edges edges rewritten ($unsafe unsafe); best of $runs runs"
 	printf '%-40s %9s %9s\n' "" "predicted" "measured"
 	awk -v b="$before" -v t="$1" 'BEGIN { printf "%-40s %8.2fs %8.3fs\n", "cdx run -j2 barrier.yml (as written)", b, t }'
