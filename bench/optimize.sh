@@ -126,6 +126,7 @@ opt_quality() {
 		done
 	done
 	[ ! -e "$d/none" ] || { echo "bench: cdx optimize created a store" >&2; exit 1; }
+	# shellcheck disable=SC2046 # two words
 	set -- $(awk '$6 >= 1.2 { n++; s += $7 } END { printf "%d %.3f\n", n, (n ? s / n : 0) }' "$d/rows")
 	nrows=$1 mean=$2
 	if [ "$nrows" -eq 0 ]; then

@@ -176,8 +176,10 @@ orders=$one
 for seed in 2 3 4 5 6; do
 	orders="$orders $(order --shuffle=$seed)"
 done
+# shellcheck disable=SC2086 # one order a word
 n=$(printf '%s\n' $orders | sort -u | wc -l)
 [ "$n" -ge 3 ] || fail "six seeds gave only $n orders: $orders"
+# shellcheck disable=SC2086 # one order a word
 printf '%s\n' $orders | grep -qv '^abcdef$' || fail "no seed changed the order: $orders"
 expect_status 0 "$CDX" runs order --json
 printf '%s\n' "$OUT" | jq -e '.[0].shuffle_seed == 6' >/dev/null || fail "the run record has no shuffle_seed: $OUT"
