@@ -23,8 +23,8 @@ const struct cli_command cli_commands[] = {
 	 "\n"
 	 "Exit status: 0 all valid, 2 a problem was found.\n"},
 	{"run", cmd_run,
-	 "run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]... [--optimize LEVEL] [--shuffle SEED]\n"
-	 "      [--dry-run] [--json]",
+	 "run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]... [--dry-run] [--json]\n"
+	 "          [--optimize LEVEL] [--shuffle SEED]",
 	 "usage: cdx run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]...\n"
 	 "               [--output prefix|group|quiet] [--optimize LEVEL] [--shuffle SEED]\n"
 	 "               [--dry-run] [--json]\n"
