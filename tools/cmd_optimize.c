@@ -101,12 +101,18 @@ static double num(const cJSON *o, const char *key)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* a chain of job ids "a -> b -> c"; a long one by its ends */
 static void print_list(const char *label, const cJSON *a)
 {
-	const cJSON *it;
-	int i = 0;
+	int i, n = cJSON_GetArraySize(a);
 	printf("%s", label);
-	cJSON_ArrayForEach(it, a) printf("%s %s", i++ ? " ->" : "", it->valuestring);
+	for (i = 0; i < n; i++) {
+		if (n > 12 && i == 5) {
+			printf(" -> ... (%d more)", n - 10);
+			i = n - 5;
+		}
+		printf("%s %s", i ? " ->" : "", cJSON_GetArrayItem(a, i)->valuestring);
+	}
 	printf("\n");
 }
 
