@@ -222,6 +222,72 @@ CDX_API const char *cdx_project_pipeline_path(const struct cdx_project *pr, size
 /* cdx_project_find: the file of the pipeline registered as NAME, or NULL */
 CDX_API const char *cdx_project_find(const struct cdx_project *pr, const char *name);
 
+/* ---- deployments (SEED.md's DeploymentOrchestrator, Deployment, Environment) */
+
+/* An orchestrator: the project file's applications and the state store. */
+struct cdx_orchestrator;
+
+/* cdx_orchestrator_open: load project file CONFIG (NULL: cdx.yml) and open
+ * STATE (NULL: the project's state).  -1 with ERR set: CDX_EUSAGE for an
+ * invalid project file (its first problem as FILE:LINE:COL: message),
+ * CDX_ESTATE when the store cannot be reached.  Free with
+ * cdx_orchestrator_free(). */
+CDX_API int cdx_orchestrator_open(const char *config, const char *state, struct cdx_orchestrator **out,
+				  struct cdx_error *err);
+CDX_API void cdx_orchestrator_free(struct cdx_orchestrator *o);
+
+struct cdx_deploy_options {
+	const char *strategy; /* override the environment's, or NULL */
+	int confirmed;        /* a protected environment was confirmed (--yes) */
+	long long wait_ms;    /* for the lock: 0 not at all, < 0 for ever */
+	const char *reason;   /* why, for the history, or NULL */
+	FILE *progress;       /* a line per transition, or NULL */
+};
+
+/* cdx_deploy: deploy VERSION of APP to ENV with its strategy; on failed
+ * verification put the previous version back (on_failure: auto).  Returns
+ * an enum cdx_status: 0 succeeded; 1 failed (ERR says what failed and what
+ * now serves); 2 bad arguments or a gate refused; 3 busy (ERR names the
+ * holder); 4 state unreachable; 130 interrupted (rolled back).  *RESULT
+ * receives the deployment as JSON when one was started (caller frees with
+ * cJSON_Delete), else NULL. */
+CDX_API int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, const char *version,
+		       const struct cdx_deploy_options *opt, struct cJSON **result, struct cdx_error *err);
+
+/* cdx_deployments_list: deployments and rollbacks (newest last), of APP and
+ * ENV when non-NULL, at most LIMIT (0: all) of the newest; a JSON array the
+ * caller frees, or NULL with ERR set */
+CDX_API struct cJSON *cdx_deployments_list(struct cdx_orchestrator *o, const char *app, const char *env,
+					   size_t limit, struct cdx_error *err);
+/* cdx_deployment_status: deployment ID with every transition and check, or
+ * NULL with ERR set (CDX_EUSAGE: no such deployment) */
+CDX_API struct cJSON *cdx_deployment_status(struct cdx_orchestrator *o, const char *id, struct cdx_error *err);
+/* cdx_current_version: the version serving APP in ENV (caller frees), or
+ * NULL: nothing deployed (ERR code 0) or an error (ERR code set) */
+CDX_API char *cdx_current_version(struct cdx_orchestrator *o, const char *app, const char *env,
+				  struct cdx_error *err);
+/* cdx_environment_config: ENV of APP as JSON (get_config); NULL with ERR */
+CDX_API struct cJSON *cdx_environment_config(struct cdx_orchestrator *o, const char *app, const char *env,
+					     struct cdx_error *err);
+/* cdx_environment_check_health: run ENV's health checks against every slot
+ * or instance that runs a version; JSON {healthy, targets: [...]}; NULL
+ * with ERR */
+CDX_API struct cJSON *cdx_environment_check_health(struct cdx_orchestrator *o, const char *app, const char *env,
+						   struct cdx_error *err);
+/* cdx_deploy_control: ACTION "promote" (skip the remaining pauses) or
+ * "abort" (roll back now) the deployment in progress in APP/ENV: recorded,
+ * and signalled to its process when it runs on this host.  0, or an enum
+ * cdx_status with ERR set (CDX_EUSAGE: none in progress) */
+CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *env, const char *action,
+			       struct cdx_error *err);
+
+/* cdx_recover: find every environment left mid-deployment by a process that
+ * is gone and bring it back to its last version known good; one JSON entry
+ * per environment {app, env, result: ok|recovered|in_progress|
+ * needs_attention|error, serving, detail}.  *STATUS: 0, or 1 when one needs
+ * a person.  NULL with ERR when the store fails. */
+CDX_API struct cJSON *cdx_recover(struct cdx_orchestrator *o, FILE *progress, int *status, struct cdx_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "environment.h"
 #include "util.h"
 #include "ytree.h"
 
@@ -26,9 +27,10 @@ struct cdx_project {
 	char *state; /* state URL */
 	struct proj_pipeline *pipelines;
 	size_t n, cap;
+	struct cdx_apps apps; /* applications: and their environments */
 };
 
-static const char *const project_keys[] = {"state", "pipelines"};
+static const char *const project_keys[] = {"state", "pipelines", "applications"};
 
 static char *resolve(const char *dir, const char *p)
 {
@@ -136,6 +138,12 @@ struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
 			CDX_PUSH(pr->pipelines, pr->n, pr->cap, pp);
 		}
 	}
+	n = cdx_yaml_get(root, "applications");
+	if (n) {
+		struct cdx_cfg c = {diags, path, 0};
+		cdx_apps_parse(&c, n, pr->dir, &pr->apps);
+		problems += c.problems;
+	}
 out:
 	cdx_yaml_free(t);
 	if (problems) {
@@ -155,6 +163,7 @@ void cdx_project_free(struct cdx_project *pr)
 		free(pr->pipelines[i].path);
 	}
 	free(pr->pipelines);
+	cdx_apps_free(&pr->apps);
 	free(pr->path);
 	free(pr->dir);
 	free(pr->state);
@@ -188,4 +197,9 @@ const char *cdx_project_find(const struct cdx_project *pr, const char *name)
 		if (strcmp(pr->pipelines[i].name, name) == 0)
 			return pr->pipelines[i].path;
 	return NULL;
+}
+
+const struct cdx_apps *cdx_project_apps(const struct cdx_project *pr)
+{
+	return &pr->apps;
 }

@@ -61,6 +61,50 @@ const struct cli_command cli_commands[] = {
 	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N]\n"
 	 "\n"
 	 "Print the log of a job's attempt (default: its last), secrets masked.\n"},
+	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--json]",
+	 "usage: cdx deploy APP ENV VERSION [options]\n"
+	 "\n"
+	 "Deploy VERSION of application APP to environment ENV (declared in cdx.yml)\n"
+	 "with its strategy: blue_green, canary or rolling.  Hooks run in the\n"
+	 "directory of cdx.yml; health checks verify each step; when verification\n"
+	 "fails the previous version is put back (rollback: {on_failure: auto}).\n"
+	 "Every transition is recorded before the action it announces.\n"
+	 "\n"
+	 "  --strategy S     blue_green, canary or rolling instead of the configured one\n"
+	 "  --yes, -y        confirm a protected environment (or CDX_CONFIRM=1)\n"
+	 "  --wait [DUR]     when another deployment holds the environment, queue\n"
+	 "                   (oldest first) for DUR, or for ever; default: exit 3\n"
+	 "  --reason TEXT    why, for the history\n"
+	 "  --json           print the result as JSON\n"
+	 "\n"
+	 "While a canary runs, `cdx promote APP ENV` skips its remaining pauses and\n"
+	 "`cdx abort APP ENV` rolls it back; Ctrl-C also aborts and rolls back.\n"
+	 "\n"
+	 "Exit status: 0 deployed; 1 failed (rolled back, or left for a person; the\n"
+	 "message says what serves); 2 usage, configuration, or a gate refused;\n"
+	 "3 busy (the message names the holder); 4 state unreachable; 130\n"
+	 "interrupted.\n"},
+	{"deployments", cmd_deployments, "deployments [APP [ENV]] [-n N] [--json]",
+	 "usage: cdx deployments [APP [ENV]] [-n N] [--json]\n"
+	 "\n"
+	 "List deployments and rollbacks, newest first: when, kind, from -> to,\n"
+	 "state, who, duration, id, and the cause of a failure.\n"},
+	{"promote", cmd_promote, "promote APP ENV",
+	 "usage: cdx promote APP ENV\n"
+	 "\n"
+	 "Skip the remaining pauses of the canary in progress in APP/ENV (analysis\n"
+	 "and health checks still run).\n"},
+	{"abort", cmd_abort, "abort APP ENV",
+	 "usage: cdx abort APP ENV\n"
+	 "\n"
+	 "Abort the deployment in progress in APP/ENV now: it rolls back.\n"},
+	{"recover", cmd_recover, "recover [--json]",
+	 "usage: cdx recover [--json]\n"
+	 "\n"
+	 "Find environments left mid-deployment by a process that died and bring\n"
+	 "each back to its last version known good, or say what needs a person.\n"
+	 "cdx deploy and cdx rollback do the same for their environment first.\n"
+	 "Exit status: 0 all consistent, 1 one needs a person.\n"},
 	{"pipelines", cmd_pipelines, "pipelines [--json]",
 	 "usage: cdx pipelines [--json]\n"
 	 "\n"
