@@ -61,9 +61,18 @@ release_bin() {
 
 pidfile() { echo "$RUN/pids/$CDX_APP-$CDX_ENV-$1.pid"; }
 
+# alive PID: PID runs (a zombie does not: a daemon's exit is reaped by
+# init, which may take its time)
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ -r "/proc/$1/stat" ] || return 0
+	case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) in Z* | X* | '') return 1 ;; esac
+	return 0
+}
+
 # is_webapp PID: PID is alive and is a webapp (not a recycled pid)
 is_webapp() {
-	kill -0 "$1" 2>/dev/null || return 1
+	alive "$1" || return 1
 	[ ! -r "/proc/$1/comm" ] || [ "$(cat "/proc/$1/comm")" = webapp ]
 }
 
@@ -76,7 +85,7 @@ stop_unit() {
 	if is_webapp "$pid"; then
 		kill -TERM "$pid" 2>/dev/null || true
 		i=0
-		while kill -0 "$pid" 2>/dev/null; do
+		while alive "$pid"; do
 			i=$((i + 1))
 			[ "$i" -lt 240 ] || { kill -KILL "$pid" 2>/dev/null || true; break; }
 			sleep 0.05

@@ -7,8 +7,13 @@ pidf=$here/run/nginx/nginx.pid
 [ -s "$pidf" ] || exit 0
 pid=$(cat "$pidf")
 kill -QUIT "$pid" 2>/dev/null || exit 0
+# a zombie (exited, not yet reaped by init) counts as stopped
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null || echo R) in Z* | X* | '') return 1 ;; esac
+}
 i=0
-while kill -0 "$pid" 2>/dev/null; do
+while alive "$pid"; do
 	i=$((i + 1))
 	if [ "$i" -eq 200 ]; then
 		kill -TERM "$pid" 2>/dev/null || true
