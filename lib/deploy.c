@@ -701,6 +701,7 @@ void cdx_dctx_io(struct cdx_dctx *d, struct cdx_strategy_io *io)
 struct requires_ctx {
 	const char *pipeline, *version;
 	struct cdx_map runs; /* ids of runs of that pipeline for that version */
+	cJSON *ids;          /* owns the map's keys (the map borrows them) */
 	bool ok;
 };
 
@@ -711,9 +712,12 @@ static int requires_one(void *ctx, const cJSON *rec)
 	size_t v;
 	if (!id)
 		return 0;
-	if (rec_is(rec, "run") && rec_str_eq(rec, "pipeline", c->pipeline) && rec_str_eq(rec, "version", c->version))
-		cdx_map_set(&c->runs, id, 1);
-	else if (rec_is(rec, "run_end") && rec_str_eq(rec, "status", "success") && cdx_map_get(&c->runs, id, &v) == 1)
+	if (rec_is(rec, "run") && rec_str_eq(rec, "pipeline", c->pipeline) && rec_str_eq(rec, "version", c->version)) {
+		/* the map borrows its keys and REC is freed after this call */
+		cJSON *key = cJSON_CreateString(id);
+		cJSON_AddItemToArray(c->ids, key);
+		cdx_map_set(&c->runs, key->valuestring, 1);
+	} else if (rec_is(rec, "run_end") && rec_str_eq(rec, "status", "success") && cdx_map_get(&c->runs, id, &v) == 1)
 		c->ok = true;
 	return 0;
 }
@@ -721,14 +725,16 @@ static int requires_one(void *ctx, const cJSON *rec)
 static int check_requires(struct cdx_orchestrator *o, const struct cdx_env *e, const char *version,
 			  struct cdx_error *err)
 {
-	struct requires_ctx c = {e->requires_pipeline, version, {0}, false};
+	struct requires_ctx c = {e->requires_pipeline, version, {0}, cJSON_CreateArray(), false};
 	if (!e->requires_pipeline)
 		return 0;
 	if (o->store->ops->scan(o->store, requires_one, &c, err) < 0) {
 		cdx_map_free(&c.runs);
+		cJSON_Delete(c.ids);
 		return -1;
 	}
 	cdx_map_free(&c.runs);
+	cJSON_Delete(c.ids);
 	if (!c.ok)
 		return cdx_error_set(err, CDX_EUSAGE,
 				     "%s/%s requires a successful run of pipeline '%s' for version %s, and there is none "

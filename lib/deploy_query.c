@@ -42,7 +42,8 @@ static int list_one(void *ctx, const cJSON *rec)
 		sum = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(sum, "t");
 		cJSON_AddStringToObject(sum, "state", "pending");
-		cdx_map_set(&c->index, id, (size_t)cJSON_GetArraySize(c->arr));
+		/* the map borrows its keys: the summary's id outlives the record */
+		cdx_map_set(&c->index, str(sum, "id"), (size_t)cJSON_GetArraySize(c->arr));
 		cJSON_AddItemToArray(c->arr, sum);
 	} else if (is(rec, "transition") && str(rec, "deployment") &&
 		   cdx_map_get(&c->index, str(rec, "deployment"), &pos) == 1) {
