@@ -4,7 +4,10 @@
 # (gracefully), so on a rolling instance this replaces the old version.
 # Returns once the new process answers on 127.0.0.1:$PORT (whether healthy
 # is cdx's health check to decide). For a rolling instance it also makes
-# sure nginx's upstream of the environment lists every instance.
+# sure nginx's upstream of the environment lists every instance, with
+# max_fails=0: nginx never takes an instance out of rotation for a while
+# after a refused connection (instances restart faster than any
+# fail_timeout), it just retries the request on the next one.
 set -eu
 # shellcheck source=examples/webapp/hooks/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +31,7 @@ say "$u runs $CDX_VERSION on port $PORT (pid $(cat "$pf"))"
 
 if [ -n "${CDX_INSTANCE:-}" ] && [ -s "$NGX/port" ]; then
 	servers=$(env | sed -n 's/^CDX_INSTANCE_[A-Za-z0-9_]*_PORT=\([0-9][0-9]*\)$/\1/p' | sort -n |
-		while read -r p; do printf '    server 127.0.0.1:%s max_fails=1 fail_timeout=2s;\n' "$p"; done)
+		while read -r p; do printf '    server 127.0.0.1:%s max_fails=0;\n' "$p"; done)
 	want=$(printf 'upstream cdx_%s_%s {\n%s\n}' "$CDX_APP" "$CDX_ENV" "$servers")
 	have=$(cat "$NGX/upstreams/${CDX_APP}_$CDX_ENV.conf" 2>/dev/null || true)
 	if [ "$want" != "$have" ]; then

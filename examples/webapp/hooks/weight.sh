@@ -15,11 +15,11 @@ rest=$((100 - w))
 servers=
 if [ "$rest" -gt 0 ] && [ -n "${CDX_STABLE_SLOT:-}" ]; then
 	sport=$(slot_port "$CDX_STABLE_SLOT")
-	servers="    server 127.0.0.1:$sport weight=$rest;
+	servers="    server 127.0.0.1:$sport weight=$rest max_fails=0;
 "
 fi
 if [ "$w" -gt 0 ] || [ -z "$servers" ]; then
-	servers="$servers    server 127.0.0.1:$PORT weight=$((w > 0 ? w : 1));
+	servers="$servers    server 127.0.0.1:$PORT weight=$((w > 0 ? w : 1)) max_fails=0;
 "
 fi
 nginx_port >/dev/null
