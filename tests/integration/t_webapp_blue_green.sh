@@ -4,7 +4,9 @@
 # loadgen, sending requests throughout a switch, sees none fail; the version
 # built to fail its health check (1.3.0-bad) is rolled back by itself
 # (cdx deploy exits 1) and the previous version serves; make deploy works.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/webapp_lib.sh
 . "$(dirname "$0")/webapp_lib.sh"
 webapp_setup 1.1.0 1.2.0 1.3.0-bad 1.4.0
 

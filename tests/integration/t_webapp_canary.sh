@@ -4,7 +4,9 @@
 # 50%, then the switch), sees none fail and sees both versions; the
 # weights nginx really used match the steps; a canary that fails its health
 # check gets no more traffic, is stopped, and exit 1 says stable serves.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/webapp_lib.sh
 . "$(dirname "$0")/webapp_lib.sh"
 webapp_setup 1.1.0 1.2.0 1.3.0-bad
 
@@ -57,7 +59,7 @@ expect_contains "rolled back"
 loadgen_stop
 expect_no_failures "failed canary 1.3.0-bad"
 [ "$(echo "$LG" | jq '.versions | has("1.3.0-bad")')" = false ] || fail "clients saw 1.3.0-bad: $LG"
-for i in 1 2 3 4 5 6 7 8; do
+for _ in 1 2 3 4 5 6 7 8; do
 	[ "$(version_of "$NGINX/web/canary/version")" = 1.2.0 ] || fail "nginx does not serve only 1.2.0 after the rollback"
 done
 # the canary slot (the idle one: not serving 1.2.0) is stopped

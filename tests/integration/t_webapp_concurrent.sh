@@ -5,7 +5,9 @@
 # another one's marker file, without any lock, finds none), and all are
 # recorded with intervals that do not overlap; without --wait a deployment
 # meeting a holder exits 3 and names it.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/webapp_lib.sh
 . "$(dirname "$0")/webapp_lib.sh"
 versions="2.0.1 2.0.2 2.0.3 2.0.4 2.0.5 2.0.6 2.0.7 2.0.8 2.0.9 2.0.10"
 # shellcheck disable=SC2086
@@ -71,7 +73,7 @@ echo "order: $order"
 [ "$(jq length "$T/d.json")" -eq 11 ] || fail "expected 11 deployments recorded: $(jq -c '[.[] | .version]' "$T/d.json")"
 [ "$(jq '[.[] | select(.state == "succeeded")] | length' "$T/d.json")" -eq 11 ] ||
 	fail "not all succeeded: $(jq -c '[.[] | [.version, .state]]' "$T/d.json")"
-[ "$(jq -r '[.[] | .version] | sort | join(" ")' "$T/d.json")" = "$(echo 1.0.0 $versions | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')" ] ||
+[ "$(jq -r '[.[] | .version] | sort | join(" ")' "$T/d.json")" = "$(echo 1.0.0 "$versions" | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')" ] ||
 	fail "recorded versions: $(jq -c '[.[] | .version]' "$T/d.json")"
 # recorded intervals do not overlap
 jq -e 'sort_by(.start_ms) | [range(1; length) as $i | .[$i].start_ms >= .[$i - 1].end_ms] | all' "$T/d.json" >/dev/null ||

@@ -5,7 +5,9 @@
 # third instance fails its health check, exactly the updated instances are
 # started again with the previous version, newest first, and the fourth is
 # never touched.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/webapp_lib.sh
 . "$(dirname "$0")/webapp_lib.sh"
 webapp_setup 1.1.0 1.2.0 1.3.0 1.3.0-bad
 
