@@ -11,6 +11,7 @@
 webapp_setup 1.2.0
 
 # protected, no terminal (stdin is /dev/null), no --yes
+# shellcheck disable=SC2016
 expect_status 2 sh -c '"$0" deploy web prod 1.2.0 </dev/null' "$CDX"
 expect_contains "protected"
 expect_contains "--yes"
