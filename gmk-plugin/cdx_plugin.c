@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cdx.h"
+#include "cdx_plugin.h"
 #include "dag.h"
 #include "diag.h"
 #include "history.h"
@@ -46,7 +47,12 @@ static struct {
 	char *tool;
 } registry;
 
-static char *give(const char *s)
+const char *cdx_gmk_tool(void)
+{
+	return registry.tool;
+}
+
+char *give(const char *s)
 {
 	size_t n = strlen(s);
 	char *r = gmk_alloc((unsigned)n + 1);
@@ -54,8 +60,7 @@ static char *give(const char *s)
 	return r;
 }
 
-/* stop make with "*** FUNC: MSG" at the current makefile line */
-static void fail(const char *func, const char *msg)
+void fail(const char *func, const char *msg)
 {
 	struct cdx_buf b = {0};
 	const char *c;
@@ -70,7 +75,7 @@ static void fail(const char *func, const char *msg)
 	gmk_free(r);
 }
 
-static char *trim(const char *s)
+char *trim(const char *s)
 {
 	size_t n;
 	while (*s == ' ' || *s == '\t')
@@ -192,8 +197,7 @@ static char *fn_jobs(const char *nm, unsigned int argc, char **argv)
 
 /* ---- $(cdx-pipeline FILE) ------------------------------------------------ */
 
-/* the state URL as the cdx tool would resolve it in make's directory */
-static char *state_url(void)
+char *state_url(void)
 {
 	const char *env = getenv("CDX_STATE");
 	const char *cfg = getenv("CDX_CONFIG");
@@ -281,8 +285,7 @@ static int cmp_prio(const void *a, const void *b, void *ctx)
 	return x < y ? -1 : x > y;
 }
 
-/* single-quote S for sh */
-static void shell_quote(struct cdx_buf *b, const char *s)
+void shell_quote(struct cdx_buf *b, const char *s)
 {
 	cdx_buf_addc(b, '\'');
 	for (; *s; s++) {
@@ -625,6 +628,7 @@ static int setup(void)
 	gmk_add_function("cdx-jobs", fn_jobs, 1, 2, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-pipeline", fn_pipeline, 1, 1, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-runs", fn_runs, 1, 1, GMK_FUNC_DEFAULT);
+	cdx_gmk_deploy_setup();
 	registry.tool = find_tool();
 	atexit(registry_free);
 	return 1;

@@ -288,6 +288,48 @@ CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, cons
  * a person.  NULL with ERR when the store fails. */
 CDX_API struct cJSON *cdx_recover(struct cdx_orchestrator *o, FILE *progress, int *status, struct cdx_error *err);
 
+/* ---- rollbacks (SEED.md's RollbackManager, RollbackStrategy, handle_rollback) */
+
+struct cdx_rollback_options {
+	const char *strategy;   /* immediate | gradual | blue_green; NULL: the environment's */
+	const char *to;         /* the version to go back to; NULL: see below */
+	const char *deployment; /* undo this deployment (back to its previous version) */
+	const char *instances;  /* "a,b": only these instances (rolling), or NULL */
+	int dry_run;            /* plan and validate only; change nothing */
+	int force;              /* roll back a deployment frozen after an irreversible step */
+	const char *reason;     /* why, for the history */
+	long long wait_ms;      /* for the lock, as in cdx_deploy_options */
+	FILE *progress;         /* a line per transition, or NULL */
+};
+
+/* cdx_rollback: roll APP/ENV back to OPT->to, the previous version of
+ * OPT->deployment, or else the newest version that succeeded there before
+ * the one serving now; then check the health of what serves.  Returns an
+ * enum cdx_status like cdx_deploy (2 also when validation refuses: ERR says
+ * why).  *RESULT: the plan, with id, state, serving and duration_ms once
+ * executed (caller frees). */
+CDX_API int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env,
+			 const struct cdx_rollback_options *opt, struct cJSON **result, struct cdx_error *err);
+/* cdx_rollback_plan: what a rollback would change: {app, env, from, to,
+ * strategy, targets: [{name, version, action}], problems: [...], ok};
+ * caller frees; NULL with ERR */
+CDX_API struct cJSON *cdx_rollback_plan(struct cdx_orchestrator *o, const char *app, const char *env,
+					const struct cdx_rollback_options *opt, struct cdx_error *err);
+/* cdx_rollback_validate: preconditions: {ok, problems, plan} (the lock
+ * included); caller frees; NULL with ERR */
+CDX_API struct cJSON *cdx_rollback_validate(struct cdx_orchestrator *o, const char *app, const char *env,
+					    const struct cdx_rollback_options *opt, struct cdx_error *err);
+/* cdx_rollback_history: every deployment and rollback of APP/ENV (both
+ * NULL: all), oldest first, as cdx_deployments_list; caller frees */
+CDX_API struct cJSON *cdx_rollback_history(struct cdx_orchestrator *o, const char *app, const char *env,
+					   struct cdx_error *err);
+/* cdx_handle_rollback: SEED.md's handle_rollback: undo DEPLOYMENT_ID with
+ * STRATEGY (NULL: the environment's); the result as JSON with "status" (an
+ * enum cdx_status) and "error" when it failed; NULL only when no such
+ * deployment exists (ERR set).  Caller frees. */
+CDX_API struct cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id,
+					  const char *strategy, struct cdx_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -241,6 +241,8 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 		cJSON_AddStringToObject(rec, "cause", cause);
 	if (hold)
 		cJSON_AddTrueToObject(rec, "hold");
+	if (hold && d->sv->irreversible_done)
+		cJSON_AddTrueToObject(rec, "frozen");
 	cJSON_AddItemToObject(rec, "serving", serving_json(d->e, d->sv));
 	rc = d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, &err);
 	cJSON_Delete(rec);
@@ -381,8 +383,10 @@ static int local_release(struct cdx_dctx *d, const char *version, const struct c
 				goto out;
 			}
 		}
-		if (cdx_hook_run("rm -rf \"$CDX_TMP\" && cp -R -- \"$CDX_SRC\" \"$CDX_TMP\" && mv -- \"$CDX_TMP\" "
-				 "\"$CDX_DST\"",
+		/* a directory's content, or a file, into releases/VERSION/ */
+		if (cdx_hook_run("rm -rf \"$CDX_TMP\" && mkdir -p \"$CDX_TMP\" && if [ -d \"$CDX_SRC\" ]; then cp -R -- "
+				 "\"$CDX_SRC/.\" \"$CDX_TMP/\"; else cp -- \"$CDX_SRC\" \"$CDX_TMP/\"; fi && mv -- "
+				 "\"$CDX_TMP\" \"$CDX_DST\"",
 				 ce.v, d->o->apps->dir, 0, NULL, NULL, 0, &status, err) < 0 ||
 		    status != 0) {
 			if (status)
@@ -701,7 +705,7 @@ void cdx_dctx_io(struct cdx_dctx *d, struct cdx_strategy_io *io)
 struct requires_ctx {
 	const char *pipeline, *version;
 	struct cdx_map runs; /* ids of runs of that pipeline for that version */
-	cJSON *ids;          /* owns the map's keys (the map borrows them) */
+	cJSON *ids;          /* owns the ids the map borrows */
 	bool ok;
 };
 
@@ -713,11 +717,11 @@ static int requires_one(void *ctx, const cJSON *rec)
 	if (!id)
 		return 0;
 	if (rec_is(rec, "run") && rec_str_eq(rec, "pipeline", c->pipeline) && rec_str_eq(rec, "version", c->version)) {
-		/* the map borrows its keys and REC is freed after this call */
-		cJSON *key = cJSON_CreateString(id);
-		cJSON_AddItemToArray(c->ids, key);
-		cdx_map_set(&c->runs, key->valuestring, 1);
-	} else if (rec_is(rec, "run_end") && rec_str_eq(rec, "status", "success") && cdx_map_get(&c->runs, id, &v) == 1)
+		cJSON *kept = cJSON_CreateString(id);
+		cJSON_AddItemToArray(c->ids, kept);
+		cdx_map_set(&c->runs, kept->valuestring, 1);
+	}
+	else if (rec_is(rec, "run_end") && rec_str_eq(rec, "status", "success") && cdx_map_get(&c->runs, id, &v) == 1)
 		c->ok = true;
 	return 0;
 }
@@ -725,16 +729,16 @@ static int requires_one(void *ctx, const cJSON *rec)
 static int check_requires(struct cdx_orchestrator *o, const struct cdx_env *e, const char *version,
 			  struct cdx_error *err)
 {
-	struct requires_ctx c = {e->requires_pipeline, version, {0}, cJSON_CreateArray(), false};
+	struct requires_ctx c = {e->requires_pipeline, version, {0}, NULL, false};
+	int rc;
 	if (!e->requires_pipeline)
 		return 0;
-	if (o->store->ops->scan(o->store, requires_one, &c, err) < 0) {
-		cdx_map_free(&c.runs);
-		cJSON_Delete(c.ids);
-		return -1;
-	}
+	c.ids = cJSON_CreateArray();
+	rc = o->store->ops->scan(o->store, requires_one, &c, err);
 	cdx_map_free(&c.runs);
 	cJSON_Delete(c.ids);
+	if (rc < 0)
+		return -1;
 	if (!c.ok)
 		return cdx_error_set(err, CDX_EUSAGE,
 				     "%s/%s requires a successful run of pipeline '%s' for version %s, and there is none "

@@ -42,7 +42,7 @@ static int list_one(void *ctx, const cJSON *rec)
 		sum = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(sum, "t");
 		cJSON_AddStringToObject(sum, "state", "pending");
-		/* the map borrows its keys: the summary's id outlives the record */
+		/* the map borrows its key: the copy's id lives as long as the list */
 		cdx_map_set(&c->index, str(sum, "id"), (size_t)cJSON_GetArraySize(c->arr));
 		cJSON_AddItemToArray(c->arr, sum);
 	} else if (is(rec, "transition") && str(rec, "deployment") &&

@@ -16,11 +16,14 @@
  * ending in `recovered`; what cannot be done is reported for a person.
  */
 #include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "deploy.h"
+#include "history.h"
 
 static const char *str(const cJSON *o, const char *k)
 {
@@ -182,5 +185,356 @@ cJSON *cdx_recover(struct cdx_orchestrator *o, FILE *progress, int *status, stru
 			cdx_serving_free(&sv);
 			cdx_dctx_unlock(&d);
 		}
+	return out;
+}
+
+/* ---- rollback --------------------------------------------------------------------- */
+
+static bool served_ok(const cJSON *d)
+{
+	const char *state = str(d, "state");
+	return state && (strcmp(state, "succeeded") == 0);
+}
+
+static bool release_present(struct cdx_orchestrator *o, const struct cdx_env *e, const char *version)
+{
+	struct stat st;
+	char *dir = cdx_xasprintf("%s/releases/%s", e->deploy_to, version);
+	bool ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+	free(dir);
+	if (!ok && e->artifact) {
+		struct cdx_envv ce = {0};
+		char *src, *abs;
+		cdx_envv_set(&ce, "CDX_VERSION", version);
+		src = cdx_expand(e->artifact, &ce);
+		abs = src[0] == '/' ? cdx_xstrdup(src) : cdx_xasprintf("%s/%s", o->apps->dir, src);
+		ok = stat(abs, &st) == 0;
+		free(src);
+		free(abs);
+		cdx_envv_free(&ce);
+	}
+	if (!ok && !e->artifact) /* the local hook set recreates a bare release */
+		ok = true;
+	return ok;
+}
+
+static void problem(cJSON *plan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(cJSON *plan, const char *fmt, ...)
+{
+	char buf[CDX_ERRMAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cJSON_AddItemToArray(cJSON_GetObjectItem(plan, "problems"), cJSON_CreateString(buf));
+}
+
+/* flags of the instances named in LIST ("a,b"), or NULL for all; problems
+ * go into PLAN */
+static bool *instance_subset(const struct cdx_env *e, const char *list, cJSON *plan)
+{
+	bool *only;
+	char *copy, *tok, *save = NULL;
+	if (!list)
+		return NULL;
+	only = cdx_xcalloc(e->n_targets ? e->n_targets : 1, sizeof(bool));
+	if (!e->instances)
+		problem(plan, "--instances applies to rolling environments; %s/%s has slots", e->app->name, e->name);
+	copy = cdx_xstrdup(list);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+		for (i = 0; i < e->n_targets; i++)
+			if (strcmp(e->targets[i].name, tok) == 0)
+				break;
+		if (i < e->n_targets)
+			only[i] = true;
+		else
+			problem(plan, "unknown instance '%s' of %s/%s", tok, e->app->name, e->name);
+	}
+	free(copy);
+	return only;
+}
+
+/* the plan of a rollback of E; *SV receives the state now, *LAST its last
+ * transition; ONLY (may be NULL) the instance subset */
+static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, const struct cdx_rollback_options *opt,
+			struct cdx_serving *sv, cJSON **last, bool **only, enum cdx_rollback_kind *kind,
+			struct cdx_error *err)
+{
+	cJSON *plan, *hist, *d, *targets;
+	const char *target = opt->to, *current;
+	int i;
+	*only = NULL;
+	if (cdx_env_replay(o, e, sv, last, err) < 0)
+		return NULL;
+	hist = cdx_deployments_list(o, e->app->name, e->name, 0, err);
+	if (!hist)
+		return NULL;
+	current = sv->version;
+	plan = cJSON_CreateObject();
+	cJSON_AddStringToObject(plan, "app", e->app->name);
+	cJSON_AddStringToObject(plan, "env", e->name);
+	cJSON_AddArrayToObject(plan, "problems");
+	*kind = e->rollback;
+	if (opt->strategy && cdx_rollback_parse(opt->strategy, kind) < 0)
+		problem(plan, "unknown rollback strategy '%s' (use immediate, gradual or blue_green)", opt->strategy);
+	if (*kind == CDX_ROLLBACK_BLUE_GREEN && e->instances)
+		problem(plan, "rollback strategy blue_green needs slots; %s/%s has instances", e->app->name, e->name);
+	cJSON_AddStringToObject(plan, "strategy", cdx_rollback_name(*kind));
+	if (opt->deployment) {
+		cJSON_ArrayForEach(d, hist) if (strcmp(str(d, "id") ?: "", opt->deployment) == 0) break;
+		if (!d)
+			problem(plan, "no deployment %s of %s/%s", opt->deployment, e->app->name, e->name);
+		else if (!target)
+			target = str(d, "previous");
+		if (d && !str(d, "previous") && !opt->to)
+			problem(plan, "deployment %s was the first one of %s/%s: there is nothing before it", opt->deployment,
+				e->app->name, e->name);
+	}
+	if (!target && !opt->deployment) /* the newest version that served well before this one */
+		for (i = cJSON_GetArraySize(hist) - 1; i >= 0 && !target; i--) {
+			d = cJSON_GetArrayItem(hist, i);
+			if (served_ok(d) && (!current || strcmp(str(d, "version") ?: "", current) != 0))
+				target = str(d, "version");
+		}
+	if (current)
+		cJSON_AddStringToObject(plan, "from", current);
+	else
+		cJSON_AddNullToObject(plan, "from");
+	if (target)
+		cJSON_AddStringToObject(plan, "to", target);
+	else
+		cJSON_AddNullToObject(plan, "to");
+	if (!target && !opt->deployment) {
+		problem(plan, "nothing to roll back to: no earlier version succeeded in %s/%s", e->app->name, e->name);
+	} else if (target) {
+		bool deployed = false;
+		cJSON_ArrayForEach(d, hist) if (served_ok(d) && strcmp(str(d, "version") ?: "", target) == 0) deployed =
+			true;
+		if (!cdx_version_valid(target))
+			problem(plan, "version '%s' is invalid", target);
+		else if (!deployed)
+			problem(plan, "version %s was never deployed successfully to %s/%s", target, e->app->name, e->name);
+		else if (!release_present(o, e, target))
+			problem(plan, "release %s is gone from %s/releases and its artifact cannot be found to reinstall it",
+				target, e->deploy_to);
+		if (current && strcmp(current, target) == 0 && !opt->instances)
+			problem(plan, "%s already serves %s/%s", target, e->app->name, e->name);
+	}
+	/* a deployment frozen after an irreversible step */
+	d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
+	if (*last && cJSON_IsTrue(cJSON_GetObjectItem(*last, "frozen"))) {
+		cJSON_AddTrueToObject(plan, "irreversible");
+		if (!opt->force)
+			problem(plan,
+				"deployment %s of %s failed after an irreversible step and is frozen: rolling back may not "
+				"undo it (%s); check by hand, then use --force",
+				str(*last, "deployment"), d ? str(d, "version") : "?", str(*last, "cause") ?: "");
+	}
+	if (*last && !cdx_transition_final(*last))
+		cJSON_AddStringToObject(plan, "note", "an interrupted deployment is recovered first");
+	*only = instance_subset(e, opt->instances, plan);
+	targets = cJSON_AddArrayToObject(plan, "targets");
+	if (target) {
+		size_t t;
+		int warm = -1;
+		for (t = 0; t < sv->n && !e->instances; t++)
+			if (sv->installed[t] && strcmp(sv->installed[t], target) == 0)
+				warm = (int)t;
+		for (t = 0; t < sv->n; t++) {
+			cJSON *x = cJSON_CreateObject();
+			const char *action;
+			cJSON_AddStringToObject(x, "name", e->targets[t].name);
+			if (sv->installed[t])
+				cJSON_AddStringToObject(x, "version", sv->installed[t]);
+			else
+				cJSON_AddNullToObject(x, "version");
+			if (e->instances)
+				action = (*only && !(*only)[t]) ? "untouched"
+					 : sv->installed[t] && strcmp(sv->installed[t], target) == 0 ? "already there"
+												   : "restart with the target";
+			else if (warm >= 0)
+				action = (int)t == warm ? "takes all traffic (warm)" : "loses its traffic";
+			else
+				action = (int)t == (sv->active == 0 && sv->n > 1 ? 1 : 0) ? "reinstall, then takes all traffic"
+											 : "loses its traffic";
+			cJSON_AddStringToObject(x, "action", action);
+			cJSON_AddItemToArray(targets, x);
+		}
+	}
+	cJSON_AddBoolToObject(plan, "ok", cJSON_GetArraySize(cJSON_GetObjectItem(plan, "problems")) == 0);
+	cJSON_AddBoolToObject(plan, "dry_run", opt->dry_run);
+	cJSON_Delete(hist);
+	return plan;
+}
+
+cJSON *cdx_rollback_plan(struct cdx_orchestrator *o, const char *app, const char *env,
+			 const struct cdx_rollback_options *opt, struct cdx_error *err)
+{
+	const struct cdx_env *e = cdx_apps_find(o->apps, app, env, err);
+	struct cdx_serving sv;
+	cJSON *last = NULL, *plan;
+	bool *only = NULL;
+	enum cdx_rollback_kind kind;
+	if (!e)
+		return NULL;
+	plan = make_plan(o, e, opt, &sv, &last, &only, &kind, err);
+	cdx_serving_free(&sv);
+	cJSON_Delete(last);
+	free(only);
+	return plan;
+}
+
+cJSON *cdx_rollback_validate(struct cdx_orchestrator *o, const char *app, const char *env,
+			     const struct cdx_rollback_options *opt, struct cdx_error *err)
+{
+	cJSON *plan = cdx_rollback_plan(o, app, env, opt, err), *v, *holder = NULL;
+	char lock[200];
+	if (!plan)
+		return NULL;
+	v = cJSON_CreateObject();
+	cJSON_AddItemToObject(v, "problems", cJSON_Duplicate(cJSON_GetObjectItem(plan, "problems"), 1));
+	snprintf(lock, sizeof(lock), "deploy:%s:%s", app, env);
+	if (o->store->ops->holder(o->store, lock, &holder, err) == 0 && holder) {
+		char buf[CDX_ERRMAX];
+		snprintf(buf, sizeof(buf), "%s/%s is locked by %s of %s by %s@%s (pid %.0f)", app, env,
+			 str(holder, "kind") ?: "a deployment", str(holder, "version") ?: "?", str(holder, "user") ?: "?",
+			 str(holder, "host") ?: "?", cJSON_GetNumberValue(cJSON_GetObjectItem(holder, "pid")));
+		cJSON_AddItemToArray(cJSON_GetObjectItem(v, "problems"), cJSON_CreateString(buf));
+	}
+	cJSON_Delete(holder);
+	cJSON_AddBoolToObject(v, "ok", cJSON_GetArraySize(cJSON_GetObjectItem(v, "problems")) == 0);
+	cJSON_AddItemToObject(v, "plan", plan);
+	return v;
+}
+
+cJSON *cdx_rollback_history(struct cdx_orchestrator *o, const char *app, const char *env, struct cdx_error *err)
+{
+	if (app && env && !cdx_apps_find(o->apps, app, env, err))
+		return NULL;
+	return cdx_deployments_list(o, app, env, 0, err);
+}
+
+int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, const struct cdx_rollback_options *opt,
+		 cJSON **result, struct cdx_error *err)
+{
+	const struct cdx_env *e = cdx_apps_find(o->apps, app, env, err);
+	struct cdx_serving sv;
+	struct cdx_strategy_io io;
+	struct cdx_dctx d;
+	enum cdx_rollback_kind kind;
+	cJSON *last = NULL, *plan, *p;
+	bool *only = NULL, interrupted;
+	char target[160], previous[160];
+	int rc, status = CDX_EFAILED;
+	size_t t;
+
+	*result = NULL;
+	if (!e)
+		return CDX_EUSAGE;
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.e = e;
+	d.kind = "rollback";
+	d.progress = opt->progress;
+	cdx_run_id_new(d.id, sizeof(d.id));
+	d.version = "?";
+	if (!opt->dry_run) {
+		rc = cdx_dctx_lock(&d, opt->wait_ms, err);
+		if (rc)
+			return rc;
+	}
+	plan = make_plan(o, e, opt, &sv, &last, &only, &kind, err);
+	if (!plan) {
+		cdx_dctx_unlock(&d);
+		return err->code ? err->code : CDX_ESTATE;
+	}
+	if (opt->dry_run || !cJSON_IsTrue(cJSON_GetObjectItem(plan, "ok"))) {
+		p = cJSON_GetArrayItem(cJSON_GetObjectItem(plan, "problems"), 0);
+		if (p)
+			cdx_error_set(err, CDX_EUSAGE, "cannot roll back %s/%s: %s", app, env, p->valuestring);
+		*result = plan;
+		plan = NULL;
+		status = p ? CDX_EUSAGE : CDX_OK;
+		goto out;
+	}
+	snprintf(target, sizeof(target), "%s", str(plan, "to"));
+	snprintf(previous, sizeof(previous), "%s", str(plan, "from") ?: "");
+	d.version = target;
+	d.previous = previous[0] ? previous : NULL;
+	d.sv = &sv;
+	d.start_ms = cdx_wall_ms();
+	cdx_deploy_signals(true);
+	if (last && !cdx_transition_final(last) && cdx_recover_env(&d, &sv, last, err) != 0) {
+		status = CDX_EFAILED;
+		goto out;
+	}
+	cdx_run_id_new(d.id, sizeof(d.id)); /* the recovery wrote under the interrupted id */
+	if (cdx_deployment_begin(&d, cdx_rollback_name(kind), opt->reason, err) < 0 ||
+	    cdx_dctx_record(&d, "pending", opt->reason ? opt->reason : "rollback requested", NULL) < 0) {
+		status = err->code ? err->code : CDX_ESTATE;
+		goto out;
+	}
+	cdx_dctx_io(&d, &io);
+	rc = cdx_rollback_run(e, kind, &sv, target, only, &io, err);
+	if (rc == 0) {
+		/* validate afterwards: the health of what now serves */
+		cdx_dctx_record(&d, "verifying", "health of what serves now", NULL);
+		for (t = 0; t < sv.n && rc == 0; t++) {
+			if (!sv.installed[t] || (!e->instances && (int)t != sv.active) || (only && !only[t]))
+				continue;
+			rc = io.health(io.ctx, (int)t, sv.installed[t], err);
+		}
+	}
+	interrupted = cdx_deploy_cancel;
+	if (rc == 0) {
+		cdx_local_current(e, sv.version);
+		cdx_dctx_record(&d, "succeeded", sv.version ? sv.version : target, NULL);
+		status = CDX_OK;
+	} else {
+		char why[CDX_ERRMAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		cdx_dctx_record_hold(&d, "rollback_failed", "a person is needed", why, true);
+		cdx_error_set(err, CDX_EFAILED, "rollback of %s/%s to %s failed: %s", app, env, target, why);
+		status = interrupted ? CDX_EINTR : CDX_EFAILED;
+	}
+	*result = plan;
+	plan = NULL;
+	cJSON_AddStringToObject(*result, "id", d.id);
+	cJSON_AddStringToObject(*result, "state", status == CDX_OK ? "succeeded" : "rollback_failed");
+	cJSON_AddNumberToObject(*result, "duration_ms", (double)(cdx_wall_ms() - d.start_ms));
+	if (sv.version)
+		cJSON_AddStringToObject(*result, "serving", sv.version);
+	else
+		cJSON_AddNullToObject(*result, "serving");
+out:
+	cdx_deploy_signals(false);
+	cdx_dctx_unlock(&d);
+	cJSON_Delete(plan);
+	cJSON_Delete(last);
+	cdx_serving_free(&sv);
+	free(only);
+	return status;
+}
+
+cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id, const char *strategy,
+			   struct cdx_error *err)
+{
+	struct cdx_rollback_options opt = {0};
+	cJSON *dep = find_deployment(o, deployment_id, err), *res = NULL, *out;
+	int rc;
+	if (!dep) {
+		if (!err->code)
+			cdx_error_set(err, CDX_EUSAGE, "no deployment %s", deployment_id);
+		return NULL;
+	}
+	opt.strategy = strategy;
+	opt.deployment = deployment_id;
+	rc = cdx_rollback(o, str(dep, "app"), str(dep, "env"), &opt, &res, err);
+	out = res ? res : cJSON_CreateObject();
+	cJSON_AddNumberToObject(out, "status", rc);
+	if (rc)
+		cJSON_AddStringToObject(out, "error", err->msg);
+	cJSON_Delete(dep);
 	return out;
 }

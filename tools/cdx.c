@@ -98,6 +98,38 @@ const struct cli_command cli_commands[] = {
 	 "usage: cdx abort APP ENV\n"
 	 "\n"
 	 "Abort the deployment in progress in APP/ENV now: it rolls back.\n"},
+	{"rollback", cmd_rollback,
+	 "rollback APP ENV [--strategy immediate|gradual|blue_green] [--to VERSION] [--dry-run]",
+	 "usage: cdx rollback APP ENV [options]\n"
+	 "\n"
+	 "Put an earlier version back: by default the newest version that succeeded\n"
+	 "in APP/ENV before the one serving now.  The plan (what changes, from which\n"
+	 "version to which, on which slots or instances) is validated first: the\n"
+	 "target was deployed here and its release is present or can be reinstalled,\n"
+	 "the lock is free, and the last deployment is not frozen after an\n"
+	 "irreversible step.  Afterwards the health of what serves is checked.\n"
+	 "\n"
+	 "  --strategy S        immediate (everything at once, no pauses, no analysis;\n"
+	 "                      the default unless rollback: {strategy:} says), gradual\n"
+	 "                      (steps with health between), blue_green (switch to the\n"
+	 "                      slot holding the version, reinstalled if not warm)\n"
+	 "  --to VERSION        go back to this version\n"
+	 "  --deployment ID     undo this deployment: back to the version before it\n"
+	 "  --instances A,B     only these instances (rolling environments)\n"
+	 "  --dry-run, -n       print the plan and its problems; change nothing\n"
+	 "  --force             roll back a deployment frozen after an irreversible step\n"
+	 "  --reason TEXT       why, for the history\n"
+	 "  --wait [DUR]        queue for the lock like cdx deploy --wait\n"
+	 "  --json              the plan and result as JSON\n"
+	 "\n"
+	 "Exit status: 0 rolled back (or a valid dry run); 1 the rollback failed; 2 it\n"
+	 "was refused (the message says why); 3 busy; 4 state unreachable.\n"},
+	{"history", cmd_history, "history APP ENV [--json]",
+	 "usage: cdx history APP ENV [--json]\n"
+	 "\n"
+	 "Every deployment and rollback of APP/ENV, oldest first: who (user@host),\n"
+	 "when, from -> to, why (the reason given or the automatic cause), the\n"
+	 "result and the duration.  The history is append-only.\n"},
 	{"recover", cmd_recover, "recover [--json]",
 	 "usage: cdx recover [--json]\n"
 	 "\n"

@@ -66,6 +66,8 @@ int cmd_deployments(struct cli *g, int argc, char **argv);
 int cmd_promote(struct cli *g, int argc, char **argv);
 int cmd_abort(struct cli *g, int argc, char **argv);
 int cmd_recover(struct cli *g, int argc, char **argv);
+int cmd_rollback(struct cli *g, int argc, char **argv);
+int cmd_history(struct cli *g, int argc, char **argv);
 
 struct cJSON;
 /* cli_print_json: O, indented, on stdout */
