@@ -3,7 +3,8 @@
 # behind a real nginx: a deployment serves the new version through nginx;
 # loadgen, sending requests throughout a switch, sees none fail; the version
 # built to fail its health check (1.3.0-bad) is rolled back by itself
-# (cdx deploy exits 1) and the previous version serves; make deploy works.
+# (cdx deploy exits 1) and the previous version serves; make deploy works;
+# cdx rollback to the warm slot loses no request either.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/webapp_lib.sh
@@ -50,11 +51,37 @@ id=$(jq -r '.[-1].id' "$T/d.json")
 [ "$(jq -r '.serving.version' "$T/s.json")" = 1.2.0 ] || fail "status $id does not say 1.2.0 serves: $(cat "$T/s.json")"
 
 # make deploy: $(cdx-deploy web,$(ENV),$(VERSION)) from the example's Makefile
-if run_make -s -C "$EX" CDX="$CDX" -n deploy VERSION=1.4.0 2>&1 | grep -q 'deploy.*web.*staging.*1\.4\.0'; then
-	expect_status 0 run_make -s -C "$EX" CDX="$CDX" deploy VERSION=1.4.0
-	[ "$(version_of "$NGINX/web/staging/version")" = 1.4.0 ] || fail "make deploy did not bring 1.4.0"
-	echo "make deploy VERSION=1.4.0: ok"
+run_make -s -C "$EX" CDX="$CDX" -n deploy VERSION=1.4.0 >"$T/n.out" 2>&1 || true
+grep -q "deploy 'web' 'staging' '1.4.0'" "$T/n.out" || fail "make -n deploy does not show the command: $(cat "$T/n.out")"
+expect_status 0 run_make -s -C "$EX" CDX="$CDX" deploy VERSION=1.4.0
+[ "$(version_of "$NGINX/web/staging/version")" = 1.4.0 ] || fail "make deploy did not bring 1.4.0"
+echo "make deploy VERSION=1.4.0: ok"
+
+# cdx rollback: the warm slot (1.2.0) takes the traffic back, under load
+loadgen_start staging
+expect_status 0 "$CDX" rollback web staging
+loadgen_stop
+expect_no_failures "cdx rollback 1.4.0 -> 1.2.0 (warm slot)"
+[ "$(version_of "$NGINX/web/staging/version")" = 1.2.0 ] || fail "nginx does not serve 1.2.0 after cdx rollback"
+
+# the slot holding 1.4.0 is stopped behind cdx's back: going back to it
+# must never send traffic to a dead slot (the switch hook checks the slot
+# first), whether or not cdx restarts it
+slot=$(cd "$EX/run/pids" && grep -l '^1\.4\.0$' web-staging-*.version | sed 's/web-staging-//; s/\.version//')
+[ -n "$slot" ] || fail "no slot holds 1.4.0"
+(cd "$EX" && CDX_APP=web CDX_ENV=staging CDX_SLOT=$slot sh hooks/stop.sh)
+loadgen_start staging
+set +e
+"$CDX" rollback web staging --to 1.4.0 >"$T/rb.log" 2>&1
+rc=$?
+set -e
+loadgen_stop
+expect_no_failures "cdx rollback --to 1.4.0 onto a stopped slot (exit $rc)"
+if [ "$rc" -eq 0 ]; then
+	[ "$(version_of "$NGINX/web/staging/version")" = 1.4.0 ] || fail "rollback succeeded but nginx does not serve 1.4.0"
+	echo "cold slot: cdx restarted it and switched"
 else
-	echo "note: \$(cdx-deploy) is not in cdx.so yet; make deploy not tested"
+	[ "$(version_of "$NGINX/web/staging/version")" = 1.2.0 ] || fail "failed rollback left nginx not serving 1.2.0"
+	echo "note: cdx took the stopped slot for warm (exit $rc): $(tail -n 1 "$T/rb.log"); 1.2.0 still serves"
 fi
 echo "ok"
