@@ -8,7 +8,10 @@
  *                  contains "bad" (e.g. 1.3.0-bad): the version built to
  *                  fail its health check, which cdx must roll back
  *   GET /version   200 and the version compiled in with
- *                  -DWEBAPP_VERSION=\"1.2.0\"
+ *                  -DWEBAPP_VERSION=\"1.2.0\"; 500 "error" when the version
+ *                  contains "flaky" (e.g. 1.5.0-flaky): healthy, but failing
+ *                  the requests it serves, which only a canary's analysis
+ *                  of its error rate catches
  *   anything else  404; methods other than GET and HEAD get 405
  *
  * HTTP/1.1 keep-alive and pipelining are supported (HTTP/1.0 closes unless
@@ -121,6 +124,11 @@ static int set_nonblock(int fd)
 static int version_is_bad(void)
 {
 	return strstr(WEBAPP_VERSION, "bad") != NULL;
+}
+
+static int version_is_flaky(void)
+{
+	return strstr(WEBAPP_VERSION, "flaky") != NULL;
 }
 
 /* Queue a response on c. Returns 0, or -1 when the connection's output
@@ -256,6 +264,8 @@ static int handle(struct conn *c, size_t head_len, int draining)
 			return respond(c, 500, "Internal Server Error", "unhealthy\n", head_only, keep);
 		return respond(c, 200, "OK", "ok\n", head_only, keep);
 	}
+	if (strcmp(path, "/version") == 0 && version_is_flaky())
+		return respond(c, 500, "Internal Server Error", "error\n", head_only, keep);
 	if (strcmp(path, "/version") == 0)
 		return respond(c, 200, "OK", WEBAPP_VERSION "\n", head_only, keep);
 	return respond(c, 404, "Not Found", "not found\n", head_only, keep);

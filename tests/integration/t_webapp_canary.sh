@@ -3,12 +3,13 @@
 # weighted upstreams: loadgen, sending requests through every step (25%,
 # 50%, then the switch), sees none fail and sees both versions; the
 # weights nginx really used match the steps; a canary that fails its health
-# check gets no more traffic, is stopped, and exit 1 says stable serves.
+# check gets no more traffic, is stopped, and exit 1 says stable serves; a
+# canary whose requests fail is stopped by the analysis of its error rate.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/webapp_lib.sh
 . "$(dirname "$0")/webapp_lib.sh"
-webapp_setup 1.1.0 1.2.0 1.3.0-bad
+webapp_setup 1.1.0 1.2.0 1.3.0-bad 1.5.0-flaky
 
 # the analysis command also records the canary's share of the requests
 # nginx proxied since the step began (what weight.sh recorded)
@@ -68,4 +69,23 @@ west=$(port_of canary west)
 idle=$east
 [ "$(version_of "http://127.0.0.1:$east/version")" = 1.2.0 ] && idle=$west
 [ "$(version_of "http://127.0.0.1:$idle/version")" = error ] || fail "the failed canary on port $idle still runs"
+
+# a canary healthy on /health but failing the requests it serves
+# (1.5.0-flaky): the analysis of its error rate at 25% stops it
+loadgen_start canary
+expect_status 1 "$CDX" deploy web canary 1.5.0-flaky
+expect_contains "analysis"
+expect_contains "rolled back"
+loadgen_stop
+echo "flaky canary under load: $(echo "$LG" | jq -c '{total, failed, versions}')"
+total=$(echo "$LG" | jq .total)
+failed=$(echo "$LG" | jq .failed)
+# only the requests sent to the canary during its one step failed
+[ "$failed" -gt 0 ] && [ "$((failed * 100 / total))" -le 35 ] || fail "failed $failed of $total requests: $LG"
+for _ in 1 2 3 4 5 6 7 8; do
+	[ "$(version_of "$NGINX/web/canary/version")" = 1.2.0 ] || fail "nginx does not serve only 1.2.0 after the flaky canary"
+done
+id=$("$CDX" deployments web canary --json | jq -r '.[-1].id')
+"$CDX" status "$id" --json | jq -e '[.transitions[].msg // "" | select(test("weight 50"))] | length == 0' >/dev/null ||
+	fail "the flaky canary went on to 50%"
 echo "ok"

@@ -95,8 +95,11 @@ stop_unit() {
 	rm -f "$pf" "$RUN/pids/$CDX_APP-$CDX_ENV-$1.version"
 }
 
-# http_get URL: the body, or fail
+# http_get URL: the body, or fail (also on a status >= 400)
 http_get() { curl -fsS --max-time 2 "$1" 2>/dev/null; }
+
+# http_answers URL: something answers HTTP there, whatever the status
+http_answers() { curl -sS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 
 nginx_port() {
 	[ -s "$NGX/port" ] || die "nginx is not running (start it with nginx/start.sh)"

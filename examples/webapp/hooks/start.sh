@@ -22,7 +22,7 @@ pf=$(pidfile "$u")
 	die "cannot start $bin on port $PORT"
 echo "$CDX_VERSION" >"$RUN/pids/$CDX_APP-$CDX_ENV-$u.version"
 i=0
-until http_get "http://127.0.0.1:$PORT/version" >/dev/null; do
+until http_answers "http://127.0.0.1:$PORT/version"; do
 	i=$((i + 1))
 	[ "$i" -lt 100 ] || die "$u (pid $(cat "$pf")) does not answer on port $PORT"
 	sleep 0.05
