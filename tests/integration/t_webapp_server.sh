@@ -11,7 +11,12 @@ command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 src=$TOP/examples/webapp
 CC=${CC:-cc}
 PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; cleanup' EXIT
+server_cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	cleanup
+}
+trap server_cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 for v in 1.0.0 1.0.0-bad; do
 	"$CC" -std=c11 -O2 -Wall -Wextra -Werror "-DWEBAPP_VERSION=\"$v\"" -o "$T/webapp-$v" "$src/webapp.c" ||
