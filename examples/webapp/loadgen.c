@@ -118,7 +118,7 @@ static int open_conn(void)
  * On return *fd is still open only when the connection can be reused. */
 static enum lg_err one_request(int *fd, int *status, char *body, int *got_any, const char **why)
 {
-	static __thread char buf[LG_RESP_MAX + 1];
+	static _Thread_local char buf[LG_RESP_MAX + 1];
 	const char *req = keepalive ? request_ka : request;
 	size_t len = 0, reqlen = strlen(req), off = 0;
 	char *head_end = NULL;

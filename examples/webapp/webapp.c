@@ -399,9 +399,10 @@ static int listen_on(int port)
 	return fd;
 }
 
-/* Detach into a new session; the foreground process writes the child's pid
- * to pidfile (through a rename) and exits 0. Returns in the child. */
-static void daemonize(const char *pidfile, const char *logpath)
+/* Detach into a new session, closing every descriptor but 0-2 (redirected)
+ * and KEEP; the foreground process writes the child's pid to pidfile
+ * (through a rename) and exits 0. Returns in the child. */
+static void daemonize(const char *pidfile, const char *logpath, int keep)
 {
 	pid_t pid;
 	int fd;
@@ -429,6 +430,10 @@ static void daemonize(const char *pidfile, const char *logpath)
 		_exit(0);
 	}
 	setsid();
+	/* whatever the starter left open (a lock, a pipe) is not ours to hold */
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != keep)
+			close(fd);
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -494,7 +499,7 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		return 1;
 	if (daemon_mode)
-		daemonize(pidfile, logpath);
+		daemonize(pidfile, logpath, lfd);
 
 	if (pipe(sig_pipe) < 0 || set_nonblock(sig_pipe[0]) < 0 || set_nonblock(sig_pipe[1]) < 0) {
 		logmsg("pipe: %s", strerror(errno));

@@ -11,6 +11,8 @@
 . "$(dirname "$0")/webapp_lib.sh"
 webapp_setup 1.1.0 1.2.0 1.3.0-bad 1.4.0
 
+expect_status 0 "$CDX" validate "$EX/cdx.yml"
+
 blue=$(port_of staging blue)
 green=$(port_of staging green)
 [ -n "$blue" ] && [ -n "$green" ] || fail "no slot ports in $EX/cdx.yml"
