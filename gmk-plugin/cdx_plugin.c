@@ -285,6 +285,22 @@ static int cmp_prio(const void *a, const void *b, void *ctx)
 	return x < y ? -1 : x > y;
 }
 
+/* a word of a recipe: as it is when no character in it means anything to
+ * sh, so that make can run the recipe without a shell (one process less
+ * per job); quoted otherwise */
+static void add_word(struct cdx_buf *b, const char *s)
+{
+	const char *c;
+	for (c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      strchr("/_.+-,:@%", *c)))
+			break;
+	if (*c || !*s)
+		shell_quote(b, s);
+	else
+		cdx_buf_adds(b, s);
+}
+
 void shell_quote(struct cdx_buf *b, const char *s)
 {
 	cdx_buf_addc(b, '\'');
@@ -490,7 +506,7 @@ static void define_rules(const char *func, struct loaded *l)
 			add_target(&b, p, lane_prev[i]);
 		}
 		cdx_buf_adds(&b, "\n\t@");
-		shell_quote(&b, registry.tool);
+		add_word(&b, registry.tool);
 		cdx_buf_printf(&b, " job --run %s --owner %s", run_id, owner);
 		const struct cdx_vars *env = &p->stages[jb->stage].env;
 		for (k = 0; k < p->vars.n + env->n + jb->vars.n; k++) {

@@ -923,6 +923,13 @@ int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, con
 			goto out;
 		}
 		*result = result_json(&d, "succeeded", NULL);
+		/* the slot that served before stays warm for scale_down_delay */
+		if (!e->instances && before.active >= 0 && before.active != sv.active && before.installed[before.active]) {
+			cJSON *sd = cJSON_AddObjectToObject(*result, "scale_down");
+			cJSON_AddStringToObject(sd, "slot", e->targets[before.active].name);
+			cJSON_AddStringToObject(sd, "version", before.installed[before.active]);
+			cJSON_AddNumberToObject(sd, "delay_ms", (double)e->scale_down_delay_ms);
+		}
 		status = CDX_OK;
 		goto out;
 	}
@@ -992,4 +999,57 @@ out:
 	cdx_serving_free(&before);
 	cdx_serving_free(&sv);
 	return status;
+}
+
+int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env, const char *slot,
+		   const char *version, struct cdx_error *err)
+{
+	const struct cdx_env *e = cdx_apps_find(o->apps, app, env, err);
+	struct cdx_serving sv;
+	struct cdx_dctx d;
+	cJSON *last = NULL;
+	char msg[200];
+	int t, rc;
+	if (!e)
+		return -1;
+	t = target_index(e, slot);
+	if (t < 0 || e->instances)
+		return cdx_error_set(err, CDX_EUSAGE, "%s/%s has no slot '%s'", app, env, slot);
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.e = e;
+	d.kind = "scale_down";
+	d.version = version;
+	snprintf(d.id, sizeof(d.id), "scale-down");
+	rc = cdx_dctx_lock(&d, 60000, err);
+	if (rc == CDX_EBUSY)
+		return 1; /* a deployment runs: it owns the slots now */
+	if (rc)
+		return -1;
+	if (cdx_env_replay(o, e, &sv, &last, err) < 0) {
+		cdx_dctx_unlock(&d);
+		return -1;
+	}
+	rc = 1;
+	/* only if the slot still holds that version and takes no traffic */
+	if (last && cdx_transition_final(last) && t != sv.active && t != sv.canary && sv.installed[t] &&
+	    strcmp(sv.installed[t], version) == 0) {
+		struct cdx_strategy_io io;
+		snprintf(d.id, sizeof(d.id), "%s", cJSON_GetStringValue(cJSON_GetObjectItem(last, "deployment")) ?: "?");
+		d.sv = &sv;
+		cdx_dctx_io(&d, &io);
+		if (io.hook(io.ctx, CDX_HOOK_STOP, t, version, 0, err) == 0) {
+			cdx_serving_set(&sv.installed[t], NULL);
+			snprintf(msg, sizeof(msg), "scaled down slot %s (%s) after scale_down_delay", slot, version);
+			rc = cdx_dctx_record(&d, cJSON_GetStringValue(cJSON_GetObjectItem(last, "state")), msg, NULL) < 0
+				     ? -1
+				     : 0;
+		} else {
+			rc = -1;
+		}
+	}
+	cJSON_Delete(last);
+	cdx_serving_free(&sv);
+	cdx_dctx_unlock(&d);
+	return rc;
 }
