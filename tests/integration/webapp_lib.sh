@@ -14,13 +14,20 @@ EX=$T/ex
 BG_PIDS=
 LG_PID=
 
-# every process whose executable lives in the copy (webapps the hooks
-# started, from build/ or a release directory), nginx, and what the test
-# put in the background
+# what the test put in the background, the detached `cdx scale-down`s of
+# its deployments (their command line names the copy's cdx.yml), nginx,
+# and every process whose executable lives in the copy (webapps the hooks
+# started, from build/ or a release directory)
 webapp_cleanup() {
 	set +e
 	for p in $BG_PIDS $LG_PID; do kill "$p" 2>/dev/null; done
 	if [ -d "$EX" ]; then
+		for d in /proc/[0-9]*; do
+			case $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in
+			*" scale-down "*) case $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in
+				*"$EX/cdx.yml"*) kill "${d#/proc/}" 2>/dev/null ;; esac ;;
+			esac
+		done
 		"$EX/nginx/stop.sh" >/dev/null 2>&1
 		for d in /proc/[0-9]*; do
 			exe=$(readlink "$d/exe" 2>/dev/null) || continue
