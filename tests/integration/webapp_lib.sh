@@ -23,8 +23,8 @@ webapp_cleanup() {
 	for p in $BG_PIDS $LG_PID; do kill "$p" 2>/dev/null; done
 	if [ -d "$EX" ]; then
 		for d in /proc/[0-9]*; do
-			case $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in
-			*" scale-down "*) case $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) in
+			case $(tr '\0' ' ' 2>/dev/null <"$d/cmdline") in
+			*" scale-down "*) case $(tr '\0' ' ' 2>/dev/null <"$d/cmdline") in
 				*"$EX/cdx.yml"*) kill "${d#/proc/}" 2>/dev/null ;; esac ;;
 			esac
 		done
