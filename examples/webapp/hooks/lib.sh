@@ -127,22 +127,28 @@ nginx_upstream() {
 	name=${CDX_APP}_$CDX_ENV
 	name_ok "$name" || die "app/env name $name is not usable in nginx"
 	mkdir -p "$NGX/upstreams" "$NGX/locations"
-	printf 'upstream cdx_%s {\n%s}\n' "$name" "$1" >"$NGX/upstreams/$name.conf.tmp"
-	mv "$NGX/upstreams/$name.conf.tmp" "$NGX/upstreams/$name.conf"
+	up=$NGX/upstreams/$name.conf
+	rm -f "$up.prev"
+	[ ! -f "$up" ] || cp -p "$up" "$up.prev"
+	printf 'upstream cdx_%s {\n%s}\n' "$name" "$1" >"$up.tmp"
+	mv "$up.tmp" "$up"
 	if [ ! -f "$NGX/locations/$name.conf" ]; then
 		printf 'location /%s/%s/ {\n    proxy_pass http://cdx_%s/;\n}\n' \
 			"$CDX_APP" "$CDX_ENV" "$name" >"$NGX/locations/$name.conf"
 	fi
+	if ! nginx -t -q -p "$NGX/" -e "$NGX/error.log" -c "$NGX/nginx.conf" 2>"$NGX/test.err"; then
+		# put the previous upstream back: the next reload must not load this one
+		if [ -f "$up.prev" ]; then mv "$up.prev" "$up"; else rm -f "$up"; fi
+		die "nginx rejects the new upstream: $(cat "$NGX/test.err")"
+	fi
 	nginx_reload
 }
 
-# nginx_reload: check the configuration, SIGHUP the master, and wait until
-# a new generation of workers runs and the old one has exited (the old
-# workers finish their in-flight requests first)
+# nginx_reload: SIGHUP the master and wait until a new generation of
+# workers runs and the old one has exited (the old workers finish their
+# in-flight requests first)
 nginx_reload() {
 	master=$(nginx_master)
-	nginx -t -q -p "$NGX/" -e "$NGX/error.log" -c "$NGX/nginx.conf" 2>"$NGX/test.err" ||
-		die "nginx rejects the new configuration: $(cat "$NGX/test.err")"
 	old=$(pgrep -P "$master" | tr '\n' ' ' || true)
 	kill -HUP "$master"
 	i=0
