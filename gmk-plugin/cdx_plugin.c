@@ -417,9 +417,13 @@ static void define_rules(const char *func, struct loaded *l)
 	uint32_t *lane_prev = cdx_xcalloc(n + 1, sizeof(uint32_t)), *tmp;
 	struct cdx_buf b = {0};
 	char run_id[64], *state = state_url(), owner[32];
-	bool keep_going, lanes;
+	bool keep_going, lanes, version_override;
 	unsigned P = make_jobs(&keep_going);
 	cJSON *extra;
+	char *vorigin = gmk_expand("$(origin VERSION)");
+
+	version_override = vorigin && strcmp(vorigin, "command line") == 0;
+	gmk_free(vorigin);
 
 	for (i = 0; i < n; i++)
 		w[i] = cdx_pipeline_weight_ms(p, i);
@@ -521,6 +525,9 @@ static void define_rules(const char *func, struct loaded *l)
 			gmk_free(origin);
 			free(q);
 		}
+		if (version_override && !cdx_vars_find(&p->vars, "VERSION") && !cdx_vars_find(env, "VERSION") &&
+		    !cdx_vars_find(&jb->vars, "VERSION"))
+			cdx_buf_adds(&b, " --override VERSION"); /* recorded as the run's version (requires:) */
 		cdx_buf_printf(&b, " %s\n", jb->id);
 	}
 	gmk_eval(b.data, NULL);

@@ -54,6 +54,8 @@ void cdx_deploy_signals(bool on)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < CDX_ARRAY_LEN(sigs); i++)
 		sigaction(sigs[i], &sa, NULL);
+	/* a closed pipe on stdout (cdx deploy | head) must not kill a deployment half way */
+	signal(SIGPIPE, on ? SIG_IGN : SIG_DFL);
 	if (on)
 		cdx_deploy_cancel = cdx_deploy_promote = cdx_deploy_abort = 0;
 }
@@ -289,11 +291,11 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 		const cJSON *since = cJSON_GetObjectItem(cur, "since_ms");
 		long long ago = cJSON_IsNumber(since) ? (cdx_wall_ms() - (long long)since->valuedouble) / 1000 : -1;
 		cdx_error_set(err, CDX_EBUSY,
-			      "%s/%s is busy: %s %s of %s by %s@%s (pid %d, deployment %s) started %llds ago",
+			      "%s/%s is busy: %s of %s by %s@%s (pid %d, deployment %s) started %llds ago",
 			      d->e->app->name, d->e->name,
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "kind")) ?: "a deployment",
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "version")) ?: "?",
-			      d->e->app->name, cJSON_GetStringValue(cJSON_GetObjectItem(cur, "user")) ?: "?",
+			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "user")) ?: "?",
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "host")) ?: "?",
 			      (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cur, "pid")),
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "deployment")) ?: "?", ago);
@@ -503,7 +505,7 @@ static void hook_env(struct cdx_dctx *d, int t, const char *version, int weight,
 	cdx_envv_set(ce, "CDX_VERSION", version ? version : "");
 	cdx_envv_set(ce, "CDX_PREVIOUS_VERSION", d->previous ? d->previous : "");
 	cdx_envv_set(ce, "CDX_DEPLOYMENT_ID", d->id);
-	cdx_envv_set(ce, "CDX_STRATEGY", cdx_strategy_name(e->strategy));
+	cdx_envv_set(ce, "CDX_STRATEGY", d->strategy ? d->strategy : cdx_strategy_name(e->strategy));
 	cdx_envv_set(ce, "CDX_DEPLOY_DIR", e->deploy_to);
 	if (version) {
 		char *rd = release_dir(e, version);
@@ -599,7 +601,8 @@ static int io_health(void *ctx, int t, const char *version, struct cdx_error *er
 	struct cdx_envv ce;
 	size_t i;
 	int rc = 0;
-	hook_env(d, t, version, 0, &ce);
+	/* a canary's checks see the share of traffic it has */
+	hook_env(d, t, version, t >= 0 && t == d->sv->canary ? d->sv->weight : 0, &ce);
 	for (i = 0; i < d->e->n_checks && rc == 0; i++) {
 		const struct cdx_check *ck = &d->e->checks[i];
 		struct cdx_probe_result r;
@@ -742,8 +745,8 @@ static int check_requires(struct cdx_orchestrator *o, const struct cdx_env *e, c
 	if (!c.ok)
 		return cdx_error_set(err, CDX_EUSAGE,
 				     "%s/%s requires a successful run of pipeline '%s' for version %s, and there is none "
-				     "(run it with --var VERSION=%s)",
-				     e->app->name, e->name, e->requires_pipeline, version, version);
+				     "(cdx run PIPELINE --var VERSION=%s, or make PIPELINE VERSION=%s)",
+				     e->app->name, e->name, e->requires_pipeline, version, version, version);
 	return 0;
 }
 
@@ -877,6 +880,7 @@ int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, con
 	d.o = o;
 	d.e = e;
 	d.kind = "deploy";
+	d.strategy = cdx_strategy_name(kind);
 	d.version = version;
 	d.progress = opt->progress;
 	cdx_run_id_new(d.id, sizeof(d.id));

@@ -159,9 +159,15 @@ int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct c
 		if (cdx_strategy_install(sv, (int)i, version, io, err))
 			return -1;
 		if (k == CDX_ROLLBACK_GRADUAL && ((i + 1) % (size_t)e->batch == 0 || i + 1 == sv->n)) {
-			CDX_RECORD("rolling_back", "health of instance %s", e->targets[i].name);
-			if (io->health(io->ctx, (int)i, version, err))
-				return -1;
+			/* the batch that ends here: every instance of it */
+			size_t j = i + 1 - ((i % (size_t)e->batch) + 1);
+			for (; j <= i; j++) {
+				if ((only && !only[j]) || !sv->installed[j] || strcmp(sv->installed[j], version) != 0)
+					continue;
+				CDX_RECORD("rolling_back", "health of instance %s", e->targets[j].name);
+				if (io->health(io->ctx, (int)j, version, err))
+					return -1;
+			}
 		}
 	}
 	for (i = 0; i < sv->n; i++)
