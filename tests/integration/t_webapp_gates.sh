@@ -3,7 +3,8 @@
 # requires a successful ci run of the version: with no terminal and neither
 # --yes nor CDX_CONFIRM=1 cdx deploy exits 2 and says why; a version with
 # no ci run, or only a failed one, is refused; after `cdx run ci --var
-# VERSION=...` succeeds it deploys and serves through nginx.
+# VERSION=...` or `make ci VERSION=...` succeeds it deploys and serves
+# through nginx.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/webapp_lib.sh
@@ -28,7 +29,8 @@ expect_contains "requires a successful run of pipeline 'ci'"
 
 # ci passes for 1.2.0 and 1.3.0: both may go
 expect_status 0 "$CDX" run ci --var VERSION=1.2.0 --var CDX="$CDX"
-expect_status 0 "$CDX" run ci --var VERSION=1.3.0 --var CDX="$CDX"
+# ... also through make: the Makefile's $(cdx-pipeline ci.yml)
+expect_status 0 run_make -s -C "$EX" CDX="$CDX" ci VERSION=1.3.0
 cd "$T"
 # ... but not a version that ci saw only for another one
 expect_status 2 "$CDX" deploy web prod 1.4.0 --yes
