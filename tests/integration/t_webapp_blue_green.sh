@@ -18,12 +18,12 @@ green=$(port_of staging green)
 [ -n "$blue" ] && [ -n "$green" ] || fail "no slot ports in $EX/cdx.yml"
 
 # first deployment: nothing served before
-expect_status 0 "$CDX" deploy web staging 1.1.0
+expect_status 0 "$CDX" deploy web staging 1.1.0 --wait 1m
 [ "$(version_of "$NGINX/web/staging/version")" = 1.1.0 ] || fail "nginx does not serve 1.1.0"
 
 # second: to the idle slot, switched under load
 loadgen_start staging
-expect_status 0 "$CDX" deploy web staging 1.2.0
+expect_status 0 "$CDX" deploy web staging 1.2.0 --wait 1m
 expect_contains "1.2.0 deployed"
 sleep 0.5
 loadgen_stop
@@ -37,7 +37,7 @@ expect_no_failures "blue-green switch 1.1.0 -> 1.2.0"
 
 # the failing version: health fails on the idle slot, cdx rolls back, exit 1
 loadgen_start staging
-expect_status 1 "$CDX" deploy web staging 1.3.0-bad
+expect_status 1 "$CDX" deploy web staging 1.3.0-bad --wait 1m
 expect_contains "rolled back"
 expect_contains "1.2.0"
 loadgen_stop
@@ -61,7 +61,7 @@ echo "make deploy VERSION=1.4.0: ok"
 
 # cdx rollback: the warm slot (1.2.0) takes the traffic back, under load
 loadgen_start staging
-expect_status 0 "$CDX" rollback web staging
+expect_status 0 "$CDX" rollback web staging --wait 1m
 loadgen_stop
 expect_no_failures "cdx rollback 1.4.0 -> 1.2.0 (warm slot)"
 [ "$(version_of "$NGINX/web/staging/version")" = 1.2.0 ] || fail "nginx does not serve 1.2.0 after cdx rollback"
@@ -74,7 +74,7 @@ slot=$(cd "$EX/run/pids" && grep -l '^1\.4\.0$' web-staging-*.version | sed 's/w
 (cd "$EX" && CDX_APP=web CDX_ENV=staging CDX_SLOT=$slot sh hooks/stop.sh)
 loadgen_start staging
 set +e
-"$CDX" rollback web staging --to 1.4.0 >"$T/rb.log" 2>&1
+"$CDX" rollback web staging --to 1.4.0 --wait 1m >"$T/rb.log" 2>&1
 rc=$?
 set -e
 loadgen_stop

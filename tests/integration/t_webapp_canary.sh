@@ -24,11 +24,11 @@ SH
 sed 's|command: hooks/error-rate.sh|command: sh share.sh|' "$EX/cdx.yml" >"$T/cdx.yml" && mv "$T/cdx.yml" "$EX/cdx.yml"
 export SHARES="$T/shares"
 
-expect_status 0 "$CDX" deploy web canary 1.1.0
+expect_status 0 "$CDX" deploy web canary 1.1.0 --wait 1m
 [ "$(version_of "$NGINX/web/canary/version")" = 1.1.0 ] || fail "nginx does not serve 1.1.0"
 
 loadgen_start canary
-expect_status 0 "$CDX" deploy web canary 1.2.0
+expect_status 0 "$CDX" deploy web canary 1.2.0 --wait 1m
 loadgen_stop
 expect_no_failures "canary 1.1.0 -> 1.2.0 (steps 25, 50, 100)"
 [ "$(echo "$LG" | jq '.versions["1.1.0"] > 0 and .versions["1.2.0"] > 0')" = true ] ||
@@ -55,7 +55,7 @@ rm -f "$SHARES"
 
 # a failing canary: 1.3.0-bad fails health after install; stable keeps serving
 loadgen_start canary
-expect_status 1 "$CDX" deploy web canary 1.3.0-bad
+expect_status 1 "$CDX" deploy web canary 1.3.0-bad --wait 1m
 expect_contains "rolled back"
 loadgen_stop
 expect_no_failures "failed canary 1.3.0-bad"
@@ -73,7 +73,7 @@ idle=$east
 # a canary healthy on /health but failing the requests it serves
 # (1.5.0-flaky): the analysis of its error rate at 25% stops it
 loadgen_start canary
-expect_status 1 "$CDX" deploy web canary 1.5.0-flaky
+expect_status 1 "$CDX" deploy web canary 1.5.0-flaky --wait 1m
 expect_contains "analysis"
 expect_contains "rolled back"
 loadgen_stop

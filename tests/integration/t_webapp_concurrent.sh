@@ -83,7 +83,7 @@ last=$(jq -r 'sort_by(.end_ms) | .[-1].version' "$T/d.json")
 echo "ten concurrent deployments serialized; $last serves"
 
 # busy: a holder for 3 s, and one more without --wait
-HOLD=3 "$CDX" deploy web staging 2.0.1 >"$T/holder.log" 2>&1 &
+HOLD=3 "$CDX" deploy web staging 2.0.1 --wait 1m >"$T/holder.log" 2>&1 &
 holder=$!
 bg "$holder"
 i=0

@@ -34,9 +34,9 @@ expect_status 0 run_make -s -C "$EX" CDX="$CDX" ci VERSION=1.3.0
 cd "$T"
 # ... but not a version that ci saw only for another one
 expect_status 2 "$CDX" deploy web prod 1.4.0 --yes
-expect_status 0 "$CDX" deploy web prod 1.2.0 --yes
+expect_status 0 "$CDX" deploy web prod 1.2.0 --yes --wait 1m
 [ "$(version_of "$NGINX/web/prod/version")" = 1.2.0 ] || fail "nginx does not serve 1.2.0 on prod"
-expect_status 0 env CDX_CONFIRM=1 "$CDX" deploy web prod 1.3.0 </dev/null
+expect_status 0 env CDX_CONFIRM=1 "$CDX" deploy web prod 1.3.0 --wait 1m </dev/null
 [ "$(version_of "$NGINX/web/prod/version")" = 1.3.0 ] || fail "nginx does not serve 1.3.0 on prod"
 [ "$("$CDX" deployments web prod --json | jq '[.[] | select(.state == "succeeded")] | length')" -eq 2 ] ||
 	fail "expected two succeeded prod deployments"

@@ -27,11 +27,11 @@ sed 's|hooks: {start: hooks/start.sh, stop: hooks/stop.sh}$|hooks: {start: sh st
 grep -q 'start: sh start-logged.sh' "$EX/cdx.yml" || fail "cannot wrap the fleet's start hook"
 export STARTS="$T/starts"
 
-expect_status 0 "$CDX" deploy web fleet 1.1.0
+expect_status 0 "$CDX" deploy web fleet 1.1.0 --wait 1m
 [ "$(version_of "$NGINX/web/fleet/version")" = 1.1.0 ] || fail "nginx does not serve 1.1.0"
 
 loadgen_start fleet
-expect_status 0 "$CDX" deploy web fleet 1.2.0
+expect_status 0 "$CDX" deploy web fleet 1.2.0 --wait 1m
 loadgen_stop
 expect_no_failures "rolling 1.1.0 -> 1.2.0 over 4 instances"
 for u in a b c d; do
@@ -43,7 +43,7 @@ done
 d_pid=$(cat "$EX/run/pids/web-fleet-d.pid")
 : >"$STARTS"
 loadgen_start fleet
-expect_status 1 "$CDX" deploy web fleet 1.3.0
+expect_status 1 "$CDX" deploy web fleet 1.3.0 --wait 1m
 expect_contains "instance c"
 loadgen_stop
 expect_no_failures "rolling 1.2.0 -> 1.3.0, failed on instance c"

@@ -15,8 +15,8 @@ awk '/^      staging:/ { s = 1 } /^      canary:/ { s = 0 }
 grep -q 'scale_down_delay: 1s' "$EX/cdx.yml" || fail "cannot shorten scale_down_delay"
 blue=$(port_of staging blue)
 
-expect_status 0 "$CDX" deploy web staging 1.1.0
-expect_status 0 "$CDX" deploy web staging 1.2.0
+expect_status 0 "$CDX" deploy web staging 1.1.0 --wait 1m
+expect_status 0 "$CDX" deploy web staging 1.2.0 --wait 1m
 [ "$(version_of "http://127.0.0.1:$blue/version")" = 1.1.0 ] || fail "the old slot is not warm right after the switch"
 i=0
 while [ "$(version_of "http://127.0.0.1:$blue/version")" != error ]; do
@@ -32,7 +32,7 @@ done
 
 # back to 1.1.0: its slot is cold now, so cdx starts it first, then switches
 loadgen_start staging
-expect_status 0 "$CDX" rollback web staging
+expect_status 0 "$CDX" rollback web staging --wait 1m
 loadgen_stop
 expect_no_failures "cdx rollback 1.2.0 -> 1.1.0 onto a scaled-down slot"
 [ "$(version_of "$NGINX/web/staging/version")" = 1.1.0 ] || fail "nginx does not serve 1.1.0 after the rollback"

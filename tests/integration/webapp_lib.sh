@@ -10,6 +10,10 @@ command -v nginx >/dev/null 2>&1 || { echo "nginx not installed" >&2; exit 77; }
 command -v curl >/dev/null 2>&1 || { echo "curl not installed" >&2; exit 77; }
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 
+# The tests' own deployments and rollbacks say --wait 1m: a detached
+# `cdx scale-down` (scale_down_delay after a blue-green or canary
+# deployment) takes the environment's lock for a moment, and a deployment
+# meeting it would otherwise exit 3.
 EX=$T/ex
 BG_PIDS=
 LG_PID=
