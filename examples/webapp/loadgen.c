@@ -40,10 +40,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LG_THREADS_MAX 256  /* concurrent connections */
-#define LG_VERSIONS_MAX 64  /* distinct bodies counted */
-#define LG_BODY_MAX 64      /* bytes of a body kept as a version key */
-#define LG_RESP_MAX 65536   /* bytes of one response read */
+#define LG_THREADS_MAX 256 /* concurrent connections */
+#define LG_VERSIONS_MAX 64 /* distinct bodies counted */
+#define LG_BODY_MAX 64     /* bytes of a body kept as a version key */
+#define LG_RESP_MAX 65536  /* bytes of one response read */
 
 enum lg_err { LG_OK, LG_CONNECT, LG_IO, LG_TIMEOUT, LG_PARSE, LG_ERR_N };
 static const char *const lg_err_name[LG_ERR_N] = {"ok", "connect", "io", "timeout", "parse"};
@@ -89,7 +89,7 @@ static void record(int status, const char *body, enum lg_err err, const char *wh
 	}
 	if ((err != LG_OK || status < 200 || status >= 300) && n_logged++ < 20)
 		fprintf(stderr, "loadgen: request failed: %s\n",
-		        err != LG_OK ? why : (status ? "non-2xx status" : "no status"));
+			err != LG_OK ? why : (status ? "non-2xx status" : "no status"));
 	pthread_mutex_unlock(&mu);
 }
 
@@ -293,7 +293,7 @@ static int parse_url(const char *url, char *host, size_t hsz, int *port, const c
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-c N] [--interval-ms MS] [--timeout-ms MS] [--stop-file FILE]\n"
-	                "               [--duration SEC] [--keepalive] URL\n");
+			"               [--duration SEC] [--keepalive] URL\n");
 	exit(2);
 }
 
@@ -341,10 +341,10 @@ int main(int argc, char **argv)
 	if (strlen(path) > 1000)
 		usage();
 	snprintf(request, sizeof(request),
-	         "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: cdx-loadgen\r\nConnection: close\r\n\r\n",
-	         path, host, port);
+		 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: cdx-loadgen\r\nConnection: close\r\n\r\n",
+		 path, host, port);
 	snprintf(request_ka, sizeof(request_ka),
-	         "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: cdx-loadgen\r\n\r\n", path, host, port);
+		 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: cdx-loadgen\r\n\r\n", path, host, port);
 
 	/* signals are taken by the main thread only, with sigtimedwait */
 	sigemptyset(&set);

@@ -55,23 +55,23 @@
 #define WEBAPP_VERSION "0.0.0-dev"
 #endif
 
-#define WEBAPP_HEAD_MAX 8192   /* bytes of one request head */
-#define WEBAPP_CONN_MAX 1024   /* open client connections */
-#define WEBAPP_OUT_MAX 65536   /* bytes of queued responses per connection */
-#define WEBAPP_IDLE_MS 30000   /* an idle keep-alive connection is closed */
-#define WEBAPP_DRAIN_MS 10000  /* longest graceful shutdown */
+#define WEBAPP_HEAD_MAX 8192  /* bytes of one request head */
+#define WEBAPP_CONN_MAX 1024  /* open client connections */
+#define WEBAPP_OUT_MAX 65536  /* bytes of queued responses per connection */
+#define WEBAPP_IDLE_MS 30000  /* an idle keep-alive connection is closed */
+#define WEBAPP_DRAIN_MS 10000 /* longest graceful shutdown */
 
 struct conn {
-	int fd;                        /* -1 when the slot is free */
-	char in[WEBAPP_HEAD_MAX];      /* bytes read, not yet parsed */
-	size_t in_len;                 /* bytes used in in[] */
-	size_t skip;                   /* request body bytes still to discard */
-	char *out;                     /* responses not yet written (malloc) */
-	size_t out_len, out_off;       /* bytes queued; bytes of them written */
-	int closing;                   /* close once out[] is written */
-	unsigned long served;          /* requests answered */
-	long long accepted_ms;         /* accept time, monotonic ms */
-	long long last_ms;             /* last activity, monotonic ms */
+	int fd;                   /* -1 when the slot is free */
+	char in[WEBAPP_HEAD_MAX]; /* bytes read, not yet parsed */
+	size_t in_len;            /* bytes used in in[] */
+	size_t skip;              /* request body bytes still to discard */
+	char *out;                /* responses not yet written (malloc) */
+	size_t out_len, out_off;  /* bytes queued; bytes of them written */
+	int closing;              /* close once out[] is written */
+	unsigned long served;     /* requests answered */
+	long long accepted_ms;    /* accept time, monotonic ms */
+	long long last_ms;        /* last activity, monotonic ms */
 };
 
 static struct conn conns[WEBAPP_CONN_MAX];
@@ -133,8 +133,7 @@ static int version_is_flaky(void)
 
 /* Queue a response on c. Returns 0, or -1 when the connection's output
  * limit is reached (the caller closes it). */
-static int respond(struct conn *c, int status, const char *reason, const char *body, int head_only,
-                   int keep)
+static int respond(struct conn *c, int status, const char *reason, const char *body, int head_only, int keep)
 {
 	char hdr[256];
 	size_t blen = strlen(body), hlen, need;
@@ -142,10 +141,10 @@ static int respond(struct conn *c, int status, const char *reason, const char *b
 	char *p;
 
 	n = snprintf(hdr, sizeof(hdr),
-	             "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	             "Server: webapp/%s\r\nConnection: %s\r\n\r\n",
-	             status, reason, blen, status == 200 ? WEBAPP_VERSION : "-",
-	             keep ? "keep-alive" : "close");
+		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+		     "Server: webapp/%s\r\nConnection: %s\r\n\r\n",
+		     status, reason, blen, status == 200 ? WEBAPP_VERSION : "-",
+		     keep ? "keep-alive" : "close");
 	if (n < 0 || (size_t)n >= sizeof(hdr))
 		return -1;
 	hlen = (size_t)n;
@@ -307,7 +306,8 @@ static int process(struct conn *c, int draining)
 		}
 		if (!head_len) {
 			if (c->in_len == sizeof(c->in)) {
-				if (respond(c, 431, "Request Header Fields Too Large", "header too large\n", 0, 0) < 0)
+				if (respond(c, 431, "Request Header Fields Too Large", "header too large\n",
+					    0, 0) < 0)
 					return -1;
 				c->in_len = 0;
 			}
@@ -390,8 +390,7 @@ static int listen_on(int port)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((unsigned short)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 511) < 0 ||
-	    set_nonblock(fd) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 511) < 0 || set_nonblock(fd) < 0) {
 		fprintf(stderr, "webapp: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
 		close(fd);
 		return -1;
@@ -452,7 +451,7 @@ static void daemonize(const char *pidfile, const char *logpath, int keep)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: webapp --port N [--daemon --pidfile FILE [--log FILE]]\n"
-	           "       webapp --version\n");
+		   "       webapp --version\n");
 }
 
 int main(int argc, char **argv)
@@ -533,8 +532,8 @@ int main(int argc, char **argv)
 				continue;
 			open++;
 			pfd[n].fd = c->fd;
-			pfd[n].events = (short)((c->out_off < c->out_len ? POLLOUT : 0) |
-			                        (c->closing ? 0 : POLLIN));
+			pfd[n].events =
+			    (short)((c->out_off < c->out_len ? POLLOUT : 0) | (c->closing ? 0 : POLLIN));
 			idx[n++] = i;
 		}
 		if (draining && (open == 0 || now_ms() >= drain_until)) {
@@ -615,8 +614,8 @@ int main(int argc, char **argv)
 			} else if (now - c->last_ms > WEBAPP_IDLE_MS) {
 				conn_close(c);
 			} else if (draining && c->in_len == 0 && c->skip == 0 &&
-			           (c->served > 0 || now - c->accepted_ms > 1000) &&
-			           recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+				   (c->served > 0 || now - c->accepted_ms > 1000) &&
+				   recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
 				/* idle between requests, nothing arrived: safe to close */
 				conn_close(c);
 			}
