@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "monitor.h"
 #include "util.h"
 #include "ytree.h"
 
@@ -26,9 +27,10 @@ struct cdx_project {
 	char *state; /* state URL */
 	struct proj_pipeline *pipelines;
 	size_t n, cap;
+	struct cdx_monitor_config *mon; /* `monitoring:` (monitor_config.c) */
 };
 
-static const char *const project_keys[] = {"state", "pipelines"};
+static const char *const project_keys[] = {"state", "pipelines", "monitoring"};
 
 static char *resolve(const char *dir, const char *p)
 {
@@ -70,6 +72,7 @@ struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
 	copy = cdx_xstrdup(path);
 	pr->dir = cdx_xstrdup(dirname(copy));
 	free(copy);
+	pr->mon = cdx_monitor_config_new(pr->dir);
 	root = cdx_yaml_root(t);
 	if (root->type != CDX_Y_MAP) {
 		bad(diags, root, &problems, "a project file must be a mapping, not %s%s", cdx_yaml_typename(root), "");
@@ -110,6 +113,9 @@ struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
 		pr->state = cdx_xasprintf("file:%s", dir);
 		free(dir);
 	}
+	n = cdx_yaml_get(root, "monitoring");
+	if (n)
+		problems += cdx_monitor_config_parse(n, pr->mon, diags);
 	n = cdx_yaml_get(root, "pipelines");
 	if (n && !cdx_yaml_is_null(n)) {
 		if (n->type != CDX_Y_MAP) {
@@ -158,6 +164,7 @@ void cdx_project_free(struct cdx_project *pr)
 	free(pr->path);
 	free(pr->dir);
 	free(pr->state);
+	cdx_monitor_config_free(pr->mon);
 	free(pr);
 }
 
@@ -188,4 +195,9 @@ const char *cdx_project_find(const struct cdx_project *pr, const char *name)
 		if (strcmp(pr->pipelines[i].name, name) == 0)
 			return pr->pipelines[i].path;
 	return NULL;
+}
+
+const struct cdx_monitor_config *cdx_project_monitoring(const struct cdx_project *pr)
+{
+	return pr->mon;
 }
