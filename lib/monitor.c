@@ -523,7 +523,7 @@ static int events_one(void *ctx, const cJSON *rec)
 			char *key = cdx_xasprintf("%s\n%s", cdx_js(rec, "alert"), cdx_js(rec, "subject"));
 			cJSON *old = cJSON_GetObjectItemCaseSensitive(e->last, key);
 			if (old)
-				cJSON_ReplaceItemViaPointer(e->last, old, cJSON_Duplicate(rec, 1));
+				cJSON_ReplaceItemInObjectCaseSensitive(e->last, key, cJSON_Duplicate(rec, 1));
 			else
 				cJSON_AddItemToObject(e->last, key, cJSON_Duplicate(rec, 1));
 			free(key);

@@ -31,6 +31,7 @@ double cdx_jn(const cJSON *o, const char *k)
 }
 
 struct fold {
+	const char *only;     /* keep this run only, or NULL */
 	cJSON *runs;          /* array, in order of first sight */
 	struct cdx_map index; /* id -> position */
 	char **ids;           /* owned keys of index */
@@ -84,6 +85,12 @@ static int fold_one(void *ctx, const cJSON *rec)
 	cJSON *run, *it;
 	if (!t)
 		return 0;
+	if (f->only) {
+		id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0
+									   ? "id" : "run"));
+		if (!id || strcmp(id, f->only) != 0)
+			return 0;
+	}
 	if (strcmp(t, "run") == 0) {
 		id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id"));
 		if (!id)
@@ -199,14 +206,17 @@ static int cmp_run(const void *a, const void *b)
 	return strcmp(cdx_js(*(cJSON *const *)a, "id"), cdx_js(*(cJSON *const *)b, "id"));
 }
 
-cJSON *cdx_runset_load(struct cdx_store *s, const char *pipeline, size_t n, struct cdx_error *err)
+static cJSON *load(struct cdx_store *s, const char *pipeline, size_t n, const char *only, struct cdx_error *err)
 {
 	struct fold f;
 	cJSON *out = NULL, **v;
 	size_t i, k = 0, m;
+	int rc;
 	memset(&f, 0, sizeof(f));
+	f.only = only;
 	f.runs = cJSON_CreateArray();
-	if (cdx_store_scan_runs(s, pipeline, n, fold_one, &f, err) < 0)
+	rc = only ? s->ops->scan(s, fold_one, &f, err) : cdx_store_scan_runs(s, pipeline, n, fold_one, &f, err);
+	if (rc < 0)
 		goto done;
 	m = (size_t)cJSON_GetArraySize(f.runs);
 	v = cdx_xcalloc(m + 1, sizeof(*v));
@@ -231,6 +241,23 @@ done:
 		free(f.ids[i]);
 	free(f.ids);
 	return out;
+}
+
+cJSON *cdx_runset_load(struct cdx_store *s, const char *pipeline, size_t n, struct cdx_error *err)
+{
+	return load(s, pipeline, n, NULL, err);
+}
+
+cJSON *cdx_runset_load_one(struct cdx_store *s, const char *run_id, struct cdx_error *err)
+{
+	cJSON *runs = load(s, NULL, 0, run_id, err), *r;
+	if (!runs)
+		return NULL;
+	r = cJSON_DetachItemFromArray(runs, 0);
+	cJSON_Delete(runs);
+	if (!r)
+		cdx_error_set(err, CDX_EUSAGE, "no run %s in %s", run_id, s->url);
+	return r;
 }
 
 bool cdx_runset_finished(const cJSON *run)

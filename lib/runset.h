@@ -24,6 +24,10 @@ struct cJSON;
  * out. */
 struct cJSON *cdx_runset_load(struct cdx_store *s, const char *pipeline, size_t n, struct cdx_error *err);
 
+/* cdx_runset_load_one: run RUN_ID alone, shaped the same (one full scan);
+ * NULL with ERR set (CDX_EUSAGE when there is no such run) */
+struct cJSON *cdx_runset_load_one(struct cdx_store *s, const char *run_id, struct cdx_error *err);
+
 /* cdx_runset_finished: the run's status is final and counts for health:
  * success, failed, timeout or interrupted (not running, not cancelled) */
 bool cdx_runset_finished(const struct cJSON *run);

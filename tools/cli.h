@@ -61,5 +61,9 @@ int cmd_runs(struct cli *g, int argc, char **argv);
 int cmd_status(struct cli *g, int argc, char **argv);
 int cmd_logs(struct cli *g, int argc, char **argv);
 int cmd_job(struct cli *g, int argc, char **argv);
+int cmd_health(struct cli *g, int argc, char **argv);
+int cmd_monitor(struct cli *g, int argc, char **argv);
+int cmd_metrics(struct cli *g, int argc, char **argv);
+int cmd_report(struct cli *g, int argc, char **argv);
 
 #endif /* CDX_CLI_H */
