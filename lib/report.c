@@ -35,7 +35,7 @@
 #define TREND_RUNS 20
 #define LOG_TAIL_LINES 20
 #define LOG_TAIL_BYTES 4096
-#define SCHEMA_ID "https://cdx.invalid/report.schema.json"
+#define SCHEMA_ID "cdx-report/1" /* docs/report.schema.json */
 
 static const char *const types[] = {"summary", "detailed", "performance"};
 static const char *const formats[] = {"json", "html", "text"};
@@ -341,8 +341,7 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 	int lanes;
 	bool by_dag;
 	cJSON *m = cJSON_CreateObject(), *r, *o, *arr;
-	cJSON_AddStringToObject(m, "$schema", SCHEMA_ID);
-	cJSON_AddStringToObject(m, "schema_version", "1");
+	cJSON_AddStringToObject(m, "schema", SCHEMA_ID);
 	cJSON_AddStringToObject(m, "type", type);
 	cJSON_AddNumberToObject(m, "generated_ms", (double)cdx_wall_ms());
 	cJSON_AddStringToObject(m, "pipeline", cdx_js(run, "pipeline"));
