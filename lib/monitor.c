@@ -805,7 +805,8 @@ static void pipeline_verdict(const struct cdx_alert_rule *r, const struct cdx_mo
 			 cur.consec == 1 ? "" : "s", r->threshold);
 		break;
 	case CDX_ALERT_SUCCESS_RATE:
-		v->known = cur.runs >= c->min_runs;
+		/* a rate over a window that is not full yet is not that rate */
+		v->known = cur.runs >= w && cur.runs >= c->min_runs;
 		v->value = cur.rate;
 		v->active = v->known && cur.rate < r->threshold;
 		snprintf(v->message, sizeof(v->message), "success rate %.0f%% over the last %zu runs (alert below %.0f%%)",
