@@ -279,7 +279,8 @@ static int follow_one(void *ctx, const cJSON *rec)
 		}
 	} else if (strcmp(t, "job") == 0) {
 		secs(cdx_jn(rec, "duration_ms"), d, sizeof(d));
-		when((double)cdx_wall_ms(), at, sizeof(at), "%H:%M:%S");
+		/* a job record carries no time: it is written as the job ends */
+		when(cdx_jn(rec, "end_ms") ? cdx_jn(rec, "end_ms") : (double)cdx_wall_ms(), at, sizeof(at), "%H:%M:%S");
 		printf("%s  job    %-9s %s %s%s\n", at, cdx_js(rec, "status"), cdx_js(rec, "job"), d,
 		       cdx_jn(rec, "attempts") > 1 ? " (after a retry)" : "");
 	} else if (strcmp(t, "run_end") == 0) {
@@ -374,6 +375,8 @@ int cmd_monitor(struct cli *g, int argc, char **argv)
 		cJSON_Delete(rec);
 		cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs"))
 		{
+			double end = 0;
+			cJSON *jr;
 			cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
 			{
 				cJSON *ar = cJSON_Duplicate(a, 1);
@@ -382,7 +385,23 @@ int cmd_monitor(struct cli *g, int argc, char **argv)
 				cJSON_AddStringToObject(ar, "job", cdx_js(j, "id"));
 				follow_one(&f, ar);
 				cJSON_Delete(ar);
+				if (cdx_jn(a, "start_ms") + cdx_jn(a, "wall_ms") > end)
+					end = cdx_jn(a, "start_ms") + cdx_jn(a, "wall_ms");
 			}
+			if (strcmp(cdx_js(j, "status"), "running") == 0)
+				continue;
+			jr = cJSON_CreateObject();
+			cJSON_AddStringToObject(jr, "t", "job");
+			cJSON_AddStringToObject(jr, "pipeline", pipeline);
+			cJSON_AddStringToObject(jr, "run", cdx_js(r, "id"));
+			cJSON_AddStringToObject(jr, "job", cdx_js(j, "id"));
+			cJSON_AddStringToObject(jr, "status", cdx_js(j, "status"));
+			cJSON_AddNumberToObject(jr, "attempts", cJSON_GetArraySize(cJSON_GetObjectItem(j, "attempts")));
+			cJSON_AddNumberToObject(jr, "duration_ms", cdx_jn(j, "duration_ms"));
+			if (end > 0)
+				cJSON_AddNumberToObject(jr, "end_ms", end);
+			follow_one(&f, jr);
+			cJSON_Delete(jr);
 		}
 		if (cJSON_GetObjectItem(r, "end_ms")) {
 			cJSON *e = cJSON_CreateObject();
