@@ -139,8 +139,12 @@ static const struct cdx_ynode *string(const struct cdx_ynode *v, const char *key
 {
 	if (!v)
 		return NULL;
-	if (v->type != CDX_Y_SCALAR || cdx_yaml_is_null(v) || !*v->str || memchr(v->str, '\0', v->len)) {
-		problem(d, n, v, "%s must be a non-empty string, not %s", key, cdx_yaml_typename(v));
+	if (v->type != CDX_Y_SCALAR || cdx_yaml_is_null(v)) {
+		problem(d, n, v, "%s must be a string, not %s", key, cdx_yaml_typename(v));
+		return NULL;
+	}
+	if (!*v->str || memchr(v->str, '\0', v->len)) {
+		problem(d, n, v, "%s must not be empty%s", key, !*v->str ? "" : " or hold a NUL byte");
 		return NULL;
 	}
 	return v;
