@@ -97,6 +97,8 @@ struct jobt {
 	bool critical;
 	double queue;       /* ms, NAN when unknown */
 	size_t pidx;        /* index in the pipeline, CDX_NONE when unknown */
+	size_t ord;         /* position in the run (start order, then id) */
+	bool ran;           /* it has attempts */
 };
 
 static void times_of(struct jobt *t)
@@ -113,6 +115,7 @@ static void times_of(struct jobt *t)
 		if (first || e > t->end)
 			t->end = e;
 		first = false;
+		t->ran = true;
 		t->busy += cdx_jn(a, "wall_ms");
 		t->cpu += cdx_jn(a, "user_ms") + cdx_jn(a, "sys_ms");
 		if (cdx_jn(a, "maxrss_kb") > t->rss)
@@ -123,9 +126,11 @@ static void times_of(struct jobt *t)
 static int cmp_jobt(const void *a, const void *b)
 {
 	const struct jobt *x = a, *y = b;
+	if (x->ran != y->ran)
+		return x->ran ? -1 : 1; /* jobs that never ran go last */
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
-	return x->end < y->end ? -1 : x->end > y->end;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
 /* lanes: the lowest lane free at each job's start */
@@ -136,6 +141,10 @@ static int assign_lanes(struct jobt *t, size_t n)
 	size_t i;
 	int l;
 	for (i = 0; i < n; i++) {
+		if (!t[i].ran) {
+			t[i].lane = -1;
+			continue;
+		}
 		for (l = 0; l < lanes; l++)
 			if (free_at[l] <= t[i].start + 0.5)
 				break;
@@ -200,14 +209,16 @@ static void critical_observed(struct jobt *t, size_t n, double *len)
 	if (!n)
 		return;
 	for (i = 1; i < n; i++)
-		if (t[i].end > t[cur].end)
+		if (t[i].ran && t[i].end > t[cur].end)
 			cur = i;
+	if (!t[cur].ran)
+		return;
 	for (;;) {
 		size_t best = n;
 		t[cur].critical = true;
 		*len += t[cur].busy;
 		for (i = 0; i < n; i++) {
-			if (t[i].critical || t[i].end > t[cur].start + 50)
+			if (!t[i].ran || t[i].critical || t[i].end > t[cur].start + 50)
 				continue;
 			if (best == n || t[i].end > t[best].end)
 				best = i;
@@ -354,6 +365,7 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 		t[k].id = cdx_js(j, "id");
 		t[k].queue = NAN;
 		t[k].pidx = CDX_NONE;
+		t[k].ord = k;
 		times_of(&t[k]);
 		if (p)
 			for (i = 0; i < p->n_jobs; i++)

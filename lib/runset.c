@@ -144,7 +144,9 @@ static int fold_one(void *ctx, const cJSON *rec)
 static int cmp_start(const void *a, const void *b)
 {
 	const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
-	double sx = cdx_jn(x, "first_start_ms"), sy = cdx_jn(y, "first_start_ms");
+	/* jobs that never started (skipped) go last */
+	double sx = cJSON_GetArraySize(cJSON_GetObjectItem(x, "attempts")) ? cdx_jn(x, "first_start_ms") : 1e300;
+	double sy = cJSON_GetArraySize(cJSON_GetObjectItem(y, "attempts")) ? cdx_jn(y, "first_start_ms") : 1e300;
 	if (sx != sy)
 		return sx < sy ? -1 : 1;
 	return strcmp(cdx_js(x, "id"), cdx_js(y, "id"));
