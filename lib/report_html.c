@@ -94,7 +94,7 @@ static const char css[] =
 	"h2{font-size:16px;margin:0 0 12px}\n"
 	"table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;"
 	"border-bottom:1px solid var(--line);vertical-align:top}th{font-size:12px;color:var(--mute);"
-	"text-transform:uppercase;letter-spacing:.04em}td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+	"text-transform:uppercase;letter-spacing:.04em}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\n"
 	"code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}\n"
 	"pre{background:#0f1720;color:#e6edf3;padding:10px;border-radius:6px;overflow:auto;max-height:320px;"
 	"white-space:pre-wrap;word-break:break-all}\n"
@@ -344,8 +344,9 @@ char *cdx_report_html(const cJSON *m)
 	timeline(&b, perf);
 	cdx_buf_adds(&b, "</section>\n");
 
-	cdx_buf_adds(&b, "<section>\n<h2>Stages</h2>\n<table>\n<tr><th>stage</th><th>status</th><th>jobs</th>"
-			 "<th>ok</th><th>failed</th><th>skipped</th><th>duration</th></tr>\n");
+	cdx_buf_adds(&b, "<section>\n<h2>Stages</h2>\n<table>\n<tr><th>stage</th><th>status</th><th class=\"n\">jobs</th>"
+			 "<th class=\"n\">ok</th><th class=\"n\">failed</th><th class=\"n\">skipped</th>"
+			 "<th class=\"n\">duration</th></tr>\n");
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "stages"))
 	{
 		cdx_buf_adds(&b, "<tr><td>");
@@ -361,8 +362,9 @@ char *cdx_report_html(const cJSON *m)
 	cdx_buf_adds(&b, "</table>\n</section>\n");
 
 	if (strcmp(type, "performance") == 0) {
-		cdx_buf_adds(&b, "<section>\n<h2>Jobs</h2>\n<table>\n<tr><th>job</th><th>worker</th><th>start</th>"
-				 "<th>wall</th><th>queue wait</th><th>cpu</th><th>max rss</th><th>attempts</th></tr>\n");
+		cdx_buf_adds(&b, "<section>\n<h2>Jobs</h2>\n<table>\n<tr><th>job</th><th class=\"n\">worker</th>"
+				 "<th class=\"n\">start</th><th class=\"n\">wall</th><th class=\"n\">queue wait</th>"
+				 "<th class=\"n\">cpu</th><th class=\"n\">max rss</th><th class=\"n\">attempts</th></tr>\n");
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(perf, "timeline"))
 		{
 			cdx_buf_adds(&b, "<tr><td>");
