@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "dag.h"
+#include "map.h"
 #include "mask.h"
 #include "pipeline.h"
 #include "report.h"
@@ -162,19 +163,24 @@ static int assign_lanes(struct jobt *t, size_t n)
 static bool critical_by_dag(const struct cdx_pipeline *p, struct jobt *t, size_t n, double *len, double run_start)
 {
 	double *w, *end;
-	size_t *path, np, i, k;
+	size_t *path, *at, np, i, k;
 	if (!p)
 		return false;
 	w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
-	for (i = 0; i < n; i++)
-		if (t[i].pidx != CDX_NONE)
-			w[t[i].pidx] = t[i].busy;
+	at = cdx_xcalloc(p->n_jobs + 1, sizeof(size_t)); /* pipeline job -> index in T */
+	for (i = 0; i < p->n_jobs; i++)
+		at[i] = CDX_NONE;
+	for (i = 0; i < n; i++) {
+		if (t[i].pidx == CDX_NONE)
+			continue;
+		w[t[i].pidx] = t[i].busy;
+		at[t[i].pidx] = i;
+	}
 	path = cdx_xcalloc(p->n_jobs + 1, sizeof(size_t));
 	np = cdx_dag_critical_path(p->dag, w, path, len);
 	for (k = 0; k < np; k++)
-		for (i = 0; i < n; i++)
-			if (t[i].pidx == path[k] && w[path[k]] > 0)
-				t[i].critical = true;
+		if (at[path[k]] != CDX_NONE && w[path[k]] > 0)
+			t[at[path[k]]].critical = true;
 	/* queue wait: from when its last need ended (or the run started) */
 	end = cdx_xcalloc(p->dag->n_nodes + 1, sizeof(double));
 	for (i = 0; i < n; i++)
@@ -190,12 +196,12 @@ static bool critical_by_dag(const struct cdx_pipeline *p, struct jobt *t, size_t
 			end[v] = ready; /* a stage is done when its last job is */
 			continue;
 		}
-		for (i = 0; i < n; i++)
-			if (t[i].pidx == v)
-				t[i].queue = t[i].start > ready ? t[i].start - ready : 0;
+		if (at[v] != CDX_NONE && t[at[v]].ran)
+			t[at[v]].queue = t[at[v]].start > ready ? t[at[v]].start - ready : 0;
 	}
 	free(end);
 	free(w);
+	free(at);
 	free(path);
 	return true;
 }
@@ -351,6 +357,7 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 	double run_start = cdx_jn(run, "start_ms"), cp_len = 0, work = 0, wall, first = 0, last = 0;
 	int lanes;
 	bool by_dag;
+	struct cdx_map jix = {0}; /* pipeline job id -> index */
 	cJSON *m = cJSON_CreateObject(), *r, *o, *arr;
 	cJSON_AddStringToObject(m, "schema", SCHEMA_ID);
 	cJSON_AddStringToObject(m, "type", type);
@@ -358,6 +365,8 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 	cJSON_AddStringToObject(m, "pipeline", cdx_js(run, "pipeline"));
 
 	t = cdx_xcalloc(n + 1, sizeof(*t));
+	for (i = 0; p && i < p->n_jobs; i++)
+		cdx_map_put(&jix, p->jobs[i].id, i, NULL);
 	k = 0;
 	cJSON_ArrayForEach(j, jobs)
 	{
@@ -368,11 +377,10 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 		t[k].ord = k;
 		times_of(&t[k]);
 		if (p)
-			for (i = 0; i < p->n_jobs; i++)
-				if (strcmp(p->jobs[i].id, t[k].id) == 0)
-					t[k].pidx = i;
+			cdx_map_get(&jix, t[k].id, &t[k].pidx);
 		k++;
 	}
+	cdx_map_free(&jix);
 	/* jobs that never ran (skipped) have no bar: put them after the rest */
 	qsort(t, n, sizeof(*t), cmp_jobt);
 	for (i = 0; i < n; i++) {
