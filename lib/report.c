@@ -341,6 +341,7 @@ static void attempt_json(cJSON *out, const cJSON *a, bool tail, char *const *sec
 			char *m = cdx_mask_string((const char *const *)secrets, t);
 			cJSON_AddStringToObject(out, "log_tail", m);
 			free(m);
+			free(t);
 		} else {
 			cJSON_AddNullToObject(out, "log_tail");
 		}

@@ -102,7 +102,7 @@ const struct cli_command cli_commands[] = {
 	 "                and TYPE lines and histogram buckets, for a textfile\n"
 	 "                collector or a scrape endpoint; without it, the samples\n"},
 	{"report", cmd_report,
-	 "report PIPELINE [--run ID] [--type summary|detailed|performance] [--format json|html|text] [-o FILE]",
+	 "report PIPELINE [--run ID] [--type TYPE] [--format json|html|text] [-o FILE]",
 	 "usage: cdx report PIPELINE [--run ID] [--type summary|detailed|performance]\n"
 	 "                  [--format json|html|text] [-o FILE]\n"
 	 "\n"
