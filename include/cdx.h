@@ -224,6 +224,121 @@ CDX_API const char *cdx_project_pipeline_path(const struct cdx_project *pr, size
 /* cdx_project_find: the file of the pipeline registered as NAME, or NULL */
 CDX_API const char *cdx_project_find(const struct cdx_project *pr, const char *name);
 
+/* ---- deployments (SEED.md's DeploymentOrchestrator, Deployment, Environment) */
+
+/* An orchestrator: the project file's applications and the state store. */
+struct cdx_orchestrator;
+
+/* cdx_orchestrator_open: load project file CONFIG (NULL: cdx.yml) and open
+ * STATE (NULL: the project's state).  -1 with ERR set: CDX_EUSAGE for an
+ * invalid project file (its first problem as FILE:LINE:COL: message),
+ * CDX_ESTATE when the store cannot be reached.  Free with
+ * cdx_orchestrator_free(). */
+CDX_API int cdx_orchestrator_open(const char *config, const char *state, struct cdx_orchestrator **out,
+				  struct cdx_error *err);
+CDX_API void cdx_orchestrator_free(struct cdx_orchestrator *o);
+
+struct cdx_deploy_options {
+	const char *strategy; /* override the environment's, or NULL */
+	int confirmed;        /* a protected environment was confirmed (--yes) */
+	long long wait_ms;    /* for the lock: 0 not at all, < 0 for ever */
+	const char *reason;   /* why, for the history, or NULL */
+	FILE *progress;       /* a line per transition, or NULL */
+};
+
+/* cdx_deploy: deploy VERSION of APP to ENV with its strategy; on failed
+ * verification put the previous version back (on_failure: auto).  Returns
+ * an enum cdx_status: 0 succeeded; 1 failed (ERR says what failed and what
+ * now serves); 2 bad arguments or a gate refused; 3 busy (ERR names the
+ * holder); 4 state unreachable; 130 interrupted (rolled back).  *RESULT
+ * receives the deployment as JSON when one was started (caller frees with
+ * cJSON_Delete), else NULL. */
+CDX_API int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, const char *version,
+		       const struct cdx_deploy_options *opt, struct cJSON **result, struct cdx_error *err);
+
+/* cdx_deployments_list: deployments and rollbacks (newest last), of APP and
+ * ENV when non-NULL, at most LIMIT (0: all) of the newest; a JSON array the
+ * caller frees, or NULL with ERR set */
+CDX_API struct cJSON *cdx_deployments_list(struct cdx_orchestrator *o, const char *app, const char *env,
+					   size_t limit, struct cdx_error *err);
+/* cdx_deployment_status: deployment ID with every transition and check, or
+ * NULL with ERR set (CDX_EUSAGE: no such deployment) */
+CDX_API struct cJSON *cdx_deployment_status(struct cdx_orchestrator *o, const char *id, struct cdx_error *err);
+/* cdx_current_version: the version serving APP in ENV (caller frees), or
+ * NULL: nothing deployed (ERR code 0) or an error (ERR code set) */
+CDX_API char *cdx_current_version(struct cdx_orchestrator *o, const char *app, const char *env,
+				  struct cdx_error *err);
+/* cdx_environment_config: ENV of APP as JSON (get_config); NULL with ERR */
+CDX_API struct cJSON *cdx_environment_config(struct cdx_orchestrator *o, const char *app, const char *env,
+					     struct cdx_error *err);
+/* cdx_environment_check_health: run ENV's health checks against every slot
+ * or instance that runs a version; JSON {healthy, targets: [...]}; NULL
+ * with ERR */
+CDX_API struct cJSON *cdx_environment_check_health(struct cdx_orchestrator *o, const char *app, const char *env,
+						   struct cdx_error *err);
+/* cdx_deploy_control: ACTION "promote" (skip the remaining pauses) or
+ * "abort" (roll back now) the deployment in progress in APP/ENV: recorded,
+ * and signalled to its process when it runs on this host.  0, or an enum
+ * cdx_status with ERR set (CDX_EUSAGE: none in progress) */
+CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *env, const char *action,
+			       struct cdx_error *err);
+
+/* cdx_scale_down: stop SLOT of APP/ENV if it still holds VERSION and takes
+ * no traffic (the end of scale_down_delay after a blue-green or canary
+ * deployment; cdx deploy schedules it).  0 stopped, 1 nothing to do (or a
+ * deployment holds the environment), -1 with ERR. */
+CDX_API int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env, const char *slot,
+			   const char *version, struct cdx_error *err);
+
+/* cdx_recover: find every environment left mid-deployment by a process that
+ * is gone and bring it back to its last version known good; one JSON entry
+ * per environment {app, env, result: ok|recovered|in_progress|
+ * needs_attention|error, serving, detail}.  *STATUS: 0, or 1 when one needs
+ * a person.  NULL with ERR when the store fails. */
+CDX_API struct cJSON *cdx_recover(struct cdx_orchestrator *o, FILE *progress, int *status, struct cdx_error *err);
+
+/* ---- rollbacks (SEED.md's RollbackManager, RollbackStrategy, handle_rollback) */
+
+struct cdx_rollback_options {
+	const char *strategy;   /* immediate | gradual | blue_green; NULL: the environment's */
+	const char *to;         /* the version to go back to; NULL: see below */
+	const char *deployment; /* undo this deployment (back to its previous version) */
+	const char *instances;  /* "a,b": only these instances (rolling), or NULL */
+	int dry_run;            /* plan and validate only; change nothing */
+	int force;              /* roll back a deployment frozen after an irreversible step */
+	const char *reason;     /* why, for the history */
+	long long wait_ms;      /* for the lock, as in cdx_deploy_options */
+	FILE *progress;         /* a line per transition, or NULL */
+};
+
+/* cdx_rollback: roll APP/ENV back to OPT->to, the previous version of
+ * OPT->deployment, or else the newest version that succeeded there before
+ * the one serving now; then check the health of what serves.  Returns an
+ * enum cdx_status like cdx_deploy (2 also when validation refuses: ERR says
+ * why).  *RESULT: the plan, with id, state, serving and duration_ms once
+ * executed (caller frees). */
+CDX_API int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env,
+			 const struct cdx_rollback_options *opt, struct cJSON **result, struct cdx_error *err);
+/* cdx_rollback_plan: what a rollback would change: {app, env, from, to,
+ * strategy, targets: [{name, version, action}], problems: [...], ok};
+ * caller frees; NULL with ERR */
+CDX_API struct cJSON *cdx_rollback_plan(struct cdx_orchestrator *o, const char *app, const char *env,
+					const struct cdx_rollback_options *opt, struct cdx_error *err);
+/* cdx_rollback_validate: preconditions: {ok, problems, plan} (the lock
+ * included); caller frees; NULL with ERR */
+CDX_API struct cJSON *cdx_rollback_validate(struct cdx_orchestrator *o, const char *app, const char *env,
+					    const struct cdx_rollback_options *opt, struct cdx_error *err);
+/* cdx_rollback_history: every deployment and rollback of APP/ENV (both
+ * NULL: all), oldest first, as cdx_deployments_list; caller frees */
+CDX_API struct cJSON *cdx_rollback_history(struct cdx_orchestrator *o, const char *app, const char *env,
+					   struct cdx_error *err);
+/* cdx_handle_rollback: SEED.md's handle_rollback: undo DEPLOYMENT_ID with
+ * STRATEGY (NULL: the environment's); the result as JSON with "status" (an
+ * enum cdx_status) and "error" when it failed; NULL only when no such
+ * deployment exists (ERR set).  Caller frees. */
+CDX_API struct cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id,
+					  const char *strategy, struct cdx_error *err);
+
 /* ---- monitoring and reports (SEED.md's PipelineMonitor, PipelineReport) -- */
 
 /* cdx_monitor_health: the health of PIPELINE from the runs recorded in the

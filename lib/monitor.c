@@ -13,17 +13,17 @@
  * event with the command's exit status).  Firing and no longer active:
  * resolve the same way ("alert_resolved").  So an incident is announced
  * once and resolved once, whoever evaluates, as long as evaluations do not
- * overlap: they run under the store's lock "monitor:alerts" when the
- * backend has locks, else (the file store today) under an flock on
- * DIR/alerts.lock.  The notify command runs before the event is recorded:
+ * overlap: they run under the store's lock "monitor:alerts" (a backend
+ * without locks: an flock on DIR/alerts.lock beside a file store).  The notify command runs before the event is recorded:
  * a crash in between announces the incident again at the next evaluation
  * (at least once, never silently lost).
  *
  * Deployment rules read `deployment`, `transition` and `event` records
- * (lib/deploy.c): a transition to state rolled_back, or an event of kind
- * deployment_frozen, makes its APP:ENV an incident; it resolves when a
- * later deployment of that APP:ENV reaches a state of success (succeeded,
- * success, done, completed, live) or, for frozen, at an event of kind
+ * (lib/deploy.c): a transition to state rolled_back (or rollback_failed),
+ * or an event of kind deployment_frozen, makes its APP:ENV an incident; it
+ * resolves when a later deployment or rollback of that APP:ENV reaches
+ * state succeeded (deploy.c's final success; success, done, completed and
+ * live count too) or, for frozen, at an event of kind
  * deployment_unfrozen.
  */
 #include "monitor.h"
@@ -553,16 +553,23 @@ static int events_one(void *ctx, const cJSON *rec)
 	if (strcmp(t, "transition") == 0) {
 		const cJSON *dep = cJSON_GetObjectItemCaseSensitive(e->deploys, cdx_js(rec, "deployment"));
 		const char *st = cdx_js(rec, "state");
+		/* deploy.c writes app and env into every transition; else the
+		 * deployment record says */
+		const char *app = *cdx_js(rec, "app") ? cdx_js(rec, "app") : cdx_js(dep, "app");
+		const char *env = *cdx_js(rec, "env") ? cdx_js(rec, "env") : cdx_js(dep, "env");
 		struct deploy_state *d;
-		if (!dep)
+		if (!*app || !*env)
 			return 0;
-		d = deploy_of(e, cdx_js(dep, "app"), cdx_js(dep, "env"));
-		if (strcmp(st, "rolled_back") == 0) {
+		d = deploy_of(e, app, env);
+		if (strcmp(st, "rolled_back") == 0 || strcmp(st, "rollback_failed") == 0) {
 			d->rolled_back = true;
 			set_detail(d, rec);
-			cJSON_AddStringToObject(d->detail, "app", cdx_js(dep, "app"));
-			cJSON_AddStringToObject(d->detail, "env", cdx_js(dep, "env"));
-			cJSON_AddStringToObject(d->detail, "version", cdx_js(dep, "version"));
+			if (!cJSON_GetObjectItem(d->detail, "app"))
+				cJSON_AddStringToObject(d->detail, "app", app);
+			if (!cJSON_GetObjectItem(d->detail, "env"))
+				cJSON_AddStringToObject(d->detail, "env", env);
+			if (dep && !cJSON_GetObjectItem(d->detail, "version"))
+				cJSON_AddStringToObject(d->detail, "version", cdx_js(dep, "version"));
 		} else if (success_state(st)) {
 			d->rolled_back = false;
 			d->frozen = false;

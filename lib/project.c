@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "environment.h"
 #include "monitor.h"
 #include "util.h"
 #include "ytree.h"
@@ -27,10 +28,11 @@ struct cdx_project {
 	char *state; /* state URL */
 	struct proj_pipeline *pipelines;
 	size_t n, cap;
+	struct cdx_apps apps; /* applications: and their environments */
 	struct cdx_monitor_config *mon; /* `monitoring:` (monitor_config.c) */
 };
 
-static const char *const project_keys[] = {"state", "pipelines", "monitoring"};
+static const char *const project_keys[] = {"state", "pipelines", "applications", "monitoring"};
 
 static char *resolve(const char *dir, const char *p)
 {
@@ -142,6 +144,12 @@ struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
 			CDX_PUSH(pr->pipelines, pr->n, pr->cap, pp);
 		}
 	}
+	n = cdx_yaml_get(root, "applications");
+	if (n) {
+		struct cdx_cfg c = {diags, path, 0};
+		cdx_apps_parse(&c, n, pr->dir, &pr->apps);
+		problems += c.problems;
+	}
 out:
 	cdx_yaml_free(t);
 	if (problems) {
@@ -161,6 +169,7 @@ void cdx_project_free(struct cdx_project *pr)
 		free(pr->pipelines[i].path);
 	}
 	free(pr->pipelines);
+	cdx_apps_free(&pr->apps);
 	free(pr->path);
 	free(pr->dir);
 	free(pr->state);
@@ -195,6 +204,11 @@ const char *cdx_project_find(const struct cdx_project *pr, const char *name)
 		if (strcmp(pr->pipelines[i].name, name) == 0)
 			return pr->pipelines[i].path;
 	return NULL;
+}
+
+const struct cdx_apps *cdx_project_apps(const struct cdx_project *pr)
+{
+	return &pr->apps;
 }
 
 const struct cdx_monitor_config *cdx_project_monitoring(const struct cdx_project *pr)

@@ -136,16 +136,6 @@ void cdx_run_id_new(char *buf, size_t n)
 	snprintf(buf, n, "%s.%03dZ-%08x", when, (int)(ms % 1000), (unsigned)rnd);
 }
 
-static void who(char *user, size_t un, char *host, size_t hn)
-{
-	const char *env = getenv("USER");
-	struct passwd *pw = env && *env ? NULL : getpwuid(getuid()); /* NSS is slow: the environment first */
-	snprintf(user, un, "%s", env && *env ? env : pw && pw->pw_name ? pw->pw_name : "unknown");
-	if (gethostname(host, hn) < 0)
-		snprintf(host, hn, "localhost");
-	host[hn - 1] = '\0';
-}
-
 /* ---- output -------------------------------------------------------------- */
 
 static void clear_status(struct cdx_run *r)
@@ -718,7 +708,7 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	/* the user and host are for the run record, which a make job other
 	 * than the first does not write: skip the name service for them */
 	if (!r->o.make_job || r->o.make_first)
-		who(user, sizeof(user), host, sizeof(host));
+		cdx_who(user, sizeof(user), host, sizeof(host));
 	else
 		user[0] = host[0] = '\0';
 	rec = cJSON_CreateObject();

@@ -11,17 +11,32 @@
  * sleep: the journal has no change notification, and a follower is a
  * person watching a terminal. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "journal.h"
 #include "store.h"
 
+/* a lock this process holds: its file stays open with the flock on it */
+struct held_lock {
+	char *name;
+	int fd;
+	unsigned long long token;
+};
+
 struct file_store {
 	struct cdx_store base; /* first: a struct cdx_store * is a file_store * */
 	struct cdx_journal *j;
+	char *dir;             /* absolute state directory */
+	struct held_lock *held;
+	size_t n_held, cap_held;
 	uint64_t tail_seq; /* the cursor the last tail call returned */
 	off_t tail_off;    /* where the records after tail_seq start */
 };
@@ -164,9 +179,259 @@ static int fs_tail(struct cdx_store *s, char cursor[64], long long wait_ms, cdx_
 	}
 }
 
+/* Locks.  DIR/locks/NAME.lock carries an exclusive flock for as long as
+ * its holder's process keeps it open (so a dead holder's lock is free at
+ * once: the kernel drops the flock) and, as its content, the holder JSON.
+ * NAME.fence counts fencing tokens.  Waiters queue in NAME.q/ as files
+ * named by their arrival time and pid; only the oldest live waiter tries
+ * the flock, so waiters are served oldest first.  Every descriptor is
+ * close-on-exec: a service started by a hook must never inherit a lock. */
+
+static char *lock_path(struct file_store *f, const char *name, const char *suffix)
+{
+	struct cdx_buf b = {0};
+	const char *p;
+	cdx_buf_printf(&b, "%s/locks/", f->dir);
+	for (p = name; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+		    ch == '-' || (ch == '.' && p != name))
+			cdx_buf_addc(&b, (char)ch);
+		else
+			cdx_buf_printf(&b, "%%%02X", ch);
+	}
+	cdx_buf_adds(&b, suffix);
+	cdx_buf_addc(&b, '\0');
+	return cdx_buf_detach(&b);
+}
+
+static cJSON *read_holder(int fd)
+{
+	char buf[4096];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	cJSON *h;
+	if (n <= 0)
+		return cJSON_CreateObject();
+	buf[n] = '\0';
+	h = cJSON_Parse(buf);
+	return h ? h : cJSON_CreateObject();
+}
+
+/* the oldest live waiter in queue directory Q, or NULL (caller frees) */
+static char *oldest_waiter(const char *q)
+{
+	DIR *d = opendir(q);
+	struct dirent *de;
+	char *best = NULL;
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		const char *dash = strchr(de->d_name, '-');
+		if (de->d_name[0] == '.' || !dash)
+			continue;
+		if (!cdx_process_alive(atoi(dash + 1))) {
+			char *p = cdx_xasprintf("%s/%s", q, de->d_name);
+			unlink(p);
+			free(p);
+			continue;
+		}
+		if (!best || strcmp(de->d_name, best) < 0) {
+			free(best);
+			best = cdx_xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	return best;
+}
+
+static void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static unsigned long long next_token(struct file_store *f, const char *name)
+{
+	char *path = lock_path(f, name, ".fence"), buf[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	unsigned long long t = 0;
+	ssize_t n;
+	free(path);
+	if (fd < 0)
+		return 0;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		t = strtoull(buf, NULL, 10);
+	}
+	t++;
+	n = snprintf(buf, sizeof(buf), "%llu\n", t);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n || fdatasync(fd) < 0)
+		t = 0;
+	close(fd);
+	return t;
+}
+
+static int fs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms, long long wait_ms,
+		   unsigned long long *token, cJSON **current, struct cdx_error *err)
+{
+	struct file_store *f = (struct file_store *)s;
+	char *path = lock_path(f, name, ".lock"), *qdir = lock_path(f, name, ".q"), *me = NULL, *mine = NULL;
+	char *locks = cdx_xasprintf("%s/locks", f->dir), *text = NULL;
+	int64_t deadline = cdx_now_ns() / 1000000 + wait_ms;
+	int fd = -1, rc = -1;
+	(void)ttl_ms; /* a holder's process keeps the flock: no lease to expire */
+	*token = 0;
+	if (current)
+		*current = NULL;
+	if (cdx_mkdirs(locks) < 0 || cdx_mkdirs(qdir) < 0) {
+		cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", qdir, strerror(errno));
+		goto out;
+	}
+	if (wait_ms != 0) { /* take a place in the queue */
+		struct timespec ts;
+		int qfd;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		mine = cdx_xasprintf("%020lld%09ld-%d", (long long)ts.tv_sec, ts.tv_nsec, (int)getpid());
+		me = cdx_xasprintf("%s/%s", qdir, mine);
+		qfd = open(me, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (qfd < 0) {
+			cdx_error_set(err, CDX_ESTATE, "cannot queue for lock %s: %s", name, strerror(errno));
+			goto out;
+		}
+		close(qfd);
+	}
+	for (;;) {
+		char *first = oldest_waiter(qdir);
+		bool my_turn = mine ? (first && strcmp(first, mine) == 0) : !first;
+		free(first);
+		if (my_turn) {
+			fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0) {
+				cdx_error_set(err, CDX_ESTATE, "cannot open %s: %s", path, strerror(errno));
+				goto out;
+			}
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+				break;
+			if (wait_ms == 0 || (wait_ms > 0 && cdx_now_ns() / 1000000 >= deadline)) {
+				if (current)
+					*current = read_holder(fd);
+				close(fd);
+				fd = -1;
+				rc = 1;
+				goto out;
+			}
+			close(fd);
+			fd = -1;
+		} else if (wait_ms == 0 || (wait_ms > 0 && cdx_now_ns() / 1000000 >= deadline)) {
+			int hfd = open(path, O_RDONLY | O_CLOEXEC);
+			if (current)
+				*current = hfd >= 0 ? read_holder(hfd) : cJSON_CreateObject();
+			if (hfd >= 0)
+				close(hfd);
+			rc = 1;
+			goto out;
+		}
+		nap(20);
+	}
+	*token = next_token(f, name);
+	if (!*token) {
+		cdx_error_set(err, CDX_ESTATE, "cannot count fencing tokens for lock %s: %s", name, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	{
+		cJSON *h = cJSON_Duplicate(holder, 1);
+		cJSON_AddNumberToObject(h, "token", (double)*token);
+		text = cJSON_PrintUnformatted(h);
+		cJSON_Delete(h);
+	}
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) != (ssize_t)strlen(text) || fdatasync(fd) < 0) {
+		cdx_error_set(err, CDX_ESTATE, "cannot write lock %s: %s", path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	cdx_grow(&f->held, &f->cap_held, f->n_held + 1, sizeof(*f->held));
+	f->held[f->n_held++] = (struct held_lock){cdx_xstrdup(name), fd, *token};
+	rc = 0;
+out:
+	if (me)
+		unlink(me);
+	free(me);
+	free(mine);
+	free(text);
+	free(path);
+	free(qdir);
+	free(locks);
+	return rc;
+}
+
+static struct held_lock *find_held(struct file_store *f, const char *name, unsigned long long token)
+{
+	size_t i;
+	for (i = 0; i < f->n_held; i++)
+		if (strcmp(f->held[i].name, name) == 0 && f->held[i].token == token)
+			return &f->held[i];
+	return NULL;
+}
+
+static int fs_renew(struct cdx_store *s, const char *name, unsigned long long token, long long ttl_ms,
+		    struct cdx_error *err)
+{
+	(void)ttl_ms;
+	(void)err;
+	return find_held((struct file_store *)s, name, token) ? 0 : 1;
+}
+
+static int fs_unlock(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err)
+{
+	struct file_store *f = (struct file_store *)s;
+	struct held_lock *h = find_held(f, name, token);
+	(void)err;
+	if (!h)
+		return 0;
+	if (ftruncate(h->fd, 0) < 0) {
+		/* the content is advisory; the flock goes with the close */
+	}
+	close(h->fd);
+	free(h->name);
+	*h = f->held[--f->n_held];
+	return 0;
+}
+
+static int fs_holder(struct cdx_store *s, const char *name, cJSON **current, struct cdx_error *err)
+{
+	struct file_store *f = (struct file_store *)s;
+	char *path = lock_path(f, name, ".lock");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	(void)err;
+	*current = NULL;
+	free(path);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		*current = read_holder(fd);
+	close(fd);
+	return 0;
+}
+
+static int fs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token, const cJSON *rec,
+			    struct cdx_error *err)
+{
+	if (!find_held((struct file_store *)s, name, token))
+		return 1;
+	if (fs_append(s, rec, err) < 0 || fs_flush(s, err) < 0)
+		return -1;
+	return 0;
+}
+
 static void fs_close(struct cdx_store *s)
 {
 	struct file_store *f = (struct file_store *)s;
+	while (f->n_held)
+		fs_unlock(s, f->held[0].name, f->held[0].token, NULL);
+	free(f->held);
+	free(f->dir);
 	cdx_journal_close(f->j);
 	free(f->base.url);
 	free(f->base.log_dir);
@@ -179,6 +444,11 @@ static const struct cdx_store_ops file_ops = {
 	.scan = fs_scan,
 	.pending = fs_pending,
 	.close = fs_close,
+	.lock = fs_lock,
+	.renew = fs_renew,
+	.unlock = fs_unlock,
+	.holder = fs_holder,
+	.append_fenced = fs_append_fenced,
 	.tail = fs_tail,
 };
 
@@ -204,6 +474,7 @@ int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_erro
 	free(path);
 	f->base.ops = &file_ops;
 	f->base.url = cdx_xasprintf("file:%s", dir);
+	f->dir = cdx_xstrdup(dir);
 	f->base.log_dir = cdx_xasprintf("%s/logs", dir);
 	free(abs);
 	*out = &f->base;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -499,4 +500,14 @@ bool cdx_env_name_valid(const char *s)
 		      s[i] == '_'))
 			return false;
 	return i <= 256;
+}
+
+void cdx_who(char *user, size_t un, char *host, size_t hn)
+{
+	const char *env = getenv("USER");
+	struct passwd *pw = env && *env ? NULL : getpwuid(getuid()); /* NSS is slow: the environment first */
+	snprintf(user, un, "%s", env && *env ? env : pw && pw->pw_name ? pw->pw_name : "unknown");
+	if (gethostname(host, hn) < 0)
+		snprintf(host, hn, "localhost");
+	host[hn - 1] = '\0';
 }

@@ -94,6 +94,9 @@ long long cdx_process_start_time(int pid);
 /* cdx_process_alive: process PID exists and is not a zombie */
 bool cdx_process_alive(int pid);
 
+/* cdx_who: the user ($USER, else the password entry) and host name */
+void cdx_who(char *user, size_t un, char *host, size_t hn);
+
 /* 32-bit FNV-1a and CRC-32 (IEEE) */
 uint32_t cdx_hash32(const void *p, size_t n);
 uint32_t cdx_crc32(uint32_t crc, const void *p, size_t n);

@@ -61,6 +61,88 @@ const struct cli_command cli_commands[] = {
 	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N]\n"
 	 "\n"
 	 "Print the log of a job's attempt (default: its last), secrets masked.\n"},
+	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--json]",
+	 "usage: cdx deploy APP ENV VERSION [options]\n"
+	 "\n"
+	 "Deploy VERSION of application APP to environment ENV (declared in cdx.yml)\n"
+	 "with its strategy: blue_green, canary or rolling.  Hooks run in the\n"
+	 "directory of cdx.yml; health checks verify each step; when verification\n"
+	 "fails the previous version is put back (rollback: {on_failure: auto}).\n"
+	 "Every transition is recorded before the action it announces.\n"
+	 "\n"
+	 "  --strategy S     blue_green, canary or rolling instead of the configured one\n"
+	 "  --yes, -y        confirm a protected environment (or CDX_CONFIRM=1)\n"
+	 "  --wait [DUR]     when another deployment holds the environment, queue\n"
+	 "                   (oldest first) for DUR, or for ever; default: exit 3\n"
+	 "  --reason TEXT    why, for the history\n"
+	 "  --json           print the result as JSON\n"
+	 "\n"
+	 "While a canary runs, `cdx promote APP ENV` skips its remaining pauses and\n"
+	 "`cdx abort APP ENV` rolls it back; Ctrl-C also aborts and rolls back.\n"
+	 "\n"
+	 "Exit status: 0 deployed; 1 failed (rolled back, or left for a person; the\n"
+	 "message says what serves); 2 usage, configuration, or a gate refused;\n"
+	 "3 busy (the message names the holder); 4 state unreachable; 130\n"
+	 "interrupted.\n"},
+	{"deployments", cmd_deployments, "deployments [APP [ENV]] [-n N] [--json]",
+	 "usage: cdx deployments [APP [ENV]] [-n N] [--json]\n"
+	 "\n"
+	 "List deployments and rollbacks, newest first: when, kind, from -> to,\n"
+	 "state, who, duration, id, and the cause of a failure.\n"},
+	{"promote", cmd_promote, "promote APP ENV",
+	 "usage: cdx promote APP ENV\n"
+	 "\n"
+	 "Skip the remaining pauses of the canary in progress in APP/ENV (analysis\n"
+	 "and health checks still run).\n"},
+	{"abort", cmd_abort, "abort APP ENV",
+	 "usage: cdx abort APP ENV\n"
+	 "\n"
+	 "Abort the deployment in progress in APP/ENV now: it rolls back.\n"},
+	{"rollback", cmd_rollback,
+	 "rollback APP ENV [--strategy immediate|gradual|blue_green] [--to VERSION] [--dry-run]",
+	 "usage: cdx rollback APP ENV [options]\n"
+	 "\n"
+	 "Put an earlier version back: by default the newest version that succeeded\n"
+	 "in APP/ENV before the one serving now.  The plan (what changes, from which\n"
+	 "version to which, on which slots or instances) is validated first: the\n"
+	 "target was deployed here and its release is present or can be reinstalled,\n"
+	 "the lock is free, and the last deployment is not frozen after an\n"
+	 "irreversible step.  Afterwards the health of what serves is checked.\n"
+	 "\n"
+	 "  --strategy S        immediate (everything at once, no pauses, no analysis;\n"
+	 "                      the default unless rollback: {strategy:} says), gradual\n"
+	 "                      (steps with health between), blue_green (switch to the\n"
+	 "                      slot holding the version, reinstalled if not warm)\n"
+	 "  --to VERSION        go back to this version\n"
+	 "  --deployment ID     undo this deployment: back to the version before it\n"
+	 "  --instances A,B     only these instances (rolling environments)\n"
+	 "  --dry-run, -n       print the plan and its problems; change nothing\n"
+	 "  --force             roll back a deployment frozen after an irreversible step\n"
+	 "  --reason TEXT       why, for the history\n"
+	 "  --wait [DUR]        queue for the lock like cdx deploy --wait\n"
+	 "  --json              the plan and result as JSON\n"
+	 "\n"
+	 "Exit status: 0 rolled back (or a valid dry run); 1 the rollback failed; 2 it\n"
+	 "was refused (the message says why); 3 busy; 4 state unreachable.\n"},
+	{"history", cmd_history, "history APP ENV [--json]",
+	 "usage: cdx history APP ENV [--json]\n"
+	 "\n"
+	 "Every deployment and rollback of APP/ENV, oldest first: who (user@host),\n"
+	 "when, from -> to, why (the reason given or the automatic cause), the\n"
+	 "result and the duration.  The history is append-only.\n"},
+	{"scale-down", cmd_scale_down, "scale-down APP ENV SLOT VERSION DELAY_MS",
+	 "usage: cdx scale-down APP ENV SLOT VERSION DELAY_MS\n"
+	 "\n"
+	 "Wait DELAY_MS, then stop SLOT of APP/ENV if it still holds VERSION and\n"
+	 "takes no traffic.  cdx deploy starts it, detached, when a blue-green or\n"
+	 "canary deployment leaves the old slot warm for scale_down_delay.\n"},
+	{"recover", cmd_recover, "recover [--json]",
+	 "usage: cdx recover [--json]\n"
+	 "\n"
+	 "Find environments left mid-deployment by a process that died and bring\n"
+	 "each back to its last version known good, or say what needs a person.\n"
+	 "cdx deploy and cdx rollback do the same for their environment first.\n"
+	 "Exit status: 0 all consistent, 1 one needs a person.\n"},
 	{"health", cmd_health, "health PIPELINE [--window N] [--json] [--check] [--no-alerts]",
 	 "usage: cdx health PIPELINE [--window N] [--json] [--check] [--no-alerts]\n"
 	 "\n"

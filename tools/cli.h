@@ -61,9 +61,31 @@ int cmd_runs(struct cli *g, int argc, char **argv);
 int cmd_status(struct cli *g, int argc, char **argv);
 int cmd_logs(struct cli *g, int argc, char **argv);
 int cmd_job(struct cli *g, int argc, char **argv);
+int cmd_deploy(struct cli *g, int argc, char **argv);
+int cmd_deployments(struct cli *g, int argc, char **argv);
+int cmd_promote(struct cli *g, int argc, char **argv);
+int cmd_abort(struct cli *g, int argc, char **argv);
+int cmd_recover(struct cli *g, int argc, char **argv);
+int cmd_scale_down(struct cli *g, int argc, char **argv);
+int cmd_rollback(struct cli *g, int argc, char **argv);
+int cmd_history(struct cli *g, int argc, char **argv);
+
+struct cJSON;
+/* cli_print_json: O, indented, on stdout */
+void cli_print_json(const struct cJSON *o);
+/* cli_open_orchestrator: the project file and state of G; 0, or the exit
+ * status with the problem printed */
+int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrator **o);
+/* cli_deployment_status: `cdx status ID` for a deployment id */
+int cli_deployment_status(struct cli *g, const char *id, bool json);
+/* cli_print_deployments: one line per deployment of ARR */
+void cli_print_deployments(const struct cJSON *arr, bool newest_first);
 int cmd_health(struct cli *g, int argc, char **argv);
 int cmd_monitor(struct cli *g, int argc, char **argv);
 int cmd_metrics(struct cli *g, int argc, char **argv);
 int cmd_report(struct cli *g, int argc, char **argv);
+/* cli_evaluate_alerts: the end-of-deployment hook (cdx deploy, cdx
+ * rollback): evaluate cdx.yml's alerts on deployments, best effort */
+void cli_evaluate_alerts(struct cli *g);
 
 #endif /* CDX_CLI_H */

@@ -208,6 +208,26 @@ int cmd_health(struct cli *g, int argc, char **argv)
 	return rc;
 }
 
+void cli_evaluate_alerts(struct cli *g)
+{
+	struct cdx_error err = {0};
+	struct cdx_project *pr;
+	const char *state;
+	cJSON *a;
+	bool bad;
+	if (access(g->config, F_OK) != 0)
+		return;
+	pr = project_if_any(g, &bad);
+	state = pr ? cli_state(g) : NULL;
+	if (pr && state && cdx_project_monitoring(pr)->n_alerts) {
+		a = cdx_monitor_alerts(state, pr, NULL, &err);
+		if (!a)
+			cli_error("warning: alerts not evaluated: %s", err.msg);
+		cJSON_Delete(a);
+	}
+	cdx_project_free(pr);
+}
+
 /* ---- cdx monitor ---------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_follow;

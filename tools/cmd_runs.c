@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -120,6 +121,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	if (!cli_state(g))
 		return CDX_EUSAGE;
 	run = cdx_run_load(cli_state(g), id, &err);
+	if (!run && err.code == CDX_EUSAGE && access(g->config, F_OK) == 0)
+		return cli_deployment_status(g, id, json); /* a deployment id */
 	if (!run)
 		return fail_err("status", &err);
 	if (json) {

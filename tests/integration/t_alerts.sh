@@ -7,7 +7,9 @@
 # command gets the alert JSON on stdin and CDX_ALERT in its environment;
 # the events are recorded (kind alert / alert_resolved); deployment
 # rollbacks and freezes alert and resolve from deployment/transition/event
-# records; a make-driven run evaluates alerts when its watcher ends it.
+# records, and a real `cdx deploy` that rolls back alerts at once and
+# resolves with the next good deployment; a make-driven run evaluates
+# alerts when its watcher ends it.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "python3 not installed" >&2; exit 77; }
@@ -35,9 +37,17 @@ json=$(cat)
 printf '%s\t%s\t%s\n' "$CDX_ALERT" "$CDX_ALERT_STATE" "$json" >>"$NOTES"
 EOF
 chmod +x notify.sh
+echo "site" >site.txt
 cat >cdx.yml <<'EOF'
 state: file:.cdx
 pipelines: {al: al.yml, mk: mk.yml}
+applications:
+  site:
+    artifact: site.txt
+    environments:
+      live:
+        strategy: blue_green
+        health: {command: 'test "$CDX_VERSION" != bad', retries: 1, interval: 100ms}
 monitoring:
   window: 10
   alerts:
@@ -151,10 +161,20 @@ expect_counts frozen 1 0
 expect_status 0 "$CDX" health al
 expect_counts frozen 1 1
 
+# ---- a real deployment that rolls back: cdx deploy evaluates the alerts -----------
+subj() { grep -c "\"subject\":\"deploy:site:live\",\"state\":\"$1\"" "$NOTES" || true; }
+expect_status 0 "$CDX" deploy site live 1
+expect_status 1 "$CDX" deploy site live bad
+expect_contains "rolled back"
+[ "$(subj firing)" = 1 ] && [ "$(subj resolved)" = 0 ] || fail "rollback of site/live: $(cat "$NOTES")"
+expect_status 0 "$CDX" deploy site live 2
+[ "$(subj firing)" = 1 ] && [ "$(subj resolved)" = 1 ] || fail "good deployment of site/live: $(cat "$NOTES")"
+
 # ---- metrics show the alerts and deployments ----------------------------------
 expect_status 0 "$CDX" metrics --prometheus
 expect_contains 'cdx_alert_firing{alert="red",subject="pipeline:al"} 0'
 expect_contains 'cdx_deployments_total{app="web",env="prod",kind="deploy"} 2'
+expect_contains 'cdx_deployment_transitions_total{app="site",env="live",state="rolled_back"} 1'
 expect_contains 'cdx_deployment_transitions_total{app="web",env="prod",state="rolled_back"} 1'
 
 # ---- a make run: its watcher evaluates the alerts when make is done -----------

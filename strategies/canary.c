@@ -1,0 +1,121 @@
+/* canary.c — the canary strategy: the new version starts in the slot that
+ * does not serve, then receives a growing share of traffic (`steps`); after
+ * each step a pause, then analysis (a command printing a number held
+ * against max/min, with an explicit policy when it prints nothing) and the
+ * health checks.  After the last step the canary slot takes all traffic.
+ * `cdx promote` skips the remaining pauses; `cdx abort` or a failure sends
+ * all traffic back to the stable slot.  With nothing serving yet there is
+ * no stable version to compare with, and the first deployment is a
+ * blue-green one. */
+#include "strategy.h"
+
+#include <string.h>
+
+static int analyse(const struct cdx_env *e, struct cdx_serving *sv, int c, const char *version, int w,
+		   const struct cdx_strategy_io *io, bool *promoted, struct cdx_error *err)
+{
+	for (;;) {
+		int a = io->analysis(io->ctx, c, version, w, err);
+		if (a == CDX_ANALYSIS_PASS)
+			return 0;
+		if (a == CDX_ANALYSIS_FAIL)
+			return -1;
+		/* no data */
+		if (e->nodata == CDX_NODATA_PASS)
+			return 0;
+		if (e->nodata == CDX_NODATA_FAIL) {
+			cdx_error_set(err, CDX_EFAILED, "analysis gave no data at %d%% (no_data: fail)", w);
+			return -1;
+		}
+		CDX_RECORD("verifying", "analysis gave no data at %d%%: paused until it does, or promote or abort", w);
+		switch (io->pause(io->ctx, e->pause_ms > 1000 ? e->pause_ms : 1000)) {
+		case CDX_PAUSE_ABORT:
+			cdx_error_set(err, CDX_EFAILED, "aborted at %d%%", w);
+			return -1;
+		case CDX_PAUSE_PROMOTE:
+			*promoted = true;
+			return 0;
+		}
+	}
+}
+
+static int canary_deploy(const struct cdx_env *e, struct cdx_serving *sv, const char *version,
+			 const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	int c;
+	size_t i;
+	bool promoted = false;
+	if (sv->active < 0)
+		return cdx_strategy_blue_green.deploy(e, sv, version, io, err);
+	c = sv->active == 0 ? 1 : 0;
+	CDX_RECORD("deploying", "install canary %s into slot %s", version, e->targets[c].name);
+	if (cdx_strategy_install(sv, c, version, io, err))
+		return -1;
+	CDX_RECORD("verifying", "health of canary slot %s", e->targets[c].name);
+	if (io->health(io->ctx, c, version, err))
+		return -1;
+	for (i = 0; i < e->n_steps && e->steps[i] < 100; i++) {
+		int w = e->steps[i];
+		CDX_RECORD("promoting", "weight %d%% to canary slot %s", w, e->targets[c].name);
+		sv->canary = c; /* touched from here on */
+		if (io->hook(io->ctx, CDX_HOOK_WEIGHT, c, version, w, err))
+			return -1;
+		sv->weight = w;
+		if (!promoted && e->pause_ms > 0) {
+			CDX_RECORD("verifying", "pause %lld ms at %d%%", (long long)e->pause_ms, w);
+			switch (io->pause(io->ctx, e->pause_ms)) {
+			case CDX_PAUSE_ABORT:
+				cdx_error_set(err, CDX_EFAILED, "aborted at %d%%", w);
+				return -1;
+			case CDX_PAUSE_PROMOTE:
+				promoted = true;
+				break;
+			}
+		}
+		if (e->analysis_cmd) {
+			CDX_RECORD("verifying", "analysis at %d%%", w);
+			if (analyse(e, sv, c, version, w, io, &promoted, err))
+				return -1;
+		}
+		CDX_RECORD("verifying", "health of canary slot %s at %d%%", e->targets[c].name, w);
+		if (io->health(io->ctx, c, version, err))
+			return -1;
+	}
+	CDX_RECORD("promoting", "switch all traffic to slot %s", e->targets[c].name);
+	if (cdx_strategy_switch(sv, c, version, io, err))
+		return -1;
+	CDX_RECORD("verifying", "health of slot %s after the switch", e->targets[c].name);
+	if (io->health(io->ctx, c, version, err))
+		return -1;
+	return 0;
+}
+
+static int canary_revert(const struct cdx_env *e, struct cdx_serving *sv, const struct cdx_serving *before,
+			 const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	int c;
+	if (before->active < 0)
+		return cdx_strategy_blue_green.revert(e, sv, before, io, err);
+	c = before->active == 0 ? 1 : 0;
+	if (sv->active != before->active) {
+		CDX_RECORD("rolling_back", "switch all traffic back to slot %s (%s)", e->targets[before->active].name,
+			   before->version);
+		if (cdx_strategy_switch(sv, before->active, before->version, io, err))
+			return -1;
+	} else if (sv->canary >= 0) {
+		CDX_RECORD("rolling_back", "weight 0%% to canary slot %s", e->targets[c].name);
+		if (io->hook(io->ctx, CDX_HOOK_WEIGHT, c, sv->installed[c], 0, err))
+			return -1;
+		sv->canary = -1;
+		sv->weight = 0;
+	}
+	if (sv->installed[c] && !(before->installed[c] && strcmp(sv->installed[c], before->installed[c]) == 0)) {
+		CDX_RECORD("rolling_back", "stop canary slot %s", e->targets[c].name);
+		if (io->hook(io->ctx, CDX_HOOK_STOP, c, sv->installed[c], 0, err))
+			return -1;
+		cdx_serving_set(&sv->installed[c], NULL);
+	}
+	return 0;
+}
+
+const struct cdx_strategy cdx_strategy_canary = {"canary", canary_deploy, canary_revert};

@@ -1,0 +1,388 @@
+/* cmd_deploy.c — deployments from the shell: `cdx deploy`, `cdx deployments`,
+ * `cdx promote`, `cdx abort`, `cdx recover`, and `cdx status ID` for a
+ * deployment id.  Progress goes to stderr, one line per transition; the
+ * result to stdout (JSON with --json). */
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "duration.h"
+#include "util.h"
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+	return s ? s : "";
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *n = cJSON_GetObjectItem(o, k);
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
+void cli_print_json(const cJSON *o)
+{
+	char *s = cJSON_Print(o);
+	puts(s);
+	free(s);
+}
+
+int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrator **o)
+{
+	struct cdx_error err = {0};
+	if (access(g->config, F_OK) != 0) {
+		cli_error("%s: no project file %s (applications are declared in cdx.yml; see cdx.yml(5))", cmd,
+			  g->config);
+		return CDX_EUSAGE;
+	}
+	if (cdx_orchestrator_open(g->config, g->state, o, &err) < 0) {
+		cli_error("%s: %s", cmd, err.msg);
+		return err.code ? err.code : CDX_EUSAGE;
+	}
+	return 0;
+}
+
+/* parse "--wait [DURATION]" at argv[*i]: *WAIT_MS = the duration, or -1 */
+static int wait_option(int argc, char **argv, int *i, long long *wait_ms)
+{
+	const char *v = strncmp(argv[*i], "--wait=", 7) == 0 ? argv[*i] + 7 : NULL, *why;
+	int64_t ms;
+	if (!v && *i + 1 < argc && cdx_duration_parse(argv[*i + 1], &ms, &why) == 0) {
+		*wait_ms = ms;
+		(*i)++;
+		return 0;
+	}
+	if (!v) {
+		*wait_ms = -1;
+		return 0;
+	}
+	if (cdx_duration_parse(v, &ms, &why) < 0)
+		return cli_usage_error("deploy", "bad duration '%s' for --wait: %s", v, why);
+	*wait_ms = ms;
+	return 0;
+}
+
+static bool confirm(const char *what)
+{
+	const char *c = getenv("CDX_CONFIRM");
+	char line[16];
+	if (c && strcmp(c, "1") == 0)
+		return true;
+	if (!isatty(0) || !isatty(2))
+		return false;
+	fprintf(stderr, "%s is protected. Go ahead? [y/N] ", what);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+/* the old slot after scale_down_delay: now, or by a detached `cdx
+ * scale-down` that sleeps first (so that cdx deploy returns at once) */
+static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const char *app, const char *env,
+				const cJSON *sd)
+{
+	struct cdx_error err = {0};
+	char delay[32];
+	pid_t pid;
+	if (!sd)
+		return;
+	if (num(sd, "delay_ms") <= 0) {
+		if (cdx_scale_down(o, app, env, str(sd, "slot"), str(sd, "version"), &err) < 0)
+			cli_error("deploy: cannot scale down slot %s: %s", str(sd, "slot"), err.msg);
+		return;
+	}
+	snprintf(delay, sizeof(delay), "%.0f", num(sd, "delay_ms"));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		const char *state = g->state;
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		setsid();
+		if (fork() != 0) /* not our child: nothing waits for it */
+			_exit(0);
+		if (state)
+			execl("/proc/self/exe", "cdx", "--config", g->config, "--state", state, "scale-down", app, env,
+			      str(sd, "slot"), str(sd, "version"), delay, (char *)NULL);
+		else
+			execl("/proc/self/exe", "cdx", "--config", g->config, "scale-down", app, env, str(sd, "slot"),
+			      str(sd, "version"), delay, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+int cmd_scale_down(struct cli *g, int argc, char **argv)
+{
+	struct cdx_orchestrator *o = NULL;
+	struct cdx_error err = {0};
+	struct timespec ts;
+	long ms;
+	int rc;
+	if (argc != 6)
+		return cli_usage_error("scale-down", "usage: cdx scale-down APP ENV SLOT VERSION DELAY_MS");
+	ms = atol(argv[5]);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0)
+		;
+	if ((rc = cli_open_orchestrator(g, "scale-down", &o)))
+		return rc;
+	rc = cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err);
+	if (rc < 0)
+		cli_error("scale-down: %s", err.msg);
+	cdx_orchestrator_free(o);
+	return rc < 0 ? CDX_EFAILED : 0;
+}
+
+int cmd_deploy(struct cli *g, int argc, char **argv)
+{
+	struct cdx_deploy_options opt = {0};
+	struct cdx_orchestrator *o = NULL;
+	struct cdx_error err = {0};
+	const char *pos[3] = {0};
+	bool json = false, yes = false;
+	cJSON *res = NULL;
+	int i, n = 0, rc;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--yes") == 0 || strcmp(argv[i], "-y") == 0)
+			yes = true;
+		else if (strcmp(argv[i], "--wait") == 0 || strncmp(argv[i], "--wait=", 7) == 0) {
+			if ((rc = wait_option(argc, argv, &i, &opt.wait_ms)))
+				return rc;
+		} else if (strcmp(argv[i], "--strategy") == 0 || strncmp(argv[i], "--strategy=", 11) == 0) {
+			if (!(opt.strategy = cli_option_value("deploy", argc, argv, &i, "--strategy")))
+				return CDX_EUSAGE;
+		} else if (strcmp(argv[i], "--reason") == 0 || strncmp(argv[i], "--reason=", 9) == 0) {
+			if (!(opt.reason = cli_option_value("deploy", argc, argv, &i, "--reason")))
+				return CDX_EUSAGE;
+		} else if (argv[i][0] == '-' && argv[i][1])
+			return cli_usage_error("deploy", "unknown option %s", argv[i]);
+		else if (n < 3)
+			pos[n++] = argv[i];
+		else
+			return cli_usage_error("deploy", "unexpected argument %s", argv[i]);
+	}
+	if (n < 3)
+		return cli_usage_error("deploy", "name an application, an environment and a version");
+	if ((rc = cli_open_orchestrator(g, "deploy", &o)))
+		return rc;
+	opt.progress = stderr;
+	opt.confirmed = yes;
+	if (!yes) {
+		/* ask only when the environment is protected */
+		cJSON *cfg = cdx_environment_config(o, pos[0], pos[1], &err);
+		if (cfg && cJSON_IsTrue(cJSON_GetObjectItem(cfg, "protected"))) {
+			char what[200];
+			snprintf(what, sizeof(what), "%s/%s", pos[0], pos[1]);
+			opt.confirmed = confirm(what);
+			if (!opt.confirmed && !isatty(0) && !getenv("CDX_CONFIRM")) {
+				cli_error("deploy: %s is protected: confirm with --yes or CDX_CONFIRM=1 (no terminal "
+					  "to ask on)",
+					  what);
+				cJSON_Delete(cfg);
+				cdx_orchestrator_free(o);
+				return CDX_EUSAGE;
+			}
+		}
+		cJSON_Delete(cfg);
+		memset(&err, 0, sizeof(err));
+	}
+	rc = cdx_deploy(o, pos[0], pos[1], pos[2], &opt, &res, &err);
+	if (rc == 0 && res)
+		schedule_scale_down(g, o, pos[0], pos[1], cJSON_GetObjectItem(res, "scale_down"));
+	if (json && res)
+		cli_print_json(res);
+	else if (res && rc == 0)
+		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], num(res, "duration_ms") / 1000,
+		       cJSON_IsString(cJSON_GetObjectItem(res, "previous")) ? str(res, "previous") : "nothing");
+	if (rc)
+		cli_error("deploy: %s", err.msg);
+	cJSON_Delete(res);
+	cdx_orchestrator_free(o);
+	cli_evaluate_alerts(g); /* a rollback or a freeze may alert (monitoring:) */
+	return rc;
+}
+
+static void when(double ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* one line per deployment (shared by `deployments` and `history`) */
+void cli_print_deployments(const cJSON *arr, bool newest_first)
+{
+	int i, n = cJSON_GetArraySize(arr);
+	if (!n)
+		printf("no deployments recorded\n");
+	for (i = 0; i < n; i++) {
+		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i);
+		char w[32];
+		when(num(d, "start_ms"), w, sizeof(w));
+		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, str(d, "kind"), str(d, "app"), str(d, "env"),
+		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? str(d, "previous") : "-", str(d, "version"),
+		       str(d, "state"), str(d, "user"), str(d, "host"));
+		if (cJSON_GetObjectItem(d, "duration_ms"))
+			printf("  %.1fs", num(d, "duration_ms") / 1000);
+		printf("  %s", str(d, "id"));
+		if (*str(d, "reason"))
+			printf("  reason: %s", str(d, "reason"));
+		if (*str(d, "cause"))
+			printf("  cause: %s", str(d, "cause"));
+		printf("\n");
+	}
+}
+
+int cmd_deployments(struct cli *g, int argc, char **argv)
+{
+	struct cdx_orchestrator *o = NULL;
+	struct cdx_error err = {0};
+	const char *pos[2] = {0};
+	bool json = false;
+	long limit = 0;
+	cJSON *arr;
+	int i, n = 0, rc;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
+			limit = atol(argv[++i]);
+		else if (argv[i][0] == '-')
+			return cli_usage_error("deployments", "unknown option %s", argv[i]);
+		else if (n < 2)
+			pos[n++] = argv[i];
+		else
+			return cli_usage_error("deployments", "unexpected argument %s", argv[i]);
+	}
+	if ((rc = cli_open_orchestrator(g, "deployments", &o)))
+		return rc;
+	arr = cdx_deployments_list(o, pos[0], pos[1], limit > 0 ? (size_t)limit : 0, &err);
+	if (!arr) {
+		cli_error("deployments: %s", err.msg);
+		cdx_orchestrator_free(o);
+		return err.code ? err.code : CDX_ESTATE;
+	}
+	if (json)
+		cli_print_json(arr);
+	else
+		cli_print_deployments(arr, true);
+	cJSON_Delete(arr);
+	cdx_orchestrator_free(o);
+	return 0;
+}
+
+static int control(struct cli *g, int argc, char **argv, const char *action)
+{
+	struct cdx_orchestrator *o = NULL;
+	struct cdx_error err = {0};
+	int rc;
+	if (argc != 3)
+		return cli_usage_error(action, "name an application and an environment");
+	if ((rc = cli_open_orchestrator(g, action, &o)))
+		return rc;
+	rc = cdx_deploy_control(o, argv[1], argv[2], action, &err);
+	if (rc)
+		cli_error("%s: %s", action, err.msg);
+	else
+		printf("%s/%s: %s sent\n", argv[1], argv[2], action);
+	cdx_orchestrator_free(o);
+	return rc;
+}
+
+int cmd_promote(struct cli *g, int argc, char **argv)
+{
+	return control(g, argc, argv, "promote");
+}
+
+int cmd_abort(struct cli *g, int argc, char **argv)
+{
+	return control(g, argc, argv, "abort");
+}
+
+int cmd_recover(struct cli *g, int argc, char **argv)
+{
+	struct cdx_orchestrator *o = NULL;
+	struct cdx_error err = {0};
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	cJSON *res, *x;
+	int rc, status;
+	if (argc > 2 || (argc == 2 && !json))
+		return cli_usage_error("recover", "unexpected argument %s", argv[1]);
+	if ((rc = cli_open_orchestrator(g, "recover", &o)))
+		return rc;
+	res = cdx_recover(o, stderr, &status, &err);
+	if (!res) {
+		cli_error("recover: %s", err.msg);
+		cdx_orchestrator_free(o);
+		return status;
+	}
+	if (json) {
+		cli_print_json(res);
+	} else {
+		cJSON_ArrayForEach(x, res)
+		{
+			printf("%s/%s: %s", str(x, "app"), str(x, "env"), str(x, "result"));
+			if (cJSON_IsString(cJSON_GetObjectItem(x, "serving")))
+				printf(", serving %s", str(x, "serving"));
+			if (*str(x, "detail"))
+				printf(": %s", str(x, "detail"));
+			printf("\n");
+		}
+	}
+	cJSON_Delete(res);
+	cdx_orchestrator_free(o);
+	return status;
+}
+
+int cli_deployment_status(struct cli *g, const char *id, bool json)
+{
+	struct cdx_orchestrator *o = NULL;
+	struct cdx_error err = {0};
+	cJSON *d, *t;
+	int rc;
+	if ((rc = cli_open_orchestrator(g, "status", &o)))
+		return rc;
+	d = cdx_deployment_status(o, id, &err);
+	if (!d) {
+		cli_error("status: %s", err.msg);
+		cdx_orchestrator_free(o);
+		return err.code ? err.code : CDX_ESTATE;
+	}
+	if (json) {
+		cli_print_json(d);
+	} else {
+		char w[32];
+		when(num(d, "start_ms"), w, sizeof(w));
+		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", str(d, "kind"), str(d, "id"),
+		       str(d, "app"), str(d, "env"),
+		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? str(d, "previous") : "-", str(d, "version"),
+		       str(d, "state"), w, str(d, "user"), str(d, "host"), num(d, "pid"));
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
+		{
+			when(num(t, "at_ms"), w, sizeof(w));
+			printf("  %s  %-13s %s%s%s\n", w + 11, str(t, "state"), str(t, "msg"), *str(t, "cause") ? "  cause: " : "",
+			       str(t, "cause"));
+		}
+	}
+	cJSON_Delete(d);
+	cdx_orchestrator_free(o);
+	return 0;
+}
