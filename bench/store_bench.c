@@ -16,8 +16,8 @@
  *   store_bench query URL PIPELINE ITER [LAST]
  *                                 ITER health queries: the records of the
  *                                 last LAST (default 10) runs through
- *                                 scan_runs (a full scan filtered by
- *                                 pipeline when the store has none), and,
+ *                                 cdx_store_scan_runs (the file store's is
+ *                                 two scans of its journal), and,
  *                                 for redis://, HGETALL of the health
  *                                 hash; prints "scan_runs p50_ms A p99_ms
  *                                 B" and "health_hash p50_ms C p99_ms D"
@@ -147,15 +147,6 @@ static int count_rec(void *ctx, const cJSON *r)
 	return 0;
 }
 
-static int filter_rec(void *ctx, const cJSON *r)
-{
-	struct filter *f = ctx;
-	const char *pl = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "pipeline"));
-	if (pl && strcmp(pl, f->pipeline) == 0)
-		f->n++;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct cdx_error err = {0};
@@ -206,15 +197,14 @@ int main(int argc, char **argv)
 		for (i = 0; i < iter; i++) {
 			struct filter f = {argv[3], 0};
 			int64_t q = cdx_now_ns();
-			int rc = s->ops->scan_runs ? s->ops->scan_runs(s, argv[3], last, count_rec, &f, &err)
-						   : s->ops->scan(s, filter_rec, &f, &err);
+			int rc = cdx_store_scan_runs(s, argv[3], last, count_rec, &f, &err);
 			if (rc < 0)
 				die("query", &err);
 			ns[i] = cdx_now_ns() - q;
 			if (!f.n)
 				die("query found no records", NULL);
 		}
-		report(s->ops->scan_runs ? "scan_runs" : "full_scan", ns, iter);
+		report("scan_runs", ns, iter);
 		if (strncmp(argv[2], "redis://", 8) == 0) {
 			/* what `redis-cli HGETALL cdx:health:P` costs a script */
 			char *host = strdup(argv[2] + 8), *colon = strchr(host, ':');

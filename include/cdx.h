@@ -161,6 +161,12 @@ struct cdx_run_options {
 	int make_first;            /* with make_job: also write the run record */
 	long owner_pid;            /* the run's owner (make), 0 = this process */
 	size_t job_count;          /* jobs in the whole run, for its record */
+	int shuffle;               /* start ready jobs in a random order (to
+				      expose needs a pipeline forgot) ... */
+	unsigned long long shuffle_seed; /* ... drawn from this seed: the same
+				      seed gives the same order */
+	const char *config;        /* project file whose monitoring: alerts are
+				      evaluated when the run ends; NULL = none */
 };
 
 struct cdx_run;
@@ -336,6 +342,114 @@ CDX_API struct cJSON *cdx_rollback_history(struct cdx_orchestrator *o, const cha
  * deployment exists (ERR set).  Caller frees. */
 CDX_API struct cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id,
 					  const char *strategy, struct cdx_error *err);
+
+/* ---- the optimizer (SEED.md's PerformanceOptimizer) ---------------------- */
+
+/* How far cdx_optimize may rewrite a pipeline:
+ *  - CONSERVATIVE: the same graph; jobs are listed in each stage in the
+ *    order the ordering rule starts them (no change of meaning);
+ *  - MODERATE: also replaces implicit stage barriers (a stage without
+ *    `needs:` waits for the one before) by job-level needs, where the jobs
+ *    involved declare `inputs:` and `outputs:` and the declarations show
+ *    that the job does not read, or write over, what an earlier job
+ *    writes or reads — sound by declared evidence;
+ *  - AGGRESSIVE: also drops implicit barriers without evidence (written
+ *    needs stay), each such edge reported as unsafe. */
+enum cdx_opt_level {
+	CDX_OPT_CONSERVATIVE = 0,
+	CDX_OPT_MODERATE = 1,
+	CDX_OPT_AGGRESSIVE = 2,
+};
+
+/* cdx_opt_level_parse: "conservative", "moderate" or "aggressive" into
+ * *LEVEL; 0, or -1 when S is none of them. */
+CDX_API int cdx_opt_level_parse(const char *s, enum cdx_opt_level *level);
+/* cdx_opt_level_name: the word for LEVEL (static string) */
+CDX_API const char *cdx_opt_level_name(enum cdx_opt_level level);
+
+struct cdx_optimize_options {
+	enum cdx_opt_level level;
+	unsigned workers;     /* workers to predict for; 0 = number of CPUs */
+	const char *state;    /* history store; NULL = "file:.cdx"; never created */
+	const char *out_name; /* the optimized file's name, for its header
+				 comment and positions in messages (NULL =
+				 the pipeline's path) */
+};
+
+/* cdx_optimize_analyze: SEED.md's analyze_pipeline_performance for WORKERS
+ * workers (0 = CPUs), with the weights `cdx run` uses (the median of each
+ * job's recent successful attempts in the store STATE, else
+ * duration_hint, else 1 s): total work, critical path, useful parallelism
+ * (work / critical path), lower bound max(critical path, work / workers),
+ * the makespan predicted by list scheduling with the ordering rule, idle
+ * worker time and the part of it caused by implicit stage barriers, the
+ * jobs that bound the simulated makespan, the makespan for 1, 2, 4 ...
+ * workers and the knee (the fewest workers within 5% of unlimited ones),
+ * jobs worth splitting, each job's weight and its source, and each job's
+ * CPU and memory from history ("resources", SEED.md's
+ * monitor_resource_usage).  Caller frees with cJSON_Delete; NULL with ERR
+ * set (CDX_ESTATE) when the store exists but cannot be read. */
+CDX_API struct cJSON *cdx_optimize_analyze(const struct cdx_pipeline *p, unsigned workers, const char *state,
+					   struct cdx_error *err);
+
+/* cdx_optimize_suggest: SEED.md's suggest_improvements: from an analysis
+ * (cdx_optimize_analyze, or the "before" of cdx_optimize) a JSON array of
+ * sentences: jobs to split, the worker count past which more workers gain
+ * under 5%, barriers that idle workers and the declarations that would
+ * lift them, jobs heavy in memory or mostly waiting.  Never NULL for a
+ * valid analysis; caller frees with cJSON_Delete. */
+CDX_API struct cJSON *cdx_optimize_suggest(const struct cJSON *analysis);
+
+/* cdx_optimize: SEED.md's optimize_pipeline_performance: the pipeline P
+ * rewritten at level O->level as a pipeline file that cdx validate accepts
+ * and that runs the same jobs ("yaml", a string), with "level",
+ * "workers", "before" and "after" (analyses), "predicted_makespan_before_s",
+ * "predicted_makespan_after_s", "speedup", "critical_path" (after),
+ * "edges" (every rewritten edge: job, need, change "added" or "removed",
+ * reason, unsafe), "suggestions" and "resources".  The text is checked by
+ * loading it before it is returned.  Caller frees with cJSON_Delete; NULL
+ * with ERR set when the store cannot be read (CDX_ESTATE) or the pipeline
+ * is too large to rewrite (CDX_EUSAGE). */
+CDX_API struct cJSON *cdx_optimize(const struct cdx_pipeline *p, const struct cdx_optimize_options *o,
+				   struct cdx_error *err);
+/* ---- monitoring and reports (SEED.md's PipelineMonitor, PipelineReport) -- */
+
+/* cdx_monitor_health: the health of PIPELINE from the runs recorded in the
+ * store STATE (NULL = file:.cdx), over its last WINDOW finished runs (0 =
+ * the project's monitoring.window, else 20), with the thresholds of the
+ * project PR (NULL = the defaults; see cdx.yml(5)): status "healthy",
+ * "degraded", "failing" or "unknown" with the reasons, runs, success
+ * rate, mean/p50/p95 duration, the trend against the window before, flaky
+ * and slowest jobs, the last failure with the tail of its log, and the
+ * alerts firing.  Caller frees with cJSON_Delete; NULL with ERR set
+ * (CDX_EUSAGE: bad name, CDX_ESTATE: store unreadable).  Read only. */
+CDX_API struct cJSON *cdx_monitor_health(const char *state, const char *pipeline, const struct cdx_project *pr,
+					 size_t window, struct cdx_error *err);
+
+/* cdx_monitor_alerts: evaluate the alerts of PR's `monitoring:` for
+ * PIPELINE (NULL: the rules that name a pipeline) and for deployments:
+ * an alert whose condition holds and that is not firing fires (its notify
+ * command runs with the alert JSON on stdin; an event of kind "alert" is
+ * recorded), one that fires and no longer holds resolves (kind
+ * "alert_resolved").  Returns the events made, as an array (often empty;
+ * caller frees with cJSON_Delete), or NULL with ERR set. */
+CDX_API struct cJSON *cdx_monitor_alerts(const char *state, const struct cdx_project *pr, const char *pipeline,
+					 struct cdx_error *err);
+
+/* cdx_monitor_metrics: every pipeline and deployment in STATE as
+ * Prometheus text exposition (version 0.0.4): counters of runs, jobs and
+ * attempts by status, duration histograms, deployment counts, alerts
+ * firing.  Caller frees with free(); NULL with ERR set. */
+CDX_API char *cdx_monitor_metrics(const char *state, struct cdx_error *err);
+
+/* cdx_report_generate: a report on PIPELINE's run RUN_ID (NULL = its
+ * latest) and its recent history in STATE.  TYPE is "summary",
+ * "detailed" or "performance" (NULL = summary), FORMAT "json", "html" or
+ * "text" (NULL = json); see cdx(1) and docs/report.schema.json.  Returns
+ * the report (caller frees with free()), or NULL with ERR set
+ * (CDX_EUSAGE: bad type, format or name, or no such run). */
+CDX_API char *cdx_report_generate(const char *state, const char *pipeline, const char *run_id, const char *type,
+				  const char *format, struct cdx_error *err);
 
 #ifdef __cplusplus
 }
