@@ -483,7 +483,7 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 	if (e->strategy != CDX_STRATEGY_ROLLING && e->instances)
 		cdx_cfg_problem(c, k, "environment '%s' uses %s, which needs slots, not instances", e->name,
 				strategy_names[e->strategy]);
-	if (e->strategy != CDX_STRATEGY_ROLLING && slots && e->n_targets != 2)
+	if (e->strategy != CDX_STRATEGY_ROLLING && slots && !inst && e->n_targets != 2)
 		cdx_cfg_problem(c, slots, "%s needs exactly two slots, not %zu", strategy_names[e->strategy],
 				e->n_targets);
 	if (e->strategy == CDX_STRATEGY_CANARY && !e->n_steps && !cdx_yaml_get(m, "canary"))
