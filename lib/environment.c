@@ -573,7 +573,10 @@ static void parse_app(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 void cdx_apps_parse(struct cdx_cfg *c, const struct cdx_ynode *n, const char *dir, struct cdx_apps *apps)
 {
 	size_t i;
-	apps->dir = cdx_xstrdup(dir);
+	/* absolute, so that release roots are (hooks run in DIR, not here) */
+	char *abs = dir[0] == '/' ? NULL : realpath(dir, NULL);
+	apps->dir = cdx_xstrdup(abs ? abs : dir);
+	free(abs);
 	if (cdx_yaml_is_null(n) || !cdx_cfg_want(c, n, CDX_Y_MAP, "applications"))
 		return;
 	apps->apps = cdx_xcalloc(n->n ? n->n : 1, sizeof(*apps->apps));
@@ -581,7 +584,7 @@ void cdx_apps_parse(struct cdx_cfg *c, const struct cdx_ynode *n, const char *di
 		const struct cdx_ynode *k = n->pairs[i].key;
 		if (!cdx_cfg_name(c, k, "application name"))
 			continue;
-		parse_app(c, k, n->pairs[i].val, dir, &apps->apps[apps->n++]);
+		parse_app(c, k, n->pairs[i].val, apps->dir, &apps->apps[apps->n++]);
 	}
 	/* environments point at their application: fix up after the array settled */
 	for (i = 0; i < apps->n; i++) {
