@@ -146,8 +146,10 @@ int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t ti
 		if (!killed_at && ((timeout_ms > 0 && now - start >= timeout_ms) || (cancel && *cancel))) {
 			timed_out = !(cancel && *cancel);
 			cancelled = !timed_out;
-			kill(-pid, SIGTERM);
-			killed_at = now;
+			/* before the child's setsid() its group does not exist yet:
+			 * the signal would be lost, so try again next round */
+			if (kill(-pid, SIGTERM) == 0 || errno != ESRCH)
+				killed_at = now;
 		} else if (killed_at && now - killed_at >= GRACE_MS) {
 			kill(-pid, SIGKILL);
 		}
