@@ -1,0 +1,69 @@
+# deploy_lib.sh — helpers of the deployment integration tests (t_deploy_*,
+# t_rollback, t_recover_crash), sourced after lib.sh.  Every test works in
+# $T/p, a project whose hooks are shell commands writing the state of each
+# slot or instance into files under $T/p/state, so "what serves" is read
+# from files and no network is needed:
+#   state/SLOT or state/INSTANCE   the version started there (stop removes it)
+#   state/live                     the slot that has all traffic (switch)
+#   state/weight                   "SLOT WEIGHT" of the canary (weight)
+#   state/log                      "start TARGET VERSION", a line per start
+command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
+P="$T/p"
+mkdir -p "$P/state"
+cd "$P"
+export CDX_STATE="file:$P/.cdx"
+J="$P/.cdx/journal.jsonl"
+
+# hooks (single-quoted YAML scalars), shared by the projects of the tests
+H_START='echo "$CDX_VERSION" > "state/${CDX_SLOT:-$CDX_INSTANCE}"; echo "start ${CDX_SLOT:-$CDX_INSTANCE} $CDX_VERSION" >> state/log'
+H_STOP='rm -f "state/${CDX_SLOT:-$CDX_INSTANCE}"'
+H_SWITCH='echo "$CDX_SLOT" > state/live; rm -f state/weight'
+H_WEIGHT='echo "$CDX_SLOT $CDX_WEIGHT" > state/weight'
+# a health check: the version started on this target is the one expected;
+# versions named bad* are unhealthy, late* only once they have all traffic
+# (a slot) and bad-INSTANCE only on that instance
+H_HEALTH='test "$(cat "state/${CDX_SLOT:-$CDX_INSTANCE}")" = "$CDX_VERSION" && case "$CDX_VERSION" in "bad-$CDX_INSTANCE") exit 1;; bad-*) ;; bad*) exit 1;; late*) test "$(cat state/live 2>/dev/null)" != "$CDX_SLOT";; esac'
+
+# hooks_yaml INDENT: the hooks and health keys, indented by INDENT spaces
+hooks_yaml() {
+	i=$1
+	printf "%${i}shooks:\n" ''
+	printf "%${i}s  start: '%s'\n" '' "$H_START"
+	printf "%${i}s  stop: '%s'\n" '' "$H_STOP"
+	printf "%${i}s  switch: '%s'\n" '' "$H_SWITCH"
+	printf "%${i}s  weight: '%s'\n" '' "$H_WEIGHT"
+	printf "%${i}shealth: {command: '%s', retries: 1, timeout: 10s}\n" '' "$H_HEALTH"
+}
+
+# slot_version: the version the live slot runs ("" when none)
+live_version() {
+	[ -f state/live ] || { echo ""; return 0; }
+	s=$(cat state/live)
+	if [ -f "state/$s" ]; then cat "state/$s"; else echo "MISSING($s)"; fi
+}
+
+# versions of instances A B C...: "v v v"
+instance_versions() {
+	out=
+	for i in "$@"; do
+		if [ -f "state/$i" ]; then out="$out $(cat "state/$i")"; else out="$out -"; fi
+	done
+	echo "${out# }"
+}
+
+# current: what the `current` symlink of APP/ENV points at
+current_link() { readlink "$P/deploy/$1/$2/current" 2>/dev/null || echo none; }
+
+# journal_check: every line of the journal is a valid frame whose record
+# parses; prints the number of records
+journal_check() {
+	[ -f "$J" ] || { echo 0; return 0; }
+	n=$(wc -l <"$J")
+	ok=$(jq -c 'select(.seq and .crc and .rec)' "$J" | wc -l) || fail "the journal does not parse: $(tail -c 300 "$J")"
+	[ "$n" -eq "$ok" ] || fail "journal: $n lines, $ok valid records"
+	[ -z "$(tail -c 1 "$J")" ] || fail "journal: the last record is cut short"
+	echo "$n"
+}
+
+# dep_field ID F: field F of deployment ID
+dep_field() { "$CDX" status "$1" --json | jq -r ".$2"; }
