@@ -67,3 +67,7 @@ journal_check() {
 
 # dep_field ID F: field F of deployment ID
 dep_field() { "$CDX" status "$1" --json | jq -r ".$2"; }
+
+# jcount FILTER: how many records of the journal match the jq condition
+# (slurped: jq -e over many inputs judges only the last one in jq 1.6)
+jcount() { jq -s "[.[] | .rec | select($1)] | length" "$J"; }
