@@ -923,10 +923,17 @@ static void test_rollback_instances(void **state)
 	static const char *const imm[] = {"R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0", "R rolling_back",
 					  "H deploy 1 v1 0", "H start 1 v1 0", "R rolling_back", "H deploy 3 v1 0",
 					  "H start 3 v1 0", NULL};
+	/* batches of two restarted instances, each instance of a batch checked */
 	static const char *const gradual[] = {
 	    "R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0", "R rolling_back", "H deploy 1 v1 0",
-	    "H start 1 v1 0", "R rolling_back", "C 1 v1", "R rolling_back", "H deploy 3 v1 0", "H start 3 v1 0",
-	    "R rolling_back", "C 3 v1", NULL};
+	    "H start 1 v1 0", "R rolling_back", "C 0 v1", "R rolling_back", "C 1 v1", "R rolling_back",
+	    "H deploy 3 v1 0", "H start 3 v1 0", "R rolling_back", "C 3 v1", NULL};
+	/* the instances already there are no batch's members: a, c restarted
+	 * make one batch, checked; b, d (already v1) are not */
+	static const char *const alt[] = {"v2", "v1", "v2", "v1"};
+	static const char *const gradual_alt[] = {
+	    "R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0", "R rolling_back", "H deploy 2 v1 0",
+	    "H start 2 v1 0", "R rolling_back", "C 0 v1", "R rolling_back", "C 2 v1", NULL};
 	static const bool only[] = {false, true, false, true};
 	size_t i;
 	(void)state;
@@ -945,6 +952,22 @@ static void test_rollback_instances(void **state)
 	sv_inst(&sv, 4, v, "v2");
 	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_GRADUAL, &sv, "v1", NULL, &io, &err), 0);
 	expect_log(&f, gradual); /* health after each batch of two */
+	cdx_serving_free(&sv);
+
+	fake_init(&f);
+	sv_inst(&sv, 4, alt, "v2");
+	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_GRADUAL, &sv, "v1", NULL, &io, &err), 0);
+	expect_log(&f, gradual_alt);
+	cdx_serving_free(&sv);
+
+	/* a failed check stops the rollback before the next batch */
+	fake_init(&f);
+	f.fail_health_at = 2;
+	sv_inst(&sv, 4, v, "v2");
+	assert_int_not_equal(cdx_rollback_run(&e, CDX_ROLLBACK_GRADUAL, &sv, "v1", NULL, &io, &err), 0);
+	assert_string_equal(f.log[f.n - 1], "C 1 v1");
+	expect_str(sv.installed[3], "v2");
+	expect_str(sv.version, "v2");
 	cdx_serving_free(&sv);
 
 	/* a subset: only b and d */
