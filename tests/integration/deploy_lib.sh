@@ -6,19 +6,23 @@
 #   state/SLOT or state/INSTANCE   the version started there (stop removes it)
 #   state/live                     the slot that has all traffic (switch)
 #   state/weight                   "SLOT WEIGHT" of the canary (weight)
-#   state/log                      "start TARGET VERSION", a line per start
+#   state/log                      "start TARGET VERSION", "weight SLOT W", a line each
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
-P="$T/p"
-mkdir -p "$P/state"
-cd "$P"
-export CDX_STATE="file:$P/.cdx"
-J="$P/.cdx/journal.jsonl"
+# use_project NAME: work in the project directory $T/NAME from now on
+use_project() {
+	P="$T/$1"
+	mkdir -p "$P/state"
+	cd "$P"
+	export CDX_STATE="file:$P/.cdx"
+	J="$P/.cdx/journal.jsonl"
+}
+use_project p
 
 # hooks (single-quoted YAML scalars), shared by the projects of the tests
 H_START='echo "$CDX_VERSION" > "state/${CDX_SLOT:-$CDX_INSTANCE}"; echo "start ${CDX_SLOT:-$CDX_INSTANCE} $CDX_VERSION" >> state/log'
 H_STOP='rm -f "state/${CDX_SLOT:-$CDX_INSTANCE}"'
 H_SWITCH='echo "$CDX_SLOT" > state/live; rm -f state/weight'
-H_WEIGHT='echo "$CDX_SLOT $CDX_WEIGHT" > state/weight'
+H_WEIGHT='echo "$CDX_SLOT $CDX_WEIGHT" > state/weight; echo "weight $CDX_SLOT $CDX_WEIGHT" >> state/log'
 # a health check: the version started on this target is the one expected;
 # versions named bad* are unhealthy, late* only once they have all traffic
 # (a slot) and bad-INSTANCE only on that instance
@@ -71,3 +75,14 @@ dep_field() { "$CDX" status "$1" --json | jq -r ".$2"; }
 # jcount FILTER: how many records of the journal match the jq condition
 # (slurped: jq -e over many inputs judges only the last one in jq 1.6)
 jcount() { jq -s "[.[] | .rec | select($1)] | length" "$J"; }
+
+# snapshot: what a dry run must not change (journal bytes, every link of
+# the release roots, the state files) into FILE
+snapshot() {
+	{
+		cat "$J"
+		find "$P/deploy" -type l | sort | while read -r l; do echo "$l -> $(readlink "$l")"; done
+		find "$P/deploy" -type d | sort
+		for f in state/*; do echo "$f: $(cat "$f")"; done
+	} >"$1"
+}
