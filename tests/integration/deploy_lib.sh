@@ -30,29 +30,28 @@ H_HEALTH='test "$(cat "state/${CDX_SLOT:-$CDX_INSTANCE}")" = "$CDX_VERSION" && c
 
 # hooks_yaml INDENT: the hooks and health keys, indented by INDENT spaces
 hooks_yaml() {
-	i=$1
-	printf "%${i}shooks:\n" ''
-	printf "%${i}s  start: '%s'\n" '' "$H_START"
-	printf "%${i}s  stop: '%s'\n" '' "$H_STOP"
-	printf "%${i}s  switch: '%s'\n" '' "$H_SWITCH"
-	printf "%${i}s  weight: '%s'\n" '' "$H_WEIGHT"
-	printf "%${i}shealth: {command: '%s', retries: 1, timeout: 10s}\n" '' "$H_HEALTH"
+	printf "%${1}shooks:\n" ''
+	printf "%${1}s  start: '%s'\n" '' "$H_START"
+	printf "%${1}s  stop: '%s'\n" '' "$H_STOP"
+	printf "%${1}s  switch: '%s'\n" '' "$H_SWITCH"
+	printf "%${1}s  weight: '%s'\n" '' "$H_WEIGHT"
+	printf "%${1}shealth: {command: '%s', retries: 1, timeout: 10s}\n" '' "$H_HEALTH"
 }
 
 # slot_version: the version the live slot runs ("" when none)
 live_version() {
 	[ -f state/live ] || { echo ""; return 0; }
-	s=$(cat state/live)
-	if [ -f "state/$s" ]; then cat "state/$s"; else echo "MISSING($s)"; fi
+	_ls=$(cat state/live)
+	if [ -f "state/$_ls" ]; then cat "state/$_ls"; else echo "MISSING($_ls)"; fi
 }
 
 # versions of instances A B C...: "v v v"
 instance_versions() {
-	out=
-	for i in "$@"; do
-		if [ -f "state/$i" ]; then out="$out $(cat "state/$i")"; else out="$out -"; fi
+	_iv=
+	for _i in "$@"; do
+		if [ -f "state/$_i" ]; then _iv="$_iv $(cat "state/$_i")"; else _iv="$_iv -"; fi
 	done
-	echo "${out# }"
+	echo "${_iv# }"
 }
 
 # current: what the `current` symlink of APP/ENV points at
@@ -62,11 +61,11 @@ current_link() { readlink "$P/deploy/$1/$2/current" 2>/dev/null || echo none; }
 # parses; prints the number of records
 journal_check() {
 	[ -f "$J" ] || { echo 0; return 0; }
-	n=$(wc -l <"$J")
-	ok=$(jq -c 'select(.seq and .crc and .rec)' "$J" | wc -l) || fail "the journal does not parse: $(tail -c 300 "$J")"
-	[ "$n" -eq "$ok" ] || fail "journal: $n lines, $ok valid records"
+	_jn=$(wc -l <"$J")
+	_jok=$(jq -c 'select(.seq and .crc and .rec)' "$J" | wc -l) || fail "the journal does not parse: $(tail -c 300 "$J")"
+	[ "$_jn" -eq "$_jok" ] || fail "journal: $_jn lines, $_jok valid records"
 	[ -z "$(tail -c 1 "$J")" ] || fail "journal: the last record is cut short"
-	echo "$n"
+	echo "$_jn"
 }
 
 # dep_field ID F: field F of deployment ID
@@ -81,8 +80,8 @@ jcount() { jq -s "[.[] | .rec | select($1)] | length" "$J"; }
 snapshot() {
 	{
 		cat "$J"
-		find "$P/deploy" -type l | sort | while read -r l; do echo "$l -> $(readlink "$l")"; done
+		find "$P/deploy" -type l | sort | while read -r _l; do echo "$_l -> $(readlink "$_l")"; done
 		find "$P/deploy" -type d | sort
-		for f in state/*; do echo "$f: $(cat "$f")"; done
+		for _f in state/*; do echo "$_f: $(cat "$_f")"; done
 	} >"$1"
 }
