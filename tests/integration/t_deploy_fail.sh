@@ -26,6 +26,10 @@
 	echo "        canary:"
 	echo "          steps: [25, 50]"
 	echo "          analysis: {command: 'case \$CDX_VERSION in noisy*) echo 0.5;; *) echo 0.001;; esac', max: 0.01}"
+	echo "      slow:"
+	echo "        strategy: canary"
+	echo "        slots: {s1: {}, s2: {}}"
+	echo "        canary: {steps: [20], pause: 30s}"
 	echo "      fleet:"
 	echo "        instances: {i1: {}, i2: {}, i3: {}, i4: {}}"
 	echo "      migr:"
@@ -83,6 +87,40 @@ expect_contains "now serving 1.0"
 [ ! -f state/c2 ] || fail "canary: the canary slot was not stopped"
 expect_status 0 "$CDX" deploy web canary 1.1
 [ "$(live_version)" = 1.1 ] || fail "canary 1.1 does not serve"
+
+# ---- canary paused for 30 s: promote, abort, SIGINT ------------------------------------------
+"$CDX" deploy web slow 1.0 >/dev/null 2>&1 || fail "slow 1.0"
+paused() { # a deployment in the background, once its canary has 20%
+	rm -f state/weight
+	"$CDX" deploy web slow "$1" >slow.out 2>&1 &
+	bg=$!
+	i=0
+	until grep -q ' 20$' state/weight 2>/dev/null; do
+		i=$((i + 1)); [ "$i" -lt 200 ] || fail "slow $1: the canary never got 20%: $(cat slow.out)"
+		sleep 0.05
+	done
+}
+paused 1.1
+t0=$(date +%s)
+expect_status 0 "$CDX" promote web slow
+wait "$bg" || fail "promoted deployment failed: $(cat slow.out)"
+[ $(( $(date +%s) - t0 )) -lt 15 ] || fail "promote did not skip the pause"
+[ "$(live_version)" = 1.1 ] || fail "after promote: $(live_version)"
+paused 1.2
+expect_status 0 "$CDX" abort web slow
+set +e; wait "$bg"; rc=$?; set -e
+[ "$rc" -eq 1 ] || fail "aborted deployment: exit $rc: $(cat slow.out)"
+grep -q "aborted" slow.out || fail "abort: $(cat slow.out)"
+[ "$(live_version)" = 1.1 ] || fail "after abort: $(live_version)"
+[ "$(cat state/weight)" = "s1 0" ] || fail "after abort the canary has $(cat state/weight)"
+paused 1.3
+kill -INT "$bg"
+set +e; wait "$bg"; rc=$?; set -e
+[ "$rc" -eq 130 ] || fail "interrupted deployment: exit $rc: $(cat slow.out)"
+grep -q "rolled back, now serving 1.1" slow.out || fail "SIGINT: $(cat slow.out)"
+[ "$(live_version)" = 1.1 ] || fail "after SIGINT: $(live_version)"
+expect_status 2 "$CDX" promote web slow
+expect_contains "no deployment of web/slow is in progress"
 
 # ---- rolling: fails on the third instance; exactly the touched ones restored ------------
 "$CDX" deploy web fleet 1.0 >/dev/null 2>&1 || fail "fleet 1.0"

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/deploy_lib.sh"
 # release every hook still waiting, whatever happens
-trap 'touch "$P/go" "$P/go2"; sleep 0.2; cleanup' EXIT
+trap 'touch "$P/go-hold" "$P/go-holdq" "$P/go2"; sleep 0.2; cleanup' EXIT
 
 {
 	echo "applications:"
@@ -18,7 +18,7 @@ trap 'touch "$P/go" "$P/go2"; sleep 0.2; cleanup' EXIT
 	echo "    environments:"
 	echo "      staging:"
 	echo "        hooks:"
-	echo "          start: 'echo \"\$CDX_VERSION\" > \"state/\$CDX_SLOT\"; if [ \"\$CDX_VERSION\" = hold ]; then touch state/holding; while [ ! -f go ]; do sleep 0.05; done; fi'"
+	echo "          start: 'echo \"\$CDX_VERSION\" > \"state/\$CDX_SLOT\"; case \$CDX_VERSION in hold*) touch state/\$CDX_VERSION; while [ ! -f go-\$CDX_VERSION ]; do sleep 0.05; done;; esac'"
 	echo "          switch: '$H_SWITCH'"
 	echo "      serial:"
 	echo "        hooks:"
@@ -42,7 +42,7 @@ wait_for() { # wait_for FILE: up to 10 s
 "$CDX" deploy web staging 1.0 >/dev/null 2>&1 || fail "deploy 1.0"
 "$CDX" deploy web staging hold >hold.out 2>&1 &
 holder=$!
-wait_for state/holding
+wait_for state/hold
 expect_status 3 "$CDX" deploy web staging 2.0
 expect_contains "web/staging is busy"
 expect_contains "deploy hold of web"
@@ -61,10 +61,26 @@ ms=$(( (t1 - t0) / 1000000 ))
 waiter=$!
 sleep 0.3
 kill -0 "$waiter" 2>/dev/null || fail "the waiter did not wait: $(cat wait.out)"
-touch go
+touch go-hold
 wait "$holder" || fail "the holder failed: $(cat hold.out)"
 wait "$waiter" || fail "the waiter failed: $(cat wait.out)"
 [ "$(live_version)" = 2.0 ] || fail "after the waiter: $(live_version)"
+
+# ---- waiters are served oldest first --------------------------------------------------------------
+"$CDX" deploy web staging holdq >/dev/null 2>&1 &
+holder=$!
+wait_for state/holdq
+pids=
+for q in q1 q2 q3 q4; do
+	"$CDX" deploy web staging "$q" --wait >/dev/null 2>&1 &
+	pids="$pids $!"
+	sleep 0.3
+done
+touch go-holdq
+wait "$holder" || fail "holdq failed"
+for p in $pids; do wait "$p" || fail "a queued deployment failed"; done
+[ "$("$CDX" deployments web staging -n 4 --json | jq -r 'map(.version) | join(" ")')" = "q1 q2 q3 q4" ] ||
+	fail "not oldest first: $("$CDX" deployments web staging -n 4 --json | jq -c 'map(.version)')"
 
 # ---- ten concurrent --wait: serialized, all recorded -------------------------------------------
 pids=

@@ -11,8 +11,9 @@
 #     recovered, cause interrupted), and the N records written before the
 #     crash are all there, in order;
 #   - every line of the journal is a whole, valid record.
-# Also: a deployment started after a crash recovers first by itself, and a
-# rollback killed half way is recovered to its own target.
+# Also: a deployment started after a crash recovers first by itself, a
+# rollback killed half way is recovered to its own target, and a first
+# deployment killed half way leaves nothing running.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/deploy_lib.sh"
 
@@ -138,5 +139,22 @@ id=$("$CDX" deployments web prod --json | jq -r '.[-1].id')
 [ "$(jq -r '.[0].result + " " + .[0].serving' rec.json)" = "recovered x2" ] || fail "$CASE: $(cat rec.json)"
 KIND=instances
 consistent x2
+journal_check >/dev/null
+# ---- a first deployment killed half way: nothing served before, nothing serves ---------------
+project first "strategy: blue_green" "slots: {b1: {}, b2: {}}"
+CASE="first deployment crash"
+set +e
+CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod 1.0 >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+[ "$(cat state/b1)" = 1.0 ] || fail "$CASE: the slot was not started before the crash"
+"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
+[ "$(jq -r '.[0].result + " " + (.[0].serving | tostring)' rec.json)" = "recovered null" ] || fail "$CASE: $(cat rec.json)"
+[ ! -f state/b1 ] || fail "$CASE: the half-deployed slot still runs"
+[ "$(current_link web prod)" = none ] || fail "$CASE: current -> $(current_link web prod)"
+expect_status 0 "$CDX" deploy web prod 1.0
+KIND=slots
+consistent 1.0
 journal_check >/dev/null
 echo "t_recover_crash: ok"
