@@ -11,7 +11,9 @@
 #     recovered, cause interrupted), and the N records written before the
 #     crash are all there, in order;
 #   - every line of the journal is a whole, valid record.
-# Also: a deployment started after a crash recovers first by itself, a
+# Also: a failing deployment killed during its own rollback and a recovery
+# killed half way are recovered; a deployment started after a crash
+# recovers first by itself, a
 # rollback killed half way is recovered to its own target, and a first
 # deployment killed half way leaves nothing running.
 . "$(dirname "$0")/lib.sh"
@@ -123,6 +125,35 @@ sweep canary slots
 
 project roll "instances: {r1: {}, r2: {}}" "rolling: {batch: 1}"
 sweep rolling instances
+
+# ---- a failing deployment killed during its own rollback, and a recovery killed too ------------
+use_project bg
+KIND=slots
+cur=$("$CDX" deployments web prod -n 1 --json | jq -r '.[0].serving')
+n=4   # pending deploying verifying failed rolling_back rolling_back rolled_back
+while [ "$n" -le 6 ]; do
+	CASE="blue_green failing, crash at $n"
+	set +e
+	CDX_TEST_CRASH_AT=$n "$CDX" deploy web prod "bad$n" >/dev/null 2>&1
+	rc=$?
+	set -e
+	[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+	"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
+	[ "$(jq -r '.[0].result + " " + .[0].serving' rec.json)" = "recovered $cur" ] || fail "$CASE: $(cat rec.json)"
+	consistent "$cur"
+	n=$((n + 1))
+done
+CASE="recovery killed"
+set +e
+CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod z1 >/dev/null 2>&1
+CDX_TEST_CRASH_AT=1 "$CDX" recover >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
+[ "$(jq -r '.[0].result + " " + .[0].serving' rec.json)" = "recovered $cur" ] || fail "$CASE: $(cat rec.json)"
+consistent "$cur"
+journal_check >/dev/null
 
 # ---- a rollback killed half way is recovered to its own target -------------------------------------------
 use_project roll
