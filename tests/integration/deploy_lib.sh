@@ -12,7 +12,7 @@ command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 use_project() {
 	P="$T/$1"
 	mkdir -p "$P/state"
-	cd "$P"
+	cd "$P" || exit 1
 	export CDX_STATE="file:$P/.cdx"
 	J="$P/.cdx/journal.jsonl"
 }

@@ -64,11 +64,14 @@ done
 touch stop-reader
 wait "$reader"
 [ -s reads.txt ] || fail "the reader read nothing"
-! grep -v '^releases/1\.[1-5]$' reads.txt | head -3 | grep . || fail "current was missing or wrong while switching: $(grep -v '^releases/' reads.txt | head -3)"
-ls "$D" | grep -q '\.new\.' && fail "a temporary link was left: $(ls "$D")"
+if grep -qv '^releases/1\.[1-5]$' reads.txt; then
+	fail "current was missing or wrong while switching: $(grep -v '^releases/1\.[1-5]$' reads.txt | sort -u | head -3)"
+fi
+set -- "$D"/current.new.*
+[ ! -e "$1" ] || fail "a temporary link was left: $*"
 
 # ---- keep_releases: 3 kept, those in use among them ------------------------------------
-n=$(ls "$D/releases" | grep -vc '\.tmp\.' || true)
+n=$(find "$D/releases" -mindepth 1 -maxdepth 1 -type d ! -name '*.tmp.*' | wc -l)
 [ "$n" -eq 3 ] || fail "keep_releases 3, found $n releases: $(ls "$D/releases")"
 for v in 1.4 1.5; do [ -d "$D/releases/$v" ] || fail "release $v in use was pruned"; done
 [ ! -d "$D/releases/1.0" ] || [ ! -d "$D/releases/1.1" ] || fail "old releases were not pruned: $(ls "$D/releases")"

@@ -13,9 +13,8 @@
 #   - every line of the journal is a whole, valid record.
 # Also: a failing deployment killed during its own rollback and a recovery
 # killed half way are recovered; a deployment started after a crash
-# recovers first by itself, a
-# rollback killed half way is recovered to its own target, and a first
-# deployment killed half way leaves nothing running.
+# recovers first by itself; a rollback killed half way is recovered to its
+# own target; a first deployment killed half way leaves nothing running.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/deploy_lib.sh"
 
