@@ -324,7 +324,7 @@ static void parse_canary(struct cdx_cfg *c, const struct cdx_ynode *n, struct cd
 	cdx_cfg_keys(c, n, canary_keys, CDX_ARRAY_LEN(canary_keys), "canary");
 	if ((x = cdx_yaml_get(n, "steps")) && cdx_cfg_want(c, x, CDX_Y_SEQ, "canary steps")) {
 		free(e->steps);
-		e->steps = cdx_xcalloc(x->n ? x->n : 1, sizeof(int));
+		e->steps = cdx_xcalloc(x->n + 1, sizeof(int)); /* room for the 100 added below */
 		e->n_steps = 0;
 		for (i = 0; i < x->n; i++) {
 			int w;
