@@ -270,12 +270,15 @@ static void parse_health(struct cdx_cfg *c, const struct cdx_ynode *n, struct cd
 	*count = 0;
 	if (cdx_yaml_is_null(n))
 		return;
-	if (n->type == CDX_Y_SEQ) {
-		for (i = 0; i < n->n; i++)
-			if (parse_check(c, n->items[i], &(*out)[*count]))
-				(*count)++;
-	} else if (parse_check(c, n, &(*out)[0])) {
-		*count = 1;
+	for (i = 0; i < items; i++) {
+		struct cdx_check *ck = &(*out)[*count];
+		if (parse_check(c, n->type == CDX_Y_SEQ ? n->items[i] : n, ck)) {
+			(*count)++;
+		} else { /* a check refused half way may own its target */
+			free(ck->target);
+			free(ck->body);
+			memset(ck, 0, sizeof(*ck));
+		}
 	}
 }
 
