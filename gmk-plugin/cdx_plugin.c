@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cdx.h"
+#include "cdx_plugin.h"
 #include "dag.h"
 #include "diag.h"
 #include "history.h"
@@ -46,7 +47,12 @@ static struct {
 	char *tool;
 } registry;
 
-static char *give(const char *s)
+const char *cdx_gmk_tool(void)
+{
+	return registry.tool;
+}
+
+char *give(const char *s)
 {
 	size_t n = strlen(s);
 	char *r = gmk_alloc((unsigned)n + 1);
@@ -54,8 +60,7 @@ static char *give(const char *s)
 	return r;
 }
 
-/* stop make with "*** FUNC: MSG" at the current makefile line */
-static void fail(const char *func, const char *msg)
+void fail(const char *func, const char *msg)
 {
 	struct cdx_buf b = {0};
 	const char *c;
@@ -70,7 +75,7 @@ static void fail(const char *func, const char *msg)
 	gmk_free(r);
 }
 
-static char *trim(const char *s)
+char *trim(const char *s)
 {
 	size_t n;
 	while (*s == ' ' || *s == '\t')
@@ -192,8 +197,7 @@ static char *fn_jobs(const char *nm, unsigned int argc, char **argv)
 
 /* ---- $(cdx-pipeline FILE) ------------------------------------------------ */
 
-/* the state URL as the cdx tool would resolve it in make's directory */
-static char *state_url(void)
+char *state_url(void)
 {
 	const char *env = getenv("CDX_STATE");
 	const char *cfg = getenv("CDX_CONFIG");
@@ -281,8 +285,23 @@ static int cmp_prio(const void *a, const void *b, void *ctx)
 	return x < y ? -1 : x > y;
 }
 
-/* single-quote S for sh */
-static void shell_quote(struct cdx_buf *b, const char *s)
+/* a word of a recipe: as it is when no character in it means anything to
+ * sh, so that make can run the recipe without a shell (one process less
+ * per job); quoted otherwise */
+static void add_word(struct cdx_buf *b, const char *s)
+{
+	const char *c;
+	for (c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      strchr("/_.+-,:@%", *c)))
+			break;
+	if (*c || !*s)
+		shell_quote(b, s);
+	else
+		cdx_buf_adds(b, s);
+}
+
+void shell_quote(struct cdx_buf *b, const char *s)
 {
 	cdx_buf_addc(b, '\'');
 	for (; *s; s++) {
@@ -398,9 +417,13 @@ static void define_rules(const char *func, struct loaded *l)
 	uint32_t *lane_prev = cdx_xcalloc(n + 1, sizeof(uint32_t)), *tmp;
 	struct cdx_buf b = {0};
 	char run_id[64], *state = state_url(), owner[32];
-	bool keep_going, lanes;
+	bool keep_going, lanes, version_override;
 	unsigned P = make_jobs(&keep_going);
 	cJSON *extra;
+	char *vorigin = gmk_expand("$(origin VERSION)");
+
+	version_override = vorigin && strcmp(vorigin, "command line") == 0;
+	gmk_free(vorigin);
 
 	for (i = 0; i < n; i++)
 		w[i] = cdx_pipeline_weight_ms(p, i);
@@ -487,7 +510,7 @@ static void define_rules(const char *func, struct loaded *l)
 			add_target(&b, p, lane_prev[i]);
 		}
 		cdx_buf_adds(&b, "\n\t@");
-		shell_quote(&b, registry.tool);
+		add_word(&b, registry.tool);
 		cdx_buf_printf(&b, " job --run %s --owner %s", run_id, owner);
 		const struct cdx_vars *env = &p->stages[jb->stage].env;
 		for (k = 0; k < p->vars.n + env->n + jb->vars.n; k++) {
@@ -502,6 +525,9 @@ static void define_rules(const char *func, struct loaded *l)
 			gmk_free(origin);
 			free(q);
 		}
+		if (version_override && !cdx_vars_find(&p->vars, "VERSION") && !cdx_vars_find(env, "VERSION") &&
+		    !cdx_vars_find(&jb->vars, "VERSION"))
+			cdx_buf_adds(&b, " --override VERSION"); /* recorded as the run's version (requires:) */
 		cdx_buf_printf(&b, " %s\n", jb->id);
 	}
 	gmk_eval(b.data, NULL);
@@ -625,6 +651,7 @@ static int setup(void)
 	gmk_add_function("cdx-jobs", fn_jobs, 1, 2, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-pipeline", fn_pipeline, 1, 1, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-runs", fn_runs, 1, 1, GMK_FUNC_DEFAULT);
+	cdx_gmk_deploy_setup();
 	registry.tool = find_tool();
 	atexit(registry_free);
 	return 1;

@@ -281,6 +281,13 @@ CDX_API struct cJSON *cdx_environment_check_health(struct cdx_orchestrator *o, c
 CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *env, const char *action,
 			       struct cdx_error *err);
 
+/* cdx_scale_down: stop SLOT of APP/ENV if it still holds VERSION and takes
+ * no traffic (the end of scale_down_delay after a blue-green or canary
+ * deployment; cdx deploy schedules it).  0 stopped, 1 nothing to do (or a
+ * deployment holds the environment), -1 with ERR. */
+CDX_API int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env, const char *slot,
+			   const char *version, struct cdx_error *err);
+
 /* cdx_recover: find every environment left mid-deployment by a process that
  * is gone and bring it back to its last version known good; one JSON entry
  * per environment {app, env, result: ok|recovered|in_progress|

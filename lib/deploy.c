@@ -54,6 +54,8 @@ void cdx_deploy_signals(bool on)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < CDX_ARRAY_LEN(sigs); i++)
 		sigaction(sigs[i], &sa, NULL);
+	/* a closed pipe on stdout (cdx deploy | head) must not kill a deployment half way */
+	signal(SIGPIPE, on ? SIG_IGN : SIG_DFL);
 	if (on)
 		cdx_deploy_cancel = cdx_deploy_promote = cdx_deploy_abort = 0;
 }
@@ -289,11 +291,11 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 		const cJSON *since = cJSON_GetObjectItem(cur, "since_ms");
 		long long ago = cJSON_IsNumber(since) ? (cdx_wall_ms() - (long long)since->valuedouble) / 1000 : -1;
 		cdx_error_set(err, CDX_EBUSY,
-			      "%s/%s is busy: %s %s of %s by %s@%s (pid %d, deployment %s) started %llds ago",
+			      "%s/%s is busy: %s of %s by %s@%s (pid %d, deployment %s) started %llds ago",
 			      d->e->app->name, d->e->name,
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "kind")) ?: "a deployment",
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "version")) ?: "?",
-			      d->e->app->name, cJSON_GetStringValue(cJSON_GetObjectItem(cur, "user")) ?: "?",
+			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "user")) ?: "?",
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "host")) ?: "?",
 			      (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cur, "pid")),
 			      cJSON_GetStringValue(cJSON_GetObjectItem(cur, "deployment")) ?: "?", ago);
@@ -383,8 +385,10 @@ static int local_release(struct cdx_dctx *d, const char *version, const struct c
 				goto out;
 			}
 		}
-		if (cdx_hook_run("rm -rf \"$CDX_TMP\" && cp -R -- \"$CDX_SRC\" \"$CDX_TMP\" && mv -- \"$CDX_TMP\" "
-				 "\"$CDX_DST\"",
+		/* a directory's content, or a file, into releases/VERSION/ */
+		if (cdx_hook_run("rm -rf \"$CDX_TMP\" && mkdir -p \"$CDX_TMP\" && if [ -d \"$CDX_SRC\" ]; then cp -R -- "
+				 "\"$CDX_SRC/.\" \"$CDX_TMP/\"; else cp -- \"$CDX_SRC\" \"$CDX_TMP/\"; fi && mv -- "
+				 "\"$CDX_TMP\" \"$CDX_DST\"",
 				 ce.v, d->o->apps->dir, 0, NULL, NULL, 0, &status, err) < 0 ||
 		    status != 0) {
 			if (status)
@@ -501,7 +505,7 @@ static void hook_env(struct cdx_dctx *d, int t, const char *version, int weight,
 	cdx_envv_set(ce, "CDX_VERSION", version ? version : "");
 	cdx_envv_set(ce, "CDX_PREVIOUS_VERSION", d->previous ? d->previous : "");
 	cdx_envv_set(ce, "CDX_DEPLOYMENT_ID", d->id);
-	cdx_envv_set(ce, "CDX_STRATEGY", cdx_strategy_name(e->strategy));
+	cdx_envv_set(ce, "CDX_STRATEGY", d->strategy ? d->strategy : cdx_strategy_name(e->strategy));
 	cdx_envv_set(ce, "CDX_DEPLOY_DIR", e->deploy_to);
 	if (version) {
 		char *rd = release_dir(e, version);
@@ -597,7 +601,8 @@ static int io_health(void *ctx, int t, const char *version, struct cdx_error *er
 	struct cdx_envv ce;
 	size_t i;
 	int rc = 0;
-	hook_env(d, t, version, 0, &ce);
+	/* a canary's checks see the share of traffic it has */
+	hook_env(d, t, version, t >= 0 && t == d->sv->canary ? d->sv->weight : 0, &ce);
 	for (i = 0; i < d->e->n_checks && rc == 0; i++) {
 		const struct cdx_check *ck = &d->e->checks[i];
 		struct cdx_probe_result r;
@@ -740,8 +745,8 @@ static int check_requires(struct cdx_orchestrator *o, const struct cdx_env *e, c
 	if (!c.ok)
 		return cdx_error_set(err, CDX_EUSAGE,
 				     "%s/%s requires a successful run of pipeline '%s' for version %s, and there is none "
-				     "(run it with --var VERSION=%s)",
-				     e->app->name, e->name, e->requires_pipeline, version, version);
+				     "(cdx run PIPELINE --var VERSION=%s, or make PIPELINE VERSION=%s)",
+				     e->app->name, e->name, e->requires_pipeline, version, version, version);
 	return 0;
 }
 
@@ -875,6 +880,7 @@ int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, con
 	d.o = o;
 	d.e = e;
 	d.kind = "deploy";
+	d.strategy = cdx_strategy_name(kind);
 	d.version = version;
 	d.progress = opt->progress;
 	cdx_run_id_new(d.id, sizeof(d.id));
@@ -921,6 +927,13 @@ int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, con
 			goto out;
 		}
 		*result = result_json(&d, "succeeded", NULL);
+		/* the slot that served before stays warm for scale_down_delay */
+		if (!e->instances && before.active >= 0 && before.active != sv.active && before.installed[before.active]) {
+			cJSON *sd = cJSON_AddObjectToObject(*result, "scale_down");
+			cJSON_AddStringToObject(sd, "slot", e->targets[before.active].name);
+			cJSON_AddStringToObject(sd, "version", before.installed[before.active]);
+			cJSON_AddNumberToObject(sd, "delay_ms", (double)e->scale_down_delay_ms);
+		}
 		status = CDX_OK;
 		goto out;
 	}
@@ -990,4 +1003,57 @@ out:
 	cdx_serving_free(&before);
 	cdx_serving_free(&sv);
 	return status;
+}
+
+int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env, const char *slot,
+		   const char *version, struct cdx_error *err)
+{
+	const struct cdx_env *e = cdx_apps_find(o->apps, app, env, err);
+	struct cdx_serving sv;
+	struct cdx_dctx d;
+	cJSON *last = NULL;
+	char msg[200];
+	int t, rc;
+	if (!e)
+		return -1;
+	t = target_index(e, slot);
+	if (t < 0 || e->instances)
+		return cdx_error_set(err, CDX_EUSAGE, "%s/%s has no slot '%s'", app, env, slot);
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.e = e;
+	d.kind = "scale_down";
+	d.version = version;
+	snprintf(d.id, sizeof(d.id), "scale-down");
+	rc = cdx_dctx_lock(&d, 60000, err);
+	if (rc == CDX_EBUSY)
+		return 1; /* a deployment runs: it owns the slots now */
+	if (rc)
+		return -1;
+	if (cdx_env_replay(o, e, &sv, &last, err) < 0) {
+		cdx_dctx_unlock(&d);
+		return -1;
+	}
+	rc = 1;
+	/* only if the slot still holds that version and takes no traffic */
+	if (last && cdx_transition_final(last) && t != sv.active && t != sv.canary && sv.installed[t] &&
+	    strcmp(sv.installed[t], version) == 0) {
+		struct cdx_strategy_io io;
+		snprintf(d.id, sizeof(d.id), "%s", cJSON_GetStringValue(cJSON_GetObjectItem(last, "deployment")) ?: "?");
+		d.sv = &sv;
+		cdx_dctx_io(&d, &io);
+		if (io.hook(io.ctx, CDX_HOOK_STOP, t, version, 0, err) == 0) {
+			cdx_serving_set(&sv.installed[t], NULL);
+			snprintf(msg, sizeof(msg), "scaled down slot %s (%s) after scale_down_delay", slot, version);
+			rc = cdx_dctx_record(&d, cJSON_GetStringValue(cJSON_GetObjectItem(last, "state")), msg, NULL) < 0
+				     ? -1
+				     : 0;
+		} else {
+			rc = -1;
+		}
+	}
+	cJSON_Delete(last);
+	cdx_serving_free(&sv);
+	cdx_dctx_unlock(&d);
+	return rc;
 }

@@ -27,6 +27,7 @@ struct cdx_dctx {
 	const struct cdx_env *e;
 	char id[64];
 	const char *kind;      /* "deploy" or "rollback" */
+	const char *strategy;  /* the strategy or rollback kind in effect (CDX_STRATEGY) */
 	const char *version;   /* what is being rolled out */
 	const char *previous;  /* what served before, or NULL */
 	char lock[200];        /* lock name */

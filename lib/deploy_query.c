@@ -54,9 +54,9 @@ static int list_one(void *ctx, const cJSON *rec)
 			cJSON_DeleteItemFromObject(sum, "cause");
 			cJSON_AddStringToObject(sum, "cause", str(rec, "cause"));
 		}
-		if (cdx_transition_final(rec) && cJSON_IsNumber(at) && cJSON_IsNumber(st)) {
-			cJSON_DeleteItemFromObject(sum, "end_ms");
-			cJSON_DeleteItemFromObject(sum, "duration_ms");
+		/* the first final transition ends it (a later scale-down does not) */
+		if (cdx_transition_final(rec) && cJSON_IsNumber(at) && cJSON_IsNumber(st) &&
+		    !cJSON_GetObjectItem(sum, "end_ms")) {
 			cJSON_AddNumberToObject(sum, "end_ms", at->valuedouble);
 			cJSON_AddNumberToObject(sum, "duration_ms", at->valuedouble - st->valuedouble);
 			cJSON_DeleteItemFromObject(sum, "serving");
@@ -72,7 +72,20 @@ static int list_one(void *ctx, const cJSON *rec)
 cJSON *cdx_deployments_list(struct cdx_orchestrator *o, const char *app, const char *env, size_t limit,
 			    struct cdx_error *err)
 {
-	struct list_ctx c = {app, env, cJSON_CreateArray(), {0}};
+	struct list_ctx c = {app, env, NULL, {0}};
+	size_t i;
+	/* an unknown name is a mistake, not an empty history */
+	if (env && !cdx_apps_find(o->apps, app, env, err))
+		return NULL;
+	if (app && !env) {
+		for (i = 0; i < o->apps->n && strcmp(o->apps->apps[i].name, app) != 0; i++)
+			;
+		if (i == o->apps->n) {
+			cdx_error_set(err, CDX_EUSAGE, "unknown application '%s'", app);
+			return NULL;
+		}
+	}
+	c.arr = cJSON_CreateArray();
 	if (o->store->ops->scan(o->store, list_one, &c, err) < 0) {
 		cJSON_Delete(c.arr);
 		cdx_map_free(&c.index);

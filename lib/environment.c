@@ -515,7 +515,7 @@ defaults:
 	if (e->batch > e->max_unavailable)
 		e->batch = e->max_unavailable;
 	if (!e->deploy_to)
-		e->deploy_to = cdx_xasprintf("deploy/%s/%s", app, e->name);
+		e->deploy_to = cdx_xasprintf(".deploy/%s/%s", app, e->name);
 	if (e->deploy_to[0] != '/') {
 		char *abs = cdx_xasprintf("%s/%s", dir, e->deploy_to);
 		free(e->deploy_to);

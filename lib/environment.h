@@ -79,8 +79,9 @@ struct cdx_env {
 	size_t n_checks;
 	struct cdx_kv *vars; /* `variables:`, given to hooks and checks */
 	size_t n_vars;
-	char *artifact;   /* path copied into releases/VERSION (may say ${CDX_VERSION}), or NULL */
-	char *deploy_to;  /* release root, absolute (default DIR/deploy/APP/ENV) */
+	char *artifact;   /* a file or a directory's content copied into releases/VERSION/ (may say
+			   * ${CDX_VERSION}), or NULL */
+	char *deploy_to;  /* release root, absolute (default DIR/.deploy/APP/ENV) */
 	int keep_releases;/* release directories kept (default 5) */
 	bool protected;   /* needs confirmation */
 	char *requires_pipeline; /* a version needs a successful run of it, or NULL */

@@ -218,6 +218,16 @@ static bool release_present(struct cdx_orchestrator *o, const struct cdx_env *e,
 	return ok;
 }
 
+/* whether some slot or instance runs another version than VERSION */
+static bool mixed(const struct cdx_serving *sv, const char *version)
+{
+	size_t i;
+	for (i = 0; i < sv->n; i++)
+		if (sv->installed[i] && strcmp(sv->installed[i], version) != 0)
+			return true;
+	return false;
+}
+
 static void problem(cJSON *plan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(cJSON *plan, const char *fmt, ...)
 {
@@ -258,11 +268,12 @@ static bool *instance_subset(const struct cdx_env *e, const char *list, cJSON *p
 /* the plan of a rollback of E; *SV receives the state now, *LAST its last
  * transition; ONLY (may be NULL) the instance subset */
 static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, const struct cdx_rollback_options *opt,
-			struct cdx_serving *sv, cJSON **last, bool **only, enum cdx_rollback_kind *kind,
+			bool holding, struct cdx_serving *sv, cJSON **last, bool **only, enum cdx_rollback_kind *kind,
 			struct cdx_error *err)
 {
 	cJSON *plan, *hist, *d, *targets;
 	const char *target = opt->to, *current;
+	bool held;
 	int i;
 	*only = NULL;
 	if (cdx_env_replay(o, e, sv, last, err) < 0)
@@ -291,12 +302,34 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 			problem(plan, "deployment %s was the first one of %s/%s: there is nothing before it", opt->deployment,
 				e->app->name, e->name);
 	}
-	if (!target && !opt->deployment) /* the newest version that served well before this one */
+	held = *last && cJSON_IsTrue(cJSON_GetObjectItem(*last, "hold"));
+	if (!target && !opt->deployment && held) {
+		/* a failed deployment left for a person: back to what served before it */
+		d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
+		target = d ? str(d, "previous") : NULL;
+	}
+	if (!target && !opt->deployment) {
+		/* the newest version that served well before this one, skipping
+		 * versions that were rolled back or failed (no flip-flopping) */
+		cJSON *bad = cJSON_CreateArray();
+		cJSON_ArrayForEach(d, hist)
+		{
+			const char *state = str(d, "state") ?: "";
+			if (strcmp(str(d, "kind") ?: "", "rollback") == 0 && served_ok(d) && str(d, "previous"))
+				cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "previous")));
+			else if (strcmp(str(d, "kind") ?: "", "deploy") == 0 && !served_ok(d) && strcmp(state, "pending"))
+				cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "version") ?: ""));
+		}
 		for (i = cJSON_GetArraySize(hist) - 1; i >= 0 && !target; i--) {
+			const cJSON *b;
+			bool is_bad = false;
 			d = cJSON_GetArrayItem(hist, i);
-			if (served_ok(d) && (!current || strcmp(str(d, "version") ?: "", current) != 0))
+			cJSON_ArrayForEach(b, bad) if (strcmp(b->valuestring, str(d, "version") ?: "") == 0) is_bad = true;
+			if (served_ok(d) && !is_bad && (!current || strcmp(str(d, "version") ?: "", current) != 0))
 				target = str(d, "version");
 		}
+		cJSON_Delete(bad);
+	}
 	if (current)
 		cJSON_AddStringToObject(plan, "from", current);
 	else
@@ -318,7 +351,7 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 		else if (!release_present(o, e, target))
 			problem(plan, "release %s is gone from %s/releases and its artifact cannot be found to reinstall it",
 				target, e->deploy_to);
-		if (current && strcmp(current, target) == 0 && !opt->instances)
+		if (current && strcmp(current, target) == 0 && !opt->instances && !held && !mixed(sv, target))
 			problem(plan, "%s already serves %s/%s", target, e->app->name, e->name);
 	}
 	/* a deployment frozen after an irreversible step */
@@ -331,8 +364,22 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 				"undo it (%s); check by hand, then use --force",
 				str(*last, "deployment"), d ? str(d, "version") : "?", str(*last, "cause") ?: "");
 	}
-	if (*last && !cdx_transition_final(*last))
+	if (!holding) {
+		/* a plan made without the lock (a dry run) says who holds it */
+		cJSON *holder = NULL;
+		char lock[200];
+		snprintf(lock, sizeof(lock), "deploy:%s:%s", e->app->name, e->name);
+		if (o->store->ops->holder(o->store, lock, &holder, err) == 0 && holder)
+			problem(plan, "%s/%s is locked by %s of %s by %s@%s (pid %.0f)", e->app->name, e->name,
+				str(holder, "kind") ?: "a deployment", str(holder, "version") ?: "?",
+				str(holder, "user") ?: "?", str(holder, "host") ?: "?",
+				cJSON_GetNumberValue(cJSON_GetObjectItem(holder, "pid")));
+		else if (*last && !cdx_transition_final(*last))
+			cJSON_AddStringToObject(plan, "note", "an interrupted deployment is recovered first");
+		cJSON_Delete(holder);
+	} else if (*last && !cdx_transition_final(*last)) {
 		cJSON_AddStringToObject(plan, "note", "an interrupted deployment is recovered first");
+	}
 	*only = instance_subset(e, opt->instances, plan);
 	targets = cJSON_AddArrayToObject(plan, "targets");
 	if (target) {
@@ -378,7 +425,7 @@ cJSON *cdx_rollback_plan(struct cdx_orchestrator *o, const char *app, const char
 	enum cdx_rollback_kind kind;
 	if (!e)
 		return NULL;
-	plan = make_plan(o, e, opt, &sv, &last, &only, &kind, err);
+	plan = make_plan(o, e, opt, false, &sv, &last, &only, &kind, err);
 	cdx_serving_free(&sv);
 	cJSON_Delete(last);
 	free(only);
@@ -388,21 +435,11 @@ cJSON *cdx_rollback_plan(struct cdx_orchestrator *o, const char *app, const char
 cJSON *cdx_rollback_validate(struct cdx_orchestrator *o, const char *app, const char *env,
 			     const struct cdx_rollback_options *opt, struct cdx_error *err)
 {
-	cJSON *plan = cdx_rollback_plan(o, app, env, opt, err), *v, *holder = NULL;
-	char lock[200];
+	cJSON *plan = cdx_rollback_plan(o, app, env, opt, err), *v;
 	if (!plan)
 		return NULL;
 	v = cJSON_CreateObject();
 	cJSON_AddItemToObject(v, "problems", cJSON_Duplicate(cJSON_GetObjectItem(plan, "problems"), 1));
-	snprintf(lock, sizeof(lock), "deploy:%s:%s", app, env);
-	if (o->store->ops->holder(o->store, lock, &holder, err) == 0 && holder) {
-		char buf[CDX_ERRMAX];
-		snprintf(buf, sizeof(buf), "%s/%s is locked by %s of %s by %s@%s (pid %.0f)", app, env,
-			 str(holder, "kind") ?: "a deployment", str(holder, "version") ?: "?", str(holder, "user") ?: "?",
-			 str(holder, "host") ?: "?", cJSON_GetNumberValue(cJSON_GetObjectItem(holder, "pid")));
-		cJSON_AddItemToArray(cJSON_GetObjectItem(v, "problems"), cJSON_CreateString(buf));
-	}
-	cJSON_Delete(holder);
 	cJSON_AddBoolToObject(v, "ok", cJSON_GetArraySize(cJSON_GetObjectItem(v, "problems")) == 0);
 	cJSON_AddItemToObject(v, "plan", plan);
 	return v;
@@ -444,7 +481,7 @@ int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, c
 		if (rc)
 			return rc;
 	}
-	plan = make_plan(o, e, opt, &sv, &last, &only, &kind, err);
+	plan = make_plan(o, e, opt, !opt->dry_run, &sv, &last, &only, &kind, err);
 	if (!plan) {
 		cdx_dctx_unlock(&d);
 		return err->code ? err->code : CDX_ESTATE;
@@ -462,6 +499,7 @@ int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, c
 	snprintf(previous, sizeof(previous), "%s", str(plan, "from") ?: "");
 	d.version = target;
 	d.previous = previous[0] ? previous : NULL;
+	d.strategy = cdx_rollback_name(kind);
 	d.sv = &sv;
 	d.start_ms = cdx_wall_ms();
 	cdx_deploy_signals(true);
@@ -477,6 +515,20 @@ int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, c
 	}
 	cdx_dctx_io(&d, &io);
 	rc = cdx_rollback_run(e, kind, &sv, target, only, &io, err);
+	/* slots a failed deployment left installed beside the target stop */
+	for (t = 0; rc == 0 && !e->instances && t < sv.n; t++) {
+		char msg[200];
+		if ((int)t == sv.active || !sv.installed[t] || strcmp(sv.installed[t], target) == 0 ||
+		    !(last && cJSON_IsTrue(cJSON_GetObjectItem(last, "hold"))))
+			continue;
+		snprintf(msg, sizeof(msg), "stop slot %s (%s, left by the failed deployment)", e->targets[t].name,
+			 sv.installed[t]);
+		if (cdx_dctx_record(&d, "rolling_back", msg, NULL) < 0 ||
+		    io.hook(io.ctx, CDX_HOOK_STOP, (int)t, sv.installed[t], 0, err) != 0)
+			rc = -1;
+		else
+			cdx_serving_set(&sv.installed[t], NULL);
+	}
 	if (rc == 0) {
 		/* validate afterwards: the health of what now serves */
 		cdx_dctx_record(&d, "verifying", "health of what serves now", NULL);

@@ -130,6 +130,12 @@ const struct cli_command cli_commands[] = {
 	 "Every deployment and rollback of APP/ENV, oldest first: who (user@host),\n"
 	 "when, from -> to, why (the reason given or the automatic cause), the\n"
 	 "result and the duration.  The history is append-only.\n"},
+	{"scale-down", cmd_scale_down, "scale-down APP ENV SLOT VERSION DELAY_MS",
+	 "usage: cdx scale-down APP ENV SLOT VERSION DELAY_MS\n"
+	 "\n"
+	 "Wait DELAY_MS, then stop SLOT of APP/ENV if it still holds VERSION and\n"
+	 "takes no traffic.  cdx deploy starts it, detached, when a blue-green or\n"
+	 "canary deployment leaves the old slot warm for scale_down_delay.\n"},
 	{"recover", cmd_recover, "recover [--json]",
 	 "usage: cdx recover [--json]\n"
 	 "\n"

@@ -66,6 +66,7 @@ int cmd_deployments(struct cli *g, int argc, char **argv);
 int cmd_promote(struct cli *g, int argc, char **argv);
 int cmd_abort(struct cli *g, int argc, char **argv);
 int cmd_recover(struct cli *g, int argc, char **argv);
+int cmd_scale_down(struct cli *g, int argc, char **argv);
 int cmd_rollback(struct cli *g, int argc, char **argv);
 int cmd_history(struct cli *g, int argc, char **argv);
 

@@ -3,6 +3,8 @@
  * deployment id.  Progress goes to stderr, one line per transition; the
  * result to stdout (JSON with --json). */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,6 +82,72 @@ static bool confirm(const char *what)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* the old slot after scale_down_delay: now, or by a detached `cdx
+ * scale-down` that sleeps first (so that cdx deploy returns at once) */
+static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const char *app, const char *env,
+				const cJSON *sd)
+{
+	struct cdx_error err = {0};
+	char delay[32];
+	pid_t pid;
+	if (!sd)
+		return;
+	if (num(sd, "delay_ms") <= 0) {
+		if (cdx_scale_down(o, app, env, str(sd, "slot"), str(sd, "version"), &err) < 0)
+			cli_error("deploy: cannot scale down slot %s: %s", str(sd, "slot"), err.msg);
+		return;
+	}
+	snprintf(delay, sizeof(delay), "%.0f", num(sd, "delay_ms"));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+		const char *state = g->state;
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		setsid();
+		if (fork() != 0) /* not our child: nothing waits for it */
+			_exit(0);
+		if (state)
+			execl("/proc/self/exe", "cdx", "--config", g->config, "--state", state, "scale-down", app, env,
+			      str(sd, "slot"), str(sd, "version"), delay, (char *)NULL);
+		else
+			execl("/proc/self/exe", "cdx", "--config", g->config, "scale-down", app, env, str(sd, "slot"),
+			      str(sd, "version"), delay, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+int cmd_scale_down(struct cli *g, int argc, char **argv)
+{
+	struct cdx_orchestrator *o = NULL;
+	struct cdx_error err = {0};
+	struct timespec ts;
+	long ms;
+	int rc;
+	if (argc != 6)
+		return cli_usage_error("scale-down", "usage: cdx scale-down APP ENV SLOT VERSION DELAY_MS");
+	ms = atol(argv[5]);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0)
+		;
+	if ((rc = cli_open_orchestrator(g, "scale-down", &o)))
+		return rc;
+	rc = cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err);
+	if (rc < 0)
+		cli_error("scale-down: %s", err.msg);
+	cdx_orchestrator_free(o);
+	return rc < 0 ? CDX_EFAILED : 0;
+}
+
 int cmd_deploy(struct cli *g, int argc, char **argv)
 {
 	struct cdx_deploy_options opt = {0};
@@ -136,6 +204,8 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 		memset(&err, 0, sizeof(err));
 	}
 	rc = cdx_deploy(o, pos[0], pos[1], pos[2], &opt, &res, &err);
+	if (rc == 0 && res)
+		schedule_scale_down(g, o, pos[0], pos[1], cJSON_GetObjectItem(res, "scale_down"));
 	if (json && res)
 		cli_print_json(res);
 	else if (res && rc == 0)

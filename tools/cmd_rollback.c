@@ -85,6 +85,9 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 		cli_print_json(res);
 	else if (res && (opt.dry_run || rc == CDX_EUSAGE))
 		print_plan(res);
+	else if (res && rc == 0 && opt.instances)
+		printf("%s/%s: instances %s rolled back to %s in %.1fs\n", pos[0], pos[1], opt.instances, str(res, "to"),
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
 	else if (res && rc == 0)
 		printf("%s/%s: rolled back to %s in %.1fs\n", pos[0], pos[1], str(res, "serving"),
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
