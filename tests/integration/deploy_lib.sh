@@ -8,6 +8,21 @@
 #   state/weight                   "SLOT WEIGHT" of the canary (weight)
 #   state/log                      "start TARGET VERSION", "weight SLOT W", a line each
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
+# blue-green and canary deployments leave a detached `cdx scale-down` that
+# stops the old slot after scale_down_delay: the tests that need the old
+# slot warm say scale_down_delay: 1h (SLOW_SCALE_DOWN), and whatever is
+# still sleeping when a test ends is ended here (found by its command
+# line, which names this test's directory)
+SLOW_SCALE_DOWN="blue_green: {scale_down_delay: 1h}"
+stop_scale_downs() {
+	for _p in $(grep -las -- "$T" /proc/[0-9]*/cmdline 2>/dev/null | sed 's,^/proc/,,; s,/cmdline$,,'); do
+		if { tr '\0' ' ' <"/proc/$_p/cmdline"; } 2>/dev/null | grep -q ' scale-down '; then
+			kill "$_p" 2>/dev/null || true
+		fi
+	done
+}
+trap 'stop_scale_downs; cleanup' EXIT
+
 # use_project NAME: work in the project directory $T/NAME from now on
 use_project() {
 	P="$T/$1"
@@ -55,7 +70,7 @@ instance_versions() {
 }
 
 # current: what the `current` symlink of APP/ENV points at
-current_link() { readlink "$P/deploy/$1/$2/current" 2>/dev/null || echo none; }
+current_link() { readlink "$P/.deploy/$1/$2/current" 2>/dev/null || echo none; }
 
 # journal_check: every line of the journal is a valid frame whose record
 # parses; prints the number of records
@@ -80,8 +95,8 @@ jcount() { jq -s "[.[] | .rec | select($1)] | length" "$J"; }
 snapshot() {
 	{
 		cat "$J"
-		find "$P/deploy" -type l | sort | while read -r _l; do echo "$_l -> $(readlink "$_l")"; done
-		find "$P/deploy" -type d | sort
+		find "$P/.deploy" -type l | sort | while read -r _l; do echo "$_l -> $(readlink "$_l")"; done
+		find "$P/.deploy" -type d | sort
 		for _f in state/*; do echo "$_f: $(cat "$_f")"; done
 	} >"$1"
 }

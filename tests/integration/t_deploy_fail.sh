@@ -7,7 +7,9 @@
 # newest first, the others untouched).  on_failure: manual leaves the
 # failed state.  An irreversible hook followed by a failure freezes the
 # deployment: nothing rolled back, an event recorded, `cdx rollback`
-# refuses without --force and works with it.
+# refuses without --force and works with it.  scale_down_delay stops the
+# old slot after the delay (at once for 0s), after which going back
+# reinstalls it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/deploy_lib.sh"
 
@@ -16,24 +18,34 @@
 	echo "  web:"
 	hooks_yaml 4
 	echo "    environments:"
-	echo "      staging: {strategy: blue_green}"
+	echo "      staging: {strategy: blue_green, $SLOW_SCALE_DOWN}"
 	echo "      manual:"
 	echo "        rollback: {on_failure: manual}"
+	echo "        $SLOW_SCALE_DOWN"
 	echo "        slots: {m1: {}, m2: {}}"
 	echo "      canary:"
 	echo "        strategy: canary"
 	echo "        slots: {c1: {}, c2: {}}"
+	echo "        $SLOW_SCALE_DOWN"
 	echo "        canary:"
 	echo "          steps: [25, 50]"
 	echo "          analysis: {command: 'case \$CDX_VERSION in noisy*) echo 0.5;; *) echo 0.001;; esac', max: 0.01}"
 	echo "      slow:"
 	echo "        strategy: canary"
 	echo "        slots: {s1: {}, s2: {}}"
+	echo "        $SLOW_SCALE_DOWN"
 	echo "        canary: {steps: [20], pause: 30s}"
+	echo "      quick:"
+	echo "        slots: {q1: {}, q2: {}}"
+	echo "        blue_green: {scale_down_delay: 0s}"
+	echo "      later:"
+	echo "        slots: {l1: {}, l2: {}}"
+	echo "        blue_green: {scale_down_delay: 1s}"
 	echo "      fleet:"
 	echo "        instances: {i1: {}, i2: {}, i3: {}, i4: {}}"
 	echo "      migr:"
 	echo "        slots: {g1: {}, g2: {}}"
+	echo "        $SLOW_SCALE_DOWN"
 	echo "        hooks:"
 	echo "          deploy: {run: 'echo \"\$CDX_VERSION\" >> state/migrations', irreversible: true}"
 	echo "          start: '$H_START'"
@@ -177,6 +189,27 @@ expect_status 0 "$CDX" rollback web migr --force --reason "undo late2 by hand"
 # no longer frozen: a plain deployment works
 expect_status 0 "$CDX" deploy web migr 1.3
 [ "$(live_version)" = 1.3 ] || fail "after the unfreeze: $(live_version)"
+
+# ---- scale_down_delay: the old slot is stopped after it (0s: at once) ----------------------------
+"$CDX" deploy web quick 1.0 >/dev/null 2>&1 || fail "quick 1.0"
+"$CDX" deploy web quick 1.1 >/dev/null 2>&1 || fail "quick 1.1"
+[ "$(live_version)" = 1.1 ] || fail "quick: $(live_version)"
+[ ! -f state/q1 ] || fail "scale_down_delay 0s: the old slot still runs $(cat state/q1)"
+"$CDX" deploy web later 1.0 >/dev/null 2>&1 || fail "later 1.0"
+"$CDX" deploy web later 1.1 >/dev/null 2>&1 || fail "later 1.1"
+[ "$(cat state/l1)" = 1.0 ] || fail "scale_down_delay 1s: the old slot was stopped at once"
+i=0
+while [ -f state/l1 ]; do
+	i=$((i + 1)); [ "$i" -lt 200 ] || fail "scale_down_delay 1s: the old slot still runs after 10 s"
+	sleep 0.05
+done
+[ "$(live_version)" = 1.1 ] || fail "later: $(live_version)"
+[ "$(jcount '.t == "transition" and .env == "later" and ((.msg // "") | startswith("scaled down slot l1"))')" -eq 1 ] ||
+	fail "the scale-down is not recorded"
+# going back now reinstalls the cold slot
+: >state/log
+expect_status 0 "$CDX" rollback web later
+[ "$(live_version)" = 1.0 ] && [ "$(cat state/log)" = "start l1 1.0" ] || fail "rollback to a cold slot: $(cat state/log)"
 
 journal_check >/dev/null
 echo "t_deploy_fail: ok"

@@ -17,6 +17,7 @@ applications:
     environments:
       staging:
         strategy: blue_green
+        blue_green: {scale_down_delay: 1h}
       fleet:
         instances: {i1: {}, i2: {}, i3: {}}
         rolling: {batch: 2}
@@ -25,7 +26,7 @@ applications:
       gated:
         requires: {pipeline: ci}
 EOF2
-D="$P/deploy/web/staging"
+D="$P/.deploy/web/staging"
 
 # ---- first deployment: a release, a slot link, current -------------------------
 expect_status 0 "$CDX" deploy web staging 1.0
@@ -79,7 +80,7 @@ for v in 1.4 1.5; do [ -d "$D/releases/$v" ] || fail "release $v in use was prun
 # ---- rolling with the local hook set: instance links ---------------------------------
 expect_status 0 "$CDX" deploy web fleet 2.0
 for i in i1 i2 i3; do
-	[ "$(readlink "$P/deploy/web/fleet/instances/$i")" = ../releases/2.0 ] || fail "instances/$i is not 2.0"
+	[ "$(readlink "$P/.deploy/web/fleet/instances/$i")" = ../releases/2.0 ] || fail "instances/$i is not 2.0"
 done
 [ "$(current_link web fleet)" = releases/2.0 ] || fail "fleet current -> $(current_link web fleet)"
 
@@ -124,7 +125,7 @@ expect_status 2 "$CDX" deploy web staging
 expect_status 2 env -u CDX_CONFIRM "$CDX" deploy web prod 1.0 </dev/null
 expect_contains "protected"
 expect_contains "--yes"
-[ ! -e "$P/deploy/web/prod" ] || fail "a refused protected deployment changed something"
+[ ! -e "$P/.deploy/web/prod" ] || fail "a refused protected deployment changed something"
 expect_status 2 env CDX_CONFIRM=0 "$CDX" deploy web prod 1.0 </dev/null
 expect_status 0 env CDX_CONFIRM=1 "$CDX" deploy web prod 1.0 </dev/null
 expect_status 0 "$CDX" deploy web prod 1.1 --yes </dev/null

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/deploy_lib.sh"
 # release every hook still waiting, whatever happens
-trap 'touch "$P/go-hold" "$P/go-holdq" "$P/go2"; sleep 0.2; cleanup' EXIT
+trap 'touch "$P/go-hold" "$P/go-holdq" "$P/go2"; sleep 0.2; stop_scale_downs; cleanup' EXIT
 
 {
 	echo "applications:"
@@ -45,7 +45,7 @@ holder=$!
 wait_for state/hold
 expect_status 3 "$CDX" deploy web staging 2.0
 expect_contains "web/staging is busy"
-expect_contains "deploy hold of web"
+expect_contains "deploy of hold by "
 expect_contains "(pid $holder, deployment "
 HID=$("$CDX" deployments web staging --json | jq -r '.[-1].id')
 expect_contains "$HID"

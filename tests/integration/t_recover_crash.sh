@@ -116,10 +116,10 @@ sweep() { # sweep NAME KIND: crash at every transition, recover, check
 	journal_check >/dev/null
 }
 
-project bg "strategy: blue_green" "slots: {b1: {}, b2: {}}"
+project bg "strategy: blue_green" "slots: {b1: {}, b2: {}}" "$SLOW_SCALE_DOWN"
 sweep blue_green slots
 
-project can "strategy: canary" "slots: {c1: {}, c2: {}}" "canary: {steps: [50]}"
+project can "strategy: canary" "slots: {c1: {}, c2: {}}" "canary: {steps: [50]}" "$SLOW_SCALE_DOWN"
 sweep canary slots
 
 project roll "instances: {r1: {}, r2: {}}" "rolling: {batch: 1}"
@@ -171,7 +171,7 @@ KIND=instances
 consistent x2
 journal_check >/dev/null
 # ---- a first deployment killed half way: nothing served before, nothing serves ---------------
-project first "strategy: blue_green" "slots: {b1: {}, b2: {}}"
+project first "strategy: blue_green" "slots: {b1: {}, b2: {}}" "$SLOW_SCALE_DOWN"
 CASE="first deployment crash"
 set +e
 CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod 1.0 >/dev/null 2>&1

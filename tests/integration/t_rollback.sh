@@ -16,7 +16,7 @@
 	echo "  web:"
 	hooks_yaml 4
 	echo "    environments:"
-	echo "      staging: {strategy: blue_green}"
+	echo "      staging: {strategy: blue_green, $SLOW_SCALE_DOWN}"
 	echo "      fleet:"
 	echo "        instances: {i1: {}, i2: {}, i3: {}, i4: {}}"
 	echo "        rolling: {batch: 2}"

@@ -254,7 +254,7 @@ static void test_relative_path(void **state)
 	if (!pr)
 		fail_msg("%s", problems);
 	e = env_of(pr, "web", "staging");
-	want = cdx_xasprintf("%s/deploy/web/staging", sub);
+	want = cdx_xasprintf("%s/.deploy/web/staging", sub);
 	assert_string_equal(e->deploy_to, want);
 	free(want);
 	free(problems);
