@@ -161,6 +161,10 @@ struct cdx_run_options {
 	int make_first;            /* with make_job: also write the run record */
 	long owner_pid;            /* the run's owner (make), 0 = this process */
 	size_t job_count;          /* jobs in the whole run, for its record */
+	int shuffle;               /* start ready jobs in a random order (to
+				      expose needs a pipeline forgot) ... */
+	unsigned long long shuffle_seed; /* ... drawn from this seed: the same
+				      seed gives the same order */
 };
 
 struct cdx_run;
@@ -336,6 +340,76 @@ CDX_API struct cJSON *cdx_rollback_history(struct cdx_orchestrator *o, const cha
  * deployment exists (ERR set).  Caller frees. */
 CDX_API struct cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id,
 					  const char *strategy, struct cdx_error *err);
+
+/* ---- the optimizer (SEED.md's PerformanceOptimizer) ---------------------- */
+
+/* How far cdx_optimize may rewrite a pipeline:
+ *  - CONSERVATIVE: the same graph; jobs are listed in each stage in the
+ *    order the ordering rule starts them (no change of meaning);
+ *  - MODERATE: also replaces implicit stage barriers (a stage without
+ *    `needs:` waits for the one before) by job-level needs, where the jobs
+ *    involved declare `inputs:` and `outputs:` and the declarations show
+ *    that the job does not read, or write over, what an earlier job
+ *    writes or reads — sound by declared evidence;
+ *  - AGGRESSIVE: also drops implicit barriers without evidence (written
+ *    needs stay), each such edge reported as unsafe. */
+enum cdx_opt_level {
+	CDX_OPT_CONSERVATIVE = 0,
+	CDX_OPT_MODERATE = 1,
+	CDX_OPT_AGGRESSIVE = 2,
+};
+
+/* cdx_opt_level_parse: "conservative", "moderate" or "aggressive" into
+ * *LEVEL; 0, or -1 when S is none of them. */
+CDX_API int cdx_opt_level_parse(const char *s, enum cdx_opt_level *level);
+/* cdx_opt_level_name: the word for LEVEL (static string) */
+CDX_API const char *cdx_opt_level_name(enum cdx_opt_level level);
+
+struct cdx_optimize_options {
+	enum cdx_opt_level level;
+	unsigned workers;     /* workers to predict for; 0 = number of CPUs */
+	const char *state;    /* history store; NULL = "file:.cdx"; never created */
+	const char *out_name; /* the optimized file's name, for its header
+				 comment and positions in messages (NULL =
+				 the pipeline's path) */
+};
+
+/* cdx_optimize_analyze: SEED.md's analyze_pipeline_performance for WORKERS
+ * workers (0 = CPUs), with the weights `cdx run` uses (the median of each
+ * job's recent successful attempts in the store STATE, else
+ * duration_hint, else 1 s): total work, critical path, useful parallelism
+ * (work / critical path), lower bound max(critical path, work / workers),
+ * the makespan predicted by list scheduling with the ordering rule, idle
+ * worker time and the part of it caused by implicit stage barriers, the
+ * jobs that bound the simulated makespan, the makespan for 1, 2, 4 ...
+ * workers and the knee (the fewest workers within 5% of unlimited ones),
+ * jobs worth splitting, each job's weight and its source, and each job's
+ * CPU and memory from history ("resources", SEED.md's
+ * monitor_resource_usage).  Caller frees with cJSON_Delete; NULL with ERR
+ * set (CDX_ESTATE) when the store exists but cannot be read. */
+CDX_API struct cJSON *cdx_optimize_analyze(const struct cdx_pipeline *p, unsigned workers, const char *state,
+					   struct cdx_error *err);
+
+/* cdx_optimize_suggest: SEED.md's suggest_improvements: from an analysis
+ * (cdx_optimize_analyze, or the "before" of cdx_optimize) a JSON array of
+ * sentences: jobs to split, the worker count past which more workers gain
+ * under 5%, barriers that idle workers and the declarations that would
+ * lift them, jobs heavy in memory or mostly waiting.  Never NULL for a
+ * valid analysis; caller frees with cJSON_Delete. */
+CDX_API struct cJSON *cdx_optimize_suggest(const struct cJSON *analysis);
+
+/* cdx_optimize: SEED.md's optimize_pipeline_performance: the pipeline P
+ * rewritten at level O->level as a pipeline file that cdx validate accepts
+ * and that runs the same jobs ("yaml", a string), with "level",
+ * "workers", "before" and "after" (analyses), "predicted_makespan_before_s",
+ * "predicted_makespan_after_s", "speedup", "critical_path" (after),
+ * "edges" (every rewritten edge: job, need, change "added" or "removed",
+ * reason, unsafe), "suggestions" and "resources".  The text is checked by
+ * loading it before it is returned.  Caller frees with cJSON_Delete; NULL
+ * with ERR set when the store cannot be read (CDX_ESTATE) or the pipeline
+ * is too large to rewrite (CDX_EUSAGE). */
+CDX_API struct cJSON *cdx_optimize(const struct cdx_pipeline *p, const struct cdx_optimize_options *o,
+				   struct cdx_error *err);
 
 #ifdef __cplusplus
 }

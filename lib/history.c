@@ -287,6 +287,17 @@ void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, dou
 	cdx_store_close(s);
 }
 
+int cdx_history_scan_at(const char *state, cdx_store_fn fn, void *ctx, struct cdx_error *err)
+{
+	struct cdx_store *s;
+	int rc = open_store(state, &s, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	rc = s->ops->scan(s, fn, ctx, err);
+	cdx_store_close(s);
+	return rc < 0 ? -1 : 0;
+}
+
 cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, struct cdx_error *err)
 {
 	struct cdx_store *s;

@@ -18,6 +18,12 @@ void cdx_history_weights(struct cdx_store *s, const struct cdx_pipeline *p, doub
  * only if it exists (reading never creates a store) */
 void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, double *w);
 
+/* cdx_history_scan_at: call FN (see store.h) for every record of the store
+ * named STATE (NULL = file:.cdx), oldest first.  A file store that does not
+ * exist holds nothing: 0 without calling FN, and nothing is created.  -1
+ * with ERR set when the store cannot be opened or read. */
+int cdx_history_scan_at(const char *state, cdx_store_fn fn, void *ctx, struct cdx_error *err);
+
 /* cdx_history_owner_alive: whether the process recorded as HOST/PID with
  * start time PID_START still runs (a run on another host counts as alive) */
 bool cdx_history_owner_alive(const char *host, int pid, long long pid_start);

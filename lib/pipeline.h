@@ -68,6 +68,7 @@ struct cdx_job {
 	struct cdx_vars vars;       /* job variables, matrix values included */
 	char **inputs, **outputs;   /* declared paths (optimizer evidence) */
 	size_t n_inputs, n_outputs;
+	bool has_inputs, has_outputs; /* the key was given (an empty list declares "none") */
 	int64_t hint_ms;            /* duration_hint, -1 when absent */
 	char *matrix_base;          /* name before matrix expansion, or NULL */
 	const char *file;           /* file of its name (pipeline-owned) */

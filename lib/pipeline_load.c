@@ -726,10 +726,10 @@ static void parse_job(struct loader *l, const struct cdx_ynode *m, struct cdx_jo
 		parse_vars(l, v, "variables", true, &j->vars);
 	v = cdx_yaml_get(m, "inputs");
 	if (v)
-		get_strlist(l, v, "inputs", &j->inputs, &j->n_inputs);
+		j->has_inputs = get_strlist(l, v, "inputs", &j->inputs, &j->n_inputs);
 	v = cdx_yaml_get(m, "outputs");
 	if (v)
-		get_strlist(l, v, "outputs", &j->outputs, &j->n_outputs);
+		j->has_outputs = get_strlist(l, v, "outputs", &j->outputs, &j->n_outputs);
 	v = cdx_yaml_get(m, "duration_hint");
 	if (v)
 		get_duration(l, v, "duration_hint", true, &j->hint_ms);

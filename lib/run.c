@@ -15,7 +15,8 @@
  *    groups: at once for the start and the end of the run, otherwise at
  *    most every 50 ms, so that recording costs little per job;
  *  - job weights for the ordering rule come from measured history (median
- *    of the last successful attempts), else duration_hint, else 1 s.
+ *    of the last successful attempts), else duration_hint, else 1 s;
+ *    with the shuffle option, a seeded random priority replaces the rule.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -676,6 +677,22 @@ static void summary(struct cdx_run *r, double cp_ms)
 	fflush(r->out);
 }
 
+/* --shuffle: a random priority per job, drawn from SEED (splitmix64), so
+ * that the ready queue starts ready jobs in a random order that the same
+ * seed repeats; stage nodes never enter the queue */
+static void shuffle(double *prio, size_t n_jobs, unsigned long long seed)
+{
+	uint64_t x = seed;
+	size_t i;
+	for (i = 0; i < n_jobs; i++) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		z ^= z >> 31;
+		prio[i] = (double)(z >> 11); /* 53 bits: exact in a double */
+	}
+}
+
 int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 {
 	const struct cdx_pipeline *p = r->p;
@@ -700,6 +717,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	if (!r->o.make_job) /* one job: no order to choose, no history to read */
 		cdx_history_weights(r->store, p, r->w);
 	cdx_dag_priority(p->dag, r->w, r->prio);
+	if (r->o.shuffle)
+		shuffle(r->prio, p->n_jobs, r->o.shuffle_seed);
 
 	r->executed = true;
 	r->t0_ns = cdx_now_ns();
@@ -738,6 +757,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	if (r->o.make_job)
 		cJSON_AddStringToObject(rec, "driver", "make");
 	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
+	if (r->o.shuffle)
+		cJSON_AddNumberToObject(rec, "shuffle_seed", (double)r->o.shuffle_seed);
 	if (r->o.json) {
 		cJSON *ev = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(ev, "t");

@@ -134,6 +134,13 @@ int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct c
 			cdx_serving_set(&sv->installed[c], NULL);
 			return 0;
 		}
+		if (t >= 0 && t != sv->active && io->health(io->ctx, t, version, err) != 0) {
+			/* recorded as warm, but its process is gone: start it again */
+			CDX_RECORD("rolling_back", "slot %s (%s) is not healthy: start it again", e->targets[t].name,
+				   version);
+			if (cdx_strategy_install(sv, t, version, io, err) || io->health(io->ctx, t, version, err))
+				return -1;
+		}
 		if (t < 0) {
 			/* not warm: reinstall it into the slot not serving */
 			t = sv->active == 0 && sv->n > 1 ? 1 : 0;

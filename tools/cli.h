@@ -61,6 +61,7 @@ int cmd_runs(struct cli *g, int argc, char **argv);
 int cmd_status(struct cli *g, int argc, char **argv);
 int cmd_logs(struct cli *g, int argc, char **argv);
 int cmd_job(struct cli *g, int argc, char **argv);
+int cmd_optimize(struct cli *g, int argc, char **argv);
 int cmd_deploy(struct cli *g, int argc, char **argv);
 int cmd_deployments(struct cli *g, int argc, char **argv);
 int cmd_promote(struct cli *g, int argc, char **argv);

@@ -2,6 +2,7 @@
  * print its plan (start order by the ordering rule, needs, critical path,
  * maximum parallelism, predicted makespan). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@ struct run_opts {
 	size_t n_vars, n_only, cap_vars, cap_only;
 	enum cdx_output output;
 	long grace_ms; /* -1 = default */
+	bool optimize, shuffle;
+	enum cdx_opt_level level;      /* with optimize */
+	unsigned long long seed;       /* with shuffle */
 };
 
 /* the run a signal handler cancels: the tool runs one at a time */
@@ -93,6 +97,24 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			if (cdx_duration_parse(v, &ms, &why) < 0)
 				return cli_usage_error("run", "--grace %s: %s", v, why);
 			o->grace_ms = (long)ms;
+		} else if (strcmp(a, "--optimize") == 0 || strncmp(a, "--optimize=", 11) == 0) {
+			const char *v = cli_option_value("run", argc, argv, &i, "--optimize");
+			if (!v)
+				return CDX_EUSAGE;
+			if (cdx_opt_level_parse(v, &o->level) < 0)
+				return cli_usage_error("run", "--optimize must be conservative, moderate or aggressive, not '%s'",
+						       v);
+			o->optimize = true;
+		} else if (strcmp(a, "--shuffle") == 0 || strncmp(a, "--shuffle=", 10) == 0) {
+			const char *v = cli_option_value("run", argc, argv, &i, "--shuffle");
+			char *end;
+			if (!v)
+				return CDX_EUSAGE;
+			errno = 0;
+			o->seed = strtoull(v, &end, 10);
+			if (!*v || *end || errno || v[0] == '-' || v[0] == '+')
+				return cli_usage_error("run", "--shuffle needs a whole number as its seed, not '%s'", v);
+			o->shuffle = true;
 		} else if (strcmp(a, "--output") == 0 || strncmp(a, "--output=", 9) == 0) {
 			const char *v = cli_option_value("run", argc, argv, &i, "--output");
 			if (!v)
@@ -126,6 +148,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	}
 	if (!o->target)
 		return cli_usage_error("run", "name a pipeline file or a registered pipeline");
+	if (o->shuffle && o->dry_run)
+		return cli_usage_error("run", "--shuffle orders a real run; the plan of --dry-run has no random order");
 	return 0;
 }
 
@@ -146,6 +170,8 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	if (!ro.state)
 		return CDX_EUSAGE;
 	ro.grace_ms = o->grace_ms;
+	ro.shuffle = o->shuffle;
+	ro.shuffle_seed = o->seed;
 	ro.out = stdout;
 	ro.tty = isatty(STDOUT_FILENO);
 	r = cdx_run_new(p, &ro, &err);
@@ -157,6 +183,50 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	rc = cli_execute("run", r);
 	cdx_run_free(r);
 	return rc;
+}
+
+/* --optimize: replace *P by the pipeline as cdx_optimize rewrites it (the
+ * same jobs, the same name and path, so history and records match) */
+static int optimized(struct cli *g, struct cdx_pipeline **p, const struct run_opts *o)
+{
+	struct cdx_optimize_options oo;
+	struct cdx_error err = {0};
+	struct cdx_diags *d;
+	struct cdx_pipeline *q;
+	const char *text;
+	cJSON *r;
+	memset(&oo, 0, sizeof(oo));
+	oo.level = o->level;
+	oo.workers = o->jobs;
+	oo.state = cli_state(g);
+	if (!oo.state)
+		return CDX_EUSAGE;
+	r = cdx_optimize(*p, &oo, &err);
+	if (!r) {
+		cli_error("run: --optimize %s: %s", cdx_opt_level_name(o->level), err.msg);
+		return err.code ? err.code : CDX_EFAILED;
+	}
+	text = cJSON_GetStringValue(cJSON_GetObjectItem(r, "yaml"));
+	d = cdx_diags_new();
+	q = cdx_pipeline_load_mem(cdx_pipeline_path(*p), text, strlen(text), d);
+	if (!q) {
+		cli_print_diags(d);
+		cdx_diags_free(d);
+		cJSON_Delete(r);
+		return CDX_EFAILED;
+	}
+	cdx_diags_free(d);
+	fprintf(stderr, "cdx run: --optimize %s: %d edge%s rewritten (%d unsafe); predicted makespan on %d workers "
+			"%.2fs -> %.2fs\n",
+		cdx_opt_level_name(o->level), cJSON_GetObjectItem(r, "edges_rewritten")->valueint,
+		cJSON_GetObjectItem(r, "edges_rewritten")->valueint == 1 ? "" : "s",
+		cJSON_GetObjectItem(r, "edges_unsafe")->valueint, cJSON_GetObjectItem(r, "workers")->valueint,
+		cJSON_GetObjectItem(r, "predicted_makespan_before_s")->valuedouble,
+		cJSON_GetObjectItem(r, "predicted_makespan_after_s")->valuedouble);
+	cJSON_Delete(r);
+	cdx_pipeline_free(*p);
+	*p = q;
+	return 0;
 }
 
 int cmd_run(struct cli *g, int argc, char **argv)
@@ -181,6 +251,13 @@ int cmd_run(struct cli *g, int argc, char **argv)
 		goto out;
 	}
 	cdx_diags_free(d);
+	if (o.optimize) {
+		rc = optimized(g, &p, &o);
+		if (rc) {
+			cdx_pipeline_free(p);
+			goto out;
+		}
+	}
 	if (o.dry_run) {
 		const char *state = cli_state(g);
 		cJSON *plan;

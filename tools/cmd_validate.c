@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "environment.h"
 #include "diag.h"
 #include "util.h"
 
@@ -76,8 +77,13 @@ static size_t one_project(const char *path, bool json, cJSON *files)
 		cJSON_AddItemToObject(o, "problems", problems_json(d, 0));
 		cJSON_AddItemToArray(files, o);
 	} else if (pr) {
-		printf("%s: ok (project, %zu pipeline%s)\n", path, cdx_project_pipeline_count(pr),
-		       cdx_project_pipeline_count(pr) == 1 ? "" : "s");
+		const struct cdx_apps *apps = cdx_project_apps(pr);
+		size_t envs = 0, a;
+		for (a = 0; a < apps->n; a++)
+			envs += apps->apps[a].n_envs;
+		printf("%s: ok (project, %zu pipeline%s, %zu application%s, %zu environment%s)\n", path,
+		       cdx_project_pipeline_count(pr), cdx_project_pipeline_count(pr) == 1 ? "" : "s", apps->n,
+		       apps->n == 1 ? "" : "s", envs, envs == 1 ? "" : "s");
 	} else {
 		cli_print_diags(d);
 	}

@@ -1,0 +1,243 @@
+/* cmd_optimize.c — `cdx optimize FILE [--level L] [--workers P] [-o OUT.yml]
+ * [--json]`: the analysis of a pipeline's schedule from measured history,
+ * the edges the chosen level rewrites and why, suggestions, and the
+ * optimized pipeline file (lib/optimize.c does the work). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+struct opt_opts {
+	const char *target, *out;
+	enum cdx_opt_level level;
+	unsigned workers;
+	bool json;
+};
+
+static int parse(int argc, char **argv, struct opt_opts *o)
+{
+	int i;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(a, "--level") == 0 || strncmp(a, "--level=", 8) == 0) {
+			const char *v = cli_option_value("optimize", argc, argv, &i, "--level");
+			if (!v)
+				return CDX_EUSAGE;
+			if (cdx_opt_level_parse(v, &o->level) < 0)
+				return cli_usage_error("optimize",
+						       "--level must be conservative, moderate or aggressive, not '%s'", v);
+		} else if (strcmp(a, "--workers") == 0 || strncmp(a, "--workers=", 10) == 0 ||
+			   (a[0] == '-' && a[1] == 'j')) {
+			const char *v = a[1] == 'j' && a[2] ? a + 2
+					: cli_option_value("optimize", argc, argv, &i, a[1] == 'j' ? "-j" : "--workers");
+			char *end;
+			long n;
+			if (!v)
+				return CDX_EUSAGE;
+			n = strtol(v, &end, 10);
+			if (!*v || *end || n < 1 || n > 4096)
+				return cli_usage_error("optimize", "--workers needs a number from 1 to 4096, not '%s'", v);
+			o->workers = (unsigned)n;
+		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 || strncmp(a, "--output=", 9) == 0) {
+			const char *v = cli_option_value("optimize", argc, argv, &i, a[1] == 'o' ? "-o" : "--output");
+			if (!v)
+				return CDX_EUSAGE;
+			if (!*v)
+				return cli_usage_error("optimize", "-o needs a file name");
+			o->out = v;
+		} else if (a[0] == '-' && a[1]) {
+			return cli_usage_error("optimize", "unknown option %s", a);
+		} else if (!o->target) {
+			o->target = a;
+		} else {
+			return cli_usage_error("optimize", "unexpected argument %s", a);
+		}
+	}
+	if (!o->target)
+		return cli_usage_error("optimize", "name a pipeline file or a registered pipeline");
+	return 0;
+}
+
+/* write TEXT to PATH through a temporary file renamed over it; 0 or -1
+ * with a message printed */
+static int write_file(const char *path, const char *text)
+{
+	char *tmp = cdx_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	size_t len = strlen(text);
+	int rc = 0;
+	if (!f) {
+		cli_error("optimize: cannot write %s: %s", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (fwrite(text, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		cli_error("optimize: cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (fclose(f) != 0 && rc == 0) {
+		cli_error("optimize: cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0 && rename(tmp, path) != 0) {
+		cli_error("optimize: cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* a chain of job ids "a -> b -> c"; a long one by its ends */
+static void print_list(const char *label, const cJSON *a)
+{
+	int i, n = cJSON_GetArraySize(a);
+	printf("%s", label);
+	for (i = 0; i < n; i++) {
+		if (n > 12 && i == 5) {
+			printf(" -> ... (%d more)", n - 10);
+			i = n - 5;
+		}
+		printf("%s %s", i ? " ->" : "", cJSON_GetArrayItem(a, i)->valuestring);
+	}
+	printf("\n");
+}
+
+static void print_report(const cJSON *r, const char *out)
+{
+	const cJSON *before = cJSON_GetObjectItem(r, "before"), *after = cJSON_GetObjectItem(r, "after"), *it;
+	const cJSON *edges = cJSON_GetObjectItem(r, "edges"), *sugg = cJSON_GetObjectItem(r, "suggestions");
+	const cJSON *res = cJSON_GetObjectItem(r, "resources"), *from = cJSON_GetObjectItem(before, "weights_from");
+
+	printf("pipeline %s: %.0f jobs in %.0f stages; level %s; %.0f workers\n",
+	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "pipeline")), num(before, "jobs"), num(before, "stages"),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "level")), num(r, "workers"));
+	printf("weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n", num(from, "history"),
+	       num(from, "duration_hint"), num(from, "default"));
+	printf("total work %.2fs; critical path %.2fs; useful parallelism %.2f; max width %.0f\n",
+	       num(before, "total_work_s"), num(before, "critical_path_s"), num(before, "useful_parallelism"),
+	       num(before, "max_parallelism"));
+	print_list("critical path:", cJSON_GetObjectItem(before, "critical_path"));
+	print_list("bounding jobs:", cJSON_GetObjectItem(before, "bounding_jobs"));
+	printf("idle worker time %.2fs, %.2fs of it behind stage barriers\n", num(before, "idle_worker_s"),
+	       num(before, "barrier_idle_s"));
+	printf("lower bound %.2fs; declared order %.2fs; predicted makespan %.2fs -> %.2fs (%.2fx)\n",
+	       num(r, "lower_bound_s"), num(r, "declared_order_makespan_s"), num(r, "predicted_makespan_before_s"),
+	       num(r, "predicted_makespan_after_s"), num(r, "speedup"));
+	if (num(after, "critical_path_s") != num(before, "critical_path_s"))
+		print_list("critical path after:", cJSON_GetObjectItem(after, "critical_path"));
+	printf("rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges), num(r, "edges_unsafe"));
+	cJSON_ArrayForEach(it, edges)
+	{
+		printf("  %s%s: %s need %s: %s\n", cJSON_IsTrue(cJSON_GetObjectItem(it, "unsafe")) ? "UNSAFE " : "",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "job")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "change")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "need")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+	}
+	if (cJSON_GetArraySize(sugg)) {
+		printf("suggestions:\n");
+		cJSON_ArrayForEach(it, sugg) printf("  - %s\n", it->valuestring);
+	}
+	if (cJSON_GetArraySize(res)) {
+		printf("resources (median of recent successful attempts):\n");
+		cJSON_ArrayForEach(it, res)
+		{
+			if (num(it, "samples") <= 0) {
+				printf("  %-32s %3.0f attempts, none successful\n", it->string, num(it, "attempts"));
+				continue;
+			}
+			printf("  %-32s wall %7.2fs  cpu %7.2fs (%3.0f%%)  rss %7.1f MiB (peak %.1f)\n", it->string,
+			       num(it, "wall_s"), num(it, "cpu_s"), 100 * num(it, "cpu_share"), num(it, "maxrss_mib"),
+			       num(it, "maxrss_mib_peak"));
+		}
+	}
+	if (out)
+		printf("wrote %s\n", out);
+	else
+		printf("(write the optimized pipeline with -o FILE)\n");
+}
+
+int cmd_optimize(struct cli *g, int argc, char **argv)
+{
+	struct opt_opts o;
+	struct cdx_optimize_options oo;
+	struct cdx_error err = {0};
+	struct cdx_diags *d = NULL;
+	struct cdx_pipeline *p = NULL;
+	cJSON *r = NULL;
+	char *path = NULL;
+	const char *state;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.level = CDX_OPT_MODERATE;
+	rc = parse(argc, argv, &o);
+	if (rc)
+		goto out;
+	rc = cli_resolve_pipeline(g, "optimize", o.target, &path);
+	if (rc)
+		goto out;
+	d = cdx_diags_new();
+	p = cdx_pipeline_load(path, d);
+	if (!p) {
+		cli_print_diags(d);
+		rc = CDX_EUSAGE;
+		goto out;
+	}
+	state = cli_state(g);
+	if (!state) {
+		rc = CDX_EUSAGE;
+		goto out;
+	}
+	memset(&oo, 0, sizeof(oo));
+	oo.level = o.level;
+	oo.workers = o.workers;
+	oo.state = state;
+	oo.out_name = o.out && strcmp(o.out, "-") != 0 ? o.out : NULL;
+	r = cdx_optimize(p, &oo, &err);
+	if (!r) {
+		cli_error("optimize: %s", err.msg);
+		rc = err.code ? err.code : CDX_EFAILED;
+		goto out;
+	}
+	if (o.out && strcmp(o.out, "-") == 0) {
+		fputs(cJSON_GetStringValue(cJSON_GetObjectItem(r, "yaml")), stdout);
+		rc = 0;
+		goto out;
+	}
+	if (o.out && write_file(o.out, cJSON_GetStringValue(cJSON_GetObjectItem(r, "yaml"))) < 0) {
+		rc = CDX_EUSAGE;
+		goto out;
+	}
+	if (o.json) {
+		char *s;
+		if (o.out)
+			cJSON_AddStringToObject(r, "output", o.out);
+		s = cJSON_Print(r);
+		puts(s);
+		free(s);
+	} else {
+		print_report(r, o.out);
+	}
+	rc = 0;
+out:
+	cJSON_Delete(r);
+	cdx_pipeline_free(p);
+	cdx_diags_free(d);
+	free(path);
+	return rc;
+}
