@@ -815,7 +815,11 @@ static void test_rollback_slots_warm(void **state)
 	struct cdx_strategy_io io;
 	struct cdx_error err = {0};
 	struct fake f;
-	static const char *const want[] = {"R rolling_back", "H switch 0 v1 100", NULL};
+	/* the warm slot is checked first, then takes the traffic */
+	static const char *const want[] = {"C 0 v1", "R rolling_back", "H switch 0 v1 100", NULL};
+	/* a warm slot whose process is gone is started again */
+	static const char *const restart[] = {"C 0 v1", "R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0",
+					      "C 0 v1", "R rolling_back", "H switch 0 v1 100", NULL};
 	static const enum cdx_rollback_kind kinds[] = {CDX_ROLLBACK_IMMEDIATE, CDX_ROLLBACK_BLUE_GREEN};
 	size_t k;
 	(void)state;
@@ -832,6 +836,14 @@ static void test_rollback_slots_warm(void **state)
 		expect_str(sv.installed[1], "v2"); /* stays warm for going forward again */
 		cdx_serving_free(&sv);
 	}
+	fake_init(&f);
+	f.fail_health_at = 1;
+	sv_slots(&sv, "v1", "v2", 1);
+	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", NULL, &io, &err), 0);
+	expect_log(&f, restart);
+	assert_string_equal(f.msgs[0], "slot blue (v1) is not healthy: start it again");
+	assert_int_equal(sv.active, 0);
+	cdx_serving_free(&sv);
 }
 
 static void test_rollback_slots_cold(void **state)
@@ -1048,7 +1060,8 @@ static void test_record_stops(void **state)
 	f.stop_record_at = 1;
 	sv_slots(&sv, "v1", "v2", 1);
 	assert_int_not_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", NULL, &io, &err), 0);
-	assert_int_equal(f.n, 1);
+	assert_string_equal(f.log[f.n - 1], "R rolling_back");
+	assert_int_equal(count_prefix(&f, "H "), 0);
 	assert_int_equal(sv.active, 1);
 	cdx_serving_free(&sv);
 
