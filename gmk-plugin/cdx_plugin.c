@@ -593,6 +593,132 @@ static char *fn_runs(const char *nm, unsigned int argc, char **argv)
 	return r;
 }
 
+/* ---- $(cdx-health PIPELINE) and $(cdx-report ...) ------------------------ */
+
+/* the project file make's directory would use, loaded; NULL when there is
+ * none or it does not load (the defaults apply then) */
+static struct cdx_project *project_here(void)
+{
+	const char *cfg = getenv("CDX_CONFIG");
+	struct cdx_project *pr = NULL;
+	struct cdx_diags *d;
+	if (!cfg || !*cfg)
+		cfg = "cdx.yml";
+	if (access(cfg, F_OK) == 0) {
+		d = cdx_diags_new();
+		pr = cdx_project_load(cfg, d);
+		cdx_diags_free(d);
+	}
+	return pr;
+}
+
+/* $(cdx-health PIPELINE): healthy, degraded, failing or unknown, computed
+ * in-process from the store with cdx.yml's thresholds; read only (alerts
+ * are evaluated by runs and by cdx health, not by reading a makefile) */
+static char *fn_health(const char *nm, unsigned int argc, char **argv)
+{
+	char *name = trim(argv[0]), *state, *r;
+	struct cdx_error err = {0};
+	struct cdx_project *pr;
+	cJSON *h;
+	(void)argc;
+	if (!cdx_name_valid(name)) {
+		char *msg = cdx_xasprintf("'%s' is not a pipeline name", name);
+		free(name);
+		fail(nm, msg);
+		free(msg);
+		return NULL;
+	}
+	state = state_url();
+	pr = project_here();
+	h = cdx_monitor_health(state, name, pr, 0, &err);
+	cdx_project_free(pr);
+	free(state);
+	free(name);
+	if (!h) {
+		fail(nm, err.msg);
+		return NULL;
+	}
+	r = give(cJSON_GetStringValue(cJSON_GetObjectItem(h, "status")));
+	cJSON_Delete(h);
+	return r;
+}
+
+/* single-quote S for sh, for a function's result: make does not expand
+ * that again, so a '$' stays as it is (shell_quote doubles it for text
+ * that goes through gmk_eval) */
+static void sh_quote_result(struct cdx_buf *b, const char *s)
+{
+	cdx_buf_addc(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			cdx_buf_adds(b, "'\\''");
+		else
+			cdx_buf_addc(b, *s);
+	}
+	cdx_buf_addc(b, '\'');
+}
+
+/* $(cdx-report PIPELINE[,TYPE[,FORMAT[,FILE]]]): the cdx command line that
+ * writes the report, for a recipe (make -n shows it; nothing is read
+ * while makefiles are parsed).  TYPE defaults to summary; FORMAT to the
+ * one FILE's extension names (.html, .txt, .json), else json; without
+ * FILE the report goes to standard output. */
+static char *fn_report(const char *nm, unsigned int argc, char **argv)
+{
+	static const char *const types[] = {"summary", "detailed", "performance"};
+	static const char *const formats[] = {"json", "html", "text"};
+	char *a[4] = {NULL, NULL, NULL, NULL}, *r = NULL, *msg = NULL;
+	const char *format;
+	struct cdx_buf b = {0};
+	unsigned i;
+	size_t k;
+	for (i = 0; i < 4; i++)
+		a[i] = trim(i < argc ? argv[i] : "");
+	if (!cdx_name_valid(a[0])) {
+		msg = cdx_xasprintf("'%s' is not a pipeline name", a[0]);
+		goto out;
+	}
+	if (!*a[1]) {
+		free(a[1]);
+		a[1] = cdx_xstrdup("summary");
+	}
+	for (k = 0; k < CDX_ARRAY_LEN(types) && strcmp(a[1], types[k]) != 0; k++)
+		;
+	if (k == CDX_ARRAY_LEN(types)) {
+		msg = cdx_xasprintf("report type '%s' is not summary, detailed or performance", a[1]);
+		goto out;
+	}
+	format = a[2];
+	if (!*format) {
+		const char *dot = strrchr(a[3], '.');
+		format = dot && strcmp(dot, ".html") == 0 ? "html" : dot && strcmp(dot, ".txt") == 0 ? "text" : "json";
+	}
+	for (k = 0; k < CDX_ARRAY_LEN(formats) && strcmp(format, formats[k]) != 0; k++)
+		;
+	if (k == CDX_ARRAY_LEN(formats)) {
+		msg = cdx_xasprintf("report format '%s' is not json, html or text", format);
+		goto out;
+	}
+	sh_quote_result(&b, registry.tool);
+	cdx_buf_adds(&b, " report ");
+	sh_quote_result(&b, a[0]);
+	cdx_buf_printf(&b, " --type %s --format %s", a[1], format);
+	if (*a[3]) {
+		cdx_buf_adds(&b, " -o ");
+		sh_quote_result(&b, a[3]);
+	}
+	r = give(b.data);
+out:
+	if (msg)
+		fail(nm, msg);
+	free(msg);
+	cdx_buf_free(&b);
+	for (i = 0; i < 4; i++)
+		free(a[i]);
+	return r;
+}
+
 /* the cdx tool beside this module: build tree (build/cdx.so, build/cdx) or
  * installed (PREFIX/lib/cdx/cdx.so, PREFIX/bin/cdx); else from PATH */
 static char *find_tool(void)
@@ -651,6 +777,8 @@ static int setup(void)
 	gmk_add_function("cdx-jobs", fn_jobs, 1, 2, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-pipeline", fn_pipeline, 1, 1, GMK_FUNC_DEFAULT);
 	gmk_add_function("cdx-runs", fn_runs, 1, 1, GMK_FUNC_DEFAULT);
+	gmk_add_function("cdx-health", fn_health, 1, 1, GMK_FUNC_DEFAULT);
+	gmk_add_function("cdx-report", fn_report, 1, 4, GMK_FUNC_DEFAULT);
 	cdx_gmk_deploy_setup();
 	registry.tool = find_tool();
 	atexit(registry_free);

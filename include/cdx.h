@@ -165,6 +165,8 @@ struct cdx_run_options {
 				      expose needs a pipeline forgot) ... */
 	unsigned long long shuffle_seed; /* ... drawn from this seed: the same
 				      seed gives the same order */
+	const char *config;        /* project file whose monitoring: alerts are
+				      evaluated when the run ends; NULL = none */
 };
 
 struct cdx_run;
@@ -410,6 +412,44 @@ CDX_API struct cJSON *cdx_optimize_suggest(const struct cJSON *analysis);
  * is too large to rewrite (CDX_EUSAGE). */
 CDX_API struct cJSON *cdx_optimize(const struct cdx_pipeline *p, const struct cdx_optimize_options *o,
 				   struct cdx_error *err);
+/* ---- monitoring and reports (SEED.md's PipelineMonitor, PipelineReport) -- */
+
+/* cdx_monitor_health: the health of PIPELINE from the runs recorded in the
+ * store STATE (NULL = file:.cdx), over its last WINDOW finished runs (0 =
+ * the project's monitoring.window, else 20), with the thresholds of the
+ * project PR (NULL = the defaults; see cdx.yml(5)): status "healthy",
+ * "degraded", "failing" or "unknown" with the reasons, runs, success
+ * rate, mean/p50/p95 duration, the trend against the window before, flaky
+ * and slowest jobs, the last failure with the tail of its log, and the
+ * alerts firing.  Caller frees with cJSON_Delete; NULL with ERR set
+ * (CDX_EUSAGE: bad name, CDX_ESTATE: store unreadable).  Read only. */
+CDX_API struct cJSON *cdx_monitor_health(const char *state, const char *pipeline, const struct cdx_project *pr,
+					 size_t window, struct cdx_error *err);
+
+/* cdx_monitor_alerts: evaluate the alerts of PR's `monitoring:` for
+ * PIPELINE (NULL: the rules that name a pipeline) and for deployments:
+ * an alert whose condition holds and that is not firing fires (its notify
+ * command runs with the alert JSON on stdin; an event of kind "alert" is
+ * recorded), one that fires and no longer holds resolves (kind
+ * "alert_resolved").  Returns the events made, as an array (often empty;
+ * caller frees with cJSON_Delete), or NULL with ERR set. */
+CDX_API struct cJSON *cdx_monitor_alerts(const char *state, const struct cdx_project *pr, const char *pipeline,
+					 struct cdx_error *err);
+
+/* cdx_monitor_metrics: every pipeline and deployment in STATE as
+ * Prometheus text exposition (version 0.0.4): counters of runs, jobs and
+ * attempts by status, duration histograms, deployment counts, alerts
+ * firing.  Caller frees with free(); NULL with ERR set. */
+CDX_API char *cdx_monitor_metrics(const char *state, struct cdx_error *err);
+
+/* cdx_report_generate: a report on PIPELINE's run RUN_ID (NULL = its
+ * latest) and its recent history in STATE.  TYPE is "summary",
+ * "detailed" or "performance" (NULL = summary), FORMAT "json", "html" or
+ * "text" (NULL = json); see cdx(1) and docs/report.schema.json.  Returns
+ * the report (caller frees with free()), or NULL with ERR set
+ * (CDX_EUSAGE: bad type, format or name, or no such run). */
+CDX_API char *cdx_report_generate(const char *state, const char *pipeline, const char *run_id, const char *type,
+				  const char *format, struct cdx_error *err);
 
 #ifdef __cplusplus
 }

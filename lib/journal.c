@@ -485,6 +485,27 @@ static bool deliver(char *l, size_t n, cdx_journal_fn fn, void *ctx, size_t *bad
 int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t *damaged,
 		     struct cdx_error *err)
 {
+	return cdx_journal_scan_from(j, 0, fn, ctx, damaged, NULL, err);
+}
+
+int cdx_journal_tip(struct cdx_journal *j, uint64_t *seq, off_t *end, struct cdx_error *err)
+{
+	int rc;
+	if (lock_fd(j, LOCK_SH, err) < 0)
+		return -1;
+	rc = catch_up(j, false, err);
+	unlock_fd(j);
+	if (rc < 0)
+		return -1;
+	*seq = j->last_seq;
+	if (end)
+		*end = j->end;
+	return 0;
+}
+
+int cdx_journal_scan_from(struct cdx_journal *j, off_t from, cdx_journal_fn fn, void *ctx, size_t *damaged,
+			  off_t *end, struct cdx_error *err)
+{
 	struct cdx_buf line = {0}; /* a line that spans reads */
 	bool overlong = false, stop = false;
 	char *chunk = NULL;
@@ -499,6 +520,11 @@ int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t
 		goto out;
 	/* [0, limit) ends with a valid record and never changes again */
 	limit = j->end;
+	if (end)
+		*end = limit;
+	/* FROM is an end this handle reported before; past LIMIT the file
+	 * was cut or replaced since, and the whole of it is read again */
+	off = from > 0 && from <= limit ? from : 0;
 	/* not j->chunk: FN may sync, which uses it */
 	chunk = cdx_xmalloc(CHUNK);
 	while (off < limit && !stop) {

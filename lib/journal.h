@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -74,6 +75,20 @@ typedef int (*cdx_journal_fn)(void *ctx, uint64_t seq, const char *rec, size_t l
  * ERR set (code CDX_ESTATE) on I/O error. */
 int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t *damaged,
 		     struct cdx_error *err);
+
+/* cdx_journal_scan_from: cdx_journal_scan starting at file offset FROM,
+ * which must be 0 or an *END that an earlier call on J returned (a line
+ * boundary; the bytes before it never change).  *END (may be NULL)
+ * receives the offset up to which this call read, for the next call: so a
+ * reader following the journal reads each record once (store_file's tail).
+ * An offset past the end of the file (it was replaced) reads from 0. */
+int cdx_journal_scan_from(struct cdx_journal *j, off_t from, cdx_journal_fn fn, void *ctx, size_t *damaged,
+			  off_t *end, struct cdx_error *err);
+
+/* cdx_journal_tip: the seq of the last valid record on disk now (0 when
+ * there is none) in *SEQ and the offset just past it in *END (may be
+ * NULL).  -1 with ERR set on I/O error. */
+int cdx_journal_tip(struct cdx_journal *j, uint64_t *seq, off_t *end, struct cdx_error *err);
 
 /* cdx_journal_set_lazy: with LAZY, cdx_journal_sync writes the records
  * (other processes see them, a crash of this one loses none) but skips the

@@ -13,6 +13,7 @@
 
 #include "diag.h"
 #include "environment.h"
+#include "monitor.h"
 #include "util.h"
 #include "ytree.h"
 
@@ -28,9 +29,10 @@ struct cdx_project {
 	struct proj_pipeline *pipelines;
 	size_t n, cap;
 	struct cdx_apps apps; /* applications: and their environments */
+	struct cdx_monitor_config *mon; /* `monitoring:` (monitor_config.c) */
 };
 
-static const char *const project_keys[] = {"state", "pipelines", "applications"};
+static const char *const project_keys[] = {"state", "pipelines", "applications", "monitoring"};
 
 static char *resolve(const char *dir, const char *p)
 {
@@ -72,6 +74,7 @@ struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
 	copy = cdx_xstrdup(path);
 	pr->dir = cdx_xstrdup(dirname(copy));
 	free(copy);
+	pr->mon = cdx_monitor_config_new(pr->dir);
 	root = cdx_yaml_root(t);
 	if (root->type != CDX_Y_MAP) {
 		bad(diags, root, &problems, "a project file must be a mapping, not %s%s", cdx_yaml_typename(root), "");
@@ -112,6 +115,9 @@ struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
 		pr->state = cdx_xasprintf("file:%s", dir);
 		free(dir);
 	}
+	n = cdx_yaml_get(root, "monitoring");
+	if (n)
+		problems += cdx_monitor_config_parse(n, pr->mon, diags);
 	n = cdx_yaml_get(root, "pipelines");
 	if (n && !cdx_yaml_is_null(n)) {
 		if (n->type != CDX_Y_MAP) {
@@ -167,6 +173,7 @@ void cdx_project_free(struct cdx_project *pr)
 	free(pr->path);
 	free(pr->dir);
 	free(pr->state);
+	cdx_monitor_config_free(pr->mon);
 	free(pr);
 }
 
@@ -202,4 +209,9 @@ const char *cdx_project_find(const struct cdx_project *pr, const char *name)
 const struct cdx_apps *cdx_project_apps(const struct cdx_project *pr)
 {
 	return &pr->apps;
+}
+
+const struct cdx_monitor_config *cdx_project_monitoring(const struct cdx_project *pr)
+{
+	return pr->mon;
 }

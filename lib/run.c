@@ -32,6 +32,7 @@
 #include "duration.h"
 #include "history.h"
 #include "map.h"
+#include "monitor.h"
 #include "pipeline.h"
 #include "runner.h"
 #include "sched.h"
@@ -833,6 +834,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		record(r, rec, true);
 		if (!r->o.json)
 			summary(r, cp_ms);
+		/* a run ended: the moment alerts on its pipeline may change */
+		cdx_monitor_after_run(r->store, p->name, r->o.config);
 	}
 	switch (r->state) {
 	case CDX_RUN_SUCCESS: return 0;

@@ -81,5 +81,12 @@ int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrato
 int cli_deployment_status(struct cli *g, const char *id, bool json);
 /* cli_print_deployments: one line per deployment of ARR */
 void cli_print_deployments(const struct cJSON *arr, bool newest_first);
+int cmd_health(struct cli *g, int argc, char **argv);
+int cmd_monitor(struct cli *g, int argc, char **argv);
+int cmd_metrics(struct cli *g, int argc, char **argv);
+int cmd_report(struct cli *g, int argc, char **argv);
+/* cli_evaluate_alerts: the end-of-deployment hook (cdx deploy, cdx
+ * rollback): evaluate cdx.yml's alerts on deployments, best effort */
+void cli_evaluate_alerts(struct cli *g);
 
 #endif /* CDX_CLI_H */

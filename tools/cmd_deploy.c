@@ -215,6 +215,7 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 		cli_error("deploy: %s", err.msg);
 	cJSON_Delete(res);
 	cdx_orchestrator_free(o);
+	cli_evaluate_alerts(g); /* a rollback or a freeze may alert (monitoring:) */
 	return rc;
 }
 

@@ -28,6 +28,7 @@
 
 #include "cli.h"
 #include "history.h"
+#include "monitor.h"
 #include "store.h"
 #include "util.h"
 
@@ -141,7 +142,7 @@ static bool jobs_of_run_running(const char *id)
  * should have run (0 = unknown); after TIMEOUT_MS (0 = none) the run is
  * over, and make is told to stop as a Ctrl-C would. */
 static void watch(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
-		  int64_t timeout_ms)
+		  int64_t timeout_ms, const char *pipeline, const char *config)
 {
 	struct cdx_store *s;
 	struct cdx_error err = {0};
@@ -185,13 +186,15 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	s->ops->append(s, rec, &err);
 	s->ops->flush(s, &err);
 	cJSON_Delete(rec);
+	/* the run ended: evaluate the alerts on its pipeline (CONFIG: cdx.yml) */
+	cdx_monitor_after_run(s, pipeline, config);
 	cdx_store_close(s);
 	unlink(marker);
 }
 
 /* start the watcher as a detached grandchild holding none of make's fds */
 static void spawn_watcher(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
-			  int64_t timeout_ms)
+			  int64_t timeout_ms, const char *pipeline, const char *config)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -212,7 +215,7 @@ static void spawn_watcher(const char *state, const char *id, pid_t owner, const 
 			close(fd);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		watch(state, id, owner, marker, expect, timeout_ms);
+		watch(state, id, owner, marker, expect, timeout_ms, pipeline, config);
 		_exit(0);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -379,9 +382,12 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		rc = err.code ? err.code : CDX_EUSAGE;
 		goto out;
 	}
-	if (ro.make_first)
-		spawn_watcher(state, run_id, (pid_t)owner, marker,
-			      (size_t)num(extra, "expect"), (int64_t)num(extra, "timeout_ms"));
+	if (ro.make_first) {
+		char *config = realpath(g->config, NULL); /* NULL when there is none */
+		spawn_watcher(state, run_id, (pid_t)owner, marker, (size_t)num(extra, "expect"),
+			      (int64_t)num(extra, "timeout_ms"), cdx_pipeline_name(p), config);
+		free(config);
+	}
 	if (!make_silent()) {
 		/* echo the script, as make echoes a recipe */
 		printf("%s\n", cdx_pipeline_job_script(p, 0));

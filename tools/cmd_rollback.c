@@ -95,6 +95,8 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 		cli_error("rollback: %s", err.msg);
 	cJSON_Delete(res);
 	cdx_orchestrator_free(o);
+	if (!opt.dry_run)
+		cli_evaluate_alerts(g); /* monitoring: alerts on deployments */
 	return rc;
 }
 

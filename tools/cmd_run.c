@@ -172,6 +172,7 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	ro.grace_ms = o->grace_ms;
 	ro.shuffle = o->shuffle;
 	ro.shuffle_seed = o->seed;
+	ro.config = access(g->config, F_OK) == 0 ? g->config : NULL;
 	ro.out = stdout;
 	ro.tty = isatty(STDOUT_FILENO);
 	r = cdx_run_new(p, &ro, &err);

@@ -1,6 +1,7 @@
 /* fuzz_project.c — libFuzzer target for the project file (cdx.yml)
  * loader: any bytes give a project or diagnostics, never a crash, a leak
- * or a sanitizer report.  The loader reads a path, so the input goes
+ * or a sanitizer report; a monitoring: section that loads is within its
+ * limits.  The loader reads a path, so the input goes
  * through a temporary file. */
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "cdx.h"
+#include "monitor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,8 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)cdx_project_pipeline_name(pr, i);
 		(void)cdx_project_find(pr, cdx_project_pipeline_name(pr, i));
 	}
-	if (pr)
+	if (pr) {
 		(void)cdx_project_state(pr);
+		/* monitoring: (monitor_config.c) parsed into limits */
+		const struct cdx_monitor_config *m = cdx_project_monitoring(pr);
+		if (m->window < 1 || m->window > CDX_MONITOR_WINDOW_MAX || m->n_alerts > 100 || m->failing > m->healthy)
+			abort();
+		for (i = 0; i < m->n_alerts; i++)
+			if (!m->alerts[i].name || !m->alerts[i].when)
+				abort();
+	}
 	cdx_project_free(pr);
 	cdx_diags_free(d);
 	unlink(path);

@@ -1,0 +1,24 @@
+/* report.h — the renderers behind cdx_report_generate (cdx.h).
+ *
+ * A report is first built as one JSON model (report.c): the document that
+ * `--format json` prints, described by docs/report.schema.json.  The text
+ * and HTML renderers only lay that model out, so the three formats cannot
+ * disagree.  The model always carries the timeline and the trend (the
+ * HTML shows them for every type); the JSON of a summary or detailed
+ * report leaves out what its type does not promise.
+ */
+#ifndef CDX_REPORT_H
+#define CDX_REPORT_H
+
+struct cJSON;
+
+/* cdx_report_html: MODEL as one self-contained HTML page (inline CSS and
+ * SVG, no script, nothing fetched); every string of the model is escaped.
+ * Caller frees with free(). */
+char *cdx_report_html(const struct cJSON *model);
+
+/* cdx_report_text: MODEL as plain text, no line over 80 columns.  Caller
+ * frees with free(). */
+char *cdx_report_text(const struct cJSON *model);
+
+#endif /* CDX_REPORT_H */
