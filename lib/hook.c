@@ -159,8 +159,10 @@ int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64
 		if (!killed_at && ((timeout_ms > 0 && now - start >= timeout_ms) || (cancel && *cancel))) {
 			timed_out = !(cancel && *cancel);
 			cancelled = !timed_out;
-			kill(-pid, SIGTERM);
-			killed_at = now;
+			/* before the child's setsid() its group does not exist yet:
+			 * the signal would be lost, so try again next round */
+			if (kill(-pid, SIGTERM) == 0 || errno != ESRCH)
+				killed_at = now;
 		} else if (killed_at && now - killed_at >= GRACE_MS) {
 			kill(-pid, SIGKILL);
 		}
