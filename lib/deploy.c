@@ -281,6 +281,10 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 	cJSON *h = cJSON_CreateObject(), *cur = NULL;
 	int rc;
 	snprintf(d->lock, sizeof(d->lock), "deploy:%s:%s", d->e->app->name, d->e->name);
+	/* a promote or abort aimed at us as soon as we hold the lock must not
+	 * kill us (SIGUSR1/2 terminate by default); SIGINT still stops a wait */
+	signal(SIGUSR1, on_signal);
+	signal(SIGUSR2, on_signal);
 	cJSON_AddStringToObject(h, "user", d->o->user);
 	cJSON_AddStringToObject(h, "host", d->o->host);
 	cJSON_AddNumberToObject(h, "pid", (double)getpid());
