@@ -269,10 +269,10 @@ static unsigned make_jobs(bool *keep_going)
 static void add_target(struct cdx_buf *b, const struct cdx_pipeline *p, uint32_t v)
 {
 	const struct cdx_dag *d = p->dag;
-	if (v < d->n_jobs)
-		cdx_buf_printf(b, " %s/%s", p->name, p->jobs[v].id);
-	else
-		cdx_buf_printf(b, " %s/%s", p->name, p->stages[v - d->n_jobs].name);
+	cdx_buf_addc(b, ' ');
+	cdx_buf_adds(b, p->name);
+	cdx_buf_addc(b, '/');
+	cdx_buf_adds(b, v < d->n_jobs ? p->jobs[v].id : p->stages[v - d->n_jobs].name);
 }
 
 /* qsort_r order: highest priority (longest remaining path) first */
@@ -406,6 +406,32 @@ static size_t expected_jobs(const struct cdx_pipeline *p)
 	return known ? count : 0;
 }
 
+/* " --override NAME" for each variable of V given on make's command line
+ * (caller frees) */
+static char *overrides_of(const struct cdx_vars *v)
+{
+	struct cdx_buf b = {0};
+	size_t k;
+	for (k = 0; k < v->n; k++) {
+		char *q = cdx_xasprintf("$(origin %s)", v->v[k].name);
+		char *origin = gmk_expand(q);
+		if (origin && strcmp(origin, "command line") == 0) {
+			cdx_buf_adds(&b, " --override ");
+			cdx_buf_adds(&b, v->v[k].name);
+		}
+		gmk_free(origin);
+		free(q);
+	}
+	return cdx_buf_detach(&b);
+}
+
+/* append S to B and free it */
+static void free_str(char *s, struct cdx_buf *b)
+{
+	cdx_buf_adds(b, s);
+	free(s);
+}
+
 static void define_rules(const char *func, struct loaded *l)
 {
 	const struct cdx_pipeline *p = l->p;
@@ -418,6 +444,7 @@ static void define_rules(const char *func, struct loaded *l)
 	struct cdx_buf b = {0};
 	char run_id[64], *state = state_url(), owner[32];
 	bool keep_going, lanes, version_override;
+	char *extra_text, job_args[128], **stage_over = cdx_xcalloc(p->n_stages + 1, sizeof(char *)), *pipe_over = NULL;
 	unsigned P = make_jobs(&keep_going);
 	cJSON *extra;
 	char *vorigin = gmk_expand("$(origin VERSION)");
@@ -460,6 +487,7 @@ static void define_rules(const char *func, struct loaded *l)
 
 	cdx_run_id_new(run_id, sizeof(run_id));
 	snprintf(owner, sizeof(owner), "%ld", (long)getpid());
+	snprintf(job_args, sizeof(job_args), " job --run %s --owner %s", run_id, owner);
 	extra = cJSON_CreateObject();
 	cJSON_AddStringToObject(extra, "file", p->path);
 	cJSON_AddNumberToObject(extra, "jobs", (double)n);
@@ -468,12 +496,28 @@ static void define_rules(const char *func, struct loaded *l)
 	cJSON_AddNumberToObject(extra, "expect", (double)expected_jobs(p));
 	if (p->timeout_ms)
 		cJSON_AddNumberToObject(extra, "timeout_ms", (double)p->timeout_ms);
+	{
+		/* once for every job; '#' and '$' (in the file's path) as \u escapes */
+		char *t = cJSON_PrintUnformatted(extra), *c;
+		struct cdx_buf x = {0};
+		for (c = t; *c; c++)
+			if (*c == '#' || *c == '$')
+				cdx_buf_printf(&x, "\\u%04x", *c);
+			else
+				cdx_buf_addc(&x, *c);
+		free(t);
+		extra_text = cdx_buf_detach(&x);
+	}
 
 	cdx_buf_printf(&b, ".PHONY: %s", p->name);
 	for (i = 0; i < p->n_stages; i++)
 		cdx_buf_printf(&b, " %s/%s", p->name, p->stages[i].name);
-	for (i = 0; i < n; i++)
-		cdx_buf_printf(&b, " %s/%s", p->name, p->jobs[i].id);
+	for (i = 0; i < n; i++) {
+		cdx_buf_addc(&b, ' ');
+		cdx_buf_adds(&b, p->name);
+		cdx_buf_addc(&b, '/');
+		cdx_buf_adds(&b, p->jobs[i].id);
+	}
 	cdx_buf_printf(&b, "\n%s:", p->name);
 	tmp = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
 	for (i = 0; i < p->n_stages; i++)
@@ -495,10 +539,16 @@ static void define_rules(const char *func, struct loaded *l)
 	for (i = 0; i < n; i++) {
 		const struct cdx_job *jb = &p->jobs[i];
 		uint32_t e, np = 0;
-		char *spec = cdx_pipeline_job_spec(p, i, extra);
-		cdx_buf_printf(&b, "%s/%s: private export CDX_JOB_SPEC := %s\n", p->name, jb->id, spec);
-		free(spec);
-		cdx_buf_printf(&b, "%s/%s:", p->name, jb->id);
+		cdx_buf_adds(&b, p->name);
+		cdx_buf_addc(&b, '/');
+		cdx_buf_adds(&b, jb->id);
+		cdx_buf_adds(&b, ": private export CDX_JOB_SPEC := ");
+		cdx_pipeline_job_spec_to(p, i, extra_text, &b);
+		cdx_buf_addc(&b, '\n');
+		cdx_buf_adds(&b, p->name);
+		cdx_buf_addc(&b, '/');
+		cdx_buf_adds(&b, jb->id);
+		cdx_buf_addc(&b, ':');
 		/* needs first, critical path first (what make starts first) */
 		for (e = d->pred_off[i]; e < d->pred_off[i + 1]; e++)
 			tmp[np++] = d->pred[e];
@@ -511,29 +561,37 @@ static void define_rules(const char *func, struct loaded *l)
 		}
 		cdx_buf_adds(&b, "\n\t@");
 		add_word(&b, registry.tool);
-		cdx_buf_printf(&b, " job --run %s --owner %s", run_id, owner);
+		cdx_buf_adds(&b, job_args); /* " job --run ID --owner PID" */
 		const struct cdx_vars *env = &p->stages[jb->stage].env;
-		for (k = 0; k < p->vars.n + env->n + jb->vars.n; k++) {
-			/* every variable a job sees may come from make's command line */
-			const char *name = k < p->vars.n		? p->vars.v[k].name
-					   : k < p->vars.n + env->n ? env->v[k - p->vars.n].name
-								    : jb->vars.v[k - p->vars.n - env->n].name;
-			char *q = cdx_xasprintf("$(origin %s)", name);
-			char *origin = gmk_expand(q);
-			if (origin && strcmp(origin, "command line") == 0)
-				cdx_buf_printf(&b, " --override %s", name);
-			gmk_free(origin);
-			free(q);
+		/* every variable a job sees may come from make's command line;
+		 * pipeline and stage variables are asked about once */
+		if (!stage_over[jb->stage]) {
+			struct cdx_buf so = {0};
+			if (!pipe_over)
+				pipe_over = overrides_of(&p->vars);
+			cdx_buf_adds(&so, pipe_over);
+			free_str(overrides_of(env), &so);
+			stage_over[jb->stage] = cdx_buf_detach(&so);
 		}
+		cdx_buf_adds(&b, stage_over[jb->stage]);
+		if (jb->vars.n)
+			free_str(overrides_of(&jb->vars), &b);
 		if (version_override && !cdx_vars_find(&p->vars, "VERSION") && !cdx_vars_find(env, "VERSION") &&
 		    !cdx_vars_find(&jb->vars, "VERSION"))
 			cdx_buf_adds(&b, " --override VERSION"); /* recorded as the run's version (requires:) */
-		cdx_buf_printf(&b, " %s\n", jb->id);
+		cdx_buf_addc(&b, ' ');
+		cdx_buf_adds(&b, jb->id);
+		cdx_buf_addc(&b, '\n');
 	}
 	gmk_eval(b.data, NULL);
+	for (i = 0; i < p->n_stages; i++)
+		free(stage_over[i]);
+	free(stage_over);
+	free(pipe_over);
 	l->rules = true;
 	(void)func;
 	cJSON_Delete(extra);
+	free(extra_text);
 	cdx_buf_free(&b);
 	free(tmp);
 	free(w);

@@ -32,6 +32,10 @@
 #include "map.h"
 #include "probe.h"
 
+/* a deployment's lock lives this long without renewal (Redis); renewed at
+ * every pause step and a third of it into a running hook */
+#define LOCK_TTL_MS 30000
+
 volatile sig_atomic_t cdx_deploy_cancel, cdx_deploy_promote, cdx_deploy_abort;
 
 static void on_signal(int sig)
@@ -277,6 +281,10 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 	cJSON *h = cJSON_CreateObject(), *cur = NULL;
 	int rc;
 	snprintf(d->lock, sizeof(d->lock), "deploy:%s:%s", d->e->app->name, d->e->name);
+	/* a promote or abort aimed at us as soon as we hold the lock must not
+	 * kill us (SIGUSR1/2 terminate by default); SIGINT still stops a wait */
+	signal(SIGUSR1, on_signal);
+	signal(SIGUSR2, on_signal);
 	cJSON_AddStringToObject(h, "user", d->o->user);
 	cJSON_AddStringToObject(h, "host", d->o->host);
 	cJSON_AddNumberToObject(h, "pid", (double)getpid());
@@ -285,12 +293,12 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 	cJSON_AddStringToObject(h, "kind", d->kind);
 	cJSON_AddStringToObject(h, "version", d->version);
 	cJSON_AddNumberToObject(h, "since_ms", (double)cdx_wall_ms());
-	rc = d->o->store->ops->lock(d->o->store, d->lock, h, 30000, wait_ms, &d->token, &cur, err);
+	rc = d->o->store->ops->lock(d->o->store, d->lock, h, LOCK_TTL_MS, wait_ms, &d->token, &cur, err);
 	if (rc == 1 && wait_ms == 0 && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cur, "kind")) ?: "", "scale_down") == 0) {
 		/* housekeeping holds it for a moment: not a reason to say busy */
 		cJSON_Delete(cur);
 		cur = NULL;
-		rc = d->o->store->ops->lock(d->o->store, d->lock, h, 30000, 30000, &d->token, &cur, err);
+		rc = d->o->store->ops->lock(d->o->store, d->lock, h, LOCK_TTL_MS, 30000, &d->token, &cur, err);
 	}
 	cJSON_Delete(h);
 	if (rc == 1) {
@@ -529,6 +537,16 @@ static void hook_env(struct cdx_dctx *d, int t, const char *version, int weight,
 	}
 }
 
+/* keep the lock while a hook or analysis runs (a Redis lock has a TTL);
+ * a lost lock is noticed here and the next record refuses to go on */
+static void renew_tick(void *ctx)
+{
+	struct cdx_dctx *d = ctx;
+	struct cdx_error err = {0};
+	if (!d->lost && d->o->store->ops->renew(d->o->store, d->lock, d->token, LOCK_TTL_MS, &err) == 1)
+		d->lost = true;
+}
+
 static int io_record(void *ctx, const struct cdx_serving *sv, const char *state, const char *msg)
 {
 	struct cdx_dctx *d = ctx;
@@ -554,8 +572,8 @@ static int io_hook(void *ctx, enum cdx_hook_id h, int t, const char *version, in
 		return -1;
 	}
 	if (hk->cmd) {
-		if (cdx_hook_run(hk->cmd, ce.v, d->o->apps->dir, hk->timeout_ms, &cdx_deploy_cancel, NULL, 0, &status,
-				 err) < 0) {
+		if (cdx_hook_run_tick(hk->cmd, ce.v, d->o->apps->dir, hk->timeout_ms, &cdx_deploy_cancel, NULL, 0,
+				      &status, renew_tick, d, LOCK_TTL_MS / 3, err) < 0) {
 			rc = -1;
 		} else if (status != 0) {
 			rc = cdx_error_set(err, CDX_EFAILED, "%s hook%s%s failed: %s %d", cdx_hook_name(h),
@@ -613,6 +631,7 @@ static int io_health(void *ctx, int t, const char *version, struct cdx_error *er
 		const struct cdx_check *ck = &d->e->checks[i];
 		struct cdx_probe_result r;
 		cdx_probe(ck, &ce, d->o->apps->dir, &cdx_deploy_cancel, &r);
+		renew_tick(d);
 		record_check(d, t, ck, &r);
 		if (!r.ok)
 			rc = cdx_error_set(err, CDX_EFAILED, "health check %s failed %d/%d on %s %s: %s", r.target,
@@ -634,8 +653,8 @@ static int io_analysis(void *ctx, int t, const char *version, int weight, struct
 	double v;
 	hook_env(d, t, version, weight, &ce);
 	r.target = d->e->analysis_cmd;
-	if (cdx_hook_run(d->e->analysis_cmd, ce.v, d->o->apps->dir, 60000, &cdx_deploy_cancel, &out, 4096, &status,
-			 err) < 0) {
+	if (cdx_hook_run_tick(d->e->analysis_cmd, ce.v, d->o->apps->dir, 60000, &cdx_deploy_cancel, &out, 4096,
+			      &status, renew_tick, d, LOCK_TTL_MS / 3, err) < 0) {
 		cdx_envv_free(&ce);
 		return CDX_ANALYSIS_FAIL;
 	}
@@ -680,7 +699,7 @@ static int io_analysis(void *ctx, int t, const char *version, int weight, struct
 static int io_pause(void *ctx, int64_t ms)
 {
 	struct cdx_dctx *d = ctx;
-	int64_t end = cdx_now_ns() / 1000000 + ms;
+	int64_t end = cdx_now_ns() / 1000000 + ms, renewed = cdx_now_ns() / 1000000;
 	struct cdx_error err = {0};
 	while (cdx_now_ns() / 1000000 < end) {
 		struct timespec ts = {0, 50 * 1000000L};
@@ -691,9 +710,12 @@ static int io_pause(void *ctx, int64_t ms)
 			return CDX_PAUSE_PROMOTE;
 		}
 		nanosleep(&ts, NULL);
-		if (d->o->store->ops->renew(d->o->store, d->lock, d->token, 30000, &err) == 1) {
-			d->lost = true;
-			return CDX_PAUSE_ABORT;
+		if (cdx_now_ns() / 1000000 - renewed >= LOCK_TTL_MS / 3) {
+			renewed = cdx_now_ns() / 1000000;
+			if (d->o->store->ops->renew(d->o->store, d->lock, d->token, LOCK_TTL_MS, &err) == 1) {
+				d->lost = true;
+				return CDX_PAUSE_ABORT;
+			}
 		}
 	}
 	return CDX_PAUSE_DONE;

@@ -270,12 +270,15 @@ static void parse_health(struct cdx_cfg *c, const struct cdx_ynode *n, struct cd
 	*count = 0;
 	if (cdx_yaml_is_null(n))
 		return;
-	if (n->type == CDX_Y_SEQ) {
-		for (i = 0; i < n->n; i++)
-			if (parse_check(c, n->items[i], &(*out)[*count]))
-				(*count)++;
-	} else if (parse_check(c, n, &(*out)[0])) {
-		*count = 1;
+	for (i = 0; i < items; i++) {
+		struct cdx_check *ck = &(*out)[*count];
+		if (parse_check(c, n->type == CDX_Y_SEQ ? n->items[i] : n, ck)) {
+			(*count)++;
+		} else { /* a check refused half way may own its target */
+			free(ck->target);
+			free(ck->body);
+			memset(ck, 0, sizeof(*ck));
+		}
 	}
 }
 
@@ -324,7 +327,7 @@ static void parse_canary(struct cdx_cfg *c, const struct cdx_ynode *n, struct cd
 	cdx_cfg_keys(c, n, canary_keys, CDX_ARRAY_LEN(canary_keys), "canary");
 	if ((x = cdx_yaml_get(n, "steps")) && cdx_cfg_want(c, x, CDX_Y_SEQ, "canary steps")) {
 		free(e->steps);
-		e->steps = cdx_xcalloc(x->n ? x->n : 1, sizeof(int));
+		e->steps = cdx_xcalloc(x->n + 1, sizeof(int)); /* room for the 100 added below */
 		e->n_steps = 0;
 		for (i = 0; i < x->n; i++) {
 			int w;
@@ -483,7 +486,7 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 	if (e->strategy != CDX_STRATEGY_ROLLING && e->instances)
 		cdx_cfg_problem(c, k, "environment '%s' uses %s, which needs slots, not instances", e->name,
 				strategy_names[e->strategy]);
-	if (e->strategy != CDX_STRATEGY_ROLLING && slots && e->n_targets != 2)
+	if (e->strategy != CDX_STRATEGY_ROLLING && slots && !inst && e->n_targets != 2)
 		cdx_cfg_problem(c, slots, "%s needs exactly two slots, not %zu", strategy_names[e->strategy],
 				e->n_targets);
 	if (e->strategy == CDX_STRATEGY_CANARY && !e->n_steps && !cdx_yaml_get(m, "canary"))
@@ -573,7 +576,10 @@ static void parse_app(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 void cdx_apps_parse(struct cdx_cfg *c, const struct cdx_ynode *n, const char *dir, struct cdx_apps *apps)
 {
 	size_t i;
-	apps->dir = cdx_xstrdup(dir);
+	/* absolute, so that release roots are (hooks run in DIR, not here) */
+	char *abs = dir[0] == '/' ? NULL : realpath(dir, NULL);
+	apps->dir = cdx_xstrdup(abs ? abs : dir);
+	free(abs);
 	if (cdx_yaml_is_null(n) || !cdx_cfg_want(c, n, CDX_Y_MAP, "applications"))
 		return;
 	apps->apps = cdx_xcalloc(n->n ? n->n : 1, sizeof(*apps->apps));
@@ -581,7 +587,7 @@ void cdx_apps_parse(struct cdx_cfg *c, const struct cdx_ynode *n, const char *di
 		const struct cdx_ynode *k = n->pairs[i].key;
 		if (!cdx_cfg_name(c, k, "application name"))
 			continue;
-		parse_app(c, k, n->pairs[i].val, dir, &apps->apps[apps->n++]);
+		parse_app(c, k, n->pairs[i].val, apps->dir, &apps->apps[apps->n++]);
 	}
 	/* environments point at their application: fix up after the array settled */
 	for (i = 0; i < apps->n; i++) {

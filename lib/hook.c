@@ -98,6 +98,14 @@ static int pidfd_of(pid_t pid)
 int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err)
 {
+	return cdx_hook_run_tick(cmd, envp, cwd, timeout_ms, cancel, out, outmax, status, NULL, NULL, 0, err);
+}
+
+int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
+		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
+		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err)
+{
+	int64_t last_tick;
 	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
 	int pipefd[2] = {-1, -1}, pfd, ws = 0, rc;
 	pid_t pid;
@@ -139,15 +147,22 @@ int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t ti
 		return cdx_error_set(err, CDX_EFAILED, "cannot run '%s': %s", cmd, strerror(rc));
 	}
 	pfd = pidfd_of(pid);
+	last_tick = start;
 	for (;;) {
 		struct pollfd p[2];
 		int np = 0, wait_ms = 100;
 		int64_t now = cdx_now_ns() / 1000000;
+		if (tick && now - last_tick >= tick_ms) {
+			tick(tick_ctx);
+			last_tick = now;
+		}
 		if (!killed_at && ((timeout_ms > 0 && now - start >= timeout_ms) || (cancel && *cancel))) {
 			timed_out = !(cancel && *cancel);
 			cancelled = !timed_out;
-			kill(-pid, SIGTERM);
-			killed_at = now;
+			/* before the child's setsid() its group does not exist yet:
+			 * the signal would be lost, so try again next round */
+			if (kill(-pid, SIGTERM) == 0 || errno != ESRCH)
+				killed_at = now;
 		} else if (killed_at && now - killed_at >= GRACE_MS) {
 			kill(-pid, SIGKILL);
 		}

@@ -49,4 +49,10 @@ char *cdx_expand(const char *s, const struct cdx_envv *e);
 int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err);
 
+/* cdx_hook_run_tick: cdx_hook_run, calling TICK(TICK_CTX) about every
+ * TICK_MS while the command runs (a deployment renews its lock so) */
+int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
+		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
+		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err);
+
 #endif /* CDX_HOOK_H */

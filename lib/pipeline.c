@@ -249,89 +249,156 @@ static cJSON *plan(const struct cdx_pipeline *p, unsigned workers, double *w)
 
 /* ---- one job as a pipeline of its own (the make module's job spec) ------- */
 
-static void duration_ms_json(cJSON *o, const char *key, int64_t ms)
-{
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%lldms", (long long)ms);
-	cJSON_AddStringToObject(o, key, buf);
-}
+/* The spec is written straight into text (no cJSON tree: the module
+ * writes one per job, and building, printing and freeing a tree was a third
+ * of make's time reading a 2,000-job pipeline).  Strings are JSON-escaped,
+ * and '#' and '$' become \u escapes, so the text means nothing to make and
+ * can stand in a make assignment as it is. */
 
-static cJSON *spec_vars(const struct cdx_vars *v, bool full)
+static void spec_str(struct cdx_buf *b, const char *s)
 {
-	cJSON *o = cJSON_CreateObject();
-	size_t i;
-	for (i = 0; i < v->n; i++) {
-		const struct cdx_var *x = &v->v[i];
-		if (full && (x->from_env || x->secret)) {
-			cJSON *e = cJSON_AddObjectToObject(o, x->name);
-			if (x->value)
-				cJSON_AddStringToObject(e, "value", x->value);
-			if (x->from_env)
-				cJSON_AddStringToObject(e, "from_env", x->from_env);
-			cJSON_AddBoolToObject(e, "secret", x->secret);
-		} else {
-			cJSON_AddStringToObject(o, x->name, x->value ? x->value : "");
+	const char *run = s;
+	cdx_buf_addc(b, '"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != '#' && ch != '$')
+			continue;
+		cdx_buf_add(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (ch) {
+		case '"': cdx_buf_adds(b, "\\\""); break;
+		case '\\': cdx_buf_adds(b, "\\\\"); break;
+		case '\n': cdx_buf_adds(b, "\\n"); break;
+		case '\t': cdx_buf_adds(b, "\\t"); break;
+		case '\r': cdx_buf_adds(b, "\\r"); break;
+		default: cdx_buf_printf(b, "\\u%04x", ch); break;
 		}
 	}
-	return o;
+	cdx_buf_add(b, run, (size_t)(s - run));
+	cdx_buf_addc(b, '"');
+}
+
+static void spec_key(struct cdx_buf *b, bool *first, const char *key)
+{
+	if (!*first)
+		cdx_buf_addc(b, ',');
+	*first = false;
+	spec_str(b, key);
+	cdx_buf_addc(b, ':');
+}
+
+static void spec_duration(struct cdx_buf *b, bool *first, const char *key, int64_t ms)
+{
+	spec_key(b, first, key);
+	cdx_buf_printf(b, "\"%lldms\"", (long long)ms);
+}
+
+static void spec_vars(struct cdx_buf *b, const struct cdx_vars *v, bool full)
+{
+	size_t i;
+	bool first = true;
+	cdx_buf_addc(b, '{');
+	for (i = 0; i < v->n; i++) {
+		const struct cdx_var *x = &v->v[i];
+		spec_key(b, &first, x->name);
+		if (full && (x->from_env || x->secret)) {
+			bool f2 = true;
+			cdx_buf_addc(b, '{');
+			if (x->value) {
+				spec_key(b, &f2, "value");
+				spec_str(b, x->value);
+			}
+			if (x->from_env) {
+				spec_key(b, &f2, "from_env");
+				spec_str(b, x->from_env);
+			}
+			spec_key(b, &f2, "secret");
+			cdx_buf_adds(b, x->secret ? "true" : "false");
+			cdx_buf_addc(b, '}');
+		} else {
+			spec_str(b, x->value ? x->value : "");
+		}
+	}
+	cdx_buf_addc(b, '}');
+}
+
+static void spec_ints(struct cdx_buf *b, const int *v, size_t n)
+{
+	size_t i;
+	cdx_buf_addc(b, '[');
+	for (i = 0; i < n; i++)
+		cdx_buf_printf(b, i ? ",%d" : "%d", v[i]);
+	cdx_buf_addc(b, ']');
+}
+
+void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char *extra, struct cdx_buf *b)
+{
+	const struct cdx_job *jb = &p->jobs[j];
+	const struct cdx_stage *st = &p->stages[jb->stage];
+	bool top = true, so = true, jo = true, rf = true;
+	cdx_buf_addc(b, '{');
+	spec_key(b, &top, "name");
+	spec_str(b, p->name);
+	spec_key(b, &top, "variables");
+	spec_vars(b, &p->vars, true);
+	if (extra) {
+		spec_key(b, &top, "x-cdx");
+		cdx_buf_adds(b, extra);
+	}
+	spec_key(b, &top, "stages");
+	cdx_buf_adds(b, "[{");
+	spec_key(b, &so, "name");
+	spec_str(b, st->name);
+	spec_key(b, &so, "needs");
+	cdx_buf_adds(b, "[]");
+	spec_duration(b, &so, "timeout", st->timeout_ms);
+	spec_key(b, &so, "environment");
+	spec_vars(b, &st->env, false);
+	spec_key(b, &so, "jobs");
+	cdx_buf_adds(b, "[{");
+	spec_key(b, &jo, "name");
+	spec_str(b, jb->name);
+	spec_key(b, &jo, "script");
+	spec_str(b, jb->script);
+	spec_key(b, &jo, "needs");
+	cdx_buf_adds(b, "[]");
+	spec_key(b, &jo, "retry");
+	cdx_buf_addc(b, '{');
+	spec_key(b, &rf, "max");
+	cdx_buf_printf(b, "%d", jb->retry_max);
+	if (jb->n_retry_codes) {
+		spec_key(b, &rf, "exit_codes");
+		spec_ints(b, jb->retry_codes, jb->n_retry_codes);
+	}
+	spec_key(b, &rf, "when");
+	cdx_buf_addc(b, '[');
+	if (jb->retry_when & CDX_RETRY_ON_FAILURE)
+		cdx_buf_adds(b, "\"script_failure\"");
+	if (jb->retry_when & CDX_RETRY_ON_TIMEOUT)
+		cdx_buf_adds(b, jb->retry_when & CDX_RETRY_ON_FAILURE ? ",\"timeout\"" : "\"timeout\"");
+	cdx_buf_adds(b, "]}");
+	spec_key(b, &jo, "allow_failure");
+	if (jb->n_allow_codes) {
+		cdx_buf_adds(b, "{\"exit_codes\":");
+		spec_ints(b, jb->allow_codes, jb->n_allow_codes);
+		cdx_buf_addc(b, '}');
+	} else {
+		cdx_buf_adds(b, jb->allow_failure ? "true" : "false");
+	}
+	if (jb->timeout_ms)
+		spec_duration(b, &jo, "timeout", jb->timeout_ms);
+	spec_key(b, &jo, "variables");
+	spec_vars(b, &jb->vars, true);
+	if (jb->hint_ms >= 0)
+		spec_duration(b, &jo, "duration_hint", jb->hint_ms);
+	cdx_buf_adds(b, "}]}]}");
 }
 
 char *cdx_pipeline_job_spec(const struct cdx_pipeline *p, size_t j, const cJSON *extra)
 {
-	const struct cdx_job *jb = &p->jobs[j];
-	const struct cdx_stage *st = &p->stages[jb->stage];
-	cJSON *o = cJSON_CreateObject(), *stages, *so, *jobs, *jo, *retry, *when;
 	struct cdx_buf b = {0};
-	char *text, *c;
-	cJSON_AddStringToObject(o, "name", p->name);
-	cJSON_AddItemToObject(o, "variables", spec_vars(&p->vars, true));
-	if (extra)
-		cJSON_AddItemToObject(o, "x-cdx", cJSON_Duplicate(extra, 1));
-	stages = cJSON_AddArrayToObject(o, "stages");
-	so = cJSON_CreateObject();
-	cJSON_AddItemToArray(stages, so);
-	cJSON_AddStringToObject(so, "name", st->name);
-	cJSON_AddArrayToObject(so, "needs");
-	duration_ms_json(so, "timeout", st->timeout_ms);
-	cJSON_AddItemToObject(so, "environment", spec_vars(&st->env, false));
-	jobs = cJSON_AddArrayToObject(so, "jobs");
-	jo = cJSON_CreateObject();
-	cJSON_AddItemToArray(jobs, jo);
-	cJSON_AddStringToObject(jo, "name", jb->name);
-	cJSON_AddStringToObject(jo, "script", jb->script);
-	cJSON_AddArrayToObject(jo, "needs");
-	retry = cJSON_AddObjectToObject(jo, "retry");
-	cJSON_AddNumberToObject(retry, "max", jb->retry_max);
-	if (jb->n_retry_codes)
-		cJSON_AddItemToObject(retry, "exit_codes", cJSON_CreateIntArray(jb->retry_codes, (int)jb->n_retry_codes));
-	when = cJSON_AddArrayToObject(retry, "when");
-	if (jb->retry_when & CDX_RETRY_ON_FAILURE)
-		cJSON_AddItemToArray(when, cJSON_CreateString("script_failure"));
-	if (jb->retry_when & CDX_RETRY_ON_TIMEOUT)
-		cJSON_AddItemToArray(when, cJSON_CreateString("timeout"));
-	if (jb->n_allow_codes) {
-		cJSON *af = cJSON_AddObjectToObject(jo, "allow_failure");
-		cJSON_AddItemToObject(af, "exit_codes", cJSON_CreateIntArray(jb->allow_codes, (int)jb->n_allow_codes));
-	} else {
-		cJSON_AddBoolToObject(jo, "allow_failure", jb->allow_failure);
-	}
-	if (jb->timeout_ms)
-		duration_ms_json(jo, "timeout", jb->timeout_ms);
-	cJSON_AddItemToObject(jo, "variables", spec_vars(&jb->vars, true));
-	if (jb->hint_ms >= 0)
-		duration_ms_json(jo, "duration_hint", jb->hint_ms);
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	/* '#' and '$' only occur inside JSON strings: as \u escapes they mean
-	 * nothing to make, so the text can stand in a make assignment as is */
-	for (c = text; *c; c++) {
-		if (*c == '#')
-			cdx_buf_adds(&b, "\\u0023");
-		else if (*c == '$')
-			cdx_buf_adds(&b, "\\u0024");
-		else
-			cdx_buf_addc(&b, *c);
-	}
-	free(text);
+	char *x = extra ? cJSON_PrintUnformatted(extra) : NULL;
+	cdx_pipeline_job_spec_to(p, j, x, &b);
+	free(x);
 	return cdx_buf_detach(&b);
 }

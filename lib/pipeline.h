@@ -136,5 +136,9 @@ struct cJSON;
  * written as \u escapes, so the text is safe in a make assignment.  The
  * caller frees it with free(). */
 char *cdx_pipeline_job_spec(const struct cdx_pipeline *p, size_t j, const struct cJSON *extra);
+/* cdx_pipeline_job_spec_to: the same appended to B, with EXTRA given as
+ * JSON text (or NULL) */
+struct cdx_buf;
+void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char *extra, struct cdx_buf *b);
 
 #endif /* CDX_PIPELINE_H */

@@ -351,7 +351,8 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 		else if (!release_present(o, e, target))
 			problem(plan, "release %s is gone from %s/releases and its artifact cannot be found to reinstall it",
 				target, e->deploy_to);
-		if (current && strcmp(current, target) == 0 && !opt->instances && !held && !mixed(sv, target))
+		if (current && strcmp(current, target) == 0 && !opt->instances && !held &&
+		    !(e->instances ? mixed(sv, target) : sv->canary >= 0))
 			problem(plan, "%s already serves %s/%s", target, e->app->name, e->name);
 	}
 	/* a deployment frozen after an irreversible step */

@@ -20,8 +20,8 @@ static int analyse(const struct cdx_env *e, struct cdx_serving *sv, int c, const
 			return 0;
 		if (a == CDX_ANALYSIS_FAIL)
 			return -1;
-		/* no data */
-		if (e->nodata == CDX_NODATA_PASS)
+		/* no data; after a promote no pause is left, so nor is this wait */
+		if (e->nodata == CDX_NODATA_PASS || (e->nodata == CDX_NODATA_PAUSE && *promoted))
 			return 0;
 		if (e->nodata == CDX_NODATA_FAIL) {
 			cdx_error_set(err, CDX_EFAILED, "analysis gave no data at %d%% (no_data: fail)", w);

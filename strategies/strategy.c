@@ -98,11 +98,25 @@ static int slot_of(const struct cdx_serving *sv, const char *version, int prefer
 	return -1;
 }
 
+/* gradual rollback of instances: the health of each of the NB instances
+ * just restarted */
+static int check_batch(const struct cdx_env *e, struct cdx_serving *sv, const size_t *batch, size_t nb,
+		       const char *version, const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	size_t j;
+	for (j = 0; j < nb; j++) {
+		CDX_RECORD("rolling_back", "health of instance %s", e->targets[batch[j]].name);
+		if (io->health(io->ctx, (int)batch[j], version, err))
+			return -1;
+	}
+	return 0;
+}
+
 int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct cdx_serving *sv,
 		     const char *version, const bool *only, const struct cdx_strategy_io *io,
 		     struct cdx_error *err)
 {
-	size_t i;
+	size_t i, batch[256], nb = 0;
 	if (!e->instances) {
 		/* slots: a warm slot holding VERSION takes the traffic back at once */
 		int t = slot_of(sv, version, -1);
@@ -156,7 +170,9 @@ int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct c
 		CDX_RECORD("rolling_back", "switch traffic to slot %s (%s)", e->targets[t].name, version);
 		return cdx_strategy_switch(sv, t, version, io, err);
 	}
-	/* instances: immediate restarts all at once (no health between), gradual in batches */
+	/* instances: immediate restarts all at once (no health between), gradual
+	 * in batches of `batch` restarted instances, each checked before the next
+	 * batch starts (instances already at VERSION are not a batch's members) */
 	for (i = 0; i < sv->n; i++) {
 		if (only && !only[i])
 			continue;
@@ -165,18 +181,17 @@ int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct c
 		CDX_RECORD("rolling_back", "instance %s back to %s", e->targets[i].name, version);
 		if (cdx_strategy_install(sv, (int)i, version, io, err))
 			return -1;
-		if (k == CDX_ROLLBACK_GRADUAL && ((i + 1) % (size_t)e->batch == 0 || i + 1 == sv->n)) {
-			/* the batch that ends here: every instance of it */
-			size_t j = i + 1 - ((i % (size_t)e->batch) + 1);
-			for (; j <= i; j++) {
-				if ((only && !only[j]) || !sv->installed[j] || strcmp(sv->installed[j], version) != 0)
-					continue;
-				CDX_RECORD("rolling_back", "health of instance %s", e->targets[j].name);
-				if (io->health(io->ctx, (int)j, version, err))
+		if (k == CDX_ROLLBACK_GRADUAL) {
+			batch[nb++] = i;
+			if (nb == CDX_ARRAY_LEN(batch) || nb == (size_t)(e->batch > 0 ? e->batch : 1)) {
+				if (check_batch(e, sv, batch, nb, version, io, err))
 					return -1;
+				nb = 0;
 			}
 		}
 	}
+	if (nb && check_batch(e, sv, batch, nb, version, io, err))
+		return -1;
 	for (i = 0; i < sv->n; i++)
 		if (sv->installed[i] && strcmp(sv->installed[i], version) != 0)
 			break;

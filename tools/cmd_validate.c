@@ -81,9 +81,12 @@ static size_t one_project(const char *path, bool json, cJSON *files)
 		size_t envs = 0, a;
 		for (a = 0; a < apps->n; a++)
 			envs += apps->apps[a].n_envs;
-		printf("%s: ok (project, %zu pipeline%s, %zu application%s, %zu environment%s)\n", path,
-		       cdx_project_pipeline_count(pr), cdx_project_pipeline_count(pr) == 1 ? "" : "s", apps->n,
-		       apps->n == 1 ? "" : "s", envs, envs == 1 ? "" : "s");
+		printf("%s: ok (project, %zu pipeline%s", path, cdx_project_pipeline_count(pr),
+		       cdx_project_pipeline_count(pr) == 1 ? "" : "s");
+		if (apps->n)
+			printf(", %zu application%s, %zu environment%s", apps->n, apps->n == 1 ? "" : "s", envs,
+			       envs == 1 ? "" : "s");
+		printf(")\n");
 	} else {
 		cli_print_diags(d);
 	}
