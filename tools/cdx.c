@@ -1,6 +1,8 @@
 /* cdx.c — the cdx command-line tool: global options, the command table,
  * help, and the helpers every command shares (cli.h).  Each command lives
  * in its own tools/cmd_*.c. */
+#include <cjson/cJSON.h>
+#include <time.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -506,4 +508,33 @@ int main(int argc, char **argv)
 	}
 	cli_error("unknown command '%s' (see cdx --help)", argv[1]);
 	return CDX_EUSAGE;
+}
+
+/* ---- reading JSON records for output ---------------------------------------- */
+
+const char *cli_str(const cJSON *o, const char *k)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+	return s ? s : "";
+}
+
+double cli_num(const cJSON *o, const char *k)
+{
+	const cJSON *n = cJSON_GetObjectItem(o, k);
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
+void cli_when(double ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void cli_print_json(const cJSON *o)
+{
+	char *s = cJSON_Print(o);
+	puts(s);
+	free(s);
 }

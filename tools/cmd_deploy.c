@@ -14,25 +14,6 @@
 #include "duration.h"
 #include "util.h"
 
-static const char *str(const cJSON *o, const char *k)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-	return s ? s : "";
-}
-
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *n = cJSON_GetObjectItem(o, k);
-	return cJSON_IsNumber(n) ? n->valuedouble : 0;
-}
-
-void cli_print_json(const cJSON *o)
-{
-	char *s = cJSON_Print(o);
-	puts(s);
-	free(s);
-}
-
 int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrator **o)
 {
 	struct cdx_error err = {0};
@@ -92,12 +73,12 @@ static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const
 	pid_t pid;
 	if (!sd)
 		return;
-	if (num(sd, "delay_ms") <= 0) {
-		if (cdx_scale_down(o, app, env, str(sd, "slot"), str(sd, "version"), &err) < 0)
-			cli_error("deploy: cannot scale down slot %s: %s", str(sd, "slot"), err.msg);
+	if (cli_num(sd, "delay_ms") <= 0) {
+		if (cdx_scale_down(o, app, env, cli_str(sd, "slot"), cli_str(sd, "version"), &err) < 0)
+			cli_error("deploy: cannot scale down slot %s: %s", cli_str(sd, "slot"), err.msg);
 		return;
 	}
-	snprintf(delay, sizeof(delay), "%.0f", num(sd, "delay_ms"));
+	snprintf(delay, sizeof(delay), "%.0f", cli_num(sd, "delay_ms"));
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -115,10 +96,10 @@ static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const
 			_exit(0);
 		if (state)
 			execl("/proc/self/exe", "cdx", "--config", g->config, "--state", state, "scale-down", app, env,
-			      str(sd, "slot"), str(sd, "version"), delay, (char *)NULL);
+			      cli_str(sd, "slot"), cli_str(sd, "version"), delay, (char *)NULL);
 		else
-			execl("/proc/self/exe", "cdx", "--config", g->config, "scale-down", app, env, str(sd, "slot"),
-			      str(sd, "version"), delay, (char *)NULL);
+			execl("/proc/self/exe", "cdx", "--config", g->config, "scale-down", app, env, cli_str(sd, "slot"),
+			      cli_str(sd, "version"), delay, (char *)NULL);
 		_exit(127);
 	}
 	if (pid > 0)
@@ -209,22 +190,14 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	if (json && res)
 		cli_print_json(res);
 	else if (res && rc == 0)
-		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], num(res, "duration_ms") / 1000,
-		       cJSON_IsString(cJSON_GetObjectItem(res, "previous")) ? str(res, "previous") : "nothing");
+		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cli_num(res, "duration_ms") / 1000,
+		       cJSON_IsString(cJSON_GetObjectItem(res, "previous")) ? cli_str(res, "previous") : "nothing");
 	if (rc)
 		cli_error("deploy: %s", err.msg);
 	cJSON_Delete(res);
 	cdx_orchestrator_free(o);
 	cli_evaluate_alerts(g); /* a rollback or a freeze may alert (monitoring:) */
 	return rc;
-}
-
-static void when(double ms, char *buf, size_t n)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	localtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
 /* one line per deployment (shared by `deployments` and `history`) */
@@ -236,17 +209,17 @@ void cli_print_deployments(const cJSON *arr, bool newest_first)
 	for (i = 0; i < n; i++) {
 		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i);
 		char w[32];
-		when(num(d, "start_ms"), w, sizeof(w));
-		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, str(d, "kind"), str(d, "app"), str(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? str(d, "previous") : "-", str(d, "version"),
-		       str(d, "state"), str(d, "user"), str(d, "host"));
+		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
+		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, cli_str(d, "kind"), cli_str(d, "app"), cli_str(d, "env"),
+		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
+		       cli_str(d, "state"), cli_str(d, "user"), cli_str(d, "host"));
 		if (cJSON_GetObjectItem(d, "duration_ms"))
-			printf("  %.1fs", num(d, "duration_ms") / 1000);
-		printf("  %s", str(d, "id"));
-		if (*str(d, "reason"))
-			printf("  reason: %s", str(d, "reason"));
-		if (*str(d, "cause"))
-			printf("  cause: %s", str(d, "cause"));
+			printf("  %.1fs", cli_num(d, "duration_ms") / 1000);
+		printf("  %s", cli_str(d, "id"));
+		if (*cli_str(d, "reason"))
+			printf("  reason: %s", cli_str(d, "reason"));
+		if (*cli_str(d, "cause"))
+			printf("  cause: %s", cli_str(d, "cause"));
 		printf("\n");
 	}
 }
@@ -339,11 +312,11 @@ int cmd_recover(struct cli *g, int argc, char **argv)
 	} else {
 		cJSON_ArrayForEach(x, res)
 		{
-			printf("%s/%s: %s", str(x, "app"), str(x, "env"), str(x, "result"));
+			printf("%s/%s: %s", cli_str(x, "app"), cli_str(x, "env"), cli_str(x, "result"));
 			if (cJSON_IsString(cJSON_GetObjectItem(x, "serving")))
-				printf(", serving %s", str(x, "serving"));
-			if (*str(x, "detail"))
-				printf(": %s", str(x, "detail"));
+				printf(", serving %s", cli_str(x, "serving"));
+			if (*cli_str(x, "detail"))
+				printf(": %s", cli_str(x, "detail"));
 			printf("\n");
 		}
 	}
@@ -370,16 +343,16 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 		cli_print_json(d);
 	} else {
 		char w[32];
-		when(num(d, "start_ms"), w, sizeof(w));
-		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", str(d, "kind"), str(d, "id"),
-		       str(d, "app"), str(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? str(d, "previous") : "-", str(d, "version"),
-		       str(d, "state"), w, str(d, "user"), str(d, "host"), num(d, "pid"));
+		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
+		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", cli_str(d, "kind"), cli_str(d, "id"),
+		       cli_str(d, "app"), cli_str(d, "env"),
+		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
+		       cli_str(d, "state"), w, cli_str(d, "user"), cli_str(d, "host"), cli_num(d, "pid"));
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
 		{
-			when(num(t, "at_ms"), w, sizeof(w));
-			printf("  %s  %-13s %s%s%s\n", w + 11, str(t, "state"), str(t, "msg"), *str(t, "cause") ? "  cause: " : "",
-			       str(t, "cause"));
+			cli_when(cli_num(t, "at_ms"), w, sizeof(w));
+			printf("  %s  %-13s %s%s%s\n", w + 11, cli_str(t, "state"), cli_str(t, "msg"), *cli_str(t, "cause") ? "  cause: " : "",
+			       cli_str(t, "cause"));
 		}
 	}
 	cJSON_Delete(d);

@@ -6,25 +6,19 @@
 #include "cli.h"
 #include "duration.h"
 
-static const char *str(const cJSON *o, const char *k)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-	return s ? s : "";
-}
-
 static void print_plan(const cJSON *plan)
 {
 	const cJSON *x;
-	printf("rollback of %s/%s (%s): %s -> %s\n", str(plan, "app"), str(plan, "env"), str(plan, "strategy"),
-	       cJSON_IsString(cJSON_GetObjectItem(plan, "from")) ? str(plan, "from") : "nothing",
-	       cJSON_IsString(cJSON_GetObjectItem(plan, "to")) ? str(plan, "to") : "?");
+	printf("rollback of %s/%s (%s): %s -> %s\n", cli_str(plan, "app"), cli_str(plan, "env"), cli_str(plan, "strategy"),
+	       cJSON_IsString(cJSON_GetObjectItem(plan, "from")) ? cli_str(plan, "from") : "nothing",
+	       cJSON_IsString(cJSON_GetObjectItem(plan, "to")) ? cli_str(plan, "to") : "?");
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "targets"))
 	{
-		printf("  %-12s %-12s %s\n", str(x, "name"),
-		       cJSON_IsString(cJSON_GetObjectItem(x, "version")) ? str(x, "version") : "-", str(x, "action"));
+		printf("  %-12s %-12s %s\n", cli_str(x, "name"),
+		       cJSON_IsString(cJSON_GetObjectItem(x, "version")) ? cli_str(x, "version") : "-", cli_str(x, "action"));
 	}
-	if (*str(plan, "note"))
-		printf("  note: %s\n", str(plan, "note"));
+	if (*cli_str(plan, "note"))
+		printf("  note: %s\n", cli_str(plan, "note"));
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "problems")) printf("  problem: %s\n", x->valuestring);
 }
 
@@ -86,10 +80,10 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 	else if (res && (opt.dry_run || rc == CDX_EUSAGE))
 		print_plan(res);
 	else if (res && rc == 0 && opt.instances)
-		printf("%s/%s: instances %s rolled back to %s in %.1fs\n", pos[0], pos[1], opt.instances, str(res, "to"),
+		printf("%s/%s: instances %s rolled back to %s in %.1fs\n", pos[0], pos[1], opt.instances, cli_str(res, "to"),
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
 	else if (res && rc == 0)
-		printf("%s/%s: rolled back to %s in %.1fs\n", pos[0], pos[1], str(res, "serving"),
+		printf("%s/%s: rolled back to %s in %.1fs\n", pos[0], pos[1], cli_str(res, "serving"),
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
 	if (rc)
 		cli_error("rollback: %s", err.msg);

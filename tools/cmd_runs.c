@@ -10,26 +10,6 @@
 #include "cli.h"
 #include "util.h"
 
-static const char *str(const cJSON *o, const char *k)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-	return s ? s : "";
-}
-
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *n = cJSON_GetObjectItem(o, k);
-	return cJSON_IsNumber(n) ? n->valuedouble : 0;
-}
-
-static void when(double ms, char *buf, size_t n)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	localtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static void print_json(cJSON *o)
 {
 	char *s = cJSON_Print(o);
@@ -87,12 +67,12 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 		cJSON_ArrayForEach(r, runs)
 		{
 			char w[32], d[32] = "-";
-			when(num(r, "start_ms"), w, sizeof(w));
+			cli_when(cli_num(r, "start_ms"), w, sizeof(w));
 			if (cJSON_GetObjectItem(r, "duration_ms"))
-				snprintf(d, sizeof(d), "%.1fs", num(r, "duration_ms") / 1000);
-			printf("%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", str(r, "id"), str(r, "pipeline"),
-			       str(r, "status"), w, d, num(r, "jobs_success"), num(r, "jobs_failed"),
-			       num(r, "jobs_skipped"));
+				snprintf(d, sizeof(d), "%.1fs", cli_num(r, "duration_ms") / 1000);
+			printf("%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", cli_str(r, "id"), cli_str(r, "pipeline"),
+			       cli_str(r, "status"), w, d, cli_num(r, "jobs_success"), cli_num(r, "jobs_failed"),
+			       cli_num(r, "jobs_skipped"));
 		}
 	}
 	cJSON_Delete(runs);
@@ -129,20 +109,20 @@ int cmd_status(struct cli *g, int argc, char **argv)
 		print_json(run);
 	} else {
 		char w[32];
-		when(num(run, "start_ms"), w, sizeof(w));
-		printf("run %s of %s: %s\nstarted %s by %s@%s (pid %.0f)", str(run, "id"), str(run, "pipeline"),
-		       str(run, "status"), w, str(run, "user"), str(run, "host"), num(run, "pid"));
+		cli_when(cli_num(run, "start_ms"), w, sizeof(w));
+		printf("run %s of %s: %s\nstarted %s by %s@%s (pid %.0f)", cli_str(run, "id"), cli_str(run, "pipeline"),
+		       cli_str(run, "status"), w, cli_str(run, "user"), cli_str(run, "host"), cli_num(run, "pid"));
 		if (cJSON_GetObjectItem(run, "duration_ms"))
-			printf(", took %.1fs", num(run, "duration_ms") / 1000);
+			printf(", took %.1fs", cli_num(run, "duration_ms") / 1000);
 		printf("\n");
 		cJSON_ArrayForEach(j, cJSON_GetObjectItem(run, "jobs"))
 		{
-			printf("  %-10s %s", str(j, "status"), str(j, "id"));
+			printf("  %-10s %s", cli_str(j, "status"), cli_str(j, "id"));
 			cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
 			{
-				printf("  [#%.0f %s %.2fs", num(a, "attempt"), str(a, "status"), num(a, "wall_ms") / 1000);
+				printf("  [#%.0f %s %.2fs", cli_num(a, "attempt"), cli_str(a, "status"), cli_num(a, "wall_ms") / 1000);
 				if (cJSON_GetObjectItem(a, "exit_code"))
-					printf(" exit %.0f", num(a, "exit_code"));
+					printf(" exit %.0f", cli_num(a, "exit_code"));
 				printf("]");
 			}
 			printf("\n");
@@ -189,10 +169,10 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 		return fail_err("logs", &err);
 	cJSON_ArrayForEach(j, cJSON_GetObjectItem(run, "jobs"))
 	{
-		if (strcmp(str(j, "id"), job) != 0)
+		if (strcmp(cli_str(j, "id"), job) != 0)
 			continue;
 		cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
-			if (!want || (long)num(a, "attempt") == want)
+			if (!want || (long)cli_num(a, "attempt") == want)
 				log = cJSON_GetStringValue(cJSON_GetObjectItem(a, "log"));
 	}
 	if (!log) {
