@@ -89,6 +89,16 @@ void cdx_diags_add(struct cdx_diags *d, const char *file, int line, int col, con
 	va_end(ap);
 }
 
+void cdx_diags_append(struct cdx_diags *to, const struct cdx_diags *from)
+{
+	size_t i;
+	if (!to || !from)
+		return;
+	for (i = 0; i < from->n; i++)
+		cdx_diags_add(to, from->items[i].file, from->items[i].line, from->items[i].col, "%s",
+			      from->items[i].msg);
+}
+
 static int cmp_diag(const struct cdx_diag *a, size_t ia, const struct cdx_diag *b, size_t ib)
 {
 	int c = strcmp(a->file, b->file);

@@ -16,6 +16,9 @@ void cdx_diags_add(struct cdx_diags *d, const char *file, int line, int col, con
 	__attribute__((format(printf, 5, 6)));
 void cdx_diags_addv(struct cdx_diags *d, const char *file, int line, int col, const char *fmt, va_list ap);
 
+/* cdx_diags_append: add every problem of FROM to TO (either may be NULL) */
+void cdx_diags_append(struct cdx_diags *to, const struct cdx_diags *from);
+
 /* cdx_diag_format: append "FILE:LINE:COL: message" to OUT */
 void cdx_diag_format(const struct cdx_diag *g, struct cdx_buf *out);
 

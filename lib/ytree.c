@@ -1,13 +1,17 @@
 /* ytree.c — YAML text to a positioned, guarded tree (see ytree.h).
  *
- * libyaml's document loader does the parsing and resolves anchors to node
- * ids; this file then walks the document twice.  The first walk measures
- * how many nodes the document would have with every alias expanded
- * (memoised per node, so it is linear in the document) and rejects cycles,
- * excessive nesting and alias bombs before anything is built.  The second
- * walk builds cdx_ynode trees in an arena, sharing aliased nodes instead of
- * copying them and resolving merge keys.  After the first walk succeeds,
- * every later walk of the tree is bounded by CDX_YAML_MAXEXPAND nodes.
+ * The tree is built from a stream of parse events (yfast.h's struct
+ * cdx_yev) in one pass: nodes go into an arena, aliased nodes are shared
+ * instead of copied, merge keys are resolved when their mapping closes.
+ * While building, each open node tracks how many nodes it would have with
+ * every alias expanded, so recursive aliases, excessive nesting and alias
+ * bombs are refused before they cost anything; every later walk of the
+ * tree is bounded by CDX_YAML_MAXEXPAND nodes.
+ *
+ * The events come from the fast scanner (yfast.c) when the text stays in
+ * its subset — nearly every pipeline file — and otherwise from libyaml,
+ * which also reports every syntax error.  The fast attempt builds into a
+ * tree and a problem list of its own, thrown away if it gives up.
  */
 #include "ytree.h"
 
@@ -17,6 +21,7 @@
 #include <yaml.h>
 
 #include "map.h"
+#include "yfast.h"
 
 struct chunk {
 	struct chunk *next;
@@ -106,9 +111,9 @@ struct build {
 	int failed;                  /* a problem was reported */
 };
 
-static void problem_at(struct build *b, const yaml_mark_t *m, const char *fmt, const char *arg)
+static void problem_at(struct build *b, const struct cdx_yev *ev, const char *fmt, const char *arg)
 {
-	cdx_diags_add(b->diags, b->t->file, (int)m->line + 1, (int)m->column + 1, fmt, arg);
+	cdx_diags_add(b->diags, b->t->file, ev->line, ev->col, fmt, arg);
 	b->failed = 1;
 }
 
@@ -132,7 +137,7 @@ static char *arena_strndup(struct cdx_ytree *t, const char *s, size_t n)
 
 /* add a finished node of expanded size SIZE to the open parent (or make it
  * the root) */
-static void add_child(struct build *b, struct cdx_ynode *y, uint64_t size, const yaml_mark_t *m)
+static void add_child(struct build *b, struct cdx_ynode *y, uint64_t size, const struct cdx_yev *ev)
 {
 	struct frame *f;
 	if (!b->depth) {
@@ -145,16 +150,15 @@ static void add_child(struct build *b, struct cdx_ynode *y, uint64_t size, const
 	f->n++;
 	f->size += size;
 	if (f->size > CDX_YAML_MAXEXPAND && !b->fatal) {
-		problem_at(b, m, "aliases expand to more than 4000000 nodes (an alias bomb?)%s", "");
+		problem_at(b, ev, "aliases expand to more than 4000000 nodes (an alias bomb?)%s", "");
 		b->fatal = 1;
 	}
 }
 
-static void define_anchor(struct build *b, const unsigned char *name, struct cdx_ynode *node, uint64_t size,
-			  size_t *index)
+static void define_anchor(struct build *b, const char *name, struct cdx_ynode *node, uint64_t size, size_t *index)
 {
 	struct anchor a;
-	a.name = arena_strndup(b->t, (const char *)name, strlen((const char *)name));
+	a.name = arena_strndup(b->t, name, strlen(name));
 	a.node = node;
 	a.size = size;
 	CDX_PUSH(b->anchors, b->n_anchors, b->cap_anchors, a);
@@ -263,28 +267,28 @@ static void finish_map(struct build *b, struct frame *f)
 	cdx_map_free(&index);
 }
 
-static void open_node(struct build *b, const yaml_event_t *ev, enum cdx_ytype type, const unsigned char *anchor)
+static void open_node(struct build *b, const struct cdx_yev *ev, enum cdx_ytype type)
 {
 	struct frame *f;
 	if (b->depth >= CDX_YAML_MAXDEPTH) {
-		problem_at(b, &ev->start_mark, "nested deeper than 64 levels%s", "");
+		problem_at(b, ev, "nested deeper than 64 levels%s", "");
 		b->fatal = 1;
 		return;
 	}
 	f = &b->stack[b->depth++];
 	memset(f, 0, sizeof(*f));
 	f->base = b->nkids;
-	f->node = new_node(b->t, type, b->t->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1);
+	f->node = new_node(b->t, type, b->t->file, ev->line, ev->col);
 	f->size = 1;
-	if (anchor)
-		define_anchor(b, anchor, NULL, 0, &f->anchor); /* open: aliases to it are recursive */
+	if (ev->anchor)
+		define_anchor(b, ev->anchor, NULL, 0, &f->anchor); /* open: aliases to it are recursive */
 }
 
-static void close_node(struct build *b, const yaml_event_t *ev)
+static void close_node(struct build *b, const struct cdx_yev *ev)
 {
 	struct frame f = b->stack[--b->depth];
 	struct cdx_ynode *y = f.node;
-	f.kids = b->kids + f.base; /* valid until the stack grows again */
+	f.kids = b->kids ? b->kids + f.base : NULL; /* valid until the stack grows again */
 	if (y->type == CDX_Y_SEQ) {
 		y->items = arena_alloc(b->t, (f.n ? f.n : 1) * sizeof(*y->items));
 		if (f.n)
@@ -298,50 +302,80 @@ static void close_node(struct build *b, const yaml_event_t *ev)
 		b->anchors[f.anchor - 1].node = y;
 		b->anchors[f.anchor - 1].size = f.size;
 	}
-	add_child(b, y, f.size, &ev->start_mark);
+	add_child(b, y, f.size, ev);
 }
 
-static void on_event(struct build *b, const yaml_event_t *ev)
+/* one event into the tree; returns non-zero when building must stop */
+static int on_event(void *ctx, const struct cdx_yev *ev)
 {
+	struct build *b = ctx;
 	switch (ev->type) {
-	case YAML_SCALAR_EVENT: {
-		struct cdx_ynode *y = new_node(b->t, CDX_Y_SCALAR, b->t->file, (int)ev->start_mark.line + 1,
-					       (int)ev->start_mark.column + 1);
-		y->str = arena_strndup(b->t, (const char *)ev->data.scalar.value, ev->data.scalar.length);
-		y->len = ev->data.scalar.length;
-		y->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		if (ev->data.scalar.anchor)
-			define_anchor(b, ev->data.scalar.anchor, y, 1, NULL);
-		add_child(b, y, 1, &ev->start_mark);
+	case CDX_YEV_SCALAR: {
+		struct cdx_ynode *y = new_node(b->t, CDX_Y_SCALAR, b->t->file, ev->line, ev->col);
+		y->str = arena_strndup(b->t, ev->str, ev->len);
+		y->len = ev->len;
+		y->plain = ev->plain;
+		if (ev->anchor)
+			define_anchor(b, ev->anchor, y, 1, NULL);
+		add_child(b, y, 1, ev);
 		break;
 	}
-	case YAML_ALIAS_EVENT: {
-		size_t at;
-		const char *name = (const char *)ev->data.alias.anchor;
-		if (!cdx_map_get(&b->anchor_index, name, &at)) {
-			problem_at(b, &ev->start_mark, "unknown alias '*%s'", name);
-			b->fatal = 1;
-		} else if (!b->anchors[at].node) {
-			problem_at(b, &ev->start_mark, "recursive alias: '*%s' refers to a node that contains it", name);
-			b->fatal = 1;
-		} else {
-			add_child(b, b->anchors[at].node, b->anchors[at].size, &ev->start_mark);
-		}
-		break;
+	case CDX_YEV_SEQ_START: open_node(b, ev, CDX_Y_SEQ); break;
+	case CDX_YEV_MAP_START: open_node(b, ev, CDX_Y_MAP); break;
+	case CDX_YEV_END: close_node(b, ev); break;
 	}
+	return b->fatal;
+}
+
+/* an alias (libyaml only): the aliased node, shared */
+static void on_alias(struct build *b, const struct cdx_yev *ev, const char *name)
+{
+	size_t at;
+	if (!cdx_map_get(&b->anchor_index, name, &at)) {
+		problem_at(b, ev, "unknown alias '*%s'", name);
+		b->fatal = 1;
+	} else if (!b->anchors[at].node) {
+		problem_at(b, ev, "recursive alias: '*%s' refers to a node that contains it", name);
+		b->fatal = 1;
+	} else {
+		add_child(b, b->anchors[at].node, b->anchors[at].size, ev);
+	}
+}
+
+/* a libyaml event into the tree */
+static void on_libyaml_event(struct build *b, const yaml_event_t *e)
+{
+	struct cdx_yev ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.line = (int)e->start_mark.line + 1;
+	ev.col = (int)e->start_mark.column + 1;
+	switch (e->type) {
+	case YAML_SCALAR_EVENT:
+		ev.type = CDX_YEV_SCALAR;
+		ev.str = (const char *)e->data.scalar.value;
+		ev.len = e->data.scalar.length;
+		ev.plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		ev.anchor = (const char *)e->data.scalar.anchor;
+		break;
+	case YAML_ALIAS_EVENT:
+		on_alias(b, &ev, (const char *)e->data.alias.anchor);
+		return;
 	case YAML_SEQUENCE_START_EVENT:
-		open_node(b, ev, CDX_Y_SEQ, ev->data.sequence_start.anchor);
+		ev.type = CDX_YEV_SEQ_START;
+		ev.anchor = (const char *)e->data.sequence_start.anchor;
 		break;
 	case YAML_MAPPING_START_EVENT:
-		open_node(b, ev, CDX_Y_MAP, ev->data.mapping_start.anchor);
+		ev.type = CDX_YEV_MAP_START;
+		ev.anchor = (const char *)e->data.mapping_start.anchor;
 		break;
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
-		close_node(b, ev);
+		ev.type = CDX_YEV_END;
 		break;
 	default:
-		break;
+		return;
 	}
+	on_event(b, &ev);
 }
 
 static void offset_pos(const char *buf, size_t off, int *line, int *col)
@@ -389,40 +423,75 @@ static void parser_problem(struct cdx_ytree *t, yaml_parser_t *p, const char *bu
 			      "yaml syntax: %s", what);
 }
 
-struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, struct cdx_diags *diags)
+static struct cdx_ytree *new_tree(const char *file)
 {
 	struct cdx_ytree *t = cdx_xcalloc(1, sizeof(*t));
+	t->file = cdx_xstrdup(file);
+	return t;
+}
+
+static void build_init(struct build *b, struct cdx_ytree *t, struct cdx_diags *diags)
+{
+	memset(b, 0, sizeof(*b));
+	b->t = t;
+	b->diags = diags;
+}
+
+static void build_done(struct build *b)
+{
+	free(b->kids);
+	free(b->anchors);
+	cdx_map_free(&b->anchor_index);
+}
+
+/* the tree of BUF read by the fast scanner, or NULL with *FAILED set when
+ * the tree has problems (added to DIAGS); NULL with *UNSUPPORTED set, and
+ * nothing reported, when the text is outside the scanner's subset */
+static struct cdx_ytree *parse_fast(const char *file, const char *buf, size_t len, struct cdx_diags *diags,
+				    bool *unsupported)
+{
+	struct cdx_ytree *t = new_tree(file);
+	struct cdx_diags *own = diags ? cdx_diags_new() : NULL;
+	struct build b;
+	int rc;
+	build_init(&b, t, own);
+	*unsupported = false;
+	/* above this size an alias-bomb report could sit at a collection's
+	 * end, a position the scanner does not reproduce */
+	rc = len < 2 * (size_t)CDX_YAML_MAXEXPAND ? cdx_yfast_parse(buf, len, on_event, &b) : -1;
+	build_done(&b);
+	if (rc != 0) {
+		/* given up, or stopped by a fatal problem: libyaml may have seen
+		 * a syntax error before that point in its lookahead */
+		*unsupported = true;
+	} else {
+		cdx_diags_append(diags, own);
+		if (!b.failed && !b.fatal && !t->root)
+			cdx_diags_add(diags, file, 0, 0, "file is empty");
+		else if (!b.failed && !b.fatal)
+			goto done;
+	}
+	cdx_yaml_free(t);
+	t = NULL;
+done:
+	cdx_diags_free(own);
+	return t;
+}
+
+/* the tree of BUF read by libyaml, or NULL with problems added to DIAGS */
+static struct cdx_ytree *parse_libyaml(const char *file, const char *buf, size_t len, struct cdx_diags *diags)
+{
+	struct cdx_ytree *t = new_tree(file);
 	yaml_parser_t parser;
 	struct build b;
-	size_t bad, i;
-	int parser_ready = 0, docs = 0, done = 0;
+	int docs = 0, done = 0;
 
-	memset(&b, 0, sizeof(b));
-	t->file = cdx_xstrdup(file);
-	b.t = t;
-	b.diags = diags;
-	if (len > CDX_YAML_MAXBYTES) {
-		cdx_diags_add(diags, file, 0, 0, "file is larger than 16 MiB");
-		goto fail;
-	}
-	bad = cdx_utf8_check(buf, len);
-	if (bad) {
-		int line, col;
-		offset_pos(buf, bad - 1, &line, &col);
-		cdx_diags_add(diags, file, line, col, "file is not valid UTF-8");
-		goto fail;
-	}
-	if (memchr(buf, '\0', len)) {
-		int line, col;
-		offset_pos(buf, (size_t)((const char *)memchr(buf, '\0', len) - buf), &line, &col);
-		cdx_diags_add(diags, file, line, col, "file contains a NUL byte");
-		goto fail;
-	}
+	build_init(&b, t, diags);
 	if (!yaml_parser_initialize(&parser)) {
 		cdx_diags_add(diags, file, 0, 0, "cannot initialise the YAML parser");
-		goto fail;
+		cdx_yaml_free(t);
+		return NULL;
 	}
-	parser_ready = 1;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	while (!done && !b.fatal) {
 		yaml_event_t ev;
@@ -439,28 +508,62 @@ struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, 
 		} else if (ev.type == YAML_STREAM_END_EVENT) {
 			done = 1;
 		} else {
-			on_event(&b, &ev);
+			on_libyaml_event(&b, &ev);
 		}
 		yaml_event_delete(&ev);
 	}
-	(void)i;
-	free(b.kids);
-	free(b.anchors);
-	cdx_map_free(&b.anchor_index);
+	build_done(&b);
 	yaml_parser_delete(&parser);
-	parser_ready = 0;
-	if (b.failed || b.fatal)
-		goto fail;
-	if (!t->root) {
+	if (!b.failed && !b.fatal && !t->root)
 		cdx_diags_add(diags, file, 0, 0, "file is empty");
-		goto fail;
-	}
-	return t;
-fail:
-	if (parser_ready)
-		yaml_parser_delete(&parser);
+	else if (!b.failed && !b.fatal)
+		return t;
 	cdx_yaml_free(t);
 	return NULL;
+}
+
+struct cdx_ytree *cdx_yaml_parse_engine(const char *file, const char *buf, size_t len, struct cdx_diags *diags,
+					enum cdx_yaml_engine engine, bool *unsupported)
+{
+	struct cdx_ytree *t;
+	size_t bad;
+	bool fast_unsupported = false;
+
+	if (unsupported)
+		*unsupported = false;
+	if (len > CDX_YAML_MAXBYTES) {
+		cdx_diags_add(diags, file, 0, 0, "file is larger than 16 MiB");
+		return NULL;
+	}
+	bad = cdx_utf8_check(buf, len);
+	if (bad) {
+		int line, col;
+		offset_pos(buf, bad - 1, &line, &col);
+		cdx_diags_add(diags, file, line, col, "file is not valid UTF-8");
+		return NULL;
+	}
+	if (memchr(buf, '\0', len)) {
+		int line, col;
+		offset_pos(buf, (size_t)((const char *)memchr(buf, '\0', len) - buf), &line, &col);
+		cdx_diags_add(diags, file, line, col, "file contains a NUL byte");
+		return NULL;
+	}
+	if (engine != CDX_YAML_LIBYAML) {
+		t = parse_fast(file, buf, len, diags, &fast_unsupported);
+		if (!fast_unsupported)
+			return t;
+		if (engine == CDX_YAML_FAST) {
+			if (unsupported)
+				*unsupported = true;
+			return NULL;
+		}
+	}
+	return parse_libyaml(file, buf, len, diags);
+}
+
+struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, struct cdx_diags *diags)
+{
+	return cdx_yaml_parse_engine(file, buf, len, diags, CDX_YAML_AUTO, NULL);
 }
 
 /* ---- reading ------------------------------------------------------------- */

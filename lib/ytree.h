@@ -54,6 +54,15 @@ struct cdx_ytree;
  * An empty document (nothing but comments) is reported as "file is empty". */
 struct cdx_ytree *cdx_yaml_parse(const char *file, const char *buf, size_t len, struct cdx_diags *diags);
 void cdx_yaml_free(struct cdx_ytree *t);
+
+/* which parser reads the text: AUTO is the fast scanner (yfast.h) when the
+ * text is inside its subset, else libyaml; the others are for tests */
+enum cdx_yaml_engine { CDX_YAML_AUTO, CDX_YAML_LIBYAML, CDX_YAML_FAST };
+/* cdx_yaml_parse_engine: cdx_yaml_parse with ENGINE.  With CDX_YAML_FAST, a
+ * text outside the subset gives NULL with *UNSUPPORTED (if given) set and
+ * nothing added to DIAGS. */
+struct cdx_ytree *cdx_yaml_parse_engine(const char *file, const char *buf, size_t len, struct cdx_diags *diags,
+					enum cdx_yaml_engine engine, bool *unsupported);
 struct cdx_ynode *cdx_yaml_root(const struct cdx_ytree *t);
 const char *cdx_yaml_file(const struct cdx_ytree *t);
 

@@ -3,6 +3,9 @@
  * size, empty and multi-document input). */
 #include "fixtures.h"
 
+#include <dirent.h>
+
+#include "../fuzz/ycompare.h"
 #include "diag.h"
 #include "ytree.h"
 
@@ -36,6 +39,112 @@ static void expect_fail(const char *text, size_t len, const char *want)
 	cdx_diags_free(d);
 }
 #define EXPECT_FAIL(text, want) expect_fail((text), sizeof(text) - 1, (want))
+
+/* texts inside the fast scanner's subset: it must read each one, exactly
+ * as libyaml does (values, styles, positions, problems) */
+static void fast_scanner_reads_like_libyaml(void **state)
+{
+	static const char *const texts[] = {
+		"a: 1\nb: two words  # comment\nc: 'it''s'\nd: \"q\\\"\\n\\t\\\\ \\/\"\n",
+		"name: x\nstages:\n  - name: s\n    jobs:\n      - {name: j, script: \"true\", needs: []}\n",
+		"k:\n- a\n-\n- b: 1\n  c:\n  - d\n  -   e: f\n      g: h\nz: end\n",
+		"a:\nb: ~\nc: # empty\nd:\n  - \n  -\n",
+		"s: |\n  one\n    two # kept\n\n  three\nt: |-\n  stripped\nu: |  # c\n  x\n",
+		"- |\n  in a list\n- x: |\n    deep\n  y: 2\n",
+		"end: |\n  no line break at the end",
+		"f: [1, \"two\", 'three', {k: v, \"q\": [a, b]}, [], {}]\n",
+		"url: http://example.com:8080/a#b\nimg: alpine:3.18\nn: -O2\nm: a ,b [c] {d}\n",
+		"k : v\n\"quoted key\": v\n'single': v\nu: h\xc3\xa9llo \xe6\x97\xa5 \xf0\x9f\x9a\x80 x:y\n",
+		"<<: {a: 1}\nb: 2\n",
+		"dup: 1\ndup: 2\n",
+		"# only a comment\n",
+		"",
+		"  indented: map\n  second: key\n",
+		"scalar\n",
+		"- a\n- b\n",
+	};
+	char why[512];
+	size_t i;
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		int rc = ycompare(texts[i], strlen(texts[i]), why, sizeof(why));
+		if (rc)
+			fail_msg("text %zu: %s", i, rc > 0 ? "the fast scanner gave up" : why);
+	}
+}
+
+/* texts outside the subset: the fast scanner gives up on each, and the
+ * result is libyaml's */
+static void fast_scanner_leaves_the_rest_to_libyaml(void **state)
+{
+	static const char *const texts[] = {
+		"a: &x 1\nb: *x\n", "a: !tag 1\n", "a: >\n  folded\n", "a: |+\n  keep\n", "a: |2\n   x\n",
+		"a: multi\n  line\n", "a: \"multi\n  line\"\n", "a: [1,\n  2]\n", "a:\tb\n", "a: b\r\n",
+		"---\na: 1\n", "%YAML 1.1\n---\na: 1\n", "? a\n: b\n", "a: b: c\n", "- - a\n", "a: [1, , 2]\n",
+		"a: [1, 2, ]\n", "{a: 1}: b\n", "a: \"\\x41\"\n", "a: \xc2\xa0\n", "\xef\xbb\xbf" "a: 1\n",
+		"a: 1\n b: 2\n", "a:\n  - x\n  b: y\n", "a: |\n\n  leading blank\n", "a: {b: }\n", "a: [b: c]\n",
+		"a: @x\n", "a: `x`\n", "a: %x\n",
+	};
+	char why[512];
+	size_t i;
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct cdx_diags *d = cdx_diags_new(), *l = cdx_diags_new();
+		bool unsupported = false;
+		struct cdx_ytree *t =
+			cdx_yaml_parse_engine("t.yml", texts[i], strlen(texts[i]), d, CDX_YAML_FAST, &unsupported);
+		struct cdx_ytree *a = cdx_yaml_parse("t.yml", texts[i], strlen(texts[i]), l);
+		struct cdx_ytree *b = cdx_yaml_parse_engine("t.yml", texts[i], strlen(texts[i]), NULL, CDX_YAML_LIBYAML, NULL);
+		if (!unsupported || t || cdx_diags_count(d))
+			fail_msg("text %zu: the fast scanner should have given up", i);
+		if (!a != !b)
+			fail_msg("text %zu: read differently through the fallback", i);
+		assert_int_equal(ycompare(texts[i], strlen(texts[i]), why, sizeof(why)), 1);
+		cdx_yaml_free(a);
+		cdx_yaml_free(b);
+		cdx_diags_free(d);
+		cdx_diags_free(l);
+	}
+}
+
+/* every YAML file of the test data: read alike whichever engine reads it */
+static void fast_scanner_on_the_test_files(void **state)
+{
+	static const char *const dirs[] = {"valid", "invalid", "make", "project"};
+	size_t i, fast = 0;
+	(void)state;
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char path[1024], why[512];
+		struct dirent *e;
+		DIR *dir;
+		snprintf(path, sizeof(path), "%s/%s", getenv("CDX_TESTDATA") ? getenv("CDX_TESTDATA") : "tests/data",
+			 dirs[i]);
+		dir = opendir(path);
+		if (!dir)
+			continue;
+		while ((e = readdir(dir))) {
+			char file[2048], *text;
+			size_t len;
+			int rc;
+			FILE *f;
+			if (!strstr(e->d_name, ".yml"))
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+			f = fopen(file, "rb");
+			assert_non_null(f);
+			text = malloc(1 << 20);
+			len = fread(text, 1, 1 << 20, f);
+			fclose(f);
+			rc = ycompare(text, len, why, sizeof(why));
+			free(text);
+			if (rc < 0)
+				fail_msg("%s: %s", file, why);
+			fast += rc == 0;
+		}
+		closedir(dir);
+	}
+	assert_true(fast >= 50); /* most real files stay in the subset */
+}
 
 static void positions(void **state)
 {
@@ -477,6 +586,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(positions),
+		cmocka_unit_test(fast_scanner_reads_like_libyaml),
+		cmocka_unit_test(fast_scanner_leaves_the_rest_to_libyaml),
+		cmocka_unit_test(fast_scanner_on_the_test_files),
 		cmocka_unit_test(columns_count_characters),
 		cmocka_unit_test(block_scalars),
 		cmocka_unit_test(aliases_shared),
