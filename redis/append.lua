@@ -1,20 +1,28 @@
 -- append.lua — record a batch of records and keep the schema's structured
 -- keys up to date (redis/SCHEMA.md; called by store_redis.c).  One call is
--- one group commit: every record of the batch lands in one entry of the
--- records stream, in order, or nothing does.
+-- one group commit: every record of the batch lands in the records stream,
+-- in order, or nothing does.
 --
 -- ARGV: 1 prefix, 2 lock name ('' = not fenced), 3 fencing token, 4 lock
--- secret ('' = compare the token only), 5 batch id, 6 the batch as one JSON
--- array (the records stream entry), 7 N, then N tuples of 7 values:
--- type, run, pipeline, job, status, number, json.  For attempt and job
--- records run/pipeline/job/status/number are pre-extracted by the client
--- (number: the attempt, or the job's duration_ms), so the hot path never
--- decodes JSON; rarer records are decoded here.
+-- secret ('' = compare the token only), 5 batch id, then three lists, each
+-- a count followed by its items:
+--  - S segments: run id ('' = records of no run), the segment's records as
+--    one JSON array.  A segment is a maximal sequence of consecutive
+--    records of the same run (run/run_end by id, attempt/job by run); each
+--    is one entry of the records stream, and its id is pushed on the run's
+--    entry list.  Every record's JSON is sent once, here.
+--  - D durations: pipeline, job, duration_ms of each successful job record,
+--    in order, pre-extracted by the client;
+--  - K other records (every type but attempt and job): type, run,
+--    pipeline, json — decoded here (two in a run of a hundred jobs).
+-- So the hot path (attempt and job records) costs no Lua work per record
+-- beyond the durations hash.
 -- The batch id makes a resend idempotent: a client whose connection broke
 -- before the reply sends the same batch with the same id again, and a batch
 -- already applied is answered 0 without writing it twice.
--- Returns the records stream entry id, 0 for a batch applied before, or -1
--- when the fenced write is refused (the token does not hold the lock).
+-- Returns the id of the last records stream entry, 0 for a batch applied
+-- before, or -1 when the fenced write is refused (the token does not hold
+-- the lock).
 local P = ARGV[1]
 
 -- a key component that is not the last one: % : and control bytes escaped
@@ -61,71 +69,48 @@ if not redis.call('SET', P .. 'batch:' .. ARGV[5], '1', 'NX', 'PX', 86400000) th
 	return 0
 end
 
-local n = tonumber(ARGV[7])
--- per run, in order of first appearance: its records, job and attempt
--- fields, sent with one RPUSH / HSET each at the end
-local runs, runrecs, jobs, attempts = {}, {}, {}, {}
-local function recs_of(run)
-	local l = runrecs[run]
-	if not l then
-		l = {}
-		runrecs[run] = l
-		runs[#runs + 1] = run
-	end
-	return l
+-- the segments first: the records stream, and each run's entry list
+local b = 6
+local nseg = tonumber(ARGV[b])
+local last = 0
+for i = 1, nseg do
+	local run, js = ARGV[b + 2 * i - 1], ARGV[b + 2 * i]
+	last = redis.call('XADD', P .. 'records', '*', 'b', js)
+	if run ~= '' then redis.call('RPUSH', P .. 'runentries:' .. run, last) end
 end
+b = b + 2 * nseg + 1
+
 -- new durations per pipeline and job, folded into the durations hash
 local durs, durpl = {}, {}
+local nd = tonumber(ARGV[b])
+for i = 0, nd - 1 do
+	local k = b + 1 + i * 3
+	local pl, job, num = ARGV[k], ARGV[k + 1], ARGV[k + 2]
+	local d = durs[pl]
+	if not d then
+		d = {}
+		durs[pl] = d
+		durpl[#durpl + 1] = pl
+	end
+	local l = d[job]
+	if l then
+		d[job] = num .. ' ' .. l
+	else
+		d[job] = num
+		d[#d + 1] = job
+	end
+end
+b = b + 1 + nd * 3
+
 -- run_end records per pipeline, folded into its health hash
 local health, healthpl = {}, {}
-
+local n = tonumber(ARGV[b])
 for i = 0, n - 1 do
-	local b = 8 + i * 7
-	local t, run, pl, job, st, num, js = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
-	if t == 'attempt' then
-		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
-			local a = attempts[run]
-			if not a then
-				a = {}
-				attempts[run] = a
-			end
-			a[#a + 1] = job .. '#' .. num
-			a[#a + 1] = js
-		end
-	elseif t == 'job' then
-		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
-			local a = jobs[run]
-			if not a then
-				a = {}
-				jobs[run] = a
-			end
-			a[#a + 1] = job
-			a[#a + 1] = js
-		end
-		if st == 'success' and pl ~= '' and num ~= '' then
-			local d = durs[pl]
-			if not d then
-				d = {}
-				durs[pl] = d
-				durpl[#durpl + 1] = pl
-			end
-			local l = d[job]
-			if l then
-				d[job] = num .. ' ' .. l
-			else
-				d[job] = num
-				d[#d + 1] = job
-			end
-		end
-	elseif t == 'run' then
+	local k = b + 1 + i * 4
+	local t, run, pl, js = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3]
+	if t == 'run' then
 		local rec = cjson.decode(js)
 		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
 			local key = P .. 'run:' .. run
 			hset_scalars(key, rec)
 			redis.call('HSETNX', key, 'status', 'running')
@@ -138,8 +123,6 @@ for i = 0, n - 1 do
 	elseif t == 'run_end' then
 		local rec = cjson.decode(js)
 		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
 			local key = P .. 'run:' .. run
 			hset_scalars(key, rec)
 			if pl == '' then pl = redis.call('HGET', key, 'pipeline') or '' end
@@ -207,11 +190,6 @@ for i = 0, n - 1 do
 	end
 end
 
-for _, run in ipairs(runs) do
-	redis.call('RPUSH', P .. 'runrecs:' .. run, unpack(runrecs[run]))
-	if jobs[run] then redis.call('HSET', P .. 'jobs:' .. run, unpack(jobs[run])) end
-	if attempts[run] then redis.call('HSET', P .. 'attempts:' .. run, unpack(attempts[run])) end
-end
 -- health: a few calls per pipeline and batch; p50/p95 over the last 100
 -- runs (nearest rank)
 for _, pl in ipairs(healthpl) do
@@ -231,7 +209,9 @@ for _, pl in ipairs(healthpl) do
 end
 
 -- durations: one HMGET and one HSET per pipeline, the newest DURMAX kept
+-- (a string of more than DURMAX numbers is cut after the DURMAX-th)
 local DURMAX = 20
+local KEEP = '^(' .. string.rep('[^ ]+ ', DURMAX - 1) .. '[^ ]+) '
 for _, pl in ipairs(durpl) do
 	local d, key = durs[pl], P .. 'durations:' .. pl
 	local old = redis.call('HMGET', key, unpack(d))
@@ -239,16 +219,10 @@ for _, pl in ipairs(durpl) do
 	for k, job in ipairs(d) do
 		local v = d[job]
 		if old[k] then v = v .. ' ' .. old[k] end
-		local cut, c = 0, 0
-		for _ = 1, DURMAX do
-			c = string.find(v, ' ', c + 1, true)
-			if not c then break end
-			cut = c
-		end
-		if c then v = string.sub(v, 1, cut - 1) end
+		v = string.match(v, KEEP) or v
 		a[#a + 1] = job
 		a[#a + 1] = v
 	end
 	redis.call('HSET', key, unpack(a))
 end
-return redis.call('XADD', P .. 'records', '*', 'b', ARGV[6])
+return last

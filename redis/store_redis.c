@@ -10,8 +10,10 @@
  *
  *  - append() only buffers (no system call); flush() sends the buffered
  *    records in batches of at most BATCH_MAX, one EVALSHA of append.lua per
- *    batch: one entry of the records stream per batch (the batch as one
- *    JSON array) plus the structured keys.  A flush that returns 0 has every record acknowledged by the
+ *    batch (formatted here straight into the protocol, each record's JSON
+ *    once): one records stream entry per segment of a run's consecutive
+ *    records (a JSON array), which is the only copy of a record, plus the
+ *    structured keys.  A flush that returns 0 has every record acknowledged by the
  *    server (and on disk, with appendfsync always).
  *  - When the connection is lost, records stay buffered (at most
  *    HOLD_MAX) and later flushes reconnect, no more often than an
@@ -30,7 +32,8 @@
  *    Lock operations never fall back: without the server they fail
  *    (closed).
  *  - scan() pages through the records stream (XRANGE, 256 entries a
- *    page); tail() is XREAD BLOCK on it; scan_runs() is one EVALSHA.
+ *    page); tail() is XREAD BLOCK on it; scan_runs() is one EVALSHA that
+ *    reads the stream entries each run's entry list names.
  *
  * The handle is not thread-safe and belongs to the process that opened it.
  */
@@ -69,7 +72,8 @@ enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT 
 static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_lock, cdx_lua_renew,
 						     cdx_lua_scan_runs};
 
-/* one buffered record: its NFIELDS arguments of append.lua in one block */
+/* one buffered record: what append_cmd needs of it (type, run key, pipeline,
+ * job, status, attempt or duration, JSON) in one block */
 struct rs_rec {
 	char *buf;           /* the fields, each NUL-terminated */
 	size_t off[NFIELDS]; /* where each field starts in buf */
@@ -116,6 +120,9 @@ struct redis_store {
 			      (after a reconnect: 0, all go again) */
 	struct rs_held *held;
 	size_t n_held, cap_held;
+	struct cdx_buf cmd; /* the last append.lua command formatted (its
+			       memory kept from batch to batch) */
+	struct cdx_buf scratch; /* a record's JSON while it is buffered */
 };
 
 /* ---- connection ---------------------------------------------------------- */
@@ -317,18 +324,11 @@ static int rs_eval(struct redis_store *r, int i, int argc, const char **argv, co
 
 /* ---- records --------------------------------------------------------------- */
 
-static const char *str_of(const cJSON *rec, const char *field)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, field));
-	return s ? s : "";
-}
-
 static void rs_rec_free(struct rs_rec *x)
 {
 	free(x->buf);
 }
 
-/* build the append.lua arguments of REC; -1 when it cannot be serialised */
 /* ---- compact JSON --------------------------------------------------------
  * Records are serialised here rather than with cJSON_PrintUnformatted,
  * which prints every number with sprintf("%1.15g") and reads it back with
@@ -338,45 +338,94 @@ static void rs_rec_free(struct rs_rec *x)
 
 #define JSON_DEPTH_MAX 32
 
+/* cdx_buf_add without a call when the room is there (the hot path) */
+static inline void bput(struct cdx_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		cdx_buf_add(b, p, n);
+	}
+}
+
+static inline void bputc(struct cdx_buf *b, char c)
+{
+	bput(b, &c, 1);
+}
+
+/* the decimal digits of U, written backwards ending at E; the first */
+static char *digits(char *e, unsigned long long u)
+{
+	do {
+		*--e = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	return e;
+}
+
 static void json_number(struct cdx_buf *b, double d)
 {
 	char tmp[40];
 	int n;
 	if (!isfinite(d)) {
-		cdx_buf_adds(b, "null");
+		bput(b, "null", 4);
 		return;
 	}
 	if (d == (double)(long long)d && fabs(d) < 1e15) {
 		long long v = (long long)d;
-		unsigned long long u = v < 0 ? (unsigned long long)-v : (unsigned long long)v;
-		char *e = tmp + sizeof(tmp), *p = e;
-		do {
-			*--p = (char)('0' + u % 10);
-			u /= 10;
-		} while (u);
+		char *e = tmp + sizeof(tmp), *p = digits(e, v < 0 ? (unsigned long long)-v : (unsigned long long)v);
 		if (v < 0)
 			*--p = '-';
-		cdx_buf_add(b, p, (size_t)(e - p));
+		bput(b, p, (size_t)(e - p));
 		return;
+	}
+	if (fabs(d) < 1e9) {
+		/* milliseconds with up to 3 decimals (wall_ms 7.407): the
+		 * nearest double to V/1000 prints as that decimal with %1.15g
+		 * too, and reads back exactly */
+		long long v = llround(d * 1000);
+		if ((double)v / 1000.0 == d) {
+			unsigned long long u = v < 0 ? (unsigned long long)-v : (unsigned long long)v;
+			unsigned f = (unsigned)(u % 1000);
+			char *e = tmp + sizeof(tmp), *p;
+			int fd = 3;
+			while (f && f % 10 == 0) {
+				f /= 10;
+				fd--;
+			}
+			p = e;
+			while (fd-- > 0) {
+				*--p = (char)('0' + f % 10);
+				f /= 10;
+			}
+			*--p = '.';
+			p = digits(p, u / 1000);
+			if (v < 0)
+				*--p = '-';
+			bput(b, p, (size_t)(e - p));
+			return;
+		}
 	}
 	n = snprintf(tmp, sizeof(tmp), "%1.15g", d);
 	if (strtod(tmp, NULL) != d)
 		n = snprintf(tmp, sizeof(tmp), "%1.17g", d);
-	cdx_buf_add(b, tmp, (size_t)n);
+	bput(b, tmp, (size_t)n);
 }
 
 static void json_string(struct cdx_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *run = s;
-	cdx_buf_addc(b, '"');
+	bputc(b, '"');
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		char esc[7];
 		size_t n = 2;
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		cdx_buf_add(b, run, (size_t)(s - run));
+		bput(b, run, (size_t)(s - run));
 		run = s + 1;
 		esc[0] = '\\';
 		switch (c) {
@@ -409,10 +458,10 @@ static void json_string(struct cdx_buf *b, const char *s)
 			esc[5] = hex[c & 15];
 			n = 6;
 		}
-		cdx_buf_add(b, esc, n);
+		bput(b, esc, n);
 	}
-	cdx_buf_add(b, run, (size_t)(s - run));
-	cdx_buf_addc(b, '"');
+	bput(b, run, (size_t)(s - run));
+	bputc(b, '"');
 }
 
 /* 0, or -1 when the record nests deeper than JSON_DEPTH_MAX */
@@ -426,65 +475,116 @@ static int json_write(struct cdx_buf *b, const cJSON *o, int depth)
 	} else if (cJSON_IsNumber(o)) {
 		json_number(b, o->valuedouble);
 	} else if (cJSON_IsTrue(o)) {
-		cdx_buf_adds(b, "true");
+		bput(b, "true", 4);
 	} else if (cJSON_IsFalse(o)) {
-		cdx_buf_adds(b, "false");
+		bput(b, "false", 5);
 	} else if (cJSON_IsArray(o) || cJSON_IsObject(o)) {
 		bool obj = cJSON_IsObject(o);
-		cdx_buf_addc(b, obj ? '{' : '[');
+		bputc(b, obj ? '{' : '[');
 		for (c = o->child; c; c = c->next) {
 			if (c != o->child)
-				cdx_buf_addc(b, ',');
+				bputc(b, ',');
 			if (obj) {
 				json_string(b, c->string ? c->string : "");
-				cdx_buf_addc(b, ':');
+				bputc(b, ':');
 			}
 			if (json_write(b, c, depth + 1) < 0)
 				return -1;
 		}
-		cdx_buf_addc(b, obj ? '}' : ']');
+		bputc(b, obj ? '}' : ']');
 	} else if (cJSON_IsRaw(o) && o->valuestring) {
 		cdx_buf_adds(b, o->valuestring);
 	} else {
-		cdx_buf_adds(b, "null");
+		bput(b, "null", 4);
 	}
 	return 0;
 }
 
-static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err)
+/* the string value of field F of a record, "" when absent or not a string */
+static const char *sval(const cJSON *f)
 {
-	const char *t = str_of(rec, "t"), *f[NFIELDS];
-	char num[32] = "", *json;
+	return f && cJSON_IsString(f) && f->valuestring ? f->valuestring : "";
+}
+
+/* REC buffered into X (free with rs_rec_free): its JSON, and for append_cmd
+ * its run key (only run, run_end, attempt and job records have one),
+ * pipeline, job, status and number (an attempt's attempt, a job's
+ * duration_ms), picked up in one pass over its fields (the first of a
+ * duplicated name counts, as with cJSON_GetObjectItemCaseSensitive).
+ * SCRATCH is a buffer of the caller's, reused.  -1 with ERR set when REC
+ * cannot be serialised. */
+static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scratch, struct cdx_error *err)
+{
+	const cJSON *c, *ft = NULL, *fid = NULL, *frun = NULL, *fpl = NULL, *fjob = NULL, *fst = NULL;
+	const cJSON *fatt = NULL, *fdur = NULL, *n = NULL;
+	const char *t, *f[NFIELDS];
+	struct cdx_buf nb = {0};
+	char num[48];
 	size_t total = 0, i;
-	const cJSON *n = NULL;
-	bool runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
-	struct cdx_buf jb = {0};
-	if (json_write(&jb, rec, 0) < 0) {
-		cdx_buf_free(&jb);
+	bool runish, jobish;
+	cdx_buf_reset(scratch);
+	if (json_write(scratch, rec, 0) < 0)
 		return cdx_error_set(err, CDX_EUSAGE, "a record nests deeper than %d levels", JSON_DEPTH_MAX);
+	for (c = cJSON_IsObject(rec) ? rec->child : NULL; c; c = c->next) {
+		const char *k = c->string;
+		const cJSON **slot = NULL;
+		if (!k)
+			continue;
+		switch (k[0]) {
+		case 't':
+			slot = strcmp(k, "t") == 0 ? &ft : NULL;
+			break;
+		case 'i':
+			slot = strcmp(k, "id") == 0 ? &fid : NULL;
+			break;
+		case 'r':
+			slot = strcmp(k, "run") == 0 ? &frun : NULL;
+			break;
+		case 'p':
+			slot = strcmp(k, "pipeline") == 0 ? &fpl : NULL;
+			break;
+		case 'j':
+			slot = strcmp(k, "job") == 0 ? &fjob : NULL;
+			break;
+		case 's':
+			slot = strcmp(k, "status") == 0 ? &fst : NULL;
+			break;
+		case 'a':
+			slot = strcmp(k, "attempt") == 0 ? &fatt : NULL;
+			break;
+		case 'd':
+			slot = strcmp(k, "duration_ms") == 0 ? &fdur : NULL;
+			break;
+		default:
+			break;
+		}
+		if (slot && !*slot)
+			*slot = c;
 	}
-	json = cdx_buf_detach(&jb);
+	t = sval(ft);
+	runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
+	jobish = strcmp(t, "attempt") == 0 || strcmp(t, "job") == 0;
 	if (strcmp(t, "attempt") == 0)
-		n = cJSON_GetObjectItemCaseSensitive(rec, "attempt");
+		n = fatt;
 	else if (strcmp(t, "job") == 0)
-		n = cJSON_GetObjectItemCaseSensitive(rec, "duration_ms");
+		n = fdur;
+	num[0] = '\0';
 	if (cJSON_IsNumber(n)) {
-		struct cdx_buf nb = {0};
 		json_number(&nb, n->valuedouble);
 		snprintf(num, sizeof(num), "%s", nb.data);
 		cdx_buf_free(&nb);
 	}
 	f[0] = t;
-	f[1] = str_of(rec, runish ? "id" : "run");
-	f[2] = str_of(rec, "pipeline");
-	f[3] = str_of(rec, "job");
-	f[4] = str_of(rec, "status");
+	f[1] = runish ? sval(fid) : jobish ? sval(frun) : "";
+	f[2] = sval(fpl);
+	f[3] = sval(fjob);
+	f[4] = sval(fst);
 	f[5] = num;
-	f[6] = json;
 	for (i = 0; i < NFIELDS; i++) {
-		x->len[i] = strlen(f[i]);
+		x->len[i] = i == 6 ? scratch->len : strlen(f[i]);
 		total += x->len[i] + 1;
 	}
+	f[6] = scratch->data;
 	x->buf = cdx_xmalloc(total);
 	total = 0;
 	for (i = 0; i < NFIELDS; i++) {
@@ -492,72 +592,208 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err
 		memcpy(x->buf + total, f[i], x->len[i] + 1);
 		total += x->len[i] + 1;
 	}
-	free(json);
 	return 0;
 }
 
-/* send records FROM..FROM+N (N <= BATCH_MAX) in one EVALSHA, fenced by
- * lock NAME (or not, when NULL).  0 written, 1 refused, -1 error. */
 static void random_hex(char *out, size_t bytes);
 
-/* the arguments of append.lua for RECS[0..N) (after the prefix); the
- * caller frees *AV, *AL and ALL */
-static size_t append_args(const struct rs_rec *recs, size_t n, const char *name, const char *tok,
-			  const char *secret, const char *batch, char *cnt, size_t cntn, struct cdx_buf *all,
-			  const char ***av_out, size_t **al_out)
+/* ---- the append.lua command ------------------------------------------------
+ * The EVALSHA of a batch is formatted here, straight into the protocol
+ * (RESP), in one buffer of the handle that keeps its memory from batch to
+ * batch: hiredis's argv formatting (a printf per argument) and a fresh
+ * buffer per batch cost more than applying the batch does.  Each record's
+ * JSON goes into it once, inside its segment (see append.lua). */
+
+/* the records stream segment key of a record: its run (run and run_end by
+ * id, attempt and job by run), "" for the others */
+static const char *rec_key(const struct rs_rec *x)
 {
-	size_t argc = 6 + n * NFIELDS, i, k;
-	const char **av = cdx_xcalloc(argc, sizeof(char *));
-	size_t *al = cdx_xcalloc(argc, sizeof(size_t));
-	/* the records stream entry: the batch as one JSON array */
-	cdx_buf_addc(all, '[');
+	return x->buf + x->off[1];
+}
+
+static const char *rec_field(const struct rs_rec *x, int k)
+{
+	return x->buf + x->off[k];
+}
+
+static bool rec_is(const struct rs_rec *x, const char *t)
+{
+	return strcmp(rec_field(x, 0), t) == 0;
+}
+
+/* a successful job record with a duration: it goes to the durations hash */
+static bool rec_duration(const struct rs_rec *x)
+{
+	return rec_is(x, "job") && strcmp(rec_field(x, 4), "success") == 0 && x->len[2] && x->len[5];
+}
+
+static void resp_len(struct cdx_buf *b, char kind, size_t n)
+{
+	char tmp[32], *e = tmp + sizeof(tmp), *p = e;
+	*--p = '\n';
+	*--p = '\r';
+	do {
+		*--p = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	*--p = kind;
+	bput(b, p, (size_t)(e - p));
+}
+
+static void resp_arg(struct cdx_buf *b, const char *s, size_t n)
+{
+	resp_len(b, '$', n);
+	bput(b, s, n);
+	bput(b, "\r\n", 2);
+}
+
+static void resp_argz(struct cdx_buf *b, const char *s)
+{
+	resp_arg(b, s, strlen(s));
+}
+
+static void resp_count(struct cdx_buf *b, size_t n)
+{
+	char tmp[24];
+	resp_arg(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%zu", n));
+}
+
+/* the EVALSHA of append.lua for RECS[0..N), fenced by lock NAME (NULL:
+ * not fenced), into CMD (reset first) */
+static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
+		       const char *tok, const char *secret, const char *batch, struct cdx_buf *cmd)
+{
+	size_t nseg = 0, nd = 0, nk = 0, i, j;
 	for (i = 0; i < n; i++) {
-		if (i)
-			cdx_buf_addc(all, ',');
-		cdx_buf_add(all, recs[i].buf + recs[i].off[6], recs[i].len[6]);
+		if (i == 0 || strcmp(rec_key(&recs[i]), rec_key(&recs[i - 1])) != 0)
+			nseg++;
+		if (rec_duration(&recs[i]))
+			nd++;
+		if (!rec_is(&recs[i], "attempt") && !rec_is(&recs[i], "job"))
+			nk++;
 	}
-	cdx_buf_addc(all, ']');
-	snprintf(cnt, cntn, "%zu", n);
-	av[0] = name ? name : "";
-	av[1] = tok;
-	av[2] = secret ? secret : "";
-	av[3] = batch;
-	av[5] = cnt;
-	for (k = 0; k < 6; k++)
-		al[k] = k == 4 ? 0 : strlen(av[k]);
-	av[4] = all->data;
-	al[4] = all->len;
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < NFIELDS; k++) {
-			av[6 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
-			al[6 + i * NFIELDS + k] = recs[i].len[k];
+	cdx_buf_reset(cmd);
+	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + 3 * nd + 1 + 4 * nk);
+	resp_arg(cmd, "EVALSHA", 7);
+	resp_arg(cmd, r->sha[SCRIPT_APPEND], 40);
+	resp_arg(cmd, "0", 1);
+	resp_argz(cmd, r->prefix);
+	resp_argz(cmd, name ? name : "");
+	resp_argz(cmd, tok);
+	resp_argz(cmd, secret ? secret : "");
+	resp_argz(cmd, batch);
+	resp_count(cmd, nseg);
+	for (i = 0; i < n; i = j) {
+		size_t len = 1;
+		for (j = i; j < n && (j == i || strcmp(rec_key(&recs[j]), rec_key(&recs[i])) == 0); j++)
+			len += recs[j].len[6] + 1;
+		resp_arg(cmd, rec_key(&recs[i]), recs[i].len[1]);
+		resp_len(cmd, '$', len);
+		for (size_t k = i; k < j; k++) {
+			bputc(cmd, k == i ? '[' : ',');
+			bput(cmd, rec_field(&recs[k], 6), recs[k].len[6]);
 		}
+		bput(cmd, "]\r\n", 3);
 	}
-	*av_out = av;
-	*al_out = al;
-	return argc;
+	resp_count(cmd, nd);
+	for (i = 0; i < n; i++) {
+		if (!rec_duration(&recs[i]))
+			continue;
+		resp_arg(cmd, rec_field(&recs[i], 2), recs[i].len[2]);
+		resp_arg(cmd, rec_field(&recs[i], 3), recs[i].len[3]);
+		resp_arg(cmd, rec_field(&recs[i], 5), recs[i].len[5]);
+	}
+	resp_count(cmd, nk);
+	for (i = 0; i < n; i++) {
+		if (rec_is(&recs[i], "attempt") || rec_is(&recs[i], "job"))
+			continue;
+		resp_arg(cmd, rec_field(&recs[i], 0), recs[i].len[0]);
+		resp_arg(cmd, rec_field(&recs[i], 1), recs[i].len[1]);
+		resp_arg(cmd, rec_field(&recs[i], 2), recs[i].len[2]);
+		resp_arg(cmd, rec_field(&recs[i], 6), recs[i].len[6]);
+	}
+}
+
+/* write CMD (a formatted command) to the connection without waiting for
+ * its reply; -1 with ERR set when the connection broke (it is dropped) */
+static int rs_write_cmd(struct redis_store *r, const struct cdx_buf *cmd, struct cdx_error *err)
+{
+	int done = 0;
+	if (r->c->obuf && r->c->obuf[0] == '\0') {
+		/* nothing queued in hiredis (every command before was written
+		 * whole): straight from CMD to the socket, as redisBufferWrite
+		 * would, without copying a batch into hiredis's buffer first */
+		size_t off = 0;
+		while (off < cmd->len) {
+			ssize_t w = write(r->c->fd, cmd->data + off, cmd->len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+					      w < 0 ? strerror(errno) : "connection closed");
+				rs_drop(r);
+				return -1;
+			}
+			off += (size_t)w;
+		}
+		return 0;
+	}
+	if (redisAppendFormattedCommand(r->c, cmd->data, cmd->len) == REDIS_OK) {
+		while (!done)
+			if (redisBufferWrite(r->c, &done) != REDIS_OK)
+				break;
+	}
+	if (!done) {
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		rs_drop(r);
+		return -1;
+	}
+	return 0;
 }
 
 /* one fenced record, synchronously: 0 written, 1 refused, -1 error */
 static int rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char *name,
 			  unsigned long long token, const char *secret, struct cdx_error *err)
 {
-	char tok[24], cnt[24], batch[33];
-	struct cdx_buf all = {0};
-	const char **av;
-	size_t *al, argc;
+	char tok[24], batch[33];
 	redisReply *rep = NULL;
-	int rc;
+	int rc = -1, tries;
 	snprintf(tok, sizeof(tok), "%llu", token);
 	random_hex(batch, 16);
-	argc = append_args(x, 1, name, tok, secret, batch, cnt, sizeof(cnt), &all, &av, &al);
-	rc = rs_eval(r, SCRIPT_APPEND, (int)argc, av, al, &rep, err);
-	if (rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == -1)
-		rc = 1;
+	append_cmd(r, x, 1, name, tok, secret, batch, &r->cmd);
+	for (tries = 0; tries < 2; tries++) {
+		void *v = NULL;
+		if (!r->c) {
+			cdx_error_set(err, CDX_ESTATE, "not connected to redis at %s", r->addr);
+			break;
+		}
+		if (r->fl_written && rs_drain(r, err) < 0 && !r->c)
+			break;
+		if (rs_write_cmd(r, &r->cmd, err) < 0)
+			break;
+		if (redisGetReply(r->c, &v) != REDIS_OK || !v) {
+			cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+				      r->c->errstr[0] ? r->c->errstr : "connection closed");
+			rs_drop(r);
+			break;
+		}
+		rep = v;
+		if (rep->type != REDIS_REPLY_ERROR) {
+			rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == -1 ? 1 : 0;
+			break;
+		}
+		if (tries == 0 && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+			freeReplyObject(rep);
+			rep = NULL;
+			if (rs_load_script(r, SCRIPT_APPEND, err) < 0)
+				break;
+			continue;
+		}
+		cdx_error_set(err, CDX_ESTATE, "redis at %s: script failed: %s", r->addr, rep->str);
+		break;
+	}
 	freeReplyObject(rep);
-	cdx_buf_free(&all);
-	free(av);
-	free(al);
 	return rc;
 }
 
@@ -565,43 +801,11 @@ static int rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const c
  * for its reply; -1 when the connection broke */
 static int rs_write_batch(struct redis_store *r, size_t i, size_t from, struct cdx_error *err)
 {
-	char cnt[24];
-	struct cdx_buf all = {0};
-	const char **av, **full;
-	size_t *al, *fulll, argc;
-	int done = 0, rc = 0;
-	argc = append_args(r->pend + from, r->fl[i].n, NULL, "0", NULL, r->fl[i].id, cnt, sizeof(cnt), &all,
-			   &av, &al);
-	full = cdx_xcalloc(argc + 4, sizeof(char *));
-	fulll = cdx_xcalloc(argc + 4, sizeof(size_t));
-	full[0] = "EVALSHA";
-	fulll[0] = 7;
-	full[1] = r->sha[SCRIPT_APPEND];
-	fulll[1] = 40;
-	full[2] = "0";
-	fulll[2] = 1;
-	full[3] = r->prefix;
-	fulll[3] = strlen(r->prefix);
-	memcpy(full + 4, av, argc * sizeof(char *));
-	memcpy(fulll + 4, al, argc * sizeof(size_t));
-	if (redisAppendCommandArgv(r->c, (int)argc + 4, full, fulll) != REDIS_OK)
-		rc = -1;
-	while (rc == 0 && !done)
-		if (redisBufferWrite(r->c, &done) != REDIS_OK)
-			rc = -1;
-	if (rc < 0) {
-		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
-			      r->c->errstr[0] ? r->c->errstr : "connection closed");
-		rs_drop(r);
-	} else {
-		r->fl_written = i + 1;
-	}
-	cdx_buf_free(&all);
-	free(av);
-	free(al);
-	free(full);
-	free(fulll);
-	return rc;
+	append_cmd(r, r->pend + from, r->fl[i].n, NULL, "0", NULL, r->fl[i].id, &r->cmd);
+	if (rs_write_cmd(r, &r->cmd, err) < 0)
+		return -1;
+	r->fl_written = i + 1;
+	return 0;
 }
 
 /* read the reply of the oldest written batch: acknowledged, its records
@@ -751,7 +955,7 @@ static int rs_append(struct cdx_store *s, const cJSON *rec, struct cdx_error *er
 		if (r->spill)
 			return r->spill->ops->append(r->spill, rec, err);
 	}
-	if (rs_rec_make(rec, &x, err) < 0)
+	if (rs_rec_make(rec, &x, &r->scratch, err) < 0)
 		return -1;
 	CDX_PUSH(r->pend, r->n_pend, r->cap_pend, x);
 	/* a full batch goes now, without waiting for its reply (pipelined);
@@ -985,14 +1189,26 @@ static int rs_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx
 	lens[1] = strlen(num);
 	if (rs_ensure(r, true, err) < 0 || rs_eval(r, SCRIPT_SCAN_RUNS, 2, argv, lens, &rep, err) < 0)
 		return -1;
+	/* each element: a records stream segment (an array of one run's
+	 * records), or one record of a run written before segments */
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		const redisReply *e = rep->element[i];
-		cJSON *o;
-		int stop;
+		cJSON *o, *one;
+		int stop = 0;
 		if (e->type != REDIS_REPLY_STRING)
 			continue;
 		o = cJSON_ParseWithLength(e->str, e->len);
-		stop = o && cJSON_IsObject(o) ? fn(ctx, o) : 0;
+		if (cJSON_IsArray(o)) {
+			cJSON_ArrayForEach(one, o)
+			{
+				if (cJSON_IsObject(one) && fn(ctx, one)) {
+					stop = 1;
+					break;
+				}
+			}
+		} else if (cJSON_IsObject(o)) {
+			stop = fn(ctx, o);
+		}
 		cJSON_Delete(o);
 		if (stop)
 			break;
@@ -1231,7 +1447,7 @@ static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long
 				     "redis at %s is unreachable: cannot write under lock %s", r->addr, name);
 	if (rs_flush_(r, true, err) < 0)
 		return -1;
-	if (rs_rec_make(rec, &x, err) < 0)
+	if (rs_rec_make(rec, &x, &r->scratch, err) < 0)
 		return -1;
 	rc = rs_send_fenced(r, &x, name, token, h ? h->secret : "", err);
 	rs_rec_free(&x);
@@ -1251,6 +1467,8 @@ static void rs_free(struct redis_store *r)
 	for (i = 0; i < r->n_held; i++)
 		free(r->held[i].name);
 	free(r->held);
+	cdx_buf_free(&r->cmd);
+	cdx_buf_free(&r->scratch);
 	cdx_store_close(r->spill);
 	free(r->host);
 	free(r->user);
