@@ -11,8 +11,9 @@
 --    records of the same run (run/run_end by id, attempt/job by run); each
 --    is one entry of the records stream, and its id is pushed on the run's
 --    entry list.  Every record's JSON is sent once, here.
---  - D durations: pipeline, job, duration_ms of each successful job record,
---    in order, pre-extracted by the client;
+--  - D pipelines with new durations: the pipeline, M, then M pairs: a job
+--    and the duration_ms of its successful job records in the batch,
+--    newest first, separated by spaces (grouped by the client);
 --  - K other records (every type but attempt and job): type, run,
 --    pipeline, json — decoded here (two in a run of a hundred jobs).
 -- So the hot path (attempt and job records) costs no Lua work per record
@@ -80,27 +81,17 @@ for i = 1, nseg do
 end
 b = b + 2 * nseg + 1
 
--- new durations per pipeline and job, folded into the durations hash
+-- new durations per pipeline: its jobs, each with its new durations
+-- (newest first, space-separated), folded into the durations hash below
 local durs, durpl = {}, {}
-local nd = tonumber(ARGV[b])
-for i = 0, nd - 1 do
-	local k = b + 1 + i * 3
-	local pl, job, num = ARGV[k], ARGV[k + 1], ARGV[k + 2]
-	local d = durs[pl]
-	if not d then
-		d = {}
-		durs[pl] = d
-		durpl[#durpl + 1] = pl
-	end
-	local l = d[job]
-	if l then
-		d[job] = num .. ' ' .. l
-	else
-		d[job] = num
-		d[#d + 1] = job
-	end
+local npl = tonumber(ARGV[b])
+b = b + 1
+for _ = 1, npl do
+	local pl, m = ARGV[b], tonumber(ARGV[b + 1])
+	durpl[#durpl + 1] = pl
+	durs[pl] = {b + 2, m}
+	b = b + 2 + 2 * m
 end
-b = b + 1 + nd * 3
 
 -- run_end records per pipeline, folded into its health hash
 local health, healthpl = {}, {}
@@ -213,14 +204,16 @@ end
 local DURMAX = 20
 local KEEP = '^(' .. string.rep('[^ ]+ ', DURMAX - 1) .. '[^ ]+) '
 for _, pl in ipairs(durpl) do
-	local d, key = durs[pl], P .. 'durations:' .. pl
-	local old = redis.call('HMGET', key, unpack(d))
+	local at, m, key = durs[pl][1], durs[pl][2], P .. 'durations:' .. pl
+	local jobs = {}
+	for k = 1, m do jobs[k] = ARGV[at + 2 * k - 2] end
+	local old = redis.call('HMGET', key, unpack(jobs))
 	local a = {}
-	for k, job in ipairs(d) do
-		local v = d[job]
+	for k = 1, m do
+		local v = ARGV[at + 2 * k - 1]
 		if old[k] then v = v .. ' ' .. old[k] end
 		v = string.match(v, KEEP) or v
-		a[#a + 1] = job
+		a[#a + 1] = jobs[k]
 		a[#a + 1] = v
 	end
 	redis.call('HSET', key, unpack(a))

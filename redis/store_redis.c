@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "history.h"
+#include "map.h"
 #include "redis_lua.h"
 
 #define BATCH_MAX 512           /* records per EVALSHA */
@@ -658,22 +659,69 @@ static void resp_count(struct cdx_buf *b, size_t n)
 	resp_arg(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%zu", n));
 }
 
+/* the durations of a batch, grouped as append.lua wants them: per
+ * pipeline (in order of first appearance) its jobs, each with the
+ * durations of its successful job records, newest first */
+struct dur_group {
+	size_t pl;            /* index into the pipelines */
+	const char *job;      /* the job (borrowed from its record) */
+	size_t head, tail;    /* its newest and oldest record */
+	size_t count;         /* its records */
+	size_t len;           /* bytes of the durations, spaces included */
+};
+
+struct dur_pl {
+	const char *name;  /* borrowed */
+	size_t len;
+	struct cdx_map jobs; /* job -> index into the groups */
+	size_t n_groups;
+};
+
 /* the EVALSHA of append.lua for RECS[0..N), fenced by lock NAME (NULL:
  * not fenced), into CMD (reset first) */
 static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
 		       const char *tok, const char *secret, const char *batch, struct cdx_buf *cmd)
 {
-	size_t nseg = 0, nd = 0, nk = 0, i, j;
+	size_t nseg = 0, nk = 0, npl = 0, cap_pl = 0, ng = 0, nargs, i, j, p;
+	struct dur_pl *pls = NULL;
+	struct dur_group *gs = cdx_xcalloc(n ? n : 1, sizeof(*gs));
+	size_t *next = cdx_xcalloc(n ? n : 1, sizeof(*next)); /* the next older record of a group */
 	for (i = 0; i < n; i++) {
 		if (i == 0 || strcmp(rec_key(&recs[i]), rec_key(&recs[i - 1])) != 0)
 			nseg++;
-		if (rec_duration(&recs[i]))
-			nd++;
 		if (!rec_is(&recs[i], "attempt") && !rec_is(&recs[i], "job"))
 			nk++;
 	}
+	/* newest first: walk the batch backwards */
+	for (i = n; i-- > 0;) {
+		const struct rs_rec *x = &recs[i];
+		size_t g;
+		if (!rec_duration(x))
+			continue;
+		for (p = 0; p < npl; p++)
+			if (pls[p].len == x->len[2] && memcmp(pls[p].name, rec_field(x, 2), x->len[2]) == 0)
+				break;
+		if (p == npl) {
+			struct dur_pl np = {rec_field(x, 2), x->len[2], {0}, 0};
+			CDX_PUSH(pls, npl, cap_pl, np);
+		}
+		if (cdx_map_put(&pls[p].jobs, rec_field(x, 3), ng, &g)) {
+			g = ng++;
+			gs[g].pl = p;
+			gs[g].job = rec_field(x, 3);
+			gs[g].head = i;
+			gs[g].len = x->len[5];
+			pls[p].n_groups++;
+		} else {
+			next[gs[g].tail] = i;
+			gs[g].len += 1 + x->len[5];
+		}
+		gs[g].tail = i;
+		gs[g].count++;
+	}
+	nargs = 4 + 4 + 1 + 2 * nseg + 1 + 2 * npl + 2 * ng + 1 + 4 * nk;
 	cdx_buf_reset(cmd);
-	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + 3 * nd + 1 + 4 * nk);
+	resp_len(cmd, '*', nargs);
 	resp_arg(cmd, "EVALSHA", 7);
 	resp_arg(cmd, r->sha[SCRIPT_APPEND], 40);
 	resp_arg(cmd, "0", 1);
@@ -695,13 +743,23 @@ static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, s
 		}
 		bput(cmd, "]\r\n", 3);
 	}
-	resp_count(cmd, nd);
-	for (i = 0; i < n; i++) {
-		if (!rec_duration(&recs[i]))
-			continue;
-		resp_arg(cmd, rec_field(&recs[i], 2), recs[i].len[2]);
-		resp_arg(cmd, rec_field(&recs[i], 3), recs[i].len[3]);
-		resp_arg(cmd, rec_field(&recs[i], 5), recs[i].len[5]);
+	resp_count(cmd, npl);
+	for (p = 0; p < npl; p++) {
+		resp_arg(cmd, pls[p].name, pls[p].len);
+		resp_count(cmd, pls[p].n_groups);
+		for (size_t g = 0; g < ng; g++) {
+			size_t k, left;
+			if (gs[g].pl != p)
+				continue;
+			resp_argz(cmd, gs[g].job);
+			resp_len(cmd, '$', gs[g].len);
+			for (k = gs[g].head, left = gs[g].count; left; k = next[k], left--) {
+				if (left != gs[g].count)
+					bputc(cmd, ' ');
+				bput(cmd, rec_field(&recs[k], 5), recs[k].len[5]);
+			}
+			bput(cmd, "\r\n", 2);
+		}
 	}
 	resp_count(cmd, nk);
 	for (i = 0; i < n; i++) {
@@ -712,6 +770,11 @@ static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, s
 		resp_arg(cmd, rec_field(&recs[i], 2), recs[i].len[2]);
 		resp_arg(cmd, rec_field(&recs[i], 6), recs[i].len[6]);
 	}
+	for (p = 0; p < npl; p++)
+		cdx_map_free(&pls[p].jobs);
+	free(pls);
+	free(gs);
+	free(next);
 }
 
 /* write CMD (a formatted command) to the connection without waiting for
