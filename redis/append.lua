@@ -4,20 +4,16 @@
 -- in order, or nothing does.
 --
 -- ARGV: 1 prefix, 2 lock name ('' = not fenced), 3 fencing token, 4 lock
--- secret ('' = compare the token only), 5 batch id, then three lists, each
+-- secret ('' = compare the token only), 5 batch id, then two lists, each
 -- a count followed by its items:
 --  - S segments: run id ('' = records of no run), the segment's records as
 --    one JSON array.  A segment is a maximal sequence of consecutive
 --    records of the same run (run/run_end by id, attempt/job by run); each
 --    is one entry of the records stream, and its id is pushed on the run's
 --    entry list.  Every record's JSON is sent once, here.
---  - D pipelines with new durations: the pipeline, M, then M pairs: a job
---    and the duration_ms of its successful job records in the batch,
---    newest first, separated by spaces (grouped by the client);
 --  - K other records (every type but attempt and job): type, run,
 --    pipeline, json — decoded here (two in a run of a hundred jobs).
--- So the hot path (attempt and job records) costs no Lua work per record
--- beyond the durations hash.
+-- So the hot path (attempt and job records) costs no Lua work per record.
 -- The batch id makes a resend idempotent: a client whose connection broke
 -- before the reply sends the same batch with the same id again, and a batch
 -- already applied is answered 0 without writing it twice.
@@ -80,18 +76,6 @@ for i = 1, nseg do
 	if run ~= '' then redis.call('RPUSH', P .. 'runentries:' .. run, last) end
 end
 b = b + 2 * nseg + 1
-
--- new durations per pipeline: its jobs, each with its new durations
--- (newest first, space-separated), folded into the durations hash below
-local durs, durpl = {}, {}
-local npl = tonumber(ARGV[b])
-b = b + 1
-for _ = 1, npl do
-	local pl, m = ARGV[b], tonumber(ARGV[b + 1])
-	durpl[#durpl + 1] = pl
-	durs[pl] = {b + 2, m}
-	b = b + 2 + 2 * m
-end
 
 -- run_end records per pipeline, folded into its health hash
 local health, healthpl = {}, {}
@@ -199,23 +183,4 @@ for _, pl in ipairs(healthpl) do
 		'last_run_at', h.at, 'last_run', h.run, 'p50_ms', str(p50), 'p95_ms', str(p95))
 end
 
--- durations: one HMGET and one HSET per pipeline, the newest DURMAX kept
--- (a string of more than DURMAX numbers is cut after the DURMAX-th)
-local DURMAX = 20
-local KEEP = '^(' .. string.rep('[^ ]+ ', DURMAX - 1) .. '[^ ]+) '
-for _, pl in ipairs(durpl) do
-	local at, m, key = durs[pl][1], durs[pl][2], P .. 'durations:' .. pl
-	local jobs = {}
-	for k = 1, m do jobs[k] = ARGV[at + 2 * k - 2] end
-	local old = redis.call('HMGET', key, unpack(jobs))
-	local a = {}
-	for k = 1, m do
-		local v = ARGV[at + 2 * k - 1]
-		if old[k] then v = v .. ' ' .. old[k] end
-		v = string.match(v, KEEP) or v
-		a[#a + 1] = jobs[k]
-		a[#a + 1] = v
-	end
-	redis.call('HSET', key, unpack(a))
-end
 return last

@@ -53,7 +53,6 @@
 #include <unistd.h>
 
 #include "history.h"
-#include "map.h"
 #include "redis_lua.h"
 
 #define BATCH_MAX 512           /* records per EVALSHA */
@@ -65,7 +64,6 @@
 #define CLOSE_WAIT_MS 2000 /* last attempts before spilling */
 #define WAITER_HEARTBEAT_MS 3000
 #define PAGE 256       /* stream entries per XRANGE/XREAD */
-#define NFIELDS 7      /* t, run, pipeline, job, status, num, json */
 #define MAX_INFLIGHT 4 /* pipelined batches awaiting replies */
 
 enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT };
@@ -73,12 +71,16 @@ enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT 
 static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_lock, cdx_lua_renew,
 						     cdx_lua_scan_runs};
 
-/* one buffered record: what append_cmd needs of it (type, run key, pipeline,
- * job, status, attempt or duration, JSON) in one block */
+/* the fields of a buffered record, in the order of append.lua's "other
+ * records" tuples */
+enum { REC_TYPE, REC_KEY, REC_PL, REC_JSON, NFIELDS };
+
+/* one buffered record: what append_cmd needs of it in one block */
 struct rs_rec {
 	char *buf;           /* the fields, each NUL-terminated */
 	size_t off[NFIELDS]; /* where each field starts in buf */
 	size_t len[NFIELDS]; /* its length in bytes */
+	bool jobish;         /* an attempt or job record (no Lua work) */
 };
 
 /* a batch of records sent in one EVALSHA, identified so that sending it
@@ -507,22 +509,17 @@ static const char *sval(const cJSON *f)
 	return f && cJSON_IsString(f) && f->valuestring ? f->valuestring : "";
 }
 
-/* REC buffered into X (free with rs_rec_free): its JSON, and for append_cmd
- * its run key (only run, run_end, attempt and job records have one),
- * pipeline, job, status and number (an attempt's attempt, a job's
- * duration_ms), picked up in one pass over its fields (the first of a
- * duplicated name counts, as with cJSON_GetObjectItemCaseSensitive).
- * SCRATCH is a buffer of the caller's, reused.  -1 with ERR set when REC
- * cannot be serialised. */
+/* REC buffered into X (free with rs_rec_free): its JSON, type, pipeline and
+ * run key (only run, run_end, attempt and job records have one), picked up
+ * in one pass over its fields (the first of a duplicated name counts, as
+ * with cJSON_GetObjectItemCaseSensitive).  SCRATCH is a buffer of the
+ * caller's, reused.  -1 with ERR set when REC cannot be serialised. */
 static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scratch, struct cdx_error *err)
 {
-	const cJSON *c, *ft = NULL, *fid = NULL, *frun = NULL, *fpl = NULL, *fjob = NULL, *fst = NULL;
-	const cJSON *fatt = NULL, *fdur = NULL, *n = NULL;
+	const cJSON *c, *ft = NULL, *fid = NULL, *frun = NULL, *fpl = NULL;
 	const char *t, *f[NFIELDS];
-	struct cdx_buf nb = {0};
-	char num[48];
 	size_t total = 0, i;
-	bool runish, jobish;
+	bool runish;
 	cdx_buf_reset(scratch);
 	if (json_write(scratch, rec, 0) < 0)
 		return cdx_error_set(err, CDX_EUSAGE, "a record nests deeper than %d levels", JSON_DEPTH_MAX);
@@ -531,61 +528,28 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scrat
 		const cJSON **slot = NULL;
 		if (!k)
 			continue;
-		switch (k[0]) {
-		case 't':
-			slot = strcmp(k, "t") == 0 ? &ft : NULL;
-			break;
-		case 'i':
-			slot = strcmp(k, "id") == 0 ? &fid : NULL;
-			break;
-		case 'r':
-			slot = strcmp(k, "run") == 0 ? &frun : NULL;
-			break;
-		case 'p':
-			slot = strcmp(k, "pipeline") == 0 ? &fpl : NULL;
-			break;
-		case 'j':
-			slot = strcmp(k, "job") == 0 ? &fjob : NULL;
-			break;
-		case 's':
-			slot = strcmp(k, "status") == 0 ? &fst : NULL;
-			break;
-		case 'a':
-			slot = strcmp(k, "attempt") == 0 ? &fatt : NULL;
-			break;
-		case 'd':
-			slot = strcmp(k, "duration_ms") == 0 ? &fdur : NULL;
-			break;
-		default:
-			break;
-		}
+		if (k[0] == 't' && k[1] == '\0')
+			slot = &ft;
+		else if (k[0] == 'i' && strcmp(k, "id") == 0)
+			slot = &fid;
+		else if (k[0] == 'r' && strcmp(k, "run") == 0)
+			slot = &frun;
+		else if (k[0] == 'p' && strcmp(k, "pipeline") == 0)
+			slot = &fpl;
 		if (slot && !*slot)
 			*slot = c;
 	}
 	t = sval(ft);
 	runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
-	jobish = strcmp(t, "attempt") == 0 || strcmp(t, "job") == 0;
-	if (strcmp(t, "attempt") == 0)
-		n = fatt;
-	else if (strcmp(t, "job") == 0)
-		n = fdur;
-	num[0] = '\0';
-	if (cJSON_IsNumber(n)) {
-		json_number(&nb, n->valuedouble);
-		snprintf(num, sizeof(num), "%s", nb.data);
-		cdx_buf_free(&nb);
-	}
-	f[0] = t;
-	f[1] = runish ? sval(fid) : jobish ? sval(frun) : "";
-	f[2] = sval(fpl);
-	f[3] = sval(fjob);
-	f[4] = sval(fst);
-	f[5] = num;
+	x->jobish = strcmp(t, "attempt") == 0 || strcmp(t, "job") == 0;
+	f[REC_TYPE] = t;
+	f[REC_KEY] = runish ? sval(fid) : x->jobish ? sval(frun) : "";
+	f[REC_PL] = sval(fpl);
+	f[REC_JSON] = scratch->data;
 	for (i = 0; i < NFIELDS; i++) {
-		x->len[i] = i == 6 ? scratch->len : strlen(f[i]);
+		x->len[i] = i == REC_JSON ? scratch->len : strlen(f[i]);
 		total += x->len[i] + 1;
 	}
-	f[6] = scratch->data;
 	x->buf = cdx_xmalloc(total);
 	total = 0;
 	for (i = 0; i < NFIELDS; i++) {
@@ -609,23 +573,12 @@ static void random_hex(char *out, size_t bytes);
  * id, attempt and job by run), "" for the others */
 static const char *rec_key(const struct rs_rec *x)
 {
-	return x->buf + x->off[1];
+	return x->buf + x->off[REC_KEY];
 }
 
 static const char *rec_field(const struct rs_rec *x, int k)
 {
 	return x->buf + x->off[k];
-}
-
-static bool rec_is(const struct rs_rec *x, const char *t)
-{
-	return strcmp(rec_field(x, 0), t) == 0;
-}
-
-/* a successful job record with a duration: it goes to the durations hash */
-static bool rec_duration(const struct rs_rec *x)
-{
-	return rec_is(x, "job") && strcmp(rec_field(x, 4), "success") == 0 && x->len[2] && x->len[5];
 }
 
 static void resp_len(struct cdx_buf *b, char kind, size_t n)
@@ -659,69 +612,20 @@ static void resp_count(struct cdx_buf *b, size_t n)
 	resp_arg(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%zu", n));
 }
 
-/* the durations of a batch, grouped as append.lua wants them: per
- * pipeline (in order of first appearance) its jobs, each with the
- * durations of its successful job records, newest first */
-struct dur_group {
-	size_t pl;            /* index into the pipelines */
-	const char *job;      /* the job (borrowed from its record) */
-	size_t head, tail;    /* its newest and oldest record */
-	size_t count;         /* its records */
-	size_t len;           /* bytes of the durations, spaces included */
-};
-
-struct dur_pl {
-	const char *name;  /* borrowed */
-	size_t len;
-	struct cdx_map jobs; /* job -> index into the groups */
-	size_t n_groups;
-};
-
 /* the EVALSHA of append.lua for RECS[0..N), fenced by lock NAME (NULL:
  * not fenced), into CMD (reset first) */
 static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
 		       const char *tok, const char *secret, const char *batch, struct cdx_buf *cmd)
 {
-	size_t nseg = 0, nk = 0, npl = 0, cap_pl = 0, ng = 0, nargs, i, j, p;
-	struct dur_pl *pls = NULL;
-	struct dur_group *gs = cdx_xcalloc(n ? n : 1, sizeof(*gs));
-	size_t *next = cdx_xcalloc(n ? n : 1, sizeof(*next)); /* the next older record of a group */
+	size_t nseg = 0, nk = 0, i, j;
 	for (i = 0; i < n; i++) {
 		if (i == 0 || strcmp(rec_key(&recs[i]), rec_key(&recs[i - 1])) != 0)
 			nseg++;
-		if (!rec_is(&recs[i], "attempt") && !rec_is(&recs[i], "job"))
+		if (!recs[i].jobish)
 			nk++;
 	}
-	/* newest first: walk the batch backwards */
-	for (i = n; i-- > 0;) {
-		const struct rs_rec *x = &recs[i];
-		size_t g;
-		if (!rec_duration(x))
-			continue;
-		for (p = 0; p < npl; p++)
-			if (pls[p].len == x->len[2] && memcmp(pls[p].name, rec_field(x, 2), x->len[2]) == 0)
-				break;
-		if (p == npl) {
-			struct dur_pl np = {rec_field(x, 2), x->len[2], {0}, 0};
-			CDX_PUSH(pls, npl, cap_pl, np);
-		}
-		if (cdx_map_put(&pls[p].jobs, rec_field(x, 3), ng, &g)) {
-			g = ng++;
-			gs[g].pl = p;
-			gs[g].job = rec_field(x, 3);
-			gs[g].head = i;
-			gs[g].len = x->len[5];
-			pls[p].n_groups++;
-		} else {
-			next[gs[g].tail] = i;
-			gs[g].len += 1 + x->len[5];
-		}
-		gs[g].tail = i;
-		gs[g].count++;
-	}
-	nargs = 4 + 4 + 1 + 2 * nseg + 1 + 2 * npl + 2 * ng + 1 + 4 * nk;
 	cdx_buf_reset(cmd);
-	resp_len(cmd, '*', nargs);
+	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + 4 * nk);
 	resp_arg(cmd, "EVALSHA", 7);
 	resp_arg(cmd, r->sha[SCRIPT_APPEND], 40);
 	resp_arg(cmd, "0", 1);
@@ -734,47 +638,22 @@ static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, s
 	for (i = 0; i < n; i = j) {
 		size_t len = 1;
 		for (j = i; j < n && (j == i || strcmp(rec_key(&recs[j]), rec_key(&recs[i])) == 0); j++)
-			len += recs[j].len[6] + 1;
-		resp_arg(cmd, rec_key(&recs[i]), recs[i].len[1]);
+			len += recs[j].len[REC_JSON] + 1;
+		resp_arg(cmd, rec_key(&recs[i]), recs[i].len[REC_KEY]);
 		resp_len(cmd, '$', len);
 		for (size_t k = i; k < j; k++) {
 			bputc(cmd, k == i ? '[' : ',');
-			bput(cmd, rec_field(&recs[k], 6), recs[k].len[6]);
+			bput(cmd, rec_field(&recs[k], REC_JSON), recs[k].len[REC_JSON]);
 		}
 		bput(cmd, "]\r\n", 3);
 	}
-	resp_count(cmd, npl);
-	for (p = 0; p < npl; p++) {
-		resp_arg(cmd, pls[p].name, pls[p].len);
-		resp_count(cmd, pls[p].n_groups);
-		for (size_t g = 0; g < ng; g++) {
-			size_t k, left;
-			if (gs[g].pl != p)
-				continue;
-			resp_argz(cmd, gs[g].job);
-			resp_len(cmd, '$', gs[g].len);
-			for (k = gs[g].head, left = gs[g].count; left; k = next[k], left--) {
-				if (left != gs[g].count)
-					bputc(cmd, ' ');
-				bput(cmd, rec_field(&recs[k], 5), recs[k].len[5]);
-			}
-			bput(cmd, "\r\n", 2);
-		}
-	}
 	resp_count(cmd, nk);
 	for (i = 0; i < n; i++) {
-		if (rec_is(&recs[i], "attempt") || rec_is(&recs[i], "job"))
+		if (recs[i].jobish)
 			continue;
-		resp_arg(cmd, rec_field(&recs[i], 0), recs[i].len[0]);
-		resp_arg(cmd, rec_field(&recs[i], 1), recs[i].len[1]);
-		resp_arg(cmd, rec_field(&recs[i], 2), recs[i].len[2]);
-		resp_arg(cmd, rec_field(&recs[i], 6), recs[i].len[6]);
+		for (int k = 0; k < NFIELDS; k++)
+			resp_arg(cmd, rec_field(&recs[i], k), recs[i].len[k]);
 	}
-	for (p = 0; p < npl; p++)
-		cdx_map_free(&pls[p].jobs);
-	free(pls);
-	free(gs);
-	free(next);
 }
 
 /* write CMD (a formatted command) to the connection without waiting for
@@ -989,7 +868,7 @@ static int rs_spill(struct redis_store *r, const char *why, struct cdx_error *er
 	}
 	for (i = 0; i < r->n_pend; i++) {
 		struct rs_rec *x = &r->pend[i];
-		cJSON *o = cJSON_ParseWithLength(x->buf + x->off[6], x->len[6]);
+		cJSON *o = cJSON_ParseWithLength(x->buf + x->off[REC_JSON], x->len[REC_JSON]);
 		if (o && r->spill->ops->append(r->spill, o, err) < 0)
 			rc = -1;
 		cJSON_Delete(o);
