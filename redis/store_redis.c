@@ -417,72 +417,112 @@ static void json_number(struct cdx_buf *b, double d)
 	bput(b, tmp, (size_t)n);
 }
 
+/* whether the N bytes at S need no escape in a JSON string (no control
+ * byte, '"' or '\\'), eight at a time: a byte below 0x20, or equal to
+ * '"' or '\\' (zero after the XOR), sets its high bit in the test, bytes of
+ * 0x80 and above never do */
+static bool json_plain(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, s + i, 8);
+		if (((v - ones * 0x20) | ((v ^ (ones * '"')) - ones) | ((v ^ (ones * '\\')) - ones)) & ~v & high)
+			return false;
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+/* S as a JSON string: room for the worst case is made first; a string
+ * without anything to escape (nearly all) is one copy */
 static void json_string(struct cdx_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-	bputc(b, '"');
+	size_t n = strlen(s);
+	char *o;
+	if (n > (SIZE_MAX - 3) / 6)
+		n = (SIZE_MAX - 3) / 6; /* unreachable: no such string fits in memory */
+	if (b->cap - b->len <= 6 * n + 2)
+		cdx_buf_reserve(b, 6 * n + 2);
+	o = b->data + b->len;
+	*o++ = '"';
+	if (json_plain(s, n)) {
+		memcpy(o, s, n);
+		o += n;
+		s += n;
+	}
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		char esc[7];
-		size_t n = 2;
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
 			continue;
-		bput(b, run, (size_t)(s - run));
-		run = s + 1;
-		esc[0] = '\\';
+		}
+		*o++ = '\\';
 		switch (c) {
 		case '"':
-			esc[1] = '"';
+			*o++ = '"';
 			break;
 		case '\\':
-			esc[1] = '\\';
+			*o++ = '\\';
 			break;
 		case '\b':
-			esc[1] = 'b';
+			*o++ = 'b';
 			break;
 		case '\f':
-			esc[1] = 'f';
+			*o++ = 'f';
 			break;
 		case '\n':
-			esc[1] = 'n';
+			*o++ = 'n';
 			break;
 		case '\r':
-			esc[1] = 'r';
+			*o++ = 'r';
 			break;
 		case '\t':
-			esc[1] = 't';
+			*o++ = 't';
 			break;
 		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
 		}
-		bput(b, esc, n);
 	}
-	bput(b, run, (size_t)(s - run));
-	bputc(b, '"');
+	*o++ = '"';
+	*o = '\0';
+	b->len = (size_t)(o - b->data);
 }
 
 /* 0, or -1 when the record nests deeper than JSON_DEPTH_MAX */
 static int json_write(struct cdx_buf *b, const cJSON *o, int depth)
 {
 	const cJSON *c;
+	bool obj;
 	if (depth > JSON_DEPTH_MAX)
 		return -1;
-	if (cJSON_IsString(o)) {
+	/* the type tests of cJSON_IsString() and the like, inline */
+	switch (o->type & 0xFF) {
+	case cJSON_String:
 		json_string(b, o->valuestring ? o->valuestring : "");
-	} else if (cJSON_IsNumber(o)) {
+		break;
+	case cJSON_Number:
 		json_number(b, o->valuedouble);
-	} else if (cJSON_IsTrue(o)) {
+		break;
+	case cJSON_True:
 		bput(b, "true", 4);
-	} else if (cJSON_IsFalse(o)) {
+		break;
+	case cJSON_False:
 		bput(b, "false", 5);
-	} else if (cJSON_IsArray(o) || cJSON_IsObject(o)) {
-		bool obj = cJSON_IsObject(o);
+		break;
+	case cJSON_Array:
+	case cJSON_Object:
+		obj = (o->type & 0xFF) == cJSON_Object;
 		bputc(b, obj ? '{' : '[');
 		for (c = o->child; c; c = c->next) {
 			if (c != o->child)
@@ -495,9 +535,14 @@ static int json_write(struct cdx_buf *b, const cJSON *o, int depth)
 				return -1;
 		}
 		bputc(b, obj ? '}' : ']');
-	} else if (cJSON_IsRaw(o) && o->valuestring) {
-		cdx_buf_adds(b, o->valuestring);
-	} else {
+		break;
+	case cJSON_Raw:
+		if (o->valuestring) {
+			cdx_buf_adds(b, o->valuestring);
+			break;
+		}
+		/* fall through */
+	default:
 		bput(b, "null", 4);
 	}
 	return 0;
