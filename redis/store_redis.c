@@ -72,14 +72,16 @@ static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_loc
 						     cdx_lua_scan_runs};
 
 /* the fields of a buffered record, in the order of append.lua's "other
- * records" tuples */
-enum { REC_TYPE, REC_KEY, REC_PL, REC_JSON, NFIELDS };
+ * records" tuples; REC_PAIRS is already in the protocol: NPAIRS field and
+ * value arguments */
+enum { REC_TYPE, REC_KEY, REC_PL, REC_JSON, REC_PAIRS, NFIELDS };
 
 /* one buffered record: what append_cmd needs of it in one block */
 struct rs_rec {
 	char *buf;           /* the fields, each NUL-terminated */
 	size_t off[NFIELDS]; /* where each field starts in buf */
 	size_t len[NFIELDS]; /* its length in bytes */
+	size_t npairs;       /* field/value pairs in REC_PAIRS */
 	bool jobish;         /* an attempt or job record (no Lua work) */
 };
 
@@ -554,6 +556,47 @@ static const char *sval(const cJSON *f)
 	return f && cJSON_IsString(f) && f->valuestring ? f->valuestring : "";
 }
 
+/* a record field as append.lua's str() would write it after decoding:
+ * strings as they are, whole numbers below 1e15 with %d, other numbers
+ * with %.17g, booleans true/false; appended to B as two protocol
+ * arguments (NAME, value).  false, nothing appended, for what the run hash
+ * leaves out: null, nested values and numbers JSON cannot hold. */
+static void resp_arg(struct cdx_buf *b, const char *s, size_t n);
+
+static bool flat_value(struct cdx_buf *b, const cJSON *c, const char *name)
+{
+	char tmp[48];
+	const char *v = tmp;
+	size_t n;
+	switch (c->type & 0xFF) {
+	case cJSON_String:
+		v = c->valuestring ? c->valuestring : "";
+		n = strlen(v);
+		break;
+	case cJSON_Number:
+		if (!isfinite(c->valuedouble))
+			return false;
+		if (c->valuedouble == floor(c->valuedouble) && fabs(c->valuedouble) < 1e15)
+			n = (size_t)snprintf(tmp, sizeof(tmp), "%lld", (long long)c->valuedouble);
+		else
+			n = (size_t)snprintf(tmp, sizeof(tmp), "%.17g", c->valuedouble);
+		break;
+	case cJSON_True:
+		v = "true";
+		n = 4;
+		break;
+	case cJSON_False:
+		v = "false";
+		n = 5;
+		break;
+	default:
+		return false;
+	}
+	resp_arg(b, name, strlen(name));
+	resp_arg(b, v, n);
+	return true;
+}
+
 /* REC buffered into X (free with rs_rec_free): its JSON, type, pipeline and
  * run key (only run, run_end, attempt and job records have one), picked up
  * in one pass over its fields (the first of a duplicated name counts, as
@@ -563,7 +606,7 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scrat
 {
 	const cJSON *c, *ft = NULL, *fid = NULL, *frun = NULL, *fpl = NULL;
 	const char *t, *f[NFIELDS];
-	size_t total = 0, i;
+	size_t total = 0, i, jlen;
 	bool runish;
 	cdx_buf_reset(scratch);
 	if (json_write(scratch, rec, 0) < 0)
@@ -587,19 +630,31 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scrat
 	t = sval(ft);
 	runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
 	x->jobish = strcmp(t, "attempt") == 0 || strcmp(t, "job") == 0;
+	x->npairs = 0;
+	jlen = scratch->len;
+	if (runish) {
+		/* its scalar fields for the run hash, after the JSON in SCRATCH */
+		for (c = rec->child; c; c = c->next) {
+			if (!c->string || strcmp(c->string, "t") == 0 || !flat_value(scratch, c, c->string))
+				continue;
+			x->npairs++;
+		}
+	}
 	f[REC_TYPE] = t;
 	f[REC_KEY] = runish ? sval(fid) : x->jobish ? sval(frun) : "";
 	f[REC_PL] = sval(fpl);
 	f[REC_JSON] = scratch->data;
+	f[REC_PAIRS] = scratch->data + jlen;
 	for (i = 0; i < NFIELDS; i++) {
-		x->len[i] = i == REC_JSON ? scratch->len : strlen(f[i]);
+		x->len[i] = i == REC_JSON ? jlen : i == REC_PAIRS ? scratch->len - jlen : strlen(f[i]);
 		total += x->len[i] + 1;
 	}
 	x->buf = cdx_xmalloc(total);
 	total = 0;
 	for (i = 0; i < NFIELDS; i++) {
 		x->off[i] = total;
-		memcpy(x->buf + total, f[i], x->len[i] + 1);
+		memcpy(x->buf + total, f[i], x->len[i]);
+		x->buf[total + x->len[i]] = '\0';
 		total += x->len[i] + 1;
 	}
 	return 0;
@@ -662,15 +717,17 @@ static void resp_count(struct cdx_buf *b, size_t n)
 static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
 		       const char *tok, const char *secret, const char *batch, struct cdx_buf *cmd)
 {
-	size_t nseg = 0, nk = 0, i, j;
+	size_t nseg = 0, nk = 0, nother = 0, i, j;
 	for (i = 0; i < n; i++) {
 		if (i == 0 || strcmp(rec_key(&recs[i]), rec_key(&recs[i - 1])) != 0)
 			nseg++;
-		if (!recs[i].jobish)
+		if (!recs[i].jobish) {
 			nk++;
+			nother += 5 + 2 * recs[i].npairs;
+		}
 	}
 	cdx_buf_reset(cmd);
-	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + 4 * nk);
+	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + nother);
 	resp_arg(cmd, "EVALSHA", 7);
 	resp_arg(cmd, r->sha[SCRIPT_APPEND], 40);
 	resp_arg(cmd, "0", 1);
@@ -696,8 +753,10 @@ static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, s
 	for (i = 0; i < n; i++) {
 		if (recs[i].jobish)
 			continue;
-		for (int k = 0; k < NFIELDS; k++)
+		for (int k = REC_TYPE; k <= REC_JSON; k++)
 			resp_arg(cmd, rec_field(&recs[i], k), recs[i].len[k]);
+		resp_count(cmd, recs[i].npairs);
+		bput(cmd, rec_field(&recs[i], REC_PAIRS), recs[i].len[REC_PAIRS]);
 	}
 }
 
