@@ -571,11 +571,12 @@ static cJSON *rec_job(const char *run, const char *pipeline, const char *job, co
 static void test_redis_segments(void **state)
 {
 	struct fx *f = *state;
-	struct seen sn = {cJSON_CreateArray(), 0};
+	struct seen sn = {NULL, 0};
 	struct cdx_error err = {0};
 	int i;
 	if (strncmp(f->url, "redis://", 8) != 0)
 		skip();
+	sn.all = cJSON_CreateArray();
 	put_run(f->s, "x1", "x", 1000, 0, "success");
 	put_run(f->s, "y1", "y", 1001, 0, "success");
 	for (i = 1; i <= 30; i++) {
