@@ -4,13 +4,17 @@
 -- in order, or nothing does.
 --
 -- ARGV: 1 prefix, 2 lock name ('' = not fenced), 3 fencing token, 4 lock
--- secret ('' = compare the token only), 5 batch id, then two lists, each
--- a count followed by its items:
+-- secret ('' = compare the token only), 5 batch id, then three lists,
+-- each a count followed by its items:
 --  - S segments: run id ('' = records of no run), the segment's records as
 --    one JSON array.  A segment is a maximal sequence of consecutive
 --    records of the same run (run/run_end by id, attempt/job by run); each
 --    is one entry of the records stream, and its id is pushed on the run's
 --    entry list.  Every record's JSON is sent once, here.
+--  - D pipelines with job durations: the pipeline, M, then M pairs: the
+--    job and the duration_ms of each successful job record of the
+--    pipeline in the batch, in order; one entry of the pipeline's job
+--    durations stream (grouped by the client, no Lua work per pair);
 --  - K other records (every type but attempt and job): type, run,
 --    pipeline, json, F, then F pairs: for run and run_end records, the
 --    record's scalar fields (field, value as str() below writes it; the
@@ -79,6 +83,15 @@ for i = 1, nseg do
 	if run ~= '' then redis.call('RPUSH', P .. 'runentries:' .. run, last) end
 end
 b = b + 2 * nseg + 1
+
+-- job durations: one stream entry per pipeline and batch
+local npl = tonumber(ARGV[b])
+b = b + 1
+for _ = 1, npl do
+	local pl, m = ARGV[b], tonumber(ARGV[b + 1])
+	redis.call('XADD', P .. 'jobdurations:' .. pl, 'MAXLEN', '~', 10000, '*', unpack(ARGV, b + 2, b + 1 + 2 * m))
+	b = b + 2 + 2 * m
+end
 
 -- run_end records per pipeline, folded into its health hash
 local health, healthpl = {}, {}

@@ -74,7 +74,7 @@ static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_loc
 /* the fields of a buffered record, in the order of append.lua's "other
  * records" tuples; REC_PAIRS is already in the protocol: NPAIRS field and
  * value arguments */
-enum { REC_TYPE, REC_KEY, REC_PL, REC_JSON, REC_PAIRS, NFIELDS };
+enum { REC_TYPE, REC_KEY, REC_PL, REC_JSON, REC_PAIRS, REC_JOB, REC_DUR, NFIELDS };
 
 /* one buffered record: what append_cmd needs of it in one block */
 struct rs_rec {
@@ -604,8 +604,9 @@ static bool flat_value(struct cdx_buf *b, const cJSON *c, const char *name)
  * caller's, reused.  -1 with ERR set when REC cannot be serialised. */
 static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scratch, struct cdx_error *err)
 {
-	const cJSON *c, *ft = NULL, *fid = NULL, *frun = NULL, *fpl = NULL;
+	const cJSON *c, *ft = NULL, *fid = NULL, *frun = NULL, *fpl = NULL, *fjob = NULL, *fst = NULL, *fdur = NULL;
 	const char *t, *f[NFIELDS];
+	char dur[24] = "";
 	size_t total = 0, i, jlen;
 	bool runish;
 	cdx_buf_reset(scratch);
@@ -624,6 +625,12 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scrat
 			slot = &frun;
 		else if (k[0] == 'p' && strcmp(k, "pipeline") == 0)
 			slot = &fpl;
+		else if (k[0] == 'j' && strcmp(k, "job") == 0)
+			slot = &fjob;
+		else if (k[0] == 's' && strcmp(k, "status") == 0)
+			slot = &fst;
+		else if (k[0] == 'd' && strcmp(k, "duration_ms") == 0)
+			slot = &fdur;
 		if (slot && !*slot)
 			*slot = c;
 	}
@@ -645,6 +652,12 @@ static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scrat
 	f[REC_PL] = sval(fpl);
 	f[REC_JSON] = scratch->data;
 	f[REC_PAIRS] = scratch->data + jlen;
+	/* a successful job's duration, for the pipeline's job durations */
+	if (strcmp(t, "job") == 0 && strcmp(sval(fst), "success") == 0 && *sval(fpl) && *sval(fjob) && fdur &&
+	    cJSON_IsNumber(fdur) && isfinite(fdur->valuedouble) && fdur->valuedouble >= 0 && fdur->valuedouble < 1e15)
+		snprintf(dur, sizeof(dur), "%lld", (long long)fdur->valuedouble);
+	f[REC_JOB] = *dur ? sval(fjob) : "";
+	f[REC_DUR] = dur;
 	for (i = 0; i < NFIELDS; i++) {
 		x->len[i] = i == REC_JSON ? jlen : i == REC_PAIRS ? scratch->len - jlen : strlen(f[i]);
 		total += x->len[i] + 1;
@@ -717,17 +730,36 @@ static void resp_count(struct cdx_buf *b, size_t n)
 static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
 		       const char *tok, const char *secret, const char *batch, struct cdx_buf *cmd)
 {
-	size_t nseg = 0, nk = 0, nother = 0, i, j;
+	size_t nseg = 0, nk = 0, nother = 0, ndur = 0, npl = 0, cap_pl = 0, i, j, p;
+	/* the pipelines with job durations in the batch, in order of first
+	 * appearance (a batch rarely has more than one): their first record
+	 * and how many they have */
+	struct {
+		size_t first, count;
+	} *pls = NULL, np;
 	for (i = 0; i < n; i++) {
-		if (i == 0 || strcmp(rec_key(&recs[i]), rec_key(&recs[i - 1])) != 0)
+		const struct rs_rec *x = &recs[i];
+		if (i == 0 || strcmp(rec_key(x), rec_key(&recs[i - 1])) != 0)
 			nseg++;
-		if (!recs[i].jobish) {
+		if (!x->jobish) {
 			nk++;
-			nother += 5 + 2 * recs[i].npairs;
+			nother += 5 + 2 * x->npairs;
 		}
+		if (!x->len[REC_DUR])
+			continue;
+		ndur++;
+		for (p = 0; p < npl; p++)
+			if (strcmp(rec_field(&recs[pls[p].first], REC_PL), rec_field(x, REC_PL)) == 0)
+				break;
+		if (p == npl) {
+			np.first = i;
+			np.count = 0;
+			CDX_PUSH(pls, npl, cap_pl, np);
+		}
+		pls[p].count++;
 	}
 	cdx_buf_reset(cmd);
-	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + nother);
+	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + 2 * npl + 2 * ndur + 1 + nother);
 	resp_arg(cmd, "EVALSHA", 7);
 	resp_arg(cmd, r->sha[SCRIPT_APPEND], 40);
 	resp_arg(cmd, "0", 1);
@@ -749,6 +781,19 @@ static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, s
 		}
 		bput(cmd, "]\r\n", 3);
 	}
+	resp_count(cmd, npl);
+	for (p = 0; p < npl; p++) {
+		const char *pl = rec_field(&recs[pls[p].first], REC_PL);
+		resp_arg(cmd, pl, recs[pls[p].first].len[REC_PL]);
+		resp_count(cmd, pls[p].count);
+		for (i = pls[p].first; i < n; i++) {
+			if (!recs[i].len[REC_DUR] || strcmp(rec_field(&recs[i], REC_PL), pl) != 0)
+				continue;
+			resp_arg(cmd, rec_field(&recs[i], REC_JOB), recs[i].len[REC_JOB]);
+			resp_arg(cmd, rec_field(&recs[i], REC_DUR), recs[i].len[REC_DUR]);
+		}
+	}
+	free(pls);
 	resp_count(cmd, nk);
 	for (i = 0; i < n; i++) {
 		if (recs[i].jobish)

@@ -29,6 +29,7 @@ kill "$mp"; wait "$mp" 2>/dev/null || true
 [ "$(R exists evil)" = 0 ] || fail "a name injected a command"
 [ "$(R zcard "cdx:runs:$NAME")" = 1 ] || fail "cdx:runs:NAME does not hold the run: $(R keys '*')"
 [ "$(R hget "cdx:health:$NAME" runs)" = 1 ] || fail "cdx:health:NAME"
+R --raw xrange "cdx:jobdurations:$NAME" - + | grep -qx 's/j' || fail "cdx:jobdurations:NAME"
 [ "$(R sismember cdx:pipelines "$NAME")" = 1 ] || fail "cdx:pipelines lacks the name"
 [ "$(R zcard "cdx:runs:*")" = 1 ] || fail "'*' is its own pipeline"
 # two names in one key: the first has ':', '%' and control bytes encoded,
@@ -47,7 +48,7 @@ grep -F '"SET" "evil"' monitor.txt >/dev/null && fail "MONITOR shows an injected
 # and no key was made from a piece of a name
 R --no-raw --scan --pattern '*' >keys.txt
 grep -v '^"cdx:' keys.txt && fail "keys outside the prefix"
-grep evil keys.txt | grep -v -e '^"cdx:runs:' -e '^"cdx:health:' -e '^"cdx:rundur:' \
+grep evil keys.txt | grep -v -e '^"cdx:runs:' -e '^"cdx:health:' -e '^"cdx:rundur:' -e '^"cdx:jobdurations:' \
 	-e '^"cdx:current:' -e '^"cdx:history:' -e '^"cdx:deployments:' &&
 	fail "a piece of a name became a key of its own"
 echo "ok odd names stay inside their keys"

@@ -43,6 +43,9 @@ runrecs "$id" >recs.txt
 [ "$(jq -r 'select(.t == "job") | .job' recs.txt | wc -l)" -eq 3 ] || fail "job records: $(cat recs.txt)"
 jq -s -e 'any(.[]; .t == "attempt" and .job == "build/compile" and .attempt == 1 and .status == "success")' \
 	recs.txt >/dev/null || fail "attempt record: $(cat recs.txt)"
+R --raw xrevrange cdx:jobdurations:ci + - >durs.txt
+grep -qx build/compile durs.txt || fail "no duration history: $(cat durs.txt)"
+[ "$(grep -cx build/compile durs.txt)" -eq 1 ] || fail "duration history: $(cat durs.txt)"
 [ "$(R hget cdx:health:ci runs)" = 1 ] || fail "health: $(R hgetall cdx:health:ci)"
 [ "$(R hget cdx:health:ci last_status)" = success ] || fail "health last_status"
 [ "$(R xlen cdx:events)" -ge 2 ] || fail "no events"
