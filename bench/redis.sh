@@ -19,7 +19,7 @@
 #     scans of its journal) over BENCH_REDIS_FILE_HISTORY runs (default
 #     100,000: a scan of a million-run journal takes seconds), 5 times.
 # The best of BENCH_RUNS (default 3) counts for 1-3.  Populating a million
-# runs takes a minute or two and about 1.5 GB of memory in redis-server.
+# runs takes about a minute and about 1 GB of memory in redis-server.
 # Needs redis-server, redis-cli and redis-benchmark (skipped without them,
 # or in a build configured --without-redis); a missed target is added to
 # BENCH_MISSED.
@@ -41,17 +41,27 @@ bench_redis() {
 	d="$W/redis"
 	mkdir -p "$d"
 	port=$((30000 + $$ % 20000))
-	while redis-cli -p "$port" ping >/dev/null 2>&1; do port=$((port + 1)); done
-	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$d" \
-		--daemonize no >"$d/redis.log" 2>&1 &
-	rpid=$!
-	# shellcheck disable=SC2064 # the pid is known now
-	trap "kill $rpid 2>/dev/null; rm -rf '$W'" EXIT
-	i=0
-	until redis-cli -p "$port" ping >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -lt 100 ] || { echo "bench: redis-server did not start" >&2; cat "$d/redis.log" >&2; exit 1; }
-		sleep 0.05
+	# a port in use, even by a socket in TIME-WAIT on a busy machine, makes
+	# redis-server exit at once: then the next port is tried
+	tries=0
+	while :; do
+		while redis-cli -p "$port" ping >/dev/null 2>&1; do port=$((port + 1)); done
+		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$d" \
+			--daemonize no >"$d/redis.log" 2>&1 &
+		rpid=$!
+		# shellcheck disable=SC2064 # the pid is known now
+		trap "kill $rpid 2>/dev/null; rm -rf '$W'" EXIT
+		i=0
+		until redis-cli -p "$port" ping >/dev/null 2>&1; do
+			kill -0 "$rpid" 2>/dev/null || break
+			i=$((i + 1))
+			[ "$i" -lt 100 ] || { echo "bench: redis-server did not start" >&2; cat "$d/redis.log" >&2; exit 1; }
+			sleep 0.05
+		done
+		kill -0 "$rpid" 2>/dev/null && break
+		tries=$((tries + 1))
+		[ "$tries" -lt 20 ] || { echo "bench: redis-server did not start" >&2; cat "$d/redis.log" >&2; exit 1; }
+		port=$((port + 1))
 	done
 	url="redis://127.0.0.1:$port"
 	R() { redis-cli -p "$port" "$@"; }

@@ -152,6 +152,11 @@ void cdx_buf_printf(struct cdx_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+void cdx_buf_reserve(struct cdx_buf *b, size_t extra)
+{
+	buf_reserve(b, extra);
+}
+
 void cdx_buf_reset(struct cdx_buf *b)
 {
 	b->len = 0;

@@ -50,6 +50,9 @@ void cdx_buf_addc(struct cdx_buf *b, char c);
 void cdx_buf_printf(struct cdx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cdx_buf_vprintf(struct cdx_buf *b, const char *fmt, va_list ap);
 void cdx_buf_reset(struct cdx_buf *b);
+/* cdx_buf_reserve: room for EXTRA more bytes (and the NUL) without another
+ * allocation, for a caller that writes at data + len and then sets len */
+void cdx_buf_reserve(struct cdx_buf *b, size_t extra);
 void cdx_buf_free(struct cdx_buf *b);
 /* cdx_buf_detach: the contents as a malloc'd string (never NULL); the
  * buffer is left empty */

@@ -1,20 +1,32 @@
 -- append.lua — record a batch of records and keep the schema's structured
 -- keys up to date (redis/SCHEMA.md; called by store_redis.c).  One call is
--- one group commit: every record of the batch lands in one entry of the
--- records stream, in order, or nothing does.
+-- one group commit: every record of the batch lands in the records stream,
+-- in order, or nothing does.
 --
 -- ARGV: 1 prefix, 2 lock name ('' = not fenced), 3 fencing token, 4 lock
--- secret ('' = compare the token only), 5 batch id, 6 the batch as one JSON
--- array (the records stream entry), 7 N, then N tuples of 7 values:
--- type, run, pipeline, job, status, number, json.  For attempt and job
--- records run/pipeline/job/status/number are pre-extracted by the client
--- (number: the attempt, or the job's duration_ms), so the hot path never
--- decodes JSON; rarer records are decoded here.
+-- secret ('' = compare the token only), 5 batch id, then three lists,
+-- each a count followed by its items:
+--  - S segments: run id ('' = records of no run), the segment's records as
+--    one JSON array.  A segment is a maximal sequence of consecutive
+--    records of the same run (run/run_end by id, attempt/job by run); each
+--    is one entry of the records stream, and its id is pushed on the run's
+--    entry list.  Every record's JSON is sent once, here.
+--  - D pipelines with job durations: the pipeline, M, then M pairs: the
+--    job and the duration_ms of each successful job record of the
+--    pipeline in the batch, in order; one entry of the pipeline's job
+--    durations stream (grouped by the client, no Lua work per pair);
+--  - K other records (every type but attempt and job): type, run,
+--    pipeline, json, F, then F pairs: for run and run_end records, the
+--    record's scalar fields (field, value as str() below writes it; the
+--    type field t left out), flattened by the client so that they need no
+--    decoding here; F is 0 for the rarer others, which are decoded.
+-- So the hot path (attempt and job records) costs no Lua work per record.
 -- The batch id makes a resend idempotent: a client whose connection broke
 -- before the reply sends the same batch with the same id again, and a batch
 -- already applied is answered 0 without writing it twice.
--- Returns the records stream entry id, 0 for a batch applied before, or -1
--- when the fenced write is refused (the token does not hold the lock).
+-- Returns the id of the last records stream entry, 0 for a batch applied
+-- before, or -1 when the fenced write is refused (the token does not hold
+-- the lock).
 local P = ARGV[1]
 
 -- a key component that is not the last one: % : and control bytes escaped
@@ -61,73 +73,48 @@ if not redis.call('SET', P .. 'batch:' .. ARGV[5], '1', 'NX', 'PX', 86400000) th
 	return 0
 end
 
-local n = tonumber(ARGV[7])
--- per run, in order of first appearance: its records, job and attempt
--- fields, sent with one RPUSH / HSET each at the end
-local runs, runrecs, jobs, attempts = {}, {}, {}, {}
-local function recs_of(run)
-	local l = runrecs[run]
-	if not l then
-		l = {}
-		runrecs[run] = l
-		runs[#runs + 1] = run
-	end
-	return l
+-- the segments first: the records stream, and each run's entry list
+local b = 6
+local nseg = tonumber(ARGV[b])
+local last = 0
+for i = 1, nseg do
+	local run, js = ARGV[b + 2 * i - 1], ARGV[b + 2 * i]
+	last = redis.call('XADD', P .. 'records', '*', 'b', js)
+	if run ~= '' then redis.call('RPUSH', P .. 'runentries:' .. run, last) end
 end
--- new durations per pipeline and job, folded into the durations hash
-local durs, durpl = {}, {}
+b = b + 2 * nseg + 1
+
+-- job durations: one stream entry per pipeline and batch
+local npl = tonumber(ARGV[b])
+b = b + 1
+for _ = 1, npl do
+	local pl, m = ARGV[b], tonumber(ARGV[b + 1])
+	redis.call('XADD', P .. 'jobdurations:' .. pl, 'MAXLEN', '~', 10000, '*', unpack(ARGV, b + 2, b + 1 + 2 * m))
+	b = b + 2 + 2 * m
+end
+
 -- run_end records per pipeline, folded into its health hash
 local health, healthpl = {}, {}
+-- a run or run_end record's scalar fields come flattened by the client
+-- (field, value as str() writes it, at ARGV[p0 .. p1]): no JSON decoding
+local function flat(p0, p1)
+	local rec = {}
+	for j = p0, p1, 2 do rec[ARGV[j]] = ARGV[j + 1] end
+	return rec
+end
 
-for i = 0, n - 1 do
-	local b = 8 + i * 7
-	local t, run, pl, job, st, num, js = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
-	if t == 'attempt' then
+local n = tonumber(ARGV[b])
+local k = b + 1
+for _ = 1, n do
+	local t, run, pl, js = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3]
+	local p0 = k + 5
+	local p1 = p0 + 2 * tonumber(ARGV[k + 4]) - 1
+	k = p1 + 1
+	if t == 'run' then
+		local rec = flat(p0, p1)
 		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
-			local a = attempts[run]
-			if not a then
-				a = {}
-				attempts[run] = a
-			end
-			a[#a + 1] = job .. '#' .. num
-			a[#a + 1] = js
-		end
-	elseif t == 'job' then
-		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
-			local a = jobs[run]
-			if not a then
-				a = {}
-				jobs[run] = a
-			end
-			a[#a + 1] = job
-			a[#a + 1] = js
-		end
-		if st == 'success' and pl ~= '' and num ~= '' then
-			local d = durs[pl]
-			if not d then
-				d = {}
-				durs[pl] = d
-				durpl[#durpl + 1] = pl
-			end
-			local l = d[job]
-			if l then
-				d[job] = num .. ' ' .. l
-			else
-				d[job] = num
-				d[#d + 1] = job
-			end
-		end
-	elseif t == 'run' then
-		local rec = cjson.decode(js)
-		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
 			local key = P .. 'run:' .. run
-			hset_scalars(key, rec)
+			if p1 >= p0 then redis.call('HSET', key, unpack(ARGV, p0, p1)) end
 			redis.call('HSETNX', key, 'status', 'running')
 			if pl ~= '' then
 				redis.call('ZADD', P .. 'runs:' .. pl, tonumber(rec.start_ms) or 0, run)
@@ -136,12 +123,10 @@ for i = 0, n - 1 do
 		end
 		event(t, js)
 	elseif t == 'run_end' then
-		local rec = cjson.decode(js)
+		local rec = flat(p0, p1)
 		if run ~= '' then
-			local l = recs_of(run)
-			l[#l + 1] = js
 			local key = P .. 'run:' .. run
-			hset_scalars(key, rec)
+			if p1 >= p0 then redis.call('HSET', key, unpack(ARGV, p0, p1)) end
 			if pl == '' then pl = redis.call('HGET', key, 'pipeline') or '' end
 		end
 		if pl ~= '' then
@@ -207,11 +192,6 @@ for i = 0, n - 1 do
 	end
 end
 
-for _, run in ipairs(runs) do
-	redis.call('RPUSH', P .. 'runrecs:' .. run, unpack(runrecs[run]))
-	if jobs[run] then redis.call('HSET', P .. 'jobs:' .. run, unpack(jobs[run])) end
-	if attempts[run] then redis.call('HSET', P .. 'attempts:' .. run, unpack(attempts[run])) end
-end
 -- health: a few calls per pipeline and batch; p50/p95 over the last 100
 -- runs (nearest rank)
 for _, pl in ipairs(healthpl) do
@@ -219,36 +199,15 @@ for _, pl in ipairs(healthpl) do
 	local runs_n = redis.call('HINCRBY', key, 'runs', h.runs)
 	local ok = redis.call('HINCRBY', key, 'succeeded', h.ok)
 	redis.call('HINCRBY', key, 'failed', h.bad)
-	redis.call('LPUSH', dk, unpack(h.durs))
+	local len = math.min(redis.call('LPUSH', dk, unpack(h.durs)), 100)
 	redis.call('LTRIM', dk, 0, 99)
-	local d = redis.call('LRANGE', dk, 0, 99)
-	for k = 1, #d do d[k] = tonumber(d[k]) end
-	table.sort(d)
-	local p50 = d[math.max(1, math.ceil(#d * 0.50))]
-	local p95 = d[math.max(1, math.ceil(#d * 0.95))]
+	-- the value at a rank of the window, sorted numerically by the server
+	-- (its values are numbers as str() writes them, returned as they are)
+	local function at(q)
+		return redis.call('SORT', dk, 'LIMIT', math.max(1, math.ceil(len * q)) - 1, 1)[1]
+	end
 	redis.call('HSET', key, 'success_rate', string.format('%.4f', ok / runs_n), 'last_status', h.status,
-		'last_run_at', h.at, 'last_run', h.run, 'p50_ms', str(p50), 'p95_ms', str(p95))
+		'last_run_at', h.at, 'last_run', h.run, 'p50_ms', at(0.50), 'p95_ms', at(0.95))
 end
 
--- durations: one HMGET and one HSET per pipeline, the newest DURMAX kept
-local DURMAX = 20
-for _, pl in ipairs(durpl) do
-	local d, key = durs[pl], P .. 'durations:' .. pl
-	local old = redis.call('HMGET', key, unpack(d))
-	local a = {}
-	for k, job in ipairs(d) do
-		local v = d[job]
-		if old[k] then v = v .. ' ' .. old[k] end
-		local cut, c = 0, 0
-		for _ = 1, DURMAX do
-			c = string.find(v, ' ', c + 1, true)
-			if not c then break end
-			cut = c
-		end
-		if c then v = string.sub(v, 1, cut - 1) end
-		a[#a + 1] = job
-		a[#a + 1] = v
-	end
-	redis.call('HSET', key, unpack(a))
-end
-return redis.call('XADD', P .. 'records', '*', 'b', ARGV[6])
+return last

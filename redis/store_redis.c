@@ -10,8 +10,10 @@
  *
  *  - append() only buffers (no system call); flush() sends the buffered
  *    records in batches of at most BATCH_MAX, one EVALSHA of append.lua per
- *    batch: one entry of the records stream per batch (the batch as one
- *    JSON array) plus the structured keys.  A flush that returns 0 has every record acknowledged by the
+ *    batch (formatted here straight into the protocol, each record's JSON
+ *    once): one records stream entry per segment of a run's consecutive
+ *    records (a JSON array), which is the only copy of a record, plus the
+ *    structured keys.  A flush that returns 0 has every record acknowledged by the
  *    server (and on disk, with appendfsync always).
  *  - When the connection is lost, records stay buffered (at most
  *    HOLD_MAX) and later flushes reconnect, no more often than an
@@ -30,7 +32,8 @@
  *    Lock operations never fall back: without the server they fail
  *    (closed).
  *  - scan() pages through the records stream (XRANGE, 256 entries a
- *    page); tail() is XREAD BLOCK on it; scan_runs() is one EVALSHA.
+ *    page); tail() is XREAD BLOCK on it; scan_runs() is one EVALSHA that
+ *    reads the stream entries each run's entry list names.
  *
  * The handle is not thread-safe and belongs to the process that opened it.
  */
@@ -61,7 +64,6 @@
 #define CLOSE_WAIT_MS 2000 /* last attempts before spilling */
 #define WAITER_HEARTBEAT_MS 3000
 #define PAGE 256       /* stream entries per XRANGE/XREAD */
-#define NFIELDS 7      /* t, run, pipeline, job, status, num, json */
 #define MAX_INFLIGHT 4 /* pipelined batches awaiting replies */
 
 enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT };
@@ -69,11 +71,18 @@ enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT 
 static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_lock, cdx_lua_renew,
 						     cdx_lua_scan_runs};
 
-/* one buffered record: its NFIELDS arguments of append.lua in one block */
+/* the fields of a buffered record, in the order of append.lua's "other
+ * records" tuples; REC_PAIRS is already in the protocol: NPAIRS field and
+ * value arguments */
+enum { REC_TYPE, REC_KEY, REC_PL, REC_JSON, REC_PAIRS, REC_JOB, REC_DUR, NFIELDS };
+
+/* one buffered record: what append_cmd needs of it in one block */
 struct rs_rec {
 	char *buf;           /* the fields, each NUL-terminated */
 	size_t off[NFIELDS]; /* where each field starts in buf */
 	size_t len[NFIELDS]; /* its length in bytes */
+	size_t npairs;       /* field/value pairs in REC_PAIRS */
+	bool jobish;         /* an attempt or job record (no Lua work) */
 };
 
 /* a batch of records sent in one EVALSHA, identified so that sending it
@@ -116,6 +125,9 @@ struct redis_store {
 			      (after a reconnect: 0, all go again) */
 	struct rs_held *held;
 	size_t n_held, cap_held;
+	struct cdx_buf cmd; /* the last append.lua command formatted (its
+			       memory kept from batch to batch) */
+	struct cdx_buf scratch; /* a record's JSON while it is buffered */
 };
 
 /* ---- connection ---------------------------------------------------------- */
@@ -317,18 +329,11 @@ static int rs_eval(struct redis_store *r, int i, int argc, const char **argv, co
 
 /* ---- records --------------------------------------------------------------- */
 
-static const char *str_of(const cJSON *rec, const char *field)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, field));
-	return s ? s : "";
-}
-
 static void rs_rec_free(struct rs_rec *x)
 {
 	free(x->buf);
 }
 
-/* build the append.lua arguments of REC; -1 when it cannot be serialised */
 /* ---- compact JSON --------------------------------------------------------
  * Records are serialised here rather than with cJSON_PrintUnformatted,
  * which prints every number with sprintf("%1.15g") and reads it back with
@@ -338,226 +343,548 @@ static void rs_rec_free(struct rs_rec *x)
 
 #define JSON_DEPTH_MAX 32
 
+/* cdx_buf_add without a call when the room is there (the hot path) */
+static inline void bput(struct cdx_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		cdx_buf_add(b, p, n);
+	}
+}
+
+static inline void bputc(struct cdx_buf *b, char c)
+{
+	bput(b, &c, 1);
+}
+
+/* the decimal digits of U, written backwards ending at E; the first */
+static char *digits(char *e, unsigned long long u)
+{
+	do {
+		*--e = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	return e;
+}
+
 static void json_number(struct cdx_buf *b, double d)
 {
 	char tmp[40];
 	int n;
 	if (!isfinite(d)) {
-		cdx_buf_adds(b, "null");
+		bput(b, "null", 4);
 		return;
 	}
 	if (d == (double)(long long)d && fabs(d) < 1e15) {
 		long long v = (long long)d;
-		unsigned long long u = v < 0 ? (unsigned long long)-v : (unsigned long long)v;
-		char *e = tmp + sizeof(tmp), *p = e;
-		do {
-			*--p = (char)('0' + u % 10);
-			u /= 10;
-		} while (u);
+		char *e = tmp + sizeof(tmp), *p = digits(e, v < 0 ? (unsigned long long)-v : (unsigned long long)v);
 		if (v < 0)
 			*--p = '-';
-		cdx_buf_add(b, p, (size_t)(e - p));
+		bput(b, p, (size_t)(e - p));
 		return;
+	}
+	if (fabs(d) < 1e9) {
+		/* milliseconds with up to 3 decimals (wall_ms 7.407): the
+		 * nearest double to V/1000 prints as that decimal with %1.15g
+		 * too, and reads back exactly */
+		long long v = llround(d * 1000);
+		if ((double)v / 1000.0 == d) {
+			unsigned long long u = v < 0 ? (unsigned long long)-v : (unsigned long long)v;
+			unsigned f = (unsigned)(u % 1000);
+			char *e = tmp + sizeof(tmp), *p;
+			int fd = 3;
+			while (f && f % 10 == 0) {
+				f /= 10;
+				fd--;
+			}
+			p = e;
+			while (fd-- > 0) {
+				*--p = (char)('0' + f % 10);
+				f /= 10;
+			}
+			*--p = '.';
+			p = digits(p, u / 1000);
+			if (v < 0)
+				*--p = '-';
+			bput(b, p, (size_t)(e - p));
+			return;
+		}
 	}
 	n = snprintf(tmp, sizeof(tmp), "%1.15g", d);
 	if (strtod(tmp, NULL) != d)
 		n = snprintf(tmp, sizeof(tmp), "%1.17g", d);
-	cdx_buf_add(b, tmp, (size_t)n);
+	bput(b, tmp, (size_t)n);
 }
 
+/* whether the N bytes at S need no escape in a JSON string (no control
+ * byte, '"' or '\\'), eight at a time: a byte below 0x20, or equal to
+ * '"' or '\\' (zero after the XOR), sets its high bit in the test, bytes of
+ * 0x80 and above never do */
+static bool json_plain(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, s + i, 8);
+		if (((v - ones * 0x20) | ((v ^ (ones * '"')) - ones) | ((v ^ (ones * '\\')) - ones)) & ~v & high)
+			return false;
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+/* S as a JSON string: room for the worst case is made first; a string
+ * without anything to escape (nearly all) is one copy */
 static void json_string(struct cdx_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-	cdx_buf_addc(b, '"');
+	size_t n = strlen(s);
+	char *o;
+	if (n > (SIZE_MAX - 3) / 6)
+		n = (SIZE_MAX - 3) / 6; /* unreachable: no such string fits in memory */
+	if (b->cap - b->len <= 6 * n + 2)
+		cdx_buf_reserve(b, 6 * n + 2);
+	o = b->data + b->len;
+	*o++ = '"';
+	if (json_plain(s, n)) {
+		memcpy(o, s, n);
+		o += n;
+		s += n;
+	}
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		char esc[7];
-		size_t n = 2;
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
 			continue;
-		cdx_buf_add(b, run, (size_t)(s - run));
-		run = s + 1;
-		esc[0] = '\\';
+		}
+		*o++ = '\\';
 		switch (c) {
 		case '"':
-			esc[1] = '"';
+			*o++ = '"';
 			break;
 		case '\\':
-			esc[1] = '\\';
+			*o++ = '\\';
 			break;
 		case '\b':
-			esc[1] = 'b';
+			*o++ = 'b';
 			break;
 		case '\f':
-			esc[1] = 'f';
+			*o++ = 'f';
 			break;
 		case '\n':
-			esc[1] = 'n';
+			*o++ = 'n';
 			break;
 		case '\r':
-			esc[1] = 'r';
+			*o++ = 'r';
 			break;
 		case '\t':
-			esc[1] = 't';
+			*o++ = 't';
 			break;
 		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
 		}
-		cdx_buf_add(b, esc, n);
 	}
-	cdx_buf_add(b, run, (size_t)(s - run));
-	cdx_buf_addc(b, '"');
+	*o++ = '"';
+	*o = '\0';
+	b->len = (size_t)(o - b->data);
 }
 
 /* 0, or -1 when the record nests deeper than JSON_DEPTH_MAX */
 static int json_write(struct cdx_buf *b, const cJSON *o, int depth)
 {
 	const cJSON *c;
+	bool obj;
 	if (depth > JSON_DEPTH_MAX)
 		return -1;
-	if (cJSON_IsString(o)) {
+	/* the type tests of cJSON_IsString() and the like, inline */
+	switch (o->type & 0xFF) {
+	case cJSON_String:
 		json_string(b, o->valuestring ? o->valuestring : "");
-	} else if (cJSON_IsNumber(o)) {
+		break;
+	case cJSON_Number:
 		json_number(b, o->valuedouble);
-	} else if (cJSON_IsTrue(o)) {
-		cdx_buf_adds(b, "true");
-	} else if (cJSON_IsFalse(o)) {
-		cdx_buf_adds(b, "false");
-	} else if (cJSON_IsArray(o) || cJSON_IsObject(o)) {
-		bool obj = cJSON_IsObject(o);
-		cdx_buf_addc(b, obj ? '{' : '[');
+		break;
+	case cJSON_True:
+		bput(b, "true", 4);
+		break;
+	case cJSON_False:
+		bput(b, "false", 5);
+		break;
+	case cJSON_Array:
+	case cJSON_Object:
+		obj = (o->type & 0xFF) == cJSON_Object;
+		bputc(b, obj ? '{' : '[');
 		for (c = o->child; c; c = c->next) {
 			if (c != o->child)
-				cdx_buf_addc(b, ',');
+				bputc(b, ',');
 			if (obj) {
 				json_string(b, c->string ? c->string : "");
-				cdx_buf_addc(b, ':');
+				bputc(b, ':');
 			}
 			if (json_write(b, c, depth + 1) < 0)
 				return -1;
 		}
-		cdx_buf_addc(b, obj ? '}' : ']');
-	} else if (cJSON_IsRaw(o) && o->valuestring) {
-		cdx_buf_adds(b, o->valuestring);
-	} else {
-		cdx_buf_adds(b, "null");
+		bputc(b, obj ? '}' : ']');
+		break;
+	case cJSON_Raw:
+		if (o->valuestring) {
+			cdx_buf_adds(b, o->valuestring);
+			break;
+		}
+		/* fall through */
+	default:
+		bput(b, "null", 4);
 	}
 	return 0;
 }
 
-static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_error *err)
+/* the string value of field F of a record, "" when absent or not a string */
+static const char *sval(const cJSON *f)
 {
-	const char *t = str_of(rec, "t"), *f[NFIELDS];
-	char num[32] = "", *json;
-	size_t total = 0, i;
-	const cJSON *n = NULL;
-	bool runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
-	struct cdx_buf jb = {0};
-	if (json_write(&jb, rec, 0) < 0) {
-		cdx_buf_free(&jb);
+	return f && cJSON_IsString(f) && f->valuestring ? f->valuestring : "";
+}
+
+/* a record field as append.lua's str() would write it after decoding:
+ * strings as they are, whole numbers below 1e15 with %d, other numbers
+ * with %.17g, booleans true/false; appended to B as two protocol
+ * arguments (NAME, value).  false, nothing appended, for what the run hash
+ * leaves out: null, nested values and numbers JSON cannot hold. */
+static void resp_arg(struct cdx_buf *b, const char *s, size_t n);
+
+static bool flat_value(struct cdx_buf *b, const cJSON *c, const char *name)
+{
+	char tmp[48];
+	const char *v = tmp;
+	size_t n;
+	switch (c->type & 0xFF) {
+	case cJSON_String:
+		v = c->valuestring ? c->valuestring : "";
+		n = strlen(v);
+		break;
+	case cJSON_Number:
+		if (!isfinite(c->valuedouble))
+			return false;
+		if (c->valuedouble == floor(c->valuedouble) && fabs(c->valuedouble) < 1e15)
+			n = (size_t)snprintf(tmp, sizeof(tmp), "%lld", (long long)c->valuedouble);
+		else
+			n = (size_t)snprintf(tmp, sizeof(tmp), "%.17g", c->valuedouble);
+		break;
+	case cJSON_True:
+		v = "true";
+		n = 4;
+		break;
+	case cJSON_False:
+		v = "false";
+		n = 5;
+		break;
+	default:
+		return false;
+	}
+	resp_arg(b, name, strlen(name));
+	resp_arg(b, v, n);
+	return true;
+}
+
+/* REC buffered into X (free with rs_rec_free): its JSON, type, pipeline and
+ * run key (only run, run_end, attempt and job records have one), picked up
+ * in one pass over its fields (the first of a duplicated name counts, as
+ * with cJSON_GetObjectItemCaseSensitive).  SCRATCH is a buffer of the
+ * caller's, reused.  -1 with ERR set when REC cannot be serialised. */
+static int rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scratch, struct cdx_error *err)
+{
+	const cJSON *c, *ft = NULL, *fid = NULL, *frun = NULL, *fpl = NULL, *fjob = NULL, *fst = NULL, *fdur = NULL;
+	const char *t, *f[NFIELDS];
+	char dur[24] = "";
+	size_t total = 0, i, jlen;
+	bool runish;
+	cdx_buf_reset(scratch);
+	if (json_write(scratch, rec, 0) < 0)
 		return cdx_error_set(err, CDX_EUSAGE, "a record nests deeper than %d levels", JSON_DEPTH_MAX);
+	for (c = cJSON_IsObject(rec) ? rec->child : NULL; c; c = c->next) {
+		const char *k = c->string;
+		const cJSON **slot = NULL;
+		if (!k)
+			continue;
+		if (k[0] == 't' && k[1] == '\0')
+			slot = &ft;
+		else if (k[0] == 'i' && strcmp(k, "id") == 0)
+			slot = &fid;
+		else if (k[0] == 'r' && strcmp(k, "run") == 0)
+			slot = &frun;
+		else if (k[0] == 'p' && strcmp(k, "pipeline") == 0)
+			slot = &fpl;
+		else if (k[0] == 'j' && strcmp(k, "job") == 0)
+			slot = &fjob;
+		else if (k[0] == 's' && strcmp(k, "status") == 0)
+			slot = &fst;
+		else if (k[0] == 'd' && strcmp(k, "duration_ms") == 0)
+			slot = &fdur;
+		if (slot && !*slot)
+			*slot = c;
 	}
-	json = cdx_buf_detach(&jb);
-	if (strcmp(t, "attempt") == 0)
-		n = cJSON_GetObjectItemCaseSensitive(rec, "attempt");
-	else if (strcmp(t, "job") == 0)
-		n = cJSON_GetObjectItemCaseSensitive(rec, "duration_ms");
-	if (cJSON_IsNumber(n)) {
-		struct cdx_buf nb = {0};
-		json_number(&nb, n->valuedouble);
-		snprintf(num, sizeof(num), "%s", nb.data);
-		cdx_buf_free(&nb);
+	t = sval(ft);
+	runish = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0;
+	x->jobish = strcmp(t, "attempt") == 0 || strcmp(t, "job") == 0;
+	x->npairs = 0;
+	jlen = scratch->len;
+	if (runish) {
+		/* its scalar fields for the run hash, after the JSON in SCRATCH */
+		for (c = rec->child; c; c = c->next) {
+			if (!c->string || strcmp(c->string, "t") == 0 || !flat_value(scratch, c, c->string))
+				continue;
+			x->npairs++;
+		}
 	}
-	f[0] = t;
-	f[1] = str_of(rec, runish ? "id" : "run");
-	f[2] = str_of(rec, "pipeline");
-	f[3] = str_of(rec, "job");
-	f[4] = str_of(rec, "status");
-	f[5] = num;
-	f[6] = json;
+	f[REC_TYPE] = t;
+	f[REC_KEY] = runish ? sval(fid) : x->jobish ? sval(frun) : "";
+	f[REC_PL] = sval(fpl);
+	f[REC_JSON] = scratch->data;
+	f[REC_PAIRS] = scratch->data + jlen;
+	/* a successful job's duration, for the pipeline's job durations */
+	if (strcmp(t, "job") == 0 && strcmp(sval(fst), "success") == 0 && *sval(fpl) && *sval(fjob) && fdur &&
+	    cJSON_IsNumber(fdur) && isfinite(fdur->valuedouble) && fdur->valuedouble >= 0 && fdur->valuedouble < 1e15)
+		snprintf(dur, sizeof(dur), "%lld", (long long)fdur->valuedouble);
+	f[REC_JOB] = *dur ? sval(fjob) : "";
+	f[REC_DUR] = dur;
 	for (i = 0; i < NFIELDS; i++) {
-		x->len[i] = strlen(f[i]);
+		x->len[i] = i == REC_JSON ? jlen : i == REC_PAIRS ? scratch->len - jlen : strlen(f[i]);
 		total += x->len[i] + 1;
 	}
 	x->buf = cdx_xmalloc(total);
 	total = 0;
 	for (i = 0; i < NFIELDS; i++) {
 		x->off[i] = total;
-		memcpy(x->buf + total, f[i], x->len[i] + 1);
+		memcpy(x->buf + total, f[i], x->len[i]);
+		x->buf[total + x->len[i]] = '\0';
 		total += x->len[i] + 1;
 	}
-	free(json);
 	return 0;
 }
 
-/* send records FROM..FROM+N (N <= BATCH_MAX) in one EVALSHA, fenced by
- * lock NAME (or not, when NULL).  0 written, 1 refused, -1 error. */
 static void random_hex(char *out, size_t bytes);
 
-/* the arguments of append.lua for RECS[0..N) (after the prefix); the
- * caller frees *AV, *AL and ALL */
-static size_t append_args(const struct rs_rec *recs, size_t n, const char *name, const char *tok,
-			  const char *secret, const char *batch, char *cnt, size_t cntn, struct cdx_buf *all,
-			  const char ***av_out, size_t **al_out)
+/* ---- the append.lua command ------------------------------------------------
+ * The EVALSHA of a batch is formatted here, straight into the protocol
+ * (RESP), in one buffer of the handle that keeps its memory from batch to
+ * batch: hiredis's argv formatting (a printf per argument) and a fresh
+ * buffer per batch cost more than applying the batch does.  Each record's
+ * JSON goes into it once, inside its segment (see append.lua). */
+
+/* the records stream segment key of a record: its run (run and run_end by
+ * id, attempt and job by run), "" for the others */
+static const char *rec_key(const struct rs_rec *x)
 {
-	size_t argc = 6 + n * NFIELDS, i, k;
-	const char **av = cdx_xcalloc(argc, sizeof(char *));
-	size_t *al = cdx_xcalloc(argc, sizeof(size_t));
-	/* the records stream entry: the batch as one JSON array */
-	cdx_buf_addc(all, '[');
+	return x->buf + x->off[REC_KEY];
+}
+
+static const char *rec_field(const struct rs_rec *x, int k)
+{
+	return x->buf + x->off[k];
+}
+
+static void resp_len(struct cdx_buf *b, char kind, size_t n)
+{
+	char tmp[32], *e = tmp + sizeof(tmp), *p = e;
+	*--p = '\n';
+	*--p = '\r';
+	do {
+		*--p = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	*--p = kind;
+	bput(b, p, (size_t)(e - p));
+}
+
+static void resp_arg(struct cdx_buf *b, const char *s, size_t n)
+{
+	resp_len(b, '$', n);
+	bput(b, s, n);
+	bput(b, "\r\n", 2);
+}
+
+static void resp_argz(struct cdx_buf *b, const char *s)
+{
+	resp_arg(b, s, strlen(s));
+}
+
+static void resp_count(struct cdx_buf *b, size_t n)
+{
+	char tmp[24];
+	resp_arg(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%zu", n));
+}
+
+/* the EVALSHA of append.lua for RECS[0..N), fenced by lock NAME (NULL:
+ * not fenced), into CMD (reset first) */
+static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, size_t n, const char *name,
+		       const char *tok, const char *secret, const char *batch, struct cdx_buf *cmd)
+{
+	size_t nseg = 0, nk = 0, nother = 0, ndur = 0, npl = 0, cap_pl = 0, i, j, p;
+	/* the pipelines with job durations in the batch, in order of first
+	 * appearance (a batch rarely has more than one): their first record
+	 * and how many they have */
+	struct {
+		size_t first, count;
+	} *pls = NULL, np;
 	for (i = 0; i < n; i++) {
-		if (i)
-			cdx_buf_addc(all, ',');
-		cdx_buf_add(all, recs[i].buf + recs[i].off[6], recs[i].len[6]);
+		const struct rs_rec *x = &recs[i];
+		if (i == 0 || strcmp(rec_key(x), rec_key(&recs[i - 1])) != 0)
+			nseg++;
+		if (!x->jobish) {
+			nk++;
+			nother += 5 + 2 * x->npairs;
+		}
+		if (!x->len[REC_DUR])
+			continue;
+		ndur++;
+		for (p = 0; p < npl; p++)
+			if (strcmp(rec_field(&recs[pls[p].first], REC_PL), rec_field(x, REC_PL)) == 0)
+				break;
+		if (p == npl) {
+			np.first = i;
+			np.count = 0;
+			CDX_PUSH(pls, npl, cap_pl, np);
+		}
+		pls[p].count++;
 	}
-	cdx_buf_addc(all, ']');
-	snprintf(cnt, cntn, "%zu", n);
-	av[0] = name ? name : "";
-	av[1] = tok;
-	av[2] = secret ? secret : "";
-	av[3] = batch;
-	av[5] = cnt;
-	for (k = 0; k < 6; k++)
-		al[k] = k == 4 ? 0 : strlen(av[k]);
-	av[4] = all->data;
-	al[4] = all->len;
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < NFIELDS; k++) {
-			av[6 + i * NFIELDS + k] = recs[i].buf + recs[i].off[k];
-			al[6 + i * NFIELDS + k] = recs[i].len[k];
+	cdx_buf_reset(cmd);
+	resp_len(cmd, '*', 4 + 4 + 1 + 2 * nseg + 1 + 2 * npl + 2 * ndur + 1 + nother);
+	resp_arg(cmd, "EVALSHA", 7);
+	resp_arg(cmd, r->sha[SCRIPT_APPEND], 40);
+	resp_arg(cmd, "0", 1);
+	resp_argz(cmd, r->prefix);
+	resp_argz(cmd, name ? name : "");
+	resp_argz(cmd, tok);
+	resp_argz(cmd, secret ? secret : "");
+	resp_argz(cmd, batch);
+	resp_count(cmd, nseg);
+	for (i = 0; i < n; i = j) {
+		size_t len = 1;
+		for (j = i; j < n && (j == i || strcmp(rec_key(&recs[j]), rec_key(&recs[i])) == 0); j++)
+			len += recs[j].len[REC_JSON] + 1;
+		resp_arg(cmd, rec_key(&recs[i]), recs[i].len[REC_KEY]);
+		resp_len(cmd, '$', len);
+		for (size_t k = i; k < j; k++) {
+			bputc(cmd, k == i ? '[' : ',');
+			bput(cmd, rec_field(&recs[k], REC_JSON), recs[k].len[REC_JSON]);
+		}
+		bput(cmd, "]\r\n", 3);
+	}
+	resp_count(cmd, npl);
+	for (p = 0; p < npl; p++) {
+		const char *pl = rec_field(&recs[pls[p].first], REC_PL);
+		resp_arg(cmd, pl, recs[pls[p].first].len[REC_PL]);
+		resp_count(cmd, pls[p].count);
+		for (i = pls[p].first; i < n; i++) {
+			if (!recs[i].len[REC_DUR] || strcmp(rec_field(&recs[i], REC_PL), pl) != 0)
+				continue;
+			resp_arg(cmd, rec_field(&recs[i], REC_JOB), recs[i].len[REC_JOB]);
+			resp_arg(cmd, rec_field(&recs[i], REC_DUR), recs[i].len[REC_DUR]);
 		}
 	}
-	*av_out = av;
-	*al_out = al;
-	return argc;
+	free(pls);
+	resp_count(cmd, nk);
+	for (i = 0; i < n; i++) {
+		if (recs[i].jobish)
+			continue;
+		for (int k = REC_TYPE; k <= REC_JSON; k++)
+			resp_arg(cmd, rec_field(&recs[i], k), recs[i].len[k]);
+		resp_count(cmd, recs[i].npairs);
+		bput(cmd, rec_field(&recs[i], REC_PAIRS), recs[i].len[REC_PAIRS]);
+	}
+}
+
+/* write CMD (a formatted command) to the connection without waiting for
+ * its reply; -1 with ERR set when the connection broke (it is dropped) */
+static int rs_write_cmd(struct redis_store *r, const struct cdx_buf *cmd, struct cdx_error *err)
+{
+	int done = 0;
+	if (r->c->obuf && r->c->obuf[0] == '\0') {
+		/* nothing queued in hiredis (every command before was written
+		 * whole): straight from CMD to the socket, as redisBufferWrite
+		 * would, without copying a batch into hiredis's buffer first */
+		size_t off = 0;
+		while (off < cmd->len) {
+			ssize_t w = write(r->c->fd, cmd->data + off, cmd->len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+					      w < 0 ? strerror(errno) : "connection closed");
+				rs_drop(r);
+				return -1;
+			}
+			off += (size_t)w;
+		}
+		return 0;
+	}
+	if (redisAppendFormattedCommand(r->c, cmd->data, cmd->len) == REDIS_OK) {
+		while (!done)
+			if (redisBufferWrite(r->c, &done) != REDIS_OK)
+				break;
+	}
+	if (!done) {
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		rs_drop(r);
+		return -1;
+	}
+	return 0;
 }
 
 /* one fenced record, synchronously: 0 written, 1 refused, -1 error */
 static int rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char *name,
 			  unsigned long long token, const char *secret, struct cdx_error *err)
 {
-	char tok[24], cnt[24], batch[33];
-	struct cdx_buf all = {0};
-	const char **av;
-	size_t *al, argc;
+	char tok[24], batch[33];
 	redisReply *rep = NULL;
-	int rc;
+	int rc = -1, tries;
 	snprintf(tok, sizeof(tok), "%llu", token);
 	random_hex(batch, 16);
-	argc = append_args(x, 1, name, tok, secret, batch, cnt, sizeof(cnt), &all, &av, &al);
-	rc = rs_eval(r, SCRIPT_APPEND, (int)argc, av, al, &rep, err);
-	if (rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == -1)
-		rc = 1;
+	append_cmd(r, x, 1, name, tok, secret, batch, &r->cmd);
+	for (tries = 0; tries < 2; tries++) {
+		void *v = NULL;
+		if (!r->c) {
+			cdx_error_set(err, CDX_ESTATE, "not connected to redis at %s", r->addr);
+			break;
+		}
+		if (r->fl_written && rs_drain(r, err) < 0 && !r->c)
+			break;
+		if (rs_write_cmd(r, &r->cmd, err) < 0)
+			break;
+		if (redisGetReply(r->c, &v) != REDIS_OK || !v) {
+			cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+				      r->c->errstr[0] ? r->c->errstr : "connection closed");
+			rs_drop(r);
+			break;
+		}
+		rep = v;
+		if (rep->type != REDIS_REPLY_ERROR) {
+			rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == -1 ? 1 : 0;
+			break;
+		}
+		if (tries == 0 && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+			freeReplyObject(rep);
+			rep = NULL;
+			if (rs_load_script(r, SCRIPT_APPEND, err) < 0)
+				break;
+			continue;
+		}
+		cdx_error_set(err, CDX_ESTATE, "redis at %s: script failed: %s", r->addr, rep->str);
+		break;
+	}
 	freeReplyObject(rep);
-	cdx_buf_free(&all);
-	free(av);
-	free(al);
 	return rc;
 }
 
@@ -565,43 +892,11 @@ static int rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const c
  * for its reply; -1 when the connection broke */
 static int rs_write_batch(struct redis_store *r, size_t i, size_t from, struct cdx_error *err)
 {
-	char cnt[24];
-	struct cdx_buf all = {0};
-	const char **av, **full;
-	size_t *al, *fulll, argc;
-	int done = 0, rc = 0;
-	argc = append_args(r->pend + from, r->fl[i].n, NULL, "0", NULL, r->fl[i].id, cnt, sizeof(cnt), &all,
-			   &av, &al);
-	full = cdx_xcalloc(argc + 4, sizeof(char *));
-	fulll = cdx_xcalloc(argc + 4, sizeof(size_t));
-	full[0] = "EVALSHA";
-	fulll[0] = 7;
-	full[1] = r->sha[SCRIPT_APPEND];
-	fulll[1] = 40;
-	full[2] = "0";
-	fulll[2] = 1;
-	full[3] = r->prefix;
-	fulll[3] = strlen(r->prefix);
-	memcpy(full + 4, av, argc * sizeof(char *));
-	memcpy(fulll + 4, al, argc * sizeof(size_t));
-	if (redisAppendCommandArgv(r->c, (int)argc + 4, full, fulll) != REDIS_OK)
-		rc = -1;
-	while (rc == 0 && !done)
-		if (redisBufferWrite(r->c, &done) != REDIS_OK)
-			rc = -1;
-	if (rc < 0) {
-		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
-			      r->c->errstr[0] ? r->c->errstr : "connection closed");
-		rs_drop(r);
-	} else {
-		r->fl_written = i + 1;
-	}
-	cdx_buf_free(&all);
-	free(av);
-	free(al);
-	free(full);
-	free(fulll);
-	return rc;
+	append_cmd(r, r->pend + from, r->fl[i].n, NULL, "0", NULL, r->fl[i].id, &r->cmd);
+	if (rs_write_cmd(r, &r->cmd, err) < 0)
+		return -1;
+	r->fl_written = i + 1;
+	return 0;
 }
 
 /* read the reply of the oldest written batch: acknowledged, its records
@@ -722,7 +1017,7 @@ static int rs_spill(struct redis_store *r, const char *why, struct cdx_error *er
 	}
 	for (i = 0; i < r->n_pend; i++) {
 		struct rs_rec *x = &r->pend[i];
-		cJSON *o = cJSON_ParseWithLength(x->buf + x->off[6], x->len[6]);
+		cJSON *o = cJSON_ParseWithLength(x->buf + x->off[REC_JSON], x->len[REC_JSON]);
 		if (o && r->spill->ops->append(r->spill, o, err) < 0)
 			rc = -1;
 		cJSON_Delete(o);
@@ -751,7 +1046,7 @@ static int rs_append(struct cdx_store *s, const cJSON *rec, struct cdx_error *er
 		if (r->spill)
 			return r->spill->ops->append(r->spill, rec, err);
 	}
-	if (rs_rec_make(rec, &x, err) < 0)
+	if (rs_rec_make(rec, &x, &r->scratch, err) < 0)
 		return -1;
 	CDX_PUSH(r->pend, r->n_pend, r->cap_pend, x);
 	/* a full batch goes now, without waiting for its reply (pipelined);
@@ -985,14 +1280,26 @@ static int rs_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx
 	lens[1] = strlen(num);
 	if (rs_ensure(r, true, err) < 0 || rs_eval(r, SCRIPT_SCAN_RUNS, 2, argv, lens, &rep, err) < 0)
 		return -1;
+	/* each element: a records stream segment (an array of one run's
+	 * records), or one record of a run written before segments */
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		const redisReply *e = rep->element[i];
-		cJSON *o;
-		int stop;
+		cJSON *o, *one;
+		int stop = 0;
 		if (e->type != REDIS_REPLY_STRING)
 			continue;
 		o = cJSON_ParseWithLength(e->str, e->len);
-		stop = o && cJSON_IsObject(o) ? fn(ctx, o) : 0;
+		if (cJSON_IsArray(o)) {
+			cJSON_ArrayForEach(one, o)
+			{
+				if (cJSON_IsObject(one) && fn(ctx, one)) {
+					stop = 1;
+					break;
+				}
+			}
+		} else if (cJSON_IsObject(o)) {
+			stop = fn(ctx, o);
+		}
 		cJSON_Delete(o);
 		if (stop)
 			break;
@@ -1231,7 +1538,7 @@ static int rs_append_fenced(struct cdx_store *s, const char *name, unsigned long
 				     "redis at %s is unreachable: cannot write under lock %s", r->addr, name);
 	if (rs_flush_(r, true, err) < 0)
 		return -1;
-	if (rs_rec_make(rec, &x, err) < 0)
+	if (rs_rec_make(rec, &x, &r->scratch, err) < 0)
 		return -1;
 	rc = rs_send_fenced(r, &x, name, token, h ? h->secret : "", err);
 	rs_rec_free(&x);
@@ -1251,6 +1558,8 @@ static void rs_free(struct redis_store *r)
 	for (i = 0; i < r->n_held; i++)
 		free(r->held[i].name);
 	free(r->held);
+	cdx_buf_free(&r->cmd);
+	cdx_buf_free(&r->scratch);
 	cdx_store_close(r->spill);
 	free(r->host);
 	free(r->user);

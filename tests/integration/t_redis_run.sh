@@ -30,10 +30,22 @@ id=$(R zrange cdx:runs:ci 0 -1)
 [ -n "$id" ] || fail "no run in cdx:runs:ci"
 [ "$(R hget "cdx:run:$id" status)" = success ] || fail "run hash status: $(R hgetall "cdx:run:$id")"
 [ "$(R hget "cdx:run:$id" pipeline)" = ci ] || fail "run hash pipeline"
-[ "$(R llen "cdx:runrecs:$id")" -eq 8 ] || fail "runrecs: $(R lrange "cdx:runrecs:$id" 0 -1)"
-[ "$(R hlen "cdx:jobs:$id")" -eq 3 ] || fail "jobs hash"
-R hget "cdx:attempts:$id" 'build/compile#1' | jq -e '.status == "success"' >/dev/null || fail "attempts hash"
-[ -n "$(R hget cdx:durations:ci build/compile)" ] || fail "no duration history"
+# the run's records: the records stream entries its entry list names
+runrecs() {
+	for e in $(R lrange "cdx:runentries:$1" 0 -1); do
+		R --raw xrange cdx:records "$e" "$e" | grep '^\[' | jq -c '.[]'
+	done
+}
+runrecs "$id" >recs.txt
+[ "$(wc -l <recs.txt)" -eq 8 ] || fail "run records: $(cat recs.txt)"
+[ "$(jq -r 'select(.run != null or .id != null) | .run // .id' recs.txt | sort -u)" = "$id" ] ||
+	fail "records of another run in its entries: $(cat recs.txt)"
+[ "$(jq -r 'select(.t == "job") | .job' recs.txt | wc -l)" -eq 3 ] || fail "job records: $(cat recs.txt)"
+jq -s -e 'any(.[]; .t == "attempt" and .job == "build/compile" and .attempt == 1 and .status == "success")' \
+	recs.txt >/dev/null || fail "attempt record: $(cat recs.txt)"
+R --raw xrevrange cdx:jobdurations:ci + - >durs.txt
+grep -qx build/compile durs.txt || fail "no duration history: $(cat durs.txt)"
+[ "$(grep -cx build/compile durs.txt)" -eq 1 ] || fail "duration history: $(cat durs.txt)"
 [ "$(R hget cdx:health:ci runs)" = 1 ] || fail "health: $(R hgetall cdx:health:ci)"
 [ "$(R hget cdx:health:ci last_status)" = success ] || fail "health last_status"
 [ "$(R xlen cdx:events)" -ge 2 ] || fail "no events"
@@ -98,8 +110,8 @@ sid=$(sed -n 's/.*(run \(.*\))$/\1/p' slow.out)
 [ -n "$sid" ] || fail "no run id in: $(cat slow.out)"
 # the server restarted without persistence: what was sent before the loss is
 # gone with it, but every record made after the loss must have arrived
-R lrange "cdx:runrecs:$sid" 0 -1 | jq -r .t | tail -n 1 | grep -q run_end || fail "run_end missing after reconnect: $(cat slow.out)"
-[ "$(R hlen "cdx:jobs:$sid")" -ge 3 ] || fail "job records missing after reconnect"
+runrecs "$sid" | jq -r .t | tail -n 1 | grep -q run_end || fail "run_end missing after reconnect: $(cat slow.out)"
+[ "$(runrecs "$sid" | jq -r 'select(.t == "job") | .job' | wc -l)" -ge 3 ] || fail "job records missing after reconnect"
 [ ! -d "$T/local/spill" ] || fail "spilled although redis came back"
 echo "ok held records sent after reconnect"
 

@@ -554,6 +554,58 @@ static void test_redis_noscript(void **state)
 #endif
 }
 
+static cJSON *rec_job(const char *run, const char *pipeline, const char *job, const char *status, int ms)
+{
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "t", "job");
+	cJSON_AddStringToObject(r, "run", run);
+	cJSON_AddStringToObject(r, "pipeline", pipeline);
+	cJSON_AddStringToObject(r, "job", job);
+	cJSON_AddStringToObject(r, "status", status);
+	cJSON_AddNumberToObject(r, "duration_ms", ms);
+	return r;
+}
+
+/* records of two runs interleaved in group commits: scan_runs gives each
+ * run only its own records, in order */
+static void test_redis_segments(void **state)
+{
+	struct fx *f = *state;
+	struct seen sn = {NULL, 0};
+	struct cdx_error err = {0};
+	int i;
+	if (strncmp(f->url, "redis://", 8) != 0)
+		skip();
+	sn.all = cJSON_CreateArray();
+	put_run(f->s, "x1", "x", 1000, 0, "success");
+	put_run(f->s, "y1", "y", 1001, 0, "success");
+	for (i = 1; i <= 30; i++) {
+		put(f->s, rec_job("x1", "x", "s/a", i % 7 ? "success" : "failed", i));
+		put(f->s, rec_job("y1", "y", "s/a", "success", 100 + i));
+		put(f->s, rec_job("x1", "x", "s/b", "success", 1000 + i));
+		if (i == 25)
+			flush(f->s);
+	}
+	flush(f->s);
+	assert_int_equal(cdx_store_scan_runs(f->s, "x", 5, collect, &sn, &err), 0);
+	assert_int_equal(cJSON_GetArraySize(sn.all), 2 + 60);
+	for (i = 0; i < cJSON_GetArraySize(sn.all); i++) {
+		const cJSON *r = cJSON_GetArrayItem(sn.all, i);
+		const char *run = str(r, "run");
+		assert_string_equal(run ? run : str(r, "id"), "x1");
+		if (i >= 2)
+			assert_int_equal(num(r, "duration_ms"), (i - 2) % 2 ? 1000 + 1 + (i - 2) / 2 : 1 + (i - 2) / 2);
+	}
+	assert_string_equal(str(cJSON_GetArrayItem(sn.all, 0), "t"), "run");
+	assert_string_equal(str(cJSON_GetArrayItem(sn.all, 1), "t"), "run_end");
+	cJSON_Delete(sn.all);
+	sn.all = cJSON_CreateArray();
+	assert_int_equal(cdx_store_scan_runs(f->s, "y", 5, collect, &sn, &err), 0);
+	assert_int_equal(cJSON_GetArraySize(sn.all), 2 + 30);
+	assert_int_equal(num(cJSON_GetArrayItem(sn.all, 31), "duration_ms"), 130);
+	cJSON_Delete(sn.all);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -571,6 +623,7 @@ int main(void)
 	    T(test_lock_dead_holder),
 	    T(test_lock_odd_names),
 	    T(test_redis_noscript),
+	    T(test_redis_segments),
 	};
 	const char *redis = getenv("CDX_TEST_REDIS");
 	int failed;
