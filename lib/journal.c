@@ -55,6 +55,11 @@
 	(LIT_LEN(PFX_SEQ) + SEQ_DIGITS_MAX + LIT_LEN(PFX_CRC) + CRC_DIGITS + LIT_LEN(PFX_REC) +              \
 	 CDX_JOURNAL_RECMAX + 1)
 #define CHUNK 65536 /* bytes per read */
+/* the first backward read of a catch_up: a record or two.  A process that
+ * appends one record (a `cdx job` per job of make) then touches one page
+ * of chunk, not sixteen; the reads double up to CHUNK, so a long torn tail
+ * is still walked back in linear time. */
+#define BACK_FIRST 4096
 
 struct cdx_journal {
 	char *path;          /* as given to cdx_journal_open, for messages */
@@ -69,6 +74,7 @@ struct cdx_journal {
 	char *chunk;         /* CHUNK bytes for the backward search */
 	off_t win;           /* file offset of the bytes in chunk */
 	size_t win_len;      /* bytes in chunk, valid during one catch_up only */
+	size_t back;         /* bytes of the next backward read, BACK_FIRST..CHUNK */
 	char *line;          /* one line being checked by catch_up */
 	size_t cap_line;     /* bytes allocated for line */
 	bool lazy;           /* sync writes but leaves fdatasync to a later sync */
@@ -227,10 +233,12 @@ static int find_prev_nl(struct cdx_journal *j, off_t lo, off_t hi, off_t *at, st
 		const char *p;
 		off_t from;
 		if (!(j->win_len && hi > j->win && hi <= j->win + (off_t)j->win_len)) {
-			size_t n = hi - lo > CHUNK ? CHUNK : (size_t)(hi - lo);
+			size_t want = j->back >= BACK_FIRST && j->back <= CHUNK ? j->back : BACK_FIRST;
+			size_t n = hi - lo > (off_t)want ? want : (size_t)(hi - lo);
 			j->win_len = 0;
 			if (read_exact(j, j->chunk, n, hi - (off_t)n, err) < 0)
 				return -1;
+			j->back = want < CHUNK ? 2 * want : CHUNK;
 			j->win = hi - (off_t)n;
 			j->win_len = n;
 		}
@@ -264,6 +272,7 @@ static int catch_up(struct cdx_journal *j, bool cut, struct cdx_error *err)
 	if (st.st_size == j->end)
 		return 0;
 	j->win_len = 0; /* the file may have changed since the last call */
+	j->back = BACK_FIRST;
 	lo = j->end;
 	if (find_prev_nl(j, lo, st.st_size, &nl, err) < 0)
 		return -1;

@@ -130,7 +130,7 @@ static void add_num(cJSON *o, const char *k, double v)
 	if (isnan(v) || isinf(v))
 		cJSON_AddNullToObject(o, k);
 	else
-		cJSON_AddNumberToObject(o, k, round(v * 1000) / 1000);
+		cJSON_AddNumberToObject(o, k, cdx_round(v * 1000) / 1000);
 }
 
 /* ---- per-job statistics: flaky and slowest jobs --------------------------- */

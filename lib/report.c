@@ -252,7 +252,7 @@ static void add_num(cJSON *o, const char *k, double v)
 	if (isnan(v) || isinf(v))
 		cJSON_AddNullToObject(o, k);
 	else
-		cJSON_AddNumberToObject(o, k, round(v * 10) / 10);
+		cJSON_AddNumberToObject(o, k, cdx_round(v * 10) / 10);
 }
 
 static bool failed_word(const char *st)
@@ -502,7 +502,7 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 		cJSON_AddNumberToObject(o, "lanes", lanes);
 		if (workers > 0 && wall > 0)
 			cJSON_AddNumberToObject(o, "parallel_efficiency",
-						round(work / (workers * wall) * 1000) / 1000);
+						cdx_round(work / (workers * wall) * 1000) / 1000);
 		else
 			cJSON_AddNullToObject(o, "parallel_efficiency");
 	}
@@ -602,9 +602,9 @@ static void trim_for_type(cJSON *m, const char *type)
 static void fmt_ms(double ms, char *buf, size_t n)
 {
 	if (ms >= 3600000)
-		snprintf(buf, n, "%.0fh%02.0fm", floor(ms / 3600000), fmod(floor(ms / 60000), 60));
+		snprintf(buf, n, "%.0fh%02lldm", floor(ms / 3600000), (long long)(ms / 60000) % 60);
 	else if (ms >= 60000)
-		snprintf(buf, n, "%.0fm%02.0fs", floor(ms / 60000), fmod(floor(ms / 1000), 60));
+		snprintf(buf, n, "%.0fm%02llds", floor(ms / 60000), (long long)(ms / 1000) % 60);
 	else if (ms >= 10000)
 		snprintf(buf, n, "%.1fs", ms / 1000);
 	else

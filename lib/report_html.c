@@ -53,9 +53,9 @@ static void esc(struct cdx_buf *b, const cJSON *o, const char *k)
 static void fmt_ms(double ms, char *buf, size_t n)
 {
 	if (ms >= 3600000)
-		snprintf(buf, n, "%.0fh %02.0fm", floor(ms / 3600000), fmod(floor(ms / 60000), 60));
+		snprintf(buf, n, "%.0fh %02lldm", floor(ms / 3600000), (long long)(ms / 60000) % 60);
 	else if (ms >= 60000)
-		snprintf(buf, n, "%.0fm %02.0fs", floor(ms / 60000), fmod(floor(ms / 1000), 60));
+		snprintf(buf, n, "%.0fm %02llds", floor(ms / 60000), (long long)(ms / 1000) % 60);
 	else if (ms >= 10000)
 		snprintf(buf, n, "%.1fs", ms / 1000);
 	else

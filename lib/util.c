@@ -516,3 +516,16 @@ void cdx_who(char *user, size_t un, char *host, size_t hn)
 		snprintf(host, hn, "localhost");
 	host[hn - 1] = '\0';
 }
+
+double cdx_round(double x)
+{
+	double t;
+	if (!(x > -4503599627370496.0 && x < 4503599627370496.0))
+		return x; /* NaN, infinite, or |x| >= 2^52: integral already */
+	t = (double)(long long)x; /* toward zero, exact */
+	if (x - t >= 0.5)
+		t += 1;
+	else if (t - x >= 0.5)
+		t -= 1;
+	return t;
+}

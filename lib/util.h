@@ -85,6 +85,11 @@ size_t cdx_utf8_check(const char *buf, size_t len);
  * it cannot be read or is larger than MAX. */
 int cdx_read_file(const char *path, size_t max, char **out, size_t *len, struct cdx_error *err);
 
+/* cdx_round: X rounded half away from zero, as round() of C99, without
+ * libm: the cdx tool then loads one shared library less at every start,
+ * and make starts it once per job of a $(cdx-pipeline). */
+double cdx_round(double x);
+
 /* cdx_now_ns: monotonic clock in nanoseconds; cdx_wall_ms: realtime ms. */
 int64_t cdx_now_ns(void);
 int64_t cdx_wall_ms(void);

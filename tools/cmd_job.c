@@ -2,8 +2,10 @@
  *
  * $(cdx-pipeline FILE) turns every job into a make rule whose recipe is
  * `cdx job --run ID --owner MAKEPID STAGE/JOB`, with the job's whole
- * definition in the exported target-specific variable CDX_JOB_SPEC (a
- * one-job pipeline as JSON, see cdx_pipeline_job_spec).  The job then runs
+ * definition (a one-job pipeline as JSON, see cdx_pipeline_job_spec) in
+ * the spec store of run ID that make holds open for its recipes
+ * (jobspec.h); a module of an older version passes it in the environment
+ * variable CDX_JOB_SPEC instead.  The job then runs
  * through the very runner `cdx run` uses — timeouts, retries, subreaper,
  * logs, secret masking, records — as one part of the run ID.
  *
@@ -28,6 +30,7 @@
 
 #include "cli.h"
 #include "history.h"
+#include "jobspec.h"
 #include "monitor.h"
 #include "store.h"
 #include "util.h"
@@ -325,14 +328,26 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		goto out;
 	}
 	env = getenv("CDX_JOB_SPEC");
-	if (!env) {
-		cli_error("job: no CDX_JOB_SPEC in the environment: `cdx job` runs the jobs of $(cdx-pipeline) "
-			  "rules; use `cdx run FILE --only %s` from a shell",
+	if (env) {
+		/* the carrier of an older cdx.so: a variable of the recipe */
+		spec = cdx_xstrdup(env);
+		unsetenv("CDX_JOB_SPEC"); /* the job sees its variables, not their carrier */
+	} else if (!run_id) {
+		cli_error("job: no job spec: `cdx job` runs the jobs of $(cdx-pipeline) rules; use `cdx run FILE "
+			  "--only %s` from a shell",
 			  job);
 		goto out;
+	} else {
+		/* the spec store make holds for the run (jobspec.h); every store
+		 * inherited is closed here, so that the job holds none */
+		spec = cdx_jobspec_take(run_id, job, &err);
+		if (!spec) {
+			cli_error("job: %s: `cdx job` runs the jobs of $(cdx-pipeline) rules; use `cdx run FILE "
+				  "--only %s` from a shell",
+				  err.msg, job);
+			goto out;
+		}
 	}
-	spec = cdx_xstrdup(env);
-	unsetenv("CDX_JOB_SPEC"); /* the job sees its variables, not their carrier */
 	drop_jobserver();
 	parsed = cJSON_Parse(spec);
 	extra = cJSON_GetObjectItem(parsed, "x-cdx");
@@ -341,11 +356,11 @@ int cmd_job(struct cli *g, int argc, char **argv)
 				  strlen(spec), d);
 	if (!p || cdx_pipeline_job_count(p) != 1) {
 		cli_print_diags(d);
-		cli_error("job: CDX_JOB_SPEC does not describe one job");
+		cli_error("job: the job spec does not describe one job");
 		goto out;
 	}
 	if (strcmp(cdx_pipeline_job_id(p, 0), job) != 0) {
-		cli_error("job: CDX_JOB_SPEC describes %s, not %s", cdx_pipeline_job_id(p, 0), job);
+		cli_error("job: the job spec describes %s, not %s", cdx_pipeline_job_id(p, 0), job);
 		goto out;
 	}
 	state = cli_state(g);

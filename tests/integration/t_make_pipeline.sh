@@ -177,6 +177,7 @@ expect_not_contains "clang"
 expect_status 0 run_make -s -j2 vars
 expect_contains "pipeline=vars stage=build job=env attempt=1 run="
 expect_contains "spec=unset"
+expect_contains "specfd=none"
 [ "$(settled_status vars)" = success ] || fail "make vars: not success"
 id=$(runs_json vars | jq -r '.[0].id')
 expect_contains "run=$id"

@@ -337,6 +337,19 @@ static void duration_format(void **state)
 	assert_int_equal(strlen(buf), 3);
 }
 
+static void round_half_away(void **state)
+{
+	(void)state;
+	assert_true(cdx_round(2.5) == 3.0);
+	assert_true(cdx_round(-2.5) == -3.0);
+	assert_true(cdx_round(2.4999) == 2.0);
+	assert_true(cdx_round(-0.4) == 0.0);
+	assert_true(cdx_round(1234.5678 * 1000) / 1000 == 1234.568);
+	assert_true(cdx_round(0.49999999999999994) == 0.0);
+	assert_true(cdx_round(9007199254740993.0) == 9007199254740993.0);
+	assert_true(cdx_round(1e300) == 1e300);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +360,7 @@ int main(void)
 		cmocka_unit_test(buf_grows),          cmocka_unit_test(error_set),
 		cmocka_unit_test(read_file),          cmocka_unit_test(duration_forms),
 		cmocka_unit_test(duration_errors),    cmocka_unit_test(duration_format),
+		cmocka_unit_test(round_half_away),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
