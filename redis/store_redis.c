@@ -390,7 +390,7 @@ static void json_number(struct cdx_buf *b, double d)
 		/* milliseconds with up to 3 decimals (wall_ms 7.407): the
 		 * nearest double to V/1000 prints as that decimal with %1.15g
 		 * too, and reads back exactly */
-		long long v = llround(d * 1000);
+		long long v = (long long)cdx_round(d * 1000);
 		if ((double)v / 1000.0 == d) {
 			unsigned long long u = v < 0 ? (unsigned long long)-v : (unsigned long long)v;
 			unsigned f = (unsigned)(u % 1000);
