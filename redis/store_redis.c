@@ -1101,6 +1101,27 @@ static size_t rs_pending(struct cdx_store *s)
 	return r->spill ? r->spill->ops->pending(r->spill) : r->n_pend;
 }
 
+/* call FN for the record, or each record of the array, that the JSON text
+ * S of LEN bytes holds; 1 when FN stopped */
+static int rs_records(const char *s, size_t len, cdx_store_fn fn, void *ctx)
+{
+	cJSON *o = cJSON_ParseWithLength(s, len), *one;
+	int stop = 0;
+	if (cJSON_IsArray(o)) {
+		cJSON_ArrayForEach(one, o)
+		{
+			if (cJSON_IsObject(one) && fn(ctx, one)) {
+				stop = 1;
+				break;
+			}
+		}
+	} else if (cJSON_IsObject(o)) {
+		stop = fn(ctx, o);
+	}
+	cJSON_Delete(o);
+	return stop;
+}
+
 /* call FN for each record of stream entry E: field "b" holds a batch (a
  * JSON array of records), field "r" one record; 1 when FN stopped */
 static int rs_entry(const redisReply *e, cdx_store_fn fn, void *ctx)
@@ -1112,24 +1133,7 @@ static int rs_entry(const redisReply *e, cdx_store_fn fn, void *ctx)
 	f = e->element[1];
 	for (k = 0; k + 1 < f->elements; k += 2) {
 		const redisReply *v = f->element[k + 1];
-		cJSON *o, *one;
-		int stop = 0;
-		if (v->type != REDIS_REPLY_STRING)
-			continue;
-		o = cJSON_ParseWithLength(v->str, v->len);
-		if (cJSON_IsArray(o)) {
-			cJSON_ArrayForEach(one, o)
-			{
-				if (cJSON_IsObject(one) && fn(ctx, one)) {
-					stop = 1;
-					break;
-				}
-			}
-		} else if (cJSON_IsObject(o)) {
-			stop = fn(ctx, o);
-		}
-		cJSON_Delete(o);
-		if (stop)
+		if (v->type == REDIS_REPLY_STRING && rs_records(v->str, v->len, fn, ctx))
 			return 1;
 	}
 	return 0;
@@ -1284,24 +1288,7 @@ static int rs_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx
 	 * records), or one record of a run written before segments */
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		const redisReply *e = rep->element[i];
-		cJSON *o, *one;
-		int stop = 0;
-		if (e->type != REDIS_REPLY_STRING)
-			continue;
-		o = cJSON_ParseWithLength(e->str, e->len);
-		if (cJSON_IsArray(o)) {
-			cJSON_ArrayForEach(one, o)
-			{
-				if (cJSON_IsObject(one) && fn(ctx, one)) {
-					stop = 1;
-					break;
-				}
-			}
-		} else if (cJSON_IsObject(o)) {
-			stop = fn(ctx, o);
-		}
-		cJSON_Delete(o);
-		if (stop)
+		if (e->type == REDIS_REPLY_STRING && rs_records(e->str, e->len, fn, ctx))
 			break;
 	}
 	freeReplyObject(rep);
