@@ -469,6 +469,22 @@ static void free_str(char *s, struct cdx_buf *b)
 	free(s);
 }
 
+/* make reads rule text in pieces of about this size: gmk_eval copies what
+ * it is given, so one piece for 10,000 jobs (a megabyte) would be written
+ * three times into fresh pages (text, copy, make's reading), where pieces
+ * reuse the same few pages */
+#define EVAL_PIECE (64u << 10)
+
+/* hand B to make when it holds a piece's worth of complete lines */
+static void eval_piece(struct cdx_buf *b, bool last)
+{
+	if (!b->len || (!last && b->len < EVAL_PIECE))
+		return;
+	gmk_eval(b->data, NULL);
+	b->len = 0;
+	b->data[0] = '\0';
+}
+
 /* the rules of pipeline LI of the registry.  Per job only what differs
  * from job to job goes through make's parser: its rule with its
  * prerequisites, and a recipe that names a variable, one per set of
@@ -557,10 +573,17 @@ static void define_rules(const char *func, size_t li)
 	cJSON_Delete(extra);
 
 	target_names_init(&names, p);
-	/* room for what follows: every name about four times, lines, recipes */
-	cdx_grow(&b.data, &b.cap, 5 * names.text.len + 64 * (n + p->n_stages) + 4096, 1);
+	cdx_grow(&b.data, &b.cap, 2 * EVAL_PIECE, 1);
 	cdx_buf_printf(&b, ".PHONY: %s", p->name);
-	cdx_buf_add(&b, names.text.data, names.text.len);
+	for (i = 0; i < d->n_nodes; i++) {
+		if (b.len >= EVAL_PIECE) {
+			cdx_buf_addc(&b, '\n');
+			eval_piece(&b, false);
+		}
+		if (!b.len)
+			cdx_buf_adds(&b, ".PHONY:");
+		add_target(&b, &names, (uint32_t)i);
+	}
 	cdx_buf_printf(&b, "\n%s:", p->name);
 	tmp = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
 	for (i = 0; i < p->n_stages; i++)
@@ -579,6 +602,7 @@ static void define_rules(const char *func, size_t li)
 		for (k = 0; k < st->n_jobs; k++)
 			add_target(&b, &names, tmp[k]);
 		cdx_buf_addc(&b, '\n');
+		eval_piece(&b, false);
 	}
 	/* the recipes: one per set of command-line overrides (one, usually),
 	 * each a variable that every job of the set names */
@@ -651,8 +675,9 @@ static void define_rules(const char *func, size_t li)
 			add_target(&b, &names, lane_prev[i]);
 		}
 		cdx_buf_adds(&b, recipe_ref[group[i]]);
+		eval_piece(&b, false);
 	}
-	gmk_eval(b.data, NULL);
+	eval_piece(&b, true);
 	l->rules = true;
 	free(tmp);
 out:

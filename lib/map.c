@@ -29,6 +29,15 @@ static void rehash(struct cdx_map *m, size_t cap)
 	m->cap = cap;
 }
 
+void cdx_map_reserve(struct cdx_map *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+	while (n * 2 > cap && cap < SIZE_MAX / 4)
+		cap *= 2;
+	if (cap > m->cap)
+		rehash(m, cap);
+}
+
 int cdx_map_put(struct cdx_map *m, const char *key, size_t val, size_t *old)
 {
 	size_t h;

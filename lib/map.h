@@ -20,6 +20,8 @@ struct cdx_map {
  * present (its value is then left unchanged and stored in *OLD if OLD is
  * not NULL). */
 int cdx_map_put(struct cdx_map *m, const char *key, size_t val, size_t *old);
+/* cdx_map_reserve: room for N keys without growing */
+void cdx_map_reserve(struct cdx_map *m, size_t n);
 /* cdx_map_set: set KEY to VAL, replacing a present value */
 void cdx_map_set(struct cdx_map *m, const char *key, size_t val);
 /* cdx_map_get: 1 and *VAL when KEY is present, else 0 */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "util.h"
 
 struct cdx_dag;
@@ -114,6 +115,10 @@ struct cdx_pipeline {
 	struct cdx_job *jobs;
 	size_t n_jobs;
 	struct cdx_dag *dag;      /* job graph, built at load */
+	/* the names, ids, scripts and matrix bases of the jobs, and every
+	 * `needs` list with its references: one arena, not five allocations
+	 * a job */
+	struct cdx_arena pool;
 	char **files;             /* every file loaded, main first (owned) */
 	size_t n_files;
 };

@@ -593,39 +593,46 @@ static const struct cdx_ynode *resolve_extends(struct loader *l, const struct cd
 
 /* ---- stages and jobs ----------------------------------------------------- */
 
+/* the references of N into *OUT and *COUNT (in the pipeline's pool) */
 static void parse_needs(struct loader *l, const struct cdx_ynode *n, const char *what, struct cdx_need **out,
 			size_t *count)
 {
-	size_t i, cap = 0;
+	size_t i;
+	const struct cdx_ynode *const *items = &n;
+	size_t n_items = 1;
 	if (cdx_yaml_is_null(n))
 		return;
-	if (n->type == CDX_Y_SCALAR) {
-		struct cdx_need need = {cdx_xstrdup(n->str), CDX_NONE, CDX_NONE, 0, intern(l, n->file), n->line,
-					n->col};
-		CDX_PUSH(*out, *count, cap, need);
-		return;
+	if (n->type != CDX_Y_SCALAR) {
+		if (!want_type(l, n, CDX_Y_SEQ, what))
+			return;
+		items = (const struct cdx_ynode *const *)n->items;
+		n_items = n->n;
 	}
-	if (!want_type(l, n, CDX_Y_SEQ, what))
-		return;
-	for (i = 0; i < n->n; i++) {
-		struct cdx_need need = {0};
-		if (!want_type(l, n->items[i], CDX_Y_SCALAR, what))
+	*out = cdx_arena_alloc(&l->p->pool, n_items * sizeof(**out));
+	*count = 0;
+	for (i = 0; i < n_items; i++) {
+		struct cdx_need *need = &(*out)[*count];
+		if (!want_type(l, items[i], CDX_Y_SCALAR, what))
 			continue;
-		need.ref = cdx_xstrdup(n->items[i]->str);
-		need.stage = need.job = CDX_NONE;
-		need.file = intern(l, n->items[i]->file);
-		need.line = n->items[i]->line;
-		need.col = n->items[i]->col;
-		CDX_PUSH(*out, *count, cap, need);
+		need->ref = cdx_arena_strndup(&l->p->pool, items[i]->str, items[i]->len);
+		need->stage = need->job = CDX_NONE;
+		need->file = intern(l, items[i]->file);
+		need->line = items[i]->line;
+		need->col = items[i]->col;
+		(*count)++;
 	}
 }
 
+/* the script of N, its lines joined (in the pipeline's pool) */
 static char *join_script(struct loader *l, const struct cdx_ynode *n)
 {
 	struct cdx_buf b = {0};
 	size_t i;
+	char *s;
 	if (n->type == CDX_Y_SCALAR && !cdx_yaml_is_null(n)) {
-		cdx_buf_add(&b, n->str, n->len);
+		for (i = 0; i < n->len; i++)
+			if (n->str[i] != ' ' && n->str[i] != '\t' && n->str[i] != '\n' && n->str[i] != '\r')
+				return cdx_arena_strndup(&l->p->pool, n->str, n->len);
 	} else if (n->type == CDX_Y_SEQ) {
 		for (i = 0; i < n->n; i++) {
 			if (!want_type(l, n->items[i], CDX_Y_SCALAR, "a script line"))
@@ -639,22 +646,20 @@ static char *join_script(struct loader *l, const struct cdx_ynode *n)
 		return NULL;
 	}
 	for (i = 0; i < b.len; i++)
-		if (b.data[i] != ' ' && b.data[i] != '\t' && b.data[i] != '\n' && b.data[i] != '\r')
-			return cdx_buf_detach(&b);
+		if (b.data[i] != ' ' && b.data[i] != '\t' && b.data[i] != '\n' && b.data[i] != '\r') {
+			s = cdx_arena_strndup(&l->p->pool, b.data, b.len);
+			cdx_buf_free(&b);
+			return s;
+		}
 	problem(l, n, "empty script");
 	cdx_buf_free(&b);
 	return NULL;
 }
 
+/* free what a job holds outside the pipeline's pool */
 static void job_free_fields(struct cdx_job *j)
 {
 	size_t i;
-	free(j->name);
-	free(j->id);
-	free(j->script);
-	for (i = 0; i < j->n_needs; i++)
-		free(j->needs[i].ref);
-	free(j->needs);
 	free(j->retry_codes);
 	free(j->allow_codes);
 	cdx_vars_free(&j->vars);
@@ -664,7 +669,6 @@ static void job_free_fields(struct cdx_job *j)
 	for (i = 0; i < j->n_outputs; i++)
 		free(j->outputs[i]);
 	free(j->outputs);
-	free(j->matrix_base);
 }
 
 static void parse_retry(struct loader *l, const struct cdx_ynode *n, struct cdx_job *j)
@@ -777,17 +781,16 @@ static void parse_job(struct loader *l, const struct cdx_ynode *m, struct cdx_jo
 		get_duration(l, v, "duration_hint", true, &j->hint_ms);
 }
 
-static void copy_job(struct cdx_job *dst, const struct cdx_job *src)
+/* a copy of SRC in DST, which shares its pool strings (they never change) */
+static void copy_job(struct loader *l, struct cdx_job *dst, const struct cdx_job *src)
 {
 	size_t i;
 	*dst = *src;
 	dst->name = NULL;
 	dst->id = NULL;
-	dst->script = src->script ? cdx_xstrdup(src->script) : NULL;
-	dst->needs = src->n_needs ? cdx_xcalloc(src->n_needs, sizeof(*dst->needs)) : NULL;
-	for (i = 0; i < src->n_needs; i++) {
-		dst->needs[i] = src->needs[i];
-		dst->needs[i].ref = cdx_xstrdup(src->needs[i].ref);
+	if (src->n_needs) { /* resolved one by one later */
+		dst->needs = cdx_arena_alloc(&l->p->pool, src->n_needs * sizeof(*dst->needs));
+		memcpy(dst->needs, src->needs, src->n_needs * sizeof(*dst->needs));
 	}
 	dst->retry_codes = src->n_retry_codes ? cdx_xcalloc(src->n_retry_codes, sizeof(int)) : NULL;
 	if (src->n_retry_codes)
@@ -883,7 +886,7 @@ static void expand_matrix_map(struct loader *l, const struct cdx_ynode *mm, cons
 		struct cdx_job j;
 		struct cdx_buf name = {0};
 		cdx_buf_adds(&name, proto->name);
-		copy_job(&j, proto);
+		copy_job(l, &j, proto);
 		for (i = 0; i < nvars; i++) {
 			const struct cdx_ynode *v = mm->pairs[i].val;
 			const struct cdx_ynode *val = v->type == CDX_Y_SEQ ? v->items[idx[i]] : v;
@@ -897,8 +900,9 @@ static void expand_matrix_map(struct loader *l, const struct cdx_ynode *mm, cons
 			var.col = val->col;
 			vars_set(&j.vars, var);
 		}
-		j.name = cdx_buf_detach(&name);
-		j.matrix_base = cdx_xstrdup(proto->name);
+		j.name = cdx_arena_strndup(&l->p->pool, name.data, name.len);
+		cdx_buf_free(&name);
+		j.matrix_base = proto->name;
 		if (!cdx_name_valid(j.name)) {
 			problem(l, name_node, "matrix job name '%s' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -",
 				j.name);
@@ -955,7 +959,7 @@ static void parse_stage_jobs(struct loader *l, const struct cdx_ynode *jobs, siz
 			job_free_fields(&j);
 			continue;
 		}
-		j.name = cdx_xstrdup(name->str);
+		j.name = cdx_arena_strndup(&l->p->pool, name->str, name->len);
 		matrix = cdx_yaml_get(m, "matrix");
 		if (matrix && !cdx_yaml_is_null(matrix)) {
 			size_t made = 0, k;
@@ -982,7 +986,22 @@ static void parse_stage_jobs(struct loader *l, const struct cdx_ynode *jobs, siz
 static void parse_stages(struct loader *l)
 {
 	struct cdx_pipeline *p = l->p;
-	size_t i;
+	size_t i, want = 0;
+	/* the jobs as written (a matrix adds more) in one array, in huge pages
+	 * when big, rather than one that grows and is copied */
+	for (i = 0; i < l->n_stage_nodes; i++) {
+		const struct cdx_ynode *v = l->stage_nodes[i]->type == CDX_Y_MAP ?
+						    cdx_yaml_get(l->stage_nodes[i], "jobs") : NULL;
+		want += v && v->type == CDX_Y_SEQ ? v->n : 0;
+	}
+	if (!p->jobs && want > 4 && want <= CDX_MAX_JOBS) {
+		p->jobs = cdx_xmalloc_big(want * sizeof(*p->jobs));
+		l->cap_jobs = want;
+	}
+	/* the pool's first chunk: room for a job's names, script and a few
+	 * needs each, in huge pages from about 6,000 jobs on */
+	if (want <= CDX_MAX_JOBS)
+		p->pool.first = 65536 + want * 160;
 	for (i = 0; i < l->n_stage_nodes; i++) {
 		const struct cdx_ynode *m = l->stage_nodes[i], *v, *name;
 		struct cdx_stage s = {0};
@@ -1051,6 +1070,8 @@ static void build_index(struct loader *l, struct index *x)
 {
 	struct cdx_pipeline *p = l->p;
 	size_t i, old;
+	cdx_map_reserve(&x->stages, p->n_stages);
+	cdx_map_reserve(&x->jobs, p->n_jobs);
 	for (i = 0; i < p->n_stages; i++) {
 		struct cdx_stage *s = &p->stages[i];
 		if (!cdx_map_put(&x->stages, s->name, i, &old))
@@ -1062,7 +1083,12 @@ static void build_index(struct loader *l, struct index *x)
 	}
 	for (i = 0; i < p->n_jobs; i++) {
 		struct cdx_job *j = &p->jobs[i];
-		j->id = cdx_xjoin3(p->stages[j->stage].name, "/", j->name);
+		const char *sn = p->stages[j->stage].name;
+		size_t ls = strlen(sn), lj = strlen(j->name);
+		j->id = cdx_arena_alloc(&p->pool, ls + lj + 2);
+		memcpy(j->id, sn, ls);
+		j->id[ls] = '/';
+		memcpy(j->id + ls + 1, j->name, lj);
 		if (!cdx_map_put(&x->jobs, j->id, i, &old)) {
 			cdx_diags_add(l->diags, j->file, j->line, j->col, "duplicate job '%s' (first at line %d)", j->id,
 				      p->jobs[old].line);
@@ -1322,7 +1348,7 @@ size_t cdx_pipeline_validate(const char *path, struct cdx_diags *diags)
 
 void cdx_pipeline_free(struct cdx_pipeline *p)
 {
-	size_t i, k;
+	size_t i;
 	if (!p)
 		return;
 	for (i = 0; i < p->n_jobs; i++)
@@ -1330,14 +1356,12 @@ void cdx_pipeline_free(struct cdx_pipeline *p)
 	free(p->jobs);
 	for (i = 0; i < p->n_stages; i++) {
 		free(p->stages[i].name);
-		for (k = 0; k < p->stages[i].n_needs; k++)
-			free(p->stages[i].needs[k].ref);
-		free(p->stages[i].needs);
 		cdx_vars_free(&p->stages[i].env);
 	}
 	free(p->stages);
 	cdx_vars_free(&p->vars);
 	cdx_dag_free(p->dag);
+	cdx_arena_free(&p->pool);
 	for (i = 0; i < p->n_files; i++)
 		free(p->files[i]);
 	free(p->files);

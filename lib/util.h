@@ -18,6 +18,11 @@
 #define CDX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 void *cdx_xmalloc(size_t n);
+/* cdx_xmalloc_big: N bytes, freed with free() like any other; from 1 MiB
+ * on they are 2 MiB-aligned and offered to the kernel for transparent huge
+ * pages, so that filling them costs a page fault per 2 MiB, not per 4 KiB
+ * (on a virtual machine most of the time of reading a big pipeline) */
+void *cdx_xmalloc_big(size_t n);
 void *cdx_xcalloc(size_t n, size_t size);
 void *cdx_xrealloc(void *p, size_t n);
 /* cdx_xreallocarray: realloc for N elements of SIZE, overflow-checked */

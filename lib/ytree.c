@@ -18,66 +18,23 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <yaml.h>
 
+#include "arena.h"
 #include "map.h"
 #include "yfast.h"
 
-struct chunk {
-	struct chunk *next;
-	size_t used, size;
-	_Alignas(16) unsigned char data[];
-};
-
-/* chunks from this size on are 2 MiB-aligned and offered to the kernel for
- * transparent huge pages: a big tree then costs a few page faults instead
- * of one per 4 KiB, which on a virtual machine is most of reading it */
-#define HUGE_CHUNK (2u << 20)
-
 struct cdx_ytree {
-	struct chunk *chunks;  /* arena: every node and string of the tree */
-	char *file;            /* file name used in positions */
+	struct cdx_arena arena; /* every node and string of the tree */
+	char *file;             /* file name used in positions */
 	struct cdx_ynode *root;
 };
 
-static void *arena_alloc(struct cdx_ytree *t, size_t n)
-{
-	struct chunk *c = t->chunks;
-	n = (n + 15) & ~(size_t)15;
-	if (!c || c->size - c->used < n) {
-		/* chunks grow with the tree: fewer mallocs and page faults */
-		size_t size = c && c->size < (4u << 20) ? c->size * 4 : c ? c->size : 65536;
-		struct chunk *h = NULL;
-		if (size < n)
-			size = n;
-		if (size >= HUGE_CHUNK) {
-			size_t total = (sizeof(*c) + size + HUGE_CHUNK - 1) & ~(size_t)(HUGE_CHUNK - 1);
-			h = aligned_alloc(HUGE_CHUNK, total);
-			if (h) {
-				madvise(h, total, MADV_HUGEPAGE); /* advice: failure is harmless */
-				size = total - sizeof(*c);
-			}
-		}
-		c = h ? h : cdx_xmalloc(sizeof(*c) + size);
-		c->size = size;
-		c->used = 0;
-		c->next = t->chunks;
-		t->chunks = c;
-	}
-	c->used += n;
-	return memset(c->data + c->used - n, 0, n);
-}
-
 void cdx_yaml_free(struct cdx_ytree *t)
 {
-	struct chunk *c, *next;
 	if (!t)
 		return;
-	for (c = t->chunks; c; c = next) {
-		next = c->next;
-		free(c);
-	}
+	cdx_arena_free(&t->arena);
 	free(t->file);
 	free(t);
 }
@@ -134,20 +91,12 @@ static void problem_at(struct build *b, const struct cdx_yev *ev, const char *fm
 
 static struct cdx_ynode *new_node(struct cdx_ytree *t, enum cdx_ytype type, const char *file, int line, int col)
 {
-	struct cdx_ynode *y = arena_alloc(t, sizeof(*y));
+	struct cdx_ynode *y = cdx_arena_alloc(&t->arena, sizeof(*y));
 	y->type = type;
 	y->file = file;
 	y->line = line;
 	y->col = col;
 	return y;
-}
-
-static char *arena_strndup(struct cdx_ytree *t, const char *s, size_t n)
-{
-	char *c = arena_alloc(t, n + 1);
-	memcpy(c, s, n);
-	c[n] = '\0';
-	return c;
 }
 
 /* add a finished node of expanded size SIZE to the open parent (or make it
@@ -173,7 +122,7 @@ static void add_child(struct build *b, struct cdx_ynode *y, uint64_t size, const
 static void define_anchor(struct build *b, const char *name, struct cdx_ynode *node, uint64_t size, size_t *index)
 {
 	struct anchor a;
-	a.name = arena_strndup(b->t, name, strlen(name));
+	a.name = cdx_arena_strndup(&b->t->arena, name, strlen(name));
 	a.node = node;
 	a.size = size;
 	CDX_PUSH(b->anchors, b->n_anchors, b->cap_anchors, a);
@@ -256,7 +205,7 @@ static void finish_map(struct build *b, struct frame *f)
 			b->failed = 1;
 		}
 	}
-	y->pairs = arena_alloc(b->t, (cap ? cap : 1) * sizeof(*y->pairs));
+	y->pairs = cdx_arena_alloc(&b->t->arena, (cap ? cap : 1) * sizeof(*y->pairs));
 	y->cap = cap;
 	for (i = 0; i + 1 < f->n; i += 2) {
 		struct cdx_ynode *k = f->kids[i], *v = f->kids[i + 1];
@@ -305,7 +254,7 @@ static void close_node(struct build *b, const struct cdx_yev *ev)
 	struct cdx_ynode *y = f.node;
 	f.kids = b->kids ? b->kids + f.base : NULL; /* valid until the stack grows again */
 	if (y->type == CDX_Y_SEQ) {
-		y->items = arena_alloc(b->t, (f.n ? f.n : 1) * sizeof(*y->items));
+		y->items = cdx_arena_alloc(&b->t->arena, (f.n ? f.n : 1) * sizeof(*y->items));
 		if (f.n)
 			memcpy(y->items, f.kids, f.n * sizeof(*y->items));
 		y->n = f.n;
@@ -327,7 +276,7 @@ static int on_event(void *ctx, const struct cdx_yev *ev)
 	switch (ev->type) {
 	case CDX_YEV_SCALAR: {
 		struct cdx_ynode *y = new_node(b->t, CDX_Y_SCALAR, b->t->file, ev->line, ev->col);
-		y->str = arena_strndup(b->t, ev->str, ev->len);
+		y->str = cdx_arena_strndup(&b->t->arena, ev->str, ev->len);
 		y->len = ev->len;
 		y->plain = ev->plain;
 		if (ev->anchor)
@@ -438,10 +387,14 @@ static void parser_problem(struct cdx_ytree *t, yaml_parser_t *p, const char *bu
 			      "yaml syntax: %s", what);
 }
 
-static struct cdx_ytree *new_tree(const char *file)
+/* a tree for a text of LEN bytes: the first chunk fits the tree of a
+ * typical pipeline file of that size (nodes and strings take about three
+ * times the text), so that a big file goes to huge pages at once */
+static struct cdx_ytree *new_tree(const char *file, size_t len)
 {
 	struct cdx_ytree *t = cdx_xcalloc(1, sizeof(*t));
 	t->file = cdx_xstrdup(file);
+	t->arena.first = len < 16384 ? 65536 : len < (SIZE_MAX >> 3) ? 4 * len : len;
 	return t;
 }
 
@@ -465,7 +418,7 @@ static void build_done(struct build *b)
 static struct cdx_ytree *parse_fast(const char *file, const char *buf, size_t len, struct cdx_diags *diags,
 				    bool *unsupported)
 {
-	struct cdx_ytree *t = new_tree(file);
+	struct cdx_ytree *t = new_tree(file, len);
 	struct cdx_diags *own = diags ? cdx_diags_new() : NULL;
 	struct build b;
 	int rc;
@@ -496,7 +449,7 @@ done:
 /* the tree of BUF read by libyaml, or NULL with problems added to DIAGS */
 static struct cdx_ytree *parse_libyaml(const char *file, const char *buf, size_t len, struct cdx_diags *diags)
 {
-	struct cdx_ytree *t = new_tree(file);
+	struct cdx_ytree *t = new_tree(file, len);
 	yaml_parser_t parser;
 	struct build b;
 	int docs = 0, done = 0;
@@ -632,7 +585,7 @@ const char *cdx_yaml_typename(const struct cdx_ynode *n)
 struct cdx_ynode *cdx_yaml_new_map(struct cdx_ytree *t, const struct cdx_ynode *pos, size_t cap)
 {
 	struct cdx_ynode *y = new_node(t, CDX_Y_MAP, pos->file, pos->line, pos->col);
-	y->pairs = arena_alloc(t, (cap ? cap : 1) * sizeof(*y->pairs));
+	y->pairs = cdx_arena_alloc(&t->arena, (cap ? cap : 1) * sizeof(*y->pairs));
 	y->cap = cap;
 	return y;
 }
@@ -651,7 +604,7 @@ struct cdx_ynode *cdx_yaml_new_scalar(struct cdx_ytree *t, const struct cdx_ynod
 {
 	struct cdx_ynode *y = new_node(t, CDX_Y_SCALAR, pos->file, pos->line, pos->col);
 	size_t n = strlen(s);
-	char *c = arena_alloc(t, n + 1);
+	char *c = cdx_arena_alloc(&t->arena, n + 1);
 	memcpy(c, s, n + 1);
 	y->str = c;
 	y->len = n;

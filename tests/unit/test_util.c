@@ -232,8 +232,52 @@ static void read_file(void **state)
 	assert_non_null(strstr(e.msg, "is a directory"));
 	assert_int_equal(cdx_read_file("/nonexistent/cdx/x.yml", 100, &out, &len, &e), -1);
 	assert_string_equal(e.msg, "cannot open /nonexistent/cdx/x.yml: No such file or directory");
+	free(path);
+	/* empty; exactly the limit */
+	path = fx_write(dir, "empty", "");
+	assert_int_equal(cdx_read_file(path, 100, &out, &len, &e), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(out, "");
+	free(out);
+	free(path);
+	path = fx_write(dir, "five", "12345");
+	assert_int_equal(cdx_read_file(path, 5, &out, &len, &e), 0);
+	assert_string_equal(out, "12345");
+	free(out);
+	free(path);
+	fx_rmrf(dir);
+	free(dir);
+}
+
+/* a file bigger than a huge page is read whole; a file whose size stat
+ * does not tell (as in /proc) is read to its end */
+static void read_file_sizes(void **state)
+{
+	char *dir = fx_tmpdir(), *path, *out = NULL, *big;
+	size_t len = 0, n = (3u << 20) + 123, i;
+	struct cdx_error e = {0};
+	(void)state;
+	assert_non_null(dir);
+	big = malloc(n + 1);
+	assert_non_null(big);
+	for (i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	big[n] = '\0';
+	path = fx_write(dir, "big", big);
+	assert_int_equal(cdx_read_file(path, n, &out, &len, &e), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(out, big, n + 1);
+	free(out);
+	assert_int_equal(cdx_read_file(path, n - 1, &out, &len, &e), -1);
+	assert_non_null(strstr(e.msg, "larger than"));
+	assert_int_equal(cdx_read_file("/proc/self/status", 1u << 20, &out, &len, &e), 0);
+	assert_true(len > 0);
+	assert_int_equal(strlen(out), len);
+	assert_non_null(strstr(out, "Pid:"));
+	free(out);
 	fx_rmrf(dir);
 	free(path);
+	free(big);
 	free(dir);
 }
 
@@ -358,7 +402,8 @@ int main(void)
 		cmocka_unit_test(utf8_valid),         cmocka_unit_test(utf8_invalid),
 		cmocka_unit_test(crc32_check_value),  cmocka_unit_test(fnv1a),
 		cmocka_unit_test(buf_grows),          cmocka_unit_test(error_set),
-		cmocka_unit_test(read_file),          cmocka_unit_test(duration_forms),
+		cmocka_unit_test(read_file),          cmocka_unit_test(read_file_sizes),
+		cmocka_unit_test(duration_forms),
 		cmocka_unit_test(duration_errors),    cmocka_unit_test(duration_format),
 		cmocka_unit_test(round_half_away),
 	};
