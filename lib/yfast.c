@@ -11,8 +11,8 @@
  * one reading: block mappings whose keys are one-line scalars followed by
  * `: `, block sequences (also "indentless" ones under a key), one-line
  * plain, single- and double-quoted scalars (a few common escapes), one-line
- * flow collections without empty entries, comments, blank lines, empty
- * values.  Everything else returns BAIL, which costs only the time spent so
+ * flow collections without empty entries (JSON among them: a quoted key's
+ * `:` needs no space after it), comments, blank lines, empty values.  Everything else returns BAIL, which costs only the time spent so
  * far: the caller starts over with libyaml.
  *
  * Positions follow libyaml: a node starts at its first character (the
@@ -530,9 +530,12 @@ static int flow_node(struct yf *y, const char **pp)
 				return BAIL;
 			if ((rc = scan_scalar(y, p, true, &t, &after)))
 				return rc;
+			/* `: ` after a key; after a quoted key, as in JSON, a
+			 * bare `:` (in a flow collection libyaml reads it as the
+			 * value indicator there: {"a":1} is a: 1) */
 			colon = skip_spaces(y, after);
-			if (colon >= y->end || *colon != ':' || colon + 1 >= y->end || colon[1] != ' ' ||
-			    colon - t.start > KEY_MAX)
+			if (colon >= y->end || *colon != ':' || colon + 1 >= y->end ||
+			    (colon[1] != ' ' && !(t.quote && colon == after)) || colon - t.start > KEY_MAX)
 				return BAIL;
 			if ((rc = emit_tok(y, &t)))
 				return rc;

@@ -62,6 +62,10 @@ static void fast_scanner_reads_like_libyaml(void **state)
 		"  indented: map\n  second: key\n",
 		"scalar\n",
 		"- a\n- b\n",
+		/* JSON as cdx writes it (job specs, records): `:` right after a
+		 * quoted key */
+		"{\"a\":1,\"b\":{\"c\":[1,\"x\",{\"d\":false}]},\"e\":{},\"f\":[]}",
+		"k: {'a':1, \"b\": 2}\n",
 	};
 	char why[512];
 	size_t i;
@@ -83,7 +87,7 @@ static void fast_scanner_leaves_the_rest_to_libyaml(void **state)
 		"---\na: 1\n", "%YAML 1.1\n---\na: 1\n", "? a\n: b\n", "a: b: c\n", "- - a\n", "a: [1, , 2]\n",
 		"a: [1, 2, ]\n", "{a: 1}: b\n", "a: \"\\x41\"\n", "a: \xc2\xa0\n", "\xef\xbb\xbf" "a: 1\n",
 		"a: 1\n b: 2\n", "a:\n  - x\n  b: y\n", "a: |\n\n  leading blank\n", "a: {b: }\n", "a: [b: c]\n",
-		"a: @x\n", "a: `x`\n", "a: %x\n",
+		"a: @x\n", "a: `x`\n", "a: %x\n", "a: {b:1}\n", "a: {\"b\" :1}\n", "a: {\"b\":}\n",
 	};
 	char why[512];
 	size_t i;
