@@ -39,11 +39,13 @@ static uint64_t hash_id(const char *s)
 	return h;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+/* write (OUT) or read LEN bytes at OFF whole: 0, or -1 on an error or,
+ * reading, a short file */
+static int io_all(int fd, bool out, void *buf, size_t len, uint64_t off)
 {
-	const char *p = buf;
+	char *p = buf;
 	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		ssize_t n = out ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -55,21 +57,14 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* read LEN bytes at OFF: 0, or -1 on an error or a short file */
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	return io_all(fd, true, (void *)buf, len, off);
+}
+
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	char *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return io_all(fd, false, buf, len, off);
 }
 
 /* an anonymous file named after the run, inherited by make's recipes */
