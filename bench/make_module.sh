@@ -2,10 +2,11 @@
 #
 # A Makefile that says `load .../cdx.so` and `$(cdx-pipeline FILE)` gets a
 # target per pipeline, stage and job; `make -j2 NAME` runs the jobs through
-# `cdx job` recipes, in the lanes of the list schedule cdx would follow on
-# 2 workers (order-only prerequisites).  Every make here runs with a fresh
-# file store (CDX_STATE=file:DIR), so that the module weighs jobs by their
-# duration_hint, as the bound does, and not by the history of earlier runs.
+# `cdx-job` recipes (`cdx job`, linked statically), in the lanes of the
+# list schedule cdx would follow on 2 workers (order-only prerequisites).
+# Every make here runs with a fresh file store (CDX_STATE=file:DIR), so
+# that the module weighs jobs by their duration_hint, as the bound does,
+# and not by the history of earlier runs.
 #
 # (a) het60 under `make -j2 het60` with cdx.so: its wall time against the
 #     lower bound max(critical path, total work / 2) of
@@ -14,7 +15,7 @@
 #     (yml2mk.sh).  Best of BENCH_RUNS runs (default 3 here).
 # (b) the no-op DAG of executor.sh (BENCH_JOBS jobs of `true`, default
 #     10,000) as a plain Makefile under `make -j2` and as a pipeline under
-#     `make -j2 dag` with cdx.so.  A `cdx job` recipe is one more program
+#     `make -j2 dag` with cdx.so.  A `cdx-job` recipe is one more program
 #     started per job (cdx, which then starts the job), so the target is at
 #     most one extra process start per job: (cdx.so − plain) / jobs, over
 #     the wall time of one process start measured in the same run —
@@ -59,7 +60,7 @@ mm_het60() {
 	"$cdx" run "$h/het60.yml" --dry-run --json -j 2 >"$h/plan.json"
 	lb=$(bench_json_num "$h/plan.json" lower_bound_s)
 	[ -n "$lb" ] || { echo "bench: cdx run --dry-run --json printed no lower_bound_s" >&2; exit 1; }
-	n=$(CDX_STATE="file:$h/state.n" make -C "$h" -n -f het60-so.mk het60 | grep -c ' job --run ')
+	n=$(CDX_STATE="file:$h/state.n" make -C "$h" -n -f het60-so.mk het60 | grep -c 'cdx-job --run ')
 	[ "$n" -eq 60 ] || { echo "bench: make -n het60 (cdx.so) showed $n cdx job recipes, not 60" >&2; exit 1; }
 	rm -rf "$h/state.n"
 
@@ -102,7 +103,7 @@ mm_noop() {
 	# the pipeline (every check of cdx validate) without defining rules
 	printf 'load %s\n.PHONY: noop\nnoop:\n' "$so" >"$d/load-so.mk"
 	printf 'load %s\nstages := $(cdx-stages dag.yml)\n.PHONY: noop\nnoop:\n' "$so" >"$d/stages-so.mk"
-	n=$(CDX_STATE="file:$d/state.n" make -C "$d" -n -f dag-so.mk dag | grep -c ' job --run ')
+	n=$(CDX_STATE="file:$d/state.n" make -C "$d" -n -f dag-so.mk dag | grep -c 'cdx-job --run ')
 	[ "$n" -eq "$noop_jobs" ] || { echo "bench: make -n dag (cdx.so) showed $n cdx job recipes, not $noop_jobs" >&2; exit 1; }
 	n=$(make -C "$d" --no-print-directory -n -f dag.mk all | wc -l)
 	[ "$n" -eq "$noop_jobs" ] || { echo "bench: make -n dag.mk ran $n recipes, not $noop_jobs" >&2; exit 1; }
@@ -167,7 +168,7 @@ mm_noop() {
 	echo "make_module (b): $noop_jobs no-op jobs ($noop_stages stages x $noop_width, fan-in 2) under make -j2; best of $reps run(s), process starts best of $runs"
 	bench_header2 "x plain"
 	bench_row2 "make -j2 -f dag.mk all (plain)" "$d/make.log" "$t_make"
-	bench_row2 "make -j2 dag (cdx.so, cdx job)" "$d/so.log" "$t_make"
+	bench_row2 "make -j2 dag (cdx.so, cdx-job)" "$d/so.log" "$t_make"
 	bench_row2 "1000 x /bin/true, sh loop" "$d/start1.log" "$t_make"
 	bench_row2 "1000 x /bin/true, 2 sh loops of 500" "$d/start2.log" "$t_make"
 	awk -v e="$extra" -v t1="$t1" -v t2="$t2" -v s1="$starts1" -v s2="$starts2" -v m="$t_make" -v n="$noop_jobs" 'BEGIN {

@@ -48,11 +48,12 @@ struct loaded {
 };
 
 /* the module's registry: pipelines loaded in this make process, and the
- * cdx tool the recipes call (found next to the module at setup) */
+ * programs the recipes call (found next to the module at setup) */
 static struct {
 	struct loaded *items;
 	size_t n, cap;
-	char *tool;
+	char *tool;    /* the cdx tool */
+	char *job_cmd; /* what a job's recipe runs, quoted: cdx-job, else `cdx job` */
 } registry;
 
 const char *cdx_gmk_tool(void)
@@ -560,7 +561,7 @@ static void define_rules(const char *func, size_t li)
 	}
 	l->written = cdx_xcalloc(n + 1, sizeof(bool));
 	snprintf(owner, sizeof(owner), "%ld", (long)getpid());
-	snprintf(job_args, sizeof(job_args), " job --run %s --owner %s", run_id, owner);
+	snprintf(job_args, sizeof(job_args), " --run %s --owner %s", run_id, owner);
 	extra = cJSON_CreateObject();
 	cJSON_AddStringToObject(extra, "file", p->path);
 	cJSON_AddNumberToObject(extra, "jobs", (double)n);
@@ -645,8 +646,8 @@ static void define_rules(const char *func, size_t li)
 			/* the keys are the groups' own strings, which never move */
 			cdx_map_put(&group_of, key, g, NULL);
 			cdx_buf_printf(&b, "cdx--recipe-%zu-%zu = @", li, g);
-			add_word(&b, registry.tool);
-			cdx_buf_adds(&b, job_args); /* " job --run ID --owner PID" */
+			cdx_buf_adds(&b, registry.job_cmd);
+			cdx_buf_adds(&b, job_args); /* " --run ID --owner PID" */
 			cdx_buf_adds(&b, key);
 			/* STAGE/JOB, and its spec written to the store (expands to nothing) */
 			cdx_buf_printf(&b, " $(@:%s/%%=%%)$(cdx--spec %zu,$@)\n", p->name, li);
@@ -958,6 +959,33 @@ static char *find_tool(void)
 	return cdx_xstrdup("cdx");
 }
 
+/* what a job's recipe runs: cdx-job beside this module (build tree, or
+ * PREFIX/lib/cdx where make install puts both), the static runner that
+ * starts at a fraction of the cost of the cdx tool; else `cdx job`, the
+ * same code.  Quoted for the shell; malloc'd. */
+static char *find_job_cmd(void)
+{
+	Dl_info info;
+	struct cdx_buf b = {0};
+	if (dladdr((void *)find_job_cmd, &info) && info.dli_fname) {
+		char *real = realpath(info.dli_fname, NULL), *slash;
+		if (real && (slash = strrchr(real, '/')) != NULL) {
+			char *cand;
+			*slash = '\0';
+			cand = cdx_xasprintf("%s/cdx-job", real);
+			if (access(cand, X_OK) == 0)
+				add_word(&b, cand);
+			free(cand);
+		}
+		free(real);
+	}
+	if (!b.len) {
+		add_word(&b, registry.tool);
+		cdx_buf_adds(&b, " job");
+	}
+	return cdx_buf_detach(&b);
+}
+
 static void registry_free(void)
 {
 	size_t i;
@@ -971,6 +999,7 @@ static void registry_free(void)
 	}
 	free(registry.items);
 	free(registry.tool);
+	free(registry.job_cmd);
 	memset(&registry, 0, sizeof(registry));
 }
 
@@ -993,6 +1022,7 @@ static int setup(void)
 	gmk_add_function("cdx-report", fn_report, 1, 4, GMK_FUNC_DEFAULT);
 	cdx_gmk_deploy_setup();
 	registry.tool = find_tool();
+	registry.job_cmd = find_job_cmd();
 	/* no atexit(registry_free): make 4.3 never unloads, and freeing every
 	 * job of a 10,000-job pipeline when make exits costs make 11M
 	 * instructions for nothing; the registry keeps it reachable until then
