@@ -43,12 +43,31 @@ static double num(const cJSON *o, const char *key)
 	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
-/* the directory of a file: state, or NULL for other backends */
-static const char *state_dir(const char *state)
+/* where the make runs of STATE keep their markers, malloc'd: DIR/make for
+ * a file store (without opening it: every job asks), else beside the
+ * local directory of the store (its logs), e.g. .cdx/make for Redis; NULL
+ * when the store cannot be opened (the run then fails to start anyway) */
+static char *marker_dir(const char *state)
 {
-	if (strstr(state, "://"))
+	struct cdx_store *s;
+	struct cdx_error err = {0};
+	char *dir, *slash;
+	if (!strstr(state, "://"))
+		return cdx_xasprintf("%s/make", strncmp(state, "file:", 5) == 0 ? state + 5 : state);
+	if (cdx_store_open(state, &s, &err) < 0)
 		return NULL;
-	return strncmp(state, "file:", 5) == 0 ? state + 5 : state;
+	dir = cdx_xstrdup(s->log_dir);
+	cdx_store_close(s);
+	slash = strrchr(dir, '/');
+	if (slash && slash > dir) {
+		char *m;
+		*slash = '\0'; /* ".../logs" → ".../make" */
+		m = cdx_xasprintf("%s/make", dir);
+		free(dir);
+		return m;
+	}
+	free(dir);
+	return NULL;
 }
 
 struct tally {
@@ -267,11 +286,11 @@ static bool make_silent(void)
 
 int cmd_job(struct cli *g, int argc, char **argv)
 {
-	const char *run_id = NULL, *job = NULL, *state, *env, *dir;
+	const char *run_id = NULL, *job = NULL, *state, *env;
 	const char **vars = NULL;
 	size_t n_vars = 0, cap_vars = 0;
 	long owner = 0;
-	char *spec = NULL, *marker = NULL;
+	char *spec = NULL, *marker = NULL, *mdir = NULL;
 	struct cdx_diags *d = NULL;
 	struct cdx_pipeline *p = NULL;
 	struct cdx_run_options ro;
@@ -378,13 +397,12 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.owner_pid = owner;
 	/* the jobs this make invocation should run, when its goals tell */
 	ro.job_count = (size_t)(num(extra, "expect") > 0 ? num(extra, "expect") : num(extra, "jobs"));
-	dir = state_dir(state);
-	if (run_id && owner && dir && cdx_name_valid(run_id)) {
-		char *mdir = cdx_xasprintf("%s/make", dir);
+	if (run_id && owner && cdx_name_valid(run_id))
+		mdir = marker_dir(state);
+	if (mdir) {
 		int fd;
 		cdx_mkdirs(mdir);
 		marker = cdx_xasprintf("%s/%s", mdir, run_id);
-		free(mdir);
 		fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			close(fd);
@@ -416,6 +434,7 @@ out:
 	cJSON_Delete(parsed);
 	free(spec);
 	free(marker);
+	free(mdir);
 	for (size_t k = 0; k < n_owned; k++)
 		free(owned[k]);
 	free(owned);
