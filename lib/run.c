@@ -702,13 +702,47 @@ static void shuffle(double *prio, size_t n_jobs, unsigned long long seed)
 	}
 }
 
+/* the record that starts run R (store.h), to be freed by the caller */
+static cJSON *run_record(const struct cdx_run *r)
+{
+	const struct cdx_pipeline *p = r->p;
+	cJSON *rec = cJSON_CreateObject(), *vars;
+	char user[64], host[256], h[16];
+	int owner = r->o.owner_pid > 0 ? (int)r->o.owner_pid : (int)getpid();
+	size_t i;
+	cdx_who(user, sizeof(user), host, sizeof(host));
+	cJSON_AddStringToObject(rec, "t", "run");
+	cJSON_AddStringToObject(rec, "id", r->id);
+	cJSON_AddStringToObject(rec, "pipeline", p->name);
+	cJSON_AddStringToObject(rec, "file", p->path);
+	snprintf(h, sizeof(h), "%08x", (unsigned)p->file_hash);
+	cJSON_AddStringToObject(rec, "file_hash", h);
+	vars = cJSON_AddObjectToObject(rec, "vars");
+	for (i = 0; i < r->base.n; i++)
+		if (!r->base.v[i].secret)
+			cJSON_AddStringToObject(vars, r->base.v[i].name, r->base.v[i].value);
+	if (cdx_vars_find(&r->over, "VERSION"))
+		cJSON_AddStringToObject(rec, "version", cdx_vars_find(&r->over, "VERSION")->value);
+	cJSON_AddNumberToObject(rec, "start_ms", (double)r->start_ms);
+	cJSON_AddStringToObject(rec, "host", host);
+	cJSON_AddStringToObject(rec, "user", user);
+	cJSON_AddNumberToObject(rec, "pid", owner);
+	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(owner));
+	cJSON_AddNumberToObject(rec, "job_count", (double)(r->o.job_count ? r->o.job_count : r->n_wanted));
+	if (r->o.make_job)
+		cJSON_AddStringToObject(rec, "driver", "make");
+	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
+	if (r->o.shuffle)
+		cJSON_AddNumberToObject(rec, "shuffle_seed", (double)r->o.shuffle_seed);
+	return rec;
+}
+
 int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 {
 	const struct cdx_pipeline *p = r->p;
 	struct cdx_sched_hooks hooks = {r, prepare, started, attempt_done, job_done, tick};
 	struct cdx_sched_opts so;
-	cJSON *rec, *vars;
-	char user[64], host[256];
+	cJSON *rec;
 	double *actual, cp_ms = 0;
 	size_t i, *path;
 
@@ -743,55 +777,18 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	r->executed = true;
 	r->t0_ns = cdx_now_ns();
 	r->start_ms = cdx_wall_ms();
-	/* the user and host are for the run record, which a make job other
-	 * than the first does not write: skip the name service for them */
-	if (!r->o.make_job || r->o.make_first)
-		cdx_who(user, sizeof(user), host, sizeof(host));
-	else
-		user[0] = host[0] = '\0';
-	rec = cJSON_CreateObject();
-	cJSON_AddStringToObject(rec, "t", "run");
-	cJSON_AddStringToObject(rec, "id", r->id);
-	cJSON_AddStringToObject(rec, "pipeline", p->name);
-	cJSON_AddStringToObject(rec, "file", p->path);
-	{
-		char h[16];
-		snprintf(h, sizeof(h), "%08x", (unsigned)p->file_hash);
-		cJSON_AddStringToObject(rec, "file_hash", h);
-	}
-	vars = cJSON_AddObjectToObject(rec, "vars");
-	for (i = 0; i < r->base.n; i++)
-		if (!r->base.v[i].secret)
-			cJSON_AddStringToObject(vars, r->base.v[i].name, r->base.v[i].value);
-	if (cdx_vars_find(&r->over, "VERSION"))
-		cJSON_AddStringToObject(rec, "version", cdx_vars_find(&r->over, "VERSION")->value);
-	cJSON_AddNumberToObject(rec, "start_ms", (double)r->start_ms);
-	cJSON_AddStringToObject(rec, "host", host);
-	cJSON_AddStringToObject(rec, "user", user);
-	{
-		int owner = r->o.owner_pid > 0 ? (int)r->o.owner_pid : (int)getpid();
-		cJSON_AddNumberToObject(rec, "pid", owner);
-		cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(owner));
-	}
-	cJSON_AddNumberToObject(rec, "job_count", (double)(r->o.job_count ? r->o.job_count : r->n_wanted));
-	if (r->o.make_job)
-		cJSON_AddStringToObject(rec, "driver", "make");
-	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
-	if (r->o.shuffle)
-		cJSON_AddNumberToObject(rec, "shuffle_seed", (double)r->o.shuffle_seed);
-	if (r->o.json) {
-		cJSON *ev = cJSON_Duplicate(rec, 1);
-		cJSON_DeleteItemFromObject(ev, "t");
-		cJSON_AddStringToObject(ev, "event", "run_start");
-		emit_json(r, ev);
-	}
-	if (r->o.make_job && !r->o.make_first) {
-		cJSON_Delete(rec); /* another job of this make run wrote it */
-	} else {
-		struct cdx_error e2 = {0};
-		if (r->store->ops->append(r->store, rec, &e2) < 0 || r->store->ops->flush(r->store, &e2) < 0) {
+	/* a make job other than the first writes no run record (the first
+	 * did): nothing of it is built, not even the name service's user */
+	if (!r->o.make_job || r->o.make_first) {
+		rec = run_record(r);
+		if (r->o.json) {
+			cJSON *ev = cJSON_Duplicate(rec, 1);
+			cJSON_DeleteItemFromObject(ev, "t");
+			cJSON_AddStringToObject(ev, "event", "run_start");
+			emit_json(r, ev);
+		}
+		if (r->store->ops->append(r->store, rec, err) < 0 || r->store->ops->flush(r->store, err) < 0) {
 			cJSON_Delete(rec);
-			*err = e2;
 			err->code = CDX_ESTATE;
 			r->state = CDX_RUN_FAILED;
 			return -1;

@@ -2,7 +2,8 @@
 # t_make_job_runner.sh — the program make's job recipes call.
 #
 # The module calls cdx-job, `cdx job` linked statically (tools/job/), when
-# it lies beside cdx.so, and `cdx job` otherwise: both run the same jobs
+# it lies beside cdx.so (in the build tree, and in PREFIX/lib/cdx after
+# make install), and `cdx job` otherwise: both run the same jobs
 # with the same output and records.  cdx-job reaches a Redis store by
 # address and by host name (the resolver of a static program), and tells
 # the same usage errors as `cdx job`.  A make run on a Redis store is
@@ -42,6 +43,19 @@ printf '%s\n' "$OUT" | sort >out.tool
 cmp out.static out.tool || fail "cdx-job and cdx job differ: $(diff out.static out.tool)"
 [ "$(settled_status ci)" = success ] || fail "cdx job run not success: $(runs_json ci)"
 [ "$(run_count ci)" -eq 2 ] || fail "expected 2 runs of ci: $(runs_json ci)"
+
+# ---- installed (make install): cdx-job beside cdx.so in PREFIX/lib/cdx ----
+make -s -C "$TOP" install DESTDIR="$T/inst" >inst.log 2>&1 || fail "make install: $(cat inst.log)"
+so=$(find "$T/inst" -name cdx.so | head -n 1)
+[ -n "$so" ] || fail "make install put no cdx.so under $T/inst"
+[ -x "${so%/*}/cdx-job" ] || fail "make install put no cdx-job beside $so"
+makefile Makefile.inst "load $so" '$(cdx-pipeline ci.yml)'
+expect_status 0 run_make -f Makefile.inst -n ci
+printf '%s\n' "$OUT" | grep -q "^'\\{0,1\\}${so%/*}/cdx-job'\\{0,1\\} --run " ||
+	fail "installed module: no installed cdx-job recipe in: $OUT"
+expect_status 0 run_make -f Makefile.inst -s -j2 ci CC=clang
+printf '%s\n' "$OUT" | sort >out.inst
+cmp out.static out.inst || fail "installed cdx-job differs: $(diff out.static out.inst)"
 
 # ---- usage errors, as `cdx job` -------------------------------------------
 expect_status 2 "$JOB" --owner x build/compile
