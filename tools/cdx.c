@@ -335,17 +335,11 @@ int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char *
 
 int main(int argc, char **argv)
 {
-	struct cli g = {0};
+	struct cli g;
 	const struct cli_command *c;
 	int i, k;
 
-	g.config = getenv("CDX_CONFIG");
-	g.config_given = g.config && *g.config;
-	if (!g.config_given)
-		g.config = "cdx.yml";
-	g.state = getenv("CDX_STATE");
-	if (g.state && !*g.state)
-		g.state = NULL;
+	cli_init(&g);
 
 	/* global options may come before or after the command */
 	for (i = 1, k = 1; i < argc; i++) {

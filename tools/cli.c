@@ -12,6 +12,18 @@
 #include "diag.h"
 #include "util.h"
 
+void cli_init(struct cli *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->config = getenv("CDX_CONFIG");
+	g->config_given = g->config && *g->config;
+	if (!g->config_given)
+		g->config = "cdx.yml";
+	g->state = getenv("CDX_STATE");
+	if (g->state && !*g->state)
+		g->state = NULL;
+}
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;

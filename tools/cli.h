@@ -24,6 +24,9 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 
+/* cli_init: G from the environment: CDX_CONFIG (default cdx.yml) and
+ * CDX_STATE (empty = unset); the command line may override both */
+void cli_init(struct cli *g);
 /* cli_usage_error: print "cdx CMD: MESSAGE" and a hint; returns CDX_EUSAGE */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* cli_error: print "cdx: MESSAGE" to stderr */

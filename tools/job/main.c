@@ -14,7 +14,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "../cli.h"
 
@@ -22,7 +21,6 @@ int main(int argc, char **argv)
 {
 	struct cli g;
 	int rc;
-	memset(&g, 0, sizeof(g));
 	if (argc > 1 && cli_is_help(argv[1])) {
 		printf("usage: cdx-job --run ID --owner PID [--override VAR]... STAGE/JOB\n"
 		       "\n"
@@ -30,13 +28,7 @@ int main(int argc, char **argv)
 		       "each job. It is `cdx job`; see cdx-make(7).\n");
 		return 0;
 	}
-	g.config = getenv("CDX_CONFIG");
-	g.config_given = g.config && *g.config;
-	if (!g.config_given)
-		g.config = "cdx.yml";
-	g.state = getenv("CDX_STATE");
-	if (g.state && !*g.state)
-		g.state = NULL;
+	cli_init(&g);
 	rc = cmd_job(&g, argc, argv);
 	free(g.state_owned);
 	return rc;
