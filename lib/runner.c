@@ -281,7 +281,11 @@ static void __attribute__((noreturn))
 child_fail(const struct child_plan *pl, enum child_stage stage, int e, int code)
 {
 	struct child_report rep = {stage, e};
+#ifdef __GLIBC__
 	const char *desc = strerrordesc_np(e);
+#else
+	const char *desc = strerror(e); /* musl: a lookup in a table, safe here */
+#endif
 	char msg[1024];
 	size_t len = 0;
 	ssize_t k;
