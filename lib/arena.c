@@ -23,9 +23,14 @@ static void *take(struct cdx_arena *a, size_t n, size_t align)
 	struct cdx_arena_chunk *c = a->chunks;
 	size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
 	if (!c || at > c->size || c->size - at < n) {
-		size_t size = c ? (c->size < GROW_UNTIL ? c->size * 4 : c->size) : a->first ? a->first : 65536;
+		/* a chunk's allocation, header included, is FIRST (64 KiB) and
+		 * four times the last one's: powers of two, which allocators
+		 * that round up to one (cdx-job's, tools/job/alloc.c) fill */
+		size_t size = c ? (c->size < GROW_UNTIL ? (sizeof(*c) + c->size) * 4 : sizeof(*c) + c->size)
+				: a->first ? a->first : 65536;
 		if (n > SIZE_MAX / 2 - HUGE_PAGE)
 			cdx_xmalloc(SIZE_MAX); /* out of memory: fatal */
+		size = size > sizeof(*c) ? size - sizeof(*c) : 0;
 		if (size < n)
 			size = n;
 		if (size >= HUGE_PAGE / 2) /* all of the huge pages it takes */
