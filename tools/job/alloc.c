@@ -17,10 +17,10 @@
  * and compile this file to nothing, except for its unit test, which
  * defines CDX_JOB_ALLOC and renames the functions (tests/unit/test_alloc.c).
  */
+#include <stdlib.h> /* first: under glibc, it defines __GLIBC__ */
 #if !defined(__GLIBC__) || defined(CDX_JOB_ALLOC)
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>

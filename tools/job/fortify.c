@@ -12,10 +12,10 @@
  * binary interface on x86-64 Linux (struct addrinfo, errno, the
  * __ctype_*_loc tables).  Under glibc this file compiles to nothing.
  */
+#include <stdlib.h> /* first: under glibc, it defines __GLIBC__ */
 #ifndef __GLIBC__
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* the prototypes glibc declares in its headers, given here for -Wextra */
