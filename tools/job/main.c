@@ -4,10 +4,11 @@
  * (`cdx-job --run ID --owner MAKEPID STAGE/JOB`), which is exactly
  * `cdx job` (tools/cmd_job.c): the same code, through the very runner of
  * `cdx run`.  It is a program of its own because it is started once per
- * job: linked statically (and without libcjson, see json.c), it starts
- * with a third of the page faults of the cdx tool, whose dynamic loading
- * was most of what a no-op job cost.  The module falls back to `cdx job`
- * where cdx-job is not installed beside it.
+ * job: linked statically (without libcjson, see json.c; against musl where
+ * configure finds musl-gcc, with alloc.c as its allocator), it starts
+ * without the dynamic loading that was most of what a no-op job cost
+ * through the cdx tool.  The module falls back to `cdx job` where cdx-job
+ * is not installed beside it.
  *
  * Global settings come from the environment only, as make gives it to the
  * recipe: CDX_CONFIG (the project file, default cdx.yml) and CDX_STATE.
