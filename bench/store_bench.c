@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "state/store.h"
 
 #define FLUSH_NS 50000000
 

@@ -23,14 +23,14 @@
 #include <unistd.h>
 
 #include "cdx.h"
-#include "cdx_plugin.h"
-#include "dag.h"
-#include "diag.h"
-#include "history.h"
-#include "jobspec.h"
-#include "map.h"
-#include "pipeline.h"
-#include "util.h"
+#include "gmk-plugin/cdx_plugin.h"
+#include "pipeline/dag.h"
+#include "base/diag.h"
+#include "state/history.h"
+#include "exec/jobspec.h"
+#include "base/map.h"
+#include "pipeline/pipeline.h"
+#include "base/util.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -53,7 +53,7 @@ static struct {
 	struct loaded *items;
 	size_t n, cap;
 	char *tool;    /* the cdx tool */
-	char *job_cmd; /* what a job's recipe runs, quoted: cdx-job, else `cdx job` */
+	char *job_cmd; /* what a job's recipe runs, quoted: `TOOL job` */
 } registry;
 
 const char *cdx_gmk_tool(void)
@@ -959,30 +959,13 @@ static char *find_tool(void)
 	return cdx_xstrdup("cdx");
 }
 
-/* what a job's recipe runs: cdx-job beside this module (build tree, or
- * PREFIX/lib/cdx where make install puts both), the static runner that
- * starts at a fraction of the cost of the cdx tool; else `cdx job`, the
- * same code.  Quoted for the shell; malloc'd. */
+/* what a job's recipe runs: `cdx job` of the tool this module found, quoted
+ * for the shell; malloc'd */
 static char *find_job_cmd(void)
 {
-	Dl_info info;
 	struct cdx_buf b = {0};
-	if (dladdr((void *)find_job_cmd, &info) && info.dli_fname) {
-		char *real = realpath(info.dli_fname, NULL), *slash;
-		if (real && (slash = strrchr(real, '/')) != NULL) {
-			char *cand;
-			*slash = '\0';
-			cand = cdx_xasprintf("%s/cdx-job", real);
-			if (access(cand, X_OK) == 0)
-				add_word(&b, cand);
-			free(cand);
-		}
-		free(real);
-	}
-	if (!b.len) {
-		add_word(&b, registry.tool);
-		cdx_buf_adds(&b, " job");
-	}
+	add_word(&b, registry.tool);
+	cdx_buf_adds(&b, " job");
 	return cdx_buf_detach(&b);
 }
 

@@ -3,7 +3,7 @@
 #ifndef CDX_CDX_PLUGIN_H
 #define CDX_CDX_PLUGIN_H
 
-#include "util.h"
+#include "base/util.h"
 
 /* give: S copied into memory from gmk_alloc, for make to free */
 char *give(const char *s);

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cdx.h"
-#include "cdx_plugin.h"
-#include "environment.h"
+#include "gmk-plugin/cdx_plugin.h"
+#include "project/environment.h"
 
 static const char *config_path(void)
 {

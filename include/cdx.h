@@ -165,8 +165,6 @@ struct cdx_run_options {
 				      expose needs a pipeline forgot) ... */
 	unsigned long long shuffle_seed; /* ... drawn from this seed: the same
 				      seed gives the same order */
-	const char *config;        /* project file whose monitoring: alerts are
-				      evaluated when the run ends; NULL = none */
 };
 
 struct cdx_run;

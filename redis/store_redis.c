@@ -37,7 +37,7 @@
  *
  * The handle is not thread-safe and belongs to the process that opened it.
  */
-#include "store_redis.h"
+#include "redis/store_redis.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -52,7 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "history.h"
+#include "state/history.h"
 #include "redis_lua.h"
 
 #define BATCH_MAX 512           /* records per EVALSHA */

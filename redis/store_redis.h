@@ -4,7 +4,7 @@
 #ifndef CDX_STORE_REDIS_H
 #define CDX_STORE_REDIS_H
 
-#include "store.h"
+#include "state/store.h"
 
 /* cdx_store_redis_open: connect to the server named by URL,
  *

@@ -2,7 +2,7 @@
  * idle slot, check it there (preview) before it sees a request, switch all
  * traffic at once, check again.  The old slot keeps running, so going back
  * is a switch, not a reinstall.  A first deployment uses the first slot. */
-#include "strategy.h"
+#include "strategies/strategy.h"
 
 #include <string.h>
 

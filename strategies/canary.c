@@ -7,7 +7,7 @@
  * all traffic back to the stable slot.  With nothing serving yet there is
  * no stable version to compare with, and the first deployment is a
  * blue-green one. */
-#include "strategy.h"
+#include "strategies/strategy.h"
 
 #include <string.h>
 

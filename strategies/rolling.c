@@ -3,7 +3,7 @@
  * each batch health-checked before the next starts.  A failure restores
  * exactly the instances already touched, newest first, to the version
  * each had before (an instance that had none is stopped). */
-#include "strategy.h"
+#include "strategies/strategy.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* strategy.c — what the strategies share: the serving state, choosing a
  * strategy, and the rollback kinds (see strategy.h). */
-#include "strategy.h"
+#include "strategies/strategy.h"
 
 #include <stdio.h>
 #include <stdlib.h>

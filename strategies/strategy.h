@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "environment.h"
+#include "project/environment.h"
 
 /* what runs where in one environment */
 struct cdx_serving {

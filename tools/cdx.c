@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "diag.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/diag.h"
+#include "base/util.h"
 
 const struct cli_command cli_commands[] = {
 	{"validate", cmd_validate, "validate FILE... [--json]",

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "diag.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/diag.h"
+#include "base/util.h"
 
 void cli_init(struct cli *g)
 {

@@ -94,8 +94,9 @@ int cmd_health(struct cli *g, int argc, char **argv);
 int cmd_monitor(struct cli *g, int argc, char **argv);
 int cmd_metrics(struct cli *g, int argc, char **argv);
 int cmd_report(struct cli *g, int argc, char **argv);
-/* cli_evaluate_alerts: the end-of-deployment hook (cdx deploy, cdx
- * rollback): evaluate cdx.yml's alerts on deployments, best effort */
-void cli_evaluate_alerts(struct cli *g);
+/* cli_evaluate_alerts: the end of a run (cdx run: its PIPELINE) or of a
+ * deployment (cdx deploy, cdx rollback: NULL, the deployment alerts):
+ * evaluate cdx.yml's alerts, best effort */
+void cli_evaluate_alerts(struct cli *g, const char *pipeline);
 
 #endif /* CDX_CLI_H */

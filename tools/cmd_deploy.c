@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "duration.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/duration.h"
+#include "base/util.h"
 
 int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrator **o)
 {
@@ -196,7 +196,7 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 		cli_error("deploy: %s", err.msg);
 	cJSON_Delete(res);
 	cdx_orchestrator_free(o);
-	cli_evaluate_alerts(g); /* a rollback or a freeze may alert (monitoring:) */
+	cli_evaluate_alerts(g, NULL); /* a rollback or a freeze may alert (monitoring:) */
 	return rc;
 }
 

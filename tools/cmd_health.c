@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "monitor.h"
-#include "runset.h"
-#include "store.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "observe/monitor.h"
+#include "state/runset.h"
+#include "state/store.h"
+#include "base/util.h"
 
 static void when(double ms, char *buf, size_t n, const char *fmt)
 {
@@ -208,7 +208,7 @@ int cmd_health(struct cli *g, int argc, char **argv)
 	return rc;
 }
 
-void cli_evaluate_alerts(struct cli *g)
+void cli_evaluate_alerts(struct cli *g, const char *pipeline)
 {
 	struct cdx_error err = {0};
 	struct cdx_project *pr;
@@ -220,7 +220,7 @@ void cli_evaluate_alerts(struct cli *g)
 	pr = project_if_any(g, &bad);
 	state = pr ? cli_state(g) : NULL;
 	if (pr && state && cdx_project_monitoring(pr)->n_alerts) {
-		a = cdx_monitor_alerts(state, pr, NULL, &err);
+		a = cdx_monitor_alerts(state, pr, pipeline, &err);
 		if (!a)
 			cli_error("warning: alerts not evaluated: %s", err.msg);
 		cJSON_Delete(a);

@@ -28,12 +28,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "history.h"
-#include "jobspec.h"
-#include "monitor.h"
-#include "store.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "state/history.h"
+#include "exec/jobspec.h"
+#include "observe/monitor.h"
+#include "state/store.h"
+#include "base/util.h"
 
 
 /* the number KEY of O, 0 when absent (never NaN: it is cast to integers) */
@@ -160,6 +160,34 @@ static bool jobs_of_run_running(const char *id)
 	return found;
 }
 
+/* alerts_after_run: the end of a make run: evaluate the alerts of PIPELINE
+ * in S with the project file CONFIG (NULL or missing: nothing to do).  Best
+ * effort: problems are warnings on stderr, never change the run's result */
+static void alerts_after_run(struct cdx_store *s, const char *pipeline, const char *config)
+{
+	struct cdx_diags *d;
+	struct cdx_project *pr;
+	struct cdx_error err = {0};
+	cJSON *a;
+	if (!config || access(config, F_OK) != 0)
+		return;
+	d = cdx_diags_new();
+	pr = cdx_project_load(config, d);
+	cdx_diags_free(d);
+	if (!pr) {
+		fprintf(stderr, "cdx: warning: alerts not evaluated: %s does not load (see cdx validate %s)\n", config,
+			config);
+		return;
+	}
+	if (cdx_project_monitoring(pr)->n_alerts) {
+		a = cdx_monitor_alerts_in(s, pipeline, cdx_project_monitoring(pr), &err);
+		if (!a)
+			fprintf(stderr, "cdx: warning: alerts not evaluated: %s\n", err.msg);
+		cJSON_Delete(a);
+	}
+	cdx_project_free(pr);
+}
+
 /* the watcher: close run ID of STATE once OWNER is gone.  EXPECT jobs
  * should have run (0 = unknown); after TIMEOUT_MS (0 = none) the run is
  * over, and make is told to stop as a Ctrl-C would. */
@@ -209,7 +237,7 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	s->ops->flush(s, &err);
 	cJSON_Delete(rec);
 	/* the run ended: evaluate the alerts on its pipeline (CONFIG: cdx.yml) */
-	cdx_monitor_after_run(s, pipeline, config);
+	alerts_after_run(s, pipeline, config);
 	cdx_store_close(s);
 	unlink(marker);
 }

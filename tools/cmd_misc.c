@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/util.h"
 
 #ifndef CDX_LIBDIR
 #define CDX_LIBDIR "/usr/local/lib"

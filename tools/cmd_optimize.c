@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/util.h"
 
 struct opt_opts {
 	const char *target, *out;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/util.h"
 
 /* write LEN bytes of TEXT to PATH through PATH.tmp.PID + rename; 0 or -1
  * with a message printed */

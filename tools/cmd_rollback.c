@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "duration.h"
+#include "tools/cli.h"
+#include "base/duration.h"
 
 static void print_plan(const cJSON *plan)
 {
@@ -90,7 +90,7 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 	cJSON_Delete(res);
 	cdx_orchestrator_free(o);
 	if (!opt.dry_run)
-		cli_evaluate_alerts(g); /* monitoring: alerts on deployments */
+		cli_evaluate_alerts(g, NULL); /* monitoring: alerts on deployments */
 	return rc;
 }
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "duration.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/duration.h"
+#include "base/util.h"
 
 struct run_opts {
 	const char *target;
@@ -172,7 +172,6 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	ro.grace_ms = o->grace_ms;
 	ro.shuffle = o->shuffle;
 	ro.shuffle_seed = o->seed;
-	ro.config = access(g->config, F_OK) == 0 ? g->config : NULL;
 	ro.out = stdout;
 	ro.tty = isatty(STDOUT_FILENO);
 	r = cdx_run_new(p, &ro, &err);
@@ -183,6 +182,9 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	/* no SA_RESTART: the runner's wait must see EINTR and look at the flag */
 	rc = cli_execute("run", r);
 	cdx_run_free(r);
+	/* a run ended: the moment alerts on its pipeline may change */
+	if (rc == 0 || rc == CDX_EFAILED || rc == CDX_EINTR)
+		cli_evaluate_alerts(g, cdx_pipeline_name(p));
 	return rc;
 }
 

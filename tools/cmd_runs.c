@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/util.h"
 
 static void print_json(cJSON *o)
 {

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "map.h"
-#include "store.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "base/map.h"
+#include "state/store.h"
+#include "base/util.h"
 
 #define COPY_GROUP 512
 

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "environment.h"
-#include "diag.h"
-#include "util.h"
+#include "tools/cli.h"
+#include "project/environment.h"
+#include "base/diag.h"
+#include "base/util.h"
 
 static bool is_project_file(const char *path)
 {

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journal.h"
+#include "state/journal.h"
 
 static const char REC[] = "{\"fuzz\":true}";
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cdx.h"
-#include "monitor.h"
+#include "observe/monitor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../fuzz/ycompare.h"
+#include "ycompare.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "diag.h"
-#include "ytree.h"
+#include "base/diag.h"
+#include "yaml/ytree.h"
 
 /* nodes compared at most (a libyaml tree may share aliased nodes) */
 #define YCOMPARE_BUDGET 200000

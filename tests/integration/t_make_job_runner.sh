@@ -1,69 +1,59 @@
 #!/bin/sh
 # t_make_job_runner.sh — the program make's job recipes call.
 #
-# The module calls cdx-job, `cdx job` linked statically (tools/job/), when
-# it lies beside cdx.so (in the build tree, and in PREFIX/lib/cdx after
-# make install), and `cdx job` otherwise: both run the same jobs
-# with the same output and records.  cdx-job reaches a Redis store by
-# address and by host name (the resolver of a static program), and tells
-# the same usage errors as `cdx job`.  A make run on a Redis store is
-# recorded like one on a file store (its marker, which makes the first job
-# write the run record and start the watcher, is kept in the store's local
-# directory: it was never made, so such runs went unrecorded).
+# Every job recipe of a $(cdx-pipeline) is `cdx job` of the cdx tool the
+# module found: the one beside cdx.so (the build tree), the installed one
+# (PREFIX/bin after make install), else `cdx` on PATH.  It runs the jobs
+# with the same output and records as `cdx run`.  A make run on a Redis
+# store is recorded like one on a file store (its marker, which makes the
+# first job write the run record and start the watcher, is kept in the
+# store's local directory: it was never made, so such runs went
+# unrecorded).
 . "$(dirname "$0")/lib.sh"
 . "$DATA/make/make_lib.sh"
 
-JOB="$CDX_BUILD/cdx-job"
-[ -x "$JOB" ] || fail "no $JOB: build first"
-# the static one, unless the build could not link it so (sanitizers)
-if [ "${SANITIZE:-no}" != yes ] && command -v file >/dev/null 2>&1; then
-	file "$JOB" | grep -q "statically linked" || fail "cdx-job is not static: $(file "$JOB")"
-fi
-
 makefile Makefile "load $CDX_SO" '$(cdx-pipeline ci.yml)'
 
-# ---- cdx-job beside cdx.so: what the recipes call ------------------------
+# ---- the build tree: cdx beside cdx.so -----------------------------------
 expect_status 0 run_make -n ci
-printf '%s\n' "$OUT" | grep -q "^'\\{0,1\\}$JOB'\\{0,1\\} --run " || fail "make -n ci: no cdx-job recipe in: $OUT"
+printf '%s\n' "$OUT" | grep -q "^'\\{0,1\\}$CDX'\\{0,1\\} job --run " || fail "make -n ci: no '$CDX job' recipe in: $OUT"
 expect_status 0 run_make -s -j2 ci CC=clang
-printf '%s\n' "$OUT" | sort >out.static
-grep -qx "compile with clang" out.static || fail "cdx-job: no override: $OUT"
-[ "$(settled_status ci)" = success ] || fail "cdx-job run not success: $(runs_json ci)"
-
-# ---- a module without cdx-job beside it: `cdx job` ------------------------
-mkdir alone
-cp "$CDX_SO" alone/cdx.so
-ln -s "$CDX" alone/cdx
-makefile Makefile.alone "load $T/alone/cdx.so" '$(cdx-pipeline ci.yml)'
-expect_status 0 run_make -f Makefile.alone -n ci
-printf '%s\n' "$OUT" | grep -q " job --run " || fail "make -n without cdx-job: no cdx job recipe in: $OUT"
-printf '%s\n' "$OUT" | grep -q "cdx-job" && fail "make -n without cdx-job still calls it: $OUT"
-expect_status 0 run_make -f Makefile.alone -s -j2 ci CC=clang
-printf '%s\n' "$OUT" | sort >out.tool
-cmp out.static out.tool || fail "cdx-job and cdx job differ: $(diff out.static out.tool)"
+printf '%s\n' "$OUT" | sort >out.build
+grep -qx "compile with clang" out.build || fail "cdx job: no override: $OUT"
 [ "$(settled_status ci)" = success ] || fail "cdx job run not success: $(runs_json ci)"
-[ "$(run_count ci)" -eq 2 ] || fail "expected 2 runs of ci: $(runs_json ci)"
 
-# ---- installed (make install): cdx-job beside cdx.so in PREFIX/lib/cdx ----
+# ---- installed (make install): PREFIX/bin/cdx ------------------------------
 make -s -C "$TOP" install DESTDIR="$T/inst" >inst.log 2>&1 || fail "make install: $(cat inst.log)"
 so=$(find "$T/inst" -name cdx.so | head -n 1)
 [ -n "$so" ] || fail "make install put no cdx.so under $T/inst"
-[ -x "${so%/*}/cdx-job" ] || fail "make install put no cdx-job beside $so"
+[ ! -e "${so%/*}/cdx-job" ] || fail "make install still puts a cdx-job beside $so"
 makefile Makefile.inst "load $so" '$(cdx-pipeline ci.yml)'
 expect_status 0 run_make -f Makefile.inst -n ci
-printf '%s\n' "$OUT" | grep -q "^'\\{0,1\\}${so%/*}/cdx-job'\\{0,1\\} --run " ||
-	fail "installed module: no installed cdx-job recipe in: $OUT"
+printf '%s\n' "$OUT" | grep -q " job --run " || fail "installed module: no cdx job recipe in: $OUT"
 expect_status 0 run_make -f Makefile.inst -s -j2 ci CC=clang
 printf '%s\n' "$OUT" | sort >out.inst
-cmp out.static out.inst || fail "installed cdx-job differs: $(diff out.static out.inst)"
+cmp out.build out.inst || fail "installed cdx job differs: $(diff out.build out.inst)"
+[ "$(run_count ci)" -eq 2 ] || fail "expected 2 runs of ci: $(runs_json ci)"
 
-# ---- usage errors, as `cdx job` -------------------------------------------
-expect_status 2 "$JOB" --owner x build/compile
+# ---- the installed cdx.pc links a program, also from the staging tree ------
+pc=$(find "$T/inst" -name cdx.pc | head -n 1)
+[ -n "$pc" ] || fail "make install put no cdx.pc under $T/inst"
+PKG_CONFIG_PATH=${pc%/*} pkg-config --cflags --libs cdx >pc.out 2>&1 || fail "pkg-config cdx: $(cat pc.out)"
+printf '#include <cdx.h>\nint main(void) { return cdx_strstatus(0)[0] ? 0 : 1; }\n' >v.c
+# shellcheck disable=SC2046 # pkg-config's words
+cc -o v v.c $(cat pc.out) -Wl,-rpath,"${pc%/pkgconfig/*}" >cc.out 2>&1 || fail "cannot link with cdx.pc: $(cat cc.out)"
+./v || fail "a program linked with cdx.pc does not run"
+# a static link needs libcdx's own libraries: --static names them
+PKG_CONFIG_PATH=${pc%/*} pkg-config --libs --static cdx >pcs.out 2>&1 || fail "pkg-config --static cdx: $(cat pcs.out)"
+for l in -lcdx -lyaml -lcjson; do
+	grep -q -- "$l" pcs.out || fail "pkg-config --libs --static cdx lacks $l: $(cat pcs.out)"
+done
+
+# ---- usage errors of `cdx job` --------------------------------------------
+expect_status 2 "$CDX" job --owner x build/compile
 expect_contains "--owner needs a process id"
-expect_status 2 "$JOB" --run r1 build/compile
+expect_status 2 "$CDX" job --run r1 build/compile
 expect_contains "cdx job"
-expect_status 0 "$JOB" --help
-expect_contains "usage: cdx-job"
 
 # ---- a Redis store, by address and by name (last: skipped without one) ----
 start_redis

@@ -26,8 +26,8 @@ expect_status 0 run_make -n par
 printf '%s\n' "$OUT" >dry.out
 [ "$(wc -l <dry.out)" -eq 6 ] || fail "make -n par: expected 6 lines, got: $OUT"
 for j in build/a build/b build/c test/unit test/e2e package/tar; do
-	# the static job runner beside cdx.so (tools/job/), which is `cdx job`
-	grep -Eq "^'?$CDX-job'? --run [0-9TZ.]+-[0-9a-f]{4,8} --owner [0-9]+ $j\$" dry.out ||
+	# `cdx job` of the cdx tool beside cdx.so
+	grep -Eq "^'?$CDX'? job --run [0-9TZ.]+-[0-9a-f]{4,8} --owner [0-9]+ $j\$" dry.out ||
 		fail "make -n par: no job line for $j in: $OUT"
 done
 [ "$(sed 's/.* --run \([^ ]*\) .*/\1/' dry.out | sort -u | wc -l)" -eq 1 ] || fail "make -n: several run ids: $OUT"
@@ -102,7 +102,7 @@ app=$(cat out/app)
 # up to date: make would not remake it, but run the jobs (phony) again
 expect_status 0 run_make -n par/test/unit
 expect_not_contains "mkdir -p out"
-expect_contains "cdx-job --run "
+expect_contains " job --run "
 mv Makefile.plain Makefile
 [ "$(run_count par)" -eq 4 ] || fail "expected 4 runs of par by now: $(runs_json par)"
 

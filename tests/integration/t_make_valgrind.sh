@@ -78,7 +78,7 @@ check() {
 
 # every function; the rules of three pipelines; make -n walks them
 check all-n 0 -n all
-grep -q "cdx-job --run .* package/tar\$" vg.all-n.out || fail "all-n: no job lines: $(cat vg.all-n.out)"
+grep -q " job --run .* package/tar\$" vg.all-n.out || fail "all-n: no job lines: $(cat vg.all-n.out)"
 grep -q "| build test build test package build test | build/compile " vg.all-n.out || fail "all-n: no echo line: $(cat vg.all-n.out)"
 # with pinned lanes (-j2, goals not only jobs), and a job goal (no lanes)
 check lanes 0 -n -j2 all

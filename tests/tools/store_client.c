@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "state/store.h"
 
 static void nap(long long ms)
 {

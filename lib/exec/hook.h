@@ -1,0 +1,58 @@
+/* hook.h — running the user's deployment hooks, health-check commands and
+ * analysis commands: `sh -c CMD` in a directory with a given environment.
+ *
+ * Unlike a job attempt (runner.h), a hook may leave processes behind on
+ * purpose — a `start` hook starts the service — so nothing is swept after
+ * it ends and no pipe is held open by what it starts: its stdout and
+ * stderr are our stderr (a command's stdout is captured only when asked,
+ * for analysis figures).  The hook runs in its own session; a timeout or a
+ * cancellation sends SIGTERM to its process group and SIGKILL five seconds
+ * later.
+ */
+#ifndef CDX_HOOK_H
+#define CDX_HOOK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/util.h"
+
+/* an environment under construction: NAME=VALUE strings, NULL-terminated */
+struct cdx_envv {
+	char **v;
+	size_t n, cap;
+};
+
+/* cdx_envv_from_environ: E = a copy of this process's environment */
+void cdx_envv_from_environ(struct cdx_envv *e);
+/* cdx_envv_set: set NAME to VALUE (replacing it) */
+void cdx_envv_set(struct cdx_envv *e, const char *name, const char *value);
+/* cdx_envv_get: the value of NAME, or NULL */
+const char *cdx_envv_get(const struct cdx_envv *e, const char *name);
+void cdx_envv_free(struct cdx_envv *e);
+
+/* cdx_expand: S with ${NAME} replaced by NAME's value in E (unset: empty);
+ * "$$" is a "$".  Caller frees. */
+char *cdx_expand(const char *s, const struct cdx_envv *e);
+
+/* the status of a hook that ran past its timeout */
+#define CDX_HOOK_TIMEDOUT 124
+
+/* cdx_hook_run: run CMD, wait for it; *STATUS = its exit code, 128 + the
+ * signal that killed it, or CDX_HOOK_TIMEDOUT.  With OUT non-NULL, its
+ * stdout (at most OUTMAX bytes kept, NUL-terminated; caller frees *OUT) is
+ * captured instead of going to stderr.  CANCEL (may be NULL) is polled: when
+ * it becomes non-zero the hook is killed and *STATUS is 128 + SIGTERM.
+ * 0 when it ran; -1 with ERR set when it could not be started. */
+int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
+		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err);
+
+/* cdx_hook_run_tick: cdx_hook_run, calling TICK(TICK_CTX) about every
+ * TICK_MS while the command runs (a deployment renews its lock so) */
+int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
+		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
+		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err);
+
+#endif /* CDX_HOOK_H */

@@ -1,0 +1,920 @@
+/* run.c — a pipeline run: SEED.md's Pipeline.execute, wired to the real
+ * world.  The scheduler (sched.c) decides what runs when; this file gives
+ * it what it needs — each attempt's environment, script, log file and
+ * limits — and turns what happens into output and records:
+ *
+ *  - environment = inherited + pipeline variables (from_env resolved once,
+ *    at the start) + stage environment + job variables + --var overrides +
+ *    CDX_PIPELINE, CDX_RUN_ID, CDX_STAGE, CDX_JOB, CDX_ATTEMPT; values only
+ *    ever travel as environment variables;
+ *  - a script that is one simple command is executed without a shell;
+ *  - output is masked by the runner, then shown prefixed, grouped or not at
+ *    all; progress is one line per job event, a live status line on a
+ *    terminal, and a summary; or JSON events, one per line;
+ *  - records (store.h) are appended as things happen and made durable in
+ *    groups: at once for the start and the end of the run, otherwise at
+ *    most every 50 ms, so that recording costs little per job;
+ *  - job weights for the ordering rule come from measured history (median
+ *    of the last successful attempts), else duration_hint, else 1 s;
+ *    with the shuffle option, a seeded random priority replaces the rule.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/concurrency.h"
+#include "pipeline/dag.h"
+#include "base/duration.h"
+#include "state/history.h"
+#include "base/map.h"
+#include "pipeline/pipeline.h"
+#include "exec/runner.h"
+#include "exec/sched.h"
+#include "state/store.h"
+
+extern char **environ;
+
+#define FLUSH_EVERY_NS 50000000
+
+struct job_run {
+	int attempts;          /* attempts made */
+	int64_t first_start_ms;/* wall clock of the first attempt */
+	int64_t busy_ms;       /* sum of attempt wall times */
+	struct cdx_buf out;    /* pending output: a partial line, or a group */
+	cJSON *attempt_recs;   /* attempt records, for cdx_run_json */
+	enum cdx_job_state state;
+	int64_t ready_ns;      /* when it became ready (queue wait), 0 = unknown */
+};
+
+struct cdx_run {
+	const struct cdx_pipeline *p;
+	struct cdx_run_options o;
+	char **argv_vars;       /* owned copies of o.vars */
+	char id[64];
+	volatile sig_atomic_t cancel;
+	enum cdx_run_state state;
+	bool executed;
+	struct cdx_store *store;
+	struct cdx_runner *runner;
+	struct job_run *jobs;
+	enum cdx_job_state *states;
+	bool *wanted;
+	size_t n_wanted, n_done;
+	double *w, *prio;       /* per job weight (ms), per node priority */
+	struct cdx_vars base;   /* pipeline variables resolved, then --var */
+	struct cdx_vars over;   /* --var overrides (they win over job variables) */
+	char **secrets;         /* NULL-terminated secret values */
+	size_t n_secrets, cap_secrets;
+	FILE *out;
+	int64_t t0_ns, start_ms, end_ms, last_flush_ns;
+	bool status_shown;      /* a live status line is on the terminal */
+	/* scratch for prepare(): valid until the runner's start() returns */
+	char **envp;
+	size_t n_envp, cap_envp;
+	char *log_path;
+	char **argv;
+	char *attempt_str;
+	bool *log_dir_made;     /* per stage: its log directory exists */
+	struct cdx_error store_err; /* first store failure, reported once */
+	bool store_failed;
+	struct cdx_slot *slot;  /* concurrency group slot, or NULL */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void add_secret(struct cdx_run *r, const char *v)
+{
+	if (!v || !*v)
+		return;
+	cdx_grow(&r->secrets, &r->cap_secrets, r->n_secrets + 2, sizeof(char *));
+	r->secrets[r->n_secrets++] = cdx_xstrdup(v);
+	r->secrets[r->n_secrets] = NULL;
+}
+
+/* the value of V at run time: from the environment, else its own value */
+static const char *var_value(const struct cdx_var *v)
+{
+	if (v->from_env) {
+		const char *e = getenv(v->from_env);
+		if (e)
+			return e;
+	}
+	return v->value ? v->value : "";
+}
+
+static void set_var(struct cdx_vars *vs, const char *name, const char *value, bool secret)
+{
+	struct cdx_var *old = cdx_vars_find(vs, name), v = {0};
+	if (old) {
+		free(old->value);
+		old->value = cdx_xstrdup(value);
+		old->secret = old->secret || secret;
+		return;
+	}
+	v.name = cdx_xstrdup(name);
+	v.value = cdx_xstrdup(value);
+	v.secret = secret;
+	CDX_PUSH(vs->v, vs->n, vs->cap, v);
+}
+
+void cdx_run_id_new(char *buf, size_t n)
+{
+	int64_t ms = cdx_wall_ms();
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char when[32];
+	uint32_t rnd;
+	/* random, so that ids made in the same millisecond still differ */
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = cdx_hash32(&ms, sizeof(ms)) ^ (uint32_t)getpid() ^ (uint32_t)cdx_now_ns();
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
+	snprintf(buf, n, "%s.%03dZ-%08x", when, (int)(ms % 1000), (unsigned)rnd);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static void clear_status(struct cdx_run *r)
+{
+	if (r->status_shown) {
+		fputs("\r\033[K", r->out);
+		r->status_shown = false;
+	}
+}
+
+static void show_status(struct cdx_run *r)
+{
+	size_t i, running = 0;
+	struct cdx_buf b = {0};
+	if (!r->o.tty || r->o.json)
+		return;
+	for (i = 0; i < r->p->n_jobs; i++) {
+		if (r->states[i] != CDX_JOB_RUNNING)
+			continue;
+		if (running++ < 3)
+			cdx_buf_printf(&b, "%s%s", running > 1 ? ", " : "", r->p->jobs[i].id);
+	}
+	clear_status(r);
+	fprintf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
+		(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "", running > 3 ? ", ..." : "");
+	fflush(r->out);
+	r->status_shown = true;
+	cdx_buf_free(&b);
+}
+
+static void emit_json(struct cdx_run *r, cJSON *ev)
+{
+	char *s = cJSON_PrintUnformatted(ev);
+	fprintf(r->out, "%s\n", s);
+	fflush(r->out);
+	free(s);
+	cJSON_Delete(ev);
+}
+
+static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
+{
+	struct cdx_run *r = ctx;
+	struct job_run *jr = &r->jobs[token];
+	const char *id = r->p->jobs[token].id;
+	size_t i, start = 0;
+	if (r->o.json || r->o.output == CDX_OUTPUT_QUIET)
+		return;
+	if (r->o.output == CDX_OUTPUT_GROUP) {
+		cdx_buf_add(&jr->out, data, len);
+		return;
+	}
+	if (r->o.output == CDX_OUTPUT_RAW) {
+		fwrite(data, 1, len, r->out);
+		fflush(r->out);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		clear_status(r);
+		fprintf(r->out, "[%s] %.*s%.*s\n", id, (int)jr->out.len, jr->out.data ? jr->out.data : "",
+			(int)(i - start), data + start);
+		cdx_buf_reset(&jr->out);
+		start = i + 1;
+	}
+	cdx_buf_add(&jr->out, data + start, len - start);
+}
+
+/* print what is left of a job's output when its attempt ends */
+static void flush_output(struct cdx_run *r, size_t j)
+{
+	struct job_run *jr = &r->jobs[j];
+	if (!jr->out.len)
+		return;
+	clear_status(r);
+	if (r->o.output == CDX_OUTPUT_GROUP)
+		fprintf(r->out, "--- %s\n%s%s", r->p->jobs[j].id, jr->out.data,
+			jr->out.data[jr->out.len - 1] == '\n' ? "" : "\n");
+	else
+		fprintf(r->out, "[%s] %s\n", r->p->jobs[j].id, jr->out.data);
+	cdx_buf_reset(&jr->out);
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static void record(struct cdx_run *r, cJSON *rec, bool now)
+{
+	struct cdx_error err = {0};
+	if (r->store->ops->append(r->store, rec, &err) < 0 ||
+	    (now && r->store->ops->flush(r->store, &err) < 0)) {
+		if (!r->store_failed) {
+			r->store_failed = true;
+			r->store_err = err;
+			clear_status(r);
+			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err.msg);
+		}
+	}
+	if (now)
+		r->last_flush_ns = cdx_now_ns();
+	cJSON_Delete(rec);
+}
+
+static void tick(void *ctx)
+{
+	struct cdx_run *r = ctx;
+	int64_t now = cdx_now_ns();
+	if (r->store->ops->pending(r->store) && now - r->last_flush_ns >= FLUSH_EVERY_NS) {
+		struct cdx_error err = {0};
+		if (r->store->ops->flush(r->store, &err) < 0 && !r->store_failed) {
+			r->store_failed = true;
+			r->store_err = err;
+			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err.msg);
+		}
+		r->last_flush_ns = now;
+	}
+	if (r->slot && !r->cancel && cdx_concurrency_keep(r->slot)) {
+		clear_status(r);
+		fprintf(stderr, "cdx: run %s lost its slot of concurrency group %s (a newer run took it); cancelling\n",
+			r->id, r->p->concurrency.group);
+		r->cancel = 1;
+	}
+	if (r->status_shown || (r->o.tty && !r->o.json))
+		show_status(r);
+}
+
+/* ---- scheduler hooks ----------------------------------------------------- */
+
+static void env_put(struct cdx_run *r, const char *name, const char *value)
+{
+	size_t n = strlen(name), i;
+	char *kv = cdx_xasprintf("%s=%s", name, value);
+	for (i = 0; i < r->n_envp; i++) {
+		if (strncmp(r->envp[i], name, n) == 0 && r->envp[i][n] == '=') {
+			free(r->envp[i]);
+			r->envp[i] = kv;
+			return;
+		}
+	}
+	cdx_grow(&r->envp, &r->cap_envp, r->n_envp + 2, sizeof(char *));
+	r->envp[r->n_envp++] = kv;
+	r->envp[r->n_envp] = NULL;
+}
+
+static void scratch_free(struct cdx_run *r)
+{
+	size_t i;
+	for (i = 0; i < r->n_envp; i++)
+		free(r->envp[i]);
+	r->n_envp = 0;
+	if (r->envp)
+		r->envp[0] = NULL;
+	free(r->log_path);
+	r->log_path = NULL;
+	cdx_argv_free(r->argv);
+	r->argv = NULL;
+}
+
+/* where attempt ATTEMPT of job J logs: LOG_DIR/RUN/STAGE/JOB.ATTEMPT.log */
+static char *log_path(const struct cdx_run *r, size_t j, int attempt)
+{
+	const struct cdx_job *job = &r->p->jobs[j];
+	return cdx_xasprintf("%s/%s/%s/%s.%d.log", r->store->log_dir, r->id, r->p->stages[job->stage].name,
+			     job->name, attempt);
+}
+
+static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
+{
+	struct cdx_run *r = ctx;
+	const struct cdx_job *job = &r->p->jobs[j];
+	const struct cdx_stage *st = &r->p->stages[job->stage];
+	char **e, *dir, num[16];
+	size_t i;
+
+	scratch_free(r);
+	for (e = environ; *e; e++) {
+		cdx_grow(&r->envp, &r->cap_envp, r->n_envp + 2, sizeof(char *));
+		r->envp[r->n_envp++] = cdx_xstrdup(*e);
+		r->envp[r->n_envp] = NULL;
+	}
+	for (i = 0; i < r->base.n; i++)
+		env_put(r, r->base.v[i].name, r->base.v[i].value);
+	for (i = 0; i < st->env.n; i++)
+		env_put(r, st->env.v[i].name, var_value(&st->env.v[i]));
+	for (i = 0; i < job->vars.n; i++)
+		env_put(r, job->vars.v[i].name, var_value(&job->vars.v[i]));
+	for (i = 0; i < r->over.n; i++)
+		env_put(r, r->over.v[i].name, r->over.v[i].value);
+	snprintf(num, sizeof(num), "%d", attempt);
+	env_put(r, "CDX_PIPELINE", r->p->name);
+	env_put(r, "CDX_RUN_ID", r->id);
+	env_put(r, "CDX_STAGE", st->name);
+	env_put(r, "CDX_JOB", job->name);
+	env_put(r, "CDX_ATTEMPT", num);
+
+	if (!r->log_dir_made[job->stage]) {
+		dir = cdx_xasprintf("%s/%s/%s", r->store->log_dir, r->id, st->name);
+		if (cdx_mkdirs(dir) < 0) {
+			cdx_error_set(err, CDX_ESTATE, "cannot create log directory %s: %s", dir, strerror(errno));
+			free(dir);
+			return -1;
+		}
+		free(dir);
+		r->log_dir_made[job->stage] = true;
+	}
+	r->log_path = log_path(r, j, attempt);
+	r->argv = cdx_runner_split_simple(job->script);
+	spec->script = job->script;
+	spec->argv = r->argv;
+	spec->envp = r->envp;
+	spec->cwd = NULL;
+	spec->log_path = r->log_path;
+	spec->secrets = (const char *const *)r->secrets;
+	spec->timeout_ms = job->timeout_ms ? job->timeout_ms : st->timeout_ms;
+	spec->grace_ms = r->o.grace_ms;
+	return 0;
+}
+
+static void started(void *ctx, size_t j, int attempt)
+{
+	struct cdx_run *r = ctx;
+	struct job_run *jr = &r->jobs[j];
+	jr->attempts = attempt;
+	if (attempt == 1)
+		jr->first_start_ms = cdx_wall_ms();
+	if (r->o.json) {
+		cJSON *ev = cJSON_CreateObject();
+		cJSON_AddStringToObject(ev, "event", "job_start");
+		cJSON_AddStringToObject(ev, "run", r->id);
+		cJSON_AddStringToObject(ev, "job", r->p->jobs[j].id);
+		cJSON_AddNumberToObject(ev, "attempt", attempt);
+		emit_json(r, ev);
+	}
+}
+
+static const char *end_word(const struct cdx_proc_result *res)
+{
+	switch (res->end) {
+	case CDX_PROC_EXITED: return res->exit_code ? "failed" : "success";
+	case CDX_PROC_SIGNALED: return "failed";
+	case CDX_PROC_TIMEDOUT: return "timeout";
+	case CDX_PROC_CANCELLED: return "cancelled";
+	default: return "error";
+	}
+}
+
+static void describe(const struct cdx_proc_result *res, char *buf, size_t n)
+{
+	switch (res->end) {
+	case CDX_PROC_EXITED: snprintf(buf, n, "exit %d", res->exit_code); break;
+	case CDX_PROC_SIGNALED: snprintf(buf, n, "killed by signal %d", res->term_signal); break;
+	case CDX_PROC_TIMEDOUT: snprintf(buf, n, "timed out"); break;
+	case CDX_PROC_CANCELLED: snprintf(buf, n, "cancelled"); break;
+	default: snprintf(buf, n, "cannot start: %s", res->error); break;
+	}
+}
+
+static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc_result *res,
+			 enum cdx_job_state state)
+{
+	struct cdx_run *r = ctx;
+	struct job_run *jr = &r->jobs[j];
+	const struct cdx_job *job = &r->p->jobs[j];
+	cJSON *rec = cJSON_CreateObject();
+	char what[300];
+
+	jr->attempts = attempt;
+	if (!jr->first_start_ms)
+		jr->first_start_ms = res->start_ms;
+	jr->busy_ms += res->wall_us / 1000;
+	flush_output(r, j);
+	cJSON_AddStringToObject(rec, "t", "attempt");
+	cJSON_AddStringToObject(rec, "run", r->id);
+	cJSON_AddStringToObject(rec, "pipeline", r->p->name);
+	cJSON_AddStringToObject(rec, "job", job->id);
+	cJSON_AddNumberToObject(rec, "attempt", attempt);
+	cJSON_AddStringToObject(rec, "status", end_word(res));
+	if (res->end == CDX_PROC_EXITED || res->end == CDX_PROC_SPAWNFAIL)
+		cJSON_AddNumberToObject(rec, "exit_code", res->exit_code);
+	else
+		cJSON_AddNumberToObject(rec, "signal", res->term_signal);
+	cJSON_AddNumberToObject(rec, "start_ms", (double)res->start_ms);
+	cJSON_AddNumberToObject(rec, "wall_ms", (double)res->wall_us / 1000);
+	cJSON_AddNumberToObject(rec, "user_ms", (double)res->user_us / 1000);
+	cJSON_AddNumberToObject(rec, "sys_ms", (double)res->sys_us / 1000);
+	cJSON_AddNumberToObject(rec, "maxrss_kb", (double)res->maxrss_kb);
+	if (res->error[0])
+		cJSON_AddStringToObject(rec, "error", res->error);
+	if (res->end != CDX_PROC_SPAWNFAIL) {
+		char *lp = log_path(r, j, attempt);
+		cJSON_AddStringToObject(rec, "log", lp);
+		free(lp);
+	}
+	if (!jr->attempt_recs)
+		jr->attempt_recs = cJSON_CreateArray();
+	cJSON_AddItemToArray(jr->attempt_recs, cJSON_Duplicate(rec, 1));
+	describe(res, what, sizeof(what));
+	if (r->o.json) {
+		cJSON *ev = cJSON_Duplicate(rec, 1);
+		cJSON_DeleteItemFromObject(ev, "t");
+		cJSON_AddStringToObject(ev, "event", "attempt_end");
+		cJSON_AddBoolToObject(ev, "retry", state == CDX_JOB_RUNNING);
+		emit_json(r, ev);
+	} else if (state == CDX_JOB_RUNNING) {
+		clear_status(r);
+		fprintf(r->out, "retry  %s: attempt %d %s; trying again (%d of %d)\n", job->id, attempt, what,
+			attempt + 1, job->retry_max + 1);
+	}
+	record(r, rec, false);
+}
+
+static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts)
+{
+	struct cdx_run *r = ctx;
+	struct job_run *jr = &r->jobs[j];
+	const struct cdx_job *job = &r->p->jobs[j];
+	cJSON *rec = cJSON_CreateObject();
+	int64_t dur = jr->first_start_ms ? cdx_wall_ms() - jr->first_start_ms : 0;
+	jr->state = state;
+	r->n_done++;
+	cJSON_AddStringToObject(rec, "t", "job");
+	cJSON_AddStringToObject(rec, "run", r->id);
+	cJSON_AddStringToObject(rec, "pipeline", r->p->name);
+	cJSON_AddStringToObject(rec, "job", job->id);
+	cJSON_AddStringToObject(rec, "status", cdx_job_state_name(state));
+	cJSON_AddNumberToObject(rec, "attempts", attempts);
+	cJSON_AddNumberToObject(rec, "duration_ms", (double)dur);
+	if (r->o.json) {
+		cJSON *ev = cJSON_Duplicate(rec, 1);
+		cJSON_DeleteItemFromObject(ev, "t");
+		cJSON_AddStringToObject(ev, "event", "job_end");
+		cJSON_AddNumberToObject(ev, "done", (double)r->n_done);
+		cJSON_AddNumberToObject(ev, "total", (double)r->n_wanted);
+		emit_json(r, ev);
+	} else {
+		static const char *const words[] = {"?", "?", "?", "ok", "allowed", "FAILED", "skip", "cancel", "?"};
+		char d[32], extra[300] = "";
+		cdx_duration_format(dur, d, sizeof(d));
+		if ((state == CDX_JOB_FAILED || state == CDX_JOB_ALLOWED) && jr->attempt_recs) {
+			cJSON *last = cJSON_GetArrayItem(jr->attempt_recs, cJSON_GetArraySize(jr->attempt_recs) - 1);
+			cJSON *code = cJSON_GetObjectItem(last, "exit_code"), *sig = cJSON_GetObjectItem(last, "signal");
+			const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(last, "status"));
+			if (status && strcmp(status, "timeout") == 0)
+				snprintf(extra, sizeof(extra), " (timed out)");
+			else if (code)
+				snprintf(extra, sizeof(extra), " (exit %d)", code->valueint);
+			else if (sig)
+				snprintf(extra, sizeof(extra), " (signal %d)", sig->valueint);
+			if (jr->attempt_recs && cJSON_GetArraySize(jr->attempt_recs) > 1)
+				snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " after %d attempts",
+					 cJSON_GetArraySize(jr->attempt_recs));
+		}
+		clear_status(r);
+		if (r->o.make_job) {
+			/* make shows success by silence; say what else happened */
+			if (state != CDX_JOB_SUCCESS)
+				fprintf(stderr, "cdx: %s/%s %s%s%s\n", r->p->name, job->id, words[state], extra,
+					jr->attempt_recs ? "" : "");
+		} else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
+			fprintf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
+		else
+			fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
+				extra);
+		fflush(r->out);
+	}
+	record(r, rec, false);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+/* select --only jobs and everything they need */
+static int select_jobs(struct cdx_run *r, const char *const *only, struct cdx_error *err)
+{
+	const struct cdx_pipeline *p = r->p;
+	const struct cdx_dag *d = p->dag;
+	bool *mark = cdx_xcalloc(d->n_nodes + 1, sizeof(bool));
+	uint32_t *stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	size_t sp = 0, i, k;
+	for (i = 0; only && only[i]; i++) {
+		bool found = false;
+		for (k = 0; k < p->n_stages && !found; k++)
+			if (strcmp(p->stages[k].name, only[i]) == 0) {
+				stack[sp++] = (uint32_t)(p->n_jobs + k);
+				found = true;
+			}
+		for (k = 0; k < p->n_jobs && !found; k++) {
+			const struct cdx_job *jb = &p->jobs[k];
+			const char *slash = strchr(only[i], '/');
+			bool base = jb->matrix_base && slash &&
+				    strncmp(only[i], p->stages[jb->stage].name, (size_t)(slash - only[i])) == 0 &&
+				    p->stages[jb->stage].name[slash - only[i]] == '\0' &&
+				    strcmp(slash + 1, jb->matrix_base) == 0;
+			if (strcmp(jb->id, only[i]) == 0 || base) {
+				stack[sp++] = (uint32_t)k;
+				found = !base; /* a matrix base selects all its jobs */
+			}
+		}
+		if (!found && sp == 0) {
+			free(mark);
+			free(stack);
+			return cdx_error_set(err, CDX_EUSAGE, "--only %s: no such stage or job in pipeline %s",
+					     only[i], p->name);
+		}
+		while (sp) {
+			uint32_t v = stack[--sp], e;
+			if (mark[v])
+				continue;
+			mark[v] = true;
+			for (e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
+				if (!mark[d->pred[e]])
+					stack[sp++] = d->pred[e];
+		}
+	}
+	for (i = 0; i < p->n_jobs; i++)
+		r->wanted[i] = !only || !only[0] || mark[i];
+	free(mark);
+	free(stack);
+	return 0;
+}
+
+/* whether a variable NAME is secret anywhere in P (pipeline, stage or job):
+ * a --var value for it must be masked and kept out of records */
+static bool var_is_secret(const struct cdx_pipeline *p, const char *name)
+{
+	const struct cdx_var *v = cdx_vars_find(&p->vars, name);
+	size_t i;
+	if (v && v->secret)
+		return true;
+	for (i = 0; i < p->n_jobs; i++) {
+		v = cdx_vars_find(&p->jobs[i].vars, name);
+		if (v && v->secret)
+			return true;
+	}
+	return false;
+}
+
+struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_options *o, struct cdx_error *err)
+{
+	struct cdx_run *r = cdx_xcalloc(1, sizeof(*r));
+	size_t i, nv = 0;
+	r->p = p;
+	r->o = *o;
+	r->o.vars = NULL;
+	r->o.only = NULL;
+	if (!r->o.jobs) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		r->o.jobs = c > 0 ? (unsigned)c : 1;
+	}
+	if (r->o.grace_ms < 0)
+		r->o.grace_ms = 5000;
+	r->out = o->out ? o->out : stdout;
+	r->states = cdx_xcalloc(p->n_jobs + 1, sizeof(*r->states));
+	r->jobs = cdx_xcalloc(p->n_jobs + 1, sizeof(*r->jobs));
+	r->wanted = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
+	r->w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
+	r->prio = cdx_xcalloc(p->dag->n_nodes + 1, sizeof(double));
+	r->log_dir_made = cdx_xcalloc(p->n_stages + 1, sizeof(bool));
+	if (o->run_id) {
+		if (!cdx_name_valid(o->run_id) || strlen(o->run_id) >= sizeof(r->id)) {
+			cdx_error_set(err, CDX_EUSAGE, "'%s' is not a run id", o->run_id);
+			goto fail;
+		}
+		snprintf(r->id, sizeof(r->id), "%s", o->run_id);
+	} else {
+		cdx_run_id_new(r->id, sizeof(r->id));
+	}
+
+	/* pipeline variables, then --var K=V on top of everything */
+	for (i = 0; i < p->vars.n; i++) {
+		const struct cdx_var *v = &p->vars.v[i];
+		set_var(&r->base, v->name, var_value(v), v->secret);
+		if (v->secret)
+			add_secret(r, var_value(v));
+	}
+	for (i = 0; i < p->n_jobs; i++)
+		for (size_t k = 0; k < p->jobs[i].vars.n; k++)
+			if (p->jobs[i].vars.v[k].secret)
+				add_secret(r, var_value(&p->jobs[i].vars.v[k]));
+	for (i = 0; o->vars && o->vars[i]; i++) {
+		const char *eq = strchr(o->vars[i], '=');
+		char *name;
+		bool secret;
+		if (!eq || eq == o->vars[i]) {
+			cdx_error_set(err, CDX_EUSAGE, "--var needs K=V, not '%s'", o->vars[i]);
+			goto fail;
+		}
+		name = cdx_xstrndup(o->vars[i], (size_t)(eq - o->vars[i]));
+		if (!cdx_env_name_valid(name)) {
+			cdx_error_set(err, CDX_EUSAGE,
+				      "--var %s: not a variable name (use A-Z a-z 0-9 _, not starting with a digit)",
+				      name);
+			free(name);
+			goto fail;
+		}
+		secret = var_is_secret(p, name);
+		set_var(&r->over, name, eq + 1, secret);
+		set_var(&r->base, name, eq + 1, secret);
+		if (secret)
+			add_secret(r, eq + 1);
+		free(name);
+		nv++;
+	}
+	if (select_jobs(r, o->only, err) < 0)
+		goto fail;
+	for (i = 0; i < p->n_jobs; i++)
+		r->n_wanted += r->wanted[i];
+	r->state = CDX_RUN_RUNNING;
+	(void)nv;
+	return r;
+fail:
+	cdx_run_free(r);
+	return NULL;
+}
+
+void cdx_run_cancel(struct cdx_run *r)
+{
+	if (r->cancel < 2)
+		r->cancel++;
+}
+
+const char *cdx_run_id(const struct cdx_run *r)
+{
+	return r->id;
+}
+
+const char *cdx_run_status(const struct cdx_run *r)
+{
+	if (!r->executed)
+		return "pending";
+	return cdx_run_state_name(r->state);
+}
+
+static void summary(struct cdx_run *r, double cp_ms)
+{
+	size_t counts[CDX_JOB_UNWANTED + 1] = {0}, i;
+	char wall[32], cp[32];
+	for (i = 0; i < r->p->n_jobs; i++)
+		counts[r->states[i]]++;
+	cdx_duration_format(r->end_ms - r->start_ms, wall, sizeof(wall));
+	cdx_duration_format((int64_t)cp_ms, cp, sizeof(cp));
+	clear_status(r);
+	fprintf(r->out, "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled; "
+			"critical path %s (run %s)\n",
+		r->p->name, cdx_run_state_name(r->state), wall, counts[CDX_JOB_SUCCESS], counts[CDX_JOB_FAILED],
+		counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], cp, r->id);
+	fflush(r->out);
+}
+
+/* --shuffle: a random priority per job, drawn from SEED (splitmix64), so
+ * that the ready queue starts ready jobs in a random order that the same
+ * seed repeats; stage nodes never enter the queue */
+static void shuffle(double *prio, size_t n_jobs, unsigned long long seed)
+{
+	uint64_t x = seed;
+	size_t i;
+	for (i = 0; i < n_jobs; i++) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		z ^= z >> 31;
+		prio[i] = (double)(z >> 11); /* 53 bits: exact in a double */
+	}
+}
+
+/* the record that starts run R (store.h), to be freed by the caller */
+static cJSON *run_record(const struct cdx_run *r)
+{
+	const struct cdx_pipeline *p = r->p;
+	cJSON *rec = cJSON_CreateObject(), *vars;
+	char user[64], host[256], h[16];
+	int owner = r->o.owner_pid > 0 ? (int)r->o.owner_pid : (int)getpid();
+	size_t i;
+	cdx_who(user, sizeof(user), host, sizeof(host));
+	cJSON_AddStringToObject(rec, "t", "run");
+	cJSON_AddStringToObject(rec, "id", r->id);
+	cJSON_AddStringToObject(rec, "pipeline", p->name);
+	cJSON_AddStringToObject(rec, "file", p->path);
+	snprintf(h, sizeof(h), "%08x", (unsigned)p->file_hash);
+	cJSON_AddStringToObject(rec, "file_hash", h);
+	vars = cJSON_AddObjectToObject(rec, "vars");
+	for (i = 0; i < r->base.n; i++)
+		if (!r->base.v[i].secret)
+			cJSON_AddStringToObject(vars, r->base.v[i].name, r->base.v[i].value);
+	if (cdx_vars_find(&r->over, "VERSION"))
+		cJSON_AddStringToObject(rec, "version", cdx_vars_find(&r->over, "VERSION")->value);
+	cJSON_AddNumberToObject(rec, "start_ms", (double)r->start_ms);
+	cJSON_AddStringToObject(rec, "host", host);
+	cJSON_AddStringToObject(rec, "user", user);
+	cJSON_AddNumberToObject(rec, "pid", owner);
+	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(owner));
+	cJSON_AddNumberToObject(rec, "job_count", (double)(r->o.job_count ? r->o.job_count : r->n_wanted));
+	if (r->o.make_job)
+		cJSON_AddStringToObject(rec, "driver", "make");
+	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
+	if (r->o.shuffle)
+		cJSON_AddNumberToObject(rec, "shuffle_seed", (double)r->o.shuffle_seed);
+	return rec;
+}
+
+int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
+{
+	const struct cdx_pipeline *p = r->p;
+	struct cdx_sched_hooks hooks = {r, prepare, started, attempt_done, job_done, tick};
+	struct cdx_sched_opts so;
+	cJSON *rec;
+	double *actual, cp_ms = 0;
+	size_t i, *path;
+
+	if (r->executed)
+		return cdx_error_set(err, CDX_EUSAGE, "run %s was executed already", r->id);
+	if (cdx_store_open(r->o.state ? r->o.state : "file:.cdx", &r->store, err) < 0)
+		return -1;
+	/* one job of a make run: its records are written at once and made
+	 * durable by the run's watcher, which syncs when it closes the run;
+	 * its run record (the first job's) is synced right away */
+	r->store->lazy_sync = r->o.make_job && !r->o.make_first;
+	/* weights: measured history, else duration_hint, else 1 s */
+	for (i = 0; i < p->n_jobs; i++)
+		r->w[i] = cdx_pipeline_weight_ms(p, i);
+	if (!r->o.make_job) /* one job: no order to choose, no history to read */
+		cdx_history_weights(r->store, p, r->w);
+	cdx_dag_priority(p->dag, r->w, r->prio);
+	if (r->o.shuffle)
+		shuffle(r->prio, p->n_jobs, r->o.shuffle_seed);
+
+	/* a concurrency group: wait for a slot before the run counts as started
+	 * (a make-driven run's jobs are separate processes: not enforced) */
+	if (!r->o.make_job) {
+		int got = cdx_concurrency_acquire(r->store, p, r->id, &r->cancel, stderr, &r->slot, err);
+		if (got != 0) {
+			r->executed = true;
+			r->state = CDX_RUN_CANCELLED;
+			return got < 0 ? -1 : CDX_EINTR;
+		}
+	}
+
+	r->executed = true;
+	r->t0_ns = cdx_now_ns();
+	r->start_ms = cdx_wall_ms();
+	/* a make job other than the first writes no run record (the first
+	 * did): nothing of it is built, not even the name service's user */
+	if (!r->o.make_job || r->o.make_first) {
+		rec = run_record(r);
+		if (r->o.json) {
+			cJSON *ev = cJSON_Duplicate(rec, 1);
+			cJSON_DeleteItemFromObject(ev, "t");
+			cJSON_AddStringToObject(ev, "event", "run_start");
+			emit_json(r, ev);
+		}
+		if (r->store->ops->append(r->store, rec, err) < 0 || r->store->ops->flush(r->store, err) < 0) {
+			cJSON_Delete(rec);
+			err->code = CDX_ESTATE;
+			r->state = CDX_RUN_FAILED;
+			return -1;
+		}
+		cJSON_Delete(rec);
+		r->last_flush_ns = cdx_now_ns();
+	}
+
+	if (!r->o.make_job || r->o.make_first) {
+		/* once per run: a make run's first job sweeps for all of them */
+		size_t strays = cdx_runner_kill_strays();
+		if (strays && !r->o.make_job)
+			fprintf(stderr, "cdx: killed %zu process%s left behind by a cdx that was killed\n", strays,
+				strays == 1 ? "" : "es");
+	}
+	r->runner = cdx_runner_new(on_output, r);
+	memset(&so, 0, sizeof(so));
+	so.workers = r->o.jobs;
+	so.keep_going = r->o.keep_going;
+	so.timeout_ms = p->timeout_ms;
+	so.wanted = r->wanted;
+	so.prio = r->prio;
+	so.cancel = &r->cancel;
+	r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
+	cdx_runner_free(r->runner);
+	r->runner = NULL;
+	scratch_free(r);
+	r->end_ms = cdx_wall_ms();
+
+	/* the critical path of what really ran */
+	actual = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
+	path = cdx_xcalloc(p->n_jobs + 1, sizeof(size_t));
+	for (i = 0; i < p->n_jobs; i++)
+		actual[i] = (double)r->jobs[i].busy_ms;
+	cdx_dag_critical_path(p->dag, actual, path, &cp_ms);
+	free(actual);
+	free(path);
+
+	rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "t", "run_end");
+	cJSON_AddStringToObject(rec, "id", r->id);
+	cJSON_AddStringToObject(rec, "pipeline", p->name);
+	cJSON_AddStringToObject(rec, "status", cdx_run_state_name(r->state));
+	cJSON_AddNumberToObject(rec, "end_ms", (double)r->end_ms);
+	cJSON_AddNumberToObject(rec, "duration_ms", (double)(r->end_ms - r->start_ms));
+	cJSON_AddNumberToObject(rec, "critical_path_ms", cp_ms);
+	if (r->o.make_job) {
+		/* make's exit ends the run (see cmd_job.c); make the records durable */
+		cJSON_Delete(rec);
+		if (r->store->ops->flush(r->store, err) < 0)
+			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err->msg);
+	} else {
+		if (r->o.json) {
+			cJSON *ev = cJSON_Duplicate(rec, 1);
+			cJSON_DeleteItemFromObject(ev, "t");
+			cJSON_AddStringToObject(ev, "event", "run_end");
+			emit_json(r, ev);
+		}
+		record(r, rec, true);
+		if (!r->o.json)
+			summary(r, cp_ms);
+	}
+	cdx_concurrency_release(r->slot);
+	r->slot = NULL;
+	switch (r->state) {
+	case CDX_RUN_SUCCESS: return 0;
+	case CDX_RUN_CANCELLED: return CDX_EINTR;
+	default: return CDX_EFAILED;
+	}
+}
+
+cJSON *cdx_run_json(const struct cdx_run *r)
+{
+	cJSON *o = cJSON_CreateObject(), *jobs;
+	size_t i;
+	cJSON_AddStringToObject(o, "id", r->id);
+	cJSON_AddStringToObject(o, "pipeline", r->p->name);
+	cJSON_AddStringToObject(o, "status", cdx_run_status(r));
+	cJSON_AddNumberToObject(o, "start_ms", (double)r->start_ms);
+	cJSON_AddNumberToObject(o, "end_ms", (double)r->end_ms);
+	jobs = cJSON_AddArrayToObject(o, "jobs");
+	for (i = 0; i < r->p->n_jobs; i++) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "id", r->p->jobs[i].id);
+		cJSON_AddStringToObject(j, "status", r->executed ? cdx_job_state_name(r->states[i]) : "pending");
+		cJSON_AddItemToObject(j, "attempts", r->jobs[i].attempt_recs ? cJSON_Duplicate(r->jobs[i].attempt_recs, 1)
+									     : cJSON_CreateArray());
+		cJSON_AddItemToArray(jobs, j);
+	}
+	return o;
+}
+
+void cdx_run_free(struct cdx_run *r)
+{
+	size_t i;
+	if (!r)
+		return;
+	cdx_runner_free(r->runner);
+	cdx_concurrency_release(r->slot);
+	cdx_store_close(r->store);
+	scratch_free(r);
+	free(r->envp);
+	for (i = 0; i < r->p->n_jobs; i++) {
+		cdx_buf_free(&r->jobs[i].out);
+		cJSON_Delete(r->jobs[i].attempt_recs);
+	}
+	free(r->jobs);
+	free(r->states);
+	free(r->wanted);
+	free(r->w);
+	free(r->prio);
+	free(r->log_dir_made);
+	cdx_vars_free(&r->base);
+	cdx_vars_free(&r->over);
+	for (i = 0; i < r->n_secrets; i++)
+		free(r->secrets[i]);
+	free(r->secrets);
+	free(r);
+}
+
+int cdx_pipeline_run(const struct cdx_pipeline *p, const struct cdx_run_options *o, struct cdx_error *err)
+{
+	struct cdx_run *r = cdx_run_new(p, o, err);
+	int rc;
+	if (!r)
+		return -1;
+	rc = cdx_run_execute(r, err);
+	cdx_run_free(r);
+	return rc;
+}

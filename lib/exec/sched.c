@@ -1,0 +1,271 @@
+/* sched.c — the scheduler (see sched.h).
+ *
+ * Invariants: `left[v]` counts the needs of node v not yet done; a job
+ * enters the ready queue exactly when it reaches zero and nothing it needs
+ * failed.  A failed (not allowed) job marks its successors `blocked`; a
+ * blocked job that reaches zero is skipped and passes the block on, so that
+ * with keep_going exactly the jobs that depend on a failure are skipped.
+ * Stage nodes finish the moment their last job does.  Without keep_going a
+ * failure sets `stopping`: nothing new starts, running attempts finish.
+ */
+#include "exec/sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/dag.h"
+
+const char *cdx_job_state_name(enum cdx_job_state s)
+{
+	static const char *const names[] = {"waiting", "ready",	  "running",   "success", "allowed_failure",
+					    "failed",  "skipped", "cancelled", "unwanted"};
+	return (unsigned)s < CDX_ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
+const char *cdx_run_state_name(enum cdx_run_state s)
+{
+	static const char *const names[] = {"running", "success", "failed", "cancelled", "timeout"};
+	return (unsigned)s < CDX_ARRAY_LEN(names) ? names[s] : "unknown";
+}
+
+static bool has_code(const int *codes, size_t n, int c)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (codes[i] == c)
+			return true;
+	return false;
+}
+
+enum cdx_job_state cdx_sched_outcome(const struct cdx_job *j, int attempt, const struct cdx_proc_result *r)
+{
+	bool can_retry = attempt <= j->retry_max;
+	switch (r->end) {
+	case CDX_PROC_EXITED:
+		if (r->exit_code == 0)
+			return CDX_JOB_SUCCESS;
+		if (can_retry && (j->retry_when & CDX_RETRY_ON_FAILURE) &&
+		    (!j->n_retry_codes || has_code(j->retry_codes, j->n_retry_codes, r->exit_code)))
+			return CDX_JOB_RUNNING;
+		if (j->allow_failure || has_code(j->allow_codes, j->n_allow_codes, r->exit_code))
+			return CDX_JOB_ALLOWED;
+		return CDX_JOB_FAILED;
+	case CDX_PROC_SIGNALED:
+		if (can_retry && (j->retry_when & CDX_RETRY_ON_FAILURE) && !j->n_retry_codes)
+			return CDX_JOB_RUNNING;
+		return j->allow_failure ? CDX_JOB_ALLOWED : CDX_JOB_FAILED;
+	case CDX_PROC_TIMEDOUT:
+		if (can_retry && (j->retry_when & CDX_RETRY_ON_TIMEOUT))
+			return CDX_JOB_RUNNING;
+		return j->allow_failure ? CDX_JOB_ALLOWED : CDX_JOB_FAILED;
+	case CDX_PROC_CANCELLED:
+		return CDX_JOB_CANCELLED;
+	case CDX_PROC_SPAWNFAIL:
+	default:
+		return j->allow_failure ? CDX_JOB_ALLOWED : CDX_JOB_FAILED;
+	}
+}
+
+struct sched {
+	const struct cdx_pipeline *p;
+	const struct cdx_dag *d;
+	const struct cdx_sched_opts *o;
+	const struct cdx_runner_ops *ops;
+	void *runner;
+	const struct cdx_sched_hooks *h;
+	enum cdx_job_state *states;
+	uint32_t *left;    /* needs not yet done, per node */
+	bool *blocked;     /* a need failed, per node */
+	int *attempt;      /* attempts started, per job */
+	uint32_t *stack;   /* scratch for release() */
+	struct cdx_ready q;
+	size_t running;
+	bool stopping;     /* start nothing new */
+	bool cancelling;   /* stopping because of a cancel or the pipeline timeout */
+	bool failed;       /* a job failed */
+};
+
+static void finish_job(struct sched *s, uint32_t j, enum cdx_job_state st)
+{
+	s->states[j] = st;
+	if (s->h->job_done)
+		s->h->job_done(s->h->ctx, j, st, s->attempt[j]);
+}
+
+/* node V is done (BAD: it failed): release what waits for it */
+static void release(struct sched *s, uint32_t v, bool bad)
+{
+	const struct cdx_dag *d = s->d;
+	size_t sp = 0;
+	s->stack[sp++] = v;
+	if (bad)
+		s->blocked[v] = true;
+	while (sp) {
+		uint32_t u = s->stack[--sp], e;
+		for (e = d->succ_off[u]; e < d->succ_off[u + 1]; e++) {
+			uint32_t w = d->succ[e];
+			if (s->blocked[u])
+				s->blocked[w] = true;
+			if (--s->left[w])
+				continue;
+			if (w >= d->n_jobs) {
+				s->stack[sp++] = w; /* a stage is done with its last job */
+			} else if (s->states[w] == CDX_JOB_UNWANTED) {
+				s->stack[sp++] = w; /* not run, but not in the way */
+			} else if (s->blocked[w]) {
+				/* what a cancel stops is cancelled, whatever it waited for */
+				finish_job(s, w, s->cancelling ? CDX_JOB_CANCELLED : CDX_JOB_SKIPPED);
+				s->stack[sp++] = w;
+			} else {
+				s->states[w] = CDX_JOB_READY;
+				cdx_ready_push(&s->q, w);
+			}
+		}
+	}
+}
+
+static void start_one(struct sched *s, uint32_t j)
+{
+	struct cdx_proc_spec spec;
+	struct cdx_error err = {0};
+	int attempt = ++s->attempt[j];
+	memset(&spec, 0, sizeof(spec));
+	spec.token = j;
+	if (s->h->prepare(s->h->ctx, j, attempt, &spec, &err) < 0 || s->ops->start(s->runner, &spec, &err) < 0) {
+		struct cdx_proc_result r;
+		memset(&r, 0, sizeof(r));
+		r.token = j;
+		r.end = CDX_PROC_SPAWNFAIL;
+		r.exit_code = 127;
+		r.start_ms = cdx_wall_ms();
+		snprintf(r.error, sizeof(r.error), "%.200s", err.msg);
+		{
+			enum cdx_job_state st = cdx_sched_outcome(&s->p->jobs[j], INT32_MAX, &r);
+			if (s->h->attempt_done)
+				s->h->attempt_done(s->h->ctx, j, attempt, &r, st);
+			finish_job(s, j, st);
+			if (st == CDX_JOB_FAILED) {
+				s->failed = true;
+				if (!s->o->keep_going)
+					s->stopping = true;
+			}
+			release(s, j, st == CDX_JOB_FAILED);
+		}
+		return;
+	}
+	s->states[j] = CDX_JOB_RUNNING;
+	s->running++;
+	if (s->h->started)
+		s->h->started(s->h->ctx, j, attempt);
+}
+
+static void ended(struct sched *s, const struct cdx_proc_result *r)
+{
+	uint32_t j = (uint32_t)r->token;
+	enum cdx_job_state st = cdx_sched_outcome(&s->p->jobs[j], s->attempt[j], r);
+	s->running--;
+	if (st == CDX_JOB_RUNNING && s->stopping)
+		st = cdx_sched_outcome(&s->p->jobs[j], INT32_MAX, r); /* stopping: no retry */
+	if (s->h->attempt_done)
+		s->h->attempt_done(s->h->ctx, j, s->attempt[j], r, st);
+	if (st == CDX_JOB_RUNNING) {
+		/* retry at once, ahead of queued work: it already held a slot */
+		s->states[j] = CDX_JOB_READY;
+		start_one(s, j);
+		return;
+	}
+	finish_job(s, j, st);
+	if (st == CDX_JOB_FAILED) {
+		s->failed = true;
+		if (!s->o->keep_going)
+			s->stopping = true;
+	}
+	release(s, j, st == CDX_JOB_FAILED || st == CDX_JOB_CANCELLED);
+}
+
+enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_sched_opts *o,
+				 const struct cdx_runner_ops *ops, void *runner, const struct cdx_sched_hooks *h,
+				 enum cdx_job_state *states)
+{
+	struct sched s;
+	const struct cdx_dag *d = p->dag;
+	size_t v;
+	int64_t deadline = o->timeout_ms > 0 ? cdx_now_ns() / 1000000 + o->timeout_ms : 0;
+	bool cancelled = false, timed_out = false, killed = false;
+	enum cdx_run_state result;
+
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	s.d = d;
+	s.o = o;
+	s.ops = ops;
+	s.runner = runner;
+	s.h = h;
+	s.states = states;
+	s.left = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	s.blocked = cdx_xcalloc(d->n_nodes + 1, sizeof(bool));
+	s.attempt = cdx_xcalloc(d->n_jobs + 1, sizeof(int));
+	s.stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	cdx_ready_init(&s.q, o->prio);
+	for (v = 0; v < d->n_jobs; v++)
+		states[v] = o->wanted && !o->wanted[v] ? CDX_JOB_UNWANTED : CDX_JOB_WAITING;
+	for (v = 0; v < d->n_nodes; v++)
+		s.left[v] = d->pred_off[v + 1] - d->pred_off[v];
+	for (v = 0; v < d->n_nodes; v++) {
+		if (s.left[v])
+			continue;
+		if (v < d->n_jobs && states[v] == CDX_JOB_WAITING) {
+			states[v] = CDX_JOB_READY;
+			cdx_ready_push(&s.q, (uint32_t)v);
+		} else {
+			release(&s, (uint32_t)v, false);
+		}
+	}
+
+	for (;;) {
+		struct cdx_proc_result r;
+		int got;
+		if (o->cancel && *o->cancel > 0 && !cancelled) {
+			cancelled = true;
+			s.stopping = true;
+			s.cancelling = true;
+			ops->cancel_all(runner, *o->cancel > 1);
+			killed = *o->cancel > 1;
+		} else if (cancelled && !killed && o->cancel && *o->cancel > 1) {
+			killed = true;
+			ops->cancel_all(runner, true); /* a second Ctrl-C kills at once */
+		}
+		if (deadline && !timed_out && cdx_now_ns() / 1000000 >= deadline) {
+			timed_out = true;
+			s.stopping = true;
+			s.cancelling = true;
+			ops->cancel_all(runner, false);
+		}
+		while (!s.stopping && s.q.n && s.running < o->workers)
+			start_one(&s, cdx_ready_pop(&s.q));
+		if (!s.running && (s.stopping || !s.q.n))
+			break;
+		got = ops->wait(runner, 100, &r);
+		if (got > 0)
+			ended(&s, &r);
+		if (h->tick)
+			h->tick(h->ctx);
+	}
+	/* whatever never started */
+	for (v = 0; v < d->n_jobs; v++)
+		if (states[v] == CDX_JOB_READY || states[v] == CDX_JOB_WAITING)
+			finish_job(&s, (uint32_t)v, cancelled || timed_out ? CDX_JOB_CANCELLED : CDX_JOB_SKIPPED);
+	if (cancelled)
+		result = CDX_RUN_CANCELLED;
+	else if (timed_out)
+		result = CDX_RUN_TIMEOUT;
+	else
+		result = s.failed ? CDX_RUN_FAILED : CDX_RUN_SUCCESS;
+	cdx_ready_free(&s.q);
+	free(s.left);
+	free(s.blocked);
+	free(s.attempt);
+	free(s.stack);
+	return result;
+}

@@ -1,0 +1,36 @@
+/* history.h — reading what the store recorded: measured job durations for
+ * the ordering rule, the list of runs, one run in full. */
+#ifndef CDX_HISTORY_H
+#define CDX_HISTORY_H
+
+#include "pipeline/pipeline.h"
+#include "state/store.h"
+
+/* how many recent successful attempts a job's weight is the median of */
+#define CDX_HISTORY_SAMPLES 9
+/* how many recent runs a store with scan_runs is asked for (weights) */
+#define CDX_HISTORY_RUNS 50
+
+/* cdx_history_weights: W[job] = median wall time (ms) of the job's recent
+ * successful attempts in S, for jobs that have any; others are left as
+ * they are.  Best effort: a store that cannot be read changes nothing. */
+void cdx_history_weights(struct cdx_store *s, const struct cdx_pipeline *p, double *w);
+
+/* cdx_history_weights_at: the same from the store named STATE, opened
+ * only if it exists (reading never creates a store) */
+void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, double *w);
+
+/* cdx_history_scan_at: call FN (see store.h) for every record of the store
+ * named STATE (NULL = file:.cdx), oldest first.  A file store that does not
+ * exist holds nothing: 0 without calling FN, and nothing is created.  -1
+ * with ERR set when the store cannot be opened or read. */
+int cdx_history_scan_at(const char *state, cdx_store_fn fn, void *ctx, struct cdx_error *err);
+
+/* cdx_history_owner_alive: whether the process recorded as HOST/PID with
+ * start time PID_START still runs (a run on another host counts as alive) */
+bool cdx_history_owner_alive(const char *host, int pid, long long pid_start);
+
+/* cdx_run_id_new: a new run id, sortable by time: 20261124T101500.123Z-1a2b */
+void cdx_run_id_new(char *buf, size_t n);
+
+#endif /* CDX_HISTORY_H */

@@ -1,0 +1,123 @@
+/* cfg.c — configuration reading helpers (see cfg.h). */
+#include "yaml/cfg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/duration.h"
+#include "base/util.h"
+
+void cdx_cfg_problem(struct cdx_cfg *c, const struct cdx_ynode *at, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cdx_diags_addv(c->diags, at ? at->file : c->file, at ? at->line : 0, at ? at->col : 0, fmt, ap);
+	va_end(ap);
+	c->problems++;
+}
+
+void cdx_cfg_keys(struct cdx_cfg *c, const struct cdx_ynode *map, const char *const *keys, size_t n,
+		  const char *what)
+{
+	size_t i, k;
+	for (i = 0; i < map->n; i++) {
+		const struct cdx_ynode *key = map->pairs[i].key;
+		const char *near;
+		for (k = 0; k < n; k++)
+			if (strcmp(key->str, keys[k]) == 0)
+				break;
+		if (k < n)
+			continue;
+		near = cdx_closest(key->str, keys, n);
+		if (near)
+			cdx_cfg_problem(c, key, "unknown key '%s' in %s (did you mean '%s'?)", key->str, what, near);
+		else
+			cdx_cfg_problem(c, key, "unknown key '%s' in %s", key->str, what);
+	}
+}
+
+bool cdx_cfg_want(struct cdx_cfg *c, const struct cdx_ynode *n, enum cdx_ytype type, const char *what)
+{
+	static const char *const names[] = {"a string", "a list", "a mapping"};
+	if (n->type == type && !(type == CDX_Y_SCALAR && cdx_yaml_is_null(n)))
+		return true;
+	cdx_cfg_problem(c, n, "%s must be %s, not %s", what, names[type], cdx_yaml_typename(n));
+	return false;
+}
+
+bool cdx_cfg_name(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what)
+{
+	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))
+		return false;
+	if (strcmp(n->str, ".") == 0 || strcmp(n->str, "..") == 0) {
+		cdx_cfg_problem(c, n, "%s '%s' is invalid: '.' and '..' cannot be names", what, n->str);
+		return false;
+	}
+	if (cdx_name_valid(n->str) && strlen(n->str) == n->len)
+		return true;
+	cdx_cfg_problem(c, n, "%s '%s' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -", what, n->str);
+	return false;
+}
+
+bool cdx_cfg_duration(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, bool zero_ok, int64_t *ms)
+{
+	const char *why;
+	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))
+		return false;
+	if (cdx_duration_parse(n->str, ms, &why) < 0) {
+		cdx_cfg_problem(c, n, "bad duration '%s' for %s: %s", n->str, what, why);
+		return false;
+	}
+	if (!zero_ok && *ms <= 0) {
+		cdx_cfg_problem(c, n, "%s must be longer than zero", what);
+		return false;
+	}
+	return true;
+}
+
+bool cdx_cfg_int(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))
+		return false;
+	errno = 0;
+	v = strtol(n->str, &end, 10);
+	if (errno || end == n->str || *end || v < lo || v > hi) {
+		cdx_cfg_problem(c, n, "%s must be a whole number from %ld to %ld, not '%s'", what, lo, hi, n->str);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+}
+
+bool cdx_cfg_number(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, double *out)
+{
+	char *end;
+	double v;
+	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))
+		return false;
+	errno = 0;
+	v = strtod(n->str, &end);
+	if (errno || end == n->str || *end || !isfinite(v)) {
+		cdx_cfg_problem(c, n, "%s must be a number, not '%s'", what, n->str);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool cdx_cfg_bool(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, bool *out)
+{
+	int b = cdx_yaml_bool(n);
+	if (b < 0) {
+		cdx_cfg_problem(c, n, "%s must be true or false, not '%s'", what,
+				n->type == CDX_Y_SCALAR ? n->str : cdx_yaml_typename(n));
+		return false;
+	}
+	*out = b;
+	return true;
+}
