@@ -35,10 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/file.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/map.h"
@@ -266,70 +263,102 @@ static void alerts_unlock(struct cdx_store *s, struct alerts_lock *l)
 		close(l->fd); /* releases the flock */
 }
 
-/* run CMD with sh -c in DIR, JSON on its stdin, its stdout sent to our
- * stderr, killed after TIMEOUT_MS; its exit status, 128+N for signal N,
- * -1 when it could not run */
-static int notify(const char *cmd, const char *dir, const char *json, const char *alert, const char *state,
-		  long long timeout_ms)
+/* ---- notify: the alert to the rule's command ----------------------------- */
+
+/* The command gets the alert JSON on its standard input (cdx.1,
+ * cdx.yml.5).  cdx_hook_run, the one spawner of user commands, gives a
+ * command /dev/null for stdin and takes no input, so the JSON goes to a
+ * private file (mode 0600, in $TMPDIR or /tmp, removed when the command
+ * ends) and the command's shell makes that file its stdin before it runs
+ * the command (with_stdin).  Should the spawner learn to feed a child's
+ * stdin, stdin_file and with_stdin go and notify passes the JSON itself. */
+
+/* a new file holding JSON; its path (caller unlinks and frees), NULL with
+ * ERR set when it cannot be written */
+static char *stdin_file(const char *json, struct cdx_error *err)
 {
-	int p[2], status = 0;
-	pid_t pid;
-	struct sigaction ign, old;
-	int64_t deadline;
+	const char *tmp = getenv("TMPDIR");
 	size_t len = strlen(json), off = 0;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		dup2(p[0], 0);
-		dup2(2, 1);
-		if (dir && chdir(dir) < 0)
-			_exit(127);
-		setenv("CDX_ALERT", alert, 1);
-		setenv("CDX_ALERT_STATE", state, 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(p[0]);
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &ign, &old);
+	char *path;
+	int fd;
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	path = cdx_xasprintf("%s/cdx-alert-XXXXXX", tmp);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
 	while (off < len) {
-		ssize_t w = write(p[1], json + off, len - off);
+		ssize_t w = write(fd, json + off, len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			break; /* it does not read its stdin: fine */
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+			close(fd);
+			unlink(path);
+			errno = e;
+			goto fail;
+		}
 		off += (size_t)w;
 	}
-	close(p[1]);
-	sigaction(SIGPIPE, &old, NULL);
-	deadline = cdx_now_ns() + timeout_ms * 1000000;
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		struct timespec ts = {0, 10000000};
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (cdx_now_ns() > deadline) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		nanosleep(&ts, NULL);
+	if (close(fd) < 0) {
+		int e = errno;
+		unlink(path);
+		errno = e;
+		goto fail;
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+	return path;
+fail:
+	cdx_error_set(err, CDX_EFAILED, "cannot write the alert for its notify command in %s: %s", tmp,
+		      strerror(errno));
+	free(path);
+	return NULL;
+}
+
+/* CMD preceded by `exec <'PATH';`: run by sh -c, the shell's stdin (and
+ * so the command's) is PATH, and nothing else changes for CMD.  Caller
+ * frees. */
+static char *with_stdin(const char *cmd, const char *path)
+{
+	struct cdx_buf b = {0};
+	const char *p;
+	cdx_buf_adds(&b, "exec <'");
+	for (p = path; *p; p++) {
+		if (*p == '\'')
+			cdx_buf_adds(&b, "'\\''");
+		else
+			cdx_buf_addc(&b, *p);
+	}
+	cdx_buf_adds(&b, "'; ");
+	cdx_buf_adds(&b, cmd);
+	cdx_buf_addc(&b, '\0');
+	return cdx_buf_detach(&b);
+}
+
+/* run CMD through cdx_hook_run (sh -c, in DIR, its stdout to our stderr)
+ * with JSON on its stdin and CDX_ALERT=ALERT, CDX_ALERT_STATE=STATE in
+ * its environment; killed after TIMEOUT_MS.  Its exit status, 128+N for
+ * signal N, CDX_HOOK_TIMEDOUT when it was killed at the timeout; -1 with
+ * ERR set when it could not run. */
+static int notify(const char *cmd, const char *dir, const char *json, const char *alert, const char *state,
+		  long long timeout_ms, struct cdx_error *err)
+{
+	struct cdx_envv env;
+	char *path, *script;
+	int status = -1;
+	path = stdin_file(json, err);
+	if (!path)
+		return -1;
+	script = with_stdin(cmd, path);
+	cdx_envv_from_environ(&env);
+	cdx_envv_set(&env, "CDX_ALERT", alert);
+	cdx_envv_set(&env, "CDX_ALERT_STATE", state);
+	if (cdx_hook_run(script, env.v, dir, timeout_ms, NULL, NULL, 0, &status, err) < 0)
+		status = -1;
+	cdx_envv_free(&env);
+	unlink(path);
+	free(script);
+	free(path);
+	return status;
 }
 
 struct verdict {
@@ -365,16 +394,20 @@ static int announce(struct cdx_store *s, const struct cdx_monitor_config *c, con
 	cJSON_AddNumberToObject(ev, "at_ms", (double)cdx_wall_ms());
 	if (rule->notify) {
 		cJSON *copy = cJSON_Duplicate(ev, 1);
+		struct cdx_error nerr = {0};
 		int st;
 		cJSON_DeleteItemFromObject(copy, "t");
 		json = cJSON_PrintUnformatted(copy);
 		cJSON_Delete(copy);
 		st = notify(rule->notify, c->dir, json, rule->name, strcmp(kind, "alert") == 0 ? "firing" : "resolved",
-			    c->notify_timeout_ms);
+			    c->notify_timeout_ms, &nerr);
 		free(json);
 		cJSON_AddStringToObject(ev, "notify", rule->notify);
 		cJSON_AddNumberToObject(ev, "notify_status", st);
-		if (st != 0)
+		if (st < 0)
+			fprintf(stderr, "cdx: warning: notify command of alert %s could not run: %s\n", rule->name,
+				nerr.msg);
+		else if (st != 0)
 			fprintf(stderr, "cdx: warning: notify command of alert %s exited with status %d\n", rule->name,
 				st);
 	}
