@@ -200,13 +200,87 @@ static const struct {
 	{"cdx_events_total", "Events recorded, by kind.", "counter"},
 };
 
+/* runs: by their run record's pipeline, status from their run_end; the
+ * number of runs without one */
+static size_t fold_runs(struct metrics *m)
+{
+	struct cdx_buf l = {0};
+	size_t running = 0;
+	cJSON *it;
+	cJSON_ArrayForEach(it, m->runs)
+	{
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(m->ends, it->string);
+		if (!e) {
+			running++;
+			continue;
+		}
+		label(&l, "pipeline", it->valuestring);
+		label(&l, "status", cJSON_GetStringValue(cJSON_GetArrayItem(e, 0)));
+		bump(m, "cdx_runs_total", &l, 1);
+		label(&l, "pipeline", it->valuestring);
+		observe(&m->rh, &m->n_rh, &m->cap_rh, l.data, cJSON_GetArrayItem(e, 1)->valuedouble / 1000);
+		cdx_buf_reset(&l);
+	}
+	cdx_buf_free(&l);
+	return running;
+}
+
+/* the exposition of M into OUT: the counter families in a fixed order,
+ * runs in progress, the histograms, the alerts */
+static void print_metrics(struct cdx_buf *out, const struct metrics *m, size_t running)
+{
+	struct cdx_buf l = {0};
+	cJSON *it;
+	size_t i;
+	for (i = 0; i < CDX_ARRAY_LEN(families); i++) {
+		cJSON *fam = cJSON_GetObjectItemCaseSensitive(m->counters, families[i].name);
+		cdx_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", families[i].name, families[i].help,
+			       families[i].name, families[i].type);
+		cJSON_ArrayForEach(it, fam)
+			cdx_buf_printf(out, "%s{%s} %.0f\n", families[i].name, it->string, it->valuedouble);
+	}
+	cdx_buf_printf(out, "# HELP cdx_runs_in_progress Runs started and not ended (or whose owner died).\n"
+			    "# TYPE cdx_runs_in_progress gauge\ncdx_runs_in_progress %zu\n",
+		       running);
+	print_hist(out, "cdx_run_duration_seconds", "Wall time of runs that ended, by pipeline.", m->rh, m->n_rh);
+	print_hist(out, "cdx_attempt_duration_seconds", "Wall time of job attempts, by pipeline.", m->jh, m->n_jh);
+	cdx_buf_adds(out, "# HELP cdx_alert_firing Whether an alert is firing (1) or resolved (0), by alert and subject.\n"
+			  "# TYPE cdx_alert_firing gauge\n");
+	cJSON_ArrayForEach(it, m->alerts)
+	{
+		char *a = cdx_xstrdup(it->string), *nl = strchr(a, '\n');
+		if (nl)
+			*nl = '\0';
+		label(&l, "alert", a);
+		label(&l, "subject", nl ? nl + 1 : "");
+		cdx_buf_printf(out, "cdx_alert_firing{%s} %.0f\n", l.data, it->valuedouble);
+		cdx_buf_reset(&l);
+		free(a);
+	}
+	cdx_buf_free(&l);
+}
+
+static void metrics_free(struct metrics *m)
+{
+	size_t i;
+	for (i = 0; i < m->n_rh; i++)
+		free(m->rh[i].labels);
+	for (i = 0; i < m->n_jh; i++)
+		free(m->jh[i].labels);
+	free(m->rh);
+	free(m->jh);
+	cJSON_Delete(m->counters);
+	cJSON_Delete(m->runs);
+	cJSON_Delete(m->ends);
+	cJSON_Delete(m->deploys);
+	cJSON_Delete(m->alerts);
+}
+
 char *cdx_monitor_metrics(const char *state, struct cdx_error *err)
 {
 	struct cdx_store *s;
 	struct metrics m;
-	struct cdx_buf out = {0}, l = {0};
-	cJSON *it;
-	size_t i, running = 0;
+	struct cdx_buf out = {0};
 	int rc = cdx_monitor_open_read(state, &s, err);
 	if (rc < 0)
 		return NULL;
@@ -218,67 +292,11 @@ char *cdx_monitor_metrics(const char *state, struct cdx_error *err)
 	m.alerts = cJSON_CreateObject();
 	if (s && s->ops->scan(s, metrics_one, &m, err) < 0) {
 		cdx_store_close(s);
-		s = NULL;
-		rc = -1;
-		goto out;
-	}
-	cdx_store_close(s);
-	/* runs: by their run record's pipeline, status from their run_end */
-	cJSON_ArrayForEach(it, m.runs)
-	{
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(m.ends, it->string);
-		if (!e) {
-			running++;
-			continue;
-		}
-		label(&l, "pipeline", it->valuestring);
-		label(&l, "status", cJSON_GetStringValue(cJSON_GetArrayItem(e, 0)));
-		bump(&m, "cdx_runs_total", &l, 1);
-		label(&l, "pipeline", it->valuestring);
-		observe(&m.rh, &m.n_rh, &m.cap_rh, l.data, cJSON_GetArrayItem(e, 1)->valuedouble / 1000);
-		cdx_buf_reset(&l);
-	}
-	for (i = 0; i < CDX_ARRAY_LEN(families); i++) {
-		cJSON *fam = cJSON_GetObjectItemCaseSensitive(m.counters, families[i].name);
-		cdx_buf_printf(&out, "# HELP %s %s\n# TYPE %s %s\n", families[i].name, families[i].help,
-			       families[i].name, families[i].type);
-		cJSON_ArrayForEach(it, fam)
-			cdx_buf_printf(&out, "%s{%s} %.0f\n", families[i].name, it->string, it->valuedouble);
-	}
-	cdx_buf_printf(&out, "# HELP cdx_runs_in_progress Runs started and not ended (or whose owner died).\n"
-			     "# TYPE cdx_runs_in_progress gauge\ncdx_runs_in_progress %zu\n",
-		       running);
-	print_hist(&out, "cdx_run_duration_seconds", "Wall time of runs that ended, by pipeline.", m.rh, m.n_rh);
-	print_hist(&out, "cdx_attempt_duration_seconds", "Wall time of job attempts, by pipeline.", m.jh, m.n_jh);
-	cdx_buf_adds(&out, "# HELP cdx_alert_firing Whether an alert is firing (1) or resolved (0), by alert and subject.\n"
-			   "# TYPE cdx_alert_firing gauge\n");
-	cJSON_ArrayForEach(it, m.alerts)
-	{
-		char *a = cdx_xstrdup(it->string), *nl = strchr(a, '\n');
-		if (nl)
-			*nl = '\0';
-		label(&l, "alert", a);
-		label(&l, "subject", nl ? nl + 1 : "");
-		cdx_buf_printf(&out, "cdx_alert_firing{%s} %.0f\n", l.data, it->valuedouble);
-		cdx_buf_reset(&l);
-		free(a);
-	}
-out:
-	for (i = 0; i < m.n_rh; i++)
-		free(m.rh[i].labels);
-	for (i = 0; i < m.n_jh; i++)
-		free(m.jh[i].labels);
-	free(m.rh);
-	free(m.jh);
-	cJSON_Delete(m.counters);
-	cJSON_Delete(m.runs);
-	cJSON_Delete(m.ends);
-	cJSON_Delete(m.deploys);
-	cJSON_Delete(m.alerts);
-	cdx_buf_free(&l);
-	if (rc < 0) {
-		cdx_buf_free(&out);
+		metrics_free(&m);
 		return NULL;
 	}
+	cdx_store_close(s);
+	print_metrics(&out, &m, fold_runs(&m));
+	metrics_free(&m);
 	return cdx_buf_detach(&out);
 }

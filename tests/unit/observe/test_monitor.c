@@ -1,9 +1,10 @@
-/* test_monitor.c — monitor.c, monitor_config.c, runset.c and the store
- * operations they stand on (store_file.c's tail, store.c's scan_runs), on
- * a real file store filled with records written the way run.c and
- * deploy.c write them: health states and their thresholds, flaky and
- * slowest jobs, alerts that fire once and resolve once, notify on stdin,
- * metrics label escaping, the monitoring: section's positions. */
+/* test_monitor.c — monitor.c, alerts.c, metrics.c, monitor_config.c,
+ * runset.c and the store operations they stand on (store_file.c's tail,
+ * store.c's scan_runs), on a real file store filled with records written
+ * the way run.c and deploy.c write them: health states and their
+ * thresholds, flaky and slowest jobs, alerts that fire once and resolve
+ * once, notify on stdin through cdx_hook_run, metrics label escaping, the
+ * monitoring: section's positions. */
 #include "fixtures.h"
 
 #include <cjson/cJSON.h>
