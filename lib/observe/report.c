@@ -1,5 +1,6 @@
 /* report.c — SEED.md's PipelineReport: cdx_report_generate (cdx.h), the
- * report model and its text rendering (the HTML one is report_html.c).
+ * report model (report.h); its text rendering is report_text.c, the HTML
+ * one report_html.c.
  *
  * The model is built from the store: the run (the latest of the pipeline,
  * or the one named) with every job and attempt, and the last TREND_RUNS
@@ -18,11 +19,9 @@
  */
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pipeline/dag.h"
@@ -348,27 +347,39 @@ static void attempt_json(cJSON *out, const cJSON *a, bool tail, char *const *sec
 	}
 }
 
-static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
-{
-	struct cdx_pipeline *p = pipeline_of(run);
-	char **secrets = secrets_of(p);
-	const cJSON *jobs = cJSON_GetObjectItem(run, "jobs"), *j, *it;
-	struct jobt *t;
-	size_t n = (size_t)cJSON_GetArraySize(jobs), i, k;
-	double run_start = cdx_jn(run, "start_ms"), cp_len = 0, work = 0, wall, first = 0, last = 0;
-	int lanes;
-	bool by_dag;
-	struct cdx_map jix = {0}; /* pipeline job id -> index */
-	cJSON *m = cJSON_CreateObject(), *r, *o, *arr;
-	cJSON_AddStringToObject(m, "schema", SCHEMA_ID);
-	cJSON_AddStringToObject(m, "type", type);
-	cJSON_AddNumberToObject(m, "generated_ms", (double)cdx_wall_ms());
-	cJSON_AddStringToObject(m, "pipeline", cdx_js(run, "pipeline"));
+/* a run seen for its report: its jobs with their times, lanes and
+ * critical path, and what the file adds */
+struct runview {
+	const cJSON *run;
+	struct cdx_pipeline *p; /* the file that ran, NULL when unknown (pipeline_of) */
+	char **secrets;         /* secret values of P (secrets_of) */
+	struct jobt *t;         /* the jobs in start order, those that never ran last */
+	size_t n;
+	double run_start;       /* absolute ms */
+	double wall;            /* the run's duration, ms */
+	double work;            /* sum of the jobs' busy time, ms */
+	double cp_len;          /* the critical path's length, ms */
+	int lanes;              /* workers seen busy at once */
+	bool by_dag;            /* critical path from the job graph, else observed */
+};
 
-	t = cdx_xcalloc(n + 1, sizeof(*t));
-	for (i = 0; p && i < p->n_jobs; i++)
-		cdx_map_put(&jix, p->jobs[i].id, i, NULL);
-	k = 0;
+/* V = RUN seen for its report (runview_free) */
+static void runview_of(struct runview *v, const cJSON *run)
+{
+	const cJSON *jobs = cJSON_GetObjectItem(run, "jobs"), *j;
+	struct cdx_map jix = {0}; /* pipeline job id -> index */
+	struct jobt *t;
+	size_t n = (size_t)cJSON_GetArraySize(jobs), i, k = 0;
+	double last = 0;
+	memset(v, 0, sizeof(*v));
+	v->run = run;
+	v->p = pipeline_of(run);
+	v->secrets = secrets_of(v->p);
+	v->n = n;
+	v->run_start = cdx_jn(run, "start_ms");
+	v->t = t = cdx_xcalloc(n + 1, sizeof(*t));
+	for (i = 0; v->p && i < v->p->n_jobs; i++)
+		cdx_map_put(&jix, v->p->jobs[i].id, i, NULL);
 	cJSON_ArrayForEach(j, jobs)
 	{
 		t[k].job = j;
@@ -377,7 +388,7 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 		t[k].pidx = CDX_NONE;
 		t[k].ord = k;
 		times_of(&t[k]);
-		if (p)
+		if (v->p)
 			cdx_map_get(&jix, t[k].id, &t[k].pidx);
 		k++;
 	}
@@ -387,182 +398,221 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 	for (i = 0; i < n; i++) {
 		if (!cJSON_GetArraySize(cJSON_GetObjectItem(t[i].job, "attempts")))
 			continue;
-		work += t[i].busy;
-		if (first == 0 || t[i].start < first)
-			first = t[i].start;
+		v->work += t[i].busy;
 		if (t[i].end > last)
 			last = t[i].end;
 	}
-	lanes = assign_lanes(t, n);
-	by_dag = critical_by_dag(p, t, n, &cp_len, run_start);
-	if (!by_dag)
-		critical_observed(t, n, &cp_len);
-	wall = cJSON_IsNumber(cJSON_GetObjectItem(run, "duration_ms")) ? cdx_jn(run, "duration_ms")
-	       : last > run_start ? last - run_start : 0;
+	v->lanes = assign_lanes(t, n);
+	v->by_dag = critical_by_dag(v->p, t, n, &v->cp_len, v->run_start);
+	if (!v->by_dag)
+		critical_observed(t, n, &v->cp_len);
+	v->wall = cJSON_IsNumber(cJSON_GetObjectItem(run, "duration_ms")) ? cdx_jn(run, "duration_ms")
+		  : last > v->run_start ? last - v->run_start : 0;
+}
 
-	/* the run */
-	r = cJSON_AddObjectToObject(m, "run");
+static void runview_free(struct runview *v)
+{
+	free(v->t);
+	free(v->secrets);
+	cdx_pipeline_free(v->p);
+}
+
+/* "run": what it was, and its jobs by status */
+static void add_run(cJSON *m, const struct runview *v)
+{
+	const cJSON *run = v->run;
+	cJSON *r = cJSON_AddObjectToObject(m, "run"), *o;
+	size_t i;
 	cJSON_AddStringToObject(r, "id", cdx_js(run, "id"));
 	cJSON_AddStringToObject(r, "status", cdx_js(run, "status"));
-	cJSON_AddNumberToObject(r, "start_ms", run_start);
+	cJSON_AddNumberToObject(r, "start_ms", v->run_start);
 	if (cJSON_IsNumber(cJSON_GetObjectItem(run, "end_ms")))
 		cJSON_AddNumberToObject(r, "end_ms", cdx_jn(run, "end_ms"));
 	else
 		cJSON_AddNullToObject(r, "end_ms");
-	add_num(r, "duration_ms", wall);
+	add_num(r, "duration_ms", v->wall);
 	cJSON_AddStringToObject(r, "user", cdx_js(run, "user"));
 	cJSON_AddStringToObject(r, "host", cdx_js(run, "host"));
 	cJSON_AddStringToObject(r, "file", cdx_js(run, "file"));
 	if (*cdx_js(run, "version"))
 		cJSON_AddStringToObject(r, "version", cdx_js(run, "version"));
 	cJSON_AddStringToObject(r, "driver", *cdx_js(run, "driver") ? cdx_js(run, "driver") : "cdx");
-	cJSON_AddNumberToObject(r, "jobs", (double)n);
+	cJSON_AddNumberToObject(r, "jobs", (double)v->n);
 	o = cJSON_AddObjectToObject(r, "jobs_by_status");
-	for (i = 0; i < n; i++) {
-		const char *st = cdx_js(t[i].job, "status");
+	for (i = 0; i < v->n; i++) {
+		const char *st = cdx_js(v->t[i].job, "status");
 		cJSON *c = cJSON_GetObjectItemCaseSensitive(o, st);
 		if (c)
 			cJSON_SetNumberValue(c, c->valuedouble + 1);
 		else
 			cJSON_AddNumberToObject(o, st, 1);
 	}
-	cJSON_AddItemToObject(m, "stages", stages_of(run, p, t, n));
+}
 
-	/* errors: SEED.md's PipelineReport.errors, one line per failed job */
-	arr = cJSON_AddArrayToObject(m, "errors");
-	for (i = 0; i < n; i++) {
-		const char *st = cdx_js(t[i].job, "status");
-		const cJSON *as = cJSON_GetObjectItem(t[i].job, "attempts"), *a;
+/* "errors": SEED.md's PipelineReport.errors, one line per failed job */
+static void add_errors(cJSON *m, const struct runview *v)
+{
+	cJSON *arr = cJSON_AddArrayToObject(m, "errors");
+	size_t i;
+	for (i = 0; i < v->n; i++) {
+		const char *st = cdx_js(v->t[i].job, "status"), *id = v->t[i].id;
+		const cJSON *as = cJSON_GetObjectItem(v->t[i].job, "attempts"), *a;
 		char line[512];
 		if (!failed_word(st))
 			continue;
 		a = cJSON_GetArrayItem(as, cJSON_GetArraySize(as) - 1);
 		if (a && cJSON_GetObjectItem(a, "exit_code"))
-			snprintf(line, sizeof(line), "%s %s: exit code %.0f (attempt %.0f of %d)", t[i].id, st,
+			snprintf(line, sizeof(line), "%s %s: exit code %.0f (attempt %.0f of %d)", id, st,
 				 cdx_jn(a, "exit_code"), cdx_jn(a, "attempt"), cJSON_GetArraySize(as));
 		else if (a && cJSON_GetObjectItem(a, "signal"))
-			snprintf(line, sizeof(line), "%s %s: killed by signal %.0f (attempt %.0f of %d)", t[i].id, st,
+			snprintf(line, sizeof(line), "%s %s: killed by signal %.0f (attempt %.0f of %d)", id, st,
 				 cdx_jn(a, "signal"), cdx_jn(a, "attempt"), cJSON_GetArraySize(as));
 		else
-			snprintf(line, sizeof(line), "%s %s", t[i].id, st);
+			snprintf(line, sizeof(line), "%s %s", id, st);
 		cJSON_AddItemToArray(arr, cJSON_CreateString(line));
 	}
-	if (strcmp(cdx_js(run, "status"), "interrupted") == 0)
+	if (strcmp(cdx_js(v->run, "status"), "interrupted") == 0)
 		cJSON_AddItemToArray(arr, cJSON_CreateString("the run was interrupted: its owner died before ending it"));
+}
 
-	/* variables: recorded ones, and secret names from the file */
-	arr = cJSON_AddArrayToObject(m, "variables");
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(run, "vars"))
+/* "variables": recorded ones (secret values masked), and secret names
+ * from the file */
+static void add_variables(cJSON *m, const struct runview *v)
+{
+	cJSON *arr = cJSON_AddArrayToObject(m, "variables"), *it, *o;
+	size_t i;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(v->run, "vars"))
 	{
-		char *v;
+		char *val = cdx_mask_string((const char *const *)v->secrets, cJSON_IsString(it) ? it->valuestring : "");
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", it->string);
-		v = cdx_mask_string((const char *const *)secrets, cJSON_IsString(it) ? it->valuestring : "");
-		cJSON_AddStringToObject(o, "value", v);
-		free(v);
+		cJSON_AddStringToObject(o, "value", val);
+		free(val);
 		cJSON_AddBoolToObject(o, "secret", false);
 		cJSON_AddItemToArray(arr, o);
 	}
-	for (i = 0; p && i < p->vars.n; i++) {
-		if (!p->vars.v[i].secret)
+	for (i = 0; v->p && i < v->p->vars.n; i++) {
+		if (!v->p->vars.v[i].secret)
 			continue;
 		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", p->vars.v[i].name);
+		cJSON_AddStringToObject(o, "name", v->p->vars.v[i].name);
 		cJSON_AddStringToObject(o, "value", "***");
 		cJSON_AddBoolToObject(o, "secret", true);
 		cJSON_AddItemToArray(arr, o);
 	}
+}
 
-	/* every job and attempt, in start order */
-	arr = cJSON_AddArrayToObject(m, "jobs");
-	for (i = 0; i < n; i++) {
+/* "jobs": every job and attempt, in start order */
+static void add_jobs(cJSON *m, const struct runview *v)
+{
+	cJSON *arr = cJSON_AddArrayToObject(m, "jobs"), *it;
+	size_t i;
+	for (i = 0; i < v->n; i++) {
 		char stage[CDX_NAME_MAX + 1];
-		cJSON *as;
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "id", t[i].id);
-		cJSON_AddStringToObject(o, "stage", stage_of(t[i].id, stage, sizeof(stage)));
-		cJSON_AddStringToObject(o, "status", cdx_js(t[i].job, "status"));
+		cJSON *o = cJSON_CreateObject(), *as;
+		cJSON_AddStringToObject(o, "id", v->t[i].id);
+		cJSON_AddStringToObject(o, "stage", stage_of(v->t[i].id, stage, sizeof(stage)));
+		cJSON_AddStringToObject(o, "status", cdx_js(v->t[i].job, "status"));
 		as = cJSON_AddArrayToObject(o, "attempts");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(t[i].job, "attempts"))
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(v->t[i].job, "attempts"))
 		{
 			cJSON *a = cJSON_CreateObject();
-			attempt_json(a, it, true, secrets);
+			attempt_json(a, it, true, v->secrets);
 			cJSON_AddItemToArray(as, a);
 		}
 		cJSON_AddItemToArray(arr, o);
 	}
+}
 
-	/* performance: timeline, critical path, efficiency */
-	o = cJSON_AddObjectToObject(m, "performance");
-	add_num(o, "wall_ms", wall);
-	add_num(o, "work_ms", work);
-	{
-		double workers = cdx_jn(run, "workers") > 0 ? cdx_jn(run, "workers") : (double)lanes;
-		cJSON_AddNumberToObject(o, "workers", workers);
-		cJSON_AddNumberToObject(o, "lanes", lanes);
-		if (workers > 0 && wall > 0)
-			cJSON_AddNumberToObject(o, "parallel_efficiency",
-						cdx_round(work / (workers * wall) * 1000) / 1000);
-		else
-			cJSON_AddNullToObject(o, "parallel_efficiency");
+/* the performance's "critical_path" */
+static void add_critical_path(cJSON *o, const struct runview *v)
+{
+	cJSON *cp = cJSON_AddObjectToObject(o, "critical_path");
+	cJSON *ids = cJSON_AddArrayToObject(cp, "jobs");
+	size_t i;
+	for (i = 0; i < v->n; i++)
+		if (v->t[i].critical)
+			cJSON_AddItemToArray(ids, cJSON_CreateString(v->t[i].id));
+	add_num(cp, "length_ms", v->cp_len);
+	cJSON_AddStringToObject(cp, "source", v->by_dag ? "pipeline" : "observed");
+	if (cJSON_IsNumber(cJSON_GetObjectItem(v->run, "critical_path_ms")))
+		add_num(cp, "recorded_ms", cdx_jn(v->run, "critical_path_ms"));
+}
+
+/* the performance's "timeline": times relative to the run's start */
+static void add_timeline(cJSON *o, const struct runview *v)
+{
+	cJSON *tl = cJSON_AddArrayToObject(o, "timeline");
+	size_t i;
+	for (i = 0; i < v->n; i++) {
+		const struct jobt *t = &v->t[i];
+		cJSON *e = cJSON_CreateObject();
+		int attempts = cJSON_GetArraySize(cJSON_GetObjectItem(t->job, "attempts"));
+		bool ran = attempts > 0;
+		cJSON_AddStringToObject(e, "job", t->id);
+		cJSON_AddStringToObject(e, "status", cdx_js(t->job, "status"));
+		cJSON_AddNumberToObject(e, "lane", ran ? t->lane : -1);
+		add_num(e, "start_ms", ran ? t->start - v->run_start : 0);
+		add_num(e, "end_ms", ran ? t->end - v->run_start : 0);
+		add_num(e, "wall_ms", t->busy);
+		add_num(e, "queue_ms", t->queue);
+		add_num(e, "cpu_ms", t->cpu);
+		add_num(e, "maxrss_kb", t->rss);
+		cJSON_AddNumberToObject(e, "attempts", attempts);
+		cJSON_AddBoolToObject(e, "critical", t->critical);
+		cJSON_AddItemToArray(tl, e);
 	}
-	{
-		cJSON *cp = cJSON_AddObjectToObject(o, "critical_path");
-		cJSON *ids = cJSON_AddArrayToObject(cp, "jobs");
-		for (i = 0; i < n; i++)
-			if (t[i].critical)
-				cJSON_AddItemToArray(ids, cJSON_CreateString(t[i].id));
-		add_num(cp, "length_ms", cp_len);
-		cJSON_AddStringToObject(cp, "source", by_dag ? "pipeline" : "observed");
-		if (cJSON_IsNumber(cJSON_GetObjectItem(run, "critical_path_ms")))
-			add_num(cp, "recorded_ms", cdx_jn(run, "critical_path_ms"));
+}
+
+/* the performance's "slowest_jobs": the five busiest */
+static void add_slowest(cJSON *o, const struct runview *v)
+{
+	cJSON *sl = cJSON_AddArrayToObject(o, "slowest_jobs");
+	const struct jobt *t = v->t;
+	size_t n = v->n, *ord = cdx_xcalloc(n + 1, sizeof(size_t)), i, q;
+	for (i = 0; i < n; i++)
+		ord[i] = i;
+	for (i = 0; i < n && i < 5; i++) {
+		size_t best = i;
+		cJSON *e;
+		for (q = i + 1; q < n; q++)
+			if (t[ord[q]].busy > t[ord[best]].busy)
+				best = q;
+		q = ord[i];
+		ord[i] = ord[best];
+		ord[best] = q;
+		if (t[ord[i]].busy <= 0)
+			break;
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "job", t[ord[i]].id);
+		add_num(e, "wall_ms", t[ord[i]].busy);
+		cJSON_AddItemToArray(sl, e);
 	}
-	{
-		cJSON *tl = cJSON_AddArrayToObject(o, "timeline");
-		for (i = 0; i < n; i++) {
-			cJSON *e = cJSON_CreateObject();
-			bool ran = cJSON_GetArraySize(cJSON_GetObjectItem(t[i].job, "attempts")) > 0;
-			cJSON_AddStringToObject(e, "job", t[i].id);
-			cJSON_AddStringToObject(e, "status", cdx_js(t[i].job, "status"));
-			cJSON_AddNumberToObject(e, "lane", ran ? t[i].lane : -1);
-			add_num(e, "start_ms", ran ? t[i].start - run_start : 0);
-			add_num(e, "end_ms", ran ? t[i].end - run_start : 0);
-			add_num(e, "wall_ms", t[i].busy);
-			add_num(e, "queue_ms", t[i].queue);
-			add_num(e, "cpu_ms", t[i].cpu);
-			add_num(e, "maxrss_kb", t[i].rss);
-			cJSON_AddNumberToObject(e, "attempts",
-						cJSON_GetArraySize(cJSON_GetObjectItem(t[i].job, "attempts")));
-			cJSON_AddBoolToObject(e, "critical", t[i].critical);
-			cJSON_AddItemToArray(tl, e);
-		}
-	}
-	{
-		cJSON *sl = cJSON_AddArrayToObject(o, "slowest_jobs");
-		size_t *ord = cdx_xcalloc(n + 1, sizeof(size_t)), q;
-		for (i = 0; i < n; i++)
-			ord[i] = i;
-		for (i = 0; i < n && i < 5; i++) {
-			size_t best = i;
-			for (q = i + 1; q < n; q++)
-				if (t[ord[q]].busy > t[ord[best]].busy)
-					best = q;
-			q = ord[i];
-			ord[i] = ord[best];
-			ord[best] = q;
-			if (t[ord[i]].busy <= 0)
-				break;
-			{
-				cJSON *e = cJSON_CreateObject();
-				cJSON_AddStringToObject(e, "job", t[ord[i]].id);
-				add_num(e, "wall_ms", t[ord[i]].busy);
-				cJSON_AddItemToArray(sl, e);
-			}
-		}
-		free(ord);
-	}
-	/* the trend over recent runs, oldest first */
-	arr = cJSON_AddArrayToObject(m, "trend");
+	free(ord);
+}
+
+/* "performance": efficiency, critical path, timeline, slowest jobs */
+static void add_performance(cJSON *m, const struct runview *v)
+{
+	cJSON *o = cJSON_AddObjectToObject(m, "performance");
+	double workers = cdx_jn(v->run, "workers") > 0 ? cdx_jn(v->run, "workers") : (double)v->lanes;
+	add_num(o, "wall_ms", v->wall);
+	add_num(o, "work_ms", v->work);
+	cJSON_AddNumberToObject(o, "workers", workers);
+	cJSON_AddNumberToObject(o, "lanes", v->lanes);
+	if (workers > 0 && v->wall > 0)
+		cJSON_AddNumberToObject(o, "parallel_efficiency", cdx_round(v->work / (workers * v->wall) * 1000) / 1000);
+	else
+		cJSON_AddNullToObject(o, "parallel_efficiency");
+	add_critical_path(o, v);
+	add_timeline(o, v);
+	add_slowest(o, v);
+}
+
+/* "trend": the finished runs of HISTORY and RUN itself, oldest first */
+static void add_trend(cJSON *m, const cJSON *run, const cJSON *history)
+{
+	cJSON *arr = cJSON_AddArrayToObject(m, "trend"), *it, *o;
 	cJSON_ArrayForEach(it, history)
 	{
 		if (!cdx_runset_finished(it) && strcmp(cdx_js(it, "id"), cdx_js(run, "id")) != 0)
@@ -574,9 +624,28 @@ static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
 		add_num(o, "duration_ms", cdx_jn(it, "duration_ms"));
 		cJSON_AddItemToArray(arr, o);
 	}
-	free(t);
-	free(secrets);
-	cdx_pipeline_free(p);
+}
+
+/* the report model of RUN with HISTORY (its pipeline's recent runs, oldest
+ * first) for TYPE: every section, whatever the type (trim_for_type cuts
+ * the JSON).  Caller frees with cJSON_Delete. */
+static cJSON *model(const cJSON *run, const cJSON *history, const char *type)
+{
+	struct runview v;
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "schema", SCHEMA_ID);
+	cJSON_AddStringToObject(m, "type", type);
+	cJSON_AddNumberToObject(m, "generated_ms", (double)cdx_wall_ms());
+	cJSON_AddStringToObject(m, "pipeline", cdx_js(run, "pipeline"));
+	runview_of(&v, run);
+	add_run(m, &v);
+	cJSON_AddItemToObject(m, "stages", stages_of(run, v.p, v.t, v.n));
+	add_errors(m, &v);
+	add_variables(m, &v);
+	add_jobs(m, &v);
+	add_performance(m, &v);
+	add_trend(m, run, history);
+	runview_free(&v);
 	return m;
 }
 
@@ -593,223 +662,6 @@ static void trim_for_type(cJSON *m, const char *type)
 		cJSON_DeleteItemFromObject(m, "variables");
 		cJSON_DeleteItemFromObject(m, "jobs");
 	}
-}
-
-/* ---- text ----------------------------------------------------------------- */
-
-#define COLS 80
-
-static void fmt_ms(double ms, char *buf, size_t n)
-{
-	if (ms >= 3600000)
-		snprintf(buf, n, "%.0fh%02lldm", floor(ms / 3600000), (long long)(ms / 60000) % 60);
-	else if (ms >= 60000)
-		snprintf(buf, n, "%.0fm%02llds", floor(ms / 60000), (long long)(ms / 1000) % 60);
-	else if (ms >= 10000)
-		snprintf(buf, n, "%.1fs", ms / 1000);
-	else
-		snprintf(buf, n, "%.2fs", ms / 1000);
-}
-
-/* at most W display columns of S (UTF-8 aware), cut with '~' */
-static void fit(struct cdx_buf *b, const char *s, size_t w, bool pad)
-{
-	size_t cols = 0, len = 0, total = 0;
-	const unsigned char *c;
-	for (c = (const unsigned char *)s; *c; c++)
-		if ((*c & 0xc0) != 0x80)
-			total++;
-	for (c = (const unsigned char *)s; *c; c++) {
-		if ((*c & 0xc0) != 0x80) {
-			if (cols + 1 > w || (total > w && cols + 1 == w))
-				break;
-			cols++;
-		}
-		len++;
-	}
-	cdx_buf_add(b, s, len);
-	if (total > w) {
-		cdx_buf_addc(b, '~');
-		cols++;
-	}
-	while (pad && cols < w) {
-		cdx_buf_addc(b, ' ');
-		cols++;
-	}
-}
-
-/* one line of free text, cut to the width after INDENT; control
- * characters other than tab become '?' so that nothing moves the cursor */
-static void text_line(struct cdx_buf *b, const char *indent, const char *s, size_t n)
-{
-	struct cdx_buf l = {0};
-	size_t i;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\t')
-			cdx_buf_adds(&l, "  ");
-		else if (c < 0x20 || c == 0x7f)
-			cdx_buf_addc(&l, '?');
-		else
-			cdx_buf_addc(&l, (char)c);
-	}
-	cdx_buf_adds(b, indent);
-	fit(b, l.data ? l.data : "", COLS - strlen(indent), false);
-	cdx_buf_addc(b, '\n');
-	cdx_buf_free(&l);
-}
-
-static void text_block(struct cdx_buf *b, const char *indent, const char *s)
-{
-	while (*s) {
-		const char *nl = strchr(s, '\n');
-		size_t n = nl ? (size_t)(nl - s) : strlen(s);
-		text_line(b, indent, s, n);
-		s += n + (nl ? 1 : 0);
-	}
-}
-
-static void text_printf(struct cdx_buf *b, const char *indent, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void text_printf(struct cdx_buf *b, const char *indent, const char *fmt, ...)
-{
-	struct cdx_buf l = {0};
-	va_list ap;
-	va_start(ap, fmt);
-	cdx_buf_vprintf(&l, fmt, ap);
-	va_end(ap);
-	text_line(b, indent, l.data ? l.data : "", l.len);
-	cdx_buf_free(&l);
-}
-
-char *cdx_report_text(const cJSON *m)
-{
-	struct cdx_buf b = {0};
-	const cJSON *run = cJSON_GetObjectItem(m, "run"), *it, *a, *perf = cJSON_GetObjectItem(m, "performance");
-	const char *type = cdx_js(m, "type");
-	char d[32], w[32];
-	time_t when = (time_t)(cdx_jn(run, "start_ms") / 1000);
-	struct tm tm;
-	localtime_r(&when, &tm);
-	strftime(w, sizeof(w), "%Y-%m-%d %H:%M:%S", &tm);
-	fmt_ms(cdx_jn(run, "duration_ms"), d, sizeof(d));
-	text_printf(&b, "", "%s report: pipeline %s", type, cdx_js(m, "pipeline"));
-	text_printf(&b, "", "run %s: %s in %s", cdx_js(run, "id"), cdx_js(run, "status"), d);
-	text_printf(&b, "", "started %s by %s@%s", w, cdx_js(run, "user"), cdx_js(run, "host"));
-	cdx_buf_adds(&b, "\nSTAGE                STATUS        JOBS    OK  FAILED  SKIPPED   DURATION\n");
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "stages"))
-	{
-		fit(&b, cdx_js(it, "name"), 20, true);
-		cdx_buf_addc(&b, ' ');
-		fit(&b, cdx_js(it, "status"), 12, true);
-		fmt_ms(cdx_jn(it, "duration_ms"), d, sizeof(d));
-		cdx_buf_printf(&b, " %5.0f %5.0f %7.0f %8.0f %10s\n", cdx_jn(it, "jobs"), cdx_jn(it, "succeeded"),
-			       cdx_jn(it, "failed"), cdx_jn(it, "skipped"), d);
-	}
-	if (cJSON_GetArraySize(cJSON_GetObjectItem(m, "errors"))) {
-		cdx_buf_adds(&b, "\nERRORS\n");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "errors")) text_printf(&b, "  ", "%s", it->valuestring);
-	}
-	if (strcmp(type, "detailed") == 0) {
-		if (cJSON_GetArraySize(cJSON_GetObjectItem(m, "variables"))) {
-			cdx_buf_adds(&b, "\nVARIABLES\n");
-			cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "variables"))
-				text_printf(&b, "  ", "%s=%s", cdx_js(it, "name"), cdx_js(it, "value"));
-		}
-		cdx_buf_adds(&b, "\nJOBS\n");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "jobs"))
-		{
-			text_printf(&b, "  ", "%s: %s", cdx_js(it, "id"), cdx_js(it, "status"));
-			cJSON_ArrayForEach(a, cJSON_GetObjectItem(it, "attempts"))
-			{
-				char code[48] = "";
-				fmt_ms(cdx_jn(a, "wall_ms"), d, sizeof(d));
-				if (cJSON_GetObjectItem(a, "exit_code"))
-					snprintf(code, sizeof(code), "exit %.0f", cdx_jn(a, "exit_code"));
-				else if (cJSON_GetObjectItem(a, "signal"))
-					snprintf(code, sizeof(code), "signal %.0f", cdx_jn(a, "signal"));
-				text_printf(&b, "    ", "attempt %.0f: %s, %s, %s, cpu %.2fs, max rss %.0f KiB",
-					    cdx_jn(a, "attempt"), cdx_js(a, "status"), code, d,
-					    (cdx_jn(a, "user_ms") + cdx_jn(a, "sys_ms")) / 1000, cdx_jn(a, "maxrss_kb"));
-				if (*cdx_js(a, "error"))
-					text_printf(&b, "      ", "error: %s", cdx_js(a, "error"));
-				if (*cdx_js(a, "log_tail"))
-					text_block(&b, "      | ", cdx_js(a, "log_tail"));
-			}
-		}
-	}
-	if (strcmp(type, "performance") == 0 && perf) {
-		const cJSON *cp = cJSON_GetObjectItem(perf, "critical_path");
-		double wall = cdx_jn(perf, "wall_ms");
-		int i = 0;
-		fmt_ms(cdx_jn(perf, "work_ms"), d, sizeof(d));
-		fmt_ms(wall, w, sizeof(w));
-		cdx_buf_adds(&b, "\nPERFORMANCE\n");
-		if (cJSON_IsNumber(cJSON_GetObjectItem(perf, "parallel_efficiency")))
-			text_printf(&b, "  ", "work %s over %s wall on %.0f workers: parallel efficiency %.0f%%", d, w,
-				    cdx_jn(perf, "workers"), cdx_jn(perf, "parallel_efficiency") * 100);
-		fmt_ms(cdx_jn(cp, "length_ms"), d, sizeof(d));
-		text_printf(&b, "  ", "critical path (%s, from the %s):", d,
-			    strcmp(cdx_js(cp, "source"), "pipeline") == 0 ? "job graph" : "observed times");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(cp, "jobs"))
-			text_printf(&b, "    ", "%s %s", i++ ? "->" : "  ", it->valuestring);
-		cdx_buf_adds(&b, "\n  JOB                        LANE  START   WALL    QUEUE     CPU  MAX RSS\n");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(perf, "timeline"))
-		{
-			char s1[32], s2[32], s3[32] = "-", s4[32];
-			cdx_buf_adds(&b, cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")) ? "* " : "  ");
-			fit(&b, cdx_js(it, "job"), 26, true);
-			fmt_ms(cdx_jn(it, "start_ms"), s1, sizeof(s1));
-			fmt_ms(cdx_jn(it, "wall_ms"), s2, sizeof(s2));
-			if (cJSON_IsNumber(cJSON_GetObjectItem(it, "queue_ms")))
-				fmt_ms(cdx_jn(it, "queue_ms"), s3, sizeof(s3));
-			fmt_ms(cdx_jn(it, "cpu_ms"), s4, sizeof(s4));
-			cdx_buf_printf(&b, " %4.0f %6s %6s %8s %7s %6.0fM\n", cdx_jn(it, "lane") + 1, s1, s2, s3, s4,
-				       cdx_jn(it, "maxrss_kb") / 1024);
-		}
-		/* the timeline in characters: 50 columns for the wall time */
-		if (wall > 0) {
-			cdx_buf_adds(&b, "\n  TIMELINE (* critical path)\n");
-			cJSON_ArrayForEach(it, cJSON_GetObjectItem(perf, "timeline"))
-			{
-				int from = (int)(cdx_jn(it, "start_ms") / wall * 50), to = (int)(cdx_jn(it, "end_ms") / wall * 50), c;
-				if (cdx_jn(it, "lane") < 0)
-					continue;
-				if (to <= from)
-					to = from + 1;
-				if (to > 50)
-					to = 50;
-				cdx_buf_adds(&b, "  ");
-				fit(&b, cdx_js(it, "job"), 22, true);
-				cdx_buf_adds(&b, " |");
-				for (c = 0; c < 50; c++)
-					cdx_buf_addc(&b, c >= from && c < to
-								 ? (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")) ? '*' : '=')
-								 : ' ');
-				cdx_buf_adds(&b, "|\n");
-			}
-		}
-	}
-	if (cJSON_GetArraySize(cJSON_GetObjectItem(m, "trend")) > 1) {
-		double max = 0;
-		cdx_buf_adds(&b, "\nTREND (recent runs, oldest first)\n");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "trend")) if (cdx_jn(it, "duration_ms") > max) max =
-			cdx_jn(it, "duration_ms");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "trend"))
-		{
-			int bar = max > 0 ? (int)(cdx_jn(it, "duration_ms") / max * 28 + 0.5) : 0, c;
-			cdx_buf_adds(&b, "  ");
-			fit(&b, cdx_js(it, "run"), 29, true);
-			cdx_buf_addc(&b, ' ');
-			fit(&b, cdx_js(it, "status"), 11, true);
-			fmt_ms(cdx_jn(it, "duration_ms"), d, sizeof(d));
-			cdx_buf_printf(&b, " %7s ", d);
-			for (c = 0; c < bar; c++)
-				cdx_buf_addc(&b, '#');
-			cdx_buf_addc(&b, '\n');
-		}
-	}
-	return cdx_buf_detach(&b);
 }
 
 /* ---- the API -------------------------------------------------------------- */

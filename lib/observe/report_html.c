@@ -264,10 +264,10 @@ static void td_ms(struct cdx_buf *b, const cJSON *o, const char *k)
 	cdx_buf_printf(b, "<td class=\"n\">%s</td>", d);
 }
 
-char *cdx_report_html(const cJSON *m)
+/* <head> with the CSS, and the <header>: pipeline, status, run, when */
+static void html_head(struct cdx_buf *b, const cJSON *m)
 {
-	struct cdx_buf b = {0};
-	const cJSON *run = cJSON_GetObjectItem(m, "run"), *perf = cJSON_GetObjectItem(m, "performance"), *it, *a;
+	const cJSON *run = cJSON_GetObjectItem(m, "run");
 	const char *type = cdx_js(m, "type");
 	char d[64], w[64];
 	time_t when = (time_t)(cdx_jn(run, "start_ms") / 1000);
@@ -275,183 +275,241 @@ char *cdx_report_html(const cJSON *m)
 	localtime_r(&when, &tm);
 	strftime(w, sizeof(w), "%Y-%m-%d %H:%M:%S", &tm);
 	fmt_ms(cdx_jn(run, "duration_ms"), d, sizeof(d));
-
-	cdx_buf_adds(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-			 "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-			 "style-src 'unsafe-inline'\">\n"
-			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
-	esc(&b, m, "pipeline");
-	cdx_buf_printf(&b, " — %s report — run ", type);
-	esc(&b, run, "id");
-	cdx_buf_printf(&b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<header>\n<h1>", css);
-	esc(&b, m, "pipeline");
-	cdx_buf_printf(&b, " <span class=\"badge st-%s\">", st_class(cdx_js(run, "status")));
-	esc(&b, run, "status");
-	cdx_buf_adds(&b, "</span></h1>\n<p>run <code>");
-	esc(&b, run, "id");
-	cdx_buf_printf(&b, "</code> · started %s · %s · ", w, d);
-	esc(&b, run, "user");
-	cdx_buf_adds(&b, "@");
-	esc(&b, run, "host");
+	cdx_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+			"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+			"style-src 'unsafe-inline'\">\n"
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+	esc(b, m, "pipeline");
+	cdx_buf_printf(b, " — %s report — run ", type);
+	esc(b, run, "id");
+	cdx_buf_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<header>\n<h1>", css);
+	esc(b, m, "pipeline");
+	cdx_buf_printf(b, " <span class=\"badge st-%s\">", st_class(cdx_js(run, "status")));
+	esc(b, run, "status");
+	cdx_buf_adds(b, "</span></h1>\n<p>run <code>");
+	esc(b, run, "id");
+	cdx_buf_printf(b, "</code> · started %s · %s · ", w, d);
+	esc(b, run, "user");
+	cdx_buf_adds(b, "@");
+	esc(b, run, "host");
 	if (*cdx_js(run, "version")) {
-		cdx_buf_adds(&b, " · version ");
-		esc(&b, run, "version");
+		cdx_buf_adds(b, " · version ");
+		esc(b, run, "version");
 	}
-	cdx_buf_printf(&b, " · %s report</p>\n</header>\n<div class=\"cards\">\n", type);
-	card(&b, "duration", d);
-	{
-		const cJSON *bs = cJSON_GetObjectItem(run, "jobs_by_status");
-		snprintf(d, sizeof(d), "%.0f / %.0f", cdx_jn(bs, "success"), cdx_jn(run, "jobs"));
-		card(&b, "jobs succeeded", d);
-		snprintf(d, sizeof(d), "%.0f", cdx_jn(bs, "failed") + cdx_jn(bs, "timeout"));
-		card(&b, "jobs failed", d);
-	}
+	cdx_buf_printf(b, " · %s report</p>\n</header>\n", type);
+}
+
+/* the cards: duration, jobs succeeded and failed, efficiency, critical path */
+static void html_cards(struct cdx_buf *b, const cJSON *m)
+{
+	const cJSON *run = cJSON_GetObjectItem(m, "run"), *perf = cJSON_GetObjectItem(m, "performance");
+	const cJSON *bs = cJSON_GetObjectItem(run, "jobs_by_status");
+	char d[64];
+	cdx_buf_adds(b, "<div class=\"cards\">\n");
+	fmt_ms(cdx_jn(run, "duration_ms"), d, sizeof(d));
+	card(b, "duration", d);
+	snprintf(d, sizeof(d), "%.0f / %.0f", cdx_jn(bs, "success"), cdx_jn(run, "jobs"));
+	card(b, "jobs succeeded", d);
+	snprintf(d, sizeof(d), "%.0f", cdx_jn(bs, "failed") + cdx_jn(bs, "timeout"));
+	card(b, "jobs failed", d);
 	if (cJSON_IsNumber(cJSON_GetObjectItem(perf, "parallel_efficiency"))) {
 		snprintf(d, sizeof(d), "%.0f%% on %.0f", cdx_jn(perf, "parallel_efficiency") * 100,
 			 cdx_jn(perf, "workers"));
-		card(&b, "parallel efficiency", d);
+		card(b, "parallel efficiency", d);
 	}
 	fmt_ms(cdx_jn(cJSON_GetObjectItem(perf, "critical_path"), "length_ms"), d, sizeof(d));
-	card(&b, "critical path", d);
-	cdx_buf_adds(&b, "</div>\n");
+	card(b, "critical path", d);
+	cdx_buf_adds(b, "</div>\n");
+}
 
-	if (cJSON_GetArraySize(cJSON_GetObjectItem(m, "errors"))) {
-		cdx_buf_adds(&b, "<section>\n<h2>Errors</h2>\n<ul class=\"err\">\n");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "errors"))
-		{
-			cdx_buf_adds(&b, "<li>");
-			html_text(&b, cJSON_GetStringValue(it) ? it->valuestring : "");
-			cdx_buf_adds(&b, "</li>\n");
-		}
-		cdx_buf_adds(&b, "</ul>\n</section>\n");
-	}
-
-	cdx_buf_adds(&b, "<section>\n<h2>Timeline</h2>\n");
+/* the errors, when there are any */
+static void html_errors(struct cdx_buf *b, const cJSON *m)
+{
+	const cJSON *it;
+	if (!cJSON_GetArraySize(cJSON_GetObjectItem(m, "errors")))
+		return;
+	cdx_buf_adds(b, "<section>\n<h2>Errors</h2>\n<ul class=\"err\">\n");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "errors"))
 	{
-		const cJSON *cp = cJSON_GetObjectItem(perf, "critical_path");
-		int i = 0;
-		cdx_buf_adds(&b, "<p class=\"cp-path\"><span>critical path");
-		cdx_buf_adds(&b, strcmp(cdx_js(cp, "source"), "pipeline") == 0 ? " (job graph):" : " (observed):");
-		cdx_buf_adds(&b, "</span>");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(cp, "jobs"))
-		{
-			cdx_buf_adds(&b, i++ ? " → <code>" : " <code>");
-			html_text(&b, cJSON_GetStringValue(it) ? it->valuestring : "");
-			cdx_buf_adds(&b, "</code>");
-		}
-		cdx_buf_adds(&b, "</p>\n");
+		cdx_buf_adds(b, "<li>");
+		html_text(b, cJSON_GetStringValue(it) ? it->valuestring : "");
+		cdx_buf_adds(b, "</li>\n");
 	}
-	timeline(&b, perf);
-	cdx_buf_adds(&b, "</section>\n");
+	cdx_buf_adds(b, "</ul>\n</section>\n");
+}
 
-	cdx_buf_adds(&b, "<section>\n<h2>Stages</h2>\n<table>\n<tr><th>stage</th><th>status</th><th class=\"n\">jobs</th>"
-			 "<th class=\"n\">ok</th><th class=\"n\">failed</th><th class=\"n\">skipped</th>"
-			 "<th class=\"n\">duration</th></tr>\n");
+/* the critical path in words, then the timeline chart */
+static void html_timeline(struct cdx_buf *b, const cJSON *m)
+{
+	const cJSON *perf = cJSON_GetObjectItem(m, "performance"), *cp = cJSON_GetObjectItem(perf, "critical_path");
+	const cJSON *it;
+	int i = 0;
+	cdx_buf_adds(b, "<section>\n<h2>Timeline</h2>\n");
+	cdx_buf_adds(b, "<p class=\"cp-path\"><span>critical path");
+	cdx_buf_adds(b, strcmp(cdx_js(cp, "source"), "pipeline") == 0 ? " (job graph):" : " (observed):");
+	cdx_buf_adds(b, "</span>");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cp, "jobs"))
+	{
+		cdx_buf_adds(b, i++ ? " → <code>" : " <code>");
+		html_text(b, cJSON_GetStringValue(it) ? it->valuestring : "");
+		cdx_buf_adds(b, "</code>");
+	}
+	cdx_buf_adds(b, "</p>\n");
+	timeline(b, perf);
+	cdx_buf_adds(b, "</section>\n");
+}
+
+/* the stages table */
+static void html_stages(struct cdx_buf *b, const cJSON *m)
+{
+	const cJSON *it;
+	cdx_buf_adds(b, "<section>\n<h2>Stages</h2>\n<table>\n<tr><th>stage</th><th>status</th><th class=\"n\">jobs</th>"
+			"<th class=\"n\">ok</th><th class=\"n\">failed</th><th class=\"n\">skipped</th>"
+			"<th class=\"n\">duration</th></tr>\n");
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "stages"))
 	{
-		cdx_buf_adds(&b, "<tr><td>");
-		esc(&b, it, "name");
-		cdx_buf_printf(&b, "</td><td class=\"st st-%s\">", st_class(cdx_js(it, "status")));
-		esc(&b, it, "status");
-		cdx_buf_printf(&b, "</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td>"
-				   "<td class=\"n\">%.0f</td>",
+		cdx_buf_adds(b, "<tr><td>");
+		esc(b, it, "name");
+		cdx_buf_printf(b, "</td><td class=\"st st-%s\">", st_class(cdx_js(it, "status")));
+		esc(b, it, "status");
+		cdx_buf_printf(b, "</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td>"
+				  "<td class=\"n\">%.0f</td>",
 			       cdx_jn(it, "jobs"), cdx_jn(it, "succeeded"), cdx_jn(it, "failed"), cdx_jn(it, "skipped"));
-		td_ms(&b, it, "duration_ms");
-		cdx_buf_adds(&b, "</tr>\n");
+		td_ms(b, it, "duration_ms");
+		cdx_buf_adds(b, "</tr>\n");
 	}
-	cdx_buf_adds(&b, "</table>\n</section>\n");
+	cdx_buf_adds(b, "</table>\n</section>\n");
+}
 
-	if (strcmp(type, "performance") == 0) {
-		cdx_buf_adds(&b, "<section>\n<h2>Jobs</h2>\n<table>\n<tr><th>job</th><th class=\"n\">worker</th>"
-				 "<th class=\"n\">start</th><th class=\"n\">wall</th><th class=\"n\">queue wait</th>"
-				 "<th class=\"n\">cpu</th><th class=\"n\">max rss</th><th class=\"n\">attempts</th></tr>\n");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(perf, "timeline"))
-		{
-			cdx_buf_adds(&b, "<tr><td>");
-			if (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")))
-				cdx_buf_adds(&b, "<b>");
-			esc(&b, it, "job");
-			if (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")))
-				cdx_buf_adds(&b, "</b>");
-			if (cdx_jn(it, "lane") >= 0)
-				cdx_buf_printf(&b, "</td><td class=\"n\">%.0f</td>", cdx_jn(it, "lane") + 1);
-			else
-				cdx_buf_adds(&b, "</td><td class=\"n\">-</td>");
-			td_ms(&b, it, "start_ms");
-			td_ms(&b, it, "wall_ms");
-			td_ms(&b, it, "queue_ms");
-			td_ms(&b, it, "cpu_ms");
-			cdx_buf_printf(&b, "<td class=\"n\">%.1f MiB</td><td class=\"n\">%.0f</td></tr>\n",
-				       cdx_jn(it, "maxrss_kb") / 1024, cdx_jn(it, "attempts"));
-		}
-		cdx_buf_adds(&b, "</table>\n</section>\n");
+/* a performance report's table of jobs: worker, times, CPU, RSS */
+static void html_perf_jobs(struct cdx_buf *b, const cJSON *m)
+{
+	const cJSON *it;
+	cdx_buf_adds(b, "<section>\n<h2>Jobs</h2>\n<table>\n<tr><th>job</th><th class=\"n\">worker</th>"
+			"<th class=\"n\">start</th><th class=\"n\">wall</th><th class=\"n\">queue wait</th>"
+			"<th class=\"n\">cpu</th><th class=\"n\">max rss</th><th class=\"n\">attempts</th></tr>\n");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cJSON_GetObjectItem(m, "performance"), "timeline"))
+	{
+		cdx_buf_adds(b, "<tr><td>");
+		if (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")))
+			cdx_buf_adds(b, "<b>");
+		esc(b, it, "job");
+		if (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")))
+			cdx_buf_adds(b, "</b>");
+		if (cdx_jn(it, "lane") >= 0)
+			cdx_buf_printf(b, "</td><td class=\"n\">%.0f</td>", cdx_jn(it, "lane") + 1);
+		else
+			cdx_buf_adds(b, "</td><td class=\"n\">-</td>");
+		td_ms(b, it, "start_ms");
+		td_ms(b, it, "wall_ms");
+		td_ms(b, it, "queue_ms");
+		td_ms(b, it, "cpu_ms");
+		cdx_buf_printf(b, "<td class=\"n\">%.1f MiB</td><td class=\"n\">%.0f</td></tr>\n",
+			       cdx_jn(it, "maxrss_kb") / 1024, cdx_jn(it, "attempts"));
 	}
+	cdx_buf_adds(b, "</table>\n</section>\n");
+}
 
+/* one attempt A as a table row, its error and log tail in a row below */
+static void html_attempt(struct cdx_buf *b, const cJSON *a)
+{
+	char cpu[32];
+	cdx_buf_printf(b, "<tr><td class=\"n\">%.0f</td><td class=\"st st-%s\">", cdx_jn(a, "attempt"),
+		       st_class(cdx_js(a, "status")));
+	esc(b, a, "status");
+	if (cJSON_GetObjectItem(a, "exit_code"))
+		cdx_buf_printf(b, "</td><td class=\"n\">%.0f</td>", cdx_jn(a, "exit_code"));
+	else if (cJSON_GetObjectItem(a, "signal"))
+		cdx_buf_printf(b, "</td><td class=\"n\">signal %.0f</td>", cdx_jn(a, "signal"));
+	else
+		cdx_buf_adds(b, "</td><td class=\"n\">-</td>");
+	td_ms(b, a, "wall_ms");
+	fmt_ms(cdx_jn(a, "user_ms") + cdx_jn(a, "sys_ms"), cpu, sizeof(cpu));
+	cdx_buf_printf(b, "<td class=\"n\">%s</td><td class=\"n\">%.1f MiB</td></tr>\n", cpu,
+		       cdx_jn(a, "maxrss_kb") / 1024);
+	if (!*cdx_js(a, "error") && !*cdx_js(a, "log_tail"))
+		return;
+	cdx_buf_adds(b, "<tr><td colspan=\"6\">");
+	if (*cdx_js(a, "error")) {
+		cdx_buf_adds(b, "<p>");
+		esc(b, a, "error");
+		cdx_buf_adds(b, "</p>");
+	}
+	if (*cdx_js(a, "log_tail")) {
+		cdx_buf_adds(b, "<pre>");
+		esc(b, a, "log_tail");
+		cdx_buf_adds(b, "</pre>");
+	}
+	cdx_buf_adds(b, "</td></tr>\n");
+}
+
+/* a detailed report's jobs, each with its attempts (open unless it
+ * succeeded) */
+static void html_attempts(struct cdx_buf *b, const cJSON *m)
+{
+	const cJSON *it, *a;
+	cdx_buf_adds(b, "<section>\n<h2>Jobs and attempts</h2>\n");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "jobs"))
+	{
+		const char *st = cdx_js(it, "status");
+		cdx_buf_printf(b, "<details%s><summary><b>", strcmp(st, "success") == 0 ? "" : " open");
+		esc(b, it, "id");
+		cdx_buf_printf(b, "</b> <span class=\"st st-%s\">", st_class(st));
+		esc(b, it, "status");
+		cdx_buf_adds(b, "</span></summary>\n<table>\n<tr><th>attempt</th><th>status</th><th>exit</th>"
+				"<th>wall</th><th>cpu</th><th>max rss</th></tr>\n");
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(it, "attempts"))
+			html_attempt(b, a);
+		cdx_buf_adds(b, "</table>\n</details>\n");
+	}
+	cdx_buf_adds(b, "</section>\n");
+}
+
+/* a detailed report's variables, when there are any */
+static void html_variables(struct cdx_buf *b, const cJSON *m)
+{
+	const cJSON *it;
+	if (!cJSON_GetArraySize(cJSON_GetObjectItem(m, "variables")))
+		return;
+	cdx_buf_adds(b, "<section>\n<h2>Variables</h2>\n<table>\n<tr><th>name</th><th>value</th></tr>\n");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "variables"))
+	{
+		cdx_buf_adds(b, "<tr><td><code>");
+		esc(b, it, "name");
+		cdx_buf_adds(b, "</code></td><td><code>");
+		esc(b, it, "value");
+		cdx_buf_adds(b, cJSON_IsTrue(cJSON_GetObjectItem(it, "secret")) ? "</code> (secret)</td></tr>\n"
+										 : "</code></td></tr>\n");
+	}
+	cdx_buf_adds(b, "</table>\n</section>\n");
+}
+
+/* the duration trend chart, when there are runs */
+static void html_trend(struct cdx_buf *b, const cJSON *m)
+{
+	if (!cJSON_GetArraySize(cJSON_GetObjectItem(m, "trend")))
+		return;
+	cdx_buf_adds(b, "<section>\n<h2>Duration trend</h2>\n");
+	trend(b, m);
+	cdx_buf_adds(b, "</section>\n");
+}
+
+char *cdx_report_html(const cJSON *m)
+{
+	struct cdx_buf b = {0};
+	const char *type = cdx_js(m, "type");
+	html_head(&b, m);
+	html_cards(&b, m);
+	html_errors(&b, m);
+	html_timeline(&b, m);
+	html_stages(&b, m);
+	if (strcmp(type, "performance") == 0)
+		html_perf_jobs(&b, m);
 	if (strcmp(type, "detailed") == 0) {
-		cdx_buf_adds(&b, "<section>\n<h2>Jobs and attempts</h2>\n");
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "jobs"))
-		{
-			const char *st = cdx_js(it, "status");
-			cdx_buf_printf(&b, "<details%s><summary><b>", strcmp(st, "success") == 0 ? "" : " open");
-			esc(&b, it, "id");
-			cdx_buf_printf(&b, "</b> <span class=\"st st-%s\">", st_class(st));
-			esc(&b, it, "status");
-			cdx_buf_adds(&b, "</span></summary>\n<table>\n<tr><th>attempt</th><th>status</th><th>exit</th>"
-					 "<th>wall</th><th>cpu</th><th>max rss</th></tr>\n");
-			cJSON_ArrayForEach(a, cJSON_GetObjectItem(it, "attempts"))
-			{
-				char cpu[32];
-				cdx_buf_printf(&b, "<tr><td class=\"n\">%.0f</td><td class=\"st st-%s\">", cdx_jn(a, "attempt"),
-					       st_class(cdx_js(a, "status")));
-				esc(&b, a, "status");
-				if (cJSON_GetObjectItem(a, "exit_code"))
-					cdx_buf_printf(&b, "</td><td class=\"n\">%.0f</td>", cdx_jn(a, "exit_code"));
-				else if (cJSON_GetObjectItem(a, "signal"))
-					cdx_buf_printf(&b, "</td><td class=\"n\">signal %.0f</td>", cdx_jn(a, "signal"));
-				else
-					cdx_buf_adds(&b, "</td><td class=\"n\">-</td>");
-				td_ms(&b, a, "wall_ms");
-				fmt_ms(cdx_jn(a, "user_ms") + cdx_jn(a, "sys_ms"), cpu, sizeof(cpu));
-				cdx_buf_printf(&b, "<td class=\"n\">%s</td><td class=\"n\">%.1f MiB</td></tr>\n", cpu,
-					       cdx_jn(a, "maxrss_kb") / 1024);
-				if (*cdx_js(a, "error") || *cdx_js(a, "log_tail")) {
-					cdx_buf_adds(&b, "<tr><td colspan=\"6\">");
-					if (*cdx_js(a, "error")) {
-						cdx_buf_adds(&b, "<p>");
-						esc(&b, a, "error");
-						cdx_buf_adds(&b, "</p>");
-					}
-					if (*cdx_js(a, "log_tail")) {
-						cdx_buf_adds(&b, "<pre>");
-						esc(&b, a, "log_tail");
-						cdx_buf_adds(&b, "</pre>");
-					}
-					cdx_buf_adds(&b, "</td></tr>\n");
-				}
-			}
-			cdx_buf_adds(&b, "</table>\n</details>\n");
-		}
-		cdx_buf_adds(&b, "</section>\n");
-		if (cJSON_GetArraySize(cJSON_GetObjectItem(m, "variables"))) {
-			cdx_buf_adds(&b, "<section>\n<h2>Variables</h2>\n<table>\n<tr><th>name</th><th>value</th></tr>\n");
-			cJSON_ArrayForEach(it, cJSON_GetObjectItem(m, "variables"))
-			{
-				cdx_buf_adds(&b, "<tr><td><code>");
-				esc(&b, it, "name");
-				cdx_buf_adds(&b, "</code></td><td><code>");
-				esc(&b, it, "value");
-				cdx_buf_adds(&b, cJSON_IsTrue(cJSON_GetObjectItem(it, "secret")) ? "</code> (secret)</td></tr>\n"
-												  : "</code></td></tr>\n");
-			}
-			cdx_buf_adds(&b, "</table>\n</section>\n");
-		}
+		html_attempts(&b, m);
+		html_variables(&b, m);
 	}
-
-	if (cJSON_GetArraySize(cJSON_GetObjectItem(m, "trend"))) {
-		cdx_buf_adds(&b, "<section>\n<h2>Duration trend</h2>\n");
-		trend(&b, m);
-		cdx_buf_adds(&b, "</section>\n");
-	}
+	html_trend(&b, m);
 	cdx_buf_printf(&b, "<footer>generated by cdx %s</footer>\n</main>\n</body>\n</html>\n", CDX_VERSION);
 	return cdx_buf_detach(&b);
 }

@@ -1,16 +1,20 @@
-/* test_monitor.c — monitor.c, monitor_config.c, runset.c and the store
- * operations they stand on (store_file.c's tail, store.c's scan_runs), on
- * a real file store filled with records written the way run.c and
- * deploy.c write them: health states and their thresholds, flaky and
- * slowest jobs, alerts that fire once and resolve once, notify on stdin,
- * metrics label escaping, the monitoring: section's positions. */
+/* test_monitor.c — monitor.c, alerts.c, metrics.c, monitor_config.c,
+ * runset.c and the store operations they stand on (store_file.c's tail,
+ * store.c's scan_runs), on a real file store filled with records written
+ * the way run.c and deploy.c write them: health states and their
+ * thresholds, flaky and slowest jobs, alerts that fire once and resolve
+ * once, notify on stdin through cdx_hook_run, metrics label escaping, the
+ * monitoring: section's positions. */
 #include "fixtures.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/diag.h"
+#include "exec/hook.h"
 #include "observe/monitor.h"
 #include "state/runset.h"
 #include "state/store.h"
@@ -327,6 +331,94 @@ static void test_alert_notify_stdin(void **state)
 	cdx_monitor_config_free(c);
 }
 
+/* the one action of evaluating C (named NAME) for ci; caller frees */
+static cJSON *notified(struct fx *f, struct cdx_monitor_config *c, const char *name)
+{
+	struct cdx_error err = {0};
+	cJSON *a, *one;
+	free(c->alerts[0].name);
+	c->alerts[0].name = strdup(name);
+	a = cdx_monitor_alerts_in(f->s, "ci", c, &err);
+	assert_non_null(a);
+	assert_int_equal(cJSON_GetArraySize(a), 1);
+	one = cJSON_DetachItemFromArray(a, 0);
+	cJSON_Delete(a);
+	return one;
+}
+
+/* the notify command runs through cdx_hook_run: the JSON still comes on its
+ * stdin, from a file under TMPDIR (quoted for the shell, removed after),
+ * in the project's directory; its status is recorded, CDX_HOOK_TIMEDOUT
+ * for one killed at notify_timeout, -1 for one that could not start */
+static void test_alert_notify_hook(void **state)
+{
+	struct fx *f = *state;
+	char tmp[512], cmd[1200], path[512], *out, *old = getenv("TMPDIR");
+	size_t len;
+	struct cdx_error err = {0};
+	struct cdx_monitor_config *c;
+	cJSON *a, *o;
+	DIR *d;
+	struct dirent *de;
+	int left = 0;
+	old = old ? strdup(old) : NULL;
+	snprintf(tmp, sizeof(tmp), "%s/it's tmp", f->dir);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	setenv("TMPDIR", tmp, 1);
+	snprintf(path, sizeof(path), "%s/got", f->dir);
+	snprintf(cmd, sizeof(cmd), "{ pwd; cat; } >'%s'", path);
+	c = one_alert(CDX_ALERT_CONSECUTIVE_FAILURES, 1, cmd);
+	free(c->dir);
+	c->dir = strdup(f->dir);
+	run(f->s, "ci", 1, "failed", 10, "t/a", "f");
+	a = notified(f, c, "read");
+	assert_int_equal((int)cdx_jn(a, "notify_status"), 0);
+	cJSON_Delete(a);
+	assert_int_equal(cdx_read_file(path, 1 << 20, &out, &len, &err), 0);
+	assert_true(strncmp(out, f->dir, strlen(f->dir)) == 0 && out[strlen(f->dir)] == '\n');
+	o = cJSON_Parse(out + strlen(f->dir) + 1);
+	assert_non_null(o);
+	assert_string_equal(cdx_js(o, "alert"), "read");
+	assert_string_equal(cdx_js(o, "state"), "firing");
+	cJSON_Delete(o);
+	free(out);
+	d = opendir(tmp);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		left += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(left, 0);
+	/* a command that does not read its stdin, one that fails, one killed */
+	free(c->alerts[0].notify);
+	c->alerts[0].notify = strdup("true");
+	a = notified(f, c, "unread");
+	assert_int_equal((int)cdx_jn(a, "notify_status"), 0);
+	cJSON_Delete(a);
+	free(c->alerts[0].notify);
+	c->alerts[0].notify = strdup("exit 3");
+	a = notified(f, c, "three");
+	assert_int_equal((int)cdx_jn(a, "notify_status"), 3);
+	cJSON_Delete(a);
+	free(c->alerts[0].notify);
+	c->alerts[0].notify = strdup("sleep 30");
+	c->notify_timeout_ms = 100;
+	a = notified(f, c, "killed");
+	assert_int_equal((int)cdx_jn(a, "notify_status"), CDX_HOOK_TIMEDOUT);
+	cJSON_Delete(a);
+	/* no place for the JSON: the alert is still recorded, status -1 */
+	setenv("TMPDIR", "/nonexistent/cdx", 1);
+	a = notified(f, c, "nowhere");
+	assert_int_equal((int)cdx_jn(a, "notify_status"), -1);
+	cJSON_Delete(a);
+	assert_int_equal(evaluate(f, c, NULL), 0); /* recorded: not again */
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
+	cdx_monitor_config_free(c);
+}
+
 static void test_alert_deployments(void **state)
 {
 	struct fx *f = *state;
@@ -597,6 +689,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alert_once_per_incident, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_p95_and_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_notify_stdin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_notify_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_deployments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail, setup, teardown),

@@ -1,6 +1,7 @@
-/* test_optimize.c — optimize.c: declared paths, the analysis on small
- * graphs whose optimal schedules are known (makespan, declared order,
- * bound, knee, barrier idle time, bounding jobs, split candidates),
+/* test_optimize.c — optimize.c and its parts (optimize_analyze.c,
+ * optimize_rewrite.c, optimize_yaml.c): declared paths, the analysis on
+ * small graphs whose optimal schedules are known (makespan, declared
+ * order, bound, knee, barrier idle time, bounding jobs, split candidates),
  * suggestions, weights and resources from a real file store, and the
  * rewriting levels: what each keeps and drops, the reasons, and that the
  * file written loads and names the same jobs with the same settings. */

@@ -1,4 +1,4 @@
-/* test_report.c — report.c and report_html.c on records written into a
+/* test_report.c — report.c, report_text.c and report_html.c on records written into a
  * real file store: lanes derived from start and end times, the observed
  * critical path when the pipeline file is gone, what each type keeps in
  * JSON, escaping of hostile text in HTML, 80 columns in text, masking,

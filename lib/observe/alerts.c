@@ -1,0 +1,601 @@
+/* alerts.c — evaluating the alert rules of `monitoring:` and announcing
+ * their incidents (cdx.h's cdx_monitor_alerts, monitor.h's
+ * cdx_monitor_alerts_in).
+ *
+ * A rule is evaluated to "active" or not for a subject (the pipeline
+ * "pipeline:NAME", or "deploy:APP:ENV" for the deployment rules); the
+ * rule's state for that subject is the kind of the last alert /
+ * alert_resolved event recorded for it.  Active and not firing: fire (run
+ * the notify command with the alert JSON on stdin, then record an "alert"
+ * event with the command's exit status).  Firing and no longer active:
+ * resolve the same way ("alert_resolved").  So an incident is announced
+ * once and resolved once, whoever evaluates, as long as evaluations do not
+ * overlap: they run under the store's lock "monitor:alerts" (a backend
+ * without locks: an flock on DIR/alerts.lock beside a file store).  The
+ * notify command runs before the event is recorded: a crash in between
+ * announces the incident again at the next evaluation (at least once,
+ * never silently lost).
+ *
+ * The notify command is a child process like every other: it runs through
+ * the one spawner for user commands, cdx_hook_run (exec/hook.h), in the
+ * project's directory, its stdout to our stderr, killed at
+ * notify_timeout.
+ *
+ * Deployment rules read `deployment`, `transition` and `event` records
+ * (lib/deploy/deploy.c): a transition to state rolled_back (or
+ * rollback_failed), or an event of kind deployment_frozen, makes its
+ * APP:ENV an incident; it resolves when a later deployment or rollback of
+ * that APP:ENV reaches state succeeded (deploy.c's final success; success,
+ * done, completed and live count too) or, for frozen, at an event of kind
+ * deployment_unfrozen.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "base/map.h"
+#include "exec/hook.h"
+#include "observe/monitor_int.h"
+#include "state/runset.h"
+
+/* ---- events: the recorded state of every alert --------------------------- */
+
+struct deploy_state {
+	char *key;        /* "APP:ENV" */
+	bool rolled_back; /* an incident: the last final state was rolled_back */
+	bool frozen;      /* an incident: frozen and not unfrozen since */
+	cJSON *detail;    /* what made the incident (owned) */
+};
+
+struct events {
+	cJSON *last;      /* "ALERT\nSUBJECT" -> the last alert/alert_resolved event */
+	cJSON *deploys;   /* deployment id -> {app, env} */
+	struct deploy_state *ds;
+	size_t n_ds, cap_ds;
+	struct cdx_map ds_index; /* key -> position in ds (keys owned by ds) */
+};
+
+static struct deploy_state *deploy_of(struct events *e, const char *app, const char *env)
+{
+	char *key = cdx_xasprintf("%s:%s", app, env);
+	struct deploy_state z;
+	size_t at;
+	if (cdx_map_get(&e->ds_index, key, &at)) {
+		free(key);
+		return &e->ds[at];
+	}
+	memset(&z, 0, sizeof(z));
+	z.key = key;
+	CDX_PUSH(e->ds, e->n_ds, e->cap_ds, z);
+	/* the map borrows keys: rebuild it when the array moved (rare) */
+	cdx_map_free(&e->ds_index);
+	memset(&e->ds_index, 0, sizeof(e->ds_index));
+	for (at = 0; at < e->n_ds; at++)
+		cdx_map_put(&e->ds_index, e->ds[at].key, at, NULL);
+	return &e->ds[e->n_ds - 1];
+}
+
+static bool success_state(const char *st)
+{
+	static const char *const ok[] = {"succeeded", "success", "done", "completed", "live"};
+	size_t i;
+	for (i = 0; i < CDX_ARRAY_LEN(ok); i++)
+		if (strcmp(st, ok[i]) == 0)
+			return true;
+	return false;
+}
+
+static void set_detail(struct deploy_state *d, const cJSON *rec)
+{
+	cJSON_Delete(d->detail);
+	d->detail = cJSON_Duplicate(rec, 1);
+	cJSON_DeleteItemFromObject(d->detail, "t");
+}
+
+static int events_one(void *ctx, const cJSON *rec)
+{
+	struct events *e = ctx;
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	if (!t)
+		return 0;
+	if (strcmp(t, "event") == 0) {
+		const char *kind = cdx_js(rec, "kind");
+		if (strcmp(kind, "alert") == 0 || strcmp(kind, "alert_resolved") == 0) {
+			char *key = cdx_xasprintf("%s\n%s", cdx_js(rec, "alert"), cdx_js(rec, "subject"));
+			cJSON *old = cJSON_GetObjectItemCaseSensitive(e->last, key);
+			if (old)
+				cJSON_ReplaceItemInObjectCaseSensitive(e->last, key, cJSON_Duplicate(rec, 1));
+			else
+				cJSON_AddItemToObject(e->last, key, cJSON_Duplicate(rec, 1));
+			free(key);
+		} else if (strcmp(kind, "deployment_frozen") == 0 || strcmp(kind, "deployment_unfrozen") == 0) {
+			const char *app = cdx_js(rec, "app"), *env = cdx_js(rec, "env");
+			struct deploy_state *d;
+			if (!*app || !*env)
+				return 0;
+			d = deploy_of(e, app, env);
+			d->frozen = strcmp(kind, "deployment_frozen") == 0;
+			if (d->frozen)
+				set_detail(d, rec);
+		}
+		return 0;
+	}
+	if (strcmp(t, "deployment") == 0) {
+		const char *id = cdx_js(rec, "id");
+		cJSON *o;
+		if (!*id || cJSON_GetObjectItemCaseSensitive(e->deploys, id))
+			return 0;
+		o = cJSON_AddObjectToObject(e->deploys, id);
+		cJSON_AddStringToObject(o, "app", cdx_js(rec, "app"));
+		cJSON_AddStringToObject(o, "env", cdx_js(rec, "env"));
+		cJSON_AddStringToObject(o, "version", cdx_js(rec, "version"));
+		return 0;
+	}
+	if (strcmp(t, "transition") == 0) {
+		const cJSON *dep = cJSON_GetObjectItemCaseSensitive(e->deploys, cdx_js(rec, "deployment"));
+		const char *st = cdx_js(rec, "state");
+		/* deploy.c writes app and env into every transition; else the
+		 * deployment record says */
+		const char *app = *cdx_js(rec, "app") ? cdx_js(rec, "app") : cdx_js(dep, "app");
+		const char *env = *cdx_js(rec, "env") ? cdx_js(rec, "env") : cdx_js(dep, "env");
+		struct deploy_state *d;
+		if (!*app || !*env)
+			return 0;
+		d = deploy_of(e, app, env);
+		if (strcmp(st, "rolled_back") == 0 || strcmp(st, "rollback_failed") == 0) {
+			d->rolled_back = true;
+			set_detail(d, rec);
+			if (!cJSON_GetObjectItem(d->detail, "app"))
+				cJSON_AddStringToObject(d->detail, "app", app);
+			if (!cJSON_GetObjectItem(d->detail, "env"))
+				cJSON_AddStringToObject(d->detail, "env", env);
+			if (dep && !cJSON_GetObjectItem(d->detail, "version"))
+				cJSON_AddStringToObject(d->detail, "version", cdx_js(dep, "version"));
+		} else if (success_state(st)) {
+			d->rolled_back = false;
+			d->frozen = false;
+		}
+	}
+	return 0;
+}
+
+static void events_free(struct events *e)
+{
+	size_t i;
+	cJSON_Delete(e->last);
+	cJSON_Delete(e->deploys);
+	for (i = 0; i < e->n_ds; i++) {
+		free(e->ds[i].key);
+		cJSON_Delete(e->ds[i].detail);
+	}
+	free(e->ds);
+	cdx_map_free(&e->ds_index);
+}
+
+static int events_load(struct cdx_store *s, struct events *e, struct cdx_error *err)
+{
+	memset(e, 0, sizeof(*e));
+	e->last = cJSON_CreateObject();
+	e->deploys = cJSON_CreateObject();
+	return s->ops->scan(s, events_one, e, err);
+}
+
+static bool is_firing(const struct events *e, const char *alert, const char *subject)
+{
+	char *key = cdx_xasprintf("%s\n%s", alert, subject);
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(e->last, key);
+	free(key);
+	return ev && strcmp(cdx_js(ev, "kind"), "alert") == 0;
+}
+
+cJSON *cdx_monitor_firing(struct cdx_store *s, const char *subject)
+{
+	struct events e;
+	struct cdx_error err = {0};
+	cJSON *out = cJSON_CreateArray(), *ev;
+	size_t n = strlen(subject);
+	if (events_load(s, &e, &err) == 0) {
+		cJSON_ArrayForEach(ev, e.last)
+		{
+			const char *nl = strchr(ev->string, '\n');
+			if (nl && strlen(nl + 1) == n && memcmp(nl + 1, subject, n) == 0 &&
+			    strcmp(cdx_js(ev, "kind"), "alert") == 0)
+				cJSON_AddItemToArray(out, cJSON_CreateString(cdx_js(ev, "alert")));
+		}
+	}
+	events_free(&e);
+	return out;
+}
+
+/* ---- alerts --------------------------------------------------------------- */
+
+/* the alerts lock: the backend's, else an flock beside a file store */
+struct alerts_lock {
+	int fd;                   /* flock fallback, -1 when not used */
+	unsigned long long token; /* backend lock, 0 when not held */
+};
+
+static int alerts_lock(struct cdx_store *s, struct alerts_lock *l, struct cdx_error *err)
+{
+	l->fd = -1;
+	l->token = 0;
+	if (s->ops->lock) {
+		cJSON *holder = cJSON_CreateObject(), *cur = NULL;
+		int rc;
+		cJSON_AddStringToObject(holder, "what", "alerts");
+		cJSON_AddNumberToObject(holder, "pid", (double)getpid());
+		cJSON_AddNumberToObject(holder, "since_ms", (double)cdx_wall_ms());
+		rc = s->ops->lock(s, "monitor:alerts", holder, 30000, 10000, &l->token, &cur, err);
+		cJSON_Delete(holder);
+		cJSON_Delete(cur);
+		if (rc == 1)
+			return cdx_error_set(err, CDX_EBUSY, "alerts are being evaluated by another process");
+		return rc;
+	}
+	if (strncmp(s->url, "file:", 5) == 0) {
+		char *path = cdx_xasprintf("%s/alerts.lock", s->url + 5);
+		l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		free(path);
+		if (l->fd < 0)
+			return cdx_error_set(err, CDX_ESTATE, "cannot open the alerts lock in %s: %s", s->url,
+					     strerror(errno));
+		while (flock(l->fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				close(l->fd);
+				l->fd = -1;
+				return cdx_error_set(err, CDX_ESTATE, "cannot lock alerts: %s", strerror(errno));
+			}
+		}
+	}
+	return 0;
+}
+
+static void alerts_unlock(struct cdx_store *s, struct alerts_lock *l)
+{
+	if (l->token && s->ops->unlock)
+		s->ops->unlock(s, "monitor:alerts", l->token, NULL);
+	if (l->fd >= 0)
+		close(l->fd); /* releases the flock */
+}
+
+/* ---- notify: the alert to the rule's command ----------------------------- */
+
+/* The command gets the alert JSON on its standard input (cdx.1,
+ * cdx.yml.5).  cdx_hook_run, the one spawner of user commands, gives a
+ * command /dev/null for stdin and takes no input, so the JSON goes to a
+ * private file (mode 0600, in $TMPDIR or /tmp, removed when the command
+ * ends) and the command's shell makes that file its stdin before it runs
+ * the command (with_stdin).  Should the spawner learn to feed a child's
+ * stdin, stdin_file and with_stdin go and notify passes the JSON itself. */
+
+/* a new file holding JSON; its path (caller unlinks and frees), NULL with
+ * ERR set when it cannot be written */
+static char *stdin_file(const char *json, struct cdx_error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	size_t len = strlen(json), off = 0;
+	char *path;
+	int fd;
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	path = cdx_xasprintf("%s/cdx-alert-XXXXXX", tmp);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
+	while (off < len) {
+		ssize_t w = write(fd, json + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+			close(fd);
+			unlink(path);
+			errno = e;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		int e = errno;
+		unlink(path);
+		errno = e;
+		goto fail;
+	}
+	return path;
+fail:
+	cdx_error_set(err, CDX_EFAILED, "cannot write the alert for its notify command in %s: %s", tmp,
+		      strerror(errno));
+	free(path);
+	return NULL;
+}
+
+/* CMD preceded by `exec <'PATH';`: run by sh -c, the shell's stdin (and
+ * so the command's) is PATH, and nothing else changes for CMD.  Caller
+ * frees. */
+static char *with_stdin(const char *cmd, const char *path)
+{
+	struct cdx_buf b = {0};
+	const char *p;
+	cdx_buf_adds(&b, "exec <'");
+	for (p = path; *p; p++) {
+		if (*p == '\'')
+			cdx_buf_adds(&b, "'\\''");
+		else
+			cdx_buf_addc(&b, *p);
+	}
+	cdx_buf_adds(&b, "'; ");
+	cdx_buf_adds(&b, cmd);
+	cdx_buf_addc(&b, '\0');
+	return cdx_buf_detach(&b);
+}
+
+/* run CMD through cdx_hook_run (sh -c, in DIR, its stdout to our stderr)
+ * with JSON on its stdin and CDX_ALERT=ALERT, CDX_ALERT_STATE=STATE in
+ * its environment; killed after TIMEOUT_MS.  Its exit status, 128+N for
+ * signal N, CDX_HOOK_TIMEDOUT when it was killed at the timeout; -1 with
+ * ERR set when it could not run. */
+static int notify(const char *cmd, const char *dir, const char *json, const char *alert, const char *state,
+		  long long timeout_ms, struct cdx_error *err)
+{
+	struct cdx_envv env;
+	char *path, *script;
+	int status = -1;
+	path = stdin_file(json, err);
+	if (!path)
+		return -1;
+	script = with_stdin(cmd, path);
+	cdx_envv_from_environ(&env);
+	cdx_envv_set(&env, "CDX_ALERT", alert);
+	cdx_envv_set(&env, "CDX_ALERT_STATE", state);
+	if (cdx_hook_run(script, env.v, dir, timeout_ms, NULL, NULL, 0, &status, err) < 0)
+		status = -1;
+	cdx_envv_free(&env);
+	unlink(path);
+	free(script);
+	free(path);
+	return status;
+}
+
+struct verdict {
+	bool known;        /* the condition could be evaluated */
+	bool active;       /* it holds */
+	double value;      /* the measured value */
+	char message[256]; /* what a person reads */
+};
+
+/* the alert event of KIND for RULE and SUBJECT: notify, then record */
+static int announce(struct cdx_store *s, const struct cdx_monitor_config *c, const struct cdx_alert_rule *rule,
+		    const char *subject, const char *kind, const struct verdict *v, const cJSON *detail,
+		    cJSON *actions, struct cdx_error *err)
+{
+	cJSON *ev = cJSON_CreateObject();
+	char *json;
+	int rc = 0;
+	cJSON_AddStringToObject(ev, "t", "event");
+	cJSON_AddStringToObject(ev, "kind", kind);
+	cJSON_AddStringToObject(ev, "alert", rule->name);
+	cJSON_AddStringToObject(ev, "subject", subject);
+	cJSON_AddStringToObject(ev, "state", strcmp(kind, "alert") == 0 ? "firing" : "resolved");
+	cJSON_AddStringToObject(ev, "when", rule->when);
+	if (strncmp(subject, "pipeline:", 9) == 0)
+		cJSON_AddStringToObject(ev, "pipeline", subject + 9);
+	if (rule->kind != CDX_ALERT_ROLLED_BACK && rule->kind != CDX_ALERT_FROZEN) {
+		cdx_monitor_add_num(ev, "value", v->value);
+		cJSON_AddNumberToObject(ev, "threshold", rule->threshold);
+	}
+	cJSON_AddStringToObject(ev, "message", v->message);
+	if (detail)
+		cJSON_AddItemToObject(ev, "detail", cJSON_Duplicate(detail, 1));
+	cJSON_AddNumberToObject(ev, "at_ms", (double)cdx_wall_ms());
+	if (rule->notify) {
+		cJSON *copy = cJSON_Duplicate(ev, 1);
+		struct cdx_error nerr = {0};
+		int st;
+		cJSON_DeleteItemFromObject(copy, "t");
+		json = cJSON_PrintUnformatted(copy);
+		cJSON_Delete(copy);
+		st = notify(rule->notify, c->dir, json, rule->name, strcmp(kind, "alert") == 0 ? "firing" : "resolved",
+			    c->notify_timeout_ms, &nerr);
+		free(json);
+		cJSON_AddStringToObject(ev, "notify", rule->notify);
+		cJSON_AddNumberToObject(ev, "notify_status", st);
+		if (st < 0)
+			fprintf(stderr, "cdx: warning: notify command of alert %s could not run: %s\n", rule->name,
+				nerr.msg);
+		else if (st != 0)
+			fprintf(stderr, "cdx: warning: notify command of alert %s exited with status %d\n", rule->name,
+				st);
+	}
+	if (s->ops->append(s, ev, err) < 0 || s->ops->flush(s, err) < 0)
+		rc = -1;
+	cJSON_DeleteItemFromObject(ev, "t");
+	cJSON_AddItemToArray(actions, ev);
+	return rc;
+}
+
+static void pipeline_verdict(const struct cdx_alert_rule *r, const struct cdx_monitor_config *c, cJSON **fin,
+			     size_t n_fin, struct verdict *v)
+{
+	size_t w = r->window ? r->window : c->window;
+	struct cdx_wstats cur, prev;
+	memset(v, 0, sizeof(*v));
+	cdx_monitor_wstats(fin, n_fin, 0, w, &cur);
+	switch (r->kind) {
+	case CDX_ALERT_CONSECUTIVE_FAILURES:
+		v->known = cur.runs > 0;
+		v->value = cur.consec;
+		v->active = cur.consec >= r->threshold;
+		snprintf(v->message, sizeof(v->message), "%u consecutive failed run%s (alert at %g)", cur.consec,
+			 cur.consec == 1 ? "" : "s", r->threshold);
+		break;
+	case CDX_ALERT_SUCCESS_RATE:
+		/* a rate over a window that is not full yet is not that rate */
+		v->known = cur.runs >= w && cur.runs >= c->min_runs;
+		v->value = cur.rate;
+		v->active = v->known && cur.rate < r->threshold;
+		snprintf(v->message, sizeof(v->message), "success rate %.0f%% over the last %zu runs (alert below %.0f%%)",
+			 cur.runs ? cur.rate * 100 : 0.0, cur.runs, r->threshold * 100);
+		break;
+	case CDX_ALERT_P95:
+		cdx_monitor_wstats(fin, n_fin, w, w, &prev);
+		v->known = cur.runs >= c->min_runs && prev.runs >= c->min_runs && prev.p95 > 0;
+		v->value = v->known ? cur.p95 / prev.p95 : 0;
+		v->active = v->known && cur.p95 > r->threshold * prev.p95;
+		snprintf(v->message, sizeof(v->message), "p95 duration %.2fs is %.2f x the baseline %.2fs (alert above %g x)",
+			 cur.p95 / 1000, v->value, prev.p95 / 1000, r->threshold);
+		break;
+	default:
+		break;
+	}
+}
+
+static bool rule_applies(const struct cdx_alert_rule *r, const char *pipeline)
+{
+	if (r->kind == CDX_ALERT_ROLLED_BACK || r->kind == CDX_ALERT_FROZEN)
+		return false;
+	if (r->pipeline)
+		return !pipeline || strcmp(r->pipeline, pipeline) == 0;
+	return pipeline != NULL;
+}
+
+static int eval_pipeline(struct cdx_store *s, const struct cdx_monitor_config *c, const char *pipeline,
+			 const struct events *e, cJSON *actions, struct cdx_error *err)
+{
+	size_t i, wmax = c->window, n_fin;
+	cJSON *runs, **fin;
+	char subject[128];
+	int rc = 0;
+	bool any = false;
+	for (i = 0; i < c->n_alerts; i++) {
+		const struct cdx_alert_rule *r = &c->alerts[i];
+		if ((r->pipeline && strcmp(r->pipeline, pipeline) != 0) || r->kind == CDX_ALERT_ROLLED_BACK ||
+		    r->kind == CDX_ALERT_FROZEN)
+			continue;
+		any = true;
+		if (r->window > wmax)
+			wmax = r->window;
+	}
+	if (!any)
+		return 0;
+	runs = cdx_runset_load(s, pipeline, 2 * wmax + 8, err);
+	if (!runs)
+		return -1;
+	fin = cdx_monitor_finished(runs, &n_fin);
+	snprintf(subject, sizeof(subject), "pipeline:%s", pipeline);
+	for (i = 0; i < c->n_alerts && rc == 0; i++) {
+		const struct cdx_alert_rule *r = &c->alerts[i];
+		struct verdict v;
+		bool firing;
+		if ((r->pipeline && strcmp(r->pipeline, pipeline) != 0) || r->kind == CDX_ALERT_ROLLED_BACK ||
+		    r->kind == CDX_ALERT_FROZEN)
+			continue;
+		pipeline_verdict(r, c, fin, n_fin, &v);
+		firing = is_firing(e, r->name, subject);
+		if (v.active && !firing)
+			rc = announce(s, c, r, subject, "alert", &v, NULL, actions, err);
+		else if (!v.active && firing && v.known)
+			rc = announce(s, c, r, subject, "alert_resolved", &v, NULL, actions, err);
+	}
+	free(fin);
+	cJSON_Delete(runs);
+	return rc;
+}
+
+static int eval_deploys(struct cdx_store *s, const struct cdx_monitor_config *c, const struct events *e,
+			cJSON *actions, struct cdx_error *err)
+{
+	size_t i, k;
+	int rc = 0;
+	for (i = 0; i < c->n_alerts && rc == 0; i++) {
+		const struct cdx_alert_rule *r = &c->alerts[i];
+		if (r->kind != CDX_ALERT_ROLLED_BACK && r->kind != CDX_ALERT_FROZEN)
+			continue;
+		for (k = 0; k < e->n_ds && rc == 0; k++) {
+			const struct deploy_state *d = &e->ds[k];
+			char subject[200];
+			struct verdict v;
+			bool firing;
+			memset(&v, 0, sizeof(v));
+			snprintf(subject, sizeof(subject), "deploy:%s", d->key);
+			v.known = true;
+			v.active = r->kind == CDX_ALERT_ROLLED_BACK ? d->rolled_back : d->frozen;
+			snprintf(v.message, sizeof(v.message), "deployment of %s %s", d->key,
+				 r->kind == CDX_ALERT_ROLLED_BACK ? (v.active ? "rolled back" : "succeeded again")
+								  : (v.active ? "is frozen" : "is no longer frozen"));
+			firing = is_firing(e, r->name, subject);
+			if (v.active && !firing)
+				rc = announce(s, c, r, subject, "alert", &v, d->detail, actions, err);
+			else if (!v.active && firing)
+				rc = announce(s, c, r, subject, "alert_resolved", &v, NULL, actions, err);
+		}
+	}
+	return rc;
+}
+
+cJSON *cdx_monitor_alerts_in(struct cdx_store *s, const char *pipeline, const struct cdx_monitor_config *c,
+			     struct cdx_error *err)
+{
+	struct alerts_lock l;
+	struct events e;
+	cJSON *actions;
+	size_t i;
+	int rc;
+	if (!c->n_alerts)
+		return cJSON_CreateArray();
+	if (alerts_lock(s, &l, err) < 0)
+		return NULL;
+	actions = cJSON_CreateArray();
+	rc = events_load(s, &e, err);
+	if (rc == 0 && pipeline)
+		rc = eval_pipeline(s, c, pipeline, &e, actions, err);
+	/* rules that name their pipeline are evaluated for it when called
+	 * without one (cdx monitor, the deployment side) */
+	for (i = 0; rc == 0 && !pipeline && i < c->n_alerts; i++) {
+		size_t k;
+		bool seen = false;
+		if (!c->alerts[i].pipeline || !rule_applies(&c->alerts[i], NULL))
+			continue;
+		for (k = 0; k < i; k++)
+			if (c->alerts[k].pipeline && strcmp(c->alerts[k].pipeline, c->alerts[i].pipeline) == 0)
+				seen = true;
+		if (!seen)
+			rc = eval_pipeline(s, c, c->alerts[i].pipeline, &e, actions, err);
+	}
+	if (rc == 0)
+		rc = eval_deploys(s, c, &e, actions, err);
+	events_free(&e);
+	alerts_unlock(s, &l);
+	if (rc < 0) {
+		cJSON_Delete(actions);
+		return NULL;
+	}
+	return actions;
+}
+
+cJSON *cdx_monitor_alerts(const char *state, const struct cdx_project *pr, const char *pipeline,
+			  struct cdx_error *err)
+{
+	struct cdx_store *s;
+	cJSON *a;
+	int rc;
+	if (pipeline && !cdx_name_valid(pipeline)) {
+		cdx_error_set(err, CDX_EUSAGE, "'%s' is not a pipeline name", pipeline);
+		return NULL;
+	}
+	if (!pr || !cdx_project_monitoring(pr)->n_alerts)
+		return cJSON_CreateArray();
+	rc = cdx_monitor_open_read(state, &s, err);
+	if (rc < 0)
+		return NULL;
+	if (rc > 0)
+		return cJSON_CreateArray(); /* nothing recorded: nothing to alert on */
+	a = cdx_monitor_alerts_in(s, pipeline, cdx_project_monitoring(pr), err);
+	cdx_store_close(s);
+	return a;
+}
+
