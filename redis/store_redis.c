@@ -52,7 +52,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "state/history.h"
 #include "redis_lua.h"
 
 #define BATCH_MAX 512           /* records per EVALSHA */
@@ -1371,7 +1370,7 @@ static bool holder_dead(const cJSON *cur, unsigned long long *token)
 	if (!host || !cJSON_IsNumber(pid) || !cJSON_IsNumber(tok))
 		return false;
 	*token = (unsigned long long)tok->valuedouble;
-	return !cdx_history_owner_alive(host, pid->valueint,
+	return !cdx_process_owner_alive(host, pid->valueint,
 					cJSON_IsNumber(start) ? (long long)start->valuedouble : -1);
 }
 

@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #include "base/map.h"
-#include "state/runset.h"
+#include "state/runs.h"
 
 /* ---- opening the store for reading --------------------------------------- */
 
@@ -80,7 +80,7 @@ static void wstats_of(cJSON **fin, size_t n_fin, size_t skip, size_t w, struct w
 	bool streak = true;
 	memset(st, 0, sizeof(*st));
 	for (i = skip; i < n_fin && i < skip + w; i++) {
-		bool ok = cdx_runset_ok(fin[i]);
+		bool ok = cdx_runs_ok(fin[i]);
 		double dur = cdx_jn(fin[i], "duration_ms");
 		st->runs++;
 		if (ok) {
@@ -119,7 +119,7 @@ static cJSON **finished(cJSON *runs, size_t *n)
 	*n = 0;
 	for (i = m - 1; i >= 0; i--) {
 		cJSON *r = cJSON_GetArrayItem(runs, i);
-		if (cdx_runset_finished(r))
+		if (cdx_runs_finished(r))
 			v[(*n)++] = r;
 	}
 	return v;
@@ -250,7 +250,7 @@ static cJSON *last_failure(cJSON **fin, size_t n_fin)
 	size_t i;
 	for (i = 0; i < n_fin; i++) {
 		cJSON *o, *jobs, *j;
-		if (cdx_runset_ok(fin[i]))
+		if (cdx_runs_ok(fin[i]))
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "run", cdx_js(fin[i], "id"));
@@ -351,7 +351,7 @@ cJSON *cdx_monitor_health_in(struct cdx_store *s, const char *pipeline, const st
 	h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "pipeline", pipeline);
 	if (s) {
-		runs = cdx_runset_load(s, pipeline, 2 * window + 8, err);
+		runs = cdx_runs_recent(s, pipeline, 2 * window + 8, err);
 		if (!runs) {
 			cJSON_Delete(h);
 			cdx_monitor_config_free(own);
@@ -860,7 +860,7 @@ static int eval_pipeline(struct cdx_store *s, const struct cdx_monitor_config *c
 	}
 	if (!any)
 		return 0;
-	runs = cdx_runset_load(s, pipeline, 2 * wmax + 8, err);
+	runs = cdx_runs_recent(s, pipeline, 2 * wmax + 8, err);
 	if (!runs)
 		return -1;
 	fin = finished(runs, &n_fin);

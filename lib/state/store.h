@@ -99,6 +99,12 @@ struct cdx_store {
 int cdx_store_open(const char *url, struct cdx_store **out, struct cdx_error *err);
 void cdx_store_close(struct cdx_store *s);
 
+/* cdx_store_open_existing: open the store named by URL (NULL: file:.cdx)
+ * for reading, which never creates one: 1 with *OUT NULL when URL names a
+ * file store whose directory does not exist (nothing is recorded there),
+ * else as cdx_store_open (0, or -1 with ERR set). */
+int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err);
+
 /* cdx_store_file_open: the file store in directory DIR (created if needed) */
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err);
 
