@@ -100,6 +100,11 @@ void cdx_store_close(struct cdx_store *s)
 		s->ops->close(s);
 }
 
+const char *cdx_store_local_dir(struct cdx_store *s)
+{
+	return s->ops->local_dir ? s->ops->local_dir(s) : NULL;
+}
+
 /* ---- the last N runs of a pipeline, from a full scan --------------------- */
 
 struct last_runs {
