@@ -8,6 +8,7 @@
 #include "state/history.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,9 +17,9 @@
 
 struct weights_ctx {
 	const struct cdx_pipeline *p;
-	struct cdx_map ids;            /* job id -> index */
+	struct cdx_map ids; /* job id -> index */
 	double (*samples)[CDX_HISTORY_SAMPLES];
-	unsigned *count;               /* samples seen per job (ring position) */
+	unsigned *count; /* samples seen per job (ring position) */
 };
 
 static int weights_one(void *ctx, const cJSON *rec)
@@ -36,8 +37,7 @@ static int weights_one(void *ctx, const cJSON *rec)
 		return 0;
 	if (!cdx_map_get(&c->ids, job, &idx))
 		return 0;
-	c->samples[idx][c->count[idx]++ % CDX_HISTORY_SAMPLES] =
-		cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "wall_ms"));
+	c->samples[idx][c->count[idx]++ % CDX_HISTORY_SAMPLES] = cdx_jnd(rec, "wall_ms", NAN);
 	return 0;
 }
 
@@ -67,7 +67,8 @@ void cdx_history_weights(struct cdx_store *s, const struct cdx_pipeline *p, doub
 			if (!n)
 				continue;
 			qsort(c.samples[i], n, sizeof(double), cmp_double);
-			w[i] = n % 2 ? c.samples[i][n / 2] : (c.samples[i][n / 2 - 1] + c.samples[i][n / 2]) / 2;
+			w[i] =
+			    n % 2 ? c.samples[i][n / 2] : (c.samples[i][n / 2 - 1] + c.samples[i][n / 2]) / 2;
 		}
 	}
 	cdx_map_free(&c.ids);

@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,9 +152,9 @@ static void fold_end(struct run_acc *a, const cJSON *rec)
 {
 	cJSON_Delete(a->end);
 	a->end = cJSON_Duplicate(rec, 1);
-	cJSON_AddNumberToObject(a->extra, "end_ms", cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "end_ms")));
-	cJSON_AddNumberToObject(a->extra, "duration_ms",
-				cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "duration_ms")));
+	/* NaN (written as null) when the run_end lacks them */
+	cJSON_AddNumberToObject(a->extra, "end_ms", cdx_jnd(rec, "end_ms", NAN));
+	cJSON_AddNumberToObject(a->extra, "duration_ms", cdx_jnd(rec, "duration_ms", NAN));
 }
 
 /* a job or an attempt record (IS_JOB: a job record) of run A */
@@ -224,11 +225,10 @@ static const char *status_of(const struct run_acc *a)
 /* a run that has not ended and whose owner is gone was interrupted */
 static void settle(cJSON *run, bool ended)
 {
-	const cJSON *pid = cJSON_GetObjectItem(run, "pid"), *start = cJSON_GetObjectItem(run, "pid_start");
 	if (ended || strcmp(cdx_js(run, "status"), "running") != 0)
 		return;
-	if (!cdx_process_owner_alive(cdx_jsn(run, "host"), cJSON_IsNumber(pid) ? pid->valueint : 0,
-				     cJSON_IsNumber(start) ? (long long)start->valuedouble : -1))
+	if (!cdx_process_owner_alive(cdx_jsn(run, "host"), (int)cdx_jn(run, "pid"),
+				     (long long)cdx_jnd(run, "pid_start", -1)))
 		set(run, "status", cJSON_CreateString("interrupted"));
 }
 
@@ -253,8 +253,10 @@ static int cmp_start(const void *a, const void *b)
 {
 	const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
 	/* jobs that never started (skipped) go last */
-	double sx = cJSON_GetArraySize(cJSON_GetObjectItem(x, "attempts")) ? cdx_jn(x, "first_start_ms") : 1e300;
-	double sy = cJSON_GetArraySize(cJSON_GetObjectItem(y, "attempts")) ? cdx_jn(y, "first_start_ms") : 1e300;
+	double sx =
+	    cJSON_GetArraySize(cJSON_GetObjectItem(x, "attempts")) ? cdx_jn(x, "first_start_ms") : 1e300;
+	double sy =
+	    cJSON_GetArraySize(cJSON_GetObjectItem(y, "attempts")) ? cdx_jn(y, "first_start_ms") : 1e300;
 	if (sx != sy)
 		return sx < sy ? -1 : 1;
 	return strcmp(cdx_js(x, "id"), cdx_js(y, "id"));
@@ -297,7 +299,9 @@ static void order_jobs(cJSON *jobs)
 	}
 	sort_array(jobs, cmp_start);
 	cJSON_ArrayForEach(j, jobs)
+	{
 		cJSON_DeleteItemFromObject(j, "first_start_ms");
+	}
 }
 
 /* the full run of A (see runs.h); its jobs are taken over */
@@ -335,7 +339,8 @@ static cJSON *load_full(struct cdx_store *s, const char *pipeline, size_t n, con
 	struct fold f = {.only = only, .keep_jobs = true};
 	cJSON *out = NULL;
 	size_t i;
-	int rc = only ? s->ops->scan(s, fold_one, &f, err) : cdx_store_scan_runs(s, pipeline, n, fold_one, &f, err);
+	int rc = only ? s->ops->scan(s, fold_one, &f, err)
+		      : cdx_store_scan_runs(s, pipeline, n, fold_one, &f, err);
 	if (rc >= 0) {
 		out = cJSON_CreateArray();
 		for (i = 0; i < f.n_runs; i++)
