@@ -92,8 +92,9 @@ struct redis_store {
 	struct cdx_buf scratch; /* a record's JSON while it is buffered */
 };
 
-/* ---- rs_conn.c: the connection (each says what it does on failure where
- * it is defined) ---------------------------------------------------------- */
+/* Each routine says at its definition what it does on failure. */
+
+/* ---- rs_conn.c: the connection and shared helpers ------------------------ */
 void cdx_rs_random_hex(char *out, size_t bytes);
 int cdx_rs_cmd(struct redis_store *r, int argc, const char **argv, const size_t *lens, redisReply **out,
 	       struct cdx_error *err);
@@ -106,7 +107,8 @@ int cdx_rs_load_script(struct redis_store *r, int i, struct cdx_error *err);
 void cdx_rs_sleep_ms(long long ms);
 struct timeval cdx_rs_tv_ms(long long ms);
 
-/* ---- rs_append.c: records and flushing -------------------------------- */
+/* ---- rs_append.c: records and flushing ----------------------------------
+ * (append, flush and pending are the store ops of state/store.h) */
 int cdx_rs_append(struct cdx_store *s, const cJSON *rec, struct cdx_error *err);
 int cdx_rs_drain(struct redis_store *r, struct cdx_error *err);
 int cdx_rs_flush(struct cdx_store *s, struct cdx_error *err);
@@ -118,14 +120,14 @@ int cdx_rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char
 		       unsigned long long token, const char *secret, struct cdx_error *err);
 int cdx_rs_spill(struct redis_store *r, const char *why, struct cdx_error *err);
 
-/* ---- rs_scan.c: the store ops that read -------------------------------- */
+/* ---- rs_scan.c: the store ops that read (state/store.h) ----------------- */
 int cdx_rs_scan(struct cdx_store *s, cdx_store_fn fn, void *ctx, struct cdx_error *err);
 int cdx_rs_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx_store_fn fn, void *ctx,
 		     struct cdx_error *err);
 int cdx_rs_tail(struct cdx_store *s, char cursor[64], long long wait_ms, cdx_store_fn fn, void *ctx,
 		struct cdx_error *err);
 
-/* ---- rs_lock.c: the store ops of locks --------------------------------- */
+/* ---- rs_lock.c: the store ops of locks (state/store.h) ------------------ */
 int cdx_rs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token, const cJSON *rec,
 			 struct cdx_error *err);
 int cdx_rs_holder(struct cdx_store *s, const char *name, cJSON **current, struct cdx_error *err);

@@ -16,6 +16,7 @@
 
 /* ---- records --------------------------------------------------------------- */
 
+/* free what X holds (not X itself) */
 void cdx_rs_rec_free(struct rs_rec *x)
 {
 	free(x->buf);

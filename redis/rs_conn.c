@@ -17,6 +17,8 @@
 static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_lock, cdx_lua_renew,
 						     cdx_lua_scan_runs};
 
+/* drop the connection, if any; the batches sent and not acknowledged
+ * will be sent again on the next one */
 void cdx_rs_drop(struct redis_store *r)
 {
 	if (r->c)
@@ -25,6 +27,7 @@ void cdx_rs_drop(struct redis_store *r)
 	r->fl_written = 0; /* unacknowledged batches are sent again */
 }
 
+/* MS milliseconds as a struct timeval, for hiredis timeouts */
 struct timeval cdx_rs_tv_ms(long long ms)
 {
 	struct timeval tv;
@@ -72,6 +75,8 @@ int cdx_rs_cmd(struct redis_store *r, int argc, const char **argv, const size_t 
 	return 0;
 }
 
+/* SCRIPT LOAD script I and keep its SHA1; -1 with ERR set when the server
+ * cannot be asked or answers otherwise */
 int cdx_rs_load_script(struct redis_store *r, int i, struct cdx_error *err)
 {
 	const char *argv[3] = {"SCRIPT", "LOAD", script_src[i]};
@@ -210,6 +215,8 @@ int cdx_rs_eval(struct redis_store *r, int i, int argc, const char **argv, const
 	return rc;
 }
 
+/* BYTES (at most 32) random bytes as 2 * BYTES hex digits and a NUL at
+ * OUT; from getrandom(), else (it failed) from the clock and the pid */
 void cdx_rs_random_hex(char *out, size_t bytes)
 {
 	unsigned char b[32];
@@ -227,6 +234,7 @@ void cdx_rs_random_hex(char *out, size_t bytes)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
+/* sleep MS milliseconds, resumed after a signal */
 void cdx_rs_sleep_ms(long long ms)
 {
 	struct timespec ts;
