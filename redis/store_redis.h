@@ -1,6 +1,7 @@
-/* store_redis.h — the Redis state store (store_redis.c), one backend of
- * the store interface in lib/store.h.  Built only with WITH_REDIS; the key
- * schema it writes is documented in redis/SCHEMA.md, a public interface. */
+/* store_redis.h — the Redis state store (store_redis.c and the rs_*.c
+ * files rs.h lists), one backend of the store interface in state/store.h.
+ * Built only with WITH_REDIS; the key schema it writes is documented in
+ * redis/SCHEMA.md, a public interface. */
 #ifndef CDX_STORE_REDIS_H
 #define CDX_STORE_REDIS_H
 

@@ -17,7 +17,7 @@
 
 #include "tools/cli.h"
 #include "observe/monitor.h"
-#include "state/runset.h"
+#include "state/runs.h"
 #include "state/store.h"
 #include "base/util.h"
 
@@ -375,7 +375,7 @@ int cmd_monitor(struct cli *g, int argc, char **argv)
 		goto out;
 	}
 	/* the recent runs, replayed as the events they were */
-	runs = cdx_runset_load(s, pipeline, recent, &err);
+	runs = cdx_runs_recent(s, pipeline, recent, &err);
 	if (!runs) {
 		cli_error("monitor: %s", err.msg);
 		rc = err.code ? err.code : CDX_ESTATE;

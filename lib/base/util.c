@@ -521,6 +521,19 @@ bool cdx_process_alive(int pid)
 	return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }
 
+bool cdx_process_owner_alive(const char *host, int pid, long long pid_start)
+{
+	char me[256];
+	if (gethostname(me, sizeof(me)) < 0)
+		return true;
+	me[sizeof(me) - 1] = '\0';
+	if (!host || strcmp(host, me) != 0)
+		return true;
+	if (!cdx_process_alive(pid))
+		return false;
+	return pid_start < 0 || cdx_process_start_time(pid) == pid_start;
+}
+
 bool cdx_env_name_valid(const char *s)
 {
 	size_t i;

@@ -107,6 +107,12 @@ long long cdx_process_start_time(int pid);
 /* cdx_process_alive: process PID exists and is not a zombie */
 bool cdx_process_alive(int pid);
 
+/* cdx_process_owner_alive: whether the process recorded as HOST/PID with
+ * start time PID_START (-1: unknown) still runs; a process of another host
+ * (or a NULL HOST, or a host name that cannot be read) counts as alive,
+ * since it cannot be checked from here */
+bool cdx_process_owner_alive(const char *host, int pid, long long pid_start);
+
 /* cdx_who: the user ($USER, else the password entry) and host name */
 void cdx_who(char *user, size_t un, char *host, size_t hn);
 

@@ -4,7 +4,8 @@
  * A group of LIMIT has slots 0..LIMIT-1 and a run holds one for its whole
  * life.  Two mechanisms, chosen by the store:
  *
- *  - file store: slot I is the file DIR/concurrency/GROUP.I.lock, held with
+ *  - a store on this machine only (the file store, whose cdx_store_local_dir
+ *    is DIR): slot I is the file DIR/concurrency/GROUP.I.lock, held with
  *    flock(LOCK_EX) on a descriptor that children do not inherit, so the
  *    kernel frees it when the holder exits however it dies.  The file holds
  *    the holder as JSON (run, pid, host, since_ms).  cancel_in_progress
@@ -28,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "state/history.h"
 
 #define SLOT_TTL_MS 30000
 #define POLL_MS 200
@@ -277,8 +277,8 @@ int cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p, c
 	*slot = NULL;
 	if (!c->group)
 		return 0;
-	if (strncmp(s->url, "file:", 5) == 0)
-		return file_acquire(s->url + 5, c, run_id, cancel, errf, slot, err);
+	if (cdx_store_local_dir(s))
+		return file_acquire(cdx_store_local_dir(s), c, run_id, cancel, errf, slot, err);
 	if (!s->ops->lock)
 		return cdx_error_set(err, CDX_ESTATE, "state store %s cannot hold concurrency group %s",
 				     s->url, c->group);

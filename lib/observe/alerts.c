@@ -41,7 +41,7 @@
 #include "base/map.h"
 #include "exec/hook.h"
 #include "observe/monitor_int.h"
-#include "state/runset.h"
+#include "state/runs.h"
 
 /* ---- events: the recorded state of every alert --------------------------- */
 
@@ -482,7 +482,7 @@ static int eval_pipeline(struct cdx_store *s, const struct cdx_monitor_config *c
 	}
 	if (!any)
 		return 0;
-	runs = cdx_runset_load(s, pipeline, 2 * wmax + 8, err);
+	runs = cdx_runs_recent(s, pipeline, 2 * wmax + 8, err);
 	if (!runs)
 		return -1;
 	fin = cdx_monitor_finished(runs, &n_fin);

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "observe/monitor_int.h"
-#include "state/runset.h"
+#include "state/runs.h"
 
 /* ---- metrics: Prometheus text exposition ---------------------------------- */
 

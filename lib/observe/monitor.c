@@ -2,7 +2,7 @@
  * cdx_monitor_health_in) and the window statistics the alerts share
  * (monitor_int.h).  Alerts are alerts.c's, Prometheus metrics metrics.c's.
  *
- * Health folds the last 2 x WINDOW runs of a pipeline (runset.c): the newest
+ * Health folds the last 2 x WINDOW runs of a pipeline (state/runs.c): the newest
  * WINDOW finished runs are the current window, the ones before it the
  * previous window that trends and the p95 baseline compare against.  It
  * also names the flaky jobs (passed only on a retry, or alternating pass and
@@ -22,7 +22,7 @@
 
 #include "base/map.h"
 #include "observe/monitor_int.h"
-#include "state/runset.h"
+#include "state/runs.h"
 
 /* ---- shared with alerts.c and metrics.c (monitor_int.h) ------------------- */
 
@@ -47,7 +47,7 @@ void cdx_monitor_wstats(cJSON **fin, size_t n_fin, size_t skip, size_t w, struct
 	bool streak = true;
 	memset(st, 0, sizeof(*st));
 	for (i = skip; i < n_fin && i < skip + w; i++) {
-		bool ok = cdx_runset_ok(fin[i]);
+		bool ok = cdx_runs_ok(fin[i]);
 		double dur = cdx_jn(fin[i], "duration_ms");
 		st->runs++;
 		if (ok) {
@@ -85,7 +85,7 @@ cJSON **cdx_monitor_finished(cJSON *runs, size_t *n)
 	*n = 0;
 	for (i = m - 1; i >= 0; i--) {
 		cJSON *r = cJSON_GetArrayItem(runs, i);
-		if (cdx_runset_finished(r))
+		if (cdx_runs_finished(r))
 			v[(*n)++] = r;
 	}
 	return v;
@@ -243,7 +243,7 @@ static cJSON *last_failure(cJSON **fin, size_t n_fin)
 	size_t i;
 	for (i = 0; i < n_fin; i++) {
 		cJSON *o, *jobs, *j;
-		if (cdx_runset_ok(fin[i]))
+		if (cdx_runs_ok(fin[i]))
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "run", cdx_js(fin[i], "id"));
@@ -432,7 +432,7 @@ cJSON *cdx_monitor_health_in(struct cdx_store *s, const char *pipeline, const st
 	h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "pipeline", pipeline);
 	if (s) {
-		runs = cdx_runset_load(s, pipeline, 2 * window + 8, err);
+		runs = cdx_runs_recent(s, pipeline, 2 * window + 8, err);
 		if (!runs) {
 			cJSON_Delete(h);
 			cdx_monitor_config_free(own);

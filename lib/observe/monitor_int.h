@@ -3,7 +3,7 @@
  * (Prometheus exposition).  Not an API: cdx.h's cdx_monitor_* and
  * monitor.h are; nothing outside lib/observe/ includes this.
  *
- * Runs are read through runset.h; "FIN" below is the array of a pipeline's
+ * Runs are read through state/runs.h; "FIN" below is the array of a pipeline's
  * finished runs, newest first (cdx_monitor_finished), and a window is a
  * slice of it.
  */
@@ -31,7 +31,7 @@ struct cdx_wstats {
 int cdx_monitor_open_read(const char *state, struct cdx_store **s, struct cdx_error *err);
 
 /* cdx_monitor_finished: the finished runs of RUNS (oldest first, as
- * cdx_runset_load gives them), newest first; *N of them.  The array is the
+ * cdx_runs_recent gives them), newest first; *N of them.  The array is the
  * caller's (free); its items are borrowed from RUNS. */
 struct cJSON **cdx_monitor_finished(struct cJSON *runs, size_t *n);
 

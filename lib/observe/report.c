@@ -29,7 +29,7 @@
 #include "base/mask.h"
 #include "pipeline/pipeline.h"
 #include "observe/report.h"
-#include "state/runset.h"
+#include "state/runs.h"
 #include "state/store.h"
 
 #define TREND_RUNS 20
@@ -615,7 +615,7 @@ static void add_trend(cJSON *m, const cJSON *run, const cJSON *history)
 	cJSON *arr = cJSON_AddArrayToObject(m, "trend"), *it, *o;
 	cJSON_ArrayForEach(it, history)
 	{
-		if (!cdx_runset_finished(it) && strcmp(cdx_js(it, "id"), cdx_js(run, "id")) != 0)
+		if (!cdx_runs_finished(it) && strcmp(cdx_js(it, "id"), cdx_js(run, "id")) != 0)
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "run", cdx_js(it, "id"));
@@ -701,7 +701,7 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 	}
 	if (cdx_store_open(state, &s, err) < 0)
 		return NULL;
-	history = cdx_runset_load(s, pipeline, TREND_RUNS, err);
+	history = cdx_runs_recent(s, pipeline, TREND_RUNS, err);
 	if (!history)
 		goto out;
 	if (run_id) {
@@ -710,7 +710,7 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 			if (strcmp(cdx_js(it, "id"), run_id) == 0)
 				run = cJSON_Duplicate(it, 1);
 		if (!run)
-			run = cdx_runset_load_one(s, run_id, err);
+			run = cdx_runs_get(s, run_id, err);
 		if (!run)
 			goto out;
 		if (strcmp(cdx_js(run, "pipeline"), pipeline) != 0) {

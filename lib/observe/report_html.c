@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "observe/report.h"
-#include "state/runset.h"
+#include "state/runs.h"
 #include "base/util.h"
 
 static void html_text(struct cdx_buf *b, const char *s)

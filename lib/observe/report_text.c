@@ -19,7 +19,7 @@
 
 #include "base/util.h"
 #include "observe/report.h"
-#include "state/runset.h"
+#include "state/runs.h"
 
 #define COLS 80
 

@@ -1,5 +1,6 @@
-/* history.h — reading what the store recorded: measured job durations for
- * the ordering rule, the list of runs, one run in full. */
+/* history.h — what the store recorded, for planning: measured job
+ * durations for the ordering rule, and a plain scan of a store that may
+ * not exist yet.  Runs themselves are folded in runs.h. */
 #ifndef CDX_HISTORY_H
 #define CDX_HISTORY_H
 
@@ -26,11 +27,8 @@ void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, dou
  * with ERR set when the store cannot be opened or read. */
 int cdx_history_scan_at(const char *state, cdx_store_fn fn, void *ctx, struct cdx_error *err);
 
-/* cdx_history_owner_alive: whether the process recorded as HOST/PID with
- * start time PID_START still runs (a run on another host counts as alive) */
-bool cdx_history_owner_alive(const char *host, int pid, long long pid_start);
-
-/* cdx_run_id_new: a new run id, sortable by time: 20261124T101500.123Z-1a2b */
+/* cdx_run_id_new: a new run id, sortable by time: 20261124T101500.123Z-1a2b
+ * (defined in exec/run.c) */
 void cdx_run_id_new(char *buf, size_t n);
 
 #endif /* CDX_HISTORY_H */

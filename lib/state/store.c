@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/json.h"
+
 #ifdef CDX_WITH_REDIS
 #include "redis/store_redis.h"
 #endif
@@ -78,10 +80,29 @@ int cdx_store_open(const char *url, struct cdx_store **out, struct cdx_error *er
 	return cdx_store_file_open(url, out, err);
 }
 
+int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err)
+{
+	struct stat st;
+	*out = NULL;
+	if (!url)
+		url = "file:.cdx";
+	if (!strstr(url, "://")) {
+		const char *dir = strncmp(url, "file:", 5) == 0 ? url + 5 : url;
+		if (stat(dir, &st) < 0 && errno == ENOENT)
+			return 1;
+	}
+	return cdx_store_open(url, out, err);
+}
+
 void cdx_store_close(struct cdx_store *s)
 {
 	if (s)
 		s->ops->close(s);
+}
+
+const char *cdx_store_local_dir(struct cdx_store *s)
+{
+	return s->ops->local_dir ? s->ops->local_dir(s) : NULL;
 }
 
 /* ---- the last N runs of a pipeline, from a full scan --------------------- */
@@ -100,13 +121,13 @@ struct last_runs {
 static int last_runs_one(void *ctx, const cJSON *rec)
 {
 	struct last_runs *l = ctx;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	const char *t = cdx_jsn(rec, "t");
 	const char *id, *pl;
 	size_t at;
 	if (!t || strcmp(t, "run") != 0)
 		return 0;
-	id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id"));
-	pl = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "pipeline"));
+	id = cdx_jsn(rec, "id");
+	pl = cdx_jsn(rec, "pipeline");
 	if (!id || !pl || strcmp(pl, l->pipeline) != 0)
 		return 0;
 	at = l->next++ % l->n;
@@ -123,14 +144,14 @@ static int cmp_str(const void *a, const void *b)
 static int records_one(void *ctx, const cJSON *rec)
 {
 	struct last_runs *l = ctx;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	const char *t = cdx_jsn(rec, "t");
 	const char *id;
 	if (!t)
 		return 0;
 	if (strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0)
-		id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id"));
+		id = cdx_jsn(rec, "id");
 	else if (strcmp(t, "attempt") == 0 || strcmp(t, "job") == 0)
-		id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "run"));
+		id = cdx_jsn(rec, "run");
 	else
 		return 0;
 	if (!id || !bsearch(&id, l->keep, l->n_keep, sizeof(char *), cmp_str))

@@ -83,6 +83,11 @@ struct cdx_store_ops {
 	 * filters a full scan */
 	int (*scan_runs)(struct cdx_store *s, const char *pipeline, size_t n, cdx_store_fn fn, void *ctx,
 			 struct cdx_error *err);
+	/* local_dir: the directory of a store that lives on this machine only
+	 * (the file store), where callers may keep files of their own (the
+	 * flock'd slots of concurrency groups); NULL for a store shared
+	 * between machines, whose locks above must be used instead */
+	const char *(*local_dir)(struct cdx_store *s);
 };
 
 struct cdx_store {
@@ -99,6 +104,12 @@ struct cdx_store {
 int cdx_store_open(const char *url, struct cdx_store **out, struct cdx_error *err);
 void cdx_store_close(struct cdx_store *s);
 
+/* cdx_store_open_existing: open the store named by URL (NULL: file:.cdx)
+ * for reading, which never creates one: 1 with *OUT NULL when URL names a
+ * file store whose directory does not exist (nothing is recorded there),
+ * else as cdx_store_open (0, or -1 with ERR set). */
+int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err);
+
 /* cdx_store_file_open: the file store in directory DIR (created if needed) */
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err);
 
@@ -106,6 +117,9 @@ int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_erro
  * the backend's own query when it has one (see scan_runs above) */
 int cdx_store_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx_store_fn fn, void *ctx,
 			struct cdx_error *err);
+
+/* cdx_store_local_dir: S's local_dir, or NULL when it has none */
+const char *cdx_store_local_dir(struct cdx_store *s);
 
 /* cdx_mkdirs: mkdir -p PATH with mode 0755; -1 with errno set */
 int cdx_mkdirs(const char *path);

@@ -438,6 +438,11 @@ static void fs_close(struct cdx_store *s)
 	free(f);
 }
 
+static const char *fs_local_dir(struct cdx_store *s)
+{
+	return ((struct file_store *)s)->dir;
+}
+
 static const struct cdx_store_ops file_ops = {
 	.append = fs_append,
 	.flush = fs_flush,
@@ -450,6 +455,7 @@ static const struct cdx_store_ops file_ops = {
 	.holder = fs_holder,
 	.append_fenced = fs_append_fenced,
 	.tail = fs_tail,
+	.local_dir = fs_local_dir,
 };
 
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err)

@@ -1,5 +1,5 @@
 /* test_monitor.c — monitor.c, alerts.c, metrics.c, monitor_config.c,
- * runset.c and the store operations they stand on (store_file.c's tail,
+ * state/runs.c and the store operations they stand on (store_file.c's tail,
  * store.c's scan_runs), on a real file store filled with records written
  * the way run.c and deploy.c write them: health states and their
  * thresholds, flaky and slowest jobs, alerts that fire once and resolve
@@ -16,7 +16,7 @@
 #include "base/diag.h"
 #include "exec/hook.h"
 #include "observe/monitor.h"
-#include "state/runset.h"
+#include "state/runs.h"
 #include "state/store.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -567,7 +567,7 @@ static void test_scan_runs(void **state)
 	assert_int_equal(c.n, 3);
 	assert_string_equal(c.seen[0], "ci-004");
 	assert_string_equal(c.seen[2], "ci-900");
-	runs = cdx_runset_load(f->s, "ci", 2, &err);
+	runs = cdx_runs_recent(f->s, "ci", 2, &err);
 	assert_int_equal(cJSON_GetArraySize(runs), 2);
 	assert_string_equal(cdx_js(cJSON_GetArrayItem(runs, 1), "id"), "ci-900");
 	assert_string_equal(cdx_js(cJSON_GetArrayItem(runs, 1), "status"), "success");

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
-#include "state/runset.h"
+#include "state/runs.h"
 #include "state/store.h"
 
 struct fx {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "base/json.h"
 #include "state/store.h"
 
 #ifdef CDX_WITH_REDIS
@@ -145,16 +146,6 @@ static cJSON *scan_all(struct cdx_store *s)
 	return sn.all;
 }
 
-static int num(const cJSON *o, const char *k)
-{
-	return (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
 static cJSON *holder_of(const char *who)
 {
 	char host[256];
@@ -194,8 +185,8 @@ static void test_append_scan_in_order(void **state)
 	assert_int_equal(cJSON_GetArraySize(all), 1300);
 	for (i = 0; i < 1300; i++) {
 		cJSON *r = cJSON_GetArrayItem(all, i);
-		assert_int_equal(num(r, "attempt"), i);
-		assert_string_equal(str(r, "t"), "attempt");
+		assert_int_equal((int)cdx_jn(r, "attempt"), i);
+		assert_string_equal(cdx_jsn(r, "t"), "attempt");
 		assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(r, "wall_ms")) == 12.5);
 	}
 	cJSON_Delete(all);
@@ -268,14 +259,14 @@ static void test_binary_safe_names(void **state)
 	all = scan_all(f->s);
 	assert_int_equal(cJSON_GetArraySize(all), (int)CDX_ARRAY_LEN(names) * 4);
 	for (i = 0; i < CDX_ARRAY_LEN(names); i++)
-		assert_string_equal(str(cJSON_GetArrayItem(all, (int)i * 4), "pipeline"), names[i]);
+		assert_string_equal(cdx_jsn(cJSON_GetArrayItem(all, (int)i * 4), "pipeline"), names[i]);
 	cJSON_Delete(all);
 	for (i = 0; i < CDX_ARRAY_LEN(names); i++) {
 		struct seen sn = {cJSON_CreateArray(), 0};
 		struct cdx_error err = {0};
 		assert_int_equal(cdx_store_scan_runs(f->s, names[i], 5, collect, &sn, &err), 0);
 		assert_int_equal(cJSON_GetArraySize(sn.all), 4);
-		assert_string_equal(str(cJSON_GetArrayItem(sn.all, 0), "pipeline"), names[i]);
+		assert_string_equal(cdx_jsn(cJSON_GetArrayItem(sn.all, 0), "pipeline"), names[i]);
 		cJSON_Delete(sn.all);
 	}
 }
@@ -294,9 +285,9 @@ static void test_scan_runs(void **state)
 	assert_int_equal(cdx_store_scan_runs(f->s, "a", 2, collect, &sn, &err), 0);
 	/* a2 (run, attempt, job, run_end) then a3 (run, 3 x 2, run_end) */
 	assert_int_equal(cJSON_GetArraySize(sn.all), 4 + 8);
-	assert_string_equal(str(cJSON_GetArrayItem(sn.all, 0), "id"), "a2");
-	assert_string_equal(str(cJSON_GetArrayItem(sn.all, 3), "t"), "run_end");
-	assert_string_equal(str(cJSON_GetArrayItem(sn.all, 4), "id"), "a3");
+	assert_string_equal(cdx_jsn(cJSON_GetArrayItem(sn.all, 0), "id"), "a2");
+	assert_string_equal(cdx_jsn(cJSON_GetArrayItem(sn.all, 3), "t"), "run_end");
+	assert_string_equal(cdx_jsn(cJSON_GetArrayItem(sn.all, 4), "id"), "a3");
 	cJSON_Delete(sn.all);
 	sn.all = cJSON_CreateArray();
 	assert_int_equal(cdx_store_scan_runs(f->s, "none", 5, collect, &sn, &err), 0);
@@ -330,7 +321,7 @@ static void test_tail(void **state)
 	cdx_store_close(s2);
 	assert_int_equal(f->s->ops->tail(f->s, now, 1000, collect, &sn, &err), 0);
 	assert_int_equal(cJSON_GetArraySize(sn.all), 3);
-	assert_int_equal(num(cJSON_GetArrayItem(sn.all, 2), "attempt"), 3);
+	assert_int_equal((int)cdx_jn(cJSON_GetArrayItem(sn.all, 2), "attempt"), 3);
 	/* the first cursor moved on too */
 	assert_int_equal(f->s->ops->tail(f->s, cur, 0, collect, &sn, &err), 0);
 	assert_int_equal(cJSON_GetArraySize(sn.all), 4);
@@ -355,11 +346,11 @@ static void test_lock_busy_and_tokens(void **state)
 	assert_true(t1 > 0);
 	assert_int_equal(s2->ops->lock(s2, "deploy:web:prod", h2, 10000, 0, &t2, &cur, &err), 1);
 	assert_non_null(cur);
-	assert_string_equal(str(cur, "user"), "one");
+	assert_string_equal(cdx_jsn(cur, "user"), "one");
 	cJSON_Delete(cur);
 	assert_int_equal(s2->ops->holder(s2, "deploy:web:prod", &cur, &err), 0);
 	assert_non_null(cur);
-	assert_string_equal(str(cur, "user"), "one");
+	assert_string_equal(cdx_jsn(cur, "user"), "one");
 	cJSON_Delete(cur);
 	/* another name is independent */
 	assert_int_equal(s2->ops->lock(s2, "deploy:web:staging", h2, 10000, 0, &t3, &cur, &err), 0);
@@ -421,8 +412,8 @@ static void test_lock_ttl_lapse_and_fencing(void **state)
 	cJSON_Delete(rec);
 	all = scan_all(f->s);
 	assert_int_equal(cJSON_GetArraySize(all), 2);
-	assert_string_equal(str(cJSON_GetArrayItem(all, 0), "job"), "s/one");
-	assert_string_equal(str(cJSON_GetArrayItem(all, 1), "job"), "s/two");
+	assert_string_equal(cdx_jsn(cJSON_GetArrayItem(all, 0), "job"), "s/one");
+	assert_string_equal(cdx_jsn(cJSON_GetArrayItem(all, 1), "job"), "s/two");
 	cJSON_Delete(all);
 	assert_int_equal(s2->ops->unlock(s2, "L", t2, &err), 0);
 	cdx_store_close(s2);
@@ -546,7 +537,7 @@ static void test_redis_noscript(void **state)
 	all = scan_all(f->s);
 	assert_int_equal(cJSON_GetArraySize(all), 1501);
 	for (i = 0; i < 1501; i++)
-		assert_int_equal(num(cJSON_GetArrayItem(all, i), "attempt"), i);
+		assert_int_equal((int)cdx_jn(cJSON_GetArrayItem(all, i), "attempt"), i);
 	cJSON_Delete(all);
 #else
 	(void)state;
@@ -591,18 +582,19 @@ static void test_redis_segments(void **state)
 	assert_int_equal(cJSON_GetArraySize(sn.all), 2 + 60);
 	for (i = 0; i < cJSON_GetArraySize(sn.all); i++) {
 		const cJSON *r = cJSON_GetArrayItem(sn.all, i);
-		const char *run = str(r, "run");
-		assert_string_equal(run ? run : str(r, "id"), "x1");
+		const char *run = cdx_jsn(r, "run");
+		assert_string_equal(run ? run : cdx_jsn(r, "id"), "x1");
 		if (i >= 2)
-			assert_int_equal(num(r, "duration_ms"), (i - 2) % 2 ? 1000 + 1 + (i - 2) / 2 : 1 + (i - 2) / 2);
+			assert_int_equal((int)cdx_jn(r, "duration_ms"),
+					 (i - 2) % 2 ? 1000 + 1 + (i - 2) / 2 : 1 + (i - 2) / 2);
 	}
-	assert_string_equal(str(cJSON_GetArrayItem(sn.all, 0), "t"), "run");
-	assert_string_equal(str(cJSON_GetArrayItem(sn.all, 1), "t"), "run_end");
+	assert_string_equal(cdx_jsn(cJSON_GetArrayItem(sn.all, 0), "t"), "run");
+	assert_string_equal(cdx_jsn(cJSON_GetArrayItem(sn.all, 1), "t"), "run_end");
 	cJSON_Delete(sn.all);
 	sn.all = cJSON_CreateArray();
 	assert_int_equal(cdx_store_scan_runs(f->s, "y", 5, collect, &sn, &err), 0);
 	assert_int_equal(cJSON_GetArraySize(sn.all), 2 + 30);
-	assert_int_equal(num(cJSON_GetArrayItem(sn.all, 31), "duration_ms"), 130);
+	assert_int_equal((int)cdx_jn(cJSON_GetArrayItem(sn.all, 31), "duration_ms"), 130);
 	cJSON_Delete(sn.all);
 }
 
