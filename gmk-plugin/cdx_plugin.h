@@ -77,7 +77,8 @@ void cdx_gmk_define_rules(const char *func, struct cdx_gmk_loaded *l);
  * LANE_PREV[J] the job that job J follows in its lane (an order-only
  * prerequisite), UINT32_MAX for none; nothing is pinned unless make runs
  * -jN (1 < N < jobs), without -k, for the whole pipeline */
-void cdx_gmk_pin_lanes(const struct cdx_pipeline *p, const double *w, const double *prio, uint32_t *lane_prev);
+void cdx_gmk_pin_lanes(const struct cdx_pipeline *p, const double *w, const double *prio,
+		       uint32_t *lane_prev);
 /* lanes.c: the number of jobs the goals need, when every goal is a target
  * of P (NAME, NAME/STAGE, NAME/STAGE/JOB); 0 when unknown */
 size_t cdx_gmk_expected_jobs(const struct cdx_pipeline *p);

@@ -104,7 +104,8 @@ static bool goals_want_all(const struct cdx_pipeline *p)
 {
 	char *goals = gmk_expand("$(MAKECMDGOALS)"), *tok, *save = NULL;
 	bool all = false;
-	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && !all; tok = strtok_r(NULL, " \t", &save))
+	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && !all;
+	     tok = strtok_r(NULL, " \t", &save))
 		all = strcmp(tok, p->name) == 0;
 	gmk_free(goals);
 	return all;
@@ -117,7 +118,8 @@ size_t cdx_gmk_expected_jobs(const struct cdx_pipeline *p)
 	bool *mark = cdx_xcalloc(d->n_nodes + 1, sizeof(bool)), known = goals && *goals;
 	uint32_t *stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
 	size_t sp = 0, count = 0, i, nl = strlen(p->name);
-	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && known; tok = strtok_r(NULL, " \t", &save)) {
+	for (tok = goals ? strtok_r(goals, " \t", &save) : NULL; tok && known;
+	     tok = strtok_r(NULL, " \t", &save)) {
 		bool found = false;
 		if (strcmp(tok, p->name) == 0) {
 			for (i = 0; i < p->n_stages; i++)

@@ -129,7 +129,9 @@ static char *fn_report(const char *nm, unsigned int argc, char **argv)
 	format = a[2];
 	if (!*format) {
 		const char *dot = strrchr(a[3], '.');
-		format = dot && strcmp(dot, ".html") == 0 ? "html" : dot && strcmp(dot, ".txt") == 0 ? "text" : "json";
+		format = dot && strcmp(dot, ".html") == 0  ? "html"
+			 : dot && strcmp(dot, ".txt") == 0 ? "text"
+							   : "json";
 	}
 	for (k = 0; k < CDX_ARRAY_LEN(formats) && strcmp(format, formats[k]) != 0; k++)
 		;

@@ -112,7 +112,7 @@ static void eval_piece(struct cdx_buf *b, bool last)
 
 /* the recipes of a pipeline's jobs: one per set of command-line overrides */
 struct recipes {
-	char **groups;           /* the override words of each recipe */
+	char **groups; /* the override words of each recipe */
 	size_t n_groups, cap_groups;
 	size_t *group;           /* each job's recipe */
 	struct cdx_map group_of; /* override words -> recipe (keys are GROUPS') */
@@ -196,7 +196,8 @@ static void target_rules(struct cdx_buf *b, const struct cdx_pipeline *p, const 
 	cdx_buf_addc(b, '\n');
 	for (i = 0; i < p->n_stages; i++) {
 		const struct cdx_stage *st = &p->stages[i];
-		cdx_buf_add(b, names->text.data + names->off[n + i] + 1, names->off[n + i + 1] - names->off[n + i] - 1);
+		cdx_buf_add(b, names->text.data + names->off[n + i] + 1,
+			    names->off[n + i + 1] - names->off[n + i] - 1);
 		cdx_buf_addc(b, ':');
 		for (k = 0; k < st->n_jobs; k++)
 			tmp[k] = (uint32_t)(st->first_job + k);

@@ -1,8 +1,7 @@
 /* cli.c — the helpers every command of the cdx tool shares (cli.h):
  * messages, option parsing (getopt_long, one loop for every command), the
- * state URL, the run with its signals, and the JSON printer.
- * Apart from the command table in cdx.c, so that cdx-job (tools/job/),
- * which runs one job of a make recipe, links them without the rest. */
+ * state URL, the run with its signals, and the JSON printer.  The command
+ * table and main are in cdx.c, each command in its tools/cmd_*.c. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
@@ -78,8 +77,8 @@ bool cli_is_help(const char *arg)
 
 /* ---- options ------------------------------------------------------------- */
 
-void cli_opts_begin(struct cli_opts *p, struct cli *g, const char *cmd, int argc, char **argv, const char *shorts,
-		    const struct option *longs, size_t max_pos)
+void cli_opts_begin(struct cli_opts *p, struct cli *g, const char *cmd, int argc, char **argv,
+		    const char *shorts, const struct option *longs, size_t max_pos)
 {
 	const struct option *o;
 	size_t n = 0;
@@ -109,7 +108,8 @@ void cli_opts_begin(struct cli_opts *p, struct cli *g, const char *cmd, int argc
 static bool whole_name(const char *arg, const char *name)
 {
 	size_t n = strlen(name);
-	return strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, name, n) == 0 && (arg[n + 2] == '\0' || arg[n + 2] == '=');
+	return strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, name, n) == 0 &&
+	       (arg[n + 2] == '\0' || arg[n + 2] == '=');
 }
 
 static bool opts_error(struct cli_opts *p, const char *arg, bool missing)

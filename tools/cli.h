@@ -63,7 +63,9 @@ bool cli_is_help(const char *arg);
 
 /* the value of the --json option in a command's table */
 #define CLI_OPT_JSON 0x100
+/* clang-format off */
 #define CLI_OPTION_JSON {"json", no_argument, NULL, CLI_OPT_JSON}
+/* clang-format on */
 /* the first value a command may give its own long-only options */
 #define CLI_OPT_OWN 0x200
 /* the long options a command's table may hold */
@@ -89,8 +91,8 @@ struct cli_opts {
  * options SHORTS (getopt syntax: "n:k") and the long options LONGS (ended
  * by a zero entry; NULL for none); at most MAX_POS positional arguments
  * (SIZE_MAX: any number), which are gathered, in order, at ARGV[1..] */
-void cli_opts_begin(struct cli_opts *p, struct cli *g, const char *cmd, int argc, char **argv, const char *shorts,
-		    const struct option *longs, size_t max_pos);
+void cli_opts_begin(struct cli_opts *p, struct cli *g, const char *cmd, int argc, char **argv,
+		    const char *shorts, const struct option *longs, size_t max_pos);
 /* cli_opts_next: the next option in P->opt and P->arg; false at the end of
  * the arguments, or after an error (P->status) */
 bool cli_opts_next(struct cli_opts *p);
@@ -157,8 +159,8 @@ int cli_deployment_status(struct cli *g, const char *id, bool json);
 /* cli_list_deployments: `cdx deployments` (HISTORY false: newest first, at
  * most LIMIT, 0 = all) or `cdx history` (true: APP/ENV, oldest first) as
  * CMD; the exit status */
-int cli_list_deployments(struct cli *g, const char *cmd, const char *app, const char *env, size_t limit, bool history,
-			 bool json);
+int cli_list_deployments(struct cli *g, const char *cmd, const char *app, const char *env, size_t limit,
+			 bool history, bool json);
 /* cli_print_deployments: one line per deployment of ARR */
 void cli_print_deployments(const struct cJSON *arr, bool newest_first);
 int cmd_health(struct cli *g, int argc, char **argv);
