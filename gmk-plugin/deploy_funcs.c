@@ -19,17 +19,11 @@
 #include "gmk-plugin/cdx_plugin.h"
 #include "project/environment.h"
 
-static const char *config_path(void)
-{
-	const char *cfg = getenv("CDX_CONFIG");
-	return cfg && *cfg ? cfg : "cdx.yml";
-}
-
 /* check APP and ENV against the project file; false after stopping make */
 static bool check_env(const char *func, const char *app, const char *env)
 {
 	struct cdx_diags *d = cdx_diags_new();
-	struct cdx_project *pr = cdx_project_load(config_path(), d);
+	struct cdx_project *pr = cdx_project_load(cdx_gmk_config_path(), d);
 	struct cdx_error err = {0};
 	bool ok = true;
 	if (!pr) {
@@ -38,12 +32,12 @@ static bool check_env(const char *func, const char *app, const char *env)
 		if (g)
 			cdx_diag_format(g, &b);
 		else
-			cdx_buf_printf(&b, "cannot load %s", config_path());
-		fail(func, b.data);
+			cdx_buf_printf(&b, "cannot load %s", cdx_gmk_config_path());
+		cdx_gmk_fail(func, b.data);
 		cdx_buf_free(&b);
 		ok = false;
 	} else if (!cdx_apps_find(cdx_project_apps(pr), app, env, &err)) {
-		fail(func, err.msg);
+		cdx_gmk_fail(func, err.msg);
 		ok = false;
 	}
 	cdx_project_free(pr);
@@ -56,7 +50,7 @@ static char **trimmed(unsigned int argc, char **argv)
 	char **a = cdx_xcalloc(argc + 1, sizeof(char *));
 	unsigned i;
 	for (i = 0; i < argc; i++)
-		a[i] = trim(argv[i]);
+		a[i] = cdx_gmk_trim(argv[i]);
 	return a;
 }
 
@@ -74,31 +68,28 @@ static char *command(const char *verb, const char *app, const char *env, const c
 	struct cdx_buf b = {0};
 	size_t i;
 	char *r;
-	shell_quote(&b, cdx_gmk_tool());
+	cdx_gmk_shell_quote(&b, cdx_gmk_tool());
 	cdx_buf_printf(&b, " %s ", verb);
-	shell_quote(&b, app);
+	cdx_gmk_shell_quote(&b, app);
 	cdx_buf_addc(&b, ' ');
-	shell_quote(&b, env);
+	cdx_gmk_shell_quote(&b, env);
 	for (i = 0; i < n; i++) {
 		cdx_buf_addc(&b, ' ');
 		if (extra[i][0] == '-')
 			cdx_buf_adds(&b, extra[i]);
 		else
-			shell_quote(&b, extra[i]);
+			cdx_gmk_shell_quote(&b, extra[i]);
 	}
-	r = give(b.data);
+	r = cdx_gmk_give(b.data);
 	cdx_buf_free(&b);
 	return r;
 }
 
 static bool need(const char *func, const char *what, const char *v)
 {
-	char *msg;
 	if (*v)
 		return true;
-	msg = cdx_xasprintf("name %s", what);
-	fail(func, msg);
-	free(msg);
+	cdx_gmk_failf(func, "name %s", what);
 	return false;
 }
 
@@ -113,18 +104,13 @@ static char *fn_deploy(const char *nm, unsigned int argc, char **argv)
 	    !need(nm, "a version (e.g. $(VERSION))", a[2]) || !check_env(nm, a[0], a[1]))
 		goto out;
 	if (!cdx_version_valid(a[2])) {
-		char *msg = cdx_xasprintf("version '%s' is invalid: use 1 to 128 characters from A-Z a-z 0-9 _ . + -",
-					  a[2]);
-		fail(nm, msg);
-		free(msg);
+		cdx_gmk_failf(nm, "version '%s' is invalid: use 1 to 128 characters from A-Z a-z 0-9 _ . + -", a[2]);
 		goto out;
 	}
 	extra[n++] = a[2];
 	if (argc > 3 && *a[3]) {
 		if (cdx_strategy_parse(a[3], &k) < 0) {
-			char *msg = cdx_xasprintf("unknown strategy '%s' (use blue_green, canary or rolling)", a[3]);
-			fail(nm, msg);
-			free(msg);
+			cdx_gmk_failf(nm, "unknown strategy '%s' (use blue_green, canary or rolling)", a[3]);
 			goto out;
 		}
 		extra[n++] = "--strategy";
@@ -147,10 +133,7 @@ static char *fn_rollback(const char *nm, unsigned int argc, char **argv)
 		goto out;
 	if (argc > 2 && *a[2]) {
 		if (cdx_rollback_parse(a[2], &k) < 0) {
-			char *msg = cdx_xasprintf("unknown rollback strategy '%s' (use immediate, gradual or blue_green)",
-						  a[2]);
-			fail(nm, msg);
-			free(msg);
+			cdx_gmk_failf(nm, "unknown rollback strategy '%s' (use immediate, gradual or blue_green)", a[2]);
 			goto out;
 		}
 		extra[n++] = "--strategy";
@@ -158,9 +141,7 @@ static char *fn_rollback(const char *nm, unsigned int argc, char **argv)
 	}
 	if (argc > 3 && *a[3]) {
 		if (!cdx_version_valid(a[3])) {
-			char *msg = cdx_xasprintf("version '%s' is invalid", a[3]);
-			fail(nm, msg);
-			free(msg);
+			cdx_gmk_failf(nm, "version '%s' is invalid", a[3]);
 			goto out;
 		}
 		extra[n++] = "--to";
@@ -181,21 +162,21 @@ static char *fn_current(const char *nm, unsigned int argc, char **argv)
 	struct stat st;
 	if (!need(nm, "an application", a[0]) || !need(nm, "an environment", a[1]) || !check_env(nm, a[0], a[1]))
 		goto out;
-	state = state_url();
+	state = cdx_gmk_state_url();
 	/* reading never creates a store: no state directory, nothing deployed */
 	if (strncmp(state, "file:", 5) == 0 && stat(state + 5, &st) < 0) {
-		r = give("");
+		r = cdx_gmk_give("");
 		goto out;
 	}
-	if (cdx_orchestrator_open(config_path(), state, &o, &err) < 0) {
-		fail(nm, err.msg);
+	if (cdx_orchestrator_open(cdx_gmk_config_path(), state, &o, &err) < 0) {
+		cdx_gmk_fail(nm, err.msg);
 		goto out;
 	}
 	v = cdx_current_version(o, a[0], a[1], &err);
 	if (!v && err.code)
-		fail(nm, err.msg);
+		cdx_gmk_fail(nm, err.msg);
 	else
-		r = give(v ? v : "");
+		r = cdx_gmk_give(v ? v : "");
 	free(v);
 out:
 	cdx_orchestrator_free(o);

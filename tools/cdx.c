@@ -2,12 +2,10 @@
  * and help.  Each command lives in its own tools/cmd_*.c; the helpers they
  * share are in cli.c. */
 #include <cjson/cJSON.h>
-#include <time.h>
-#include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/cli.h"
@@ -333,42 +331,53 @@ int cli_resolve_pipeline(struct cli *g, const char *cmd, const char *arg, char *
 	return 0;
 }
 
+/* the options before the command: --config, --state (which commands take
+ * after their name too), --help, --version */
+static const struct option global_longs[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, CLI_OPT_OWN},
+	{0},
+};
+
+/* run command C with the arguments ARGV[0..ARGC) (ARGV[0] is its name) */
+static int run_command(struct cli *g, const struct cli_command *c, int argc, char **argv)
+{
+	int i, rc;
+	/* every command answers -h and --help, and does nothing else */
+	for (i = 1; i < argc; i++)
+		if (cli_is_help(argv[i]))
+			return cli_help_for(c->name, stdout);
+	rc = c->run(g, argc, argv);
+	free(g->state_owned);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli g;
+	struct cli_opts p;
 	const struct cli_command *c;
-	int i, k;
 
 	cli_init(&g);
-
-	/* global options may come before or after the command */
-	for (i = 1, k = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
-			const char *v = cli_option_value("", argc, argv, &i, "--config");
-			if (!v)
-				return CDX_EUSAGE;
-			g.config = v;
-			g.config_given = true;
-		} else if (strcmp(argv[i], "--state") == 0 || strncmp(argv[i], "--state=", 8) == 0) {
-			const char *v = cli_option_value("", argc, argv, &i, "--state");
-			if (!v)
-				return CDX_EUSAGE;
-			g.state = v;
-		} else {
-			argv[k++] = argv[i];
+	cli_opts_begin(&p, &g, NULL, argc, argv, "+h", global_longs, SIZE_MAX);
+	while (cli_opts_next(&p)) {
+		if (p.opt == 'h') {
+			usage(stdout);
+			return 0;
 		}
+		printf("cdx %s\n", CDX_VERSION); /* --version */
+		return 0;
 	}
-	argc = k;
+	if (p.status)
+		return p.status;
+	/* the command and its arguments are argv[1 .. p.n_pos] */
+	argc = (int)p.n_pos + 1;
 	argv[argc] = NULL;
 	if (argc < 2) {
 		usage(stderr);
 		return CDX_EUSAGE;
 	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+	if (strcmp(argv[1], "version") == 0) {
 		printf("cdx %s\n", CDX_VERSION);
 		return 0;
 	}
@@ -379,17 +388,9 @@ int main(int argc, char **argv)
 		}
 		return cli_help_for(argv[2], stdout);
 	}
-	for (c = cli_commands; c->name; c++) {
-		if (strcmp(c->name, argv[1]) == 0) {
-			int rc;
-			for (i = 2; i < argc; i++)
-				if (cli_is_help(argv[i]))
-					return cli_help_for(c->name, stdout);
-			rc = c->run(&g, argc - 1, argv + 1);
-			free(g.state_owned);
-			return rc;
-		}
-	}
+	for (c = cli_commands; c->name; c++)
+		if (strcmp(c->name, argv[1]) == 0)
+			return run_command(&g, c, argc - 1, argv + 1);
 	cli_error("unknown command '%s' (see cdx --help)", argv[1]);
 	return CDX_EUSAGE;
 }
@@ -414,11 +415,4 @@ void cli_when(double ms, char *buf, size_t n)
 	struct tm tm;
 	localtime_r(&t, &tm);
 	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-void cli_print_json(const cJSON *o)
-{
-	char *s = cJSON_Print(o);
-	puts(s);
-	free(s);
 }

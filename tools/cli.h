@@ -3,7 +3,9 @@
 #ifndef CDX_CLI_H
 #define CDX_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cdx.h"
@@ -37,9 +39,74 @@ int cli_help_for(const char *name, FILE *out);
 void cli_print_diags(const struct cdx_diags *d);
 /* cli_is_help: argument is -h or --help */
 bool cli_is_help(const char *arg);
-/* cli_option_value: for "--opt=V" or "--opt V" forms; returns V and
- * advances *I, or NULL (with a usage message) when missing */
-const char *cli_option_value(const char *cmd, int argc, char **argv, int *i, const char *name);
+
+/* ---- options: getopt_long, the same way for every command -----------------
+ *
+ *	static const struct option longs[] = {CLI_OPTION_JSON, {"window", required_argument, NULL, 'w'}, {0}};
+ *	struct cli_opts p;
+ *	cli_opts_begin(&p, g, "health", argc, argv, "", longs, 1);
+ *	while (cli_opts_next(&p)) {
+ *		switch (p.opt) { case CLI_OPT_JSON: json = true; break; ... }
+ *	}
+ *	if (p.status)
+ *		return p.status;
+ *	pipeline = p.n_pos ? argv[1] : NULL;
+ *
+ * Options and positional arguments mix in any order ("--" ends the
+ * options); a value goes as "--opt=V" or "--opt V" ("-oV" or "-o V" for a
+ * short one).  Long names are matched whole, never abbreviated.  The global
+ * --config FILE and --state URL are taken here too and set G, so that they
+ * may follow the command.  -h and --help are answered by main before a
+ * command runs.  Errors are printed in the tool's usage style ("cdx CMD:
+ * unknown option --x", "option --var needs a value", "unexpected argument
+ * X") and end the loop with STATUS = CDX_EUSAGE. */
+
+/* the value of the --json option in a command's table */
+#define CLI_OPT_JSON 0x100
+/* clang-format off */
+#define CLI_OPTION_JSON {"json", no_argument, NULL, CLI_OPT_JSON}
+/* clang-format on */
+/* the first value a command may give its own long-only options */
+#define CLI_OPT_OWN 0x200
+/* the long options a command's table may hold */
+#define CLI_OPTS_MAX 24
+
+struct cli_opts {
+	int opt;         /* the option found: its short letter or its value */
+	const char *arg; /* its value, or NULL */
+	int status;      /* 0, or CDX_EUSAGE once an error was printed */
+	size_t n_pos;    /* positional arguments so far: argv[1 .. n_pos] */
+	/* private */
+	struct cli *g;
+	const char *cmd;
+	int argc;
+	char **argv;
+	size_t max_pos;
+	bool ended; /* "--" was seen */
+	char shorts[40];
+	struct option longs[CLI_OPTS_MAX + 3];
+};
+
+/* cli_opts_begin: parse ARGV (ARGV[0] is the command CMD) with the short
+ * options SHORTS (getopt syntax: "n:k") and the long options LONGS (ended
+ * by a zero entry; NULL for none); at most MAX_POS positional arguments
+ * (SIZE_MAX: any number), which are gathered, in order, at ARGV[1..] */
+void cli_opts_begin(struct cli_opts *p, struct cli *g, const char *cmd, int argc, char **argv,
+		    const char *shorts, const struct option *longs, size_t max_pos);
+/* cli_opts_next: the next option in P->opt and P->arg; false at the end of
+ * the arguments, or after an error (P->status) */
+bool cli_opts_next(struct cli_opts *p);
+/* cli_opts_take: the argument after the current option when ACCEPT says
+ * it is the option's value (for an optional value given as "--opt V"),
+ * consumed; else NULL */
+const char *cli_opts_take(struct cli_opts *p, bool (*accept)(const char *arg));
+/* cli_opts_wait: the value of --wait [DURATION] as P found it: *WAIT_MS =
+ * the duration, or -1 (for ever); 0, or CDX_EUSAGE with the message printed */
+int cli_opts_wait(struct cli_opts *p, long long *wait_ms);
+/* cli_number: V as a whole number from MIN to MAX in *N; 0, or CDX_EUSAGE
+ * after "cdx CMD: WHAT, not 'V'" */
+int cli_number(const char *cmd, const char *what, const char *v, long min, long max, long *n);
+
 /* cli_resolve_pipeline: ARG as a file, else as a pipeline registered in the
  * project file; *PATH receives a malloc'd path.  0, or CDX_EUSAGE with a
  * message printed. */
@@ -81,13 +148,19 @@ const char *cli_str(const struct cJSON *o, const char *k);
 double cli_num(const struct cJSON *o, const char *k);
 /* cli_when: MS since the epoch as local "YYYY-MM-DD HH:MM:SS" */
 void cli_when(double ms, char *buf, size_t n);
-/* cli_print_json: O, indented, on stdout */
+/* cli_print_json: O, indented, on stdout (the one JSON printer of the
+ * commands' --json) */
 void cli_print_json(const struct cJSON *o);
 /* cli_open_orchestrator: the project file and state of G; 0, or the exit
  * status with the problem printed */
 int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrator **o);
 /* cli_deployment_status: `cdx status ID` for a deployment id */
 int cli_deployment_status(struct cli *g, const char *id, bool json);
+/* cli_list_deployments: `cdx deployments` (HISTORY false: newest first, at
+ * most LIMIT, 0 = all) or `cdx history` (true: APP/ENV, oldest first) as
+ * CMD; the exit status */
+int cli_list_deployments(struct cli *g, const char *cmd, const char *app, const char *env, size_t limit,
+			 bool history, bool json);
 /* cli_print_deployments: one line per deployment of ARR */
 void cli_print_deployments(const struct cJSON *arr, bool newest_first);
 int cmd_health(struct cli *g, int argc, char **argv);

@@ -4,6 +4,8 @@
  * result to stdout (JSON with --json). */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,6 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
-#include "base/duration.h"
 #include "base/util.h"
 
 int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrator **o)
@@ -26,26 +27,6 @@ int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrato
 		cli_error("%s: %s", cmd, err.msg);
 		return err.code ? err.code : CDX_EUSAGE;
 	}
-	return 0;
-}
-
-/* parse "--wait [DURATION]" at argv[*i]: *WAIT_MS = the duration, or -1 */
-static int wait_option(int argc, char **argv, int *i, long long *wait_ms)
-{
-	const char *v = strncmp(argv[*i], "--wait=", 7) == 0 ? argv[*i] + 7 : NULL, *why;
-	int64_t ms;
-	if (!v && *i + 1 < argc && cdx_duration_parse(argv[*i + 1], &ms, &why) == 0) {
-		*wait_ms = ms;
-		(*i)++;
-		return 0;
-	}
-	if (!v) {
-		*wait_ms = -1;
-		return 0;
-	}
-	if (cdx_duration_parse(v, &ms, &why) < 0)
-		return cli_usage_error("deploy", "bad duration '%s' for --wait: %s", v, why);
-	*wait_ms = ms;
 	return 0;
 }
 
@@ -110,10 +91,16 @@ int cmd_scale_down(struct cli *g, int argc, char **argv)
 {
 	struct cdx_orchestrator *o = NULL;
 	struct cdx_error err = {0};
+	struct cli_opts p;
 	struct timespec ts;
 	long ms;
 	int rc;
-	if (argc != 6)
+	cli_opts_begin(&p, g, "scale-down", argc, argv, "", NULL, SIZE_MAX);
+	while (cli_opts_next(&p))
+		;
+	if (p.status)
+		return p.status;
+	if (p.n_pos != 5)
 		return cli_usage_error("scale-down", "usage: cdx scale-down APP ENV SLOT VERSION DELAY_MS");
 	ms = atol(argv[5]);
 	ts.tv_sec = ms / 1000;
@@ -129,37 +116,44 @@ int cmd_scale_down(struct cli *g, int argc, char **argv)
 	return rc < 0 ? CDX_EFAILED : 0;
 }
 
+enum { OPT_WAIT = CLI_OPT_OWN, OPT_STRATEGY, OPT_REASON };
+
+static const struct option deploy_longs[] = {
+	CLI_OPTION_JSON,
+	{"yes", no_argument, NULL, 'y'},
+	{"wait", optional_argument, NULL, OPT_WAIT},
+	{"strategy", required_argument, NULL, OPT_STRATEGY},
+	{"reason", required_argument, NULL, OPT_REASON},
+	{0},
+};
+
 int cmd_deploy(struct cli *g, int argc, char **argv)
 {
 	struct cdx_deploy_options opt = {0};
 	struct cdx_orchestrator *o = NULL;
 	struct cdx_error err = {0};
-	const char *pos[3] = {0};
+	struct cli_opts p;
+	const char **pos = (const char **)argv + 1;
 	bool json = false, yes = false;
 	cJSON *res = NULL;
-	int i, n = 0, rc;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+	int rc;
+	cli_opts_begin(&p, g, "deploy", argc, argv, "y", deploy_longs, 3);
+	rc = 0;
+	while (!rc && cli_opts_next(&p)) {
+		if (p.opt == CLI_OPT_JSON)
 			json = true;
-		else if (strcmp(argv[i], "--yes") == 0 || strcmp(argv[i], "-y") == 0)
+		else if (p.opt == 'y')
 			yes = true;
-		else if (strcmp(argv[i], "--wait") == 0 || strncmp(argv[i], "--wait=", 7) == 0) {
-			if ((rc = wait_option(argc, argv, &i, &opt.wait_ms)))
-				return rc;
-		} else if (strcmp(argv[i], "--strategy") == 0 || strncmp(argv[i], "--strategy=", 11) == 0) {
-			if (!(opt.strategy = cli_option_value("deploy", argc, argv, &i, "--strategy")))
-				return CDX_EUSAGE;
-		} else if (strcmp(argv[i], "--reason") == 0 || strncmp(argv[i], "--reason=", 9) == 0) {
-			if (!(opt.reason = cli_option_value("deploy", argc, argv, &i, "--reason")))
-				return CDX_EUSAGE;
-		} else if (argv[i][0] == '-' && argv[i][1])
-			return cli_usage_error("deploy", "unknown option %s", argv[i]);
-		else if (n < 3)
-			pos[n++] = argv[i];
+		else if (p.opt == OPT_WAIT)
+			rc = cli_opts_wait(&p, &opt.wait_ms);
+		else if (p.opt == OPT_STRATEGY)
+			opt.strategy = p.arg;
 		else
-			return cli_usage_error("deploy", "unexpected argument %s", argv[i]);
+			opt.reason = p.arg;
 	}
-	if (n < 3)
+	if (rc || p.status)
+		return rc ? rc : p.status;
+	if (p.n_pos < 3)
 		return cli_usage_error("deploy", "name an application, an environment and a version");
 	if ((rc = cli_open_orchestrator(g, "deploy", &o)))
 		return rc;
@@ -224,50 +218,62 @@ void cli_print_deployments(const cJSON *arr, bool newest_first)
 	}
 }
 
-int cmd_deployments(struct cli *g, int argc, char **argv)
+int cli_list_deployments(struct cli *g, const char *cmd, const char *app, const char *env, size_t limit, bool history,
+			 bool json)
 {
 	struct cdx_orchestrator *o = NULL;
 	struct cdx_error err = {0};
-	const char *pos[2] = {0};
-	bool json = false;
-	long limit = 0;
 	cJSON *arr;
-	int i, n = 0, rc;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-			limit = atol(argv[++i]);
-		else if (argv[i][0] == '-')
-			return cli_usage_error("deployments", "unknown option %s", argv[i]);
-		else if (n < 2)
-			pos[n++] = argv[i];
-		else
-			return cli_usage_error("deployments", "unexpected argument %s", argv[i]);
-	}
-	if ((rc = cli_open_orchestrator(g, "deployments", &o)))
+	int rc = cli_open_orchestrator(g, cmd, &o);
+	if (rc)
 		return rc;
-	arr = cdx_deployments_list(o, pos[0], pos[1], limit > 0 ? (size_t)limit : 0, &err);
+	arr = history ? cdx_rollback_history(o, app, env, &err) : cdx_deployments_list(o, app, env, limit, &err);
 	if (!arr) {
-		cli_error("deployments: %s", err.msg);
+		cli_error("%s: %s", cmd, err.msg);
 		cdx_orchestrator_free(o);
 		return err.code ? err.code : CDX_ESTATE;
 	}
 	if (json)
 		cli_print_json(arr);
 	else
-		cli_print_deployments(arr, true);
+		cli_print_deployments(arr, !history);
 	cJSON_Delete(arr);
 	cdx_orchestrator_free(o);
 	return 0;
+}
+
+static const struct option json_longs[] = {CLI_OPTION_JSON, {0}};
+
+int cmd_deployments(struct cli *g, int argc, char **argv)
+{
+	struct cli_opts p;
+	bool json = false;
+	long limit = 0;
+	cli_opts_begin(&p, g, "deployments", argc, argv, "n:", json_longs, 2);
+	while (cli_opts_next(&p)) {
+		if (p.opt == CLI_OPT_JSON)
+			json = true;
+		else if (cli_number("deployments", "-n needs a number", p.arg, 0, LONG_MAX, &limit))
+			return CDX_EUSAGE;
+	}
+	if (p.status)
+		return p.status;
+	return cli_list_deployments(g, "deployments", p.n_pos > 0 ? argv[1] : NULL, p.n_pos > 1 ? argv[2] : NULL,
+				    (size_t)limit, false, json);
 }
 
 static int control(struct cli *g, int argc, char **argv, const char *action)
 {
 	struct cdx_orchestrator *o = NULL;
 	struct cdx_error err = {0};
+	struct cli_opts p;
 	int rc;
-	if (argc != 3)
+	cli_opts_begin(&p, g, action, argc, argv, "", NULL, SIZE_MAX);
+	while (cli_opts_next(&p))
+		;
+	if (p.status)
+		return p.status;
+	if (p.n_pos != 2)
 		return cli_usage_error(action, "name an application and an environment");
 	if ((rc = cli_open_orchestrator(g, action, &o)))
 		return rc;
@@ -294,11 +300,15 @@ int cmd_recover(struct cli *g, int argc, char **argv)
 {
 	struct cdx_orchestrator *o = NULL;
 	struct cdx_error err = {0};
-	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	struct cli_opts p;
+	bool json = false;
 	cJSON *res, *x;
 	int rc, status;
-	if (argc > 2 || (argc == 2 && !json))
-		return cli_usage_error("recover", "unexpected argument %s", argv[1]);
+	cli_opts_begin(&p, g, "recover", argc, argv, "", json_longs, 0);
+	while (cli_opts_next(&p))
+		json = true; /* --json */
+	if (p.status)
+		return p.status;
 	if ((rc = cli_open_orchestrator(g, "recover", &o)))
 		return rc;
 	res = cdx_recover(o, stderr, &status, &err);

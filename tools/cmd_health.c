@@ -124,55 +124,73 @@ static void print_health(const cJSON *h)
 		printf("\n");
 }
 
-static int parse_window(const char *cmd, int argc, char **argv, int *i, size_t *window)
+enum { OPT_WINDOW = CLI_OPT_OWN, OPT_NO_ALERTS, OPT_CHECK };
+
+/* --window N: the number of runs in *WINDOW */
+static int parse_window(const char *cmd, const char *v, size_t *window)
 {
-	const char *v = cli_option_value(cmd, argc, argv, i, "--window");
-	char *end;
+	char what[64];
 	long n;
-	if (!v)
+	snprintf(what, sizeof(what), "--window needs a number of runs from 1 to %d", CDX_MONITOR_WINDOW_MAX);
+	if (cli_number(cmd, what, v, 1, CDX_MONITOR_WINDOW_MAX, &n))
 		return CDX_EUSAGE;
-	n = strtol(v, &end, 10);
-	if (*end || n < 1 || n > CDX_MONITOR_WINDOW_MAX)
-		return cli_usage_error(cmd, "--window needs a number of runs from 1 to %d, not '%s'",
-				       CDX_MONITOR_WINDOW_MAX, v);
 	*window = (size_t)n;
 	return 0;
 }
 
+/* the pipeline named by the positional arguments of P (for `cdx health`
+ * and `cdx monitor`) and the project file, if any, in *PR; 0, or the exit
+ * status with the problem printed */
+static int pipeline_and_project(struct cli *g, const struct cli_opts *p, char **argv, const char **pipeline,
+				struct cdx_project **pr)
+{
+	const char *cmd = argv[0];
+	bool bad;
+	if (p->status)
+		return p->status;
+	if (!p->n_pos)
+		return cli_usage_error(cmd, "name a pipeline");
+	*pipeline = argv[1];
+	if (!cdx_name_valid(*pipeline))
+		return cli_usage_error(cmd, "'%s' is not a pipeline name", *pipeline);
+	*pr = project_if_any(g, &bad);
+	return bad ? CDX_EUSAGE : 0;
+}
+
+static const struct option health_longs[] = {
+	CLI_OPTION_JSON,
+	{"window", required_argument, NULL, OPT_WINDOW},
+	{"no-alerts", no_argument, NULL, OPT_NO_ALERTS},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{0},
+};
+
 int cmd_health(struct cli *g, int argc, char **argv)
 {
 	const char *pipeline = NULL, *state;
-	bool json = false, alerts = true, check = false, bad;
+	bool json = false, alerts = true, check = false;
 	size_t window = 0;
 	struct cdx_error err = {0};
-	struct cdx_project *pr;
+	struct cdx_project *pr = NULL;
+	struct cli_opts p;
 	cJSON *h, *fired;
-	int i, rc = 0;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
+	int rc = 0;
+	cli_opts_begin(&p, g, "health", argc, argv, "", health_longs, 1);
+	while (!rc && cli_opts_next(&p)) {
+		if (p.opt == CLI_OPT_JSON)
 			json = true;
-		} else if (strcmp(argv[i], "--no-alerts") == 0) {
+		else if (p.opt == OPT_NO_ALERTS)
 			alerts = false;
-		} else if (strcmp(argv[i], "--check") == 0) {
+		else if (p.opt == OPT_CHECK)
 			check = true;
-		} else if (strcmp(argv[i], "--window") == 0 || strncmp(argv[i], "--window=", 9) == 0) {
-			if (parse_window("health", argc, argv, &i, &window))
-				return CDX_EUSAGE;
-		} else if (argv[i][0] == '-') {
-			return cli_usage_error("health", "unknown option %s", argv[i]);
-		} else if (!pipeline) {
-			pipeline = argv[i];
-		} else {
-			return cli_usage_error("health", "unexpected argument %s", argv[i]);
-		}
+		else
+			rc = parse_window("health", p.arg, &window);
 	}
-	if (!pipeline)
-		return cli_usage_error("health", "name a pipeline");
-	if (!cdx_name_valid(pipeline))
-		return cli_usage_error("health", "'%s' is not a pipeline name", pipeline);
-	pr = project_if_any(g, &bad);
-	if (bad)
-		return CDX_EUSAGE;
+	if (rc)
+		return rc;
+	rc = pipeline_and_project(g, &p, argv, &pipeline, &pr);
+	if (rc)
+		return rc;
 	state = cli_state(g);
 	if (!state) {
 		cdx_project_free(pr);
@@ -195,13 +213,10 @@ int cmd_health(struct cli *g, int argc, char **argv)
 		cli_error("health: %s", err.msg);
 		return err.code ? err.code : CDX_ESTATE;
 	}
-	if (json) {
-		char *s = cJSON_Print(h);
-		puts(s);
-		free(s);
-	} else {
+	if (json)
+		cli_print_json(h);
+	else
 		print_health(h);
-	}
 	if (check && strcmp(cdx_js(h, "status"), "healthy") != 0)
 		rc = CDX_EFAILED;
 	cJSON_Delete(h);
@@ -320,41 +335,140 @@ static int follow_one(void *ctx, const cJSON *rec)
 	return 0;
 }
 
+/* replay run R of PIPELINE (a record of cdx_runset_load) through F as the
+ * records it was: the run, its attempts and jobs, its end */
+static void replay_run(struct follow *f, const cJSON *r, const char *pipeline)
+{
+	const cJSON *j, *a;
+	cJSON *rec = cJSON_Duplicate(r, 0);
+	cJSON_AddStringToObject(rec, "t", "run");
+	cJSON_AddItemToObject(rec, "id", cJSON_CreateString(cdx_js(r, "id")));
+	cJSON_AddItemToObject(rec, "pipeline", cJSON_CreateString(pipeline));
+	cJSON_AddItemToObject(rec, "start_ms", cJSON_CreateNumber(cdx_jn(r, "start_ms")));
+	cJSON_AddItemToObject(rec, "job_count", cJSON_CreateNumber(cdx_jn(r, "job_count")));
+	cJSON_AddItemToObject(rec, "user", cJSON_CreateString(cdx_js(r, "user")));
+	cJSON_AddItemToObject(rec, "host", cJSON_CreateString(cdx_js(r, "host")));
+	follow_one(f, rec);
+	cJSON_Delete(rec);
+	cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs"))
+	{
+		double end = 0;
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
+		{
+			cJSON *ar = cJSON_Duplicate(a, 1);
+			cJSON_AddStringToObject(ar, "t", "attempt");
+			cJSON_AddStringToObject(ar, "pipeline", pipeline);
+			cJSON_AddStringToObject(ar, "job", cdx_js(j, "id"));
+			follow_one(f, ar);
+			cJSON_Delete(ar);
+			if (cdx_jn(a, "start_ms") + cdx_jn(a, "wall_ms") > end)
+				end = cdx_jn(a, "start_ms") + cdx_jn(a, "wall_ms");
+		}
+		if (strcmp(cdx_js(j, "status"), "running") == 0)
+			continue;
+		rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "t", "job");
+		cJSON_AddStringToObject(rec, "pipeline", pipeline);
+		cJSON_AddStringToObject(rec, "run", cdx_js(r, "id"));
+		cJSON_AddStringToObject(rec, "job", cdx_js(j, "id"));
+		cJSON_AddStringToObject(rec, "status", cdx_js(j, "status"));
+		cJSON_AddNumberToObject(rec, "attempts", cJSON_GetArraySize(cJSON_GetObjectItem(j, "attempts")));
+		cJSON_AddNumberToObject(rec, "duration_ms", cdx_jn(j, "duration_ms"));
+		if (end > 0)
+			cJSON_AddNumberToObject(rec, "end_ms", end);
+		follow_one(f, rec);
+		cJSON_Delete(rec);
+	}
+	if (cJSON_GetObjectItem(r, "end_ms")) {
+		rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "t", "run_end");
+		cJSON_AddStringToObject(rec, "id", cdx_js(r, "id"));
+		cJSON_AddStringToObject(rec, "pipeline", pipeline);
+		cJSON_AddStringToObject(rec, "status", cdx_js(r, "status"));
+		cJSON_AddNumberToObject(rec, "end_ms", cdx_jn(r, "end_ms"));
+		cJSON_AddNumberToObject(rec, "duration_ms", cdx_jn(r, "duration_ms"));
+		follow_one(f, rec);
+		cJSON_Delete(rec);
+	} else if (!f->json) {
+		printf("          run    %s %s\n", cdx_js(r, "id"), cdx_js(r, "status"));
+	}
+}
+
+/* watch the tail of S from CURSOR until Ctrl-C, evaluating the alerts of
+ * PR (may be NULL) when a record they may depend on went by; the exit
+ * status */
+static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, const struct cdx_project *pr)
+{
+	struct cdx_error err = {0};
+	struct sigaction sa, old_int, old_term;
+	int rc = 0;
+	if (!s->ops->tail) {
+		cli_error("monitor: the state store %s cannot be followed", s->url);
+		return CDX_ESTATE;
+	}
+	if (!f->json)
+		printf("-- following %s (Ctrl-C stops) --\n", f->pipeline);
+	fflush(stdout);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	f->changed = false;
+	while (!stop_follow) {
+		if (s->ops->tail(s, cursor, 500, follow_one, f, &err) < 0) {
+			cli_error("monitor: %s", err.msg);
+			rc = err.code ? err.code : CDX_ESTATE;
+			break;
+		}
+		if (f->changed && pr && cdx_project_monitoring(pr)->n_alerts) {
+			/* their events come back through the tail */
+			cJSON *fired = cdx_monitor_alerts_in(s, f->pipeline, cdx_project_monitoring(pr), &err);
+			if (!fired)
+				cli_error("monitor: alerts not evaluated: %s", err.msg);
+			cJSON_Delete(fired);
+		}
+		f->changed = false;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return rc;
+}
+
+static const struct option monitor_longs[] = {
+	CLI_OPTION_JSON,
+	{"follow", no_argument, NULL, 'f'},
+	{"window", required_argument, NULL, OPT_WINDOW},
+	{0},
+};
+
 int cmd_monitor(struct cli *g, int argc, char **argv)
 {
 	const char *pipeline = NULL, *state;
-	bool follow = false, json = false, bad;
+	bool follow = false;
 	struct cdx_error err = {0};
 	struct cdx_store *s = NULL;
-	struct cdx_project *pr;
+	struct cdx_project *pr = NULL;
 	struct follow f;
-	struct sigaction sa, old_int, old_term;
+	struct cli_opts p;
 	char cursor[64];
 	size_t recent = 5;
-	cJSON *runs, *r, *j, *a;
-	int i, rc = 0;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0)
+	cJSON *runs, *r;
+	int rc = 0;
+	memset(&f, 0, sizeof(f));
+	cli_opts_begin(&p, g, "monitor", argc, argv, "f", monitor_longs, 1);
+	while (!rc && cli_opts_next(&p)) {
+		if (p.opt == 'f')
 			follow = true;
-		else if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[i], "--window") == 0 || strncmp(argv[i], "--window=", 9) == 0) {
-			if (parse_window("monitor", argc, argv, &i, &recent))
-				return CDX_EUSAGE;
-		} else if (argv[i][0] == '-')
-			return cli_usage_error("monitor", "unknown option %s", argv[i]);
-		else if (!pipeline)
-			pipeline = argv[i];
+		else if (p.opt == CLI_OPT_JSON)
+			f.json = true;
 		else
-			return cli_usage_error("monitor", "unexpected argument %s", argv[i]);
+			rc = parse_window("monitor", p.arg, &recent);
 	}
-	if (!pipeline)
-		return cli_usage_error("monitor", "name a pipeline");
-	if (!cdx_name_valid(pipeline))
-		return cli_usage_error("monitor", "'%s' is not a pipeline name", pipeline);
-	pr = project_if_any(g, &bad);
-	if (bad)
-		return CDX_EUSAGE;
+	if (!rc)
+		rc = pipeline_and_project(g, &p, argv, &pipeline, &pr);
+	if (rc)
+		return rc;
 	state = cli_state(g);
 	if (!state || cdx_store_open(state, &s, &err) < 0) {
 		if (state)
@@ -362,10 +476,8 @@ int cmd_monitor(struct cli *g, int argc, char **argv)
 		cdx_project_free(pr);
 		return state ? (err.code ? err.code : CDX_ESTATE) : CDX_EUSAGE;
 	}
-	memset(&f, 0, sizeof(f));
 	f.pipeline = pipeline;
 	f.runs = cJSON_CreateObject();
-	f.json = json;
 	/* the cursor first, so that nothing recorded while the history below
 	 * is printed is missed */
 	snprintf(cursor, sizeof(cursor), "$");
@@ -381,96 +493,10 @@ int cmd_monitor(struct cli *g, int argc, char **argv)
 		rc = err.code ? err.code : CDX_ESTATE;
 		goto out;
 	}
-	cJSON_ArrayForEach(r, runs)
-	{
-		cJSON *rec = cJSON_Duplicate(r, 0);
-		cJSON_AddStringToObject(rec, "t", "run");
-		cJSON_AddItemToObject(rec, "id", cJSON_CreateString(cdx_js(r, "id")));
-		cJSON_AddItemToObject(rec, "pipeline", cJSON_CreateString(pipeline));
-		cJSON_AddItemToObject(rec, "start_ms", cJSON_CreateNumber(cdx_jn(r, "start_ms")));
-		cJSON_AddItemToObject(rec, "job_count", cJSON_CreateNumber(cdx_jn(r, "job_count")));
-		cJSON_AddItemToObject(rec, "user", cJSON_CreateString(cdx_js(r, "user")));
-		cJSON_AddItemToObject(rec, "host", cJSON_CreateString(cdx_js(r, "host")));
-		follow_one(&f, rec);
-		cJSON_Delete(rec);
-		cJSON_ArrayForEach(j, cJSON_GetObjectItem(r, "jobs"))
-		{
-			double end = 0;
-			cJSON *jr;
-			cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
-			{
-				cJSON *ar = cJSON_Duplicate(a, 1);
-				cJSON_AddStringToObject(ar, "t", "attempt");
-				cJSON_AddStringToObject(ar, "pipeline", pipeline);
-				cJSON_AddStringToObject(ar, "job", cdx_js(j, "id"));
-				follow_one(&f, ar);
-				cJSON_Delete(ar);
-				if (cdx_jn(a, "start_ms") + cdx_jn(a, "wall_ms") > end)
-					end = cdx_jn(a, "start_ms") + cdx_jn(a, "wall_ms");
-			}
-			if (strcmp(cdx_js(j, "status"), "running") == 0)
-				continue;
-			jr = cJSON_CreateObject();
-			cJSON_AddStringToObject(jr, "t", "job");
-			cJSON_AddStringToObject(jr, "pipeline", pipeline);
-			cJSON_AddStringToObject(jr, "run", cdx_js(r, "id"));
-			cJSON_AddStringToObject(jr, "job", cdx_js(j, "id"));
-			cJSON_AddStringToObject(jr, "status", cdx_js(j, "status"));
-			cJSON_AddNumberToObject(jr, "attempts", cJSON_GetArraySize(cJSON_GetObjectItem(j, "attempts")));
-			cJSON_AddNumberToObject(jr, "duration_ms", cdx_jn(j, "duration_ms"));
-			if (end > 0)
-				cJSON_AddNumberToObject(jr, "end_ms", end);
-			follow_one(&f, jr);
-			cJSON_Delete(jr);
-		}
-		if (cJSON_GetObjectItem(r, "end_ms")) {
-			cJSON *e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "t", "run_end");
-			cJSON_AddStringToObject(e, "id", cdx_js(r, "id"));
-			cJSON_AddStringToObject(e, "pipeline", pipeline);
-			cJSON_AddStringToObject(e, "status", cdx_js(r, "status"));
-			cJSON_AddNumberToObject(e, "end_ms", cdx_jn(r, "end_ms"));
-			cJSON_AddNumberToObject(e, "duration_ms", cdx_jn(r, "duration_ms"));
-			follow_one(&f, e);
-			cJSON_Delete(e);
-		} else if (!json) {
-			printf("          run    %s %s\n", cdx_js(r, "id"), cdx_js(r, "status"));
-		}
-	}
+	cJSON_ArrayForEach(r, runs) replay_run(&f, r, pipeline);
 	cJSON_Delete(runs);
-	if (!follow)
-		goto out;
-	if (!s->ops->tail) {
-		cli_error("monitor: the state store %s cannot be followed", s->url);
-		rc = CDX_ESTATE;
-		goto out;
-	}
-	if (!json)
-		printf("-- following %s (Ctrl-C stops) --\n", pipeline);
-	fflush(stdout);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	f.changed = false;
-	while (!stop_follow) {
-		if (s->ops->tail(s, cursor, 500, follow_one, &f, &err) < 0) {
-			cli_error("monitor: %s", err.msg);
-			rc = err.code ? err.code : CDX_ESTATE;
-			break;
-		}
-		if (f.changed && pr && cdx_project_monitoring(pr)->n_alerts) {
-			/* their events come back through the tail */
-			cJSON *fired = cdx_monitor_alerts_in(s, pipeline, cdx_project_monitoring(pr), &err);
-			if (!fired)
-				cli_error("monitor: alerts not evaluated: %s", err.msg);
-			cJSON_Delete(fired);
-		}
-		f.changed = false;
-	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	if (follow)
+		rc = follow_tail(&f, s, cursor, pr);
 out:
 	cJSON_Delete(f.runs);
 	cdx_store_close(s);
@@ -480,21 +506,20 @@ out:
 
 /* ---- cdx metrics ---------------------------------------------------------- */
 
+static const struct option metrics_longs[] = {{"prometheus", no_argument, NULL, CLI_OPT_OWN}, {0}};
+
 int cmd_metrics(struct cli *g, int argc, char **argv)
 {
 	bool prom = false;
 	struct cdx_error err = {0};
+	struct cli_opts p;
 	const char *state;
 	char *text, *line, *next;
-	int i;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--prometheus") == 0)
-			prom = true;
-		else if (argv[i][0] == '-')
-			return cli_usage_error("metrics", "unknown option %s", argv[i]);
-		else
-			return cli_usage_error("metrics", "unexpected argument %s", argv[i]);
-	}
+	cli_opts_begin(&p, g, "metrics", argc, argv, "", metrics_longs, 0);
+	while (cli_opts_next(&p))
+		prom = true; /* --prometheus */
+	if (p.status)
+		return p.status;
 	state = cli_state(g);
 	if (!state)
 		return CDX_EUSAGE;

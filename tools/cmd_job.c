@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -312,104 +313,147 @@ static bool make_silent(void)
 	return strstr(getenv("MAKEFLAGS"), "--silent") != NULL;
 }
 
-int cmd_job(struct cli *g, int argc, char **argv)
-{
-	const char *run_id = NULL, *job = NULL, *state, *env;
-	const char **vars = NULL;
-	size_t n_vars = 0, cap_vars = 0;
-	long owner = 0;
-	char *spec = NULL, *marker = NULL, *mdir = NULL;
-	struct cdx_diags *d = NULL;
-	struct cdx_pipeline *p = NULL;
-	struct cdx_run_options ro;
-	struct cdx_error err = {0};
-	struct cdx_run *r = NULL;
-	cJSON *parsed = NULL, *extra;
-	char **owned = NULL;
-	size_t n_owned = 0, cap_owned = 0;
-	int rc = CDX_EUSAGE, i;
+/* the arguments of `cdx job` */
+struct job_args {
+	const char *run_id, *job;
+	long owner;
+	const char **vars; /* K=V of --override, NULL-terminated */
+	size_t n_vars, cap_vars;
+};
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--run") == 0 || strncmp(a, "--run=", 6) == 0) {
-			run_id = cli_option_value("job", argc, argv, &i, "--run");
-			if (!run_id)
-				goto out;
-		} else if (strcmp(a, "--owner") == 0 || strncmp(a, "--owner=", 8) == 0) {
-			const char *v = cli_option_value("job", argc, argv, &i, "--owner");
-			char *end;
-			if (!v)
-				goto out;
-			owner = strtol(v, &end, 10);
-			if (*end || owner <= 0) {
-				rc = cli_usage_error("job", "--owner needs a process id, not '%s'", v);
-				goto out;
-			}
-		} else if (strcmp(a, "--override") == 0 || strncmp(a, "--override=", 11) == 0) {
-			/* a variable make got on its command line: its value comes
-			 * from the environment make gives the recipe, never from the
-			 * command line, so it is never reparsed by a shell */
-			const char *name = cli_option_value("job", argc, argv, &i, "--override"), *val;
-			if (!name)
-				goto out;
-			val = getenv(name);
-			if (val) {
-				char *kv = cdx_xjoin3(name, "=", val);
-				CDX_PUSH(owned, n_owned, cap_owned, kv);
-				cdx_grow(&vars, &cap_vars, n_vars + 2, sizeof(char *));
-				vars[n_vars++] = kv;
-				vars[n_vars] = NULL;
-			}
-		} else if (a[0] == '-') {
-			rc = cli_usage_error("job", "unknown option %s", a);
-			goto out;
-		} else if (!job) {
-			job = a;
-		} else {
-			rc = cli_usage_error("job", "unexpected argument %s", a);
-			goto out;
-		}
+enum { OPT_RUN = CLI_OPT_OWN, OPT_OWNER, OPT_OVERRIDE };
+
+static const struct option job_longs[] = {
+	{"run", required_argument, NULL, OPT_RUN},
+	{"owner", required_argument, NULL, OPT_OWNER},
+	{"override", required_argument, NULL, OPT_OVERRIDE},
+	{0},
+};
+
+/* --override NAME: a variable make got on its command line: its value
+ * comes from the environment make gives the recipe, never from the command
+ * line, so it is never reparsed by a shell */
+static void add_override(struct job_args *a, const char *name)
+{
+	const char *val = getenv(name);
+	if (!val)
+		return;
+	cdx_grow(&a->vars, &a->cap_vars, a->n_vars + 2, sizeof(char *));
+	a->vars[a->n_vars++] = cdx_xjoin3(name, "=", val);
+	a->vars[a->n_vars] = NULL;
+}
+
+/* free what parse_job_args allocated */
+static void job_args_free(struct job_args *a)
+{
+	size_t k;
+	for (k = 0; k < a->n_vars; k++)
+		free((char *)a->vars[k]);
+	free(a->vars);
+}
+
+/* the arguments of `cdx job` in A; 0 or the exit status */
+static int parse_job_args(struct cli *g, int argc, char **argv, struct job_args *a)
+{
+	struct cli_opts p;
+	cli_opts_begin(&p, g, "job", argc, argv, "", job_longs, 1);
+	while (cli_opts_next(&p)) {
+		if (p.opt == OPT_RUN)
+			a->run_id = p.arg;
+		else if (p.opt == OPT_OVERRIDE)
+			add_override(a, p.arg);
+		else if (cli_number("job", "--owner needs a process id", p.arg, 1, LONG_MAX, &a->owner))
+			return CDX_EUSAGE;
 	}
-	if (!job) {
-		rc = cli_usage_error("job", "name the job STAGE/JOB");
-		goto out;
-	}
-	env = getenv("CDX_JOB_SPEC");
+	if (p.status)
+		return p.status;
+	if (!p.n_pos)
+		return cli_usage_error("job", "name the job STAGE/JOB");
+	a->job = argv[1];
+	return 0;
+}
+
+/* the spec of JOB of make's run RUN_ID, malloc'd: from the variable
+ * CDX_JOB_SPEC of an older cdx.so, else from the spec store make holds;
+ * NULL with the problem printed */
+static char *take_spec(const char *run_id, const char *job)
+{
+	struct cdx_error err = {0};
+	const char *env = getenv("CDX_JOB_SPEC");
+	char *spec;
 	if (env) {
 		/* the carrier of an older cdx.so: a variable of the recipe */
 		spec = cdx_xstrdup(env);
 		unsetenv("CDX_JOB_SPEC"); /* the job sees its variables, not their carrier */
-	} else if (!run_id) {
+		return spec;
+	}
+	if (!run_id) {
 		cli_error("job: no job spec: `cdx job` runs the jobs of $(cdx-pipeline) rules; use `cdx run FILE "
 			  "--only %s` from a shell",
 			  job);
-		goto out;
-	} else {
-		/* the spec store make holds for the run (jobspec.h); every store
-		 * inherited is closed here, so that the job holds none */
-		spec = cdx_jobspec_take(run_id, job, &err);
-		if (!spec) {
-			cli_error("job: %s: `cdx job` runs the jobs of $(cdx-pipeline) rules; use `cdx run FILE "
-				  "--only %s` from a shell",
-				  err.msg, job);
-			goto out;
-		}
+		return NULL;
 	}
-	drop_jobserver();
-	parsed = cJSON_Parse(spec);
-	extra = cJSON_GetObjectItem(parsed, "x-cdx");
-	d = cdx_diags_new();
-	p = cdx_pipeline_load_mem(cJSON_GetStringValue(cJSON_GetObjectItem(extra, "file")) ?: "job spec", spec,
-				  strlen(spec), d);
+	/* the spec store make holds for the run (jobspec.h); every store
+	 * inherited is closed here, so that the job holds none */
+	spec = cdx_jobspec_take(run_id, job, &err);
+	if (!spec)
+		cli_error("job: %s: `cdx job` runs the jobs of $(cdx-pipeline) rules; use `cdx run FILE "
+			  "--only %s` from a shell",
+			  err.msg, job);
+	return spec;
+}
+
+/* the one-job pipeline of SPEC, which must be JOB; NULL with the problem
+ * printed */
+static struct cdx_pipeline *job_pipeline(const char *spec, const cJSON *extra, const char *job)
+{
+	struct cdx_diags *d = cdx_diags_new();
+	struct cdx_pipeline *p = cdx_pipeline_load_mem(
+		cJSON_GetStringValue(cJSON_GetObjectItem(extra, "file")) ?: "job spec", spec, strlen(spec), d);
 	if (!p || cdx_pipeline_job_count(p) != 1) {
 		cli_print_diags(d);
 		cli_error("job: the job spec does not describe one job");
-		goto out;
-	}
-	if (strcmp(cdx_pipeline_job_id(p, 0), job) != 0) {
+		cdx_pipeline_free(p);
+		p = NULL;
+	} else if (strcmp(cdx_pipeline_job_id(p, 0), job) != 0) {
 		cli_error("job: the job spec describes %s, not %s", cdx_pipeline_job_id(p, 0), job);
-		goto out;
+		cdx_pipeline_free(p);
+		p = NULL;
 	}
+	cdx_diags_free(d);
+	return p;
+}
+
+int cmd_job(struct cli *g, int argc, char **argv)
+{
+	const char *run_id = NULL, *job = NULL, *state;
+	const char **vars = NULL;
+	long owner = 0;
+	char *spec = NULL, *marker = NULL, *mdir = NULL;
+	struct cdx_pipeline *p = NULL;
+	struct cdx_run_options ro;
+	struct cdx_error err = {0};
+	struct cdx_run *r = NULL;
+	struct job_args a = {0};
+	cJSON *parsed = NULL, *extra;
+	int rc = parse_job_args(g, argc, argv, &a);
+
+	if (rc)
+		goto out;
+	rc = CDX_EUSAGE;
+	run_id = a.run_id;
+	job = a.job;
+	owner = a.owner;
+	vars = a.vars;
+	spec = take_spec(run_id, job);
+	if (!spec)
+		goto out;
+	drop_jobserver();
+	parsed = cJSON_Parse(spec);
+	extra = cJSON_GetObjectItem(parsed, "x-cdx");
+	p = job_pipeline(spec, extra, job);
+	if (!p)
+		goto out;
 	state = cli_state(g);
 	if (!state)
 		goto out;
@@ -458,14 +502,10 @@ int cmd_job(struct cli *g, int argc, char **argv)
 out:
 	cdx_run_free(r);
 	cdx_pipeline_free(p);
-	cdx_diags_free(d);
 	cJSON_Delete(parsed);
 	free(spec);
 	free(marker);
 	free(mdir);
-	for (size_t k = 0; k < n_owned; k++)
-		free(owned[k]);
-	free(owned);
-	free(vars);
+	job_args_free(&a);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* cmd_misc.c — small commands: `cdx pipelines` and `cdx plugin-path`. */
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,10 +16,14 @@
 int cmd_plugin_path(struct cli *g, int argc, char **argv)
 {
 	char exe[PATH_MAX], *slash, *cand;
+	struct cli_opts p;
 	ssize_t n;
-	(void)g;
-	(void)argv;
-	if (argc > 1)
+	cli_opts_begin(&p, g, "plugin-path", argc, argv, "", NULL, SIZE_MAX);
+	while (cli_opts_next(&p))
+		;
+	if (p.status)
+		return p.status;
+	if (p.n_pos)
 		return cli_usage_error("plugin-path", "takes no arguments");
 	/* a cdx run from its build tree uses the cdx.so built beside it */
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -52,17 +57,20 @@ int cmd_plugin_path(struct cli *g, int argc, char **argv)
 
 int cmd_pipelines(struct cli *g, int argc, char **argv)
 {
+	static const struct option longs[] = {CLI_OPTION_JSON, {0}};
 	bool json = false;
 	struct cdx_project *pr;
+	struct cli_opts op;
 	cJSON *arr;
 	size_t i;
 	int rc = 0;
-	for (i = 1; i < (size_t)argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
-			return cli_usage_error("pipelines", "unknown argument %s", argv[i]);
-	}
+	cli_opts_begin(&op, g, "pipelines", argc, argv, "", longs, SIZE_MAX);
+	while (cli_opts_next(&op))
+		json = true; /* --json */
+	if (op.status)
+		return op.status;
+	if (op.n_pos)
+		return cli_usage_error("pipelines", "unknown argument %s", argv[1]);
 	if (access(g->config, F_OK) != 0) {
 		cli_error("pipelines: no project file %s (create one with `pipelines: {NAME: FILE}`)", g->config);
 		return CDX_EUSAGE;
@@ -98,11 +106,8 @@ int cmd_pipelines(struct cli *g, int argc, char **argv)
 		cdx_pipeline_free(p);
 		cdx_diags_free(pd);
 	}
-	if (json) {
-		char *s = cJSON_Print(arr);
-		puts(s);
-		free(s);
-	}
+	if (json)
+		cli_print_json(arr);
 	cJSON_Delete(arr);
 	cdx_project_free(pr);
 	return rc;

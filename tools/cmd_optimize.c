@@ -18,49 +18,48 @@ struct opt_opts {
 	bool json;
 };
 
-static int parse(int argc, char **argv, struct opt_opts *o)
+enum { OPT_LEVEL = CLI_OPT_OWN };
+
+static const struct option optimize_longs[] = {
+	CLI_OPTION_JSON,
+	{"level", required_argument, NULL, OPT_LEVEL},
+	{"workers", required_argument, NULL, 'j'},
+	{"output", required_argument, NULL, 'o'},
+	{0},
+};
+
+static int parse(struct cli *g, int argc, char **argv, struct opt_opts *o)
 {
-	int i;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--json") == 0) {
+	struct cli_opts p;
+	long n;
+	cli_opts_begin(&p, g, "optimize", argc, argv, "j:o:", optimize_longs, 1);
+	while (cli_opts_next(&p)) {
+		switch (p.opt) {
+		case CLI_OPT_JSON:
 			o->json = true;
-		} else if (strcmp(a, "--level") == 0 || strncmp(a, "--level=", 8) == 0) {
-			const char *v = cli_option_value("optimize", argc, argv, &i, "--level");
-			if (!v)
-				return CDX_EUSAGE;
-			if (cdx_opt_level_parse(v, &o->level) < 0)
+			break;
+		case OPT_LEVEL:
+			if (cdx_opt_level_parse(p.arg, &o->level) < 0)
 				return cli_usage_error("optimize",
-						       "--level must be conservative, moderate or aggressive, not '%s'", v);
-		} else if (strcmp(a, "--workers") == 0 || strncmp(a, "--workers=", 10) == 0 ||
-			   (a[0] == '-' && a[1] == 'j')) {
-			const char *v = a[1] == 'j' && a[2] ? a + 2
-					: cli_option_value("optimize", argc, argv, &i, a[1] == 'j' ? "-j" : "--workers");
-			char *end;
-			long n;
-			if (!v)
+						       "--level must be conservative, moderate or aggressive, not '%s'", p.arg);
+			break;
+		case 'j':
+			if (cli_number("optimize", "--workers needs a number from 1 to 4096", p.arg, 1, 4096, &n))
 				return CDX_EUSAGE;
-			n = strtol(v, &end, 10);
-			if (!*v || *end || n < 1 || n > 4096)
-				return cli_usage_error("optimize", "--workers needs a number from 1 to 4096, not '%s'", v);
 			o->workers = (unsigned)n;
-		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 || strncmp(a, "--output=", 9) == 0) {
-			const char *v = cli_option_value("optimize", argc, argv, &i, a[1] == 'o' ? "-o" : "--output");
-			if (!v)
-				return CDX_EUSAGE;
-			if (!*v)
+			break;
+		default: /* -o, --output */
+			if (!*p.arg)
 				return cli_usage_error("optimize", "-o needs a file name");
-			o->out = v;
-		} else if (a[0] == '-' && a[1]) {
-			return cli_usage_error("optimize", "unknown option %s", a);
-		} else if (!o->target) {
-			o->target = a;
-		} else {
-			return cli_usage_error("optimize", "unexpected argument %s", a);
+			o->out = p.arg;
+			break;
 		}
 	}
-	if (!o->target)
+	if (p.status)
+		return p.status;
+	if (!p.n_pos)
 		return cli_usage_error("optimize", "name a pipeline file or a registered pipeline");
+	o->target = argv[1];
 	return 0;
 }
 
@@ -95,12 +94,6 @@ static int write_file(const char *path, const char *text)
 	return rc;
 }
 
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 /* a chain of job ids "a -> b -> c"; a long one by its ends */
 static void print_list(const char *label, const cJSON *a)
 {
@@ -123,23 +116,23 @@ static void print_report(const cJSON *r, const char *out)
 	const cJSON *res = cJSON_GetObjectItem(r, "resources"), *from = cJSON_GetObjectItem(before, "weights_from");
 
 	printf("pipeline %s: %.0f jobs in %.0f stages; level %s; %.0f workers\n",
-	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "pipeline")), num(before, "jobs"), num(before, "stages"),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "level")), num(r, "workers"));
-	printf("weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n", num(from, "history"),
-	       num(from, "duration_hint"), num(from, "default"));
+	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "pipeline")), cli_num(before, "jobs"), cli_num(before, "stages"),
+	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "level")), cli_num(r, "workers"));
+	printf("weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n", cli_num(from, "history"),
+	       cli_num(from, "duration_hint"), cli_num(from, "default"));
 	printf("total work %.2fs; critical path %.2fs; useful parallelism %.2f; max width %.0f\n",
-	       num(before, "total_work_s"), num(before, "critical_path_s"), num(before, "useful_parallelism"),
-	       num(before, "max_parallelism"));
+	       cli_num(before, "total_work_s"), cli_num(before, "critical_path_s"), cli_num(before, "useful_parallelism"),
+	       cli_num(before, "max_parallelism"));
 	print_list("critical path:", cJSON_GetObjectItem(before, "critical_path"));
 	print_list("bounding jobs:", cJSON_GetObjectItem(before, "bounding_jobs"));
-	printf("idle worker time %.2fs, %.2fs of it behind stage barriers\n", num(before, "idle_worker_s"),
-	       num(before, "barrier_idle_s"));
+	printf("idle worker time %.2fs, %.2fs of it behind stage barriers\n", cli_num(before, "idle_worker_s"),
+	       cli_num(before, "barrier_idle_s"));
 	printf("lower bound %.2fs; declared order %.2fs; predicted makespan %.2fs -> %.2fs (%.2fx)\n",
-	       num(r, "lower_bound_s"), num(r, "declared_order_makespan_s"), num(r, "predicted_makespan_before_s"),
-	       num(r, "predicted_makespan_after_s"), num(r, "speedup"));
-	if (num(after, "critical_path_s") != num(before, "critical_path_s"))
+	       cli_num(r, "lower_bound_s"), cli_num(r, "declared_order_makespan_s"), cli_num(r, "predicted_makespan_before_s"),
+	       cli_num(r, "predicted_makespan_after_s"), cli_num(r, "speedup"));
+	if (cli_num(after, "critical_path_s") != cli_num(before, "critical_path_s"))
 		print_list("critical path after:", cJSON_GetObjectItem(after, "critical_path"));
-	printf("rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges), num(r, "edges_unsafe"));
+	printf("rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges), cli_num(r, "edges_unsafe"));
 	cJSON_ArrayForEach(it, edges)
 	{
 		printf("  %s%s: %s need %s: %s\n", cJSON_IsTrue(cJSON_GetObjectItem(it, "unsafe")) ? "UNSAFE " : "",
@@ -156,13 +149,13 @@ static void print_report(const cJSON *r, const char *out)
 		printf("resources (median of recent successful attempts):\n");
 		cJSON_ArrayForEach(it, res)
 		{
-			if (num(it, "samples") <= 0) {
-				printf("  %-32s %3.0f attempts, none successful\n", it->string, num(it, "attempts"));
+			if (cli_num(it, "samples") <= 0) {
+				printf("  %-32s %3.0f attempts, none successful\n", it->string, cli_num(it, "attempts"));
 				continue;
 			}
 			printf("  %-32s wall %7.2fs  cpu %7.2fs (%3.0f%%)  rss %7.1f MiB (peak %.1f)\n", it->string,
-			       num(it, "wall_s"), num(it, "cpu_s"), 100 * num(it, "cpu_share"), num(it, "maxrss_mib"),
-			       num(it, "maxrss_mib_peak"));
+			       cli_num(it, "wall_s"), cli_num(it, "cpu_s"), 100 * cli_num(it, "cpu_share"), cli_num(it, "maxrss_mib"),
+			       cli_num(it, "maxrss_mib_peak"));
 		}
 	}
 	if (out)
@@ -185,7 +178,7 @@ int cmd_optimize(struct cli *g, int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.level = CDX_OPT_MODERATE;
-	rc = parse(argc, argv, &o);
+	rc = parse(g, argc, argv, &o);
 	if (rc)
 		goto out;
 	rc = cli_resolve_pipeline(g, "optimize", o.target, &path);
@@ -224,12 +217,9 @@ int cmd_optimize(struct cli *g, int argc, char **argv)
 		goto out;
 	}
 	if (o.json) {
-		char *s;
 		if (o.out)
 			cJSON_AddStringToObject(r, "output", o.out);
-		s = cJSON_Print(r);
-		puts(s);
-		free(s);
+		cli_print_json(r);
 	} else {
 		print_report(r, o.out);
 	}

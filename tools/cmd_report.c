@@ -52,40 +52,39 @@ fail:
 	return -1;
 }
 
+enum { OPT_RUN = CLI_OPT_OWN, OPT_TYPE, OPT_FORMAT };
+
+static const struct option report_longs[] = {
+	{"run", required_argument, NULL, OPT_RUN},
+	{"type", required_argument, NULL, OPT_TYPE},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"output", required_argument, NULL, 'o'},
+	{0},
+};
+
 int cmd_report(struct cli *g, int argc, char **argv)
 {
-	const char *pipeline = NULL, *run = NULL, *type = "summary", *format = "json", *out = NULL, *state;
+	const char *pipeline, *run = NULL, *type = "summary", *format = "json", *out = NULL, *state;
 	struct cdx_error err = {0};
+	struct cli_opts p;
 	char *text;
-	int i, rc = 0;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--run") == 0 || strncmp(a, "--run=", 6) == 0) {
-			run = cli_option_value("report", argc, argv, &i, "--run");
-			if (!run)
-				return CDX_EUSAGE;
-		} else if (strcmp(a, "--type") == 0 || strncmp(a, "--type=", 7) == 0) {
-			type = cli_option_value("report", argc, argv, &i, "--type");
-			if (!type)
-				return CDX_EUSAGE;
-		} else if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
-			format = cli_option_value("report", argc, argv, &i, "--format");
-			if (!format)
-				return CDX_EUSAGE;
-		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 || strncmp(a, "--output=", 9) == 0) {
-			out = cli_option_value("report", argc, argv, &i, a[1] == 'o' ? "-o" : "--output");
-			if (!out)
-				return CDX_EUSAGE;
-		} else if (a[0] == '-') {
-			return cli_usage_error("report", "unknown option %s", a);
-		} else if (!pipeline) {
-			pipeline = a;
-		} else {
-			return cli_usage_error("report", "unexpected argument %s", a);
-		}
+	int rc = 0;
+	cli_opts_begin(&p, g, "report", argc, argv, "o:", report_longs, 1);
+	while (cli_opts_next(&p)) {
+		if (p.opt == OPT_RUN)
+			run = p.arg;
+		else if (p.opt == OPT_TYPE)
+			type = p.arg;
+		else if (p.opt == OPT_FORMAT)
+			format = p.arg;
+		else
+			out = p.arg;
 	}
-	if (!pipeline)
+	if (p.status)
+		return p.status;
+	if (!p.n_pos)
 		return cli_usage_error("report", "name a pipeline");
+	pipeline = argv[1];
 	if (strcmp(type, "summary") != 0 && strcmp(type, "detailed") != 0 && strcmp(type, "performance") != 0)
 		return cli_usage_error("report", "--type is summary, detailed or performance, not '%s'", type);
 	if (strcmp(format, "json") != 0 && strcmp(format, "html") != 0 && strcmp(format, "text") != 0)

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "tools/cli.h"
-#include "base/duration.h"
 
 static void print_plan(const cJSON *plan)
 {
@@ -22,54 +21,74 @@ static void print_plan(const cJSON *plan)
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "problems")) printf("  problem: %s\n", x->valuestring);
 }
 
+enum { OPT_FORCE = CLI_OPT_OWN, OPT_STRATEGY, OPT_TO, OPT_DEPLOYMENT, OPT_INSTANCES, OPT_REASON, OPT_WAIT };
+
+static const struct option rollback_longs[] = {
+	CLI_OPTION_JSON,
+	{"dry-run", no_argument, NULL, 'n'},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"strategy", required_argument, NULL, OPT_STRATEGY},
+	{"to", required_argument, NULL, OPT_TO},
+	{"deployment", required_argument, NULL, OPT_DEPLOYMENT},
+	{"instances", required_argument, NULL, OPT_INSTANCES},
+	{"reason", required_argument, NULL, OPT_REASON},
+	{"wait", optional_argument, NULL, OPT_WAIT},
+	{0},
+};
+
+/* the options of `cdx rollback` into OPT and *JSON; 0 or the exit status */
+static int parse(struct cli_opts *p, struct cdx_rollback_options *opt, bool *json)
+{
+	while (cli_opts_next(p)) {
+		switch (p->opt) {
+		case CLI_OPT_JSON:
+			*json = true;
+			break;
+		case 'n':
+			opt->dry_run = 1;
+			break;
+		case OPT_FORCE:
+			opt->force = 1;
+			break;
+		case OPT_STRATEGY:
+			opt->strategy = p->arg;
+			break;
+		case OPT_TO:
+			opt->to = p->arg;
+			break;
+		case OPT_DEPLOYMENT:
+			opt->deployment = p->arg;
+			break;
+		case OPT_INSTANCES:
+			opt->instances = p->arg;
+			break;
+		case OPT_REASON:
+			opt->reason = p->arg;
+			break;
+		default: /* OPT_WAIT */
+			if (cli_opts_wait(p, &opt->wait_ms))
+				return CDX_EUSAGE;
+			break;
+		}
+	}
+	return p->status;
+}
+
 int cmd_rollback(struct cli *g, int argc, char **argv)
 {
 	struct cdx_rollback_options opt = {0};
 	struct cdx_orchestrator *o = NULL;
 	struct cdx_error err = {0};
-	const char *pos[2] = {0}, *v, *why;
+	struct cli_opts p;
+	const char **pos = (const char **)argv + 1;
 	bool json = false;
 	cJSON *res = NULL;
-	int i, n = 0, rc;
-	int64_t ms;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--json") == 0)
-			json = true;
-		else if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0)
-			opt.dry_run = 1;
-		else if (strcmp(a, "--force") == 0)
-			opt.force = 1;
-		else if (strncmp(a, "--strategy", 10) == 0 && (!a[10] || a[10] == '='))
-			opt.strategy = cli_option_value("rollback", argc, argv, &i, "--strategy");
-		else if (strncmp(a, "--to", 4) == 0 && (!a[4] || a[4] == '='))
-			opt.to = cli_option_value("rollback", argc, argv, &i, "--to");
-		else if (strncmp(a, "--deployment", 12) == 0 && (!a[12] || a[12] == '='))
-			opt.deployment = cli_option_value("rollback", argc, argv, &i, "--deployment");
-		else if (strncmp(a, "--instances", 11) == 0 && (!a[11] || a[11] == '='))
-			opt.instances = cli_option_value("rollback", argc, argv, &i, "--instances");
-		else if (strncmp(a, "--reason", 8) == 0 && (!a[8] || a[8] == '='))
-			opt.reason = cli_option_value("rollback", argc, argv, &i, "--reason");
-		else if (strncmp(a, "--wait", 6) == 0 && (!a[6] || a[6] == '=')) {
-			opt.wait_ms = -1;
-			v = a[6] == '=' ? a + 7 : (i + 1 < argc && cdx_duration_parse(argv[i + 1], &ms, &why) == 0) ? argv[++i]
-														 : NULL;
-			if (v && cdx_duration_parse(v, &ms, &why) < 0)
-				return cli_usage_error("rollback", "bad duration '%s' for --wait: %s", v, why);
-			if (v)
-				opt.wait_ms = ms;
-			continue;
-		} else if (a[0] == '-')
-			return cli_usage_error("rollback", "unknown option %s", a);
-		else if (n < 2)
-			pos[n++] = a;
-		else
-			return cli_usage_error("rollback", "unexpected argument %s", a);
-		if (a[0] == '-' && strcmp(a, "--json") && strcmp(a, "--dry-run") && strcmp(a, "-n") && strcmp(a, "--force") &&
-		    !opt.strategy && !opt.to && !opt.deployment && !opt.instances && !opt.reason)
-			return CDX_EUSAGE; /* cli_option_value printed why */
-	}
-	if (n < 2)
+	int rc;
+	cli_opts_begin(&p, g, "rollback", argc, argv, "n", rollback_longs, 2);
+	rc = parse(&p, &opt, &json);
+	if (rc)
+		return rc;
+	if (p.n_pos < 2)
 		return cli_usage_error("rollback", "name an application and an environment");
 	if ((rc = cli_open_orchestrator(g, "rollback", &o)))
 		return rc;
@@ -94,39 +113,18 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 	return rc;
 }
 
+static const struct option json_longs[] = {CLI_OPTION_JSON, {0}};
+
 int cmd_history(struct cli *g, int argc, char **argv)
 {
-	struct cdx_orchestrator *o = NULL;
-	struct cdx_error err = {0};
-	const char *pos[2] = {0};
+	struct cli_opts p;
 	bool json = false;
-	cJSON *arr;
-	int i, n = 0, rc;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (argv[i][0] == '-')
-			return cli_usage_error("history", "unknown option %s", argv[i]);
-		else if (n < 2)
-			pos[n++] = argv[i];
-		else
-			return cli_usage_error("history", "unexpected argument %s", argv[i]);
-	}
-	if (n < 2)
+	cli_opts_begin(&p, g, "history", argc, argv, "", json_longs, 2);
+	while (cli_opts_next(&p))
+		json = true; /* --json */
+	if (p.status)
+		return p.status;
+	if (p.n_pos < 2)
 		return cli_usage_error("history", "name an application and an environment");
-	if ((rc = cli_open_orchestrator(g, "history", &o)))
-		return rc;
-	arr = cdx_rollback_history(o, pos[0], pos[1], &err);
-	if (!arr) {
-		cli_error("history: %s", err.msg);
-		cdx_orchestrator_free(o);
-		return err.code ? err.code : CDX_ESTATE;
-	}
-	if (json)
-		cli_print_json(arr);
-	else
-		cli_print_deployments(arr, false);
-	cJSON_Delete(arr);
-	cdx_orchestrator_free(o);
-	return 0;
+	return cli_list_deployments(g, "history", argv[1], argv[2], 0, true, json);
 }

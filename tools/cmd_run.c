@@ -25,8 +25,6 @@ struct run_opts {
 	unsigned long long seed;       /* with shuffle */
 };
 
-/* the run a signal handler cancels: the tool runs one at a time */
-
 static void print_plan(const cJSON *plan)
 {
 	const cJSON *order = cJSON_GetObjectItem(plan, "order"), *it, *cp = cJSON_GetObjectItem(plan, "critical_path");
@@ -62,92 +60,101 @@ static void print_plan(const cJSON *plan)
 	       cJSON_GetObjectItem(plan, "predicted_makespan_s")->valuedouble);
 }
 
-static int parse(int argc, char **argv, struct run_opts *o)
+enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT };
+
+static const struct option run_longs[] = {
+	CLI_OPTION_JSON,
+	{"dry-run", no_argument, NULL, 'n'},
+	{"keep-going", no_argument, NULL, 'k'},
+	{"jobs", required_argument, NULL, 'j'},
+	{"var", required_argument, NULL, OPT_VAR},
+	{"only", required_argument, NULL, OPT_ONLY},
+	{"grace", required_argument, NULL, OPT_GRACE},
+	{"optimize", required_argument, NULL, OPT_OPTIMIZE},
+	{"shuffle", required_argument, NULL, OPT_SHUFFLE},
+	{"output", required_argument, NULL, OPT_OUTPUT},
+	{0},
+};
+
+/* append V to the NULL-terminated list *L of *N entries */
+static void push(const char ***l, size_t *n, size_t *cap, const char *v)
 {
-	int i;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
-			o->dry_run = true;
-		} else if (strcmp(a, "--json") == 0) {
-			o->json = true;
-		} else if (strcmp(a, "-k") == 0 || strcmp(a, "--keep-going") == 0) {
-			o->keep_going = true;
-		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0) {
-			const char *v = cli_option_value("run", argc, argv, &i, "--var");
-			if (!v)
-				return CDX_EUSAGE;
-			if (!strchr(v, '=') || v[0] == '=')
-				return cli_usage_error("run", "--var needs K=V, not '%s'", v);
-			cdx_grow(&o->vars, &o->cap_vars, o->n_vars + 2, sizeof(char *));
-			o->vars[o->n_vars++] = v;
-			o->vars[o->n_vars] = NULL;
-		} else if (strcmp(a, "--only") == 0 || strncmp(a, "--only=", 7) == 0) {
-			const char *v = cli_option_value("run", argc, argv, &i, "--only");
-			if (!v)
-				return CDX_EUSAGE;
-			cdx_grow(&o->only, &o->cap_only, o->n_only + 2, sizeof(char *));
-			o->only[o->n_only++] = v;
-			o->only[o->n_only] = NULL;
-		} else if (strcmp(a, "--grace") == 0 || strncmp(a, "--grace=", 8) == 0) {
-			const char *v = cli_option_value("run", argc, argv, &i, "--grace"), *why;
-			int64_t ms;
-			if (!v)
-				return CDX_EUSAGE;
-			if (cdx_duration_parse(v, &ms, &why) < 0)
-				return cli_usage_error("run", "--grace %s: %s", v, why);
-			o->grace_ms = (long)ms;
-		} else if (strcmp(a, "--optimize") == 0 || strncmp(a, "--optimize=", 11) == 0) {
-			const char *v = cli_option_value("run", argc, argv, &i, "--optimize");
-			if (!v)
-				return CDX_EUSAGE;
-			if (cdx_opt_level_parse(v, &o->level) < 0)
-				return cli_usage_error("run", "--optimize must be conservative, moderate or aggressive, not '%s'",
-						       v);
-			o->optimize = true;
-		} else if (strcmp(a, "--shuffle") == 0 || strncmp(a, "--shuffle=", 10) == 0) {
-			const char *v = cli_option_value("run", argc, argv, &i, "--shuffle");
-			char *end;
-			if (!v)
-				return CDX_EUSAGE;
-			errno = 0;
-			o->seed = strtoull(v, &end, 10);
-			if (!*v || *end || errno || v[0] == '-' || v[0] == '+')
-				return cli_usage_error("run", "--shuffle needs a whole number as its seed, not '%s'", v);
-			o->shuffle = true;
-		} else if (strcmp(a, "--output") == 0 || strncmp(a, "--output=", 9) == 0) {
-			const char *v = cli_option_value("run", argc, argv, &i, "--output");
-			if (!v)
-				return CDX_EUSAGE;
-			if (strcmp(v, "prefix") == 0)
-				o->output = CDX_OUTPUT_PREFIX;
-			else if (strcmp(v, "group") == 0)
-				o->output = CDX_OUTPUT_GROUP;
-			else if (strcmp(v, "quiet") == 0)
-				o->output = CDX_OUTPUT_QUIET;
-			else
-				return cli_usage_error("run", "--output must be prefix, group or quiet, not '%s'", v);
-		} else if (strcmp(a, "--jobs") == 0 || strncmp(a, "--jobs=", 7) == 0 || (a[0] == '-' && a[1] == 'j')) {
-			const char *v = a[1] == 'j' && a[2] ? a + 2
-					: cli_option_value("run", argc, argv, &i, a[1] == 'j' ? "-j" : "--jobs");
-			char *end;
-			long n;
-			if (!v)
-				return CDX_EUSAGE;
-			n = strtol(v, &end, 10);
-			if (*end || n < 1 || n > 4096)
-				return cli_usage_error("run", "-j needs a number from 1 to 4096, not '%s'", v);
-			o->jobs = (unsigned)n;
-		} else if (a[0] == '-' && a[1]) {
-			return cli_usage_error("run", "unknown option %s", a);
-		} else if (!o->target) {
-			o->target = a;
-		} else {
-			return cli_usage_error("run", "unexpected argument %s", a);
-		}
+	cdx_grow(l, cap, *n + 2, sizeof(char *));
+	(*l)[(*n)++] = v;
+	(*l)[*n] = NULL;
+}
+
+/* the value V of option OPT (one that takes a value) into O */
+static int parse_value(struct run_opts *o, int opt, const char *v)
+{
+	const char *why;
+	int64_t ms;
+	long n;
+	char *end;
+	switch (opt) {
+	case 'j':
+		if (cli_number("run", "-j needs a number from 1 to 4096", v, 1, 4096, &n))
+			return CDX_EUSAGE;
+		o->jobs = (unsigned)n;
+		return 0;
+	case OPT_VAR:
+		if (!strchr(v, '=') || v[0] == '=')
+			return cli_usage_error("run", "--var needs K=V, not '%s'", v);
+		push(&o->vars, &o->n_vars, &o->cap_vars, v);
+		return 0;
+	case OPT_ONLY:
+		push(&o->only, &o->n_only, &o->cap_only, v);
+		return 0;
+	case OPT_GRACE:
+		if (cdx_duration_parse(v, &ms, &why) < 0)
+			return cli_usage_error("run", "--grace %s: %s", v, why);
+		o->grace_ms = (long)ms;
+		return 0;
+	case OPT_OPTIMIZE:
+		if (cdx_opt_level_parse(v, &o->level) < 0)
+			return cli_usage_error("run", "--optimize must be conservative, moderate or aggressive, not '%s'", v);
+		o->optimize = true;
+		return 0;
+	case OPT_SHUFFLE:
+		errno = 0;
+		o->seed = strtoull(v, &end, 10);
+		if (!*v || *end || errno || v[0] == '-' || v[0] == '+')
+			return cli_usage_error("run", "--shuffle needs a whole number as its seed, not '%s'", v);
+		o->shuffle = true;
+		return 0;
+	default: /* OPT_OUTPUT */
+		if (strcmp(v, "prefix") == 0)
+			o->output = CDX_OUTPUT_PREFIX;
+		else if (strcmp(v, "group") == 0)
+			o->output = CDX_OUTPUT_GROUP;
+		else if (strcmp(v, "quiet") == 0)
+			o->output = CDX_OUTPUT_QUIET;
+		else
+			return cli_usage_error("run", "--output must be prefix, group or quiet, not '%s'", v);
+		return 0;
 	}
-	if (!o->target)
+}
+
+static int parse(struct cli *g, int argc, char **argv, struct run_opts *o)
+{
+	struct cli_opts p;
+	int rc = 0;
+	cli_opts_begin(&p, g, "run", argc, argv, "nkj:", run_longs, 1);
+	while (!rc && cli_opts_next(&p)) {
+		if (p.opt == 'n')
+			o->dry_run = true;
+		else if (p.opt == CLI_OPT_JSON)
+			o->json = true;
+		else if (p.opt == 'k')
+			o->keep_going = true;
+		else
+			rc = parse_value(o, p.opt, p.arg);
+	}
+	if (rc || p.status)
+		return rc ? rc : p.status;
+	if (!p.n_pos)
 		return cli_usage_error("run", "name a pipeline file or a registered pipeline");
+	o->target = argv[1];
 	if (o->shuffle && o->dry_run)
 		return cli_usage_error("run", "--shuffle orders a real run; the plan of --dry-run has no random order");
 	return 0;
@@ -239,7 +246,7 @@ int cmd_run(struct cli *g, int argc, char **argv)
 	struct cdx_diags *d;
 	struct cdx_pipeline *p;
 	char *path = NULL;
-	int rc = parse(argc, argv, &o);
+	int rc = parse(g, argc, argv, &o);
 	if (rc)
 		goto out;
 	rc = cli_resolve_pipeline(g, "run", o.target, &path);
@@ -270,13 +277,10 @@ int cmd_run(struct cli *g, int argc, char **argv)
 			goto out;
 		}
 		plan = cdx_pipeline_plan_history(p, o.jobs, state);
-		if (o.json) {
-			char *s = cJSON_Print(plan);
-			puts(s);
-			free(s);
-		} else {
+		if (o.json)
+			cli_print_json(plan);
+		else
 			print_plan(plan);
-		}
 		cJSON_Delete(plan);
 		rc = 0;
 	} else {

@@ -2,6 +2,7 @@
  * `cdx logs RUN_ID STAGE/JOB`. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,18 +11,13 @@
 #include "tools/cli.h"
 #include "base/util.h"
 
-static void print_json(cJSON *o)
-{
-	char *s = cJSON_Print(o);
-	puts(s);
-	free(s);
-}
-
 static int fail_err(const char *cmd, const struct cdx_error *err)
 {
 	cli_error("%s: %s", cmd, err->msg);
 	return err->code ? err->code : CDX_ESTATE;
 }
+
+static const struct option runs_longs[] = {CLI_OPTION_JSON, {"limit", required_argument, NULL, 'n'}, {0}};
 
 int cmd_runs(struct cli *g, int argc, char **argv)
 {
@@ -29,30 +25,21 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 	bool json = false;
 	long limit = 20;
 	struct cdx_error err = {0};
+	struct cli_opts p;
 	cJSON *runs, *r;
-	int i;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
+	cli_opts_begin(&p, g, "runs", argc, argv, "n:", runs_longs, 1);
+	while (cli_opts_next(&p)) {
+		if (p.opt == CLI_OPT_JSON)
 			json = true;
-		} else if (strncmp(argv[i], "-n", 2) == 0 || strcmp(argv[i], "--limit") == 0 ||
-			   strncmp(argv[i], "--limit=", 8) == 0) {
-			const char *v = argv[i][1] == 'n' && argv[i][2] ? argv[i] + 2
-					: cli_option_value("runs", argc, argv, &i, argv[i][1] == 'n' ? "-n" : "--limit");
-			char *end;
-			if (!v)
-				return CDX_EUSAGE;
-			limit = strtol(v, &end, 10);
-			if (*end || limit < 0)
-				return cli_usage_error("runs", "-n needs a number, not '%s'", v);
-		} else if (argv[i][0] == '-') {
-			return cli_usage_error("runs", "unknown option %s", argv[i]);
-		} else if (!pipeline) {
-			pipeline = argv[i];
-			if (!cdx_name_valid(pipeline))
-				return cli_usage_error("runs", "'%s' is not a pipeline name", pipeline);
-		} else {
-			return cli_usage_error("runs", "unexpected argument %s", argv[i]);
-		}
+		else if (cli_number("runs", "-n needs a number", p.arg, 0, LONG_MAX, &limit))
+			return CDX_EUSAGE;
+	}
+	if (p.status)
+		return p.status;
+	if (p.n_pos) {
+		pipeline = argv[1];
+		if (!cdx_name_valid(pipeline))
+			return cli_usage_error("runs", "'%s' is not a pipeline name", pipeline);
 	}
 	if (!cli_state(g))
 		return CDX_EUSAGE;
@@ -60,7 +47,7 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 	if (!runs)
 		return fail_err("runs", &err);
 	if (json) {
-		print_json(runs);
+		cli_print_json(runs);
 	} else {
 		printf("%-28s %-16s %-11s %-19s %9s  %s\n", "RUN", "PIPELINE", "STATUS", "STARTED", "DURATION",
 		       "JOBS ok/failed/skipped");
@@ -79,23 +66,22 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 	return 0;
 }
 
+static const struct option json_longs[] = {CLI_OPTION_JSON, {0}};
+
 int cmd_status(struct cli *g, int argc, char **argv)
 {
 	const char *id = NULL;
 	bool json = false;
 	struct cdx_error err = {0};
+	struct cli_opts p;
 	cJSON *run, *j, *a;
-	int i;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (argv[i][0] == '-')
-			return cli_usage_error("status", "unknown option %s", argv[i]);
-		else if (!id)
-			id = argv[i];
-		else
-			return cli_usage_error("status", "unexpected argument %s", argv[i]);
-	}
+	cli_opts_begin(&p, g, "status", argc, argv, "", json_longs, 1);
+	while (cli_opts_next(&p))
+		json = true; /* --json */
+	if (p.status)
+		return p.status;
+	if (p.n_pos)
+		id = argv[1];
 	if (!id)
 		return cli_usage_error("status", "name a run id (see cdx runs)");
 	if (!cli_state(g))
@@ -106,7 +92,7 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	if (!run)
 		return fail_err("status", &err);
 	if (json) {
-		print_json(run);
+		cli_print_json(run);
 	} else {
 		char w[32];
 		cli_when(cli_num(run, "start_ms"), w, sizeof(w));
@@ -132,34 +118,25 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	return 0;
 }
 
+static const struct option logs_longs[] = {{"attempt", required_argument, NULL, CLI_OPT_OWN}, {0}};
+
 int cmd_logs(struct cli *g, int argc, char **argv)
 {
 	const char *id = NULL, *job = NULL, *log = NULL;
 	long want = 0;
 	struct cdx_error err = {0};
+	struct cli_opts p;
 	cJSON *run, *j, *a;
 	char *buf;
 	size_t len;
-	int i;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--attempt") == 0 || strncmp(argv[i], "--attempt=", 10) == 0) {
-			const char *v = cli_option_value("logs", argc, argv, &i, "--attempt");
-			char *end;
-			if (!v)
-				return CDX_EUSAGE;
-			want = strtol(v, &end, 10);
-			if (*end || want < 1)
-				return cli_usage_error("logs", "--attempt needs a number from 1, not '%s'", v);
-		} else if (argv[i][0] == '-') {
-			return cli_usage_error("logs", "unknown option %s", argv[i]);
-		} else if (!id) {
-			id = argv[i];
-		} else if (!job) {
-			job = argv[i];
-		} else {
-			return cli_usage_error("logs", "unexpected argument %s", argv[i]);
-		}
-	}
+	cli_opts_begin(&p, g, "logs", argc, argv, "", logs_longs, 2);
+	while (cli_opts_next(&p))
+		if (cli_number("logs", "--attempt needs a number from 1", p.arg, 1, LONG_MAX, &want))
+			return CDX_EUSAGE;
+	if (p.status)
+		return p.status;
+	id = p.n_pos > 0 ? argv[1] : NULL;
+	job = p.n_pos > 1 ? argv[2] : NULL;
 	if (!id || !job)
 		return cli_usage_error("logs", "name a run id and a job STAGE/JOB");
 	if (!cli_state(g))

@@ -9,6 +9,7 @@
  * file store that does not exist is an error, not an empty store. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -112,16 +113,17 @@ static int state_copy(const char *src_url, const char *dst_url)
 
 int cmd_state(struct cli *g, int argc, char **argv)
 {
-	(void)g;
-	if (argc >= 2 && cli_is_help(argv[1])) {
-		cli_help_for("state", stdout);
-		return 0;
-	}
-	if (argc < 2)
+	struct cli_opts p;
+	cli_opts_begin(&p, g, "state", argc, argv, "", NULL, SIZE_MAX);
+	while (cli_opts_next(&p))
+		;
+	if (p.status)
+		return p.status;
+	if (p.n_pos < 1)
 		return cli_usage_error("state", "missing subcommand (copy)");
 	if (strcmp(argv[1], "copy") != 0)
 		return cli_usage_error("state", "unknown subcommand '%s' (copy)", argv[1]);
-	if (argc != 4)
+	if (p.n_pos != 3)
 		return cli_usage_error("state", "copy takes SRC and DST");
 	if (strcmp(argv[2], argv[3]) == 0)
 		return cli_usage_error("state", "SRC and DST are the same store");

@@ -1,6 +1,7 @@
 /* cmd_validate.c — `cdx validate FILE... [--json]`: every problem of every
  * file in one pass, as FILE:LINE:COL: message, exit status 2 if any. */
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,39 +103,28 @@ static size_t one_project(const char *path, bool json, cJSON *files)
 
 int cmd_validate(struct cli *g, int argc, char **argv)
 {
+	static const struct option longs[] = {CLI_OPTION_JSON, {0}};
 	bool json = false;
-	size_t problems = 0, nfiles = 0;
-	cJSON *files = cJSON_CreateArray();
-	int i;
-	(void)g;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (argv[i][0] == '-' && argv[i][1]) {
-			cJSON_Delete(files);
-			return cli_usage_error("validate", "unknown option %s", argv[i]);
-		}
-	}
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			continue;
-		nfiles++;
+	size_t problems = 0, i;
+	struct cli_opts p;
+	cJSON *files;
+	cli_opts_begin(&p, g, "validate", argc, argv, "", longs, SIZE_MAX);
+	while (cli_opts_next(&p))
+		json = true; /* --json */
+	if (p.status)
+		return p.status;
+	if (!p.n_pos)
+		return cli_usage_error("validate", "name at least one file");
+	files = cJSON_CreateArray();
+	for (i = 1; i <= p.n_pos; i++)
 		problems += is_project_file(argv[i]) ? one_project(argv[i], json, files)
 						     : one_pipeline(argv[i], json, files);
-	}
-	if (!nfiles) {
-		cJSON_Delete(files);
-		return cli_usage_error("validate", "name at least one file");
-	}
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
-		char *s;
 		cJSON_AddBoolToObject(o, "valid", problems == 0);
 		cJSON_AddNumberToObject(o, "problems", (double)problems);
 		cJSON_AddItemToObject(o, "files", files);
-		s = cJSON_Print(o);
-		puts(s);
-		free(s);
+		cli_print_json(o);
 		cJSON_Delete(o);
 	} else {
 		cJSON_Delete(files);
