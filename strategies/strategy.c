@@ -1,5 +1,7 @@
 /* strategy.c — what the strategies share: the serving state, choosing a
- * strategy, and the rollback kinds (see strategy.h). */
+ * strategy, the steps they have in common (install, switch, the final
+ * cutover of a slot deployment, stop), and the rollback kinds (see
+ * strategy.h). */
 #include "strategies/strategy.h"
 
 #include <stdio.h>
@@ -86,6 +88,26 @@ int cdx_strategy_switch(struct cdx_serving *sv, int t, const char *version, cons
 	return 0;
 }
 
+int cdx_strategy_cutover(const struct cdx_env *e, struct cdx_serving *sv, int t, const char *version, const char *what,
+			 const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	CDX_RECORD("promoting", "switch %s to slot %s", what, e->targets[t].name);
+	if (cdx_strategy_switch(sv, t, version, io, err))
+		return -1;
+	CDX_RECORD("verifying", "health of slot %s after the switch", e->targets[t].name);
+	if (io->health(io->ctx, t, version, err))
+		return -1;
+	return 0;
+}
+
+int cdx_strategy_stop(struct cdx_serving *sv, int t, const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	if (io->hook(io->ctx, CDX_HOOK_STOP, t, sv->installed[t], 0, err))
+		return -1;
+	cdx_serving_set(&sv->installed[t], NULL);
+	return 0;
+}
+
 static int slot_of(const struct cdx_serving *sv, const char *version, int prefer_not)
 {
 	size_t i;
@@ -129,10 +151,7 @@ int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct c
 			sv->weight = 0;
 			sv->canary = -1;
 			CDX_RECORD("rolling_back", "stop canary slot %s", e->targets[c].name);
-			if (io->hook(io->ctx, CDX_HOOK_STOP, c, sv->installed[c], 0, err))
-				return -1;
-			cdx_serving_set(&sv->installed[c], NULL);
-			return 0;
+			return cdx_strategy_stop(sv, c, io, err);
 		}
 		if (t >= 0 && t != sv->active && io->health(io->ctx, t, version, err) != 0) {
 			/* recorded as warm, but its process is gone: start it again */

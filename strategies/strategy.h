@@ -103,5 +103,13 @@ int cdx_strategy_install(struct cdx_serving *sv, int t, const char *version, con
 /* cdx_strategy_switch: switch hook: all traffic to slot T holding VERSION */
 int cdx_strategy_switch(struct cdx_serving *sv, int t, const char *version, const struct cdx_strategy_io *io,
 			struct cdx_error *err);
+/* cdx_strategy_cutover: the end of a slot deployment: record "switch WHAT
+ * to slot T" and switch all traffic to T holding VERSION, then record and
+ * check T's health after the switch */
+int cdx_strategy_cutover(const struct cdx_env *e, struct cdx_serving *sv, int t, const char *version, const char *what,
+			 const struct cdx_strategy_io *io, struct cdx_error *err);
+/* cdx_strategy_stop: stop hook on target T (for the version SV says it
+ * runs); then T holds nothing */
+int cdx_strategy_stop(struct cdx_serving *sv, int t, const struct cdx_strategy_io *io, struct cdx_error *err);
 
 #endif /* CDX_STRATEGY_H */
