@@ -15,6 +15,10 @@
  * revert() (given the state BEFORE the deployment) brings the previous
  * version back.  rollback() takes an environment to an earlier version
  * with one of the rollback kinds (immediate, gradual, blue_green).
+ *
+ * Files, bottom up: steps.c (the serving state and the shared steps),
+ * blue_green.c, canary.c (a first canary deployment is a blue-green one),
+ * rolling.c, then strategy.c (choosing a strategy, the rollback kinds).
  */
 #ifndef CDX_STRATEGY_H
 #define CDX_STRATEGY_H
