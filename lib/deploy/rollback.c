@@ -1,5 +1,4 @@
-/* rollback.c — rollbacks and crash recovery (SEED.md's RollbackManager and
- * handle_rollback).
+/* rollback.c — rollbacks (SEED.md's RollbackManager and handle_rollback).
  *
  * A rollback is a deployment of kind "rollback": it takes the environment's
  * lock, is recorded like a deployment (so the history and the crash trace
@@ -9,213 +8,31 @@
  * target is --to, the previous version of --deployment, or else the newest
  * version that succeeded here before the one serving now.
  *
- * Recovery: a deployment whose last transition is not final and whose lock
- * is free (its holder died) is brought back to the last version known good
- * — what served before it started, or for an interrupted rollback its own
- * target — with an immediate rollback recorded on that deployment and
- * ending in `recovered`; what cannot be done is reported for a person.
+ * Every rollback starts from a plan (make_plan): from, to, what happens to
+ * each target, and the problems that refuse it; a dry run or a validation
+ * stops there.  An interrupted deployment is recovered first (recover.c).
+ * Files below this one: record, dctx, local, effects, recover and
+ * deploy_query (the history); nothing in lib/deploy calls into this file.
  */
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "deploy/deploy.h"
+#include "deploy/dctx.h"
+#include "deploy/effects.h"
+#include "deploy/local.h"
+#include "deploy/record.h"
+#include "deploy/recover.h"
 #include "state/history.h"
 
-static const char *str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-}
-
-/* ---- recovery ----------------------------------------------------------------- */
-
-struct find_ctx {
-	const char *id;
-	cJSON *dep;
-};
-
-static int find_one(void *ctx, const cJSON *rec)
-{
-	struct find_ctx *c = ctx;
-	const char *t = str(rec, "t");
-	if (t && strcmp(t, "deployment") == 0 && strcmp(str(rec, "id") ?: "", c->id) == 0) {
-		cJSON_Delete(c->dep);
-		c->dep = cJSON_Duplicate(rec, 1);
-	}
-	return 0;
-}
-
-static cJSON *find_deployment(struct cdx_orchestrator *o, const char *id, struct cdx_error *err)
-{
-	struct find_ctx c = {id, NULL};
-	if (o->store->ops->scan(o->store, find_one, &c, err) < 0) {
-		cJSON_Delete(c.dep);
-		return NULL;
-	}
-	return c.dep;
-}
-
-int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON *last, struct cdx_error *err)
-{
-	struct cdx_dctx d = *holder;
-	struct cdx_strategy_io io;
-	const char *id = str(last, "deployment"), *was = str(last, "state");
-	cJSON *dep = find_deployment(holder->o, id ? id : "", err);
-	const char *kind, *target;
-	char msg[300];
-	size_t i;
-	int rc = 0;
-	if (!dep)
-		return cdx_error_set(err, CDX_EFAILED, "%s/%s was interrupted by deployment %s, whose record is missing",
-				     holder->e->app->name, holder->e->name, id ? id : "?");
-	kind = str(dep, "kind");
-	/* the last version known good */
-	target = kind && strcmp(kind, "rollback") == 0 ? str(dep, "version") : str(dep, "previous");
-	snprintf(d.id, sizeof(d.id), "%s", id);
-	d.kind = "recover";
-	d.version = target ? target : "(none)";
-	d.previous = str(dep, "previous");
-	d.sv = sv;
-	d.state = was;
-	cdx_dctx_io(&d, &io);
-	snprintf(msg, sizeof(msg), "recovering: interrupted in state %s (%s), its process is gone; back to %s",
-		 was ? was : "?", str(last, "msg") ?: "", target ? target : "nothing");
-	if (cdx_dctx_record(&d, "rolling_back", msg, "interrupted") < 0) {
-		cJSON_Delete(dep);
-		return cdx_error_set(err, CDX_ESTATE, "cannot record the recovery");
-	}
-	if (target) {
-		rc = cdx_rollback_run(holder->e, CDX_ROLLBACK_IMMEDIATE, sv, target, NULL, &io, err);
-	} else {
-		/* nothing served before: stop what the interrupted deployment started */
-		for (i = 0; i < sv->n && rc == 0; i++) {
-			if (!sv->installed[i])
-				continue;
-			snprintf(msg, sizeof(msg), "stop %s", holder->e->targets[i].name);
-			if (cdx_dctx_record(&d, "rolling_back", msg, NULL) < 0 ||
-			    io.hook(io.ctx, CDX_HOOK_STOP, (int)i, sv->installed[i], 0, err) != 0)
-				rc = -1;
-			else
-				cdx_serving_set(&sv->installed[i], NULL);
-		}
-		if (rc == 0) {
-			sv->active = sv->canary = -1;
-			sv->weight = 0;
-			cdx_serving_set(&sv->version, NULL);
-		}
-	}
-	if (rc != 0) {
-		char why[CDX_ERRMAX];
-		snprintf(why, sizeof(why), "%s", err->msg);
-		cdx_dctx_record_hold(&d, "rollback_failed", "recovery failed: a person is needed", why, true);
-		cJSON_Delete(dep);
-		return cdx_error_set(err, CDX_EFAILED,
-				     "%s/%s: recovery of interrupted deployment %s failed (%s): a person is needed",
-				     holder->e->app->name, holder->e->name, id, why);
-	}
-	cdx_local_current(holder->e, sv->version);
-	cdx_dctx_record(&d, "recovered", sv->version ? sv->version : "nothing serves", "interrupted");
-	cJSON_Delete(dep);
-	return 0;
-}
-
-cJSON *cdx_recover(struct cdx_orchestrator *o, FILE *progress, int *status, struct cdx_error *err)
-{
-	cJSON *out = cJSON_CreateArray();
-	size_t a, k;
-	*status = CDX_OK;
-	for (a = 0; a < o->apps->n; a++)
-		for (k = 0; k < o->apps->apps[a].n_envs; k++) {
-			const struct cdx_env *e = &o->apps->apps[a].envs[k];
-			struct cdx_dctx d;
-			struct cdx_serving sv;
-			struct cdx_error e2 = {0};
-			cJSON *last = NULL, *x;
-			int rc;
-			memset(&d, 0, sizeof(d));
-			d.o = o;
-			d.e = e;
-			d.kind = "recover";
-			d.version = "";
-			d.progress = progress;
-			snprintf(d.id, sizeof(d.id), "recover");
-			rc = cdx_dctx_lock(&d, 0, &e2);
-			x = cJSON_CreateObject();
-			cJSON_AddStringToObject(x, "app", e->app->name);
-			cJSON_AddStringToObject(x, "env", e->name);
-			if (rc == CDX_EBUSY) {
-				cJSON_AddStringToObject(x, "result", "in_progress");
-				cJSON_AddStringToObject(x, "detail", e2.msg);
-				cJSON_AddItemToArray(out, x);
-				continue;
-			}
-			if (rc) {
-				cJSON_Delete(x);
-				cJSON_Delete(out);
-				*err = e2;
-				*status = rc;
-				return NULL;
-			}
-			if (cdx_env_replay(o, e, &sv, &last, &e2) < 0) {
-				cJSON_AddStringToObject(x, "result", "error");
-				cJSON_AddStringToObject(x, "detail", e2.msg);
-				*status = CDX_ESTATE;
-			} else if (!last || cdx_transition_final(last)) {
-				cJSON_AddStringToObject(x, "result", "ok");
-			} else {
-				d.version = str(last, "state");
-				if (cdx_recover_env(&d, &sv, last, &e2) == 0) {
-					cJSON_AddStringToObject(x, "result", "recovered");
-					cJSON_AddStringToObject(x, "deployment", str(last, "deployment") ?: "?");
-				} else {
-					cJSON_AddStringToObject(x, "result", "needs_attention");
-					cJSON_AddStringToObject(x, "detail", e2.msg);
-					*status = CDX_EFAILED;
-				}
-			}
-			if (sv.version)
-				cJSON_AddStringToObject(x, "serving", sv.version);
-			else
-				cJSON_AddNullToObject(x, "serving");
-			cJSON_AddItemToArray(out, x);
-			cJSON_Delete(last);
-			cdx_serving_free(&sv);
-			cdx_dctx_unlock(&d);
-		}
-	return out;
-}
-
-/* ---- rollback --------------------------------------------------------------------- */
+/* ---- the plan --------------------------------------------------------------------- */
 
 static bool served_ok(const cJSON *d)
 {
 	const char *state = str(d, "state");
 	return state && (strcmp(state, "succeeded") == 0);
-}
-
-static bool release_present(struct cdx_orchestrator *o, const struct cdx_env *e, const char *version)
-{
-	struct stat st;
-	char *dir = cdx_xasprintf("%s/releases/%s", e->deploy_to, version);
-	bool ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-	free(dir);
-	if (!ok && e->artifact) {
-		struct cdx_envv ce = {0};
-		char *src, *abs;
-		cdx_envv_set(&ce, "CDX_VERSION", version);
-		src = cdx_expand(e->artifact, &ce);
-		abs = src[0] == '/' ? cdx_xstrdup(src) : cdx_xasprintf("%s/%s", o->apps->dir, src);
-		ok = stat(abs, &st) == 0;
-		free(src);
-		free(abs);
-		cdx_envv_free(&ce);
-	}
-	if (!ok && !e->artifact) /* the local hook set recreates a bare release */
-		ok = true;
-	return ok;
 }
 
 /* whether some slot or instance runs another version than VERSION */
@@ -348,7 +165,7 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 			problem(plan, "version '%s' is invalid", target);
 		else if (!deployed)
 			problem(plan, "version %s was never deployed successfully to %s/%s", target, e->app->name, e->name);
-		else if (!release_present(o, e, target))
+		else if (!cdx_local_release_present(e, o->apps->dir, target))
 			problem(plan, "release %s is gone from %s/releases and its artifact cannot be found to reinstall it",
 				target, e->deploy_to);
 		if (current && strcmp(current, target) == 0 && !opt->instances && !held &&
@@ -369,7 +186,7 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 		/* a plan made without the lock (a dry run) says who holds it */
 		cJSON *holder = NULL;
 		char lock[200];
-		snprintf(lock, sizeof(lock), "deploy:%s:%s", e->app->name, e->name);
+		cdx_deploy_lock_name(lock, sizeof(lock), e->app->name, e->name);
 		if (o->store->ops->holder(o->store, lock, &holder, err) == 0 && holder)
 			problem(plan, "%s/%s is locked by %s of %s by %s@%s (pid %.0f)", e->app->name, e->name,
 				str(holder, "kind") ?: "a deployment", str(holder, "version") ?: "?",
@@ -453,6 +270,8 @@ cJSON *cdx_rollback_history(struct cdx_orchestrator *o, const char *app, const c
 	return cdx_deployments_list(o, app, env, 0, err);
 }
 
+/* ---- cdx_rollback --------------------------------------------------------------------- */
+
 int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, const struct cdx_rollback_options *opt,
 		 cJSON **result, struct cdx_error *err)
 {
@@ -525,10 +344,8 @@ int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, c
 		snprintf(msg, sizeof(msg), "stop slot %s (%s, left by the failed deployment)", e->targets[t].name,
 			 sv.installed[t]);
 		if (cdx_dctx_record(&d, "rolling_back", msg, NULL) < 0 ||
-		    io.hook(io.ctx, CDX_HOOK_STOP, (int)t, sv.installed[t], 0, err) != 0)
+		    cdx_strategy_stop(&sv, (int)t, &io, err) != 0)
 			rc = -1;
-		else
-			cdx_serving_set(&sv.installed[t], NULL);
 	}
 	if (rc == 0) {
 		/* validate afterwards: the health of what now serves */
@@ -574,7 +391,7 @@ cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id
 			   struct cdx_error *err)
 {
 	struct cdx_rollback_options opt = {0};
-	cJSON *dep = find_deployment(o, deployment_id, err), *res = NULL, *out;
+	cJSON *dep = cdx_deployment_find(o, deployment_id, err), *res = NULL, *out;
 	int rc;
 	if (!dep) {
 		if (!err->code)
