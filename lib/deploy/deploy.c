@@ -124,6 +124,42 @@ static int check_requires(struct cdx_orchestrator *o, const struct cdx_env *e, c
 	return 0;
 }
 
+/* whether VERSION of APP may go to ENV as OPT asks: 0 with *E and *KIND, or
+ * the status with ERR (nothing is locked or recorded) */
+static int check_request(struct cdx_orchestrator *o, const char *app, const char *env, const char *version,
+			 const struct cdx_deploy_options *opt, const struct cdx_env **e,
+			 enum cdx_strategy_kind *kind, struct cdx_error *err)
+{
+	*e = cdx_apps_find(o->apps, app, env, err);
+	if (!*e)
+		return CDX_EUSAGE;
+	if (!cdx_version_valid(version)) {
+		cdx_error_set(err, CDX_EUSAGE,
+			      "version '%s' is invalid: use 1 to 128 characters from A-Z a-z 0-9 _ . + -, not starting "
+			      "with . or -",
+			      version);
+		return CDX_EUSAGE;
+	}
+	*kind = (*e)->strategy;
+	if (opt->strategy && cdx_strategy_parse(opt->strategy, kind) < 0) {
+		cdx_error_set(err, CDX_EUSAGE, "unknown strategy '%s' (use blue_green, canary or rolling)",
+			      opt->strategy);
+		return CDX_EUSAGE;
+	}
+	if ((*kind == CDX_STRATEGY_ROLLING) != (*e)->instances) {
+		cdx_error_set(err, CDX_EUSAGE, "strategy %s cannot deploy %s/%s, which has %s", cdx_strategy_name(*kind),
+			      app, env, (*e)->instances ? "instances" : "slots");
+		return CDX_EUSAGE;
+	}
+	if ((*e)->protected && !opt->confirmed) {
+		cdx_error_set(err, CDX_EUSAGE, "%s/%s is protected: confirm with --yes or CDX_CONFIRM=1", app, env);
+		return CDX_EUSAGE;
+	}
+	if (check_requires(o, *e, version, err) < 0)
+		return err->code ? err->code : CDX_ESTATE;
+	return 0;
+}
+
 /* ---- results and events ------------------------------------------------------------------ */
 
 static cJSON *result_json(const struct cdx_dctx *d, const char *state, const char *cause)
@@ -161,53 +197,162 @@ static void raise_event(struct cdx_dctx *d, const char *kind, const char *cause)
 
 /* ---- cdx_deploy ------------------------------------------------------------------------- */
 
+/* what serves D's environment now into SV (always initialised): an
+ * interrupted deployment, whose holder is gone since we hold the lock, is
+ * put right first.  0, or the status with ERR. */
+static int settle(struct cdx_dctx *d, struct cdx_serving *sv, struct cdx_error *err)
+{
+	cJSON *last = NULL;
+	int status = 0;
+	if (cdx_env_replay(d->o, d->e, sv, &last, err) < 0)
+		return CDX_ESTATE;
+	if (last && !cdx_transition_final(last) && cdx_recover_env(d, sv, last, err) != 0)
+		status = CDX_EFAILED;
+	cJSON_Delete(last);
+	return status;
+}
+
+/* the strategy succeeded: `current`, old releases pruned, the cleanup hook,
+ * the record; the slot that served before stays warm for scale_down_delay */
+static int succeed(struct cdx_dctx *d, const struct cdx_strategy_io *io, const struct cdx_serving *before,
+		   cJSON **result, struct cdx_error *err)
+{
+	const struct cdx_env *e = d->e;
+	const struct cdx_serving *sv = d->sv;
+	cdx_local_current(e, sv->version);
+	cdx_local_prune(e, sv, d->previous);
+	if (e->hooks[CDX_HOOK_CLEANUP].cmd)
+		io->hook(io->ctx, CDX_HOOK_CLEANUP, -1, d->version, 0, err);
+	if (cdx_dctx_record(d, "succeeded", NULL, NULL) < 0)
+		return CDX_ESTATE;
+	*result = result_json(d, "succeeded", NULL);
+	if (!e->instances && before->active >= 0 && before->active != sv->active && before->installed[before->active]) {
+		cJSON *sd = cJSON_AddObjectToObject(*result, "scale_down");
+		cJSON_AddStringToObject(sd, "slot", e->targets[before->active].name);
+		cJSON_AddStringToObject(sd, "version", before->installed[before->active]);
+		cJSON_AddNumberToObject(sd, "delay_ms", (double)e->scale_down_delay_ms);
+	}
+	return CDX_OK;
+}
+
+/* the failed deployment reverted by STRAT to BEFORE (auto rollback) */
+static int revert(struct cdx_dctx *d, const struct cdx_strategy *strat, const struct cdx_strategy_io *io,
+		  const struct cdx_serving *before, const char *cause, bool interrupted, cJSON **result,
+		  struct cdx_error *err)
+{
+	const char *app = d->e->app->name, *env = d->e->name, *version = d->version;
+	struct cdx_serving *sv = d->sv;
+	struct cdx_error rerr = {0};
+	if (cdx_dctx_record(d, "rolling_back", before->version ? before->version : "nothing served before", NULL) < 0 ||
+	    strat->revert(d->e, sv, before, io, &rerr) != 0) {
+		cdx_dctx_record(d, "rollback_failed", NULL, rerr.msg);
+		raise_event(d, "rollback_failed", rerr.msg);
+		cdx_error_set(err, CDX_EFAILED, "%s/%s %s failed (%s) and the rollback failed too: %s", app, env, version,
+			      cause, rerr.msg);
+		*result = result_json(d, "rollback_failed", cause);
+		return CDX_EFAILED;
+	}
+	cdx_local_current(d->e, sv->version);
+	cdx_dctx_record(d, "rolled_back", sv->version ? sv->version : "nothing serves", cause);
+	raise_event(d, "rolled_back", cause);
+	cdx_error_set(err, CDX_EFAILED, "%s/%s %s failed: %s; rolled back, %s", app, env, version, cause,
+		      sv->version ? "now serving" : "nothing served before, nothing serves now");
+	if (sv->version) {
+		size_t l = strlen(err->msg);
+		snprintf(err->msg + l, sizeof(err->msg) - l, " %s", sv->version);
+	}
+	*result = result_json(d, "rolled_back", cause);
+	return interrupted ? CDX_EINTR : CDX_EFAILED;
+}
+
+/* the strategy failed with ERR: recorded as failed, then frozen (after an
+ * irreversible step), left for a person (on_failure: manual) or reverted */
+static int fail(struct cdx_dctx *d, const struct cdx_strategy *strat, const struct cdx_strategy_io *io,
+		const struct cdx_serving *before, cJSON **result, struct cdx_error *err)
+{
+	const struct cdx_env *e = d->e;
+	char cause[CDX_ERRMAX + 32];
+	bool interrupted = cdx_deploy_cancel;
+	if (d->lost) {
+		/* fail closed: no further step, the next holder finds the trace */
+		snprintf(cause, sizeof(cause), "lost the lock: %s", err->msg);
+		*result = result_json(d, d->state ? d->state : "pending", cause);
+		return CDX_EFAILED;
+	}
+	if (cdx_deploy_cancel)
+		snprintf(cause, sizeof(cause), "interrupted: %s", err->msg);
+	else if (cdx_deploy_abort)
+		snprintf(cause, sizeof(cause), "aborted: %s", err->msg);
+	else
+		snprintf(cause, sizeof(cause), "%s", err->msg);
+	cdx_deploy_cancel = cdx_deploy_abort = 0; /* the rollback itself must run */
+	if (cdx_dctx_record_hold(d, "failed", NULL, cause, d->sv->irreversible_done || !e->auto_rollback) < 0)
+		return CDX_ESTATE;
+	if (d->sv->irreversible_done) {
+		raise_event(d, "deployment_frozen", cause);
+		cdx_error_set(err, CDX_EFAILED,
+			      "%s/%s %s failed after an irreversible step and is frozen (not rolled back): %s",
+			      e->app->name, e->name, d->version, cause);
+		*result = result_json(d, "failed", cause);
+		return CDX_EFAILED;
+	}
+	if (!e->auto_rollback) {
+		cdx_error_set(err, CDX_EFAILED, "%s/%s %s failed: %s; left as it is (on_failure: manual)", e->app->name,
+			      e->name, d->version, cause);
+		*result = result_json(d, "failed", cause);
+		return CDX_EFAILED;
+	}
+	return revert(d, strat, io, before, cause, interrupted, result, err);
+}
+
+/* D holds the lock: settle, begin, run STRAT, record how it ended */
+static int deploy_locked(struct cdx_dctx *d, const struct cdx_strategy *strat, const char *reason, cJSON **result,
+			 struct cdx_error *err)
+{
+	struct cdx_serving sv, before;
+	struct cdx_strategy_io io;
+	int status = settle(d, &sv, err);
+	if (status) {
+		cdx_serving_free(&sv);
+		return status;
+	}
+	d->sv = &sv;
+	cdx_serving_copy(&before, &sv);
+	d->previous = before.version; /* sv.version changes as the strategy goes */
+	d->start_ms = cdx_wall_ms();
+	if (cdx_deployment_begin(d, d->strategy, reason, err) < 0 ||
+	    cdx_dctx_record(d, "pending", before.version ? "from the version serving now" : "first deployment",
+			    NULL) < 0) {
+		status = err->code ? err->code : CDX_ESTATE;
+	} else {
+		cdx_dctx_io(d, &io);
+		if (strat->deploy(d->e, &sv, d->version, &io, err) == 0)
+			status = succeed(d, &io, &before, result, err);
+		else
+			status = fail(d, strat, &io, &before, result, err);
+	}
+	d->sv = NULL;
+	d->previous = NULL;
+	cdx_serving_free(&before);
+	cdx_serving_free(&sv);
+	return status;
+}
+
 int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, const char *version,
 	       const struct cdx_deploy_options *opt, cJSON **result, struct cdx_error *err)
 {
 	struct cdx_deploy_options none = {0};
 	struct cdx_dctx d;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	const struct cdx_strategy *strat;
 	enum cdx_strategy_kind kind;
 	const struct cdx_env *e;
-	cJSON *last = NULL;
-	bool interrupted = false;
-	int rc, status = CDX_EFAILED;
-	char cause[CDX_ERRMAX + 32] = "";
+	int status;
 
 	*result = NULL;
 	if (!opt)
 		opt = &none;
-	e = cdx_apps_find(o->apps, app, env, err);
-	if (!e)
-		return CDX_EUSAGE;
-	if (!cdx_version_valid(version)) {
-		cdx_error_set(err, CDX_EUSAGE,
-			      "version '%s' is invalid: use 1 to 128 characters from A-Z a-z 0-9 _ . + -, not starting "
-			      "with . or -",
-			      version);
-		return CDX_EUSAGE;
-	}
-	kind = e->strategy;
-	if (opt->strategy && cdx_strategy_parse(opt->strategy, &kind) < 0) {
-		cdx_error_set(err, CDX_EUSAGE, "unknown strategy '%s' (use blue_green, canary or rolling)",
-			      opt->strategy);
-		return CDX_EUSAGE;
-	}
-	if ((kind == CDX_STRATEGY_ROLLING) != e->instances) {
-		cdx_error_set(err, CDX_EUSAGE, "strategy %s cannot deploy %s/%s, which has %s", cdx_strategy_name(kind),
-			      app, env, e->instances ? "instances" : "slots");
-		return CDX_EUSAGE;
-	}
-	if (e->protected && !opt->confirmed) {
-		cdx_error_set(err, CDX_EUSAGE, "%s/%s is protected: confirm with --yes or CDX_CONFIRM=1", app, env);
-		return CDX_EUSAGE;
-	}
-	if (check_requires(o, e, version, err) < 0)
-		return err->code ? err->code : CDX_ESTATE;
-	strat = cdx_strategy_for(kind);
-
+	status = check_request(o, app, env, version, opt, &e, &kind, err);
+	if (status)
+		return status;
 	memset(&d, 0, sizeof(d));
 	d.o = o;
 	d.e = e;
@@ -216,124 +361,13 @@ int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, con
 	d.version = version;
 	d.progress = opt->progress;
 	cdx_run_id_new(d.id, sizeof(d.id));
-	rc = cdx_dctx_lock(&d, opt->wait_ms, err);
-	if (rc)
-		return rc;
+	status = cdx_dctx_lock(&d, opt->wait_ms, err);
+	if (status)
+		return status;
 	cdx_deploy_signals(true);
-	/* an interrupted deployment must be dealt with first */
-	if (cdx_env_replay(o, e, &sv, &last, err) < 0) {
-		cdx_deploy_signals(false);
-		cdx_dctx_unlock(&d);
-		return CDX_ESTATE;
-	}
-	if (last && !cdx_transition_final(last)) {
-		/* its holder is gone (we hold the lock): put it right first */
-		if (cdx_recover_env(&d, &sv, last, err) != 0) {
-			cJSON_Delete(last);
-			cdx_serving_free(&sv);
-			cdx_deploy_signals(false);
-			cdx_dctx_unlock(&d);
-			return CDX_EFAILED;
-		}
-	}
-	cJSON_Delete(last);
-	d.sv = &sv;
-	cdx_serving_copy(&before, &sv);
-	d.previous = before.version; /* sv.version changes as the strategy goes */
-	d.start_ms = cdx_wall_ms();
-	if (cdx_deployment_begin(&d, cdx_strategy_name(kind), opt->reason, err) < 0 ||
-	    cdx_dctx_record(&d, "pending", before.version ? "from the version serving now" : "first deployment",
-			    NULL) < 0) {
-		status = err->code ? err->code : CDX_ESTATE;
-		goto out;
-	}
-	cdx_dctx_io(&d, &io);
-	rc = strat->deploy(e, &sv, version, &io, err);
-	if (rc == 0) {
-		cdx_local_current(e, sv.version);
-		cdx_local_prune(e, &sv, d.previous);
-		if (e->hooks[CDX_HOOK_CLEANUP].cmd)
-			io.hook(io.ctx, CDX_HOOK_CLEANUP, -1, version, 0, err);
-		if (cdx_dctx_record(&d, "succeeded", NULL, NULL) < 0) {
-			status = CDX_ESTATE;
-			goto out;
-		}
-		*result = result_json(&d, "succeeded", NULL);
-		/* the slot that served before stays warm for scale_down_delay */
-		if (!e->instances && before.active >= 0 && before.active != sv.active && before.installed[before.active]) {
-			cJSON *sd = cJSON_AddObjectToObject(*result, "scale_down");
-			cJSON_AddStringToObject(sd, "slot", e->targets[before.active].name);
-			cJSON_AddStringToObject(sd, "version", before.installed[before.active]);
-			cJSON_AddNumberToObject(sd, "delay_ms", (double)e->scale_down_delay_ms);
-		}
-		status = CDX_OK;
-		goto out;
-	}
-	if (d.lost) {
-		/* fail closed: no further step, the next holder finds the trace */
-		snprintf(cause, sizeof(cause), "lost the lock: %s", err->msg);
-		*result = result_json(&d, d.state ? d.state : "pending", cause);
-		status = CDX_EFAILED;
-		goto out;
-	}
-	interrupted = cdx_deploy_cancel;
-	if (cdx_deploy_cancel)
-		snprintf(cause, sizeof(cause), "interrupted: %s", err->msg);
-	else if (cdx_deploy_abort)
-		snprintf(cause, sizeof(cause), "aborted: %s", err->msg);
-	else
-		snprintf(cause, sizeof(cause), "%s", err->msg);
-	cdx_deploy_cancel = cdx_deploy_abort = 0; /* the rollback itself must run */
-	if (cdx_dctx_record_hold(&d, "failed", NULL, cause, sv.irreversible_done || !e->auto_rollback) < 0) {
-		status = CDX_ESTATE;
-		goto out;
-	}
-	if (sv.irreversible_done) {
-		raise_event(&d, "deployment_frozen", cause);
-		cdx_error_set(err, CDX_EFAILED,
-			      "%s/%s %s failed after an irreversible step and is frozen (not rolled back): %s", app, env,
-			      version, cause);
-		*result = result_json(&d, "failed", cause);
-		status = CDX_EFAILED;
-		goto out;
-	}
-	if (!e->auto_rollback) {
-		cdx_error_set(err, CDX_EFAILED, "%s/%s %s failed: %s; left as it is (on_failure: manual)", app, env,
-			      version, cause);
-		*result = result_json(&d, "failed", cause);
-		status = CDX_EFAILED;
-		goto out;
-	}
-	{
-		struct cdx_error rerr = {0};
-		if (cdx_dctx_record(&d, "rolling_back", before.version ? before.version : "nothing served before",
-				    NULL) < 0 ||
-		    strat->revert(e, &sv, &before, &io, &rerr) != 0) {
-			cdx_dctx_record(&d, "rollback_failed", NULL, rerr.msg);
-			raise_event(&d, "rollback_failed", rerr.msg);
-			cdx_error_set(err, CDX_EFAILED, "%s/%s %s failed (%s) and the rollback failed too: %s", app, env,
-				      version, cause, rerr.msg);
-			*result = result_json(&d, "rollback_failed", cause);
-			status = CDX_EFAILED;
-			goto out;
-		}
-		cdx_local_current(e, sv.version);
-		cdx_dctx_record(&d, "rolled_back", sv.version ? sv.version : "nothing serves", cause);
-		raise_event(&d, "rolled_back", cause);
-		cdx_error_set(err, CDX_EFAILED, "%s/%s %s failed: %s; rolled back, %s", app, env, version, cause,
-			      sv.version ? "now serving" : "nothing served before, nothing serves now");
-		if (sv.version) {
-			size_t l = strlen(err->msg);
-			snprintf(err->msg + l, sizeof(err->msg) - l, " %s", sv.version);
-		}
-		*result = result_json(&d, "rolled_back", cause);
-		status = interrupted ? CDX_EINTR : CDX_EFAILED;
-	}
-out:
+	status = deploy_locked(&d, cdx_strategy_for(kind), opt->reason, result, err);
 	cdx_deploy_signals(false);
 	cdx_dctx_unlock(&d);
-	cdx_serving_free(&before);
-	cdx_serving_free(&sv);
 	return status;
 }
 
