@@ -22,13 +22,7 @@ static int bg_deploy(const struct cdx_env *e, struct cdx_serving *sv, const char
 	CDX_RECORD("verifying", "health of slot %s (preview)", slot);
 	if (io->health(io->ctx, t, version, err))
 		return -1;
-	CDX_RECORD("promoting", "switch traffic to slot %s", slot);
-	if (cdx_strategy_switch(sv, t, version, io, err))
-		return -1;
-	CDX_RECORD("verifying", "health of slot %s after the switch", slot);
-	if (io->health(io->ctx, t, version, err))
-		return -1;
-	return 0;
+	return cdx_strategy_cutover(e, sv, t, version, "traffic", io, err);
 }
 
 /* traffic back to the slot that served before; the failed slot stopped */
@@ -48,9 +42,8 @@ static int bg_revert(const struct cdx_env *e, struct cdx_serving *sv, const stru
 		if (!sv->installed[i] || (before->installed[i] && strcmp(sv->installed[i], before->installed[i]) == 0))
 			continue;
 		CDX_RECORD("rolling_back", "stop slot %s", e->targets[i].name);
-		if (io->hook(io->ctx, CDX_HOOK_STOP, (int)i, sv->installed[i], 0, err))
+		if (cdx_strategy_stop(sv, (int)i, io, err))
 			return -1;
-		cdx_serving_set(&sv->installed[i], NULL);
 	}
 	if (before->active < 0) { /* nothing served before: nothing serves now */
 		sv->active = -1;

@@ -81,13 +81,7 @@ static int canary_deploy(const struct cdx_env *e, struct cdx_serving *sv, const 
 		if (io->health(io->ctx, c, version, err))
 			return -1;
 	}
-	CDX_RECORD("promoting", "switch all traffic to slot %s", e->targets[c].name);
-	if (cdx_strategy_switch(sv, c, version, io, err))
-		return -1;
-	CDX_RECORD("verifying", "health of slot %s after the switch", e->targets[c].name);
-	if (io->health(io->ctx, c, version, err))
-		return -1;
-	return 0;
+	return cdx_strategy_cutover(e, sv, c, version, "all traffic", io, err);
 }
 
 static int canary_revert(const struct cdx_env *e, struct cdx_serving *sv, const struct cdx_serving *before,
@@ -111,9 +105,8 @@ static int canary_revert(const struct cdx_env *e, struct cdx_serving *sv, const 
 	}
 	if (sv->installed[c] && !(before->installed[c] && strcmp(sv->installed[c], before->installed[c]) == 0)) {
 		CDX_RECORD("rolling_back", "stop canary slot %s", e->targets[c].name);
-		if (io->hook(io->ctx, CDX_HOOK_STOP, c, sv->installed[c], 0, err))
+		if (cdx_strategy_stop(sv, c, io, err))
 			return -1;
-		cdx_serving_set(&sv->installed[c], NULL);
 	}
 	return 0;
 }

@@ -46,9 +46,8 @@ static int rolling_revert(const struct cdx_env *e, struct cdx_serving *sv, const
 				return -1;
 		} else {
 			CDX_RECORD("rolling_back", "stop instance %s", e->targets[i].name);
-			if (io->hook(io->ctx, CDX_HOOK_STOP, (int)i, sv->installed[i], 0, err))
+			if (cdx_strategy_stop(sv, (int)i, io, err))
 				return -1;
-			cdx_serving_set(&sv->installed[i], NULL);
 		}
 	}
 	cdx_serving_set(&sv->version, before->version);

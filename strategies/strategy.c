@@ -1,51 +1,11 @@
-/* strategy.c — what the strategies share: the serving state, choosing a
- * strategy, and the rollback kinds (see strategy.h). */
+/* strategy.c — choosing a strategy, and the rollback kinds (immediate,
+ * gradual, blue_green) that rollbacks and recovery run (see strategy.h).
+ * It stands on steps.c and names the three strategies; they do not call
+ * back into it. */
 #include "strategies/strategy.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-void cdx_serving_init(struct cdx_serving *sv, size_t n)
-{
-	memset(sv, 0, sizeof(*sv));
-	sv->active = -1;
-	sv->canary = -1;
-	sv->n = n;
-	sv->installed = cdx_xcalloc(n ? n : 1, sizeof(char *));
-}
-
-void cdx_serving_set(char **slot, const char *version)
-{
-	char *v = version ? cdx_xstrdup(version) : NULL;
-	free(*slot);
-	*slot = v;
-}
-
-void cdx_serving_copy(struct cdx_serving *dst, const struct cdx_serving *src)
-{
-	size_t i;
-	cdx_serving_init(dst, src->n);
-	dst->active = src->active;
-	dst->canary = src->canary;
-	dst->weight = src->weight;
-	dst->irreversible_done = src->irreversible_done;
-	cdx_serving_set(&dst->version, src->version);
-	for (i = 0; i < src->n; i++)
-		cdx_serving_set(&dst->installed[i], src->installed[i]);
-}
-
-void cdx_serving_free(struct cdx_serving *sv)
-{
-	size_t i;
-	if (!sv->installed)
-		return;
-	for (i = 0; i < sv->n; i++)
-		free(sv->installed[i]);
-	free(sv->installed);
-	free(sv->version);
-	memset(sv, 0, sizeof(*sv));
-}
 
 const struct cdx_strategy *cdx_strategy_for(enum cdx_strategy_kind k)
 {
@@ -58,32 +18,6 @@ const struct cdx_strategy *cdx_strategy_for(enum cdx_strategy_kind k)
 		break;
 	}
 	return &cdx_strategy_blue_green;
-}
-
-/* install VERSION on target T and start it (deploy + start hooks) */
-int cdx_strategy_install(struct cdx_serving *sv, int t, const char *version, const struct cdx_strategy_io *io,
-			 struct cdx_error *err)
-{
-	/* from here on the target is touched: a revert must restore it */
-	cdx_serving_set(&sv->installed[t], version);
-	if (io->hook(io->ctx, CDX_HOOK_DEPLOY, t, version, 0, err))
-		return -1;
-	if (io->hook(io->ctx, CDX_HOOK_START, t, version, 0, err))
-		return -1;
-	return 0;
-}
-
-/* slots: switch all traffic to slot T, which holds VERSION */
-int cdx_strategy_switch(struct cdx_serving *sv, int t, const char *version, const struct cdx_strategy_io *io,
-			struct cdx_error *err)
-{
-	if (io->hook(io->ctx, CDX_HOOK_SWITCH, t, version, 100, err))
-		return -1;
-	sv->active = t;
-	sv->canary = -1;
-	sv->weight = 0;
-	cdx_serving_set(&sv->version, version);
-	return 0;
 }
 
 static int slot_of(const struct cdx_serving *sv, const char *version, int prefer_not)
@@ -112,67 +46,69 @@ static int check_batch(const struct cdx_env *e, struct cdx_serving *sv, const si
 	return 0;
 }
 
-int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct cdx_serving *sv,
-		     const char *version, const bool *only, const struct cdx_strategy_io *io,
-		     struct cdx_error *err)
+/* slots: a warm slot holding VERSION takes the traffic back at once (a
+ * canary's weight back to 0, or a switch); a cold one is reinstalled into
+ * the slot not serving; gradual moves the traffic in steps */
+static int rollback_slots(const struct cdx_env *e, enum cdx_rollback_kind k, struct cdx_serving *sv,
+			  const char *version, const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	int t = slot_of(sv, version, -1);
+	if (sv->canary >= 0 && sv->weight > 0 && t == sv->active && t >= 0) {
+		int c = sv->canary;
+		CDX_RECORD("rolling_back", "traffic back to slot %s (%s) from canary %s", e->targets[t].name, version,
+			   e->targets[c].name);
+		if (io->hook(io->ctx, CDX_HOOK_WEIGHT, c, sv->installed[c], 0, err))
+			return -1;
+		sv->weight = 0;
+		sv->canary = -1;
+		CDX_RECORD("rolling_back", "stop canary slot %s", e->targets[c].name);
+		return cdx_strategy_stop(sv, c, io, err);
+	}
+	if (t >= 0 && t != sv->active && io->health(io->ctx, t, version, err) != 0) {
+		/* recorded as warm, but its process is gone: start it again */
+		CDX_RECORD("rolling_back", "slot %s (%s) is not healthy: start it again", e->targets[t].name,
+			   version);
+		if (cdx_strategy_install(sv, t, version, io, err) || io->health(io->ctx, t, version, err))
+			return -1;
+	}
+	if (t < 0) {
+		/* not warm: reinstall it into the slot not serving */
+		t = sv->active == 0 && sv->n > 1 ? 1 : 0;
+		CDX_RECORD("rolling_back", "reinstall %s into slot %s", version, e->targets[t].name);
+		if (cdx_strategy_install(sv, t, version, io, err))
+			return -1;
+		if (k != CDX_ROLLBACK_IMMEDIATE) {
+			CDX_RECORD("rolling_back", "health of slot %s", e->targets[t].name);
+			if (io->health(io->ctx, t, version, err))
+				return -1;
+		}
+	}
+	if (k == CDX_ROLLBACK_GRADUAL && sv->active >= 0 && sv->active != t) {
+		/* traffic back in steps: the restored slot is the canary */
+		static const int steps[] = {25, 50, 75};
+		size_t s;
+		for (s = 0; s < CDX_ARRAY_LEN(steps); s++) {
+			CDX_RECORD("rolling_back", "weight %d%% to slot %s (%s)", steps[s], e->targets[t].name, version);
+			if (io->hook(io->ctx, CDX_HOOK_WEIGHT, t, version, steps[s], err))
+				return -1;
+			sv->canary = t;
+			sv->weight = steps[s];
+			if (io->health(io->ctx, t, version, err))
+				return -1;
+		}
+	}
+	CDX_RECORD("rolling_back", "switch traffic to slot %s (%s)", e->targets[t].name, version);
+	return cdx_strategy_switch(sv, t, version, io, err);
+}
+
+/* instances: immediate restarts all at once (no health between), gradual
+ * in batches of `batch` restarted instances, each checked before the next
+ * batch starts (instances already at VERSION are not a batch's members) */
+static int rollback_instances(const struct cdx_env *e, enum cdx_rollback_kind k, struct cdx_serving *sv,
+			      const char *version, const bool *only, const struct cdx_strategy_io *io,
+			      struct cdx_error *err)
 {
 	size_t i, batch[256], nb = 0;
-	if (!e->instances) {
-		/* slots: a warm slot holding VERSION takes the traffic back at once */
-		int t = slot_of(sv, version, -1);
-		if (sv->canary >= 0 && sv->weight > 0 && t == sv->active && t >= 0) {
-			int c = sv->canary;
-			CDX_RECORD("rolling_back", "traffic back to slot %s (%s) from canary %s", e->targets[t].name, version,
-			       e->targets[c].name);
-			if (io->hook(io->ctx, CDX_HOOK_WEIGHT, c, sv->installed[c], 0, err))
-				return -1;
-			sv->weight = 0;
-			sv->canary = -1;
-			CDX_RECORD("rolling_back", "stop canary slot %s", e->targets[c].name);
-			if (io->hook(io->ctx, CDX_HOOK_STOP, c, sv->installed[c], 0, err))
-				return -1;
-			cdx_serving_set(&sv->installed[c], NULL);
-			return 0;
-		}
-		if (t >= 0 && t != sv->active && io->health(io->ctx, t, version, err) != 0) {
-			/* recorded as warm, but its process is gone: start it again */
-			CDX_RECORD("rolling_back", "slot %s (%s) is not healthy: start it again", e->targets[t].name,
-				   version);
-			if (cdx_strategy_install(sv, t, version, io, err) || io->health(io->ctx, t, version, err))
-				return -1;
-		}
-		if (t < 0) {
-			/* not warm: reinstall it into the slot not serving */
-			t = sv->active == 0 && sv->n > 1 ? 1 : 0;
-			CDX_RECORD("rolling_back", "reinstall %s into slot %s", version, e->targets[t].name);
-			if (cdx_strategy_install(sv, t, version, io, err))
-				return -1;
-			if (k != CDX_ROLLBACK_IMMEDIATE) {
-				CDX_RECORD("rolling_back", "health of slot %s", e->targets[t].name);
-				if (io->health(io->ctx, t, version, err))
-					return -1;
-			}
-		}
-		if (k == CDX_ROLLBACK_GRADUAL && sv->active >= 0 && sv->active != t) {
-			/* traffic back in steps: the restored slot is the canary */
-			static const int steps[] = {25, 50, 75};
-			size_t s;
-			for (s = 0; s < CDX_ARRAY_LEN(steps); s++) {
-				CDX_RECORD("rolling_back", "weight %d%% to slot %s (%s)", steps[s], e->targets[t].name, version);
-				if (io->hook(io->ctx, CDX_HOOK_WEIGHT, t, version, steps[s], err))
-					return -1;
-				sv->canary = t;
-				sv->weight = steps[s];
-				if (io->health(io->ctx, t, version, err))
-					return -1;
-			}
-		}
-		CDX_RECORD("rolling_back", "switch traffic to slot %s (%s)", e->targets[t].name, version);
-		return cdx_strategy_switch(sv, t, version, io, err);
-	}
-	/* instances: immediate restarts all at once (no health between), gradual
-	 * in batches of `batch` restarted instances, each checked before the next
-	 * batch starts (instances already at VERSION are not a batch's members) */
 	for (i = 0; i < sv->n; i++) {
 		if (only && !only[i])
 			continue;
@@ -198,4 +134,13 @@ int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct c
 	if (i == sv->n)
 		cdx_serving_set(&sv->version, version);
 	return 0;
+}
+
+int cdx_rollback_run(const struct cdx_env *e, enum cdx_rollback_kind k, struct cdx_serving *sv,
+		     const char *version, const bool *only, const struct cdx_strategy_io *io,
+		     struct cdx_error *err)
+{
+	if (e->instances)
+		return rollback_instances(e, k, sv, version, only, io, err);
+	return rollback_slots(e, k, sv, version, io, err);
 }

@@ -15,6 +15,10 @@
  * revert() (given the state BEFORE the deployment) brings the previous
  * version back.  rollback() takes an environment to an earlier version
  * with one of the rollback kinds (immediate, gradual, blue_green).
+ *
+ * Files, bottom up: steps.c (the serving state and the shared steps),
+ * blue_green.c, canary.c (a first canary deployment is a blue-green one),
+ * rolling.c, then strategy.c (choosing a strategy, the rollback kinds).
  */
 #ifndef CDX_STRATEGY_H
 #define CDX_STRATEGY_H
@@ -103,5 +107,13 @@ int cdx_strategy_install(struct cdx_serving *sv, int t, const char *version, con
 /* cdx_strategy_switch: switch hook: all traffic to slot T holding VERSION */
 int cdx_strategy_switch(struct cdx_serving *sv, int t, const char *version, const struct cdx_strategy_io *io,
 			struct cdx_error *err);
+/* cdx_strategy_cutover: the end of a slot deployment: record "switch WHAT
+ * to slot T" and switch all traffic to T holding VERSION, then record and
+ * check T's health after the switch */
+int cdx_strategy_cutover(const struct cdx_env *e, struct cdx_serving *sv, int t, const char *version, const char *what,
+			 const struct cdx_strategy_io *io, struct cdx_error *err);
+/* cdx_strategy_stop: stop hook on target T (for the version SV says it
+ * runs); then T holds nothing */
+int cdx_strategy_stop(struct cdx_serving *sv, int t, const struct cdx_strategy_io *io, struct cdx_error *err);
 
 #endif /* CDX_STRATEGY_H */

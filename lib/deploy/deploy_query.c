@@ -1,27 +1,19 @@
 /* deploy_query.c — reading deployments back: the list, one deployment with
  * its transitions and checks, the version serving an environment, an
  * environment's configuration and live health, and the promote/abort
- * controls.  Everything is derived from the records (see deploy.c). */
+ * controls.  Everything is derived from the records (record.h; deploy.c
+ * explains them).  Below it in lib/deploy: record and probe only; rollback.c
+ * reads the history through cdx_deployments_list. */
 #include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "deploy/deploy.h"
 #include "base/map.h"
 #include "deploy/probe.h"
+#include "deploy/record.h"
 
-static const char *str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-}
-
-static bool is(const cJSON *rec, const char *type)
-{
-	const char *t = str(rec, "t");
-	return t && strcmp(t, type) == 0;
-}
 
 struct list_ctx {
 	const char *app, *env;
@@ -33,7 +25,7 @@ static int list_one(void *ctx, const cJSON *rec)
 {
 	struct list_ctx *c = ctx;
 	size_t pos;
-	if (is(rec, "deployment")) {
+	if (cdx_record_is(rec, "deployment")) {
 		const char *id = str(rec, "id");
 		cJSON *sum;
 		if (!id || (c->app && strcmp(c->app, str(rec, "app") ?: "") != 0) ||
@@ -45,7 +37,7 @@ static int list_one(void *ctx, const cJSON *rec)
 		/* the map borrows its key: the copy's id lives as long as the list */
 		cdx_map_set(&c->index, str(sum, "id"), (size_t)cJSON_GetArraySize(c->arr));
 		cJSON_AddItemToArray(c->arr, sum);
-	} else if (is(rec, "transition") && str(rec, "deployment") &&
+	} else if (cdx_record_is(rec, "transition") && str(rec, "deployment") &&
 		   cdx_map_get(&c->index, str(rec, "deployment"), &pos) == 1) {
 		cJSON *sum = cJSON_GetArrayItem(c->arr, (int)pos);
 		const cJSON *at = cJSON_GetObjectItem(rec, "at_ms"), *st = cJSON_GetObjectItem(sum, "start_ms");
@@ -106,19 +98,19 @@ static int status_one(void *ctx, const cJSON *rec)
 {
 	struct status_ctx *c = ctx;
 	cJSON *x;
-	if (is(rec, "deployment") && strcmp(str(rec, "id") ?: "", c->id) == 0) {
+	if (cdx_record_is(rec, "deployment") && strcmp(str(rec, "id") ?: "", c->id) == 0) {
 		c->dep = cJSON_Duplicate(rec, 1);
 		return 0;
 	}
 	if (!c->dep || strcmp(str(rec, "deployment") ?: "", c->id) != 0)
 		return 0;
-	if (is(rec, "transition") || is(rec, "check")) {
+	if (cdx_record_is(rec, "transition") || cdx_record_is(rec, "check")) {
 		x = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(x, "t");
 		cJSON_DeleteItemFromObject(x, "deployment");
 		cJSON_DeleteItemFromObject(x, "app");
 		cJSON_DeleteItemFromObject(x, "env");
-		cJSON_AddItemToArray(is(rec, "check") ? c->checks : c->transitions, x);
+		cJSON_AddItemToArray(cdx_record_is(rec, "check") ? c->checks : c->transitions, x);
 	}
 	return 0;
 }
@@ -240,7 +232,7 @@ int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *
 	int pid, rc;
 	if (!e)
 		return CDX_EUSAGE;
-	snprintf(lock, sizeof(lock), "deploy:%s:%s", app, env);
+	cdx_deploy_lock_name(lock, sizeof(lock), app, env);
 	if (o->store->ops->holder(o->store, lock, &holder, err) < 0)
 		return CDX_ESTATE;
 	if (!holder) {

@@ -1,5 +1,4 @@
-/* rollback.c — rollbacks and crash recovery (SEED.md's RollbackManager and
- * handle_rollback).
+/* rollback.c — rollbacks (SEED.md's RollbackManager and handle_rollback).
  *
  * A rollback is a deployment of kind "rollback": it takes the environment's
  * lock, is recorded like a deployment (so the history and the crash trace
@@ -9,213 +8,31 @@
  * target is --to, the previous version of --deployment, or else the newest
  * version that succeeded here before the one serving now.
  *
- * Recovery: a deployment whose last transition is not final and whose lock
- * is free (its holder died) is brought back to the last version known good
- * — what served before it started, or for an interrupted rollback its own
- * target — with an immediate rollback recorded on that deployment and
- * ending in `recovered`; what cannot be done is reported for a person.
+ * Every rollback starts from a plan (make_plan): from, to, what happens to
+ * each target, and the problems that refuse it; a dry run or a validation
+ * stops there.  An interrupted deployment is recovered first (recover.c).
+ * Files below this one: record, dctx, local, effects, recover and
+ * deploy_query (the history); nothing in lib/deploy calls into this file.
  */
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "deploy/deploy.h"
+#include "deploy/dctx.h"
+#include "deploy/effects.h"
+#include "deploy/local.h"
+#include "deploy/record.h"
+#include "deploy/recover.h"
 #include "state/history.h"
 
-static const char *str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-}
-
-/* ---- recovery ----------------------------------------------------------------- */
-
-struct find_ctx {
-	const char *id;
-	cJSON *dep;
-};
-
-static int find_one(void *ctx, const cJSON *rec)
-{
-	struct find_ctx *c = ctx;
-	const char *t = str(rec, "t");
-	if (t && strcmp(t, "deployment") == 0 && strcmp(str(rec, "id") ?: "", c->id) == 0) {
-		cJSON_Delete(c->dep);
-		c->dep = cJSON_Duplicate(rec, 1);
-	}
-	return 0;
-}
-
-static cJSON *find_deployment(struct cdx_orchestrator *o, const char *id, struct cdx_error *err)
-{
-	struct find_ctx c = {id, NULL};
-	if (o->store->ops->scan(o->store, find_one, &c, err) < 0) {
-		cJSON_Delete(c.dep);
-		return NULL;
-	}
-	return c.dep;
-}
-
-int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON *last, struct cdx_error *err)
-{
-	struct cdx_dctx d = *holder;
-	struct cdx_strategy_io io;
-	const char *id = str(last, "deployment"), *was = str(last, "state");
-	cJSON *dep = find_deployment(holder->o, id ? id : "", err);
-	const char *kind, *target;
-	char msg[300];
-	size_t i;
-	int rc = 0;
-	if (!dep)
-		return cdx_error_set(err, CDX_EFAILED, "%s/%s was interrupted by deployment %s, whose record is missing",
-				     holder->e->app->name, holder->e->name, id ? id : "?");
-	kind = str(dep, "kind");
-	/* the last version known good */
-	target = kind && strcmp(kind, "rollback") == 0 ? str(dep, "version") : str(dep, "previous");
-	snprintf(d.id, sizeof(d.id), "%s", id);
-	d.kind = "recover";
-	d.version = target ? target : "(none)";
-	d.previous = str(dep, "previous");
-	d.sv = sv;
-	d.state = was;
-	cdx_dctx_io(&d, &io);
-	snprintf(msg, sizeof(msg), "recovering: interrupted in state %s (%s), its process is gone; back to %s",
-		 was ? was : "?", str(last, "msg") ?: "", target ? target : "nothing");
-	if (cdx_dctx_record(&d, "rolling_back", msg, "interrupted") < 0) {
-		cJSON_Delete(dep);
-		return cdx_error_set(err, CDX_ESTATE, "cannot record the recovery");
-	}
-	if (target) {
-		rc = cdx_rollback_run(holder->e, CDX_ROLLBACK_IMMEDIATE, sv, target, NULL, &io, err);
-	} else {
-		/* nothing served before: stop what the interrupted deployment started */
-		for (i = 0; i < sv->n && rc == 0; i++) {
-			if (!sv->installed[i])
-				continue;
-			snprintf(msg, sizeof(msg), "stop %s", holder->e->targets[i].name);
-			if (cdx_dctx_record(&d, "rolling_back", msg, NULL) < 0 ||
-			    io.hook(io.ctx, CDX_HOOK_STOP, (int)i, sv->installed[i], 0, err) != 0)
-				rc = -1;
-			else
-				cdx_serving_set(&sv->installed[i], NULL);
-		}
-		if (rc == 0) {
-			sv->active = sv->canary = -1;
-			sv->weight = 0;
-			cdx_serving_set(&sv->version, NULL);
-		}
-	}
-	if (rc != 0) {
-		char why[CDX_ERRMAX];
-		snprintf(why, sizeof(why), "%s", err->msg);
-		cdx_dctx_record_hold(&d, "rollback_failed", "recovery failed: a person is needed", why, true);
-		cJSON_Delete(dep);
-		return cdx_error_set(err, CDX_EFAILED,
-				     "%s/%s: recovery of interrupted deployment %s failed (%s): a person is needed",
-				     holder->e->app->name, holder->e->name, id, why);
-	}
-	cdx_local_current(holder->e, sv->version);
-	cdx_dctx_record(&d, "recovered", sv->version ? sv->version : "nothing serves", "interrupted");
-	cJSON_Delete(dep);
-	return 0;
-}
-
-cJSON *cdx_recover(struct cdx_orchestrator *o, FILE *progress, int *status, struct cdx_error *err)
-{
-	cJSON *out = cJSON_CreateArray();
-	size_t a, k;
-	*status = CDX_OK;
-	for (a = 0; a < o->apps->n; a++)
-		for (k = 0; k < o->apps->apps[a].n_envs; k++) {
-			const struct cdx_env *e = &o->apps->apps[a].envs[k];
-			struct cdx_dctx d;
-			struct cdx_serving sv;
-			struct cdx_error e2 = {0};
-			cJSON *last = NULL, *x;
-			int rc;
-			memset(&d, 0, sizeof(d));
-			d.o = o;
-			d.e = e;
-			d.kind = "recover";
-			d.version = "";
-			d.progress = progress;
-			snprintf(d.id, sizeof(d.id), "recover");
-			rc = cdx_dctx_lock(&d, 0, &e2);
-			x = cJSON_CreateObject();
-			cJSON_AddStringToObject(x, "app", e->app->name);
-			cJSON_AddStringToObject(x, "env", e->name);
-			if (rc == CDX_EBUSY) {
-				cJSON_AddStringToObject(x, "result", "in_progress");
-				cJSON_AddStringToObject(x, "detail", e2.msg);
-				cJSON_AddItemToArray(out, x);
-				continue;
-			}
-			if (rc) {
-				cJSON_Delete(x);
-				cJSON_Delete(out);
-				*err = e2;
-				*status = rc;
-				return NULL;
-			}
-			if (cdx_env_replay(o, e, &sv, &last, &e2) < 0) {
-				cJSON_AddStringToObject(x, "result", "error");
-				cJSON_AddStringToObject(x, "detail", e2.msg);
-				*status = CDX_ESTATE;
-			} else if (!last || cdx_transition_final(last)) {
-				cJSON_AddStringToObject(x, "result", "ok");
-			} else {
-				d.version = str(last, "state");
-				if (cdx_recover_env(&d, &sv, last, &e2) == 0) {
-					cJSON_AddStringToObject(x, "result", "recovered");
-					cJSON_AddStringToObject(x, "deployment", str(last, "deployment") ?: "?");
-				} else {
-					cJSON_AddStringToObject(x, "result", "needs_attention");
-					cJSON_AddStringToObject(x, "detail", e2.msg);
-					*status = CDX_EFAILED;
-				}
-			}
-			if (sv.version)
-				cJSON_AddStringToObject(x, "serving", sv.version);
-			else
-				cJSON_AddNullToObject(x, "serving");
-			cJSON_AddItemToArray(out, x);
-			cJSON_Delete(last);
-			cdx_serving_free(&sv);
-			cdx_dctx_unlock(&d);
-		}
-	return out;
-}
-
-/* ---- rollback --------------------------------------------------------------------- */
+/* ---- the plan --------------------------------------------------------------------- */
 
 static bool served_ok(const cJSON *d)
 {
 	const char *state = str(d, "state");
 	return state && (strcmp(state, "succeeded") == 0);
-}
-
-static bool release_present(struct cdx_orchestrator *o, const struct cdx_env *e, const char *version)
-{
-	struct stat st;
-	char *dir = cdx_xasprintf("%s/releases/%s", e->deploy_to, version);
-	bool ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-	free(dir);
-	if (!ok && e->artifact) {
-		struct cdx_envv ce = {0};
-		char *src, *abs;
-		cdx_envv_set(&ce, "CDX_VERSION", version);
-		src = cdx_expand(e->artifact, &ce);
-		abs = src[0] == '/' ? cdx_xstrdup(src) : cdx_xasprintf("%s/%s", o->apps->dir, src);
-		ok = stat(abs, &st) == 0;
-		free(src);
-		free(abs);
-		cdx_envv_free(&ce);
-	}
-	if (!ok && !e->artifact) /* the local hook set recreates a bare release */
-		ok = true;
-	return ok;
 }
 
 /* whether some slot or instance runs another version than VERSION */
@@ -265,24 +82,11 @@ static bool *instance_subset(const struct cdx_env *e, const char *list, cJSON *p
 	return only;
 }
 
-/* the plan of a rollback of E; *SV receives the state now, *LAST its last
- * transition; ONLY (may be NULL) the instance subset */
-static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, const struct cdx_rollback_options *opt,
-			bool holding, struct cdx_serving *sv, cJSON **last, bool **only, enum cdx_rollback_kind *kind,
-			struct cdx_error *err)
+/* a new plan of a rollback of E: app, env, problems, strategy; *KIND the
+ * rollback kind in effect */
+static cJSON *plan_new(const struct cdx_env *e, const struct cdx_rollback_options *opt, enum cdx_rollback_kind *kind)
 {
-	cJSON *plan, *hist, *d, *targets;
-	const char *target = opt->to, *current;
-	bool held;
-	int i;
-	*only = NULL;
-	if (cdx_env_replay(o, e, sv, last, err) < 0)
-		return NULL;
-	hist = cdx_deployments_list(o, e->app->name, e->name, 0, err);
-	if (!hist)
-		return NULL;
-	current = sv->version;
-	plan = cJSON_CreateObject();
+	cJSON *plan = cJSON_CreateObject();
 	cJSON_AddStringToObject(plan, "app", e->app->name);
 	cJSON_AddStringToObject(plan, "env", e->name);
 	cJSON_AddArrayToObject(plan, "problems");
@@ -292,6 +96,46 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 	if (*kind == CDX_ROLLBACK_BLUE_GREEN && e->instances)
 		problem(plan, "rollback strategy blue_green needs slots; %s/%s has instances", e->app->name, e->name);
 	cJSON_AddStringToObject(plan, "strategy", cdx_rollback_name(*kind));
+	return plan;
+}
+
+/* the newest version in HIST that served well and is not CURRENT, skipping
+ * versions that were rolled back or failed (no flip-flopping); NULL: none.
+ * Points into HIST. */
+static const char *newest_good(const cJSON *hist, const char *current)
+{
+	cJSON *bad = cJSON_CreateArray();
+	const cJSON *d;
+	const char *target = NULL;
+	int i;
+	cJSON_ArrayForEach(d, hist)
+	{
+		const char *state = str(d, "state") ?: "";
+		if (strcmp(str(d, "kind") ?: "", "rollback") == 0 && served_ok(d) && str(d, "previous"))
+			cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "previous")));
+		else if (strcmp(str(d, "kind") ?: "", "deploy") == 0 && !served_ok(d) && strcmp(state, "pending"))
+			cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "version") ?: ""));
+	}
+	for (i = cJSON_GetArraySize(hist) - 1; i >= 0 && !target; i--) {
+		const cJSON *b;
+		bool is_bad = false;
+		d = cJSON_GetArrayItem(hist, i);
+		cJSON_ArrayForEach(b, bad) if (strcmp(b->valuestring, str(d, "version") ?: "") == 0) is_bad = true;
+		if (served_ok(d) && !is_bad && (!current || strcmp(str(d, "version") ?: "", current) != 0))
+			target = str(d, "version");
+	}
+	cJSON_Delete(bad);
+	return target;
+}
+
+/* the version to roll back to: --to, the version before --deployment, the
+ * one before a failed deployment HELD for a person, or else newest_good;
+ * NULL: none.  Points into HIST or OPT; problems go into PLAN. */
+static const char *choose_target(const cJSON *hist, const struct cdx_env *e, const struct cdx_rollback_options *opt,
+				 bool held, const char *current, cJSON *plan)
+{
+	const char *target = opt->to;
+	const cJSON *d;
 	if (opt->deployment) {
 		cJSON_ArrayForEach(d, hist) if (strcmp(str(d, "id") ?: "", opt->deployment) == 0) break;
 		if (!d)
@@ -302,114 +146,149 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 			problem(plan, "deployment %s was the first one of %s/%s: there is nothing before it", opt->deployment,
 				e->app->name, e->name);
 	}
-	held = *last && cJSON_IsTrue(cJSON_GetObjectItem(*last, "hold"));
 	if (!target && !opt->deployment && held) {
 		/* a failed deployment left for a person: back to what served before it */
 		d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
 		target = d ? str(d, "previous") : NULL;
 	}
-	if (!target && !opt->deployment) {
-		/* the newest version that served well before this one, skipping
-		 * versions that were rolled back or failed (no flip-flopping) */
-		cJSON *bad = cJSON_CreateArray();
-		cJSON_ArrayForEach(d, hist)
-		{
-			const char *state = str(d, "state") ?: "";
-			if (strcmp(str(d, "kind") ?: "", "rollback") == 0 && served_ok(d) && str(d, "previous"))
-				cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "previous")));
-			else if (strcmp(str(d, "kind") ?: "", "deploy") == 0 && !served_ok(d) && strcmp(state, "pending"))
-				cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "version") ?: ""));
-		}
-		for (i = cJSON_GetArraySize(hist) - 1; i >= 0 && !target; i--) {
-			const cJSON *b;
-			bool is_bad = false;
-			d = cJSON_GetArrayItem(hist, i);
-			cJSON_ArrayForEach(b, bad) if (strcmp(b->valuestring, str(d, "version") ?: "") == 0) is_bad = true;
-			if (served_ok(d) && !is_bad && (!current || strcmp(str(d, "version") ?: "", current) != 0))
-				target = str(d, "version");
-		}
-		cJSON_Delete(bad);
+	if (!target && !opt->deployment)
+		target = newest_good(hist, current);
+	return target;
+}
+
+/* the problems of rolling E from SV to TARGET, into PLAN */
+static void check_target(struct cdx_orchestrator *o, const struct cdx_env *e, const struct cdx_rollback_options *opt,
+			 const struct cdx_serving *sv, const cJSON *hist, const char *target, bool held, cJSON *plan)
+{
+	const char *current = sv->version;
+	bool deployed = false;
+	const cJSON *d;
+	if (!target) {
+		if (!opt->deployment)
+			problem(plan, "nothing to roll back to: no earlier version succeeded in %s/%s", e->app->name,
+				e->name);
+		return;
 	}
-	if (current)
-		cJSON_AddStringToObject(plan, "from", current);
+	cJSON_ArrayForEach(d, hist) if (served_ok(d) && strcmp(str(d, "version") ?: "", target) == 0) deployed = true;
+	if (!cdx_version_valid(target))
+		problem(plan, "version '%s' is invalid", target);
+	else if (!deployed)
+		problem(plan, "version %s was never deployed successfully to %s/%s", target, e->app->name, e->name);
+	else if (!cdx_local_release_present(e, o->apps->dir, target))
+		problem(plan, "release %s is gone from %s/releases and its artifact cannot be found to reinstall it",
+			target, e->deploy_to);
+	if (current && strcmp(current, target) == 0 && !opt->instances && !held &&
+	    !(e->instances ? mixed(sv, target) : sv->canary >= 0))
+		problem(plan, "%s already serves %s/%s", target, e->app->name, e->name);
+}
+
+/* a deployment frozen after an irreversible step (LAST says so) is rolled
+ * back only with --force */
+static void check_frozen(const cJSON *hist, const cJSON *last, const struct cdx_rollback_options *opt, cJSON *plan)
+{
+	const cJSON *d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
+	if (!last || !cJSON_IsTrue(cJSON_GetObjectItem(last, "frozen")))
+		return;
+	cJSON_AddTrueToObject(plan, "irreversible");
+	if (!opt->force)
+		problem(plan,
+			"deployment %s of %s failed after an irreversible step and is frozen: rolling back may not "
+			"undo it (%s); check by hand, then use --force",
+			str(last, "deployment"), d ? str(d, "version") : "?", str(last, "cause") ?: "");
+}
+
+/* a plan made without the lock (a dry run, HOLDING false) says who holds
+ * it; an interrupted deployment (LAST not final) is noted */
+static void check_lock(struct cdx_orchestrator *o, const struct cdx_env *e, bool holding, const cJSON *last,
+		       cJSON *plan, struct cdx_error *err)
+{
+	cJSON *holder = NULL;
+	char lock[200];
+	if (!holding) {
+		cdx_deploy_lock_name(lock, sizeof(lock), e->app->name, e->name);
+		if (o->store->ops->holder(o->store, lock, &holder, err) == 0 && holder) {
+			problem(plan, "%s/%s is locked by %s of %s by %s@%s (pid %.0f)", e->app->name, e->name,
+				str(holder, "kind") ?: "a deployment", str(holder, "version") ?: "?",
+				str(holder, "user") ?: "?", str(holder, "host") ?: "?",
+				cJSON_GetNumberValue(cJSON_GetObjectItem(holder, "pid")));
+			cJSON_Delete(holder);
+			return;
+		}
+		cJSON_Delete(holder);
+	}
+	if (last && !cdx_transition_final(last))
+		cJSON_AddStringToObject(plan, "note", "an interrupted deployment is recovered first");
+}
+
+/* what happens to each slot or instance of E (from SV, to TARGET; ONLY the
+ * instance subset or NULL), as PLAN's "targets" */
+static void plan_targets(const struct cdx_env *e, const struct cdx_serving *sv, const char *target, const bool *only,
+			 cJSON *plan)
+{
+	cJSON *targets = cJSON_AddArrayToObject(plan, "targets");
+	size_t t;
+	int warm = -1;
+	if (!target)
+		return;
+	for (t = 0; t < sv->n && !e->instances; t++)
+		if (sv->installed[t] && strcmp(sv->installed[t], target) == 0)
+			warm = (int)t;
+	for (t = 0; t < sv->n; t++) {
+		cJSON *x = cJSON_CreateObject();
+		const char *action;
+		cJSON_AddStringToObject(x, "name", e->targets[t].name);
+		if (sv->installed[t])
+			cJSON_AddStringToObject(x, "version", sv->installed[t]);
+		else
+			cJSON_AddNullToObject(x, "version");
+		if (e->instances)
+			action = (only && !only[t])						     ? "untouched"
+				 : sv->installed[t] && strcmp(sv->installed[t], target) == 0 ? "already there"
+											      : "restart with the target";
+		else if (warm >= 0)
+			action = (int)t == warm ? "takes all traffic (warm)" : "loses its traffic";
+		else
+			action = (int)t == (sv->active == 0 && sv->n > 1 ? 1 : 0) ? "reinstall, then takes all traffic"
+										 : "loses its traffic";
+		cJSON_AddStringToObject(x, "action", action);
+		cJSON_AddItemToArray(targets, x);
+	}
+}
+
+/* the plan of a rollback of E; *SV receives the state now (always
+ * initialised), *LAST its last transition, *ONLY (may be NULL) the
+ * instance subset, *KIND the rollback kind; the caller frees all four.
+ * HOLDING: the caller holds the lock.  NULL with ERR when the store cannot
+ * be read. */
+static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, const struct cdx_rollback_options *opt,
+			bool holding, struct cdx_serving *sv, cJSON **last, bool **only, enum cdx_rollback_kind *kind,
+			struct cdx_error *err)
+{
+	cJSON *plan, *hist;
+	const char *target;
+	bool held;
+	*only = NULL;
+	if (cdx_env_replay(o, e, sv, last, err) < 0)
+		return NULL;
+	hist = cdx_deployments_list(o, e->app->name, e->name, 0, err);
+	if (!hist)
+		return NULL;
+	plan = plan_new(e, opt, kind);
+	held = *last && cJSON_IsTrue(cJSON_GetObjectItem(*last, "hold"));
+	target = choose_target(hist, e, opt, held, sv->version, plan);
+	if (sv->version)
+		cJSON_AddStringToObject(plan, "from", sv->version);
 	else
 		cJSON_AddNullToObject(plan, "from");
 	if (target)
 		cJSON_AddStringToObject(plan, "to", target);
 	else
 		cJSON_AddNullToObject(plan, "to");
-	if (!target && !opt->deployment) {
-		problem(plan, "nothing to roll back to: no earlier version succeeded in %s/%s", e->app->name, e->name);
-	} else if (target) {
-		bool deployed = false;
-		cJSON_ArrayForEach(d, hist) if (served_ok(d) && strcmp(str(d, "version") ?: "", target) == 0) deployed =
-			true;
-		if (!cdx_version_valid(target))
-			problem(plan, "version '%s' is invalid", target);
-		else if (!deployed)
-			problem(plan, "version %s was never deployed successfully to %s/%s", target, e->app->name, e->name);
-		else if (!release_present(o, e, target))
-			problem(plan, "release %s is gone from %s/releases and its artifact cannot be found to reinstall it",
-				target, e->deploy_to);
-		if (current && strcmp(current, target) == 0 && !opt->instances && !held &&
-		    !(e->instances ? mixed(sv, target) : sv->canary >= 0))
-			problem(plan, "%s already serves %s/%s", target, e->app->name, e->name);
-	}
-	/* a deployment frozen after an irreversible step */
-	d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
-	if (*last && cJSON_IsTrue(cJSON_GetObjectItem(*last, "frozen"))) {
-		cJSON_AddTrueToObject(plan, "irreversible");
-		if (!opt->force)
-			problem(plan,
-				"deployment %s of %s failed after an irreversible step and is frozen: rolling back may not "
-				"undo it (%s); check by hand, then use --force",
-				str(*last, "deployment"), d ? str(d, "version") : "?", str(*last, "cause") ?: "");
-	}
-	if (!holding) {
-		/* a plan made without the lock (a dry run) says who holds it */
-		cJSON *holder = NULL;
-		char lock[200];
-		snprintf(lock, sizeof(lock), "deploy:%s:%s", e->app->name, e->name);
-		if (o->store->ops->holder(o->store, lock, &holder, err) == 0 && holder)
-			problem(plan, "%s/%s is locked by %s of %s by %s@%s (pid %.0f)", e->app->name, e->name,
-				str(holder, "kind") ?: "a deployment", str(holder, "version") ?: "?",
-				str(holder, "user") ?: "?", str(holder, "host") ?: "?",
-				cJSON_GetNumberValue(cJSON_GetObjectItem(holder, "pid")));
-		else if (*last && !cdx_transition_final(*last))
-			cJSON_AddStringToObject(plan, "note", "an interrupted deployment is recovered first");
-		cJSON_Delete(holder);
-	} else if (*last && !cdx_transition_final(*last)) {
-		cJSON_AddStringToObject(plan, "note", "an interrupted deployment is recovered first");
-	}
+	check_target(o, e, opt, sv, hist, target, held, plan);
+	check_frozen(hist, *last, opt, plan);
+	check_lock(o, e, holding, *last, plan, err);
 	*only = instance_subset(e, opt->instances, plan);
-	targets = cJSON_AddArrayToObject(plan, "targets");
-	if (target) {
-		size_t t;
-		int warm = -1;
-		for (t = 0; t < sv->n && !e->instances; t++)
-			if (sv->installed[t] && strcmp(sv->installed[t], target) == 0)
-				warm = (int)t;
-		for (t = 0; t < sv->n; t++) {
-			cJSON *x = cJSON_CreateObject();
-			const char *action;
-			cJSON_AddStringToObject(x, "name", e->targets[t].name);
-			if (sv->installed[t])
-				cJSON_AddStringToObject(x, "version", sv->installed[t]);
-			else
-				cJSON_AddNullToObject(x, "version");
-			if (e->instances)
-				action = (*only && !(*only)[t]) ? "untouched"
-					 : sv->installed[t] && strcmp(sv->installed[t], target) == 0 ? "already there"
-												   : "restart with the target";
-			else if (warm >= 0)
-				action = (int)t == warm ? "takes all traffic (warm)" : "loses its traffic";
-			else
-				action = (int)t == (sv->active == 0 && sv->n > 1 ? 1 : 0) ? "reinstall, then takes all traffic"
-											 : "loses its traffic";
-			cJSON_AddStringToObject(x, "action", action);
-			cJSON_AddItemToArray(targets, x);
-		}
-	}
+	plan_targets(e, sv, target, *only, plan);
 	cJSON_AddBoolToObject(plan, "ok", cJSON_GetArraySize(cJSON_GetObjectItem(plan, "problems")) == 0);
 	cJSON_AddBoolToObject(plan, "dry_run", opt->dry_run);
 	cJSON_Delete(hist);
@@ -453,19 +332,141 @@ cJSON *cdx_rollback_history(struct cdx_orchestrator *o, const char *app, const c
 	return cdx_deployments_list(o, app, env, 0, err);
 }
 
+/* ---- cdx_rollback --------------------------------------------------------------------- */
+
+/* slots that a failed deployment held for a person (LAST) left installed
+ * beside TARGET stop; 0, or -1 with ERR */
+static int stop_leftovers(struct cdx_dctx *d, const cJSON *last, const char *target,
+			  const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	struct cdx_serving *sv = d->sv;
+	size_t t;
+	if (d->e->instances || !(last && cJSON_IsTrue(cJSON_GetObjectItem(last, "hold"))))
+		return 0;
+	for (t = 0; t < sv->n; t++) {
+		char msg[200];
+		if ((int)t == sv->active || !sv->installed[t] || strcmp(sv->installed[t], target) == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "stop slot %s (%s, left by the failed deployment)", d->e->targets[t].name,
+			 sv->installed[t]);
+		if (cdx_dctx_record(d, "rolling_back", msg, NULL) < 0 || cdx_strategy_stop(sv, (int)t, io, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* validate afterwards: the health of what now serves (of ONLY, when not
+ * NULL); 0, or non-zero with ERR */
+static int verify(struct cdx_dctx *d, const bool *only, const struct cdx_strategy_io *io, struct cdx_error *err)
+{
+	const struct cdx_serving *sv = d->sv;
+	size_t t;
+	int rc = 0;
+	cdx_dctx_record(d, "verifying", "health of what serves now", NULL);
+	for (t = 0; t < sv->n && rc == 0; t++) {
+		if (!sv->installed[t] || (!d->e->instances && (int)t != sv->active) || (only && !only[t]))
+			continue;
+		rc = io->health(io->ctx, (int)t, sv->installed[t], err);
+	}
+	return rc;
+}
+
+/* D holds the lock and has begun: roll back to D->version with KIND, stop
+ * what a held failed deployment (LAST) left, verify, record the end */
+static int roll_back(struct cdx_dctx *d, enum cdx_rollback_kind kind, const cJSON *last, const bool *only,
+		     struct cdx_error *err)
+{
+	struct cdx_strategy_io io;
+	bool interrupted;
+	int rc;
+	cdx_dctx_io(d, &io);
+	rc = cdx_rollback_run(d->e, kind, d->sv, d->version, only, &io, err);
+	if (rc == 0)
+		rc = stop_leftovers(d, last, d->version, &io, err);
+	if (rc == 0)
+		rc = verify(d, only, &io, err);
+	interrupted = cdx_deploy_cancel;
+	if (rc == 0) {
+		cdx_local_current(d->e, d->sv->version);
+		cdx_dctx_record(d, "succeeded", d->sv->version ? d->sv->version : d->version, NULL);
+		return CDX_OK;
+	} else {
+		char why[CDX_ERRMAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		cdx_dctx_record_hold(d, "rollback_failed", "a person is needed", why, true);
+		cdx_error_set(err, CDX_EFAILED, "rollback of %s/%s to %s failed: %s", d->e->app->name, d->e->name,
+			      d->version, why);
+		return interrupted ? CDX_EINTR : CDX_EFAILED;
+	}
+}
+
+/* a dry run, or a plan with problems: PLAN is the result; the status */
+static int refuse_or_preview(const struct cdx_env *e, cJSON *plan, cJSON **result, struct cdx_error *err)
+{
+	const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(plan, "problems"), 0);
+	if (p)
+		cdx_error_set(err, CDX_EUSAGE, "cannot roll back %s/%s: %s", e->app->name, e->name, p->valuestring);
+	*result = plan;
+	return p ? CDX_EUSAGE : CDX_OK;
+}
+
+/* PLAN (owned) made for D (D->sv what serves, LAST its last transition):
+ * previewed, refused, or carried out: recover first, begin, roll back */
+static int carry_out(struct cdx_dctx *d, const struct cdx_rollback_options *opt, enum cdx_rollback_kind kind,
+		     cJSON *plan, const cJSON *last, const bool *only, cJSON **result, struct cdx_error *err)
+{
+	char target[160], previous[160];
+	int status;
+	if (opt->dry_run || !cJSON_IsTrue(cJSON_GetObjectItem(plan, "ok"))) {
+		status = refuse_or_preview(d->e, plan, result, err);
+		cdx_deploy_signals(false);
+		return status;
+	}
+	snprintf(target, sizeof(target), "%s", str(plan, "to"));
+	snprintf(previous, sizeof(previous), "%s", str(plan, "from") ?: "");
+	d->version = target;
+	d->previous = previous[0] ? previous : NULL;
+	d->strategy = cdx_rollback_name(kind);
+	d->start_ms = cdx_wall_ms();
+	cdx_deploy_signals(true);
+	if (last && !cdx_transition_final(last) && cdx_recover_env(d, d->sv, last, err) != 0) {
+		status = CDX_EFAILED;
+		goto out;
+	}
+	cdx_run_id_new(d->id, sizeof(d->id)); /* the recovery wrote under the interrupted id */
+	if (cdx_deployment_begin(d, cdx_rollback_name(kind), opt->reason, err) < 0 ||
+	    cdx_dctx_record(d, "pending", opt->reason ? opt->reason : "rollback requested", NULL) < 0) {
+		status = err->code ? err->code : CDX_ESTATE;
+		goto out;
+	}
+	status = roll_back(d, kind, last, only, err);
+	*result = plan;
+	plan = NULL;
+	cJSON_AddStringToObject(*result, "id", d->id);
+	cJSON_AddStringToObject(*result, "state", status == CDX_OK ? "succeeded" : "rollback_failed");
+	cJSON_AddNumberToObject(*result, "duration_ms", (double)(cdx_wall_ms() - d->start_ms));
+	if (d->sv->version)
+		cJSON_AddStringToObject(*result, "serving", d->sv->version);
+	else
+		cJSON_AddNullToObject(*result, "serving");
+out:
+	cJSON_Delete(plan);
+	cdx_deploy_signals(false);
+	d->version = "?"; /* the buffers end here */
+	d->previous = NULL;
+	return status;
+}
+
 int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, const struct cdx_rollback_options *opt,
 		 cJSON **result, struct cdx_error *err)
 {
 	const struct cdx_env *e = cdx_apps_find(o->apps, app, env, err);
 	struct cdx_serving sv;
-	struct cdx_strategy_io io;
 	struct cdx_dctx d;
 	enum cdx_rollback_kind kind;
-	cJSON *last = NULL, *plan, *p;
-	bool *only = NULL, interrupted;
-	char target[160], previous[160];
-	int rc, status = CDX_EFAILED;
-	size_t t;
+	cJSON *last = NULL, *plan;
+	bool *only = NULL;
+	int status;
 
 	*result = NULL;
 	if (!e)
@@ -477,93 +478,18 @@ int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, c
 	d.progress = opt->progress;
 	cdx_run_id_new(d.id, sizeof(d.id));
 	d.version = "?";
+	d.sv = &sv;
 	if (!opt->dry_run) {
-		rc = cdx_dctx_lock(&d, opt->wait_ms, err);
-		if (rc)
-			return rc;
+		status = cdx_dctx_lock(&d, opt->wait_ms, err);
+		if (status)
+			return status;
 	}
 	plan = make_plan(o, e, opt, !opt->dry_run, &sv, &last, &only, &kind, err);
-	if (!plan) {
-		cdx_dctx_unlock(&d);
-		return err->code ? err->code : CDX_ESTATE;
-	}
-	if (opt->dry_run || !cJSON_IsTrue(cJSON_GetObjectItem(plan, "ok"))) {
-		p = cJSON_GetArrayItem(cJSON_GetObjectItem(plan, "problems"), 0);
-		if (p)
-			cdx_error_set(err, CDX_EUSAGE, "cannot roll back %s/%s: %s", app, env, p->valuestring);
-		*result = plan;
-		plan = NULL;
-		status = p ? CDX_EUSAGE : CDX_OK;
-		goto out;
-	}
-	snprintf(target, sizeof(target), "%s", str(plan, "to"));
-	snprintf(previous, sizeof(previous), "%s", str(plan, "from") ?: "");
-	d.version = target;
-	d.previous = previous[0] ? previous : NULL;
-	d.strategy = cdx_rollback_name(kind);
-	d.sv = &sv;
-	d.start_ms = cdx_wall_ms();
-	cdx_deploy_signals(true);
-	if (last && !cdx_transition_final(last) && cdx_recover_env(&d, &sv, last, err) != 0) {
-		status = CDX_EFAILED;
-		goto out;
-	}
-	cdx_run_id_new(d.id, sizeof(d.id)); /* the recovery wrote under the interrupted id */
-	if (cdx_deployment_begin(&d, cdx_rollback_name(kind), opt->reason, err) < 0 ||
-	    cdx_dctx_record(&d, "pending", opt->reason ? opt->reason : "rollback requested", NULL) < 0) {
-		status = err->code ? err->code : CDX_ESTATE;
-		goto out;
-	}
-	cdx_dctx_io(&d, &io);
-	rc = cdx_rollback_run(e, kind, &sv, target, only, &io, err);
-	/* slots a failed deployment left installed beside the target stop */
-	for (t = 0; rc == 0 && !e->instances && t < sv.n; t++) {
-		char msg[200];
-		if ((int)t == sv.active || !sv.installed[t] || strcmp(sv.installed[t], target) == 0 ||
-		    !(last && cJSON_IsTrue(cJSON_GetObjectItem(last, "hold"))))
-			continue;
-		snprintf(msg, sizeof(msg), "stop slot %s (%s, left by the failed deployment)", e->targets[t].name,
-			 sv.installed[t]);
-		if (cdx_dctx_record(&d, "rolling_back", msg, NULL) < 0 ||
-		    io.hook(io.ctx, CDX_HOOK_STOP, (int)t, sv.installed[t], 0, err) != 0)
-			rc = -1;
-		else
-			cdx_serving_set(&sv.installed[t], NULL);
-	}
-	if (rc == 0) {
-		/* validate afterwards: the health of what now serves */
-		cdx_dctx_record(&d, "verifying", "health of what serves now", NULL);
-		for (t = 0; t < sv.n && rc == 0; t++) {
-			if (!sv.installed[t] || (!e->instances && (int)t != sv.active) || (only && !only[t]))
-				continue;
-			rc = io.health(io.ctx, (int)t, sv.installed[t], err);
-		}
-	}
-	interrupted = cdx_deploy_cancel;
-	if (rc == 0) {
-		cdx_local_current(e, sv.version);
-		cdx_dctx_record(&d, "succeeded", sv.version ? sv.version : target, NULL);
-		status = CDX_OK;
-	} else {
-		char why[CDX_ERRMAX];
-		snprintf(why, sizeof(why), "%s", err->msg);
-		cdx_dctx_record_hold(&d, "rollback_failed", "a person is needed", why, true);
-		cdx_error_set(err, CDX_EFAILED, "rollback of %s/%s to %s failed: %s", app, env, target, why);
-		status = interrupted ? CDX_EINTR : CDX_EFAILED;
-	}
-	*result = plan;
-	plan = NULL;
-	cJSON_AddStringToObject(*result, "id", d.id);
-	cJSON_AddStringToObject(*result, "state", status == CDX_OK ? "succeeded" : "rollback_failed");
-	cJSON_AddNumberToObject(*result, "duration_ms", (double)(cdx_wall_ms() - d.start_ms));
-	if (sv.version)
-		cJSON_AddStringToObject(*result, "serving", sv.version);
+	if (plan)
+		status = carry_out(&d, opt, kind, plan, last, only, result, err);
 	else
-		cJSON_AddNullToObject(*result, "serving");
-out:
-	cdx_deploy_signals(false);
+		status = err->code ? err->code : CDX_ESTATE;
 	cdx_dctx_unlock(&d);
-	cJSON_Delete(plan);
 	cJSON_Delete(last);
 	cdx_serving_free(&sv);
 	free(only);
@@ -574,7 +500,7 @@ cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id
 			   struct cdx_error *err)
 {
 	struct cdx_rollback_options opt = {0};
-	cJSON *dep = find_deployment(o, deployment_id, err), *res = NULL, *out;
+	cJSON *dep = cdx_deployment_find(o, deployment_id, err), *res = NULL, *out;
 	int rc;
 	if (!dep) {
 		if (!err->code)

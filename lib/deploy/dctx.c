@@ -1,0 +1,195 @@
+/* dctx.c — a deployment in progress (dctx.h): the signal flags, the
+ * environment's lock, and the records it writes with the lock's token. */
+#include "deploy/dctx.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deploy/record.h"
+
+volatile sig_atomic_t cdx_deploy_cancel, cdx_deploy_promote, cdx_deploy_abort;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		cdx_deploy_promote = 1;
+	else if (sig == SIGUSR2)
+		cdx_deploy_abort = 1;
+	else
+		cdx_deploy_cancel = 1;
+}
+
+void cdx_deploy_signals(bool on)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+	struct sigaction sa;
+	size_t i;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on ? on_signal : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < CDX_ARRAY_LEN(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	/* a closed pipe on stdout (cdx deploy | head) must not kill a deployment half way */
+	signal(SIGPIPE, on ? SIG_IGN : SIG_DFL);
+	if (on)
+		cdx_deploy_cancel = cdx_deploy_promote = cdx_deploy_abort = 0;
+}
+
+/* ---- the lock ------------------------------------------------------------------ */
+
+/* the lock's holder record: who, which deployment, since when */
+static cJSON *holder_json(const struct cdx_dctx *d)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "user", d->o->user);
+	cJSON_AddStringToObject(h, "host", d->o->host);
+	cJSON_AddNumberToObject(h, "pid", (double)getpid());
+	cJSON_AddNumberToObject(h, "pid_start", (double)cdx_process_start_time((int)getpid()));
+	cJSON_AddStringToObject(h, "deployment", d->id);
+	cJSON_AddStringToObject(h, "kind", d->kind);
+	cJSON_AddStringToObject(h, "version", d->version);
+	cJSON_AddNumberToObject(h, "since_ms", (double)cdx_wall_ms());
+	return h;
+}
+
+/* CDX_EBUSY with ERR naming holder CUR of D's environment */
+static int busy(const struct cdx_dctx *d, const cJSON *cur, struct cdx_error *err)
+{
+	const cJSON *since = cJSON_GetObjectItem(cur, "since_ms");
+	long long ago = cJSON_IsNumber(since) ? (cdx_wall_ms() - (long long)since->valuedouble) / 1000 : -1;
+	cdx_error_set(err, CDX_EBUSY, "%s/%s is busy: %s of %s by %s@%s (pid %d, deployment %s) started %llds ago",
+		      d->e->app->name, d->e->name, str(cur, "kind") ?: "a deployment", str(cur, "version") ?: "?",
+		      str(cur, "user") ?: "?", str(cur, "host") ?: "?",
+		      (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cur, "pid")), str(cur, "deployment") ?: "?", ago);
+	return CDX_EBUSY;
+}
+
+int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
+{
+	cJSON *h, *cur = NULL;
+	int rc;
+	cdx_deploy_lock_name(d->lock, sizeof(d->lock), d->e->app->name, d->e->name);
+	/* a promote or abort aimed at us as soon as we hold the lock must not
+	 * kill us (SIGUSR1/2 terminate by default); SIGINT still stops a wait */
+	signal(SIGUSR1, on_signal);
+	signal(SIGUSR2, on_signal);
+	h = holder_json(d);
+	rc = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, wait_ms, &d->token, &cur, err);
+	if (rc == 1 && wait_ms == 0 && strcmp(str(cur, "kind") ?: "", "scale_down") == 0) {
+		/* housekeeping holds it for a moment: not a reason to say busy */
+		cJSON_Delete(cur);
+		cur = NULL;
+		rc = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, 30000, &d->token, &cur, err);
+	}
+	cJSON_Delete(h);
+	if (rc == 1)
+		rc = busy(d, cur, err);
+	else
+		rc = rc < 0 ? (err->code ? err->code : CDX_ESTATE) : 0;
+	cJSON_Delete(cur);
+	return rc;
+}
+
+void cdx_dctx_unlock(struct cdx_dctx *d)
+{
+	struct cdx_error err = {0};
+	if (d->token)
+		d->o->store->ops->unlock(d->o->store, d->lock, d->token, &err);
+	d->token = 0;
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+void cdx_dctx_describe(const struct cdx_dctx *d, cJSON *o)
+{
+	cJSON_AddStringToObject(o, "id", d->id);
+	cJSON_AddStringToObject(o, "kind", d->kind);
+	cJSON_AddStringToObject(o, "app", d->e->app->name);
+	cJSON_AddStringToObject(o, "env", d->e->name);
+	cJSON_AddStringToObject(o, "version", d->version);
+	if (d->previous)
+		cJSON_AddStringToObject(o, "previous", d->previous);
+	else
+		cJSON_AddNullToObject(o, "previous");
+}
+
+int cdx_deployment_begin(struct cdx_dctx *d, const char *strategy, const char *reason, struct cdx_error *err)
+{
+	cJSON *rec = cJSON_CreateObject();
+	int rc;
+	cJSON_AddStringToObject(rec, "t", "deployment");
+	cdx_dctx_describe(d, rec);
+	cJSON_AddStringToObject(rec, "strategy", strategy);
+	cJSON_AddStringToObject(rec, "user", d->o->user);
+	cJSON_AddStringToObject(rec, "host", d->o->host);
+	cJSON_AddNumberToObject(rec, "pid", (double)getpid());
+	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time((int)getpid()));
+	cJSON_AddNumberToObject(rec, "start_ms", (double)d->start_ms);
+	cJSON_AddNumberToObject(rec, "token", (double)d->token);
+	if (reason)
+		cJSON_AddStringToObject(rec, "reason", reason);
+	rc = d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, err);
+	cJSON_Delete(rec);
+	if (rc == 1)
+		return cdx_error_set(err, CDX_EBUSY, "lost the lock of %s/%s before starting", d->e->app->name,
+				     d->e->name);
+	return rc < 0 ? -1 : 0;
+}
+
+int cdx_dctx_record(struct cdx_dctx *d, const char *state, const char *msg, const char *cause)
+{
+	return cdx_dctx_record_hold(d, state, msg, cause, false);
+}
+
+static cJSON *transition_json(const struct cdx_dctx *d, const char *state, const char *msg, const char *cause,
+			      bool hold)
+{
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "t", "transition");
+	cJSON_AddStringToObject(rec, "deployment", d->id);
+	cJSON_AddStringToObject(rec, "app", d->e->app->name);
+	cJSON_AddStringToObject(rec, "env", d->e->name);
+	cJSON_AddStringToObject(rec, "state", state);
+	cJSON_AddNumberToObject(rec, "at_ms", (double)cdx_wall_ms());
+	if (msg)
+		cJSON_AddStringToObject(rec, "msg", msg);
+	if (cause)
+		cJSON_AddStringToObject(rec, "cause", cause);
+	if (hold)
+		cJSON_AddTrueToObject(rec, "hold");
+	if (hold && d->sv->irreversible_done)
+		cJSON_AddTrueToObject(rec, "frozen");
+	cJSON_AddItemToObject(rec, "serving", cdx_serving_json(d->e, d->sv));
+	return rec;
+}
+
+int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg, const char *cause, bool hold)
+{
+	struct cdx_error err = {0};
+	cJSON *rec = transition_json(d, state, msg, cause, hold);
+	int rc = d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, &err);
+	cJSON_Delete(rec);
+	if (rc == 1) {
+		d->lost = true;
+		fprintf(stderr, "cdx: %s/%s: the lock was lost; stopping before: %s\n", d->e->app->name, d->e->name,
+			msg ? msg : state);
+		return -1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "cdx: cannot record the deployment: %s\n", err.msg);
+		return -1;
+	}
+	d->state = state;
+	{
+		/* tests only: die here, at the Nth transition of this process */
+		static int seen;
+		const char *at = getenv("CDX_TEST_CRASH_AT");
+		if (at && ++seen == atoi(at))
+			raise(SIGKILL);
+	}
+	if (d->progress)
+		fprintf(d->progress, "cdx %s %s/%s %s: %s%s%s\n", d->kind, d->e->app->name, d->e->name, d->version,
+			state, msg ? ": " : "", msg ? msg : "");
+	return 0;
+}

@@ -1,0 +1,237 @@
+/* effects.c — the io table of a strategy run (effects.h): hooks with their
+ * environment, health checks and analysis recorded as `check` records,
+ * pauses, and the lock kept alive while they run. */
+#include "deploy/effects.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deploy/local.h"
+#include "deploy/probe.h"
+
+/* the environment of a hook or check on target T */
+static void hook_env(struct cdx_dctx *d, int t, const char *version, int weight, struct cdx_envv *ce)
+{
+	const struct cdx_env *e = d->e;
+	const char *word = e->instances ? "INSTANCE" : "SLOT";
+	size_t i, k;
+	char buf[32];
+	cdx_envv_from_environ(ce);
+	for (i = 0; i < e->n_vars; i++)
+		cdx_envv_set(ce, e->vars[i].key, e->vars[i].value);
+	for (i = 0; i < e->n_targets; i++)
+		for (k = 0; k < e->targets[i].n_vars; k++) {
+			char *name = cdx_xasprintf("CDX_%s_%s_%s", word, e->targets[i].name, e->targets[i].vars[k].key);
+			cdx_envv_set(ce, name, e->targets[i].vars[k].value);
+			free(name);
+		}
+	cdx_envv_set(ce, "CDX_APP", e->app->name);
+	cdx_envv_set(ce, "CDX_ENV", e->name);
+	cdx_envv_set(ce, "CDX_VERSION", version ? version : "");
+	cdx_envv_set(ce, "CDX_PREVIOUS_VERSION", d->previous ? d->previous : "");
+	cdx_envv_set(ce, "CDX_DEPLOYMENT_ID", d->id);
+	cdx_envv_set(ce, "CDX_STRATEGY", d->strategy ? d->strategy : cdx_strategy_name(e->strategy));
+	cdx_envv_set(ce, "CDX_DEPLOY_DIR", e->deploy_to);
+	if (version) {
+		char *rd = cdx_local_release_dir(e, version);
+		cdx_envv_set(ce, "CDX_RELEASE_DIR", rd);
+		free(rd);
+	}
+	snprintf(buf, sizeof(buf), "%d", weight);
+	cdx_envv_set(ce, "CDX_WEIGHT", buf);
+	if (!e->instances && d->sv->active >= 0)
+		cdx_envv_set(ce, "CDX_STABLE_SLOT", e->targets[d->sv->active].name);
+	if (t >= 0) {
+		cdx_envv_set(ce, e->instances ? "CDX_INSTANCE" : "CDX_SLOT", e->targets[t].name);
+		for (k = 0; k < e->targets[t].n_vars; k++)
+			cdx_envv_set(ce, e->targets[t].vars[k].key, e->targets[t].vars[k].value);
+	}
+}
+
+/* keep the lock while a hook or analysis runs (a Redis lock has a TTL);
+ * a lost lock is noticed here and the next record refuses to go on */
+static void renew_tick(void *ctx)
+{
+	struct cdx_dctx *d = ctx;
+	struct cdx_error err = {0};
+	if (!d->lost && d->o->store->ops->renew(d->o->store, d->lock, d->token, CDX_LOCK_TTL_MS, &err) == 1)
+		d->lost = true;
+}
+
+static int io_record(void *ctx, const struct cdx_serving *sv, const char *state, const char *msg)
+{
+	struct cdx_dctx *d = ctx;
+	(void)sv;
+	if (d->lost)
+		return -1;
+	if (cdx_deploy_abort && strcmp(state, "rolling_back") != 0)
+		return -1;
+	if (cdx_deploy_cancel && strcmp(state, "rolling_back") != 0)
+		return -1;
+	return cdx_dctx_record(d, state, msg, NULL);
+}
+
+static int io_hook(void *ctx, enum cdx_hook_id h, int t, const char *version, int weight, struct cdx_error *err)
+{
+	struct cdx_dctx *d = ctx;
+	const struct cdx_hook *hk = &d->e->hooks[h];
+	struct cdx_envv ce;
+	int status = 0, rc = 0;
+	hook_env(d, t, version, weight, &ce);
+	if (h == CDX_HOOK_DEPLOY && version && cdx_local_release(d->e, d->o->apps->dir, version, &ce, err) < 0) {
+		cdx_envv_free(&ce);
+		return -1;
+	}
+	if (hk->cmd) {
+		if (cdx_hook_run_tick(hk->cmd, ce.v, d->o->apps->dir, hk->timeout_ms, &cdx_deploy_cancel, NULL, 0,
+				      &status, renew_tick, d, CDX_LOCK_TTL_MS / 3, err) < 0) {
+			rc = -1;
+		} else if (status != 0) {
+			rc = cdx_error_set(err, CDX_EFAILED, "%s hook%s%s failed: %s %d", cdx_hook_name(h),
+					   t >= 0 ? " on " : "", t >= 0 ? d->e->targets[t].name : "",
+					   status == CDX_HOOK_TIMEDOUT ? "timed out, status" : "exit status", status);
+		} else if (hk->irreversible) {
+			d->sv->irreversible_done = true;
+		}
+	}
+	/* a link that cannot be made leaves ERR said, and the hook succeeded */
+	if (rc == 0 && t >= 0 && version && h == CDX_HOOK_DEPLOY)
+		cdx_local_target_link(d->e, t, version, err);
+	if (rc == 0 && h == CDX_HOOK_SWITCH && version)
+		cdx_local_current(d->e, version);
+	cdx_envv_free(&ce);
+	return rc;
+}
+
+static void record_check(struct cdx_dctx *d, int t, const struct cdx_check *ck, const struct cdx_probe_result *r)
+{
+	struct cdx_error err = {0};
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "t", "check");
+	cJSON_AddStringToObject(rec, "deployment", d->id);
+	cJSON_AddStringToObject(rec, "app", d->e->app->name);
+	cJSON_AddStringToObject(rec, "env", d->e->name);
+	if (t >= 0)
+		cJSON_AddStringToObject(rec, "target", d->e->targets[t].name);
+	cJSON_AddStringToObject(rec, "kind", ck ? cdx_check_kind_name(ck->kind) : "analysis");
+	cJSON_AddStringToObject(rec, "check", r->target ? r->target : "");
+	cJSON_AddBoolToObject(rec, "ok", r->ok);
+	cJSON_AddNumberToObject(rec, "attempts", r->attempts);
+	cJSON_AddStringToObject(rec, "detail", r->detail);
+	cJSON_AddNumberToObject(rec, "at_ms", (double)cdx_wall_ms());
+	d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, &err);
+	cJSON_Delete(rec);
+}
+
+static int io_health(void *ctx, int t, const char *version, struct cdx_error *err)
+{
+	struct cdx_dctx *d = ctx;
+	struct cdx_envv ce;
+	size_t i;
+	int rc = 0;
+	/* a canary's checks see the share of traffic it has */
+	hook_env(d, t, version, t >= 0 && t == d->sv->canary ? d->sv->weight : 0, &ce);
+	for (i = 0; i < d->e->n_checks && rc == 0; i++) {
+		const struct cdx_check *ck = &d->e->checks[i];
+		struct cdx_probe_result r;
+		cdx_probe(ck, &ce, d->o->apps->dir, &cdx_deploy_cancel, &r);
+		renew_tick(d);
+		record_check(d, t, ck, &r);
+		if (!r.ok)
+			rc = cdx_error_set(err, CDX_EFAILED, "health check %s failed %d/%d on %s %s: %s", r.target,
+					   r.attempts, ck->attempts, d->e->instances ? "instance" : "slot",
+					   t >= 0 ? d->e->targets[t].name : "?", r.detail);
+		free(r.target);
+	}
+	cdx_envv_free(&ce);
+	return rc;
+}
+
+static int io_analysis(void *ctx, int t, const char *version, int weight, struct cdx_error *err)
+{
+	struct cdx_dctx *d = ctx;
+	struct cdx_envv ce;
+	struct cdx_probe_result r = {0};
+	char *out = NULL, *end;
+	int status = 0, rc;
+	double v;
+	hook_env(d, t, version, weight, &ce);
+	r.target = d->e->analysis_cmd;
+	if (cdx_hook_run_tick(d->e->analysis_cmd, ce.v, d->o->apps->dir, 60000, &cdx_deploy_cancel, &out, 4096,
+			      &status, renew_tick, d, CDX_LOCK_TTL_MS / 3, err) < 0) {
+		cdx_envv_free(&ce);
+		return CDX_ANALYSIS_FAIL;
+	}
+	cdx_envv_free(&ce);
+	while (out[0] && strchr(" \t\r\n", out[strlen(out) - 1]))
+		out[strlen(out) - 1] = '\0';
+	if (status != 0) {
+		snprintf(r.detail, sizeof(r.detail), "analysis command failed: exit status %d", status);
+		rc = CDX_ANALYSIS_FAIL;
+	} else if (!out[0]) {
+		snprintf(r.detail, sizeof(r.detail), "no data");
+		rc = CDX_ANALYSIS_NODATA;
+	} else {
+		v = strtod(out, &end);
+		while (*end && strchr(" \t\r\n", *end))
+			end++;
+		if (end == out || *end) {
+			snprintf(r.detail, sizeof(r.detail), "analysis printed '%.64s', not a number", out);
+			rc = CDX_ANALYSIS_FAIL;
+		} else if (d->e->has_max && v > d->e->analysis_max) {
+			snprintf(r.detail, sizeof(r.detail), "analysis %g above max %g at %d%%", v, d->e->analysis_max,
+				 weight);
+			rc = CDX_ANALYSIS_FAIL;
+		} else if (d->e->has_min && v < d->e->analysis_min) {
+			snprintf(r.detail, sizeof(r.detail), "analysis %g below min %g at %d%%", v, d->e->analysis_min,
+				 weight);
+			rc = CDX_ANALYSIS_FAIL;
+		} else {
+			snprintf(r.detail, sizeof(r.detail), "analysis %g at %d%%", v, weight);
+			rc = CDX_ANALYSIS_PASS;
+		}
+	}
+	r.ok = rc == CDX_ANALYSIS_PASS;
+	r.attempts = 1;
+	record_check(d, t, NULL, &r);
+	if (rc != CDX_ANALYSIS_PASS)
+		cdx_error_set(err, CDX_EFAILED, "%s", r.detail);
+	free(out);
+	return rc;
+}
+
+static int io_pause(void *ctx, int64_t ms)
+{
+	struct cdx_dctx *d = ctx;
+	int64_t end = cdx_now_ns() / 1000000 + ms, renewed = cdx_now_ns() / 1000000;
+	struct cdx_error err = {0};
+	while (cdx_now_ns() / 1000000 < end) {
+		struct timespec ts = {0, 50 * 1000000L};
+		if (cdx_deploy_abort || cdx_deploy_cancel)
+			return CDX_PAUSE_ABORT;
+		if (cdx_deploy_promote) {
+			cdx_deploy_promote = 0;
+			return CDX_PAUSE_PROMOTE;
+		}
+		nanosleep(&ts, NULL);
+		if (cdx_now_ns() / 1000000 - renewed >= CDX_LOCK_TTL_MS / 3) {
+			renewed = cdx_now_ns() / 1000000;
+			if (d->o->store->ops->renew(d->o->store, d->lock, d->token, CDX_LOCK_TTL_MS, &err) == 1) {
+				d->lost = true;
+				return CDX_PAUSE_ABORT;
+			}
+		}
+	}
+	return CDX_PAUSE_DONE;
+}
+
+void cdx_dctx_io(struct cdx_dctx *d, struct cdx_strategy_io *io)
+{
+	io->ctx = d;
+	io->record = io_record;
+	io->hook = io_hook;
+	io->health = io_health;
+	io->analysis = io_analysis;
+	io->pause = io_pause;
+}

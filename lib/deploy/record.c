@@ -1,0 +1,158 @@
+/* record.c — reading an environment's deployment records back (record.h):
+ * serving snapshots, the replay of what serves now, final transitions,
+ * deployment records by id.  Every function here only reads the store. */
+#include "deploy/record.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool cdx_record_is(const cJSON *rec, const char *type)
+{
+	const char *t = str(rec, "t");
+	return t && strcmp(t, type) == 0;
+}
+
+bool cdx_record_str_eq(const cJSON *rec, const char *key, const char *want)
+{
+	const char *v = str(rec, key);
+	return v && want && strcmp(v, want) == 0;
+}
+
+void cdx_deploy_lock_name(char *buf, size_t n, const char *app, const char *env)
+{
+	snprintf(buf, n, "deploy:%s:%s", app, env);
+}
+
+int cdx_env_target(const struct cdx_env *e, const char *name)
+{
+	size_t i;
+	for (i = 0; name && i < e->n_targets; i++)
+		if (strcmp(e->targets[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---- serving snapshots ------------------------------------------------------ */
+
+cJSON *cdx_serving_json(const struct cdx_env *e, const struct cdx_serving *sv)
+{
+	cJSON *o = cJSON_CreateObject(), *t;
+	size_t i;
+	if (sv->version)
+		cJSON_AddStringToObject(o, "version", sv->version);
+	else
+		cJSON_AddNullToObject(o, "version");
+	if (!e->instances) {
+		if (sv->active >= 0)
+			cJSON_AddStringToObject(o, "slot", e->targets[sv->active].name);
+		else
+			cJSON_AddNullToObject(o, "slot");
+		if (sv->canary >= 0) {
+			cJSON_AddStringToObject(o, "canary", e->targets[sv->canary].name);
+			cJSON_AddNumberToObject(o, "weight", sv->weight);
+		}
+	}
+	t = cJSON_AddObjectToObject(o, e->instances ? "instances" : "slots");
+	for (i = 0; i < sv->n; i++) {
+		if (sv->installed[i])
+			cJSON_AddStringToObject(t, e->targets[i].name, sv->installed[i]);
+		else
+			cJSON_AddNullToObject(t, e->targets[i].name);
+	}
+	return o;
+}
+
+static void serving_from_json(const struct cdx_env *e, const cJSON *o, struct cdx_serving *sv)
+{
+	const cJSON *t, *x;
+	size_t i;
+	cdx_serving_free(sv);
+	cdx_serving_init(sv, e->n_targets);
+	cdx_serving_set(&sv->version, str(o, "version"));
+	sv->active = cdx_env_target(e, str(o, "slot"));
+	sv->canary = cdx_env_target(e, str(o, "canary"));
+	x = cJSON_GetObjectItem(o, "weight");
+	sv->weight = cJSON_IsNumber(x) ? (int)x->valuedouble : 0;
+	t = cJSON_GetObjectItem(o, e->instances ? "instances" : "slots");
+	for (i = 0; i < sv->n; i++)
+		cdx_serving_set(&sv->installed[i], str(t, e->targets[i].name));
+}
+
+/* ---- replay ------------------------------------------------------------------- */
+
+struct replay_ctx {
+	const struct cdx_env *e;
+	cJSON *last; /* the last transition of the environment (a copy) */
+};
+
+static int replay_one(void *ctx, const cJSON *rec)
+{
+	struct replay_ctx *c = ctx;
+	if (!cdx_record_is(rec, "transition") || !cdx_record_str_eq(rec, "app", c->e->app->name) ||
+	    !cdx_record_str_eq(rec, "env", c->e->name))
+		return 0;
+	cJSON_Delete(c->last);
+	c->last = cJSON_Duplicate(rec, 1);
+	return 0;
+}
+
+int cdx_env_replay(struct cdx_orchestrator *o, const struct cdx_env *e, struct cdx_serving *sv, cJSON **last,
+		   struct cdx_error *err)
+{
+	struct replay_ctx c = {e, NULL};
+	if (last)
+		*last = NULL;
+	cdx_serving_init(sv, e->n_targets);
+	if (o->store->ops->scan(o->store, replay_one, &c, err) < 0)
+		return -1;
+	if (c.last)
+		serving_from_json(e, cJSON_GetObjectItem(c.last, "serving"), sv);
+	if (last)
+		*last = c.last;
+	else
+		cJSON_Delete(c.last);
+	return 0;
+}
+
+bool cdx_transition_final(const cJSON *t)
+{
+	static const char *const finals[] = {"succeeded", "rolled_back", "rollback_failed", "recovered"};
+	const char *state = str(t, "state");
+	size_t i;
+	if (!state)
+		return true;
+	/* failed is final only when it holds for a person (frozen, on_failure: manual) */
+	if (strcmp(state, "failed") == 0)
+		return cJSON_IsTrue(cJSON_GetObjectItem(t, "hold"));
+	for (i = 0; i < CDX_ARRAY_LEN(finals); i++)
+		if (strcmp(state, finals[i]) == 0)
+			return true;
+	return false;
+}
+
+/* ---- deployment records ---------------------------------------------------------- */
+
+struct find_ctx {
+	const char *id;
+	cJSON *dep;
+};
+
+static int find_one(void *ctx, const cJSON *rec)
+{
+	struct find_ctx *c = ctx;
+	if (cdx_record_is(rec, "deployment") && strcmp(str(rec, "id") ?: "", c->id) == 0) {
+		cJSON_Delete(c->dep);
+		c->dep = cJSON_Duplicate(rec, 1);
+	}
+	return 0;
+}
+
+cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cdx_error *err)
+{
+	struct find_ctx c = {id, NULL};
+	if (o->store->ops->scan(o->store, find_one, &c, err) < 0) {
+		cJSON_Delete(c.dep);
+		return NULL;
+	}
+	return c.dep;
+}

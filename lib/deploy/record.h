@@ -1,0 +1,61 @@
+/* record.h — reading an environment's deployment records back.
+ *
+ * A deployment is a `deployment` record followed by `transition` records,
+ * each carrying a snapshot of what runs where (`serving`); the state of an
+ * environment is the snapshot of its last transition (deploy.c explains the
+ * model).  This file is the one reader of that model: the snapshot to and
+ * from JSON, the replay that finds what serves now, whether a transition
+ * ends its deployment, finding a deployment record by id, and the name of
+ * an environment's lock.  Everything here only reads the store. */
+#ifndef CDX_RECORD_H
+#define CDX_RECORD_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "deploy/orchestrator.h"
+#include "strategies/strategy.h"
+
+/* str: the string member K of O, or NULL (no member, not a string).  One
+ * helper for lib/deploy until lib/base has the shared JSON getter. */
+static inline const char *str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+}
+
+/* cdx_record_is: whether record REC is of type TYPE (its "t") */
+bool cdx_record_is(const cJSON *rec, const char *type);
+/* cdx_record_str_eq: whether the string member KEY of REC equals WANT (a
+ * NULL WANT equals nothing) */
+bool cdx_record_str_eq(const cJSON *rec, const char *key, const char *want);
+
+/* cdx_deploy_lock_name: the store's name of the deployment lock of APP/ENV,
+ * "deploy:APP:ENV", into BUF of N bytes (truncated to fit) */
+void cdx_deploy_lock_name(char *buf, size_t n, const char *app, const char *env);
+
+/* cdx_env_target: the index of slot or instance NAME of E, or -1 (also
+ * for a NULL NAME) */
+int cdx_env_target(const struct cdx_env *e, const char *name);
+
+/* cdx_serving_json: SV as the `serving` snapshot of a transition of E;
+ * caller frees with cJSON_Delete */
+cJSON *cdx_serving_json(const struct cdx_env *e, const struct cdx_serving *sv);
+
+/* cdx_env_replay: the serving state of E from the store into SV (always
+ * initialised, nothing anywhere when never deployed; free with
+ * cdx_serving_free); *LAST (LAST may be NULL) receives a copy of its last
+ * transition record, or NULL (caller frees with cJSON_Delete).  -1 with ERR
+ * when the store cannot be read. */
+int cdx_env_replay(struct cdx_orchestrator *o, const struct cdx_env *e, struct cdx_serving *sv, cJSON **last,
+		   struct cdx_error *err);
+
+/* cdx_transition_final: whether transition T ends its deployment (failed
+ * counts only when it holds for a person) */
+bool cdx_transition_final(const cJSON *t);
+
+/* cdx_deployment_find: a copy of the `deployment` record with id ID (the
+ * last one when repeated; caller frees with cJSON_Delete), or NULL: none
+ * (ERR untouched) or the store cannot be read (ERR set) */
+cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cdx_error *err);
+
+#endif /* CDX_RECORD_H */
