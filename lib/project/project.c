@@ -146,7 +146,7 @@ struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
 	}
 	n = cdx_yaml_get(root, "applications");
 	if (n) {
-		struct cdx_cfg c = {diags, path, 0};
+		struct cdx_cfg c = {.diags = diags, .file = path};
 		cdx_apps_parse(&c, n, pr->dir, &pr->apps);
 		problems += c.problems;
 	}
