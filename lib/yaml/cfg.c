@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,17 +128,29 @@ bool cdx_cfg_duration(struct cdx_cfg *c, const struct cdx_ynode *n, const char *
 	return true;
 }
 
+/* a scalar that may be a number: not null, and unquoted when the reader
+ * wants plain numbers; else a problem saying N must be KIND */
+static bool number_scalar(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, const char *kind)
+{
+	bool scalar = n->type == CDX_Y_SCALAR && !cdx_yaml_is_null(n);
+	if (scalar && (n->plain || !c->plain_numbers))
+		return true;
+	cdx_cfg_problem(c, n, "%s must be %s, not %s", what, kind, scalar ? "a quoted string" : cdx_yaml_typename(n));
+	return false;
+}
+
 bool cdx_cfg_int(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, long lo, long hi, int *out)
 {
+	char kind[80];
 	char *end;
 	long v;
-	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))
+	snprintf(kind, sizeof(kind), "a whole number from %ld to %ld", lo, hi);
+	if (!number_scalar(c, n, what, kind))
 		return false;
 	errno = 0;
 	v = strtol(n->str, &end, 10);
-	if ((c->plain_numbers && !n->plain) || errno || end == n->str || *end || v < lo || v > hi) {
-		cdx_cfg_problem(c, n, "%s must be a whole number from %ld to %ld, not '%s'", what, lo, hi,
-				n->str);
+	if (errno || end == n->str || *end || v < lo || v > hi) {
+		cdx_cfg_problem(c, n, "%s must be %s, not '%s'", what, kind, n->str);
 		return false;
 	}
 	*out = (int)v;
@@ -148,7 +161,7 @@ bool cdx_cfg_number(struct cdx_cfg *c, const struct cdx_ynode *n, const char *wh
 {
 	char *end;
 	double v;
-	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))
+	if (!number_scalar(c, n, what, "a number"))
 		return false;
 	errno = 0;
 	v = strtod(n->str, &end);

@@ -32,8 +32,8 @@ struct cdx_cfg {
 	struct cdx_diags *diags; /* where problems go (NULL: only counted) */
 	const char *file;        /* named when a problem has no node */
 	int problems;            /* how many were reported */
-	bool plain_numbers;      /* a quoted scalar ('3') is no number for
-				    cdx_cfg_int (pipeline files) */
+	bool plain_numbers;      /* a quoted scalar ('3') is no number
+				    (pipeline files, monitoring) */
 };
 
 void cdx_cfg_problem(struct cdx_cfg *c, const struct cdx_ynode *at, const char *fmt, ...)
