@@ -67,20 +67,9 @@ const struct cdx_ynode *cdx_loader_extends(struct cdx_loader *l, const struct cd
 {
 	const struct cdx_ynode *ext = cdx_yaml_get(node, "extends"), *result = node;
 	const struct cdx_ynode *const *names;
-	const struct cdx_ynode *single[1];
 	size_t n, i;
-	if (!ext)
+	if (!ext || !cdx_cfg_items(&l->c, &ext, "extends", &names, &n))
 		return node;
-	if (ext->type == CDX_Y_SCALAR && !cdx_yaml_is_null(ext)) {
-		single[0] = ext;
-		names = single;
-		n = 1;
-	} else if (cdx_cfg_want(&l->c, ext, CDX_Y_SEQ, "extends")) {
-		names = (const struct cdx_ynode *const *)ext->items;
-		n = ext->n;
-	} else {
-		return node;
-	}
 	/* later templates in the list win over earlier ones; the node over all */
 	for (i = n; i-- > 0;) {
 		const struct cdx_ynode *tpl;

@@ -48,16 +48,13 @@ static bool get_codes(struct cdx_loader *l, const struct cdx_ynode *n, const cha
 static bool get_strlist(struct cdx_loader *l, const struct cdx_ynode *n, const char *what, char ***out,
 			size_t *count)
 {
-	size_t i, cap = 0;
-	if (n->type == CDX_Y_SCALAR && !cdx_yaml_is_null(n)) {
-		CDX_PUSH(*out, *count, cap, cdx_xstrdup(n->str));
-		return true;
-	}
-	if (!cdx_cfg_want(&l->c, n, CDX_Y_SEQ, what))
+	const struct cdx_ynode *const *items;
+	size_t i, n_items, cap = 0;
+	if (!cdx_cfg_items(&l->c, &n, what, &items, &n_items))
 		return false;
-	for (i = 0; i < n->n; i++)
-		if (cdx_cfg_want(&l->c, n->items[i], CDX_Y_SCALAR, what))
-			CDX_PUSH(*out, *count, cap, cdx_xstrdup(n->items[i]->str));
+	for (i = 0; i < n_items; i++)
+		if (cdx_cfg_want(&l->c, items[i], CDX_Y_SCALAR, what))
+			CDX_PUSH(*out, *count, cap, cdx_xstrdup(items[i]->str));
 	return true;
 }
 
@@ -65,17 +62,10 @@ static bool get_strlist(struct cdx_loader *l, const struct cdx_ynode *n, const c
 static void parse_needs(struct cdx_loader *l, const struct cdx_ynode *n, const char *what,
 			struct cdx_need **out, size_t *count)
 {
-	size_t i;
-	const struct cdx_ynode *const *items = &n;
-	size_t n_items = 1;
-	if (cdx_yaml_is_null(n))
+	const struct cdx_ynode *const *items;
+	size_t i, n_items;
+	if (cdx_yaml_is_null(n) || !cdx_cfg_items(&l->c, &n, what, &items, &n_items))
 		return;
-	if (n->type != CDX_Y_SCALAR) {
-		if (!cdx_cfg_want(&l->c, n, CDX_Y_SEQ, what))
-			return;
-		items = (const struct cdx_ynode *const *)n->items;
-		n_items = n->n;
-	}
 	*out = cdx_arena_alloc(&l->p->pool, n_items * sizeof(**out));
 	*count = 0;
 	for (i = 0; i < n_items; i++) {

@@ -43,19 +43,8 @@ static void load_includes(struct cdx_loader *l, const struct cdx_ynode *inc, con
 	char *copy = cdx_xstrdup(path);
 	const char *dir = dirname(copy);
 	const struct cdx_ynode *const *items;
-	const struct cdx_ynode *single[1];
 	size_t n, i;
-	if (inc->type == CDX_Y_SCALAR && !cdx_yaml_is_null(inc)) {
-		single[0] = inc;
-		items = single;
-		n = 1;
-	} else if (cdx_cfg_want(&l->c, inc, CDX_Y_SEQ, "include")) {
-		items = (const struct cdx_ynode *const *)inc->items;
-		n = inc->n;
-	} else {
-		n = 0;
-		items = NULL;
-	}
+	cdx_cfg_items(&l->c, &inc, "include", &items, &n);
 	for (i = 0; i < n; i++) {
 		char *child;
 		if (!cdx_cfg_want(&l->c, items[i], CDX_Y_SCALAR, "include"))

@@ -84,6 +84,23 @@ bool cdx_cfg_want(struct cdx_cfg *c, const struct cdx_ynode *n, enum cdx_ytype t
 	return false;
 }
 
+bool cdx_cfg_items(struct cdx_cfg *c, const struct cdx_ynode *const *n, const char *what,
+		   const struct cdx_ynode *const **items, size_t *count)
+{
+	*items = NULL;
+	*count = 0;
+	if ((*n)->type == CDX_Y_SCALAR && !cdx_yaml_is_null(*n)) {
+		*items = n;
+		*count = 1;
+		return true;
+	}
+	if (!cdx_cfg_want(c, *n, CDX_Y_SEQ, what))
+		return false;
+	*items = (const struct cdx_ynode *const *)(*n)->items;
+	*count = (*n)->n;
+	return true;
+}
+
 bool cdx_cfg_name(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what)
 {
 	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))

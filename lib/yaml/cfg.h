@@ -7,6 +7,7 @@
  *   unknown key 'x' in job (did you mean 'y'?)      cdx_cfg_keys
  *   missing key 'name' in stage                      cdx_cfg_need
  *   timeout must be a string, not a list             cdx_cfg_want
+ *   include must be a list, not a mapping            cdx_cfg_items
  *   stage name 'a b' is invalid: use 1 to 64 ...     cdx_cfg_name
  *   variable name '1X' is invalid: use A-Z ...       cdx_cfg_env_name
  *   bad duration '10x' for timeout: ...              cdx_cfg_duration
@@ -55,6 +56,11 @@ const struct cdx_ynode *cdx_cfg_need(struct cdx_cfg *c, const struct cdx_ynode *
 				     const char *what);
 /* cdx_cfg_want: N has TYPE (a null scalar is no string) */
 bool cdx_cfg_want(struct cdx_cfg *c, const struct cdx_ynode *n, enum cdx_ytype type, const char *what);
+/* cdx_cfg_items: *N as a list: *ITEMS and *COUNT are *N's items, or N
+ * itself (one item) when *N is one string; false and no items with "WHAT
+ * must be a list" otherwise.  The items stay *N's (or N). */
+bool cdx_cfg_items(struct cdx_cfg *c, const struct cdx_ynode *const *n, const char *what,
+		   const struct cdx_ynode *const **items, size_t *count);
 /* cdx_cfg_name: N is a name: 1..64 of A-Z a-z 0-9 _ . - and not . or .. */
 bool cdx_cfg_name(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what);
 /* cdx_cfg_env_name: N is an environment variable name: A-Z a-z 0-9 _, not

@@ -145,6 +145,34 @@ static void test_choice(void **state)
 		   "9:2: stage cycle: a -> a\n");
 }
 
+static void test_items(void **state)
+{
+	struct fx f;
+	const struct cdx_ynode *r = tree(&f, "a: one\nb: [x, y]\nc: []\nd: {k: v}\ne: ~\n");
+	const struct cdx_ynode *const *items;
+	const struct cdx_ynode *n;
+	size_t count;
+	(void)state;
+	n = cdx_yaml_get(r, "a");
+	assert_true(cdx_cfg_items(&f.c, &n, "include", &items, &count));
+	assert_int_equal(count, 1);
+	assert_ptr_equal(items[0], n);
+	n = cdx_yaml_get(r, "b");
+	assert_true(cdx_cfg_items(&f.c, &n, "include", &items, &count));
+	assert_int_equal(count, 2);
+	assert_string_equal(items[1]->str, "y");
+	n = cdx_yaml_get(r, "c");
+	assert_true(cdx_cfg_items(&f.c, &n, "include", &items, &count));
+	assert_int_equal(count, 0);
+	n = cdx_yaml_get(r, "d");
+	assert_false(cdx_cfg_items(&f.c, &n, "include", &items, &count));
+	n = cdx_yaml_get(r, "e");
+	assert_false(cdx_cfg_items(&f.c, &n, "extends", &items, &count));
+	assert_int_equal(count, 0);
+	expect(&f, "4:4: include must be a list, not a mapping\n"
+		   "5:4: extends must be a list, not null\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_types_and_names),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_choice),
+		cmocka_unit_test(test_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
