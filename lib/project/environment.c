@@ -9,6 +9,7 @@
 #include "project/environment.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,25 +89,6 @@ bool cdx_version_valid(const char *v)
 			return false;
 	}
 	return true;
-}
-
-/* one choice among NAMES, with a "did you mean" */
-static int get_choice(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, const char *const *names,
-		      size_t count)
-{
-	int i;
-	const char *near;
-	if (!cdx_cfg_want(c, n, CDX_Y_SCALAR, what))
-		return -1;
-	i = lookup(n->str, names, count);
-	if (i >= 0)
-		return i;
-	near = cdx_closest(n->str, names, count);
-	if (near)
-		cdx_cfg_problem(c, n, "unknown %s '%s' (did you mean '%s'?)", what, n->str, near);
-	else
-		cdx_cfg_problem(c, n, "unknown %s '%s'", what, n->str);
-	return -1;
 }
 
 static void kv_free(struct cdx_kv *kv, size_t n)
@@ -296,7 +278,9 @@ static void checks_copy(struct cdx_check **dst, size_t *nd, const struct cdx_che
 
 static void parse_targets(struct cdx_cfg *c, const struct cdx_ynode *n, const char *what, struct cdx_env *e)
 {
+	char kind[32];
 	size_t i;
+	snprintf(kind, sizeof(kind), "%s name", what);
 	if (!cdx_cfg_want(c, n, CDX_Y_MAP, what))
 		return;
 	if (n->n == 0 || n->n > 256) {
@@ -307,11 +291,8 @@ static void parse_targets(struct cdx_cfg *c, const struct cdx_ynode *n, const ch
 	for (i = 0; i < n->n; i++) {
 		const struct cdx_ynode *k = n->pairs[i].key, *v = n->pairs[i].val;
 		struct cdx_target *t = &e->targets[e->n_targets];
-		if (!cdx_env_name_valid(k->str)) {
-			cdx_cfg_problem(c, k, "%s name '%s' is invalid: use A-Z a-z 0-9 _, not starting with a digit",
-					what, k->str);
+		if (!cdx_cfg_env_name(c, k, kind))
 			continue;
-		}
 		t->name = cdx_xstrdup(k->str);
 		parse_kv(c, v, what, &t->vars, &t->n_vars);
 		e->n_targets++;
@@ -357,7 +338,7 @@ static void parse_canary(struct cdx_cfg *c, const struct cdx_ynode *n, struct cd
 		e->has_min = cdx_cfg_number(c, x, "analysis min", &e->analysis_min);
 	if ((x = cdx_yaml_get(a, "no_data"))) {
 		static const char *const nd[] = {"fail", "pause", "pass"};
-		int i2 = get_choice(c, x, "no_data policy", nd, CDX_ARRAY_LEN(nd));
+		int i2 = cdx_cfg_choice(c, x, "no_data policy", nd, CDX_ARRAY_LEN(nd));
 		if (i2 >= 0)
 			e->nodata = (enum cdx_nodata)i2;
 	}
@@ -378,11 +359,10 @@ struct app_defaults {
 	size_t n_vars;
 };
 
-static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct cdx_ynode *m,
-		      const struct app_defaults *d, const char *dir, const char *app, struct cdx_env *e)
+/* env_inherit: E named by key K, starting from the application's
+ * defaults D */
+static void env_inherit(const struct cdx_ynode *k, const struct app_defaults *d, struct cdx_env *e)
 {
-	const struct cdx_ynode *x, *slots, *inst;
-	size_t i;
 	int h;
 	e->name = cdx_xstrdup(k->str);
 	e->file = k->file;
@@ -401,18 +381,18 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 	kv_copy(&e->vars, &e->n_vars, d->vars, d->n_vars);
 	e->artifact = d->artifact ? cdx_xstrdup(d->artifact) : NULL;
 	e->deploy_to = d->deploy_to ? cdx_xstrdup(d->deploy_to) : NULL;
-	if (cdx_yaml_is_null(m))
-		goto defaults;
-	if (!cdx_cfg_want(c, m, CDX_Y_MAP, "an environment"))
-		return;
-	cdx_cfg_keys(c, m, env_keys, CDX_ARRAY_LEN(env_keys), "an environment");
+}
+
+/* env_strategy: strategy, and its slots or instances (rolling when only
+ * instances are given) */
+static void env_strategy(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx_env *e)
+{
+	const struct cdx_ynode *x, *slots = cdx_yaml_get(m, "slots"), *inst = cdx_yaml_get(m, "instances");
 	if ((x = cdx_yaml_get(m, "strategy"))) {
-		int s = get_choice(c, x, "strategy", strategy_names, CDX_ARRAY_LEN(strategy_names));
+		int s = cdx_cfg_choice(c, x, "strategy", strategy_names, CDX_ARRAY_LEN(strategy_names));
 		if (s >= 0)
 			e->strategy = (enum cdx_strategy_kind)s;
 	}
-	slots = cdx_yaml_get(m, "slots");
-	inst = cdx_yaml_get(m, "instances");
 	if (slots && inst) {
 		cdx_cfg_problem(c, inst, "an environment has slots or instances, not both");
 	} else if (inst) {
@@ -423,6 +403,13 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 	} else if (slots) {
 		parse_targets(c, slots, "slots", e);
 	}
+}
+
+/* env_settings: the keys an environment may take from its application,
+ * and its gates */
+static void env_settings(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx_env *e)
+{
+	const struct cdx_ynode *x;
 	if ((x = cdx_yaml_get(m, "hooks")))
 		parse_hooks(c, x, e->hooks);
 	if ((x = cdx_yaml_get(m, "health")))
@@ -449,23 +436,34 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 		else if (cdx_cfg_name(c, p, "required pipeline"))
 			e->requires_pipeline = cdx_xstrdup(p->str);
 	}
-	if ((x = cdx_yaml_get(m, "rollback")) && cdx_cfg_want(c, x, CDX_Y_MAP, "rollback")) {
-		const struct cdx_ynode *y;
-		cdx_cfg_keys(c, x, rollback_keys, CDX_ARRAY_LEN(rollback_keys), "rollback");
-		if ((y = cdx_yaml_get(x, "strategy"))) {
-			int s = get_choice(c, y, "rollback strategy", rollback_names, CDX_ARRAY_LEN(rollback_names));
-			if (s >= 0)
-				e->rollback = (enum cdx_rollback_kind)s;
-		}
-		if ((y = cdx_yaml_get(x, "on_failure"))) {
-			static const char *const of[] = {"manual", "auto"};
-			int s = get_choice(c, y, "on_failure policy", of, CDX_ARRAY_LEN(of));
-			if (s >= 0)
-				e->auto_rollback = s == 1;
-		}
+}
+
+/* env_rollback: rollback: {strategy, on_failure} */
+static void env_rollback(struct cdx_cfg *c, const struct cdx_ynode *x, struct cdx_env *e)
+{
+	static const char *const of[] = {"manual", "auto"};
+	const struct cdx_ynode *y;
+	cdx_cfg_keys(c, x, rollback_keys, CDX_ARRAY_LEN(rollback_keys), "rollback");
+	if ((y = cdx_yaml_get(x, "strategy"))) {
+		int s = cdx_cfg_choice(c, y, "rollback strategy", rollback_names, CDX_ARRAY_LEN(rollback_names));
+		if (s >= 0)
+			e->rollback = (enum cdx_rollback_kind)s;
 	}
+	if ((y = cdx_yaml_get(x, "on_failure"))) {
+		int s = cdx_cfg_choice(c, y, "on_failure policy", of, CDX_ARRAY_LEN(of));
+		if (s >= 0)
+			e->auto_rollback = s == 1;
+	}
+}
+
+/* env_options: the settings of each strategy (blue_green, canary, rolling)
+ * and of rollback */
+static void env_options(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx_env *e)
+{
+	const struct cdx_ynode *x, *y;
+	if ((x = cdx_yaml_get(m, "rollback")) && cdx_cfg_want(c, x, CDX_Y_MAP, "rollback"))
+		env_rollback(c, x, e);
 	if ((x = cdx_yaml_get(m, "blue_green")) && cdx_cfg_want(c, x, CDX_Y_MAP, "blue_green")) {
-		const struct cdx_ynode *y;
 		cdx_cfg_keys(c, x, bg_keys, CDX_ARRAY_LEN(bg_keys), "blue_green");
 		if ((y = cdx_yaml_get(x, "scale_down_delay")))
 			cdx_cfg_duration(c, y, "scale_down_delay", true, &e->scale_down_delay_ms);
@@ -473,14 +471,20 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 	if ((x = cdx_yaml_get(m, "canary")))
 		parse_canary(c, x, e);
 	if ((x = cdx_yaml_get(m, "rolling")) && cdx_cfg_want(c, x, CDX_Y_MAP, "rolling")) {
-		const struct cdx_ynode *y;
 		cdx_cfg_keys(c, x, rolling_keys, CDX_ARRAY_LEN(rolling_keys), "rolling");
 		if ((y = cdx_yaml_get(x, "batch")))
 			cdx_cfg_int(c, y, "batch", 1, 256, &e->batch);
 		if ((y = cdx_yaml_get(x, "max_unavailable")))
 			cdx_cfg_int(c, y, "max_unavailable", 1, 256, &e->max_unavailable);
 	}
-	/* cross-key rules */
+}
+
+/* env_rules: the cross-key rules, reported at the environment's key K */
+static void env_rules(struct cdx_cfg *c, const struct cdx_ynode *k, const struct cdx_ynode *m,
+		      const struct cdx_env *e)
+{
+	const struct cdx_ynode *slots = cdx_yaml_get(m, "slots"), *inst = cdx_yaml_get(m, "instances");
+	size_t i, j;
 	if (e->strategy == CDX_STRATEGY_ROLLING && !e->instances)
 		cdx_cfg_problem(c, k, "environment '%s' uses rolling, which needs instances", e->name);
 	if (e->strategy != CDX_STRATEGY_ROLLING && e->instances)
@@ -491,14 +495,18 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 				e->n_targets);
 	if (e->strategy == CDX_STRATEGY_CANARY && !e->n_steps && !cdx_yaml_get(m, "canary"))
 		cdx_cfg_problem(c, k, "environment '%s' uses canary, which needs canary: {steps: [...]}", e->name);
-	for (i = 0; i < e->n_targets; i++) {
-		size_t j;
+	for (i = 0; i < e->n_targets; i++)
 		for (j = 0; j < i; j++)
 			if (strcmp(e->targets[i].name, e->targets[j].name) == 0)
 				cdx_cfg_problem(c, k, "environment '%s' names %s '%s' twice", e->name,
 						e->instances ? "instance" : "slot", e->targets[i].name);
-	}
-defaults:
+}
+
+/* env_fill: what is left unset: two slots (blue, green), one canary step
+ * of 100, max_unavailable, an absolute release root under DIR */
+static void env_fill(struct cdx_env *e, const char *dir, const char *app)
+{
+	size_t i;
 	if (!e->n_targets && !e->instances) { /* two slots, blue and green */
 		static const char *const two[] = {"blue", "green"};
 		e->targets = cdx_xcalloc(2, sizeof(*e->targets));
@@ -521,6 +529,23 @@ defaults:
 		free(e->deploy_to);
 		e->deploy_to = abs;
 	}
+}
+
+/* parse_env: environment K: M of application APP in DIR, from defaults D */
+static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct cdx_ynode *m,
+		      const struct app_defaults *d, const char *dir, const char *app, struct cdx_env *e)
+{
+	env_inherit(k, d, e);
+	if (!cdx_yaml_is_null(m)) {
+		if (!cdx_cfg_want(c, m, CDX_Y_MAP, "an environment"))
+			return;
+		cdx_cfg_keys(c, m, env_keys, CDX_ARRAY_LEN(env_keys), "an environment");
+		env_strategy(c, m, e);
+		env_settings(c, m, e);
+		env_options(c, m, e);
+		env_rules(c, k, m, e);
+	}
+	env_fill(e, dir, app);
 }
 
 static void defaults_free(struct app_defaults *d)

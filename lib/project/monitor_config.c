@@ -12,13 +12,13 @@
  *         window: 10                        #  deployment rolled_back,
  *         notify: ./page-oncall.sh          #  deployment frozen
  *
- * Like the rest of the project file, every problem is reported at its
- * FILE:LINE:COL, unknown keys with the closest known one, and one pass
- * reports them all.  The parser keeps nothing of the YAML tree: strings
+ * Like the rest of the project file, the section is read with the
+ * config-tree toolkit (yaml/cfg.h): every problem at its FILE:LINE:COL,
+ * unknown keys with the closest known one, one pass reports them all.
+ * Numbers are written plain, and ranges read "must be from LO to HI".  The parser keeps nothing of the YAML tree: strings
  * are copied, positions point at the config's own copy of the file name.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,88 +63,43 @@ void cdx_monitor_config_free(struct cdx_monitor_config *c)
 	free(c);
 }
 
-static void problem(struct cdx_diags *d, int *n, const struct cdx_ynode *at, const char *fmt, const char *a,
-		    const char *b)
+/* a plain number in [LO, HI] */
+static bool number(struct cdx_cfg *c, const struct cdx_ynode *v, const char *key, double lo, double hi,
+		   double *out)
 {
-	cdx_diags_add(d, at->file, at->line, at->col, fmt, a, b);
-	(*n)++;
-}
-
-static void check_keys(const struct cdx_ynode *map, const char *what, const char *const *keys, size_t nk,
-		       struct cdx_diags *d, int *n)
-{
-	size_t i, q;
-	for (i = 0; i < map->n; i++) {
-		const struct cdx_ynode *k = map->pairs[i].key;
-		const char *near;
-		for (q = 0; q < nk; q++)
-			if (strcmp(k->str, keys[q]) == 0)
-				break;
-		if (q < nk)
-			continue;
-		near = cdx_closest(k->str, keys, nk);
-		if (near) {
-			cdx_diags_add(d, k->file, k->line, k->col, "unknown key '%s' in %s (did you mean '%s'?)", k->str,
-				      what, near);
-			(*n)++;
-		} else {
-			problem(d, n, k, "unknown key '%s' in %s", k->str, what);
-		}
-	}
-}
-
-/* a plain number in [LO, HI]; false with a problem otherwise */
-static bool number(const struct cdx_ynode *v, const char *key, double lo, double hi, double *out,
-		   struct cdx_diags *d, int *n)
-{
-	char *end;
 	double x;
-	if (v->type != CDX_Y_SCALAR || cdx_yaml_is_null(v) || !v->plain) {
-		problem(d, n, v, "%s must be a number, not %s", key, v->type == CDX_Y_SCALAR && !v->plain
-									 ? "a quoted string" : cdx_yaml_typename(v));
+	if (!cdx_cfg_number(c, v, key, &x))
 		return false;
-	}
-	errno = 0;
-	x = strtod(v->str, &end);
-	if (*end || errno || end == v->str || !isfinite(x)) {
-		problem(d, n, v, "%s must be a number, not '%s'", key, v->str);
-		return false;
-	}
 	if (x < lo || x > hi) {
-		char range[96];
-		snprintf(range, sizeof(range), "%g to %g", lo, hi);
-		cdx_diags_add(d, v->file, v->line, v->col, "%s must be from %s, not %s", key, range, v->str);
-		(*n)++;
+		cdx_cfg_problem(c, v, "%s must be from %g to %g, not %s", key, lo, hi, v->str);
 		return false;
 	}
 	*out = x;
 	return true;
 }
 
-static bool integer(const struct cdx_ynode *v, const char *key, double lo, double hi, size_t *out,
-		    struct cdx_diags *d, int *n)
+/* a plain whole number in [LO, HI] */
+static bool integer(struct cdx_cfg *c, const struct cdx_ynode *v, const char *key, double lo, double hi,
+		    size_t *out)
 {
 	double x;
-	if (!number(v, key, lo, hi, &x, d, n))
+	if (!number(c, v, key, lo, hi, &x))
 		return false;
 	if (x != floor(x)) {
-		problem(d, n, v, "%s must be a whole number, not %s", key, v->str);
+		cdx_cfg_problem(c, v, "%s must be a whole number, not %s", key, v->str);
 		return false;
 	}
 	*out = (size_t)x;
 	return true;
 }
 
-static const struct cdx_ynode *string(const struct cdx_ynode *v, const char *key, struct cdx_diags *d, int *n)
+/* a string that is not empty and holds no NUL byte, or NULL */
+static const struct cdx_ynode *text(struct cdx_cfg *c, const struct cdx_ynode *v, const char *key)
 {
-	if (!v)
+	if (!v || !cdx_cfg_want(c, v, CDX_Y_SCALAR, key))
 		return NULL;
-	if (v->type != CDX_Y_SCALAR || cdx_yaml_is_null(v)) {
-		problem(d, n, v, "%s must be a string, not %s", key, cdx_yaml_typename(v));
-		return NULL;
-	}
 	if (!*v->str || memchr(v->str, '\0', v->len)) {
-		problem(d, n, v, "%s must not be empty%s", key, !*v->str ? "" : " or hold a NUL byte");
+		cdx_cfg_problem(c, v, "%s must not be empty%s", key, !*v->str ? "" : " or hold a NUL byte");
 		return NULL;
 	}
 	return v;
@@ -211,152 +166,143 @@ static bool parse_when(const char *s, struct cdx_alert_rule *r)
 	return false;
 }
 
-static void parse_alert(const struct cdx_ynode *a, struct cdx_monitor_config *c, struct cdx_diags *d, int *n)
+/* the name an alert without one gets from its condition: stable, and
+ * unique per condition */
+static char *alert_name(const struct cdx_alert_rule *r, const char *when)
+{
+	struct cdx_buf b = {0};
+	const char *s;
+	cdx_buf_adds(&b, r->pipeline ? r->pipeline : "all");
+	cdx_buf_addc(&b, '.');
+	for (s = when; *s && b.len < CDX_NAME_MAX; s++)
+		cdx_buf_addc(&b, isalnum((unsigned char)*s) || *s == '.' || *s == '_' ? *s : '-');
+	return cdx_buf_detach(&b);
+}
+
+static void parse_alert(struct cdx_cfg *c, const struct cdx_ynode *a, struct cdx_monitor_config *mc)
 {
 	struct cdx_alert_rule r;
-	const struct cdx_ynode *v;
+	const struct cdx_ynode *v, *when;
 	size_t i;
-	int before = *n;
+	int before = c->problems;
 	memset(&r, 0, sizeof(r));
-	if (a->type != CDX_Y_MAP) {
-		problem(d, n, a, "an alert must be a mapping with when: and notify:, not %s%s", cdx_yaml_typename(a), "");
+	if (!cdx_cfg_want(c, a, CDX_Y_MAP, "an alert"))
+		return;
+	cdx_cfg_keys(c, a, alert_keys, CDX_ARRAY_LEN(alert_keys), "alert");
+	when = cdx_yaml_get(a, "when");
+	if (!when) {
+		cdx_cfg_problem(c, a, "alert has no when: (e.g. consecutive_failures >= 3)");
 		return;
 	}
-	check_keys(a, "alert", alert_keys, CDX_ARRAY_LEN(alert_keys), d, n);
-	v = cdx_yaml_get(a, "when");
-	if (!v) {
-		problem(d, n, a, "alert has no when: (e.g. consecutive_failures >= 3)%s%s", "", "");
+	if (!text(c, when, "when"))
+		return;
+	if (!parse_when(when->str, &r)) {
+		cdx_cfg_problem(c, when,
+				"alert condition '%s' is not one of: consecutive_failures >= N, success_rate < X, "
+				"p95 > K x baseline, deployment rolled_back, deployment frozen",
+				when->str);
 		return;
 	}
-	if (!string(v, "when", d, n))
-		return;
-	if (!parse_when(v->str, &r)) {
-		problem(d, n, v,
-			"alert condition '%s' is not one of: consecutive_failures >= N, success_rate < X, "
-			"p95 > K x baseline, deployment rolled_back, deployment frozen%s",
-			v->str, "");
-		return;
-	}
-	r.file = c->file;
-	r.line = v->line;
-	r.col = v->col;
-	v = string(cdx_yaml_get(a, "name"), "name", d, n);
-	if (v && !cdx_name_valid(v->str))
-		problem(d, n, v, "alert name '%s' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -%s", v->str,
-			"");
-	else if (v)
+	r.file = mc->file;
+	r.line = when->line;
+	r.col = when->col;
+	v = cdx_yaml_get(a, "name");
+	if (v && cdx_cfg_name(c, v, "alert name"))
 		r.name = cdx_xstrdup(v->str);
-	v = string(cdx_yaml_get(a, "pipeline"), "pipeline", d, n);
-	if (v && !cdx_name_valid(v->str))
-		problem(d, n, v, "'%s' is not a pipeline name%s", v->str, "");
-	else if (v && (r.kind == CDX_ALERT_ROLLED_BACK || r.kind == CDX_ALERT_FROZEN))
-		problem(d, n, v, "a deployment alert is about deployments, not pipeline '%s'%s", v->str, "");
-	else if (v)
-		r.pipeline = cdx_xstrdup(v->str);
+	v = cdx_yaml_get(a, "pipeline");
+	if (v && cdx_cfg_name(c, v, "pipeline name")) {
+		if (r.kind == CDX_ALERT_ROLLED_BACK || r.kind == CDX_ALERT_FROZEN)
+			cdx_cfg_problem(c, v, "a deployment alert is about deployments, not pipeline '%s'", v->str);
+		else
+			r.pipeline = cdx_xstrdup(v->str);
+	}
 	v = cdx_yaml_get(a, "window");
 	if (v)
-		integer(v, "window", 1, CDX_MONITOR_WINDOW_MAX, &r.window, d, n);
-	v = string(cdx_yaml_get(a, "notify"), "notify", d, n);
+		integer(c, v, "window", 1, CDX_MONITOR_WINDOW_MAX, &r.window);
+	v = text(c, cdx_yaml_get(a, "notify"), "notify");
 	if (v)
 		r.notify = cdx_xstrdup(v->str);
-	if (!r.name) {
-		/* a name from the condition: stable, and unique per condition */
-		struct cdx_buf b = {0};
-		const char *s;
-		cdx_buf_adds(&b, r.pipeline ? r.pipeline : "all");
-		cdx_buf_addc(&b, '.');
-		for (s = cdx_yaml_get(a, "when")->str; *s && b.len < CDX_NAME_MAX; s++)
-			cdx_buf_addc(&b, isalnum((unsigned char)*s) || *s == '.' || *s == '_' ? *s : '-');
-		r.name = cdx_buf_detach(&b);
-	}
-	for (i = 0; i < c->n_alerts; i++) {
-		if (strcmp(c->alerts[i].name, r.name) == 0) {
-			problem(d, n, a, "alert '%s' is defined twice (names must be unique)%s", r.name, "");
+	if (!r.name)
+		r.name = alert_name(&r, when->str);
+	for (i = 0; i < mc->n_alerts; i++) {
+		if (strcmp(mc->alerts[i].name, r.name) == 0) {
+			cdx_cfg_problem(c, a, "alert '%s' is defined twice (names must be unique)", r.name);
 			break;
 		}
 	}
-	r.when = cdx_xstrdup(cdx_yaml_get(a, "when")->str);
-	if (*n > before) {
+	r.when = cdx_xstrdup(when->str);
+	if (c->problems > before) {
 		free(r.name);
 		free(r.when);
 		free(r.pipeline);
 		free(r.notify);
 		return;
 	}
-	CDX_PUSH(c->alerts, c->n_alerts, c->cap_alerts, r);
+	CDX_PUSH(mc->alerts, mc->n_alerts, mc->cap_alerts, r);
 }
 
-int cdx_monitor_config_parse(const struct cdx_ynode *m, struct cdx_monitor_config *c, struct cdx_diags *d)
+static void parse_thresholds(struct cdx_cfg *c, const struct cdx_ynode *t, struct cdx_monitor_config *mc)
 {
-	const struct cdx_ynode *v, *t;
-	int n = 0;
-	size_t i;
+	const struct cdx_ynode *v, *failing = cdx_yaml_get(t, "failing"), *healthy = cdx_yaml_get(t, "healthy");
+	size_t cf;
 	double x;
-	if (!c->file)
-		c->file = cdx_xstrdup(m->file);
-	if (cdx_yaml_is_null(m))
-		return 0;
-	if (m->type != CDX_Y_MAP) {
-		problem(d, &n, m, "monitoring must be a mapping (window, thresholds, alerts), not %s%s",
-			cdx_yaml_typename(m), "");
-		return n;
-	}
-	check_keys(m, "monitoring", monitoring_keys, CDX_ARRAY_LEN(monitoring_keys), d, &n);
+	cdx_cfg_keys(c, t, threshold_keys, CDX_ARRAY_LEN(threshold_keys), "thresholds");
+	if (healthy && number(c, healthy, "healthy", 0, 1, &x))
+		mc->healthy = x;
+	if (failing && number(c, failing, "failing", 0, 1, &x))
+		mc->failing = x;
+	v = cdx_yaml_get(t, "slowdown");
+	if (v && number(c, v, "slowdown", 1, 1000, &x))
+		mc->slowdown = x;
+	v = cdx_yaml_get(t, "consecutive_failures");
+	if (v && integer(c, v, "consecutive_failures", 1, CDX_MONITOR_WINDOW_MAX, &cf))
+		mc->consecutive_failures = (unsigned)cf;
+	if (mc->failing > mc->healthy)
+		cdx_cfg_problem(c, failing ? failing : t, "thresholds: failing (%s) must not be above healthy (%s)",
+				failing ? failing->str : "0.5", healthy ? healthy->str : "0.9");
+}
+
+static void parse_monitoring(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx_monitor_config *mc)
+{
+	const struct cdx_ynode *v;
+	size_t i;
+	if (cdx_yaml_is_null(m) || !cdx_cfg_want(c, m, CDX_Y_MAP, "monitoring"))
+		return;
+	cdx_cfg_keys(c, m, monitoring_keys, CDX_ARRAY_LEN(monitoring_keys), "monitoring");
 	v = cdx_yaml_get(m, "window");
 	if (v)
-		integer(v, "window", 1, CDX_MONITOR_WINDOW_MAX, &c->window, d, &n);
+		integer(c, v, "window", 1, CDX_MONITOR_WINDOW_MAX, &mc->window);
 	v = cdx_yaml_get(m, "min_runs");
 	if (v)
-		integer(v, "min_runs", 1, CDX_MONITOR_WINDOW_MAX, &c->min_runs, d, &n);
+		integer(c, v, "min_runs", 1, CDX_MONITOR_WINDOW_MAX, &mc->min_runs);
 	v = cdx_yaml_get(m, "notify_timeout");
-	if (v) {
+	if (v && cdx_cfg_want(c, v, CDX_Y_SCALAR, "notify_timeout")) {
 		const char *why;
 		int64_t ms;
-		if (v->type != CDX_Y_SCALAR || cdx_yaml_is_null(v))
-			problem(d, &n, v, "notify_timeout must be a duration such as 10s, not %s%s", cdx_yaml_typename(v),
-				"");
-		else if (cdx_duration_parse(v->str, &ms, &why) < 0 || ms <= 0)
-			problem(d, &n, v, "notify_timeout '%s' is not a positive duration%s", v->str, "");
+		if (cdx_duration_parse(v->str, &ms, &why) < 0 || ms <= 0)
+			cdx_cfg_problem(c, v, "notify_timeout '%s' is not a positive duration", v->str);
 		else
-			c->notify_timeout_ms = ms;
+			mc->notify_timeout_ms = ms;
 	}
-	t = cdx_yaml_get(m, "thresholds");
-	if (t && !cdx_yaml_is_null(t)) {
-		if (t->type != CDX_Y_MAP) {
-			problem(d, &n, t, "thresholds must be a mapping, not %s%s", cdx_yaml_typename(t), "");
-		} else {
-			size_t cf;
-			check_keys(t, "thresholds", threshold_keys, CDX_ARRAY_LEN(threshold_keys), d, &n);
-			v = cdx_yaml_get(t, "healthy");
-			if (v && number(v, "healthy", 0, 1, &x, d, &n))
-				c->healthy = x;
-			v = cdx_yaml_get(t, "failing");
-			if (v && number(v, "failing", 0, 1, &x, d, &n))
-				c->failing = x;
-			v = cdx_yaml_get(t, "slowdown");
-			if (v && number(v, "slowdown", 1, 1000, &x, d, &n))
-				c->slowdown = x;
-			v = cdx_yaml_get(t, "consecutive_failures");
-			if (v && integer(v, "consecutive_failures", 1, CDX_MONITOR_WINDOW_MAX, &cf, d, &n))
-				c->consecutive_failures = (unsigned)cf;
-			if (c->failing > c->healthy) {
-				v = cdx_yaml_get(t, "failing") ? cdx_yaml_get(t, "failing") : t;
-				problem(d, &n, v, "thresholds: failing (%s) must not be above healthy (%s)",
-					cdx_yaml_get(t, "failing") ? cdx_yaml_get(t, "failing")->str : "0.5",
-					cdx_yaml_get(t, "healthy") ? cdx_yaml_get(t, "healthy")->str : "0.9");
-			}
-		}
-	}
+	v = cdx_yaml_get(m, "thresholds");
+	if (v && !cdx_yaml_is_null(v) && cdx_cfg_want(c, v, CDX_Y_MAP, "thresholds"))
+		parse_thresholds(c, v, mc);
 	v = cdx_yaml_get(m, "alerts");
-	if (v && !cdx_yaml_is_null(v)) {
-		if (v->type != CDX_Y_SEQ) {
-			problem(d, &n, v, "alerts must be a list, not %s%s", cdx_yaml_typename(v), "");
-		} else if (v->n > ALERTS_MAX) {
-			problem(d, &n, v, "too many alerts (the limit is 100)%s%s", "", "");
-		} else {
+	if (v && !cdx_yaml_is_null(v) && cdx_cfg_want(c, v, CDX_Y_SEQ, "alerts")) {
+		if (v->n > ALERTS_MAX)
+			cdx_cfg_problem(c, v, "too many alerts (the limit is %d)", ALERTS_MAX);
+		else
 			for (i = 0; i < v->n; i++)
-				parse_alert(v->items[i], c, d, &n);
-		}
+				parse_alert(c, v->items[i], mc);
 	}
-	return n;
+}
+
+void cdx_monitor_config_parse(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx_monitor_config *mc)
+{
+	bool plain = c->plain_numbers;
+	if (!mc->file)
+		mc->file = cdx_xstrdup(m->file);
+	c->plain_numbers = true; /* thresholds are numbers, not '0.9' */
+	parse_monitoring(c, m, mc);
+	c->plain_numbers = plain;
 }

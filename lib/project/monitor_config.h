@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "base/diag.h"
+#include "yaml/cfg.h"
 #include "yaml/ytree.h"
 
 /* what an alert watches */
@@ -54,9 +55,9 @@ struct cdx_monitor_config {
 struct cdx_monitor_config *cdx_monitor_config_new(const char *dir);
 void cdx_monitor_config_free(struct cdx_monitor_config *c);
 
-/* cdx_monitor_config_parse: read the `monitoring:` mapping N into C,
- * adding every problem to DIAGS as FILE:LINE:COL; returns how many. */
-int cdx_monitor_config_parse(const struct cdx_ynode *n, struct cdx_monitor_config *c, struct cdx_diags *diags);
+/* cdx_monitor_config_parse: read the `monitoring:` mapping N into MC,
+ * every problem reported and counted in C */
+void cdx_monitor_config_parse(struct cdx_cfg *c, const struct cdx_ynode *n, struct cdx_monitor_config *mc);
 
 /* the monitoring section of a loaded project (project.c): never NULL */
 const struct cdx_monitor_config *cdx_project_monitoring(const struct cdx_project *pr);

@@ -1,8 +1,9 @@
 /* project.c — the project file cdx.yml: where state lives and which
  * pipelines are registered by name (SEED.md's PipelineManager).
  *
- * Keys are checked like pipeline keys (unknown keys with the closest known
- * one), positions are FILE:LINE:COL, and registered pipeline files are
+ * The tree is read with the config-tree toolkit (yaml/cfg.h), like pipeline
+ * files: unknown keys with the closest known one, positions FILE:LINE:COL,
+ * every problem in one pass; and registered pipeline files are
  * resolved relative to the directory of cdx.yml, not the working directory.
  * Validating a project (cdx validate cdx.yml) also validates every pipeline
  * it registers; that is the caller's loop over cdx_project_pipeline_path().
@@ -12,10 +13,10 @@
 #include <string.h>
 
 #include "base/diag.h"
+#include "base/util.h"
 #include "project/environment.h"
 #include "project/monitor_config.h"
-#include "base/util.h"
-#include "yaml/ytree.h"
+#include "yaml/cfg.h"
 
 struct proj_pipeline {
 	char *name; /* registered name */
@@ -41,118 +42,109 @@ static char *resolve(const char *dir, const char *p)
 	return cdx_xasprintf("%s/%s", dir, p);
 }
 
-static void bad(struct cdx_diags *d, const struct cdx_ynode *n, int *problems, const char *fmt, const char *a,
-		const char *b)
-{
-	cdx_diags_add(d, n->file, n->line, n->col, fmt, a, b);
-	(*problems)++;
-}
-
-struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
+/* read_tree: PATH parsed, or NULL with a problem in DIAGS */
+static struct cdx_ytree *read_tree(const char *path, struct cdx_diags *diags)
 {
 	struct cdx_error err = {0};
-	struct cdx_project *pr = NULL;
-	struct cdx_ytree *t = NULL;
-	struct cdx_ynode *root, *n;
-	char *buf = NULL, *copy;
-	size_t len, i, before = cdx_diags_count(diags);
-	int problems = 0;
-
+	struct cdx_ytree *t;
+	char *buf = NULL;
+	size_t len, before = cdx_diags_count(diags);
 	if (cdx_read_file(path, CDX_YAML_MAXBYTES + 1, &buf, &len, &err) < 0) {
 		cdx_diags_add(diags, path, 0, 0, "%s", err.msg);
 		return NULL;
 	}
 	t = cdx_yaml_parse(path, buf, len, diags);
 	free(buf);
-	if (!t) {
-		if (cdx_diags_count(diags) == before)
-			cdx_diags_add(diags, path, 0, 0, "cannot parse the project file");
-		return NULL;
-	}
-	pr = cdx_xcalloc(1, sizeof(*pr));
-	pr->path = cdx_xstrdup(path);
-	copy = cdx_xstrdup(path);
-	pr->dir = cdx_xstrdup(dirname(copy));
-	free(copy);
-	pr->mon = cdx_monitor_config_new(pr->dir);
-	root = cdx_yaml_root(t);
-	if (root->type != CDX_Y_MAP) {
-		bad(diags, root, &problems, "a project file must be a mapping, not %s%s", cdx_yaml_typename(root), "");
-		goto out;
-	}
-	for (i = 0; i < root->n; i++) {
-		const struct cdx_ynode *k = root->pairs[i].key;
-		const char *near;
-		size_t q;
-		for (q = 0; q < CDX_ARRAY_LEN(project_keys); q++)
-			if (strcmp(k->str, project_keys[q]) == 0)
-				break;
-		if (q < CDX_ARRAY_LEN(project_keys))
-			continue;
-		near = cdx_closest(k->str, project_keys, CDX_ARRAY_LEN(project_keys));
-		if (near)
-			bad(diags, k, &problems, "unknown key '%s' in project file (did you mean '%s'?)", k->str, near);
-		else
-			bad(diags, k, &problems, "unknown key '%s' in project file%s", k->str, "");
-	}
-	n = cdx_yaml_get(root, "state");
-	if (n) {
-		if (n->type != CDX_Y_SCALAR || cdx_yaml_is_null(n))
-			bad(diags, n, &problems, "state must be a string such as file:.cdx or redis://host:6379, not %s%s",
-			    cdx_yaml_typename(n), "");
-		else if (strncmp(n->str, "file:", 5) == 0 && n->str[5]) {
-			char *dir = resolve(pr->dir, n->str + 5);
+	if (!t && cdx_diags_count(diags) == before)
+		cdx_diags_add(diags, path, 0, 0, "cannot parse the project file");
+	return t;
+}
+
+/* state: file:DIR (relative to cdx.yml) or redis://...; file:.cdx when
+ * N is NULL */
+static void parse_state(struct cdx_cfg *c, const struct cdx_ynode *n, struct cdx_project *pr)
+{
+	char *dir;
+	if (n && cdx_cfg_want(c, n, CDX_Y_SCALAR, "state")) {
+		if (strncmp(n->str, "file:", 5) == 0 && n->str[5]) {
+			dir = resolve(pr->dir, n->str + 5);
 			pr->state = cdx_xasprintf("file:%s", dir);
 			free(dir);
-		}
-		else if (strncmp(n->str, "redis://", 8) == 0)
+		} else if (strncmp(n->str, "redis://", 8) == 0) {
 			pr->state = cdx_xstrdup(n->str);
-		else
-			bad(diags, n, &problems, "state '%s' is not file:DIR or redis://HOST[:PORT][/DB]%s", n->str, "");
+		} else {
+			cdx_cfg_problem(c, n, "state '%s' is not file:DIR or redis://HOST[:PORT][/DB]", n->str);
+		}
 	}
 	if (!pr->state) {
-		char *dir = resolve(pr->dir, ".cdx");
+		dir = resolve(pr->dir, ".cdx");
 		pr->state = cdx_xasprintf("file:%s", dir);
 		free(dir);
 	}
-	n = cdx_yaml_get(root, "monitoring");
-	if (n)
-		problems += cdx_monitor_config_parse(n, pr->mon, diags);
-	n = cdx_yaml_get(root, "pipelines");
-	if (n && !cdx_yaml_is_null(n)) {
-		if (n->type != CDX_Y_MAP) {
-			bad(diags, n, &problems, "pipelines must be a mapping of names to files, not %s%s",
-			    cdx_yaml_typename(n), "");
-			goto out;
+}
+
+/* pipelines: NAME: FILE (relative to cdx.yml); false when N is no mapping */
+static bool parse_pipelines(struct cdx_cfg *c, const struct cdx_ynode *n, struct cdx_project *pr)
+{
+	size_t i;
+	if (cdx_yaml_is_null(n))
+		return true;
+	if (!cdx_cfg_want(c, n, CDX_Y_MAP, "pipelines"))
+		return false;
+	for (i = 0; i < n->n; i++) {
+		const struct cdx_ynode *k = n->pairs[i].key, *v = n->pairs[i].val;
+		struct proj_pipeline pp;
+		if (!cdx_cfg_name(c, k, "pipeline name"))
+			continue;
+		if (v->type != CDX_Y_SCALAR || cdx_yaml_is_null(v)) {
+			cdx_cfg_problem(c, v, "pipeline '%s' must name a file, not %s", k->str, cdx_yaml_typename(v));
+			continue;
 		}
-		for (i = 0; i < n->n; i++) {
-			const struct cdx_ynode *k = n->pairs[i].key, *v = n->pairs[i].val;
-			struct proj_pipeline pp;
-			if (!cdx_name_valid(k->str)) {
-				bad(diags, k, &problems,
-				    "pipeline name '%s' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -%s", k->str,
-				    "");
-				continue;
-			}
-			if (v->type != CDX_Y_SCALAR || cdx_yaml_is_null(v)) {
-				bad(diags, v, &problems, "pipeline '%s' must name a file, not %s", k->str,
-				    cdx_yaml_typename(v));
-				continue;
-			}
-			pp.name = cdx_xstrdup(k->str);
-			pp.path = resolve(pr->dir, v->str);
-			CDX_PUSH(pr->pipelines, pr->n, pr->cap, pp);
+		pp.name = cdx_xstrdup(k->str);
+		pp.path = resolve(pr->dir, v->str);
+		CDX_PUSH(pr->pipelines, pr->n, pr->cap, pp);
+	}
+	return true;
+}
+
+static struct cdx_project *project_new(const char *path)
+{
+	struct cdx_project *pr = cdx_xcalloc(1, sizeof(*pr));
+	char *copy = cdx_xstrdup(path);
+	pr->path = cdx_xstrdup(path);
+	pr->dir = cdx_xstrdup(dirname(copy));
+	free(copy);
+	pr->mon = cdx_monitor_config_new(pr->dir);
+	return pr;
+}
+
+struct cdx_project *cdx_project_load(const char *path, struct cdx_diags *diags)
+{
+	struct cdx_cfg c = {.diags = diags, .file = path};
+	struct cdx_project *pr;
+	struct cdx_ytree *t = read_tree(path, diags);
+	const struct cdx_ynode *root, *n;
+
+	if (!t)
+		return NULL;
+	pr = project_new(path);
+	root = cdx_yaml_root(t);
+	if (cdx_cfg_want(&c, root, CDX_Y_MAP, "a project file")) {
+		cdx_cfg_keys(&c, root, project_keys, CDX_ARRAY_LEN(project_keys), "project file");
+		parse_state(&c, cdx_yaml_get(root, "state"), pr);
+		n = cdx_yaml_get(root, "monitoring");
+		if (n)
+			cdx_monitor_config_parse(&c, n, pr->mon);
+		n = cdx_yaml_get(root, "pipelines");
+		/* applications are not read after a pipelines: that is no mapping */
+		if (!n || parse_pipelines(&c, n, pr)) {
+			n = cdx_yaml_get(root, "applications");
+			if (n)
+				cdx_apps_parse(&c, n, pr->dir, &pr->apps);
 		}
 	}
-	n = cdx_yaml_get(root, "applications");
-	if (n) {
-		struct cdx_cfg c = {diags, path, 0};
-		cdx_apps_parse(&c, n, pr->dir, &pr->apps);
-		problems += c.problems;
-	}
-out:
 	cdx_yaml_free(t);
-	if (problems) {
+	if (c.problems) {
 		cdx_project_free(pr);
 		return NULL;
 	}

@@ -353,7 +353,7 @@ static void variable_problems(void **state)
 			"  K: {value: x, colour: red}\n" ONE_JOB(""),
 			"2:3: variable name '1X' is invalid: use A-Z a-z 0-9 _, not starting with a digit\n"
 			"3:7: variable 'OK' must be a string or {from_env, secret}, not a list\n"
-			"4:17: from_env 'A B' is not a valid environment variable name\n"
+			"4:17: from_env 'A B' is invalid: use A-Z a-z 0-9 _, not starting with a digit\n"
 			"5:25: secret must be true or false, not 'maybe'\n"
 			"6:6: variable 'N' needs value or from_env\n"
 			"7:17: unknown key 'colour' in variable\n");
@@ -830,7 +830,7 @@ static void retry_problems(void **state)
 			"6:16: missing key 'max' in retry\n"
 			"6:33: retry exit_codes must be a whole number from 1 to 255, not '256'\n"
 			"6:38: retry exit_codes must be a whole number from 1 to 255, not 'x'\n"
-			"6:49: retry when must be always, script_failure or timeout, not 'never'\n"
+			"6:49: unknown retry condition 'never'\n"
 			"6:57: unknown key 'tries' in retry\n"
 			"7:24: missing key 'exit_codes' in allow_failure\n"
 			"7:25: unknown key 'codes' in allow_failure\n");
@@ -893,7 +893,7 @@ static void missing_file(void **state)
 static void structure_problems(void **state)
 {
 	(void)state;
-	expect_problems("[1, 2]\n", "1:1: a pipeline file must be a mapping with stages, not a list\n");
+	expect_problems("[1, 2]\n", "1:1: a pipeline file must be a mapping, not a list\n");
 	expect_problems("name: x\n", "1:1: missing key 'stages' in pipeline\n");
 	expect_problems("stages: []\n", "1:1: pipeline has no stages\n");
 	expect_problems("stages:\n  - name: s\n    jobs: []\n", "3:11: stage 's' has no jobs\n");
@@ -903,7 +903,7 @@ static void structure_problems(void **state)
 	expect_problems("stages:\n  - {name: s, jobs: [x]}\n", "2:22: a job must be a mapping, not a string\n");
 	expect_problems("stages:\n  - {name: [s], jobs: [{name: j, script: x}]}\n",
 			"2:12: stage name must be a string, not a list\n");
-	expect_problems("name: ~\n" ONE_JOB(""), "1:7: name must be a string, not null\n");
+	expect_problems("name: ~\n" ONE_JOB(""), "1:7: pipeline name must be a string, not null\n");
 	expect_problems("stages:\n  - {name: s, jobs: [{name: j}]}\n", "2:22: missing key 'script' in job\n");
 }
 

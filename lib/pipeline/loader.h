@@ -1,0 +1,110 @@
+/* loader.h — the pipeline loader's state, shared by its passes (inside the
+ * pipeline layer only; the model is pipeline.h, the entry points cdx.h).
+ *
+ * Loading happens in passes over positioned YAML trees (ytree.h), each in
+ * its own file:
+ *   1. files (pipeline_load.c): the main file and, depth first, every
+ *      `include:` (relative to the including file, each file once, cycles
+ *      refused); the top-level keys;
+ *   2. variables (pipeline_vars.c) and templates (pipeline_extends.c)
+ *      gathered from all files (the including file wins over what it
+ *      includes);
+ *   3. stages and jobs (pipeline_jobs.c): `extends:` merged in (deep merge
+ *      of mappings, the job's own keys win), keys checked against the
+ *      schema, `matrix:` expanded into one job per combination
+ *      (pipeline_matrix.c);
+ *   4. names indexed, needs resolved, stage cycles found
+ *      (pipeline_needs.c), then the job graph built (dag.c), which finds
+ *      job cycles.
+ * Every pass goes on after a problem, so that one run reports them all; a
+ * pipeline is returned only when no problem was found.  Problems are
+ * reported and counted through the config-tree toolkit (yaml/cfg.h).
+ */
+#ifndef CDX_LOADER_H
+#define CDX_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/map.h"
+#include "pipeline/pipeline.h"
+#include "yaml/cfg.h"
+#include "yaml/ytree.h"
+
+#define CDX_MAX_INCLUDE_DEPTH 16
+#define CDX_MAX_EXTENDS_DEPTH 16
+#define CDX_MAX_MATRIX 1000
+
+struct cdx_loader {
+	struct cdx_cfg c;         /* diagnostics and the problem count */
+	struct cdx_ytree **trees; /* every file loaded, freed at the end */
+	size_t n_trees, cap_trees;
+	char **stack; /* include chain being loaded (canonical) */
+	char **shown; /* the same chain as the user named it */
+	size_t n_stack, cap_stack, cap_shown;
+	char **seen; /* canonical paths already loaded */
+	size_t n_seen, cap_seen;
+	struct cdx_ynode **var_maps; /* `variables:` of each file, lowest precedence first */
+	size_t n_var_maps, cap_var_maps;
+	struct cdx_ynode **tpl_maps; /* `templates:` of each file, same order */
+	size_t n_tpl_maps, cap_tpl_maps;
+	struct cdx_ynode **stage_nodes; /* every stage, in pipeline order */
+	size_t n_stage_nodes, cap_stage_nodes;
+	struct cdx_ytree *scratch;             /* arena for merged nodes */
+	struct cdx_map tpl_done;               /* template name -> index in tpl_resolved */
+	const struct cdx_ynode **tpl_resolved; /* each template with its extends merged, once */
+	size_t n_tpl_resolved, cap_tpl_resolved;
+	struct cdx_pipeline *p;
+	size_t cap_stages, cap_jobs, cap_files;
+	bool too_many; /* the job limit was passed */
+};
+
+/* the keys a job (and so a template) may have */
+extern const char *const cdx_job_keys[];
+extern const size_t cdx_n_job_keys;
+
+/* cdx_loader_intern: the pipeline's own copy of FILE, valid as long as the
+ * pipeline */
+const char *cdx_loader_intern(struct cdx_loader *l, const char *file);
+
+/* pipeline_vars.c */
+/* cdx_vars_set: set VAR in V (replacing one of its name); takes ownership
+ * of the strings in VAR */
+void cdx_vars_set(struct cdx_vars *v, struct cdx_var var);
+/* cdx_loader_vars: the variables mapping MAP into OUT; ALLOW_SECRET lets a
+ * variable be {value, from_env, secret} */
+void cdx_loader_vars(struct cdx_loader *l, const struct cdx_ynode *map, const char *what, bool allow_secret,
+		     struct cdx_vars *out);
+
+/* pipeline_extends.c */
+/* cdx_loader_templates: check every template's name and keys, used or not */
+void cdx_loader_templates(struct cdx_loader *l);
+/* cdx_loader_extends: NODE (a job or template mapping) with its `extends:`
+ * merged in (in the scratch arena), or NODE itself; CHAIN (room for
+ * CDX_MAX_EXTENDS_DEPTH + 1) holds the templates being resolved */
+const struct cdx_ynode *cdx_loader_extends(struct cdx_loader *l, const struct cdx_ynode *node,
+					   const char **chain, size_t depth);
+
+/* pipeline_jobs.c */
+/* cdx_loader_stages: every stage node and its jobs into the pipeline */
+void cdx_loader_stages(struct cdx_loader *l);
+/* cdx_loader_add_job: append J (taken over) unless the job limit is passed */
+void cdx_loader_add_job(struct cdx_loader *l, struct cdx_job *j);
+/* cdx_loader_copy_job: a copy of SRC in DST sharing its pool strings */
+void cdx_loader_copy_job(struct cdx_loader *l, struct cdx_job *dst, const struct cdx_job *src);
+/* cdx_job_clear: free what a job holds outside the pipeline's pool */
+void cdx_job_clear(struct cdx_job *j);
+
+/* pipeline_matrix.c */
+/* cdx_loader_matrix: expand `matrix:` node MATRIX of PROTO (named at
+ * NAME_NODE) into jobs */
+void cdx_loader_matrix(struct cdx_loader *l, const struct cdx_ynode *matrix, const struct cdx_job *proto,
+		       const struct cdx_ynode *name_node);
+
+/* pipeline_needs.c */
+/* cdx_loader_needs: index stages and jobs, resolve every `needs` */
+void cdx_loader_needs(struct cdx_loader *l);
+/* cdx_loader_stage_cycles: report the first cycle of stage needs */
+void cdx_loader_stage_cycles(struct cdx_loader *l);
+
+#endif /* CDX_LOADER_H */
