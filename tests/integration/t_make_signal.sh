@@ -5,7 +5,7 @@
 # escaped into a session of its own), the run must be recorded cancelled
 # by the watcher, and the watcher itself must be gone afterwards.
 . "$(dirname "$0")/lib.sh"
-. "$DATA/make/make_lib.sh"
+. "$(dirname "$0")/make_lib.sh"
 command -v setsid >/dev/null 2>&1 || { echo "setsid not installed" >&2; exit 77; }
 
 marker="cdxsig$$x$(date +%s)"
