@@ -1,7 +1,9 @@
 # lib.sh — shared helpers of the integration tests (sourced, POSIX sh).
 # Provides: $CDX (the built tool), $T (a fresh temporary directory removed
-# at exit), fail, expect_status, expect_contains, expect_file_contains,
-# start_redis (a private redis-server on a free loopback port).
+# at exit), fail, expect_status, expect_contains, expect_not_contains,
+# expect_jq, run_rc, procs, nprocs, kill_procs, job_field, start_redis (a
+# private redis-server on a free loopback port), redis_records,
+# restart_redis.
 set -eu
 : "${CDX_BUILD:?CDX_BUILD must name the build directory}"
 CDX="$CDX_BUILD/cdx"
@@ -43,6 +45,37 @@ expect_contains() {
 expect_not_contains() {
 	case "$OUT" in *"$1"*) fail "expected output not to contain [$1], got: $OUT" ;; *) ;; esac
 }
+
+# expect_jq FILE FILTER WANT: `jq -c FILTER FILE` prints WANT
+expect_jq() {
+	got=$(jq -c "$2" "$1")
+	[ "$got" = "$3" ] || fail "$(basename "$1"): $2 is $got, expected $3"
+}
+
+# run_rc CMD...: run CMD with set -e off, its exit status in $rc (output
+# and redirections as given); `run_rc wait PID` for a background job
+run_rc() {
+	set +e
+	"$@"
+	rc=$?
+	set -e
+}
+
+# procs REGEX: pids of processes with an argument matching REGEX (tests
+# mark the processes of their jobs with numbers such as 987.PID1 that no
+# other command line holds); nprocs REGEX: how many
+procs() { grep -lasE "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's,^/proc/,,; s,/cmdline$,,' || true; }
+nprocs() { procs "$1" | wc -l; }
+# kill_procs REGEX...: SIGKILL every process procs finds (for EXIT traps:
+# what a failed test left running)
+kill_procs() {
+	for _r in "$@"; do
+		for _p in $(procs "$_r"); do kill -9 "$_p" 2>/dev/null || true; done
+	done
+}
+
+# job_field RUN JOB JQ: a field of job JOB in `cdx status RUN --json`
+job_field() { "$CDX" status "$1" --json | jq -r --arg j "$2" ".jobs[] | select(.id == \$j) | $3"; }
 
 # start_redis [ARG...]: a private redis-server on a free loopback port;
 # sets REDIS_PORT, REDIS_PID and REDIS_URL; extra ARGs go to redis-server

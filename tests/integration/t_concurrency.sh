@@ -63,10 +63,7 @@ check() {
 	t0=$(date +%s)
 	expect_status 0 "$CDX" run new.yml
 	expect_contains "cancelling run"
-	set +e
-	wait "$po"
-	rc=$?
-	set -e
+	run_rc wait "$po"
 	[ "$rc" -eq 130 ] || fail "$label: the older run was not cancelled (exit $rc): $(cat old.out)"
 	[ $(($(date +%s) - t0)) -lt 8 ] || fail "$label: cancel_in_progress waited for the old run"
 	echo "ok $label: cancel_in_progress cancels the running run"

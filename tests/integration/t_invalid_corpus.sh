@@ -40,10 +40,7 @@ for f in *.yml; do
 	name=${f%.yml}
 	n=$((n + 1))
 	[ -f "$name.err" ] || { echo "FAIL $f: no $name.err"; bad=$((bad + 1)); continue; }
-	set +e
-	"$CDX" validate "$f" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
+	run_rc "$CDX" validate "$f" >"$T/out" 2>"$T/err"
 	sed "s|@DIR@|$dir_re|g" "$name.err" >"$T/want"
 	lines=$(wc -l <"$T/want")
 	if [ "$lines" -eq 1 ]; then s=""; else s="s"; fi
@@ -73,10 +70,7 @@ $(diff "$T/want" "$T/err" || true)"
 		continue
 	fi
 	# the same problems as JSON, when the tool survives the file
-	set +e
-	"$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
-	rc=$?
-	set -e
+	run_rc "$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
 	if [ "$rc" -ne 2 ] || ! json_ok "$T/json"; then
 		echo "FAIL $f: --json exit $rc or output does not parse"
 		bad=$((bad + 1))
@@ -101,10 +95,7 @@ for f in *.yml; do
 	v=$((v + 1))
 	expect_status 0 "$CDX" validate "$f"
 	expect_contains "$f: ok (pipeline "
-	set +e
-	"$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
-	rc=$?
-	set -e
+	run_rc "$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
 	[ "$rc" -eq 0 ] || { echo "FAIL $f: --json exit $rc"; bad=$((bad + 1)); continue; }
 	json_ok "$T/json" || { echo "FAIL $f: --json does not parse"; bad=$((bad + 1)); continue; }
 	if [ -n "$JQ" ]; then

@@ -203,10 +203,7 @@ expect_status 0 "$CDX" run forgot.yml -j 1 --output quiet
 failed=
 for seed in 1 2 3 4 5 6 7 8; do
 	rm -f made
-	set +e
-	"$CDX" run forgot.yml -j 1 --output quiet --shuffle "$seed" >/dev/null 2>&1
-	rc=$?
-	set -e
+	run_rc "$CDX" run forgot.yml -j 1 --output quiet --shuffle "$seed" >/dev/null 2>&1
 	if [ "$rc" -eq 1 ]; then failed=$seed; break; fi
 	[ "$rc" -eq 0 ] || fail "--shuffle $seed: exit $rc"
 done

@@ -63,10 +63,7 @@ expect_status 0 "$SC" "$U" lock deploy:web:stop 5000 5000 10
 t2=$(echo "$OUT" | sed -n 's/^token //p')
 [ "$t2" -gt "$t1" ] || fail "the new holder's token $t2 is not above $t1"
 kill -CONT "$sp"
-set +e
-wait "$sp"
-rc=$?
-set -e
+run_rc wait "$sp"
 [ "$rc" -eq 5 ] || fail "the stopped holder's late write was not refused (exit $rc): $(cat stopped.out)"
 grep -q lost stopped.out || fail "the stopped holder did not notice it lost the lock: $(cat stopped.out)"
 marks | grep -q "leave $t1 deploy:web:stop" && fail "the late write of token $t1 was recorded"
@@ -78,10 +75,7 @@ echo "ok stopped holder lost the lock ($t1 -> $t2) and its late write was refuse
 gp=$!
 until grep -q token gone.out; do sleep 0.01; done
 kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
-set +e
-wait "$gp"
-rc=$?
-set -e
+run_rc wait "$gp"
 [ "$rc" -eq 4 ] || [ "$rc" -eq 5 ] || fail "a holder without Redis did not fail (exit $rc): $(cat gone.out)"
 expect_status 4 "$SC" "$U" lock deploy:web:gone 3000 0 10
 expect_contains "127.0.0.1:$REDIS_PORT"

@@ -17,10 +17,6 @@ cd "$T"
 export RES="$T/res"
 mkdir "$RES"
 
-# procs REGEX: pids of processes with an argument matching REGEX (the
-# markers below are numbers no other process has on its command line)
-procs() { grep -lasE "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's,^/proc/,,; s,/cmdline$,,' || true; }
-nprocs() { procs "$1" | wc -l; }
 # wait_procs REGEX N: until exactly N such processes run (10 s at most)
 wait_procs() {
 	i=0
@@ -30,7 +26,7 @@ wait_procs() {
 	done
 }
 newest_run() { "$CDX" runs --json | jq -r '.[0].id'; }
-job_status() { "$CDX" status "$1" --json | jq -r --arg j "$2" '.jobs[] | select(.id == $j) | .status'; }
+job_status() { job_field "$1" "$2" .status; }
 
 M1="987\\.${$}1" M2="987\\.${$}2" M3="987\\.${$}3"
 # a script names its marker through a variable, so that only the sleep
@@ -54,10 +50,7 @@ EOF
 pid=$!
 wait_procs "$M1" 2
 kill -INT "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
+run_rc wait "$pid"
 [ "$rc" -eq 130 ] || fail "SIGINT: exit $rc, want 130: $(cat out1.txt)"
 [ "$(nprocs "$M1")" -eq 0 ] || fail "SIGINT: job processes left: $(procs "$M1")"
 [ ! -f "$RES/c" ] && [ ! -f "$RES/z" ] || fail "SIGINT: a job started after the cancel"
@@ -81,10 +74,7 @@ done
 pid=$!
 wait_procs "$M1" 2
 kill -TERM "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
+run_rc wait "$pid"
 [ "$rc" -eq 130 ] || fail "SIGTERM: exit $rc, want 130: $(cat out2.txt)"
 [ "$(nprocs "$M1")" -eq 0 ] || fail "SIGTERM: job processes left"
 [ "$("$CDX" status "$(newest_run)" --json | jq -r .status)" = cancelled ] || fail "SIGTERM: run not cancelled"
@@ -119,10 +109,7 @@ while kill -0 "$pid" 2>/dev/null; do
 	i=$((i + 1)); [ "$i" -lt 60 ] || fail "cdx still running 3 s after the second SIGINT"
 	sleep 0.05
 done
-set +e
-wait "$pid"
-rc=$?
-set -e
+run_rc wait "$pid"
 [ "$rc" -eq 130 ] || fail "second SIGINT: exit $rc, want 130: $(cat out3.txt)"
 [ "$(nprocs "$M2")" -eq 0 ] || fail "second SIGINT: processes left: $(procs "$M2")"
 id=$(newest_run)
@@ -168,10 +155,7 @@ for k in '' -k; do
 		kill -INT "$pid"
 		sleep 0.3
 		exec 3>&-
-		set +e
-		wait "$pid"
-		rc=$?
-		set -e
+		run_rc wait "$pid"
 		[ "$rc" -eq 130 ] || fail "drain$k: exit $rc, want 130: $(cat out4.txt)"
 		[ "$(cat "$RES/drain.attempts")" = 1 ] ||
 			fail "drain$k: attempts started after SIGINT: $(tr '\n' ' ' <"$RES/drain.attempts"); output: $(cat out4.txt)"

@@ -11,20 +11,11 @@
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 cd "$T"
 
-procs() { grep -lasE "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's,^/proc/,,; s,/cmdline$,,' || true; }
-nprocs() { procs "$1" | wc -l; }
-job_field() { "$CDX" status "$1" --json | jq -r --arg j "$2" ".jobs[] | select(.id == \$j) | $3"; }
-
 # markers: scripts name them through variables, so that only the sleeps
 # carry them on their command lines
 export MK_TERM="987.${$}1" MK_SETSID="987.${$}2" MK_BG="987.${$}3" MK_NOHUP="987.${$}4" MK_ENVI="987.${$}5"
 R_TERM="987\\.${$}1" R_SETSID="987\\.${$}2" R_BG="987\\.${$}3" R_NOHUP="987\\.${$}4" R_ENVI="987\\.${$}5"
-cleanup_leftovers() {
-	for r in "$R_TERM" "$R_SETSID" "$R_BG" "$R_NOHUP" "$R_ENVI"; do
-		for p in $(procs "$r"); do kill -9 "$p" 2>/dev/null || true; done
-	done
-}
-trap 'cleanup_leftovers; cleanup' EXIT
+trap 'kill_procs "$R_TERM" "$R_SETSID" "$R_BG" "$R_NOHUP" "$R_ENVI"; cleanup' EXIT
 
 cat >left.yml <<'EOF'
 name: left
@@ -59,10 +50,7 @@ stages:
     jobs:
       - {name: check, needs: [s/background], script: 'true'}
 EOF
-set +e
-"$CDX" run left.yml -j 4 -k >out.txt 2>&1
-rc=$?
-set -e
+run_rc "$CDX" run left.yml -j 4 -k >out.txt 2>&1
 [ "$rc" -eq 1 ] || fail "exit $rc, want 1 (two jobs time out): $(cat out.txt)"
 # the run ended although processes in it ignore SIGTERM or left the session
 grep -Eq '^\[[1-4]/4\] FAILED +s/deaf .*\(timed out\)' out.txt || fail "deaf did not time out: $(cat out.txt)"

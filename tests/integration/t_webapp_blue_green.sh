@@ -73,10 +73,7 @@ slot=$(cd "$EX/run/pids" && grep -l '^1\.4\.0$' web-staging-*.version | sed 's/w
 [ -n "$slot" ] || fail "no slot holds 1.4.0"
 (cd "$EX" && CDX_APP=web CDX_ENV=staging CDX_SLOT=$slot sh hooks/stop.sh)
 loadgen_start staging
-set +e
-"$CDX" rollback web staging --to 1.4.0 --wait 1m >"$T/rb.log" 2>&1
-rc=$?
-set -e
+run_rc "$CDX" rollback web staging --to 1.4.0 --wait 1m >"$T/rb.log" 2>&1
 loadgen_stop
 expect_no_failures "cdx rollback --to 1.4.0 onto a stopped slot (exit $rc)"
 if [ "$rc" -eq 0 ]; then

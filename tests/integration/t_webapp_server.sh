@@ -79,10 +79,7 @@ kill -TERM "$PIDS"
 sleep 0.2
 if curl -s -o /dev/null --max-time 1 "$url/health"; then fail "a new connection was accepted after SIGTERM"; fi
 wait "$reader" || true
-set +e
-wait "$PIDS"
-rc=$?
-set -e
+run_rc wait "$PIDS"
 PIDS=
 [ "$rc" -eq 0 ] || fail "webapp exit status $rc after SIGTERM: $(cat "$T/fg.log")"
 grep -q '^HTTP/1.1 200' "$T/inflight.out" && grep -q '^1.0.0' "$T/inflight.out" ||
