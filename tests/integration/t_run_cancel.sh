@@ -46,13 +46,18 @@ stages:
     jobs:
       - {name: z, script: touch "\$RES/z"}
 EOF
-"$CDX" run cancel.yml -j 2 >out1.txt 2>&1 &
-pid=$!
-wait_procs "$M1" 2
-kill -INT "$pid"
-run_rc wait "$pid"
-[ "$rc" -eq 130 ] || fail "SIGINT: exit $rc, want 130: $(cat out1.txt)"
-[ "$(nprocs "$M1")" -eq 0 ] || fail "SIGINT: job processes left: $(procs "$M1")"
+# cancel_with SIG OUT: run cancel.yml, send SIG once a and b run; cdx
+# exits 130 and leaves no process of its jobs
+cancel_with() {
+	"$CDX" run cancel.yml -j 2 >"$2" 2>&1 &
+	pid=$!
+	wait_procs "$M1" 2
+	kill -"$1" "$pid"
+	run_rc wait "$pid"
+	[ "$rc" -eq 130 ] || fail "SIG$1: exit $rc, want 130: $(cat "$2")"
+	[ "$(nprocs "$M1")" -eq 0 ] || fail "SIG$1: job processes left: $(procs "$M1")"
+}
+cancel_with INT out1.txt
 [ ! -f "$RES/c" ] && [ ! -f "$RES/z" ] || fail "SIGINT: a job started after the cancel"
 grep -Eq '^\[[1-4]/4\] cancel +one/a' out1.txt || fail "no cancel line for one/a: $(cat out1.txt)"
 grep -q '^cancel cancelled in ' out1.txt || fail "no summary: $(cat out1.txt)"
@@ -70,13 +75,7 @@ done
 [ "$("$CDX" runs --json | jq -r '.[0].status')" = cancelled ] || fail "cdx runs disagrees"
 
 # ---- SIGTERM does the same ------------------------------------------------
-"$CDX" run cancel.yml -j 2 >out2.txt 2>&1 &
-pid=$!
-wait_procs "$M1" 2
-kill -TERM "$pid"
-run_rc wait "$pid"
-[ "$rc" -eq 130 ] || fail "SIGTERM: exit $rc, want 130: $(cat out2.txt)"
-[ "$(nprocs "$M1")" -eq 0 ] || fail "SIGTERM: job processes left"
+cancel_with TERM out2.txt
 [ "$("$CDX" status "$(newest_run)" --json | jq -r .status)" = cancelled ] || fail "SIGTERM: run not cancelled"
 
 # ---- a second SIGINT kills at once ----------------------------------------
