@@ -118,14 +118,14 @@ wait "$bg" || fail "promoted deployment failed: $(cat slow.out)"
 paused 1.2
 expect_status 0 "$CDX" abort web slow
 run_rc wait "$bg"
-[ "$rc" -eq 1 ] || fail "aborted deployment: exit $rc: $(cat slow.out)"
+[ "$RC" -eq 1 ] || fail "aborted deployment: exit $RC: $(cat slow.out)"
 grep -q "aborted" slow.out || fail "abort: $(cat slow.out)"
 [ "$(live_version)" = 1.1 ] || fail "after abort: $(live_version)"
 [ "$(cat state/weight)" = "s1 0" ] || fail "after abort the canary has $(cat state/weight)"
 paused 1.3
 kill -INT "$bg"
 run_rc wait "$bg"
-[ "$rc" -eq 130 ] || fail "interrupted deployment: exit $rc: $(cat slow.out)"
+[ "$RC" -eq 130 ] || fail "interrupted deployment: exit $RC: $(cat slow.out)"
 grep -q "rolled back, now serving 1.1" slow.out || fail "SIGINT: $(cat slow.out)"
 [ "$(live_version)" = 1.1 ] || fail "after SIGINT: $(live_version)"
 expect_status 2 "$CDX" promote web slow

@@ -76,7 +76,7 @@ expect_contains "cdx run: unexpected argument"
 # ---- order respects needs, on any number of workers ------------------------
 for j in 1 2 3 4 8; do
 	run_rc "$CDX" run "$P" --dry-run --json -j "$j" >"$T/plan.json"
-	[ "$rc" -eq 0 ] || fail "--json -j $j: exit $rc"
+	[ "$RC" -eq 0 ] || fail "--json -j $j: exit $RC"
 	jq -e . "$T/plan.json" >/dev/null || fail "--json -j $j does not parse"
 	# every job starts after each job it needs (directly or through a
 	# stage) has finished, and appears after it in the order
@@ -120,7 +120,7 @@ check '.critical_path' '["fetch/sources","build/compile","test/unit","release/ta
 # a pipeline with problems: the diagnostics, exit 2, no plan
 printf 'stages:\n  - name: s\n    jobs: [{name: j, script: x, needs: [s/k]}]\n' >"$T/bad.yml"
 run_rc "$CDX" run "$T/bad.yml" --dry-run >"$T/out" 2>"$T/err"
-[ "$rc" -eq 2 ] || fail "bad pipeline: exit $rc"
+[ "$RC" -eq 2 ] || fail "bad pipeline: exit $RC"
 [ ! -s "$T/out" ] || fail "bad pipeline: a plan was printed"
 grep -q "bad.yml:3:41: unknown job 's/k' in needs (did you mean 's/j'?)" "$T/err" || fail "bad pipeline: $(cat "$T/err")"
 

@@ -46,8 +46,8 @@ for f in *.yml; do
 	if [ "$lines" -eq 1 ]; then s=""; else s="s"; fi
 	printf 'cdx validate: %d problem%s found\n' "$lines" "$s" >>"$T/want"
 	why=
-	if [ "$rc" -ne 2 ]; then
-		why="exit status $rc, not 2"
+	if [ "$RC" -ne 2 ]; then
+		why="exit status $RC, not 2"
 	elif [ -s "$T/out" ]; then
 		why="unexpected stdout: $(cat "$T/out")"
 	elif ! cmp -s "$T/want" "$T/err"; then
@@ -71,8 +71,8 @@ $(diff "$T/want" "$T/err" || true)"
 	fi
 	# the same problems as JSON, when the tool survives the file
 	run_rc "$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
-	if [ "$rc" -ne 2 ] || ! json_ok "$T/json"; then
-		echo "FAIL $f: --json exit $rc or output does not parse"
+	if [ "$RC" -ne 2 ] || ! json_ok "$T/json"; then
+		echo "FAIL $f: --json exit $RC or output does not parse"
 		bad=$((bad + 1))
 	elif [ -n "$JQ" ]; then
 		got=$(jq -r '.files[0].problems | length' "$T/json")
@@ -96,7 +96,7 @@ for f in *.yml; do
 	expect_status 0 "$CDX" validate "$f"
 	expect_contains "$f: ok (pipeline "
 	run_rc "$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
-	[ "$rc" -eq 0 ] || { echo "FAIL $f: --json exit $rc"; bad=$((bad + 1)); continue; }
+	[ "$RC" -eq 0 ] || { echo "FAIL $f: --json exit $RC"; bad=$((bad + 1)); continue; }
 	json_ok "$T/json" || { echo "FAIL $f: --json does not parse"; bad=$((bad + 1)); continue; }
 	if [ -n "$JQ" ]; then
 		[ "$(jq -r '.valid' "$T/json")" = true ] || { echo "FAIL $f: --json says invalid"; bad=$((bad + 1)); }

@@ -258,7 +258,7 @@ done
 # ---- the pipeline's timeout: make fails, the run is recorded timeout ---------
 rm -rf stamps
 run_rc run_make timeout >/dev/null 2>&1
-[ "$rc" -ne 0 ] || fail "timeout: 1s in the pipeline, a 3 s job, and make timeout exits 0"
+[ "$RC" -ne 0 ] || fail "timeout: 1s in the pipeline, a 3 s job, and make timeout exits 0"
 st=$(settled_status timeout)
 [ "$st" = timeout ] || fail "the run that exceeded the pipeline's timeout is recorded $st"
 

@@ -58,7 +58,7 @@ run=$(runs_json sig | jq -r '.[0].id')
 
 kill -INT "-$pgid" || fail "cannot signal make's process group $pgid"
 run_rc wait "$bg"
-[ "$rc" -ne 0 ] || fail "make exited 0 after SIGINT"
+[ "$RC" -ne 0 ] || fail "make exited 0 after SIGINT"
 [ ! -e /proc/"$pgid" ] || [ "$(cut -d' ' -f3 /proc/"$pgid"/stat 2>/dev/null)" = Z ] ||
 	fail "make ($pgid) is still running after SIGINT"
 

@@ -70,7 +70,7 @@ sweep() { # sweep NAME KIND: crash at every transition, recover, check
 		v="c$n"
 		before=$(wc -l <"$J")
 		run_rc env CDX_TEST_CRASH_AT=$n "$CDX" deploy web prod "$v" >crash.out 2>&1
-		[ "$rc" -eq 137 ] || fail "$CASE: cdx did not die by SIGKILL (exit $rc): $(cat crash.out)"
+		[ "$RC" -eq 137 ] || fail "$CASE: cdx did not die by SIGKILL (exit $RC): $(cat crash.out)"
 		[ "$(wc -l <"$J")" -gt "$before" ] || fail "$CASE: nothing recorded"
 		# cdx recover
 		"$CDX" recover --json >rec.json 2>rec.err || fail "$CASE: recover failed: $(cat rec.json rec.err)"
@@ -134,18 +134,15 @@ n=4   # pending deploying verifying failed rolling_back rolling_back rolled_back
 while [ "$n" -le 6 ]; do
 	CASE="blue_green failing, crash at $n"
 	run_rc env CDX_TEST_CRASH_AT=$n "$CDX" deploy web prod "bad$n" >/dev/null 2>&1
-	[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+	[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
 	recovered "$cur"
 	consistent "$cur"
 	n=$((n + 1))
 done
 CASE="recovery killed"
-set +e
-CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod z1 >/dev/null 2>&1
-CDX_TEST_CRASH_AT=1 "$CDX" recover >/dev/null 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod z1 >/dev/null 2>&1 || true
+run_rc env CDX_TEST_CRASH_AT=1 "$CDX" recover >/dev/null 2>&1
+[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
 recovered "$cur"
 consistent "$cur"
 journal_check >/dev/null
@@ -155,7 +152,7 @@ use_project roll
 CASE="rollback crash"
 "$CDX" deploy web prod y1 >/dev/null 2>&1 || fail "$CASE: deploy y1"
 run_rc env CDX_TEST_CRASH_AT=3 "$CDX" rollback web prod --to x2 >/dev/null 2>&1
-[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
 id=$("$CDX" deployments web prod --json | jq -r '.[-1].id')
 [ "$(dep_field "$id" kind)" = rollback ] || fail "$CASE: $(dep_field "$id" kind)"
 recovered x2
@@ -166,7 +163,7 @@ journal_check >/dev/null
 project first "strategy: blue_green" "slots: {b1: {}, b2: {}}" "$SLOW_SCALE_DOWN"
 CASE="first deployment crash"
 run_rc env CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod 1.0 >/dev/null 2>&1
-[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
 [ "$(cat state/b1)" = 1.0 ] || fail "$CASE: the slot was not started before the crash"
 recovered null
 [ ! -f state/b1 ] || fail "$CASE: the half-deployed slot still runs"

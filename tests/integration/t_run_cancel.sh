@@ -54,7 +54,7 @@ cancel_with() {
 	wait_procs "$M1" 2
 	kill -"$1" "$pid"
 	run_rc wait "$pid"
-	[ "$rc" -eq 130 ] || fail "SIG$1: exit $rc, want 130: $(cat "$2")"
+	[ "$RC" -eq 130 ] || fail "SIG$1: exit $RC, want 130: $(cat "$2")"
 	[ "$(nprocs "$M1")" -eq 0 ] || fail "SIG$1: job processes left: $(procs "$M1")"
 }
 cancel_with INT out1.txt
@@ -109,7 +109,7 @@ while kill -0 "$pid" 2>/dev/null; do
 	sleep 0.05
 done
 run_rc wait "$pid"
-[ "$rc" -eq 130 ] || fail "second SIGINT: exit $rc, want 130: $(cat out3.txt)"
+[ "$RC" -eq 130 ] || fail "second SIGINT: exit $RC, want 130: $(cat out3.txt)"
 [ "$(nprocs "$M2")" -eq 0 ] || fail "second SIGINT: processes left: $(procs "$M2")"
 id=$(newest_run)
 [ "$("$CDX" status "$id" --json | jq -r .status)" = cancelled ] || fail "second SIGINT: run status"
@@ -155,7 +155,7 @@ for k in '' -k; do
 		sleep 0.3
 		exec 3>&-
 		run_rc wait "$pid"
-		[ "$rc" -eq 130 ] || fail "drain$k: exit $rc, want 130: $(cat out4.txt)"
+		[ "$RC" -eq 130 ] || fail "drain$k: exit $RC, want 130: $(cat out4.txt)"
 		[ "$(cat "$RES/drain.attempts")" = 1 ] ||
 			fail "drain$k: attempts started after SIGINT: $(tr '\n' ' ' <"$RES/drain.attempts"); output: $(cat out4.txt)"
 	else

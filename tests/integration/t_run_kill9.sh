@@ -92,7 +92,7 @@ for ms in $(awk -v seed="$$" -v n="$trials" 'BEGIN { srand(seed); for (i = 0; i 
 		norecord=$((norecord + 1)) # killed before the run was recorded
 	else
 		[ "$after" -eq $((before + 1)) ] || fail "trial $i: $before runs before, $after after"
-		if [ "$rc" -eq 0 ]; then
+		if [ "$RC" -eq 0 ]; then
 			[ "$st" = success ] || fail "trial $i: run ended before the kill but reads $st"
 		else
 			[ "$st" = interrupted ] || fail "trial $i: killed run (after ${ms} ms) reads $st, want interrupted"

@@ -51,7 +51,7 @@ stages:
       - {name: check, needs: [s/background], script: 'true'}
 EOF
 run_rc "$CDX" run left.yml -j 4 -k >out.txt 2>&1
-[ "$rc" -eq 1 ] || fail "exit $rc, want 1 (two jobs time out): $(cat out.txt)"
+[ "$RC" -eq 1 ] || fail "exit $RC, want 1 (two jobs time out): $(cat out.txt)"
 # the run ended although processes in it ignore SIGTERM or left the session
 grep -Eq '^\[[1-4]/4\] FAILED +s/deaf .*\(timed out\)' out.txt || fail "deaf did not time out: $(cat out.txt)"
 grep -Eq '^\[[1-4]/4\] FAILED +s/escape .*\(timed out\)' out.txt || fail "escape did not time out: $(cat out.txt)"
