@@ -53,7 +53,17 @@ hooks_yaml() {
 	printf "%${1}shealth: {command: '%s', retries: 1, timeout: 10s}\n" '' "$H_HEALTH"
 }
 
-# slot_version: the version the live slot runs ("" when none)
+# web_app_yaml: the head of a project file with one application, web,
+# whose hooks and health are the ones above; the caller adds its
+# environments (indented by 6)
+web_app_yaml() {
+	echo "applications:"
+	echo "  web:"
+	hooks_yaml 4
+	echo "    environments:"
+}
+
+# live_version: the version the live slot runs ("" when none)
 live_version() {
 	[ -f state/live ] || { echo ""; return 0; }
 	_ls=$(cat state/live)

@@ -1,7 +1,9 @@
 # lib.sh — shared helpers of the integration tests (sourced, POSIX sh).
 # Provides: $CDX (the built tool), $T (a fresh temporary directory removed
-# at exit), fail, expect_status, expect_contains, expect_file_contains,
-# start_redis (a private redis-server on a free loopback port).
+# at exit), fail, expect_status, expect_contains, expect_not_contains,
+# expect_jq, run_rc, procs, nprocs, kill_procs, job_field, have_redis,
+# start_redis (a private redis-server on a free loopback port), R,
+# redis_state, redis_records, stop_redis, restart_redis.
 set -eu
 : "${CDX_BUILD:?CDX_BUILD must name the build directory}"
 CDX="$CDX_BUILD/cdx"
@@ -44,14 +46,50 @@ expect_not_contains() {
 	case "$OUT" in *"$1"*) fail "expected output not to contain [$1], got: $OUT" ;; *) ;; esac
 }
 
+# expect_jq FILE FILTER WANT: `jq -c FILTER FILE` prints WANT
+expect_jq() {
+	got=$(jq -c "$2" "$1")
+	[ "$got" = "$3" ] || fail "$(basename "$1"): $2 is $got, expected $3"
+}
+
+# run_rc CMD...: run CMD with set -e off, its exit status in $RC (output
+# and redirections as given); `run_rc wait PID` for a background job
+run_rc() {
+	set +e
+	"$@"
+	RC=$?
+	set -e
+}
+
+# procs REGEX: pids of processes with an argument matching REGEX (tests
+# mark the processes of their jobs with numbers such as 987.PID1 that no
+# other command line holds); nprocs REGEX: how many
+procs() { grep -lasE "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's,^/proc/,,; s,/cmdline$,,' || true; }
+nprocs() { procs "$1" | wc -l; }
+# kill_procs REGEX...: SIGKILL every process procs finds (for EXIT traps:
+# what a failed test left running)
+kill_procs() {
+	for _r in "$@"; do
+		for _p in $(procs "$_r"); do kill -9 "$_p" 2>/dev/null || true; done
+	done
+}
+
+# job_field RUN JOB JQ: a field of job JOB in `cdx status RUN --json`
+job_field() { "$CDX" status "$1" --json | jq -r --arg j "$2" ".jobs[] | select(.id == \$j) | $3"; }
+
+# have_redis: redis-server is installed and cdx was built with redis
+have_redis() {
+	command -v redis-server >/dev/null 2>&1 &&
+		! "$CDX" --state redis://127.0.0.1:1 runs 2>&1 | grep -q "built without redis"
+}
+
 # start_redis [ARG...]: a private redis-server on a free loopback port;
 # sets REDIS_PORT, REDIS_PID and REDIS_URL; extra ARGs go to redis-server
 # (e.g. --appendonly yes, --requirepass PW).  REDIS_PORT set beforehand is
 # reused (a restart on the same port, see restart_redis).
 start_redis() {
-	command -v redis-server >/dev/null 2>&1 || { echo "redis-server not installed" >&2; exit 77; }
-	if "$CDX" --state redis://127.0.0.1:1 runs 2>&1 | grep -q "built without redis"; then
-		echo "cdx was built without redis (configure --without-redis)" >&2
+	if ! have_redis; then
+		echo "redis-server not installed, or cdx built without redis (configure --without-redis)" >&2
 		exit 77
 	fi
 	pick=no
@@ -88,6 +126,16 @@ start_redis() {
 	done
 }
 
+# R ARG...: redis-cli on the private server
+R() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# redis_state [ARG...]: start_redis, and make it cdx's store (CDX_STATE,
+# with its local directory $T/local)
+redis_state() {
+	start_redis "$@"
+	export CDX_STATE="$REDIS_URL" CDX_REDIS_LOCAL="$T/local"
+}
+
 # redis_records [PREFIX]: every record of the Redis store on $REDIS_PORT,
 # one compact JSON object a line, oldest first (entries of PREFIXrecords
 # hold a batch, a JSON array; see redis/SCHEMA.md)
@@ -95,11 +143,16 @@ redis_records() {
 	redis-cli -p "$REDIS_PORT" --raw xrange "${1:-cdx:}records" - + | grep -e '^\[' -e '^{' | jq -c 'if type == "array" then .[] else . end'
 }
 
-# restart_redis [ARG...]: stop the server (SIGKILL when KILL=9) and start it
-# again on the same port and directory
-restart_redis() {
+# stop_redis: stop the server (SIGKILL when KILL=9), as if it went away
+stop_redis() {
 	kill -"${KILL:-TERM}" "$REDIS_PID" 2>/dev/null || true
 	wait "$REDIS_PID" 2>/dev/null || true
 	REDIS_PID=
+}
+
+# restart_redis [ARG...]: stop_redis, and start it again on the same port
+# and directory
+restart_redis() {
+	stop_redis
 	start_redis "$@"
 }

@@ -8,11 +8,8 @@ version=$(sed -n 's/^#define CDX_VERSION "\(.*\)"/\1/p' "$TOP/include/cdx.h")
 
 # --help and -h: usage on stdout, every command listed, exit 0
 for h in --help -h help; do
-	set +e
-	"$CDX" "$h" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-	[ "$rc" -eq 0 ] || fail "cdx $h: exit $rc"
+	run_rc "$CDX" "$h" >"$T/out" 2>"$T/err"
+	[ "$RC" -eq 0 ] || fail "cdx $h: exit $RC"
 	[ ! -s "$T/err" ] || fail "cdx $h wrote to stderr: $(cat "$T/err")"
 	OUT=$(cat "$T/out")
 	expect_contains "usage: cdx [--config FILE] [--state URL] COMMAND [ARGS]"
@@ -23,11 +20,8 @@ for h in --help -h help; do
 done
 
 # no command at all: usage on stderr, exit 2
-set +e
-"$CDX" >"$T/out" 2>"$T/err"
-rc=$?
-set -e
-[ "$rc" -eq 2 ] || fail "cdx without a command: exit $rc, not 2"
+run_rc "$CDX" >"$T/out" 2>"$T/err"
+[ "$RC" -eq 2 ] || fail "cdx without a command: exit $RC, not 2"
 [ ! -s "$T/out" ] || fail "cdx without a command wrote to stdout"
 grep -q '^usage: cdx ' "$T/err" || fail "cdx without a command: no usage on stderr"
 

@@ -63,11 +63,8 @@ check() {
 	t0=$(date +%s)
 	expect_status 0 "$CDX" run new.yml
 	expect_contains "cancelling run"
-	set +e
-	wait "$po"
-	rc=$?
-	set -e
-	[ "$rc" -eq 130 ] || fail "$label: the older run was not cancelled (exit $rc): $(cat old.out)"
+	run_rc wait "$po"
+	[ "$RC" -eq 130 ] || fail "$label: the older run was not cancelled (exit $RC): $(cat old.out)"
 	[ $(($(date +%s) - t0)) -lt 8 ] || fail "$label: cancel_in_progress waited for the old run"
 	echo "ok $label: cancel_in_progress cancels the running run"
 }
@@ -76,11 +73,10 @@ export CDX_STATE="file:$T/state"
 check file
 [ -f "$T/state/concurrency/g1.0.lock" ] || fail "no slot file"
 
-if command -v redis-server >/dev/null 2>&1 && ! "$CDX" --state redis://127.0.0.1:1 runs 2>&1 | grep -q "built without redis"; then
-	start_redis
-	export CDX_STATE="$REDIS_URL" CDX_REDIS_LOCAL="$T/local"
+if have_redis; then
+	redis_state
 	check redis
-	[ "$(redis-cli -p "$REDIS_PORT" --scan --pattern 'cdx:lock:concurrency:*' | wc -l)" -eq 0 ] || fail "slots left held"
+	[ "$(R --scan --pattern 'cdx:lock:concurrency:*' | wc -l)" -eq 0 ] || fail "slots left held"
 else
 	echo "skip redis: redis-server not installed, or cdx built without redis"
 fi

@@ -14,10 +14,7 @@
 . "$(dirname "$0")/deploy_lib.sh"
 
 {
-	echo "applications:"
-	echo "  web:"
-	hooks_yaml 4
-	echo "    environments:"
+	web_app_yaml
 	echo "      staging: {strategy: blue_green, $SLOW_SCALE_DOWN}"
 	echo "      manual:"
 	echo "        rollback: {on_failure: manual}"
@@ -120,15 +117,15 @@ wait "$bg" || fail "promoted deployment failed: $(cat slow.out)"
 [ "$(live_version)" = 1.1 ] || fail "after promote: $(live_version)"
 paused 1.2
 expect_status 0 "$CDX" abort web slow
-set +e; wait "$bg"; rc=$?; set -e
-[ "$rc" -eq 1 ] || fail "aborted deployment: exit $rc: $(cat slow.out)"
+run_rc wait "$bg"
+[ "$RC" -eq 1 ] || fail "aborted deployment: exit $RC: $(cat slow.out)"
 grep -q "aborted" slow.out || fail "abort: $(cat slow.out)"
 [ "$(live_version)" = 1.1 ] || fail "after abort: $(live_version)"
 [ "$(cat state/weight)" = "s1 0" ] || fail "after abort the canary has $(cat state/weight)"
 paused 1.3
 kill -INT "$bg"
-set +e; wait "$bg"; rc=$?; set -e
-[ "$rc" -eq 130 ] || fail "interrupted deployment: exit $rc: $(cat slow.out)"
+run_rc wait "$bg"
+[ "$RC" -eq 130 ] || fail "interrupted deployment: exit $RC: $(cat slow.out)"
 grep -q "rolled back, now serving 1.1" slow.out || fail "SIGINT: $(cat slow.out)"
 [ "$(live_version)" = 1.1 ] || fail "after SIGINT: $(live_version)"
 expect_status 2 "$CDX" promote web slow

@@ -75,11 +75,8 @@ expect_contains "cdx run: unexpected argument"
 
 # ---- order respects needs, on any number of workers ------------------------
 for j in 1 2 3 4 8; do
-	set +e
-	"$CDX" run "$P" --dry-run --json -j "$j" >"$T/plan.json"
-	rc=$?
-	set -e
-	[ "$rc" -eq 0 ] || fail "--json -j $j: exit $rc"
+	run_rc "$CDX" run "$P" --dry-run --json -j "$j" >"$T/plan.json"
+	[ "$RC" -eq 0 ] || fail "--json -j $j: exit $RC"
 	jq -e . "$T/plan.json" >/dev/null || fail "--json -j $j does not parse"
 	# every job starts after each job it needs (directly or through a
 	# stage) has finished, and appears after it in the order
@@ -100,10 +97,7 @@ done
 expect_status 0 "$CDX" run "$P" --dry-run --json -j 4
 printf '%s\n' "$OUT" >"$T/plan.json"
 jq -e . "$T/plan.json" >/dev/null || fail "--json does not parse"
-check() { # check JQ-FILTER EXPECTED
-	got=$(jq -c "$1" "$T/plan.json")
-	[ "$got" = "$2" ] || fail "--json: $1 is $got, expected $2"
-}
+check() { expect_jq "$T/plan.json" "$@"; } # check JQ-FILTER EXPECTED
 check '.pipeline' '"plan"'
 check '[.jobs, .stages, .workers, .levels, .max_parallelism]' '[6,3,4,3,3]'
 check '[.total_work_s, .critical_path_s, .lower_bound_s, .predicted_makespan_s]' '[12,8,8,8]'
@@ -125,11 +119,8 @@ check '.critical_path' '["fetch/sources","build/compile","test/unit","release/ta
 
 # a pipeline with problems: the diagnostics, exit 2, no plan
 printf 'stages:\n  - name: s\n    jobs: [{name: j, script: x, needs: [s/k]}]\n' >"$T/bad.yml"
-set +e
-"$CDX" run "$T/bad.yml" --dry-run >"$T/out" 2>"$T/err"
-rc=$?
-set -e
-[ "$rc" -eq 2 ] || fail "bad pipeline: exit $rc"
+run_rc "$CDX" run "$T/bad.yml" --dry-run >"$T/out" 2>"$T/err"
+[ "$RC" -eq 2 ] || fail "bad pipeline: exit $RC"
 [ ! -s "$T/out" ] || fail "bad pipeline: a plan was printed"
 grep -q "bad.yml:3:41: unknown job 's/k' in needs (did you mean 's/j'?)" "$T/err" || fail "bad pipeline: $(cat "$T/err")"
 

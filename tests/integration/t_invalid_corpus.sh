@@ -40,17 +40,14 @@ for f in *.yml; do
 	name=${f%.yml}
 	n=$((n + 1))
 	[ -f "$name.err" ] || { echo "FAIL $f: no $name.err"; bad=$((bad + 1)); continue; }
-	set +e
-	"$CDX" validate "$f" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
+	run_rc "$CDX" validate "$f" >"$T/out" 2>"$T/err"
 	sed "s|@DIR@|$dir_re|g" "$name.err" >"$T/want"
 	lines=$(wc -l <"$T/want")
 	if [ "$lines" -eq 1 ]; then s=""; else s="s"; fi
 	printf 'cdx validate: %d problem%s found\n' "$lines" "$s" >>"$T/want"
 	why=
-	if [ "$rc" -ne 2 ]; then
-		why="exit status $rc, not 2"
+	if [ "$RC" -ne 2 ]; then
+		why="exit status $RC, not 2"
 	elif [ -s "$T/out" ]; then
 		why="unexpected stdout: $(cat "$T/out")"
 	elif ! cmp -s "$T/want" "$T/err"; then
@@ -73,12 +70,9 @@ $(diff "$T/want" "$T/err" || true)"
 		continue
 	fi
 	# the same problems as JSON, when the tool survives the file
-	set +e
-	"$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
-	rc=$?
-	set -e
-	if [ "$rc" -ne 2 ] || ! json_ok "$T/json"; then
-		echo "FAIL $f: --json exit $rc or output does not parse"
+	run_rc "$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
+	if [ "$RC" -ne 2 ] || ! json_ok "$T/json"; then
+		echo "FAIL $f: --json exit $RC or output does not parse"
 		bad=$((bad + 1))
 	elif [ -n "$JQ" ]; then
 		got=$(jq -r '.files[0].problems | length' "$T/json")
@@ -101,11 +95,8 @@ for f in *.yml; do
 	v=$((v + 1))
 	expect_status 0 "$CDX" validate "$f"
 	expect_contains "$f: ok (pipeline "
-	set +e
-	"$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
-	rc=$?
-	set -e
-	[ "$rc" -eq 0 ] || { echo "FAIL $f: --json exit $rc"; bad=$((bad + 1)); continue; }
+	run_rc "$CDX" validate --json "$f" >"$T/json" 2>"$T/jerr"
+	[ "$RC" -eq 0 ] || { echo "FAIL $f: --json exit $RC"; bad=$((bad + 1)); continue; }
 	json_ok "$T/json" || { echo "FAIL $f: --json does not parse"; bad=$((bad + 1)); continue; }
 	if [ -n "$JQ" ]; then
 		[ "$(jq -r '.valid' "$T/json")" = true ] || { echo "FAIL $f: --json says invalid"; bad=$((bad + 1)); }

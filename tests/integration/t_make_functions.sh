@@ -7,7 +7,7 @@
 # missing file, an unknown stage, a bad pipeline name.  Loading the module
 # twice is harmless.
 . "$(dirname "$0")/lib.sh"
-. "$DATA/make/make_lib.sh"
+. "$(dirname "$0")/make_lib.sh"
 export LC_ALL=C # strerror texts in messages
 
 version=$(sed -n 's/^#define CDX_VERSION "\(.*\)"/\1/p' "$TOP/include/cdx.h")
@@ -87,13 +87,14 @@ expect_status 2 run_make all
 [ "$OUT" = "Makefile:3: *** cdx-pipeline: bad.yml:11:17: unknown job 'build/compil' in needs (did you mean 'build/compile'?).  Stop." ] ||
 	fail "cdx-pipeline bad.yml: [$OUT]"
 
-# several problems: the first, and how many more
+# several problems: the first, and how many more ("1 more problem", not
+# "problems": once the count was plural for one, unlike cdx validate's)
 makefile Makefile \
 	"load $CDX_SO" \
 	'X := $(cdx-stages bad2.yml)'
 expect_status 2 run_make
 expect_contains "Makefile:2: *** cdx-stages: bad2.yml:6:46: retry must be a whole number from 0 to 100, not 'many' (and 1 more "
-expect_contains "; see cdx validate bad2.yml).  Stop."
+expect_contains "(and 1 more problem; see cdx validate bad2.yml).  Stop."
 
 # a missing file, and no file at all
 makefile Makefile \

@@ -10,7 +10,7 @@
 # store's local directory: it was never made, so such runs went
 # unrecorded).
 . "$(dirname "$0")/lib.sh"
-. "$DATA/make/make_lib.sh"
+. "$(dirname "$0")/make_lib.sh"
 
 makefile Makefile "load $CDX_SO" '$(cdx-pipeline ci.yml)'
 

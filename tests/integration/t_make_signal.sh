@@ -5,7 +5,7 @@
 # escaped into a session of its own), the run must be recorded cancelled
 # by the watcher, and the watcher itself must be gone afterwards.
 . "$(dirname "$0")/lib.sh"
-. "$DATA/make/make_lib.sh"
+. "$(dirname "$0")/make_lib.sh"
 command -v setsid >/dev/null 2>&1 || { echo "setsid not installed" >&2; exit 77; }
 
 marker="cdxsig$$x$(date +%s)"
@@ -18,6 +18,20 @@ stop_all() {
 	cleanup
 }
 trap stop_all EXIT
+
+# gone TEXT TENTHS MESSAGE: wait until no process has TEXT on its command
+# line (TENTHS tenths of a second at most), else list them and fail
+gone() {
+	i=0
+	while [ -n "$(procs_with "$1")" ]; do
+		i=$((i + 1))
+		if [ "$i" -ge "$2" ]; then
+			for p in $(procs_with "$1"); do echo "left: $p $(tr '\0' ' ' <"/proc/$p/cmdline")" >&2; done
+			fail "$3"
+		fi
+		sleep 0.1
+	done
+}
 sed "s/MARKER/$marker/g" sig.yml.in >sig.yml
 makefile Makefile "load $CDX_SO" '$(cdx-pipeline sig.yml)'
 
@@ -43,39 +57,20 @@ run=$(runs_json sig | jq -r '.[0].id')
 [ "$(runs_json sig | jq -r '.[0].status')" = running ] || fail "the run is not running: $(runs_json sig)"
 
 kill -INT "-$pgid" || fail "cannot signal make's process group $pgid"
-set +e
-wait "$bg"
-rc=$?
-set -e
-[ "$rc" -ne 0 ] || fail "make exited 0 after SIGINT"
+run_rc wait "$bg"
+[ "$RC" -ne 0 ] || fail "make exited 0 after SIGINT"
 [ ! -e /proc/"$pgid" ] || [ "$(cut -d' ' -f3 /proc/"$pgid"/stat 2>/dev/null)" = Z ] ||
 	fail "make ($pgid) is still running after SIGINT"
 
 # no process of the jobs is left once make has exited (a moment's grace
 # for the kernel to finish a SIGKILL)
-i=0
-while [ -n "$(procs_with "$marker")" ]; do
-	i=$((i + 1))
-	if [ "$i" -ge 20 ]; then
-		for p in $(procs_with "$marker"); do echo "left: $p $(tr '\0' ' ' <"/proc/$p/cmdline")" >&2; done
-		fail "job processes left after make exited"
-	fi
-	sleep 0.1
-done
+gone "$marker" 20 "job processes left after make exited"
 [ ! -e after-ran ] || fail "s/after ran although make was interrupted"
 
 # the run is cancelled, and no process of it is left (the watcher ended)
 st=$(settled_status sig)
 [ "$st" = cancelled ] || fail "the run is recorded $st, not cancelled: $(runs_json sig)"
-i=0
-while [ -n "$(procs_with "$run")" ]; do
-	i=$((i + 1))
-	if [ "$i" -ge 50 ]; then
-		for p in $(procs_with "$run"); do echo "left: $p $(tr '\0' ' ' <"/proc/$p/cmdline")" >&2; done
-		fail "processes of run $run (the watcher?) left"
-	fi
-	sleep 0.1
-done
+gone "$run" 50 "processes of run $run (the watcher?) left"
 [ "$(run_count sig)" -eq 1 ] || fail "expected one run record: $(runs_json sig)"
 grep -q "cdx: sig/s/spin cancel" make.out || fail "make's output does not say the job was cancelled: $(cat make.out)"
 
@@ -94,15 +89,7 @@ kill -TERM "$(cat make.pid)"
 set +e
 wait "$bg"
 set -e
-i=0
-while [ -n "$(procs_with "$marker")" ]; do
-	i=$((i + 1))
-	if [ "$i" -ge 100 ]; then
-		for p in $(procs_with "$marker"); do echo "left: $p $(tr '\0' ' ' <"/proc/$p/cmdline")" >&2; done
-		fail "job processes left after SIGTERM to make"
-	fi
-	sleep 0.1
-done
+gone "$marker" 100 "job processes left after SIGTERM to make"
 st=$(settled_status sig)
 [ "$st" = cancelled ] || fail "after SIGTERM the run is recorded $st, not cancelled: $(runs_json sig)"
 [ "$(run_count sig)" -eq 2 ] || fail "expected two run records: $(runs_json sig)"

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 [ "${SANITIZE:-no}" != yes ] || { echo "ASan build: valgrind does not apply" >&2; exit 77; }
 command -v valgrind >/dev/null 2>&1 || { echo "valgrind not installed" >&2; exit 77; }
-. "$DATA/make/make_lib.sh"
+. "$(dirname "$0")/make_lib.sh"
 
 # a run to read back with $(cdx-runs)
 "$CDX" run ci.yml --only build/lint --output quiet >/dev/null || fail "cdx run ci.yml failed"

@@ -203,12 +203,9 @@ expect_status 0 "$CDX" run forgot.yml -j 1 --output quiet
 failed=
 for seed in 1 2 3 4 5 6 7 8; do
 	rm -f made
-	set +e
-	"$CDX" run forgot.yml -j 1 --output quiet --shuffle "$seed" >/dev/null 2>&1
-	rc=$?
-	set -e
-	if [ "$rc" -eq 1 ]; then failed=$seed; break; fi
-	[ "$rc" -eq 0 ] || fail "--shuffle $seed: exit $rc"
+	run_rc "$CDX" run forgot.yml -j 1 --output quiet --shuffle "$seed" >/dev/null 2>&1
+	if [ "$RC" -eq 1 ]; then failed=$seed; break; fi
+	[ "$RC" -eq 0 ] || fail "--shuffle $seed: exit $RC"
 done
 [ -n "$failed" ] || fail "no seed of 1..8 ran use before make"
 rm -f made

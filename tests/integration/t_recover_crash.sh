@@ -23,13 +23,17 @@ project() {
 	use_project "$1"
 	shift
 	{
-		echo "applications:"
-		echo "  web:"
-		hooks_yaml 4
-		echo "    environments:"
+		web_app_yaml
 		echo "      prod:"
 		for l in "$@"; do echo "        $l"; done
 	} >cdx.yml
+}
+
+# recovered SERVING: cdx recover --json recovers one deployment, after
+# which SERVING serves ("null": nothing)
+recovered() {
+	"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
+	[ "$(jq -r '.[0].result + " " + (.[0].serving | tostring)' rec.json)" = "recovered $1" ] || fail "$CASE: $(cat rec.json)"
 }
 
 # consistent V: the environment serves V everywhere traffic goes
@@ -65,11 +69,8 @@ sweep() { # sweep NAME KIND: crash at every transition, recover, check
 		CASE="$NAME crash at $n/$total"
 		v="c$n"
 		before=$(wc -l <"$J")
-		set +e
-		CDX_TEST_CRASH_AT=$n "$CDX" deploy web prod "$v" >crash.out 2>&1
-		rc=$?
-		set -e
-		[ "$rc" -eq 137 ] || fail "$CASE: cdx did not die by SIGKILL (exit $rc): $(cat crash.out)"
+		run_rc env CDX_TEST_CRASH_AT=$n "$CDX" deploy web prod "$v" >crash.out 2>&1
+		[ "$RC" -eq 137 ] || fail "$CASE: cdx did not die by SIGKILL (exit $RC): $(cat crash.out)"
 		[ "$(wc -l <"$J")" -gt "$before" ] || fail "$CASE: nothing recorded"
 		# cdx recover
 		"$CDX" recover --json >rec.json 2>rec.err || fail "$CASE: recover failed: $(cat rec.json rec.err)"
@@ -132,25 +133,17 @@ cur=$("$CDX" deployments web prod -n 1 --json | jq -r '.[0].serving')
 n=4   # pending deploying verifying failed rolling_back rolling_back rolled_back
 while [ "$n" -le 6 ]; do
 	CASE="blue_green failing, crash at $n"
-	set +e
-	CDX_TEST_CRASH_AT=$n "$CDX" deploy web prod "bad$n" >/dev/null 2>&1
-	rc=$?
-	set -e
-	[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
-	"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
-	[ "$(jq -r '.[0].result + " " + .[0].serving' rec.json)" = "recovered $cur" ] || fail "$CASE: $(cat rec.json)"
+	run_rc env CDX_TEST_CRASH_AT=$n "$CDX" deploy web prod "bad$n" >/dev/null 2>&1
+	[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
+	recovered "$cur"
 	consistent "$cur"
 	n=$((n + 1))
 done
 CASE="recovery killed"
-set +e
-CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod z1 >/dev/null 2>&1
-CDX_TEST_CRASH_AT=1 "$CDX" recover >/dev/null 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
-"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
-[ "$(jq -r '.[0].result + " " + .[0].serving' rec.json)" = "recovered $cur" ] || fail "$CASE: $(cat rec.json)"
+CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod z1 >/dev/null 2>&1 || true
+run_rc env CDX_TEST_CRASH_AT=1 "$CDX" recover >/dev/null 2>&1
+[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
+recovered "$cur"
 consistent "$cur"
 journal_check >/dev/null
 
@@ -158,29 +151,21 @@ journal_check >/dev/null
 use_project roll
 CASE="rollback crash"
 "$CDX" deploy web prod y1 >/dev/null 2>&1 || fail "$CASE: deploy y1"
-set +e
-CDX_TEST_CRASH_AT=3 "$CDX" rollback web prod --to x2 >/dev/null 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+run_rc env CDX_TEST_CRASH_AT=3 "$CDX" rollback web prod --to x2 >/dev/null 2>&1
+[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
 id=$("$CDX" deployments web prod --json | jq -r '.[-1].id')
 [ "$(dep_field "$id" kind)" = rollback ] || fail "$CASE: $(dep_field "$id" kind)"
-"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
-[ "$(jq -r '.[0].result + " " + .[0].serving' rec.json)" = "recovered x2" ] || fail "$CASE: $(cat rec.json)"
+recovered x2
 KIND=instances
 consistent x2
 journal_check >/dev/null
 # ---- a first deployment killed half way: nothing served before, nothing serves ---------------
 project first "strategy: blue_green" "slots: {b1: {}, b2: {}}" "$SLOW_SCALE_DOWN"
 CASE="first deployment crash"
-set +e
-CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod 1.0 >/dev/null 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 137 ] || fail "$CASE: exit $rc"
+run_rc env CDX_TEST_CRASH_AT=3 "$CDX" deploy web prod 1.0 >/dev/null 2>&1
+[ "$RC" -eq 137 ] || fail "$CASE: exit $RC"
 [ "$(cat state/b1)" = 1.0 ] || fail "$CASE: the slot was not started before the crash"
-"$CDX" recover --json >rec.json 2>/dev/null || fail "$CASE: recover failed: $(cat rec.json)"
-[ "$(jq -r '.[0].result + " " + (.[0].serving | tostring)' rec.json)" = "recovered null" ] || fail "$CASE: $(cat rec.json)"
+recovered null
 [ ! -f state/b1 ] || fail "$CASE: the half-deployed slot still runs"
 [ "$(current_link web prod)" = none ] || fail "$CASE: current -> $(current_link web prod)"
 expect_status 0 "$CDX" deploy web prod 1.0

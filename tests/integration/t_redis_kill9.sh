@@ -7,11 +7,8 @@
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 AOF="--appendonly yes --appendfsync always"
 # shellcheck disable=SC2086
-start_redis $AOF
+redis_state $AOF
 cd "$T"
-R() { redis-cli -p "$REDIS_PORT" "$@"; }
-export CDX_STATE="$REDIS_URL"
-export CDX_REDIS_LOCAL="$T/local"
 {
 	echo "name: k9"
 	echo "stages:"

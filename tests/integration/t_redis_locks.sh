@@ -34,8 +34,8 @@ marks | grep " deploy:web:prod$" >marks.txt
 awk 'NR % 2 == 1 { if ($1 != "enter") bad = 1; tok = $2; if (tok + 0 <= last + 0) bad = 1; last = tok }
      NR % 2 == 0 { if ($1 != "leave" || $2 != tok) bad = 1 }
      END { exit bad }' marks.txt || fail "lockers overlapped or tokens did not grow: $(cat marks.txt)"
-[ "$(redis-cli -p "$REDIS_PORT" get cdx:fence:deploy:web:prod)" = 20 ] || fail "fence counter is not 20"
-[ "$(redis-cli -p "$REDIS_PORT" exists cdx:lock:deploy:web:prod)" = 0 ] || fail "lock left behind"
+[ "$(R get cdx:fence:deploy:web:prod)" = 20 ] || fail "fence counter is not 20"
+[ "$(R exists cdx:lock:deploy:web:prod)" = 0 ] || fail "lock left behind"
 echo "ok 20 lockers serialized, tokens $(awk '$1 == "enter" { printf "%s ", $2 }' marks.txt)"
 
 # ---- 2. oldest waiter first ------------------------------------------------
@@ -63,11 +63,8 @@ expect_status 0 "$SC" "$U" lock deploy:web:stop 5000 5000 10
 t2=$(echo "$OUT" | sed -n 's/^token //p')
 [ "$t2" -gt "$t1" ] || fail "the new holder's token $t2 is not above $t1"
 kill -CONT "$sp"
-set +e
-wait "$sp"
-rc=$?
-set -e
-[ "$rc" -eq 5 ] || fail "the stopped holder's late write was not refused (exit $rc): $(cat stopped.out)"
+run_rc wait "$sp"
+[ "$RC" -eq 5 ] || fail "the stopped holder's late write was not refused (exit $RC): $(cat stopped.out)"
 grep -q lost stopped.out || fail "the stopped holder did not notice it lost the lock: $(cat stopped.out)"
 marks | grep -q "leave $t1 deploy:web:stop" && fail "the late write of token $t1 was recorded"
 marks | grep -q "leave $t2 deploy:web:stop" || fail "the new holder's write is missing"
@@ -77,12 +74,9 @@ echo "ok stopped holder lost the lock ($t1 -> $t2) and its late write was refuse
 "$SC" "$U" lock deploy:web:gone 3000 0 1500 >gone.out 2>&1 &
 gp=$!
 until grep -q token gone.out; do sleep 0.01; done
-kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
-set +e
-wait "$gp"
-rc=$?
-set -e
-[ "$rc" -eq 4 ] || [ "$rc" -eq 5 ] || fail "a holder without Redis did not fail (exit $rc): $(cat gone.out)"
+stop_redis
+run_rc wait "$gp"
+[ "$RC" -eq 4 ] || [ "$RC" -eq 5 ] || fail "a holder without Redis did not fail (exit $RC): $(cat gone.out)"
 expect_status 4 "$SC" "$U" lock deploy:web:gone 3000 0 10
 expect_contains "127.0.0.1:$REDIS_PORT"
 echo "ok lock operations fail closed without redis"

@@ -8,12 +8,11 @@
 SC="$CDX_BUILD/tests/tools/store_client"
 start_redis
 cd "$T"
-R() { redis-cli -p "$REDIS_PORT" "$@"; }
 U="$REDIS_URL?local=$T/local"
 CR=$(printf '\r')
 NAME="sp ace*co:lon${CR}
 SET evil 1"
-redis-cli -p "$REDIS_PORT" monitor >monitor.txt 2>&1 &
+redis-cli -p "$REDIS_PORT" monitor >monitor.txt 2>&1 & # not R: $! must be redis-cli
 mp=$!
 sleep 0.3
 "$SC" "$U" run "$NAME" run-1 || fail "store_client run failed"

@@ -8,11 +8,8 @@
 # records spilled to a local file store, which `cdx state copy` loads.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
-start_redis
+redis_state
 cd "$T"
-R() { redis-cli -p "$REDIS_PORT" "$@"; }
-export CDX_STATE="$REDIS_URL"
-export CDX_REDIS_LOCAL="$T/local"
 
 cat >ci.yml <<'EOF2'
 name: ci
@@ -101,7 +98,7 @@ EOF2
 "$CDX" run slow.yml -j 1 >slow.out 2>&1 &
 rp=$!
 sleep 0.6
-kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
+stop_redis
 sleep 1
 start_redis
 wait "$rp" || fail "run failed: $(cat slow.out)"
@@ -119,7 +116,7 @@ echo "ok held records sent after reconnect"
 "$CDX" run slow.yml -j 1 >spill.out 2>&1 &
 rp=$!
 sleep 0.6
-kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
+stop_redis
 wait "$rp" || fail "run failed: $(cat spill.out)"
 grep -q "spilled to file:$T/local/spill" spill.out || fail "no spill warning: $(cat spill.out)"
 n=$(jq -c .rec "$T/local/spill/journal.jsonl" | wc -l)
@@ -137,7 +134,7 @@ rm -rf "$T/local/spill"
 CDX_REDIS_HOLD_MAX=3 "$CDX" run slow.yml -j 1 >hold.out 2>&1 &
 rp=$!
 sleep 0.6
-kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=
+stop_redis
 sleep 1.2
 # spilled before the end of the run, because the buffer was full
 grep -q "more than 3 records held" hold.out || fail "no spill while running: $(cat hold.out)"

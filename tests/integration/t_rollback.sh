@@ -12,10 +12,7 @@
 . "$(dirname "$0")/deploy_lib.sh"
 
 {
-	echo "applications:"
-	echo "  web:"
-	hooks_yaml 4
-	echo "    environments:"
+	web_app_yaml
 	echo "      staging: {strategy: blue_green, $SLOW_SCALE_DOWN}"
 	echo "      fleet:"
 	echo "        instances: {i1: {}, i2: {}, i3: {}, i4: {}}"

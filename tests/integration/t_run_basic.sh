@@ -4,6 +4,12 @@
 # precedence (pipeline < stage environment < job variables < --var), that
 # `cdx runs --json`, `cdx status --json` and `cdx logs` agree, and that -j
 # really runs jobs in parallel (and -j 1 does not) while needs hold.
+#
+# Fixed defects checked here: `--var NAME=VALUE` did not check NAME (names
+# a pipeline file rejects ran, and reached the environment and the run
+# record); with a relative state URL (the default file:.cdx) the records
+# held log paths relative to where cdx ran, so `cdx logs` failed from any
+# other directory, even with a --state naming the same store.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 cd "$T"
@@ -86,6 +92,13 @@ grep -qx 'CDX_STAGE=test CDX_JOB=unit' "$RES/unit.env" || fail "unit env: $(cat 
 [ "$(cat "$RES/docs.env")" = "from-stage
 from-stage" ] || fail "docs env: $(cat "$RES/docs.env")"
 
+# --var names follow the file's rules: a usage error, nothing run
+rm -f "$RES"/*.env
+for bad in 'BAD NAME=1' '1X=2' 'A;touch x=3' 'A-B=4' "$(printf 'A\nB=5')"; do
+	expect_status 2 "$CDX" run ci.yml --var "$bad"
+	[ -z "$(ls "$RES")" ] || fail "--var '$bad' was accepted and a job ran: $(ls "$RES")"
+done
+
 # ---- runs / status / logs agree -------------------------------------------
 expect_status 0 "$CDX" runs --json
 runs=$OUT
@@ -122,6 +135,15 @@ expect_status 0 "$CDX" logs "$RUN_ID" deploy/ship
 [ "$OUT" = shipped ] || fail "log of deploy/ship: $OUT"
 expect_status 2 "$CDX" logs "$RUN_ID" deploy/nope
 expect_status 2 "$CDX" logs "$RUN_ID" deploy/ship --attempt 2
+# with a relative state URL, cdx logs works from another directory too
+mkdir proj
+cp ci.yml proj/
+(cd proj && CDX_STATE=file:.cdx "$CDX" run ci.yml --output quiet >/dev/null) || fail "run in proj failed"
+id=$(cd proj && CDX_STATE=file:.cdx "$CDX" runs --json | jq -r '.[0].id')
+[ -n "$id" ] && [ "$id" != null ] || fail "no run id in proj"
+(cd proj && CDX_STATE=file:.cdx "$CDX" logs "$id" deploy/ship) | grep -q shipped || fail "cdx logs in the project directory"
+expect_status 0 env CDX_STATE="file:$T/proj/.cdx" "$CDX" logs "$id" deploy/ship
+[ "$OUT" = shipped ] || fail "cdx logs from elsewhere: $OUT"
 # the text forms work too
 expect_status 0 "$CDX" status "$RUN_ID"
 expect_contains "$RUN_ID"

@@ -4,26 +4,21 @@
 # "interrupted", the journal is whole (every line {"seq","crc","rec"}, valid
 # JSON, seq strictly increasing) and a new run can use the store.
 #
-# cdx cannot react to SIGKILL, and its jobs run in sessions of their own, so
-# they outlive it.  This test counts such orphans and reports them (see the
-# end of its log) without failing: that needs a design decision, and
-# pending_run_kill9.sh holds the test for "no orphan".  Orphans are killed
-# before the next trial so that trials do not interfere.
+# cdx cannot react to SIGKILL, and its jobs run in sessions of their own.
+# Once they outlived it as orphans (a fixed defect): now the leader dies
+# with cdx (PR_SET_PDEATHSIG), and what it started is killed by the next
+# cdx that runs anything (it carries a dead runner's marker); the last
+# section checks that.  The trials count what is left right after each kill
+# (before any next cdx) and report it without failing, and kill it before
+# the next trial so that trials do not interfere.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 cd "$T"
 
-# procs REGEX: pids of processes with an argument matching REGEX (one fork)
-procs() {
-	for f in $(grep -lasE "$1" /proc/[0-9]*/cmdline 2>/dev/null || true); do
-		f=${f#/proc/}
-		echo "${f%/cmdline}"
-	done
-}
 MK="0.3${$}7"       # every job sleeps this long (0.3 s and a bit)
 RX="0\\.3${$}7"
-kill_orphans() { for p in $(procs "$RX"); do kill -9 "$p" 2>/dev/null || true; done; }
-trap 'kill_orphans; cleanup' EXIT
+SWEEP_RX="987\\.${$}6" # the jobs of the last section
+trap 'kill_procs "$RX" "$SWEEP_RX"; cleanup' EXIT
 
 {
 	echo "name: k9"
@@ -68,10 +63,7 @@ for ms in $(awk -v seed="$$" -v n="$trials" 'BEGIN { srand(seed); for (i = 0; i 
 	pid=$!
 	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	kill -9 "$pid" 2>/dev/null || true
-	set +e
-	wait "$pid"
-	rc=$?
-	set -e
+	run_rc wait "$pid"
 	# orphans: jobs still running without their cdx
 	pids=$(procs "$RX")
 	if [ -n "$pids" ]; then
@@ -100,7 +92,7 @@ for ms in $(awk -v seed="$$" -v n="$trials" 'BEGIN { srand(seed); for (i = 0; i 
 		norecord=$((norecord + 1)) # killed before the run was recorded
 	else
 		[ "$after" -eq $((before + 1)) ] || fail "trial $i: $before runs before, $after after"
-		if [ "$rc" -eq 0 ]; then
+		if [ "$RC" -eq 0 ]; then
 			[ "$st" = success ] || fail "trial $i: run ended before the kill but reads $st"
 		else
 			[ "$st" = interrupted ] || fail "trial $i: killed run (after ${ms} ms) reads $st, want interrupted"
@@ -129,4 +121,30 @@ case "$(check "$("$CDX" runs --json)")" in damaged*) fail "final journal damaged
 
 echo "kill -9: $interrupted runs interrupted, $norecord killed before their first record"
 echo "kill -9 orphans: $orphans job processes outlived cdx in $orphan_trials of $trials trials"
+
+# ---- no orphan: the next cdx kills what a killed cdx left running ----------
+cat >k.yml <<EOF
+name: k
+stages:
+  - name: s
+    jobs:
+      - {name: a, script: sleep 987.${$}6}
+      - {name: b, script: 'sleep 987.${$}6; true'}
+EOF
+"$CDX" run k.yml -j 2 >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ "$(nprocs "$SWEEP_RX")" -lt 2 ]; do
+	i=$((i + 1)); [ "$i" -lt 200 ] || fail "sweep: the jobs did not start"
+	sleep 0.05
+done
+kill -9 "$pid"
+wait "$pid" || true
+printf 'stages:\n  - name: s\n    jobs:\n      - {name: t, script: "true"}\n' >t.yml
+"$CDX" run t.yml >/dev/null 2>&1 || fail "sweep: the next run failed"
+i=0
+while [ -n "$(procs "$SWEEP_RX")" ]; do
+	i=$((i + 1)); [ "$i" -lt 40 ] || fail "job processes outlived cdx after kill -9: $(procs "$SWEEP_RX" | tr '\n' ' ')"
+	sleep 0.05
+done
 echo "t_run_kill9: ok"

@@ -1,26 +1,21 @@
 #!/bin/sh
 # t_run_leftovers.sh — no process of a job outlives it: grandchildren that
 # ignore SIGTERM and a process that escaped with setsid, both in jobs that
-# hit their timeout; and background processes left behind by a job that
-# succeeds.  Processes are found through /proc by unique markers.
+# hit their timeout; background processes left behind by a job that
+# succeeds; and one that left the session (setsid), dropped the marker from
+# its environment (env -i) and does not hold the output pipe (a fixed
+# defect: once its parent exited it was re-parented to cdx, the child
+# subreaper, but found by no sweep, and went on under init after cdx
+# exited).  Processes are found through /proc by unique markers.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 cd "$T"
 
-procs() { grep -lasE "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's,^/proc/,,; s,/cmdline$,,' || true; }
-nprocs() { procs "$1" | wc -l; }
-job_field() { "$CDX" status "$1" --json | jq -r --arg j "$2" ".jobs[] | select(.id == \$j) | $3"; }
-
 # markers: scripts name them through variables, so that only the sleeps
 # carry them on their command lines
-export MK_TERM="987.${$}1" MK_SETSID="987.${$}2" MK_BG="987.${$}3" MK_NOHUP="987.${$}4"
-R_TERM="987\\.${$}1" R_SETSID="987\\.${$}2" R_BG="987\\.${$}3" R_NOHUP="987\\.${$}4"
-cleanup_leftovers() {
-	for r in "$R_TERM" "$R_SETSID" "$R_BG" "$R_NOHUP"; do
-		for p in $(procs "$r"); do kill -9 "$p" 2>/dev/null || true; done
-	done
-}
-trap 'cleanup_leftovers; cleanup' EXIT
+export MK_TERM="987.${$}1" MK_SETSID="987.${$}2" MK_BG="987.${$}3" MK_NOHUP="987.${$}4" MK_ENVI="987.${$}5"
+R_TERM="987\\.${$}1" R_SETSID="987\\.${$}2" R_BG="987\\.${$}3" R_NOHUP="987\\.${$}4" R_ENVI="987\\.${$}5"
+trap 'kill_procs "$R_TERM" "$R_SETSID" "$R_BG" "$R_NOHUP" "$R_ENVI"; cleanup' EXIT
 
 cat >left.yml <<'EOF'
 name: left
@@ -55,11 +50,8 @@ stages:
     jobs:
       - {name: check, needs: [s/background], script: 'true'}
 EOF
-set +e
-"$CDX" run left.yml -j 4 -k >out.txt 2>&1
-rc=$?
-set -e
-[ "$rc" -eq 1 ] || fail "exit $rc, want 1 (two jobs time out): $(cat out.txt)"
+run_rc "$CDX" run left.yml -j 4 -k >out.txt 2>&1
+[ "$RC" -eq 1 ] || fail "exit $RC, want 1 (two jobs time out): $(cat out.txt)"
 # the run ended although processes in it ignore SIGTERM or left the session
 grep -Eq '^\[[1-4]/4\] FAILED +s/deaf .*\(timed out\)' out.txt || fail "deaf did not time out: $(cat out.txt)"
 grep -Eq '^\[[1-4]/4\] FAILED +s/escape .*\(timed out\)' out.txt || fail "escape did not time out: $(cat out.txt)"
@@ -79,4 +71,19 @@ expect_status 0 "$CDX" logs "$id" s/deaf
 expect_contains "deaf started"
 expect_status 0 "$CDX" logs "$id" s/background
 expect_contains "background done"
+
+# ---- an orphan with no trace of the job: out of the session, no marker -----
+cat >e.yml <<'EOF'
+name: escape
+stages:
+  - name: s
+    jobs:
+      - name: envi
+        script: |
+          env -i setsid sleep "$MK_ENVI" >/dev/null 2>&1 </dev/null &
+          sleep 0.3
+          echo started
+EOF
+expect_status 0 "$CDX" run e.yml
+[ -z "$(procs "$R_ENVI")" ] || fail "a process escaped the job and outlived cdx: pid $(procs "$R_ENVI")"
 echo "t_run_leftovers: ok"

@@ -10,10 +10,6 @@ export RES="$T/res"
 mkdir "$RES"
 
 run_id() { printf '%s\n' "$OUT" | sed -n 's/.*(run \([^)]*\))$/\1/p' | tail -n 1; }
-# job_field RUN JOB JQ: a field of job JOB in `cdx status RUN --json`
-job_field() {
-	"$CDX" status "$1" --json | jq -r --arg j "$2" ".jobs[] | select(.id == \$j) | $3"
-}
 
 # ---- retry by exit code -----------------------------------------------------
 cat >retry.yml <<'EOF'

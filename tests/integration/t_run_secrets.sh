@@ -3,6 +3,9 @@
 # --var override of a secret) are "***" on the terminal in every output
 # mode, in the log files and in the journal; also when a job prints one in
 # two writes with a pause between, or on stderr; --json events hold none.
+# A --var override of a job-level secret is a secret too (a fixed defect:
+# only the pipeline's variables were looked up, so the value was shown and
+# stored in the run record's vars).
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 cd "$T"
@@ -103,4 +106,25 @@ check_store "--json"
 # ---- the journal itself, read as jq reads it --------------------------------
 jq -c .rec "$T/.cdx/journal.jsonl" >recs.txt || fail "journal does not parse"
 check_clean "journal" "$(cat recs.txt)"
+
+# ---- a --var override of a job-level secret --------------------------------
+S_JOB='override-s3cr3t-Qv42'
+cat >s.yml <<'EOF'
+name: jobsec
+stages:
+  - name: s
+    jobs:
+      - name: a
+        variables:
+          TOK: {value: job-secret-Hp10, secret: true}
+        script: echo "tok=$TOK"
+EOF
+expect_status 0 "$CDX" run s.yml --var "TOK=$S_JOB"
+expect_not_contains "$S_JOB"
+expect_contains "tok=***"
+if grep -r -l -F -e "$S_JOB" "$T/.cdx" >/dev/null; then
+	fail "job secret stored in: $(grep -r -l -F -e "$S_JOB" "$T/.cdx" | tr '\n' ' ')"
+fi
+expect_status 0 "$CDX" run s.yml --var "TOK=$S_JOB" --json
+expect_not_contains "$S_JOB"
 echo "t_run_secrets: ok"

@@ -83,10 +83,7 @@ run "$CDX" validate --json good.yml bad.yml
 [ "$RC" -eq 2 ] || fail "--json: exit $RC"
 [ ! -s "$T/err" ] || fail "--json: stderr: $(cat "$T/err")"
 jq -e . "$T/out" >/dev/null || fail "--json does not parse: $(cat "$T/out")"
-check() { # check JQ-FILTER EXPECTED
-	got=$(jq -c "$1" "$T/out")
-	[ "$got" = "$2" ] || fail "--json: $1 is $got, expected $2"
-}
+check() { expect_jq "$T/out" "$@"; } # check JQ-FILTER EXPECTED
 check '.valid' 'false'
 check '.problems' '3'
 check '.files | length' '2'

@@ -73,17 +73,14 @@ slot=$(cd "$EX/run/pids" && grep -l '^1\.4\.0$' web-staging-*.version | sed 's/w
 [ -n "$slot" ] || fail "no slot holds 1.4.0"
 (cd "$EX" && CDX_APP=web CDX_ENV=staging CDX_SLOT=$slot sh hooks/stop.sh)
 loadgen_start staging
-set +e
-"$CDX" rollback web staging --to 1.4.0 --wait 1m >"$T/rb.log" 2>&1
-rc=$?
-set -e
+run_rc "$CDX" rollback web staging --to 1.4.0 --wait 1m >"$T/rb.log" 2>&1
 loadgen_stop
-expect_no_failures "cdx rollback --to 1.4.0 onto a stopped slot (exit $rc)"
-if [ "$rc" -eq 0 ]; then
+expect_no_failures "cdx rollback --to 1.4.0 onto a stopped slot (exit $RC)"
+if [ "$RC" -eq 0 ]; then
 	[ "$(version_of "$NGINX/web/staging/version")" = 1.4.0 ] || fail "rollback succeeded but nginx does not serve 1.4.0"
 	echo "cold slot: cdx restarted it and switched"
 else
 	[ "$(version_of "$NGINX/web/staging/version")" = 1.2.0 ] || fail "failed rollback left nginx not serving 1.2.0"
-	echo "note: cdx took the stopped slot for warm (exit $rc): $(tail -n 1 "$T/rb.log"); 1.2.0 still serves"
+	echo "note: cdx took the stopped slot for warm (exit $RC): $(tail -n 1 "$T/rb.log"); 1.2.0 still serves"
 fi
 echo "ok"

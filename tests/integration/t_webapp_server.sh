@@ -56,10 +56,10 @@ OUT=$("$T/loadgen" -c 2 --keepalive --duration 0.5 "$url/version")
 [ "$(echo "$OUT" | jq '.total > 50 and .failed == 0')" = true ] || fail "loadgen --keepalive: $OUT"
 set +e
 OUT=$("$T/loadgen" -c 2 --duration 0.5 "$url/nope" 2>/dev/null)
-rc=$?
+RC=$?
 set -e
-[ "$rc" -eq 1 ] && [ "$(echo "$OUT" | jq '.failed == .total and .status["404"] == .total')" = true ] ||
-	fail "loadgen on 404s (exit $rc): $OUT"
+[ "$RC" -eq 1 ] && [ "$(echo "$OUT" | jq '.failed == .total and .status["404"] == .total')" = true ] ||
+	fail "loadgen on 404s (exit $RC): $OUT"
 
 # SIGTERM with a request in flight: half a request, SIGTERM, the other half
 kill "$PIDS"
@@ -79,12 +79,9 @@ kill -TERM "$PIDS"
 sleep 0.2
 if curl -s -o /dev/null --max-time 1 "$url/health"; then fail "a new connection was accepted after SIGTERM"; fi
 wait "$reader" || true
-set +e
-wait "$PIDS"
-rc=$?
-set -e
+run_rc wait "$PIDS"
 PIDS=
-[ "$rc" -eq 0 ] || fail "webapp exit status $rc after SIGTERM: $(cat "$T/fg.log")"
+[ "$RC" -eq 0 ] || fail "webapp exit status $RC after SIGTERM: $(cat "$T/fg.log")"
 grep -q '^HTTP/1.1 200' "$T/inflight.out" && grep -q '^1.0.0' "$T/inflight.out" ||
 	fail "the request in flight was not answered: $(cat "$T/inflight.out")"
 grep -q 'Connection: close' "$T/inflight.out" || fail "the last answer does not close the connection"

@@ -1,4 +1,8 @@
-/* fixtures.h — shared fixtures of the cmocka unit tests. */
+/* fixtures.h — shared fixtures of the cmocka unit tests: temporary
+ * directories and files (fx_tmpdir, fx_write, fx_rmrf) and a cmocka
+ * setup/teardown pair that gives each test a directory of its own
+ * (struct fx_dir).  Everything here is static inline: a test includes it
+ * first, and uses what it needs. */
 #ifndef CDX_TEST_FIXTURES_H
 #define CDX_TEST_FIXTURES_H
 
@@ -45,6 +49,46 @@ static inline void fx_rmrf(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* struct fx_dir: one test's fresh temporary directory, and the path of a
+ * file in it (not created; NULL when the test named none) */
+struct fx_dir {
+	char *dir, *path;
+};
+
+/* fx_dir_setup, fx_dir_teardown: cmocka setup and teardown that give a
+ * test a struct fx_dir in *state, the file named by the prestate:
+ *   cmocka_unit_test_prestate_setup_teardown(test_x, fx_dir_setup,
+ *                                            fx_dir_teardown, "journal.jsonl")
+ * (or cmocka_unit_test_setup_teardown for the directory alone).  Setup
+ * returns -1 when no directory can be made; teardown removes it and frees
+ * it all. */
+static inline int fx_dir_setup(void **state)
+{
+	const char *name = *state;
+	struct fx_dir *d = calloc(1, sizeof(*d));
+	if (!d || !(d->dir = fx_tmpdir())) {
+		free(d);
+		return -1;
+	}
+	if (name) {
+		size_t n = strlen(d->dir) + strlen(name) + 2;
+		d->path = malloc(n);
+		snprintf(d->path, n, "%s/%s", d->dir, name);
+	}
+	*state = d;
+	return 0;
+}
+
+static inline int fx_dir_teardown(void **state)
+{
+	struct fx_dir *d = *state;
+	fx_rmrf(d->dir);
+	free(d->path);
+	free(d->dir);
+	free(d);
+	return 0;
 }
 
 #endif

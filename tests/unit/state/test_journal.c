@@ -60,9 +60,11 @@ static size_t scan(struct cdx_journal *j, struct seen *s)
 	return damaged;
 }
 
-static char *jpath(const char *dir)
+/* scan J into S, asserting success, DAMAGED damaged lines and N records */
+static void scan_expect(struct cdx_journal *j, struct seen *s, size_t damaged, size_t n)
 {
-	return cdx_xasprintf("%s/journal.jsonl", dir);
+	assert_int_equal(scan(j, s), damaged);
+	assert_int_equal(s->n, n);
 }
 
 static struct cdx_journal *jopen(const char *path)
@@ -143,13 +145,14 @@ static void test_crc32_check_value(void **state)
 
 static void test_round_trip(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir), *text, *want;
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
+	char *text, *want;
 	const char *recs[] = {"{\"a\":1}", "[1,2,3]", "\"x\\ny\"", "42"};
 	struct cdx_journal *j;
 	struct seen s = {0};
 	struct cdx_buf expect = {0};
 	size_t i;
-	(void)state;
 
 	j = jopen(path);
 	assert_int_equal(fsize(path), 0);
@@ -159,11 +162,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(cdx_journal_pending(j), 3);
 	/* append only buffers */
 	assert_int_equal(fsize(path), 0);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 0);
+	scan_expect(j, &s, 0, 0);
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 3);
+	scan_expect(j, &s, 0, 3);
 	assert_consecutive(&s, 1);
 	for (i = 0; i < 3; i++) {
 		assert_string_equal(s.r[i].data, recs[i]);
@@ -188,47 +189,39 @@ static void test_round_trip(void **state)
 	j = jopen(path);
 	append(j, recs[3]);
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 4);
+	scan_expect(j, &s, 0, 4);
 	assert_consecutive(&s, 1);
 	assert_string_equal(s.r[3].data, "42");
 	seen_free(&s);
 	cdx_journal_close(j);
 
 	cdx_buf_free(&expect);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_close_syncs(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir);
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
 	struct cdx_journal *j = jopen(path);
 	struct seen s = {0};
-	(void)state;
 	append(j, "{\"late\":true}");
 	cdx_journal_close(j);
 	cdx_journal_close(NULL);
 	assert_int_equal(cdx_journal_pending(NULL), 0);
 	j = jopen(path);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 1);
+	scan_expect(j, &s, 0, 1);
 	assert_int_equal(s.r[0].seq, 1);
 	assert_string_equal(s.r[0].data, "{\"late\":true}");
 	seen_free(&s);
 	cdx_journal_close(j);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_two_handles_one_process(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir);
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
 	struct cdx_journal *a = jopen(path), *b = jopen(path);
 	struct seen s = {0};
-	(void)state;
 	append(a, "\"a1\"");
 	sync_ok(a);
 	append(b, "\"b1\"");
@@ -237,8 +230,7 @@ static void test_two_handles_one_process(void **state)
 	append(a, "\"a2\"");
 	sync_ok(a);
 	/* b learns a2 from the file at scan time */
-	assert_int_equal(scan(b, &s), 0);
-	assert_int_equal(s.n, 4);
+	scan_expect(b, &s, 0, 4);
 	assert_consecutive(&s, 1);
 	assert_string_equal(s.r[0].data, "\"a1\"");
 	assert_string_equal(s.r[1].data, "\"b1\"");
@@ -247,15 +239,11 @@ static void test_two_handles_one_process(void **state)
 	seen_free(&s);
 	append(b, "\"b3\"");
 	sync_ok(b);
-	assert_int_equal(scan(a, &s), 0);
-	assert_int_equal(s.n, 5);
+	scan_expect(a, &s, 0, 5);
 	assert_consecutive(&s, 1);
 	seen_free(&s);
 	cdx_journal_close(a);
 	cdx_journal_close(b);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 #define NCHILD 4
@@ -285,14 +273,14 @@ static void child_writer(const char *path, int id)
 
 static void test_concurrent_processes(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir);
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
 	pid_t pids[NCHILD];
 	int next[NCHILD] = {0};
 	char hit[NCHILD * PER_CHILD + 1] = {0};
 	struct cdx_journal *j;
 	struct seen s = {0};
 	size_t i;
-	(void)state;
 
 	/* the file is created by the children, racing each other */
 	for (i = 0; i < NCHILD; i++) {
@@ -308,8 +296,7 @@ static void test_concurrent_processes(void **state)
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
 	j = jopen(path);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, NCHILD * PER_CHILD);
+	scan_expect(j, &s, 0, NCHILD * PER_CHILD);
 	for (i = 0; i < s.n; i++) {
 		int c, k;
 		assert_true(s.r[i].seq >= 1 && s.r[i].seq <= NCHILD * PER_CHILD);
@@ -324,18 +311,16 @@ static void test_concurrent_processes(void **state)
 	assert_consecutive(&s, 1);
 	seen_free(&s);
 	cdx_journal_close(j);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_torn_tail(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir), *line;
+	const struct fx_dir *x = *state;
+	const char *dir = x->dir, *path = x->path;
+	char *line;
 	struct cdx_journal *j, *live;
 	struct seen s = {0};
 	off_t good;
-	(void)state;
 
 	j = jopen(path);
 	append(j, "{\"n\":1}");
@@ -351,8 +336,7 @@ static void test_torn_tail(void **state)
 	assert_int_equal(fsize(path), good);
 	append(j, "{\"n\":3}");
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 3);
+	scan_expect(j, &s, 0, 3);
 	assert_consecutive(&s, 1);
 	assert_string_equal(s.r[2].data, "{\"n\":3}");
 	seen_free(&s);
@@ -365,8 +349,7 @@ static void test_torn_tail(void **state)
 	add_bytes(path, "garbage\n\n", 9);
 	j = jopen(path);
 	assert_int_equal(fsize(path), good);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 3);
+	scan_expect(j, &s, 0, 3);
 	seen_free(&s);
 
 	/* a torn tail left behind while a handle is open: cut before the
@@ -376,8 +359,7 @@ static void test_torn_tail(void **state)
 	add_bytes(path, line, strlen(line) - 1); /* no newline */
 	append(live, "{\"n\":4}");
 	sync_ok(live);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 4);
+	scan_expect(j, &s, 0, 4);
 	assert_consecutive(&s, 1);
 	assert_string_equal(s.r[3].data, "{\"n\":4}");
 	seen_free(&s);
@@ -388,35 +370,30 @@ static void test_torn_tail(void **state)
 	/* a file that is nothing but a torn line */
 	fx_rmrf(dir);
 	assert_int_equal(mkdir(dir, 0700), 0);
-	free(path);
-	path = fx_write(dir, "journal.jsonl", "{\"seq\":1,\"crc\"");
+	free(fx_write(dir, "journal.jsonl", "{\"seq\":1,\"crc\""));
 	j = jopen(path);
 	assert_int_equal(fsize(path), 0);
 	append(j, "1");
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 1);
+	scan_expect(j, &s, 0, 1);
 	assert_int_equal(s.r[0].seq, 1);
 	seen_free(&s);
 	cdx_journal_close(j);
-
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 /* a tail of many short junk lines after a record larger than one read:
  * the backward search must cross both, and stay linear */
 static void test_long_torn_tail(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir), *big;
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
+	char *big;
 	size_t n = 200000, i;
 	struct cdx_buf junk = {0};
 	struct cdx_journal *j;
 	struct seen s = {0};
 	int64_t t0;
 	off_t good;
-	(void)state;
 	big = malloc(n);
 	memset(big, 'z', n);
 	big[0] = big[n - 1] = '"';
@@ -439,8 +416,7 @@ static void test_long_torn_tail(void **state)
 	assert_int_equal(fsize(path), good);
 	append(j, "\"next\"");
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 3);
+	scan_expect(j, &s, 0, 3);
 	assert_consecutive(&s, 1);
 	assert_int_equal(s.r[1].len, n);
 	assert_memory_equal(s.r[1].data, big, n);
@@ -449,19 +425,17 @@ static void test_long_torn_tail(void **state)
 	cdx_journal_close(j);
 	cdx_buf_free(&junk);
 	free(big);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_damaged_middle(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir), *text, *p;
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
+	char *text, *p;
 	struct cdx_journal *j;
 	struct seen s = {0};
 	off_t size;
 	FILE *f;
-	(void)state;
 
 	j = jopen(path);
 	append(j, "{\"k\":\"first\"}");
@@ -483,8 +457,7 @@ static void test_damaged_middle(void **state)
 
 	j = jopen(path);
 	assert_int_equal(fsize(path), size); /* not a tail: left alone */
-	assert_int_equal(scan(j, &s), 1);
-	assert_int_equal(s.n, 2);
+	scan_expect(j, &s, 1, 2);
 	assert_int_equal(s.r[0].seq, 1);
 	assert_string_equal(s.r[0].data, "{\"k\":\"first\"}");
 	assert_int_equal(s.r[1].seq, 3);
@@ -492,20 +465,17 @@ static void test_damaged_middle(void **state)
 	seen_free(&s);
 	append(j, "{\"k\":\"fourth\"}");
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 1);
-	assert_int_equal(s.n, 3);
+	scan_expect(j, &s, 1, 3);
 	assert_int_equal(s.r[2].seq, 4);
 	seen_free(&s);
 	cdx_journal_close(j);
-
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_damaged_framing(void **state)
 {
-	char *dir = fx_tmpdir(), *path, *good1 = frame(1, "1"), *good2 = frame(2, "2");
+	const struct fx_dir *x = *state;
+	const char *dir = x->dir, *path = x->path;
+	char *good1 = frame(1, "1"), *good2 = frame(2, "2");
 	const char *bad[] = {
 	    "",                                                              /* empty line */
 	    "{\"seq\":01,\"crc\":\"83dcefb7\",\"rec\":1}",                   /* leading zero */
@@ -522,7 +492,6 @@ static void test_damaged_framing(void **state)
 	struct cdx_journal *j;
 	struct seen s = {0};
 	size_t i;
-	(void)state;
 
 	/* the reference line itself is valid */
 	assert_string_equal(good1, "{\"seq\":1,\"crc\":\"83dcefb7\",\"rec\":1}\n");
@@ -532,10 +501,9 @@ static void test_damaged_framing(void **state)
 		cdx_buf_addc(&text, '\n');
 	}
 	cdx_buf_adds(&text, good2);
-	path = fx_write(dir, "journal.jsonl", text.data);
+	free(fx_write(dir, "journal.jsonl", text.data));
 	j = jopen(path);
-	assert_int_equal(scan(j, &s), CDX_ARRAY_LEN(bad));
-	assert_int_equal(s.n, 2);
+	scan_expect(j, &s, CDX_ARRAY_LEN(bad), 2);
 	assert_consecutive(&s, 1);
 	seen_free(&s);
 	cdx_journal_close(j);
@@ -543,18 +511,16 @@ static void test_damaged_framing(void **state)
 	cdx_buf_free(&text);
 	free(good1);
 	free(good2);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_overlong_line(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir), *junk, *line;
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
+	char *junk, *line;
 	size_t n = CDX_JOURNAL_RECMAX + 4096;
 	struct cdx_journal *j;
 	struct seen s = {0};
-	(void)state;
 	j = jopen(path);
 	append(j, "\"before\"");
 	sync_ok(j);
@@ -568,23 +534,19 @@ static void test_overlong_line(void **state)
 	line = frame(2, "\"after\"");
 	add_bytes(path, line, strlen(line));
 	free(line);
-	assert_int_equal(scan(j, &s), 1);
-	assert_int_equal(s.n, 2);
+	scan_expect(j, &s, 1, 2);
 	assert_consecutive(&s, 1);
 	assert_string_equal(s.r[1].data, "\"after\"");
 	seen_free(&s);
 	cdx_journal_close(j);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_invalid_records(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir);
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
 	struct cdx_journal *j = jopen(path);
 	struct cdx_error err = {0};
-	(void)state;
 	assert_int_equal(cdx_journal_append(j, "{\"a\":\n1}", 8, &err), -1);
 	assert_int_equal(err.code, CDX_EUSAGE);
 	assert_non_null(strstr(err.msg, "newline"));
@@ -596,19 +558,17 @@ static void test_invalid_records(void **state)
 	assert_int_equal(cdx_journal_append(j, "\n", 1, NULL), -1);
 	cdx_journal_close(j);
 	assert_int_equal(fsize(path), 0);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_large_payload(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir), *big;
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
+	char *big;
 	struct cdx_journal *j = jopen(path);
 	struct cdx_error err = {0};
 	struct seen s = {0};
 	size_t n = CDX_JOURNAL_RECMAX, i;
-	(void)state;
 	/* a JSON string of exactly the limit */
 	big = malloc(n + 2);
 	big[0] = '"';
@@ -624,17 +584,13 @@ static void test_large_payload(void **state)
 	cdx_journal_close(j);
 
 	j = jopen(path);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 2);
+	scan_expect(j, &s, 0, 2);
 	assert_int_equal(s.r[0].len, n);
 	assert_memory_equal(s.r[0].data, big, n);
 	assert_string_equal(s.r[1].data, "\"small\"");
 	seen_free(&s);
 	cdx_journal_close(j);
 	free(big);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static int stop_and_write(void *ctx, uint64_t seq, const char *rec, size_t len)
@@ -651,26 +607,24 @@ static int stop_and_write(void *ctx, uint64_t seq, const char *rec, size_t len)
 
 static void test_scan_stop_and_reentry(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir);
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
 	struct cdx_journal *j = jopen(path), *other = jopen(path);
 	struct seen s = {0};
 	size_t damaged = 7;
 	struct cdx_error err = {0};
-	(void)state;
 	append(j, "1");
 	append(j, "2");
 	append(j, "3");
 	sync_ok(j);
 	s.stop_after = 2;
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 2);
+	scan_expect(j, &s, 0, 2);
 	seen_free(&s);
 	/* the callback writes through another handle and through J itself */
 	assert_int_equal(cdx_journal_scan(j, stop_and_write, other, &damaged, &err), 0);
 	assert_int_equal(damaged, 0);
 	assert_int_equal(cdx_journal_scan(j, stop_and_write, j, NULL, &err), 0);
-	assert_int_equal(scan(other, &s), 0);
-	assert_int_equal(s.n, 7);
+	scan_expect(other, &s, 0, 7);
 	assert_consecutive(&s, 1);
 	assert_string_equal(s.r[6].data, "\"from-scan\"");
 	seen_free(&s);
@@ -679,17 +633,15 @@ static void test_scan_stop_and_reentry(void **state)
 	assert_int_equal(damaged, 0);
 	cdx_journal_close(j);
 	cdx_journal_close(other);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_open_errors(void **state)
 {
-	char *dir = fx_tmpdir(), *path = cdx_xasprintf("%s/no/such/journal", dir);
+	const struct fx_dir *x = *state;
+	const char *dir = x->dir;
+	char *path = cdx_xasprintf("%s/no/such/journal", dir);
 	struct cdx_journal *j = (struct cdx_journal *)1;
 	struct cdx_error err = {0};
-	(void)state;
 	assert_int_equal(cdx_journal_open(path, &j, &err), -1);
 	assert_null(j);
 	assert_int_equal(err.code, CDX_ESTATE);
@@ -698,42 +650,39 @@ static void test_open_errors(void **state)
 	assert_int_equal(err.code, CDX_ESTATE);
 	assert_int_equal(cdx_journal_open("/dev/null", &j, &err), -1);
 	assert_non_null(strstr(err.msg, "not a regular file"));
-	fx_rmrf(dir);
 	free(path);
-	free(dir);
 }
 
 /* a relative path opens in the current directory */
 static void test_relative_path(void **state)
 {
-	char *dir = fx_tmpdir(), cwd[4096];
+	const struct fx_dir *x = *state;
+	const char *dir = x->dir;
+	char cwd[4096];
 	struct cdx_journal *j;
 	struct seen s = {0};
-	(void)state;
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(dir), 0);
 	j = jopen("j");
 	append(j, "true");
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 1);
+	scan_expect(j, &s, 0, 1);
 	seen_free(&s);
 	cdx_journal_close(j);
 	assert_int_equal(chdir(cwd), 0);
-	fx_rmrf(dir);
-	free(dir);
 }
 
 static void test_sync_failure_keeps_records(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir), big[4000];
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
+	char big[4000];
 	struct cdx_journal *j = jopen(path);
 	struct cdx_error err = {0};
 	struct rlimit old, lim;
 	struct seen s = {0};
 	void (*oldsig)(int);
 	off_t size;
-	(void)state;
 	append(j, "\"one\"");
 	sync_ok(j);
 	size = fsize(path);
@@ -758,26 +707,22 @@ static void test_sync_failure_keeps_records(void **state)
 	assert_int_equal(fsize(path), size);
 
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 3);
+	scan_expect(j, &s, 0, 3);
 	assert_consecutive(&s, 1);
 	assert_int_equal(s.r[1].len, sizeof(big));
 	assert_string_equal(s.r[2].data, "\"three\"");
 	seen_free(&s);
 	cdx_journal_close(j);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 static void test_handle_across_fork(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir);
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
 	struct cdx_journal *j = jopen(path);
 	struct seen s = {0};
 	pid_t pid;
 	int st;
-	(void)state;
 	append(j, "\"parent\"");
 	pid = fork();
 	assert_true(pid >= 0);
@@ -785,8 +730,6 @@ static void test_handle_across_fork(void **state)
 		struct cdx_error err = {0};
 		int ok = cdx_journal_sync(j, &err) == -1 && err.code == CDX_EUSAGE;
 		cdx_journal_close(j); /* must not sync the parent's record */
-		free(path);
-		free(dir);
 		_exit(ok ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -795,14 +738,10 @@ static void test_handle_across_fork(void **state)
 	assert_int_equal(fsize(path), 0);
 	assert_int_equal(cdx_journal_pending(j), 1);
 	sync_ok(j);
-	assert_int_equal(scan(j, &s), 0);
-	assert_int_equal(s.n, 1);
+	scan_expect(j, &s, 0, 1);
 	assert_int_equal(s.r[0].seq, 1);
 	seen_free(&s);
 	cdx_journal_close(j);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
 
 /* the child of test_kill9: append and sync batches until killed */
@@ -833,11 +772,11 @@ static void kill9_child(const char *path)
 
 static void test_kill9(void **state)
 {
-	char *dir = fx_tmpdir(), *path = jpath(dir);
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	uint64_t total = 0;
 	int round, cuts = 0;
-	(void)state;
 	srand(seed);
 	print_message("kill9 seed %u\n", seed);
 	for (round = 0; round < 6; round++) {
@@ -880,8 +819,7 @@ static void test_kill9(void **state)
 		/* and the file takes the next record */
 		append(j, "\"survivor\"");
 		sync_ok(j);
-		assert_int_equal(scan(j, &s), 0);
-		assert_int_equal(s.n, total + 1);
+		scan_expect(j, &s, 0, total + 1);
 		assert_int_equal(s.r[total].seq, total + 1);
 		total = s.n;
 		seen_free(&s);
@@ -889,23 +827,32 @@ static void test_kill9(void **state)
 	}
 	print_message("kill9: %llu records after 6 kills, %d torn tails cut\n", (unsigned long long)total,
 		      cuts);
-	fx_rmrf(dir);
-	free(path);
-	free(dir);
 }
+
+/* JT: a test with a directory of its own, x->path its journal's path */
+#define JT(f) cmocka_unit_test_prestate_setup_teardown(f, fx_dir_setup, fx_dir_teardown, "journal.jsonl")
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_crc32_check_value),     cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_close_syncs),           cmocka_unit_test(test_two_handles_one_process),
-	    cmocka_unit_test(test_concurrent_processes),  cmocka_unit_test(test_torn_tail),
-	    cmocka_unit_test(test_long_torn_tail),        cmocka_unit_test(test_damaged_middle),
-	    cmocka_unit_test(test_damaged_framing),       cmocka_unit_test(test_overlong_line),
-	    cmocka_unit_test(test_invalid_records),       cmocka_unit_test(test_large_payload),
-	    cmocka_unit_test(test_scan_stop_and_reentry), cmocka_unit_test(test_open_errors),
-	    cmocka_unit_test(test_relative_path),         cmocka_unit_test(test_sync_failure_keeps_records),
-	    cmocka_unit_test(test_handle_across_fork),    cmocka_unit_test(test_kill9),
+	    cmocka_unit_test(test_crc32_check_value),
+	    JT(test_round_trip),
+	    JT(test_close_syncs),
+	    JT(test_two_handles_one_process),
+	    JT(test_concurrent_processes),
+	    JT(test_torn_tail),
+	    JT(test_long_torn_tail),
+	    JT(test_damaged_middle),
+	    JT(test_damaged_framing),
+	    JT(test_overlong_line),
+	    JT(test_invalid_records),
+	    JT(test_large_payload),
+	    JT(test_scan_stop_and_reentry),
+	    JT(test_open_errors),
+	    JT(test_relative_path),
+	    JT(test_sync_failure_keeps_records),
+	    JT(test_handle_across_fork),
+	    JT(test_kill9),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

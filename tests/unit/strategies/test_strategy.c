@@ -209,15 +209,59 @@ static void expect_str(const char *got, const char *want)
 	}
 }
 
+/* ---- a test's world ------------------------------------------------------- */
+
+/* what one test drives: the environment, what serves (sv) and what served
+ * before the last deploy() (before, the target of revert()), the fake and
+ * the io wired to it, the last error */
+struct world {
+	struct cdx_env e;
+	struct cdx_serving sv, before;
+	struct cdx_strategy_io io;
+	struct cdx_error err;
+	struct fake f;
+};
+
+/* world_init: nothing serves (sv and before empty), a fresh fake wired to
+ * io; the test sets e (env_*) and sv (sv_slots, sv_inst) */
+static void world_init(struct world *w)
+{
+	memset(w, 0, sizeof(*w));
+	fake_init(&w->f);
+	fake_io(&w->f, &w->io);
+}
+
+static void world_free(struct world *w)
+{
+	cdx_serving_free(&w->sv);
+	cdx_serving_free(&w->before);
+}
+
+/* deploy: S deploys VERSION over what serves, which is kept in before */
+static int deploy(struct world *w, const struct cdx_strategy *s, const char *version)
+{
+	cdx_serving_free(&w->before);
+	cdx_serving_copy(&w->before, &w->sv);
+	memset(&w->err, 0, sizeof(w->err));
+	return s->deploy(&w->e, &w->sv, version, &w->io, &w->err);
+}
+
+/* revert: S takes sv back to before */
+static int revert(struct world *w, const struct cdx_strategy *s)
+{
+	return s->revert(&w->e, &w->sv, &w->before, &w->io, &w->err);
+}
+
+static int rollback(struct world *w, enum cdx_rollback_kind k, const char *version, const bool *only)
+{
+	return cdx_rollback_run(&w->e, k, &w->sv, version, only, &w->io, &w->err);
+}
+
 /* ---- blue_green ------------------------------------------------------------ */
 
 static void test_bg_first_and_second(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const first[] = {"R deploying",	 "H deploy 0 v1 0", "H start 0 v1 0", "R verifying",
 					    "C 0 v1",		 "R promoting",	    "H switch 0 v1 100", "R verifying",
 					    "C 0 v1",		 NULL};
@@ -228,79 +272,67 @@ static void test_bg_first_and_second(void **state)
 					    "C 0 v3",		"R promoting",	   "H switch 0 v3 100", "R verifying",
 					    "C 0 v3",		NULL};
 	(void)state;
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
-	fake_init(&f);
-	fake_io(&f, &io);
-	cdx_serving_init(&sv, 2);
-	assert_int_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v1", &io, &err), 0);
-	expect_log(&f, first);
-	assert_string_equal(f.msgs[0], "install v1 into slot blue");
-	assert_string_equal(f.msgs[1], "health of slot blue (preview)");
-	expect_str(sv.version, "v1");
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.installed[0], "v1");
-	expect_str(sv.installed[1], NULL);
+	world_init(&w);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
+	cdx_serving_init(&w.sv, 2);
+	assert_int_equal(deploy(&w, &cdx_strategy_blue_green, "v1"), 0);
+	expect_log(&w.f, first);
+	assert_string_equal(w.f.msgs[0], "install v1 into slot blue");
+	assert_string_equal(w.f.msgs[1], "health of slot blue (preview)");
+	expect_str(w.sv.version, "v1");
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.installed[0], "v1");
+	expect_str(w.sv.installed[1], NULL);
 
 	/* the second uses the other slot, and the old one stays warm */
-	reset_log(&f);
-	assert_int_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v2", &io, &err), 0);
-	expect_log(&f, second);
-	expect_str(sv.version, "v2");
-	assert_int_equal(sv.active, 1);
-	expect_str(sv.installed[0], "v1");
-	expect_str(sv.installed[1], "v2");
+	reset_log(&w.f);
+	assert_int_equal(deploy(&w, &cdx_strategy_blue_green, "v2"), 0);
+	expect_log(&w.f, second);
+	expect_str(w.sv.version, "v2");
+	assert_int_equal(w.sv.active, 1);
+	expect_str(w.sv.installed[0], "v1");
+	expect_str(w.sv.installed[1], "v2");
 
 	/* and the third goes back to the first slot */
-	reset_log(&f);
-	assert_int_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v3", &io, &err), 0);
-	expect_log(&f, third);
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.installed[1], "v2");
-	cdx_serving_free(&sv);
+	reset_log(&w.f);
+	assert_int_equal(deploy(&w, &cdx_strategy_blue_green, "v3"), 0);
+	expect_log(&w.f, third);
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.installed[1], "v2");
+	world_free(&w);
 }
 
 static void test_bg_preview_fails(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const want[] = {"R deploying", "H deploy 1 v2 0", "H start 1 v2 0", "R verifying", "C 1 v2",
 					   /* revert: the new slot stopped; no switch ever */
 					   "R rolling_back", "H stop 1 v2 0", NULL};
 	(void)state;
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
-	fake_init(&f);
-	f.fail_health_at = 1;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(err.msg, "health failed on 1");
+	world_init(&w);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
+	w.f.fail_health_at = 1;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_blue_green, "v2"), 0);
+	assert_string_equal(w.err.msg, "health failed on 1");
 	/* nothing moved traffic */
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.version, "v1");
-	expect_str(sv.installed[1], "v2"); /* touched: the revert must stop it */
-	memset(&err, 0, sizeof(err));
-	assert_int_equal(cdx_strategy_blue_green.revert(&e, &sv, &before, &io, &err), 0);
-	expect_log(&f, want);
-	assert_int_equal(count_prefix(&f, "H switch"), 0);
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.version, "v1");
-	expect_str(sv.installed[0], "v1");
-	expect_str(sv.installed[1], NULL);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.version, "v1");
+	expect_str(w.sv.installed[1], "v2"); /* touched: the revert must stop it */
+	memset(&w.err, 0, sizeof(w.err));
+	assert_int_equal(revert(&w, &cdx_strategy_blue_green), 0);
+	expect_log(&w.f, want);
+	assert_int_equal(count_prefix(&w.f, "H switch"), 0);
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.version, "v1");
+	expect_str(w.sv.installed[0], "v1");
+	expect_str(w.sv.installed[1], NULL);
+	world_free(&w);
 }
 
 static void test_bg_fails_after_switch(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const want[] = {"R deploying",	"H deploy 1 v2 0", "H start 1 v2 0",	"R verifying",
 					   "C 1 v2",		"R promoting",	   "H switch 1 v2 100", "R verifying",
 					   "C 1 v2",
@@ -308,73 +340,56 @@ static void test_bg_fails_after_switch(void **state)
 					   "R rolling_back",	"H switch 0 v1 100", "R rolling_back",	"H stop 1 v2 0",
 					   NULL};
 	(void)state;
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
-	fake_init(&f);
-	f.fail_health_at = 2;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_int_equal(sv.active, 1);
-	expect_str(sv.version, "v2");
-	assert_int_equal(cdx_strategy_blue_green.revert(&e, &sv, &before, &io, &err), 0);
-	expect_log(&f, want);
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.version, "v1");
-	expect_str(sv.installed[1], NULL);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	world_init(&w);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
+	w.f.fail_health_at = 2;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_blue_green, "v2"), 0);
+	assert_int_equal(w.sv.active, 1);
+	expect_str(w.sv.version, "v2");
+	assert_int_equal(revert(&w, &cdx_strategy_blue_green), 0);
+	expect_log(&w.f, want);
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.version, "v1");
+	expect_str(w.sv.installed[1], NULL);
+	world_free(&w);
 }
 
 static void test_bg_first_fails(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
-	fake_init(&f);
-	f.fail_health_at = 2; /* after the switch of a first deployment */
-	fake_io(&f, &io);
-	cdx_serving_init(&sv, 2);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v1", &io, &err), 0);
-	assert_int_equal(cdx_strategy_blue_green.revert(&e, &sv, &before, &io, &err), 0);
+	world_init(&w);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
+	w.f.fail_health_at = 2; /* after the switch of a first deployment */
+	cdx_serving_init(&w.sv, 2);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_blue_green, "v1"), 0);
+	assert_int_equal(revert(&w, &cdx_strategy_blue_green), 0);
 	/* nothing served before: nothing serves now, the slot is stopped */
-	assert_string_equal(f.log[f.n - 1], "H stop 0 v1 0");
-	assert_int_equal(sv.active, -1);
-	expect_str(sv.version, NULL);
-	expect_str(sv.installed[0], NULL);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	assert_string_equal(w.f.log[w.f.n - 1], "H stop 0 v1 0");
+	assert_int_equal(w.sv.active, -1);
+	expect_str(w.sv.version, NULL);
+	expect_str(w.sv.installed[0], NULL);
+	world_free(&w);
 }
 
 static void test_bg_hook_fails(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const want[] = {"R deploying", "H deploy 1 v2 0", "H start 1 v2 0",
 					   "R rolling_back", "H stop 1 v2 0", NULL};
 	(void)state;
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
-	fake_init(&f);
-	f.fail_hook = CDX_HOOK_START;
-	f.fail_hook_target = 1;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(err.msg, "start hook failed on 1");
-	f.fail_hook = -2;
-	assert_int_equal(cdx_strategy_blue_green.revert(&e, &sv, &before, &io, &err), 0);
-	expect_log(&f, want);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	world_init(&w);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
+	w.f.fail_hook = CDX_HOOK_START;
+	w.f.fail_hook_target = 1;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_blue_green, "v2"), 0);
+	assert_string_equal(w.err.msg, "start hook failed on 1");
+	w.f.fail_hook = -2;
+	assert_int_equal(revert(&w, &cdx_strategy_blue_green), 0);
+	expect_log(&w.f, want);
+	world_free(&w);
 }
 
 /* ---- canary ------------------------------------------------------------------ */
@@ -390,243 +405,186 @@ static const char *const canary_full[] = {
 
 static void test_canary_steps(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, true, 30000, CDX_NODATA_FAIL);
-	fake_init(&f);
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	expect_log(&f, canary_full);
-	assert_string_equal(f.msgs[2], "weight 10% to canary slot green");
-	expect_str(sv.version, "v2");
-	assert_int_equal(sv.active, 1);
-	assert_int_equal(sv.canary, -1);
-	assert_int_equal(sv.weight, 0);
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, true, 30000, CDX_NODATA_FAIL);
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	expect_log(&w.f, canary_full);
+	assert_string_equal(w.f.msgs[2], "weight 10% to canary slot green");
+	expect_str(w.sv.version, "v2");
+	assert_int_equal(w.sv.active, 1);
+	assert_int_equal(w.sv.canary, -1);
+	assert_int_equal(w.sv.weight, 0);
+	world_free(&w);
 }
 
 static void test_canary_first_is_blue_green(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, true, 30000, CDX_NODATA_FAIL);
-	fake_init(&f);
-	fake_io(&f, &io);
-	cdx_serving_init(&sv, 2);
-	assert_int_equal(cdx_strategy_canary.deploy(&e, &sv, "v1", &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "H weight"), 0);
-	assert_int_equal(count_prefix(&f, "P "), 0);
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.version, "v1");
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, true, 30000, CDX_NODATA_FAIL);
+	cdx_serving_init(&w.sv, 2);
+	assert_int_equal(deploy(&w, &cdx_strategy_canary, "v1"), 0);
+	assert_int_equal(count_prefix(&w.f, "H weight"), 0);
+	assert_int_equal(count_prefix(&w.f, "P "), 0);
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.version, "v1");
+	world_free(&w);
 }
 
 static void test_canary_no_pause_no_analysis(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, false, 0, CDX_NODATA_FAIL);
-	fake_init(&f);
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "P "), 0);
-	assert_int_equal(count_prefix(&f, "A "), 0);
-	assert_int_equal(count_prefix(&f, "H weight"), 2);
-	assert_int_equal(count_prefix(&f, "C "), 4); /* install, 10, 50, after the switch */
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, false, 0, CDX_NODATA_FAIL);
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_int_equal(count_prefix(&w.f, "P "), 0);
+	assert_int_equal(count_prefix(&w.f, "A "), 0);
+	assert_int_equal(count_prefix(&w.f, "H weight"), 2);
+	assert_int_equal(count_prefix(&w.f, "C "), 4); /* install, 10, 50, after the switch */
+	world_free(&w);
 }
 
 static void test_canary_promote_skips_pauses(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static int steps4[] = {10, 25, 50, 100};
 	(void)state;
-	env_canary(&e, true, 30000, CDX_NODATA_FAIL);
-	e.steps = steps4;
-	e.n_steps = 4;
-	fake_init(&f);
-	f.pauses[0] = CDX_PAUSE_PROMOTE;
-	f.n_pauses = 1;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
+	world_init(&w);
+	env_canary(&w.e, true, 30000, CDX_NODATA_FAIL);
+	w.e.steps = steps4;
+	w.e.n_steps = 4;
+	w.f.pauses[0] = CDX_PAUSE_PROMOTE;
+	w.f.n_pauses = 1;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
 	/* one pause (promoted there); the weights and the analysis still go on */
-	assert_int_equal(count_prefix(&f, "P "), 1);
-	assert_int_equal(count_prefix(&f, "H weight"), 3);
-	assert_int_equal(count_prefix(&f, "A "), 3);
-	expect_str(sv.version, "v2");
-	cdx_serving_free(&sv);
+	assert_int_equal(count_prefix(&w.f, "P "), 1);
+	assert_int_equal(count_prefix(&w.f, "H weight"), 3);
+	assert_int_equal(count_prefix(&w.f, "A "), 3);
+	expect_str(w.sv.version, "v2");
+	world_free(&w);
 }
 
 /* the revert of a canary that had weight: weight 0, then the canary stopped */
 static const char *const canary_revert_tail[] = {"R rolling_back", "H weight 1 v2 0", "R rolling_back",
 						 "H stop 1 v2 0", NULL};
 
-static void check_canary_revert(struct cdx_env *e, struct fake *f, struct cdx_serving *sv,
-				const struct cdx_serving *before, struct cdx_strategy_io *io)
+static void check_canary_revert(struct world *w)
 {
-	struct cdx_error err = {0};
-	size_t start = f->n, i;
-	assert_int_equal(sv->canary, 1);
-	assert_int_equal(sv->active, 0);
-	assert_int_equal(cdx_strategy_canary.revert(e, sv, before, io, &err), 0);
+	size_t start = w->f.n, i;
+	assert_int_equal(w->sv.canary, 1);
+	assert_int_equal(w->sv.active, 0);
+	assert_int_equal(revert(w, &cdx_strategy_canary), 0);
 	for (i = 0; canary_revert_tail[i]; i++) {
-		assert_true(start + i < f->n);
-		assert_string_equal(f->log[start + i], canary_revert_tail[i]);
+		assert_true(start + i < w->f.n);
+		assert_string_equal(w->f.log[start + i], canary_revert_tail[i]);
 	}
-	assert_int_equal(f->n, start + i);
-	assert_int_equal(sv->active, 0);
-	assert_int_equal(sv->canary, -1);
-	assert_int_equal(sv->weight, 0);
-	expect_str(sv->version, "v1");
-	expect_str(sv->installed[1], NULL);
-	assert_int_equal(count_prefix(f, "H switch"), 0);
+	assert_int_equal(w->f.n, start + i);
+	assert_int_equal(w->sv.active, 0);
+	assert_int_equal(w->sv.canary, -1);
+	assert_int_equal(w->sv.weight, 0);
+	expect_str(w->sv.version, "v1");
+	expect_str(w->sv.installed[1], NULL);
+	assert_int_equal(count_prefix(&w->f, "H switch"), 0);
 }
 
 static void test_canary_abort(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, true, 30000, CDX_NODATA_FAIL);
-	fake_init(&f);
-	f.pauses[0] = CDX_PAUSE_DONE;
-	f.pauses[1] = CDX_PAUSE_ABORT;
-	f.n_pauses = 2;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(err.msg, "aborted at 50%");
-	assert_string_equal(f.log[f.n - 1], "P 30000");
-	assert_int_equal(sv.weight, 50);
-	check_canary_revert(&e, &f, &sv, &before, &io);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	world_init(&w);
+	env_canary(&w.e, true, 30000, CDX_NODATA_FAIL);
+	w.f.pauses[0] = CDX_PAUSE_DONE;
+	w.f.pauses[1] = CDX_PAUSE_ABORT;
+	w.f.n_pauses = 2;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_string_equal(w.err.msg, "aborted at 50%");
+	assert_string_equal(w.f.log[w.f.n - 1], "P 30000");
+	assert_int_equal(w.sv.weight, 50);
+	check_canary_revert(&w);
+	world_free(&w);
 }
 
 static void test_canary_analysis_fails(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, true, 30000, CDX_NODATA_FAIL);
-	fake_init(&f);
-	f.analysis[0] = CDX_ANALYSIS_PASS;
-	f.analysis[1] = CDX_ANALYSIS_FAIL;
-	f.n_analysis = 2;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(err.msg, "analysis failed at 50%");
-	assert_string_equal(f.log[f.n - 1], "A 1 v2 50");
-	check_canary_revert(&e, &f, &sv, &before, &io);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	world_init(&w);
+	env_canary(&w.e, true, 30000, CDX_NODATA_FAIL);
+	w.f.analysis[0] = CDX_ANALYSIS_PASS;
+	w.f.analysis[1] = CDX_ANALYSIS_FAIL;
+	w.f.n_analysis = 2;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_string_equal(w.err.msg, "analysis failed at 50%");
+	assert_string_equal(w.f.log[w.f.n - 1], "A 1 v2 50");
+	check_canary_revert(&w);
+	world_free(&w);
 }
 
 static void test_canary_fails_after_switch(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, false, 0, CDX_NODATA_FAIL);
-	fake_init(&f);
-	f.fail_health_at = 4; /* after the final switch */
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_int_equal(sv.active, 1);
-	reset_log(&f);
-	assert_int_equal(cdx_strategy_canary.revert(&e, &sv, &before, &io, &err), 0);
-	assert_string_equal(f.log[0], "R rolling_back");
-	assert_string_equal(f.log[1], "H switch 0 v1 100");
-	assert_string_equal(f.log[f.n - 1], "H stop 1 v2 0");
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.version, "v1");
-	expect_str(sv.installed[1], NULL);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	world_init(&w);
+	env_canary(&w.e, false, 0, CDX_NODATA_FAIL);
+	w.f.fail_health_at = 4; /* after the final switch */
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_int_equal(w.sv.active, 1);
+	reset_log(&w.f);
+	assert_int_equal(revert(&w, &cdx_strategy_canary), 0);
+	assert_string_equal(w.f.log[0], "R rolling_back");
+	assert_string_equal(w.f.log[1], "H switch 0 v1 100");
+	assert_string_equal(w.f.log[w.f.n - 1], "H stop 1 v2 0");
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.version, "v1");
+	expect_str(w.sv.installed[1], NULL);
+	world_free(&w);
 }
 
 static void test_canary_nodata_fail(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, true, 0, CDX_NODATA_FAIL);
-	fake_init(&f);
-	f.analysis[0] = CDX_ANALYSIS_NODATA;
-	f.n_analysis = 1;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_not_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(err.msg, "analysis gave no data at 10% (no_data: fail)");
-	assert_int_equal(count_prefix(&f, "P "), 0);
-	assert_string_equal(f.log[f.n - 1], "A 1 v2 10");
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, true, 0, CDX_NODATA_FAIL);
+	w.f.analysis[0] = CDX_ANALYSIS_NODATA;
+	w.f.n_analysis = 1;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_string_equal(w.err.msg, "analysis gave no data at 10% (no_data: fail)");
+	assert_int_equal(count_prefix(&w.f, "P "), 0);
+	assert_string_equal(w.f.log[w.f.n - 1], "A 1 v2 10");
+	world_free(&w);
 }
 
 static void test_canary_nodata_pass(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, true, 0, CDX_NODATA_PASS);
-	fake_init(&f);
-	f.analysis[0] = f.analysis[1] = CDX_ANALYSIS_NODATA;
-	f.n_analysis = 2;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "P "), 0);
-	assert_int_equal(count_prefix(&f, "A "), 2);
-	expect_str(sv.version, "v2");
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, true, 0, CDX_NODATA_PASS);
+	w.f.analysis[0] = w.f.analysis[1] = CDX_ANALYSIS_NODATA;
+	w.f.n_analysis = 2;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_int_equal(count_prefix(&w.f, "P "), 0);
+	assert_int_equal(count_prefix(&w.f, "A "), 2);
+	expect_str(w.sv.version, "v2");
+	world_free(&w);
 }
 
 static void test_canary_nodata_pause(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const want[] = {
 	    "R deploying", "H deploy 1 v2 0", "H start 1 v2 0", "R verifying", "C 1 v2",
 	    /* 10%: no data twice, paused (at least 1 s) until it comes */
@@ -636,70 +594,58 @@ static void test_canary_nodata_pause(void **state)
 	    "R promoting", "H weight 1 v2 50", "R verifying", "A 1 v2 50", "R verifying", "P 1000", "R verifying",
 	    "C 1 v2", "R promoting", "H switch 1 v2 100", "R verifying", "C 1 v2", NULL};
 	(void)state;
-	env_canary(&e, true, 0, CDX_NODATA_PAUSE);
-	fake_init(&f);
-	f.analysis[0] = f.analysis[1] = f.analysis[3] = CDX_ANALYSIS_NODATA;
-	f.analysis[2] = CDX_ANALYSIS_PASS;
-	f.n_analysis = 4;
-	f.pauses[2] = CDX_PAUSE_PROMOTE;
-	f.n_pauses = 3;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	expect_log(&f, want);
-	expect_str(sv.version, "v2");
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, true, 0, CDX_NODATA_PAUSE);
+	w.f.analysis[0] = w.f.analysis[1] = w.f.analysis[3] = CDX_ANALYSIS_NODATA;
+	w.f.analysis[2] = CDX_ANALYSIS_PASS;
+	w.f.n_analysis = 4;
+	w.f.pauses[2] = CDX_PAUSE_PROMOTE;
+	w.f.n_pauses = 3;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	expect_log(&w.f, want);
+	expect_str(w.sv.version, "v2");
+	cdx_serving_free(&w.sv);
 
 	/* abort while paused for data */
-	fake_init(&f);
-	f.analysis[0] = CDX_ANALYSIS_NODATA;
-	f.n_analysis = 1;
-	f.pauses[0] = CDX_PAUSE_ABORT;
-	f.n_pauses = 1;
-	sv_slots(&sv, "v1", NULL, 0);
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(err.msg, "aborted at 10%");
-	check_canary_revert(&e, &f, &sv, &before, &io);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	fake_init(&w.f);
+	w.f.analysis[0] = CDX_ANALYSIS_NODATA;
+	w.f.n_analysis = 1;
+	w.f.pauses[0] = CDX_PAUSE_ABORT;
+	w.f.n_pauses = 1;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_string_equal(w.err.msg, "aborted at 10%");
+	check_canary_revert(&w);
+	world_free(&w);
 }
 
 /* after a promote, no pause of any kind is left: a step without data does
  * not wait again (no_data: pause) */
 static void test_canary_promote_skips_nodata_pauses(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	(void)state;
-	env_canary(&e, true, 30000, CDX_NODATA_PAUSE);
-	fake_init(&f);
-	f.analysis[0] = f.analysis[1] = f.analysis[2] = f.analysis[3] = CDX_ANALYSIS_NODATA;
-	f.n_analysis = 4;
-	f.pauses[0] = CDX_PAUSE_PROMOTE; /* the step pause at 10% */
-	f.pauses[1] = f.pauses[2] = CDX_PAUSE_DONE;
-	f.n_pauses = 3;
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "P "), 1);
-	assert_int_equal(count_prefix(&f, "A "), 2);
-	expect_str(sv.version, "v2");
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, true, 30000, CDX_NODATA_PAUSE);
+	w.f.analysis[0] = w.f.analysis[1] = w.f.analysis[2] = w.f.analysis[3] = CDX_ANALYSIS_NODATA;
+	w.f.n_analysis = 4;
+	w.f.pauses[0] = CDX_PAUSE_PROMOTE; /* the step pause at 10% */
+	w.f.pauses[1] = w.f.pauses[2] = CDX_PAUSE_DONE;
+	w.f.n_pauses = 3;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_int_equal(count_prefix(&w.f, "P "), 1);
+	assert_int_equal(count_prefix(&w.f, "A "), 2);
+	expect_str(w.sv.version, "v2");
+	world_free(&w);
 }
 
 /* ---- rolling ------------------------------------------------------------------- */
 
 static void test_rolling_batches(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const v1[] = {"v1", "v1", "v1", "v1", "v1"};
 	static const char *const want[] = {
 	    "R deploying", "H deploy 0 v2 0", "H start 0 v2 0", "R deploying", "H deploy 1 v2 0", "H start 1 v2 0",
@@ -709,112 +655,93 @@ static void test_rolling_batches(void **state)
 	    "R deploying", "H deploy 4 v2 0", "H start 4 v2 0", "R verifying", "C 4 v2", NULL};
 	size_t i, out = 0, most = 0;
 	(void)state;
-	env_inst(&e, 5, 2);
-	fake_init(&f);
-	fake_io(&f, &io);
-	sv_inst(&sv, 5, v1, "v1");
-	assert_int_equal(cdx_strategy_rolling.deploy(&e, &sv, "v2", &io, &err), 0);
-	expect_log(&f, want);
-	assert_string_equal(f.msgs[0], "update instance a to v2");
+	world_init(&w);
+	env_inst(&w.e, 5, 2);
+	sv_inst(&w.sv, 5, v1, "v1");
+	assert_int_equal(deploy(&w, &cdx_strategy_rolling, "v2"), 0);
+	expect_log(&w.f, want);
+	assert_string_equal(w.f.msgs[0], "update instance a to v2");
 	/* never more than max_unavailable out (stopped for an update and not yet checked) */
-	for (i = 0; i < f.n; i++) {
-		if (strncmp(f.log[i], "H deploy", 8) == 0)
+	for (i = 0; i < w.f.n; i++) {
+		if (strncmp(w.f.log[i], "H deploy", 8) == 0)
 			out++;
-		else if (f.log[i][0] == 'C')
+		else if (w.f.log[i][0] == 'C')
 			out--;
 		most = out > most ? out : most;
 	}
-	assert_int_equal(most, (size_t)e.max_unavailable);
-	expect_str(sv.version, "v2");
+	assert_int_equal(most, (size_t)w.e.max_unavailable);
+	expect_str(w.sv.version, "v2");
 	for (i = 0; i < 5; i++)
-		expect_str(sv.installed[i], "v2");
-	cdx_serving_free(&sv);
+		expect_str(w.sv.installed[i], "v2");
+	cdx_serving_free(&w.sv);
 
 	/* batch 1: one at a time */
-	fake_init(&f);
-	env_inst(&e, 3, 1);
-	sv_inst(&sv, 3, v1, "v1");
-	assert_int_equal(cdx_strategy_rolling.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(f.log[3], "R verifying");
-	assert_string_equal(f.log[4], "C 0 v2");
-	assert_string_equal(f.log[5], "R deploying");
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	env_inst(&w.e, 3, 1);
+	sv_inst(&w.sv, 3, v1, "v1");
+	assert_int_equal(deploy(&w, &cdx_strategy_rolling, "v2"), 0);
+	assert_string_equal(w.f.log[3], "R verifying");
+	assert_string_equal(w.f.log[4], "C 0 v2");
+	assert_string_equal(w.f.log[5], "R deploying");
+	world_free(&w);
 }
 
 static void test_rolling_failure_restores_touched(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const v1[] = {"v1", "v0", "v1", "v1", "v1"};
 	static const char *const want[] = {"R rolling_back", "H deploy 2 v1 0", "H start 2 v1 0", "R rolling_back",
 					   "H deploy 1 v0 0", "H start 1 v0 0", "R rolling_back", "H deploy 0 v1 0",
 					   "H start 0 v1 0", NULL};
 	(void)state;
-	env_inst(&e, 5, 1);
-	fake_init(&f);
-	f.fail_health_at = 3; /* instance c */
-	fake_io(&f, &io);
-	sv_inst(&sv, 5, v1, "v1");
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_rolling.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(err.msg, "health failed on 2");
-	expect_str(sv.installed[2], "v2");
-	expect_str(sv.installed[3], "v1");
-	reset_log(&f);
-	assert_int_equal(cdx_strategy_rolling.revert(&e, &sv, &before, &io, &err), 0);
+	world_init(&w);
+	env_inst(&w.e, 5, 1);
+	w.f.fail_health_at = 3; /* instance c */
+	sv_inst(&w.sv, 5, v1, "v1");
+	assert_int_not_equal(deploy(&w, &cdx_strategy_rolling, "v2"), 0);
+	assert_string_equal(w.err.msg, "health failed on 2");
+	expect_str(w.sv.installed[2], "v2");
+	expect_str(w.sv.installed[3], "v1");
+	reset_log(&w.f);
+	assert_int_equal(revert(&w, &cdx_strategy_rolling), 0);
 	/* exactly the touched ones, newest first, each to its own previous version */
-	expect_log(&f, want);
-	assert_string_equal(f.msgs[0], "instance c back to v1");
-	expect_str(sv.installed[0], "v1");
-	expect_str(sv.installed[1], "v0");
-	expect_str(sv.installed[2], "v1");
-	expect_str(sv.version, "v1");
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	expect_log(&w.f, want);
+	assert_string_equal(w.f.msgs[0], "instance c back to v1");
+	expect_str(w.sv.installed[0], "v1");
+	expect_str(w.sv.installed[1], "v0");
+	expect_str(w.sv.installed[2], "v1");
+	expect_str(w.sv.version, "v1");
+	world_free(&w);
 }
 
 static void test_rolling_failure_stops_new_instances(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv, before;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const v[] = {"v1", NULL, "v1", NULL};
 	static const char *const want[] = {"R rolling_back", "H deploy 2 v1 0", "H start 2 v1 0", "R rolling_back",
 					   "H stop 1 v2 0",  "R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0",
 					   NULL};
 	(void)state;
-	env_inst(&e, 4, 1);
-	fake_init(&f);
-	f.fail_hook = CDX_HOOK_DEPLOY; /* the deploy hook of instance c */
-	f.fail_hook_target = 2;
-	fake_io(&f, &io);
-	sv_inst(&sv, 4, v, "v1");
-	cdx_serving_copy(&before, &sv);
-	assert_int_not_equal(cdx_strategy_rolling.deploy(&e, &sv, "v2", &io, &err), 0);
-	reset_log(&f);
-	f.fail_hook = -2;
-	assert_int_equal(cdx_strategy_rolling.revert(&e, &sv, &before, &io, &err), 0);
-	expect_log(&f, want);
-	expect_str(sv.installed[1], NULL);
-	expect_str(sv.installed[3], NULL);
-	cdx_serving_free(&sv);
-	cdx_serving_free(&before);
+	world_init(&w);
+	env_inst(&w.e, 4, 1);
+	w.f.fail_hook = CDX_HOOK_DEPLOY; /* the deploy hook of instance c */
+	w.f.fail_hook_target = 2;
+	sv_inst(&w.sv, 4, v, "v1");
+	assert_int_not_equal(deploy(&w, &cdx_strategy_rolling, "v2"), 0);
+	reset_log(&w.f);
+	w.f.fail_hook = -2;
+	assert_int_equal(revert(&w, &cdx_strategy_rolling), 0);
+	expect_log(&w.f, want);
+	expect_str(w.sv.installed[1], NULL);
+	expect_str(w.sv.installed[3], NULL);
+	world_free(&w);
 }
 
 /* ---- cdx_rollback_run ------------------------------------------------------------ */
 
 static void test_rollback_slots_warm(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	/* the warm slot is checked first, then takes the traffic */
 	static const char *const want[] = {"C 0 v1", "R rolling_back", "H switch 0 v1 100", NULL};
 	/* a warm slot whose process is gone is started again */
@@ -823,36 +750,32 @@ static void test_rollback_slots_warm(void **state)
 	static const enum cdx_rollback_kind kinds[] = {CDX_ROLLBACK_IMMEDIATE, CDX_ROLLBACK_BLUE_GREEN};
 	size_t k;
 	(void)state;
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
+	world_init(&w);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
 	/* immediate and blue_green: the warm slot takes the traffic, nothing else */
 	for (k = 0; k < 2; k++) {
-		fake_init(&f);
-		fake_io(&f, &io);
-		sv_slots(&sv, "v1", "v2", 1);
-		assert_int_equal(cdx_rollback_run(&e, kinds[k], &sv, "v1", NULL, &io, &err), 0);
-		expect_log(&f, want);
-		assert_int_equal(sv.active, 0);
-		expect_str(sv.version, "v1");
-		expect_str(sv.installed[1], "v2"); /* stays warm for going forward again */
-		cdx_serving_free(&sv);
+		fake_init(&w.f);
+		sv_slots(&w.sv, "v1", "v2", 1);
+		assert_int_equal(rollback(&w, kinds[k], "v1", NULL), 0);
+		expect_log(&w.f, want);
+		assert_int_equal(w.sv.active, 0);
+		expect_str(w.sv.version, "v1");
+		expect_str(w.sv.installed[1], "v2"); /* stays warm for going forward again */
+		cdx_serving_free(&w.sv);
 	}
-	fake_init(&f);
-	f.fail_health_at = 1;
-	sv_slots(&sv, "v1", "v2", 1);
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, restart);
-	assert_string_equal(f.msgs[0], "slot blue (v1) is not healthy: start it again");
-	assert_int_equal(sv.active, 0);
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	w.f.fail_health_at = 1;
+	sv_slots(&w.sv, "v1", "v2", 1);
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_IMMEDIATE, "v1", NULL), 0);
+	expect_log(&w.f, restart);
+	assert_string_equal(w.f.msgs[0], "slot blue (v1) is not healthy: start it again");
+	assert_int_equal(w.sv.active, 0);
+	world_free(&w);
 }
 
 static void test_rollback_slots_cold(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const imm[] = {"R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0", "R rolling_back",
 					  "H switch 0 v1 100", NULL};
 	static const char *const bg[] = {"R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0", "R rolling_back",
@@ -862,75 +785,65 @@ static void test_rollback_slots_cold(void **state)
 	    "R rolling_back", "H weight 0 v1 25", "C 0 v1", "R rolling_back", "H weight 0 v1 50", "C 0 v1",
 	    "R rolling_back", "H weight 0 v1 75", "C 0 v1", "R rolling_back", "H switch 0 v1 100", NULL};
 	(void)state;
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
+	world_init(&w);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
 
-	fake_init(&f);
-	fake_io(&f, &io);
-	sv_slots(&sv, "v0", "v2", 1); /* v1 is in no slot any more */
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, imm);
-	assert_string_equal(f.msgs[0], "reinstall v1 into slot blue");
-	assert_int_equal(sv.active, 0);
-	expect_str(sv.version, "v1");
-	cdx_serving_free(&sv);
+	sv_slots(&w.sv, "v0", "v2", 1); /* v1 is in no slot any more */
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_IMMEDIATE, "v1", NULL), 0);
+	expect_log(&w.f, imm);
+	assert_string_equal(w.f.msgs[0], "reinstall v1 into slot blue");
+	assert_int_equal(w.sv.active, 0);
+	expect_str(w.sv.version, "v1");
+	cdx_serving_free(&w.sv);
 
-	fake_init(&f);
-	sv_slots(&sv, "v0", "v2", 1);
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_BLUE_GREEN, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, bg);
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	sv_slots(&w.sv, "v0", "v2", 1);
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_BLUE_GREEN, "v1", NULL), 0);
+	expect_log(&w.f, bg);
+	cdx_serving_free(&w.sv);
 
-	fake_init(&f);
-	sv_slots(&sv, "v0", "v2", 1);
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_GRADUAL, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, gradual);
-	assert_int_equal(sv.active, 0);
-	assert_int_equal(sv.canary, -1);
-	assert_int_equal(sv.weight, 0);
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	sv_slots(&w.sv, "v0", "v2", 1);
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_GRADUAL, "v1", NULL), 0);
+	expect_log(&w.f, gradual);
+	assert_int_equal(w.sv.active, 0);
+	assert_int_equal(w.sv.canary, -1);
+	assert_int_equal(w.sv.weight, 0);
+	cdx_serving_free(&w.sv);
 
 	/* a reinstalled slot that is not healthy is not switched to */
-	fake_init(&f);
-	f.fail_health_at = 1;
-	sv_slots(&sv, "v0", "v2", 1);
-	assert_int_not_equal(cdx_rollback_run(&e, CDX_ROLLBACK_BLUE_GREEN, &sv, "v1", NULL, &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "H switch"), 0);
-	assert_int_equal(sv.active, 1);
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	w.f.fail_health_at = 1;
+	sv_slots(&w.sv, "v0", "v2", 1);
+	assert_int_not_equal(rollback(&w, CDX_ROLLBACK_BLUE_GREEN, "v1", NULL), 0);
+	assert_int_equal(count_prefix(&w.f, "H switch"), 0);
+	assert_int_equal(w.sv.active, 1);
+	world_free(&w);
 }
 
 static void test_rollback_canary_in_flight(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const want[] = {"R rolling_back", "H weight 1 v2 0", "R rolling_back", "H stop 1 v2 0",
 					   NULL};
 	(void)state;
-	env_canary(&e, false, 0, CDX_NODATA_FAIL);
-	fake_init(&f);
-	fake_io(&f, &io);
-	sv_slots(&sv, "v1", "v2", 0);
-	sv.canary = 1;
-	sv.weight = 25;
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, want);
-	assert_int_equal(sv.canary, -1);
-	assert_int_equal(sv.weight, 0);
-	expect_str(sv.installed[1], NULL);
-	expect_str(sv.version, "v1");
-	cdx_serving_free(&sv);
+	world_init(&w);
+	env_canary(&w.e, false, 0, CDX_NODATA_FAIL);
+	sv_slots(&w.sv, "v1", "v2", 0);
+	w.sv.canary = 1;
+	w.sv.weight = 25;
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_IMMEDIATE, "v1", NULL), 0);
+	expect_log(&w.f, want);
+	assert_int_equal(w.sv.canary, -1);
+	assert_int_equal(w.sv.weight, 0);
+	expect_str(w.sv.installed[1], NULL);
+	expect_str(w.sv.version, "v1");
+	world_free(&w);
 }
 
 static void test_rollback_instances(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const v[] = {"v2", "v2", "v1", "v2"};
 	static const char *const imm[] = {"R rolling_back", "H deploy 0 v1 0", "H start 0 v1 0", "R rolling_back",
 					  "H deploy 1 v1 0", "H start 1 v1 0", "R rolling_back", "H deploy 3 v1 0",
@@ -949,135 +862,126 @@ static void test_rollback_instances(void **state)
 	static const bool only[] = {false, true, false, true};
 	size_t i;
 	(void)state;
-	env_inst(&e, 4, 2);
-	fake_init(&f);
-	fake_io(&f, &io);
-	sv_inst(&sv, 4, v, "v2");
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, imm); /* c already runs v1: untouched; no health */
-	expect_str(sv.version, "v1");
+	world_init(&w);
+	env_inst(&w.e, 4, 2);
+	sv_inst(&w.sv, 4, v, "v2");
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_IMMEDIATE, "v1", NULL), 0);
+	expect_log(&w.f, imm); /* c already runs v1: untouched; no health */
+	expect_str(w.sv.version, "v1");
 	for (i = 0; i < 4; i++)
-		expect_str(sv.installed[i], "v1");
-	cdx_serving_free(&sv);
+		expect_str(w.sv.installed[i], "v1");
+	cdx_serving_free(&w.sv);
 
-	fake_init(&f);
-	sv_inst(&sv, 4, v, "v2");
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_GRADUAL, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, gradual); /* health after each batch of two */
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	sv_inst(&w.sv, 4, v, "v2");
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_GRADUAL, "v1", NULL), 0);
+	expect_log(&w.f, gradual); /* health after each batch of two */
+	cdx_serving_free(&w.sv);
 
-	fake_init(&f);
-	sv_inst(&sv, 4, alt, "v2");
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_GRADUAL, &sv, "v1", NULL, &io, &err), 0);
-	expect_log(&f, gradual_alt);
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	sv_inst(&w.sv, 4, alt, "v2");
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_GRADUAL, "v1", NULL), 0);
+	expect_log(&w.f, gradual_alt);
+	cdx_serving_free(&w.sv);
 
 	/* a failed check stops the rollback before the next batch */
-	fake_init(&f);
-	f.fail_health_at = 2;
-	sv_inst(&sv, 4, v, "v2");
-	assert_int_not_equal(cdx_rollback_run(&e, CDX_ROLLBACK_GRADUAL, &sv, "v1", NULL, &io, &err), 0);
-	assert_string_equal(f.log[f.n - 1], "C 1 v1");
-	expect_str(sv.installed[3], "v2");
-	expect_str(sv.version, "v2");
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	w.f.fail_health_at = 2;
+	sv_inst(&w.sv, 4, v, "v2");
+	assert_int_not_equal(rollback(&w, CDX_ROLLBACK_GRADUAL, "v1", NULL), 0);
+	assert_string_equal(w.f.log[w.f.n - 1], "C 1 v1");
+	expect_str(w.sv.installed[3], "v2");
+	expect_str(w.sv.version, "v2");
+	cdx_serving_free(&w.sv);
 
 	/* a subset: only b and d */
-	fake_init(&f);
-	sv_inst(&sv, 4, v, "v2");
-	assert_int_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", only, &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "H deploy"), 2);
-	assert_int_equal(count_prefix(&f, "H deploy 0"), 0);
-	expect_str(sv.installed[0], "v2");
-	expect_str(sv.installed[1], "v1");
-	expect_str(sv.installed[2], "v1");
-	expect_str(sv.installed[3], "v1");
-	expect_str(sv.version, "v2"); /* a is still on v2: the environment as a whole is not */
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	sv_inst(&w.sv, 4, v, "v2");
+	assert_int_equal(rollback(&w, CDX_ROLLBACK_IMMEDIATE, "v1", only), 0);
+	assert_int_equal(count_prefix(&w.f, "H deploy"), 2);
+	assert_int_equal(count_prefix(&w.f, "H deploy 0"), 0);
+	expect_str(w.sv.installed[0], "v2");
+	expect_str(w.sv.installed[1], "v1");
+	expect_str(w.sv.installed[2], "v1");
+	expect_str(w.sv.installed[3], "v1");
+	expect_str(w.sv.version, "v2"); /* a is still on v2: the environment as a whole is not */
+	world_free(&w);
 }
 
 /* ---- record() says stop: nothing after it happens ------------------------------- */
 
 static void test_record_stops(void **state)
 {
-	struct cdx_env e;
-	struct cdx_serving sv;
-	struct cdx_strategy_io io;
-	struct cdx_error err = {0};
-	struct fake f;
+	struct world w;
 	static const char *const v1[] = {"v1", "v1", "v1"};
 	int n;
 	(void)state;
+	world_init(&w);
 	/* blue_green: every record, in turn, refusing */
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
 	for (n = 1; n <= 4; n++) {
-		fake_init(&f);
-		f.stop_record_at = n;
-		fake_io(&f, &io);
-		sv_slots(&sv, "v1", NULL, 0);
-		memset(&err, 0, sizeof(err));
-		assert_int_not_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v2", &io, &err), 0);
-		assert_true(f.log[f.n - 1][0] == 'R'); /* the refused record is the last call */
-		assert_int_equal((int)f.nrec, n);
-		assert_non_null(strstr(err.msg, "stopped before: "));
-		assert_non_null(strstr(err.msg, f.msgs[n - 1]));
+		fake_init(&w.f);
+		w.f.stop_record_at = n;
+		sv_slots(&w.sv, "v1", NULL, 0);
+		assert_int_not_equal(deploy(&w, &cdx_strategy_blue_green, "v2"), 0);
+		assert_true(w.f.log[w.f.n - 1][0] == 'R'); /* the refused record is the last call */
+		assert_int_equal((int)w.f.nrec, n);
+		assert_non_null(strstr(w.err.msg, "stopped before: "));
+		assert_non_null(strstr(w.err.msg, w.f.msgs[n - 1]));
 		if (n <= 3)
-			assert_int_equal(sv.active, 0); /* never switched */
-		cdx_serving_free(&sv);
+			assert_int_equal(w.sv.active, 0); /* never switched */
+		cdx_serving_free(&w.sv);
 	}
 	/* the third announces the switch, which must not happen */
-	fake_init(&f);
-	f.stop_record_at = 3;
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_not_equal(cdx_strategy_blue_green.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_string_equal(f.msgs[2], "switch traffic to slot green");
-	assert_int_equal(count_prefix(&f, "H switch"), 0);
-	cdx_serving_free(&sv);
+	fake_init(&w.f);
+	w.f.stop_record_at = 3;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_blue_green, "v2"), 0);
+	assert_string_equal(w.f.msgs[2], "switch traffic to slot green");
+	assert_int_equal(count_prefix(&w.f, "H switch"), 0);
+	cdx_serving_free(&w.sv);
 
 	/* canary: refused at the first weight */
-	env_canary(&e, true, 1000, CDX_NODATA_FAIL);
-	fake_init(&f);
-	f.stop_record_at = 3;
-	sv_slots(&sv, "v1", NULL, 0);
-	assert_int_not_equal(cdx_strategy_canary.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "H weight"), 0);
-	assert_string_equal(f.log[f.n - 1], "R promoting");
-	cdx_serving_free(&sv);
+	env_canary(&w.e, true, 1000, CDX_NODATA_FAIL);
+	fake_init(&w.f);
+	w.f.stop_record_at = 3;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_int_equal(count_prefix(&w.f, "H weight"), 0);
+	assert_string_equal(w.f.log[w.f.n - 1], "R promoting");
+	cdx_serving_free(&w.sv);
 
 	/* rolling: refused before the second instance */
-	env_inst(&e, 3, 1);
-	fake_init(&f);
-	f.stop_record_at = 3;
-	sv_inst(&sv, 3, v1, "v1");
-	assert_int_not_equal(cdx_strategy_rolling.deploy(&e, &sv, "v2", &io, &err), 0);
-	assert_int_equal(count_prefix(&f, "H deploy"), 1);
-	expect_str(sv.installed[1], "v1");
-	cdx_serving_free(&sv);
+	env_inst(&w.e, 3, 1);
+	fake_init(&w.f);
+	w.f.stop_record_at = 3;
+	sv_inst(&w.sv, 3, v1, "v1");
+	assert_int_not_equal(deploy(&w, &cdx_strategy_rolling, "v2"), 0);
+	assert_int_equal(count_prefix(&w.f, "H deploy"), 1);
+	expect_str(w.sv.installed[1], "v1");
+	cdx_serving_free(&w.sv);
 
 	/* rollback: refused before the switch */
-	env_slots(&e, CDX_STRATEGY_BLUE_GREEN);
-	fake_init(&f);
-	f.stop_record_at = 1;
-	sv_slots(&sv, "v1", "v2", 1);
-	assert_int_not_equal(cdx_rollback_run(&e, CDX_ROLLBACK_IMMEDIATE, &sv, "v1", NULL, &io, &err), 0);
-	assert_string_equal(f.log[f.n - 1], "R rolling_back");
-	assert_int_equal(count_prefix(&f, "H "), 0);
-	assert_int_equal(sv.active, 1);
-	cdx_serving_free(&sv);
+	env_slots(&w.e, CDX_STRATEGY_BLUE_GREEN);
+	fake_init(&w.f);
+	w.f.stop_record_at = 1;
+	sv_slots(&w.sv, "v1", "v2", 1);
+	assert_int_not_equal(rollback(&w, CDX_ROLLBACK_IMMEDIATE, "v1", NULL), 0);
+	assert_string_equal(w.f.log[w.f.n - 1], "R rolling_back");
+	assert_int_equal(count_prefix(&w.f, "H "), 0);
+	assert_int_equal(w.sv.active, 1);
+	cdx_serving_free(&w.sv);
 
 	/* and a revert too */
-	{
-		struct cdx_serving before;
-		sv_slots(&sv, "v1", "v2", 1);
-		sv_slots(&before, "v1", NULL, 0);
-		fake_init(&f);
-		f.stop_record_at = 1;
-		assert_int_not_equal(cdx_strategy_blue_green.revert(&e, &sv, &before, &io, &err), 0);
-		assert_int_equal(f.n, 1);
-		assert_int_equal(sv.active, 1);
-		cdx_serving_free(&sv);
-		cdx_serving_free(&before);
-	}
+	sv_slots(&w.sv, "v1", "v2", 1);
+	cdx_serving_free(&w.before);
+	sv_slots(&w.before, "v1", NULL, 0);
+	fake_init(&w.f);
+	w.f.stop_record_at = 1;
+	assert_int_not_equal(revert(&w, &cdx_strategy_blue_green), 0);
+	assert_int_equal(w.f.n, 1);
+	assert_int_equal(w.sv.active, 1);
+	world_free(&w);
 }
 
 static void test_serving_helpers(void **state)

@@ -1,5 +1,5 @@
 # make_lib.sh — helpers of the GNU Make module tests (t_make_*.sh), sourced
-# after tests/integration/lib.sh.  POSIX sh.
+# after lib.sh.  POSIX sh.
 #
 # The tests run real make on the built cdx.so.  make check runs them from
 # make, whose MAKEFLAGS (-k, -j, -s, jobserver fds, VAR=value) would reach
@@ -74,19 +74,4 @@ procs_with() {
 		c=$({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null) || continue
 		case $c in *"$1"*) printf '%s\n' "$pid" ;; esac
 	done
-}
-
-# for pending_make_*.sh: bug TEXT reports a known bug and goes on;
-# bugs_done ends the test, failing when any bug showed
-BUGS=0
-bug() {
-	echo "BUG: $*" >&2
-	BUGS=$((BUGS + 1))
-}
-bugs_done() {
-	if [ "$BUGS" -gt 0 ]; then
-		echo "$(basename "$0" .sh): $BUGS known bug(s) still there" >&2
-		exit 1
-	fi
-	echo "$(basename "$0" .sh): ok (fixed: move these checks into a t_make_*.sh)"
 }
