@@ -28,8 +28,9 @@
  * A hook (hook.h) is a process that may leave processes running on
  * purpose (a deployment's start hook starts the service): with
  * CDX_PROC_KEEP nothing is swept after its leader ends, its output pipe
- * (if any) is read only for what is there, and its marker ends in ".keep"
- * so that cdx_runner_kill_strays spares what it left; a timeout or a
+ * (if any) is read only for what is there, and its marker's value starts
+ * with "keep." so that cdx_runner_kill_strays spares what it left (older
+ * versions too: they read a pid there); a timeout or a
  * cancellation still signals its process group.  cdx_runner_run_one runs
  * one such process to its end in a runner of its own, without disturbing
  * the children of the calling process (see there).

@@ -17,7 +17,9 @@
 #include "exec/runner.h"
 
 #define CDX_MARKER_NAME "CDX_ATTEMPT_KEY"
-#define CDX_MARKER_KEEP ".keep" /* ends the marker of a CDX_PROC_KEEP process */
+/* starts the marker's value for a CDX_PROC_KEEP process: no pid, so that
+ * the sweep for strays of any cdx version (strtol of the value) spares it */
+#define CDX_MARKER_KEEP "keep."
 #define CDX_SHELL_PATH "/bin/sh"
 
 /* the step of the child that failed, in a struct cdx_spawn_report */

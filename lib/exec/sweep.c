@@ -13,7 +13,7 @@
  * fd of the few unattributed descendants only), and signals only its own
  * descendants.  An attempt that keeps what it starts (CDX_PROC_KEEP, a
  * hook) is signalled through its process group only, and its marker ends
- * in ".keep": neither a sweep nor cdx_runner_kill_strays touches what it
+ * with "keep.": neither a sweep nor cdx_runner_kill_strays touches what it
  * left behind.
  *
  * Pid reuse: the kernel does not reuse a pid while it names a live process
@@ -197,8 +197,7 @@ static bool environ_of(pid_t pid, struct cdx_buf *b)
  * CDX_PROC_KEEP process */
 static bool marker_kept(const char *m)
 {
-	size_t n = strlen(m), k = strlen(CDX_MARKER_KEEP);
-	return n >= k && strcmp(m + n - k, CDX_MARKER_KEEP) == 0;
+	return strncmp(m + strlen(CDX_MARKER_NAME "="), CDX_MARKER_KEEP, strlen(CDX_MARKER_KEEP)) == 0;
 }
 
 bool cdx_sweep_kept(pid_t pid)

@@ -755,7 +755,8 @@ static void test_run_one_keep(void **state)
 	assert_non_null(hook.out.data);
 	pid = strtol(hook.out.data, NULL, 10);
 	assert_true(pid > 0);
-	assert_non_null(strstr(hook.out.data, ".7.keep\n"));
+	assert_non_null(strstr(hook.out.data, "\nkeep."));
+	assert_non_null(strstr(hook.out.data, ".7\n"));
 	next_result(r, &res, 30000);
 	assert_int_equal(res.token, 1);
 	assert_int_equal(res.exit_code, 5);
