@@ -1,6 +1,5 @@
 /* runner.h — the process runner: starts job attempts, hooks and commands
- * as real processes and supervises them (the one spawner of libcdx: no
- * other code forks).
+ * as real processes and supervises them (the one spawner of libcdx).
  *
  * The scheduler talks to a runner only through struct cdx_runner_ops, so
  * unit tests drive it with a fake that neither forks nor sleeps; the real
