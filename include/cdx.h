@@ -153,14 +153,6 @@ struct cdx_run_options {
 	long grace_ms;             /* SIGTERM to SIGKILL; < 0 = 5000 */
 	FILE *out;                 /* progress and job output; NULL = stdout */
 	int tty;                   /* show a live status line (out is a terminal) */
-	/* the make module runs each job as its own `cdx job` process, all of
-	 * them parts of one run that make owns: */
-	const char *run_id;        /* join this run instead of starting one */
-	int make_job;              /* record attempts and jobs only; no run end,
-				      no summary (make's exit ends the run) */
-	int make_first;            /* with make_job: also write the run record */
-	long owner_pid;            /* the run's owner (make), 0 = this process */
-	size_t job_count;          /* jobs in the whole run, for its record */
 	int shuffle;               /* start ready jobs in a random order (to
 				      expose needs a pipeline forgot) ... */
 	unsigned long long shuffle_seed; /* ... drawn from this seed: the same

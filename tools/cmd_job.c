@@ -32,6 +32,7 @@
 #include "tools/cli.h"
 #include "state/history.h"
 #include "exec/jobspec.h"
+#include "exec/run.h"
 #include "observe/monitor.h"
 #include "state/store.h"
 #include "base/util.h"
@@ -432,6 +433,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	char *spec = NULL, *marker = NULL, *mdir = NULL;
 	struct cdx_pipeline *p = NULL;
 	struct cdx_run_options ro;
+	struct cdx_make_job mj = {0};
 	struct cdx_error err = {0};
 	struct cdx_run *r = NULL;
 	struct job_args a = {0};
@@ -464,11 +466,10 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.state = state;
 	ro.grace_ms = -1;
 	ro.out = stdout;
-	ro.make_job = 1;
-	ro.run_id = run_id;
-	ro.owner_pid = owner;
+	mj.run_id = run_id;
+	mj.owner_pid = owner;
 	/* the jobs this make invocation should run, when its goals tell */
-	ro.job_count = (size_t)(num(extra, "expect") > 0 ? num(extra, "expect") : num(extra, "jobs"));
+	mj.job_count = (size_t)(num(extra, "expect") > 0 ? num(extra, "expect") : num(extra, "jobs"));
 	if (run_id && owner && cdx_name_valid(run_id))
 		mdir = marker_dir(state);
 	if (mdir) {
@@ -478,16 +479,20 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			close(fd);
-			ro.make_first = 1;
+			mj.first = true;
 		}
 	}
 	r = cdx_run_new(p, &ro, &err);
+	if (r && cdx_run_set_make_job(r, &mj, &err) < 0) {
+		cdx_run_free(r);
+		r = NULL;
+	}
 	if (!r) {
 		cli_error("job: %s", err.msg);
 		rc = err.code ? err.code : CDX_EUSAGE;
 		goto out;
 	}
-	if (ro.make_first) {
+	if (mj.first) {
 		char *config = realpath(g->config, NULL); /* NULL when there is none */
 		spawn_watcher(state, run_id, (pid_t)owner, marker, (size_t)num(extra, "expect"),
 			      (int64_t)num(extra, "timeout_ms"), cdx_pipeline_name(p), config);

@@ -1,14 +1,20 @@
-/* hook.c — running hooks and commands for deployments (see hook.h). */
+/* hook.c — running hooks and commands for deployments (see hook.h), and
+ * the environments they get.
+ *
+ * A hook is one process of the runner (runner.h: cdx_runner_run_one), so
+ * it gets what every child of cdx gets — a session of its own, the
+ * parent-death signal, the marker, SIGTERM then SIGKILL to its group on a
+ * timeout — with three differences from a job attempt: it runs as `sh -c
+ * CMD` (no -e), it keeps what it starts (CDX_PROC_KEEP: no sweep, and
+ * nothing waits for a pipe a service holds open), and its stdout and
+ * stderr go to our stderr, stdout into a pipe only when it is captured.
+ */
 #include "exec/hook.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "exec/runner.h"
 
 extern char **environ;
 
@@ -90,9 +96,18 @@ char *cdx_expand(const char *s, const struct cdx_envv *e)
 	return cdx_buf_detach(&b);
 }
 
-static int pidfd_of(pid_t pid)
+/* capture: what cdx_hook_run keeps of a command's stdout */
+struct capture {
+	struct cdx_buf b;
+	size_t max; /* bytes kept at most; the rest is read and dropped */
+};
+
+static void keep_output(void *ctx, uint64_t token, const char *data, size_t len)
 {
-	return (int)syscall(SYS_pidfd_open, pid, 0);
+	struct capture *c = ctx;
+	(void)token;
+	if (c->b.len < c->max)
+		cdx_buf_add(&c->b, data, len < c->max - c->b.len ? len : c->max - c->b.len);
 }
 
 int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
@@ -105,111 +120,37 @@ int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64
 		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
 		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err)
 {
-	int64_t last_tick;
-	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-	int pipefd[2] = {-1, -1}, pfd, ws = 0, rc;
-	pid_t pid;
-	int64_t start = cdx_now_ns() / 1000000, killed_at = 0;
-	struct cdx_buf ob = {0};
-	bool timed_out = false, cancelled = false;
+	struct capture cap = {{0}, outmax};
+	struct cdx_proc_spec spec = {0};
+	struct cdx_proc_watch w = {0};
+	struct cdx_proc_result res;
+	struct cdx_error e = {0};
 
-	if (out && pipe2(pipefd, O_CLOEXEC) < 0)
-		return cdx_error_set(err, CDX_EFAILED, "cannot create a pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		int fd, sig;
-		setsid();
-		for (sig = 1; sig < NSIG; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				signal(sig, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		fd = open("/dev/null", O_RDONLY);
-		if (fd > 0) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		dup2(out ? pipefd[1] : 2, 1);
-		if (cwd && chdir(cwd) < 0) {
-			dprintf(2, "cdx: cannot enter %s: %s\n", cwd, strerror(errno));
-			_exit(126);
-		}
-		execve("/bin/sh", argv, envp ? envp : environ);
-		_exit(127);
+	spec.script = cmd;
+	spec.envp = envp;
+	spec.cwd = cwd;
+	spec.timeout_ms = timeout_ms;
+	spec.grace_ms = GRACE_MS;
+	spec.output = out ? CDX_PROC_OUT_STDOUT : CDX_PROC_OUT_STDERR;
+	spec.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
+	w.cancel = cancel;
+	w.tick = tick;
+	w.tick_ctx = tick_ctx;
+	w.tick_ms = tick_ms;
+	w.out = out ? keep_output : NULL;
+	w.out_ctx = &cap;
+	if (cdx_runner_run_one(&spec, &w, &res, &e) < 0) {
+		cdx_buf_free(&cap.b);
+		return cdx_error_set(err, e.code ? e.code : CDX_EFAILED, "cannot run '%s': %s", cmd, e.msg);
 	}
-	rc = pid < 0 ? errno : 0;
-	if (out)
-		close(pipefd[1]);
-	if (rc != 0) {
-		if (out)
-			close(pipefd[0]);
-		return cdx_error_set(err, CDX_EFAILED, "cannot run '%s': %s", cmd, strerror(rc));
-	}
-	pfd = pidfd_of(pid);
-	last_tick = start;
-	for (;;) {
-		struct pollfd p[2];
-		int np = 0, wait_ms = 100;
-		int64_t now = cdx_now_ns() / 1000000;
-		if (tick && now - last_tick >= tick_ms) {
-			tick(tick_ctx);
-			last_tick = now;
-		}
-		if (!killed_at && ((timeout_ms > 0 && now - start >= timeout_ms) || (cancel && *cancel))) {
-			timed_out = !(cancel && *cancel);
-			cancelled = !timed_out;
-			/* before the child's setsid() its group does not exist yet:
-			 * the signal would be lost, so try again next round */
-			if (kill(-pid, SIGTERM) == 0 || errno != ESRCH)
-				killed_at = now;
-		} else if (killed_at && now - killed_at >= GRACE_MS) {
-			kill(-pid, SIGKILL);
-		}
-		if (pfd >= 0)
-			p[np++] = (struct pollfd){.fd = pfd, .events = POLLIN};
-		if (out && pipefd[0] >= 0)
-			p[np++] = (struct pollfd){.fd = pipefd[0], .events = POLLIN};
-		if (poll(p, (nfds_t)np, wait_ms) > 0 && out && pipefd[0] >= 0 && (p[np - 1].revents & (POLLIN | POLLHUP))) {
-			char buf[4096];
-			ssize_t r = read(pipefd[0], buf, sizeof(buf));
-			if (r > 0 && ob.len < outmax)
-				cdx_buf_add(&ob, buf, (size_t)r < outmax - ob.len ? (size_t)r : outmax - ob.len);
-			if (r == 0) {
-				close(pipefd[0]);
-				pipefd[0] = -1;
-			}
-		}
-		rc = (int)waitpid(pid, &ws, WNOHANG);
-		if (rc == pid)
-			break;
-		if (rc < 0 && errno != EINTR)
-			break;
-	}
-	if (pfd >= 0)
-		close(pfd);
 	if (out) {
-		/* what is left in the pipe; a daemon holding it open is not waited for */
-		if (pipefd[0] >= 0) {
-			char buf[4096];
-			ssize_t r;
-			fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-			while ((r = read(pipefd[0], buf, sizeof(buf))) > 0 && ob.len < outmax)
-				cdx_buf_add(&ob, buf, (size_t)r < outmax - ob.len ? (size_t)r : outmax - ob.len);
-			close(pipefd[0]);
-		}
-		cdx_buf_addc(&ob, '\0');
-		*out = cdx_buf_detach(&ob);
+		cdx_buf_addc(&cap.b, '\0');
+		*out = cdx_buf_detach(&cap.b);
 	}
-	if (timed_out)
-		*status = CDX_HOOK_TIMEDOUT;
-	else if (cancelled)
-		*status = 128 + SIGTERM;
-	else if (WIFEXITED(ws))
-		*status = WEXITSTATUS(ws);
-	else if (WIFSIGNALED(ws))
-		*status = 128 + WTERMSIG(ws);
-	else
-		*status = 1;
+	switch (res.end) {
+	case CDX_PROC_TIMEDOUT: *status = CDX_HOOK_TIMEDOUT; break;
+	case CDX_PROC_CANCELLED: *status = 128 + SIGTERM; break;
+	default: *status = res.exit_code; break; /* exit code, 128 + signal; 126 when it could not start */
+	}
 	return 0;
 }

@@ -5,9 +5,10 @@
  * purpose — a `start` hook starts the service — so nothing is swept after
  * it ends and no pipe is held open by what it starts: its stdout and
  * stderr are our stderr (a command's stdout is captured only when asked,
- * for analysis figures).  The hook runs in its own session; a timeout or a
- * cancellation sends SIGTERM to its process group and SIGKILL five seconds
- * later.
+ * for analysis figures).  The hook is started by the runner (runner.h,
+ * CDX_PROC_KEEP): in its own session, with the parent-death signal and the
+ * marker CDX_ATTEMPT_KEY; a timeout or a cancellation sends SIGTERM to its
+ * process group and SIGKILL five seconds later.
  */
 #ifndef CDX_HOOK_H
 #define CDX_HOOK_H

@@ -8,9 +8,9 @@
  *    CDX_PIPELINE, CDX_RUN_ID, CDX_STAGE, CDX_JOB, CDX_ATTEMPT; values only
  *    ever travel as environment variables;
  *  - a script that is one simple command is executed without a shell;
- *  - output is masked by the runner, then shown prefixed, grouped or not at
- *    all; progress is one line per job event, a live status line on a
- *    terminal, and a summary; or JSON events, one per line;
+ *  - output is masked by the runner, then shown (run_show.c) prefixed,
+ *    grouped or not at all; progress is one line per job event, a live
+ *    status line on a terminal, and a summary; or JSON events, one per line;
  *  - records (store.h) are appended as things happen and made durable in
  *    groups: at once for the start and the end of the run, otherwise at
  *    most every 50 ms, so that recording costs little per job;
@@ -34,6 +34,7 @@
 #include "state/history.h"
 #include "base/map.h"
 #include "pipeline/pipeline.h"
+#include "exec/run.h"
 #include "exec/runner.h"
 #include "exec/sched.h"
 #include "state/store.h"
@@ -41,50 +42,6 @@
 extern char **environ;
 
 #define FLUSH_EVERY_NS 50000000
-
-struct job_run {
-	int attempts;          /* attempts made */
-	int64_t first_start_ms;/* wall clock of the first attempt */
-	int64_t busy_ms;       /* sum of attempt wall times */
-	struct cdx_buf out;    /* pending output: a partial line, or a group */
-	cJSON *attempt_recs;   /* attempt records, for cdx_run_json */
-	enum cdx_job_state state;
-	int64_t ready_ns;      /* when it became ready (queue wait), 0 = unknown */
-};
-
-struct cdx_run {
-	const struct cdx_pipeline *p;
-	struct cdx_run_options o;
-	char **argv_vars;       /* owned copies of o.vars */
-	char id[64];
-	volatile sig_atomic_t cancel;
-	enum cdx_run_state state;
-	bool executed;
-	struct cdx_store *store;
-	struct cdx_runner *runner;
-	struct job_run *jobs;
-	enum cdx_job_state *states;
-	bool *wanted;
-	size_t n_wanted, n_done;
-	double *w, *prio;       /* per job weight (ms), per node priority */
-	struct cdx_vars base;   /* pipeline variables resolved, then --var */
-	struct cdx_vars over;   /* --var overrides (they win over job variables) */
-	char **secrets;         /* NULL-terminated secret values */
-	size_t n_secrets, cap_secrets;
-	FILE *out;
-	int64_t t0_ns, start_ms, end_ms, last_flush_ns;
-	bool status_shown;      /* a live status line is on the terminal */
-	/* scratch for prepare(): valid until the runner's start() returns */
-	char **envp;
-	size_t n_envp, cap_envp;
-	char *log_path;
-	char **argv;
-	char *attempt_str;
-	bool *log_dir_made;     /* per stage: its log directory exists */
-	struct cdx_error store_err; /* first store failure, reported once */
-	bool store_failed;
-	struct cdx_slot *slot;  /* concurrency group slot, or NULL */
-};
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -138,89 +95,6 @@ void cdx_run_id_new(char *buf, size_t n)
 	snprintf(buf, n, "%s.%03dZ-%08x", when, (int)(ms % 1000), (unsigned)rnd);
 }
 
-/* ---- output -------------------------------------------------------------- */
-
-static void clear_status(struct cdx_run *r)
-{
-	if (r->status_shown) {
-		fputs("\r\033[K", r->out);
-		r->status_shown = false;
-	}
-}
-
-static void show_status(struct cdx_run *r)
-{
-	size_t i, running = 0;
-	struct cdx_buf b = {0};
-	if (!r->o.tty || r->o.json)
-		return;
-	for (i = 0; i < r->p->n_jobs; i++) {
-		if (r->states[i] != CDX_JOB_RUNNING)
-			continue;
-		if (running++ < 3)
-			cdx_buf_printf(&b, "%s%s", running > 1 ? ", " : "", r->p->jobs[i].id);
-	}
-	clear_status(r);
-	fprintf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
-		(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "", running > 3 ? ", ..." : "");
-	fflush(r->out);
-	r->status_shown = true;
-	cdx_buf_free(&b);
-}
-
-static void emit_json(struct cdx_run *r, cJSON *ev)
-{
-	char *s = cJSON_PrintUnformatted(ev);
-	fprintf(r->out, "%s\n", s);
-	fflush(r->out);
-	free(s);
-	cJSON_Delete(ev);
-}
-
-static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
-{
-	struct cdx_run *r = ctx;
-	struct job_run *jr = &r->jobs[token];
-	const char *id = r->p->jobs[token].id;
-	size_t i, start = 0;
-	if (r->o.json || r->o.output == CDX_OUTPUT_QUIET)
-		return;
-	if (r->o.output == CDX_OUTPUT_GROUP) {
-		cdx_buf_add(&jr->out, data, len);
-		return;
-	}
-	if (r->o.output == CDX_OUTPUT_RAW) {
-		fwrite(data, 1, len, r->out);
-		fflush(r->out);
-		return;
-	}
-	for (i = 0; i < len; i++) {
-		if (data[i] != '\n')
-			continue;
-		clear_status(r);
-		fprintf(r->out, "[%s] %.*s%.*s\n", id, (int)jr->out.len, jr->out.data ? jr->out.data : "",
-			(int)(i - start), data + start);
-		cdx_buf_reset(&jr->out);
-		start = i + 1;
-	}
-	cdx_buf_add(&jr->out, data + start, len - start);
-}
-
-/* print what is left of a job's output when its attempt ends */
-static void flush_output(struct cdx_run *r, size_t j)
-{
-	struct job_run *jr = &r->jobs[j];
-	if (!jr->out.len)
-		return;
-	clear_status(r);
-	if (r->o.output == CDX_OUTPUT_GROUP)
-		fprintf(r->out, "--- %s\n%s%s", r->p->jobs[j].id, jr->out.data,
-			jr->out.data[jr->out.len - 1] == '\n' ? "" : "\n");
-	else
-		fprintf(r->out, "[%s] %s\n", r->p->jobs[j].id, jr->out.data);
-	cdx_buf_reset(&jr->out);
-}
-
 /* ---- records ------------------------------------------------------------- */
 
 static void record(struct cdx_run *r, cJSON *rec, bool now)
@@ -231,7 +105,7 @@ static void record(struct cdx_run *r, cJSON *rec, bool now)
 		if (!r->store_failed) {
 			r->store_failed = true;
 			r->store_err = err;
-			clear_status(r);
+			cdx_run_clear_status(r);
 			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err.msg);
 		}
 	}
@@ -254,13 +128,13 @@ static void tick(void *ctx)
 		r->last_flush_ns = now;
 	}
 	if (r->slot && !r->cancel && cdx_concurrency_keep(r->slot)) {
-		clear_status(r);
+		cdx_run_clear_status(r);
 		fprintf(stderr, "cdx: run %s lost its slot of concurrency group %s (a newer run took it); cancelling\n",
 			r->id, r->p->concurrency.group);
 		r->cancel = 1;
 	}
 	if (r->status_shown || (r->o.tty && !r->o.json))
-		show_status(r);
+		cdx_run_show_status(r);
 }
 
 /* ---- scheduler hooks ----------------------------------------------------- */
@@ -368,7 +242,7 @@ static void started(void *ctx, size_t j, int attempt)
 		cJSON_AddStringToObject(ev, "run", r->id);
 		cJSON_AddStringToObject(ev, "job", r->p->jobs[j].id);
 		cJSON_AddNumberToObject(ev, "attempt", attempt);
-		emit_json(r, ev);
+		cdx_run_emit_json(r, ev);
 	}
 }
 
@@ -383,17 +257,6 @@ static const char *end_word(const struct cdx_proc_result *res)
 	}
 }
 
-static void describe(const struct cdx_proc_result *res, char *buf, size_t n)
-{
-	switch (res->end) {
-	case CDX_PROC_EXITED: snprintf(buf, n, "exit %d", res->exit_code); break;
-	case CDX_PROC_SIGNALED: snprintf(buf, n, "killed by signal %d", res->term_signal); break;
-	case CDX_PROC_TIMEDOUT: snprintf(buf, n, "timed out"); break;
-	case CDX_PROC_CANCELLED: snprintf(buf, n, "cancelled"); break;
-	default: snprintf(buf, n, "cannot start: %s", res->error); break;
-	}
-}
-
 static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc_result *res,
 			 enum cdx_job_state state)
 {
@@ -401,13 +264,12 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	struct job_run *jr = &r->jobs[j];
 	const struct cdx_job *job = &r->p->jobs[j];
 	cJSON *rec = cJSON_CreateObject();
-	char what[300];
 
 	jr->attempts = attempt;
 	if (!jr->first_start_ms)
 		jr->first_start_ms = res->start_ms;
 	jr->busy_ms += res->wall_us / 1000;
-	flush_output(r, j);
+	cdx_run_flush_output(r, j);
 	cJSON_AddStringToObject(rec, "t", "attempt");
 	cJSON_AddStringToObject(rec, "run", r->id);
 	cJSON_AddStringToObject(rec, "pipeline", r->p->name);
@@ -433,17 +295,14 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	if (!jr->attempt_recs)
 		jr->attempt_recs = cJSON_CreateArray();
 	cJSON_AddItemToArray(jr->attempt_recs, cJSON_Duplicate(rec, 1));
-	describe(res, what, sizeof(what));
 	if (r->o.json) {
 		cJSON *ev = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(ev, "t");
 		cJSON_AddStringToObject(ev, "event", "attempt_end");
 		cJSON_AddBoolToObject(ev, "retry", state == CDX_JOB_RUNNING);
-		emit_json(r, ev);
+		cdx_run_emit_json(r, ev);
 	} else if (state == CDX_JOB_RUNNING) {
-		clear_status(r);
-		fprintf(r->out, "retry  %s: attempt %d %s; trying again (%d of %d)\n", job->id, attempt, what,
-			attempt + 1, job->retry_max + 1);
+		cdx_run_show_retry(r, j, attempt, res);
 	}
 	record(r, rec, false);
 }
@@ -470,37 +329,9 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 		cJSON_AddStringToObject(ev, "event", "job_end");
 		cJSON_AddNumberToObject(ev, "done", (double)r->n_done);
 		cJSON_AddNumberToObject(ev, "total", (double)r->n_wanted);
-		emit_json(r, ev);
+		cdx_run_emit_json(r, ev);
 	} else {
-		static const char *const words[] = {"?", "?", "?", "ok", "allowed", "FAILED", "skip", "cancel", "?"};
-		char d[32], extra[300] = "";
-		cdx_duration_format(dur, d, sizeof(d));
-		if ((state == CDX_JOB_FAILED || state == CDX_JOB_ALLOWED) && jr->attempt_recs) {
-			cJSON *last = cJSON_GetArrayItem(jr->attempt_recs, cJSON_GetArraySize(jr->attempt_recs) - 1);
-			cJSON *code = cJSON_GetObjectItem(last, "exit_code"), *sig = cJSON_GetObjectItem(last, "signal");
-			const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(last, "status"));
-			if (status && strcmp(status, "timeout") == 0)
-				snprintf(extra, sizeof(extra), " (timed out)");
-			else if (code)
-				snprintf(extra, sizeof(extra), " (exit %d)", code->valueint);
-			else if (sig)
-				snprintf(extra, sizeof(extra), " (signal %d)", sig->valueint);
-			if (jr->attempt_recs && cJSON_GetArraySize(jr->attempt_recs) > 1)
-				snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " after %d attempts",
-					 cJSON_GetArraySize(jr->attempt_recs));
-		}
-		clear_status(r);
-		if (r->o.make_job) {
-			/* make shows success by silence; say what else happened */
-			if (state != CDX_JOB_SUCCESS)
-				fprintf(stderr, "cdx: %s/%s %s%s%s\n", r->p->name, job->id, words[state], extra,
-					jr->attempt_recs ? "" : "");
-		} else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
-			fprintf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
-		else
-			fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
-				extra);
-		fflush(r->out);
+		cdx_run_show_job_end(r, j, state, dur);
 	}
 	record(r, rec, false);
 }
@@ -594,15 +425,7 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	r->w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
 	r->prio = cdx_xcalloc(p->dag->n_nodes + 1, sizeof(double));
 	r->log_dir_made = cdx_xcalloc(p->n_stages + 1, sizeof(bool));
-	if (o->run_id) {
-		if (!cdx_name_valid(o->run_id) || strlen(o->run_id) >= sizeof(r->id)) {
-			cdx_error_set(err, CDX_EUSAGE, "'%s' is not a run id", o->run_id);
-			goto fail;
-		}
-		snprintf(r->id, sizeof(r->id), "%s", o->run_id);
-	} else {
-		cdx_run_id_new(r->id, sizeof(r->id));
-	}
+	cdx_run_id_new(r->id, sizeof(r->id));
 
 	/* pipeline variables, then --var K=V on top of everything */
 	for (i = 0; i < p->vars.n; i++) {
@@ -651,6 +474,22 @@ fail:
 	return NULL;
 }
 
+int cdx_run_set_make_job(struct cdx_run *r, const struct cdx_make_job *mj, struct cdx_error *err)
+{
+	if (r->executed)
+		return cdx_error_set(err, CDX_EUSAGE, "run %s was executed already", r->id);
+	if (mj->run_id) {
+		if (!cdx_name_valid(mj->run_id) || strlen(mj->run_id) >= sizeof(r->id))
+			return cdx_error_set(err, CDX_EUSAGE, "'%s' is not a run id", mj->run_id);
+		snprintf(r->id, sizeof(r->id), "%s", mj->run_id);
+	}
+	r->make_job = true;
+	r->make_first = mj->first;
+	r->owner_pid = mj->owner_pid;
+	r->job_count = mj->job_count;
+	return 0;
+}
+
 void cdx_run_cancel(struct cdx_run *r)
 {
 	if (r->cancel < 2)
@@ -667,22 +506,6 @@ const char *cdx_run_status(const struct cdx_run *r)
 	if (!r->executed)
 		return "pending";
 	return cdx_run_state_name(r->state);
-}
-
-static void summary(struct cdx_run *r, double cp_ms)
-{
-	size_t counts[CDX_JOB_UNWANTED + 1] = {0}, i;
-	char wall[32], cp[32];
-	for (i = 0; i < r->p->n_jobs; i++)
-		counts[r->states[i]]++;
-	cdx_duration_format(r->end_ms - r->start_ms, wall, sizeof(wall));
-	cdx_duration_format((int64_t)cp_ms, cp, sizeof(cp));
-	clear_status(r);
-	fprintf(r->out, "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled; "
-			"critical path %s (run %s)\n",
-		r->p->name, cdx_run_state_name(r->state), wall, counts[CDX_JOB_SUCCESS], counts[CDX_JOB_FAILED],
-		counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], cp, r->id);
-	fflush(r->out);
 }
 
 /* --shuffle: a random priority per job, drawn from SEED (splitmix64), so
@@ -707,7 +530,7 @@ static cJSON *run_record(const struct cdx_run *r)
 	const struct cdx_pipeline *p = r->p;
 	cJSON *rec = cJSON_CreateObject(), *vars;
 	char user[64], host[256], h[16];
-	int owner = r->o.owner_pid > 0 ? (int)r->o.owner_pid : (int)getpid();
+	int owner = r->owner_pid > 0 ? (int)r->owner_pid : (int)getpid();
 	size_t i;
 	cdx_who(user, sizeof(user), host, sizeof(host));
 	cJSON_AddStringToObject(rec, "t", "run");
@@ -727,8 +550,8 @@ static cJSON *run_record(const struct cdx_run *r)
 	cJSON_AddStringToObject(rec, "user", user);
 	cJSON_AddNumberToObject(rec, "pid", owner);
 	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(owner));
-	cJSON_AddNumberToObject(rec, "job_count", (double)(r->o.job_count ? r->o.job_count : r->n_wanted));
-	if (r->o.make_job)
+	cJSON_AddNumberToObject(rec, "job_count", (double)(r->job_count ? r->job_count : r->n_wanted));
+	if (r->make_job)
 		cJSON_AddStringToObject(rec, "driver", "make");
 	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
 	if (r->o.shuffle)
@@ -736,14 +559,104 @@ static cJSON *run_record(const struct cdx_run *r)
 	return rec;
 }
 
+/* weigh: job weights (measured history, else duration_hint, else 1 s)
+ * and the priorities they give, or the shuffle's */
+static void weigh(struct cdx_run *r)
+{
+	const struct cdx_pipeline *p = r->p;
+	size_t i;
+	for (i = 0; i < p->n_jobs; i++)
+		r->w[i] = cdx_pipeline_weight_ms(p, i);
+	if (!r->make_job) /* one job: no order to choose, no history to read */
+		cdx_history_weights(r->store, p, r->w);
+	cdx_dag_priority(p->dag, r->w, r->prio);
+	if (r->o.shuffle)
+		shuffle(r->prio, p->n_jobs, r->o.shuffle_seed);
+}
+
+/* begin: record the start of the run (and sweep for strays); -1 with ERR
+ * set (CDX_ESTATE) when the store refused the run record */
+static int begin(struct cdx_run *r, struct cdx_error *err)
+{
+	cJSON *rec;
+	r->t0_ns = cdx_now_ns();
+	r->start_ms = cdx_wall_ms();
+	/* a make job other than the first writes no run record (the first
+	 * did): nothing of it is built, not even the name service's user */
+	if (r->make_job && !r->make_first)
+		return 0;
+	rec = run_record(r);
+	if (r->o.json) {
+		cJSON *ev = cJSON_Duplicate(rec, 1);
+		cJSON_DeleteItemFromObject(ev, "t");
+		cJSON_AddStringToObject(ev, "event", "run_start");
+		cdx_run_emit_json(r, ev);
+	}
+	if (r->store->ops->append(r->store, rec, err) < 0 || r->store->ops->flush(r->store, err) < 0) {
+		cJSON_Delete(rec);
+		err->code = CDX_ESTATE;
+		r->state = CDX_RUN_FAILED;
+		return -1;
+	}
+	cJSON_Delete(rec);
+	r->last_flush_ns = cdx_now_ns();
+	{
+		/* once per run: a make run's first job sweeps for all of them */
+		size_t strays = cdx_runner_kill_strays();
+		if (strays && !r->make_job)
+			fprintf(stderr, "cdx: killed %zu process%s left behind by a cdx that was killed\n", strays,
+				strays == 1 ? "" : "es");
+	}
+	return 0;
+}
+
+/* finish: the critical path of what really ran, the run_end record and
+ * the summary (a make job: only make the records durable) */
+static void finish(struct cdx_run *r, struct cdx_error *err)
+{
+	const struct cdx_pipeline *p = r->p;
+	double *actual, cp_ms = 0;
+	size_t i, *path;
+	cJSON *rec;
+
+	actual = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
+	path = cdx_xcalloc(p->n_jobs + 1, sizeof(size_t));
+	for (i = 0; i < p->n_jobs; i++)
+		actual[i] = (double)r->jobs[i].busy_ms;
+	cdx_dag_critical_path(p->dag, actual, path, &cp_ms);
+	free(actual);
+	free(path);
+
+	if (r->make_job) {
+		/* make's exit ends the run (see cmd_job.c); make the records durable */
+		if (r->store->ops->flush(r->store, err) < 0)
+			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err->msg);
+		return;
+	}
+	rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "t", "run_end");
+	cJSON_AddStringToObject(rec, "id", r->id);
+	cJSON_AddStringToObject(rec, "pipeline", p->name);
+	cJSON_AddStringToObject(rec, "status", cdx_run_state_name(r->state));
+	cJSON_AddNumberToObject(rec, "end_ms", (double)r->end_ms);
+	cJSON_AddNumberToObject(rec, "duration_ms", (double)(r->end_ms - r->start_ms));
+	cJSON_AddNumberToObject(rec, "critical_path_ms", cp_ms);
+	if (r->o.json) {
+		cJSON *ev = cJSON_Duplicate(rec, 1);
+		cJSON_DeleteItemFromObject(ev, "t");
+		cJSON_AddStringToObject(ev, "event", "run_end");
+		cdx_run_emit_json(r, ev);
+	}
+	record(r, rec, true);
+	if (!r->o.json)
+		cdx_run_summary(r, cp_ms);
+}
+
 int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 {
 	const struct cdx_pipeline *p = r->p;
 	struct cdx_sched_hooks hooks = {r, prepare, started, attempt_done, job_done, tick};
 	struct cdx_sched_opts so;
-	cJSON *rec;
-	double *actual, cp_ms = 0;
-	size_t i, *path;
 
 	if (r->executed)
 		return cdx_error_set(err, CDX_EUSAGE, "run %s was executed already", r->id);
@@ -752,19 +665,12 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	/* one job of a make run: its records are written at once and made
 	 * durable by the run's watcher, which syncs when it closes the run;
 	 * its run record (the first job's) is synced right away */
-	r->store->lazy_sync = r->o.make_job && !r->o.make_first;
-	/* weights: measured history, else duration_hint, else 1 s */
-	for (i = 0; i < p->n_jobs; i++)
-		r->w[i] = cdx_pipeline_weight_ms(p, i);
-	if (!r->o.make_job) /* one job: no order to choose, no history to read */
-		cdx_history_weights(r->store, p, r->w);
-	cdx_dag_priority(p->dag, r->w, r->prio);
-	if (r->o.shuffle)
-		shuffle(r->prio, p->n_jobs, r->o.shuffle_seed);
+	r->store->lazy_sync = r->make_job && !r->make_first;
+	weigh(r);
 
 	/* a concurrency group: wait for a slot before the run counts as started
 	 * (a make-driven run's jobs are separate processes: not enforced) */
-	if (!r->o.make_job) {
+	if (!r->make_job) {
 		int got = cdx_concurrency_acquire(r->store, p, r->id, &r->cancel, stderr, &r->slot, err);
 		if (got != 0) {
 			r->executed = true;
@@ -772,38 +678,11 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 			return got < 0 ? -1 : CDX_EINTR;
 		}
 	}
-
 	r->executed = true;
-	r->t0_ns = cdx_now_ns();
-	r->start_ms = cdx_wall_ms();
-	/* a make job other than the first writes no run record (the first
-	 * did): nothing of it is built, not even the name service's user */
-	if (!r->o.make_job || r->o.make_first) {
-		rec = run_record(r);
-		if (r->o.json) {
-			cJSON *ev = cJSON_Duplicate(rec, 1);
-			cJSON_DeleteItemFromObject(ev, "t");
-			cJSON_AddStringToObject(ev, "event", "run_start");
-			emit_json(r, ev);
-		}
-		if (r->store->ops->append(r->store, rec, err) < 0 || r->store->ops->flush(r->store, err) < 0) {
-			cJSON_Delete(rec);
-			err->code = CDX_ESTATE;
-			r->state = CDX_RUN_FAILED;
-			return -1;
-		}
-		cJSON_Delete(rec);
-		r->last_flush_ns = cdx_now_ns();
-	}
+	if (begin(r, err) < 0)
+		return -1;
 
-	if (!r->o.make_job || r->o.make_first) {
-		/* once per run: a make run's first job sweeps for all of them */
-		size_t strays = cdx_runner_kill_strays();
-		if (strays && !r->o.make_job)
-			fprintf(stderr, "cdx: killed %zu process%s left behind by a cdx that was killed\n", strays,
-				strays == 1 ? "" : "es");
-	}
-	r->runner = cdx_runner_new(on_output, r);
+	r->runner = cdx_runner_new(cdx_run_on_output, r);
 	memset(&so, 0, sizeof(so));
 	so.workers = r->o.jobs;
 	so.keep_going = r->o.keep_going;
@@ -816,40 +695,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	r->runner = NULL;
 	scratch_free(r);
 	r->end_ms = cdx_wall_ms();
+	finish(r, err);
 
-	/* the critical path of what really ran */
-	actual = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
-	path = cdx_xcalloc(p->n_jobs + 1, sizeof(size_t));
-	for (i = 0; i < p->n_jobs; i++)
-		actual[i] = (double)r->jobs[i].busy_ms;
-	cdx_dag_critical_path(p->dag, actual, path, &cp_ms);
-	free(actual);
-	free(path);
-
-	rec = cJSON_CreateObject();
-	cJSON_AddStringToObject(rec, "t", "run_end");
-	cJSON_AddStringToObject(rec, "id", r->id);
-	cJSON_AddStringToObject(rec, "pipeline", p->name);
-	cJSON_AddStringToObject(rec, "status", cdx_run_state_name(r->state));
-	cJSON_AddNumberToObject(rec, "end_ms", (double)r->end_ms);
-	cJSON_AddNumberToObject(rec, "duration_ms", (double)(r->end_ms - r->start_ms));
-	cJSON_AddNumberToObject(rec, "critical_path_ms", cp_ms);
-	if (r->o.make_job) {
-		/* make's exit ends the run (see cmd_job.c); make the records durable */
-		cJSON_Delete(rec);
-		if (r->store->ops->flush(r->store, err) < 0)
-			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err->msg);
-	} else {
-		if (r->o.json) {
-			cJSON *ev = cJSON_Duplicate(rec, 1);
-			cJSON_DeleteItemFromObject(ev, "t");
-			cJSON_AddStringToObject(ev, "event", "run_end");
-			emit_json(r, ev);
-		}
-		record(r, rec, true);
-		if (!r->o.json)
-			summary(r, cp_ms);
-	}
 	cdx_concurrency_release(r->slot);
 	r->slot = NULL;
 	switch (r->state) {

@@ -1,5 +1,5 @@
-/* runner.h — the process runner: starts job attempts as real processes and
- * supervises them (the only place in libcdx that forks).
+/* runner.h — the process runner: starts job attempts, hooks and commands
+ * as real processes and supervises them (the one spawner of libcdx).
  *
  * The scheduler talks to a runner only through struct cdx_runner_ops, so
  * unit tests drive it with a fake that neither forks nor sleeps; the real
@@ -24,6 +24,16 @@
  *    child is reaped: no zombie, no orphan;
  *  - resource usage from wait4 (wall, user and system CPU, max RSS).
  *
+ * A hook (hook.h) is a process that may leave processes running on
+ * purpose (a deployment's start hook starts the service): with
+ * CDX_PROC_KEEP nothing is swept after its leader ends, its output pipe
+ * (if any) is read only for what is there, and its marker's value starts
+ * with "keep." so that cdx_runner_kill_strays spares what it left (older
+ * versions too: they read a pid there); a timeout or a
+ * cancellation still signals its process group.  cdx_runner_run_one runs
+ * one such process to its end in a runner of its own, without disturbing
+ * the children of the calling process (see there).
+ *
  * The marker is CDX_ATTEMPT_KEY=<runner pid>.<token>; it replaces any
  * CDX_ATTEMPT_KEY already in spec->envp (a cdx run inside a job).  A failed
  * exec ends the attempt as EXITED with exit code 127 (not found) or 126
@@ -31,18 +41,31 @@
  * REASON" in its output; a failure before exec (cwd, /dev/null) is
  * SPAWNFAIL.  The runner reaps every child of its process (wait4(-1), to
  * collect re-parented orphans), so use one runner per process at a time
- * and no other code that waits for children meanwhile.  It installs no
+ * and no other code that waits for children meanwhile (the runner of
+ * cdx_runner_run_one waits for its own process only).  It installs no
  * signal handler (a pidfd tells it a leader ended); it only sets SIGCHLD
  * back to SIG_DFL if it was ignored, since then exit statuses are lost.
  */
 #ifndef CDX_RUNNER_H
 #define CDX_RUNNER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/util.h"
+
+/* Where a process's stdout and stderr go (spec->output). */
+enum cdx_proc_output {
+	CDX_PROC_OUT_MERGED, /* both into one pipe: masked, logged, to the callback */
+	CDX_PROC_OUT_STDOUT, /* stdout into the pipe (as above); stderr is ours */
+	CDX_PROC_OUT_STDERR, /* no pipe: stdout and stderr both go to our stderr */
+};
+
+/* spec->flags */
+#define CDX_PROC_KEEP 0x1u        /* leave what it starts running (see above) */
+#define CDX_PROC_NO_ERREXIT 0x2u  /* a script runs as sh -c SCRIPT, not sh -e -c */
 
 /* What to run.  All pointers are borrowed for the duration of start(). */
 struct cdx_proc_spec {
@@ -55,6 +78,8 @@ struct cdx_proc_spec {
 	const char *const *secrets;   /* values to mask as ***, NULL-terminated, or NULL */
 	int64_t timeout_ms;           /* kill after this long; <= 0 = no limit */
 	int64_t grace_ms;             /* between SIGTERM and SIGKILL, >= 0 */
+	enum cdx_proc_output output;  /* 0: merged into the pipe */
+	unsigned flags;               /* CDX_PROC_*, 0 for a job attempt */
 };
 
 enum cdx_proc_end {
@@ -112,9 +137,31 @@ void cdx_runner_free(struct cdx_runner *r);
 /* the ops table and self pointer to hand to the scheduler */
 const struct cdx_runner_ops *cdx_runner_ops(void);
 
+/* How cdx_runner_run_one watches its process. */
+struct cdx_proc_watch {
+	volatile sig_atomic_t *cancel; /* polled (and a signal wakes the wait):
+					* non-zero cancels it, or NULL */
+	void (*tick)(void *ctx);       /* called about every tick_ms while it runs, or NULL */
+	void *tick_ctx;
+	int64_t tick_ms;               /* <= 0: every 100 ms */
+	cdx_output_fn out;             /* its output from the pipe, or NULL */
+	void *out_ctx;
+};
+
+/* cdx_runner_run_one: start SPEC and wait for its end, as one attempt of
+ * a runner that exists for this call only (W may be NULL); *RES says how
+ * it ended.  That runner reaps only its own process (never wait(-1)) and
+ * makes nothing a subreaper, so it can run while the calling process has
+ * other children, and also while a job runner exists in it (from that
+ * runner's callbacks too).  0 when it ran; -1 with ERR set when it could
+ * not be started. */
+int cdx_runner_run_one(const struct cdx_proc_spec *spec, const struct cdx_proc_watch *w,
+		       struct cdx_proc_result *res, struct cdx_error *err);
+
 /* cdx_runner_kill_strays: SIGKILL every process of this user that carries
  * the attempt marker of a runner process that no longer exists — what a
- * cdx killed by SIGKILL left behind.  Returns how many were killed. */
+ * cdx killed by SIGKILL left behind — except those of a CDX_PROC_KEEP
+ * process (a hook's service).  Returns how many were killed. */
 size_t cdx_runner_kill_strays(void);
 
 /* cdx_runner_split_simple: when SCRIPT is one simple command without shell

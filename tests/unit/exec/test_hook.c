@@ -116,6 +116,17 @@ static void test_exit_codes(void **state)
 	free(out);
 }
 
+/* a hook runs as sh -c (no -e), with the marker of a process that keeps
+ * what it starts */
+static void test_plain_sh_and_marker(void **state)
+{
+	char *out = NULL;
+	(void)state;
+	assert_int_equal(run("false; echo \"$CDX_ATTEMPT_KEY\"", 0, NULL, &out, 4096), 0);
+	assert_true(strncmp(out, "keep.", 5) == 0);
+	free(out);
+}
+
 static void test_cwd_missing(void **state)
 {
 	struct cdx_error err = {0};
@@ -584,6 +595,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_plain_sh_and_marker),
 	    cmocka_unit_test(test_cwd_missing),
 	    cmocka_unit_test(test_environment),
 	    cmocka_unit_test(test_expand),

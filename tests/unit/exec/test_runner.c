@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "base/mask.h"
 #include "exec/runner.h"
@@ -727,6 +728,47 @@ static void test_script_without_interpreter(void **state)
 	free(dir);
 }
 
+/* cdx_runner_run_one beside a job runner: it waits for its own process
+ * only (the job's end is not stolen), and what a CDX_PROC_KEEP process
+ * starts is neither swept nor killed when the job runner is freed */
+static void test_run_one_keep(void **state)
+{
+	struct capture job = {0}, hook = {0};
+	struct cdx_runner *r = cdx_runner_new(capture_fn, &job);
+	struct cdx_proc_spec j = script_spec("sleep 0.3; exit 5", 1), h;
+	struct cdx_proc_watch w = {0};
+	struct cdx_proc_result res;
+	struct cdx_error err = {0};
+	const char *u = unique();
+	char *script = cdx_xasprintf("sleep %s >/dev/null 2>&1 & echo $!; echo \"$CDX_ATTEMPT_KEY\"; false; exit 3", u);
+	long pid;
+	(void)state;
+	assert_int_equal(cdx_runner_ops()->start(r, &j, &err), 0);
+	h = script_spec(script, 7);
+	h.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
+	h.output = CDX_PROC_OUT_STDOUT;
+	w.out = capture_fn;
+	w.out_ctx = &hook;
+	assert_int_equal(cdx_runner_run_one(&h, &w, &res, &err), 0);
+	assert_int_equal(res.end, CDX_PROC_EXITED);
+	assert_int_equal(res.exit_code, 3); /* no -e: `false` did not end it */
+	assert_non_null(hook.out.data);
+	pid = strtol(hook.out.data, NULL, 10);
+	assert_true(pid > 0);
+	assert_non_null(strstr(hook.out.data, "\nkeep."));
+	assert_non_null(strstr(hook.out.data, ".7\n"));
+	next_result(r, &res, 30000);
+	assert_int_equal(res.token, 1);
+	assert_int_equal(res.exit_code, 5);
+	cdx_runner_free(r);
+	assert_int_equal(count_cmdline(u), 1); /* the hook's service lives on */
+	kill((pid_t)pid, SIGKILL);
+	waitpid((pid_t)pid, NULL, 0); /* re-parented to us, the subreaper */
+	cdx_buf_free(&job.out);
+	cdx_buf_free(&hook.out);
+	free(script);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -746,6 +788,7 @@ int main(void)
 	    cmocka_unit_test(test_script_without_interpreter),
 	    cmocka_unit_test(test_many),
 	    cmocka_unit_test(test_large_output),
+	    cmocka_unit_test(test_run_one_keep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

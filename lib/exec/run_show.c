@@ -1,0 +1,169 @@
+/* run_show.c — how a run looks: job output prefixed by its job, grouped
+ * per job or raw; a live status line on a terminal; one line per job
+ * event and a summary; or JSON events, one per line (run.c decides what
+ * happens, this file only shows it on the run's output stream).
+ *
+ * Job output arrives masked from the runner in arbitrary pieces: prefixed
+ * output is cut at newlines (a partial line waits in the job's buffer),
+ * grouped output waits whole until the attempt ends.  The status line is
+ * taken off the terminal before anything else is printed and drawn again
+ * at the next tick.
+ */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/duration.h"
+#include "exec/run.h"
+
+void cdx_run_clear_status(struct cdx_run *r)
+{
+	if (r->status_shown) {
+		fputs("\r\033[K", r->out);
+		r->status_shown = false;
+	}
+}
+
+void cdx_run_show_status(struct cdx_run *r)
+{
+	size_t i, running = 0;
+	struct cdx_buf b = {0};
+	if (!r->o.tty || r->o.json)
+		return;
+	for (i = 0; i < r->p->n_jobs; i++) {
+		if (r->states[i] != CDX_JOB_RUNNING)
+			continue;
+		if (running++ < 3)
+			cdx_buf_printf(&b, "%s%s", running > 1 ? ", " : "", r->p->jobs[i].id);
+	}
+	cdx_run_clear_status(r);
+	fprintf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
+		(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "", running > 3 ? ", ..." : "");
+	fflush(r->out);
+	r->status_shown = true;
+	cdx_buf_free(&b);
+}
+
+void cdx_run_emit_json(struct cdx_run *r, cJSON *ev)
+{
+	char *s = cJSON_PrintUnformatted(ev);
+	fprintf(r->out, "%s\n", s);
+	fflush(r->out);
+	free(s);
+	cJSON_Delete(ev);
+}
+
+void cdx_run_on_output(void *ctx, uint64_t token, const char *data, size_t len)
+{
+	struct cdx_run *r = ctx;
+	struct job_run *jr = &r->jobs[token];
+	const char *id = r->p->jobs[token].id;
+	size_t i, start = 0;
+	if (r->o.json || r->o.output == CDX_OUTPUT_QUIET)
+		return;
+	if (r->o.output == CDX_OUTPUT_GROUP) {
+		cdx_buf_add(&jr->out, data, len);
+		return;
+	}
+	if (r->o.output == CDX_OUTPUT_RAW) {
+		fwrite(data, 1, len, r->out);
+		fflush(r->out);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		cdx_run_clear_status(r);
+		fprintf(r->out, "[%s] %.*s%.*s\n", id, (int)jr->out.len, jr->out.data ? jr->out.data : "",
+			(int)(i - start), data + start);
+		cdx_buf_reset(&jr->out);
+		start = i + 1;
+	}
+	cdx_buf_add(&jr->out, data + start, len - start);
+}
+
+void cdx_run_flush_output(struct cdx_run *r, size_t j)
+{
+	struct job_run *jr = &r->jobs[j];
+	if (!jr->out.len)
+		return;
+	cdx_run_clear_status(r);
+	if (r->o.output == CDX_OUTPUT_GROUP)
+		fprintf(r->out, "--- %s\n%s%s", r->p->jobs[j].id, jr->out.data,
+			jr->out.data[jr->out.len - 1] == '\n' ? "" : "\n");
+	else
+		fprintf(r->out, "[%s] %s\n", r->p->jobs[j].id, jr->out.data);
+	cdx_buf_reset(&jr->out);
+}
+
+static void describe(const struct cdx_proc_result *res, char *buf, size_t n)
+{
+	switch (res->end) {
+	case CDX_PROC_EXITED: snprintf(buf, n, "exit %d", res->exit_code); break;
+	case CDX_PROC_SIGNALED: snprintf(buf, n, "killed by signal %d", res->term_signal); break;
+	case CDX_PROC_TIMEDOUT: snprintf(buf, n, "timed out"); break;
+	case CDX_PROC_CANCELLED: snprintf(buf, n, "cancelled"); break;
+	default: snprintf(buf, n, "cannot start: %s", res->error); break;
+	}
+}
+
+void cdx_run_show_retry(struct cdx_run *r, size_t j, int attempt, const struct cdx_proc_result *res)
+{
+	const struct cdx_job *job = &r->p->jobs[j];
+	char what[300];
+	describe(res, what, sizeof(what));
+	cdx_run_clear_status(r);
+	fprintf(r->out, "retry  %s: attempt %d %s; trying again (%d of %d)\n", job->id, attempt, what, attempt + 1,
+		job->retry_max + 1);
+}
+
+void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state, int64_t dur)
+{
+	struct job_run *jr = &r->jobs[j];
+	const struct cdx_job *job = &r->p->jobs[j];
+	static const char *const words[] = {"?", "?", "?", "ok", "allowed", "FAILED", "skip", "cancel", "?"};
+	char d[32], extra[300] = "";
+	cdx_duration_format(dur, d, sizeof(d));
+	if ((state == CDX_JOB_FAILED || state == CDX_JOB_ALLOWED) && jr->attempt_recs) {
+		cJSON *last = cJSON_GetArrayItem(jr->attempt_recs, cJSON_GetArraySize(jr->attempt_recs) - 1);
+		cJSON *code = cJSON_GetObjectItem(last, "exit_code"), *sig = cJSON_GetObjectItem(last, "signal");
+		const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(last, "status"));
+		if (status && strcmp(status, "timeout") == 0)
+			snprintf(extra, sizeof(extra), " (timed out)");
+		else if (code)
+			snprintf(extra, sizeof(extra), " (exit %d)", code->valueint);
+		else if (sig)
+			snprintf(extra, sizeof(extra), " (signal %d)", sig->valueint);
+		if (jr->attempt_recs && cJSON_GetArraySize(jr->attempt_recs) > 1)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " after %d attempts",
+				 cJSON_GetArraySize(jr->attempt_recs));
+	}
+	cdx_run_clear_status(r);
+	if (r->make_job) {
+		/* make shows success by silence; say what else happened */
+		if (state != CDX_JOB_SUCCESS)
+			fprintf(stderr, "cdx: %s/%s %s%s%s\n", r->p->name, job->id, words[state], extra,
+				jr->attempt_recs ? "" : "");
+	} else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
+		fprintf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
+	else
+		fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
+			extra);
+	fflush(r->out);
+}
+
+void cdx_run_summary(struct cdx_run *r, double cp_ms)
+{
+	size_t counts[CDX_JOB_UNWANTED + 1] = {0}, i;
+	char wall[32], cp[32];
+	for (i = 0; i < r->p->n_jobs; i++)
+		counts[r->states[i]]++;
+	cdx_duration_format(r->end_ms - r->start_ms, wall, sizeof(wall));
+	cdx_duration_format((int64_t)cp_ms, cp, sizeof(cp));
+	cdx_run_clear_status(r);
+	fprintf(r->out, "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled; "
+			"critical path %s (run %s)\n",
+		r->p->name, cdx_run_state_name(r->state), wall, counts[CDX_JOB_SUCCESS], counts[CDX_JOB_FAILED],
+		counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], cp, r->id);
+	fflush(r->out);
+}
