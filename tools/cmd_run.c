@@ -216,7 +216,7 @@ static int optimized(struct cli *g, struct cdx_pipeline **p, const struct run_op
 		cli_error("run: --optimize %s: %s", cdx_opt_level_name(o->level), err.msg);
 		return err.code ? err.code : CDX_EFAILED;
 	}
-	text = cJSON_GetStringValue(cJSON_GetObjectItem(r, "yaml"));
+	text = cdx_jsn(r, "yaml");
 	d = cdx_diags_new();
 	q = cdx_pipeline_load_mem(cdx_pipeline_path(*p), text, strlen(text), d);
 	if (!q) {

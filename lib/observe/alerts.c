@@ -100,7 +100,7 @@ static void set_detail(struct deploy_state *d, const cJSON *rec)
 static int events_one(void *ctx, const cJSON *rec)
 {
 	struct events *e = ctx;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	const char *t = cdx_jsn(rec, "t");
 	if (!t)
 		return 0;
 	if (strcmp(t, "event") == 0) {

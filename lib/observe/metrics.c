@@ -99,7 +99,7 @@ static void observe(struct hist **h, size_t *n, size_t *cap, const char *labels,
 static int metrics_one(void *ctx, const cJSON *rec)
 {
 	struct metrics *m = ctx;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	const char *t = cdx_jsn(rec, "t");
 	struct cdx_buf l = {0};
 	if (!t)
 		return 0;
