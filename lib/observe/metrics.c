@@ -281,7 +281,7 @@ char *cdx_monitor_metrics(const char *state, struct cdx_error *err)
 	struct cdx_store *s;
 	struct metrics m;
 	struct cdx_buf out = {0};
-	int rc = cdx_monitor_open_read(state, &s, err);
+	int rc = cdx_store_open_existing(state, &s, err);
 	if (rc < 0)
 		return NULL;
 	memset(&m, 0, sizeof(m));

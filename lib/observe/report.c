@@ -21,7 +21,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pipeline/dag.h"
@@ -670,9 +669,9 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 			  const char *format, struct cdx_error *err)
 {
 	struct cdx_store *s = NULL;
-	struct stat st;
 	cJSON *history = NULL, *run = NULL, *m = NULL;
 	char *out = NULL;
+	int rc;
 	if (!type)
 		type = "summary";
 	if (!format)
@@ -695,11 +694,12 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 	}
 	if (!state)
 		state = "file:.cdx";
-	if (!strstr(state, "://") && stat(strncmp(state, "file:", 5) == 0 ? state + 5 : state, &st) < 0) {
+	rc = cdx_store_open_existing(state, &s, err);
+	if (rc == 1) {
 		cdx_error_set(err, CDX_EUSAGE, "no runs of %s: nothing is recorded in %s", pipeline, state);
 		return NULL;
 	}
-	if (cdx_store_open(state, &s, err) < 0)
+	if (rc < 0)
 		return NULL;
 	history = cdx_runs_recent(s, pipeline, TREND_RUNS, err);
 	if (!history)
