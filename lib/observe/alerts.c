@@ -237,8 +237,8 @@ static int alerts_lock(struct cdx_store *s, struct alerts_lock *l, struct cdx_er
 			return cdx_error_set(err, CDX_EBUSY, "alerts are being evaluated by another process");
 		return rc;
 	}
-	if (strncmp(s->url, "file:", 5) == 0) {
-		char *path = cdx_xasprintf("%s/alerts.lock", s->url + 5);
+	if (cdx_store_local_dir(s)) {
+		char *path = cdx_xasprintf("%s/alerts.lock", cdx_store_local_dir(s));
 		l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 		free(path);
 		if (l->fd < 0)
