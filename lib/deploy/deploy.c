@@ -32,7 +32,7 @@
 #include "deploy/local.h"
 #include "deploy/record.h"
 #include "deploy/recover.h"
-#include "state/history.h"
+#include "base/util.h"
 
 /* ---- orchestrator ---------------------------------------------------------- */
 
