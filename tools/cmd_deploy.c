@@ -185,7 +185,7 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 		cli_print_json(res);
 	else if (res && rc == 0)
 		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cdx_jn(res, "duration_ms") / 1000,
-		       cJSON_IsString(cJSON_GetObjectItem(res, "previous")) ? cdx_js(res, "previous") : "nothing");
+		       cdx_jsn(res, "previous") ?: "nothing");
 	if (rc)
 		cli_error("deploy: %s", err.msg);
 	cJSON_Delete(res);
@@ -205,7 +205,7 @@ void cli_print_deployments(const cJSON *arr, bool newest_first)
 		char w[32];
 		cli_when(cdx_jn(d, "start_ms"), w, sizeof(w));
 		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, cdx_js(d, "kind"), cdx_js(d, "app"), cdx_js(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cdx_js(d, "previous") : "-", cdx_js(d, "version"),
+		       cdx_jsn(d, "previous") ?: "-", cdx_js(d, "version"),
 		       cdx_js(d, "state"), cdx_js(d, "user"), cdx_js(d, "host"));
 		if (cJSON_GetObjectItem(d, "duration_ms"))
 			printf("  %.1fs", cdx_jn(d, "duration_ms") / 1000);
@@ -323,7 +323,7 @@ int cmd_recover(struct cli *g, int argc, char **argv)
 		cJSON_ArrayForEach(x, res)
 		{
 			printf("%s/%s: %s", cdx_js(x, "app"), cdx_js(x, "env"), cdx_js(x, "result"));
-			if (cJSON_IsString(cJSON_GetObjectItem(x, "serving")))
+			if (cdx_jsn(x, "serving"))
 				printf(", serving %s", cdx_js(x, "serving"));
 			if (*cdx_js(x, "detail"))
 				printf(": %s", cdx_js(x, "detail"));
@@ -356,7 +356,7 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 		cli_when(cdx_jn(d, "start_ms"), w, sizeof(w));
 		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", cdx_js(d, "kind"), cdx_js(d, "id"),
 		       cdx_js(d, "app"), cdx_js(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cdx_js(d, "previous") : "-", cdx_js(d, "version"),
+		       cdx_jsn(d, "previous") ?: "-", cdx_js(d, "version"),
 		       cdx_js(d, "state"), w, cdx_js(d, "user"), cdx_js(d, "host"), cdx_jn(d, "pid"));
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
 		{

@@ -9,12 +9,12 @@ static void print_plan(const cJSON *plan)
 {
 	const cJSON *x;
 	printf("rollback of %s/%s (%s): %s -> %s\n", cdx_js(plan, "app"), cdx_js(plan, "env"), cdx_js(plan, "strategy"),
-	       cJSON_IsString(cJSON_GetObjectItem(plan, "from")) ? cdx_js(plan, "from") : "nothing",
-	       cJSON_IsString(cJSON_GetObjectItem(plan, "to")) ? cdx_js(plan, "to") : "?");
+	       cdx_jsn(plan, "from") ?: "nothing",
+	       cdx_jsn(plan, "to") ?: "?");
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "targets"))
 	{
 		printf("  %-12s %-12s %s\n", cdx_js(x, "name"),
-		       cJSON_IsString(cJSON_GetObjectItem(x, "version")) ? cdx_js(x, "version") : "-", cdx_js(x, "action"));
+		       cdx_jsn(x, "version") ?: "-", cdx_js(x, "action"));
 	}
 	if (*cdx_js(plan, "note"))
 		printf("  note: %s\n", cdx_js(plan, "note"));

@@ -63,15 +63,14 @@ cJSON *cdx_serving_json(const struct cdx_env *e, const struct cdx_serving *sv)
 
 static void serving_from_json(const struct cdx_env *e, const cJSON *o, struct cdx_serving *sv)
 {
-	const cJSON *t, *x;
+	const cJSON *t;
 	size_t i;
 	cdx_serving_free(sv);
 	cdx_serving_init(sv, e->n_targets);
 	cdx_serving_set(&sv->version, cdx_jsn(o, "version"));
 	sv->active = cdx_env_target(e, cdx_jsn(o, "slot"));
 	sv->canary = cdx_env_target(e, cdx_jsn(o, "canary"));
-	x = cJSON_GetObjectItem(o, "weight");
-	sv->weight = cJSON_IsNumber(x) ? (int)x->valuedouble : 0;
+	sv->weight = (int)cdx_jn(o, "weight");
 	t = cJSON_GetObjectItem(o, e->instances ? "instances" : "slots");
 	for (i = 0; i < sv->n; i++)
 		cdx_serving_set(&sv->installed[i], cdx_jsn(t, e->targets[i].name));

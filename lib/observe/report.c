@@ -405,8 +405,7 @@ static void runview_of(struct runview *v, const cJSON *run)
 	v->by_dag = critical_by_dag(v->p, t, n, &v->cp_len, v->run_start);
 	if (!v->by_dag)
 		critical_observed(t, n, &v->cp_len);
-	v->wall = cJSON_IsNumber(cJSON_GetObjectItem(run, "duration_ms")) ? cdx_jn(run, "duration_ms")
-		  : last > v->run_start ? last - v->run_start : 0;
+	v->wall = cdx_jnd(run, "duration_ms", last > v->run_start ? last - v->run_start : 0);
 }
 
 static void runview_free(struct runview *v)
