@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "cdx.h"
 #include "gmk-plugin/cdx_plugin.h"
 
@@ -44,7 +45,7 @@ static char *fn_runs(const char *nm, unsigned int argc, char **argv)
 	{
 		if (b.len)
 			cdx_buf_addc(&b, ' ');
-		cdx_buf_adds(&b, cJSON_GetStringValue(cJSON_GetObjectItem(it, "id")));
+		cdx_buf_adds(&b, cdx_jsn(it, "id"));
 	}
 	cJSON_Delete(runs);
 	r = cdx_gmk_give(b.data ? b.data : "");
@@ -76,7 +77,7 @@ static char *fn_health(const char *nm, unsigned int argc, char **argv)
 		cdx_gmk_fail(nm, err.msg);
 		return NULL;
 	}
-	r = cdx_gmk_give(cJSON_GetStringValue(cJSON_GetObjectItem(h, "status")));
+	r = cdx_gmk_give(cdx_jsn(h, "status"));
 	cJSON_Delete(h);
 	return r;
 }

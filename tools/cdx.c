@@ -395,20 +395,6 @@ int main(int argc, char **argv)
 	return CDX_EUSAGE;
 }
 
-/* ---- reading JSON records for output ---------------------------------------- */
-
-const char *cli_str(const cJSON *o, const char *k)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-	return s ? s : "";
-}
-
-double cli_num(const cJSON *o, const char *k)
-{
-	const cJSON *n = cJSON_GetObjectItem(o, k);
-	return cJSON_IsNumber(n) ? n->valuedouble : 0;
-}
-
 void cli_when(double ms, char *buf, size_t n)
 {
 	time_t t = (time_t)(ms / 1000);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/json.h"
 #include "cdx.h"
 
 struct cli {
@@ -143,9 +144,6 @@ int cmd_rollback(struct cli *g, int argc, char **argv);
 int cmd_history(struct cli *g, int argc, char **argv);
 
 struct cJSON;
-/* cli_str: the string K of O, "" when absent; cli_num: the number, 0 */
-const char *cli_str(const struct cJSON *o, const char *k);
-double cli_num(const struct cJSON *o, const char *k);
 /* cli_when: MS since the epoch as local "YYYY-MM-DD HH:MM:SS" */
 void cli_when(double ms, char *buf, size_t n);
 /* cli_print_json: O, indented, on stdout (the one JSON printer of the

@@ -54,12 +54,12 @@ static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const
 	pid_t pid;
 	if (!sd)
 		return;
-	if (cli_num(sd, "delay_ms") <= 0) {
-		if (cdx_scale_down(o, app, env, cli_str(sd, "slot"), cli_str(sd, "version"), &err) < 0)
-			cli_error("deploy: cannot scale down slot %s: %s", cli_str(sd, "slot"), err.msg);
+	if (cdx_jn(sd, "delay_ms") <= 0) {
+		if (cdx_scale_down(o, app, env, cdx_js(sd, "slot"), cdx_js(sd, "version"), &err) < 0)
+			cli_error("deploy: cannot scale down slot %s: %s", cdx_js(sd, "slot"), err.msg);
 		return;
 	}
-	snprintf(delay, sizeof(delay), "%.0f", cli_num(sd, "delay_ms"));
+	snprintf(delay, sizeof(delay), "%.0f", cdx_jn(sd, "delay_ms"));
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -77,10 +77,10 @@ static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const
 			_exit(0);
 		if (state)
 			execl("/proc/self/exe", "cdx", "--config", g->config, "--state", state, "scale-down", app, env,
-			      cli_str(sd, "slot"), cli_str(sd, "version"), delay, (char *)NULL);
+			      cdx_js(sd, "slot"), cdx_js(sd, "version"), delay, (char *)NULL);
 		else
-			execl("/proc/self/exe", "cdx", "--config", g->config, "scale-down", app, env, cli_str(sd, "slot"),
-			      cli_str(sd, "version"), delay, (char *)NULL);
+			execl("/proc/self/exe", "cdx", "--config", g->config, "scale-down", app, env, cdx_js(sd, "slot"),
+			      cdx_js(sd, "version"), delay, (char *)NULL);
 		_exit(127);
 	}
 	if (pid > 0)
@@ -162,7 +162,7 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	if (!yes) {
 		/* ask only when the environment is protected */
 		cJSON *cfg = cdx_environment_config(o, pos[0], pos[1], &err);
-		if (cfg && cJSON_IsTrue(cJSON_GetObjectItem(cfg, "protected"))) {
+		if (cfg && cdx_jb(cfg, "protected", false)) {
 			char what[200];
 			snprintf(what, sizeof(what), "%s/%s", pos[0], pos[1]);
 			opt.confirmed = confirm(what);
@@ -184,8 +184,8 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	if (json && res)
 		cli_print_json(res);
 	else if (res && rc == 0)
-		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cli_num(res, "duration_ms") / 1000,
-		       cJSON_IsString(cJSON_GetObjectItem(res, "previous")) ? cli_str(res, "previous") : "nothing");
+		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cdx_jn(res, "duration_ms") / 1000,
+		       cdx_jsn(res, "previous") ?: "nothing");
 	if (rc)
 		cli_error("deploy: %s", err.msg);
 	cJSON_Delete(res);
@@ -203,17 +203,17 @@ void cli_print_deployments(const cJSON *arr, bool newest_first)
 	for (i = 0; i < n; i++) {
 		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i);
 		char w[32];
-		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
-		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, cli_str(d, "kind"), cli_str(d, "app"), cli_str(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
-		       cli_str(d, "state"), cli_str(d, "user"), cli_str(d, "host"));
+		cli_when(cdx_jn(d, "start_ms"), w, sizeof(w));
+		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, cdx_js(d, "kind"), cdx_js(d, "app"), cdx_js(d, "env"),
+		       cdx_jsn(d, "previous") ?: "-", cdx_js(d, "version"),
+		       cdx_js(d, "state"), cdx_js(d, "user"), cdx_js(d, "host"));
 		if (cJSON_GetObjectItem(d, "duration_ms"))
-			printf("  %.1fs", cli_num(d, "duration_ms") / 1000);
-		printf("  %s", cli_str(d, "id"));
-		if (*cli_str(d, "reason"))
-			printf("  reason: %s", cli_str(d, "reason"));
-		if (*cli_str(d, "cause"))
-			printf("  cause: %s", cli_str(d, "cause"));
+			printf("  %.1fs", cdx_jn(d, "duration_ms") / 1000);
+		printf("  %s", cdx_js(d, "id"));
+		if (*cdx_js(d, "reason"))
+			printf("  reason: %s", cdx_js(d, "reason"));
+		if (*cdx_js(d, "cause"))
+			printf("  cause: %s", cdx_js(d, "cause"));
 		printf("\n");
 	}
 }
@@ -322,11 +322,11 @@ int cmd_recover(struct cli *g, int argc, char **argv)
 	} else {
 		cJSON_ArrayForEach(x, res)
 		{
-			printf("%s/%s: %s", cli_str(x, "app"), cli_str(x, "env"), cli_str(x, "result"));
-			if (cJSON_IsString(cJSON_GetObjectItem(x, "serving")))
-				printf(", serving %s", cli_str(x, "serving"));
-			if (*cli_str(x, "detail"))
-				printf(": %s", cli_str(x, "detail"));
+			printf("%s/%s: %s", cdx_js(x, "app"), cdx_js(x, "env"), cdx_js(x, "result"));
+			if (cdx_jsn(x, "serving"))
+				printf(", serving %s", cdx_js(x, "serving"));
+			if (*cdx_js(x, "detail"))
+				printf(": %s", cdx_js(x, "detail"));
 			printf("\n");
 		}
 	}
@@ -353,16 +353,16 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 		cli_print_json(d);
 	} else {
 		char w[32];
-		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
-		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", cli_str(d, "kind"), cli_str(d, "id"),
-		       cli_str(d, "app"), cli_str(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
-		       cli_str(d, "state"), w, cli_str(d, "user"), cli_str(d, "host"), cli_num(d, "pid"));
+		cli_when(cdx_jn(d, "start_ms"), w, sizeof(w));
+		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", cdx_js(d, "kind"), cdx_js(d, "id"),
+		       cdx_js(d, "app"), cdx_js(d, "env"),
+		       cdx_jsn(d, "previous") ?: "-", cdx_js(d, "version"),
+		       cdx_js(d, "state"), w, cdx_js(d, "user"), cdx_js(d, "host"), cdx_jn(d, "pid"));
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
 		{
-			cli_when(cli_num(t, "at_ms"), w, sizeof(w));
-			printf("  %s  %-13s %s%s%s\n", w + 11, cli_str(t, "state"), cli_str(t, "msg"), *cli_str(t, "cause") ? "  cause: " : "",
-			       cli_str(t, "cause"));
+			cli_when(cdx_jn(t, "at_ms"), w, sizeof(w));
+			printf("  %s  %-13s %s%s%s\n", w + 11, cdx_js(t, "state"), cdx_js(t, "msg"), *cdx_js(t, "cause") ? "  cause: " : "",
+			       cdx_js(t, "cause"));
 		}
 	}
 	cJSON_Delete(d);

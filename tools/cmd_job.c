@@ -38,13 +38,6 @@
 #include "base/util.h"
 
 
-/* the number KEY of O, 0 when absent (never NaN: it is cast to integers) */
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *n = cJSON_GetObjectItem(o, key);
-	return cJSON_IsNumber(n) ? n->valuedouble : 0;
-}
-
 /* where the make runs of STATE keep their markers, malloc'd: DIR/make for
  * a file store (without opening it: every job asks), else beside the
  * local directory of the store (its logs), e.g. .cdx/make for Redis; NULL
@@ -81,13 +74,13 @@ struct tally {
 static int tally_one(void *ctx, const cJSON *rec)
 {
 	struct tally *t = ctx;
-	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
-	const char *run = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "run"));
-	const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "status"));
+	const char *type = cdx_jsn(rec, "t");
+	const char *run = cdx_jsn(rec, "run");
+	const char *status = cdx_jsn(rec, "status");
 	if (type && strcmp(type, "run") == 0) {
-		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "id"));
+		const char *id = cdx_jsn(rec, "id");
 		if (id && strcmp(id, t->run) == 0)
-			t->start_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "start_ms"));
+			t->start_ms = cdx_jn(rec, "start_ms");
 		return 0;
 	}
 	if (!type || strcmp(type, "job") != 0 || !run || strcmp(run, t->run) != 0 || !status)
@@ -410,7 +403,7 @@ static struct cdx_pipeline *job_pipeline(const char *spec, const cJSON *extra, c
 {
 	struct cdx_diags *d = cdx_diags_new();
 	struct cdx_pipeline *p = cdx_pipeline_load_mem(
-		cJSON_GetStringValue(cJSON_GetObjectItem(extra, "file")) ?: "job spec", spec, strlen(spec), d);
+		cdx_jsn(extra, "file") ?: "job spec", spec, strlen(spec), d);
 	if (!p || cdx_pipeline_job_count(p) != 1) {
 		cli_print_diags(d);
 		cli_error("job: the job spec does not describe one job");
@@ -469,7 +462,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	mj.run_id = run_id;
 	mj.owner_pid = owner;
 	/* the jobs this make invocation should run, when its goals tell */
-	mj.job_count = (size_t)(num(extra, "expect") > 0 ? num(extra, "expect") : num(extra, "jobs"));
+	mj.job_count = (size_t)(cdx_jn(extra, "expect") > 0 ? cdx_jn(extra, "expect") : cdx_jn(extra, "jobs"));
 	if (run_id && owner && cdx_name_valid(run_id))
 		mdir = marker_dir(state);
 	if (mdir) {
@@ -494,8 +487,8 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	}
 	if (mj.first) {
 		char *config = realpath(g->config, NULL); /* NULL when there is none */
-		spawn_watcher(state, run_id, (pid_t)owner, marker, (size_t)num(extra, "expect"),
-			      (int64_t)num(extra, "timeout_ms"), cdx_pipeline_name(p), config);
+		spawn_watcher(state, run_id, (pid_t)owner, marker, (size_t)cdx_jn(extra, "expect"),
+			      (int64_t)cdx_jn(extra, "timeout_ms"), cdx_pipeline_name(p), config);
 		free(config);
 	}
 	if (!make_silent()) {

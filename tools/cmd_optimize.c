@@ -116,30 +116,30 @@ static void print_report(const cJSON *r, const char *out)
 	const cJSON *res = cJSON_GetObjectItem(r, "resources"), *from = cJSON_GetObjectItem(before, "weights_from");
 
 	printf("pipeline %s: %.0f jobs in %.0f stages; level %s; %.0f workers\n",
-	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "pipeline")), cli_num(before, "jobs"), cli_num(before, "stages"),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "level")), cli_num(r, "workers"));
-	printf("weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n", cli_num(from, "history"),
-	       cli_num(from, "duration_hint"), cli_num(from, "default"));
+	       cdx_jsn(r, "pipeline"), cdx_jn(before, "jobs"), cdx_jn(before, "stages"),
+	       cdx_jsn(r, "level"), cdx_jn(r, "workers"));
+	printf("weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n", cdx_jn(from, "history"),
+	       cdx_jn(from, "duration_hint"), cdx_jn(from, "default"));
 	printf("total work %.2fs; critical path %.2fs; useful parallelism %.2f; max width %.0f\n",
-	       cli_num(before, "total_work_s"), cli_num(before, "critical_path_s"), cli_num(before, "useful_parallelism"),
-	       cli_num(before, "max_parallelism"));
+	       cdx_jn(before, "total_work_s"), cdx_jn(before, "critical_path_s"), cdx_jn(before, "useful_parallelism"),
+	       cdx_jn(before, "max_parallelism"));
 	print_list("critical path:", cJSON_GetObjectItem(before, "critical_path"));
 	print_list("bounding jobs:", cJSON_GetObjectItem(before, "bounding_jobs"));
-	printf("idle worker time %.2fs, %.2fs of it behind stage barriers\n", cli_num(before, "idle_worker_s"),
-	       cli_num(before, "barrier_idle_s"));
+	printf("idle worker time %.2fs, %.2fs of it behind stage barriers\n", cdx_jn(before, "idle_worker_s"),
+	       cdx_jn(before, "barrier_idle_s"));
 	printf("lower bound %.2fs; declared order %.2fs; predicted makespan %.2fs -> %.2fs (%.2fx)\n",
-	       cli_num(r, "lower_bound_s"), cli_num(r, "declared_order_makespan_s"), cli_num(r, "predicted_makespan_before_s"),
-	       cli_num(r, "predicted_makespan_after_s"), cli_num(r, "speedup"));
-	if (cli_num(after, "critical_path_s") != cli_num(before, "critical_path_s"))
+	       cdx_jn(r, "lower_bound_s"), cdx_jn(r, "declared_order_makespan_s"), cdx_jn(r, "predicted_makespan_before_s"),
+	       cdx_jn(r, "predicted_makespan_after_s"), cdx_jn(r, "speedup"));
+	if (cdx_jn(after, "critical_path_s") != cdx_jn(before, "critical_path_s"))
 		print_list("critical path after:", cJSON_GetObjectItem(after, "critical_path"));
-	printf("rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges), cli_num(r, "edges_unsafe"));
+	printf("rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges), cdx_jn(r, "edges_unsafe"));
 	cJSON_ArrayForEach(it, edges)
 	{
-		printf("  %s%s: %s need %s: %s\n", cJSON_IsTrue(cJSON_GetObjectItem(it, "unsafe")) ? "UNSAFE " : "",
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "job")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "change")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "need")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+		printf("  %s%s: %s need %s: %s\n", cdx_jb(it, "unsafe", false) ? "UNSAFE " : "",
+		       cdx_jsn(it, "job"),
+		       cdx_jsn(it, "change"),
+		       cdx_jsn(it, "need"),
+		       cdx_jsn(it, "reason"));
 	}
 	if (cJSON_GetArraySize(sugg)) {
 		printf("suggestions:\n");
@@ -149,13 +149,13 @@ static void print_report(const cJSON *r, const char *out)
 		printf("resources (median of recent successful attempts):\n");
 		cJSON_ArrayForEach(it, res)
 		{
-			if (cli_num(it, "samples") <= 0) {
-				printf("  %-32s %3.0f attempts, none successful\n", it->string, cli_num(it, "attempts"));
+			if (cdx_jn(it, "samples") <= 0) {
+				printf("  %-32s %3.0f attempts, none successful\n", it->string, cdx_jn(it, "attempts"));
 				continue;
 			}
 			printf("  %-32s wall %7.2fs  cpu %7.2fs (%3.0f%%)  rss %7.1f MiB (peak %.1f)\n", it->string,
-			       cli_num(it, "wall_s"), cli_num(it, "cpu_s"), 100 * cli_num(it, "cpu_share"), cli_num(it, "maxrss_mib"),
-			       cli_num(it, "maxrss_mib_peak"));
+			       cdx_jn(it, "wall_s"), cdx_jn(it, "cpu_s"), 100 * cdx_jn(it, "cpu_share"), cdx_jn(it, "maxrss_mib"),
+			       cdx_jn(it, "maxrss_mib_peak"));
 		}
 	}
 	if (out)
@@ -208,11 +208,11 @@ int cmd_optimize(struct cli *g, int argc, char **argv)
 		goto out;
 	}
 	if (o.out && strcmp(o.out, "-") == 0) {
-		fputs(cJSON_GetStringValue(cJSON_GetObjectItem(r, "yaml")), stdout);
+		fputs(cdx_jsn(r, "yaml"), stdout);
 		rc = 0;
 		goto out;
 	}
-	if (o.out && write_file(o.out, cJSON_GetStringValue(cJSON_GetObjectItem(r, "yaml"))) < 0) {
+	if (o.out && write_file(o.out, cdx_jsn(r, "yaml")) < 0) {
 		rc = CDX_EUSAGE;
 		goto out;
 	}

@@ -30,7 +30,7 @@ static void print_plan(const cJSON *plan)
 	const cJSON *order = cJSON_GetObjectItem(plan, "order"), *it, *cp = cJSON_GetObjectItem(plan, "critical_path");
 	int i = 0, n = cJSON_GetArraySize(order);
 	printf("pipeline %s: %d jobs in %d stages, %d levels, max parallelism %d\n",
-	       cJSON_GetObjectItem(plan, "pipeline")->valuestring, n,
+	       cdx_jsn(plan, "pipeline"), n,
 	       cJSON_GetObjectItem(plan, "stages")->valueint, cJSON_GetObjectItem(plan, "levels")->valueint,
 	       cJSON_GetObjectItem(plan, "max_parallelism")->valueint);
 	printf("start order on %d workers (longest remaining path first):\n",
@@ -46,18 +46,18 @@ static void print_plan(const cJSON *plan)
 			cdx_buf_adds(&b, nd->valuestring);
 		}
 		printf("%5d  %-32s at %7.2fs  path %7.2fs  needs: %s\n", ++i,
-		       cJSON_GetObjectItem(it, "job")->valuestring, cJSON_GetObjectItem(it, "start_s")->valuedouble,
-		       cJSON_GetObjectItem(it, "priority_s")->valuedouble, b.len ? b.data : "-");
+		       cdx_jsn(it, "job"), cdx_jn(it, "start_s"),
+		       cdx_jn(it, "priority_s"), b.len ? b.data : "-");
 		cdx_buf_free(&b);
 	}
 	printf("critical path (%d jobs, %.2fs):", cJSON_GetArraySize(cp),
-	       cJSON_GetObjectItem(plan, "critical_path_s")->valuedouble);
+	       cdx_jn(plan, "critical_path_s"));
 	i = 0;
 	cJSON_ArrayForEach(it, cp) printf("%s %s", i++ ? " ->" : "", it->valuestring);
 	printf("\ntotal work %.2fs; lower bound %.2fs; predicted makespan %.2fs\n",
-	       cJSON_GetObjectItem(plan, "total_work_s")->valuedouble,
-	       cJSON_GetObjectItem(plan, "lower_bound_s")->valuedouble,
-	       cJSON_GetObjectItem(plan, "predicted_makespan_s")->valuedouble);
+	       cdx_jn(plan, "total_work_s"),
+	       cdx_jn(plan, "lower_bound_s"),
+	       cdx_jn(plan, "predicted_makespan_s"));
 }
 
 enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT };
@@ -216,7 +216,7 @@ static int optimized(struct cli *g, struct cdx_pipeline **p, const struct run_op
 		cli_error("run: --optimize %s: %s", cdx_opt_level_name(o->level), err.msg);
 		return err.code ? err.code : CDX_EFAILED;
 	}
-	text = cJSON_GetStringValue(cJSON_GetObjectItem(r, "yaml"));
+	text = cdx_jsn(r, "yaml");
 	d = cdx_diags_new();
 	q = cdx_pipeline_load_mem(cdx_pipeline_path(*p), text, strlen(text), d);
 	if (!q) {
@@ -231,8 +231,8 @@ static int optimized(struct cli *g, struct cdx_pipeline **p, const struct run_op
 		cdx_opt_level_name(o->level), cJSON_GetObjectItem(r, "edges_rewritten")->valueint,
 		cJSON_GetObjectItem(r, "edges_rewritten")->valueint == 1 ? "" : "s",
 		cJSON_GetObjectItem(r, "edges_unsafe")->valueint, cJSON_GetObjectItem(r, "workers")->valueint,
-		cJSON_GetObjectItem(r, "predicted_makespan_before_s")->valuedouble,
-		cJSON_GetObjectItem(r, "predicted_makespan_after_s")->valuedouble);
+		cdx_jn(r, "predicted_makespan_before_s"),
+		cdx_jn(r, "predicted_makespan_after_s"));
 	cJSON_Delete(r);
 	cdx_pipeline_free(*p);
 	*p = q;

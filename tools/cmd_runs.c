@@ -54,12 +54,12 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 		cJSON_ArrayForEach(r, runs)
 		{
 			char w[32], d[32] = "-";
-			cli_when(cli_num(r, "start_ms"), w, sizeof(w));
+			cli_when(cdx_jn(r, "start_ms"), w, sizeof(w));
 			if (cJSON_GetObjectItem(r, "duration_ms"))
-				snprintf(d, sizeof(d), "%.1fs", cli_num(r, "duration_ms") / 1000);
-			printf("%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", cli_str(r, "id"), cli_str(r, "pipeline"),
-			       cli_str(r, "status"), w, d, cli_num(r, "jobs_success"), cli_num(r, "jobs_failed"),
-			       cli_num(r, "jobs_skipped"));
+				snprintf(d, sizeof(d), "%.1fs", cdx_jn(r, "duration_ms") / 1000);
+			printf("%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", cdx_js(r, "id"), cdx_js(r, "pipeline"),
+			       cdx_js(r, "status"), w, d, cdx_jn(r, "jobs_success"), cdx_jn(r, "jobs_failed"),
+			       cdx_jn(r, "jobs_skipped"));
 		}
 	}
 	cJSON_Delete(runs);
@@ -95,20 +95,20 @@ int cmd_status(struct cli *g, int argc, char **argv)
 		cli_print_json(run);
 	} else {
 		char w[32];
-		cli_when(cli_num(run, "start_ms"), w, sizeof(w));
-		printf("run %s of %s: %s\nstarted %s by %s@%s (pid %.0f)", cli_str(run, "id"), cli_str(run, "pipeline"),
-		       cli_str(run, "status"), w, cli_str(run, "user"), cli_str(run, "host"), cli_num(run, "pid"));
+		cli_when(cdx_jn(run, "start_ms"), w, sizeof(w));
+		printf("run %s of %s: %s\nstarted %s by %s@%s (pid %.0f)", cdx_js(run, "id"), cdx_js(run, "pipeline"),
+		       cdx_js(run, "status"), w, cdx_js(run, "user"), cdx_js(run, "host"), cdx_jn(run, "pid"));
 		if (cJSON_GetObjectItem(run, "duration_ms"))
-			printf(", took %.1fs", cli_num(run, "duration_ms") / 1000);
+			printf(", took %.1fs", cdx_jn(run, "duration_ms") / 1000);
 		printf("\n");
 		cJSON_ArrayForEach(j, cJSON_GetObjectItem(run, "jobs"))
 		{
-			printf("  %-10s %s", cli_str(j, "status"), cli_str(j, "id"));
+			printf("  %-10s %s", cdx_js(j, "status"), cdx_js(j, "id"));
 			cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
 			{
-				printf("  [#%.0f %s %.2fs", cli_num(a, "attempt"), cli_str(a, "status"), cli_num(a, "wall_ms") / 1000);
+				printf("  [#%.0f %s %.2fs", cdx_jn(a, "attempt"), cdx_js(a, "status"), cdx_jn(a, "wall_ms") / 1000);
 				if (cJSON_GetObjectItem(a, "exit_code"))
-					printf(" exit %.0f", cli_num(a, "exit_code"));
+					printf(" exit %.0f", cdx_jn(a, "exit_code"));
 				printf("]");
 			}
 			printf("\n");
@@ -146,11 +146,11 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 		return fail_err("logs", &err);
 	cJSON_ArrayForEach(j, cJSON_GetObjectItem(run, "jobs"))
 	{
-		if (strcmp(cli_str(j, "id"), job) != 0)
+		if (strcmp(cdx_js(j, "id"), job) != 0)
 			continue;
 		cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
-			if (!want || (long)cli_num(a, "attempt") == want)
-				log = cJSON_GetStringValue(cJSON_GetObjectItem(a, "log"));
+			if (!want || (long)cdx_jn(a, "attempt") == want)
+				log = cdx_jsn(a, "log");
 	}
 	if (!log) {
 		cli_error("logs: no log of %s%s in run %s", job, want ? " for that attempt" : "", id);

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "tools/cli.h"
 #include "base/map.h"
@@ -66,14 +65,13 @@ static int copy_one(void *ctx, const cJSON *rec)
 /* open URL; a file store must exist already when MUST_EXIST */
 static int open_url(const char *url, bool must_exist, struct cdx_store **s, struct cdx_error *err)
 {
-	struct stat st;
-	if (must_exist && !strstr(url, "://")) {
-		const char *dir = strncmp(url, "file:", 5) == 0 ? url + 5 : url;
-		if (stat(dir, &st) < 0)
-			return cdx_error_set(err, CDX_EUSAGE, "no state store at %s: %s", url,
-					     strerror(errno));
-	}
-	return cdx_store_open(url, s, err);
+	int rc;
+	if (!must_exist)
+		return cdx_store_open(url, s, err);
+	rc = cdx_store_open_existing(url, s, err);
+	if (rc == 1)
+		return cdx_error_set(err, CDX_EUSAGE, "no state store at %s: %s", url, strerror(ENOENT));
+	return rc;
 }
 
 static int state_copy(const char *src_url, const char *dst_url)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -401,6 +402,21 @@ int64_t cdx_wall_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cdx_run_id_new(char *buf, size_t n)
+{
+	int64_t ms = cdx_wall_ms();
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char when[32];
+	uint32_t rnd;
+	/* random, so that ids made in the same millisecond still differ */
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = cdx_hash32(&ms, sizeof(ms)) ^ (uint32_t)getpid() ^ (uint32_t)cdx_now_ns();
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
+	snprintf(buf, n, "%s.%03dZ-%08x", when, (int)(ms % 1000), (unsigned)rnd);
 }
 
 uint32_t cdx_hash32(const void *p, size_t n)

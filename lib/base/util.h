@@ -116,6 +116,11 @@ bool cdx_process_owner_alive(const char *host, int pid, long long pid_start);
 /* cdx_who: the user ($USER, else the password entry) and host name */
 void cdx_who(char *user, size_t un, char *host, size_t hn);
 
+/* cdx_run_id_new: a new id of a run or deployment into BUF of N bytes,
+ * sortable by time and random after the millisecond:
+ * 20261124T101500.123Z-1a2b3c4d */
+void cdx_run_id_new(char *buf, size_t n);
+
 /* 32-bit FNV-1a and CRC-32 (IEEE) */
 uint32_t cdx_hash32(const void *p, size_t n);
 uint32_t cdx_crc32(uint32_t crc, const void *p, size_t n);

@@ -59,9 +59,9 @@ static int busy(const struct cdx_dctx *d, const cJSON *cur, struct cdx_error *er
 	const cJSON *since = cJSON_GetObjectItem(cur, "since_ms");
 	long long ago = cJSON_IsNumber(since) ? (cdx_wall_ms() - (long long)since->valuedouble) / 1000 : -1;
 	cdx_error_set(err, CDX_EBUSY, "%s/%s is busy: %s of %s by %s@%s (pid %d, deployment %s) started %llds ago",
-		      d->e->app->name, d->e->name, str(cur, "kind") ?: "a deployment", str(cur, "version") ?: "?",
-		      str(cur, "user") ?: "?", str(cur, "host") ?: "?",
-		      (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cur, "pid")), str(cur, "deployment") ?: "?", ago);
+		      d->e->app->name, d->e->name, cdx_jsn(cur, "kind") ?: "a deployment", cdx_jsn(cur, "version") ?: "?",
+		      cdx_jsn(cur, "user") ?: "?", cdx_jsn(cur, "host") ?: "?",
+		      (int)cdx_jn(cur, "pid"), cdx_jsn(cur, "deployment") ?: "?", ago);
 	return CDX_EBUSY;
 }
 
@@ -76,7 +76,7 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 	signal(SIGUSR2, on_signal);
 	h = holder_json(d);
 	rc = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, wait_ms, &d->token, &cur, err);
-	if (rc == 1 && wait_ms == 0 && strcmp(str(cur, "kind") ?: "", "scale_down") == 0) {
+	if (rc == 1 && wait_ms == 0 && strcmp(cdx_js(cur, "kind"), "scale_down") == 0) {
 		/* housekeeping holds it for a moment: not a reason to say busy */
 		cJSON_Delete(cur);
 		cur = NULL;

@@ -32,7 +32,7 @@
 #include "deploy/local.h"
 #include "deploy/record.h"
 #include "deploy/recover.h"
-#include "state/history.h"
+#include "base/util.h"
 
 /* ---- orchestrator ---------------------------------------------------------- */
 
@@ -87,7 +87,7 @@ struct requires_ctx {
 static int requires_one(void *ctx, const cJSON *rec)
 {
 	struct requires_ctx *c = ctx;
-	const char *id = str(rec, "id");
+	const char *id = cdx_jsn(rec, "id");
 	size_t v;
 	if (!id)
 		return 0;
@@ -408,12 +408,12 @@ int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env,
 	if (last && cdx_transition_final(last) && t != sv.active && t != sv.canary && sv.installed[t] &&
 	    strcmp(sv.installed[t], version) == 0) {
 		struct cdx_strategy_io io;
-		snprintf(d.id, sizeof(d.id), "%s", str(last, "deployment") ?: "?");
+		snprintf(d.id, sizeof(d.id), "%s", cdx_jsn(last, "deployment") ?: "?");
 		d.sv = &sv;
 		cdx_dctx_io(&d, &io);
 		if (cdx_strategy_stop(&sv, t, &io, err) == 0) {
 			snprintf(msg, sizeof(msg), "scaled down slot %s (%s) after scale_down_delay", slot, version);
-			rc = cdx_dctx_record(&d, str(last, "state"), msg, NULL) < 0 ? -1 : 0;
+			rc = cdx_dctx_record(&d, cdx_jsn(last, "state"), msg, NULL) < 0 ? -1 : 0;
 		} else {
 			rc = -1;
 		}

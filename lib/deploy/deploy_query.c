@@ -26,25 +26,25 @@ static int list_one(void *ctx, const cJSON *rec)
 	struct list_ctx *c = ctx;
 	size_t pos;
 	if (cdx_record_is(rec, "deployment")) {
-		const char *id = str(rec, "id");
+		const char *id = cdx_jsn(rec, "id");
 		cJSON *sum;
-		if (!id || (c->app && strcmp(c->app, str(rec, "app") ?: "") != 0) ||
-		    (c->env && strcmp(c->env, str(rec, "env") ?: "") != 0))
+		if (!id || (c->app && strcmp(c->app, cdx_js(rec, "app")) != 0) ||
+		    (c->env && strcmp(c->env, cdx_js(rec, "env")) != 0))
 			return 0;
 		sum = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(sum, "t");
 		cJSON_AddStringToObject(sum, "state", "pending");
 		/* the map borrows its key: the copy's id lives as long as the list */
-		cdx_map_set(&c->index, str(sum, "id"), (size_t)cJSON_GetArraySize(c->arr));
+		cdx_map_set(&c->index, cdx_jsn(sum, "id"), (size_t)cJSON_GetArraySize(c->arr));
 		cJSON_AddItemToArray(c->arr, sum);
-	} else if (cdx_record_is(rec, "transition") && str(rec, "deployment") &&
-		   cdx_map_get(&c->index, str(rec, "deployment"), &pos) == 1) {
+	} else if (cdx_record_is(rec, "transition") && cdx_jsn(rec, "deployment") &&
+		   cdx_map_get(&c->index, cdx_jsn(rec, "deployment"), &pos) == 1) {
 		cJSON *sum = cJSON_GetArrayItem(c->arr, (int)pos);
 		const cJSON *at = cJSON_GetObjectItem(rec, "at_ms"), *st = cJSON_GetObjectItem(sum, "start_ms");
-		cJSON_ReplaceItemInObject(sum, "state", cJSON_CreateString(str(rec, "state") ?: "?"));
-		if (str(rec, "cause")) {
+		cJSON_ReplaceItemInObject(sum, "state", cJSON_CreateString(cdx_jsn(rec, "state") ?: "?"));
+		if (cdx_jsn(rec, "cause")) {
 			cJSON_DeleteItemFromObject(sum, "cause");
-			cJSON_AddStringToObject(sum, "cause", str(rec, "cause"));
+			cJSON_AddStringToObject(sum, "cause", cdx_jsn(rec, "cause"));
 		}
 		/* the first final transition ends it (a later scale-down does not) */
 		if (cdx_transition_final(rec) && cJSON_IsNumber(at) && cJSON_IsNumber(st) &&
@@ -98,11 +98,11 @@ static int status_one(void *ctx, const cJSON *rec)
 {
 	struct status_ctx *c = ctx;
 	cJSON *x;
-	if (cdx_record_is(rec, "deployment") && strcmp(str(rec, "id") ?: "", c->id) == 0) {
+	if (cdx_record_is(rec, "deployment") && strcmp(cdx_js(rec, "id"), c->id) == 0) {
 		c->dep = cJSON_Duplicate(rec, 1);
 		return 0;
 	}
-	if (!c->dep || strcmp(str(rec, "deployment") ?: "", c->id) != 0)
+	if (!c->dep || strcmp(cdx_js(rec, "deployment"), c->id) != 0)
 		return 0;
 	if (cdx_record_is(rec, "transition") || cdx_record_is(rec, "check")) {
 		x = cJSON_Duplicate(rec, 1);
@@ -129,9 +129,9 @@ cJSON *cdx_deployment_status(struct cdx_orchestrator *o, const char *id, struct 
 	}
 	cJSON_DeleteItemFromObject(c.dep, "t");
 	last = cJSON_GetArrayItem(c.transitions, cJSON_GetArraySize(c.transitions) - 1);
-	cJSON_AddStringToObject(c.dep, "state", last ? str(last, "state") ?: "?" : "pending");
-	if (last && str(last, "cause"))
-		cJSON_AddStringToObject(c.dep, "cause", str(last, "cause"));
+	cJSON_AddStringToObject(c.dep, "state", last ? cdx_jsn(last, "state") ?: "?" : "pending");
+	if (last && cdx_jsn(last, "cause"))
+		cJSON_AddStringToObject(c.dep, "cause", cdx_jsn(last, "cause"));
 	if (last)
 		cJSON_AddItemToObject(c.dep, "serving", cJSON_Duplicate(cJSON_GetObjectItem(last, "serving"), 1));
 	cJSON_AddItemToObject(c.dep, "transitions", c.transitions);
@@ -242,7 +242,7 @@ int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *
 	rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "t", "event");
 	cJSON_AddStringToObject(rec, "kind", action);
-	cJSON_AddStringToObject(rec, "deployment", str(holder, "deployment") ?: "?");
+	cJSON_AddStringToObject(rec, "deployment", cdx_jsn(holder, "deployment") ?: "?");
 	cJSON_AddStringToObject(rec, "app", app);
 	cJSON_AddStringToObject(rec, "env", env);
 	cJSON_AddStringToObject(rec, "user", o->user);
@@ -252,8 +252,8 @@ int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *
 	if (rc == 0)
 		rc = o->store->ops->flush(o->store, err);
 	cJSON_Delete(rec);
-	host = str(holder, "host");
-	pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(holder, "pid"));
+	host = cdx_jsn(holder, "host");
+	pid = (int)cdx_jn(holder, "pid");
 	if (rc == 0 && host && strcmp(host, o->host) == 0 && pid > 0 &&
 	    kill(pid, strcmp(action, "promote") == 0 ? SIGUSR1 : SIGUSR2) < 0)
 		rc = cdx_error_set(err, CDX_EFAILED, "cannot signal the deployment (pid %d)", pid);

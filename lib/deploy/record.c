@@ -8,13 +8,12 @@
 
 bool cdx_record_is(const cJSON *rec, const char *type)
 {
-	const char *t = str(rec, "t");
-	return t && strcmp(t, type) == 0;
+	return strcmp(cdx_js(rec, "t"), type) == 0;
 }
 
 bool cdx_record_str_eq(const cJSON *rec, const char *key, const char *want)
 {
-	const char *v = str(rec, key);
+	const char *v = cdx_jsn(rec, key);
 	return v && want && strcmp(v, want) == 0;
 }
 
@@ -64,18 +63,17 @@ cJSON *cdx_serving_json(const struct cdx_env *e, const struct cdx_serving *sv)
 
 static void serving_from_json(const struct cdx_env *e, const cJSON *o, struct cdx_serving *sv)
 {
-	const cJSON *t, *x;
+	const cJSON *t;
 	size_t i;
 	cdx_serving_free(sv);
 	cdx_serving_init(sv, e->n_targets);
-	cdx_serving_set(&sv->version, str(o, "version"));
-	sv->active = cdx_env_target(e, str(o, "slot"));
-	sv->canary = cdx_env_target(e, str(o, "canary"));
-	x = cJSON_GetObjectItem(o, "weight");
-	sv->weight = cJSON_IsNumber(x) ? (int)x->valuedouble : 0;
+	cdx_serving_set(&sv->version, cdx_jsn(o, "version"));
+	sv->active = cdx_env_target(e, cdx_jsn(o, "slot"));
+	sv->canary = cdx_env_target(e, cdx_jsn(o, "canary"));
+	sv->weight = (int)cdx_jn(o, "weight");
 	t = cJSON_GetObjectItem(o, e->instances ? "instances" : "slots");
 	for (i = 0; i < sv->n; i++)
-		cdx_serving_set(&sv->installed[i], str(t, e->targets[i].name));
+		cdx_serving_set(&sv->installed[i], cdx_jsn(t, e->targets[i].name));
 }
 
 /* ---- replay ------------------------------------------------------------------- */
@@ -117,13 +115,13 @@ int cdx_env_replay(struct cdx_orchestrator *o, const struct cdx_env *e, struct c
 bool cdx_transition_final(const cJSON *t)
 {
 	static const char *const finals[] = {"succeeded", "rolled_back", "rollback_failed", "recovered"};
-	const char *state = str(t, "state");
+	const char *state = cdx_jsn(t, "state");
 	size_t i;
 	if (!state)
 		return true;
 	/* failed is final only when it holds for a person (frozen, on_failure: manual) */
 	if (strcmp(state, "failed") == 0)
-		return cJSON_IsTrue(cJSON_GetObjectItem(t, "hold"));
+		return cdx_jb(t, "hold", false);
 	for (i = 0; i < CDX_ARRAY_LEN(finals); i++)
 		if (strcmp(state, finals[i]) == 0)
 			return true;
@@ -140,7 +138,7 @@ struct find_ctx {
 static int find_one(void *ctx, const cJSON *rec)
 {
 	struct find_ctx *c = ctx;
-	if (cdx_record_is(rec, "deployment") && strcmp(str(rec, "id") ?: "", c->id) == 0) {
+	if (cdx_record_is(rec, "deployment") && strcmp(cdx_js(rec, "id"), c->id) == 0) {
 		cJSON_Delete(c->dep);
 		c->dep = cJSON_Duplicate(rec, 1);
 	}

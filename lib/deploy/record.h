@@ -13,15 +13,9 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "base/json.h"
 #include "deploy/orchestrator.h"
 #include "strategies/strategy.h"
-
-/* str: the string member K of O, or NULL (no member, not a string).  One
- * helper for lib/deploy until lib/base has the shared JSON getter. */
-static inline const char *str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-}
 
 /* cdx_record_is: whether record REC is of type TYPE (its "t") */
 bool cdx_record_is(const cJSON *rec, const char *type);

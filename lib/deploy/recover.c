@@ -33,7 +33,7 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 {
 	struct cdx_dctx d = *holder;
 	struct cdx_strategy_io io;
-	const char *id = str(last, "deployment"), *was = str(last, "state");
+	const char *id = cdx_jsn(last, "deployment"), *was = cdx_jsn(last, "state");
 	cJSON *dep = cdx_deployment_find(holder->o, id ? id : "", err);
 	const char *kind, *target;
 	char msg[300];
@@ -41,18 +41,18 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 	if (!dep)
 		return cdx_error_set(err, CDX_EFAILED, "%s/%s was interrupted by deployment %s, whose record is missing",
 				     holder->e->app->name, holder->e->name, id ? id : "?");
-	kind = str(dep, "kind");
+	kind = cdx_jsn(dep, "kind");
 	/* the last version known good */
-	target = kind && strcmp(kind, "rollback") == 0 ? str(dep, "version") : str(dep, "previous");
+	target = kind && strcmp(kind, "rollback") == 0 ? cdx_jsn(dep, "version") : cdx_jsn(dep, "previous");
 	snprintf(d.id, sizeof(d.id), "%s", id);
 	d.kind = "recover";
 	d.version = target ? target : "(none)";
-	d.previous = str(dep, "previous");
+	d.previous = cdx_jsn(dep, "previous");
 	d.sv = sv;
 	d.state = was;
 	cdx_dctx_io(&d, &io);
 	snprintf(msg, sizeof(msg), "recovering: interrupted in state %s (%s), its process is gone; back to %s",
-		 was ? was : "?", str(last, "msg") ?: "", target ? target : "nothing");
+		 was ? was : "?", cdx_js(last, "msg"), target ? target : "nothing");
 	if (cdx_dctx_record(&d, "rolling_back", msg, "interrupted") < 0) {
 		cJSON_Delete(dep);
 		return cdx_error_set(err, CDX_ESTATE, "cannot record the recovery");
@@ -115,10 +115,10 @@ static int recover_one(struct cdx_orchestrator *o, const struct cdx_env *e, FILE
 	} else if (!last || cdx_transition_final(last)) {
 		cJSON_AddStringToObject(x, "result", "ok");
 	} else {
-		d.version = str(last, "state");
+		d.version = cdx_jsn(last, "state");
 		if (cdx_recover_env(&d, &sv, last, &e2) == 0) {
 			cJSON_AddStringToObject(x, "result", "recovered");
-			cJSON_AddStringToObject(x, "deployment", str(last, "deployment") ?: "?");
+			cJSON_AddStringToObject(x, "deployment", cdx_jsn(last, "deployment") ?: "?");
 		} else {
 			cJSON_AddStringToObject(x, "result", "needs_attention");
 			cJSON_AddStringToObject(x, "detail", e2.msg);

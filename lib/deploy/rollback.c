@@ -25,13 +25,13 @@
 #include "deploy/local.h"
 #include "deploy/record.h"
 #include "deploy/recover.h"
-#include "state/history.h"
+#include "base/util.h"
 
 /* ---- the plan --------------------------------------------------------------------- */
 
 static bool served_ok(const cJSON *d)
 {
-	const char *state = str(d, "state");
+	const char *state = cdx_jsn(d, "state");
 	return state && (strcmp(state, "succeeded") == 0);
 }
 
@@ -110,19 +110,19 @@ static const char *newest_good(const cJSON *hist, const char *current)
 	int i;
 	cJSON_ArrayForEach(d, hist)
 	{
-		const char *state = str(d, "state") ?: "";
-		if (strcmp(str(d, "kind") ?: "", "rollback") == 0 && served_ok(d) && str(d, "previous"))
-			cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "previous")));
-		else if (strcmp(str(d, "kind") ?: "", "deploy") == 0 && !served_ok(d) && strcmp(state, "pending"))
-			cJSON_AddItemToArray(bad, cJSON_CreateString(str(d, "version") ?: ""));
+		const char *state = cdx_js(d, "state");
+		if (strcmp(cdx_js(d, "kind"), "rollback") == 0 && served_ok(d) && cdx_jsn(d, "previous"))
+			cJSON_AddItemToArray(bad, cJSON_CreateString(cdx_jsn(d, "previous")));
+		else if (strcmp(cdx_js(d, "kind"), "deploy") == 0 && !served_ok(d) && strcmp(state, "pending"))
+			cJSON_AddItemToArray(bad, cJSON_CreateString(cdx_js(d, "version")));
 	}
 	for (i = cJSON_GetArraySize(hist) - 1; i >= 0 && !target; i--) {
 		const cJSON *b;
 		bool is_bad = false;
 		d = cJSON_GetArrayItem(hist, i);
-		cJSON_ArrayForEach(b, bad) if (strcmp(b->valuestring, str(d, "version") ?: "") == 0) is_bad = true;
-		if (served_ok(d) && !is_bad && (!current || strcmp(str(d, "version") ?: "", current) != 0))
-			target = str(d, "version");
+		cJSON_ArrayForEach(b, bad) if (strcmp(b->valuestring, cdx_js(d, "version")) == 0) is_bad = true;
+		if (served_ok(d) && !is_bad && (!current || strcmp(cdx_js(d, "version"), current) != 0))
+			target = cdx_jsn(d, "version");
 	}
 	cJSON_Delete(bad);
 	return target;
@@ -137,19 +137,19 @@ static const char *choose_target(const cJSON *hist, const struct cdx_env *e, con
 	const char *target = opt->to;
 	const cJSON *d;
 	if (opt->deployment) {
-		cJSON_ArrayForEach(d, hist) if (strcmp(str(d, "id") ?: "", opt->deployment) == 0) break;
+		cJSON_ArrayForEach(d, hist) if (strcmp(cdx_js(d, "id"), opt->deployment) == 0) break;
 		if (!d)
 			problem(plan, "no deployment %s of %s/%s", opt->deployment, e->app->name, e->name);
 		else if (!target)
-			target = str(d, "previous");
-		if (d && !str(d, "previous") && !opt->to)
+			target = cdx_jsn(d, "previous");
+		if (d && !cdx_jsn(d, "previous") && !opt->to)
 			problem(plan, "deployment %s was the first one of %s/%s: there is nothing before it", opt->deployment,
 				e->app->name, e->name);
 	}
 	if (!target && !opt->deployment && held) {
 		/* a failed deployment left for a person: back to what served before it */
 		d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
-		target = d ? str(d, "previous") : NULL;
+		target = d ? cdx_jsn(d, "previous") : NULL;
 	}
 	if (!target && !opt->deployment)
 		target = newest_good(hist, current);
@@ -169,7 +169,7 @@ static void check_target(struct cdx_orchestrator *o, const struct cdx_env *e, co
 				e->name);
 		return;
 	}
-	cJSON_ArrayForEach(d, hist) if (served_ok(d) && strcmp(str(d, "version") ?: "", target) == 0) deployed = true;
+	cJSON_ArrayForEach(d, hist) if (served_ok(d) && strcmp(cdx_js(d, "version"), target) == 0) deployed = true;
 	if (!cdx_version_valid(target))
 		problem(plan, "version '%s' is invalid", target);
 	else if (!deployed)
@@ -187,14 +187,14 @@ static void check_target(struct cdx_orchestrator *o, const struct cdx_env *e, co
 static void check_frozen(const cJSON *hist, const cJSON *last, const struct cdx_rollback_options *opt, cJSON *plan)
 {
 	const cJSON *d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
-	if (!last || !cJSON_IsTrue(cJSON_GetObjectItem(last, "frozen")))
+	if (!last || !cdx_jb(last, "frozen", false))
 		return;
 	cJSON_AddTrueToObject(plan, "irreversible");
 	if (!opt->force)
 		problem(plan,
 			"deployment %s of %s failed after an irreversible step and is frozen: rolling back may not "
 			"undo it (%s); check by hand, then use --force",
-			str(last, "deployment"), d ? str(d, "version") : "?", str(last, "cause") ?: "");
+			cdx_jsn(last, "deployment"), d ? cdx_jsn(d, "version") : "?", cdx_js(last, "cause"));
 }
 
 /* a plan made without the lock (a dry run, HOLDING false) says who holds
@@ -208,9 +208,9 @@ static void check_lock(struct cdx_orchestrator *o, const struct cdx_env *e, bool
 		cdx_deploy_lock_name(lock, sizeof(lock), e->app->name, e->name);
 		if (o->store->ops->holder(o->store, lock, &holder, err) == 0 && holder) {
 			problem(plan, "%s/%s is locked by %s of %s by %s@%s (pid %.0f)", e->app->name, e->name,
-				str(holder, "kind") ?: "a deployment", str(holder, "version") ?: "?",
-				str(holder, "user") ?: "?", str(holder, "host") ?: "?",
-				cJSON_GetNumberValue(cJSON_GetObjectItem(holder, "pid")));
+				cdx_jsn(holder, "kind") ?: "a deployment", cdx_jsn(holder, "version") ?: "?",
+				cdx_jsn(holder, "user") ?: "?", cdx_jsn(holder, "host") ?: "?",
+				cdx_jn(holder, "pid"));
 			cJSON_Delete(holder);
 			return;
 		}
@@ -274,7 +274,7 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 	if (!hist)
 		return NULL;
 	plan = plan_new(e, opt, kind);
-	held = *last && cJSON_IsTrue(cJSON_GetObjectItem(*last, "hold"));
+	held = *last && cdx_jb(*last, "hold", false);
 	target = choose_target(hist, e, opt, held, sv->version, plan);
 	if (sv->version)
 		cJSON_AddStringToObject(plan, "from", sv->version);
@@ -341,7 +341,7 @@ static int stop_leftovers(struct cdx_dctx *d, const cJSON *last, const char *tar
 {
 	struct cdx_serving *sv = d->sv;
 	size_t t;
-	if (d->e->instances || !(last && cJSON_IsTrue(cJSON_GetObjectItem(last, "hold"))))
+	if (d->e->instances || !(last && cdx_jb(last, "hold", false)))
 		return 0;
 	for (t = 0; t < sv->n; t++) {
 		char msg[200];
@@ -417,13 +417,13 @@ static int carry_out(struct cdx_dctx *d, const struct cdx_rollback_options *opt,
 {
 	char target[160], previous[160];
 	int status;
-	if (opt->dry_run || !cJSON_IsTrue(cJSON_GetObjectItem(plan, "ok"))) {
+	if (opt->dry_run || !cdx_jb(plan, "ok", false)) {
 		status = refuse_or_preview(d->e, plan, result, err);
 		cdx_deploy_signals(false);
 		return status;
 	}
-	snprintf(target, sizeof(target), "%s", str(plan, "to"));
-	snprintf(previous, sizeof(previous), "%s", str(plan, "from") ?: "");
+	snprintf(target, sizeof(target), "%s", cdx_jsn(plan, "to"));
+	snprintf(previous, sizeof(previous), "%s", cdx_js(plan, "from"));
 	d->version = target;
 	d->previous = previous[0] ? previous : NULL;
 	d->strategy = cdx_rollback_name(kind);
@@ -509,7 +509,7 @@ cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id
 	}
 	opt.strategy = strategy;
 	opt.deployment = deployment_id;
-	rc = cdx_rollback(o, str(dep, "app"), str(dep, "env"), &opt, &res, err);
+	rc = cdx_rollback(o, cdx_jsn(dep, "app"), cdx_jsn(dep, "env"), &opt, &res, err);
 	out = res ? res : cJSON_CreateObject();
 	cJSON_AddNumberToObject(out, "status", rc);
 	if (rc)

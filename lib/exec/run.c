@@ -23,7 +23,6 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,21 +77,6 @@ static void set_var(struct cdx_vars *vs, const char *name, const char *value, bo
 	v.value = cdx_xstrdup(value);
 	v.secret = secret;
 	CDX_PUSH(vs->v, vs->n, vs->cap, v);
-}
-
-void cdx_run_id_new(char *buf, size_t n)
-{
-	int64_t ms = cdx_wall_ms();
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	char when[32];
-	uint32_t rnd;
-	/* random, so that ids made in the same millisecond still differ */
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = cdx_hash32(&ms, sizeof(ms)) ^ (uint32_t)getpid() ^ (uint32_t)cdx_now_ns();
-	gmtime_r(&secs, &tm);
-	strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
-	snprintf(buf, n, "%s.%03dZ-%08x", when, (int)(ms % 1000), (unsigned)rnd);
 }
 
 /* ---- records ------------------------------------------------------------- */

@@ -100,7 +100,7 @@ static void set_detail(struct deploy_state *d, const cJSON *rec)
 static int events_one(void *ctx, const cJSON *rec)
 {
 	struct events *e = ctx;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	const char *t = cdx_jsn(rec, "t");
 	if (!t)
 		return 0;
 	if (strcmp(t, "event") == 0) {
@@ -237,8 +237,8 @@ static int alerts_lock(struct cdx_store *s, struct alerts_lock *l, struct cdx_er
 			return cdx_error_set(err, CDX_EBUSY, "alerts are being evaluated by another process");
 		return rc;
 	}
-	if (strncmp(s->url, "file:", 5) == 0) {
-		char *path = cdx_xasprintf("%s/alerts.lock", s->url + 5);
+	if (cdx_store_local_dir(s)) {
+		char *path = cdx_xasprintf("%s/alerts.lock", cdx_store_local_dir(s));
 		l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 		free(path);
 		if (l->fd < 0)
@@ -589,7 +589,7 @@ cJSON *cdx_monitor_alerts(const char *state, const struct cdx_project *pr, const
 	}
 	if (!pr || !cdx_project_monitoring(pr)->n_alerts)
 		return cJSON_CreateArray();
-	rc = cdx_monitor_open_read(state, &s, err);
+	rc = cdx_store_open_existing(state, &s, err);
 	if (rc < 0)
 		return NULL;
 	if (rc > 0)

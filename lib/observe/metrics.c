@@ -99,7 +99,7 @@ static void observe(struct hist **h, size_t *n, size_t *cap, const char *labels,
 static int metrics_one(void *ctx, const cJSON *rec)
 {
 	struct metrics *m = ctx;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t"));
+	const char *t = cdx_jsn(rec, "t");
 	struct cdx_buf l = {0};
 	if (!t)
 		return 0;
@@ -281,7 +281,7 @@ char *cdx_monitor_metrics(const char *state, struct cdx_error *err)
 	struct cdx_store *s;
 	struct metrics m;
 	struct cdx_buf out = {0};
-	int rc = cdx_monitor_open_read(state, &s, err);
+	int rc = cdx_store_open_existing(state, &s, err);
 	if (rc < 0)
 		return NULL;
 	memset(&m, 0, sizeof(m));

@@ -13,32 +13,16 @@
 #include "observe/monitor.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/map.h"
 #include "observe/monitor_int.h"
 #include "state/runs.h"
 
 /* ---- shared with alerts.c and metrics.c (monitor_int.h) ------------------- */
-
-int cdx_monitor_open_read(const char *state, struct cdx_store **s, struct cdx_error *err)
-{
-	struct stat st;
-	*s = NULL;
-	if (!state)
-		state = "file:.cdx";
-	if (!strstr(state, "://")) {
-		const char *dir = strncmp(state, "file:", 5) == 0 ? state + 5 : state;
-		if (stat(dir, &st) < 0 && errno == ENOENT)
-			return 1;
-	}
-	return cdx_store_open(state, s, err);
-}
 
 void cdx_monitor_wstats(cJSON **fin, size_t n_fin, size_t skip, size_t w, struct cdx_wstats *st)
 {
@@ -467,7 +451,7 @@ cJSON *cdx_monitor_health(const char *state, const char *pipeline, const struct 
 		cdx_error_set(err, CDX_EUSAGE, "'%s' is not a pipeline name", pipeline ? pipeline : "");
 		return NULL;
 	}
-	rc = cdx_monitor_open_read(state, &s, err);
+	rc = cdx_store_open_existing(state, &s, err);
 	if (rc < 0)
 		return NULL;
 	h = cdx_monitor_health_in(s, pipeline, pr ? cdx_project_monitoring(pr) : NULL, window, err);

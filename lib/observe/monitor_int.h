@@ -25,11 +25,6 @@ struct cdx_wstats {
 	unsigned consec;            /* failed runs in a row at the newest end */
 };
 
-/* cdx_monitor_open_read: open STATE (NULL: "file:.cdx") for reading.  A
- * file store that does not exist yet is empty: 1 with *S NULL, for reading
- * never creates one.  0 with *S open (cdx_store_close), -1 with ERR set. */
-int cdx_monitor_open_read(const char *state, struct cdx_store **s, struct cdx_error *err);
-
 /* cdx_monitor_finished: the finished runs of RUNS (oldest first, as
  * cdx_runs_recent gives them), newest first; *N of them.  The array is the
  * caller's (free); its items are borrowed from RUNS. */

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/json.h"
 #include "base/map.h"
 #include "observe/optimize_int.h"
 #include "pipeline/dag.h"
@@ -91,25 +92,19 @@ struct res_ctx {
 	struct res *r;
 };
 
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static int res_one(void *ctx, const cJSON *rec)
 {
 	struct res_ctx *c = ctx;
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "t"));
+	const char *t = cdx_jsn(rec, "t");
 	const char *pl, *job, *status;
 	size_t i;
 	struct res *r;
 	unsigned slot;
 	if (!t || strcmp(t, "attempt") != 0)
 		return 0;
-	pl = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "pipeline"));
-	job = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "job"));
-	status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status"));
+	pl = cdx_jsn(rec, "pipeline");
+	job = cdx_jsn(rec, "job");
+	status = cdx_jsn(rec, "status");
 	if (!pl || !job || !status || strcmp(pl, c->p->name) != 0 || !cdx_map_get(&c->ids, job, &i))
 		return 0;
 	r = &c->r[i];
@@ -117,9 +112,9 @@ static int res_one(void *ctx, const cJSON *rec)
 	if (strcmp(status, "success") != 0)
 		return 0;
 	slot = r->ok++ % CDX_HISTORY_SAMPLES;
-	r->wall[slot] = num(rec, "wall_ms");
-	r->cpu[slot] = num(rec, "user_ms") + num(rec, "sys_ms");
-	r->rss[slot] = num(rec, "maxrss_kb");
+	r->wall[slot] = cdx_jn(rec, "wall_ms");
+	r->cpu[slot] = cdx_jn(rec, "user_ms") + cdx_jn(rec, "sys_ms");
+	r->rss[slot] = cdx_jn(rec, "maxrss_kb");
 	if (r->rss[slot] > r->rss_max)
 		r->rss_max = r->rss[slot];
 	return 0;
@@ -228,7 +223,7 @@ static void add_sources(cJSON *a, const struct cdx_pipeline *p, const unsigned c
 	}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(a, "order"))
 	{
-		if (cdx_map_get(&ids, cJSON_GetStringValue(cJSON_GetObjectItem(x, "job")), &k))
+		if (cdx_map_get(&ids, cdx_jsn(x, "job"), &k))
 			cJSON_AddStringToObject(x, "weight_from", src_names[src[k]]);
 	}
 	for (i = 0; i < 3; i++)
@@ -258,18 +253,13 @@ cJSON *cdx_optimize_analyze(const struct cdx_pipeline *p, unsigned workers, cons
 	return a;
 }
 
-static double get(const cJSON *o, const char *key)
-{
-	return num(o, key);
-}
-
 cJSON *cdx_optimize_suggest(const cJSON *a)
 {
 	cJSON *out = cJSON_CreateArray(), *x;
 	struct cdx_buf b = {0};
-	double span = get(a, "predicted_makespan_s"), bound = get(a, "lower_bound_s");
-	double knee = get(a, "workers_knee"), workers = get(a, "workers");
-	double idle_b = get(a, "barrier_idle_s");
+	double span = cdx_jn(a, "predicted_makespan_s"), bound = cdx_jn(a, "lower_bound_s");
+	double knee = cdx_jn(a, "workers_knee"), workers = cdx_jn(a, "workers");
+	double idle_b = cdx_jn(a, "barrier_idle_s");
 	const cJSON *noev = cJSON_GetObjectItem(a, "jobs_without_evidence");
 
 #define SAY(...)                                                                   \
@@ -283,19 +273,19 @@ cJSON *cdx_optimize_suggest(const cJSON *a)
 	{
 		SAY("split %s: it takes %.2fs, %.0f%% of the critical path, and the makespan cannot drop below the "
 		    "critical path; two halves that run side by side would bring the lower bound to %.2fs",
-		    cJSON_GetStringValue(cJSON_GetObjectItem(x, "job")), get(x, "weight_s"),
-		    100 * get(x, "share_of_critical_path"), get(x, "lower_bound_if_halved_s"));
+		    cdx_jsn(x, "job"), cdx_jn(x, "weight_s"),
+		    100 * cdx_jn(x, "share_of_critical_path"), cdx_jn(x, "lower_bound_if_halved_s"));
 	}
 	if (knee >= 1) {
 		if (workers > knee)
 			SAY("%.0f workers suffice: past %.0f, more workers gain under 5%% (%.2fs on %.0f, %.2fs with "
 			    "unlimited workers); you plan for %.0f",
-			    knee, knee, get(a, "workers_knee_makespan_s"), knee, get(a, "unlimited_workers_makespan_s"),
+			    knee, knee, cdx_jn(a, "workers_knee_makespan_s"), knee, cdx_jn(a, "unlimited_workers_makespan_s"),
 			    workers);
 		else if (workers < knee)
 			SAY("more workers help up to %.0f: %.2fs on %.0f against %.2fs on %.0f; past %.0f they gain "
 			    "under 5%%",
-			    knee, get(a, "workers_knee_makespan_s"), knee, span, workers, knee);
+			    knee, cdx_jn(a, "workers_knee_makespan_s"), knee, span, workers, knee);
 		else
 			SAY("%.0f workers is the knee: more workers gain under 5%%", knee);
 	}
@@ -321,15 +311,15 @@ cJSON *cdx_optimize_suggest(const cJSON *a)
 		    span, 100 * (span / bound - 1), bound);
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(a, "resources"))
 	{
-		double share = get(x, "cpu_share"), wall = get(x, "wall_s"), rss = get(x, "maxrss_mib_peak");
-		if (get(x, "samples") > 0 && wall >= 1 && share < 0.1)
+		double share = cdx_jn(x, "cpu_share"), wall = cdx_jn(x, "wall_s"), rss = cdx_jn(x, "maxrss_mib_peak");
+		if (cdx_jn(x, "samples") > 0 && wall >= 1 && share < 0.1)
 			SAY("%s mostly waits (CPU %.0f%% of its %.2fs): it could share a worker with CPU-bound jobs",
 			    x->string, 100 * share, wall);
 		if (rss >= 1024)
 			SAY("%s peaks at %.0f MiB of memory: many of it at once may exhaust memory", x->string, rss);
-		if (get(x, "attempts") > 2 * get(x, "samples") && get(x, "attempts") >= 4)
+		if (cdx_jn(x, "attempts") > 2 * cdx_jn(x, "samples") && cdx_jn(x, "attempts") >= 4)
 			SAY("%s needed %.0f attempts for %.0f successes: a flaky job stretches the makespan", x->string,
-			    get(x, "attempts"), get(x, "samples"));
+			    cdx_jn(x, "attempts"), cdx_jn(x, "samples"));
 	}
 #undef SAY
 	cdx_buf_free(&b);
@@ -342,7 +332,7 @@ static char *file_head(const struct cdx_pipeline *p, const struct cdx_opt_rewrit
 {
 	cJSON *e;
 	*n_unsafe = 0;
-	cJSON_ArrayForEach(e, rw->edges) *n_unsafe += cJSON_IsTrue(cJSON_GetObjectItem(e, "unsafe"));
+	cJSON_ArrayForEach(e, rw->edges) *n_unsafe += cdx_jb(e, "unsafe", false);
 	return cdx_xasprintf("optimized by cdx optimize --level %s from %s (pipeline %s): %d edge%s rewritten, %zu "
 			     "of them unsafe\njobs are listed in each stage in the order cdx starts them "
 			     "(longest remaining path first)",
@@ -402,16 +392,16 @@ static cJSON *result(const struct cdx_pipeline *p, enum cdx_opt_level level, uns
 		     const char *text)
 {
 	cJSON *out = cJSON_CreateObject();
-	double span_before = get(before, "predicted_makespan_s"), span_after = get(after, "predicted_makespan_s");
+	double span_before = cdx_jn(before, "predicted_makespan_s"), span_after = cdx_jn(after, "predicted_makespan_s");
 	cJSON_AddStringToObject(out, "pipeline", p->name);
 	cJSON_AddStringToObject(out, "file", p->path);
 	cJSON_AddStringToObject(out, "level", cdx_opt_level_name(level));
 	cJSON_AddNumberToObject(out, "workers", workers);
-	cJSON_AddNumberToObject(out, "lower_bound_s", get(before, "lower_bound_s"));
-	cJSON_AddNumberToObject(out, "declared_order_makespan_s", get(before, "declared_order_makespan_s"));
+	cJSON_AddNumberToObject(out, "lower_bound_s", cdx_jn(before, "lower_bound_s"));
+	cJSON_AddNumberToObject(out, "declared_order_makespan_s", cdx_jn(before, "declared_order_makespan_s"));
 	cJSON_AddNumberToObject(out, "predicted_makespan_before_s", span_before);
 	cJSON_AddNumberToObject(out, "predicted_makespan_after_s", span_after);
-	cJSON_AddNumberToObject(out, "lower_bound_after_s", get(after, "lower_bound_s"));
+	cJSON_AddNumberToObject(out, "lower_bound_after_s", cdx_jn(after, "lower_bound_s"));
 	cJSON_AddNumberToObject(out, "speedup", span_after > 0 ? span_before / span_after : 1);
 	cJSON_AddNumberToObject(out, "edges_rewritten", cJSON_GetArraySize(rw->edges));
 	cJSON_AddNumberToObject(out, "edges_unsafe", (double)n_unsafe);

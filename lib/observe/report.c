@@ -21,7 +21,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pipeline/dag.h"
@@ -406,8 +405,7 @@ static void runview_of(struct runview *v, const cJSON *run)
 	v->by_dag = critical_by_dag(v->p, t, n, &v->cp_len, v->run_start);
 	if (!v->by_dag)
 		critical_observed(t, n, &v->cp_len);
-	v->wall = cJSON_IsNumber(cJSON_GetObjectItem(run, "duration_ms")) ? cdx_jn(run, "duration_ms")
-		  : last > v->run_start ? last - v->run_start : 0;
+	v->wall = cdx_jnd(run, "duration_ms", last > v->run_start ? last - v->run_start : 0);
 }
 
 static void runview_free(struct runview *v)
@@ -670,9 +668,9 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 			  const char *format, struct cdx_error *err)
 {
 	struct cdx_store *s = NULL;
-	struct stat st;
 	cJSON *history = NULL, *run = NULL, *m = NULL;
 	char *out = NULL;
+	int rc;
 	if (!type)
 		type = "summary";
 	if (!format)
@@ -695,11 +693,12 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 	}
 	if (!state)
 		state = "file:.cdx";
-	if (!strstr(state, "://") && stat(strncmp(state, "file:", 5) == 0 ? state + 5 : state, &st) < 0) {
+	rc = cdx_store_open_existing(state, &s, err);
+	if (rc == 1) {
 		cdx_error_set(err, CDX_EUSAGE, "no runs of %s: nothing is recorded in %s", pipeline, state);
 		return NULL;
 	}
-	if (cdx_store_open(state, &s, err) < 0)
+	if (rc < 0)
 		return NULL;
 	history = cdx_runs_recent(s, pipeline, TREND_RUNS, err);
 	if (!history)

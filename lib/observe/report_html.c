@@ -161,7 +161,7 @@ static void timeline(struct cdx_buf *b, const cJSON *perf)
 	cJSON_ArrayForEach(it, tl)
 	{
 		double x, y, w;
-		bool cp = cJSON_IsTrue(cJSON_GetObjectItem(it, "critical"));
+		bool cp = cdx_jb(it, "critical", false);
 		l = (int)cdx_jn(it, "lane");
 		if (l < 0)
 			continue; /* never ran: no bar */
@@ -256,11 +256,12 @@ static void card(struct cdx_buf *b, const char *label, const char *value)
 static void td_ms(struct cdx_buf *b, const cJSON *o, const char *k)
 {
 	char d[32];
-	if (!cJSON_IsNumber(cJSON_GetObjectItem(o, k))) {
+	double ms = cdx_jnd(o, k, NAN);
+	if (isnan(ms)) {
 		cdx_buf_adds(b, "<td class=\"n\">-</td>");
 		return;
 	}
-	fmt_ms(cdx_jn(o, k), d, sizeof(d));
+	fmt_ms(ms, d, sizeof(d));
 	cdx_buf_printf(b, "<td class=\"n\">%s</td>", d);
 }
 
@@ -391,10 +392,10 @@ static void html_perf_jobs(struct cdx_buf *b, const cJSON *m)
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cJSON_GetObjectItem(m, "performance"), "timeline"))
 	{
 		cdx_buf_adds(b, "<tr><td>");
-		if (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")))
+		if (cdx_jb(it, "critical", false))
 			cdx_buf_adds(b, "<b>");
 		esc(b, it, "job");
-		if (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")))
+		if (cdx_jb(it, "critical", false))
 			cdx_buf_adds(b, "</b>");
 		if (cdx_jn(it, "lane") >= 0)
 			cdx_buf_printf(b, "</td><td class=\"n\">%.0f</td>", cdx_jn(it, "lane") + 1);
@@ -478,7 +479,7 @@ static void html_variables(struct cdx_buf *b, const cJSON *m)
 		esc(b, it, "name");
 		cdx_buf_adds(b, "</code></td><td><code>");
 		esc(b, it, "value");
-		cdx_buf_adds(b, cJSON_IsTrue(cJSON_GetObjectItem(it, "secret")) ? "</code> (secret)</td></tr>\n"
+		cdx_buf_adds(b, cdx_jb(it, "secret", false) ? "</code> (secret)</td></tr>\n"
 										 : "</code></td></tr>\n");
 	}
 	cdx_buf_adds(b, "</table>\n</section>\n");

@@ -183,7 +183,7 @@ static void text_job_table(struct cdx_buf *b, const cJSON *perf)
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(perf, "timeline"))
 	{
 		char s1[32], s2[32], s3[32] = "-", s4[32];
-		cdx_buf_adds(b, cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")) ? "* " : "  ");
+		cdx_buf_adds(b, cdx_jb(it, "critical", false) ? "* " : "  ");
 		fit(b, cdx_js(it, "job"), 26, true);
 		fmt_ms(cdx_jn(it, "start_ms"), s1, sizeof(s1));
 		fmt_ms(cdx_jn(it, "wall_ms"), s2, sizeof(s2));
@@ -213,7 +213,7 @@ static void text_timeline(struct cdx_buf *b, const cJSON *perf, double wall)
 		fit(b, cdx_js(it, "job"), 22, true);
 		cdx_buf_adds(b, " |");
 		for (c = 0; c < 50; c++)
-			cdx_buf_addc(b, c >= from && c < to ? (cJSON_IsTrue(cJSON_GetObjectItem(it, "critical")) ? '*' : '=')
+			cdx_buf_addc(b, c >= from && c < to ? (cdx_jb(it, "critical", false) ? '*' : '=')
 							     : ' ');
 		cdx_buf_adds(b, "|\n");
 	}

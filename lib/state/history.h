@@ -27,8 +27,4 @@ void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, dou
  * with ERR set when the store cannot be opened or read. */
 int cdx_history_scan_at(const char *state, cdx_store_fn fn, void *ctx, struct cdx_error *err);
 
-/* cdx_run_id_new: a new run id, sortable by time: 20261124T101500.123Z-1a2b
- * (defined in exec/run.c) */
-void cdx_run_id_new(char *buf, size_t n);
-
 #endif /* CDX_HISTORY_H */

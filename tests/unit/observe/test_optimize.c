@@ -8,9 +8,11 @@
 #include "fixtures.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 
 #include "pipeline/dag.h"
 #include "base/diag.h"
+#include "base/json.h"
 #include "observe/optimize.h"
 #include "pipeline/pipeline.h"
 #include "state/store.h"
@@ -39,12 +41,13 @@ static struct cdx_pipeline *load(const char *text)
 	return p;
 }
 
+/* the number KEY of O; a missing one fails the test */
 static double num(const cJSON *o, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItem(o, key);
-	if (!cJSON_IsNumber(v))
+	double v = cdx_jnd(o, key, NAN);
+	if (isnan(v))
 		fail_msg("no number %s", key);
-	return v->valuedouble;
+	return v;
 }
 
 /* the analysis of TEXT on WORKERS with hint weights */
