@@ -25,7 +25,7 @@ int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrato
 	}
 	if (cdx_orchestrator_open(g->config, g->state, o, &err) < 0) {
 		cli_error("%s: %s", cmd, err.msg);
-		return err.code ? err.code : CDX_EUSAGE;
+		return err.code;
 	}
 	return 0;
 }
@@ -231,7 +231,7 @@ int cli_list_deployments(struct cli *g, const char *cmd, const char *app, const 
 	if (!arr) {
 		cli_error("%s: %s", cmd, err.msg);
 		cdx_orchestrator_free(o);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (json)
 		cli_print_json(arr);
@@ -347,7 +347,7 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 	if (!d) {
 		cli_error("status: %s", err.msg);
 		cdx_orchestrator_free(o);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (json) {
 		cli_print_json(d);

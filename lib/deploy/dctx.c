@@ -86,7 +86,7 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 	if (rc == 1)
 		rc = busy(d, cur, err);
 	else
-		rc = rc < 0 ? (err->code ? err->code : CDX_ESTATE) : 0;
+		rc = rc < 0 ? err->code : 0;
 	cJSON_Delete(cur);
 	return rc;
 }

@@ -156,7 +156,7 @@ static int check_request(struct cdx_orchestrator *o, const char *app, const char
 		return CDX_EUSAGE;
 	}
 	if (check_requires(o, *e, version, err) < 0)
-		return err->code ? err->code : CDX_ESTATE;
+		return err->code;
 	return 0;
 }
 
@@ -320,10 +320,13 @@ static int deploy_locked(struct cdx_dctx *d, const struct cdx_strategy *strat, c
 	cdx_serving_copy(&before, &sv);
 	d->previous = before.version; /* sv.version changes as the strategy goes */
 	d->start_ms = cdx_wall_ms();
-	if (cdx_deployment_begin(d, d->strategy, reason, err) < 0 ||
-	    cdx_dctx_record(d, "pending", before.version ? "from the version serving now" : "first deployment",
-			    NULL) < 0) {
-		status = err->code ? err->code : CDX_ESTATE;
+	if (cdx_deployment_begin(d, d->strategy, reason, err) < 0) {
+		status = err->code;
+	} else if (cdx_dctx_record(d, "pending", before.version ? "from the version serving now" : "first deployment",
+				   NULL) < 0) {
+		/* said on stderr; ERR gets the kind too */
+		status = CDX_ESTATE;
+		cdx_error_set(err, status, "cannot record deployment %s", d->id);
 	} else {
 		cdx_dctx_io(d, &io);
 		if (strat->deploy(d->e, &sv, d->version, &io, err) == 0)

@@ -262,5 +262,5 @@ int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *
 				   "the deployment runs on host %s; the %s was recorded but cannot be signalled from here",
 				   host, action);
 	cJSON_Delete(holder);
-	return rc < 0 ? (err->code ? err->code : CDX_ESTATE) : 0;
+	return rc < 0 ? err->code : 0;
 }
