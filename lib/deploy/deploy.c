@@ -322,8 +322,8 @@ static int deploy_locked(struct cdx_dctx *d, const struct cdx_strategy *strat, c
 	d->start_ms = cdx_wall_ms();
 	if (cdx_deployment_begin(d, d->strategy, reason, err) < 0) {
 		status = err->code;
-	} else if (cdx_dctx_record(d, "pending", before.version ? "from the version serving now" : "first deployment",
-				   NULL) < 0) {
+	} else if (cdx_dctx_record(d, "pending",
+				   before.version ? "from the version serving now" : "first deployment", NULL) < 0) {
 		/* said on stderr; ERR gets the kind too */
 		status = CDX_ESTATE;
 		cdx_error_set(err, status, "cannot record deployment %s", d->id);
