@@ -55,7 +55,8 @@ static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const
 	if (!sd)
 		return;
 	if (cli_num(sd, "delay_ms") <= 0) {
-		if (cdx_scale_down(o, app, env, cli_str(sd, "slot"), cli_str(sd, "version"), &err) < 0)
+		if (cdx_scale_down(o, app, env, cli_str(sd, "slot"), cli_str(sd, "version"), &err) ==
+		    CDX_SCALE_DOWN_ERROR)
 			cli_error("deploy: cannot scale down slot %s: %s", cli_str(sd, "slot"), err.msg);
 		return;
 	}
@@ -109,11 +110,12 @@ int cmd_scale_down(struct cli *g, int argc, char **argv)
 		;
 	if ((rc = cli_open_orchestrator(g, "scale-down", &o)))
 		return rc;
-	rc = cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err);
-	if (rc < 0)
+	rc = cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err) == CDX_SCALE_DOWN_ERROR ? CDX_EFAILED
+												 : 0;
+	if (rc)
 		cli_error("scale-down: %s", err.msg);
 	cdx_orchestrator_free(o);
-	return rc < 0 ? CDX_EFAILED : 0;
+	return rc;
 }
 
 enum { OPT_WAIT = CLI_OPT_OWN, OPT_STRATEGY, OPT_REASON };
