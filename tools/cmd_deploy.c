@@ -110,10 +110,10 @@ int cmd_scale_down(struct cli *g, int argc, char **argv)
 		;
 	if ((rc = cli_open_orchestrator(g, "scale-down", &o)))
 		return rc;
-	rc = cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err) == CDX_SCALE_DOWN_ERROR ? CDX_EFAILED
-												 : 0;
-	if (rc)
+	if (cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err) == CDX_SCALE_DOWN_ERROR) {
 		cli_error("scale-down: %s", err.msg);
+		rc = CDX_EFAILED;
+	}
 	cdx_orchestrator_free(o);
 	return rc;
 }
