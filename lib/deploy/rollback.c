@@ -507,11 +507,8 @@ cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id
 	struct cdx_rollback_options opt = {0};
 	cJSON *dep = cdx_deployment_find(o, deployment_id, err), *res = NULL, *out;
 	int rc;
-	if (!dep) {
-		if (!err->code)
-			cdx_error_set(err, CDX_EUSAGE, "no deployment %s", deployment_id);
+	if (!dep)
 		return NULL;
-	}
 	opt.strategy = strategy;
 	opt.deployment = deployment_id;
 	rc = cdx_rollback(o, str(dep, "app"), str(dep, "env"), &opt, &res, err);
