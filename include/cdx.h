@@ -279,10 +279,17 @@ CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, cons
 
 /* cdx_scale_down: stop SLOT of APP/ENV if it still holds VERSION and takes
  * no traffic (the end of scale_down_delay after a blue-green or canary
- * deployment; cdx deploy schedules it).  0 stopped, 1 nothing to do (or a
- * deployment holds the environment), -1 with ERR. */
-CDX_API int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env, const char *slot,
-			   const char *version, struct cdx_error *err);
+ * deployment; cdx deploy schedules it).  CDX_SCALE_DOWN_STOPPED;
+ * CDX_SCALE_DOWN_NOTHING: nothing to do (or a deployment holds the
+ * environment); CDX_SCALE_DOWN_ERROR with ERR. */
+enum cdx_scale_down_result {
+	CDX_SCALE_DOWN_ERROR = -1,
+	CDX_SCALE_DOWN_STOPPED = 0,
+	CDX_SCALE_DOWN_NOTHING = 1,
+};
+CDX_API enum cdx_scale_down_result cdx_scale_down(struct cdx_orchestrator *o, const char *app,
+						  const char *env, const char *slot, const char *version,
+						  struct cdx_error *err);
 
 /* cdx_recover: find every environment left mid-deployment by a process that
  * is gone and bring it back to its last version known good; one JSON entry

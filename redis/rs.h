@@ -116,8 +116,9 @@ int cdx_rs_flush_held(struct redis_store *r, bool force, struct cdx_error *err);
 size_t cdx_rs_pending(struct cdx_store *s);
 void cdx_rs_rec_free(struct rs_rec *x);
 int cdx_rs_rec_make(const cJSON *rec, struct rs_rec *x, struct cdx_buf *scratch, struct cdx_error *err);
-int cdx_rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char *name,
-		       unsigned long long token, const char *secret, struct cdx_error *err);
+enum cdx_fenced_result cdx_rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char *name,
+					  unsigned long long token, const char *secret,
+					  struct cdx_error *err);
 int cdx_rs_spill(struct redis_store *r, const char *why, struct cdx_error *err);
 
 /* ---- rs_scan.c: the store ops that read (state/store.h) ----------------- */
@@ -128,13 +129,14 @@ int cdx_rs_tail(struct cdx_store *s, char cursor[64], long long wait_ms, cdx_sto
 		struct cdx_error *err);
 
 /* ---- rs_lock.c: the store ops of locks (state/store.h) ------------------ */
-int cdx_rs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token, const cJSON *rec,
-			 struct cdx_error *err);
+enum cdx_fenced_result cdx_rs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token,
+					    const cJSON *rec, struct cdx_error *err);
 int cdx_rs_holder(struct cdx_store *s, const char *name, cJSON **current, struct cdx_error *err);
-int cdx_rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms,
-		long long wait_ms, unsigned long long *token, cJSON **current, struct cdx_error *err);
-int cdx_rs_renew(struct cdx_store *s, const char *name, unsigned long long token, long long ttl_ms,
-		 struct cdx_error *err);
+enum cdx_lock_result cdx_rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms,
+				 long long wait_ms, unsigned long long *token, cJSON **current,
+				 struct cdx_error *err);
+enum cdx_renew_result cdx_rs_renew(struct cdx_store *s, const char *name, unsigned long long token,
+				   long long ttl_ms, struct cdx_error *err);
 int cdx_rs_unlock(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err);
 
 #endif /* CDX_RS_H */

@@ -534,12 +534,13 @@ static int rs_write_cmd(struct redis_store *r, const struct cdx_buf *cmd, struct
 }
 
 /* one fenced record, synchronously: 0 written, 1 refused, -1 error */
-int cdx_rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char *name,
-		       unsigned long long token, const char *secret, struct cdx_error *err)
+enum cdx_fenced_result cdx_rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char *name,
+					  unsigned long long token, const char *secret, struct cdx_error *err)
 {
 	char tok[24], batch[33];
 	redisReply *rep = NULL;
-	int rc = -1, tries;
+	enum cdx_fenced_result rc = CDX_FENCED_ERROR;
+	int tries;
 	snprintf(tok, sizeof(tok), "%llu", token);
 	cdx_rs_random_hex(batch, 16);
 	append_cmd(r, x, 1, name, tok, secret, batch, &r->cmd);
@@ -561,7 +562,8 @@ int cdx_rs_send_fenced(struct redis_store *r, const struct rs_rec *x, const char
 		}
 		rep = v;
 		if (rep->type != REDIS_REPLY_ERROR) {
-			rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == -1 ? 1 : 0;
+			rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == -1 ? CDX_FENCED_REFUSED
+										    : CDX_FENCED_WRITTEN;
 			break;
 		}
 		if (tries == 0 && strncmp(rep->str, "NOSCRIPT", 8) == 0) {

@@ -79,14 +79,15 @@ static void rs_unqueue(struct redis_store *r, const char *name, const char *wait
 	free(hb);
 }
 
-int cdx_rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms,
-		long long wait_ms, unsigned long long *token, cJSON **current, struct cdx_error *err)
+enum cdx_lock_result cdx_rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms,
+				 long long wait_ms, unsigned long long *token, cJSON **current,
+				 struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
 	char secret[33], waiter[33] = "", ttl[24], hb[24], *hj;
 	int64_t deadline = wait_ms > 0 ? cdx_now_ns() + wait_ms * 1000000LL : 0;
 	long long nap = 5;
-	int rc = -1;
+	enum cdx_lock_result rc = CDX_LOCK_ERROR;
 	*token = 0;
 	if (current)
 		*current = NULL;
@@ -124,7 +125,7 @@ int cdx_rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long
 			h.token = *token;
 			memcpy(h.secret, secret, sizeof(h.secret));
 			CDX_PUSH(r->held, r->n_held, r->cap_held, h);
-			rc = 0;
+			rc = CDX_LOCK_TAKEN;
 			break;
 		}
 		if (rep->element[1]->type == REDIS_REPLY_STRING)
@@ -145,7 +146,7 @@ int cdx_rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long
 				*current = cur ? cur : cJSON_CreateObject();
 			else
 				cJSON_Delete(cur);
-			rc = 1;
+			rc = CDX_LOCK_BUSY;
 			break;
 		}
 		cJSON_Delete(cur);
@@ -161,14 +162,14 @@ int cdx_rs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long
 	return rc;
 }
 
-int cdx_rs_renew(struct cdx_store *s, const char *name, unsigned long long token, long long ttl_ms,
-		 struct cdx_error *err)
+enum cdx_renew_result cdx_rs_renew(struct cdx_store *s, const char *name, unsigned long long token,
+				   long long ttl_ms, struct cdx_error *err)
 {
 	int rc;
 	if (ttl_ms <= 0)
 		return cdx_error_set(err, CDX_EUSAGE, "renew %s: ttl must be positive", name);
 	rc = rs_renew_((struct redis_store *)s, name, token, ttl_ms, err);
-	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+	return rc < 0 ? CDX_RENEW_ERROR : rc == 1 ? CDX_RENEW_HELD : CDX_RENEW_LOST;
 }
 
 int cdx_rs_unlock(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err)
@@ -200,22 +201,22 @@ int cdx_rs_holder(struct cdx_store *s, const char *name, cJSON **current, struct
 	return rc;
 }
 
-int cdx_rs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token, const cJSON *rec,
-			 struct cdx_error *err)
+enum cdx_fenced_result cdx_rs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token,
+					    const cJSON *rec, struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
 	struct rs_held *h = held_find(r, name, token);
 	struct rs_rec x;
-	int rc;
+	enum cdx_fenced_result rc;
 	/* what came before it first, so that the order holds; a store that
 	 * spilled cannot prove the lock: it fails closed */
 	if (r->spill)
 		return cdx_error_set(err, CDX_ESTATE,
 				     "redis at %s is unreachable: cannot write under lock %s", r->addr, name);
 	if (cdx_rs_flush_held(r, true, err) < 0)
-		return -1;
+		return CDX_FENCED_ERROR;
 	if (cdx_rs_rec_make(rec, &x, &r->scratch, err) < 0)
-		return -1;
+		return CDX_FENCED_ERROR;
 	rc = cdx_rs_send_fenced(r, &x, name, token, h ? h->secret : "", err);
 	cdx_rs_rec_free(&x);
 	return rc;

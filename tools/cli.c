@@ -279,7 +279,7 @@ int cli_execute(const char *cmd, struct cdx_run *r)
 	cancel_target = NULL;
 	if (rc < 0) {
 		cli_error("%s: %s", cmd, err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
+		rc = err.code;
 	}
 	return rc;
 }

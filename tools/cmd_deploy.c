@@ -25,7 +25,7 @@ int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrato
 	}
 	if (cdx_orchestrator_open(g->config, g->state, o, &err) < 0) {
 		cli_error("%s: %s", cmd, err.msg);
-		return err.code ? err.code : CDX_EUSAGE;
+		return err.code;
 	}
 	return 0;
 }
@@ -55,7 +55,8 @@ static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const
 	if (!sd)
 		return;
 	if (cdx_jn(sd, "delay_ms") <= 0) {
-		if (cdx_scale_down(o, app, env, cdx_js(sd, "slot"), cdx_js(sd, "version"), &err) < 0)
+		if (cdx_scale_down(o, app, env, cdx_js(sd, "slot"), cdx_js(sd, "version"), &err) ==
+		    CDX_SCALE_DOWN_ERROR)
 			cli_error("deploy: cannot scale down slot %s: %s", cdx_js(sd, "slot"), err.msg);
 		return;
 	}
@@ -109,11 +110,12 @@ int cmd_scale_down(struct cli *g, int argc, char **argv)
 		;
 	if ((rc = cli_open_orchestrator(g, "scale-down", &o)))
 		return rc;
-	rc = cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err);
-	if (rc < 0)
+	if (cdx_scale_down(o, argv[1], argv[2], argv[3], argv[4], &err) == CDX_SCALE_DOWN_ERROR) {
 		cli_error("scale-down: %s", err.msg);
+		rc = CDX_EFAILED;
+	}
 	cdx_orchestrator_free(o);
-	return rc < 0 ? CDX_EFAILED : 0;
+	return rc;
 }
 
 enum { OPT_WAIT = CLI_OPT_OWN, OPT_STRATEGY, OPT_REASON };
@@ -231,7 +233,7 @@ int cli_list_deployments(struct cli *g, const char *cmd, const char *app, const 
 	if (!arr) {
 		cli_error("%s: %s", cmd, err.msg);
 		cdx_orchestrator_free(o);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (json)
 		cli_print_json(arr);
@@ -347,7 +349,7 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 	if (!d) {
 		cli_error("status: %s", err.msg);
 		cdx_orchestrator_free(o);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (json) {
 		cli_print_json(d);

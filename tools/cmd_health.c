@@ -211,7 +211,7 @@ int cmd_health(struct cli *g, int argc, char **argv)
 	cdx_project_free(pr);
 	if (!h) {
 		cli_error("health: %s", err.msg);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (json)
 		cli_print_json(h);
@@ -418,7 +418,7 @@ static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, cons
 	while (!stop_follow) {
 		if (s->ops->tail(s, cursor, 500, follow_one, f, &err) < 0) {
 			cli_error("monitor: %s", err.msg);
-			rc = err.code ? err.code : CDX_ESTATE;
+			rc = err.code;
 			break;
 		}
 		if (f->changed && pr && cdx_project_monitoring(pr)->n_alerts) {
@@ -474,7 +474,7 @@ int cmd_monitor(struct cli *g, int argc, char **argv)
 		if (state)
 			cli_error("monitor: %s", err.msg);
 		cdx_project_free(pr);
-		return state ? (err.code ? err.code : CDX_ESTATE) : CDX_EUSAGE;
+		return state ? err.code : CDX_EUSAGE;
 	}
 	f.pipeline = pipeline;
 	f.runs = cJSON_CreateObject();
@@ -483,14 +483,14 @@ int cmd_monitor(struct cli *g, int argc, char **argv)
 	snprintf(cursor, sizeof(cursor), "$");
 	if (follow && s->ops->tail && s->ops->tail(s, cursor, 0, follow_one, &f, &err) < 0) {
 		cli_error("monitor: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
+		rc = err.code;
 		goto out;
 	}
 	/* the recent runs, replayed as the events they were */
 	runs = cdx_runs_recent(s, pipeline, recent, &err);
 	if (!runs) {
 		cli_error("monitor: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
+		rc = err.code;
 		goto out;
 	}
 	cJSON_ArrayForEach(r, runs) replay_run(&f, r, pipeline);
@@ -526,7 +526,7 @@ int cmd_metrics(struct cli *g, int argc, char **argv)
 	text = cdx_monitor_metrics(state, &err);
 	if (!text) {
 		cli_error("metrics: %s", err.msg);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (prom) {
 		fputs(text, stdout);

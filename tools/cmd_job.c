@@ -482,7 +482,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	}
 	if (!r) {
 		cli_error("job: %s", err.msg);
-		rc = err.code ? err.code : CDX_EUSAGE;
+		rc = err.code;
 		goto out;
 	}
 	if (mj.first) {

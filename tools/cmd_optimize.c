@@ -204,7 +204,7 @@ int cmd_optimize(struct cli *g, int argc, char **argv)
 	r = cdx_optimize(p, &oo, &err);
 	if (!r) {
 		cli_error("optimize: %s", err.msg);
-		rc = err.code ? err.code : CDX_EFAILED;
+		rc = err.code;
 		goto out;
 	}
 	if (o.out && strcmp(o.out, "-") == 0) {

@@ -95,7 +95,7 @@ int cmd_report(struct cli *g, int argc, char **argv)
 	text = cdx_report_generate(state, pipeline, run, type, format, &err);
 	if (!text) {
 		cli_error("report: %s", err.msg);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (out && strcmp(out, "-") != 0)
 		rc = write_atomic(out, text, strlen(text)) < 0 ? CDX_EFAILED : 0;

@@ -184,7 +184,7 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	r = cdx_run_new(p, &ro, &err);
 	if (!r) {
 		cli_error("run: %s", err.msg);
-		return err.code ? err.code : CDX_EUSAGE;
+		return err.code;
 	}
 	/* no SA_RESTART: the runner's wait must see EINTR and look at the flag */
 	rc = cli_execute("run", r);
@@ -214,7 +214,7 @@ static int optimized(struct cli *g, struct cdx_pipeline **p, const struct run_op
 	r = cdx_optimize(*p, &oo, &err);
 	if (!r) {
 		cli_error("run: --optimize %s: %s", cdx_opt_level_name(o->level), err.msg);
-		return err.code ? err.code : CDX_EFAILED;
+		return err.code;
 	}
 	text = cdx_jsn(r, "yaml");
 	d = cdx_diags_new();

@@ -14,7 +14,7 @@
 static int fail_err(const char *cmd, const struct cdx_error *err)
 {
 	cli_error("%s: %s", cmd, err->msg);
-	return err->code ? err->code : CDX_ESTATE;
+	return err->code;
 }
 
 static const struct option runs_longs[] = {CLI_OPTION_JSON, {"limit", required_argument, NULL, 'n'}, {0}};

@@ -85,14 +85,14 @@ static int state_copy(const char *src_url, const char *dst_url)
 	if (open_url(src_url, true, &src, &err) < 0 || open_url(dst_url, false, &c.dst, &err) < 0) {
 		cli_error("state copy: %s", err.msg);
 		cdx_store_close(src);
-		return err.code ? err.code : CDX_ESTATE;
+		return err.code;
 	}
 	if (c.dst->ops->scan(c.dst, remember, &c, &err) < 0 || src->ops->scan(src, copy_one, &c, &err) < 0) {
 		cli_error("state copy: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
+		rc = err.code;
 	} else if (c.failed || c.dst->ops->flush(c.dst, &c.err) < 0) {
 		cli_error("state copy: cannot write to %s: %s", c.dst->url, c.err.msg);
-		rc = c.err.code ? c.err.code : CDX_ESTATE;
+		rc = c.err.code;
 	} else {
 		printf("copied %zu record%s from %s to %s", c.copied, c.copied == 1 ? "" : "s", src->url,
 		       c.dst->url);

@@ -202,6 +202,12 @@ char *cdx_buf_detach(struct cdx_buf *b)
 int cdx_error_set(struct cdx_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
+	if (code == CDX_OK) {
+		/* a failure without a code would leave every caller guessing
+		 * what kind it was: a programming error, caught at its source */
+		fprintf(stderr, "cdx: internal error: an error set with code 0: %s\n", fmt);
+		abort();
+	}
 	if (!err)
 		return -1;
 	err->code = code;

@@ -64,7 +64,9 @@ void cdx_buf_free(struct cdx_buf *b);
 char *cdx_buf_detach(struct cdx_buf *b);
 
 /* cdx_error_set: fill ERR (may be NULL) with CODE and a formatted message;
- * returns -1 so that callers can `return cdx_error_set(...)`. */
+ * returns -1 so that callers can `return cdx_error_set(...)`.  CODE is a
+ * non-zero enum cdx_status: every failure says its kind, so that callers
+ * use err->code as it is; 0 is a programming error and aborts. */
 int cdx_error_set(struct cdx_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

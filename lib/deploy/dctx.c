@@ -68,6 +68,7 @@ static int busy(const struct cdx_dctx *d, const cJSON *cur, struct cdx_error *er
 int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 {
 	cJSON *h, *cur = NULL;
+	enum cdx_lock_result got;
 	int rc;
 	cdx_deploy_lock_name(d->lock, sizeof(d->lock), d->e->app->name, d->e->name);
 	/* a promote or abort aimed at us as soon as we hold the lock must not
@@ -75,18 +76,19 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 	signal(SIGUSR1, on_signal);
 	signal(SIGUSR2, on_signal);
 	h = holder_json(d);
-	rc = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, wait_ms, &d->token, &cur, err);
-	if (rc == 1 && wait_ms == 0 && strcmp(cdx_js(cur, "kind"), "scale_down") == 0) {
+	got = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, wait_ms, &d->token, &cur, err);
+	if (got == CDX_LOCK_BUSY && wait_ms == 0 && strcmp(cdx_js(cur, "kind"), "scale_down") == 0) {
 		/* housekeeping holds it for a moment: not a reason to say busy */
 		cJSON_Delete(cur);
 		cur = NULL;
-		rc = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, 30000, &d->token, &cur, err);
+		got = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, 30000, &d->token, &cur,
+					     err);
 	}
 	cJSON_Delete(h);
-	if (rc == 1)
+	if (got == CDX_LOCK_BUSY)
 		rc = busy(d, cur, err);
 	else
-		rc = rc < 0 ? (err->code ? err->code : CDX_ESTATE) : 0;
+		rc = got == CDX_LOCK_ERROR ? err->code : 0;
 	cJSON_Delete(cur);
 	return rc;
 }
@@ -131,10 +133,10 @@ int cdx_deployment_begin(struct cdx_dctx *d, const char *strategy, const char *r
 		cJSON_AddStringToObject(rec, "reason", reason);
 	rc = d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, err);
 	cJSON_Delete(rec);
-	if (rc == 1)
+	if (rc == CDX_FENCED_REFUSED)
 		return cdx_error_set(err, CDX_EBUSY, "lost the lock of %s/%s before starting", d->e->app->name,
 				     d->e->name);
-	return rc < 0 ? -1 : 0;
+	return rc == CDX_FENCED_ERROR ? -1 : 0;
 }
 
 int cdx_dctx_record(struct cdx_dctx *d, const char *state, const char *msg, const char *cause)
@@ -168,15 +170,16 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 {
 	struct cdx_error err = {0};
 	cJSON *rec = transition_json(d, state, msg, cause, hold);
-	int rc = d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, &err);
+	enum cdx_fenced_result rc =
+	    d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, &err);
 	cJSON_Delete(rec);
-	if (rc == 1) {
+	if (rc == CDX_FENCED_REFUSED) {
 		d->lost = true;
 		fprintf(stderr, "cdx: %s/%s: the lock was lost; stopping before: %s\n", d->e->app->name, d->e->name,
 			msg ? msg : state);
 		return -1;
 	}
-	if (rc < 0) {
+	if (rc == CDX_FENCED_ERROR) {
 		fprintf(stderr, "cdx: cannot record the deployment: %s\n", err.msg);
 		return -1;
 	}

@@ -156,7 +156,7 @@ static int check_request(struct cdx_orchestrator *o, const char *app, const char
 		return CDX_EUSAGE;
 	}
 	if (check_requires(o, *e, version, err) < 0)
-		return err->code ? err->code : CDX_ESTATE;
+		return err->code;
 	return 0;
 }
 
@@ -320,10 +320,13 @@ static int deploy_locked(struct cdx_dctx *d, const struct cdx_strategy *strat, c
 	cdx_serving_copy(&before, &sv);
 	d->previous = before.version; /* sv.version changes as the strategy goes */
 	d->start_ms = cdx_wall_ms();
-	if (cdx_deployment_begin(d, d->strategy, reason, err) < 0 ||
-	    cdx_dctx_record(d, "pending", before.version ? "from the version serving now" : "first deployment",
-			    NULL) < 0) {
-		status = err->code ? err->code : CDX_ESTATE;
+	if (cdx_deployment_begin(d, d->strategy, reason, err) < 0) {
+		status = err->code;
+	} else if (cdx_dctx_record(d, "pending",
+				   before.version ? "from the version serving now" : "first deployment", NULL) < 0) {
+		/* said on stderr; ERR gets the kind too */
+		status = CDX_ESTATE;
+		cdx_error_set(err, status, "cannot record deployment %s", d->id);
 	} else {
 		cdx_dctx_io(d, &io);
 		if (strat->deploy(d->e, &sv, d->version, &io, err) == 0)
@@ -373,20 +376,23 @@ int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, con
 
 /* ---- scale down ------------------------------------------------------------------------- */
 
-int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env, const char *slot,
-		   const char *version, struct cdx_error *err)
+enum cdx_scale_down_result cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env,
+					  const char *slot, const char *version, struct cdx_error *err)
 {
 	const struct cdx_env *e = cdx_apps_find(o->apps, app, env, err);
 	struct cdx_serving sv;
 	struct cdx_dctx d;
 	cJSON *last = NULL;
 	char msg[200];
+	enum cdx_scale_down_result res;
 	int t, rc;
 	if (!e)
-		return -1;
+		return CDX_SCALE_DOWN_ERROR;
 	t = cdx_env_target(e, slot);
-	if (t < 0 || e->instances)
-		return cdx_error_set(err, CDX_EUSAGE, "%s/%s has no slot '%s'", app, env, slot);
+	if (t < 0 || e->instances) {
+		cdx_error_set(err, CDX_EUSAGE, "%s/%s has no slot '%s'", app, env, slot);
+		return CDX_SCALE_DOWN_ERROR;
+	}
 	memset(&d, 0, sizeof(d));
 	d.o = o;
 	d.e = e;
@@ -395,15 +401,15 @@ int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env,
 	snprintf(d.id, sizeof(d.id), "scale-down");
 	rc = cdx_dctx_lock(&d, 60000, err);
 	if (rc == CDX_EBUSY)
-		return 1; /* a deployment runs: it owns the slots now */
+		return CDX_SCALE_DOWN_NOTHING; /* a deployment runs: it owns the slots now */
 	if (rc)
-		return -1;
+		return CDX_SCALE_DOWN_ERROR;
 	if (cdx_env_replay(o, e, &sv, &last, err) < 0) {
 		cdx_serving_free(&sv);
 		cdx_dctx_unlock(&d);
-		return -1;
+		return CDX_SCALE_DOWN_ERROR;
 	}
-	rc = 1;
+	res = CDX_SCALE_DOWN_NOTHING;
 	/* only if the slot still holds that version and takes no traffic */
 	if (last && cdx_transition_final(last) && t != sv.active && t != sv.canary && sv.installed[t] &&
 	    strcmp(sv.installed[t], version) == 0) {
@@ -413,13 +419,19 @@ int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env,
 		cdx_dctx_io(&d, &io);
 		if (cdx_strategy_stop(&sv, t, &io, err) == 0) {
 			snprintf(msg, sizeof(msg), "scaled down slot %s (%s) after scale_down_delay", slot, version);
-			rc = cdx_dctx_record(&d, cdx_jsn(last, "state"), msg, NULL) < 0 ? -1 : 0;
+			res = CDX_SCALE_DOWN_STOPPED;
+			if (cdx_dctx_record(&d, cdx_jsn(last, "state"), msg, NULL) < 0) {
+				/* said on stderr; ERR gets the kind too */
+				cdx_error_set(err, CDX_ESTATE, "cannot record the scale-down of slot %s",
+					      slot);
+				res = CDX_SCALE_DOWN_ERROR;
+			}
 		} else {
-			rc = -1;
+			res = CDX_SCALE_DOWN_ERROR;
 		}
 	}
 	cJSON_Delete(last);
 	cdx_serving_free(&sv);
 	cdx_dctx_unlock(&d);
-	return rc;
+	return res;
 }

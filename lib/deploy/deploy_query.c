@@ -119,9 +119,8 @@ cJSON *cdx_deployment_status(struct cdx_orchestrator *o, const char *id, struct 
 {
 	struct status_ctx c = {id, NULL, cJSON_CreateArray(), cJSON_CreateArray()};
 	cJSON *last;
-	if (o->store->ops->scan(o->store, status_one, &c, err) < 0 || !c.dep) {
-		if (!c.dep && !err->code)
-			cdx_error_set(err, CDX_EUSAGE, "no deployment or run with id '%s'", id);
+	if (o->store->ops->scan(o->store, status_one, &c, err) < 0 ||
+	    (!c.dep && cdx_error_set(err, CDX_EUSAGE, "no deployment or run with id '%s'", id) < 0)) {
 		cJSON_Delete(c.dep);
 		cJSON_Delete(c.transitions);
 		cJSON_Delete(c.checks);
@@ -262,5 +261,5 @@ int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *
 				   "the deployment runs on host %s; the %s was recorded but cannot be signalled from here",
 				   host, action);
 	cJSON_Delete(holder);
-	return rc < 0 ? (err->code ? err->code : CDX_ESTATE) : 0;
+	return rc < 0 ? err->code : 0;
 }

@@ -55,7 +55,8 @@ static void renew_tick(void *ctx)
 {
 	struct cdx_dctx *d = ctx;
 	struct cdx_error err = {0};
-	if (!d->lost && d->o->store->ops->renew(d->o->store, d->lock, d->token, CDX_LOCK_TTL_MS, &err) == 1)
+	if (!d->lost &&
+	    d->o->store->ops->renew(d->o->store, d->lock, d->token, CDX_LOCK_TTL_MS, &err) == CDX_RENEW_LOST)
 		d->lost = true;
 }
 
@@ -217,7 +218,8 @@ static int io_pause(void *ctx, int64_t ms)
 		nanosleep(&ts, NULL);
 		if (cdx_now_ns() / 1000000 - renewed >= CDX_LOCK_TTL_MS / 3) {
 			renewed = cdx_now_ns() / 1000000;
-			if (d->o->store->ops->renew(d->o->store, d->lock, d->token, CDX_LOCK_TTL_MS, &err) == 1) {
+			if (d->o->store->ops->renew(d->o->store, d->lock, d->token, CDX_LOCK_TTL_MS, &err) ==
+			    CDX_RENEW_LOST) {
 				d->lost = true;
 				return CDX_PAUSE_ABORT;
 			}

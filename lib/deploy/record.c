@@ -152,5 +152,7 @@ cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cd
 		cJSON_Delete(c.dep);
 		return NULL;
 	}
+	if (!c.dep)
+		cdx_error_set(err, CDX_EUSAGE, "no deployment %s", id);
 	return c.dep;
 }

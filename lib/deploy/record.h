@@ -48,8 +48,9 @@ int cdx_env_replay(struct cdx_orchestrator *o, const struct cdx_env *e, struct c
 bool cdx_transition_final(const cJSON *t);
 
 /* cdx_deployment_find: a copy of the `deployment` record with id ID (the
- * last one when repeated; caller frees with cJSON_Delete), or NULL: none
- * (ERR untouched) or the store cannot be read (ERR set) */
+ * last one when repeated; caller frees with cJSON_Delete), or NULL with
+ * ERR set: CDX_EUSAGE when there is none, CDX_ESTATE when the store cannot
+ * be read */
 cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cdx_error *err);
 
 #endif /* CDX_RECORD_H */

@@ -434,9 +434,14 @@ static int carry_out(struct cdx_dctx *d, const struct cdx_rollback_options *opt,
 		goto out;
 	}
 	cdx_run_id_new(d->id, sizeof(d->id)); /* the recovery wrote under the interrupted id */
-	if (cdx_deployment_begin(d, cdx_rollback_name(kind), opt->reason, err) < 0 ||
-	    cdx_dctx_record(d, "pending", opt->reason ? opt->reason : "rollback requested", NULL) < 0) {
-		status = err->code ? err->code : CDX_ESTATE;
+	if (cdx_deployment_begin(d, cdx_rollback_name(kind), opt->reason, err) < 0) {
+		status = err->code;
+		goto out;
+	}
+	if (cdx_dctx_record(d, "pending", opt->reason ? opt->reason : "rollback requested", NULL) < 0) {
+		/* said on stderr; ERR gets the kind too */
+		status = CDX_ESTATE;
+		cdx_error_set(err, status, "cannot record rollback %s", d->id);
 		goto out;
 	}
 	status = roll_back(d, kind, last, only, err);
@@ -488,7 +493,7 @@ int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env, c
 	if (plan)
 		status = carry_out(&d, opt, kind, plan, last, only, result, err);
 	else
-		status = err->code ? err->code : CDX_ESTATE;
+		status = err->code;
 	cdx_dctx_unlock(&d);
 	cJSON_Delete(last);
 	cdx_serving_free(&sv);
@@ -502,11 +507,8 @@ cJSON *cdx_handle_rollback(struct cdx_orchestrator *o, const char *deployment_id
 	struct cdx_rollback_options opt = {0};
 	cJSON *dep = cdx_deployment_find(o, deployment_id, err), *res = NULL, *out;
 	int rc;
-	if (!dep) {
-		if (!err->code)
-			cdx_error_set(err, CDX_EUSAGE, "no deployment %s", deployment_id);
+	if (!dep)
 		return NULL;
-	}
 	opt.strategy = strategy;
 	opt.deployment = deployment_id;
 	rc = cdx_rollback(o, cdx_jsn(dep, "app"), cdx_jsn(dep, "env"), &opt, &res, err);

@@ -83,13 +83,14 @@ static cJSON *read_holder(int fd)
 	return cJSON_Parse(buf);
 }
 
-static int file_acquire(const char *dir, const struct cdx_concurrency *c, const char *run_id,
-			volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **out,
-			struct cdx_error *err)
+static enum cdx_slot_result file_acquire(const char *dir, const struct cdx_concurrency *c, const char *run_id,
+					 volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **out,
+					 struct cdx_error *err)
 {
 	char *cdir = cdx_xasprintf("%s/concurrency", dir);
 	int *fds = cdx_xcalloc((size_t)c->limit, sizeof(int));
-	int i, got = -1, rc = -1, victim = -1;
+	int i, got = -1, victim = -1;
+	enum cdx_slot_result rc = CDX_SLOT_ERROR;
 	bool said = false;
 	if (cdx_mkdirs(cdir) < 0) {
 		cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", cdir, strerror(errno));
@@ -114,7 +115,7 @@ static int file_acquire(const char *dir, const struct cdx_concurrency *c, const 
 		if (got >= 0)
 			break;
 		if (cancel && *cancel) {
-			rc = 1;
+			rc = CDX_SLOT_CANCELLED;
 			goto out;
 		}
 		if (c->cancel_in_progress && victim < 0) {
@@ -169,7 +170,7 @@ static int file_acquire(const char *dir, const struct cdx_concurrency *c, const 
 	*out = cdx_xcalloc(1, sizeof(**out));
 	(*out)->fd = fds[got];
 	fds[got] = -1;
-	rc = 0;
+	rc = CDX_SLOT_TAKEN;
 out:
 	for (i = 0; i < c->limit; i++)
 		if (fds[i] >= 0)
@@ -181,13 +182,14 @@ out:
 
 /* ---- stores with locks (Redis) ------------------------------------------- */
 
-static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, const char *run_id,
-			volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **out,
-			struct cdx_error *err)
+static enum cdx_slot_result lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c,
+					 const char *run_id, volatile sig_atomic_t *cancel, FILE *errf,
+					 struct cdx_slot **out, struct cdx_error *err)
 {
 	cJSON *me = holder_json(run_id);
 	bool said = false, asked = false;
-	int i, rc = -1;
+	int i;
+	enum cdx_slot_result rc = CDX_SLOT_ERROR;
 	for (;;) {
 		cJSON *oldest = NULL;
 		char *oldest_name = NULL;
@@ -196,8 +198,9 @@ static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, co
 			char *name = cdx_xasprintf("concurrency:%s:%d", c->group, i);
 			unsigned long long token;
 			cJSON *cur = NULL;
-			int got = s->ops->lock(s, name, me, SLOT_TTL_MS, 0, &token, &cur, err);
-			if (got == 0) {
+			enum cdx_lock_result got =
+			    s->ops->lock(s, name, me, SLOT_TTL_MS, 0, &token, &cur, err);
+			if (got == CDX_LOCK_TAKEN) {
 				*out = cdx_xcalloc(1, sizeof(**out));
 				(*out)->s = s;
 				(*out)->name = name;
@@ -206,10 +209,10 @@ static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, co
 				(*out)->renewed_ns = (*out)->tried_ns = cdx_now_ns();
 				cJSON_Delete(oldest);
 				free(oldest_name);
-				rc = 0;
+				rc = CDX_SLOT_TAKEN;
 				goto out;
 			}
-			if (got < 0) {
+			if (got == CDX_LOCK_ERROR) {
 				free(name);
 				cJSON_Delete(oldest);
 				free(oldest_name);
@@ -235,7 +238,7 @@ static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, co
 		if (cancel && *cancel) {
 			cJSON_Delete(oldest);
 			free(oldest_name);
-			rc = 1;
+			rc = CDX_SLOT_CANCELLED;
 			goto out;
 		}
 		if (c->cancel_in_progress && oldest && !asked) {
@@ -269,19 +272,21 @@ out:
 	return rc;
 }
 
-int cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p, const char *run_id,
-			    volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **slot,
-			    struct cdx_error *err)
+enum cdx_slot_result cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p,
+					     const char *run_id, volatile sig_atomic_t *cancel, FILE *errf,
+					     struct cdx_slot **slot, struct cdx_error *err)
 {
 	const struct cdx_concurrency *c = &p->concurrency;
 	*slot = NULL;
 	if (!c->group)
-		return 0;
+		return CDX_SLOT_TAKEN;
 	if (cdx_store_local_dir(s))
 		return file_acquire(cdx_store_local_dir(s), c, run_id, cancel, errf, slot, err);
-	if (!s->ops->lock)
-		return cdx_error_set(err, CDX_ESTATE, "state store %s cannot hold concurrency group %s",
-				     s->url, c->group);
+	if (!s->ops->lock) {
+		cdx_error_set(err, CDX_ESTATE, "state store %s cannot hold concurrency group %s", s->url,
+			      c->group);
+		return CDX_SLOT_ERROR;
+	}
 	return lock_acquire(s, c, run_id, cancel, errf, slot, err);
 }
 
@@ -302,10 +307,10 @@ int cdx_concurrency_keep(struct cdx_slot *slot)
 		return 0;
 	slot->tried_ns = now;
 	switch (slot->s->ops->renew(slot->s, slot->name, slot->token, SLOT_TTL_MS, &err)) {
-	case 0:
+	case CDX_RENEW_HELD:
 		slot->renewed_ns = now;
 		return 0;
-	case 1:
+	case CDX_RENEW_LOST:
 		slot->lost = true;
 		return 1;
 	default:

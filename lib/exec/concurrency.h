@@ -12,16 +12,19 @@
 
 struct cdx_slot;
 
+/* what cdx_concurrency_acquire did (the values are the bare -1/0/1 of old) */
+enum cdx_slot_result { CDX_SLOT_ERROR = -1, CDX_SLOT_TAKEN = 0, CDX_SLOT_CANCELLED = 1 };
+
 /* cdx_concurrency_acquire: a slot of P's concurrency group for run RUN_ID
  * in store S.  *SLOT is NULL when P names no group.  When every slot is
  * taken it waits, saying so once on ERRF — or, with cancel_in_progress,
  * cancels the oldest running run of the group and takes its slot.  Gives
- * up when *CANCEL becomes non-zero (1 returned).  0 taken; -1 with ERR set
- * (CDX_ESTATE) when the store cannot hold slots.  Free with
- * cdx_concurrency_release(). */
-int cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p, const char *run_id,
-			    volatile sig_atomic_t *cancel, FILE *errf, struct cdx_slot **slot,
-			    struct cdx_error *err);
+ * up when *CANCEL becomes non-zero (CDX_SLOT_CANCELLED).  CDX_SLOT_TAKEN
+ * (also when there is no group); CDX_SLOT_ERROR with ERR set (CDX_ESTATE)
+ * when the store cannot hold slots.  Free with cdx_concurrency_release(). */
+enum cdx_slot_result cdx_concurrency_acquire(struct cdx_store *s, const struct cdx_pipeline *p,
+					     const char *run_id, volatile sig_atomic_t *cancel, FILE *errf,
+					     struct cdx_slot **slot, struct cdx_error *err);
 
 /* cdx_concurrency_keep: call now and then while the run works (renews a
  * slot held in Redis, at most every third of its TTL); 1 when the slot was

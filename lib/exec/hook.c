@@ -141,7 +141,7 @@ int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64
 	w.out_ctx = &cap;
 	if (cdx_runner_run_one(&spec, &w, &res, &e) < 0) {
 		cdx_buf_free(&cap.b);
-		return cdx_error_set(err, e.code ? e.code : CDX_EFAILED, "cannot run '%s': %s", cmd, e.msg);
+		return cdx_error_set(err, e.code, "cannot run '%s': %s", cmd, e.msg);
 	}
 	if (out) {
 		cdx_buf_addc(&cap.b, '\0');

@@ -655,11 +655,12 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	/* a concurrency group: wait for a slot before the run counts as started
 	 * (a make-driven run's jobs are separate processes: not enforced) */
 	if (!r->make_job) {
-		int got = cdx_concurrency_acquire(r->store, p, r->id, &r->cancel, stderr, &r->slot, err);
-		if (got != 0) {
+		enum cdx_slot_result got =
+		    cdx_concurrency_acquire(r->store, p, r->id, &r->cancel, stderr, &r->slot, err);
+		if (got != CDX_SLOT_TAKEN) {
 			r->executed = true;
 			r->state = CDX_RUN_CANCELLED;
-			return got < 0 ? -1 : CDX_EINTR;
+			return got == CDX_SLOT_ERROR ? -1 : CDX_EINTR;
 		}
 	}
 	r->executed = true;

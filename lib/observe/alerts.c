@@ -233,9 +233,9 @@ static int alerts_lock(struct cdx_store *s, struct alerts_lock *l, struct cdx_er
 		rc = s->ops->lock(s, "monitor:alerts", holder, 30000, 10000, &l->token, &cur, err);
 		cJSON_Delete(holder);
 		cJSON_Delete(cur);
-		if (rc == 1)
+		if (rc == CDX_LOCK_BUSY)
 			return cdx_error_set(err, CDX_EBUSY, "alerts are being evaluated by another process");
-		return rc;
+		return rc == CDX_LOCK_TAKEN ? 0 : -1;
 	}
 	if (cdx_store_local_dir(s)) {
 		char *path = cdx_xasprintf("%s/alerts.lock", cdx_store_local_dir(s));

@@ -146,8 +146,6 @@ static struct res *read_resources(const struct cdx_pipeline *p, const char *stat
 	for (i = 0; i < p->n_jobs; i++)
 		cdx_map_put(&c.ids, p->jobs[i].id, i, NULL);
 	if (cdx_history_scan_at(state, res_one, &c, err) < 0) {
-		if (!err->code)
-			err->code = CDX_ESTATE;
 		cdx_map_free(&c.ids);
 		free(c.r);
 		return NULL;

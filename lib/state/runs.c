@@ -382,9 +382,9 @@ cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, stru
 	struct run_acc **v;
 	cJSON *out = NULL;
 	size_t i, k = 0;
-	int rc = cdx_store_open_existing(state, &s, err);
-	if (rc != 0)
-		return rc < 0 ? NULL : cJSON_CreateArray();
+	enum cdx_open_result rc = cdx_store_open_existing(state, &s, err);
+	if (rc != CDX_OPEN_OK)
+		return rc == CDX_OPEN_ERROR ? NULL : cJSON_CreateArray();
 	if (s->ops->scan(s, fold_one, &f, err) < 0)
 		goto out;
 	/* newest first: run records are in time order */
@@ -408,15 +408,15 @@ cJSON *cdx_run_load(const char *state, const char *run_id, struct cdx_error *err
 	struct cdx_store *s;
 	struct fold f = {.only = run_id, .keep_jobs = true};
 	cJSON *run = NULL;
-	int rc;
+	enum cdx_open_result rc;
 	if (!cdx_name_valid(run_id)) {
 		cdx_error_set(err, CDX_EUSAGE, "'%s' is not a run id", run_id);
 		return NULL;
 	}
 	rc = cdx_store_open_existing(state, &s, err);
-	if (rc < 0)
+	if (rc == CDX_OPEN_ERROR)
 		return NULL;
-	if (rc > 0) {
+	if (rc == CDX_OPEN_NONE) {
 		cdx_error_set(err, CDX_EUSAGE, "no run %s: nothing is recorded in %s", run_id,
 			      state ? state : "file:.cdx");
 		return NULL;

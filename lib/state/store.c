@@ -80,7 +80,7 @@ int cdx_store_open(const char *url, struct cdx_store **out, struct cdx_error *er
 	return cdx_store_file_open(url, out, err);
 }
 
-int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err)
+enum cdx_open_result cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err)
 {
 	struct stat st;
 	*out = NULL;
@@ -89,9 +89,9 @@ int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_
 	if (!strstr(url, "://")) {
 		const char *dir = strncmp(url, "file:", 5) == 0 ? url + 5 : url;
 		if (stat(dir, &st) < 0 && errno == ENOENT)
-			return 1;
+			return CDX_OPEN_NONE;
 	}
-	return cdx_store_open(url, out, err);
+	return cdx_store_open(url, out, err) < 0 ? CDX_OPEN_ERROR : CDX_OPEN_OK;
 }
 
 void cdx_store_close(struct cdx_store *s)

@@ -42,6 +42,14 @@ struct cdx_store;
 
 typedef int (*cdx_store_fn)(void *ctx, const struct cJSON *rec);
 
+/* the three-way results of the lock ops below (the values are kept: they
+ * were the bare -1/0/1 before) */
+enum cdx_lock_result { CDX_LOCK_ERROR = -1, CDX_LOCK_TAKEN = 0, CDX_LOCK_BUSY = 1 };
+enum cdx_renew_result { CDX_RENEW_ERROR = -1, CDX_RENEW_HELD = 0, CDX_RENEW_LOST = 1 };
+enum cdx_fenced_result { CDX_FENCED_ERROR = -1, CDX_FENCED_WRITTEN = 0, CDX_FENCED_REFUSED = 1 };
+/* cdx_store_open_existing: opened, or there is no store to open */
+enum cdx_open_result { CDX_OPEN_ERROR = -1, CDX_OPEN_OK = 0, CDX_OPEN_NONE = 1 };
+
 struct cdx_store_ops {
 	int (*append)(struct cdx_store *s, const struct cJSON *rec, struct cdx_error *err);
 	int (*flush)(struct cdx_store *s, struct cdx_error *err);
@@ -54,25 +62,28 @@ struct cdx_store_ops {
 	 * rollbacks.  HOLDER is an object saying who (user, host, pid,
 	 * pid_start, deployment, since_ms).  lock() waits up to WAIT_MS
 	 * (< 0: for ever, 0: not at all); waiters are served oldest first.
-	 * 0: taken, *TOKEN is its fencing token (strictly increasing per
-	 * NAME across every holder); 1: busy, *CURRENT (caller frees with
-	 * cJSON_Delete) says who holds it; -1: error.  A holder that is gone
-	 * (its process dead on this host, or its TTL_MS lapsed without
-	 * renewal) loses the lock to the next taker. */
-	int (*lock)(struct cdx_store *s, const char *name, const struct cJSON *holder, long long ttl_ms,
-		    long long wait_ms, unsigned long long *token, struct cJSON **current, struct cdx_error *err);
-	/* renew: extend a held lock by TTL_MS; 0 held, 1 lost, -1 error */
-	int (*renew)(struct cdx_store *s, const char *name, unsigned long long token, long long ttl_ms,
-		     struct cdx_error *err);
+	 * CDX_LOCK_TAKEN: *TOKEN is its fencing token (strictly increasing
+	 * per NAME across every holder); CDX_LOCK_BUSY: *CURRENT (caller
+	 * frees with cJSON_Delete) says who holds it; CDX_LOCK_ERROR with
+	 * ERR.  A holder that is gone (its process dead on this host, or its
+	 * TTL_MS lapsed without renewal) loses the lock to the next taker. */
+	enum cdx_lock_result (*lock)(struct cdx_store *s, const char *name, const struct cJSON *holder,
+				     long long ttl_ms, long long wait_ms, unsigned long long *token,
+				     struct cJSON **current, struct cdx_error *err);
+	/* renew: extend a held lock by TTL_MS; CDX_RENEW_HELD, CDX_RENEW_LOST,
+	 * or CDX_RENEW_ERROR with ERR */
+	enum cdx_renew_result (*renew)(struct cdx_store *s, const char *name, unsigned long long token,
+				       long long ttl_ms, struct cdx_error *err);
 	/* unlock: release NAME if TOKEN still holds it; 0, or -1 on error */
 	int (*unlock)(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err);
 	/* holder: who holds NAME now; *CURRENT is NULL when nobody does */
 	int (*holder)(struct cdx_store *s, const char *name, struct cJSON **current, struct cdx_error *err);
 	/* append_fenced: append and flush REC only while TOKEN holds NAME
-	 * (a write carrying an older token is refused); 0 written, 1 refused
-	 * (the lock was lost), -1 error */
-	int (*append_fenced)(struct cdx_store *s, const char *name, unsigned long long token,
-			     const struct cJSON *rec, struct cdx_error *err);
+	 * (a write carrying an older token is refused); CDX_FENCED_WRITTEN,
+	 * CDX_FENCED_REFUSED (the lock was lost), or CDX_FENCED_ERROR with ERR */
+	enum cdx_fenced_result (*append_fenced)(struct cdx_store *s, const char *name,
+						unsigned long long token, const struct cJSON *rec,
+						struct cdx_error *err);
 	/* tail: call FN for each record made durable after CURSOR (a string
 	 * of at most 63 bytes, "" = the beginning, "$" = now), advancing it;
 	 * when there are none, wait up to WAIT_MS for some.  0, or -1. */
@@ -105,10 +116,11 @@ int cdx_store_open(const char *url, struct cdx_store **out, struct cdx_error *er
 void cdx_store_close(struct cdx_store *s);
 
 /* cdx_store_open_existing: open the store named by URL (NULL: file:.cdx)
- * for reading, which never creates one: 1 with *OUT NULL when URL names a
- * file store whose directory does not exist (nothing is recorded there),
- * else as cdx_store_open (0, or -1 with ERR set). */
-int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err);
+ * for reading, which never creates one: CDX_OPEN_NONE with *OUT NULL when
+ * URL names a file store whose directory does not exist (nothing is
+ * recorded there), else as cdx_store_open (CDX_OPEN_OK, or CDX_OPEN_ERROR
+ * with ERR set). */
+enum cdx_open_result cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err);
 
 /* cdx_store_file_open: the file store in directory DIR (created if needed) */
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err);

@@ -272,14 +272,16 @@ static unsigned long long next_token(struct file_store *f, const char *name)
 	return t;
 }
 
-static int fs_lock(struct cdx_store *s, const char *name, const cJSON *holder, long long ttl_ms, long long wait_ms,
-		   unsigned long long *token, cJSON **current, struct cdx_error *err)
+static enum cdx_lock_result fs_lock(struct cdx_store *s, const char *name, const cJSON *holder,
+				    long long ttl_ms, long long wait_ms, unsigned long long *token,
+				    cJSON **current, struct cdx_error *err)
 {
 	struct file_store *f = (struct file_store *)s;
 	char *path = lock_path(f, name, ".lock"), *qdir = lock_path(f, name, ".q"), *me = NULL, *mine = NULL;
 	char *locks = cdx_xasprintf("%s/locks", f->dir), *text = NULL;
 	int64_t deadline = cdx_now_ns() / 1000000 + wait_ms;
-	int fd = -1, rc = -1;
+	int fd = -1;
+	enum cdx_lock_result rc = CDX_LOCK_ERROR;
 	(void)ttl_ms; /* a holder's process keeps the flock: no lease to expire */
 	*token = 0;
 	if (current)
@@ -318,7 +320,7 @@ static int fs_lock(struct cdx_store *s, const char *name, const cJSON *holder, l
 					*current = read_holder(fd);
 				close(fd);
 				fd = -1;
-				rc = 1;
+				rc = CDX_LOCK_BUSY;
 				goto out;
 			}
 			close(fd);
@@ -329,7 +331,7 @@ static int fs_lock(struct cdx_store *s, const char *name, const cJSON *holder, l
 				*current = hfd >= 0 ? read_holder(hfd) : cJSON_CreateObject();
 			if (hfd >= 0)
 				close(hfd);
-			rc = 1;
+			rc = CDX_LOCK_BUSY;
 			goto out;
 		}
 		nap(20);
@@ -353,7 +355,7 @@ static int fs_lock(struct cdx_store *s, const char *name, const cJSON *holder, l
 	}
 	cdx_grow(&f->held, &f->cap_held, f->n_held + 1, sizeof(*f->held));
 	f->held[f->n_held++] = (struct held_lock){cdx_xstrdup(name), fd, *token};
-	rc = 0;
+	rc = CDX_LOCK_TAKEN;
 out:
 	if (me)
 		unlink(me);
@@ -375,12 +377,12 @@ static struct held_lock *find_held(struct file_store *f, const char *name, unsig
 	return NULL;
 }
 
-static int fs_renew(struct cdx_store *s, const char *name, unsigned long long token, long long ttl_ms,
-		    struct cdx_error *err)
+static enum cdx_renew_result fs_renew(struct cdx_store *s, const char *name, unsigned long long token,
+				      long long ttl_ms, struct cdx_error *err)
 {
 	(void)ttl_ms;
 	(void)err;
-	return find_held((struct file_store *)s, name, token) ? 0 : 1;
+	return find_held((struct file_store *)s, name, token) ? CDX_RENEW_HELD : CDX_RENEW_LOST;
 }
 
 static int fs_unlock(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err)
@@ -415,14 +417,15 @@ static int fs_holder(struct cdx_store *s, const char *name, cJSON **current, str
 	return 0;
 }
 
-static int fs_append_fenced(struct cdx_store *s, const char *name, unsigned long long token, const cJSON *rec,
-			    struct cdx_error *err)
+static enum cdx_fenced_result fs_append_fenced(struct cdx_store *s, const char *name,
+					       unsigned long long token, const cJSON *rec,
+					       struct cdx_error *err)
 {
 	if (!find_held((struct file_store *)s, name, token))
-		return 1;
+		return CDX_FENCED_REFUSED;
 	if (fs_append(s, rec, err) < 0 || fs_flush(s, err) < 0)
-		return -1;
-	return 0;
+		return CDX_FENCED_ERROR;
+	return CDX_FENCED_WRITTEN;
 }
 
 static void fs_close(struct cdx_store *s)

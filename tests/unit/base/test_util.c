@@ -2,6 +2,10 @@
  * validation, CRC-32 and FNV-1a, buffers, file reading, durations. */
 #include "fixtures.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "base/duration.h"
 #include "base/util.h"
 
@@ -214,6 +218,29 @@ static void error_set(void **state)
 	assert_string_equal(cdx_strstatus(12345), "unknown status");
 }
 
+/* a failure must say its kind: code 0 aborts rather than leave callers to
+ * guess */
+static void error_set_refuses_ok(void **state)
+{
+	struct cdx_error e = {0};
+	int st;
+	pid_t pid;
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0)
+			dup2(fd, 2);
+		cdx_error_set(&e, CDX_OK, "no kind");
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGABRT);
+}
+
 static void read_file(void **state)
 {
 	char *dir = fx_tmpdir(), *path, *out = NULL;
@@ -402,6 +429,7 @@ int main(void)
 		cmocka_unit_test(utf8_valid),         cmocka_unit_test(utf8_invalid),
 		cmocka_unit_test(crc32_check_value),  cmocka_unit_test(fnv1a),
 		cmocka_unit_test(buf_grows),          cmocka_unit_test(error_set),
+		cmocka_unit_test(error_set_refuses_ok),
 		cmocka_unit_test(read_file),          cmocka_unit_test(read_file_sizes),
 		cmocka_unit_test(duration_forms),
 		cmocka_unit_test(duration_errors),    cmocka_unit_test(duration_format),
