@@ -8,6 +8,8 @@
  * CMD` (no -e), it keeps what it starts (CDX_PROC_KEEP: no sweep, and
  * nothing waits for a pipe a service holds open), and its stdout and
  * stderr go to our stderr, stdout into a pipe only when it is captured.
+ * cdx_hook_run_opts is the one way to run one; cdx_hook_run and
+ * cdx_hook_run_tick fill its options for their callers.
  */
 #include "exec/hook.h"
 
@@ -110,6 +112,46 @@ static void keep_output(void *ctx, uint64_t token, const char *data, size_t len)
 		cdx_buf_add(&c->b, data, len < c->max - c->b.len ? len : c->max - c->b.len);
 }
 
+int cdx_hook_run_opts(const char *cmd, char *const *envp, const char *cwd, const struct cdx_hook_opts *o,
+		      int *status, struct cdx_error *err)
+{
+	struct capture cap = {{0}, o->outmax};
+	struct cdx_proc_spec spec = {0};
+	struct cdx_proc_watch w = {0};
+	struct cdx_proc_result res;
+	struct cdx_error e = {0};
+
+	spec.script = cmd;
+	spec.envp = envp;
+	spec.cwd = cwd;
+	spec.input = o->input;
+	spec.input_len = o->input_len;
+	spec.timeout_ms = o->timeout_ms;
+	spec.grace_ms = GRACE_MS;
+	spec.output = o->out ? CDX_PROC_OUT_STDOUT : CDX_PROC_OUT_STDERR;
+	spec.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
+	w.cancel = o->cancel;
+	w.tick = o->tick;
+	w.tick_ctx = o->tick_ctx;
+	w.tick_ms = o->tick_ms;
+	w.out = o->out ? keep_output : NULL;
+	w.out_ctx = &cap;
+	if (cdx_runner_run_one(&spec, &w, &res, &e) < 0) {
+		cdx_buf_free(&cap.b);
+		return cdx_error_set(err, e.code, "cannot run '%s': %s", cmd, e.msg);
+	}
+	if (o->out) {
+		cdx_buf_addc(&cap.b, '\0');
+		*o->out = cdx_buf_detach(&cap.b);
+	}
+	switch (res.end) {
+	case CDX_PROC_TIMEDOUT: *status = CDX_HOOK_TIMEDOUT; break;
+	case CDX_PROC_CANCELLED: *status = 128 + SIGTERM; break;
+	default: *status = res.exit_code; break; /* exit code, 128 + signal; 126 when it could not start */
+	}
+	return 0;
+}
+
 int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err)
 {
@@ -120,37 +162,13 @@ int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64
 		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
 		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err)
 {
-	struct capture cap = {{0}, outmax};
-	struct cdx_proc_spec spec = {0};
-	struct cdx_proc_watch w = {0};
-	struct cdx_proc_result res;
-	struct cdx_error e = {0};
-
-	spec.script = cmd;
-	spec.envp = envp;
-	spec.cwd = cwd;
-	spec.timeout_ms = timeout_ms;
-	spec.grace_ms = GRACE_MS;
-	spec.output = out ? CDX_PROC_OUT_STDOUT : CDX_PROC_OUT_STDERR;
-	spec.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
-	w.cancel = cancel;
-	w.tick = tick;
-	w.tick_ctx = tick_ctx;
-	w.tick_ms = tick_ms;
-	w.out = out ? keep_output : NULL;
-	w.out_ctx = &cap;
-	if (cdx_runner_run_one(&spec, &w, &res, &e) < 0) {
-		cdx_buf_free(&cap.b);
-		return cdx_error_set(err, e.code, "cannot run '%s': %s", cmd, e.msg);
-	}
-	if (out) {
-		cdx_buf_addc(&cap.b, '\0');
-		*out = cdx_buf_detach(&cap.b);
-	}
-	switch (res.end) {
-	case CDX_PROC_TIMEDOUT: *status = CDX_HOOK_TIMEDOUT; break;
-	case CDX_PROC_CANCELLED: *status = 128 + SIGTERM; break;
-	default: *status = res.exit_code; break; /* exit code, 128 + signal; 126 when it could not start */
-	}
-	return 0;
+	struct cdx_hook_opts o = {0};
+	o.timeout_ms = timeout_ms;
+	o.cancel = cancel;
+	o.out = out;
+	o.outmax = outmax;
+	o.tick = tick;
+	o.tick_ctx = tick_ctx;
+	o.tick_ms = tick_ms;
+	return cdx_hook_run_opts(cmd, envp, cwd, &o, status, err);
 }

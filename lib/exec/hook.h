@@ -41,12 +41,36 @@ char *cdx_expand(const char *s, const struct cdx_envv *e);
 /* the status of a hook that ran past its timeout */
 #define CDX_HOOK_TIMEDOUT 124
 
-/* cdx_hook_run: run CMD, wait for it; *STATUS = its exit code, 128 + the
- * signal that killed it, or CDX_HOOK_TIMEDOUT.  With OUT non-NULL, its
- * stdout (at most OUTMAX bytes kept, NUL-terminated; caller frees *OUT) is
- * captured instead of going to stderr.  CANCEL (may be NULL) is polled: when
- * it becomes non-zero the hook is killed and *STATUS is 128 + SIGTERM.
- * 0 when it ran; -1 with ERR set when it could not be started. */
+/* How cdx_hook_run_opts runs a command: zero-initialized, a command with
+ * no timeout, no cancel flag, no tick, its stdout to our stderr and
+ * /dev/null for stdin. */
+struct cdx_hook_opts {
+	int64_t timeout_ms;            /* killed after this long; <= 0 = no limit */
+	volatile sig_atomic_t *cancel; /* polled: non-zero kills it, or NULL */
+	char **out;                    /* its stdout captured here, or NULL (see below) */
+	size_t outmax;                 /* bytes of stdout kept at most */
+	void (*tick)(void *);          /* called about every tick_ms while it runs, or NULL */
+	void *tick_ctx;
+	int64_t tick_ms;               /* <= 0: every 100 ms */
+	const char *input;             /* bytes for its stdin, or NULL for /dev/null */
+	size_t input_len;              /* how many bytes of input */
+};
+
+/* cdx_hook_run_opts: run CMD as `sh -c CMD` in CWD (NULL: ours) with the
+ * environment ENVP (NULL: ours), as O says, and wait for it; *STATUS = its
+ * exit code, 128 + the signal that killed it, CDX_HOOK_TIMEDOUT when it
+ * ran past o->timeout_ms, 128 + SIGTERM when *o->cancel became non-zero,
+ * 126 when it could not start (its directory).  With o->out non-NULL, its
+ * stdout (at most o->outmax bytes kept, NUL-terminated; caller frees
+ * *o->out) is captured instead of going to stderr.  With o->input
+ * non-NULL its stdin is a pipe that carries those bytes and then ends
+ * (runner.h); a command that does not read them all is no error.  0 when
+ * it ran; -1 with ERR set when it could not be started. */
+int cdx_hook_run_opts(const char *cmd, char *const *envp, const char *cwd, const struct cdx_hook_opts *o,
+		      int *status, struct cdx_error *err);
+
+/* cdx_hook_run: cdx_hook_run_opts with the timeout, cancel flag and
+ * capture given (no input, no tick) */
 int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err);
 

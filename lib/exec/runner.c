@@ -17,6 +17,16 @@
  * output; a failure before exec (the working directory, /dev/null) is
  * SPAWNFAIL with the message in the result.
  *
+ * A spec with input gets a second O_CLOEXEC pipe for its stdin: the child
+ * has the read end as fd 0, the runner the write end, non-blocking and in
+ * the same poll() (POLLOUT); every round writes what the pipe takes and the
+ * end is closed after the last byte, so the command sees end of input.  A
+ * write that fails (EPIPE: no reader is left) drops the rest; so does the
+ * end of the leader, so that nothing waits for a process it left behind.
+ * SIGPIPE is blocked across the writes and one they raised is taken back
+ * with sigtimedwait, so it never reaches a handler or kills the process,
+ * whatever its disposition (no global state changes).
+ *
  * When a leader has been reaped, its attempt "sweeps" (sweep.c says what
  * belongs to it): it SIGKILLs every process that still belongs to it,
  * rescans with a growing tick until none is left (or SWEEP_LIMIT passes: a
@@ -125,6 +135,8 @@ static void attempt_free(struct cdx_attempt *a)
 		return;
 	close_fd(&a->pidfd);
 	close_fd(&a->out_fd);
+	close_fd(&a->in_fd);
+	free(a->in_buf);
 	close_fd(&a->rep_fd);
 	close_fd(&a->log_fd);
 	cdx_mask_free(a->mask);
@@ -136,30 +148,37 @@ static void attempt_free(struct cdx_attempt *a)
 	free(a);
 }
 
-/* ---- start --------------------------------------------------------------- */
+/* ---- pipes --------------------------------------------------------------- */
 
 /* open_pipes: the output pipe OUTP (unless SPEC's output goes to our
- * stderr) and the report pipe REPP, at descriptors >= 3, read ends
- * non-blocking; A->pipe_ino set.  -1 with ERR set. */
+ * stderr), the report pipe REPP and the input pipe INP (when SPEC has
+ * input), all close-on-exec at descriptors >= 3, our ends non-blocking;
+ * A->pipe_ino set.  -1 with ERR set. */
 static int open_pipes(struct cdx_attempt *a, const struct cdx_proc_spec *spec, int outp[2], int repp[2],
-		      struct cdx_error *err)
+		      int inp[2], struct cdx_error *err)
 {
-	bool want_out = spec->output != CDX_PROC_OUT_STDERR;
+	bool want_out = spec->output != CDX_PROC_OUT_STDERR, want_in = spec->input != NULL;
 	struct stat st;
 	int i;
 
-	if ((want_out && pipe2(outp, O_CLOEXEC) < 0) || pipe2(repp, O_CLOEXEC) < 0)
+	if ((want_out && pipe2(outp, O_CLOEXEC) < 0) || pipe2(repp, O_CLOEXEC) < 0 ||
+	    (want_in && pipe2(inp, O_CLOEXEC) < 0))
 		return cdx_error_set(err, CDX_EFAILED, "cannot create a pipe: %s", strerror(errno));
 	for (i = 0; i < 2; i++) {
 		if (want_out)
 			outp[i] = fd_high(outp[i]);
+		if (want_in)
+			inp[i] = fd_high(inp[i]);
 		repp[i] = fd_high(repp[i]);
 	}
-	if ((want_out && (outp[0] < 0 || outp[1] < 0)) || repp[0] < 0 || repp[1] < 0)
+	if ((want_out && (outp[0] < 0 || outp[1] < 0)) || (want_in && (inp[0] < 0 || inp[1] < 0)) ||
+	    repp[0] < 0 || repp[1] < 0)
 		return cdx_error_set(err, CDX_EFAILED, "cannot move a pipe: %s", strerror(errno));
 	if (fcntl(repp[0], F_SETFL, O_NONBLOCK) < 0 ||
 	    (want_out && (fcntl(outp[0], F_SETFL, O_NONBLOCK) < 0 || fstat(outp[0], &st) < 0)))
 		return cdx_error_set(err, CDX_EFAILED, "cannot set up the output pipe: %s", strerror(errno));
+	if (want_in && fcntl(inp[1], F_SETFL, O_NONBLOCK) < 0)
+		return cdx_error_set(err, CDX_EFAILED, "cannot set up the input pipe: %s", strerror(errno));
 	if (want_out)
 		a->pipe_ino = st.st_ino;
 	return 0;
@@ -171,7 +190,7 @@ static struct cdx_attempt *attempt_new(struct cdx_runner *r, const struct cdx_pr
 				       struct cdx_error *err)
 {
 	struct cdx_attempt *a = cdx_xcalloc(1, sizeof(*a));
-	a->pidfd = a->out_fd = a->rep_fd = a->log_fd = -1;
+	a->pidfd = a->out_fd = a->rep_fd = a->log_fd = a->in_fd = -1;
 	a->token = spec->token;
 	a->keep = (spec->flags & CDX_PROC_KEEP) != 0;
 	a->marker = cdx_xasprintf("%s=%s%ld.%" PRIu64, CDX_MARKER_NAME, a->keep ? CDX_MARKER_KEEP : "",
@@ -190,12 +209,65 @@ static struct cdx_attempt *attempt_new(struct cdx_runner *r, const struct cdx_pr
 	return a;
 }
 
+/* ---- input --------------------------------------------------------------- */
+
+/* input_end: A's input is all written, or the rest dropped: close its pipe,
+ * so that the child reads end of input */
+static void input_end(struct cdx_attempt *a)
+{
+	close_fd(&a->in_fd);
+	free(a->in_buf);
+	a->in_buf = NULL;
+	a->in_len = a->in_off = 0;
+}
+
+/* write_input: write what A's input pipe takes now (never blocks), and end
+ * the input after its last byte or at an error no retry will cure (EPIPE:
+ * nobody reads).  SIGPIPE is blocked meanwhile and the one a write raised
+ * is taken back, so it cannot end the process or reach its handler. */
+static void write_input(struct cdx_attempt *a)
+{
+	static const struct timespec zero = {0, 0};
+	sigset_t sigpipe, old, pending;
+	bool was_pending;
+	int e = 0;
+
+	if (a->in_fd < 0)
+		return;
+	sigemptyset(&sigpipe);
+	sigaddset(&sigpipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	while (a->in_off < a->in_len) {
+		ssize_t k = write(a->in_fd, a->in_buf + a->in_off, a->in_len - a->in_off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break; /* full: the next POLLOUT */
+		if (k <= 0) {
+			e = k < 0 ? errno : EIO;
+			break;
+		}
+		a->in_off += (size_t)k;
+	}
+	if (e == EPIPE && !was_pending) {
+		/* ours (had one been pending before, ours merged into it: not ours to take) */
+		while (sigtimedwait(&sigpipe, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	if (e || a->in_off == a->in_len)
+		input_end(a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---- start --------------------------------------------------------------- */
+
 static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx_error *err)
 {
 	struct cdx_runner *r = self;
 	struct cdx_spawn_plan plan = {0};
 	struct cdx_attempt *a = NULL;
-	int outp[2] = {-1, -1}, repp[2] = {-1, -1};
+	int outp[2] = {-1, -1}, repp[2] = {-1, -1}, inp[2] = {-1, -1};
 	pid_t pid;
 	int rc = -1, i;
 
@@ -204,13 +276,14 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 		goto out;
 	}
 	a = attempt_new(r, spec, err);
-	if (!a || open_pipes(a, spec, outp, repp, err) < 0)
+	if (!a || open_pipes(a, spec, outp, repp, inp, err) < 0)
 		goto out;
 
 	cdx_spawn_prepare(&r->paths, &plan, spec, a->marker);
 	plan.parent = r->self;
 	plan.cwd = spec->cwd;
 	plan.output = (int)spec->output;
+	plan.in_r = inp[0];
 	plan.out_w = outp[1];
 	plan.msg_fd = spec->output == CDX_PROC_OUT_MERGED ? outp[1] : 2;
 	plan.rep_w = repp[1];
@@ -231,13 +304,20 @@ static int runner_start(void *self, const struct cdx_proc_spec *spec, struct cdx
 	}
 	a->out_fd = outp[0];
 	a->rep_fd = repp[0];
-	outp[0] = repp[0] = -1;
+	a->in_fd = inp[1];
+	outp[0] = repp[0] = inp[1] = -1;
+	if (spec->input) {
+		a->in_len = spec->input_len;
+		a->in_buf = cdx_xmalloc(a->in_len + 1);
+		memcpy(a->in_buf, spec->input, a->in_len);
+	}
 	a->mask = cdx_mask_new(spec->secrets);
 	a->what = cdx_xstrdup(plan.what);
 	a->cwd = spec->cwd ? cdx_xstrdup(spec->cwd) : NULL;
 	a->grace_ns = ns_from_ms(spec->grace_ms);
 	if (spec->timeout_ms > 0)
 		a->deadline_ns = a->start_ns + ns_from_ms(spec->timeout_ms);
+	write_input(a); /* what the pipe takes now; an empty input ends here */
 	CDX_PUSH(r->att, r->natt, r->capatt, a);
 	a = NULL;
 	rc = 0;
@@ -245,6 +325,7 @@ out:
 	for (i = 0; i < 2; i++) {
 		close_fd(&outp[i]);
 		close_fd(&repp[i]);
+		close_fd(&inp[i]);
 	}
 	cdx_spawn_plan_free(&plan);
 	attempt_free(a);
@@ -333,6 +414,7 @@ static void leader_ended(struct cdx_attempt *a, int status, const struct rusage 
 		a->ru = *ru;
 	a->end_ns = now;
 	close_fd(&a->pidfd);
+	input_end(a); /* whatever it left running is not fed */
 	read_report(a); /* the child is gone: the report is there or never comes */
 	a->sweep_next_ns = now;
 	a->sweep_tick_ns = SWEEP_TICK_MIN;
@@ -510,12 +592,12 @@ static int64_t next_wake(const struct cdx_runner *r, int64_t now, int64_t until)
 	return t;
 }
 
-static void pfd_add(struct cdx_runner *r, size_t *n, int fd, size_t att)
+static void pfd_add(struct cdx_runner *r, size_t *n, int fd, short events, size_t att)
 {
 	cdx_grow(&r->pfd, &r->cappfd, *n + 1, sizeof(*r->pfd));
 	cdx_grow(&r->pfd_att, &r->cappfd_att, *n + 1, sizeof(*r->pfd_att));
 	r->pfd[*n].fd = fd;
-	r->pfd[*n].events = POLLIN;
+	r->pfd[*n].events = events;
 	r->pfd[*n].revents = 0;
 	r->pfd_att[*n] = att;
 	(*n)++;
@@ -551,9 +633,11 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 
 		for (i = 0; i < r->natt; i++) {
 			if (r->att[i]->out_fd >= 0)
-				pfd_add(r, &n, r->att[i]->out_fd, i);
+				pfd_add(r, &n, r->att[i]->out_fd, POLLIN, i);
+			if (r->att[i]->in_fd >= 0)
+				pfd_add(r, &n, r->att[i]->in_fd, POLLOUT, i);
 			if (r->att[i]->pidfd >= 0)
-				pfd_add(r, &n, r->att[i]->pidfd, i);
+				pfd_add(r, &n, r->att[i]->pidfd, POLLIN, i);
 		}
 		wake = next_wake(r, now, until);
 		if (wake == INT64_MAX)
@@ -572,6 +656,8 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 				continue;
 			if (r->pfd[i].fd == a->out_fd)
 				read_output(r, a);
+			else if (r->pfd[i].fd == a->in_fd)
+				write_input(a); /* POLLOUT, or POLLERR: no reader left */
 			else if (r->pfd[i].fd == a->pidfd) {
 				reap(r);
 				if (!a->reaped)

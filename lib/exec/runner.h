@@ -8,8 +8,9 @@
  *  - runs spec->argv directly when given (a one-command script without
  *    shell syntax, as make does), else `/bin/sh -e -c SCRIPT`;
  *  - in a new session (setsid), so the attempt is its own process group;
- *    stdin from /dev/null; stdout and stderr into one pipe that the runner
- *    reads; environment exactly spec->envp; working directory spec->cwd;
+ *    stdin from /dev/null, or a pipe the runner feeds spec->input into
+ *    (see there); stdout and stderr into one pipe that the runner reads;
+ *    environment exactly spec->envp; working directory spec->cwd;
  *  - the output is passed through the secret mask (mask.h) and then both
  *    appended to the log file spec->log_path and handed to the output
  *    callback, so no secret reaches the terminal or the log, even when it
@@ -67,7 +68,17 @@ enum cdx_proc_output {
 #define CDX_PROC_KEEP 0x1u        /* leave what it starts running (see above) */
 #define CDX_PROC_NO_ERREXIT 0x2u  /* a script runs as sh -c SCRIPT, not sh -e -c */
 
-/* What to run.  All pointers are borrowed for the duration of start(). */
+/* What to run.  All pointers are borrowed for the duration of start().
+ *
+ * input: when non-NULL, the child's stdin is a pipe and the runner writes
+ * these INPUT_LEN bytes into it (a copy taken by start), without blocking,
+ * as the child reads them, then closes it: the child sees end of input
+ * after the last byte (at once for INPUT_LEN 0).  A child that does not
+ * read them all (it exits, or closes its stdin) is no error: the rest is
+ * dropped, and so is what is left when its leader ends; the write end never
+ * reaches another child, and a SIGPIPE of a write is held back so that it
+ * cannot end our process.  A timeout or a cancellation while input is
+ * pending works as without. */
 struct cdx_proc_spec {
 	uint64_t token;               /* caller's id for this attempt, echoed back */
 	const char *script;           /* shell script, used when argv is NULL */
@@ -76,6 +87,8 @@ struct cdx_proc_spec {
 	const char *cwd;              /* working directory, NULL = inherit */
 	const char *log_path;         /* file the output is appended to, NULL = none */
 	const char *const *secrets;   /* values to mask as ***, NULL-terminated, or NULL */
+	const char *input;            /* bytes for its stdin (see above), NULL = /dev/null */
+	size_t input_len;             /* how many bytes of input */
 	int64_t timeout_ms;           /* kill after this long; <= 0 = no limit */
 	int64_t grace_ms;             /* between SIGTERM and SIGKILL, >= 0 */
 	enum cdx_proc_output output;  /* 0: merged into the pipe */

@@ -25,6 +25,10 @@ struct cdx_attempt {
 	int pidfd;              /* leader's pidfd; -1 when reaped or unavailable */
 	int out_fd;             /* read end of the output pipe (non-blocking); -1 after EOF */
 	int rep_fd;             /* read end of the exec-report pipe; -1 once read */
+	int in_fd;              /* write end of the input pipe (non-blocking); -1 for none
+				 * or once all of the input is written or dropped */
+	char *in_buf;           /* copy of spec->input, NULL once in_fd is closed */
+	size_t in_len, in_off;  /* its length; bytes of it written so far */
 	int log_fd;             /* log file, O_APPEND; -1 for none */
 	ino_t pipe_ino;         /* inode of the output pipe, to spot holders in /proc */
 	struct cdx_mask *mask;  /* secrets of this attempt */

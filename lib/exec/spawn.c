@@ -14,7 +14,8 @@
  * Every child gets the same guarantees, job attempt or hook: a session of
  * its own (setsid: its own process group), the parent-death signal
  * (PR_SET_PDEATHSIG SIGKILL, so it dies with cdx even when cdx is
- * SIGKILLed), stdin from /dev/null, default signal dispositions and mask,
+ * SIGKILLed), stdin from /dev/null (or the input pipe of a spec with
+ * input), default signal dispositions and mask,
  * and the marker CDX_ATTEMPT_KEY in its environment (replacing an
  * inherited one).  A failed step before exec is written to the report
  * pipe and, as a message "cdx: REASON", to the output pipe (merged output)
@@ -43,6 +44,8 @@ const char *cdx_spawn_stage_text(int stage)
 	switch (stage) {
 	case CDX_SPAWN_DEVNULL:
 		return "cannot open /dev/null";
+	case CDX_SPAWN_INPUT:
+		return "cannot redirect input";
 	case CDX_SPAWN_OUTPUT:
 		return "cannot redirect output";
 	case CDX_SPAWN_CHDIR:
@@ -123,13 +126,19 @@ static void __attribute__((noreturn)) child_run(struct cdx_spawn_plan *pl)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	fd = open("/dev/null", O_RDONLY);
-	if (fd < 0)
-		child_fail(pl, CDX_SPAWN_DEVNULL, errno, 126);
-	if (fd != 0) {
-		if (dup2(fd, 0) < 0)
+	if (pl->in_r >= 0) {
+		/* in_r is >= 3 and close-on-exec; the copy on 0 is not */
+		if (dup2(pl->in_r, 0) < 0)
+			child_fail(pl, CDX_SPAWN_INPUT, errno, 126);
+	} else {
+		fd = open("/dev/null", O_RDONLY);
+		if (fd < 0)
 			child_fail(pl, CDX_SPAWN_DEVNULL, errno, 126);
-		close(fd);
+		if (fd != 0) {
+			if (dup2(fd, 0) < 0)
+				child_fail(pl, CDX_SPAWN_DEVNULL, errno, 126);
+			close(fd);
+		}
 	}
 	/* out_w and rep_w are >= 3 and close-on-exec; 1 and 2 are not */
 	switch (pl->output) {
@@ -268,6 +277,7 @@ void cdx_spawn_prepare(struct cdx_pathcache *pc, struct cdx_spawn_plan *pl, cons
 	char *const *envp = spec->envp ? spec->envp : environ;
 	size_t n = 0, i, cap = 0, mlen = strlen(CDX_MARKER_NAME) + 1;
 
+	pl->in_r = -1; /* /dev/null unless the caller sets an input pipe */
 	/* environment: the spec's, any inherited marker replaced by ours */
 	while (envp[n])
 		n++;

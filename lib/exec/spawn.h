@@ -25,6 +25,7 @@
 /* the step of the child that failed, in a struct cdx_spawn_report */
 enum cdx_spawn_stage {
 	CDX_SPAWN_DEVNULL = 1, /* open /dev/null for stdin */
+	CDX_SPAWN_INPUT,       /* dup2 of the input pipe onto stdin */
 	CDX_SPAWN_OUTPUT,      /* dup2 of the output pipe */
 	CDX_SPAWN_CHDIR,       /* chdir(cwd) */
 	CDX_SPAWN_EXEC,        /* execve (every candidate of the PATH search) */
@@ -47,6 +48,8 @@ struct cdx_spawn_plan {
 	const char *cwd;  /* or NULL */
 	const char *what; /* the command as named in messages */
 	int output;       /* enum cdx_proc_output: where stdout and stderr go */
+	int in_r;         /* read end of the input pipe (>= 3, CLOEXEC) for stdin, or -1
+			   * for /dev/null */
 	int out_w;        /* write end of the output pipe (>= 3, CLOEXEC), or -1 */
 	int msg_fd;       /* where the child's own failure message goes */
 	int rep_w;        /* write end of the report pipe (>= 3, CLOEXEC) */
@@ -64,8 +67,9 @@ struct cdx_pathcache {
 
 /* cdx_spawn_prepare: fill PL (zeroed by the caller) for SPEC with the
  * marker MARKER ("CDX_ATTEMPT_KEY=..."); PC (may be NULL) caches PATH
- * lookups.  The caller sets parent, cwd, output, out_w, msg_fd, rep_w and
- * keep, and frees PL with cdx_spawn_plan_free. */
+ * lookups; it sets in_r to -1.  The caller sets parent, cwd, output,
+ * out_w, msg_fd, rep_w, keep and, for a spec with input, in_r, and frees
+ * PL with cdx_spawn_plan_free. */
 void cdx_spawn_prepare(struct cdx_pathcache *pc, struct cdx_spawn_plan *pl, const struct cdx_proc_spec *spec,
 		       const char *marker);
 void cdx_spawn_plan_free(struct cdx_spawn_plan *pl);

@@ -17,7 +17,7 @@
  * never silently lost).
  *
  * The notify command is a child process like every other: it runs through
- * the one spawner for user commands, cdx_hook_run (exec/hook.h), in the
+ * the one spawner for user commands, cdx_hook_run_opts (exec/hook.h), in the
  * project's directory, its stdout to our stderr, killed at
  * notify_timeout.
  *
@@ -265,99 +265,27 @@ static void alerts_unlock(struct cdx_store *s, struct alerts_lock *l)
 
 /* ---- notify: the alert to the rule's command ----------------------------- */
 
-/* The command gets the alert JSON on its standard input (cdx.1,
- * cdx.yml.5).  cdx_hook_run, the one spawner of user commands, gives a
- * command /dev/null for stdin and takes no input, so the JSON goes to a
- * private file (mode 0600, in $TMPDIR or /tmp, removed when the command
- * ends) and the command's shell makes that file its stdin before it runs
- * the command (with_stdin).  Should the spawner learn to feed a child's
- * stdin, stdin_file and with_stdin go and notify passes the JSON itself. */
-
-/* a new file holding JSON; its path (caller unlinks and frees), NULL with
- * ERR set when it cannot be written */
-static char *stdin_file(const char *json, struct cdx_error *err)
-{
-	const char *tmp = getenv("TMPDIR");
-	size_t len = strlen(json), off = 0;
-	char *path;
-	int fd;
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	path = cdx_xasprintf("%s/cdx-alert-XXXXXX", tmp);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		goto fail;
-	while (off < len) {
-		ssize_t w = write(fd, json + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-			close(fd);
-			unlink(path);
-			errno = e;
-			goto fail;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0) {
-		int e = errno;
-		unlink(path);
-		errno = e;
-		goto fail;
-	}
-	return path;
-fail:
-	cdx_error_set(err, CDX_EFAILED, "cannot write the alert for its notify command in %s: %s", tmp,
-		      strerror(errno));
-	free(path);
-	return NULL;
-}
-
-/* CMD preceded by `exec <'PATH';`: run by sh -c, the shell's stdin (and
- * so the command's) is PATH, and nothing else changes for CMD.  Caller
- * frees. */
-static char *with_stdin(const char *cmd, const char *path)
-{
-	struct cdx_buf b = {0};
-	const char *p;
-	cdx_buf_adds(&b, "exec <'");
-	for (p = path; *p; p++) {
-		if (*p == '\'')
-			cdx_buf_adds(&b, "'\\''");
-		else
-			cdx_buf_addc(&b, *p);
-	}
-	cdx_buf_adds(&b, "'; ");
-	cdx_buf_adds(&b, cmd);
-	cdx_buf_addc(&b, '\0');
-	return cdx_buf_detach(&b);
-}
-
-/* run CMD through cdx_hook_run (sh -c, in DIR, its stdout to our stderr)
- * with JSON on its stdin and CDX_ALERT=ALERT, CDX_ALERT_STATE=STATE in
- * its environment; killed after TIMEOUT_MS.  Its exit status, 128+N for
- * signal N, CDX_HOOK_TIMEDOUT when it was killed at the timeout; -1 with
- * ERR set when it could not run. */
+/* run CMD through cdx_hook_run_opts (sh -c, in DIR, its stdout to our
+ * stderr) with JSON on its stdin (cdx.1, cdx.yml.5) and CDX_ALERT=ALERT,
+ * CDX_ALERT_STATE=STATE in its environment; killed after TIMEOUT_MS.  A
+ * command need not read the JSON.  Its exit status, 128+N for signal N,
+ * CDX_HOOK_TIMEDOUT when it was killed at the timeout; -1 with ERR set when
+ * it could not run. */
 static int notify(const char *cmd, const char *dir, const char *json, const char *alert, const char *state,
 		  long long timeout_ms, struct cdx_error *err)
 {
+	struct cdx_hook_opts o = {0};
 	struct cdx_envv env;
-	char *path, *script;
 	int status = -1;
-	path = stdin_file(json, err);
-	if (!path)
-		return -1;
-	script = with_stdin(cmd, path);
+	o.timeout_ms = timeout_ms;
+	o.input = json;
+	o.input_len = strlen(json);
 	cdx_envv_from_environ(&env);
 	cdx_envv_set(&env, "CDX_ALERT", alert);
 	cdx_envv_set(&env, "CDX_ALERT_STATE", state);
-	if (cdx_hook_run(script, env.v, dir, timeout_ms, NULL, NULL, 0, &status, err) < 0)
+	if (cdx_hook_run_opts(cmd, env.v, dir, &o, &status, err) < 0)
 		status = -1;
 	cdx_envv_free(&env);
-	unlink(path);
-	free(script);
-	free(path);
 	return status;
 }
 

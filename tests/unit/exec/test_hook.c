@@ -258,6 +258,60 @@ static void test_capture_bounded(void **state)
 	free(out);
 }
 
+/* input on stdin (cdx_hook_run_opts): delivered whole, in DIR; a command
+ * that reads none or part of it ends normally; the timeout and the cancel
+ * flag still end one that leaves it pending */
+static void test_input(void **state)
+{
+	size_t n = 1u << 20, i;
+	char *big = malloc(n), *out = NULL, *real = realpath(dir, NULL), *want;
+	struct cdx_hook_opts o = {0};
+	struct cdx_error err = {0};
+	int status = -1;
+	int64_t t0;
+	(void)state;
+	for (i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	o.input = "{\"alert\":\"a1\"}";
+	o.input_len = strlen(o.input);
+	o.out = &out;
+	o.outmax = 4096;
+	assert_int_equal(cdx_hook_run_opts("pwd -P; cat", NULL, dir, &o, &status, &err), 0);
+	assert_int_equal(status, 0);
+	want = cdx_xasprintf("%s\n{\"alert\":\"a1\"}", real);
+	assert_string_equal(out, want);
+	free(want);
+	free(out);
+	o.input = big;
+	o.input_len = n;
+	assert_int_equal(cdx_hook_run_opts("head -c 10", NULL, dir, &o, &status, &err), 0);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, "abcdefghij");
+	free(out);
+	assert_int_equal(cdx_hook_run_opts("wc -c", NULL, dir, &o, &status, &err), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(atol(out), (long)n);
+	free(out);
+	o.out = NULL;
+	assert_int_equal(cdx_hook_run_opts("true", NULL, dir, &o, &status, &err), 0);
+	assert_int_equal(status, 0);
+	o.timeout_ms = 200;
+	t0 = ms_now();
+	assert_int_equal(cdx_hook_run_opts("sleep 30", NULL, dir, &o, &status, &err), 0);
+	assert_int_equal(status, CDX_HOOK_TIMEDOUT);
+	assert_true(ms_now() - t0 < 3000);
+	o.timeout_ms = 0;
+	cancel_flag = 1;
+	o.cancel = &cancel_flag;
+	t0 = ms_now();
+	assert_int_equal(cdx_hook_run_opts("sleep 30", NULL, dir, &o, &status, &err), 0);
+	assert_int_equal(status, 128 + SIGTERM);
+	assert_true(ms_now() - t0 < 3000);
+	cancel_flag = 0;
+	free(real);
+	free(big);
+}
+
 /* a start hook that leaves its service running returns at once */
 static void test_daemon_does_not_block(void **state)
 {
@@ -603,6 +657,7 @@ int main(void)
 	    cmocka_unit_test(test_timeout_escalates),
 	    cmocka_unit_test(test_cancel),
 	    cmocka_unit_test(test_capture_bounded),
+	    cmocka_unit_test(test_input),
 	    cmocka_unit_test(test_daemon_does_not_block),
 	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_tcp),

@@ -1,6 +1,7 @@
 /* test_runner.c — the real runner with real processes: exit codes, output
  * to log and callback, environment, direct exec, spawn failures, timeouts,
- * leftover processes, masking, cancellation, resource usage and leaks.
+ * leftover processes, masking, cancellation, resource usage, leaks, and
+ * input on stdin (exact, large, unread, pending at a timeout).
  *
  * Time bounds are generous (seconds where the runner needs milliseconds)
  * so that a slow, busy machine does not fail them.  Leftover processes are
@@ -769,6 +770,251 @@ static void test_run_one_keep(void **state)
 	free(script);
 }
 
+/* ---- input ---------------------------------------------------------------- */
+
+static int sigpipes; /* SIGPIPEs that reached the handler */
+
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+/* bytes: N bytes of every value, NULs included (caller frees) */
+static char *bytes(size_t n)
+{
+	char *b = cdx_xmalloc(n + 1);
+	size_t i;
+	for (i = 0; i < n; i++)
+		b[i] = (char)(i * 7 + i / 251);
+	return b;
+}
+
+/* the input arrives exactly, through a pipe, ending with end of input; an
+ * empty input is an empty pipe, none is /dev/null */
+static void test_input_exact(void **state)
+{
+	char *const cat[] = {"cat", NULL};
+	char *in = bytes(300000);
+	struct capture cap = {0};
+	struct cdx_proc_spec s = script_spec(NULL, 1);
+	struct cdx_proc_result res;
+	int fds = count_fds();
+	(void)state;
+
+	s.argv = cat;
+	s.input = in;
+	s.input_len = 300000;
+	res = run(&s, &cap);
+	assert_int_equal(res.end, CDX_PROC_EXITED);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(cap.out.len, 300000);
+	assert_memory_equal(cap.out.data, in, 300000);
+	cdx_buf_free(&cap.out);
+
+	memset(&cap, 0, sizeof(cap));
+	s = script_spec("test -p /dev/stdin && echo pipe; wc -c", 2);
+	s.input = "";
+	res = run(&s, &cap);
+	assert_int_equal(res.exit_code, 0);
+	assert_non_null(cap.out.data);
+	assert_string_equal(cap.out.data, "pipe\n0\n");
+	cdx_buf_free(&cap.out);
+
+	memset(&cap, 0, sizeof(cap));
+	s = script_spec("test -p /dev/stdin || echo no-pipe; cat", 3);
+	s.input_len = 5; /* no input: the length means nothing */
+	res = run(&s, &cap);
+	assert_int_equal(res.exit_code, 0);
+	assert_string_equal(cap.out.data, "no-pipe\n");
+	cdx_buf_free(&cap.out);
+
+	/* through cdx_runner_run_one too, and the spec's buffer is copied */
+	{
+		struct cdx_proc_watch w = {0};
+		struct cdx_error err = {0};
+		char *mine = cdx_xstrdup("hello, stdin\n");
+		memset(&cap, 0, sizeof(cap));
+		s = script_spec("sleep 0.1; cat", 4);
+		s.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
+		s.output = CDX_PROC_OUT_STDOUT;
+		s.input = mine;
+		s.input_len = strlen(mine);
+		w.out = capture_fn;
+		w.out_ctx = &cap;
+		assert_int_equal(cdx_runner_run_one(&s, &w, &res, &err), 0);
+		free(mine);
+		assert_int_equal(res.exit_code, 0);
+		assert_string_equal(cap.out.data, "hello, stdin\n");
+		cdx_buf_free(&cap.out);
+	}
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(count_children(), 0);
+	free(in);
+}
+
+/* input much larger than a pipe, to two slow readers at once */
+static void test_input_large(void **state)
+{
+	size_t n = 4u << 20;
+	char *in = bytes(n);
+	struct capture cap = {0};
+	struct cdx_runner *r = cdx_runner_new(capture_fn, &cap);
+	struct cdx_error err = {0};
+	struct cdx_proc_spec s = script_spec("sleep 0.2; wc -c", 1);
+	struct cdx_proc_result res;
+	(void)state;
+
+	s.input = in;
+	s.input_len = n;
+	assert_int_equal(cdx_runner_ops()->start(r, &s, &err), 0);
+	s.token = 2;
+	s.script = "head -c 1000 >/dev/null; sleep 0.2; cat | cksum";
+	assert_int_equal(cdx_runner_ops()->start(r, &s, &err), 0);
+	next_result(r, &res, 30000);
+	assert_int_equal(res.exit_code, 0);
+	next_result(r, &res, 30000);
+	assert_int_equal(res.exit_code, 0);
+	cdx_runner_free(r);
+	assert_int_equal(cap.bytes[1], 8); /* "4194304\n" */
+	assert_non_null(strstr(cap.out.data, "4194304\n"));
+	assert_non_null(strstr(cap.out.data, " 4193304\n")); /* cksum: CRC and the count read */
+	cdx_buf_free(&cap.out);
+	free(in);
+}
+
+/* a command that does not read its input, or only part of it, ends
+ * normally; the SIGPIPE of the writes never reaches our handler (nor kills
+ * us with the default action), and none is left pending */
+static void test_input_unread(void **state)
+{
+	size_t n = 1u << 20;
+	char *in = bytes(n);
+	const char *scripts[] = {"true", "exit 4", "head -c 10 >/dev/null", "exec 0<&-; sleep 0.2",
+				 "head -c 70000 >/dev/null; echo read"};
+	const int codes[] = {0, 4, 0, 0, 0};
+	struct sigaction sa, old;
+	sigset_t pending;
+	size_t i;
+	int round;
+	(void)state;
+
+	for (round = 0; round < 2; round++) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = round ? SIG_DFL : on_sigpipe;
+		sigemptyset(&sa.sa_mask);
+		assert_int_equal(sigaction(SIGPIPE, &sa, &old), 0);
+		for (i = 0; i < CDX_ARRAY_LEN(scripts); i++) {
+			struct cdx_proc_spec s = script_spec(scripts[i], i);
+			struct cdx_proc_result res;
+			s.input = in;
+			s.input_len = n;
+			res = run(&s, NULL);
+			assert_int_equal(res.end, CDX_PROC_EXITED);
+			assert_int_equal(res.exit_code, codes[i]);
+			assert_true(res.wall_us < 5000000);
+		}
+		assert_int_equal(sigpipes, 0);
+		assert_int_equal(sigpending(&pending), 0);
+		assert_false(sigismember(&pending, SIGPIPE));
+		sigaction(SIGPIPE, &old, NULL);
+	}
+	assert_int_equal(count_children(), 0);
+	free(in);
+}
+
+/* a command that never reads: the timeout, cancel_all and a run_one's
+ * cancel flag still end it while its input is pending */
+static void test_input_timeout_cancel(void **state)
+{
+	size_t n = 1u << 20;
+	char *in = bytes(n);
+	const char *u = unique();
+	char *script = cdx_xasprintf("sleep %s", u);
+	struct cdx_proc_spec s = script_spec(script, 1);
+	struct cdx_proc_result res;
+	struct cdx_runner *r;
+	struct cdx_error err = {0};
+	(void)state;
+
+	s.input = in;
+	s.input_len = n;
+	s.timeout_ms = 200;
+	s.grace_ms = 200;
+	res = run(&s, NULL);
+	assert_int_equal(res.end, CDX_PROC_TIMEDOUT);
+	assert_true(res.wall_us >= 200000 && res.wall_us < 5000000);
+
+	s.timeout_ms = 0;
+	r = cdx_runner_new(NULL, NULL);
+	assert_int_equal(cdx_runner_ops()->start(r, &s, &err), 0);
+	assert_int_equal(cdx_runner_ops()->wait(r, 200, &res), 0);
+	cdx_runner_ops()->cancel_all(r, false);
+	next_result(r, &res, 10000);
+	assert_int_equal(res.end, CDX_PROC_CANCELLED);
+	assert_true(res.wall_us < 5000000);
+	cdx_runner_free(r);
+
+	{
+		volatile sig_atomic_t cancel = 1;
+		struct cdx_proc_watch w = {0};
+		s.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
+		w.cancel = &cancel;
+		assert_int_equal(cdx_runner_run_one(&s, &w, &res, &err), 0);
+		assert_int_equal(res.end, CDX_PROC_CANCELLED);
+		assert_true(res.wall_us < 5000000);
+	}
+	{
+		/* the sleep that sh forked got the SIGTERM too, but what a
+		 * CDX_PROC_KEEP leader leaves is not waited for: it may still be
+		 * dying, re-parented to us (the subreaper of the runner above) */
+		int64_t until = cdx_now_ns() + INT64_C(5000000000);
+		while ((count_cmdline(script) || count_children()) && cdx_now_ns() < until) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			poll(NULL, 0, 10);
+		}
+	}
+	assert_int_equal(count_cmdline(script), 0);
+	assert_int_equal(count_children(), 0);
+	free(script);
+	free(in);
+}
+
+/* the write end of one attempt's input reaches no other child: A sees end
+ * of input while B, started while A's input was pending, still runs */
+static void test_input_not_inherited(void **state)
+{
+	size_t n = 1u << 20;
+	char *in = bytes(n);
+	const char *u = unique();
+	char *script = cdx_xasprintf("sleep %s", u);
+	struct cdx_runner *r = cdx_runner_new(NULL, NULL);
+	struct cdx_proc_spec a = script_spec("sleep 0.3; cat >/dev/null", 1), b = script_spec(script, 2);
+	struct cdx_proc_result res;
+	struct cdx_error err = {0};
+	(void)state;
+
+	a.input = in;
+	a.input_len = n;
+	b.input = "b"; /* another input pipe: it must not hold A's either */
+	b.input_len = 1;
+	assert_int_equal(cdx_runner_ops()->start(r, &a, &err), 0);
+	assert_int_equal(cdx_runner_ops()->start(r, &b, &err), 0);
+	next_result(r, &res, 10000);
+	assert_int_equal(res.token, 1);
+	assert_int_equal(res.end, CDX_PROC_EXITED);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(cdx_runner_ops()->running(r), 1);
+	cdx_runner_ops()->cancel_all(r, true);
+	next_result(r, &res, 10000);
+	assert_int_equal(res.token, 2);
+	cdx_runner_free(r);
+	assert_int_equal(count_cmdline(script), 0);
+	free(script);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +1035,11 @@ int main(void)
 	    cmocka_unit_test(test_many),
 	    cmocka_unit_test(test_large_output),
 	    cmocka_unit_test(test_run_one_keep),
+	    cmocka_unit_test(test_input_exact),
+	    cmocka_unit_test(test_input_large),
+	    cmocka_unit_test(test_input_unread),
+	    cmocka_unit_test(test_input_timeout_cancel),
+	    cmocka_unit_test(test_input_not_inherited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
