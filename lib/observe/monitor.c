@@ -28,16 +28,7 @@
 
 int cdx_monitor_open_read(const char *state, struct cdx_store **s, struct cdx_error *err)
 {
-	struct stat st;
-	*s = NULL;
-	if (!state)
-		state = "file:.cdx";
-	if (!strstr(state, "://")) {
-		const char *dir = strncmp(state, "file:", 5) == 0 ? state + 5 : state;
-		if (stat(dir, &st) < 0 && errno == ENOENT)
-			return 1;
-	}
-	return cdx_store_open(state, s, err);
+	return cdx_store_open_read(state, s, err);
 }
 
 void cdx_monitor_wstats(cJSON **fin, size_t n_fin, size_t skip, size_t w, struct cdx_wstats *st)

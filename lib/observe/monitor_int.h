@@ -25,7 +25,8 @@ struct cdx_wstats {
 	unsigned consec;            /* failed runs in a row at the newest end */
 };
 
-/* cdx_monitor_open_read: open STATE (NULL: "file:.cdx") for reading.  A
+/* cdx_monitor_open_read: open STATE (NULL: "file:.cdx") for reading only
+ * (cdx_store_open_read: a file store read-only).  A
  * file store that does not exist yet is empty: 1 with *S NULL, for reading
  * never creates one.  0 with *S open (cdx_store_close), -1 with ERR set. */
 int cdx_monitor_open_read(const char *state, struct cdx_store **s, struct cdx_error *err);

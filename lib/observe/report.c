@@ -699,8 +699,11 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 		cdx_error_set(err, CDX_EUSAGE, "no runs of %s: nothing is recorded in %s", pipeline, state);
 		return NULL;
 	}
-	if (cdx_store_open(state, &s, err) < 0)
+	if (cdx_store_open_read(state, &s, err) != 0) {
+		if (!s && !err->msg[0])
+			cdx_error_set(err, CDX_EUSAGE, "no runs of %s: nothing is recorded in %s", pipeline, state);
 		return NULL;
+	}
 	history = cdx_runs_recent(s, pipeline, TREND_RUNS, err);
 	if (!history)
 		goto out;

@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "base/util.h"
+#include "state/journal.h"
 
 struct cJSON;
 struct cdx_store;
@@ -110,8 +111,36 @@ void cdx_store_close(struct cdx_store *s);
  * else as cdx_store_open (0, or -1 with ERR set). */
 int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err);
 
+/* cdx_store_open_read: open the store named by URL (NULL: file:.cdx) for
+ * reading only: as cdx_store_open_existing (1 with *OUT NULL when a file
+ * store's directory does not exist), but a file store is opened read-only
+ * (cdx_store_file_open_ro), so that reading never needs write access.
+ * Appends to it fail at flush; locks fail. */
+int cdx_store_open_read(const char *url, struct cdx_store **out, struct cdx_error *err);
+
 /* cdx_store_file_open: the file store in directory DIR (created if needed) */
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err);
+/* cdx_store_file_open_ro: the file store in directory DIR, for reading: it
+ * creates nothing and writes nothing (its journal opened O_RDONLY) */
+int cdx_store_file_open_ro(const char *dir, struct cdx_store **out, struct cdx_error *err);
+
+/* cdx_store_file_journal: the journal file of file store S, NULL when S is
+ * another kind of store (borrowed, valid while S is open) */
+const char *cdx_store_file_journal(struct cdx_store *s);
+
+/* cdx_store_file_check: read every line of file store S's journal: valid
+ * records counted in *RECORDS, damaged lines (their framing or checksum is
+ * wrong) in *DAMAGED and handed to BAD (may be NULL) with their offset and
+ * length.  -1 with ERR set (CDX_EUSAGE when S is not a file store). */
+int cdx_store_file_check(struct cdx_store *s, cdx_journal_bad_fn bad, void *ctx, size_t *records,
+			 size_t *damaged, struct cdx_error *err);
+
+/* cdx_store_file_repair: move the damaged lines of file store S's journal
+ * to JOURNAL.damaged beside it (appended, never deleted) and leave a
+ * journal that reads clean (cdx_journal_repair: crash-safe); *MOVED lines
+ * moved.  -1 with ERR set (CDX_EUSAGE for another kind of store or one
+ * opened for reading). */
+int cdx_store_file_repair(struct cdx_store *s, size_t *moved, struct cdx_error *err);
 
 /* cdx_store_scan_runs: the records of the last N runs of PIPELINE, through
  * the backend's own query when it has one (see scan_runs above) */
