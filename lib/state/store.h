@@ -10,7 +10,8 @@
  *            job_count, workers
  *   attempt  one attempt of a job ended: run, job, attempt, status,
  *            exit_code, signal, start_ms, wall_ms, user_ms, sys_ms,
- *            maxrss_kb, queued_ms, log
+ *            maxrss_kb, queued_ms, log, and log_truncated (true) with
+ *            log_error when a write to the log failed (it stops there)
  *   job      a job's final status: run, job, status, attempts, duration_ms
  *   run_end  a run ended: id, status, end_ms, counts
  *
