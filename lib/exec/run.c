@@ -666,21 +666,33 @@ static void finish(struct cdx_run *r)
 		cdx_run_summary(r, cp_ms);
 }
 
-/* lost_records: whether records of R could not be written by its end (the
- * last flush failed too, or a record was refused): then ERR says how many
- * and what they were (CDX_ESTATE), for the run's exit status 4.  What a
- * store failure cost and was written after all is not a loss. */
+/* lost_records: whether records of R cannot be kept: after a store
+ * failure, the store's last flush (cdx_store_settle: Redis spills what it
+ * holds to a local file store) failed too, or a record was refused; then
+ * ERR says how many and what they were (CDX_ESTATE), for the run's exit
+ * status 4.  What a store failure delayed and was written after all is not
+ * a loss. */
 static bool lost_records(struct cdx_run *r, struct cdx_error *err)
 {
-	size_t lost = r->n_dropped + r->store->ops->pending(r->store);
-	if (!r->store_failed || !lost)
+	struct cdx_error e = {0};
+	size_t lost;
+	if (!r->store_failed)
 		return false;
+	if (cdx_store_settle(r->store, &e) == 0 && !r->n_dropped)
+		return false;
+	if (!e.msg[0])
+		e = r->store_err;
+	lost = r->n_dropped + r->store->ops->pending(r->store);
 	cdx_run_clear_status(r);
-	cdx_error_set(err, CDX_ESTATE,
-		      "cannot record run %s in %s: %s; %zu record%s of it %s lost (%s), so it will read as %s",
-		      r->id, r->store->url, r->store_err.msg, lost, lost == 1 ? "" : "s", lost == 1 ? "is" : "are",
-		      r->make_job ? "this job's attempts and result" : "attempts, job results and the run's end",
-		      r->make_job ? "incomplete" : "interrupted");
+	if (lost)
+		cdx_error_set(err, CDX_ESTATE,
+			      "cannot record run %s in %s: %s; %zu record%s of it %s lost (%s), so it will read as %s",
+			      r->id, r->store->url, e.msg, lost, lost == 1 ? "" : "s", lost == 1 ? "is" : "are",
+			      r->make_job ? "this job's attempts and result" : "attempts, job results and the run's end",
+			      r->make_job ? "incomplete" : "interrupted");
+	else
+		cdx_error_set(err, CDX_ESTATE, "cannot record run %s in %s: %s; records of it are lost", r->id,
+			      r->store->url, e.msg);
 	return true;
 }
 

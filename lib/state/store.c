@@ -111,6 +111,11 @@ int cdx_store_open_read(const char *url, struct cdx_store **out, struct cdx_erro
 	return cdx_store_file_open_ro(dir, out, err);
 }
 
+int cdx_store_settle(struct cdx_store *s, struct cdx_error *err)
+{
+	return s->ops->settle ? s->ops->settle(s, err) : s->ops->flush(s, err);
+}
+
 void cdx_store_close(struct cdx_store *s)
 {
 	if (s)

@@ -51,6 +51,11 @@ struct cdx_store_ops {
 	int (*scan)(struct cdx_store *s, cdx_store_fn fn, void *ctx, struct cdx_error *err);
 	size_t (*pending)(struct cdx_store *s);
 	void (*close)(struct cdx_store *s);
+	/* settle: a writer's last flush before close: every buffered record
+	 * written, or put where it is kept for later (Redis: spilled to a
+	 * local file store); -1 with ERR set when some cannot be (they will
+	 * be lost).  NULL: flush (cdx_store_settle) */
+	int (*settle)(struct cdx_store *s, struct cdx_error *err);
 
 	/* Locks: one holder per NAME ("deploy:APP:ENV"), for deployments and
 	 * rollbacks.  HOLDER is an object saying who (user, host, pid,
@@ -111,6 +116,9 @@ void cdx_store_close(struct cdx_store *s);
  * file store whose directory does not exist (nothing is recorded there),
  * else as cdx_store_open (0, or -1 with ERR set). */
 int cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err);
+
+/* cdx_store_settle: S's settle, else its flush (see settle above) */
+int cdx_store_settle(struct cdx_store *s, struct cdx_error *err);
 
 /* cdx_store_open_read: open the store named by URL (NULL: file:.cdx) for
  * reading only: as cdx_store_open_existing (1 with *OUT NULL when a file
