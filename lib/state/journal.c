@@ -29,6 +29,14 @@
  * lock.  A failed write or fdatasync is undone with ftruncate (still under
  * the lock) and the records stay buffered.
  *
+ * Repair (cdx_journal_repair) is the one exception to append-only: under
+ * the exclusive lock it writes the valid lines to a new file, fsyncs it and
+ * renames it over the journal.  So every lock is taken by lock_current,
+ * which checks, once it holds the lock, that the path still names the file
+ * it locked, and else opens the path again and learns it from offset 0.
+ * A read-only handle (cdx_journal_open_ro) opens O_RDONLY, takes shared
+ * locks only and never cuts a torn tail: the tail is just not read.
+ *
  * A handle belongs to the process that opened it: flock locks belong to the
  * open file description, which fork shares, so a child must open its own
  * handle; sync refuses in another process, and close does not sync there.
