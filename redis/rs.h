@@ -78,6 +78,8 @@ struct redis_store {
 	int64_t retry_ns;        /* no reconnect before this (monotonic) */
 	int64_t backoff_ms;      /* next backoff, BACKOFF_MIN_MS..BACKOFF_MAX_MS */
 	bool lost_warned;        /* "lost the connection" said once */
+	long long timeout_ms;    /* the connection's command timeout now (for
+				    messages: a silent server "timed out") */
 	struct cdx_store *spill; /* the file store records went to, or NULL */
 	struct rs_batch *fl;     /* batches sent, not yet acknowledged, oldest
 				    first; they cover pend[0..sent) */
@@ -106,6 +108,15 @@ int cdx_rs_eval(struct redis_store *r, int i, int argc, const char **argv, const
 int cdx_rs_load_script(struct redis_store *r, int i, struct cdx_error *err);
 void cdx_rs_sleep_ms(long long ms);
 struct timeval cdx_rs_tv_ms(long long ms);
+/* cdx_rs_set_timeout: set the open connection's command timeout to MS
+ * (0: none) and remember it for cdx_rs_errstr */
+void cdx_rs_set_timeout(struct redis_store *r, long long ms);
+/* cdx_rs_errstr: why the connection failed, for a message: hiredis's text,
+ * except that a read or connect that ran out of time ("Resource
+ * temporarily unavailable") says that it timed out and after how long
+ * (BUF, N bytes, may be used); "connection closed" when hiredis says
+ * nothing */
+const char *cdx_rs_errstr(const struct redis_store *r, char *buf, size_t n);
 
 /* ---- rs_append.c: records and flushing ----------------------------------
  * (append, flush and pending are the store ops of state/store.h) */

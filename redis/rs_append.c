@@ -525,8 +525,8 @@ static int rs_write_cmd(struct redis_store *r, const struct cdx_buf *cmd, struct
 				break;
 	}
 	if (!done) {
-		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
-			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		char why[128];
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr, cdx_rs_errstr(r, why, sizeof(why)));
 		cdx_rs_drop(r);
 		return -1;
 	}
@@ -555,8 +555,9 @@ enum cdx_fenced_result cdx_rs_send_fenced(struct redis_store *r, const struct rs
 		if (rs_write_cmd(r, &r->cmd, err) < 0)
 			break;
 		if (redisGetReply(r->c, &v) != REDIS_OK || !v) {
+			char why[128];
 			cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
-				      r->c->errstr[0] ? r->c->errstr : "connection closed");
+				      cdx_rs_errstr(r, why, sizeof(why)));
 			cdx_rs_drop(r);
 			break;
 		}
@@ -601,8 +602,8 @@ static int rs_ack(struct redis_store *r, struct cdx_error *err)
 	redisReply *rep;
 	size_t i, n = r->fl[0].n;
 	if (redisGetReply(r->c, &v) != REDIS_OK || !v) {
-		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
-			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		char why[128];
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr, cdx_rs_errstr(r, why, sizeof(why)));
 		cdx_rs_drop(r);
 		return -1;
 	}

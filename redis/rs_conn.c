@@ -36,6 +36,30 @@ struct timeval cdx_rs_tv_ms(long long ms)
 	return tv;
 }
 
+void cdx_rs_set_timeout(struct redis_store *r, long long ms)
+{
+	r->timeout_ms = ms;
+	if (r->c)
+		redisSetTimeout(r->c, cdx_rs_tv_ms(ms));
+}
+
+const char *cdx_rs_errstr(const struct redis_store *r, char *buf, size_t n)
+{
+	const char *e = r->c && r->c->errstr[0] ? r->c->errstr : NULL;
+	if (!e)
+		return "connection closed";
+	/* hiredis reports a socket timeout as the errno of the read
+	 * (EAGAIN) or connect (ETIMEDOUT, EINPROGRESS) that ran out of time */
+	if ((strcmp(e, strerror(EAGAIN)) == 0 || strcmp(e, strerror(EWOULDBLOCK)) == 0 ||
+	     strcmp(e, strerror(ETIMEDOUT)) == 0 || strcmp(e, strerror(EINPROGRESS)) == 0 ||
+	     strstr(e, "timeout")) &&
+	    r->timeout_ms > 0) {
+		snprintf(buf, n, "timed out: no answer within %.1f s", (double)r->timeout_ms / 1000);
+		return buf;
+	}
+	return e;
+}
+
 /* a command on the open connection; *OUT (caller frees with
  * freeReplyObject) is the reply, which may be an error reply.  -1 with ERR
  * set when the connection failed (it is then dropped). */
@@ -51,8 +75,8 @@ static int rs_raw(struct redis_store *r, int argc, const char **argv, const size
 		return -1;
 	rep = redisCommandArgv(r->c, argc, argv, lens);
 	if (!rep) {
-		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
-			      r->c->errstr[0] ? r->c->errstr : "connection closed");
+		char why[128];
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr, cdx_rs_errstr(r, why, sizeof(why)));
 		cdx_rs_drop(r);
 		return -1;
 	}
@@ -102,14 +126,16 @@ int cdx_rs_connect(struct redis_store *r, struct cdx_error *err)
 	redisReply *rep;
 	int i;
 	cdx_rs_drop(r);
+	r->timeout_ms = CONNECT_TIMEOUT_MS;
 	r->c = redisConnectWithTimeout(r->host, r->port, cdx_rs_tv_ms(CONNECT_TIMEOUT_MS));
 	if (!r->c || r->c->err) {
+		char why[128];
 		cdx_error_set(err, CDX_ESTATE, "cannot reach redis at %s: %s", r->addr,
-			      r->c ? r->c->errstr : "out of memory");
+			      r->c ? cdx_rs_errstr(r, why, sizeof(why)) : "out of memory");
 		cdx_rs_drop(r);
 		return -1;
 	}
-	redisSetTimeout(r->c, cdx_rs_tv_ms(COMMAND_TIMEOUT_MS));
+	cdx_rs_set_timeout(r, COMMAND_TIMEOUT_MS);
 	redisEnableKeepAlive(r->c);
 	if (r->pass) {
 		const char *argv[3] = {"AUTH", r->user ? r->user : r->pass, r->pass};

@@ -138,7 +138,7 @@ int cdx_rs_tail(struct cdx_store *s, char cursor[64], long long wait_ms, cdx_sto
 			snprintf(block, sizeof(block), "%lld", wait_ms < 0 ? 0LL : wait_ms);
 			argv[argc++] = "BLOCK";
 			argv[argc++] = block;
-			redisSetTimeout(r->c, cdx_rs_tv_ms(wait_ms < 0 ? 0 : wait_ms + COMMAND_TIMEOUT_MS));
+			cdx_rs_set_timeout(r, wait_ms < 0 ? 0 : wait_ms + COMMAND_TIMEOUT_MS);
 		}
 		argv[argc++] = "STREAMS";
 		argv[argc++] = key;
@@ -146,8 +146,8 @@ int cdx_rs_tail(struct cdx_store *s, char cursor[64], long long wait_ms, cdx_sto
 		for (i = 0; i < (size_t)argc; i++)
 			lens[i] = strlen(argv[i]);
 		rc = cdx_rs_cmd(r, argc, argv, lens, &rep, err);
-		if (blocking && r->c)
-			redisSetTimeout(r->c, cdx_rs_tv_ms(COMMAND_TIMEOUT_MS));
+		if (blocking)
+			cdx_rs_set_timeout(r, COMMAND_TIMEOUT_MS);
 		if (rc < 0)
 			break;
 		/* [[key, [entries]]] or nil */

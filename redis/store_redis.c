@@ -76,22 +76,33 @@ static void rs_free(struct redis_store *r)
 	free(r);
 }
 
-static void rs_close(struct cdx_store *s)
+/* rs_settle: the last flush of a writer: a few last attempts to send what
+ * is held, then spill it to the local file store; -1 with ERR set when
+ * records could be neither sent nor spilled (they are lost) */
+static int rs_settle(struct cdx_store *s, struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
-	struct cdx_error err = {0};
+	struct cdx_error e = {0};
 	int64_t until = cdx_now_ns() + CLOSE_WAIT_MS * 1000000LL;
 	if (!r->spill && r->n_pend) {
 		/* a few last attempts, then spill: never drop a record */
-		while (cdx_rs_flush_held(r, true, &err) < 0 && r->n_pend && !r->c && cdx_now_ns() < until)
+		while (cdx_rs_flush_held(r, true, &e) < 0 && r->n_pend && !r->c && cdx_now_ns() < until)
 			cdx_rs_sleep_ms(200);
-		if (r->n_pend && cdx_rs_spill(r, err.msg, &err) < 0)
-			fprintf(stderr, "cdx: error: %zu records could not be spilled: %s\n", r->n_pend,
-				err.msg);
+		if (r->n_pend && cdx_rs_spill(r, e.msg, &e) < 0)
+			return cdx_error_set(err, CDX_ESTATE, "%zu records could not be spilled: %s", r->n_pend,
+					     e.msg);
 	}
-	if (r->spill && r->spill->ops->flush(r->spill, &err) < 0)
-		fprintf(stderr, "cdx: error: cannot write spilled records: %s\n", err.msg);
-	rs_free(r);
+	if (r->spill && r->spill->ops->flush(r->spill, &e) < 0)
+		return cdx_error_set(err, CDX_ESTATE, "cannot write spilled records: %s", e.msg);
+	return 0;
+}
+
+static void rs_close(struct cdx_store *s)
+{
+	struct cdx_error err = {0};
+	if (rs_settle(s, &err) < 0)
+		fprintf(stderr, "cdx: error: %s\n", err.msg);
+	rs_free((struct redis_store *)s);
 }
 
 static const struct cdx_store_ops redis_ops = {
@@ -100,6 +111,7 @@ static const struct cdx_store_ops redis_ops = {
     .scan = cdx_rs_scan,
     .pending = cdx_rs_pending,
     .close = rs_close,
+    .settle = rs_settle,
     .lock = cdx_rs_lock,
     .renew = cdx_rs_renew,
     .unlock = cdx_rs_unlock,

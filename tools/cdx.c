@@ -262,15 +262,25 @@ const struct cli_command cli_commands[] = {
 	 "\n"
 	 "Print the absolute path of the GNU Make module cdx.so, for\n"
 	 "`load $(shell cdx plugin-path)` in a Makefile.\n"},
-	{"state", cmd_state, "state copy SRC DST",
+	{"state", cmd_state, "state copy SRC DST | state check [--repair] [STORE]",
 	 "usage: cdx state copy SRC DST\n"
+	 "       cdx state check [--repair] [STORE]\n"
 	 "\n"
-	 "Copy every record of state store SRC to DST, oldest first, e.g. from\n"
-	 "file:.cdx to redis://host:6379 or back. Records DST holds already are\n"
-	 "skipped, so a copy can be repeated; SRC is only read. Also loads records\n"
-	 "that a run spilled to a local file store while Redis was unreachable.\n"
+	 "copy: copy every record of state store SRC to DST, oldest first, e.g.\n"
+	 "from file:.cdx to redis://host:6379 or back. Records DST holds already\n"
+	 "are skipped, so a copy can be repeated; SRC is only read. Also loads\n"
+	 "records that a run spilled to a local file store while Redis was\n"
+	 "unreachable.\n"
 	 "\n"
-	 "Exit status: 0 copied, 2 usage error or no SRC, 4 a store is unreachable.\n"},
+	 "check: read every record of a file store's journal (STORE, default the\n"
+	 "--state one) and list the damaged ones (wrong checksum or framing) with\n"
+	 "their byte offset; readers skip them with a warning. --repair moves them\n"
+	 "to JOURNAL.damaged (never deleted) and leaves a journal that reads clean,\n"
+	 "replaced crash-safely (written beside it, synced, renamed).\n"
+	 "\n"
+	 "Exit status: copy: 0 copied, 2 usage error or no SRC, 4 a store is\n"
+	 "unreachable; check: 0 clean, 1 damage found (and with --repair moved\n"
+	 "aside), 2 usage error, 4 the store cannot be read or repaired.\n"},
 	{NULL, NULL, NULL, NULL},
 };
 

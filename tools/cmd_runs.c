@@ -109,6 +109,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 				printf("  [#%.0f %s %.2fs", cdx_jn(a, "attempt"), cdx_js(a, "status"), cdx_jn(a, "wall_ms") / 1000);
 				if (cJSON_GetObjectItem(a, "exit_code"))
 					printf(" exit %.0f", cdx_jn(a, "exit_code"));
+				if (cdx_jb(a, "log_truncated", false))
+					printf(" log truncated");
 				printf("]");
 			}
 			printf("\n");
@@ -126,7 +128,7 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 	long want = 0;
 	struct cdx_error err = {0};
 	struct cli_opts p;
-	cJSON *run, *j, *a;
+	cJSON *run, *j, *a, *at = NULL;
 	char *buf;
 	size_t len;
 	cli_opts_begin(&p, g, "logs", argc, argv, "", logs_longs, 2);
@@ -149,8 +151,10 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 		if (strcmp(cdx_js(j, "id"), job) != 0)
 			continue;
 		cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
-			if (!want || (long)cdx_jn(a, "attempt") == want)
+			if (!want || (long)cdx_jn(a, "attempt") == want) {
 				log = cdx_jsn(a, "log");
+				at = a;
+			}
 	}
 	if (!log) {
 		cli_error("logs: no log of %s%s in run %s", job, want ? " for that attempt" : "", id);
@@ -163,6 +167,12 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 	}
 	fwrite(buf, 1, len, stdout);
 	free(buf);
+	if (cJSON_IsTrue(cJSON_GetObjectItem(at, "log_truncated"))) {
+		/* after the log, so that it is the last thing a reader sees */
+		fflush(stdout);
+		fprintf(stderr, "cdx: logs: the log of %s (attempt %.0f) is truncated: it stops where a write failed (%s)\n",
+			job, cdx_jn(at, "attempt"), cdx_js(at, "log_error"));
+	}
 	cJSON_Delete(run);
 	return 0;
 }

@@ -1,5 +1,7 @@
 /* cmd_state.c — `cdx state copy SRC DST`: move recorded history between
- * state stores (file: and redis://, either way).
+ * state stores (file: and redis://, either way); `cdx state check
+ * [--repair] [STORE]`: find the damaged records of a file store's journal
+ * and, with --repair, move them aside (cdx_store_file_repair).
  *
  * Every record of SRC is read oldest first and appended to DST in the same
  * order, flushed in groups of COPY_GROUP.  Records that DST holds already
@@ -9,9 +11,12 @@
  * file store that does not exist is an error, not an empty store. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tools/cli.h"
 #include "base/map.h"
@@ -65,11 +70,11 @@ static int copy_one(void *ctx, const cJSON *rec)
 /* open URL; a file store must exist already when MUST_EXIST */
 static int open_url(const char *url, bool must_exist, struct cdx_store **s, struct cdx_error *err)
 {
-	int rc;
+	enum cdx_open_result rc;
 	if (!must_exist)
 		return cdx_store_open(url, s, err);
 	rc = cdx_store_open_existing(url, s, err);
-	if (rc == 1)
+	if (rc == CDX_OPEN_NONE)
 		return cdx_error_set(err, CDX_EUSAGE, "no state store at %s: %s", url, strerror(ENOENT));
 	return rc;
 }
@@ -109,18 +114,111 @@ static int state_copy(const char *src_url, const char *dst_url)
 	return rc;
 }
 
+/* ---- check ---------------------------------------------------------------- */
+
+/* the first bytes of a damaged line shown by check */
+#define CHECK_SHOW 72
+
+struct check_ctx {
+	const char *journal;
+	int fd; /* the journal, to show what a damaged line holds; -1 */
+};
+
+static void check_bad(void *ctx, off_t at, size_t len)
+{
+	struct check_ctx *c = ctx;
+	char buf[CHECK_SHOW + 1];
+	size_t n = len < CHECK_SHOW ? len : CHECK_SHOW, i;
+	ssize_t got = c->fd >= 0 ? pread(c->fd, buf, n, at) : -1;
+	buf[got > 0 ? got : 0] = '\0';
+	for (i = 0; buf[i]; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f)
+			buf[i] = '?';
+	printf("%s: byte %lld: damaged record (%zu bytes): %s%s\n", c->journal, (long long)at, len, buf,
+	       len > n ? "..." : "");
+}
+
+static int state_check(const char *url, bool repair)
+{
+	struct cdx_store *s = NULL;
+	struct cdx_error err = {0};
+	struct check_ctx c = {NULL, -1};
+	size_t records = 0, damaged = 0, moved = 0;
+	int rc;
+	if (strstr(url, "://"))
+		return cli_usage_error("state", "check reads file stores; %s is not one", url);
+	/* only --repair writes: a check needs no write access */
+	rc = repair ? cdx_store_open_existing(url, &s, &err) : cdx_store_open_read(url, &s, &err);
+	if (rc == CDX_OPEN_NONE) {
+		cli_error("state check: no state store at %s", url);
+		return CDX_EUSAGE;
+	}
+	if (rc < 0) {
+		cli_error("state check: %s", err.msg);
+		return err.code;
+	}
+	c.journal = cdx_store_file_journal(s);
+	c.fd = open(c.journal, O_RDONLY | O_CLOEXEC);
+	if (cdx_store_file_check(s, check_bad, &c, &records, &damaged, &err) < 0) {
+		cli_error("state check: %s", err.msg);
+		rc = err.code;
+		goto out;
+	}
+	if (!damaged) {
+		printf("%s: %zu record%s, no damage\n", c.journal, records, records == 1 ? "" : "s");
+		rc = 0;
+		goto out;
+	}
+	rc = 1;
+	if (!repair) {
+		printf("%s: %zu damaged record%s (readers skip %s), %zu intact; `cdx state check --repair` moves "
+		       "%s to %s.damaged\n",
+		       c.journal, damaged, damaged == 1 ? "" : "s", damaged == 1 ? "it" : "them", records,
+		       damaged == 1 ? "it" : "them", c.journal);
+		goto out;
+	}
+	if (cdx_store_file_repair(s, &moved, &err) < 0) {
+		cli_error("state check: %s", err.msg);
+		rc = err.code;
+		goto out;
+	}
+	printf("%s: moved %zu damaged record%s to %s.damaged; the journal reads clean\n", c.journal, moved,
+	       moved == 1 ? "" : "s", c.journal);
+out:
+	if (c.fd >= 0)
+		close(c.fd);
+	cdx_store_close(s);
+	return rc;
+}
+
+enum { OPT_REPAIR = CLI_OPT_OWN };
+
+static const struct option state_longs[] = {{"repair", no_argument, NULL, OPT_REPAIR}, {0}};
+
 int cmd_state(struct cli *g, int argc, char **argv)
 {
 	struct cli_opts p;
-	cli_opts_begin(&p, g, "state", argc, argv, "", NULL, SIZE_MAX);
+	bool repair = false;
+	cli_opts_begin(&p, g, "state", argc, argv, "", state_longs, SIZE_MAX);
 	while (cli_opts_next(&p))
-		;
+		repair = true; /* --repair */
 	if (p.status)
 		return p.status;
 	if (p.n_pos < 1)
-		return cli_usage_error("state", "missing subcommand (copy)");
+		return cli_usage_error("state", "missing subcommand (copy, check)");
+	if (strcmp(argv[1], "check") == 0) {
+		const char *url;
+		if (p.n_pos > 2)
+			return cli_usage_error("state", "check takes at most one STORE");
+		url = p.n_pos == 2 ? argv[2] : cli_state(g);
+		if (!url)
+			return CDX_EUSAGE;
+		return state_check(url, repair);
+	}
 	if (strcmp(argv[1], "copy") != 0)
-		return cli_usage_error("state", "unknown subcommand '%s' (copy)", argv[1]);
+		return cli_usage_error("state", "unknown subcommand '%s' (copy, check)", argv[1]);
+	if (repair)
+		return cli_usage_error("state", "--repair goes with check");
 	if (p.n_pos != 3)
 		return cli_usage_error("state", "copy takes SRC and DST");
 	if (strcmp(argv[2], argv[3]) == 0)

@@ -84,8 +84,10 @@ static void set_var(struct cdx_vars *vs, const char *name, const char *value, bo
 static void record(struct cdx_run *r, cJSON *rec, bool now)
 {
 	struct cdx_error err = {0};
-	if (r->store->ops->append(r->store, rec, &err) < 0 ||
-	    (now && r->store->ops->flush(r->store, &err) < 0)) {
+	bool appended = r->store->ops->append(r->store, rec, &err) == 0;
+	if (!appended)
+		r->n_dropped++; /* not buffered: lost for good */
+	if (!appended || (now && r->store->ops->flush(r->store, &err) < 0)) {
 		if (!r->store_failed) {
 			r->store_failed = true;
 			r->store_err = err;
@@ -274,6 +276,14 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	if (res->end != CDX_PROC_SPAWNFAIL) {
 		char *lp = log_path(r, j, attempt);
 		cJSON_AddStringToObject(rec, "log", lp);
+		if (res->log_errno) {
+			/* the log stops where a write failed (a full disk) */
+			cJSON_AddBoolToObject(rec, "log_truncated", true);
+			cJSON_AddStringToObject(rec, "log_error", strerror(res->log_errno));
+			cdx_run_clear_status(r);
+			fprintf(stderr, "cdx: warning: the log of %s (attempt %d) is truncated: cannot write %s: %s\n",
+				job->id, attempt, lp, strerror(res->log_errno));
+		}
 		free(lp);
 	}
 	if (!jr->attempt_recs)
@@ -596,7 +606,7 @@ static int begin(struct cdx_run *r, struct cdx_error *err)
 
 /* finish: the critical path of what really ran, the run_end record and
  * the summary (a make job: only make the records durable) */
-static void finish(struct cdx_run *r, struct cdx_error *err)
+static void finish(struct cdx_run *r)
 {
 	const struct cdx_pipeline *p = r->p;
 	double *actual, cp_ms = 0;
@@ -612,9 +622,13 @@ static void finish(struct cdx_run *r, struct cdx_error *err)
 	free(path);
 
 	if (r->make_job) {
-		/* make's exit ends the run (see cmd_job.c); make the records durable */
-		if (r->store->ops->flush(r->store, err) < 0)
-			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err->msg);
+		/* make's exit ends the run (see cmd_job.c); make the records
+		 * durable (lost_records says what a failure lost) */
+		struct cdx_error ferr = {0};
+		if (r->store->ops->flush(r->store, &ferr) < 0 && !r->store_failed) {
+			r->store_failed = true;
+			r->store_err = ferr;
+		}
 		return;
 	}
 	rec = cJSON_CreateObject();
@@ -634,6 +648,36 @@ static void finish(struct cdx_run *r, struct cdx_error *err)
 	record(r, rec, true);
 	if (!r->o.json)
 		cdx_run_summary(r, cp_ms);
+}
+
+/* lost_records: whether records of R cannot be kept: after a store
+ * failure, the store's last flush (cdx_store_settle: Redis spills what it
+ * holds to a local file store) failed too, or a record was refused; then
+ * ERR says how many and what they were (CDX_ESTATE), for the run's exit
+ * status 4.  What a store failure delayed and was written after all is not
+ * a loss. */
+static bool lost_records(struct cdx_run *r, struct cdx_error *err)
+{
+	struct cdx_error e = {0};
+	size_t lost;
+	if (!r->store_failed)
+		return false;
+	if (cdx_store_settle(r->store, &e) == 0 && !r->n_dropped)
+		return false;
+	if (!e.msg[0])
+		e = r->store_err;
+	lost = r->n_dropped + r->store->ops->pending(r->store);
+	cdx_run_clear_status(r);
+	if (lost)
+		cdx_error_set(err, CDX_ESTATE,
+			      "cannot record run %s in %s: %s; %zu record%s of it %s lost (%s), so it will read as %s",
+			      r->id, r->store->url, e.msg, lost, lost == 1 ? "" : "s", lost == 1 ? "is" : "are",
+			      r->make_job ? "this job's attempts and result" : "attempts, job results and the run's end",
+			      r->make_job ? "incomplete" : "interrupted");
+	else
+		cdx_error_set(err, CDX_ESTATE, "cannot record run %s in %s: %s; records of it are lost", r->id,
+			      r->store->url, e.msg);
+	return true;
 }
 
 int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
@@ -680,10 +724,12 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	r->runner = NULL;
 	scratch_free(r);
 	r->end_ms = cdx_wall_ms();
-	finish(r, err);
+	finish(r);
 
 	cdx_concurrency_release(r->slot);
 	r->slot = NULL;
+	if (lost_records(r, err))
+		return -1;
 	switch (r->state) {
 	case CDX_RUN_SUCCESS: return 0;
 	case CDX_RUN_CANCELLED: return CDX_EINTR;

@@ -74,6 +74,7 @@ struct cdx_run {
 	bool *log_dir_made;     /* per stage: its log directory exists */
 	struct cdx_error store_err; /* first store failure, reported once */
 	bool store_failed;
+	size_t n_dropped;       /* records the store refused outright (not buffered) */
 	struct cdx_slot *slot;  /* concurrency group slot, or NULL */
 	/* one job of a make-driven run (cdx_run_set_make_job), else all zero */
 	bool make_job;          /* record attempts and jobs only; no run end,

@@ -340,8 +340,10 @@ static void emit(struct cdx_runner *r, struct cdx_attempt *a)
 	if (!r->masked.len)
 		return;
 	if (a->log_fd >= 0 && !a->log_failed && write_all(a->log_fd, r->masked.data, r->masked.len) < 0) {
-		char *msg = cdx_xasprintf("cdx: cannot write log %s: %s\n", a->log_path, strerror(errno));
+		int e = errno ? errno : EIO;
+		char *msg = cdx_xasprintf("cdx: cannot write log %s: %s\n", a->log_path, strerror(e));
 		a->log_failed = true;
+		a->log_errno = e;
 		if (r->out)
 			r->out(r->out_ctx, a->token, msg, strlen(msg));
 		free(msg);
@@ -540,6 +542,7 @@ static void fill_result(const struct cdx_attempt *a, struct cdx_proc_result *res
 	res->user_us = tv_us(a->ru.ru_utime);
 	res->sys_us = tv_us(a->ru.ru_stime);
 	res->maxrss_kb = a->ru.ru_maxrss;
+	res->log_errno = a->log_errno;
 	if (WIFEXITED(st)) {
 		res->exit_code = WEXITSTATUS(st);
 		res->term_signal = a->timed_out || a->cancelled ? a->sent : 0;

@@ -117,6 +117,9 @@ struct cdx_proc_result {
 	int64_t sys_us;        /* system CPU, us */
 	long maxrss_kb;        /* peak resident set size, KiB */
 	char error[256];       /* SPAWNFAIL reason, else empty */
+	int log_errno;         /* a write to spec->log_path failed with this errno (ENOSPC:
+				* the disk is full) and the log stops there: it is truncated;
+				* 0 when the log is whole */
 };
 
 /* Called with masked output of an attempt, as it arrives. */

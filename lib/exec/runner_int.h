@@ -38,6 +38,7 @@ struct cdx_attempt {
 	char *cwd;              /* copy of spec->cwd, for messages; NULL = inherited */
 	char *log_path;         /* copy of spec->log_path, for messages */
 	bool log_failed;        /* a log write failed (reported once) */
+	int log_errno;          /* its errno: the log is truncated */
 	int64_t start_ns;       /* monotonic, at vfork */
 	int64_t start_ms;       /* wall clock, at vfork */
 	int64_t deadline_ns;    /* monotonic time of the timeout; 0 = none */

@@ -517,7 +517,7 @@ cJSON *cdx_monitor_alerts(const char *state, const struct cdx_project *pr, const
 	}
 	if (!pr || !cdx_project_monitoring(pr)->n_alerts)
 		return cJSON_CreateArray();
-	rc = cdx_store_open_existing(state, &s, err);
+	rc = cdx_store_open_existing(state, &s, err); /* alerts record their events */
 	if (rc < 0)
 		return NULL;
 	if (rc > 0)

@@ -281,8 +281,8 @@ char *cdx_monitor_metrics(const char *state, struct cdx_error *err)
 	struct cdx_store *s;
 	struct metrics m;
 	struct cdx_buf out = {0};
-	int rc = cdx_store_open_existing(state, &s, err);
-	if (rc < 0)
+	enum cdx_open_result rc = cdx_store_open_read(state, &s, err);
+	if (rc == CDX_OPEN_ERROR)
 		return NULL;
 	memset(&m, 0, sizeof(m));
 	m.counters = cJSON_CreateObject();

@@ -446,13 +446,13 @@ cJSON *cdx_monitor_health(const char *state, const char *pipeline, const struct 
 {
 	struct cdx_store *s;
 	cJSON *h;
-	int rc;
+	enum cdx_open_result rc;
 	if (!pipeline || !cdx_name_valid(pipeline)) {
 		cdx_error_set(err, CDX_EUSAGE, "'%s' is not a pipeline name", pipeline ? pipeline : "");
 		return NULL;
 	}
-	rc = cdx_store_open_existing(state, &s, err);
-	if (rc < 0)
+	rc = cdx_store_open_read(state, &s, err);
+	if (rc == CDX_OPEN_ERROR)
 		return NULL;
 	h = cdx_monitor_health_in(s, pipeline, pr ? cdx_project_monitoring(pr) : NULL, window, err);
 	cdx_store_close(s);

@@ -693,12 +693,12 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 	}
 	if (!state)
 		state = "file:.cdx";
-	rc = cdx_store_open_existing(state, &s, err);
-	if (rc == 1) {
+	rc = cdx_store_open_read(state, &s, err);
+	if (rc == CDX_OPEN_NONE) {
 		cdx_error_set(err, CDX_EUSAGE, "no runs of %s: nothing is recorded in %s", pipeline, state);
 		return NULL;
 	}
-	if (rc < 0)
+	if (rc == CDX_OPEN_ERROR)
 		return NULL;
 	history = cdx_runs_recent(s, pipeline, TREND_RUNS, err);
 	if (!history)

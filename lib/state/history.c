@@ -80,7 +80,7 @@ void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, dou
 {
 	struct cdx_store *s;
 	struct cdx_error err = {0};
-	if (cdx_store_open_existing(state, &s, &err) != CDX_OPEN_OK)
+	if (cdx_store_open_read(state, &s, &err) != CDX_OPEN_OK)
 		return;
 	cdx_history_weights(s, p, w);
 	cdx_store_close(s);
@@ -89,7 +89,7 @@ void cdx_history_weights_at(const char *state, const struct cdx_pipeline *p, dou
 int cdx_history_scan_at(const char *state, cdx_store_fn fn, void *ctx, struct cdx_error *err)
 {
 	struct cdx_store *s;
-	enum cdx_open_result o = cdx_store_open_existing(state, &s, err);
+	enum cdx_open_result o = cdx_store_open_read(state, &s, err);
 	int rc;
 	if (o != CDX_OPEN_OK)
 		return o == CDX_OPEN_ERROR ? -1 : 0;

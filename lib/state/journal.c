@@ -29,6 +29,14 @@
  * lock.  A failed write or fdatasync is undone with ftruncate (still under
  * the lock) and the records stay buffered.
  *
+ * Repair (cdx_journal_repair) is the one exception to append-only: under
+ * the exclusive lock it writes the valid lines to a new file, fsyncs it and
+ * renames it over the journal.  So every lock is taken by lock_current,
+ * which checks, once it holds the lock, that the path still names the file
+ * it locked, and else opens the path again and learns it from offset 0.
+ * A read-only handle (cdx_journal_open_ro) opens O_RDONLY, takes shared
+ * locks only and never cuts a torn tail: the tail is just not read.
+ *
  * A handle belongs to the process that opened it: flock locks belong to the
  * open file description, which fork shares, so a child must open its own
  * handle; sync refuses in another process, and close does not sync there.
@@ -63,7 +71,9 @@
 
 struct cdx_journal {
 	char *path;          /* as given to cdx_journal_open, for messages */
-	int fd;              /* O_RDWR | O_APPEND | O_CLOEXEC; -1 when not open */
+	int fd;              /* O_RDWR | O_APPEND | O_CLOEXEC (O_RDONLY when ro); -1 when
+			      * not open (ro only: there is no file yet) */
+	bool ro;             /* opened for reading: never writes, cuts or creates */
 	pid_t pid;           /* the process that opened it, the only one that syncs */
 	off_t end;           /* end of the last valid record seen: a line boundary */
 	uint64_t last_seq;   /* seq of that record; 0 when there is none */
@@ -166,6 +176,42 @@ static void unlock_fd(struct cdx_journal *j)
 {
 	/* fails only for a bad fd; the lock goes with the fd at close anyway */
 	(void)flock(j->fd, LOCK_UN);
+}
+
+/* lock_current: take the flock OP on the file that j->path names now.
+ * `cdx state check --repair` replaces the journal by rename (under an
+ * exclusive lock of the old file), so a handle whose file is no longer
+ * the path's opens the path again, under the lock, and learns it anew.
+ * A read-only handle without a file (there was none) looks again; 1 when
+ * there still is none (nothing locked). */
+static int lock_current(struct cdx_journal *j, int op, struct cdx_error *err)
+{
+	for (;;) {
+		struct stat a, b;
+		int fd;
+		if (j->fd >= 0) {
+			if (lock_fd(j, op, err) < 0)
+				return -1;
+			if (stat(j->path, &a) < 0 || (fstat(j->fd, &b) == 0 && a.st_ino == b.st_ino &&
+						       a.st_dev == b.st_dev))
+				return 0; /* the same file (or the path is gone: keep it) */
+			unlock_fd(j);
+		}
+		do
+			fd = open(j->path, (j->ro ? O_RDONLY : O_RDWR | O_APPEND) | O_CLOEXEC);
+		while (fd < 0 && errno == EINTR);
+		if (fd < 0 && j->fd < 0 && errno == ENOENT)
+			return 1;
+		if (fd < 0)
+			return cdx_error_set(err, CDX_ESTATE, "cannot open journal %s: %s", j->path,
+					     strerror(errno));
+		if (j->fd >= 0)
+			close(j->fd);
+		j->fd = fd;
+		j->end = 0;
+		j->last_seq = 0;
+		j->win_len = 0;
+	}
 }
 
 /* read_exact: N bytes at OFF into BUF.  The caller knows they exist, so a
@@ -324,13 +370,15 @@ static void journal_free(struct cdx_journal *j)
 /* open_file: open j->path, creating it when missing; *CREATED says which */
 static int open_file(struct cdx_journal *j, bool *created, struct cdx_error *err)
 {
-	const int flags = O_RDWR | O_APPEND | O_CLOEXEC;
+	const int flags = (j->ro ? O_RDONLY : O_RDWR | O_APPEND) | O_CLOEXEC;
 	for (;;) {
 		j->fd = open(j->path, flags);
 		if (j->fd >= 0)
 			return 0;
 		if (errno == EINTR)
 			continue;
+		if (errno == ENOENT && j->ro)
+			return 0; /* no journal yet: an empty one, looked for again later */
 		if (errno != ENOENT)
 			break;
 		j->fd = open(j->path, flags | O_CREAT | O_EXCL, 0666);
@@ -345,22 +393,22 @@ static int open_file(struct cdx_journal *j, bool *created, struct cdx_error *err
 	return cdx_error_set(err, CDX_ESTATE, "cannot open journal %s: %s", j->path, strerror(errno));
 }
 
-/* sync_new: make a new file durable, its directory entry included */
-static int sync_new(struct cdx_journal *j, struct cdx_error *err)
+/* sync_new: make a new file PATH open as FD durable, its directory entry
+ * included */
+static int sync_new(const char *path, int fd, struct cdx_error *err)
 {
-	const char *slash = strrchr(j->path, '/');
-	char *dir = slash ? cdx_xstrndup(j->path, slash == j->path ? 1 : (size_t)(slash - j->path))
-			  : cdx_xstrdup(".");
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? cdx_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : cdx_xstrdup(".");
 	int dfd = -1, ret = -1;
-	if (fsync_fd(j->fd, false) < 0) {
-		cdx_error_set(err, CDX_ESTATE, "cannot sync journal %s: %s", j->path, strerror(errno));
+	if (fsync_fd(fd, false) < 0) {
+		cdx_error_set(err, CDX_ESTATE, "cannot sync journal %s: %s", path, strerror(errno));
 		goto out;
 	}
 	do
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	while (dfd < 0 && errno == EINTR);
 	if (dfd < 0 || fsync_fd(dfd, false) < 0) {
-		cdx_error_set(err, CDX_ESTATE, "cannot sync directory %s of journal %s: %s", dir, j->path,
+		cdx_error_set(err, CDX_ESTATE, "cannot sync directory %s of journal %s: %s", dir, path,
 			      strerror(errno));
 		goto out;
 	}
@@ -372,7 +420,7 @@ out:
 	return ret;
 }
 
-int cdx_journal_open(const char *path, struct cdx_journal **out, struct cdx_error *err)
+static int journal_open(const char *path, bool ro, struct cdx_journal **out, struct cdx_error *err)
 {
 	struct cdx_journal *j = cdx_xcalloc(1, sizeof(*j));
 	bool created = false;
@@ -380,11 +428,16 @@ int cdx_journal_open(const char *path, struct cdx_journal **out, struct cdx_erro
 	int rc;
 	*out = NULL;
 	j->fd = -1;
+	j->ro = ro;
 	j->path = cdx_xstrdup(path);
 	j->pid = getpid();
 	j->chunk = cdx_xmalloc(CHUNK);
 	if (open_file(j, &created, err) < 0)
 		goto fail;
+	if (j->fd < 0) {
+		*out = j;
+		return 0;
+	}
 	if (fstat(j->fd, &st) < 0) {
 		cdx_error_set(err, CDX_ESTATE, "cannot stat journal %s: %s", path, strerror(errno));
 		goto fail;
@@ -395,19 +448,32 @@ int cdx_journal_open(const char *path, struct cdx_journal **out, struct cdx_erro
 	}
 	/* an empty file may be one that another process has just created and
 	 * not yet made durable: syncing it again is cheap */
-	if ((created || st.st_size == 0) && sync_new(j, err) < 0)
+	if (!ro && (created || st.st_size == 0) && sync_new(j->path, j->fd, err) < 0)
 		goto fail;
-	if (lock_fd(j, LOCK_EX, err) < 0)
-		goto fail;
-	rc = catch_up(j, true, err);
-	unlock_fd(j);
+	rc = lock_current(j, ro ? LOCK_SH : LOCK_EX, err);
 	if (rc < 0)
 		goto fail;
+	if (rc == 0) {
+		rc = catch_up(j, !ro, err);
+		unlock_fd(j);
+		if (rc < 0)
+			goto fail;
+	}
 	*out = j;
 	return 0;
 fail:
 	journal_free(j);
 	return -1;
+}
+
+int cdx_journal_open(const char *path, struct cdx_journal **out, struct cdx_error *err)
+{
+	return journal_open(path, false, out, err);
+}
+
+int cdx_journal_open_ro(const char *path, struct cdx_journal **out, struct cdx_error *err)
+{
+	return journal_open(path, true, out, err);
 }
 
 int cdx_journal_append(struct cdx_journal *j, const char *rec, size_t len, struct cdx_error *err)
@@ -443,7 +509,9 @@ int cdx_journal_sync(struct cdx_journal *j, struct cdx_error *err)
 	if (getpid() != j->pid)
 		return cdx_error_set(err, CDX_EUSAGE, "journal %s used across fork: open it in this process",
 				     j->path);
-	if (lock_fd(j, LOCK_EX, err) < 0)
+	if (j->ro)
+		return cdx_error_set(err, CDX_EUSAGE, "journal %s was opened for reading", j->path);
+	if (lock_current(j, LOCK_EX, err) < 0)
 		return -1;
 	if (catch_up(j, true, err) < 0)
 		goto out;
@@ -477,14 +545,29 @@ out:
 	return ret;
 }
 
-/* deliver: check the line L of N bytes (writable, newline excluded) and
- * hand its payload to FN, or count it in *BAD; true when FN asks to stop */
-static bool deliver(char *l, size_t n, cdx_journal_fn fn, void *ctx, size_t *bad)
+/* a scan's report of the lines it skipped */
+struct bad_lines {
+	size_t n;              /* lines skipped */
+	cdx_journal_bad_fn fn; /* called for each, or NULL */
+	void *ctx;
+};
+
+static void skip_line(struct bad_lines *b, off_t at, size_t n)
+{
+	b->n++;
+	if (b->fn)
+		b->fn(b->ctx, at, n);
+}
+
+/* deliver: check the line L of N bytes (writable, newline excluded) that
+ * starts at file offset AT and hand its payload to FN, or skip it as
+ * damaged into B; true when FN asks to stop */
+static bool deliver(char *l, size_t n, off_t at, cdx_journal_fn fn, void *ctx, struct bad_lines *b)
 {
 	uint64_t seq;
 	size_t off, len;
 	if (!frame_parse(l, n, &seq, &off, &len)) {
-		(*bad)++;
+		skip_line(b, at, n);
 		return false;
 	}
 	l[off + len] = '\0'; /* over the closing brace */
@@ -499,34 +582,41 @@ int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t
 
 int cdx_journal_tip(struct cdx_journal *j, uint64_t *seq, off_t *end, struct cdx_error *err)
 {
-	int rc;
-	if (lock_fd(j, LOCK_SH, err) < 0)
-		return -1;
-	rc = catch_up(j, false, err);
-	unlock_fd(j);
+	int rc = lock_current(j, LOCK_SH, err);
 	if (rc < 0)
 		return -1;
+	if (rc == 0) {
+		rc = catch_up(j, false, err);
+		unlock_fd(j);
+		if (rc < 0)
+			return -1;
+	}
 	*seq = j->last_seq;
 	if (end)
 		*end = j->end;
 	return 0;
 }
 
-int cdx_journal_scan_from(struct cdx_journal *j, off_t from, cdx_journal_fn fn, void *ctx, size_t *damaged,
-			  off_t *end, struct cdx_error *err)
+/* scan_range: cdx_journal_scan_from, each skipped line reported to B */
+static int scan_range(struct cdx_journal *j, off_t from, cdx_journal_fn fn, void *ctx, struct bad_lines *b,
+		      bool held, off_t *end, struct cdx_error *err)
 {
 	struct cdx_buf line = {0}; /* a line that spans reads */
 	bool overlong = false, stop = false;
 	char *chunk = NULL;
-	size_t bad = 0;
-	off_t off = 0, limit;
+	off_t off = 0, limit, lstart;
+	size_t llen = 0; /* bytes of the current line so far */
 	int ret = -1, rc;
-	if (lock_fd(j, LOCK_SH, err) < 0)
-		goto out;
-	rc = catch_up(j, false, err);
-	unlock_fd(j);
+	/* HELD: the caller holds the exclusive lock and has caught up */
+	rc = held ? 1 : lock_current(j, LOCK_SH, err);
 	if (rc < 0)
 		goto out;
+	if (rc == 0) {
+		rc = catch_up(j, false, err);
+		unlock_fd(j);
+		if (rc < 0)
+			goto out;
+	}
 	/* [0, limit) ends with a valid record and never changes again */
 	limit = j->end;
 	if (end)
@@ -534,17 +624,20 @@ int cdx_journal_scan_from(struct cdx_journal *j, off_t from, cdx_journal_fn fn, 
 	/* FROM is an end this handle reported before; past LIMIT the file
 	 * was cut or replaced since, and the whole of it is read again */
 	off = from > 0 && from <= limit ? from : 0;
+	lstart = off;
 	/* not j->chunk: FN may sync, which uses it */
 	chunk = cdx_xmalloc(CHUNK);
 	while (off < limit && !stop) {
 		size_t n = limit - off > CHUNK ? CHUNK : (size_t)(limit - off), rest = n;
 		char *p = chunk;
+		off_t base = off;
 		if (read_exact(j, chunk, n, off, err) < 0)
 			goto out;
 		off += (off_t)n;
 		while (rest > 0 && !stop) {
 			char *nl = memchr(p, '\n', rest);
 			size_t take = nl ? (size_t)(nl - p) : rest;
+			llen += take;
 			if (overlong || line.len + take > FRAME_MAX) {
 				overlong = true;
 				cdx_buf_reset(&line);
@@ -554,23 +647,186 @@ int cdx_journal_scan_from(struct cdx_journal *j, off_t from, cdx_journal_fn fn, 
 			if (!nl)
 				break;
 			if (overlong)
-				bad++;
+				skip_line(b, lstart, llen);
 			else if (line.len)
-				stop = deliver(line.data, line.len, fn, ctx, &bad);
+				stop = deliver(line.data, line.len, lstart, fn, ctx, b);
 			else
-				stop = deliver(p, take, fn, ctx, &bad);
+				stop = deliver(p, take, lstart, fn, ctx, b);
 			overlong = false;
 			cdx_buf_reset(&line);
+			lstart = base + (nl - chunk) + 1;
+			llen = 0;
 			p = nl + 1;
 			rest -= take + 1;
 		}
 	}
 	ret = 0;
 out:
-	if (damaged)
-		*damaged = bad;
 	cdx_buf_free(&line);
 	free(chunk);
+	return ret;
+}
+
+int cdx_journal_scan_from(struct cdx_journal *j, off_t from, cdx_journal_fn fn, void *ctx, size_t *damaged,
+			  off_t *end, struct cdx_error *err)
+{
+	struct bad_lines b = {0, NULL, NULL};
+	int rc = scan_range(j, from, fn, ctx, &b, false, end, err);
+	if (damaged)
+		*damaged = b.n;
+	return rc;
+}
+
+int cdx_journal_scan_bad(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, cdx_journal_bad_fn bad,
+			 void *bad_ctx, size_t *damaged, struct cdx_error *err)
+{
+	struct bad_lines b = {0, bad, bad_ctx};
+	int rc = scan_range(j, 0, fn, ctx, &b, false, NULL, err);
+	if (damaged)
+		*damaged = b.n;
+	return rc;
+}
+
+/* ---- repair -------------------------------------------------------------- */
+
+struct repair {
+	struct cdx_journal *j;
+	struct cdx_buf good;  /* valid lines, as they were */
+	struct cdx_buf bad;   /* damaged lines, raw, each with a newline */
+	int tmp_fd;           /* the new journal */
+	bool failed;          /* a read or write failed: errno_saved says why */
+	int errno_saved;
+};
+
+/* flush_good: write what R holds of the new journal when FORCE or big */
+static void flush_good(struct repair *r, bool force)
+{
+	if (r->failed || (!force && r->good.len < CHUNK))
+		return;
+	if (write_all(r->tmp_fd, r->good.data, r->good.len) < 0) {
+		r->failed = true;
+		r->errno_saved = errno;
+	}
+	cdx_buf_reset(&r->good);
+}
+
+static int repair_good(void *ctx, uint64_t seq, const char *rec, size_t len)
+{
+	struct repair *r = ctx;
+	cdx_buf_add(&r->good, PFX_SEQ, LIT_LEN(PFX_SEQ));
+	buf_add_u64(&r->good, seq);
+	cdx_buf_add(&r->good, PFX_CRC, LIT_LEN(PFX_CRC));
+	buf_add_hex32(&r->good, cdx_crc32(0, rec, len));
+	cdx_buf_add(&r->good, PFX_REC, LIT_LEN(PFX_REC));
+	cdx_buf_add(&r->good, rec, len);
+	cdx_buf_add(&r->good, "}\n", 2);
+	flush_good(r, false);
+	return r->failed;
+}
+
+static void repair_bad(void *ctx, off_t at, size_t n)
+{
+	struct repair *r = ctx;
+	struct cdx_error e = {0};
+	char *raw;
+	if (r->failed)
+		return;
+	raw = cdx_xmalloc(n + 1);
+	if (read_exact(r->j, raw, n, at, &e) < 0) {
+		r->failed = true;
+		r->errno_saved = EIO;
+	} else {
+		cdx_buf_add(&r->bad, raw, n);
+		cdx_buf_addc(&r->bad, '\n');
+	}
+	free(raw);
+}
+
+/* write_file_synced: append N bytes to PATH (created 0644 when missing)
+ * and fsync it; -1 with errno set */
+static int write_file_synced(const char *path, const char *data, size_t n)
+{
+	int fd, e;
+	do
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, data, n) < 0 || fsync_fd(fd, false) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+int cdx_journal_repair(struct cdx_journal *j, const char *side, size_t *moved, struct cdx_error *err)
+{
+	struct repair r;
+	struct stat st;
+	char *tmp = NULL;
+	int ret = -1, rc;
+	*moved = 0;
+	memset(&r, 0, sizeof(r));
+	r.j = j;
+	r.tmp_fd = -1;
+	if (j->ro)
+		return cdx_error_set(err, CDX_EUSAGE, "journal %s was opened for reading", j->path);
+	rc = lock_current(j, LOCK_EX, err);
+	if (rc < 0)
+		return -1;
+	if (catch_up(j, true, err) < 0 || fstat(j->fd, &st) < 0)
+		goto out;
+	tmp = cdx_xasprintf("%s.repair.%d", j->path, (int)getpid());
+	(void)unlink(tmp); /* a leftover of a repair that died: never renamed */
+	do
+		r.tmp_fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+	while (r.tmp_fd < 0 && errno == EINTR);
+	if (r.tmp_fd < 0) {
+		cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	{
+		struct bad_lines b = {0, repair_bad, &r};
+		if (scan_range(j, 0, repair_good, &r, &b, true, NULL, err) < 0)
+			goto out;
+		*moved = b.n;
+	}
+	flush_good(&r, true);
+	if (r.failed) {
+		cdx_error_set(err, CDX_ESTATE, "cannot repair journal %s: %s", j->path, strerror(r.errno_saved));
+		goto out;
+	}
+	if (*moved == 0) {
+		ret = 0;
+		goto out;
+	}
+	/* the damaged lines are kept first: a crash after this point leaves
+	 * the journal as it was, and a second repair copies them again */
+	if (write_file_synced(side, r.bad.data, r.bad.len) < 0) {
+		cdx_error_set(err, CDX_ESTATE, "cannot write %s: %s", side, strerror(errno));
+		goto out;
+	}
+	if (fsync_fd(r.tmp_fd, false) < 0 || rename(tmp, j->path) < 0) {
+		cdx_error_set(err, CDX_ESTATE, "cannot replace journal %s: %s", j->path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	/* the new file's directory entry, durable; then this handle reads it */
+	if (sync_new(j->path, r.tmp_fd, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	unlock_fd(j); /* writers waiting for the old file see it replaced */
+	if (r.tmp_fd >= 0)
+		close(r.tmp_fd);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	cdx_buf_free(&r.good);
+	cdx_buf_free(&r.bad);
 	return ret;
 }
 

@@ -17,7 +17,13 @@
  * Opening (and every sync, under the lock) detects a torn tail — a last
  * line without its newline, or one whose checksum or framing is wrong — and
  * cuts it off with ftruncate.  A damaged record in the middle is never
- * accepted: the scan skips it and counts it.
+ * accepted: the scan skips it and counts it, and cdx_journal_repair moves
+ * such lines to a side file, replacing the journal by rename; every handle
+ * notices the replacement at its next lock and reads the new file.
+ *
+ * A handle opened with cdx_journal_open_ro only reads: it needs no write
+ * permission, creates nothing and cuts nothing (a torn tail is just not
+ * read).
  */
 #ifndef CDX_JOURNAL_H
 #define CDX_JOURNAL_H
@@ -41,6 +47,11 @@ struct cdx_journal;
  * The handle belongs to this process: after fork, open another one in the
  * child.  Close with cdx_journal_close(). */
 int cdx_journal_open(const char *path, struct cdx_journal **out, struct cdx_error *err);
+
+/* cdx_journal_open_ro: open the journal at PATH for reading only (O_RDONLY,
+ * shared locks); a missing file is an empty journal, looked for again at
+ * every scan.  sync refuses (CDX_EUSAGE).  Otherwise as cdx_journal_open. */
+int cdx_journal_open_ro(const char *path, struct cdx_journal **out, struct cdx_error *err);
 
 /* cdx_journal_append: buffer (copy) a record of LEN bytes: 1 to
  * CDX_JOURNAL_RECMAX bytes, no newline inside, otherwise opaque.  It
@@ -84,6 +95,25 @@ int cdx_journal_scan(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, size_t
  * An offset past the end of the file (it was replaced) reads from 0. */
 int cdx_journal_scan_from(struct cdx_journal *j, off_t from, cdx_journal_fn fn, void *ctx, size_t *damaged,
 			  off_t *end, struct cdx_error *err);
+
+/* Called by cdx_journal_scan_bad for every line skipped as damaged: the
+ * file offset where it starts and its length, newline excluded. */
+typedef void (*cdx_journal_bad_fn)(void *ctx, off_t at, size_t len);
+
+/* cdx_journal_scan_bad: cdx_journal_scan, with BAD (may be NULL) called
+ * for every damaged line in file order, interleaved with FN's calls. */
+int cdx_journal_scan_bad(struct cdx_journal *j, cdx_journal_fn fn, void *ctx, cdx_journal_bad_fn bad,
+			 void *bad_ctx, size_t *damaged, struct cdx_error *err);
+
+/* cdx_journal_repair: move the damaged lines of J's file to the file SIDE
+ * (appended, each line as it was plus a newline, fsync'd; never deleted)
+ * and replace the journal by one that holds its valid records only, byte
+ * for byte: written beside it, fsync'd, renamed over it, the directory
+ * fsync'd, all under the exclusive lock, so that a crash leaves either
+ * the old journal or the new one.  *MOVED: lines moved (0: nothing
+ * changed).  -1 with ERR set (CDX_ESTATE; CDX_EUSAGE for a read-only
+ * handle). */
+int cdx_journal_repair(struct cdx_journal *j, const char *side, size_t *moved, struct cdx_error *err);
 
 /* cdx_journal_tip: the seq of the last valid record on disk now (0 when
  * there is none) in *SEQ and the offset just past it in *END (may be

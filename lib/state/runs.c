@@ -382,7 +382,7 @@ cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, stru
 	struct run_acc **v;
 	cJSON *out = NULL;
 	size_t i, k = 0;
-	enum cdx_open_result rc = cdx_store_open_existing(state, &s, err);
+	enum cdx_open_result rc = cdx_store_open_read(state, &s, err);
 	if (rc != CDX_OPEN_OK)
 		return rc == CDX_OPEN_ERROR ? NULL : cJSON_CreateArray();
 	if (s->ops->scan(s, fold_one, &f, err) < 0)
@@ -413,7 +413,7 @@ cJSON *cdx_run_load(const char *state, const char *run_id, struct cdx_error *err
 		cdx_error_set(err, CDX_EUSAGE, "'%s' is not a run id", run_id);
 		return NULL;
 	}
-	rc = cdx_store_open_existing(state, &s, err);
+	rc = cdx_store_open_read(state, &s, err);
 	if (rc == CDX_OPEN_ERROR)
 		return NULL;
 	if (rc == CDX_OPEN_NONE) {

@@ -94,6 +94,28 @@ enum cdx_open_result cdx_store_open_existing(const char *url, struct cdx_store *
 	return cdx_store_open(url, out, err) < 0 ? CDX_OPEN_ERROR : CDX_OPEN_OK;
 }
 
+enum cdx_open_result cdx_store_open_read(const char *url, struct cdx_store **out, struct cdx_error *err)
+{
+	struct stat st;
+	const char *dir;
+	*out = NULL;
+	if (!url)
+		url = "file:.cdx";
+	if (strstr(url, "://"))
+		return cdx_store_open(url, out, err);
+	dir = strncmp(url, "file:", 5) == 0 ? url + 5 : url;
+	if (!*dir)
+		return cdx_error_set(err, CDX_EUSAGE, "state url file: names no directory");
+	if (stat(dir, &st) < 0 && errno == ENOENT)
+		return 1;
+	return cdx_store_file_open_ro(dir, out, err);
+}
+
+int cdx_store_settle(struct cdx_store *s, struct cdx_error *err)
+{
+	return s->ops->settle ? s->ops->settle(s, err) : s->ops->flush(s, err);
+}
+
 void cdx_store_close(struct cdx_store *s)
 {
 	if (s)

@@ -10,7 +10,8 @@
  *            job_count, workers
  *   attempt  one attempt of a job ended: run, job, attempt, status,
  *            exit_code, signal, start_ms, wall_ms, user_ms, sys_ms,
- *            maxrss_kb, queued_ms, log
+ *            maxrss_kb, queued_ms, log, and log_truncated (true) with
+ *            log_error when a write to the log failed (it stops there)
  *   job      a job's final status: run, job, status, attempts, duration_ms
  *   run_end  a run ended: id, status, end_ms, counts
  *
@@ -36,6 +37,7 @@
 #include <stddef.h>
 
 #include "base/util.h"
+#include "state/journal.h"
 
 struct cJSON;
 struct cdx_store;
@@ -57,6 +59,11 @@ struct cdx_store_ops {
 	int (*scan)(struct cdx_store *s, cdx_store_fn fn, void *ctx, struct cdx_error *err);
 	size_t (*pending)(struct cdx_store *s);
 	void (*close)(struct cdx_store *s);
+	/* settle: a writer's last flush before close: every buffered record
+	 * written, or put where it is kept for later (Redis: spilled to a
+	 * local file store); -1 with ERR set when some cannot be (they will
+	 * be lost).  NULL: flush (cdx_store_settle) */
+	int (*settle)(struct cdx_store *s, struct cdx_error *err);
 
 	/* Locks: one holder per NAME ("deploy:APP:ENV"), for deployments and
 	 * rollbacks.  HOLDER is an object saying who (user, host, pid,
@@ -122,8 +129,39 @@ void cdx_store_close(struct cdx_store *s);
  * with ERR set). */
 enum cdx_open_result cdx_store_open_existing(const char *url, struct cdx_store **out, struct cdx_error *err);
 
+/* cdx_store_settle: S's settle, else its flush (see settle above) */
+int cdx_store_settle(struct cdx_store *s, struct cdx_error *err);
+
+/* cdx_store_open_read: open the store named by URL (NULL: file:.cdx) for
+ * reading only: as cdx_store_open_existing (CDX_OPEN_NONE with *OUT NULL when a file
+ * store's directory does not exist), but a file store is opened read-only
+ * (cdx_store_file_open_ro), so that reading never needs write access.
+ * Appends to it fail at flush; locks fail. */
+enum cdx_open_result cdx_store_open_read(const char *url, struct cdx_store **out, struct cdx_error *err);
+
 /* cdx_store_file_open: the file store in directory DIR (created if needed) */
 int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err);
+/* cdx_store_file_open_ro: the file store in directory DIR, for reading: it
+ * creates nothing and writes nothing (its journal opened O_RDONLY) */
+int cdx_store_file_open_ro(const char *dir, struct cdx_store **out, struct cdx_error *err);
+
+/* cdx_store_file_journal: the journal file of file store S, NULL when S is
+ * another kind of store (borrowed, valid while S is open) */
+const char *cdx_store_file_journal(struct cdx_store *s);
+
+/* cdx_store_file_check: read every line of file store S's journal: valid
+ * records counted in *RECORDS, damaged lines (their framing or checksum is
+ * wrong) in *DAMAGED and handed to BAD (may be NULL) with their offset and
+ * length.  -1 with ERR set (CDX_EUSAGE when S is not a file store). */
+int cdx_store_file_check(struct cdx_store *s, cdx_journal_bad_fn bad, void *ctx, size_t *records,
+			 size_t *damaged, struct cdx_error *err);
+
+/* cdx_store_file_repair: move the damaged lines of file store S's journal
+ * to JOURNAL.damaged beside it (appended, never deleted) and leave a
+ * journal that reads clean (cdx_journal_repair: crash-safe); *MOVED lines
+ * moved.  -1 with ERR set (CDX_EUSAGE for another kind of store or one
+ * opened for reading). */
+int cdx_store_file_repair(struct cdx_store *s, size_t *moved, struct cdx_error *err);
 
 /* cdx_store_scan_runs: the records of the last N runs of PIPELINE, through
  * the backend's own query when it has one (see scan_runs above) */

@@ -9,7 +9,13 @@
  * given reads only what was appended since; any other cursor costs one
  * scan from the beginning.  Waiting for records is polling with a short
  * sleep: the journal has no change notification, and a follower is a
- * person watching a terminal. */
+ * person watching a terminal.
+ *
+ * Damage: a scan that skips damaged journal lines says so on stderr (how
+ * many, where the first one starts, what to run), once per process for
+ * the same damage, so that a command that scans twice warns once.  A
+ * store opened for reading (cdx_store_open_read) opens the journal
+ * read-only and creates nothing: reading never needs write access. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -35,8 +41,10 @@ struct file_store {
 	struct cdx_store base; /* first: a struct cdx_store * is a file_store * */
 	struct cdx_journal *j;
 	char *dir;             /* absolute state directory */
+	char *journal;         /* its journal file */
 	struct held_lock *held;
 	size_t n_held, cap_held;
+	bool ro;           /* opened for reading: the journal is read-only */
 	uint64_t tail_seq; /* the cursor the last tail call returned */
 	off_t tail_off;    /* where the records after tail_seq start */
 };
@@ -85,10 +93,53 @@ static int fs_one(void *ctx, uint64_t seq, const char *rec, size_t len)
 	return rc;
 }
 
+/* where the first damaged line of a scan starts */
+static void first_bad(void *ctx, off_t at, size_t len)
+{
+	off_t *first = ctx;
+	(void)len;
+	if (*first < 0)
+		*first = at;
+}
+
+/* warn_damage: tell (once per process for the same damage) that a scan of
+ * journal PATH skipped N damaged lines, the first at byte FIRST.  The one
+ * piece of process-wide state here: the last damage told. */
+static void warn_damage(const char *path, size_t n, off_t first)
+{
+	static char told_path[4096];
+	static size_t told_n;
+	static off_t told_first = -1;
+	if (n == told_n && first == told_first && strcmp(path, told_path) == 0)
+		return;
+	snprintf(told_path, sizeof(told_path), "%s", path);
+	told_n = n;
+	told_first = first;
+	fprintf(stderr,
+		"cdx: warning: skipped %zu damaged record%s in %s (the first at byte %lld); `cdx state check` "
+		"shows %s, `cdx state check --repair` moves %s aside\n",
+		n, n == 1 ? "" : "s", path, (long long)first, n == 1 ? "it" : "them", n == 1 ? "it" : "them");
+}
+
+static int count_one(void *ctx, uint64_t seq, const char *rec, size_t len)
+{
+	(void)seq;
+	(void)rec;
+	(void)len;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
 static int fs_scan(struct cdx_store *s, cdx_store_fn fn, void *ctx, struct cdx_error *err)
 {
+	struct file_store *f = (struct file_store *)s;
 	struct scan_ctx sc = {fn, ctx};
-	return cdx_journal_scan(((struct file_store *)s)->j, fs_one, &sc, NULL, err);
+	off_t first = -1;
+	size_t bad = 0;
+	int rc = cdx_journal_scan_bad(f->j, fs_one, &sc, first_bad, &first, &bad, err);
+	if (rc == 0 && bad)
+		warn_damage(f->journal, bad, first);
+	return rc;
 }
 
 struct tail_ctx {
@@ -435,6 +486,7 @@ static void fs_close(struct cdx_store *s)
 		fs_unlock(s, f->held[0].name, f->held[0].token, NULL);
 	free(f->held);
 	free(f->dir);
+	free(f->journal);
 	cdx_journal_close(f->j);
 	free(f->base.url);
 	free(f->base.log_dir);
@@ -461,12 +513,13 @@ static const struct cdx_store_ops file_ops = {
 	.local_dir = fs_local_dir,
 };
 
-int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err)
+static int file_open(const char *dir, bool ro, struct cdx_store **out, struct cdx_error *err)
 {
 	struct file_store *f;
 	char *path, *abs;
+	int rc;
 	*out = NULL;
-	if (cdx_mkdirs(dir) < 0)
+	if (!ro && cdx_mkdirs(dir) < 0)
 		return cdx_error_set(err, CDX_ESTATE, "cannot create state directory %s: %s", dir, strerror(errno));
 	f = cdx_xcalloc(1, sizeof(*f));
 	/* absolute, so recorded log paths work from any directory */
@@ -474,13 +527,15 @@ int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_erro
 	if (abs)
 		dir = abs;
 	path = cdx_xasprintf("%s/journal.jsonl", dir);
-	if (cdx_journal_open(path, &f->j, err) < 0) {
+	rc = ro ? cdx_journal_open_ro(path, &f->j, err) : cdx_journal_open(path, &f->j, err);
+	if (rc < 0) {
 		free(path);
 		free(abs);
 		free(f);
 		return -1;
 	}
-	free(path);
+	f->journal = path;
+	f->ro = ro;
 	f->base.ops = &file_ops;
 	f->base.url = cdx_xasprintf("file:%s", dir);
 	f->dir = cdx_xstrdup(dir);
@@ -488,4 +543,43 @@ int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_erro
 	free(abs);
 	*out = &f->base;
 	return 0;
+}
+
+int cdx_store_file_open(const char *dir, struct cdx_store **out, struct cdx_error *err)
+{
+	return file_open(dir, false, out, err);
+}
+
+int cdx_store_file_open_ro(const char *dir, struct cdx_store **out, struct cdx_error *err)
+{
+	return file_open(dir, true, out, err);
+}
+
+const char *cdx_store_file_journal(struct cdx_store *s)
+{
+	return s->ops == &file_ops ? ((struct file_store *)s)->journal : NULL;
+}
+
+int cdx_store_file_check(struct cdx_store *s, cdx_journal_bad_fn bad, void *ctx, size_t *records,
+			 size_t *damaged, struct cdx_error *err)
+{
+	*records = 0;
+	*damaged = 0;
+	if (s->ops != &file_ops)
+		return cdx_error_set(err, CDX_EUSAGE, "%s is not a file store", s->url);
+	return cdx_journal_scan_bad(((struct file_store *)s)->j, count_one, records, bad, ctx, damaged, err);
+}
+
+int cdx_store_file_repair(struct cdx_store *s, size_t *moved, struct cdx_error *err)
+{
+	struct file_store *f = (struct file_store *)s;
+	char *side;
+	int rc;
+	*moved = 0;
+	if (s->ops != &file_ops)
+		return cdx_error_set(err, CDX_EUSAGE, "%s is not a file store", s->url);
+	side = cdx_xasprintf("%s.damaged", f->journal);
+	rc = cdx_journal_repair(f->j, side, moved, err);
+	free(side);
+	return rc;
 }

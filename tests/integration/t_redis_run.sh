@@ -5,7 +5,9 @@
 # fails at start with exit 4, naming the address, with nothing written and
 # no job run; a server that goes away and comes back during a run loses
 # nothing (records are held and sent later); one that stays away has the
-# records spilled to a local file store, which `cdx state copy` loads.
+# records spilled to a local file store, which `cdx state copy` loads; one
+# that accepts and never answers fails with exit 4, saying it timed out and
+# after how long (it said "Resource temporarily unavailable", issue 18).
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 redis_state
@@ -82,6 +84,29 @@ expect_contains "refused"
 [ ! -e .cdx ] || fail "something was written locally"
 expect_status 4 "$CDX" --state redis://127.0.0.1:1 runs
 cd "$T"
+
+# ---- accepts and never answers: timed out, and after how long ---------------
+python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$T/mute.port" &
+MUTE=$!
+i=0
+while [ ! -s "$T/mute.port" ] && [ "$i" -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+[ -s "$T/mute.port" ] || fail "the mute listener did not start"
+expect_status 4 "$CDX" --state "redis://127.0.0.1:$(cat "$T/mute.port")" runs
+kill "$MUTE" 2>/dev/null || true
+wait "$MUTE" 2>/dev/null || true
+expect_contains "timed out: no answer within 10.0 s"
+expect_not_contains "Resource temporarily unavailable"
 
 # ---- lost and back during a run: nothing lost -------------------------------
 cat >slow.yml <<'EOF2'

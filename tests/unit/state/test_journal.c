@@ -830,6 +830,136 @@ static void test_kill9(void **state)
 }
 
 /* JT: a test with a directory of its own, x->path its journal's path */
+/* ---- reading only, damage, repair (issue 18) ------------------------------ */
+
+/* a read-only handle creates nothing, cuts nothing and refuses to sync; it
+ * finds a journal created after it was opened */
+static void test_read_only(void **state)
+{
+	const struct fx_dir *x = *state;
+	const char *path = x->path;
+	struct cdx_journal *ro = NULL, *j;
+	struct cdx_error err = {0};
+	struct seen s = {0};
+	off_t size;
+	assert_int_equal(cdx_journal_open_ro(path, &ro, &err), 0);
+	assert_non_null(ro);
+	assert_int_equal(access(path, F_OK), -1); /* not created */
+	scan_expect(ro, &s, 0, 0);
+	append(ro, "1");
+	assert_int_equal(cdx_journal_sync(ro, &err), -1);
+	assert_int_equal(err.code, CDX_EUSAGE);
+	assert_non_null(strstr(err.msg, "opened for reading"));
+
+	j = jopen(path);
+	append(j, "{\"a\":1}");
+	append(j, "{\"a\":2}");
+	sync_ok(j);
+	scan_expect(ro, &s, 0, 2); /* found now */
+	seen_free(&s);
+	add_bytes(path, "{\"seq\":3,\"cr", 13); /* a torn tail */
+	size = fsize(path);
+	cdx_journal_close(ro); /* buffered "1": not written */
+	assert_int_equal(cdx_journal_open_ro(path, &ro, &err), 0);
+	scan_expect(ro, &s, 0, 2);
+	seen_free(&s);
+	assert_int_equal(fsize(path), size); /* the torn tail was not cut */
+	cdx_journal_close(ro);
+	cdx_journal_close(j);
+}
+
+struct bad_seen {
+	off_t at[8];
+	size_t len[8];
+	size_t n;
+};
+
+static void note_bad(void *ctx, off_t at, size_t len)
+{
+	struct bad_seen *b = ctx;
+	if (b->n < 8) {
+		b->at[b->n] = at;
+		b->len[b->n] = len;
+	}
+	b->n++;
+}
+
+/* scan_bad says where each damaged line starts; repair moves them to the
+ * side file and keeps the intact records byte for byte; a handle opened
+ * before the repair appends to the new journal */
+static void test_repair(void **state)
+{
+	const struct fx_dir *x = *state;
+	const char *dir = x->dir, *path = x->path;
+	char *l1 = frame(1, "1"), *l2 = frame(2, "\"two\""), *l4 = frame(4, "4"), *side, *text, *want;
+	const char *bad1 = "{\"seq\":3,\"crc\":\"00000000\",\"rec\":3}", *bad2 = "garbage";
+	struct cdx_buf b = {0};
+	struct bad_seen bs = {{0}, {0}, 0};
+	struct cdx_journal *j, *other;
+	struct cdx_error err = {0};
+	struct seen s = {0};
+	size_t damaged = 0, moved = 0;
+
+	cdx_buf_adds(&b, l1);
+	cdx_buf_adds(&b, bad1);
+	cdx_buf_addc(&b, '\n');
+	cdx_buf_adds(&b, l2);
+	cdx_buf_adds(&b, bad2);
+	cdx_buf_addc(&b, '\n');
+	cdx_buf_adds(&b, l4);
+	free(fx_write(dir, "journal.jsonl", b.data));
+	j = jopen(path);
+	other = jopen(path);
+	assert_int_equal(cdx_journal_scan_bad(j, collect, &s, note_bad, &bs, &damaged, &err), 0);
+	assert_int_equal(damaged, 2);
+	assert_int_equal(bs.n, 2);
+	assert_int_equal(bs.at[0], (off_t)strlen(l1));
+	assert_int_equal(bs.len[0], strlen(bad1));
+	assert_int_equal(bs.at[1], (off_t)(strlen(l1) + strlen(bad1) + 1 + strlen(l2)));
+	assert_int_equal(bs.len[1], strlen(bad2));
+	assert_int_equal(s.n, 3);
+	seen_free(&s);
+
+	side = cdx_xasprintf("%s.damaged", path);
+	assert_int_equal(cdx_journal_repair(j, side, &moved, &err), 0);
+	assert_int_equal(moved, 2);
+	text = slurp(side);
+	want = cdx_xasprintf("%s\n%s\n", bad1, bad2);
+	assert_string_equal(text, want);
+	free(text);
+	free(want);
+	text = slurp(path);
+	want = cdx_xasprintf("%s%s%s", l1, l2, l4);
+	assert_string_equal(text, want);
+	free(text);
+	free(want);
+	scan_expect(j, &s, 0, 3);
+	seen_free(&s);
+
+	/* OTHER still had the old file open: it writes into the new one */
+	append(other, "5");
+	sync_ok(other);
+	scan_expect(j, &s, 0, 4);
+	assert_int_equal(s.r[3].seq, 5);
+	seen_free(&s);
+	/* nothing left to move: nothing changes */
+	assert_int_equal(cdx_journal_repair(j, side, &moved, &err), 0);
+	assert_int_equal(moved, 0);
+	text = slurp(side);
+	want = cdx_xasprintf("%s\n%s\n", bad1, bad2);
+	assert_string_equal(text, want);
+	free(text);
+	free(want);
+
+	cdx_journal_close(j);
+	cdx_journal_close(other);
+	cdx_buf_free(&b);
+	free(side);
+	free(l1);
+	free(l2);
+	free(l4);
+}
+
 #define JT(f) cmocka_unit_test_prestate_setup_teardown(f, fx_dir_setup, fx_dir_teardown, "journal.jsonl")
 
 int main(void)
@@ -853,6 +983,8 @@ int main(void)
 	    JT(test_sync_failure_keeps_records),
 	    JT(test_handle_across_fork),
 	    JT(test_kill9),
+	    JT(test_read_only),
+	    JT(test_repair),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
