@@ -279,8 +279,9 @@ CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, cons
 
 /* cdx_scale_down: stop SLOT of APP/ENV if it still holds VERSION and takes
  * no traffic (the end of scale_down_delay after a blue-green or canary
- * deployment; cdx deploy schedules it).  0 stopped, 1 nothing to do (or a
- * deployment holds the environment), -1 with ERR. */
+ * deployment, or a rollback between slots; cdx deploy and cdx rollback
+ * schedule it).  0 stopped, 1 nothing to do (or a deployment holds the
+ * environment), -1 with ERR. */
 CDX_API int cdx_scale_down(struct cdx_orchestrator *o, const char *app, const char *env, const char *slot,
 			   const char *version, struct cdx_error *err);
 
@@ -306,11 +307,12 @@ struct cdx_rollback_options {
 };
 
 /* cdx_rollback: roll APP/ENV back to OPT->to, the previous version of
- * OPT->deployment, or else the newest version that succeeded there before
- * the one serving now; then check the health of what serves.  Returns an
+ * OPT->deployment, or else the newest good release there that is not the
+ * one serving now; then check the health of what serves.  Returns an
  * enum cdx_status like cdx_deploy (2 also when validation refuses: ERR says
  * why).  *RESULT: the plan, with id, state, serving and duration_ms once
- * executed (caller frees). */
+ * executed, and scale_down {slot, version, delay_ms} when a slot lost the
+ * traffic (as for cdx_deploy; caller frees). */
 CDX_API int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env,
 			 const struct cdx_rollback_options *opt, struct cJSON **result, struct cdx_error *err);
 /* cdx_rollback_plan: what a rollback would change: {app, env, from, to,

@@ -1,6 +1,6 @@
 /* record.c — reading an environment's deployment records back (record.h):
  * serving snapshots, the replay of what serves now, final transitions,
- * deployment records by id.  Every function here only reads the store. */
+ * deployment records by id, the outcome of each release.  Every function here only reads the store. */
 #include "deploy/record.h"
 
 #include <stdio.h>
@@ -155,4 +155,64 @@ cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cd
 		return NULL;
 	}
 	return c.dep;
+}
+
+/* ---- release outcomes -------------------------------------------------------------- */
+
+/* the entry of VERSION in OUT moved (or added) to the end, with OUTCOME */
+static void outcome_set(cJSON *out, const char *version, const char *outcome, bool move)
+{
+	cJSON *x;
+	int i = 0;
+	cJSON_ArrayForEach(x, out)
+	{
+		if (cdx_record_str_eq(x, "version", version))
+			break;
+		i++;
+	}
+	if (x && move)
+		x = cJSON_DetachItemFromArray(out, i);
+	if (!x) {
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "version", version);
+		cJSON_AddStringToObject(x, "outcome", outcome);
+		cJSON_AddItemToArray(out, x);
+		return;
+	}
+	cJSON_ReplaceItemInObject(x, "outcome", cJSON_CreateString(outcome));
+	if (move)
+		cJSON_AddItemToArray(out, x);
+}
+
+cJSON *cdx_release_outcomes(const cJSON *hist)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *d;
+	cJSON_ArrayForEach(d, hist)
+	{
+		const char *state = str(d, "state") ?: "", *version = str(d, "version"), *previous = str(d, "previous");
+		if (!version)
+			continue;
+		if (cdx_record_str_eq(d, "kind", "deploy")) {
+			const char *outcome = strcmp(state, "succeeded") == 0 ? "good"
+					      : strcmp(state, "failed") == 0 || strcmp(state, "rolled_back") == 0 ||
+							strcmp(state, "rollback_failed") == 0
+						  ? "failed"
+						  : "incomplete";
+			outcome_set(out, version, outcome, true);
+		} else if (cdx_record_str_eq(d, "kind", "rollback") && strcmp(state, "succeeded") == 0) {
+			/* the version rolled back from is not wanted back (no flip-flopping) */
+			if (previous && strcmp(previous, version) != 0 && cdx_release_outcome(out, previous))
+				outcome_set(out, previous, "failed", false);
+			outcome_set(out, version, "good", true);
+		}
+	}
+	return out;
+}
+
+const char *cdx_release_outcome(const cJSON *outcomes, const char *version)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, outcomes) if (cdx_record_str_eq(x, "version", version)) return str(x, "outcome");
+	return NULL;
 }
