@@ -271,8 +271,9 @@ CDX_API struct cJSON *cdx_environment_config(struct cdx_orchestrator *o, const c
 CDX_API struct cJSON *cdx_environment_check_health(struct cdx_orchestrator *o, const char *app, const char *env,
 						   struct cdx_error *err);
 /* cdx_deploy_control: ACTION "promote" (skip the remaining pauses) or
- * "abort" (roll back now) the deployment in progress in APP/ENV: recorded,
- * and signalled to its process when it runs on this host.  0, or an enum
+ * "abort" (roll back now) the deployment in progress in APP/ENV: recorded
+ * in the store, where the deployment reads it from any host, and signalled
+ * to its process too when it runs on this host.  0, or an enum
  * cdx_status with ERR set (CDX_EUSAGE: none in progress) */
 CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *env, const char *action,
 			       struct cdx_error *err);
