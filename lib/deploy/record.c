@@ -184,6 +184,16 @@ static void outcome_set(cJSON *out, const char *version, const char *outcome, bo
 		cJSON_AddItemToArray(out, x);
 }
 
+/* the outcome of a deployment whose last state is STATE */
+static const char *deploy_outcome(const char *state)
+{
+	if (strcmp(state, "succeeded") == 0)
+		return "good";
+	if (strcmp(state, "failed") == 0 || strcmp(state, "rolled_back") == 0 || strcmp(state, "rollback_failed") == 0)
+		return "failed";
+	return "incomplete"; /* interrupted (recovered or not), or still running */
+}
+
 cJSON *cdx_release_outcomes(const cJSON *hist)
 {
 	cJSON *out = cJSON_CreateArray();
@@ -194,12 +204,7 @@ cJSON *cdx_release_outcomes(const cJSON *hist)
 		if (!version)
 			continue;
 		if (cdx_record_str_eq(d, "kind", "deploy")) {
-			const char *outcome = strcmp(state, "succeeded") == 0 ? "good"
-					      : strcmp(state, "failed") == 0 || strcmp(state, "rolled_back") == 0 ||
-							strcmp(state, "rollback_failed") == 0
-						  ? "failed"
-						  : "incomplete";
-			outcome_set(out, version, outcome, true);
+			outcome_set(out, version, deploy_outcome(state), true);
 		} else if (cdx_record_str_eq(d, "kind", "rollback") && strcmp(state, "succeeded") == 0) {
 			/* the version rolled back from is not wanted back (no flip-flopping) */
 			if (previous && strcmp(previous, version) != 0 && cdx_release_outcome(out, previous))
