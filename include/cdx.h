@@ -271,17 +271,19 @@ CDX_API struct cJSON *cdx_environment_config(struct cdx_orchestrator *o, const c
 CDX_API struct cJSON *cdx_environment_check_health(struct cdx_orchestrator *o, const char *app, const char *env,
 						   struct cdx_error *err);
 /* cdx_deploy_control: ACTION "promote" (skip the remaining pauses) or
- * "abort" (roll back now) the deployment in progress in APP/ENV: recorded,
- * and signalled to its process when it runs on this host.  0, or an enum
+ * "abort" (roll back now) the deployment in progress in APP/ENV: recorded
+ * in the store, where the deployment reads it from any host, and signalled
+ * to its process too when it runs on this host.  0, or an enum
  * cdx_status with ERR set (CDX_EUSAGE: none in progress) */
 CDX_API int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *env, const char *action,
 			       struct cdx_error *err);
 
 /* cdx_scale_down: stop SLOT of APP/ENV if it still holds VERSION and takes
  * no traffic (the end of scale_down_delay after a blue-green or canary
- * deployment; cdx deploy schedules it).  CDX_SCALE_DOWN_STOPPED;
- * CDX_SCALE_DOWN_NOTHING: nothing to do (or a deployment holds the
- * environment); CDX_SCALE_DOWN_ERROR with ERR. */
+ * deployment, or a rollback between slots; cdx deploy and cdx rollback
+ * schedule it).  CDX_SCALE_DOWN_STOPPED; CDX_SCALE_DOWN_NOTHING: nothing
+ * to do (or a deployment holds the environment); CDX_SCALE_DOWN_ERROR with
+ * ERR. */
 enum cdx_scale_down_result {
 	CDX_SCALE_DOWN_ERROR = -1,
 	CDX_SCALE_DOWN_STOPPED = 0,
@@ -313,11 +315,12 @@ struct cdx_rollback_options {
 };
 
 /* cdx_rollback: roll APP/ENV back to OPT->to, the previous version of
- * OPT->deployment, or else the newest version that succeeded there before
- * the one serving now; then check the health of what serves.  Returns an
+ * OPT->deployment, or else the newest good release there that is not the
+ * one serving now; then check the health of what serves.  Returns an
  * enum cdx_status like cdx_deploy (2 also when validation refuses: ERR says
  * why).  *RESULT: the plan, with id, state, serving and duration_ms once
- * executed (caller frees). */
+ * executed, and scale_down {slot, version, delay_ms} when a slot lost the
+ * traffic (as for cdx_deploy; caller frees). */
 CDX_API int cdx_rollback(struct cdx_orchestrator *o, const char *app, const char *env,
 			 const struct cdx_rollback_options *opt, struct cJSON **result, struct cdx_error *err);
 /* cdx_rollback_plan: what a rollback would change: {app, env, from, to,

@@ -152,6 +152,12 @@ void cli_print_json(const struct cJSON *o);
 /* cli_open_orchestrator: the project file and state of G; 0, or the exit
  * status with the problem printed */
 int cli_open_orchestrator(struct cli *g, const char *cmd, struct cdx_orchestrator **o);
+/* cli_schedule_scale_down: the slot a deployment or rollback of APP/ENV
+ * took the traffic from (SD, the result's "scale_down": slot, version,
+ * delay_ms; NULL: none) stopped after its delay: now, or by a detached
+ * `cdx scale-down` that sleeps first, so the command returns at once */
+void cli_schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const char *app, const char *env,
+			     const struct cJSON *sd);
 /* cli_deployment_status: `cdx status ID` for a deployment id */
 int cli_deployment_status(struct cli *g, const char *id, bool json);
 /* cli_list_deployments: `cdx deployments` (HISTORY false: newest first, at

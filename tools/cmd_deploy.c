@@ -46,8 +46,8 @@ static bool confirm(const char *what)
 
 /* the old slot after scale_down_delay: now, or by a detached `cdx
  * scale-down` that sleeps first (so that cdx deploy returns at once) */
-static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const char *app, const char *env,
-				const cJSON *sd)
+void cli_schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const char *app, const char *env,
+			     const struct cJSON *sd)
 {
 	struct cdx_error err = {0};
 	char delay[32];
@@ -57,7 +57,7 @@ static void schedule_scale_down(struct cli *g, struct cdx_orchestrator *o, const
 	if (cdx_jn(sd, "delay_ms") <= 0) {
 		if (cdx_scale_down(o, app, env, cdx_js(sd, "slot"), cdx_js(sd, "version"), &err) ==
 		    CDX_SCALE_DOWN_ERROR)
-			cli_error("deploy: cannot scale down slot %s: %s", cdx_js(sd, "slot"), err.msg);
+			cli_error("cannot scale down slot %s: %s", cdx_js(sd, "slot"), err.msg);
 		return;
 	}
 	snprintf(delay, sizeof(delay), "%.0f", cdx_jn(sd, "delay_ms"));
@@ -182,7 +182,7 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	}
 	rc = cdx_deploy(o, pos[0], pos[1], pos[2], &opt, &res, &err);
 	if (rc == 0 && res)
-		schedule_scale_down(g, o, pos[0], pos[1], cJSON_GetObjectItem(res, "scale_down"));
+		cli_schedule_scale_down(g, o, pos[0], pos[1], cJSON_GetObjectItem(res, "scale_down"));
 	if (json && res)
 		cli_print_json(res);
 	else if (res && rc == 0)

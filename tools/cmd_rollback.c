@@ -94,6 +94,8 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 		return rc;
 	opt.progress = stderr;
 	rc = cdx_rollback(o, pos[0], pos[1], &opt, &res, &err);
+	if (rc == 0 && res && !opt.dry_run)
+		cli_schedule_scale_down(g, o, pos[0], pos[1], cJSON_GetObjectItem(res, "scale_down"));
 	if (json && res)
 		cli_print_json(res);
 	else if (res && (opt.dry_run || rc == CDX_EUSAGE))

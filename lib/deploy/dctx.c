@@ -1,7 +1,9 @@
 /* dctx.c — a deployment in progress (dctx.h): the signal flags, the
- * environment's lock, and the records it writes with the lock's token. */
+ * environment's lock, the promote and abort records read back from the
+ * store, and the records it writes with the lock's token. */
 #include "deploy/dctx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +67,42 @@ static int busy(const struct cdx_dctx *d, const cJSON *cur, struct cdx_error *er
 	return CDX_EBUSY;
 }
 
+static int ignore_record(void *ctx, const cJSON *rec)
+{
+	(void)ctx;
+	(void)rec;
+	return 0;
+}
+
+/* start watching the store: D's cursor at its end; whether it worked */
+static bool watch_start(struct cdx_dctx *d)
+{
+	struct cdx_error err = {0};
+	snprintf(d->watch, sizeof(d->watch), "$");
+	return d->o->store->ops->tail(d->o->store, d->watch, 0, ignore_record, NULL, &err) == 0 &&
+	       strcmp(d->watch, "$") != 0;
+}
+
+static int control_one(void *ctx, const cJSON *rec)
+{
+	const struct cdx_dctx *d = ctx;
+	if (!cdx_record_is(rec, "event") || !cdx_record_str_eq(rec, "deployment", d->id))
+		return 0;
+	if (cdx_record_str_eq(rec, "kind", "promote"))
+		cdx_deploy_promote = 1;
+	else if (cdx_record_str_eq(rec, "kind", "abort"))
+		cdx_deploy_abort = 1;
+	return 0;
+}
+
+int cdx_dctx_controls(struct cdx_dctx *d, long long wait_ms)
+{
+	struct cdx_error err = {0};
+	if (!d->watch[0])
+		return -1;
+	return d->o->store->ops->tail(d->o->store, d->watch, wait_ms, control_one, d, &err) < 0 ? -1 : 0;
+}
+
 int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 {
 	cJSON *h, *cur = NULL;
@@ -75,6 +113,9 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 	 * kill us (SIGUSR1/2 terminate by default); SIGINT still stops a wait */
 	signal(SIGUSR1, on_signal);
 	signal(SIGUSR2, on_signal);
+	/* promote and abort records aimed at us are read from here on */
+	if (d->o->store->ops->tail && !watch_start(d))
+		d->watch[0] = '\0';
 	h = holder_json(d);
 	got = d->o->store->ops->lock(d->o->store, d->lock, h, CDX_LOCK_TTL_MS, wait_ms, &d->token, &cur, err);
 	if (got == CDX_LOCK_BUSY && wait_ms == 0 && strcmp(cdx_js(cur, "kind"), "scale_down") == 0) {

@@ -8,7 +8,9 @@
  * the action it announces, so a crash leaves an exact trace.  The signal
  * flags say what this process was told: SIGINT/SIGTERM/SIGHUP cancel (the
  * deployment aborts and rolls back), SIGUSR1 promotes (cdx promote skips the
- * remaining pauses), SIGUSR2 aborts (cdx abort). */
+ * remaining pauses), SIGUSR2 aborts (cdx abort).  The signals are the quick
+ * way on the holder's host; promote and abort `event` records reach the
+ * flags through the store from any host (cdx_dctx_controls). */
 #ifndef CDX_DCTX_H
 #define CDX_DCTX_H
 
@@ -40,6 +42,7 @@ struct cdx_dctx {
 	const char *state;     /* last recorded state */
 	bool lost;             /* the lock was lost: stop */
 	int64_t start_ms;      /* wall clock at the start, ms */
+	char watch[64];        /* the store's tail cursor of cdx_dctx_controls; "": not watching */
 };
 
 /* signal flags of the deployment in this process */
@@ -51,6 +54,12 @@ void cdx_deploy_signals(bool on);
 /* cdx_dctx_lock: take the lock of D's environment, waiting up to WAIT_MS:
  * 0 taken, CDX_EBUSY (ERR names the holder), or another status with ERR */
 int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err);
+/* cdx_dctx_controls: read the store's records made since the last look
+ * (since cdx_dctx_lock at first), waiting up to WAIT_MS for some, and set
+ * cdx_deploy_promote or cdx_deploy_abort for a promote or abort `event`
+ * aimed at D's deployment: so `cdx promote` and `cdx abort` reach a holder
+ * on another host.  0, or -1 when the store cannot be read (nothing set). */
+int cdx_dctx_controls(struct cdx_dctx *d, long long wait_ms);
 /* cdx_dctx_unlock: release it, if held */
 void cdx_dctx_unlock(struct cdx_dctx *d);
 

@@ -219,8 +219,17 @@ static int succeed(struct cdx_dctx *d, const struct cdx_strategy_io *io, const s
 {
 	const struct cdx_env *e = d->e;
 	const struct cdx_serving *sv = d->sv;
+	struct cdx_error perr = {0};
+	cJSON *hist, *outcomes;
 	cdx_local_current(e, sv->version);
-	cdx_local_prune(e, sv, d->previous);
+	/* pruning follows the records; without them it removes nothing */
+	hist = cdx_deployments_list(d->o, e->app->name, e->name, 0, &perr);
+	if (hist) {
+		outcomes = cdx_release_outcomes(hist);
+		cdx_local_prune(e, sv, d->previous, outcomes);
+		cJSON_Delete(outcomes);
+		cJSON_Delete(hist);
+	}
 	if (e->hooks[CDX_HOOK_CLEANUP].cmd)
 		io->hook(io->ctx, CDX_HOOK_CLEANUP, -1, d->version, 0, err);
 	if (cdx_dctx_record(d, "succeeded", NULL, NULL) < 0)

@@ -1,6 +1,7 @@
 /* effects.c — the io table of a strategy run (effects.h): hooks with their
  * environment, health checks and analysis recorded as `check` records,
- * pauses, and the lock kept alive while they run. */
+ * pauses (which watch the store for promote and abort records), and the
+ * lock kept alive while they run. */
 #include "deploy/effects.h"
 
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static int io_record(void *ctx, const struct cdx_serving *sv, const char *state,
 	(void)sv;
 	if (d->lost)
 		return -1;
+	cdx_dctx_controls(d, 0); /* an abort from another host */
 	if (cdx_deploy_abort && strcmp(state, "rolling_back") != 0)
 		return -1;
 	if (cdx_deploy_cancel && strcmp(state, "rolling_back") != 0)
@@ -215,7 +217,9 @@ static int io_pause(void *ctx, int64_t ms)
 			cdx_deploy_promote = 0;
 			return CDX_PAUSE_PROMOTE;
 		}
-		nanosleep(&ts, NULL);
+		/* wait for a promote or abort record (from any host), or sleep */
+		if (cdx_dctx_controls(d, 50) < 0)
+			nanosleep(&ts, NULL);
 		if (cdx_now_ns() / 1000000 - renewed >= CDX_LOCK_TTL_MS / 3) {
 			renewed = cdx_now_ns() / 1000000;
 			if (d->o->store->ops->renew(d->o->store, d->lock, d->token, CDX_LOCK_TTL_MS, &err) ==

@@ -1,6 +1,6 @@
 /* local.c — the built-in `local` hook set (local.h): releases/VERSION,
  * slot and instance links, an atomically switched `current`, and pruning
- * old releases.  Paths reach the shell commands as variables, never inside
+ * old releases in record order.  Paths reach the shell commands as variables, never inside
  * the command text. */
 #include "deploy/local.h"
 
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "deploy/record.h"
 #include "state/store.h"
 
 char *cdx_local_release_dir(const struct cdx_env *e, const char *version)
@@ -171,8 +171,8 @@ bool cdx_local_release_present(const struct cdx_env *e, const char *dir, const c
 /* ---- pruning ------------------------------------------------------------------- */
 
 struct rel {
-	char *name;   /* its directory name under releases/ */
-	time_t mtime; /* when it was made */
+	char *name; /* its directory name under releases/ */
+	int rank;   /* removal order: the lowest goes first */
 };
 
 static bool in_use(const struct cdx_serving *sv, const char *previous, const char *name)
@@ -184,28 +184,48 @@ static bool in_use(const struct cdx_serving *sv, const char *previous, const cha
 	return (sv->version && strcmp(sv->version, name) == 0) || (previous && strcmp(previous, name) == 0);
 }
 
-/* the releases under PARENT not in use, in *N; caller frees each name and
- * the array */
+/* the removal rank of release NAME by OUTCOMES (record order, newest last):
+ * failed and incomplete ones (and ones never recorded) before good ones,
+ * and within each, the older first */
+static int release_rank(const cJSON *outcomes, const char *name)
+{
+	const cJSON *x;
+	int i = 0, n = cJSON_GetArraySize(outcomes);
+	cJSON_ArrayForEach(x, outcomes)
+	{
+		i++;
+		if (cdx_record_str_eq(x, "version", name))
+			return cdx_record_str_eq(x, "outcome", "good") ? n + i : i;
+	}
+	return 0;
+}
+
+/* the releases under PARENT not in use, in *N, and how many are in use in
+ * *USED; caller frees each name and the array */
 static struct rel *unused_releases(const char *parent, const struct cdx_serving *sv, const char *previous,
-				   size_t *n)
+				   const cJSON *outcomes, size_t *n, size_t *used)
 {
 	DIR *dir = opendir(parent);
 	struct dirent *de;
 	struct rel *rels = NULL;
 	size_t cap = 0;
-	*n = 0;
+	*n = *used = 0;
 	if (!dir)
 		return NULL;
 	while ((de = readdir(dir))) {
 		struct stat st;
 		char *p;
-		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp.") || in_use(sv, previous, de->d_name))
+		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp."))
 			continue;
 		p = cdx_xasprintf("%s/%s", parent, de->d_name);
 		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-			cdx_grow(&rels, &cap, *n + 1, sizeof(*rels));
-			rels[*n].name = cdx_xstrdup(de->d_name);
-			rels[(*n)++].mtime = st.st_mtime;
+			if (in_use(sv, previous, de->d_name)) {
+				(*used)++;
+			} else {
+				cdx_grow(&rels, &cap, *n + 1, sizeof(*rels));
+				rels[*n].name = cdx_xstrdup(de->d_name);
+				rels[(*n)++].rank = release_rank(outcomes, de->d_name);
+			}
 		}
 		free(p);
 	}
@@ -213,21 +233,23 @@ static struct rel *unused_releases(const char *parent, const struct cdx_serving 
 	return rels;
 }
 
-void cdx_local_prune(const struct cdx_env *e, const struct cdx_serving *sv, const char *previous)
+void cdx_local_prune(const struct cdx_env *e, const struct cdx_serving *sv, const char *previous,
+		     const cJSON *outcomes)
 {
 	char *parent = cdx_xasprintf("%s/releases", e->deploy_to);
-	size_t n, i, j;
-	struct rel *rels = unused_releases(parent, sv, previous, &n);
-	/* newest first */
+	size_t n, used, i, j, keep;
+	struct rel *rels = unused_releases(parent, sv, previous, outcomes, &n, &used);
+	/* the ones in use count towards keep_releases too */
+	keep = (size_t)e->keep_releases > used ? (size_t)e->keep_releases - used : 0;
+	/* first to go first */
 	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && rels[j].mtime > rels[j - 1].mtime; j--) {
+		for (j = i; j > 0 && rels[j].rank < rels[j - 1].rank; j--) {
 			struct rel t = rels[j];
 			rels[j] = rels[j - 1];
 			rels[j - 1] = t;
 		}
 	for (i = 0; i < n; i++) {
-		/* the ones in use count towards keep_releases too */
-		if (i + 2 >= (size_t)e->keep_releases) {
+		if (i + keep < n) {
 			struct cdx_error err = {0};
 			int status;
 			struct cdx_envv ce;

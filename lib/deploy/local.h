@@ -15,6 +15,7 @@
 #ifndef CDX_LOCAL_H
 #define CDX_LOCAL_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 
 #include "exec/hook.h"
@@ -45,9 +46,13 @@ int cdx_local_target_link(const struct cdx_env *e, int t, const char *version, s
  * VERSION removes it (nothing serves).  Best effort: failures are ignored. */
 void cdx_local_current(const struct cdx_env *e, const char *version);
 
-/* cdx_local_prune: remove old releases of E: keep the newest keep_releases
- * (the ones in use count towards it) and every one in use, which is every
- * version SV has installed or serves and PREVIOUS (may be NULL) */
-void cdx_local_prune(const struct cdx_env *e, const struct cdx_serving *sv, const char *previous);
+/* cdx_local_prune: remove old releases of E down to keep_releases (the
+ * ones in use count towards it), never one in use: every version SV has
+ * installed or serves and PREVIOUS (may be NULL).  Which go is decided by
+ * OUTCOMES (cdx_release_outcomes, record.h), never by file times: failed
+ * and incomplete releases (and ones no record names) first, then good
+ * ones, each oldest first in record order; the newest good ones stay. */
+void cdx_local_prune(const struct cdx_env *e, const struct cdx_serving *sv, const char *previous,
+		     const cJSON *outcomes);
 
 #endif /* CDX_LOCAL_H */

@@ -1,6 +1,6 @@
 /* record.c — reading an environment's deployment records back (record.h):
  * serving snapshots, the replay of what serves now, final transitions,
- * deployment records by id.  Every function here only reads the store. */
+ * deployment records by id, the outcome of each release.  Every function here only reads the store. */
 #include "deploy/record.h"
 
 #include <stdio.h>
@@ -155,4 +155,69 @@ cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cd
 	if (!c.dep)
 		cdx_error_set(err, CDX_EUSAGE, "no deployment %s", id);
 	return c.dep;
+}
+
+/* ---- release outcomes -------------------------------------------------------------- */
+
+/* the entry of VERSION in OUT moved (or added) to the end, with OUTCOME */
+static void outcome_set(cJSON *out, const char *version, const char *outcome, bool move)
+{
+	cJSON *x;
+	int i = 0;
+	cJSON_ArrayForEach(x, out)
+	{
+		if (cdx_record_str_eq(x, "version", version))
+			break;
+		i++;
+	}
+	if (x && move)
+		x = cJSON_DetachItemFromArray(out, i);
+	if (!x) {
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "version", version);
+		cJSON_AddStringToObject(x, "outcome", outcome);
+		cJSON_AddItemToArray(out, x);
+		return;
+	}
+	cJSON_ReplaceItemInObject(x, "outcome", cJSON_CreateString(outcome));
+	if (move)
+		cJSON_AddItemToArray(out, x);
+}
+
+/* the outcome of a deployment whose last state is STATE */
+static const char *deploy_outcome(const char *state)
+{
+	if (strcmp(state, "succeeded") == 0)
+		return "good";
+	if (strcmp(state, "failed") == 0 || strcmp(state, "rolled_back") == 0 || strcmp(state, "rollback_failed") == 0)
+		return "failed";
+	return "incomplete"; /* interrupted (recovered or not), or still running */
+}
+
+cJSON *cdx_release_outcomes(const cJSON *hist)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *d;
+	cJSON_ArrayForEach(d, hist)
+	{
+		const char *state = cdx_jsn(d, "state") ?: "", *version = cdx_jsn(d, "version"), *previous = cdx_jsn(d, "previous");
+		if (!version)
+			continue;
+		if (cdx_record_str_eq(d, "kind", "deploy")) {
+			outcome_set(out, version, deploy_outcome(state), true);
+		} else if (cdx_record_str_eq(d, "kind", "rollback") && strcmp(state, "succeeded") == 0) {
+			/* the version rolled back from is not wanted back (no flip-flopping) */
+			if (previous && strcmp(previous, version) != 0 && cdx_release_outcome(out, previous))
+				outcome_set(out, previous, "failed", false);
+			outcome_set(out, version, "good", true);
+		}
+	}
+	return out;
+}
+
+const char *cdx_release_outcome(const cJSON *outcomes, const char *version)
+{
+	const cJSON *x;
+	cJSON_ArrayForEach(x, outcomes) if (cdx_record_str_eq(x, "version", version)) return cdx_jsn(x, "outcome");
+	return NULL;
 }

@@ -53,4 +53,21 @@ bool cdx_transition_final(const cJSON *t);
  * be read */
 cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cdx_error *err);
 
+/* cdx_release_outcomes: each version deployed to one environment, with
+ * the outcome of its release, from HIST (cdx_deployments_list of that
+ * environment, oldest first): a JSON array of {"version", "outcome"},
+ * ordered by record order (a version stands where its latest deployment or
+ * successful rollback to it stands), the newest last.  The outcome is
+ * "good" (its latest deployment succeeded, or a rollback to it did),
+ * "failed" (its latest deployment failed, was rolled back, or a successful
+ * rollback left it) or "incomplete" (its latest deployment was interrupted
+ * or is still running).  Caller frees with cJSON_Delete.  This is the one
+ * place that says which releases are good: pruning (local.c) and the
+ * target of a rollback (rollback.c) both read it. */
+cJSON *cdx_release_outcomes(const cJSON *hist);
+
+/* cdx_release_outcome: the outcome of VERSION in OUTCOMES (as above), or
+ * NULL when it was never deployed */
+const char *cdx_release_outcome(const cJSON *outcomes, const char *version);
+
 #endif /* CDX_RECORD_H */

@@ -6,7 +6,9 @@
  * immediate (no pauses, no analysis), gradual (steps with health between)
  * or blue_green (switch to the warm slot, reinstalled first if cold).  Its
  * target is --to, the previous version of --deployment, or else the newest
- * version that succeeded here before the one serving now.
+ * good release (record.h's cdx_release_outcomes) other than the one serving
+ * now.  A rollback between slots leaves the slot that lost the traffic to
+ * the same scale-down as a deployment (its result's scale_down).
  *
  * Every rollback starts from a plan (make_plan): from, to, what happens to
  * each target, and the problems that refuse it; a dry run or a validation
@@ -99,32 +101,25 @@ static cJSON *plan_new(const struct cdx_env *e, const struct cdx_rollback_option
 	return plan;
 }
 
-/* the newest version in HIST that served well and is not CURRENT, skipping
- * versions that were rolled back or failed (no flip-flopping); NULL: none.
- * Points into HIST. */
+/* the newest good release in HIST (cdx_release_outcomes, record.h) that is
+ * not CURRENT: versions rolled back from, failed or interrupted are not
+ * good (no flip-flopping); NULL: none.  Points into HIST. */
 static const char *newest_good(const cJSON *hist, const char *current)
 {
-	cJSON *bad = cJSON_CreateArray();
+	cJSON *outcomes = cdx_release_outcomes(hist);
+	const char *target = NULL, *v;
 	const cJSON *d;
-	const char *target = NULL;
 	int i;
-	cJSON_ArrayForEach(d, hist)
-	{
-		const char *state = cdx_js(d, "state");
-		if (strcmp(cdx_js(d, "kind"), "rollback") == 0 && served_ok(d) && cdx_jsn(d, "previous"))
-			cJSON_AddItemToArray(bad, cJSON_CreateString(cdx_jsn(d, "previous")));
-		else if (strcmp(cdx_js(d, "kind"), "deploy") == 0 && !served_ok(d) && strcmp(state, "pending"))
-			cJSON_AddItemToArray(bad, cJSON_CreateString(cdx_js(d, "version")));
+	for (i = cJSON_GetArraySize(outcomes) - 1; i >= 0 && !target; i--) {
+		const cJSON *x = cJSON_GetArrayItem(outcomes, i);
+		if (cdx_record_str_eq(x, "outcome", "good") && (!current || !cdx_record_str_eq(x, "version", current)))
+			target = cdx_jsn(x, "version");
 	}
-	for (i = cJSON_GetArraySize(hist) - 1; i >= 0 && !target; i--) {
-		const cJSON *b;
-		bool is_bad = false;
-		d = cJSON_GetArrayItem(hist, i);
-		cJSON_ArrayForEach(b, bad) if (strcmp(b->valuestring, cdx_js(d, "version")) == 0) is_bad = true;
-		if (served_ok(d) && !is_bad && (!current || strcmp(cdx_js(d, "version"), current) != 0))
-			target = cdx_jsn(d, "version");
-	}
-	cJSON_Delete(bad);
+	/* the version is a string of OUTCOMES: find the same one in HIST */
+	v = target;
+	target = NULL;
+	cJSON_ArrayForEach(d, hist) if (v && cdx_record_str_eq(d, "version", v)) target = cdx_jsn(d, "version");
+	cJSON_Delete(outcomes);
 	return target;
 }
 
@@ -164,7 +159,16 @@ static void check_target(struct cdx_orchestrator *o, const struct cdx_env *e, co
 	bool deployed = false;
 	const cJSON *d;
 	if (!target) {
-		if (!opt->deployment)
+		d = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
+		if (opt->deployment)
+			;
+		else if (d && cdx_record_str_eq(d, "kind", "rollback") && served_ok(d) && cdx_jsn(d, "previous"))
+			/* the one candidate is the version the last rollback left */
+			problem(plan,
+				"refusing to roll back again: %s -> %s -> %s would flip back to %s, the version just "
+				"rolled back from; use --to VERSION",
+				cdx_jsn(d, "version"), cdx_jsn(d, "previous"), cdx_jsn(d, "version"), cdx_jsn(d, "previous"));
+		else
 			problem(plan, "nothing to roll back to: no earlier version succeeded in %s/%s", e->app->name,
 				e->name);
 		return;
@@ -415,8 +419,8 @@ static int refuse_or_preview(const struct cdx_env *e, cJSON *plan, cJSON **resul
 static int carry_out(struct cdx_dctx *d, const struct cdx_rollback_options *opt, enum cdx_rollback_kind kind,
 		     cJSON *plan, const cJSON *last, const bool *only, cJSON **result, struct cdx_error *err)
 {
-	char target[160], previous[160];
-	int status;
+	char target[160], previous[160], was_version[160];
+	int status, was;
 	if (opt->dry_run || !cdx_jb(plan, "ok", false)) {
 		status = refuse_or_preview(d->e, plan, result, err);
 		cdx_deploy_signals(false);
@@ -444,11 +448,21 @@ static int carry_out(struct cdx_dctx *d, const struct cdx_rollback_options *opt,
 		cdx_error_set(err, status, "cannot record rollback %s", d->id);
 		goto out;
 	}
+	was = d->sv->active;
+	snprintf(was_version, sizeof(was_version), "%s", was >= 0 && d->sv->installed[was] ? d->sv->installed[was] : "");
 	status = roll_back(d, kind, last, only, err);
 	*result = plan;
 	plan = NULL;
 	cJSON_AddStringToObject(*result, "id", d->id);
 	cJSON_AddStringToObject(*result, "state", status == CDX_OK ? "succeeded" : "rollback_failed");
+	/* the slot that lost the traffic is scaled down like after a deployment */
+	if (status == CDX_OK && !d->e->instances && was >= 0 && was != d->sv->active && was != d->sv->canary &&
+	    was_version[0] && d->sv->installed[was] && strcmp(d->sv->installed[was], was_version) == 0) {
+		cJSON *sd = cJSON_AddObjectToObject(*result, "scale_down");
+		cJSON_AddStringToObject(sd, "slot", d->e->targets[was].name);
+		cJSON_AddStringToObject(sd, "version", was_version);
+		cJSON_AddNumberToObject(sd, "delay_ms", (double)d->e->scale_down_delay_ms);
+	}
 	cJSON_AddNumberToObject(*result, "duration_ms", (double)(cdx_wall_ms() - d->start_ms));
 	if (d->sv->version)
 		cJSON_AddStringToObject(*result, "serving", d->sv->version);

@@ -2,7 +2,10 @@
 # t_deploy_local.sh — `cdx deploy` with the built-in local hook set only (no
 # hooks written): releases/VERSION, slots/SLOT, a `current` symlink switched
 # atomically (a reader looping on it never finds it missing), keep_releases
-# pruning; --json output, `cdx deployments`, `cdx status ID`; unknown
+# pruning in record order (failed and incomplete releases first, never the
+# newest good ones; file times say nothing: several deploys within one
+# second used to keep an older release and delete a newer one), the
+# rollback target is the newest good release; --json output, `cdx deployments`, `cdx status ID`; unknown
 # application or environment (exit 2, the closest name), an invalid
 # version; the protected gate (no terminal: exit 2; --yes or CDX_CONFIRM=1
 # go ahead) and the requires gate (refused until `cdx run ci.yml --var
@@ -25,6 +28,9 @@ applications:
         protected: true
       gated:
         requires: {pipeline: ci}
+      quick:
+        blue_green: {scale_down_delay: 1h}
+        hooks: {deploy: 'case "$CDX_VERSION" in bad*) exit 1;; esac; if [ -f fail-once ]; then rm fail-once; exit 1; fi'}
 EOF2
 D="$P/.deploy/web/staging"
 
@@ -148,6 +154,39 @@ expect_status 2 "$CDX" deploy web gated broken1       # a failed run does not co
 "$CDX" run ci.yml --var VERSION=3.0 >/dev/null 2>&1 || fail "cdx run ci.yml --var VERSION=3.0 failed"
 expect_status 0 "$CDX" deploy web gated 3.0
 [ "$(current_link web gated)" = releases/3.0 ] || fail "gated current -> $(current_link web gated)"
+
+# ---- pruning follows the records, not file times -------------------------------------
+# deploys within one second have the same mtime; here the times even run
+# backwards, and the newest releases by record order must stay
+Q="$P/.deploy/web/quick"
+i=0
+for v in 2.0 2.1 2.2 2.3 2.4 2.5; do
+	"$CDX" deploy web quick "$v" >/dev/null 2>&1 || fail "deploy quick $v failed"
+	i=$((i + 1))
+	touch -d "@$((1700000000 - i))" "$Q/releases/$v"
+done
+[ "$(ls "$Q/releases" | tr '\n' ' ')" = "2.3 2.4 2.5 " ] ||
+	fail "keep_releases 3 by record order: want 2.3 2.4 2.5, found $(ls "$Q/releases" | tr '\n' ' ')"
+# a failed release goes before an older good one
+expect_status 1 "$CDX" deploy web quick bad-2.6
+[ -d "$Q/releases/bad-2.6" ] || fail "setup: no release bad-2.6"
+touch -d "@1800000000" "$Q/releases/bad-2.6"
+expect_status 0 "$CDX" deploy web quick 2.7
+[ "$(ls "$Q/releases" | tr '\n' ' ')" = "2.4 2.5 2.7 " ] ||
+	fail "the failed release was not pruned first: want 2.4 2.5 2.7, found $(ls "$Q/releases" | tr '\n' ' ')"
+# a version that failed once and then succeeded is good: the newest good
+# release is the rollback target, and it stays
+touch fail-once
+expect_status 1 "$CDX" deploy web quick 2.8
+[ ! -f fail-once ] || fail "setup: the deploy hook did not fail 2.8"
+expect_status 0 "$CDX" deploy web quick 2.8
+expect_status 0 "$CDX" deploy web quick 2.9
+"$CDX" rollback web quick --dry-run --json >rb.json
+[ "$(jq -r .to rb.json)" = 2.8 ] || fail "rollback target: $(jq -c '{to, problems}' rb.json), want the newest good 2.8"
+[ -d "$Q/releases/2.8" ] || fail "the newest good release 2.8 was pruned: $(ls "$Q/releases" | tr '\n' ' ')"
+expect_status 0 "$CDX" deploy web quick 3.0
+[ "$(ls "$Q/releases" | tr '\n' ' ')" = "2.8 2.9 3.0 " ] ||
+	fail "want 2.8 2.9 3.0, found $(ls "$Q/releases" | tr '\n' ' ')"
 
 journal_check >/dev/null
 echo "t_deploy_local: ok"

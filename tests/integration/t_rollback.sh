@@ -7,7 +7,11 @@
 # --deployment, --instances (only the named instances touched); refusals
 # (never deployed, already serving, unknown instance) exit 2 without a
 # record; `cdx history --json` has who, when, from, to, why, result and
-# duration for every deployment and rollback.
+# duration for every deployment and rollback.  A slot that lost the traffic
+# in a rollback is scaled down after scale_down_delay like after a
+# deployment (it used to keep running); a second rollback that would flip
+# back to the version just rolled back from is refused as such (it used to
+# say that no earlier version succeeded).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/deploy_lib.sh"
 
@@ -137,6 +141,38 @@ expect_status 0 "$CDX" history web staging
 expect_contains "rollback web/staging 1.2 -> 1.1  succeeded"
 expect_contains "reason: 1.2 is slow"
 expect_status 2 "$CDX" history web nope
+
+# ---- the slot that lost the traffic is scaled down; no flip back -----------------------------
+use_project p2
+{
+	web_app_yaml
+	echo "      staging: {strategy: blue_green, blue_green: {scale_down_delay: 1s}}"
+} >cdx.yml
+"$CDX" deploy web staging 1.0 >/dev/null 2>&1 || fail "p2: deploy 1.0"
+"$CDX" deploy web staging 1.1 >/dev/null 2>&1 || fail "p2: deploy 1.1"
+i=0
+while [ -f state/blue ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ ! -f state/blue ] || fail "p2: the old slot blue was not scaled down after the deployment"
+"$CDX" rollback web staging --json >rb.json 2>rb.err || fail "p2: rollback: $(cat rb.err)"
+[ "$(jq -r '.scale_down | [.slot, .version] | join(" ")' rb.json)" = "green 1.1" ] ||
+	fail "p2: the rollback schedules no scale-down: $(cat rb.json)"
+[ "$(cat state/live)" = blue ] && [ "$(live_version)" = 1.0 ] || fail "p2: $(live_version) serves"
+i=0
+while [ -f state/green ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ ! -f state/green ] || fail "p2: slot green, which lost the traffic in the rollback, is still running"
+RB=$("$CDX" deployments web staging --json | jq -r '.[-1].id')
+i=0
+until "$CDX" status "$RB" | grep -q "scaled down slot green (1.1)" || [ "$i" -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$CDX" status "$RB" | grep -q "scaled down slot green (1.1)" || fail "p2: no scale-down recorded: $("$CDX" status "$RB")"
+[ "$(live_version)" = 1.0 ] || fail "p2: the scale-down touched the live slot: $(live_version) serves"
+# a second rollback would go back to 1.1, the version just rolled back from
+n=$(journal_check)
+expect_status 2 "$CDX" rollback web staging
+expect_contains "refusing to roll back again: 1.0 -> 1.1 -> 1.0 would flip back to 1.1, the version just rolled back from; use --to VERSION"
+expect_not_contains "no earlier version succeeded"
+[ "$(journal_check)" -eq "$n" ] || fail "p2: a refused rollback was recorded"
+expect_status 0 "$CDX" rollback web staging --to 1.1
+[ "$(live_version)" = 1.1 ] || fail "p2: --to 1.1: $(live_version) serves"
 
 journal_check >/dev/null
 echo "t_rollback: ok"
