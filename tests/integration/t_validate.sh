@@ -192,6 +192,24 @@ proj/cdx.yml:3:7: pipeline 'ok' must name a file, not a list
 cdx validate: 2 problems found
 EOF
 diff "$T/want" "$T/err" || fail "bad project pipelines: stderr differs"
+# an invalid name does not hide what is under it (a fixed defect: an
+# invalid environment name under an invalid application name was missed)
+cat >proj/cdx.yml <<'EOF'
+applications:
+  "bad app":
+    environments:
+      "bad env": {strategy: blue_gren}
+      ok: {}
+EOF
+run "$CDX" validate proj/cdx.yml
+[ "$RC" -eq 2 ] || fail "bad application: exit $RC"
+cat >"$T/want" <<'EOF'
+proj/cdx.yml:2:3: application name 'bad app' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -
+proj/cdx.yml:4:7: environment name 'bad env' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -
+proj/cdx.yml:4:29: unknown strategy 'blue_gren' (did you mean 'blue_green'?)
+cdx validate: 3 problems found
+EOF
+diff "$T/want" "$T/err" || fail "bad application and environment names: stderr differs"
 # a project file and a pipeline file in one call
 printf 'pipelines:\n  ci: pipelines/ci.yml\n' >proj/cdx.yml
 run "$CDX" validate proj/cdx.yml good.yml
