@@ -436,6 +436,47 @@ static bool var_is_secret(const struct cdx_pipeline *p, const char *name)
 	return false;
 }
 
+/* entry_fits: NAME=VALUE fits a job's environment (CDX_VAR_ENTRY_MAX);
+ * -1 with ERR set (CDX_EUSAGE) when not */
+static int entry_fits(const char *name, const char *value, struct cdx_error *err)
+{
+	size_t n = strlen(name) + 1 + strlen(value);
+	if (n <= CDX_VAR_ENTRY_MAX)
+		return 0;
+	return cdx_error_set(
+	    err, CDX_EUSAGE,
+	    "variable '%s' is too long: %s=VALUE is %zu bytes, over the %u a job's environment takes", name,
+	    name, n, CDX_VAR_ENTRY_MAX);
+}
+
+/* check_sizes: the values known only now (from_env, --var) within the
+ * limits the loader checks the file's values against (pipeline.h), so
+ * that the run is refused as cdx validate would refuse the file, not by
+ * the store or execve later; -1 with ERR set (CDX_EUSAGE) when not */
+static int check_sizes(const struct cdx_run *r, struct cdx_error *err)
+{
+	const struct cdx_pipeline *p = r->p;
+	size_t i, k, total = 2;
+	for (i = 0; i < r->base.n; i++) {
+		const struct cdx_var *v = &r->base.v[i];
+		if (entry_fits(v->name, v->value, err) < 0)
+			return -1;
+		if (!v->secret)
+			total += cdx_var_record_len(v->name, v->value);
+	}
+	if (total > CDX_VARS_RECORD_MAX)
+		return cdx_error_set(
+		    err, CDX_EUSAGE,
+		    "variables too large: they take %zu bytes in the run record, over its limit of %u", total,
+		    CDX_VARS_RECORD_MAX);
+	for (i = 0; i < p->n_jobs; i++)
+		for (k = 0; k < p->jobs[i].vars.n; k++)
+			if (p->jobs[i].vars.v[k].from_env &&
+			    entry_fits(p->jobs[i].vars.v[k].name, var_value(&p->jobs[i].vars.v[k]), err) < 0)
+				return -1;
+	return 0;
+}
+
 struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_options *o, struct cdx_error *err)
 {
 	struct cdx_run *r = cdx_xcalloc(1, sizeof(*r));
@@ -499,6 +540,8 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	 * masked as every secret is */
 	add_url_secret(r, o->state);
 	add_url_secret(r, getenv("CDX_STATE"));
+	if (check_sizes(r, err) < 0)
+		goto fail;
 	if (select_jobs(r, o->only, err) < 0)
 		goto fail;
 	for (i = 0; i < p->n_jobs; i++)

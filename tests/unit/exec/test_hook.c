@@ -166,7 +166,8 @@ static void test_environment_no_state_password(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-	    {"CDX_STATE=redis://:pw@127.0.0.1:6390/2?prefix=x:", "CDX_STATE=redis://127.0.0.1:6390/2?prefix=x:"},
+	    {"CDX_STATE=redis://:pw@127.0.0.1:6390/2?prefix=x:",
+	     "CDX_STATE=redis://127.0.0.1:6390/2?prefix=x:"},
 	    {"CDX_STATE=redis://ci:p%40ss@h", "CDX_STATE=redis://h"},
 	    {"CDX_STATE=redis://pw@h:1", "CDX_STATE=redis://h:1"},
 	    {"CDX_STATE=redis://h:1?prefix=a@b", "CDX_STATE=redis://h:1?prefix=a@b"},
