@@ -35,6 +35,7 @@
 #include "exec/run.h"
 #include "observe/monitor.h"
 #include "state/store.h"
+#include "base/mask.h"
 #include "base/util.h"
 
 
@@ -492,9 +493,12 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		free(config);
 	}
 	if (!make_silent()) {
-		/* echo the script, as make echoes a recipe */
-		printf("%s\n", cdx_pipeline_job_script(p, 0));
+		/* echo the script, as make echoes a recipe (masked, as its
+		 * output will be) */
+		char *shown = cdx_mask_string((const char *const *)r->secrets, cdx_pipeline_job_script(p, 0));
+		printf("%s\n", shown);
 		fflush(stdout);
+		free(shown);
 	}
 	rc = cli_execute("job", r);
 out:

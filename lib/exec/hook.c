@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "exec/runner.h"
+#include "state/store.h"
 
 extern char **environ;
 
@@ -45,6 +46,18 @@ void cdx_envv_set(struct cdx_envv *e, const char *name, const char *value)
 	e->v[e->n] = NULL;
 }
 
+char *cdx_env_inherit(const char *kv)
+{
+	static const char state[] = "CDX_STATE=";
+	char *pub, *s;
+	if (strncmp(kv, state, sizeof(state) - 1) != 0)
+		return cdx_xstrdup(kv);
+	pub = cdx_store_url_public(kv + sizeof(state) - 1, NULL);
+	s = cdx_xjoin3(state, "", pub);
+	free(pub);
+	return s;
+}
+
 void cdx_envv_from_environ(struct cdx_envv *e)
 {
 	char **p;
@@ -55,7 +68,7 @@ void cdx_envv_from_environ(struct cdx_envv *e)
 		if (!strchr(*p, '='))
 			continue;
 		cdx_grow(&e->v, &e->cap, e->n + 2, sizeof(char *));
-		e->v[e->n++] = cdx_xstrdup(*p);
+		e->v[e->n++] = cdx_env_inherit(*p);
 		e->v[e->n] = NULL;
 	}
 }

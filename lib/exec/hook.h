@@ -26,7 +26,13 @@ struct cdx_envv {
 	size_t n, cap;
 };
 
-/* cdx_envv_from_environ: E = a copy of this process's environment */
+/* cdx_env_inherit: what a child of cdx (a job, a hook) gets of the entry
+ * KV ("NAME=VALUE") of cdx's environment, malloc'd: a copy, except that
+ * CDX_STATE loses the credentials of its URL (cdx_store_url_public), so
+ * that no child sees the Redis password cdx connects with */
+char *cdx_env_inherit(const char *kv);
+/* cdx_envv_from_environ: E = a copy of this process's environment, as a
+ * child gets it (cdx_env_inherit) */
 void cdx_envv_from_environ(struct cdx_envv *e);
 /* cdx_envv_set: set NAME to VALUE (replacing it) */
 void cdx_envv_set(struct cdx_envv *e, const char *name, const char *value);

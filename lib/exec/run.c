@@ -3,7 +3,8 @@
  * it what it needs — each attempt's environment, script, log file and
  * limits — and turns what happens into output and records:
  *
- *  - environment = inherited + pipeline variables (from_env resolved once,
+ *  - environment = inherited (CDX_STATE without the password of its URL:
+ *    hook.h, cdx_env_inherit) + pipeline variables (from_env resolved once,
  *    at the start) + stage environment + job variables + --var overrides +
  *    CDX_PIPELINE, CDX_RUN_ID, CDX_STAGE, CDX_JOB, CDX_ATTEMPT; values only
  *    ever travel as environment variables;
@@ -11,6 +12,11 @@
  *  - output is masked by the runner, then shown (run_show.c) prefixed,
  *    grouped or not at all; progress is one line per job event, a live
  *    status line on a terminal, and a summary; or JSON events, one per line;
+ *  - the secrets of a run are its secret variables' values and the Redis
+ *    password of its state; the runner masks output with them, and every
+ *    value of the user's that a record or event holds (variables, version,
+ *    file, a spawn error) is masked with them where it is built (add_masked),
+ *    so no reader (file store, Redis, reports, status, runs) has to;
  *  - records (store.h) are appended as things happen and made durable in
  *    groups: at once for the start and the end of the run, otherwise at
  *    most every 50 ms, so that recording costs little per job;
@@ -28,8 +34,10 @@
 #include <unistd.h>
 
 #include "exec/concurrency.h"
+#include "exec/hook.h"
 #include "pipeline/dag.h"
 #include "base/duration.h"
+#include "base/mask.h"
 #include "state/history.h"
 #include "base/map.h"
 #include "pipeline/pipeline.h"
@@ -51,6 +59,30 @@ static void add_secret(struct cdx_run *r, const char *v)
 	cdx_grow(&r->secrets, &r->cap_secrets, r->n_secrets + 2, sizeof(char *));
 	r->secrets[r->n_secrets++] = cdx_xstrdup(v);
 	r->secrets[r->n_secrets] = NULL;
+}
+
+/* the secret of a state URL (its Redis password), when it has one */
+static void add_url_secret(struct cdx_run *r, const char *url)
+{
+	char *pw = NULL, *pub;
+	if (!url)
+		return;
+	pub = cdx_store_url_public(url, &pw);
+	add_secret(r, pw);
+	free(pw);
+	free(pub);
+}
+
+/* add_masked: add the user's VALUE to object O as NAME, masked by every
+ * secret of the run: what a record or an event holds of a value that may
+ * contain a secret (a URL with a password, an error naming a file) goes
+ * through here, so that the store, the reports, cdx status and cdx runs
+ * and the --json events all get it masked */
+static void add_masked(const struct cdx_run *r, cJSON *o, const char *name, const char *value)
+{
+	char *m = cdx_mask_string((const char *const *)r->secrets, value);
+	cJSON_AddStringToObject(o, name, m);
+	free(m);
 }
 
 /* the value of V at run time: from the environment, else its own value */
@@ -174,7 +206,7 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 	scratch_free(r);
 	for (e = environ; *e; e++) {
 		cdx_grow(&r->envp, &r->cap_envp, r->n_envp + 2, sizeof(char *));
-		r->envp[r->n_envp++] = cdx_xstrdup(*e);
+		r->envp[r->n_envp++] = cdx_env_inherit(*e);
 		r->envp[r->n_envp] = NULL;
 	}
 	for (i = 0; i < r->base.n; i++)
@@ -272,7 +304,7 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	cJSON_AddNumberToObject(rec, "sys_ms", (double)res->sys_us / 1000);
 	cJSON_AddNumberToObject(rec, "maxrss_kb", (double)res->maxrss_kb);
 	if (res->error[0])
-		cJSON_AddStringToObject(rec, "error", res->error);
+		add_masked(r, rec, "error", res->error);
 	if (res->end != CDX_PROC_SPAWNFAIL) {
 		char *lp = log_path(r, j, attempt);
 		cJSON_AddStringToObject(rec, "log", lp);
@@ -398,6 +430,47 @@ static bool var_is_secret(const struct cdx_pipeline *p, const char *name)
 	return false;
 }
 
+/* entry_fits: NAME=VALUE fits a job's environment (CDX_VAR_ENTRY_MAX);
+ * -1 with ERR set (CDX_EUSAGE) when not */
+static int entry_fits(const char *name, const char *value, struct cdx_error *err)
+{
+	size_t n = strlen(name) + 1 + strlen(value);
+	if (n <= CDX_VAR_ENTRY_MAX)
+		return 0;
+	return cdx_error_set(
+	    err, CDX_EUSAGE,
+	    "variable '%s' is too long: %s=VALUE is %zu bytes, over the %u a job's environment takes", name,
+	    name, n, CDX_VAR_ENTRY_MAX);
+}
+
+/* check_sizes: the values known only now (from_env, --var) within the
+ * limits the loader checks the file's values against (pipeline.h), so
+ * that the run is refused as cdx validate would refuse the file, not by
+ * the store or execve later; -1 with ERR set (CDX_EUSAGE) when not */
+static int check_sizes(const struct cdx_run *r, struct cdx_error *err)
+{
+	const struct cdx_pipeline *p = r->p;
+	size_t i, k, total = 2;
+	for (i = 0; i < r->base.n; i++) {
+		const struct cdx_var *v = &r->base.v[i];
+		if (entry_fits(v->name, v->value, err) < 0)
+			return -1;
+		if (!v->secret)
+			total += cdx_var_record_len(v->name, v->value);
+	}
+	if (total > CDX_VARS_RECORD_MAX)
+		return cdx_error_set(
+		    err, CDX_EUSAGE,
+		    "variables too large: they take %zu bytes in the run record, over its limit of %u", total,
+		    CDX_VARS_RECORD_MAX);
+	for (i = 0; i < p->n_jobs; i++)
+		for (k = 0; k < p->jobs[i].vars.n; k++)
+			if (p->jobs[i].vars.v[k].from_env &&
+			    entry_fits(p->jobs[i].vars.v[k].name, var_value(&p->jobs[i].vars.v[k]), err) < 0)
+				return -1;
+	return 0;
+}
+
 struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_options *o, struct cdx_error *err)
 {
 	struct cdx_run *r = cdx_xcalloc(1, sizeof(*r));
@@ -456,6 +529,13 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 		free(name);
 		nv++;
 	}
+	/* the Redis password cdx connects with: jobs never get it (prepare
+	 * passes CDX_STATE without it), and should it show up anyway it is
+	 * masked as every secret is */
+	add_url_secret(r, o->state);
+	add_url_secret(r, getenv("CDX_STATE"));
+	if (check_sizes(r, err) < 0)
+		goto fail;
 	if (select_jobs(r, o->only, err) < 0)
 		goto fail;
 	for (i = 0; i < p->n_jobs; i++)
@@ -530,15 +610,15 @@ static cJSON *run_record(const struct cdx_run *r)
 	cJSON_AddStringToObject(rec, "t", "run");
 	cJSON_AddStringToObject(rec, "id", r->id);
 	cJSON_AddStringToObject(rec, "pipeline", p->name);
-	cJSON_AddStringToObject(rec, "file", p->path);
+	add_masked(r, rec, "file", p->path);
 	snprintf(h, sizeof(h), "%08x", (unsigned)p->file_hash);
 	cJSON_AddStringToObject(rec, "file_hash", h);
 	vars = cJSON_AddObjectToObject(rec, "vars");
 	for (i = 0; i < r->base.n; i++)
 		if (!r->base.v[i].secret)
-			cJSON_AddStringToObject(vars, r->base.v[i].name, r->base.v[i].value);
+			add_masked(r, vars, r->base.v[i].name, r->base.v[i].value);
 	if (cdx_vars_find(&r->over, "VERSION"))
-		cJSON_AddStringToObject(rec, "version", cdx_vars_find(&r->over, "VERSION")->value);
+		add_masked(r, rec, "version", cdx_vars_find(&r->over, "VERSION")->value);
 	cJSON_AddNumberToObject(rec, "start_ms", (double)r->start_ms);
 	cJSON_AddStringToObject(rec, "host", host);
 	cJSON_AddStringToObject(rec, "user", user);

@@ -76,6 +76,11 @@ void cdx_vars_set(struct cdx_vars *v, struct cdx_var var);
 void cdx_loader_vars(struct cdx_loader *l, const struct cdx_ynode *map, const char *what, bool allow_secret,
 		     struct cdx_vars *out);
 
+/* cdx_loader_vars_size: report the pipeline variables VARS when the run
+ * record could not hold them (CDX_VARS_RECORD_MAX), at the one that
+ * passes the limit */
+void cdx_loader_vars_size(struct cdx_loader *l, const struct cdx_vars *vars);
+
 /* pipeline_extends.c */
 /* cdx_loader_templates: check every template's name and keys, used or not */
 void cdx_loader_templates(struct cdx_loader *l);

@@ -126,6 +126,23 @@ struct cdx_pipeline {
 #define CDX_STAGE_TIMEOUT_DEFAULT_MS 3600000
 #define CDX_MAX_JOBS 100000
 
+/* Limits on variables, so that cdx validate refuses what a run could not
+ * do (the loader checks the values the file gives, cdx run those known only
+ * then: from_env, --var):
+ *  - NAME=VALUE of one variable is at most CDX_VAR_ENTRY_MAX bytes, the
+ *    most one string of a job's environment may have (Linux's
+ *    MAX_ARG_STRLEN, 128 KiB, less its NUL);
+ *  - the pipeline's variables, secret ones left out, take at most
+ *    CDX_VARS_RECORD_MAX bytes as the JSON of the run record that holds
+ *    them, well inside the 1 MiB a store record may have (state/journal.h,
+ *    CDX_JOURNAL_RECMAX). */
+#define CDX_VAR_ENTRY_MAX (128u * 1024 - 1)
+#define CDX_VARS_RECORD_MAX (512u * 1024)
+
+/* cdx_var_record_len: the bytes "NAME":"VALUE", take in a JSON object
+ * (escapes counted as cJSON writes them) */
+size_t cdx_var_record_len(const char *name, const char *value);
+
 /* cdx_vars_find: the variable NAME in V, or NULL */
 struct cdx_var *cdx_vars_find(const struct cdx_vars *v, const char *name);
 void cdx_vars_free(struct cdx_vars *v);

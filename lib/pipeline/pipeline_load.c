@@ -286,6 +286,7 @@ static struct cdx_pipeline *load(const char *path, const char *mem, size_t memle
 		goto out;
 	for (i = 0; i < l.n_var_maps; i++)
 		cdx_loader_vars(&l, l.var_maps[i], "variables", true, &p->vars);
+	cdx_loader_vars_size(&l, &p->vars);
 	cdx_loader_templates(&l);
 	if (!p->name)
 		name_from_file(&l, path);

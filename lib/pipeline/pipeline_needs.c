@@ -6,7 +6,8 @@
  * reported with the closest name (the job of that name in another stage
  * first).  Stage needs name stages only; the implicit previous-stage
  * edges count for stage cycles, which are reported with their path
- * (a -> b -> a).  Job cycles are dag.c's.
+ * (a -> b -> a) at the `needs` entry that closes the cycle (b's "a").  Job
+ * cycles are dag.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,33 @@ static void resolve_needs(struct cdx_loader *l, struct index *x, struct cdx_need
 	}
 }
 
+/* report_cycle: the DFS path STACK[0 .. DEPTH) (EDGE[k] - 1 the need of
+ * STACK[k] it follows) went back to NEXT.  The cycle is reported at the
+ * `needs` entry that closes it: the last explicit edge of the path (an
+ * implicit previous-stage edge has no entry to point at, and every cycle
+ * has an explicit edge, since implicit ones only go backwards), the cycle
+ * spelled from the stage that entry names round to it again. */
+static void report_cycle(struct cdx_loader *l, const size_t *stack, const size_t *edge, size_t depth,
+			 size_t next)
+{
+	const struct cdx_pipeline *p = l->p;
+	const struct cdx_need *closing;
+	struct cdx_buf cyc = {0};
+	size_t first = 0, m, i, at;
+	while (stack[first] != next)
+		first++;
+	m = depth - first; /* stages in the cycle: stack[first .. depth) */
+	at = m - 1;        /* the last one whose edge is explicit */
+	while (at > 0 && !p->stages[stack[first + at]].has_needs)
+		at--;
+	closing = &p->stages[stack[first + at]].needs[edge[first + at] - 1];
+	for (i = 1; i <= m; i++)
+		cdx_buf_printf(&cyc, "%s -> ", p->stages[stack[first + (at + i) % m]].name);
+	cdx_buf_adds(&cyc, p->stages[stack[first + (at + 1) % m]].name);
+	cdx_cfg_problem_at(&l->c, closing->file, closing->line, closing->col, "stage cycle: %s", cyc.data);
+	cdx_buf_free(&cyc);
+}
+
 void cdx_loader_stage_cycles(struct cdx_loader *l)
 {
 	struct cdx_pipeline *p = l->p;
@@ -161,16 +189,7 @@ void cdx_loader_stage_cycles(struct cdx_loader *l)
 			if (next == CDX_NONE)
 				continue;
 			if (state[next] == 1) {
-				struct cdx_buf cyc = {0};
-				size_t k = 0;
-				while (stack[k] != next)
-					k++;
-				for (; k < depth; k++)
-					cdx_buf_printf(&cyc, "%s -> ", p->stages[stack[k]].name);
-				cdx_buf_adds(&cyc, p->stages[next].name);
-				cdx_cfg_problem_at(&l->c, p->stages[next].file, p->stages[next].line,
-						   p->stages[next].col, "stage cycle: %s", cyc.data);
-				cdx_buf_free(&cyc);
+				report_cycle(l, stack, edge, depth, next);
 				reported = true;
 			} else if (!state[next]) {
 				state[next] = 1;

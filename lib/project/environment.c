@@ -559,6 +559,9 @@ static void defaults_free(struct app_defaults *d)
 	kv_free(d->vars, d->n_vars);
 }
 
+static void env_free(struct cdx_env *e);
+static void app_free(struct cdx_app *a);
+
 static void parse_app(struct cdx_cfg *c, const struct cdx_ynode *k, const struct cdx_ynode *m, const char *dir,
 		      struct cdx_app *a)
 {
@@ -588,8 +591,14 @@ static void parse_app(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 		a->envs = cdx_xcalloc(envs->n ? envs->n : 1, sizeof(*a->envs));
 		for (i = 0; i < envs->n; i++) {
 			const struct cdx_ynode *ek = envs->pairs[i].key;
-			if (!cdx_cfg_name(c, ek, "environment name"))
+			if (!cdx_cfg_name(c, ek, "environment name")) {
+				/* still read, so that its problems are reported too */
+				struct cdx_env bad = {0};
+				bad.app = a;
+				parse_env(c, ek, envs->pairs[i].val, &d, dir, a->name, &bad);
+				env_free(&bad);
 				continue;
+			}
 			a->envs[a->n_envs].app = a;
 			parse_env(c, ek, envs->pairs[i].val, &d, dir, a->name, &a->envs[a->n_envs]);
 			a->n_envs++;
@@ -610,8 +619,14 @@ void cdx_apps_parse(struct cdx_cfg *c, const struct cdx_ynode *n, const char *di
 	apps->apps = cdx_xcalloc(n->n ? n->n : 1, sizeof(*apps->apps));
 	for (i = 0; i < n->n; i++) {
 		const struct cdx_ynode *k = n->pairs[i].key;
-		if (!cdx_cfg_name(c, k, "application name"))
+		if (!cdx_cfg_name(c, k, "application name")) {
+			/* still read, so that the problems inside it (an
+			 * environment's name, say) are reported in the same pass */
+			struct cdx_app bad = {0};
+			parse_app(c, k, n->pairs[i].val, apps->dir, &bad);
+			app_free(&bad);
 			continue;
+		}
 		parse_app(c, k, n->pairs[i].val, apps->dir, &apps->apps[apps->n++]);
 	}
 	/* environments point at their application: fix up after the array settled */
@@ -643,17 +658,22 @@ static void env_free(struct cdx_env *e)
 	free(e->analysis_cmd);
 }
 
+static void app_free(struct cdx_app *a)
+{
+	size_t j;
+	for (j = 0; j < a->n_envs; j++)
+		env_free(&a->envs[j]);
+	free(a->envs);
+	free(a->name);
+}
+
 void cdx_apps_free(struct cdx_apps *apps)
 {
-	size_t i, j;
+	size_t i;
 	if (!apps)
 		return;
-	for (i = 0; i < apps->n; i++) {
-		for (j = 0; j < apps->apps[i].n_envs; j++)
-			env_free(&apps->apps[i].envs[j]);
-		free(apps->apps[i].envs);
-		free(apps->apps[i].name);
-	}
+	for (i = 0; i < apps->n; i++)
+		app_free(&apps->apps[i]);
 	free(apps->apps);
 	free(apps->dir);
 	memset(apps, 0, sizeof(*apps));

@@ -122,6 +122,28 @@ void cdx_store_close(struct cdx_store *s)
 		s->ops->close(s);
 }
 
+char *cdx_store_url_public(const char *url, char **password)
+{
+	/* the credentials as store_redis.c reads them: up to the first '@'
+	 * before any '?' */
+	const char *p = url + 8, *q, *end, *at, *colon;
+	if (password)
+		*password = NULL;
+	if (strncmp(url, "redis://", 8) != 0)
+		return cdx_xstrdup(url);
+	q = strchr(p, '?');
+	end = q ? q : p + strlen(p);
+	at = memchr(p, '@', (size_t)(end - p));
+	if (!at)
+		return cdx_xstrdup(url);
+	colon = memchr(p, ':', (size_t)(at - p));
+	if (password) {
+		const char *pw = colon ? colon + 1 : p;
+		*password = cdx_xstrndup(pw, (size_t)(at - pw));
+	}
+	return cdx_xasprintf("redis://%s", at + 1);
+}
+
 const char *cdx_store_local_dir(struct cdx_store *s)
 {
 	return s->ops->local_dir ? s->ops->local_dir(s) : NULL;

@@ -5,9 +5,10 @@
  * a directory) and later backends share every caller.  Records are plain
  * JSON objects with a "t" field naming their type:
  *
- *   run      a run started: id, pipeline, file, file_hash, vars (secrets
- *            never included), version, start_ms, host, user, pid, pid_start,
- *            job_count, workers
+ *   run      a run started: id, pipeline, file, file_hash, vars (secret
+ *            ones never included, the others masked by the run's secrets),
+ *            version, start_ms, host, user, pid, pid_start, job_count,
+ *            workers
  *   attempt  one attempt of a job ended: run, job, attempt, status,
  *            exit_code, signal, start_ms, wall_ms, user_ms, sys_ms,
  *            maxrss_kb, queued_ms, log, and log_truncated (true) with
@@ -167,6 +168,13 @@ int cdx_store_file_repair(struct cdx_store *s, size_t *moved, struct cdx_error *
  * the backend's own query when it has one (see scan_runs above) */
 int cdx_store_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx_store_fn fn, void *ctx,
 			struct cdx_error *err);
+
+/* cdx_store_url_public: URL without its credentials, malloc'd (caller
+ * frees): "redis://user:pw@host:6379/1" is "redis://host:6379/1", what a
+ * child of cdx may see; any other URL is copied as it is.  With PASSWORD
+ * non-NULL, *PASSWORD is the password as the URL spells it (malloc'd), or
+ * NULL when there is none. */
+char *cdx_store_url_public(const char *url, char **password);
 
 /* cdx_store_local_dir: S's local_dir, or NULL when it has none */
 const char *cdx_store_local_dir(struct cdx_store *s);

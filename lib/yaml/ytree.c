@@ -276,6 +276,10 @@ static int on_event(void *ctx, const struct cdx_yev *ev)
 	switch (ev->type) {
 	case CDX_YEV_SCALAR: {
 		struct cdx_ynode *y = new_node(b->t, CDX_Y_SCALAR, b->t->file, ev->line, ev->col);
+		/* a "\0" escape: every value ends up a C string, which would
+		 * end there without a word */
+		if (memchr(ev->str, '\0', ev->len))
+			problem_at(b, ev, "string holds a NUL byte (\\0), which no value may hold%s", "");
 		y->str = cdx_arena_strndup(&b->t->arena, ev->str, ev->len);
 		y->len = ev->len;
 		y->plain = ev->plain;

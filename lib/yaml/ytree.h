@@ -5,7 +5,8 @@
  * Anchors and aliases are resolved by sharing the aliased node; merge keys
  * (`<<: *base`, `<<: [*a, *b]`) are resolved into the mapping that uses
  * them (its own keys win, then earlier merged maps).  The tree is guarded:
- * input over CDX_YAML_MAXBYTES, invalid UTF-8, nesting deeper than
+ * input over CDX_YAML_MAXBYTES, invalid UTF-8, a NUL byte (in the text or
+ * from a "\0" escape in a quoted string), nesting deeper than
  * CDX_YAML_MAXDEPTH, recursive aliases, duplicate or non-scalar keys, and
  * aliases that would expand to more than CDX_YAML_MAXEXPAND nodes (an
  * "alias bomb") are reported as FILE:LINE:COL problems and no tree is
@@ -38,7 +39,7 @@ struct cdx_ynode {
 	int line, col;    /* 1-based position */
 	/* scalar */
 	const char *str;  /* NUL-terminated value */
-	size_t len;       /* bytes of str (it may contain NUL bytes) */
+	size_t len;       /* bytes of str (never a NUL among them) */
 	bool plain;       /* unquoted: may be null, a bool or a number */
 	/* sequence: items; mapping: pairs, in document order */
 	struct cdx_ynode **items;

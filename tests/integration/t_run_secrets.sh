@@ -127,4 +127,141 @@ if grep -r -l -F -e "$S_JOB" "$T/.cdx" >/dev/null; then
 fi
 expect_status 0 "$CDX" run s.yml --var "TOK=$S_JOB" --json
 expect_not_contains "$S_JOB"
+
+# ---- a secret inside another value ------------------------------------------
+# (a fixed defect: a non-secret variable holding a secret, say a URL with a
+# password, was masked on the terminal but stored as it is in the run
+# record's vars, so cdx status and cdx runs --json, the detailed reports and
+# the Redis store all held the secret)
+S_IN='in-url-pw-Jd62'
+export MYSECRET="$S_IN" URLV="https://u:$S_IN@host/x"
+cat >inside.yml <<'EOF2'
+name: inside
+variables:
+  TOKEN: {from_env: MYSECRET, secret: true}
+  REPO_URL: {from_env: URLV}
+stages:
+  - name: s
+    jobs:
+      - name: a
+        script: echo "url=$REPO_URL"; env
+      - name: lit
+        script: test "$TOKEN" = in-url-pw-Jd62 && echo token-matches
+EOF2
+# check_inside WHAT TEXT: TEXT holds neither the secret nor its password
+check_inside() {
+	case "$2" in *"$S_IN"* | *Jd62* | *"${PW:-no-password-set}"*) fail "$1 shows a secret: $2" ;; esac
+}
+# check_consumers: every reader of the newest run of inside shows it masked
+check_consumers() {
+	id=$("$CDX" runs inside --json | jq -r '.[0].id')
+	expect_status 0 "$CDX" status "$id" --json
+	check_inside "cdx status --json" "$OUT"
+	expect_status 0 "$CDX" runs --json
+	check_inside "cdx runs --json" "$OUT"
+	printf '%s' "$OUT" | jq -e '.[0].vars.REPO_URL == "https://u:***@host/x"' >/dev/null ||
+		fail "REPO_URL not masked in the run's vars: $OUT"
+	printf '%s' "$OUT" | jq -e '.[0].version == "1.0-***"' >/dev/null ||
+		fail "VERSION not masked in the run record: $OUT"
+	for f in json html text; do
+		expect_status 0 "$CDX" report inside --type detailed --format "$f"
+		check_inside "cdx report --type detailed --format $f" "$OUT"
+		expect_contains "https://u:***@host/x"
+	done
+}
+expect_status 0 "$CDX" run inside.yml --var "VERSION=1.0-$S_IN"
+check_inside "cdx run" "$OUT"
+expect_contains "url=https://u:***@host/x"
+if grep -r -l -F -e "$S_IN" "$T/.cdx" >/dev/null; then
+	fail "a secret inside a value is stored in: $(grep -r -l -F -e "$S_IN" "$T/.cdx" | tr '\n' ' ')"
+fi
+check_consumers
+expect_status 0 "$CDX" run inside.yml --json --var "VERSION=1.0-$S_IN"
+check_inside "cdx run --json" "$OUT"
+printf '%s\n' "$OUT" | jq -se 'map(select(.event == "run_start"))[0].vars.REPO_URL == "https://u:***@host/x"' \
+	>/dev/null || fail "run_start event: REPO_URL not masked: $OUT"
+
+# ---- the same in the make module's runs ------------------------------------
+if command -v make >/dev/null 2>&1 &&
+	case " $(printf 'x:;@echo $(.FEATURES)\n' | make -s -f - x 2>/dev/null) " in *" load "*) true ;; *) false ;; esac; then
+	(
+		unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS MAKEFILES
+		printf '%s\n' "load $CDX_SO" '$(cdx-pipeline inside.yml)' >Makefile
+		# (without -s: cdx job echoes each job's script, masked too)
+		expect_status 0 run_make inside "VERSION=1.0-$S_IN"
+		check_inside "make inside" "$OUT"
+		expect_contains "url=https://u:***@host/x"
+		expect_contains 'test "$TOKEN" = *** && echo token-matches'
+		expect_contains "token-matches"
+		# the watcher closes the run: wait for it (bounded)
+		i=0
+		while [ "$("$CDX" runs inside --json | jq -r '.[0].status')" = running ] && [ "$i" -lt 100 ]; do
+			i=$((i + 1)); sleep 0.1
+		done
+		"$CDX" runs inside --json | jq -e '.[0].driver == "make"' >/dev/null || fail "no make run recorded"
+		if grep -r -l -F -e "$S_IN" "$T/.cdx" >/dev/null; then
+			fail "make: a secret inside a value is stored in: $(grep -r -l -F -e "$S_IN" "$T/.cdx" | tr '\n' ' ')"
+		fi
+		check_consumers
+	) || exit 1
+	rm -f Makefile
+	echo "ok make: a secret inside a value is masked in what is recorded"
+fi
+
+# ---- Redis: no key holds a secret, and jobs never see the password ----------
+# (a fixed defect: seven Redis records held the secret inside REPO_URL; and
+# jobs inherited CDX_STATE, the Redis password in it)
+if have_redis; then
+	PW='redis-pw-Lb27'
+	start_redis --requirepass "$PW"
+	export CDX_STATE="redis://:$PW@127.0.0.1:$REDIS_PORT" CDX_REDIS_LOCAL="$T/local"
+	expect_status 0 "$CDX" run inside.yml --var "VERSION=1.0-$S_IN"
+	check_inside "cdx run (redis)" "$OUT"
+	# the job's environment: CDX_STATE without the password
+	expect_contains "CDX_STATE=redis://127.0.0.1:$REDIS_PORT"
+	case "$OUT" in *"$PW"*) fail "a job sees the Redis password: $OUT" ;; esac
+	check_consumers
+	# every key, whatever its type, holds neither the secret nor the password
+	R() { redis-cli -p "$REDIS_PORT" --no-auth-warning -a "$PW" --raw "$@"; }
+	nkeys=0
+	for k in $(R --scan); do
+		nkeys=$((nkeys + 1))
+		case $(R type "$k") in
+		string) v=$(R get "$k") ;;
+		hash) v=$(R hgetall "$k") ;;
+		list) v=$(R lrange "$k" 0 -1) ;;
+		set) v=$(R smembers "$k") ;;
+		zset) v=$(R zrange "$k" 0 -1 withscores) ;;
+		stream) v=$(R xrange "$k" - +) ;;
+		*) v=$(R dump "$k") ;;
+		esac
+		check_inside "redis key $k" "$k $v"
+	done
+	[ "$nkeys" -gt 3 ] || fail "redis: only $nkeys keys"
+	if grep -r -l -F -e "$S_IN" "$T/local" >/dev/null; then
+		fail "redis local directory holds a secret: $(grep -r -l -F -e "$S_IN" "$T/local" | tr '\n' ' ')"
+	fi
+	# a job that needs the store itself gets it only when the pipeline
+	# says so, as a secret variable: then it works, and stays masked
+	export CDX_BIN="$CDX"
+	cat >again.yml <<'EOF2'
+name: again
+variables:
+  CDX_STATE: {from_env: CDX_STATE, secret: true}
+stages:
+  - name: s
+    jobs:
+      - {name: a, script: 'echo "state=$CDX_STATE"; "$CDX_BIN" runs inside >/dev/null && echo store-reached'}
+EOF2
+	expect_status 0 "$CDX" run again.yml
+	expect_contains "state=***"
+	expect_contains "store-reached"
+	check_inside "cdx run again.yml" "$OUT"
+	# without it, a job's cdx reaches the server without the password
+	sed '/^variables:/,/CDX_STATE/d' again.yml >plain.yml
+	expect_status 1 "$CDX" run plain.yml
+	expect_contains "needs a password"
+	check_inside "cdx run plain.yml" "$OUT"
+	echo "ok redis: no key holds a secret ($nkeys keys), jobs get no password"
+fi
 echo "t_run_secrets: ok"

@@ -192,6 +192,77 @@ proj/cdx.yml:3:7: pipeline 'ok' must name a file, not a list
 cdx validate: 2 problems found
 EOF
 diff "$T/want" "$T/err" || fail "bad project pipelines: stderr differs"
+# an invalid name does not hide what is under it (a fixed defect: an
+# invalid environment name under an invalid application name was missed)
+cat >proj/cdx.yml <<'EOF'
+applications:
+  "bad app":
+    environments:
+      "bad env": {strategy: blue_gren}
+      ok: {}
+EOF
+run "$CDX" validate proj/cdx.yml
+[ "$RC" -eq 2 ] || fail "bad application: exit $RC"
+cat >"$T/want" <<'EOF'
+proj/cdx.yml:2:3: application name 'bad app' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -
+proj/cdx.yml:4:7: environment name 'bad env' is invalid: use 1 to 64 characters from A-Z a-z 0-9 _ . -
+proj/cdx.yml:4:29: unknown strategy 'blue_gren' (did you mean 'blue_green'?)
+cdx validate: 3 problems found
+EOF
+diff "$T/want" "$T/err" || fail "bad application and environment names: stderr differs"
+
+# ---- the sizes of variables ---------------------------------------------------
+# (a fixed defect: a 15 MiB variable passed validate, and cdx run failed
+# with exit 4 when the store refused the run record that held it)
+# xs N: N bytes of x
+xs() { head -c "$1" /dev/zero | tr '\0' x; }
+# sized FILE VALUE...: a pipeline with variables V0, V1, ... of the VALUEs
+sized() {
+	f=$1
+	shift
+	{
+		printf 'name: sized\nvariables:\n'
+		i=0
+		for v in "$@"; do printf '  V%d: %s\n' "$i" "$v"; i=$((i + 1)); done
+		printf 'stages:\n  - name: s\n    jobs:\n      - name: a\n        script: echo "${#V0}"\n'
+	} >"$f"
+}
+sized huge.yml "$(xs 15728640)"
+run "$CDX" validate huge.yml
+[ "$RC" -eq 2 ] || fail "15 MiB variable: validate exit $RC"
+printf '%s\n' "huge.yml:3:7: variable 'V0' is too long: V0=VALUE is 15728643 bytes, over the 131071 a job's environment takes" \
+	"cdx validate: 1 problem found" >"$T/want"
+diff "$T/want" "$T/err" || fail "15 MiB variable: stderr differs"
+run "$CDX" run huge.yml
+[ "$RC" -eq 2 ] || fail "15 MiB variable: run exit $RC (not refused by the loader)"
+# the limit is the one a job's environment has: just under it, the job
+# gets the whole value; one byte more is refused
+sized edge.yml "$(xs 131068)"
+run "$CDX" validate edge.yml
+[ "$RC" -eq 0 ] || fail "variable at the limit: validate exit $RC: $(cat "$T/err")"
+run "$CDX" run edge.yml --output quiet
+[ "$RC" -eq 0 ] || fail "variable at the limit: run exit $RC: $(cat "$T/err")"
+[ "$("$CDX" logs "$("$CDX" runs sized --json | jq -r '.[0].id')" s/a)" = 131068 ] ||
+	fail "variable at the limit: the job did not get all of it"
+sized edge.yml "$(xs 131069)"
+run "$CDX" validate edge.yml
+[ "$RC" -eq 2 ] || fail "variable over the limit: validate exit $RC"
+grep -q "^edge.yml:3:7: variable 'V0' is too long: V0=VALUE is 131072 bytes" "$T/err" || fail "over the limit: $(cat "$T/err")"
+# the run record holds the pipeline's variables: together they must fit it
+x=$(xs 100000)
+sized many.yml "$x" "$x" "$x" "$x" "$x" "$x"
+run "$CDX" validate many.yml
+[ "$RC" -eq 2 ] || fail "variables over the record's limit: validate exit $RC"
+printf '%s\n' "many.yml:8:3: variables too large: with 'V5' they take 600050 bytes in the run record, over its limit of 524288" \
+	"cdx validate: 1 problem found" >"$T/want"
+diff "$T/want" "$T/err" || fail "variables over the record's limit: stderr differs"
+# values known only when the run starts (--var, from_env): cdx run
+# refuses them as validate would, with exit 2
+sized few.yml "$x"
+run "$CDX" run few.yml --var "A=$x" --var "B=$x" --var "C=$x" --var "D=$x" --var "E=$x"
+[ "$RC" -eq 2 ] || fail "--var over the record's limit: run exit $RC: $(cat "$T/err")"
+grep -q "variables too large: they take [0-9]* bytes in the run record, over its limit of 524288" "$T/err" ||
+	fail "--var over the record's limit: $(cat "$T/err")"
 # a project file and a pipeline file in one call
 printf 'pipelines:\n  ci: pipelines/ci.yml\n' >proj/cdx.yml
 run "$CDX" validate proj/cdx.yml good.yml

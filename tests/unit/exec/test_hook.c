@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "exec/hook.h"
+#include "state/store.h"
 #include "deploy/probe.h"
 
 static int64_t ms_now(void)
@@ -155,6 +156,47 @@ static void test_environment(void **state)
 	assert_int_equal(status, 0);
 	assert_string_equal(out, "blue:8082\n1\n");
 	free(out);
+	cdx_envv_free(&e);
+}
+
+/* a hook (as a job) never gets the Redis password of CDX_STATE: the URL
+ * loses its credentials, other URLs and variables stay as they are */
+static void test_environment_no_state_password(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"CDX_STATE=redis://:pw@127.0.0.1:6390/2?prefix=x:",
+	     "CDX_STATE=redis://127.0.0.1:6390/2?prefix=x:"},
+	    {"CDX_STATE=redis://ci:p%40ss@h", "CDX_STATE=redis://h"},
+	    {"CDX_STATE=redis://pw@h:1", "CDX_STATE=redis://h:1"},
+	    {"CDX_STATE=redis://h:1?prefix=a@b", "CDX_STATE=redis://h:1?prefix=a@b"},
+	    {"CDX_STATE=file:/tmp/a@b", "CDX_STATE=file:/tmp/a@b"},
+	    {"CDX_STATEX=redis://:pw@h", "CDX_STATEX=redis://:pw@h"},
+	    {"OTHER=redis://:pw@h", "OTHER=redis://:pw@h"},
+	};
+	struct cdx_envv e;
+	char *s, *pw;
+	size_t i;
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s = cdx_env_inherit(cases[i].in);
+		assert_string_equal(s, cases[i].out);
+		free(s);
+	}
+	s = cdx_store_url_public("redis://ci:p%40ss@h:1/0", &pw);
+	assert_string_equal(s, "redis://h:1/0");
+	assert_string_equal(pw, "p%40ss");
+	free(s);
+	free(pw);
+	s = cdx_store_url_public("redis://h:1", &pw);
+	assert_string_equal(s, "redis://h:1");
+	assert_null(pw);
+	free(s);
+	setenv("CDX_STATE", "redis://:hook-pw-9@127.0.0.1:6390", 1);
+	cdx_envv_from_environ(&e);
+	unsetenv("CDX_STATE");
+	assert_string_equal(cdx_envv_get(&e, "CDX_STATE"), "redis://127.0.0.1:6390");
 	cdx_envv_free(&e);
 }
 
@@ -652,6 +694,7 @@ int main(void)
 	    cmocka_unit_test(test_plain_sh_and_marker),
 	    cmocka_unit_test(test_cwd_missing),
 	    cmocka_unit_test(test_environment),
+	    cmocka_unit_test(test_environment_no_state_password),
 	    cmocka_unit_test(test_expand),
 	    cmocka_unit_test(test_timeout_kills_group),
 	    cmocka_unit_test(test_timeout_escalates),

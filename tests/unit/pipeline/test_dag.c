@@ -547,7 +547,16 @@ static void stage_cycle_messages(void **state)
 		     "  - {name: a, needs: [c], jobs: [{name: j, script: x}]}\n"
 		     "  - {name: b, jobs: [{name: j, script: x}]}\n"
 		     "  - {name: c, jobs: [{name: j, script: x}]}\n",
-		     2, 12, "stage cycle: a -> c -> b -> a");
+		     2, 23, "stage cycle: c -> b -> a -> c");
+	/* at the needs entry that closes it (a fixed defect: at the stage's
+	 * name); implicit edges have no entry, the cycle turns to the last
+	 * explicit one above */
+	expect_cycle("stages:\n"
+		     "  - {name: a, needs: [b], jobs: [{name: j, script: x}]}\n"
+		     "  - {name: b, needs: [c], jobs: [{name: j, script: x}]}\n"
+		     "  - {name: c, needs: [x, a], jobs: [{name: j, script: x}]}\n"
+		     "  - {name: x, needs: [], jobs: [{name: j, script: x}]}\n",
+		     4, 26, "stage cycle: a -> b -> c -> a");
 }
 
 /* ---- the plan ------------------------------------------------------------ */

@@ -451,6 +451,10 @@ static void nul_byte(void **state)
 	(void)state;
 	EXPECT_FAIL("a: b\nc: d\0e\n", "2:5: file contains a NUL byte");
 	EXPECT_FAIL("\0", "1:1: file contains a NUL byte");
+	/* an escape in a quoted string: the value would end there unseen
+	 * (a fixed defect: V: "a\0b" became a) */
+	EXPECT_FAIL("a: b\nV: \"a\\0b\"\n", "2:4: string holds a NUL byte (\\0), which no value may hold");
+	EXPECT_FAIL("V: [x, \"\\0\"]\n", "1:8: string holds a NUL byte (\\0), which no value may hold");
 }
 
 static void empty_and_multi_document(void **state)
