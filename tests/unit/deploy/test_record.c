@@ -15,7 +15,7 @@ static const char *outcomes_str(const cJSON *outcomes, char *buf, size_t n)
 	buf[0] = '\0';
 	cJSON_ArrayForEach(x, outcomes)
 	{
-		l += (size_t)snprintf(buf + l, n - l, "%s%s:%s", l ? " " : "", str(x, "version"), str(x, "outcome"));
+		l += (size_t)snprintf(buf + l, n - l, "%s%s:%s", l ? " " : "", cdx_jsn(x, "version"), cdx_jsn(x, "outcome"));
 		if (l >= n)
 			break;
 	}
