@@ -58,4 +58,11 @@ bool cdx_transition_final(const cJSON *t);
  * (ERR untouched) or the store cannot be read (ERR set) */
 cJSON *cdx_deployment_find(struct cdx_orchestrator *o, const char *id, struct cdx_error *err);
 
+/* cdx_deployment_before: what served E before deployment ID acted, the
+ * snapshot of its first transition, into SV (always initialised; free with
+ * cdx_serving_free).  1 found, 0 when ID has no transition, -1 with ERR
+ * when the store cannot be read. */
+int cdx_deployment_before(struct cdx_orchestrator *o, const struct cdx_env *e, const char *id,
+			  struct cdx_serving *sv, struct cdx_error *err);
+
 #endif /* CDX_RECORD_H */

@@ -8,6 +8,8 @@
  * CMD` (no -e), it keeps what it starts (CDX_PROC_KEEP: no sweep, and
  * nothing waits for a pipe a service holds open), and its stdout and
  * stderr go to our stderr, stdout into a pipe only when it is captured.
+ * A deployment's commands name it as their owner (cdx_hook_run_tick), so
+ * that what they leave can be found when its cdx was killed.
  */
 #include "exec/hook.h"
 
@@ -113,12 +115,12 @@ static void keep_output(void *ctx, uint64_t token, const char *data, size_t len)
 int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err)
 {
-	return cdx_hook_run_tick(cmd, envp, cwd, timeout_ms, cancel, out, outmax, status, NULL, NULL, 0, err);
+	return cdx_hook_run_tick(cmd, envp, cwd, timeout_ms, cancel, out, outmax, status, NULL, NULL, 0, NULL, err);
 }
 
 int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
-		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err)
+		      void *tick_ctx, int64_t tick_ms, const char *owner, struct cdx_error *err)
 {
 	struct capture cap = {{0}, outmax};
 	struct cdx_proc_spec spec = {0};
@@ -133,6 +135,7 @@ int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64
 	spec.grace_ms = GRACE_MS;
 	spec.output = out ? CDX_PROC_OUT_STDOUT : CDX_PROC_OUT_STDERR;
 	spec.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
+	spec.owner = owner;
 	w.cancel = cancel;
 	w.tick = tick;
 	w.tick_ctx = tick_ctx;
