@@ -84,8 +84,8 @@ struct cdx_proc_spec {
 	enum cdx_proc_output output;  /* 0: merged into the pipe */
 	unsigned flags;               /* CDX_PROC_*, 0 for a job attempt */
 	const char *owner;            /* CDX_PROC_KEEP: who answers for what it leaves
-				       * running, put in its marker (no NUL, no '.'
-				       * needed: it is the marker's rest), or NULL */
+				       * running (a deployment id, "ID/TARGET" for a
+				       * part of it), the end of its marker; or NULL */
 };
 
 enum cdx_proc_end {
