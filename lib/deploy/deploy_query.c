@@ -202,7 +202,7 @@ cJSON *cdx_environment_check_health(struct cdx_orchestrator *o, const char *app,
 		cJSON_AddBoolToObject(x, "serving", e->instances || (int)t == sv.active || (int)t == sv.canary);
 		for (k = 0; k < e->n_checks; k++) {
 			struct cdx_probe_result r;
-			cdx_probe(&e->checks[k], &ce, o->apps->dir, NULL, &r);
+			cdx_probe(&e->checks[k], &ce, o->apps->dir, NULL, NULL, &r);
 			if (!r.ok) {
 				healthy = false;
 				cJSON_AddStringToObject(x, "problem", r.detail);

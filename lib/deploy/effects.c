@@ -75,12 +75,25 @@ static int io_record(void *ctx, const struct cdx_serving *sv, const char *state,
 	return cdx_dctx_record(d, state, msg, NULL);
 }
 
+/* the owner of a command of D (runner.h): the deployment id, and for a
+ * hook that starts or stops target T, "ID/T": recovery stops a target
+ * whose such hooks it had to kill (recover.c) */
+static void owner_of(const struct cdx_dctx *d, enum cdx_hook_id h, int t, char *buf, size_t n)
+{
+	if (t >= 0 && (h == CDX_HOOK_DEPLOY || h == CDX_HOOK_START || h == CDX_HOOK_STOP))
+		snprintf(buf, n, "%s/%s", d->id, d->e->targets[t].name);
+	else
+		snprintf(buf, n, "%s", d->id);
+}
+
 static int io_hook(void *ctx, enum cdx_hook_id h, int t, const char *version, int weight, struct cdx_error *err)
 {
 	struct cdx_dctx *d = ctx;
 	const struct cdx_hook *hk = &d->e->hooks[h];
 	struct cdx_envv ce;
+	char owner[256];
 	int status = 0, rc = 0;
+	owner_of(d, h, t, owner, sizeof(owner));
 	hook_env(d, t, version, weight, &ce);
 	if (h == CDX_HOOK_DEPLOY && version && cdx_local_release(d->e, d->o->apps->dir, version, &ce, err) < 0) {
 		cdx_envv_free(&ce);
@@ -88,7 +101,7 @@ static int io_hook(void *ctx, enum cdx_hook_id h, int t, const char *version, in
 	}
 	if (hk->cmd) {
 		if (cdx_hook_run_tick(hk->cmd, ce.v, d->o->apps->dir, hk->timeout_ms, &cdx_deploy_cancel, NULL, 0,
-				      &status, renew_tick, d, CDX_LOCK_TTL_MS / 3, err) < 0) {
+				      &status, renew_tick, d, CDX_LOCK_TTL_MS / 3, owner, err) < 0) {
 			rc = -1;
 		} else if (status != 0) {
 			rc = cdx_error_set(err, CDX_EFAILED, "%s hook%s%s failed: %s %d", cdx_hook_name(h),
@@ -138,7 +151,7 @@ static int io_health(void *ctx, int t, const char *version, struct cdx_error *er
 	for (i = 0; i < d->e->n_checks && rc == 0; i++) {
 		const struct cdx_check *ck = &d->e->checks[i];
 		struct cdx_probe_result r;
-		cdx_probe(ck, &ce, d->o->apps->dir, &cdx_deploy_cancel, &r);
+		cdx_probe(ck, &ce, d->o->apps->dir, &cdx_deploy_cancel, d->id, &r);
 		renew_tick(d);
 		record_check(d, t, ck, &r);
 		if (!r.ok)
@@ -162,7 +175,7 @@ static int io_analysis(void *ctx, int t, const char *version, int weight, struct
 	hook_env(d, t, version, weight, &ce);
 	r.target = d->e->analysis_cmd;
 	if (cdx_hook_run_tick(d->e->analysis_cmd, ce.v, d->o->apps->dir, 60000, &cdx_deploy_cancel, &out, 4096,
-			      &status, renew_tick, d, CDX_LOCK_TTL_MS / 3, err) < 0) {
+			      &status, renew_tick, d, CDX_LOCK_TTL_MS / 3, d->id, err) < 0) {
 		cdx_envv_free(&ce);
 		return CDX_ANALYSIS_FAIL;
 	}

@@ -9,7 +9,10 @@
  * environment's checks (probe.h), each recorded as a `check` record;
  * analysis: the canary's analysis command, its number held against max and
  * min; pause: a wait that cdx promote and cdx abort interrupt.  Hooks and
- * pauses renew the lock as they run. */
+ * pauses renew the lock as they run.  Every command runs with the
+ * deployment as its owner (runner.h: spec->owner), a hook that starts or
+ * stops a target with "ID/TARGET", so that recovery finds what a killed
+ * cdx left running (recover.c). */
 #ifndef CDX_EFFECTS_H
 #define CDX_EFFECTS_H
 

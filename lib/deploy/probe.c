@@ -166,11 +166,12 @@ static bool tcp_once(const struct cdx_check *ck, const char *addr, char *detail,
 }
 
 static bool command_once(const struct cdx_check *ck, const char *cmd, const struct cdx_envv *e, const char *cwd,
-			 volatile sig_atomic_t *cancel, char *detail, size_t dn)
+			 volatile sig_atomic_t *cancel, const char *owner, char *detail, size_t dn)
 {
 	struct cdx_error err = {0};
 	int status = 0;
-	if (cdx_hook_run(cmd, e->v, cwd, ck->timeout_ms, cancel, NULL, 0, &status, &err) < 0) {
+	if (cdx_hook_run_tick(cmd, e->v, cwd, ck->timeout_ms, cancel, NULL, 0, &status, NULL, NULL, 0, owner, &err) <
+	    0) {
 		snprintf(detail, dn, "%.200s", err.msg);
 		return false;
 	}
@@ -192,7 +193,7 @@ static void sleep_ms(int64_t ms, volatile sig_atomic_t *cancel)
 }
 
 void cdx_probe(const struct cdx_check *ck, const struct cdx_envv *e, const char *cwd,
-	       volatile sig_atomic_t *cancel, struct cdx_probe_result *r)
+	       volatile sig_atomic_t *cancel, const char *owner, struct cdx_probe_result *r)
 {
 	int i;
 	memset(r, 0, sizeof(*r));
@@ -210,7 +211,7 @@ void cdx_probe(const struct cdx_check *ck, const struct cdx_envv *e, const char 
 			r->ok = tcp_once(ck, r->target, r->detail, sizeof(r->detail));
 			break;
 		case CDX_CHECK_COMMAND:
-			r->ok = command_once(ck, r->target, e, cwd, cancel, r->detail, sizeof(r->detail));
+			r->ok = command_once(ck, r->target, e, cwd, cancel, owner, r->detail, sizeof(r->detail));
 			break;
 		}
 		if (r->ok)

@@ -19,9 +19,10 @@ struct cdx_probe_result {
 
 /* cdx_probe: run check CK with environment E in directory CWD until it
  * passes or its attempts are used up; CANCEL (may be NULL) stops early.
+ * A command check runs for OWNER (may be NULL: cdx_hook_run_tick).
  * Always fills R; free R->target. */
 void cdx_probe(const struct cdx_check *ck, const struct cdx_envv *e, const char *cwd,
-	       volatile sig_atomic_t *cancel, struct cdx_probe_result *r);
+	       volatile sig_atomic_t *cancel, const char *owner, struct cdx_probe_result *r);
 
 /* cdx_check_kind_name: "http", "tcp" or "command" */
 const char *cdx_check_kind_name(enum cdx_check_kind k);

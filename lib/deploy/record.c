@@ -221,3 +221,33 @@ const char *cdx_release_outcome(const cJSON *outcomes, const char *version)
 	cJSON_ArrayForEach(x, outcomes) if (cdx_record_str_eq(x, "version", version)) return cdx_jsn(x, "outcome");
 	return NULL;
 }
+
+struct first_ctx {
+	const char *id;
+	cJSON *first; /* the first transition of deployment id (a copy) */
+};
+
+static int first_one(void *ctx, const cJSON *rec)
+{
+	struct first_ctx *c = ctx;
+	if (!c->first && cdx_record_is(rec, "transition") && cdx_record_str_eq(rec, "deployment", c->id))
+		c->first = cJSON_Duplicate(rec, 1);
+	return 0;
+}
+
+int cdx_deployment_before(struct cdx_orchestrator *o, const struct cdx_env *e, const char *id,
+			  struct cdx_serving *sv, struct cdx_error *err)
+{
+	struct first_ctx c = {id, NULL};
+	int found;
+	cdx_serving_init(sv, e->n_targets);
+	if (o->store->ops->scan(o->store, first_one, &c, err) < 0) {
+		cJSON_Delete(c.first);
+		return -1;
+	}
+	found = c.first != NULL;
+	if (found)
+		serving_from_json(e, cJSON_GetObjectItem(c.first, "serving"), sv);
+	cJSON_Delete(c.first);
+	return found;
+}

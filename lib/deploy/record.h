@@ -70,4 +70,11 @@ cJSON *cdx_release_outcomes(const cJSON *hist);
  * NULL when it was never deployed */
 const char *cdx_release_outcome(const cJSON *outcomes, const char *version);
 
+/* cdx_deployment_before: what served E before deployment ID acted, the
+ * snapshot of its first transition, into SV (always initialised; free with
+ * cdx_serving_free).  1 found, 0 when ID has no transition, -1 with ERR
+ * when the store cannot be read. */
+int cdx_deployment_before(struct cdx_orchestrator *o, const struct cdx_env *e, const char *id,
+			  struct cdx_serving *sv, struct cdx_error *err);
+
 #endif /* CDX_RECORD_H */

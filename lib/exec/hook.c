@@ -10,6 +10,8 @@
  * stderr go to our stderr, stdout into a pipe only when it is captured.
  * cdx_hook_run_opts is the one way to run one; cdx_hook_run and
  * cdx_hook_run_tick fill its options for their callers.
+ * A deployment's commands name it as their owner (cdx_hook_run_tick), so
+ * that what they leave can be found when its cdx was killed.
  */
 #include "exec/hook.h"
 
@@ -143,6 +145,7 @@ int cdx_hook_run_opts(const char *cmd, char *const *envp, const char *cwd, const
 	spec.grace_ms = GRACE_MS;
 	spec.output = o->out ? CDX_PROC_OUT_STDOUT : CDX_PROC_OUT_STDERR;
 	spec.flags = CDX_PROC_KEEP | CDX_PROC_NO_ERREXIT;
+	spec.owner = o->owner;
 	w.cancel = o->cancel;
 	w.tick = o->tick;
 	w.tick_ctx = o->tick_ctx;
@@ -168,12 +171,12 @@ int cdx_hook_run_opts(const char *cmd, char *const *envp, const char *cwd, const
 int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err)
 {
-	return cdx_hook_run_tick(cmd, envp, cwd, timeout_ms, cancel, out, outmax, status, NULL, NULL, 0, err);
+	return cdx_hook_run_tick(cmd, envp, cwd, timeout_ms, cancel, out, outmax, status, NULL, NULL, 0, NULL, err);
 }
 
 int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
-		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err)
+		      void *tick_ctx, int64_t tick_ms, const char *owner, struct cdx_error *err)
 {
 	struct cdx_hook_opts o = {0};
 	o.timeout_ms = timeout_ms;
@@ -183,5 +186,6 @@ int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64
 	o.tick = tick;
 	o.tick_ctx = tick_ctx;
 	o.tick_ms = tick_ms;
+	o.owner = owner;
 	return cdx_hook_run_opts(cmd, envp, cwd, &o, status, err);
 }

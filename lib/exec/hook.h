@@ -60,6 +60,8 @@ struct cdx_hook_opts {
 	int64_t tick_ms;               /* <= 0: every 100 ms */
 	const char *input;             /* bytes for its stdin, or NULL for /dev/null */
 	size_t input_len;              /* how many bytes of input */
+	const char *owner;             /* who answers for what it leaves running, or NULL
+					* (cdx_hook_run_tick) */
 };
 
 /* cdx_hook_run_opts: run CMD as `sh -c CMD` in CWD (NULL: ours) with the
@@ -81,9 +83,12 @@ int cdx_hook_run(const char *cmd, char *const *envp, const char *cwd, int64_t ti
 		 volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, struct cdx_error *err);
 
 /* cdx_hook_run_tick: cdx_hook_run, calling TICK(TICK_CTX) about every
- * TICK_MS while the command runs (a deployment renews its lock so) */
+ * TICK_MS while the command runs (a deployment renews its lock so), for
+ * OWNER (may be NULL): the deployment that answers for the command and
+ * what it leaves running, named in its marker so that recovery can kill
+ * them when that deployment's cdx died (runner.h, cdx_runner_kill_owned) */
 int cdx_hook_run_tick(const char *cmd, char *const *envp, const char *cwd, int64_t timeout_ms,
 		      volatile sig_atomic_t *cancel, char **out, size_t outmax, int *status, void (*tick)(void *),
-		      void *tick_ctx, int64_t tick_ms, struct cdx_error *err);
+		      void *tick_ctx, int64_t tick_ms, const char *owner, struct cdx_error *err);
 
 #endif /* CDX_HOOK_H */

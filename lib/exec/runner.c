@@ -193,8 +193,9 @@ static struct cdx_attempt *attempt_new(struct cdx_runner *r, const struct cdx_pr
 	a->pidfd = a->out_fd = a->rep_fd = a->log_fd = a->in_fd = -1;
 	a->token = spec->token;
 	a->keep = (spec->flags & CDX_PROC_KEEP) != 0;
-	a->marker = cdx_xasprintf("%s=%s%ld.%" PRIu64, CDX_MARKER_NAME, a->keep ? CDX_MARKER_KEEP : "",
-				  (long)r->self, spec->token);
+	a->marker = cdx_xasprintf("%s=%s%ld.%" PRIu64 "%s%s", CDX_MARKER_NAME, a->keep ? CDX_MARKER_KEEP : "",
+				  (long)r->self, spec->token, a->keep && spec->owner ? "." : "",
+				  a->keep && spec->owner ? spec->owner : "");
 	if (spec->log_path) {
 		a->log_path = cdx_xstrdup(spec->log_path);
 		do

@@ -31,11 +31,14 @@
  * (if any) is read only for what is there, and its marker's value starts
  * with "keep." so that cdx_runner_kill_strays spares what it left (older
  * versions too: they read a pid there); a timeout or a
- * cancellation still signals its process group.  cdx_runner_run_one runs
+ * cancellation still signals its process group.  Such a process may name
+ * its owner (spec->owner: a deployment, see cdx_runner_kill_owned), who
+ * answers for what it leaves running.  cdx_runner_run_one runs
  * one such process to its end in a runner of its own, without disturbing
  * the children of the calling process (see there).
  *
- * The marker is CDX_ATTEMPT_KEY=<runner pid>.<token>; it replaces any
+ * The marker is CDX_ATTEMPT_KEY=<runner pid>.<token>, or for a
+ * CDX_PROC_KEEP process keep.<runner pid>.<token>[.<owner>]; it replaces any
  * CDX_ATTEMPT_KEY already in spec->envp (a cdx run inside a job).  A failed
  * exec ends the attempt as EXITED with exit code 127 (not found) or 126
  * (not executable), as it would under /bin/sh, with "cdx: cannot run X:
@@ -93,6 +96,9 @@ struct cdx_proc_spec {
 	int64_t grace_ms;             /* between SIGTERM and SIGKILL, >= 0 */
 	enum cdx_proc_output output;  /* 0: merged into the pipe */
 	unsigned flags;               /* CDX_PROC_*, 0 for a job attempt */
+	const char *owner;            /* CDX_PROC_KEEP: who answers for what it leaves
+				       * running (a deployment id, "ID/TARGET" for a
+				       * part of it), the end of its marker; or NULL */
 };
 
 enum cdx_proc_end {
@@ -179,6 +185,18 @@ int cdx_runner_run_one(const struct cdx_proc_spec *spec, const struct cdx_proc_w
  * cdx killed by SIGKILL left behind — except those of a CDX_PROC_KEEP
  * process (a hook's service).  Returns how many were killed. */
 size_t cdx_runner_kill_strays(void);
+
+/* cdx_runner_kill_owned: SIGKILL every process of this user, other than
+ * this one, whose marker is that of a CDX_PROC_KEEP process started for
+ * OWNER (spec->owner), or for an owner that begins with OWNER and a '/'
+ * (an owner's part: a deployment's hooks on one slot), whichever runner
+ * process started it and whether or not that one still lives: a hook in
+ * flight, its children and grandchildren, and what they left running on
+ * purpose.  Scans again until a scan finds none (a process may fork as it
+ * is killed).  EACH (may be NULL) is called with the owner of each process
+ * killed.  Returns how many were killed.  The caller must start nothing
+ * for OWNER in this process before it returns (it would not be spared). */
+size_t cdx_runner_kill_owned(const char *owner, void (*each)(void *ctx, const char *owner), void *ctx);
 
 /* cdx_runner_split_simple: when SCRIPT is one simple command without shell
  * syntax, return its words as a NULL-terminated argv (free with

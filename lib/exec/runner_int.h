@@ -32,7 +32,7 @@ struct cdx_attempt {
 	int log_fd;             /* log file, O_APPEND; -1 for none */
 	ino_t pipe_ino;         /* inode of the output pipe, to spot holders in /proc */
 	struct cdx_mask *mask;  /* secrets of this attempt */
-	char *marker;           /* "CDX_ATTEMPT_KEY=[keep.]<runner pid>.<token>" */
+	char *marker;           /* "CDX_ATTEMPT_KEY=[keep.]<runner pid>.<token>[.<owner>]" */
 	bool keep;              /* CDX_PROC_KEEP: no sweep, no wait for EOF */
 	char *what;             /* argv[0] or CDX_SHELL_PATH, for messages */
 	char *cwd;              /* copy of spec->cwd, for messages; NULL = inherited */

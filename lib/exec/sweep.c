@@ -16,6 +16,17 @@
  * with "keep.": neither a sweep nor cdx_runner_kill_strays touches what it
  * left behind.
  *
+ * What a hook left is found again by its owner instead: a CDX_PROC_KEEP
+ * process started for an owner (spec->owner, a deployment id, with
+ * "/TARGET" for the hooks that start or stop a slot or instance) carries
+ * the marker keep.<runner pid>.<token>.<owner>, and so does everything it
+ * starts unless that clears its environment.  The parent-death signal
+ * reaches the hook's leader only; when its cdx is SIGKILLed, a grandchild
+ * (a script's subshell, `sleep 4; start-it`) lives on as an orphan.
+ * cdx_runner_kill_owned kills every process of an owner, which recovery
+ * (lib/deploy/recover.c) does for the deployment it recovers, and only for
+ * that one: what earlier, finished deployments started carries their ids.
+ *
  * Pid reuse: the kernel does not reuse a pid while it names a live process
  * group or session, and hands out pids cyclically, so signalling a group
  * or a scanned pid right after it was seen cannot reach an unrelated
@@ -27,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,5 +463,74 @@ size_t cdx_runner_kill_strays(void)
 	}
 	closedir(dir);
 	cdx_buf_free(&env);
+	return killed;
+}
+
+/* owned_by: whether the marker entry M (NUL-terminated) is that of a
+ * CDX_PROC_KEEP process of OWNER (or of an owner OWNER/...); *REST = its
+ * owner */
+static bool owned_by(const char *m, const char *owner, const char **rest)
+{
+	const char *p = m + strlen(CDX_MARKER_NAME "=");
+	size_t n = strlen(owner);
+	int dots;
+	if (!marker_kept(m))
+		return false;
+	p += strlen(CDX_MARKER_KEEP);
+	for (dots = 0; dots < 2; dots++) { /* <runner pid>.<token>. */
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p++ != '.')
+			return false;
+	}
+	*rest = p;
+	return strncmp(p, owner, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+size_t cdx_runner_kill_owned(const char *owner, void (*each)(void *ctx, const char *owner), void *ctx)
+{
+	struct cdx_buf env = {0};
+	pid_t *seen = NULL; /* killed already: a dying process still shows for a moment */
+	size_t killed = 0, capseen = 0, i;
+	long self = (long)getpid();
+	int round;
+
+	if (!owner || !*owner)
+		return 0;
+	for (round = 0; round < 50; round++) {
+		DIR *dir = opendir("/proc");
+		struct dirent *de;
+		size_t n = 0;
+		if (!dir)
+			break;
+		for (de = readdir(dir); de; de = readdir(dir)) {
+			char *endp;
+			const char *m, *rest;
+			long pid = strtol(de->d_name, &endp, 10);
+			if (*endp || pid <= 0 || pid == self || !cdx_process_alive((int)pid))
+				continue; /* a zombie is dead already */
+			if (!environ_of((pid_t)pid, &env))
+				continue; /* gone, or another user's */
+			m = find_marker(env.data, env.data + env.len);
+			if (!m || !owned_by(m, owner, &rest) || kill((pid_t)pid, SIGKILL) != 0)
+				continue;
+			for (i = 0; i < killed && seen[i] != (pid_t)pid; i++)
+				;
+			if (i < killed)
+				continue;
+			CDX_PUSH(seen, killed, capseen, (pid_t)pid);
+			n++;
+			if (each)
+				each(ctx, rest);
+		}
+		closedir(dir);
+		if (!n)
+			break;
+		poll(NULL, 0, 10); /* a fork that raced the scan shows in the next one */
+	}
+	cdx_buf_free(&env);
+	free(seen);
 	return killed;
 }

@@ -7,6 +7,8 @@
 #     one, or the new one when the crash came after `succeeded` — the
 #     hooks' state files (live slot, canary weight, every instance) agree
 #     with what cdx says serves;
+#   - a slot or instance that the crashed deployment started runs its
+#     version no more (a new slot started before the crash is stopped);
 #   - the history shows the interruption and the recovery (state
 #     recovered, cause interrupted), and the N records written before the
 #     crash are all there, in order;
@@ -91,6 +93,12 @@ sweep() { # sweep NAME KIND: crash at every transition, recover, check
 		fi
 		[ "$(jq -r '.[0].serving' rec.json)" = "$cur" ] || fail "$CASE: cdx says $(jq -r '.[0].serving' rec.json) serves, want $cur"
 		consistent "$cur"
+		if [ "$n" -lt "$total" ]; then
+			for f in state/*; do
+				case ${f#state/} in log | live | weight) continue ;; esac
+				[ "$(cat "$f")" != "$v" ] || fail "$CASE: ${f#state/} still runs the abandoned $v"
+			done
+		fi
 		if [ "$n" -eq 2 ]; then
 			# the history shows it; a second recover has nothing to do
 			"$CDX" history web prod >hist.txt

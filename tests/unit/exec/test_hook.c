@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "exec/hook.h"
+#include "exec/runner.h"
 #include "state/store.h"
 #include "deploy/probe.h"
 
@@ -96,6 +97,63 @@ static int run(const char *cmd, int64_t timeout_ms, volatile sig_atomic_t *cance
 }
 
 /* ---- hooks ---------------------------------------------------------------------- */
+
+/* start_owned: a hook for OWNER that leaves `sleep 30` running; its pid */
+static int start_owned(const char *owner, const char *name)
+{
+	struct cdx_error err = {0};
+	char *pidfile = cdx_xasprintf("%s/%s.pid", dir, name);
+	char *cmd = cdx_xasprintf("(sleep 30 & echo $! > '%s') ; :", pidfile);
+	int status = -1, pid;
+	assert_int_equal(cdx_hook_run_tick(cmd, NULL, dir, 0, NULL, NULL, 0, &status, NULL, NULL, 0, owner, &err), 0);
+	assert_int_equal(status, 0);
+	pid = read_pid(pidfile);
+	assert_true(pid > 0 && alive(pid));
+	free(cmd);
+	free(pidfile);
+	return pid;
+}
+
+static void collect_owner(void *ctx, const char *owner)
+{
+	struct cdx_buf *b = ctx;
+	cdx_buf_adds(b, owner);
+	cdx_buf_addc(b, ' ');
+}
+
+/* what a hook of an owner left running carries the owner in its marker
+ * and is killed by cdx_runner_kill_owned of that owner, or of the owner
+ * it is a part of; other owners' are not (a prefix is not a part) */
+static void test_kill_owned(void **state)
+{
+	char *dep = cdx_xasprintf("t%ld", (long)getpid()), *part = cdx_xasprintf("%s/green", dep);
+	char *longer = cdx_xasprintf("%s0", dep), *other = cdx_xasprintf("%s-other", dep);
+	struct cdx_buf b = {0};
+	int p1, p2, p3, p4;
+	(void)state;
+	p1 = start_owned(dep, "p1");
+	p2 = start_owned(part, "p2");
+	p3 = start_owned(longer, "p3");
+	p4 = start_owned(NULL, "p4");
+	assert_int_equal(cdx_runner_kill_owned(other, NULL, NULL), 0);
+	assert_int_equal(cdx_runner_kill_owned(dep, collect_owner, &b), 2);
+	assert_true(gone_within(p1, 2000));
+	assert_true(gone_within(p2, 2000));
+	cdx_buf_addc(&b, '\0');
+	assert_non_null(strstr(b.data, part));
+	assert_true(alive(p3));
+	assert_true(alive(p4));
+	assert_int_equal(cdx_runner_kill_owned(dep, NULL, NULL), 0);
+	assert_int_equal(cdx_runner_kill_owned(longer, NULL, NULL), 1);
+	assert_true(gone_within(p3, 2000));
+	kill(p4, SIGKILL);
+	gone_within(p4, 2000);
+	cdx_buf_free(&b);
+	free(dep);
+	free(part);
+	free(longer);
+	free(other);
+}
 
 static void test_exit_codes(void **state)
 {
@@ -501,7 +559,7 @@ static struct cdx_check check(enum cdx_check_kind k, const char *target)
 
 static void probe(const struct cdx_check *c, struct cdx_envv *e, struct cdx_probe_result *r)
 {
-	cdx_probe(c, e, dir, NULL, r);
+	cdx_probe(c, e, dir, NULL, NULL, r);
 }
 
 static void test_http(void **state)
@@ -679,7 +737,7 @@ static void test_probe_cancel(void **state)
 	cdx_envv_from_environ(&e);
 	c.attempts = 100;
 	c.interval_ms = 1000;
-	cdx_probe(&c, &e, dir, &stop, &r);
+	cdx_probe(&c, &e, dir, &stop, NULL, &r);
 	assert_false(r.ok);
 	assert_int_equal(r.attempts, 0);
 	assert_string_equal(r.detail, "cancelled");
@@ -702,6 +760,7 @@ int main(void)
 	    cmocka_unit_test(test_capture_bounded),
 	    cmocka_unit_test(test_input),
 	    cmocka_unit_test(test_daemon_does_not_block),
+	    cmocka_unit_test(test_kill_owned),
 	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_tcp),
 	    cmocka_unit_test(test_command),
