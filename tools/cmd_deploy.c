@@ -184,7 +184,7 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	if (json && res)
 		cli_print_json(res);
 	else if (res && rc == 0)
-		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cli_num(res, "duration_ms") / 1000,
+		cdx_text_printf(stdout, "%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cli_num(res, "duration_ms") / 1000,
 		       cJSON_IsString(cJSON_GetObjectItem(res, "previous")) ? cli_str(res, "previous") : "nothing");
 	if (rc)
 		cli_error("deploy: %s", err.msg);
@@ -194,27 +194,35 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	return rc;
 }
 
+/* "promoted" or "aborted": what control C of a deployment did */
+static const char *control_done(const cJSON *c)
+{
+	return strcmp(cli_str(c, "kind"), "promote") == 0 ? "promoted" : "aborted";
+}
+
 /* one line per deployment (shared by `deployments` and `history`) */
 void cli_print_deployments(const cJSON *arr, bool newest_first)
 {
 	int i, n = cJSON_GetArraySize(arr);
 	if (!n)
-		printf("no deployments recorded\n");
+		cdx_text_printf(stdout, "no deployments recorded\n");
 	for (i = 0; i < n; i++) {
-		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i);
-		char w[32];
+		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i), *c;
+		char w[32], who[400];
 		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
-		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, cli_str(d, "kind"), cli_str(d, "app"), cli_str(d, "env"),
+		cdx_text_printf(stdout, "%s  %-8s %s/%s %s -> %s  %-15s %s", w, cli_str(d, "kind"), cli_str(d, "app"), cli_str(d, "env"),
 		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
-		       cli_str(d, "state"), cli_str(d, "user"), cli_str(d, "host"));
+		       cli_str(d, "state"), cli_who(d, who, sizeof(who)));
 		if (cJSON_GetObjectItem(d, "duration_ms"))
-			printf("  %.1fs", cli_num(d, "duration_ms") / 1000);
-		printf("  %s", cli_str(d, "id"));
+			cdx_text_printf(stdout, "  %.1fs", cli_num(d, "duration_ms") / 1000);
+		cdx_text_printf(stdout, "  %s", cli_str(d, "id"));
 		if (*cli_str(d, "reason"))
-			printf("  reason: %s", cli_str(d, "reason"));
+			cdx_text_printf(stdout, "  reason: %s", cli_str(d, "reason"));
 		if (*cli_str(d, "cause"))
-			printf("  cause: %s", cli_str(d, "cause"));
-		printf("\n");
+			cdx_text_printf(stdout, "  cause: %s", cli_str(d, "cause"));
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(d, "controls"))
+			cdx_text_printf(stdout, "  %s by %s", control_done(c), cli_who(c, who, sizeof(who)));
+		cdx_text_printf(stdout, "\n");
 	}
 }
 
@@ -281,7 +289,7 @@ static int control(struct cli *g, int argc, char **argv, const char *action)
 	if (rc)
 		cli_error("%s: %s", action, err.msg);
 	else
-		printf("%s/%s: %s sent\n", argv[1], argv[2], action);
+		cdx_text_printf(stdout, "%s/%s: %s sent\n", argv[1], argv[2], action);
 	cdx_orchestrator_free(o);
 	return rc;
 }
@@ -322,12 +330,12 @@ int cmd_recover(struct cli *g, int argc, char **argv)
 	} else {
 		cJSON_ArrayForEach(x, res)
 		{
-			printf("%s/%s: %s", cli_str(x, "app"), cli_str(x, "env"), cli_str(x, "result"));
+			cdx_text_printf(stdout, "%s/%s: %s", cli_str(x, "app"), cli_str(x, "env"), cli_str(x, "result"));
 			if (cJSON_IsString(cJSON_GetObjectItem(x, "serving")))
-				printf(", serving %s", cli_str(x, "serving"));
+				cdx_text_printf(stdout, ", serving %s", cli_str(x, "serving"));
 			if (*cli_str(x, "detail"))
-				printf(": %s", cli_str(x, "detail"));
-			printf("\n");
+				cdx_text_printf(stdout, ": %s", cli_str(x, "detail"));
+			cdx_text_printf(stdout, "\n");
 		}
 	}
 	cJSON_Delete(res);
@@ -352,16 +360,23 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 	if (json) {
 		cli_print_json(d);
 	} else {
-		char w[32];
+		char w[32], who[400];
 		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
-		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", cli_str(d, "kind"), cli_str(d, "id"),
+		cdx_text_printf(stdout, "%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s (pid %.0f)\n", cli_str(d, "kind"), cli_str(d, "id"),
 		       cli_str(d, "app"), cli_str(d, "env"),
 		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
-		       cli_str(d, "state"), w, cli_str(d, "user"), cli_str(d, "host"), cli_num(d, "pid"));
+		       cli_str(d, "state"), w, cli_who(d, who, sizeof(who)), cli_num(d, "pid"));
+		if (*cli_str(d, "reason"))
+			cdx_text_printf(stdout, "reason: %s\n", cli_str(d, "reason"));
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "controls"))
+		{
+			cli_when(cli_num(t, "at_ms"), w, sizeof(w));
+			cdx_text_printf(stdout, "%s by %s at %s\n", control_done(t), cli_who(t, who, sizeof(who)), w);
+		}
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
 		{
 			cli_when(cli_num(t, "at_ms"), w, sizeof(w));
-			printf("  %s  %-13s %s%s%s\n", w + 11, cli_str(t, "state"), cli_str(t, "msg"), *cli_str(t, "cause") ? "  cause: " : "",
+			cdx_text_printf(stdout, "  %s  %-13s %s%s%s\n", w + 11, cli_str(t, "state"), cli_str(t, "msg"), *cli_str(t, "cause") ? "  cause: " : "",
 			       cli_str(t, "cause"));
 		}
 	}

@@ -49,7 +49,7 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 	if (json) {
 		cli_print_json(runs);
 	} else {
-		printf("%-28s %-16s %-11s %-19s %9s  %s\n", "RUN", "PIPELINE", "STATUS", "STARTED", "DURATION",
+		cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %s\n", "RUN", "PIPELINE", "STATUS", "STARTED", "DURATION",
 		       "JOBS ok/failed/skipped");
 		cJSON_ArrayForEach(r, runs)
 		{
@@ -57,7 +57,7 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 			cli_when(cli_num(r, "start_ms"), w, sizeof(w));
 			if (cJSON_GetObjectItem(r, "duration_ms"))
 				snprintf(d, sizeof(d), "%.1fs", cli_num(r, "duration_ms") / 1000);
-			printf("%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", cli_str(r, "id"), cli_str(r, "pipeline"),
+			cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", cli_str(r, "id"), cli_str(r, "pipeline"),
 			       cli_str(r, "status"), w, d, cli_num(r, "jobs_success"), cli_num(r, "jobs_failed"),
 			       cli_num(r, "jobs_skipped"));
 		}
@@ -94,24 +94,24 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	if (json) {
 		cli_print_json(run);
 	} else {
-		char w[32];
+		char w[32], who[400];
 		cli_when(cli_num(run, "start_ms"), w, sizeof(w));
-		printf("run %s of %s: %s\nstarted %s by %s@%s (pid %.0f)", cli_str(run, "id"), cli_str(run, "pipeline"),
-		       cli_str(run, "status"), w, cli_str(run, "user"), cli_str(run, "host"), cli_num(run, "pid"));
+		cdx_text_printf(stdout, "run %s of %s: %s\nstarted %s by %s (pid %.0f)", cli_str(run, "id"), cli_str(run, "pipeline"),
+		       cli_str(run, "status"), w, cli_who(run, who, sizeof(who)), cli_num(run, "pid"));
 		if (cJSON_GetObjectItem(run, "duration_ms"))
-			printf(", took %.1fs", cli_num(run, "duration_ms") / 1000);
-		printf("\n");
+			cdx_text_printf(stdout, ", took %.1fs", cli_num(run, "duration_ms") / 1000);
+		cdx_text_printf(stdout, "\n");
 		cJSON_ArrayForEach(j, cJSON_GetObjectItem(run, "jobs"))
 		{
-			printf("  %-10s %s", cli_str(j, "status"), cli_str(j, "id"));
+			cdx_text_printf(stdout, "  %-10s %s", cli_str(j, "status"), cli_str(j, "id"));
 			cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
 			{
-				printf("  [#%.0f %s %.2fs", cli_num(a, "attempt"), cli_str(a, "status"), cli_num(a, "wall_ms") / 1000);
+				cdx_text_printf(stdout, "  [#%.0f %s %.2fs", cli_num(a, "attempt"), cli_str(a, "status"), cli_num(a, "wall_ms") / 1000);
 				if (cJSON_GetObjectItem(a, "exit_code"))
-					printf(" exit %.0f", cli_num(a, "exit_code"));
-				printf("]");
+					cdx_text_printf(stdout, " exit %.0f", cli_num(a, "exit_code"));
+				cdx_text_printf(stdout, "]");
 			}
-			printf("\n");
+			cdx_text_printf(stdout, "\n");
 		}
 	}
 	cJSON_Delete(run);

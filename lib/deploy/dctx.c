@@ -122,6 +122,8 @@ int cdx_deployment_begin(struct cdx_dctx *d, const char *strategy, const char *r
 	cdx_dctx_describe(d, rec);
 	cJSON_AddStringToObject(rec, "strategy", strategy);
 	cJSON_AddStringToObject(rec, "user", d->o->user);
+	if (cdx_who_claimed(d->o->user))
+		cJSON_AddStringToObject(rec, "claimed_user", cdx_who_claimed(d->o->user));
 	cJSON_AddStringToObject(rec, "host", d->o->host);
 	cJSON_AddNumberToObject(rec, "pid", (double)getpid());
 	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time((int)getpid()));

@@ -548,6 +548,8 @@ static cJSON *run_record(const struct cdx_run *r)
 	cJSON_AddNumberToObject(rec, "start_ms", (double)r->start_ms);
 	cJSON_AddStringToObject(rec, "host", host);
 	cJSON_AddStringToObject(rec, "user", user);
+	if (cdx_who_claimed(user))
+		cJSON_AddStringToObject(rec, "claimed_user", cdx_who_claimed(user));
 	cJSON_AddNumberToObject(rec, "pid", owner);
 	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(owner));
 	cJSON_AddNumberToObject(rec, "job_count", (double)(r->job_count ? r->job_count : r->n_wanted));
