@@ -157,6 +157,17 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 		cJSON_Delete(run);
 		return CDX_EUSAGE;
 	}
+	if (access(log, F_OK) != 0 && *cli_str(run, "host")) {
+		/* a log is a file of the host that ran the job */
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		if (strcmp(host, cli_str(run, "host")) != 0) {
+			cli_error("logs: the log of %s %s is on host %s (cdx logs reads the logs of this host, %s, only)",
+				  id, job, cli_str(run, "host"), host);
+			cJSON_Delete(run);
+			return CDX_EUSAGE;
+		}
+	}
 	if (cdx_read_file(log, (size_t)1 << 30, &buf, &len, &err) < 0) {
 		cJSON_Delete(run);
 		return fail_err("logs", &err);
