@@ -12,7 +12,9 @@
  *            exit_code, signal, start_ms, wall_ms, user_ms, sys_ms,
  *            maxrss_kb, queued_ms, log
  *   job      a job's final status: run, job, status, attempts, duration_ms
- *   run_end  a run ended: id, status, end_ms, counts
+ *   run_end  a run ended: id, status, end_ms, counts; a run of make also
+ *            driver "make", and signal when make was stopped by one (the
+ *            run is then cancelled)
  *
  * and, for deployments and rollbacks (lib/deploy.c):
  *
