@@ -75,7 +75,7 @@ void cli_print_diags(const struct cdx_diags *d)
 	for (i = 0; i < n; i++) {
 		cdx_buf_reset(&b);
 		cdx_diag_format(cdx_diags_get(d, i), &b);
-		fprintf(stderr, "%s\n", b.data);
+		cdx_text_printf(stderr, "%s\n", b.data); /* a value it quotes stays on the line */
 	}
 	cdx_buf_free(&b);
 }
