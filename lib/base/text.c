@@ -73,14 +73,14 @@ void cdx_text_escape(struct cdx_buf *b, const char *s)
 enum len_mod { LM_NONE, LM_HH, LM_H, LM_L, LM_LL, LM_J, LM_Z, LM_T, LM_BIG_L };
 
 /* the formatted argument: SPEC with up to two "*" values in STAR */
-#define CDX_PUT(b, spec, nstar, star, arg)                                         \
-	do {                                                                       \
-		if ((nstar) == 0)                                                  \
-			cdx_buf_printf((b), (spec), arg);                          \
-		else if ((nstar) == 1)                                             \
-			cdx_buf_printf((b), (spec), (star)[0], arg);               \
-		else                                                               \
-			cdx_buf_printf((b), (spec), (star)[0], (star)[1], arg);    \
+#define CDX_PUT(b, spec, nstar, star, arg)                                                                   \
+	do {                                                                                                 \
+		if ((nstar) == 0)                                                                            \
+			cdx_buf_printf((b), (spec), arg);                                                    \
+		else if ((nstar) == 1)                                                                       \
+			cdx_buf_printf((b), (spec), (star)[0], arg);                                         \
+		else                                                                                         \
+			cdx_buf_printf((b), (spec), (star)[0], (star)[1], arg);                              \
 	} while (0)
 
 #pragma GCC diagnostic push
@@ -135,7 +135,9 @@ void cdx_text_vprintf(struct cdx_buf *b, const char *fmt, va_list ap)
 		spec[n++] = *q;
 		spec[n] = '\0';
 		switch (*q) {
-		case '%': cdx_buf_addc(b, '%'); break;
+		case '%':
+			cdx_buf_addc(b, '%');
+			break;
 		case 's': {
 			struct cdx_buf e = {0};
 			cdx_text_escape(&e, va_arg(aq, const char *));
@@ -143,8 +145,12 @@ void cdx_text_vprintf(struct cdx_buf *b, const char *fmt, va_list ap)
 			cdx_buf_free(&e);
 			break;
 		}
-		case 'c': CDX_PUT(b, spec, nstar, star, va_arg(aq, int)); break;
-		case 'p': CDX_PUT(b, spec, nstar, star, va_arg(aq, void *)); break;
+		case 'c':
+			CDX_PUT(b, spec, nstar, star, va_arg(aq, int));
+			break;
+		case 'p':
+			CDX_PUT(b, spec, nstar, star, va_arg(aq, void *));
+			break;
 		case 'd':
 		case 'i':
 		case 'u':
@@ -152,12 +158,24 @@ void cdx_text_vprintf(struct cdx_buf *b, const char *fmt, va_list ap)
 		case 'X':
 		case 'o':
 			switch (lm) {
-			case LM_L: CDX_PUT(b, spec, nstar, star, va_arg(aq, long)); break;
-			case LM_LL: CDX_PUT(b, spec, nstar, star, va_arg(aq, long long)); break;
-			case LM_J: CDX_PUT(b, spec, nstar, star, va_arg(aq, intmax_t)); break;
-			case LM_Z: CDX_PUT(b, spec, nstar, star, va_arg(aq, size_t)); break;
-			case LM_T: CDX_PUT(b, spec, nstar, star, va_arg(aq, ptrdiff_t)); break;
-			default: CDX_PUT(b, spec, nstar, star, va_arg(aq, int)); break;
+			case LM_L:
+				CDX_PUT(b, spec, nstar, star, va_arg(aq, long));
+				break;
+			case LM_LL:
+				CDX_PUT(b, spec, nstar, star, va_arg(aq, long long));
+				break;
+			case LM_J:
+				CDX_PUT(b, spec, nstar, star, va_arg(aq, intmax_t));
+				break;
+			case LM_Z:
+				CDX_PUT(b, spec, nstar, star, va_arg(aq, size_t));
+				break;
+			case LM_T:
+				CDX_PUT(b, spec, nstar, star, va_arg(aq, ptrdiff_t));
+				break;
+			default:
+				CDX_PUT(b, spec, nstar, star, va_arg(aq, int));
+				break;
 			}
 			break;
 		case 'f':

@@ -21,11 +21,11 @@ static void test_escape(void **state)
 	check("a\rb\tc", "a\\rb\\tc");
 	check("\033[2J\x7f\x01", "\\x1b[2J\\x7f\\x01");
 	check("caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac"); /* é and € stay */
-	check("x\xc2\x85y", "x\\u0085y");                            /* NEL, a C1 control */
-	check("\xe2\x80\xae" "abc", "\\u202eabc");                   /* right-to-left override */
-	check("\xe2\x80\xa8", "\\u2028");                            /* line separator */
-	check("bad\xff\xc3", "bad\\xff\\xc3");                       /* invalid, truncated */
-	check("\xc0\xaf", "\\xc0\\xaf");                             /* overlong */
+	check("x\xc2\x85y", "x\\u0085y");                              /* NEL, a C1 control */
+	check("\xe2\x80\xaeXyz", "\\u202eXyz");                        /* right-to-left override */
+	check("\xe2\x80\xa8", "\\u2028");                              /* line separator */
+	check("bad\xff\xc3", "bad\\xff\\xc3");                         /* invalid, truncated */
+	check("\xc0\xaf", "\\xc0\\xaf");                               /* overlong */
 	check(NULL, "(null)");
 }
 
@@ -33,8 +33,8 @@ static void test_printf(void **state)
 {
 	struct cdx_buf b = {0};
 	(void)state;
-	cdx_text_bprintf(&b, "%s@%s %d%% %5.1f %-4s| %lld %zu %c %.*s\n", "ro\not", "vm", 7, 2.25, "a\tb", -5LL,
-			 (size_t)9, 'x', 3, "abcdef");
+	cdx_text_bprintf(&b, "%s@%s %d%% %5.1f %-4s| %lld %zu %c %.*s\n", "ro\not", "vm", 7, 2.25, "a\tb",
+			 -5LL, (size_t)9, 'x', 3, "abcdef");
 	assert_string_equal(b.data, "ro\\not@vm 7%   2.2 a\\tb| -5 9 x abc\n");
 	cdx_buf_reset(&b);
 	cdx_text_bprintf(&b, "no conversions");
