@@ -229,8 +229,8 @@ int cli_number(const char *cmd, const char *what, const char *v, long min, long 
 const char *cli_who(const cJSON *o, char *buf, size_t n)
 {
 	const char *claimed = cli_str(o, "claimed_user");
-	snprintf(buf, n, "%s@%s%s%s%s", cli_str(o, "user"), cli_str(o, "host"), *claimed ? " (claims " : "", claimed,
-		 *claimed ? ")" : "");
+	snprintf(buf, n, "%s@%s%s%s%s", cli_str(o, "user"), cli_str(o, "host"), *claimed ? " (claims " : "",
+		 claimed, *claimed ? ")" : "");
 	return buf;
 }
 

@@ -184,8 +184,11 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	if (json && res)
 		cli_print_json(res);
 	else if (res && rc == 0)
-		cdx_text_printf(stdout, "%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cli_num(res, "duration_ms") / 1000,
-		       cJSON_IsString(cJSON_GetObjectItem(res, "previous")) ? cli_str(res, "previous") : "nothing");
+		cdx_text_printf(stdout, "%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2],
+				cli_num(res, "duration_ms") / 1000,
+				cJSON_IsString(cJSON_GetObjectItem(res, "previous"))
+				    ? cli_str(res, "previous")
+				    : "nothing");
 	if (rc)
 		cli_error("deploy: %s", err.msg);
 	cJSON_Delete(res);
@@ -210,9 +213,11 @@ void cli_print_deployments(const cJSON *arr, bool newest_first)
 		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i), *c;
 		char w[32], who[400];
 		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
-		cdx_text_printf(stdout, "%s  %-8s %s/%s %s -> %s  %-15s %s", w, cli_str(d, "kind"), cli_str(d, "app"), cli_str(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
-		       cli_str(d, "state"), cli_who(d, who, sizeof(who)));
+		cdx_text_printf(stdout, "%s  %-8s %s/%s %s -> %s  %-15s %s", w, cli_str(d, "kind"),
+				cli_str(d, "app"), cli_str(d, "env"),
+				cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous")
+										   : "-",
+				cli_str(d, "version"), cli_str(d, "state"), cli_who(d, who, sizeof(who)));
 		if (cJSON_GetObjectItem(d, "duration_ms"))
 			cdx_text_printf(stdout, "  %.1fs", cli_num(d, "duration_ms") / 1000);
 		cdx_text_printf(stdout, "  %s", cli_str(d, "id"));
@@ -330,7 +335,8 @@ int cmd_recover(struct cli *g, int argc, char **argv)
 	} else {
 		cJSON_ArrayForEach(x, res)
 		{
-			cdx_text_printf(stdout, "%s/%s: %s", cli_str(x, "app"), cli_str(x, "env"), cli_str(x, "result"));
+			cdx_text_printf(stdout, "%s/%s: %s", cli_str(x, "app"), cli_str(x, "env"),
+					cli_str(x, "result"));
 			if (cJSON_IsString(cJSON_GetObjectItem(x, "serving")))
 				cdx_text_printf(stdout, ", serving %s", cli_str(x, "serving"));
 			if (*cli_str(x, "detail"))
@@ -362,22 +368,26 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 	} else {
 		char w[32], who[400];
 		cli_when(cli_num(d, "start_ms"), w, sizeof(w));
-		cdx_text_printf(stdout, "%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s (pid %.0f)\n", cli_str(d, "kind"), cli_str(d, "id"),
-		       cli_str(d, "app"), cli_str(d, "env"),
-		       cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous") : "-", cli_str(d, "version"),
-		       cli_str(d, "state"), w, cli_who(d, who, sizeof(who)), cli_num(d, "pid"));
+		cdx_text_printf(stdout, "%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s (pid %.0f)\n",
+				cli_str(d, "kind"), cli_str(d, "id"), cli_str(d, "app"), cli_str(d, "env"),
+				cJSON_IsString(cJSON_GetObjectItem(d, "previous")) ? cli_str(d, "previous")
+										   : "-",
+				cli_str(d, "version"), cli_str(d, "state"), w, cli_who(d, who, sizeof(who)),
+				cli_num(d, "pid"));
 		if (*cli_str(d, "reason"))
 			cdx_text_printf(stdout, "reason: %s\n", cli_str(d, "reason"));
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "controls"))
 		{
 			cli_when(cli_num(t, "at_ms"), w, sizeof(w));
-			cdx_text_printf(stdout, "%s by %s at %s\n", control_done(t), cli_who(t, who, sizeof(who)), w);
+			cdx_text_printf(stdout, "%s by %s at %s\n", control_done(t),
+					cli_who(t, who, sizeof(who)), w);
 		}
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
 		{
 			cli_when(cli_num(t, "at_ms"), w, sizeof(w));
-			cdx_text_printf(stdout, "  %s  %-13s %s%s%s\n", w + 11, cli_str(t, "state"), cli_str(t, "msg"), *cli_str(t, "cause") ? "  cause: " : "",
-			       cli_str(t, "cause"));
+			cdx_text_printf(stdout, "  %s  %-13s %s%s%s\n", w + 11, cli_str(t, "state"),
+					cli_str(t, "msg"), *cli_str(t, "cause") ? "  cause: " : "",
+					cli_str(t, "cause"));
 		}
 	}
 	cJSON_Delete(d);

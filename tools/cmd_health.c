@@ -74,10 +74,11 @@ static void print_health(const cJSON *h)
 	char a[32], b[32], c[32];
 	int i = 0;
 	cdx_text_printf(stdout, "%s: %s", cdx_js(h, "pipeline"), cdx_js(h, "status"));
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "reasons")) cdx_text_printf(stdout, "%s%s", i++ ? "; " : " - ", it->valuestring);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "reasons"))
+		cdx_text_printf(stdout, "%s%s", i++ ? "; " : " - ", it->valuestring);
 	cdx_text_printf(stdout, "\n");
-	cdx_text_printf(stdout, "  runs      %.0f finished of the last %.0f (%.0f ok, %.0f failed)", cdx_jn(h, "runs"),
-	       cdx_jn(h, "window"), cdx_jn(h, "succeeded"), cdx_jn(h, "failed"));
+	cdx_text_printf(stdout, "  runs      %.0f finished of the last %.0f (%.0f ok, %.0f failed)",
+			cdx_jn(h, "runs"), cdx_jn(h, "window"), cdx_jn(h, "succeeded"), cdx_jn(h, "failed"));
 	if (cdx_jn(h, "running") > 0)
 		cdx_text_printf(stdout, ", %.0f running", cdx_jn(h, "running"));
 	cdx_text_printf(stdout, "\n");
@@ -86,7 +87,7 @@ static void print_health(const cJSON *h)
 	cdx_text_printf(stdout, "  success   %.1f%%", cdx_jn(h, "success_rate") * 100);
 	if (cJSON_IsNumber(cJSON_GetObjectItem(t, "previous_success_rate")))
 		cdx_text_printf(stdout, " (previous %.0f runs: %.1f%%, trend %s)", cdx_jn(t, "previous_runs"),
-		       cdx_jn(t, "previous_success_rate") * 100, cdx_js(t, "direction"));
+				cdx_jn(t, "previous_success_rate") * 100, cdx_js(t, "direction"));
 	cdx_text_printf(stdout, "\n");
 	secs(cdx_jn(d, "mean"), a, sizeof(a));
 	secs(cdx_jn(d, "p50"), b, sizeof(b));
@@ -96,8 +97,9 @@ static void print_health(const cJSON *h)
 		cdx_text_printf(stdout, "  (mean %+.0f%% on the previous)", cdx_jn(t, "mean_change") * 100);
 	cdx_text_printf(stdout, "\n");
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "flaky_jobs"))
-		cdx_text_printf(stdout, "  flaky     %s: %s (%.0f on retry, %.0f flips in %.0f runs)\n", cdx_js(it, "job"),
-		       cdx_js(it, "reason"), cdx_jn(it, "passed_on_retry"), cdx_jn(it, "flips"), cdx_jn(it, "runs"));
+		cdx_text_printf(stdout, "  flaky     %s: %s (%.0f on retry, %.0f flips in %.0f runs)\n",
+				cdx_js(it, "job"), cdx_js(it, "reason"), cdx_jn(it, "passed_on_retry"),
+				cdx_jn(it, "flips"), cdx_jn(it, "runs"));
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "slowest_jobs"))
 	{
 		secs(cdx_jn(it, "mean_ms"), a, sizeof(a));
@@ -106,7 +108,8 @@ static void print_health(const cJSON *h)
 	}
 	if (cJSON_IsObject(lf)) {
 		when(cdx_jn(lf, "start_ms"), a, sizeof(a), "%Y-%m-%d %H:%M");
-		cdx_text_printf(stdout, "  last failure: run %s (%s) at %s\n", cdx_js(lf, "run"), cdx_js(lf, "status"), a);
+		cdx_text_printf(stdout, "  last failure: run %s (%s) at %s\n", cdx_js(lf, "run"),
+				cdx_js(lf, "status"), a);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(lf, "jobs"))
 		{
 			cdx_text_printf(stdout, "    %s %s", cdx_js(it, "job"), cdx_js(it, "status"));
@@ -120,8 +123,8 @@ static void print_health(const cJSON *h)
 		}
 	}
 	i = 0;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "alerts_firing")) cdx_text_printf(stdout, "%s%s", i++ ? ", " : "  alerts firing: ",
-									       it->valuestring);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "alerts_firing"))
+		cdx_text_printf(stdout, "%s%s", i++ ? ", " : "  alerts firing: ", it->valuestring);
 	if (i)
 		cdx_text_printf(stdout, "\n");
 }
@@ -302,15 +305,15 @@ static int follow_one(void *ctx, const cJSON *rec)
 		if (!cJSON_GetObjectItemCaseSensitive(f->runs, cdx_js(rec, "id")))
 			cJSON_AddTrueToObject(f->runs, cdx_js(rec, "id"));
 		char who[400];
-		cdx_text_printf(stdout, "%s  run    %s started: %.0f jobs, by %s\n", at, cdx_js(rec, "id"), cdx_jn(rec, "job_count"),
-		       cli_who(rec, who, sizeof(who)));
+		cdx_text_printf(stdout, "%s  run    %s started: %.0f jobs, by %s\n", at, cdx_js(rec, "id"),
+				cdx_jn(rec, "job_count"), cli_who(rec, who, sizeof(who)));
 	} else if (strcmp(t, "attempt") == 0) {
 		double end = cdx_jn(rec, "start_ms") + cdx_jn(rec, "wall_ms");
 		when(end, at, sizeof(at), "%H:%M:%S");
 		secs(cdx_jn(rec, "wall_ms"), d, sizeof(d));
 		if (strcmp(cdx_js(rec, "status"), "success") != 0) {
-			cdx_text_printf(stdout, "%s  try    %s attempt %.0f %s", at, cdx_js(rec, "job"), cdx_jn(rec, "attempt"),
-			       cdx_js(rec, "status"));
+			cdx_text_printf(stdout, "%s  try    %s attempt %.0f %s", at, cdx_js(rec, "job"),
+					cdx_jn(rec, "attempt"), cdx_js(rec, "status"));
 			if (cJSON_GetObjectItem(rec, "exit_code"))
 				cdx_text_printf(stdout, " (exit %.0f)", cdx_jn(rec, "exit_code"));
 			cdx_text_printf(stdout, " after %s\n", d);
@@ -319,19 +322,22 @@ static int follow_one(void *ctx, const cJSON *rec)
 		secs(cdx_jn(rec, "duration_ms"), d, sizeof(d));
 		/* a job record carries no time: it is written as the job ends */
 		when(cdx_jn(rec, "end_ms") ? cdx_jn(rec, "end_ms") : (double)cdx_wall_ms(), at, sizeof(at), "%H:%M:%S");
-		cdx_text_printf(stdout, "%s  job    %-9s %s %s%s\n", at, cdx_js(rec, "status"), cdx_js(rec, "job"), d,
-		       cdx_jn(rec, "attempts") > 1 ? " (after a retry)" : "");
+		cdx_text_printf(stdout, "%s  job    %-9s %s %s%s\n", at, cdx_js(rec, "status"),
+				cdx_js(rec, "job"), d, cdx_jn(rec, "attempts") > 1 ? " (after a retry)" : "");
 	} else if (strcmp(t, "run_end") == 0) {
 		secs(cdx_jn(rec, "duration_ms"), d, sizeof(d));
-		cdx_text_printf(stdout, "%s  run    %s %s in %s\n", at, cdx_js(rec, "id"), cdx_js(rec, "status"), d);
+		cdx_text_printf(stdout, "%s  run    %s %s in %s\n", at, cdx_js(rec, "id"),
+				cdx_js(rec, "status"), d);
 		f->changed = true;
 	} else if (strcmp(t, "event") == 0) {
-		cdx_text_printf(stdout, "%s  %-6s %s %s: %s\n", at, strcmp(cdx_js(rec, "kind"), "alert_resolved") == 0 ? "ok" : "ALERT",
-		       *cdx_js(rec, "alert") ? cdx_js(rec, "alert") : cdx_js(rec, "kind"), cdx_js(rec, "state"),
-		       cdx_js(rec, "message"));
+		cdx_text_printf(stdout, "%s  %-6s %s %s: %s\n", at,
+				strcmp(cdx_js(rec, "kind"), "alert_resolved") == 0 ? "ok" : "ALERT",
+				*cdx_js(rec, "alert") ? cdx_js(rec, "alert") : cdx_js(rec, "kind"),
+				cdx_js(rec, "state"), cdx_js(rec, "message"));
 		f->changed = true;
 	} else if (strcmp(t, "transition") == 0) {
-		cdx_text_printf(stdout, "%s  deploy %s -> %s\n", at, cdx_js(rec, "deployment"), cdx_js(rec, "state"));
+		cdx_text_printf(stdout, "%s  deploy %s -> %s\n", at, cdx_js(rec, "deployment"),
+				cdx_js(rec, "state"));
 		f->changed = true;
 	}
 	fflush(stdout);

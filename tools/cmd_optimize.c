@@ -116,30 +116,36 @@ static void print_report(const cJSON *r, const char *out)
 	const cJSON *res = cJSON_GetObjectItem(r, "resources"), *from = cJSON_GetObjectItem(before, "weights_from");
 
 	cdx_text_printf(stdout, "pipeline %s: %.0f jobs in %.0f stages; level %s; %.0f workers\n",
-	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "pipeline")), cli_num(before, "jobs"), cli_num(before, "stages"),
-	       cJSON_GetStringValue(cJSON_GetObjectItem(r, "level")), cli_num(r, "workers"));
-	cdx_text_printf(stdout, "weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n", cli_num(from, "history"),
-	       cli_num(from, "duration_hint"), cli_num(from, "default"));
-	cdx_text_printf(stdout, "total work %.2fs; critical path %.2fs; useful parallelism %.2f; max width %.0f\n",
-	       cli_num(before, "total_work_s"), cli_num(before, "critical_path_s"), cli_num(before, "useful_parallelism"),
-	       cli_num(before, "max_parallelism"));
+			cJSON_GetStringValue(cJSON_GetObjectItem(r, "pipeline")), cli_num(before, "jobs"),
+			cli_num(before, "stages"), cJSON_GetStringValue(cJSON_GetObjectItem(r, "level")),
+			cli_num(r, "workers"));
+	cdx_text_printf(stdout, "weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n",
+			cli_num(from, "history"), cli_num(from, "duration_hint"), cli_num(from, "default"));
+	cdx_text_printf(stdout,
+			"total work %.2fs; critical path %.2fs; useful parallelism %.2f; max width %.0f\n",
+			cli_num(before, "total_work_s"), cli_num(before, "critical_path_s"),
+			cli_num(before, "useful_parallelism"), cli_num(before, "max_parallelism"));
 	print_list("critical path:", cJSON_GetObjectItem(before, "critical_path"));
 	print_list("bounding jobs:", cJSON_GetObjectItem(before, "bounding_jobs"));
-	cdx_text_printf(stdout, "idle worker time %.2fs, %.2fs of it behind stage barriers\n", cli_num(before, "idle_worker_s"),
-	       cli_num(before, "barrier_idle_s"));
-	cdx_text_printf(stdout, "lower bound %.2fs; declared order %.2fs; predicted makespan %.2fs -> %.2fs (%.2fx)\n",
-	       cli_num(r, "lower_bound_s"), cli_num(r, "declared_order_makespan_s"), cli_num(r, "predicted_makespan_before_s"),
-	       cli_num(r, "predicted_makespan_after_s"), cli_num(r, "speedup"));
+	cdx_text_printf(stdout, "idle worker time %.2fs, %.2fs of it behind stage barriers\n",
+			cli_num(before, "idle_worker_s"), cli_num(before, "barrier_idle_s"));
+	cdx_text_printf(
+	    stdout, "lower bound %.2fs; declared order %.2fs; predicted makespan %.2fs -> %.2fs (%.2fx)\n",
+	    cli_num(r, "lower_bound_s"), cli_num(r, "declared_order_makespan_s"),
+	    cli_num(r, "predicted_makespan_before_s"), cli_num(r, "predicted_makespan_after_s"),
+	    cli_num(r, "speedup"));
 	if (cli_num(after, "critical_path_s") != cli_num(before, "critical_path_s"))
 		print_list("critical path after:", cJSON_GetObjectItem(after, "critical_path"));
-	cdx_text_printf(stdout, "rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges), cli_num(r, "edges_unsafe"));
+	cdx_text_printf(stdout, "rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges),
+			cli_num(r, "edges_unsafe"));
 	cJSON_ArrayForEach(it, edges)
 	{
-		cdx_text_printf(stdout, "  %s%s: %s need %s: %s\n", cJSON_IsTrue(cJSON_GetObjectItem(it, "unsafe")) ? "UNSAFE " : "",
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "job")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "change")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "need")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+		cdx_text_printf(stdout, "  %s%s: %s need %s: %s\n",
+				cJSON_IsTrue(cJSON_GetObjectItem(it, "unsafe")) ? "UNSAFE " : "",
+				cJSON_GetStringValue(cJSON_GetObjectItem(it, "job")),
+				cJSON_GetStringValue(cJSON_GetObjectItem(it, "change")),
+				cJSON_GetStringValue(cJSON_GetObjectItem(it, "need")),
+				cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
 	}
 	if (cJSON_GetArraySize(sugg)) {
 		cdx_text_printf(stdout, "suggestions:\n");
@@ -150,12 +156,15 @@ static void print_report(const cJSON *r, const char *out)
 		cJSON_ArrayForEach(it, res)
 		{
 			if (cli_num(it, "samples") <= 0) {
-				cdx_text_printf(stdout, "  %-32s %3.0f attempts, none successful\n", it->string, cli_num(it, "attempts"));
+				cdx_text_printf(stdout, "  %-32s %3.0f attempts, none successful\n",
+						it->string, cli_num(it, "attempts"));
 				continue;
 			}
-			cdx_text_printf(stdout, "  %-32s wall %7.2fs  cpu %7.2fs (%3.0f%%)  rss %7.1f MiB (peak %.1f)\n", it->string,
-			       cli_num(it, "wall_s"), cli_num(it, "cpu_s"), 100 * cli_num(it, "cpu_share"), cli_num(it, "maxrss_mib"),
-			       cli_num(it, "maxrss_mib_peak"));
+			cdx_text_printf(
+			    stdout, "  %-32s wall %7.2fs  cpu %7.2fs (%3.0f%%)  rss %7.1f MiB (peak %.1f)\n",
+			    it->string, cli_num(it, "wall_s"), cli_num(it, "cpu_s"),
+			    100 * cli_num(it, "cpu_share"), cli_num(it, "maxrss_mib"),
+			    cli_num(it, "maxrss_mib_peak"));
 		}
 	}
 	if (out)

@@ -8,17 +8,21 @@
 static void print_plan(const cJSON *plan)
 {
 	const cJSON *x;
-	cdx_text_printf(stdout, "rollback of %s/%s (%s): %s -> %s\n", cli_str(plan, "app"), cli_str(plan, "env"), cli_str(plan, "strategy"),
-	       cJSON_IsString(cJSON_GetObjectItem(plan, "from")) ? cli_str(plan, "from") : "nothing",
-	       cJSON_IsString(cJSON_GetObjectItem(plan, "to")) ? cli_str(plan, "to") : "?");
+	cdx_text_printf(stdout, "rollback of %s/%s (%s): %s -> %s\n", cli_str(plan, "app"),
+			cli_str(plan, "env"), cli_str(plan, "strategy"),
+			cJSON_IsString(cJSON_GetObjectItem(plan, "from")) ? cli_str(plan, "from") : "nothing",
+			cJSON_IsString(cJSON_GetObjectItem(plan, "to")) ? cli_str(plan, "to") : "?");
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "targets"))
 	{
 		cdx_text_printf(stdout, "  %-12s %-12s %s\n", cli_str(x, "name"),
-		       cJSON_IsString(cJSON_GetObjectItem(x, "version")) ? cli_str(x, "version") : "-", cli_str(x, "action"));
+				cJSON_IsString(cJSON_GetObjectItem(x, "version")) ? cli_str(x, "version")
+										  : "-",
+				cli_str(x, "action"));
 	}
 	if (*cli_str(plan, "note"))
 		cdx_text_printf(stdout, "  note: %s\n", cli_str(plan, "note"));
-	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "problems")) cdx_text_printf(stdout, "  problem: %s\n", x->valuestring);
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "problems"))
+		cdx_text_printf(stdout, "  problem: %s\n", x->valuestring);
 }
 
 enum { OPT_FORCE = CLI_OPT_OWN, OPT_STRATEGY, OPT_TO, OPT_DEPLOYMENT, OPT_INSTANCES, OPT_REASON, OPT_WAIT };
@@ -99,11 +103,13 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 	else if (res && (opt.dry_run || rc == CDX_EUSAGE))
 		print_plan(res);
 	else if (res && rc == 0 && opt.instances)
-		cdx_text_printf(stdout, "%s/%s: instances %s rolled back to %s in %.1fs\n", pos[0], pos[1], opt.instances, cli_str(res, "to"),
-		       cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
+		cdx_text_printf(stdout, "%s/%s: instances %s rolled back to %s in %.1fs\n", pos[0], pos[1],
+				opt.instances, cli_str(res, "to"),
+				cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
 	else if (res && rc == 0)
-		cdx_text_printf(stdout, "%s/%s: rolled back to %s in %.1fs\n", pos[0], pos[1], cli_str(res, "serving"),
-		       cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
+		cdx_text_printf(stdout, "%s/%s: rolled back to %s in %.1fs\n", pos[0], pos[1],
+				cli_str(res, "serving"),
+				cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
 	if (rc)
 		cli_error("rollback: %s", err.msg);
 	cJSON_Delete(res);

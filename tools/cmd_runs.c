@@ -49,17 +49,18 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 	if (json) {
 		cli_print_json(runs);
 	} else {
-		cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %s\n", "RUN", "PIPELINE", "STATUS", "STARTED", "DURATION",
-		       "JOBS ok/failed/skipped");
+		cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %s\n", "RUN", "PIPELINE", "STATUS",
+				"STARTED", "DURATION", "JOBS ok/failed/skipped");
 		cJSON_ArrayForEach(r, runs)
 		{
 			char w[32], d[32] = "-";
 			cli_when(cli_num(r, "start_ms"), w, sizeof(w));
 			if (cJSON_GetObjectItem(r, "duration_ms"))
 				snprintf(d, sizeof(d), "%.1fs", cli_num(r, "duration_ms") / 1000);
-			cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", cli_str(r, "id"), cli_str(r, "pipeline"),
-			       cli_str(r, "status"), w, d, cli_num(r, "jobs_success"), cli_num(r, "jobs_failed"),
-			       cli_num(r, "jobs_skipped"));
+			cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n",
+					cli_str(r, "id"), cli_str(r, "pipeline"), cli_str(r, "status"), w, d,
+					cli_num(r, "jobs_success"), cli_num(r, "jobs_failed"),
+					cli_num(r, "jobs_skipped"));
 		}
 	}
 	cJSON_Delete(runs);
@@ -96,8 +97,9 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	} else {
 		char w[32], who[400];
 		cli_when(cli_num(run, "start_ms"), w, sizeof(w));
-		cdx_text_printf(stdout, "run %s of %s: %s\nstarted %s by %s (pid %.0f)", cli_str(run, "id"), cli_str(run, "pipeline"),
-		       cli_str(run, "status"), w, cli_who(run, who, sizeof(who)), cli_num(run, "pid"));
+		cdx_text_printf(stdout, "run %s of %s: %s\nstarted %s by %s (pid %.0f)", cli_str(run, "id"),
+				cli_str(run, "pipeline"), cli_str(run, "status"), w,
+				cli_who(run, who, sizeof(who)), cli_num(run, "pid"));
 		if (cJSON_GetObjectItem(run, "duration_ms"))
 			cdx_text_printf(stdout, ", took %.1fs", cli_num(run, "duration_ms") / 1000);
 		cdx_text_printf(stdout, "\n");
@@ -106,7 +108,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 			cdx_text_printf(stdout, "  %-10s %s", cli_str(j, "status"), cli_str(j, "id"));
 			cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
 			{
-				cdx_text_printf(stdout, "  [#%.0f %s %.2fs", cli_num(a, "attempt"), cli_str(a, "status"), cli_num(a, "wall_ms") / 1000);
+				cdx_text_printf(stdout, "  [#%.0f %s %.2fs", cli_num(a, "attempt"),
+						cli_str(a, "status"), cli_num(a, "wall_ms") / 1000);
 				if (cJSON_GetObjectItem(a, "exit_code"))
 					cdx_text_printf(stdout, " exit %.0f", cli_num(a, "exit_code"));
 				cdx_text_printf(stdout, "]");
@@ -162,7 +165,8 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 		char host[256] = "";
 		gethostname(host, sizeof(host) - 1);
 		if (strcmp(host, cli_str(run, "host")) != 0) {
-			cli_error("logs: the log of %s %s is on host %s (cdx logs reads the logs of this host, %s, only)",
+			cli_error("logs: the log of %s %s is on host %s (cdx logs reads the logs of this "
+				  "host, %s, only)",
 				  id, job, cli_str(run, "host"), host);
 			cJSON_Delete(run);
 			return CDX_EUSAGE;
