@@ -38,7 +38,7 @@ static bool confirm(const char *what)
 		return true;
 	if (!isatty(0) || !isatty(2))
 		return false;
-	fprintf(stderr, "%s is protected. Go ahead? [y/N] ", what);
+	cdx_text_printf(stderr, "%s is protected. Go ahead? [y/N] ", what);
 	if (!fgets(line, sizeof(line), stdin))
 		return false;
 	return line[0] == 'y' || line[0] == 'Y';

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "deploy/record.h"
 
 volatile sig_atomic_t cdx_deploy_cancel, cdx_deploy_promote, cdx_deploy_abort;
@@ -174,12 +175,12 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 	cJSON_Delete(rec);
 	if (rc == 1) {
 		d->lost = true;
-		fprintf(stderr, "cdx: %s/%s: the lock was lost; stopping before: %s\n", d->e->app->name, d->e->name,
-			msg ? msg : state);
+		cdx_text_printf(stderr, "cdx: %s/%s: the lock was lost; stopping before: %s\n",
+				d->e->app->name, d->e->name, msg ? msg : state);
 		return -1;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "cdx: cannot record the deployment: %s\n", err.msg);
+		cdx_text_printf(stderr, "cdx: cannot record the deployment: %s\n", err.msg);
 		return -1;
 	}
 	d->state = state;
@@ -191,7 +192,7 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 			raise(SIGKILL);
 	}
 	if (d->progress)
-		fprintf(d->progress, "cdx %s %s/%s %s: %s%s%s\n", d->kind, d->e->app->name, d->e->name, d->version,
-			state, msg ? ": " : "", msg ? msg : "");
+		cdx_text_printf(d->progress, "cdx %s %s/%s %s: %s%s%s\n", d->kind, d->e->app->name,
+				d->e->name, d->version, state, msg ? ": " : "", msg ? msg : "");
 	return 0;
 }

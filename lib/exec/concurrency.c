@@ -18,6 +18,7 @@
  *    the slot lost, and it cancels itself — on any machine.
  *
  * Waiting polls every POLL_MS and honours the caller's cancel flag. */
+#include "base/text.h"
 #include "exec/concurrency.h"
 
 #include <cjson/cJSON.h>
@@ -242,8 +243,8 @@ static int lock_acquire(struct cdx_store *s, const struct cdx_concurrency *c, co
 			/* release the oldest holder's slot with its token: its next
 			 * renewal finds it gone and it cancels itself */
 			const cJSON *tok = cJSON_GetObjectItemCaseSensitive(oldest, "token");
-			fprintf(errf, "cdx: cancelling run %s of concurrency group %s\n", holder_run(oldest),
-				c->group);
+			cdx_text_printf(errf, "cdx: cancelling run %s of concurrency group %s\n",
+					holder_run(oldest), c->group);
 			if (s->ops->unlock(s, oldest_name, (unsigned long long)cJSON_GetNumberValue(tok),
 					   err) < 0) {
 				cJSON_Delete(oldest);
