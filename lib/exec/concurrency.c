@@ -18,7 +18,6 @@
  *    the slot lost, and it cancels itself — on any machine.
  *
  * Waiting polls every POLL_MS and honours the caller's cancel flag. */
-#include "base/text.h"
 #include "exec/concurrency.h"
 
 #include <cjson/cJSON.h>
@@ -30,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/text.h"
 
 #define SLOT_TTL_MS 30000
 #define POLL_MS 200
