@@ -8,7 +8,9 @@
  * defines GMK_ABI_VERSION), so the signature is chosen at compile time.
  *
  * The module's only mutable state is one registry of the pipelines loaded
- * so far (each file is read once per make process).  Results go back to
+ * so far (each file is read once per make process), with the descriptors
+ * of their job spec stores, where a handler put before make's own notes a
+ * fatal signal make received (exec/jobspec.h).  Results go back to
  * make through gmk_alloc(); errors stop make at the makefile line being
  * read, as `Makefile:LINE: *** cdx-FUNC: message.  Stop.`, by expanding
  * $(error) with the message held verbatim in a make variable (so that $,
@@ -17,6 +19,7 @@
 #include <dlfcn.h>
 #include <gnumake.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +28,17 @@
 #include "cdx.h"
 #include "gmk-plugin/cdx_plugin.h"
 #include "base/diag.h"
+#include "exec/jobspec.h"
 #include "pipeline/pipeline.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 EXPORT int plugin_is_GPL_compatible;
+
+/* the fatal signals make dies of after its handler; the module notes each
+ * in the spec stores before make's handler runs */
+static const int fatal_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define STORES_MAX 64
 
 /* the module's registry: pipelines loaded in this make process, and the
  * programs the recipes call (found next to the module at setup) */
@@ -38,7 +47,59 @@ static struct {
 	size_t n, cap;
 	char *tool;    /* the cdx tool */
 	char *job_cmd; /* what a job's recipe runs, quoted: `TOOL job` */
+	/* the spec stores' descriptors, for the signal handler: a fixed array
+	 * that is only appended to (N_STORES set after the fd is in place) */
+	int stores[STORES_MAX];
+	volatile sig_atomic_t n_stores;
+	struct sigaction make_fatal[CDX_ARRAY_LEN(fatal_sigs)]; /* make's own handlers */
 } registry;
+
+void cdx_gmk_note_store(int fd)
+{
+	if (registry.n_stores < STORES_MAX) {
+		registry.stores[registry.n_stores] = fd;
+		registry.n_stores = registry.n_stores + 1;
+	}
+}
+
+/* a fatal signal: noted in every spec store (the watchers of the runs then
+ * record them cancelled), then make's own handler, which waits for the
+ * running jobs and kills make with SIG */
+static void on_fatal(int sig)
+{
+	sig_atomic_t i;
+	size_t k;
+	for (i = 0; i < registry.n_stores; i++)
+		cdx_jobspec_note_signal(registry.stores[i], sig);
+	for (k = 0; k < CDX_ARRAY_LEN(fatal_sigs) && fatal_sigs[k] != sig; k++)
+		;
+	if (k < CDX_ARRAY_LEN(fatal_sigs) && registry.make_fatal[k].sa_handler != SIG_DFL &&
+	    registry.make_fatal[k].sa_handler != SIG_IGN && !(registry.make_fatal[k].sa_flags & SA_SIGINFO)) {
+		registry.make_fatal[k].sa_handler(sig);
+		return;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* put on_fatal before make's handlers of the fatal signals (make set them
+ * before it read the makefile that loads the module); an ignored signal
+ * stays ignored */
+static void catch_fatal_signals(void)
+{
+	size_t k;
+	for (k = 0; k < CDX_ARRAY_LEN(fatal_sigs); k++) {
+		struct sigaction sa;
+		if (sigaction(fatal_sigs[k], NULL, &registry.make_fatal[k]) < 0 ||
+		    registry.make_fatal[k].sa_handler == SIG_IGN)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_fatal;
+		sa.sa_mask = registry.make_fatal[k].sa_mask;
+		sa.sa_flags = registry.make_fatal[k].sa_flags & ~SA_SIGINFO;
+		sigaction(fatal_sigs[k], &sa, NULL);
+	}
+}
 
 const char *cdx_gmk_tool(void)
 {
@@ -280,6 +341,7 @@ static int setup(void)
 	cdx_gmk_deploy_setup();
 	registry.tool = find_tool();
 	registry.job_cmd = find_job_cmd();
+	catch_fatal_signals();
 	/* no atexit(registry_free): make 4.3 never unloads, and freeing every
 	 * job of a 10,000-job pipeline when make exits costs make 11M
 	 * instructions for nothing; the registry keeps it reachable until then
@@ -292,6 +354,10 @@ static int setup(void)
 EXPORT void cdx_gmk_unload(void);
 void cdx_gmk_unload(void)
 {
+	size_t k;
+	for (k = 0; k < CDX_ARRAY_LEN(fatal_sigs); k++) /* on_fatal goes away with the module */
+		if (registry.make_fatal[k].sa_handler != SIG_IGN)
+			sigaction(fatal_sigs[k], &registry.make_fatal[k], NULL);
 	registry_free();
 }
 

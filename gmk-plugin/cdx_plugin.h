@@ -64,6 +64,9 @@ void cdx_gmk_shell_quote(struct cdx_buf *b, const char *s);
 /* cdx_gmk_add_word: S as a word of a recipe: as it is when no character in
  * it means anything to sh, quoted otherwise */
 void cdx_gmk_add_word(struct cdx_buf *b, const char *s);
+/* cdx_gmk_note_store: spec store FD is open for the rest of make's life:
+ * a fatal signal make receives is noted in it (jobspec.h) */
+void cdx_gmk_note_store(int fd);
 /* cdx_gmk_tool: the absolute path of the cdx tool the recipes call */
 const char *cdx_gmk_tool(void);
 /* cdx_gmk_job_cmd: what a job's recipe runs, quoted: `TOOL job` */

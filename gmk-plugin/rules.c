@@ -154,6 +154,7 @@ static int open_specs(const char *func, struct cdx_gmk_loaded *l, char *job_args
 		cdx_gmk_fail(func, err.msg);
 		return -1;
 	}
+	cdx_gmk_note_store(l->specs.fd);
 	l->written = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
 	snprintf(job_args, size, " --run %s --owner %ld", run_id, (long)getpid());
 	extra = cJSON_CreateObject();

@@ -31,12 +31,22 @@ void cli_init(struct cli *g)
 		g->state = NULL;
 }
 
+/* the message of FMT and AP on stderr, its %s values escaped (base/text.h):
+ * an argument or a recorded value quoted in it cannot forge a line */
+static void print_message(const char *fmt, va_list ap)
+{
+	struct cdx_buf b = {0};
+	cdx_text_vprintf(&b, fmt, ap);
+	fputs(b.data, stderr);
+	cdx_buf_free(&b);
+}
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 	fputs("cdx: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -49,7 +59,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	else
 		fputs("cdx: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message(fmt, ap);
 	va_end(ap);
 	if (cmd)
 		fprintf(stderr, "\n(see cdx help %s)\n", cmd);
@@ -65,7 +75,7 @@ void cli_print_diags(const struct cdx_diags *d)
 	for (i = 0; i < n; i++) {
 		cdx_buf_reset(&b);
 		cdx_diag_format(cdx_diags_get(d, i), &b);
-		fprintf(stderr, "%s\n", b.data);
+		cdx_text_printf(stderr, "%s\n", b.data); /* a value it quotes stays on the line */
 	}
 	cdx_buf_free(&b);
 }
@@ -214,6 +224,14 @@ int cli_number(const char *cmd, const char *what, const char *v, long min, long 
 		return cli_usage_error(cmd, "%s, not '%s'", what, v);
 	*n = x;
 	return 0;
+}
+
+const char *cli_who(const cJSON *o, char *buf, size_t n)
+{
+	const char *claimed = cdx_js(o, "claimed_user");
+	snprintf(buf, n, "%s@%s%s%s%s", cdx_js(o, "user"), cdx_js(o, "host"), *claimed ? " (claims " : "",
+		 claimed, *claimed ? ")" : "");
+	return buf;
 }
 
 void cli_print_json(const cJSON *o)

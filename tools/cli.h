@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "base/json.h"
+#include "base/text.h" /* cdx_text_printf: every text printer of the commands */
 #include "cdx.h"
 
 struct cli {
@@ -146,6 +147,10 @@ int cmd_history(struct cli *g, int argc, char **argv);
 struct cJSON;
 /* cli_when: MS since the epoch as local "YYYY-MM-DD HH:MM:SS" */
 void cli_when(double ms, char *buf, size_t n);
+/* cli_who: who record O names, in BUF (N bytes): "USER@HOST", and
+ * " (claims NAME)" after it when O has a claimed_user; print it with
+ * cdx_text_printf, as every value of a record */
+const char *cli_who(const struct cJSON *o, char *buf, size_t n);
 /* cli_print_json: O, indented, on stdout (the one JSON printer of the
  * commands' --json) */
 void cli_print_json(const struct cJSON *o);

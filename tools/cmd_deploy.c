@@ -38,7 +38,7 @@ static bool confirm(const char *what)
 		return true;
 	if (!isatty(0) || !isatty(2))
 		return false;
-	fprintf(stderr, "%s is protected. Go ahead? [y/N] ", what);
+	cdx_text_printf(stderr, "%s is protected. Go ahead? [y/N] ", what);
 	if (!fgets(line, sizeof(line), stdin))
 		return false;
 	return line[0] == 'y' || line[0] == 'Y';
@@ -186,8 +186,9 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	if (json && res)
 		cli_print_json(res);
 	else if (res && rc == 0)
-		printf("%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2], cdx_jn(res, "duration_ms") / 1000,
-		       cdx_jsn(res, "previous") ?: "nothing");
+		cdx_text_printf(stdout, "%s/%s: %s deployed in %.1fs (was %s)\n", pos[0], pos[1], pos[2],
+				cdx_jn(res, "duration_ms") / 1000,
+				cdx_jsn(res, "previous") ?: "nothing");
 	if (rc)
 		cli_error("deploy: %s", err.msg);
 	cJSON_Delete(res);
@@ -196,27 +197,36 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 	return rc;
 }
 
+/* "promoted" or "aborted": what control C of a deployment did */
+static const char *control_done(const cJSON *c)
+{
+	return strcmp(cdx_js(c, "kind"), "promote") == 0 ? "promoted" : "aborted";
+}
+
 /* one line per deployment (shared by `deployments` and `history`) */
 void cli_print_deployments(const cJSON *arr, bool newest_first)
 {
 	int i, n = cJSON_GetArraySize(arr);
 	if (!n)
-		printf("no deployments recorded\n");
+		cdx_text_printf(stdout, "no deployments recorded\n");
 	for (i = 0; i < n; i++) {
-		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i);
-		char w[32];
+		const cJSON *d = cJSON_GetArrayItem(arr, newest_first ? n - 1 - i : i), *c;
+		char w[32], who[400];
 		cli_when(cdx_jn(d, "start_ms"), w, sizeof(w));
-		printf("%s  %-8s %s/%s %s -> %s  %-15s %s@%s", w, cdx_js(d, "kind"), cdx_js(d, "app"), cdx_js(d, "env"),
-		       cdx_jsn(d, "previous") ?: "-", cdx_js(d, "version"),
-		       cdx_js(d, "state"), cdx_js(d, "user"), cdx_js(d, "host"));
+		cdx_text_printf(stdout, "%s  %-8s %s/%s %s -> %s  %-15s %s", w, cdx_js(d, "kind"),
+				cdx_js(d, "app"), cdx_js(d, "env"),
+				cdx_jsn(d, "previous") ?: "-",
+				cdx_js(d, "version"), cdx_js(d, "state"), cli_who(d, who, sizeof(who)));
 		if (cJSON_GetObjectItem(d, "duration_ms"))
-			printf("  %.1fs", cdx_jn(d, "duration_ms") / 1000);
-		printf("  %s", cdx_js(d, "id"));
+			cdx_text_printf(stdout, "  %.1fs", cdx_jn(d, "duration_ms") / 1000);
+		cdx_text_printf(stdout, "  %s", cdx_js(d, "id"));
 		if (*cdx_js(d, "reason"))
-			printf("  reason: %s", cdx_js(d, "reason"));
+			cdx_text_printf(stdout, "  reason: %s", cdx_js(d, "reason"));
 		if (*cdx_js(d, "cause"))
-			printf("  cause: %s", cdx_js(d, "cause"));
-		printf("\n");
+			cdx_text_printf(stdout, "  cause: %s", cdx_js(d, "cause"));
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(d, "controls"))
+			cdx_text_printf(stdout, "  %s by %s", control_done(c), cli_who(c, who, sizeof(who)));
+		cdx_text_printf(stdout, "\n");
 	}
 }
 
@@ -283,7 +293,7 @@ static int control(struct cli *g, int argc, char **argv, const char *action)
 	if (rc)
 		cli_error("%s: %s", action, err.msg);
 	else
-		printf("%s/%s: %s sent\n", argv[1], argv[2], action);
+		cdx_text_printf(stdout, "%s/%s: %s sent\n", argv[1], argv[2], action);
 	cdx_orchestrator_free(o);
 	return rc;
 }
@@ -324,12 +334,13 @@ int cmd_recover(struct cli *g, int argc, char **argv)
 	} else {
 		cJSON_ArrayForEach(x, res)
 		{
-			printf("%s/%s: %s", cdx_js(x, "app"), cdx_js(x, "env"), cdx_js(x, "result"));
-			if (cdx_jsn(x, "serving"))
-				printf(", serving %s", cdx_js(x, "serving"));
+			cdx_text_printf(stdout, "%s/%s: %s", cdx_js(x, "app"), cdx_js(x, "env"),
+					cdx_js(x, "result"));
+			if (cJSON_IsString(cJSON_GetObjectItem(x, "serving")))
+				cdx_text_printf(stdout, ", serving %s", cdx_js(x, "serving"));
 			if (*cdx_js(x, "detail"))
-				printf(": %s", cdx_js(x, "detail"));
-			printf("\n");
+				cdx_text_printf(stdout, ": %s", cdx_js(x, "detail"));
+			cdx_text_printf(stdout, "\n");
 		}
 	}
 	cJSON_Delete(res);
@@ -354,17 +365,27 @@ int cli_deployment_status(struct cli *g, const char *id, bool json)
 	if (json) {
 		cli_print_json(d);
 	} else {
-		char w[32];
+		char w[32], who[400];
 		cli_when(cdx_jn(d, "start_ms"), w, sizeof(w));
-		printf("%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s@%s (pid %.0f)\n", cdx_js(d, "kind"), cdx_js(d, "id"),
-		       cdx_js(d, "app"), cdx_js(d, "env"),
-		       cdx_jsn(d, "previous") ?: "-", cdx_js(d, "version"),
-		       cdx_js(d, "state"), w, cdx_js(d, "user"), cdx_js(d, "host"), cdx_jn(d, "pid"));
+		cdx_text_printf(stdout, "%s %s of %s/%s: %s -> %s, %s\nstarted %s by %s (pid %.0f)\n",
+				cdx_js(d, "kind"), cdx_js(d, "id"), cdx_js(d, "app"), cdx_js(d, "env"),
+				cdx_jsn(d, "previous") ?: "-",
+				cdx_js(d, "version"), cdx_js(d, "state"), w, cli_who(d, who, sizeof(who)),
+				cdx_jn(d, "pid"));
+		if (*cdx_js(d, "reason"))
+			cdx_text_printf(stdout, "reason: %s\n", cdx_js(d, "reason"));
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "controls"))
+		{
+			cli_when(cdx_jn(t, "at_ms"), w, sizeof(w));
+			cdx_text_printf(stdout, "%s by %s at %s\n", control_done(t),
+					cli_who(t, who, sizeof(who)), w);
+		}
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
 		{
 			cli_when(cdx_jn(t, "at_ms"), w, sizeof(w));
-			printf("  %s  %-13s %s%s%s\n", w + 11, cdx_js(t, "state"), cdx_js(t, "msg"), *cdx_js(t, "cause") ? "  cause: " : "",
-			       cdx_js(t, "cause"));
+			cdx_text_printf(stdout, "  %s  %-13s %s%s%s\n", w + 11, cdx_js(t, "state"),
+					cdx_js(t, "msg"), *cdx_js(t, "cause") ? "  cause: " : "",
+					cdx_js(t, "cause"));
 		}
 	}
 	cJSON_Delete(d);

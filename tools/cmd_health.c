@@ -60,7 +60,9 @@ static void print_clipped(const char *indent, const char *s)
 	while (*s) {
 		const char *nl = strchr(s, '\n');
 		size_t n = nl ? (size_t)(nl - s) : strlen(s);
-		printf("%s%.*s%s\n", indent, (int)(n > 72 ? 71 : n), s, n > 72 ? "~" : "");
+		char *line = cdx_xstrndup(s, n > 72 ? 71 : n); /* cut before escaping: %.*s would cut after */
+		cdx_text_printf(stdout, "%s%s%s\n", indent, line, n > 72 ? "~" : "");
+		free(line);
 		s += n + (nl ? 1 : 0);
 	}
 }
@@ -71,57 +73,60 @@ static void print_health(const cJSON *h)
 	const cJSON *lf = cJSON_GetObjectItem(h, "last_failure");
 	char a[32], b[32], c[32];
 	int i = 0;
-	printf("%s: %s", cdx_js(h, "pipeline"), cdx_js(h, "status"));
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "reasons")) printf("%s%s", i++ ? "; " : " - ", it->valuestring);
-	printf("\n");
-	printf("  runs      %.0f finished of the last %.0f (%.0f ok, %.0f failed)", cdx_jn(h, "runs"),
-	       cdx_jn(h, "window"), cdx_jn(h, "succeeded"), cdx_jn(h, "failed"));
+	cdx_text_printf(stdout, "%s: %s", cdx_js(h, "pipeline"), cdx_js(h, "status"));
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "reasons"))
+		cdx_text_printf(stdout, "%s%s", i++ ? "; " : " - ", it->valuestring);
+	cdx_text_printf(stdout, "\n");
+	cdx_text_printf(stdout, "  runs      %.0f finished of the last %.0f (%.0f ok, %.0f failed)",
+			cdx_jn(h, "runs"), cdx_jn(h, "window"), cdx_jn(h, "succeeded"), cdx_jn(h, "failed"));
 	if (cdx_jn(h, "running") > 0)
-		printf(", %.0f running", cdx_jn(h, "running"));
-	printf("\n");
+		cdx_text_printf(stdout, ", %.0f running", cdx_jn(h, "running"));
+	cdx_text_printf(stdout, "\n");
 	if (!cdx_jn(h, "runs"))
 		return;
-	printf("  success   %.1f%%", cdx_jn(h, "success_rate") * 100);
+	cdx_text_printf(stdout, "  success   %.1f%%", cdx_jn(h, "success_rate") * 100);
 	if (cJSON_IsNumber(cJSON_GetObjectItem(t, "previous_success_rate")))
-		printf(" (previous %.0f runs: %.1f%%, trend %s)", cdx_jn(t, "previous_runs"),
-		       cdx_jn(t, "previous_success_rate") * 100, cdx_js(t, "direction"));
-	printf("\n");
+		cdx_text_printf(stdout, " (previous %.0f runs: %.1f%%, trend %s)", cdx_jn(t, "previous_runs"),
+				cdx_jn(t, "previous_success_rate") * 100, cdx_js(t, "direction"));
+	cdx_text_printf(stdout, "\n");
 	secs(cdx_jn(d, "mean"), a, sizeof(a));
 	secs(cdx_jn(d, "p50"), b, sizeof(b));
 	secs(cdx_jn(d, "p95"), c, sizeof(c));
-	printf("  duration  mean %s  p50 %s  p95 %s", a, b, c);
+	cdx_text_printf(stdout, "  duration  mean %s  p50 %s  p95 %s", a, b, c);
 	if (cJSON_IsNumber(cJSON_GetObjectItem(t, "mean_change")))
-		printf("  (mean %+.0f%% on the previous)", cdx_jn(t, "mean_change") * 100);
-	printf("\n");
+		cdx_text_printf(stdout, "  (mean %+.0f%% on the previous)", cdx_jn(t, "mean_change") * 100);
+	cdx_text_printf(stdout, "\n");
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "flaky_jobs"))
-		printf("  flaky     %s: %s (%.0f on retry, %.0f flips in %.0f runs)\n", cdx_js(it, "job"),
-		       cdx_js(it, "reason"), cdx_jn(it, "passed_on_retry"), cdx_jn(it, "flips"), cdx_jn(it, "runs"));
+		cdx_text_printf(stdout, "  flaky     %s: %s (%.0f on retry, %.0f flips in %.0f runs)\n",
+				cdx_js(it, "job"), cdx_js(it, "reason"), cdx_jn(it, "passed_on_retry"),
+				cdx_jn(it, "flips"), cdx_jn(it, "runs"));
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "slowest_jobs"))
 	{
 		secs(cdx_jn(it, "mean_ms"), a, sizeof(a));
 		secs(cdx_jn(it, "p95_ms"), b, sizeof(b));
-		printf("  slow      %-40.40s mean %7s  p95 %7s\n", cdx_js(it, "job"), a, b);
+		cdx_text_printf(stdout, "  slow      %-40.40s mean %7s  p95 %7s\n", cdx_js(it, "job"), a, b);
 	}
 	if (cJSON_IsObject(lf)) {
 		when(cdx_jn(lf, "start_ms"), a, sizeof(a), "%Y-%m-%d %H:%M");
-		printf("  last failure: run %s (%s) at %s\n", cdx_js(lf, "run"), cdx_js(lf, "status"), a);
+		cdx_text_printf(stdout, "  last failure: run %s (%s) at %s\n", cdx_js(lf, "run"),
+				cdx_js(lf, "status"), a);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItem(lf, "jobs"))
 		{
-			printf("    %s %s", cdx_js(it, "job"), cdx_js(it, "status"));
+			cdx_text_printf(stdout, "    %s %s", cdx_js(it, "job"), cdx_js(it, "status"));
 			if (cJSON_GetObjectItem(it, "exit_code"))
-				printf(", exit %.0f", cdx_jn(it, "exit_code"));
+				cdx_text_printf(stdout, ", exit %.0f", cdx_jn(it, "exit_code"));
 			if (cJSON_GetObjectItem(it, "signal"))
-				printf(", signal %.0f", cdx_jn(it, "signal"));
-			printf(" (attempt %.0f)\n", cdx_jn(it, "attempt"));
+				cdx_text_printf(stdout, ", signal %.0f", cdx_jn(it, "signal"));
+			cdx_text_printf(stdout, " (attempt %.0f)\n", cdx_jn(it, "attempt"));
 			if (*cdx_js(it, "log_tail"))
 				print_clipped("      | ", cdx_js(it, "log_tail"));
 		}
 	}
 	i = 0;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "alerts_firing")) printf("%s%s", i++ ? ", " : "  alerts firing: ",
-									       it->valuestring);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "alerts_firing"))
+		cdx_text_printf(stdout, "%s%s", i++ ? ", " : "  alerts firing: ", it->valuestring);
 	if (i)
-		printf("\n");
+		cdx_text_printf(stdout, "\n");
 }
 
 enum { OPT_WINDOW = CLI_OPT_OWN, OPT_NO_ALERTS, OPT_CHECK };
@@ -299,36 +304,40 @@ static int follow_one(void *ctx, const cJSON *rec)
 	if (strcmp(t, "run") == 0) {
 		if (!cJSON_GetObjectItemCaseSensitive(f->runs, cdx_js(rec, "id")))
 			cJSON_AddTrueToObject(f->runs, cdx_js(rec, "id"));
-		printf("%s  run    %s started: %.0f jobs, by %s@%s\n", at, cdx_js(rec, "id"), cdx_jn(rec, "job_count"),
-		       cdx_js(rec, "user"), cdx_js(rec, "host"));
+		char who[400];
+		cdx_text_printf(stdout, "%s  run    %s started: %.0f jobs, by %s\n", at, cdx_js(rec, "id"),
+				cdx_jn(rec, "job_count"), cli_who(rec, who, sizeof(who)));
 	} else if (strcmp(t, "attempt") == 0) {
 		double end = cdx_jn(rec, "start_ms") + cdx_jn(rec, "wall_ms");
 		when(end, at, sizeof(at), "%H:%M:%S");
 		secs(cdx_jn(rec, "wall_ms"), d, sizeof(d));
 		if (strcmp(cdx_js(rec, "status"), "success") != 0) {
-			printf("%s  try    %s attempt %.0f %s", at, cdx_js(rec, "job"), cdx_jn(rec, "attempt"),
-			       cdx_js(rec, "status"));
+			cdx_text_printf(stdout, "%s  try    %s attempt %.0f %s", at, cdx_js(rec, "job"),
+					cdx_jn(rec, "attempt"), cdx_js(rec, "status"));
 			if (cJSON_GetObjectItem(rec, "exit_code"))
-				printf(" (exit %.0f)", cdx_jn(rec, "exit_code"));
-			printf(" after %s\n", d);
+				cdx_text_printf(stdout, " (exit %.0f)", cdx_jn(rec, "exit_code"));
+			cdx_text_printf(stdout, " after %s\n", d);
 		}
 	} else if (strcmp(t, "job") == 0) {
 		secs(cdx_jn(rec, "duration_ms"), d, sizeof(d));
 		/* a job record carries no time: it is written as the job ends */
 		when(cdx_jn(rec, "end_ms") ? cdx_jn(rec, "end_ms") : (double)cdx_wall_ms(), at, sizeof(at), "%H:%M:%S");
-		printf("%s  job    %-9s %s %s%s\n", at, cdx_js(rec, "status"), cdx_js(rec, "job"), d,
-		       cdx_jn(rec, "attempts") > 1 ? " (after a retry)" : "");
+		cdx_text_printf(stdout, "%s  job    %-9s %s %s%s\n", at, cdx_js(rec, "status"),
+				cdx_js(rec, "job"), d, cdx_jn(rec, "attempts") > 1 ? " (after a retry)" : "");
 	} else if (strcmp(t, "run_end") == 0) {
 		secs(cdx_jn(rec, "duration_ms"), d, sizeof(d));
-		printf("%s  run    %s %s in %s\n", at, cdx_js(rec, "id"), cdx_js(rec, "status"), d);
+		cdx_text_printf(stdout, "%s  run    %s %s in %s\n", at, cdx_js(rec, "id"),
+				cdx_js(rec, "status"), d);
 		f->changed = true;
 	} else if (strcmp(t, "event") == 0) {
-		printf("%s  %-6s %s %s: %s\n", at, strcmp(cdx_js(rec, "kind"), "alert_resolved") == 0 ? "ok" : "ALERT",
-		       *cdx_js(rec, "alert") ? cdx_js(rec, "alert") : cdx_js(rec, "kind"), cdx_js(rec, "state"),
-		       cdx_js(rec, "message"));
+		cdx_text_printf(stdout, "%s  %-6s %s %s: %s\n", at,
+				strcmp(cdx_js(rec, "kind"), "alert_resolved") == 0 ? "ok" : "ALERT",
+				*cdx_js(rec, "alert") ? cdx_js(rec, "alert") : cdx_js(rec, "kind"),
+				cdx_js(rec, "state"), cdx_js(rec, "message"));
 		f->changed = true;
 	} else if (strcmp(t, "transition") == 0) {
-		printf("%s  deploy %s -> %s\n", at, cdx_js(rec, "deployment"), cdx_js(rec, "state"));
+		cdx_text_printf(stdout, "%s  deploy %s -> %s\n", at, cdx_js(rec, "deployment"),
+				cdx_js(rec, "state"));
 		f->changed = true;
 	}
 	fflush(stdout);
@@ -390,7 +399,7 @@ static void replay_run(struct follow *f, const cJSON *r, const char *pipeline)
 		follow_one(f, rec);
 		cJSON_Delete(rec);
 	} else if (!f->json) {
-		printf("          run    %s %s\n", cdx_js(r, "id"), cdx_js(r, "status"));
+		cdx_text_printf(stdout, "          run    %s %s\n", cdx_js(r, "id"), cdx_js(r, "status"));
 	}
 }
 
@@ -407,7 +416,7 @@ static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, cons
 		return CDX_ESTATE;
 	}
 	if (!f->json)
-		printf("-- following %s (Ctrl-C stops) --\n", f->pipeline);
+		cdx_text_printf(stdout, "-- following %s (Ctrl-C stops) --\n", f->pipeline);
 	fflush(stdout);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;

@@ -13,7 +13,9 @@
  * marker file STATE/make/ID) writes the run record and starts a watcher, a
  * small detached process that waits for make to exit — normally, after a
  * failure, under -k, on Ctrl-C or even on kill -9 — and then closes the
- * run with the status its jobs' records add up to.
+ * run with the status its jobs' records add up to, or cancelled when make
+ * was stopped by a signal (noted by the module in the spec store, which the
+ * watcher opens through /proc while make runs: see jobspec.h).
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -196,6 +198,9 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	cJSON *rec;
 	double end;
 	bool timed_out = false;
+	/* make's spec store, held while make runs: it says whether make died
+	 * of a signal (SIGINT to make alone lets the running jobs succeed) */
+	int store = cdx_jobspec_open_of((long)owner, id), sig;
 	if (timeout_ms > 0 && !wait_for_ms(owner, timeout_ms)) {
 		timed_out = true;
 		kill(owner, SIGTERM); /* make passes it to its jobs and stops */
@@ -203,6 +208,9 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 			kill(owner, SIGKILL);
 	}
 	wait_for(owner);
+	sig = cdx_jobspec_signal(store);
+	if (store >= 0)
+		close(store);
 	while (jobs_of_run_running(id))
 		usleep(100000);
 	if (cdx_store_open(state, &s, &err) < 0)
@@ -214,7 +222,7 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	cJSON_AddStringToObject(rec, "id", id);
 	if (timed_out)
 		cJSON_AddStringToObject(rec, "status", "timeout");
-	else if (t.cancelled)
+	else if (t.cancelled || sig)
 		cJSON_AddStringToObject(rec, "status", "cancelled");
 	else if (t.failed || (expect && (size_t)t.jobs < expect))
 		cJSON_AddStringToObject(rec, "status", "failed");
@@ -225,6 +233,8 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 		cJSON_AddNumberToObject(rec, "jobs_expected", (double)expect);
 		cJSON_AddNumberToObject(rec, "jobs_done", t.jobs);
 	}
+	if (sig && !timed_out)
+		cJSON_AddNumberToObject(rec, "signal", sig); /* make was stopped by it */
 	cJSON_AddNumberToObject(rec, "end_ms", end);
 	if (t.start_ms > 0)
 		cJSON_AddNumberToObject(rec, "duration_ms", end - t.start_ms);

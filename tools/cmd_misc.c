@@ -96,11 +96,13 @@ int cmd_pipelines(struct cli *g, int argc, char **argv)
 		}
 		if (!json) {
 			if (p)
-				printf("%-20s %-30s %3zu stages %5zu jobs\n", cdx_project_pipeline_name(pr, i), path,
-				       cdx_pipeline_stage_count(p), cdx_pipeline_job_count(p));
+				cdx_text_printf(stdout, "%-20s %-30s %3zu stages %5zu jobs\n",
+						cdx_project_pipeline_name(pr, i), path,
+						cdx_pipeline_stage_count(p), cdx_pipeline_job_count(p));
 			else
-				printf("%-20s %-30s invalid (%zu problems; see cdx validate %s)\n",
-				       cdx_project_pipeline_name(pr, i), path, cdx_diags_count(pd), path);
+				cdx_text_printf(
+				    stdout, "%-20s %-30s invalid (%zu problems; see cdx validate %s)\n",
+				    cdx_project_pipeline_name(pr, i), path, cdx_diags_count(pd), path);
 		}
 		cJSON_AddItemToArray(arr, o);
 		cdx_pipeline_free(p);

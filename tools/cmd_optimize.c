@@ -98,15 +98,15 @@ static int write_file(const char *path, const char *text)
 static void print_list(const char *label, const cJSON *a)
 {
 	int i, n = cJSON_GetArraySize(a);
-	printf("%s", label);
+	cdx_text_printf(stdout, "%s", label);
 	for (i = 0; i < n; i++) {
 		if (n > 12 && i == 5) {
-			printf(" -> ... (%d more)", n - 10);
+			cdx_text_printf(stdout, " -> ... (%d more)", n - 10);
 			i = n - 5;
 		}
-		printf("%s %s", i ? " ->" : "", cJSON_GetArrayItem(a, i)->valuestring);
+		cdx_text_printf(stdout, "%s %s", i ? " ->" : "", cJSON_GetArrayItem(a, i)->valuestring);
 	}
-	printf("\n");
+	cdx_text_printf(stdout, "\n");
 }
 
 static void print_report(const cJSON *r, const char *out)
@@ -115,53 +115,62 @@ static void print_report(const cJSON *r, const char *out)
 	const cJSON *edges = cJSON_GetObjectItem(r, "edges"), *sugg = cJSON_GetObjectItem(r, "suggestions");
 	const cJSON *res = cJSON_GetObjectItem(r, "resources"), *from = cJSON_GetObjectItem(before, "weights_from");
 
-	printf("pipeline %s: %.0f jobs in %.0f stages; level %s; %.0f workers\n",
-	       cdx_jsn(r, "pipeline"), cdx_jn(before, "jobs"), cdx_jn(before, "stages"),
-	       cdx_jsn(r, "level"), cdx_jn(r, "workers"));
-	printf("weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n", cdx_jn(from, "history"),
-	       cdx_jn(from, "duration_hint"), cdx_jn(from, "default"));
-	printf("total work %.2fs; critical path %.2fs; useful parallelism %.2f; max width %.0f\n",
-	       cdx_jn(before, "total_work_s"), cdx_jn(before, "critical_path_s"), cdx_jn(before, "useful_parallelism"),
-	       cdx_jn(before, "max_parallelism"));
+	cdx_text_printf(stdout, "pipeline %s: %.0f jobs in %.0f stages; level %s; %.0f workers\n",
+			cdx_jsn(r, "pipeline"), cdx_jn(before, "jobs"),
+			cdx_jn(before, "stages"), cdx_jsn(r, "level"),
+			cdx_jn(r, "workers"));
+	cdx_text_printf(stdout, "weights: %.0f from history, %.0f from duration_hint, %.0f default (1s)\n",
+			cdx_jn(from, "history"), cdx_jn(from, "duration_hint"), cdx_jn(from, "default"));
+	cdx_text_printf(stdout,
+			"total work %.2fs; critical path %.2fs; useful parallelism %.2f; max width %.0f\n",
+			cdx_jn(before, "total_work_s"), cdx_jn(before, "critical_path_s"),
+			cdx_jn(before, "useful_parallelism"), cdx_jn(before, "max_parallelism"));
 	print_list("critical path:", cJSON_GetObjectItem(before, "critical_path"));
 	print_list("bounding jobs:", cJSON_GetObjectItem(before, "bounding_jobs"));
-	printf("idle worker time %.2fs, %.2fs of it behind stage barriers\n", cdx_jn(before, "idle_worker_s"),
-	       cdx_jn(before, "barrier_idle_s"));
-	printf("lower bound %.2fs; declared order %.2fs; predicted makespan %.2fs -> %.2fs (%.2fx)\n",
-	       cdx_jn(r, "lower_bound_s"), cdx_jn(r, "declared_order_makespan_s"), cdx_jn(r, "predicted_makespan_before_s"),
-	       cdx_jn(r, "predicted_makespan_after_s"), cdx_jn(r, "speedup"));
+	cdx_text_printf(stdout, "idle worker time %.2fs, %.2fs of it behind stage barriers\n",
+			cdx_jn(before, "idle_worker_s"), cdx_jn(before, "barrier_idle_s"));
+	cdx_text_printf(
+	    stdout, "lower bound %.2fs; declared order %.2fs; predicted makespan %.2fs -> %.2fs (%.2fx)\n",
+	    cdx_jn(r, "lower_bound_s"), cdx_jn(r, "declared_order_makespan_s"),
+	    cdx_jn(r, "predicted_makespan_before_s"), cdx_jn(r, "predicted_makespan_after_s"),
+	    cdx_jn(r, "speedup"));
 	if (cdx_jn(after, "critical_path_s") != cdx_jn(before, "critical_path_s"))
 		print_list("critical path after:", cJSON_GetObjectItem(after, "critical_path"));
-	printf("rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges), cdx_jn(r, "edges_unsafe"));
+	cdx_text_printf(stdout, "rewritten edges: %d (%.0f unsafe)\n", cJSON_GetArraySize(edges),
+			cdx_jn(r, "edges_unsafe"));
 	cJSON_ArrayForEach(it, edges)
 	{
-		printf("  %s%s: %s need %s: %s\n", cdx_jb(it, "unsafe", false) ? "UNSAFE " : "",
-		       cdx_jsn(it, "job"),
-		       cdx_jsn(it, "change"),
-		       cdx_jsn(it, "need"),
-		       cdx_jsn(it, "reason"));
+		cdx_text_printf(stdout, "  %s%s: %s need %s: %s\n",
+				cdx_jb(it, "unsafe", false) ? "UNSAFE " : "",
+				cdx_jsn(it, "job"),
+				cdx_jsn(it, "change"),
+				cdx_jsn(it, "need"),
+				cdx_jsn(it, "reason"));
 	}
 	if (cJSON_GetArraySize(sugg)) {
-		printf("suggestions:\n");
-		cJSON_ArrayForEach(it, sugg) printf("  - %s\n", it->valuestring);
+		cdx_text_printf(stdout, "suggestions:\n");
+		cJSON_ArrayForEach(it, sugg) cdx_text_printf(stdout, "  - %s\n", it->valuestring);
 	}
 	if (cJSON_GetArraySize(res)) {
-		printf("resources (median of recent successful attempts):\n");
+		cdx_text_printf(stdout, "resources (median of recent successful attempts):\n");
 		cJSON_ArrayForEach(it, res)
 		{
 			if (cdx_jn(it, "samples") <= 0) {
-				printf("  %-32s %3.0f attempts, none successful\n", it->string, cdx_jn(it, "attempts"));
+				cdx_text_printf(stdout, "  %-32s %3.0f attempts, none successful\n",
+						it->string, cdx_jn(it, "attempts"));
 				continue;
 			}
-			printf("  %-32s wall %7.2fs  cpu %7.2fs (%3.0f%%)  rss %7.1f MiB (peak %.1f)\n", it->string,
-			       cdx_jn(it, "wall_s"), cdx_jn(it, "cpu_s"), 100 * cdx_jn(it, "cpu_share"), cdx_jn(it, "maxrss_mib"),
-			       cdx_jn(it, "maxrss_mib_peak"));
+			cdx_text_printf(
+			    stdout, "  %-32s wall %7.2fs  cpu %7.2fs (%3.0f%%)  rss %7.1f MiB (peak %.1f)\n",
+			    it->string, cdx_jn(it, "wall_s"), cdx_jn(it, "cpu_s"),
+			    100 * cdx_jn(it, "cpu_share"), cdx_jn(it, "maxrss_mib"),
+			    cdx_jn(it, "maxrss_mib_peak"));
 		}
 	}
 	if (out)
-		printf("wrote %s\n", out);
+		cdx_text_printf(stdout, "wrote %s\n", out);
 	else
-		printf("(write the optimized pipeline with -o FILE)\n");
+		cdx_text_printf(stdout, "(write the optimized pipeline with -o FILE)\n");
 }
 
 int cmd_optimize(struct cli *g, int argc, char **argv)

@@ -8,17 +8,20 @@
 static void print_plan(const cJSON *plan)
 {
 	const cJSON *x;
-	printf("rollback of %s/%s (%s): %s -> %s\n", cdx_js(plan, "app"), cdx_js(plan, "env"), cdx_js(plan, "strategy"),
-	       cdx_jsn(plan, "from") ?: "nothing",
-	       cdx_jsn(plan, "to") ?: "?");
+	cdx_text_printf(stdout, "rollback of %s/%s (%s): %s -> %s\n", cdx_js(plan, "app"),
+			cdx_js(plan, "env"), cdx_js(plan, "strategy"),
+			cdx_jsn(plan, "from") ?: "nothing",
+			cdx_jsn(plan, "to") ?: "?");
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "targets"))
 	{
-		printf("  %-12s %-12s %s\n", cdx_js(x, "name"),
-		       cdx_jsn(x, "version") ?: "-", cdx_js(x, "action"));
+		cdx_text_printf(stdout, "  %-12s %-12s %s\n", cdx_js(x, "name"),
+				cdx_jsn(x, "version") ?: "-",
+				cdx_js(x, "action"));
 	}
 	if (*cdx_js(plan, "note"))
-		printf("  note: %s\n", cdx_js(plan, "note"));
-	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "problems")) printf("  problem: %s\n", x->valuestring);
+		cdx_text_printf(stdout, "  note: %s\n", cdx_js(plan, "note"));
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(plan, "problems"))
+		cdx_text_printf(stdout, "  problem: %s\n", x->valuestring);
 }
 
 enum { OPT_FORCE = CLI_OPT_OWN, OPT_STRATEGY, OPT_TO, OPT_DEPLOYMENT, OPT_INSTANCES, OPT_REASON, OPT_WAIT };
@@ -101,11 +104,13 @@ int cmd_rollback(struct cli *g, int argc, char **argv)
 	else if (res && (opt.dry_run || rc == CDX_EUSAGE))
 		print_plan(res);
 	else if (res && rc == 0 && opt.instances)
-		printf("%s/%s: instances %s rolled back to %s in %.1fs\n", pos[0], pos[1], opt.instances, cdx_js(res, "to"),
-		       cdx_jn(res, "duration_ms") / 1000);
+		cdx_text_printf(stdout, "%s/%s: instances %s rolled back to %s in %.1fs\n", pos[0], pos[1],
+				opt.instances, cdx_js(res, "to"),
+				cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
 	else if (res && rc == 0)
-		printf("%s/%s: rolled back to %s in %.1fs\n", pos[0], pos[1], cdx_js(res, "serving"),
-		       cdx_jn(res, "duration_ms") / 1000);
+		cdx_text_printf(stdout, "%s/%s: rolled back to %s in %.1fs\n", pos[0], pos[1],
+				cdx_js(res, "serving"),
+				cJSON_GetNumberValue(cJSON_GetObjectItem(res, "duration_ms")) / 1000);
 	if (rc)
 		cli_error("rollback: %s", err.msg);
 	cJSON_Delete(res);

@@ -29,12 +29,13 @@ static void print_plan(const cJSON *plan)
 {
 	const cJSON *order = cJSON_GetObjectItem(plan, "order"), *it, *cp = cJSON_GetObjectItem(plan, "critical_path");
 	int i = 0, n = cJSON_GetArraySize(order);
-	printf("pipeline %s: %d jobs in %d stages, %d levels, max parallelism %d\n",
-	       cdx_jsn(plan, "pipeline"), n,
-	       cJSON_GetObjectItem(plan, "stages")->valueint, cJSON_GetObjectItem(plan, "levels")->valueint,
-	       cJSON_GetObjectItem(plan, "max_parallelism")->valueint);
-	printf("start order on %d workers (longest remaining path first):\n",
-	       cJSON_GetObjectItem(plan, "workers")->valueint);
+	cdx_text_printf(stdout, "pipeline %s: %d jobs in %d stages, %d levels, max parallelism %d\n",
+			cJSON_GetObjectItem(plan, "pipeline")->valuestring, n,
+			cJSON_GetObjectItem(plan, "stages")->valueint,
+			cJSON_GetObjectItem(plan, "levels")->valueint,
+			cJSON_GetObjectItem(plan, "max_parallelism")->valueint);
+	cdx_text_printf(stdout, "start order on %d workers (longest remaining path first):\n",
+			cJSON_GetObjectItem(plan, "workers")->valueint);
 	cJSON_ArrayForEach(it, order)
 	{
 		const cJSON *needs = cJSON_GetObjectItem(it, "needs"), *nd;
@@ -45,19 +46,20 @@ static void print_plan(const cJSON *plan)
 				cdx_buf_adds(&b, ", ");
 			cdx_buf_adds(&b, nd->valuestring);
 		}
-		printf("%5d  %-32s at %7.2fs  path %7.2fs  needs: %s\n", ++i,
-		       cdx_jsn(it, "job"), cdx_jn(it, "start_s"),
-		       cdx_jn(it, "priority_s"), b.len ? b.data : "-");
+		cdx_text_printf(stdout, "%5d  %-32s at %7.2fs  path %7.2fs  needs: %s\n", ++i,
+				cJSON_GetObjectItem(it, "job")->valuestring,
+				cJSON_GetObjectItem(it, "start_s")->valuedouble,
+				cJSON_GetObjectItem(it, "priority_s")->valuedouble, b.len ? b.data : "-");
 		cdx_buf_free(&b);
 	}
-	printf("critical path (%d jobs, %.2fs):", cJSON_GetArraySize(cp),
-	       cdx_jn(plan, "critical_path_s"));
+	cdx_text_printf(stdout, "critical path (%d jobs, %.2fs):", cJSON_GetArraySize(cp),
+			cJSON_GetObjectItem(plan, "critical_path_s")->valuedouble);
 	i = 0;
-	cJSON_ArrayForEach(it, cp) printf("%s %s", i++ ? " ->" : "", it->valuestring);
-	printf("\ntotal work %.2fs; lower bound %.2fs; predicted makespan %.2fs\n",
-	       cdx_jn(plan, "total_work_s"),
-	       cdx_jn(plan, "lower_bound_s"),
-	       cdx_jn(plan, "predicted_makespan_s"));
+	cJSON_ArrayForEach(it, cp) cdx_text_printf(stdout, "%s %s", i++ ? " ->" : "", it->valuestring);
+	cdx_text_printf(stdout, "\ntotal work %.2fs; lower bound %.2fs; predicted makespan %.2fs\n",
+			cJSON_GetObjectItem(plan, "total_work_s")->valuedouble,
+			cJSON_GetObjectItem(plan, "lower_bound_s")->valuedouble,
+			cJSON_GetObjectItem(plan, "predicted_makespan_s")->valuedouble);
 }
 
 enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT };
@@ -226,13 +228,15 @@ static int optimized(struct cli *g, struct cdx_pipeline **p, const struct run_op
 		return CDX_EFAILED;
 	}
 	cdx_diags_free(d);
-	fprintf(stderr, "cdx run: --optimize %s: %d edge%s rewritten (%d unsafe); predicted makespan on %d workers "
-			"%.2fs -> %.2fs\n",
-		cdx_opt_level_name(o->level), cJSON_GetObjectItem(r, "edges_rewritten")->valueint,
-		cJSON_GetObjectItem(r, "edges_rewritten")->valueint == 1 ? "" : "s",
-		cJSON_GetObjectItem(r, "edges_unsafe")->valueint, cJSON_GetObjectItem(r, "workers")->valueint,
-		cdx_jn(r, "predicted_makespan_before_s"),
-		cdx_jn(r, "predicted_makespan_after_s"));
+	cdx_text_printf(
+	    stderr,
+	    "cdx run: --optimize %s: %d edge%s rewritten (%d unsafe); predicted makespan on %d workers "
+	    "%.2fs -> %.2fs\n",
+	    cdx_opt_level_name(o->level), cJSON_GetObjectItem(r, "edges_rewritten")->valueint,
+	    cJSON_GetObjectItem(r, "edges_rewritten")->valueint == 1 ? "" : "s",
+	    cJSON_GetObjectItem(r, "edges_unsafe")->valueint, cJSON_GetObjectItem(r, "workers")->valueint,
+	    cJSON_GetObjectItem(r, "predicted_makespan_before_s")->valuedouble,
+	    cJSON_GetObjectItem(r, "predicted_makespan_after_s")->valuedouble);
 	cJSON_Delete(r);
 	cdx_pipeline_free(*p);
 	*p = q;

@@ -49,17 +49,18 @@ int cmd_runs(struct cli *g, int argc, char **argv)
 	if (json) {
 		cli_print_json(runs);
 	} else {
-		printf("%-28s %-16s %-11s %-19s %9s  %s\n", "RUN", "PIPELINE", "STATUS", "STARTED", "DURATION",
-		       "JOBS ok/failed/skipped");
+		cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %s\n", "RUN", "PIPELINE", "STATUS",
+				"STARTED", "DURATION", "JOBS ok/failed/skipped");
 		cJSON_ArrayForEach(r, runs)
 		{
 			char w[32], d[32] = "-";
 			cli_when(cdx_jn(r, "start_ms"), w, sizeof(w));
 			if (cJSON_GetObjectItem(r, "duration_ms"))
 				snprintf(d, sizeof(d), "%.1fs", cdx_jn(r, "duration_ms") / 1000);
-			printf("%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n", cdx_js(r, "id"), cdx_js(r, "pipeline"),
-			       cdx_js(r, "status"), w, d, cdx_jn(r, "jobs_success"), cdx_jn(r, "jobs_failed"),
-			       cdx_jn(r, "jobs_skipped"));
+			cdx_text_printf(stdout, "%-28s %-16s %-11s %-19s %9s  %.0f/%.0f/%.0f\n",
+					cdx_js(r, "id"), cdx_js(r, "pipeline"), cdx_js(r, "status"), w, d,
+					cdx_jn(r, "jobs_success"), cdx_jn(r, "jobs_failed"),
+					cdx_jn(r, "jobs_skipped"));
 		}
 	}
 	cJSON_Delete(runs);
@@ -94,26 +95,26 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	if (json) {
 		cli_print_json(run);
 	} else {
-		char w[32];
+		char w[32], who[400];
 		cli_when(cdx_jn(run, "start_ms"), w, sizeof(w));
-		printf("run %s of %s: %s\nstarted %s by %s@%s (pid %.0f)", cdx_js(run, "id"), cdx_js(run, "pipeline"),
-		       cdx_js(run, "status"), w, cdx_js(run, "user"), cdx_js(run, "host"), cdx_jn(run, "pid"));
+		cdx_text_printf(stdout, "run %s of %s: %s\nstarted %s by %s (pid %.0f)", cdx_js(run, "id"),
+				cdx_js(run, "pipeline"), cdx_js(run, "status"), w,
+				cli_who(run, who, sizeof(who)), cdx_jn(run, "pid"));
 		if (cJSON_GetObjectItem(run, "duration_ms"))
-			printf(", took %.1fs", cdx_jn(run, "duration_ms") / 1000);
-		printf("\n");
+			cdx_text_printf(stdout, ", took %.1fs", cdx_jn(run, "duration_ms") / 1000);
+		cdx_text_printf(stdout, "\n");
 		cJSON_ArrayForEach(j, cJSON_GetObjectItem(run, "jobs"))
 		{
-			printf("  %-10s %s", cdx_js(j, "status"), cdx_js(j, "id"));
+			cdx_text_printf(stdout, "  %-10s %s", cdx_js(j, "status"), cdx_js(j, "id"));
 			cJSON_ArrayForEach(a, cJSON_GetObjectItem(j, "attempts"))
 			{
-				printf("  [#%.0f %s %.2fs", cdx_jn(a, "attempt"), cdx_js(a, "status"), cdx_jn(a, "wall_ms") / 1000);
+				cdx_text_printf(stdout, "  [#%.0f %s %.2fs", cdx_jn(a, "attempt"),
+						cdx_js(a, "status"), cdx_jn(a, "wall_ms") / 1000);
 				if (cJSON_GetObjectItem(a, "exit_code"))
-					printf(" exit %.0f", cdx_jn(a, "exit_code"));
-				if (cdx_jb(a, "log_truncated", false))
-					printf(" log truncated");
-				printf("]");
+					cdx_text_printf(stdout, " exit %.0f", cdx_jn(a, "exit_code"));
+				cdx_text_printf(stdout, "]");
 			}
-			printf("\n");
+			cdx_text_printf(stdout, "\n");
 		}
 	}
 	cJSON_Delete(run);
@@ -161,13 +162,25 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 		cJSON_Delete(run);
 		return CDX_EUSAGE;
 	}
+	if (access(log, F_OK) != 0 && *cdx_js(run, "host")) {
+		/* a log is a file of the host that ran the job */
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		if (strcmp(host, cdx_js(run, "host")) != 0) {
+			cli_error("logs: the log of %s %s is on host %s (cdx logs reads the logs of this "
+				  "host, %s, only)",
+				  id, job, cdx_js(run, "host"), host);
+			cJSON_Delete(run);
+			return CDX_EUSAGE;
+		}
+	}
 	if (cdx_read_file(log, (size_t)1 << 30, &buf, &len, &err) < 0) {
 		cJSON_Delete(run);
 		return fail_err("logs", &err);
 	}
 	fwrite(buf, 1, len, stdout);
 	free(buf);
-	if (cJSON_IsTrue(cJSON_GetObjectItem(at, "log_truncated"))) {
+	if (cdx_jb(at, "log_truncated", false)) {
 		/* after the log, so that it is the last thing a reader sees */
 		fflush(stdout);
 		fprintf(stderr, "cdx: logs: the log of %s (attempt %.0f) is truncated: it stops where a write failed (%s)\n",

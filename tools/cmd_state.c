@@ -99,10 +99,10 @@ static int state_copy(const char *src_url, const char *dst_url)
 		cli_error("state copy: cannot write to %s: %s", c.dst->url, c.err.msg);
 		rc = c.err.code;
 	} else {
-		printf("copied %zu record%s from %s to %s", c.copied, c.copied == 1 ? "" : "s", src->url,
-		       c.dst->url);
+		cdx_text_printf(stdout, "copied %zu record%s from %s to %s", c.copied,
+				c.copied == 1 ? "" : "s", src->url, c.dst->url);
 		if (c.skipped)
-			printf(" (%zu already there)", c.skipped);
+			cdx_text_printf(stdout, " (%zu already there)", c.skipped);
 		putchar('\n');
 	}
 	cdx_store_close(src);

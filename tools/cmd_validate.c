@@ -52,9 +52,10 @@ static size_t one_pipeline(const char *path, bool json, cJSON *files)
 		cJSON_AddItemToObject(o, "problems", problems_json(d, 0));
 		cJSON_AddItemToArray(files, o);
 	} else if (p) {
-		printf("%s: ok (pipeline %s, %zu stage%s, %zu job%s)\n", path, cdx_pipeline_name(p),
-		       cdx_pipeline_stage_count(p), cdx_pipeline_stage_count(p) == 1 ? "" : "s",
-		       cdx_pipeline_job_count(p), cdx_pipeline_job_count(p) == 1 ? "" : "s");
+		cdx_text_printf(stdout, "%s: ok (pipeline %s, %zu stage%s, %zu job%s)\n", path,
+				cdx_pipeline_name(p), cdx_pipeline_stage_count(p),
+				cdx_pipeline_stage_count(p) == 1 ? "" : "s", cdx_pipeline_job_count(p),
+				cdx_pipeline_job_count(p) == 1 ? "" : "s");
 	} else {
 		cli_print_diags(d);
 	}
@@ -82,12 +83,13 @@ static size_t one_project(const char *path, bool json, cJSON *files)
 		size_t envs = 0, a;
 		for (a = 0; a < apps->n; a++)
 			envs += apps->apps[a].n_envs;
-		printf("%s: ok (project, %zu pipeline%s", path, cdx_project_pipeline_count(pr),
-		       cdx_project_pipeline_count(pr) == 1 ? "" : "s");
+		cdx_text_printf(stdout, "%s: ok (project, %zu pipeline%s", path,
+				cdx_project_pipeline_count(pr),
+				cdx_project_pipeline_count(pr) == 1 ? "" : "s");
 		if (apps->n)
-			printf(", %zu application%s, %zu environment%s", apps->n, apps->n == 1 ? "" : "s", envs,
-			       envs == 1 ? "" : "s");
-		printf(")\n");
+			cdx_text_printf(stdout, ", %zu application%s, %zu environment%s", apps->n,
+					apps->n == 1 ? "" : "s", envs, envs == 1 ? "" : "s");
+		cdx_text_printf(stdout, ")\n");
 	} else {
 		cli_print_diags(d);
 	}
@@ -129,7 +131,8 @@ int cmd_validate(struct cli *g, int argc, char **argv)
 	} else {
 		cJSON_Delete(files);
 		if (problems)
-			fprintf(stderr, "cdx validate: %zu problem%s found\n", problems, problems == 1 ? "" : "s");
+			cdx_text_printf(stderr, "cdx validate: %zu problem%s found\n", problems,
+					problems == 1 ? "" : "s");
 	}
 	return problems ? CDX_EUSAGE : 0;
 }

@@ -570,12 +570,21 @@ bool cdx_env_name_valid(const char *s)
 
 void cdx_who(char *user, size_t un, char *host, size_t hn)
 {
-	const char *env = getenv("USER");
-	struct passwd *pw = env && *env ? NULL : getpwuid(getuid()); /* NSS is slow: the environment first */
-	snprintf(user, un, "%s", env && *env ? env : pw && pw->pw_name ? pw->pw_name : "unknown");
+	/* the identity the system vouches for: $USER is anyone's to set */
+	struct passwd *pw = getpwuid(geteuid());
+	if (pw && pw->pw_name && *pw->pw_name)
+		snprintf(user, un, "%s", pw->pw_name);
+	else
+		snprintf(user, un, "uid%lu", (unsigned long)geteuid());
 	if (gethostname(host, hn) < 0)
 		snprintf(host, hn, "localhost");
 	host[hn - 1] = '\0';
+}
+
+const char *cdx_who_claimed(const char *user)
+{
+	const char *env = getenv("USER");
+	return env && *env && strcmp(env, user) != 0 ? env : NULL;
 }
 
 double cdx_round(double x)

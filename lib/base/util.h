@@ -115,8 +115,14 @@ bool cdx_process_alive(int pid);
  * since it cannot be checked from here */
 bool cdx_process_owner_alive(const char *host, int pid, long long pid_start);
 
-/* cdx_who: the user ($USER, else the password entry) and host name */
+/* cdx_who: the user the system knows the process as (the password entry
+ * of the effective uid; "uidN" without one) and the host name; never
+ * $USER, which anyone can set */
 void cdx_who(char *user, size_t un, char *host, size_t hn);
+/* cdx_who_claimed: $USER when it is set and differs from USER (as cdx_who
+ * gave it): the name the caller claims, recorded beside the real one as
+ * `claimed_user`; NULL when there is none (points into the environment) */
+const char *cdx_who_claimed(const char *user);
 
 /* cdx_run_id_new: a new id of a run or deployment into BUF of N bytes,
  * sortable by time and random after the millisecond:

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "deploy/record.h"
 
 volatile sig_atomic_t cdx_deploy_cancel, cdx_deploy_promote, cdx_deploy_abort;
@@ -165,6 +166,8 @@ int cdx_deployment_begin(struct cdx_dctx *d, const char *strategy, const char *r
 	cdx_dctx_describe(d, rec);
 	cJSON_AddStringToObject(rec, "strategy", strategy);
 	cJSON_AddStringToObject(rec, "user", d->o->user);
+	if (cdx_who_claimed(d->o->user))
+		cJSON_AddStringToObject(rec, "claimed_user", cdx_who_claimed(d->o->user));
 	cJSON_AddStringToObject(rec, "host", d->o->host);
 	cJSON_AddNumberToObject(rec, "pid", (double)getpid());
 	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time((int)getpid()));
@@ -216,12 +219,12 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 	cJSON_Delete(rec);
 	if (rc == CDX_FENCED_REFUSED) {
 		d->lost = true;
-		fprintf(stderr, "cdx: %s/%s: the lock was lost; stopping before: %s\n", d->e->app->name, d->e->name,
-			msg ? msg : state);
+		cdx_text_printf(stderr, "cdx: %s/%s: the lock was lost; stopping before: %s\n",
+				d->e->app->name, d->e->name, msg ? msg : state);
 		return -1;
 	}
 	if (rc == CDX_FENCED_ERROR) {
-		fprintf(stderr, "cdx: cannot record the deployment: %s\n", err.msg);
+		cdx_text_printf(stderr, "cdx: cannot record the deployment: %s\n", err.msg);
 		return -1;
 	}
 	d->state = state;
@@ -233,7 +236,7 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 			raise(SIGKILL);
 	}
 	if (d->progress)
-		fprintf(d->progress, "cdx %s %s/%s %s: %s%s%s\n", d->kind, d->e->app->name, d->e->name, d->version,
-			state, msg ? ": " : "", msg ? msg : "");
+		cdx_text_printf(d->progress, "cdx %s %s/%s %s: %s%s%s\n", d->kind, d->e->app->name,
+				d->e->name, d->version, state, msg ? ": " : "", msg ? msg : "");
 	return 0;
 }

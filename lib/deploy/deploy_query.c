@@ -21,6 +21,29 @@ struct list_ctx {
 	struct cdx_map index; /* id -> position in arr */
 };
 
+/* a promote or abort event (cdx_deploy_control) of deployment ID? */
+static bool is_control(const cJSON *rec)
+{
+	const char *kind = cdx_jsn(rec, "kind") ?: "";
+	return cdx_record_is(rec, "event") && cdx_jsn(rec, "deployment") &&
+	       (strcmp(kind, "promote") == 0 || strcmp(kind, "abort") == 0);
+}
+
+/* who promoted or aborted: REC's summary appended to DEP's "controls" */
+static void add_control(cJSON *dep, const cJSON *rec)
+{
+	cJSON *arr = cJSON_GetObjectItem(dep, "controls"), *c = cJSON_CreateObject();
+	static const char *const keys[] = {"kind", "user", "claimed_user", "host"};
+	size_t i;
+	if (!arr)
+		arr = cJSON_AddArrayToObject(dep, "controls");
+	for (i = 0; i < CDX_ARRAY_LEN(keys); i++)
+		if (cdx_jsn(rec, keys[i]))
+			cJSON_AddStringToObject(c, keys[i], cdx_jsn(rec, keys[i]));
+	cJSON_AddItemToObject(c, "at_ms", cJSON_Duplicate(cJSON_GetObjectItem(rec, "at_ms"), 1));
+	cJSON_AddItemToArray(arr, c);
+}
+
 static int list_one(void *ctx, const cJSON *rec)
 {
 	struct list_ctx *c = ctx;
@@ -37,6 +60,8 @@ static int list_one(void *ctx, const cJSON *rec)
 		/* the map borrows its key: the copy's id lives as long as the list */
 		cdx_map_set(&c->index, cdx_jsn(sum, "id"), (size_t)cJSON_GetArraySize(c->arr));
 		cJSON_AddItemToArray(c->arr, sum);
+	} else if (is_control(rec) && cdx_map_get(&c->index, cdx_jsn(rec, "deployment"), &pos) == 1) {
+		add_control(cJSON_GetArrayItem(c->arr, (int)pos), rec);
 	} else if (cdx_record_is(rec, "transition") && cdx_jsn(rec, "deployment") &&
 		   cdx_map_get(&c->index, cdx_jsn(rec, "deployment"), &pos) == 1) {
 		cJSON *sum = cJSON_GetArrayItem(c->arr, (int)pos);
@@ -104,6 +129,8 @@ static int status_one(void *ctx, const cJSON *rec)
 	}
 	if (!c->dep || strcmp(cdx_js(rec, "deployment"), c->id) != 0)
 		return 0;
+	if (is_control(rec))
+		add_control(c->dep, rec);
 	if (cdx_record_is(rec, "transition") || cdx_record_is(rec, "check")) {
 		x = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(x, "t");
@@ -245,6 +272,8 @@ int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *
 	cJSON_AddStringToObject(rec, "app", app);
 	cJSON_AddStringToObject(rec, "env", env);
 	cJSON_AddStringToObject(rec, "user", o->user);
+	if (cdx_who_claimed(o->user))
+		cJSON_AddStringToObject(rec, "claimed_user", cdx_who_claimed(o->user));
 	cJSON_AddStringToObject(rec, "host", o->host);
 	cJSON_AddNumberToObject(rec, "at_ms", (double)cdx_wall_ms());
 	rc = o->store->ops->append(o->store, rec, err);

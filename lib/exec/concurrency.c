@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/text.h"
 
 #define SLOT_TTL_MS 30000
 #define POLL_MS 200
@@ -245,8 +246,8 @@ static enum cdx_slot_result lock_acquire(struct cdx_store *s, const struct cdx_c
 			/* release the oldest holder's slot with its token: its next
 			 * renewal finds it gone and it cancels itself */
 			const cJSON *tok = cJSON_GetObjectItemCaseSensitive(oldest, "token");
-			fprintf(errf, "cdx: cancelling run %s of concurrency group %s\n", holder_run(oldest),
-				c->group);
+			cdx_text_printf(errf, "cdx: cancelling run %s of concurrency group %s\n",
+					holder_run(oldest), c->group);
 			if (s->ops->unlock(s, oldest_name, (unsigned long long)cJSON_GetNumberValue(tok),
 					   err) < 0) {
 				cJSON_Delete(oldest);

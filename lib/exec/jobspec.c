@@ -4,7 +4,9 @@
  * build on the same machine, parent and child):
  *   0   16 bytes  "cdx-job-specs 1\n"
  *   16  8 bytes   number of slots (a power of two)
- *   24  40 bytes  the run id, NUL-padded
+ *   24  36 bytes  the run id, NUL-padded
+ *   60  4 bytes   the fatal signal make received (cdx_jobspec_note_signal),
+ *                 0 while none
  *   64  slots     16 bytes each: offset (8) and length (4) of a record,
  *                 length 0 = empty; 4 bytes unused
  *   then records  "STAGE/JOB\n" and the spec
@@ -25,7 +27,8 @@
 
 #define MAGIC "cdx-job-specs 1\n"
 #define HDR_SIZE 64u
-#define RUN_MAX 40u
+#define RUN_MAX 36u
+#define SIGNAL_AT 60u
 #define SLOT_SIZE 16u
 #define NAME_PREFIX "cdx-specs-"
 
@@ -214,12 +217,22 @@ static char *read_spec(int fd, const char *run_id, const char *id, struct cdx_er
 	return NULL;
 }
 
+/* whether NAME, from NAME_PREFIX on, is the store of run RUN_ID: a memfd
+ * shows as "memfd:cdx-specs-ID (deleted)", a temporary file as
+ * ".../cdx-specs-ID-XXXXXX (deleted)" */
+static bool names_run(const char *name, const char *run_id)
+{
+	size_t rl = strlen(run_id);
+	name += sizeof(NAME_PREFIX) - 1;
+	return strncmp(name, run_id, rl) == 0 && (name[rl] == '\0' || name[rl] == ' ' || name[rl] == '-');
+}
+
 char *cdx_jobspec_take(const char *run_id, const char *id, struct cdx_error *err)
 {
 	DIR *dir = opendir("/proc/self/fd");
 	struct dirent *de;
 	int *fds = NULL, mine = -1;
-	size_t n_fds = 0, cap = 0, i, rl = strlen(run_id);
+	size_t n_fds = 0, cap = 0, i;
 	char *spec = NULL;
 	if (!dir) {
 		cdx_error_set(err, CDX_EUSAGE, "cannot list /proc/self/fd: %s", strerror(errno));
@@ -241,8 +254,7 @@ char *cdx_jobspec_take(const char *run_id, const char *id, struct cdx_error *err
 		if (!name)
 			continue;
 		CDX_PUSH(fds, n_fds, cap, (int)fd);
-		name += sizeof(NAME_PREFIX) - 1;
-		if (strncmp(name, run_id, rl) == 0 && (name[rl] == '\0' || name[rl] == ' ' || name[rl] == '-'))
+		if (names_run(name, run_id))
 			mine = (int)fd;
 	}
 	closedir(dir);
@@ -254,4 +266,49 @@ char *cdx_jobspec_take(const char *run_id, const char *id, struct cdx_error *err
 		close(fds[i]);
 	free(fds);
 	return spec;
+}
+
+void cdx_jobspec_note_signal(int fd, int sig)
+{
+	uint32_t v = (uint32_t)sig;
+	ssize_t n;
+	do /* pwrite only: safe in a signal handler */
+		n = pwrite(fd, &v, sizeof(v), SIGNAL_AT);
+	while (n < 0 && errno == EINTR);
+}
+
+int cdx_jobspec_open_of(long pid, const char *run_id)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *de;
+	int found = -1;
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while (found < 0 && (de = readdir(dir)) != NULL) {
+		char fdpath[64 + sizeof(de->d_name)], link[512], *name;
+		ssize_t n;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd/%s", pid, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		name = strstr(link, NAME_PREFIX);
+		if (name && names_run(name, run_id))
+			found = open(fdpath, O_RDONLY | O_CLOEXEC);
+	}
+	closedir(dir);
+	return found;
+}
+
+int cdx_jobspec_signal(int fd)
+{
+	uint32_t v = 0;
+	if (fd < 0 || pread_all(fd, &v, sizeof(v), SIGNAL_AT) < 0)
+		return 0;
+	return v < 128 ? (int)v : 0;
 }

@@ -53,4 +53,22 @@ void cdx_jobspec_close(struct cdx_jobspec_w *w);
  * store or job.  Every inherited spec store is closed, found or not. */
 char *cdx_jobspec_take(const char *run_id, const char *id, struct cdx_error *err);
 
+/* The store also tells how make ended: the module notes the fatal signal
+ * make received (SIGINT, SIGTERM, SIGHUP, SIGQUIT) in it, and the watcher
+ * of the run, which opened the store through /proc while make ran, reads it
+ * once make is gone: a run that make stopped on a signal is cancelled, even
+ * when every job that ran succeeded (SIGINT to make alone lets the running
+ * jobs finish, then make dies of it).
+ *
+ * cdx_jobspec_note_signal: note SIG in store FD; async-signal-safe (one
+ * pwrite), for make's signal handler */
+void cdx_jobspec_note_signal(int fd, int sig);
+/* cdx_jobspec_open_of: the store of run RUN_ID that process PID holds,
+ * opened read-only (close with close()); -1 when PID holds none or its
+ * descriptors cannot be read */
+int cdx_jobspec_open_of(long pid, const char *run_id);
+/* cdx_jobspec_signal: the signal noted in store FD, 0 when none (or FD is
+ * -1 or unreadable) */
+int cdx_jobspec_signal(int fd);
+
 #endif /* CDX_JOBSPEC_H */

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "exec/concurrency.h"
 #include "exec/hook.h"
 #include "pipeline/dag.h"
@@ -124,7 +125,8 @@ static void record(struct cdx_run *r, cJSON *rec, bool now)
 			r->store_failed = true;
 			r->store_err = err;
 			cdx_run_clear_status(r);
-			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err.msg);
+			cdx_text_printf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url,
+					err.msg);
 		}
 	}
 	if (now)
@@ -141,14 +143,17 @@ static void tick(void *ctx)
 		if (r->store->ops->flush(r->store, &err) < 0 && !r->store_failed) {
 			r->store_failed = true;
 			r->store_err = err;
-			fprintf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url, err.msg);
+			cdx_text_printf(stderr, "cdx: warning: cannot record in %s: %s\n", r->store->url,
+					err.msg);
 		}
 		r->last_flush_ns = now;
 	}
 	if (r->slot && !r->cancel && cdx_concurrency_keep(r->slot)) {
 		cdx_run_clear_status(r);
-		fprintf(stderr, "cdx: run %s lost its slot of concurrency group %s (a newer run took it); cancelling\n",
-			r->id, r->p->concurrency.group);
+		cdx_text_printf(
+		    stderr,
+		    "cdx: run %s lost its slot of concurrency group %s (a newer run took it); cancelling\n",
+		    r->id, r->p->concurrency.group);
 		r->cancel = 1;
 	}
 	if (r->status_shown || (r->o.tty && !r->o.json))
@@ -622,6 +627,8 @@ static cJSON *run_record(const struct cdx_run *r)
 	cJSON_AddNumberToObject(rec, "start_ms", (double)r->start_ms);
 	cJSON_AddStringToObject(rec, "host", host);
 	cJSON_AddStringToObject(rec, "user", user);
+	if (cdx_who_claimed(user))
+		cJSON_AddStringToObject(rec, "claimed_user", cdx_who_claimed(user));
 	cJSON_AddNumberToObject(rec, "pid", owner);
 	cJSON_AddNumberToObject(rec, "pid_start", (double)cdx_process_start_time(owner));
 	cJSON_AddNumberToObject(rec, "job_count", (double)(r->job_count ? r->job_count : r->n_wanted));
@@ -678,8 +685,9 @@ static int begin(struct cdx_run *r, struct cdx_error *err)
 		/* once per run: a make run's first job sweeps for all of them */
 		size_t strays = cdx_runner_kill_strays();
 		if (strays && !r->make_job)
-			fprintf(stderr, "cdx: killed %zu process%s left behind by a cdx that was killed\n", strays,
-				strays == 1 ? "" : "es");
+			cdx_text_printf(stderr,
+					"cdx: killed %zu process%s left behind by a cdx that was killed\n",
+					strays, strays == 1 ? "" : "es");
 	}
 	return 0;
 }

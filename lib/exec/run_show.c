@@ -7,13 +7,16 @@
  * output is cut at newlines (a partial line waits in the job's buffer),
  * grouped output waits whole until the attempt ends.  The status line is
  * taken off the terminal before anything else is printed and drawn again
- * at the next tick.
+ * at the next tick.  The lines cdx writes itself (status, retries, job
+ * ends, the summary) show their values escaped (base/text.h); job output is
+ * the job's own and passes as it is.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/duration.h"
+#include "base/text.h"
 #include "exec/run.h"
 
 void cdx_run_clear_status(struct cdx_run *r)
@@ -37,8 +40,9 @@ void cdx_run_show_status(struct cdx_run *r)
 			cdx_buf_printf(&b, "%s%s", running > 1 ? ", " : "", r->p->jobs[i].id);
 	}
 	cdx_run_clear_status(r);
-	fprintf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
-		(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "", running > 3 ? ", ..." : "");
+	cdx_text_printf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
+			(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "",
+			running > 3 ? ", ..." : "");
 	fflush(r->out);
 	r->status_shown = true;
 	cdx_buf_free(&b);
@@ -113,8 +117,8 @@ void cdx_run_show_retry(struct cdx_run *r, size_t j, int attempt, const struct c
 	char what[300];
 	describe(res, what, sizeof(what));
 	cdx_run_clear_status(r);
-	fprintf(r->out, "retry  %s: attempt %d %s; trying again (%d of %d)\n", job->id, attempt, what, attempt + 1,
-		job->retry_max + 1);
+	cdx_text_printf(r->out, "retry  %s: attempt %d %s; trying again (%d of %d)\n", job->id, attempt, what,
+			attempt + 1, job->retry_max + 1);
 }
 
 void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state, int64_t dur)
@@ -142,13 +146,13 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 	if (r->make_job) {
 		/* make shows success by silence; say what else happened */
 		if (state != CDX_JOB_SUCCESS)
-			fprintf(stderr, "cdx: %s/%s %s%s%s\n", r->p->name, job->id, words[state], extra,
-				jr->attempt_recs ? "" : "");
+			cdx_text_printf(stderr, "cdx: %s/%s %s%s%s\n", r->p->name, job->id, words[state],
+					extra, jr->attempt_recs ? "" : "");
 	} else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
-		fprintf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
 	else
-		fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
-			extra);
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state],
+				job->id, d, extra);
 	fflush(r->out);
 }
 
@@ -161,9 +165,11 @@ void cdx_run_summary(struct cdx_run *r, double cp_ms)
 	cdx_duration_format(r->end_ms - r->start_ms, wall, sizeof(wall));
 	cdx_duration_format((int64_t)cp_ms, cp, sizeof(cp));
 	cdx_run_clear_status(r);
-	fprintf(r->out, "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled; "
-			"critical path %s (run %s)\n",
-		r->p->name, cdx_run_state_name(r->state), wall, counts[CDX_JOB_SUCCESS], counts[CDX_JOB_FAILED],
-		counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], cp, r->id);
+	cdx_text_printf(
+	    r->out,
+	    "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled; "
+	    "critical path %s (run %s)\n",
+	    r->p->name, cdx_run_state_name(r->state), wall, counts[CDX_JOB_SUCCESS], counts[CDX_JOB_FAILED],
+	    counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], cp, r->id);
 	fflush(r->out);
 }

@@ -430,6 +430,8 @@ static void add_run(cJSON *m, const struct runview *v)
 		cJSON_AddNullToObject(r, "end_ms");
 	add_num(r, "duration_ms", v->wall);
 	cJSON_AddStringToObject(r, "user", cdx_js(run, "user"));
+	if (*cdx_js(run, "claimed_user"))
+		cJSON_AddStringToObject(r, "claimed_user", cdx_js(run, "claimed_user"));
 	cJSON_AddStringToObject(r, "host", cdx_js(run, "host"));
 	cJSON_AddStringToObject(r, "file", cdx_js(run, "file"));
 	if (*cdx_js(run, "version"))

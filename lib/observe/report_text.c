@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/text.h"
 #include "base/util.h"
 #include "observe/report.h"
 #include "state/runs.h"
@@ -62,24 +63,24 @@ static void fit(struct cdx_buf *b, const char *s, size_t w, bool pad)
 	}
 }
 
-/* one line of free text, cut to the width after INDENT; control
- * characters other than tab become '?' so that nothing moves the cursor */
+/* one line of free text, cut to the width after INDENT; a tab becomes two
+ * spaces, every other control is escaped (base/text.h) so that nothing
+ * moves the cursor or starts a line */
 static void text_line(struct cdx_buf *b, const char *indent, const char *s, size_t n)
 {
-	struct cdx_buf l = {0};
+	struct cdx_buf raw = {0}, l = {0};
 	size_t i;
 	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\t')
-			cdx_buf_adds(&l, "  ");
-		else if (c < 0x20 || c == 0x7f)
-			cdx_buf_addc(&l, '?');
+		if (s[i] == '\t')
+			cdx_buf_adds(&raw, "  ");
 		else
-			cdx_buf_addc(&l, (char)c);
+			cdx_buf_addc(&raw, s[i]);
 	}
+	cdx_text_escape(&l, raw.data ? raw.data : "");
 	cdx_buf_adds(b, indent);
-	fit(b, l.data ? l.data : "", COLS - strlen(indent), false);
+	fit(b, l.data, COLS - strlen(indent), false);
 	cdx_buf_addc(b, '\n');
+	cdx_buf_free(&raw);
 	cdx_buf_free(&l);
 }
 
@@ -100,9 +101,9 @@ static void text_printf(struct cdx_buf *b, const char *indent, const char *fmt, 
 	struct cdx_buf l = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	cdx_buf_vprintf(&l, fmt, ap);
+	cdx_text_vprintf(&l, fmt, ap); /* a value with a newline stays on its line */
 	va_end(ap);
-	text_line(b, indent, l.data ? l.data : "", l.len);
+	text_line(b, indent, l.data, l.len);
 	cdx_buf_free(&l);
 }
 
@@ -118,7 +119,9 @@ static void text_head(struct cdx_buf *b, const cJSON *m)
 	fmt_ms(cdx_jn(run, "duration_ms"), d, sizeof(d));
 	text_printf(b, "", "%s report: pipeline %s", cdx_js(m, "type"), cdx_js(m, "pipeline"));
 	text_printf(b, "", "run %s: %s in %s", cdx_js(run, "id"), cdx_js(run, "status"), d);
-	text_printf(b, "", "started %s by %s@%s", w, cdx_js(run, "user"), cdx_js(run, "host"));
+	text_printf(b, "", "started %s by %s@%s%s%s%s", w, cdx_js(run, "user"), cdx_js(run, "host"),
+		    *cdx_js(run, "claimed_user") ? " (claims " : "", cdx_js(run, "claimed_user"),
+		    *cdx_js(run, "claimed_user") ? ")" : "");
 }
 
 /* the stages table, then the errors when there are any */

@@ -7,26 +7,35 @@
  *
  *   run      a run started: id, pipeline, file, file_hash, vars (secret
  *            ones never included, the others masked by the run's secrets),
- *            version, start_ms, host, user, pid, pid_start, job_count,
- *            workers
+ *            version, start_ms, host, user, claimed_user, pid, pid_start,
+ *            job_count, workers
  *   attempt  one attempt of a job ended: run, job, attempt, status,
  *            exit_code, signal, start_ms, wall_ms, user_ms, sys_ms,
  *            maxrss_kb, queued_ms, log, and log_truncated (true) with
  *            log_error when a write to the log failed (it stops there)
  *   job      a job's final status: run, job, status, attempts, duration_ms
- *   run_end  a run ended: id, status, end_ms, counts
+ *   run_end  a run ended: id, status, end_ms, counts; a run of make also
+ *            driver "make", and signal when make was stopped by one (the
+ *            run is then cancelled)
  *
  * and, for deployments and rollbacks (lib/deploy.c):
  *
  *   deployment  one started: id, kind ("deploy" | "rollback"), app, env,
- *               version, previous, strategy, user, host, pid, pid_start,
- *               start_ms, reason, token (the lock's fencing token)
+ *               version, previous, strategy, user, claimed_user, host, pid,
+ *               pid_start, start_ms, reason, token (the lock's fencing
+ *               token)
  *   transition  its state changed: deployment, state, at_ms, msg, and what
  *               the state is about (slot, instances, weight)
  *   check       a health check or analysis ran: deployment, target (slot or
  *               instance), kind, ok, detail, at_ms
  *   event       something to tell people: kind (alert, alert_resolved,
- *               deployment_frozen, ...), at_ms, and fields of its kind
+ *               deployment_frozen, promote, abort, ...), at_ms, and fields
+ *               of its kind; promote and abort (cdx promote, cdx abort):
+ *               deployment, app, env, user, claimed_user, host
+ *
+ * user is the name of the process's effective uid (cdx_who), never $USER;
+ * claimed_user is $USER when it is set and says otherwise (absent when it
+ * agrees): a claim to show beside the recorded user, not an identity.
  *
  * append() buffers; flush() makes what was appended durable.  A reader
  * sees records in the order they were made durable.

@@ -122,6 +122,17 @@ run_rc wait "$bg"
 grep -q "aborted" slow.out || fail "abort: $(cat slow.out)"
 [ "$(live_version)" = 1.1 ] || fail "after abort: $(live_version)"
 [ "$(cat state/weight)" = "s1 0" ] || fail "after abort the canary has $(cat state/weight)"
+# who promoted and who aborted: in history (text and JSON) and status
+me=$(id -un)
+"$CDX" history web slow --json | jq -e --arg me "$me" \
+	'[.[] | .controls[]? | select(.user == $me) | .kind] == ["promote", "abort"]' >/dev/null ||
+	fail "history --json: $("$CDX" history web slow --json | jq -c '[.[] | .controls]')"
+expect_status 0 "$CDX" history web slow
+expect_contains "promoted by $me@"
+expect_contains "aborted by $me@"
+aborted=$("$CDX" history web slow --json | jq -r '.[] | select(.controls[]?.kind == "abort") | .id')
+expect_status 0 "$CDX" status "$aborted"
+expect_contains "aborted by $me@$(uname -n) at "
 paused 1.3
 kill -INT "$bg"
 run_rc wait "$bg"

@@ -9,7 +9,10 @@
 # application or environment (exit 2, the closest name), an invalid
 # version; the protected gate (no terminal: exit 2; --yes or CDX_CONFIRM=1
 # go ahead) and the requires gate (refused until `cdx run ci.yml --var
-# VERSION=X` succeeded for that version).
+# VERSION=X` succeeded for that version); the audit trail: a --reason with
+# a newline and an escape shows on one line, escaped, in history, status
+# and deployments; USER=mallory is recorded as the real user with the
+# claim beside it (deployments and runs).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/deploy_lib.sh"
 
@@ -187,6 +190,45 @@ expect_status 0 "$CDX" deploy web quick 2.9
 expect_status 0 "$CDX" deploy web quick 3.0
 [ "$(ls "$Q/releases" | tr '\n' ' ')" = "2.8 2.9 3.0 " ] ||
 	fail "want 2.8 2.9 3.0, found $(ls "$Q/releases" | tr '\n' ' ')"
+
+# a run records the real user too, and the claim beside it
+env USER=mallory "$CDX" run ci.yml --var VERSION=3.1 >/dev/null 2>&1 || fail "cdx run as USER=mallory failed"
+rid=$("$CDX" runs ci --json | jq -r 'max_by(.start_ms) | .id')
+"$CDX" status "$rid" --json | jq -e --arg me "$(id -un)" '.user == $me and .claimed_user == "mallory"' >/dev/null ||
+	fail "run of USER=mallory: $("$CDX" status "$rid" --json | jq -c '{user, claimed_user}')"
+expect_status 0 "$CDX" status "$rid"
+expect_contains "by $(id -un)@$(uname -n) (claims mallory)"
+
+# ---- the audit trail: a value cannot forge a line; $USER is a claim, not who -------------------
+me=$(id -un)
+forged=$(printf 'hotfix\n2026-12-05 23:59:59  rollback web/staging 7.0 -> 1.0  succeeded  admin@vm  0.1s  FAKE\033[2K')
+expect_status 0 "$CDX" deploy web staging 7.0 --reason "$forged"
+expect_status 0 "$CDX" history web staging
+n=$("$CDX" history web staging --json | jq length)
+[ "$(printf '%s\n' "$OUT" | wc -l)" -eq "$n" ] || fail "history: $n deployments but more lines: $OUT"
+printf '%s\n' "$OUT" | grep -q '^2026-12-05 23:59:59' && fail "history shows a forged line: $OUT"
+expect_contains 'reason: hotfix\n2026-12-05 23:59:59  rollback'
+expect_contains 'FAKE\x1b[2K'
+"$CDX" history web staging --json | jq -e --arg r "$forged" '.[-1].reason == $r' >/dev/null ||
+	fail "history --json does not keep the reason as given"
+id=$("$CDX" history web staging --json | jq -r '.[-1].id')
+expect_status 0 "$CDX" status "$id"
+expect_contains 'reason: hotfix\n2026'
+expect_status 0 "$CDX" deployments web staging
+printf '%s\n' "$OUT" | grep -q '^2026-12-05' && fail "deployments shows a forged line: $OUT"
+expect_status 2 "$CDX" deploy web "$(printf 'stag\ning')" 1.0
+expect_contains "stag\\ning"
+expect_status 0 env USER=mallory "$CDX" deploy web staging 7.1
+"$CDX" history web staging --json | jq -e --arg me "$me" '.[-1] | .user == $me and .claimed_user == "mallory"' \
+	>/dev/null || fail "USER=mallory: $("$CDX" history web staging --json | jq -c '.[-1]')"
+expect_status 0 "$CDX" history web staging
+expect_contains "$me@$(uname -n) (claims mallory)"
+id=$("$CDX" history web staging --json | jq -r '.[-1].id')
+expect_status 0 "$CDX" status "$id"
+expect_contains "by $me@$(uname -n) (claims mallory)"
+expect_status 0 env USER="$me" "$CDX" deploy web staging 7.2
+"$CDX" history web staging --json | jq -e '.[-1] | has("claimed_user") | not' >/dev/null ||
+	fail "a \$USER that agrees is recorded as a claim"
 
 journal_check >/dev/null
 echo "t_deploy_local: ok"

@@ -3,7 +3,9 @@
 # goes to make's whole process group (make and the cdx job processes).
 # make must exit, no process of a job may be left (not even one that
 # escaped into a session of its own), the run must be recorded cancelled
-# by the watcher, and the watcher itself must be gone afterwards.
+# by the watcher, and the watcher itself must be gone afterwards.  SIGTERM
+# to make alone, and SIGINT to make alone (the running jobs finish and
+# succeed, no other starts): cancelled too, not failed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/make_lib.sh"
 command -v setsid >/dev/null 2>&1 || { echo "setsid not installed" >&2; exit 77; }
@@ -93,5 +95,41 @@ gone "$marker" 100 "job processes left after SIGTERM to make"
 st=$(settled_status sig)
 [ "$st" = cancelled ] || fail "after SIGTERM the run is recorded $st, not cancelled: $(runs_json sig)"
 [ "$(run_count sig)" -eq 2 ] || fail "expected two run records: $(runs_json sig)"
+
+# SIGINT to make alone (kill -INT PID, not a terminal's group): make lets
+# the running jobs finish, starts no other, and dies of the signal; the jobs
+# that ran all succeeded, yet the run was interrupted: cancelled, not failed
+cat >slowsig.yml <<EOF
+name: slowsig
+stages:
+  - name: s
+    jobs:
+      - name: a
+        script: 'touch started.$marker-sa; i=0; while [ ! -e go.$marker ]; do sleep 0.1; i=\$((i + 1)); [ \$i -lt 600 ] || exit 9; done'
+      - {name: b, script: 'true'}
+      - {name: c, script: 'true'}
+  - name: t
+    jobs:
+      - {name: after, script: touch after2-ran}
+EOF
+makefile Makefile.slow "load $CDX_SO" '$(cdx-pipeline slowsig.yml)'
+# shellcheck disable=SC2016 # $$ is the inner shell's
+# (a job started with & ignores SIGINT, and make with it: env gives it back)
+setsid -w sh -c 'echo $$ >make.pid; exec env --default-signal=INT '"$MAKE_ENV"' make -f Makefile.slow -j2 slowsig' \
+	>make.out 2>&1 &
+bg=$!
+i=0
+until [ -e "started.$marker-sa" ]; do
+	i=$((i + 1))
+	[ "$i" -lt 100 ] || fail "job s/a did not start: $(cat make.out)"
+	sleep 0.1
+done
+kill -INT "$(cat make.pid)"
+touch "go.$marker"
+run_rc wait "$bg"
+[ "$RC" -ne 0 ] || fail "make exited 0 after SIGINT to make alone: $(cat make.out)"
+st=$(settled_status slowsig)
+[ "$st" = cancelled ] || fail "after SIGINT to make alone the run is recorded $st, not cancelled: $(runs_json slowsig)"
+gone "$marker-sa" 50 "job s/a left after make exited"
 
 echo "t_make_signal: ok"

@@ -85,12 +85,41 @@ static void other_run(void **state)
 	cdx_jobspec_close(&w);
 }
 
+/* a signal noted by the writer (make's handler) is read through another
+ * descriptor of the store, opened by pid and run id as the watcher does;
+ * the specs are untouched by it */
+static void signal_noted(void **state)
+{
+	const char *id = "20261124T120000.000Z-0000feed";
+	struct cdx_jobspec_w w;
+	struct cdx_error err = {0};
+	char *spec;
+	int rd;
+	(void)state;
+	assert_int_equal(cdx_jobspec_create(&w, id, 2, &err), 0);
+	assert_int_equal(cdx_jobspec_put(&w, "s/a", "{}", 2, &err), 0);
+	rd = cdx_jobspec_open_of((long)getpid(), id);
+	assert_true(rd >= 0);
+	assert_int_equal(cdx_jobspec_open_of((long)getpid(), "20261124T120000.000Z-0000beef"), -1);
+	assert_int_equal(cdx_jobspec_signal(rd), 0);
+	cdx_jobspec_note_signal(w.fd, 2);
+	assert_int_equal(cdx_jobspec_signal(rd), 2);
+	assert_int_equal(cdx_jobspec_signal(-1), 0);
+	close(rd);
+	spec = cdx_jobspec_take(id, "s/a", &err);
+	assert_non_null(spec);
+	assert_string_equal(spec, "{}");
+	free(spec);
+	cdx_jobspec_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(put_and_take),
 		cmocka_unit_test(many_and_missing),
 		cmocka_unit_test(other_run),
+		cmocka_unit_test(signal_noted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
