@@ -40,6 +40,7 @@ struct cdx_dctx {
 	const char *state;     /* last recorded state */
 	bool lost;             /* the lock was lost: stop */
 	int64_t start_ms;      /* wall clock at the start, ms */
+	char last_analysis[300]; /* "WEIGHT DETAIL" of the last analysis recorded */
 };
 
 /* signal flags of the deployment in this process */
