@@ -124,6 +124,19 @@ static void print_health(const cJSON *h)
 		printf("\n");
 }
 
+/* the notifications still owed, of every alert */
+static void print_undelivered(const cJSON *h)
+{
+	const cJSON *it;
+	char a[32];
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "alerts_undelivered"))
+	{
+		when(cdx_jn(it, "tried_ms"), a, sizeof(a), "%Y-%m-%d %H:%M:%S");
+		printf("  undelivered alert: %s %s (%s), %.0f tries, the last at %s: %s\n", cdx_js(it, "alert"),
+		       cdx_js(it, "state"), cdx_js(it, "subject"), cdx_jn(it, "attempts"), a, cdx_js(it, "error"));
+	}
+}
+
 enum { OPT_WINDOW = CLI_OPT_OWN, OPT_NO_ALERTS, OPT_CHECK };
 
 /* --window N: the number of runs in *WINDOW */
@@ -213,10 +226,12 @@ int cmd_health(struct cli *g, int argc, char **argv)
 		cli_error("health: %s", err.msg);
 		return err.code ? err.code : CDX_ESTATE;
 	}
-	if (json)
+	if (json) {
 		cli_print_json(h);
-	else
+	} else {
 		print_health(h);
+		print_undelivered(h);
+	}
 	if (check && strcmp(cdx_js(h, "status"), "healthy") != 0)
 		rc = CDX_EFAILED;
 	cJSON_Delete(h);
@@ -321,6 +336,11 @@ static int follow_one(void *ctx, const cJSON *rec)
 	} else if (strcmp(t, "run_end") == 0) {
 		secs(cdx_jn(rec, "duration_ms"), d, sizeof(d));
 		printf("%s  run    %s %s in %s\n", at, cdx_js(rec, "id"), cdx_js(rec, "status"), d);
+		f->changed = true;
+	} else if (strcmp(t, "event") == 0 && strcmp(cdx_js(rec, "kind"), "alert_delivery") == 0) {
+		printf("%s  notify %s %s: %s after %.0f tries%s%s\n", at, cdx_js(rec, "alert"), cdx_js(rec, "state"),
+		       cdx_js(rec, "delivery"), cdx_jn(rec, "attempts"), *cdx_js(rec, "error") ? ": " : "",
+		       cdx_js(rec, "error"));
 		f->changed = true;
 	} else if (strcmp(t, "event") == 0) {
 		printf("%s  %-6s %s %s: %s\n", at, strcmp(cdx_js(rec, "kind"), "alert_resolved") == 0 ? "ok" : "ALERT",
