@@ -415,12 +415,14 @@ static void replay_run(struct follow *f, const cJSON *r, const char *pipeline)
 }
 
 /* watch the tail of S from CURSOR until Ctrl-C, evaluating the alerts of
- * PR (may be NULL) when a record they may depend on went by; the exit
- * status */
+ * PR (may be NULL) when a record they may depend on went by, and at least
+ * every retry_backoff (so that undelivered notifications are tried
+ * again); the exit status */
 static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, const struct cdx_project *pr)
 {
 	struct cdx_error err = {0};
 	struct sigaction sa, old_int, old_term;
+	int64_t evaluated_ms = cdx_now_ns() / 1000000;
 	int rc = 0;
 	if (!s->ops->tail) {
 		cli_error("monitor: the state store %s cannot be followed", s->url);
@@ -441,9 +443,12 @@ static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, cons
 			rc = err.code ? err.code : CDX_ESTATE;
 			break;
 		}
-		if (f->changed && pr && cdx_project_monitoring(pr)->n_alerts) {
+		if (pr && cdx_project_monitoring(pr)->n_alerts &&
+		    (f->changed || cdx_now_ns() / 1000000 - evaluated_ms >= cdx_project_monitoring(pr)->retry_backoff_ms)) {
 			/* their events come back through the tail */
-			cJSON *fired = cdx_monitor_alerts_in(s, f->pipeline, cdx_project_monitoring(pr), &err);
+			cJSON *fired;
+			evaluated_ms = cdx_now_ns() / 1000000;
+			fired = cdx_monitor_alerts_in(s, f->pipeline, cdx_project_monitoring(pr), &err);
 			if (!fired)
 				cli_error("monitor: alerts not evaluated: %s", err.msg);
 			cJSON_Delete(fired);

@@ -13,7 +13,8 @@
 # and a webhook (a real HTTP listener on loopback) that answers 500 are
 # tried three times, recorded undelivered, listed by cdx health, tried
 # again by later evaluations after retry_backoff (doubling) until they are
-# delivered, once; the webhook gets the alert JSON with a Slack `text`.
+# delivered, once (also by cdx monitor --follow with nothing else
+# happening); the webhook gets the alert JSON with a Slack `text`.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "python3 not installed" >&2; exit 77; }
@@ -311,6 +312,17 @@ expect_status 0 "$CDX" run wh
 expect_status 0 "$CDX" health wh --json --no-alerts
 printf '%s' "$OUT" | jq -e '.alerts_undelivered | length == 1 and .[0].state == "resolved"' >/dev/null ||
 	fail "superseded: $OUT"
+# cdx monitor --follow tries it again while nothing else happens
+echo 0 >hook.fail
+n=$(grep -c "	200	" hook.log)
+"$CDX" monitor wh --follow >follow.out 2>&1 &
+MON=$!
+i=0
+while [ "$(grep -c "	200	" hook.log)" = "$n" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT "$MON"
+wait "$MON" || true
+[ "$(grep -c "	200	" hook.log)" = $((n + 1)) ] || fail "monitor --follow did not deliver: $(cut -f1,2 hook.log); $(cat follow.out)"
+tail -n 1 hook.log | cut -f3 | jq -e '.state == "resolved"' >/dev/null || fail "follow delivered: $(tail -n 1 hook.log)"
 # a webhook must be http(s)
 mkdir bad
 sed 's|webhook: .http://[^}]*|webhook: ftp://127.0.0.1/x|' cdx.yml >bad/cdx.yml
