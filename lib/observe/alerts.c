@@ -32,8 +32,8 @@
  * gone by since the last try (doubling at every try, at most an hour), and
  * record each try as an event of kind alert_delivery.  An undelivered
  * notification is given up when a newer one of the same alert and subject
- * is announced, or when its rule leaves cdx.yml.  cdx health lists the
- * undelivered ones.
+ * is announced; it is not tried while its rule (or the failed channel) is
+ * gone from cdx.yml.  cdx health lists the undelivered ones.
  *
  * Deployment rules read `deployment`, `transition` and `event` records
  * (lib/deploy/deploy.c): a transition to state rolled_back (or
@@ -528,10 +528,10 @@ static void deliver(const struct cdx_monitor_config *c, const struct cdx_alert_r
 	}
 	cJSON_Delete(copy);
 	while (dv->pending && dv->attempts < attempts) {
-		if (dv->attempts)
-			sleep_ms(deliver_pause_ms[dv->attempts - 1 < (int)CDX_ARRAY_LEN(deliver_pause_ms)
-							  ? dv->attempts - 1
-							  : (int)CDX_ARRAY_LEN(deliver_pause_ms) - 1]);
+		if (dv->attempts) {
+			size_t k = (size_t)dv->attempts - 1;
+			sleep_ms(deliver_pause_ms[k < CDX_ARRAY_LEN(deliver_pause_ms) ? k : CDX_ARRAY_LEN(deliver_pause_ms) - 1]);
+		}
 		dv->attempts++;
 		if (dv->pending & CH_NOTIFY) {
 			struct cdx_error nerr = {0};
