@@ -40,13 +40,15 @@ static int analyse(const struct cdx_env *e, struct cdx_serving *sv, int c, const
 		if (waited > gone)
 			gone = waited;
 		if (e->max_pause_ms > 0 && gone >= e->max_pause_ms) {
-			cdx_error_set(err, CDX_EFAILED, "analysis gave no data at %d%% for %lld ms (max_pause)", w,
+			cdx_error_set(err, CDX_EFAILED,
+				      "analysis gave no data at %d%% for %lld ms (max_pause)", w,
 				      (long long)e->max_pause_ms);
 			return -1;
 		}
 		if (!paused)
 			CDX_RECORD("verifying",
-				   "analysis gave no data at %d%%: paused until it does, or promote or abort (at most %lld ms)",
+				   "analysis gave no data at %d%%: paused until it does, or promote or abort "
+				   "(at most %lld ms)",
 				   w, (long long)e->max_pause_ms);
 		paused = true;
 		if (e->max_pause_ms > 0 && step > e->max_pause_ms - gone)

@@ -132,8 +132,9 @@ static void print_undelivered(const cJSON *h)
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "alerts_undelivered"))
 	{
 		when(cdx_jn(it, "tried_ms"), a, sizeof(a), "%Y-%m-%d %H:%M:%S");
-		printf("  undelivered alert: %s %s (%s), %.0f tries, the last at %s: %s\n", cdx_js(it, "alert"),
-		       cdx_js(it, "state"), cdx_js(it, "subject"), cdx_jn(it, "attempts"), a, cdx_js(it, "error"));
+		printf("  undelivered alert: %s %s (%s), %.0f tries, the last at %s: %s\n",
+		       cdx_js(it, "alert"), cdx_js(it, "state"), cdx_js(it, "subject"),
+		       cdx_jn(it, "attempts"), a, cdx_js(it, "error"));
 	}
 }
 
@@ -338,9 +339,9 @@ static int follow_one(void *ctx, const cJSON *rec)
 		printf("%s  run    %s %s in %s\n", at, cdx_js(rec, "id"), cdx_js(rec, "status"), d);
 		f->changed = true;
 	} else if (strcmp(t, "event") == 0 && strcmp(cdx_js(rec, "kind"), "alert_delivery") == 0) {
-		printf("%s  notify %s %s: %s after %.0f tries%s%s\n", at, cdx_js(rec, "alert"), cdx_js(rec, "state"),
-		       cdx_js(rec, "delivery"), cdx_jn(rec, "attempts"), *cdx_js(rec, "error") ? ": " : "",
-		       cdx_js(rec, "error"));
+		printf("%s  notify %s %s: %s after %.0f tries%s%s\n", at, cdx_js(rec, "alert"),
+		       cdx_js(rec, "state"), cdx_js(rec, "delivery"), cdx_jn(rec, "attempts"),
+		       *cdx_js(rec, "error") ? ": " : "", cdx_js(rec, "error"));
 		f->changed = true;
 	} else if (strcmp(t, "event") == 0) {
 		printf("%s  %-6s %s %s: %s\n", at, strcmp(cdx_js(rec, "kind"), "alert_resolved") == 0 ? "ok" : "ALERT",
@@ -444,7 +445,8 @@ static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, cons
 			break;
 		}
 		if (pr && cdx_project_monitoring(pr)->n_alerts &&
-		    (f->changed || cdx_now_ns() / 1000000 - evaluated_ms >= cdx_project_monitoring(pr)->retry_backoff_ms)) {
+		    (f->changed ||
+		     cdx_now_ns() / 1000000 - evaluated_ms >= cdx_project_monitoring(pr)->retry_backoff_ms)) {
 			/* their events come back through the tail */
 			cJSON *fired;
 			evaluated_ms = cdx_now_ns() / 1000000;

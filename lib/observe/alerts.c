@@ -130,7 +130,8 @@ static void delivery_one(struct events *e, const cJSON *rec)
 	cJSON *ev = cJSON_GetObjectItemCaseSensitive(e->last, key);
 	const cJSON *und = cJSON_GetObjectItemCaseSensitive(rec, "undelivered");
 	free(key);
-	if (!ev || strcmp(cdx_js(ev, "kind"), cdx_js(rec, "of")) != 0 || cdx_jn(ev, "at_ms") != cdx_jn(rec, "event_at_ms"))
+	if (!ev || strcmp(cdx_js(ev, "kind"), cdx_js(rec, "of")) != 0 ||
+	    cdx_jn(ev, "at_ms") != cdx_jn(rec, "event_at_ms"))
 		return;
 	set_field(ev, "delivery", cJSON_CreateString(cdx_js(rec, "delivery")));
 	set_field(ev, "attempts", cJSON_CreateNumber(cdx_jn(rec, "attempts")));
@@ -408,9 +409,9 @@ static int notify(const char *cmd, const char *dir, const char *json, const char
 
 /* ---- delivery: the notify command and the webhook, tried again ------------ */
 
-#define DELIVER_ATTEMPTS 3                         /* tries within one evaluation */
+#define DELIVER_ATTEMPTS 3                          /* tries within one evaluation */
 static const int deliver_pause_ms[] = {1000, 2000}; /* between them */
-#define RETRY_BACKOFF_MAX_MS (60LL * 60 * 1000)    /* the longest wait between later tries */
+#define RETRY_BACKOFF_MAX_MS (60LL * 60 * 1000)     /* the longest wait between later tries */
 
 enum { CH_NOTIFY = 1, CH_WEBHOOK = 2 };
 
@@ -501,8 +502,9 @@ static void sleep_ms(int ms)
 
 /* the fields of a recorded alert event that are about its delivery, not
  * the alert: left out of what is delivered */
-static const char *const delivery_keys[] = {"t", "notify", "notify_status", "webhook", "webhook_status",
-					     "delivery", "attempts", "retries", "tried_ms", "error", "undelivered"};
+static const char *const delivery_keys[] = {
+    "t",        "notify",  "notify_status", "webhook", "webhook_status", "delivery",
+    "attempts", "retries", "tried_ms",      "error",   "undelivered"};
 
 /* deliver the alert event EV (as announced or recorded) to the channels
  * WANT of RULE: up to ATTEMPTS tries, pausing between them, each try
@@ -520,8 +522,8 @@ static void deliver(const struct cdx_monitor_config *c, const struct cdx_alert_r
 		cJSON_DeleteItemFromObjectCaseSensitive(copy, delivery_keys[i]);
 	json = cJSON_PrintUnformatted(copy);
 	if (want & CH_WEBHOOK) {
-		char *text = cdx_xasprintf("cdx: alert %s %s (%s): %s", rule->name, state, cdx_js(ev, "subject"),
-					   cdx_js(ev, "message"));
+		char *text = cdx_xasprintf("cdx: alert %s %s (%s): %s", rule->name, state,
+					   cdx_js(ev, "subject"), cdx_js(ev, "message"));
 		cJSON_AddStringToObject(copy, "text", text);
 		free(text);
 		hook_json = cJSON_PrintUnformatted(copy);
@@ -530,32 +532,39 @@ static void deliver(const struct cdx_monitor_config *c, const struct cdx_alert_r
 	while (dv->pending && dv->attempts < attempts) {
 		if (dv->attempts) {
 			size_t k = (size_t)dv->attempts - 1;
-			sleep_ms(deliver_pause_ms[k < CDX_ARRAY_LEN(deliver_pause_ms) ? k : CDX_ARRAY_LEN(deliver_pause_ms) - 1]);
+			sleep_ms(deliver_pause_ms[k < CDX_ARRAY_LEN(deliver_pause_ms)
+						      ? k
+						      : CDX_ARRAY_LEN(deliver_pause_ms) - 1]);
 		}
 		dv->attempts++;
 		if (dv->pending & CH_NOTIFY) {
 			struct cdx_error nerr = {0};
-			int st = notify(rule->notify, c->dir, json, rule->name, state, c->notify_timeout_ms, &nerr);
+			int st = notify(rule->notify, c->dir, json, rule->name, state, c->notify_timeout_ms,
+					&nerr);
 			dv->notify_status = st;
 			if (st == 0) {
 				dv->pending &= ~(unsigned)CH_NOTIFY;
 			} else {
 				if (st < 0)
-					snprintf(dv->error, sizeof(dv->error), "notify command could not run: %.200s", nerr.msg);
+					snprintf(dv->error, sizeof(dv->error),
+						 "notify command could not run: %.200s", nerr.msg);
 				else
-					snprintf(dv->error, sizeof(dv->error), "notify command exited with status %d", st);
-				fprintf(stderr, "cdx: warning: alert %s: %s (try %d)\n", rule->name, dv->error, dv->attempts);
+					snprintf(dv->error, sizeof(dv->error),
+						 "notify command exited with status %d", st);
+				fprintf(stderr, "cdx: warning: alert %s: %s (try %d)\n", rule->name,
+					dv->error, dv->attempts);
 			}
 		}
 		if (dv->pending & CH_WEBHOOK) {
 			char why[200];
-			if (webhook_post(rule->webhook, hook_json, c->notify_timeout_ms, &dv->webhook_status, why,
-					 sizeof(why))) {
+			if (webhook_post(rule->webhook, hook_json, c->notify_timeout_ms, &dv->webhook_status,
+					 why, sizeof(why))) {
 				dv->pending &= ~(unsigned)CH_WEBHOOK;
 			} else {
 				char *site = url_site(rule->webhook);
 				snprintf(dv->error, sizeof(dv->error), "webhook %s: %s", site, why);
-				fprintf(stderr, "cdx: warning: alert %s: %s (try %d)\n", rule->name, dv->error, dv->attempts);
+				fprintf(stderr, "cdx: warning: alert %s: %s (try %d)\n", rule->name,
+					dv->error, dv->attempts);
 				free(site);
 			}
 		}
@@ -589,7 +598,8 @@ static void delivery_fields(cJSON *rec, const struct delivery *dv, int attempts,
  * (or BACKOFF_MS when that is longer) */
 bool cdx_alert_retry_due(int64_t tried_ms, int retries, int64_t backoff_ms, int64_t now_ms)
 {
-	int64_t wait = backoff_ms, cap = backoff_ms > RETRY_BACKOFF_MAX_MS ? backoff_ms : RETRY_BACKOFF_MAX_MS;
+	int64_t wait = backoff_ms,
+		cap = backoff_ms > RETRY_BACKOFF_MAX_MS ? backoff_ms : RETRY_BACKOFF_MAX_MS;
 	int i;
 	for (i = 0; i < retries && wait < cap; i++)
 		wait *= 2;
@@ -677,9 +687,11 @@ cJSON *cdx_monitor_undelivered(struct cdx_store *s)
 			cJSON_AddNumberToObject(o, "at_ms", cdx_jn(ev, "at_ms"));
 			cJSON_AddNumberToObject(o, "attempts", cdx_jn(ev, "attempts"));
 			cJSON_AddNumberToObject(o, "tried_ms",
-						cdx_jn(ev, "tried_ms") ? cdx_jn(ev, "tried_ms") : cdx_jn(ev, "at_ms"));
-			cJSON_AddItemToObject(o, "undelivered",
-					      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ev, "undelivered"), 1));
+						cdx_jn(ev, "tried_ms") ? cdx_jn(ev, "tried_ms")
+								       : cdx_jn(ev, "at_ms"));
+			cJSON_AddItemToObject(
+			    o, "undelivered",
+			    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ev, "undelivered"), 1));
 			cJSON_AddStringToObject(o, "error", cdx_js(ev, "error"));
 			cJSON_AddItemToArray(out, o);
 		}
@@ -733,7 +745,8 @@ static int announce(struct cdx_store *s, const struct cdx_monitor_config *c, con
 			free(site);
 		}
 		delivery_fields(ev, &dv, dv.attempts, 0);
-		cJSON_AddNumberToObject(ev, "tried_ms", (double)cdx_wall_ms()); /* retry_backoff counts from here */
+		cJSON_AddNumberToObject(ev, "tried_ms",
+					(double)cdx_wall_ms()); /* retry_backoff counts from here */
 	}
 	if (s->ops->append(s, ev, err) < 0 || s->ops->flush(s, err) < 0)
 		rc = -1;
