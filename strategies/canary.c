@@ -11,11 +11,18 @@
 
 #include <string.h>
 
+/* analysis at weight W until it passes or fails.  No data with no_data:
+ * pause waits (a second at least between attempts) until data comes, a
+ * promote or abort, or max_pause has gone by: then it fails.  The pause is
+ * recorded once, when it starts, not at every attempt. */
 static int analyse(const struct cdx_env *e, struct cdx_serving *sv, int c, const char *version, int w,
 		   const struct cdx_strategy_io *io, bool *promoted, struct cdx_error *err)
 {
+	int64_t t0 = cdx_now_ns() / 1000000, waited = 0;
+	bool paused = false;
 	for (;;) {
 		int a = io->analysis(io->ctx, c, version, w, err);
+		int64_t step = e->pause_ms > 1000 ? e->pause_ms : 1000, gone;
 		if (a == CDX_ANALYSIS_PASS)
 			return 0;
 		if (a == CDX_ANALYSIS_FAIL)
@@ -27,8 +34,26 @@ static int analyse(const struct cdx_env *e, struct cdx_serving *sv, int c, const
 			cdx_error_set(err, CDX_EFAILED, "analysis gave no data at %d%% (no_data: fail)", w);
 			return -1;
 		}
-		CDX_RECORD("verifying", "analysis gave no data at %d%%: paused until it does, or promote or abort", w);
-		switch (io->pause(io->ctx, e->pause_ms > 1000 ? e->pause_ms : 1000)) {
+		/* the time paused: the clock's, or the pauses' when they ran
+		 * longer (a pause that does not sleep, in the unit tests) */
+		gone = cdx_now_ns() / 1000000 - t0;
+		if (waited > gone)
+			gone = waited;
+		if (e->max_pause_ms > 0 && gone >= e->max_pause_ms) {
+			cdx_error_set(err, CDX_EFAILED,
+				      "analysis gave no data at %d%% for %lld ms (max_pause)", w,
+				      (long long)e->max_pause_ms);
+			return -1;
+		}
+		if (!paused)
+			CDX_RECORD("verifying",
+				   "analysis gave no data at %d%%: paused until it does, or promote or abort "
+				   "(at most %lld ms)",
+				   w, (long long)e->max_pause_ms);
+		paused = true;
+		if (e->max_pause_ms > 0 && step > e->max_pause_ms - gone)
+			step = e->max_pause_ms - gone;
+		switch (io->pause(io->ctx, step)) {
 		case CDX_PAUSE_ABORT:
 			cdx_error_set(err, CDX_EFAILED, "aborted at %d%%", w);
 			return -1;
@@ -36,6 +61,7 @@ static int analyse(const struct cdx_env *e, struct cdx_serving *sv, int c, const
 			*promoted = true;
 			return 0;
 		}
+		waited += step;
 	}
 }
 

@@ -129,6 +129,20 @@ static void print_health(const cJSON *h)
 		cdx_text_printf(stdout, "\n");
 }
 
+/* the notifications still owed, of every alert */
+static void print_undelivered(const cJSON *h)
+{
+	const cJSON *it;
+	char a[32];
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "alerts_undelivered"))
+	{
+		when(cdx_jn(it, "tried_ms"), a, sizeof(a), "%Y-%m-%d %H:%M:%S");
+		printf("  undelivered alert: %s %s (%s), %.0f tries, the last at %s: %s\n",
+		       cdx_js(it, "alert"), cdx_js(it, "state"), cdx_js(it, "subject"),
+		       cdx_jn(it, "attempts"), a, cdx_js(it, "error"));
+	}
+}
+
 enum { OPT_WINDOW = CLI_OPT_OWN, OPT_NO_ALERTS, OPT_CHECK };
 
 /* --window N: the number of runs in *WINDOW */
@@ -218,10 +232,12 @@ int cmd_health(struct cli *g, int argc, char **argv)
 		cli_error("health: %s", err.msg);
 		return err.code;
 	}
-	if (json)
+	if (json) {
 		cli_print_json(h);
-	else
+	} else {
 		print_health(h);
+		print_undelivered(h);
+	}
 	if (check && strcmp(cdx_js(h, "status"), "healthy") != 0)
 		rc = CDX_EFAILED;
 	cJSON_Delete(h);
@@ -329,6 +345,11 @@ static int follow_one(void *ctx, const cJSON *rec)
 		cdx_text_printf(stdout, "%s  run    %s %s in %s\n", at, cdx_js(rec, "id"),
 				cdx_js(rec, "status"), d);
 		f->changed = true;
+	} else if (strcmp(t, "event") == 0 && strcmp(cdx_js(rec, "kind"), "alert_delivery") == 0) {
+		printf("%s  notify %s %s: %s after %.0f tries%s%s\n", at, cdx_js(rec, "alert"),
+		       cdx_js(rec, "state"), cdx_js(rec, "delivery"), cdx_jn(rec, "attempts"),
+		       *cdx_js(rec, "error") ? ": " : "", cdx_js(rec, "error"));
+		f->changed = true;
 	} else if (strcmp(t, "event") == 0) {
 		cdx_text_printf(stdout, "%s  %-6s %s %s: %s\n", at,
 				strcmp(cdx_js(rec, "kind"), "alert_resolved") == 0 ? "ok" : "ALERT",
@@ -404,12 +425,14 @@ static void replay_run(struct follow *f, const cJSON *r, const char *pipeline)
 }
 
 /* watch the tail of S from CURSOR until Ctrl-C, evaluating the alerts of
- * PR (may be NULL) when a record they may depend on went by; the exit
- * status */
+ * PR (may be NULL) when a record they may depend on went by, and at least
+ * every retry_backoff (so that undelivered notifications are tried
+ * again); the exit status */
 static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, const struct cdx_project *pr)
 {
 	struct cdx_error err = {0};
 	struct sigaction sa, old_int, old_term;
+	int64_t evaluated_ms = cdx_now_ns() / 1000000;
 	int rc = 0;
 	if (!s->ops->tail) {
 		cli_error("monitor: the state store %s cannot be followed", s->url);
@@ -430,9 +453,13 @@ static int follow_tail(struct follow *f, struct cdx_store *s, char *cursor, cons
 			rc = err.code;
 			break;
 		}
-		if (f->changed && pr && cdx_project_monitoring(pr)->n_alerts) {
+		if (pr && cdx_project_monitoring(pr)->n_alerts &&
+		    (f->changed ||
+		     cdx_now_ns() / 1000000 - evaluated_ms >= cdx_project_monitoring(pr)->retry_backoff_ms)) {
 			/* their events come back through the tail */
-			cJSON *fired = cdx_monitor_alerts_in(s, f->pipeline, cdx_project_monitoring(pr), &err);
+			cJSON *fired;
+			evaluated_ms = cdx_now_ns() / 1000000;
+			fired = cdx_monitor_alerts_in(s, f->pipeline, cdx_project_monitoring(pr), &err);
 			if (!fired)
 				cli_error("monitor: alerts not evaluated: %s", err.msg);
 			cJSON_Delete(fired);

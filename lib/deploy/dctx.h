@@ -43,6 +43,7 @@ struct cdx_dctx {
 	bool lost;             /* the lock was lost: stop */
 	int64_t start_ms;      /* wall clock at the start, ms */
 	char watch[64];        /* the store's tail cursor of cdx_dctx_controls; "": not watching */
+	char last_analysis[300]; /* "WEIGHT DETAIL" of the last analysis recorded */
 };
 
 /* signal flags of the deployment in this process */

@@ -210,7 +210,16 @@ static int io_analysis(void *ctx, int t, const char *version, int weight, struct
 	}
 	r.ok = rc == CDX_ANALYSIS_PASS;
 	r.attempts = 1;
-	record_check(d, t, NULL, &r);
+	/* recorded when the result changes: an analysis repeated while it
+	 * gives no data (no_data: pause) is not a record a second */
+	{
+		char key[sizeof(d->last_analysis)];
+		snprintf(key, sizeof(key), "%d %s", weight, r.detail);
+		if (strcmp(key, d->last_analysis) != 0) {
+			record_check(d, t, NULL, &r);
+			memcpy(d->last_analysis, key, sizeof(key));
+		}
+	}
 	if (rc != CDX_ANALYSIS_PASS)
 		cdx_error_set(err, CDX_EFAILED, "%s", r.detail);
 	free(out);

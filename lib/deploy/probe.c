@@ -3,16 +3,12 @@
  * http uses libcurl with a per-attempt timeout, no signals (safe with
  * our handlers), redirects not followed (a health endpoint answers itself)
  * and at most 64 KiB of body kept for the substring test.  libcurl is
- * opened with dlopen at the first http check, not linked: it drags in some
- * thirty shared libraries (TLS, Kerberos, LDAP...), whose loading would
- * cost every cdx process — every `cdx job` of a make run — 20 ms or more.  tcp resolves
+ * opened with dlopen at the first http check, not linked (base/curl.h).  tcp resolves
  * and connects without blocking longer than the timeout.  A command runs
  * like a hook and passes with exit status 0.
  */
 #include "deploy/probe.h"
 
-#include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -22,6 +18,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/curl.h"
 
 #define BODY_MAX (64u * 1024)
 
@@ -40,69 +38,37 @@ static size_t body_cb(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-/* the libcurl functions used, resolved once */
-static struct {
-	bool tried, ok;
-	CURLcode (*global_init)(long);
-	CURL *(*init)(void);
-	CURLcode (*setopt)(CURL *, CURLoption, ...);
-	CURLcode (*perform)(CURL *);
-	CURLcode (*getinfo)(CURL *, CURLINFO, ...);
-	void (*cleanup)(CURL *);
-	const char *(*strerror)(CURLcode);
-} curl;
-
-static bool curl_open(void)
-{
-	void *h;
-	if (curl.tried)
-		return curl.ok;
-	curl.tried = true;
-	h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return false;
-	*(void **)&curl.global_init = dlsym(h, "curl_global_init");
-	*(void **)&curl.init = dlsym(h, "curl_easy_init");
-	*(void **)&curl.setopt = dlsym(h, "curl_easy_setopt");
-	*(void **)&curl.perform = dlsym(h, "curl_easy_perform");
-	*(void **)&curl.getinfo = dlsym(h, "curl_easy_getinfo");
-	*(void **)&curl.cleanup = dlsym(h, "curl_easy_cleanup");
-	*(void **)&curl.strerror = dlsym(h, "curl_easy_strerror");
-	curl.ok = curl.global_init && curl.init && curl.setopt && curl.perform && curl.getinfo && curl.cleanup &&
-		  curl.strerror && curl.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-	return curl.ok; /* the library stays loaded for the life of the process */
-}
-
 static bool http_once(const struct cdx_check *ck, const char *url, char *detail, size_t dn)
 {
+	const struct cdx_curl *curl = cdx_curl();
 	CURL *h;
 	CURLcode rc;
 	long code = 0;
 	struct cdx_buf body = {0};
 	bool ok = false;
-	if (!curl_open()) {
+	if (!curl) {
 		snprintf(detail, dn, "cannot load libcurl.so.4 for http checks (Debian package libcurl4)");
 		return false;
 	}
-	h = curl.init();
+	h = curl->init();
 	if (!h) {
 		snprintf(detail, dn, "cannot start an http client");
 		return false;
 	}
-	curl.setopt(h, CURLOPT_URL, url);
-	curl.setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl.setopt(h, CURLOPT_TIMEOUT_MS, (long)ck->timeout_ms);
-	curl.setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ck->timeout_ms);
-	curl.setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
-	curl.setopt(h, CURLOPT_WRITEDATA, &body);
-	curl.setopt(h, CURLOPT_USERAGENT, "cdx-health/" CDX_VERSION);
-	curl.setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	rc = curl.perform(h);
+	curl->setopt(h, CURLOPT_URL, url);
+	curl->setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl->setopt(h, CURLOPT_TIMEOUT_MS, (long)ck->timeout_ms);
+	curl->setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ck->timeout_ms);
+	curl->setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+	curl->setopt(h, CURLOPT_WRITEDATA, &body);
+	curl->setopt(h, CURLOPT_USERAGENT, "cdx-health/" CDX_VERSION);
+	curl->setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc = curl->perform(h);
 	if (rc != CURLE_OK) {
-		snprintf(detail, dn, "%s", curl.strerror(rc));
+		snprintf(detail, dn, "%s", curl->strerror(rc));
 		goto out;
 	}
-	curl.getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl->getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	cdx_buf_addc(&body, '\0');
 	if (ck->status ? code != ck->status : (code < 200 || code > 299)) {
 		snprintf(detail, dn, "HTTP %ld", code);
@@ -116,7 +82,7 @@ static bool http_once(const struct cdx_check *ck, const char *url, char *detail,
 	ok = true;
 out:
 	cdx_buf_free(&body);
-	curl.cleanup(h);
+	curl->cleanup(h);
 	return ok;
 }
 

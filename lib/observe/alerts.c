@@ -19,7 +19,21 @@
  * The notify command is a child process like every other: it runs through
  * the one spawner for user commands, cdx_hook_run_opts (exec/hook.h), in the
  * project's directory, its stdout to our stderr, killed at
- * notify_timeout.
+ * notify_timeout.  A webhook gets the same JSON, with a one-line `text`
+ * (Slack's field), POSTed through libcurl (base/curl.h); an answer other
+ * than 2xx, or none within notify_timeout, is a failure.
+ *
+ * Delivery: a notify command that exits non-zero or a webhook that fails
+ * is tried again at once, up to DELIVER_ATTEMPTS times with a short pause
+ * between (1 s, then 2 s).  Still failing, the event is recorded with
+ * delivery "undelivered" and the channels that failed; cdx has no daemon,
+ * so the later evaluations (the end of a run or deployment, cdx health,
+ * cdx monitor) try those channels again, once each, when retry_backoff has
+ * gone by since the last try (doubling at every try, at most an hour), and
+ * record each try as an event of kind alert_delivery.  An undelivered
+ * notification is given up when a newer one of the same alert and subject
+ * is announced; it is not tried while its rule (or the failed channel) is
+ * gone from cdx.yml.  cdx health lists the undelivered ones.
  *
  * Deployment rules read `deployment`, `transition` and `event` records
  * (lib/deploy/deploy.c): a transition to state rolled_back (or
@@ -36,8 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/curl.h"
 #include "base/map.h"
 #include "exec/hook.h"
 #include "observe/monitor_int.h"
@@ -97,6 +113,34 @@ static void set_detail(struct deploy_state *d, const cJSON *rec)
 	cJSON_DeleteItemFromObject(d->detail, "t");
 }
 
+static void set_field(cJSON *o, const char *key, cJSON *v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, key, v);
+	else
+		cJSON_AddItemToObject(o, key, v);
+}
+
+/* an alert_delivery event: a later try of the notification of the alert
+ * event it names (by kind and at_ms); merged into that event, if it is
+ * still the last one of its alert and subject */
+static void delivery_one(struct events *e, const cJSON *rec)
+{
+	char *key = cdx_xasprintf("%s\n%s", cdx_js(rec, "alert"), cdx_js(rec, "subject"));
+	cJSON *ev = cJSON_GetObjectItemCaseSensitive(e->last, key);
+	const cJSON *und = cJSON_GetObjectItemCaseSensitive(rec, "undelivered");
+	free(key);
+	if (!ev || strcmp(cdx_js(ev, "kind"), cdx_js(rec, "of")) != 0 ||
+	    cdx_jn(ev, "at_ms") != cdx_jn(rec, "event_at_ms"))
+		return;
+	set_field(ev, "delivery", cJSON_CreateString(cdx_js(rec, "delivery")));
+	set_field(ev, "attempts", cJSON_CreateNumber(cdx_jn(rec, "attempts")));
+	set_field(ev, "retries", cJSON_CreateNumber(cdx_jn(rec, "retries")));
+	set_field(ev, "tried_ms", cJSON_CreateNumber(cdx_jn(rec, "at_ms")));
+	set_field(ev, "error", cJSON_CreateString(cdx_js(rec, "error")));
+	set_field(ev, "undelivered", und ? cJSON_Duplicate(und, 1) : cJSON_CreateArray());
+}
+
 static int events_one(void *ctx, const cJSON *rec)
 {
 	struct events *e = ctx;
@@ -113,6 +157,8 @@ static int events_one(void *ctx, const cJSON *rec)
 			else
 				cJSON_AddItemToObject(e->last, key, cJSON_Duplicate(rec, 1));
 			free(key);
+		} else if (strcmp(kind, "alert_delivery") == 0) {
+			delivery_one(e, rec);
 		} else if (strcmp(kind, "deployment_frozen") == 0 || strcmp(kind, "deployment_unfrozen") == 0) {
 			const char *app = cdx_js(rec, "app"), *env = cdx_js(rec, "env");
 			struct deploy_state *d;
@@ -289,6 +335,299 @@ static int notify(const char *cmd, const char *dir, const char *json, const char
 	return status;
 }
 
+/* ---- delivery: the notify command and the webhook, tried again ------------ */
+
+#define DELIVER_ATTEMPTS 3                          /* tries within one evaluation */
+static const int deliver_pause_ms[] = {1000, 2000}; /* between them */
+#define RETRY_BACKOFF_MAX_MS (60LL * 60 * 1000)     /* the longest wait between later tries */
+
+enum { CH_NOTIFY = 1, CH_WEBHOOK = 2 };
+
+struct delivery {
+	unsigned pending;    /* channels not delivered */
+	int attempts;        /* tries made */
+	int notify_status;   /* the last try's, as notify() returns it */
+	long webhook_status; /* the last try's HTTP status, 0 for none */
+	char error[256];     /* the last failure */
+};
+
+/* the scheme and host of URL, without user, password, path or query
+ * (those may hold a token): what is recorded and shown.  Caller frees. */
+static char *url_site(const char *url)
+{
+	const char *h = strstr(url, "://"), *end, *at;
+	if (!h)
+		return cdx_xstrdup("");
+	h += 3;
+	end = h + strcspn(h, "/?#");
+	at = memchr(h, '@', (size_t)(end - h));
+	while (at) { /* the last @ of the authority */
+		const char *next = memchr(at + 1, '@', (size_t)(end - at - 1));
+		h = at + 1;
+		at = next;
+	}
+	return cdx_xasprintf("%.*s%.*s", (int)(strstr(url, "://") + 3 - url), url, (int)(end - h), h);
+}
+
+static size_t discard_cb(char *p, size_t size, size_t n, void *ctx)
+{
+	(void)p;
+	(void)ctx;
+	return size * n;
+}
+
+/* POST JSON to URL: true for a 2xx answer within TIMEOUT_MS; else false
+ * with the cause in ERRBUF.  *CODE: the HTTP status, 0 when none came. */
+static bool webhook_post(const char *url, const char *json, long long timeout_ms, long *code, char *errbuf,
+			 size_t en)
+{
+	const struct cdx_curl *curl = cdx_curl();
+	struct curl_slist *hdr = NULL;
+	CURL *h;
+	CURLcode rc;
+	bool ok = false;
+	*code = 0;
+	if (!curl) {
+		snprintf(errbuf, en, "cannot load libcurl.so.4 for webhooks (Debian package libcurl4)");
+		return false;
+	}
+	h = curl->init();
+	if (!h) {
+		snprintf(errbuf, en, "cannot start an http client");
+		return false;
+	}
+	hdr = curl->slist_append(hdr, "Content-Type: application/json");
+	curl->setopt(h, CURLOPT_URL, url);
+	curl->setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl->setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl->setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	curl->setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl->setopt(h, CURLOPT_USERAGENT, "cdx-alert/" CDX_VERSION);
+	curl->setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl->setopt(h, CURLOPT_POSTFIELDS, json);
+	curl->setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	curl->setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
+	rc = curl->perform(h);
+	if (rc != CURLE_OK) {
+		snprintf(errbuf, en, "%s", curl->strerror(rc));
+	} else {
+		curl->getinfo(h, CURLINFO_RESPONSE_CODE, code);
+		ok = *code >= 200 && *code <= 299;
+		if (!ok)
+			snprintf(errbuf, en, "HTTP %ld", *code);
+	}
+	curl->cleanup(h);
+	curl->slist_free_all(hdr);
+	return ok;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* the fields of a recorded alert event that are about its delivery, not
+ * the alert: left out of what is delivered */
+static const char *const delivery_keys[] = {
+    "t",        "notify",  "notify_status", "webhook", "webhook_status", "delivery",
+    "attempts", "retries", "tried_ms",      "error",   "undelivered"};
+
+/* deliver the alert event EV (as announced or recorded) to the channels
+ * WANT of RULE: up to ATTEMPTS tries, pausing between them, each try
+ * repeating the channels that failed.  The outcome in *DV. */
+static void deliver(const struct cdx_monitor_config *c, const struct cdx_alert_rule *rule, const cJSON *ev,
+		    unsigned want, int attempts, struct delivery *dv)
+{
+	cJSON *copy = cJSON_Duplicate(ev, 1);
+	char *json, *hook_json = NULL;
+	const char *state = cdx_js(ev, "state");
+	size_t i;
+	memset(dv, 0, sizeof(*dv));
+	dv->pending = want;
+	for (i = 0; i < CDX_ARRAY_LEN(delivery_keys); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(copy, delivery_keys[i]);
+	json = cJSON_PrintUnformatted(copy);
+	if (want & CH_WEBHOOK) {
+		char *text = cdx_xasprintf("cdx: alert %s %s (%s): %s", rule->name, state,
+					   cdx_js(ev, "subject"), cdx_js(ev, "message"));
+		cJSON_AddStringToObject(copy, "text", text);
+		free(text);
+		hook_json = cJSON_PrintUnformatted(copy);
+	}
+	cJSON_Delete(copy);
+	while (dv->pending && dv->attempts < attempts) {
+		if (dv->attempts) {
+			size_t k = (size_t)dv->attempts - 1;
+			sleep_ms(deliver_pause_ms[k < CDX_ARRAY_LEN(deliver_pause_ms)
+						      ? k
+						      : CDX_ARRAY_LEN(deliver_pause_ms) - 1]);
+		}
+		dv->attempts++;
+		if (dv->pending & CH_NOTIFY) {
+			struct cdx_error nerr = {0};
+			int st = notify(rule->notify, c->dir, json, rule->name, state, c->notify_timeout_ms,
+					&nerr);
+			dv->notify_status = st;
+			if (st == 0) {
+				dv->pending &= ~(unsigned)CH_NOTIFY;
+			} else {
+				if (st < 0)
+					snprintf(dv->error, sizeof(dv->error),
+						 "notify command could not run: %.200s", nerr.msg);
+				else
+					snprintf(dv->error, sizeof(dv->error),
+						 "notify command exited with status %d", st);
+				fprintf(stderr, "cdx: warning: alert %s: %s (try %d)\n", rule->name,
+					dv->error, dv->attempts);
+			}
+		}
+		if (dv->pending & CH_WEBHOOK) {
+			char why[200];
+			if (webhook_post(rule->webhook, hook_json, c->notify_timeout_ms, &dv->webhook_status,
+					 why, sizeof(why))) {
+				dv->pending &= ~(unsigned)CH_WEBHOOK;
+			} else {
+				char *site = url_site(rule->webhook);
+				snprintf(dv->error, sizeof(dv->error), "webhook %s: %s", site, why);
+				fprintf(stderr, "cdx: warning: alert %s: %s (try %d)\n", rule->name,
+					dv->error, dv->attempts);
+				free(site);
+			}
+		}
+	}
+	free(json);
+	free(hook_json);
+}
+
+/* the delivery fields of a record from DV: ATTEMPTS tries in all, RETRIES
+ * of them by later evaluations */
+static void delivery_fields(cJSON *rec, const struct delivery *dv, int attempts, int retries)
+{
+	cJSON *und;
+	cJSON_AddStringToObject(rec, "delivery", dv->pending ? "undelivered" : "delivered");
+	cJSON_AddNumberToObject(rec, "attempts", attempts);
+	if (retries)
+		cJSON_AddNumberToObject(rec, "retries", retries);
+	if (!dv->pending)
+		return;
+	und = cJSON_AddArrayToObject(rec, "undelivered");
+	if (dv->pending & CH_NOTIFY)
+		cJSON_AddItemToArray(und, cJSON_CreateString("notify"));
+	if (dv->pending & CH_WEBHOOK)
+		cJSON_AddItemToArray(und, cJSON_CreateString("webhook"));
+	cJSON_AddStringToObject(rec, "error", dv->error);
+}
+
+/* cdx_alert_retry_due: whether a notification undelivered after RETRIES
+ * later tries, the last at TRIED_MS, is to be tried again at NOW_MS:
+ * BACKOFF_MS after the first try, doubling at each retry, at most an hour
+ * (or BACKOFF_MS when that is longer) */
+bool cdx_alert_retry_due(int64_t tried_ms, int retries, int64_t backoff_ms, int64_t now_ms)
+{
+	int64_t wait = backoff_ms,
+		cap = backoff_ms > RETRY_BACKOFF_MAX_MS ? backoff_ms : RETRY_BACKOFF_MAX_MS;
+	int i;
+	for (i = 0; i < retries && wait < cap; i++)
+		wait *= 2;
+	if (wait > cap)
+		wait = cap;
+	return now_ms - tried_ms >= wait;
+}
+
+static const struct cdx_alert_rule *rule_named(const struct cdx_monitor_config *c, const char *name)
+{
+	size_t i;
+	for (i = 0; i < c->n_alerts; i++)
+		if (strcmp(c->alerts[i].name, name) == 0)
+			return &c->alerts[i];
+	return NULL;
+}
+
+/* the last events still undelivered whose turn has come: try their failed
+ * channels again, once each, and record an alert_delivery event */
+static int retry_undelivered(struct cdx_store *s, const struct cdx_monitor_config *c, const struct events *e,
+			     cJSON *actions, struct cdx_error *err)
+{
+	const cJSON *ev;
+	int64_t now = cdx_wall_ms();
+	cJSON_ArrayForEach(ev, e->last)
+	{
+		const struct cdx_alert_rule *rule = rule_named(c, cdx_js(ev, "alert"));
+		const cJSON *ch;
+		unsigned want = 0;
+		struct delivery dv;
+		cJSON *rec;
+		int retries = (int)cdx_jn(ev, "retries");
+		double tried = cdx_jn(ev, "tried_ms") ? cdx_jn(ev, "tried_ms") : cdx_jn(ev, "at_ms");
+		if (strcmp(cdx_js(ev, "delivery"), "undelivered") != 0 || !rule)
+			continue;
+		cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(ev, "undelivered"))
+		{
+			if (cJSON_IsString(ch) && strcmp(ch->valuestring, "notify") == 0 && rule->notify)
+				want |= CH_NOTIFY;
+			if (cJSON_IsString(ch) && strcmp(ch->valuestring, "webhook") == 0 && rule->webhook)
+				want |= CH_WEBHOOK;
+		}
+		if (!want || !cdx_alert_retry_due((int64_t)tried, retries, c->retry_backoff_ms, now))
+			continue;
+		deliver(c, rule, ev, want, 1, &dv);
+		rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "t", "event");
+		cJSON_AddStringToObject(rec, "kind", "alert_delivery");
+		cJSON_AddStringToObject(rec, "alert", rule->name);
+		cJSON_AddStringToObject(rec, "subject", cdx_js(ev, "subject"));
+		cJSON_AddStringToObject(rec, "of", cdx_js(ev, "kind"));
+		cJSON_AddStringToObject(rec, "state", cdx_js(ev, "state"));
+		cJSON_AddNumberToObject(rec, "event_at_ms", cdx_jn(ev, "at_ms"));
+		if (want & CH_NOTIFY)
+			cJSON_AddNumberToObject(rec, "notify_status", dv.notify_status);
+		if (want & CH_WEBHOOK)
+			cJSON_AddNumberToObject(rec, "webhook_status", (double)dv.webhook_status);
+		delivery_fields(rec, &dv, (int)cdx_jn(ev, "attempts") + dv.attempts, retries + 1);
+		cJSON_AddNumberToObject(rec, "at_ms", (double)cdx_wall_ms());
+		if (s->ops->append(s, rec, err) < 0 || s->ops->flush(s, err) < 0) {
+			cJSON_Delete(rec);
+			return -1;
+		}
+		cJSON_DeleteItemFromObject(rec, "t");
+		cJSON_AddItemToArray(actions, rec);
+	}
+	return 0;
+}
+
+cJSON *cdx_monitor_undelivered(struct cdx_store *s)
+{
+	struct events e;
+	struct cdx_error err = {0};
+	cJSON *out = cJSON_CreateArray(), *ev;
+	if (events_load(s, &e, &err) == 0) {
+		cJSON_ArrayForEach(ev, e.last)
+		{
+			cJSON *o;
+			if (strcmp(cdx_js(ev, "delivery"), "undelivered") != 0)
+				continue;
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "alert", cdx_js(ev, "alert"));
+			cJSON_AddStringToObject(o, "subject", cdx_js(ev, "subject"));
+			cJSON_AddStringToObject(o, "state", cdx_js(ev, "state"));
+			cJSON_AddNumberToObject(o, "at_ms", cdx_jn(ev, "at_ms"));
+			cJSON_AddNumberToObject(o, "attempts", cdx_jn(ev, "attempts"));
+			cJSON_AddNumberToObject(o, "tried_ms",
+						cdx_jn(ev, "tried_ms") ? cdx_jn(ev, "tried_ms")
+								       : cdx_jn(ev, "at_ms"));
+			cJSON_AddItemToObject(
+			    o, "undelivered",
+			    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ev, "undelivered"), 1));
+			cJSON_AddStringToObject(o, "error", cdx_js(ev, "error"));
+			cJSON_AddItemToArray(out, o);
+		}
+	}
+	events_free(&e);
+	return out;
+}
+
 struct verdict {
 	bool known;        /* the condition could be evaluated */
 	bool active;       /* it holds */
@@ -296,13 +635,12 @@ struct verdict {
 	char message[256]; /* what a person reads */
 };
 
-/* the alert event of KIND for RULE and SUBJECT: notify, then record */
+/* the alert event of KIND for RULE and SUBJECT: deliver, then record */
 static int announce(struct cdx_store *s, const struct cdx_monitor_config *c, const struct cdx_alert_rule *rule,
 		    const char *subject, const char *kind, const struct verdict *v, const cJSON *detail,
 		    cJSON *actions, struct cdx_error *err)
 {
 	cJSON *ev = cJSON_CreateObject();
-	char *json;
 	int rc = 0;
 	cJSON_AddStringToObject(ev, "t", "event");
 	cJSON_AddStringToObject(ev, "kind", kind);
@@ -320,24 +658,23 @@ static int announce(struct cdx_store *s, const struct cdx_monitor_config *c, con
 	if (detail)
 		cJSON_AddItemToObject(ev, "detail", cJSON_Duplicate(detail, 1));
 	cJSON_AddNumberToObject(ev, "at_ms", (double)cdx_wall_ms());
-	if (rule->notify) {
-		cJSON *copy = cJSON_Duplicate(ev, 1);
-		struct cdx_error nerr = {0};
-		int st;
-		cJSON_DeleteItemFromObject(copy, "t");
-		json = cJSON_PrintUnformatted(copy);
-		cJSON_Delete(copy);
-		st = notify(rule->notify, c->dir, json, rule->name, strcmp(kind, "alert") == 0 ? "firing" : "resolved",
-			    c->notify_timeout_ms, &nerr);
-		free(json);
-		cJSON_AddStringToObject(ev, "notify", rule->notify);
-		cJSON_AddNumberToObject(ev, "notify_status", st);
-		if (st < 0)
-			fprintf(stderr, "cdx: warning: notify command of alert %s could not run: %s\n", rule->name,
-				nerr.msg);
-		else if (st != 0)
-			fprintf(stderr, "cdx: warning: notify command of alert %s exited with status %d\n", rule->name,
-				st);
+	if (rule->notify || rule->webhook) {
+		struct delivery dv;
+		unsigned want = (rule->notify ? CH_NOTIFY : 0) | (rule->webhook ? CH_WEBHOOK : 0);
+		deliver(c, rule, ev, want, DELIVER_ATTEMPTS, &dv);
+		if (rule->notify) {
+			cJSON_AddStringToObject(ev, "notify", rule->notify);
+			cJSON_AddNumberToObject(ev, "notify_status", dv.notify_status);
+		}
+		if (rule->webhook) {
+			char *site = url_site(rule->webhook);
+			cJSON_AddStringToObject(ev, "webhook", site);
+			cJSON_AddNumberToObject(ev, "webhook_status", (double)dv.webhook_status);
+			free(site);
+		}
+		delivery_fields(ev, &dv, dv.attempts, 0);
+		cJSON_AddNumberToObject(ev, "tried_ms",
+					(double)cdx_wall_ms()); /* retry_backoff counts from here */
 	}
 	if (s->ops->append(s, ev, err) < 0 || s->ops->flush(s, err) < 0)
 		rc = -1;
@@ -479,6 +816,10 @@ cJSON *cdx_monitor_alerts_in(struct cdx_store *s, const char *pipeline, const st
 		return NULL;
 	actions = cJSON_CreateArray();
 	rc = events_load(s, &e, err);
+	/* the notifications still owed first, so that they arrive before any
+	 * newer one of the same alert */
+	if (rc == 0)
+		rc = retry_undelivered(s, c, &e, actions, err);
 	if (rc == 0 && pipeline)
 		rc = eval_pipeline(s, c, pipeline, &e, actions, err);
 	/* rules that name their pipeline are evaluated for it when called

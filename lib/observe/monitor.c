@@ -366,7 +366,8 @@ static void health_thresholds(cJSON *h, const struct cdx_monitor_config *c)
 	cJSON_AddNumberToObject(o, "min_runs", (double)c->min_runs);
 }
 
-/* "last_run", the jobs, "last_failure" and "alerts_firing" (S may be NULL) */
+/* "last_run", the jobs, "last_failure", "alerts_firing" and
+ * "alerts_undelivered" (of every subject) (S may be NULL) */
 static void health_runs(cJSON *h, struct cdx_store *s, const char *pipeline, cJSON **fin, size_t n_fin,
 			size_t window)
 {
@@ -394,8 +395,10 @@ static void health_runs(cJSON *h, struct cdx_store *s, const char *pipeline, cJS
 		char subject[128];
 		snprintf(subject, sizeof(subject), "pipeline:%s", pipeline);
 		cJSON_AddItemToObject(h, "alerts_firing", cdx_monitor_firing(s, subject));
+		cJSON_AddItemToObject(h, "alerts_undelivered", cdx_monitor_undelivered(s));
 	} else {
 		cJSON_AddArrayToObject(h, "alerts_firing");
+		cJSON_AddArrayToObject(h, "alerts_undelivered");
 	}
 }
 

@@ -44,4 +44,14 @@ void cdx_monitor_add_num(struct cJSON *o, const char *k, double v);
  * (cJSON_Delete). */
 struct cJSON *cdx_monitor_firing(struct cdx_store *s, const char *subject);
 
+/* cdx_monitor_undelivered: the alert notifications of S not delivered yet
+ * (every subject): [{alert, subject, state, at_ms, attempts, tried_ms,
+ * undelivered: ["notify"|"webhook"...], error}] (alerts.c) */
+struct cJSON *cdx_monitor_undelivered(struct cdx_store *s);
+
+/* cdx_alert_retry_due: whether a notification still undelivered after
+ * RETRIES later tries, the last at TRIED_MS, is tried again at NOW_MS
+ * (BACKOFF_MS after the first, doubling, at most an hour) (alerts.c) */
+bool cdx_alert_retry_due(int64_t tried_ms, int retries, int64_t backoff_ms, int64_t now_ms);
+
 #endif /* CDX_MONITOR_INT_H */

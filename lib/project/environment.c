@@ -29,7 +29,7 @@ static const char *const rollback_names[] = {"immediate", "gradual", "blue_green
 static const char *const rollback_keys[] = {"strategy", "on_failure"};
 static const char *const bg_keys[] = {"scale_down_delay"};
 static const char *const canary_keys[] = {"steps", "pause", "analysis"};
-static const char *const analysis_keys[] = {"command", "max", "min", "no_data"};
+static const char *const analysis_keys[] = {"command", "max", "min", "no_data", "max_pause"};
 static const char *const rolling_keys[] = {"batch", "max_unavailable"};
 static const char *const requires_keys[] = {"pipeline"};
 
@@ -342,6 +342,8 @@ static void parse_canary(struct cdx_cfg *c, const struct cdx_ynode *n, struct cd
 		if (i2 >= 0)
 			e->nodata = (enum cdx_nodata)i2;
 	}
+	if ((x = cdx_yaml_get(a, "max_pause")))
+		cdx_cfg_duration(c, x, "analysis max_pause", false, &e->max_pause_ms);
 	if (!e->analysis_cmd)
 		cdx_cfg_problem(c, a, "canary analysis needs a command");
 	else if (!e->has_max && !e->has_min)
@@ -373,6 +375,7 @@ static void env_inherit(const struct cdx_ynode *k, const struct app_defaults *d,
 	e->scale_down_delay_ms = 30000;
 	e->batch = 1;
 	e->nodata = CDX_NODATA_FAIL;
+	e->max_pause_ms = 15 * 60 * 1000;
 	for (h = 0; h < CDX_HOOK_COUNT; h++) {
 		e->hooks[h] = d->hooks[h];
 		e->hooks[h].cmd = d->hooks[h].cmd ? cdx_xstrdup(d->hooks[h].cmd) : NULL;
@@ -787,6 +790,7 @@ cJSON *cdx_env_config(const struct cdx_env *e)
 			if (e->has_min)
 				cJSON_AddNumberToObject(an, "min", e->analysis_min);
 			cJSON_AddStringToObject(an, "no_data", nd[e->nodata]);
+			cJSON_AddNumberToObject(an, "max_pause_ms", (double)e->max_pause_ms);
 		}
 	}
 	if (e->strategy == CDX_STRATEGY_ROLLING) {

@@ -97,6 +97,7 @@ struct cdx_env {
 	double analysis_max, analysis_min;
 	bool has_max, has_min;
 	enum cdx_nodata nodata;
+	int64_t max_pause_ms; /* no_data: pause ends as failed after this (default 15 min) */
 	/* rolling */
 	int batch;           /* instances per batch (default 1) */
 	int max_unavailable; /* at most this many out at once (default batch) */

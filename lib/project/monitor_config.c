@@ -5,12 +5,14 @@
  *     min_runs: 1                 # fewer finished runs: unknown
  *     thresholds: {healthy: 0.9, failing: 0.5, consecutive_failures: 3, slowdown: 1.5}
  *     notify_timeout: 10s
+ *     retry_backoff: 1m           # undelivered: tried again after this, doubling
  *     alerts:
  *       - name: ci-red
  *         when: consecutive_failures >= 3   # or: success_rate < 0.8,
  *         pipeline: ci                      #  p95 > 2x baseline,
  *         window: 10                        #  deployment rolled_back,
  *         notify: ./page-oncall.sh          #  deployment frozen
+ *         webhook: https://hooks.example/T1 # JSON POST
  *
  * Like the rest of the project file, the section is read with the
  * config-tree toolkit (yaml/cfg.h): every problem at its FILE:LINE:COL,
@@ -22,15 +24,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/duration.h"
 #include "project/monitor_config.h"
 
 #define ALERTS_MAX 100
 
-static const char *const monitoring_keys[] = {"window", "min_runs", "thresholds", "notify_timeout", "alerts"};
+static const char *const monitoring_keys[] = {"window", "min_runs", "thresholds", "notify_timeout", "retry_backoff",
+					       "alerts"};
 static const char *const threshold_keys[] = {"healthy", "failing", "consecutive_failures", "slowdown"};
-static const char *const alert_keys[] = {"name", "when", "pipeline", "window", "notify"};
+static const char *const alert_keys[] = {"name", "when", "pipeline", "window", "notify", "webhook"};
 
 struct cdx_monitor_config *cdx_monitor_config_new(const char *dir)
 {
@@ -42,6 +46,7 @@ struct cdx_monitor_config *cdx_monitor_config_new(const char *dir)
 	c->consecutive_failures = 3;
 	c->slowdown = 1.5;
 	c->notify_timeout_ms = 10000;
+	c->retry_backoff_ms = 60000;
 	c->dir = cdx_xstrdup(dir ? dir : ".");
 	return c;
 }
@@ -56,6 +61,7 @@ void cdx_monitor_config_free(struct cdx_monitor_config *c)
 		free(c->alerts[i].when);
 		free(c->alerts[i].pipeline);
 		free(c->alerts[i].notify);
+		free(c->alerts[i].webhook);
 	}
 	free(c->alerts);
 	free(c->dir);
@@ -103,6 +109,29 @@ static const struct cdx_ynode *text(struct cdx_cfg *c, const struct cdx_ynode *v
 		return NULL;
 	}
 	return v;
+}
+
+/* a webhook URL: http:// or https://, a host, no space or control
+ * character */
+static bool webhook_url(struct cdx_cfg *c, const struct cdx_ynode *v)
+{
+	const char *s = v->str, *p;
+	size_t n = strncasecmp(s, "http://", 7) == 0 ? 7 : strncasecmp(s, "https://", 8) == 0 ? 8 : 0;
+	if (!n) {
+		cdx_cfg_problem(c, v, "webhook '%s' must be an http:// or https:// URL", s);
+		return false;
+	}
+	for (p = s; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			cdx_cfg_problem(c, v, "webhook URL must not hold spaces or control characters");
+			return false;
+		}
+	}
+	if (!s[n] || s[n] == '/') {
+		cdx_cfg_problem(c, v, "webhook '%s' names no host", s);
+		return false;
+	}
+	return true;
 }
 
 /* parse_when: the condition S into R; false when it is not one */
@@ -222,6 +251,9 @@ static void parse_alert(struct cdx_cfg *c, const struct cdx_ynode *a, struct cdx
 	v = text(c, cdx_yaml_get(a, "notify"), "notify");
 	if (v)
 		r.notify = cdx_xstrdup(v->str);
+	v = text(c, cdx_yaml_get(a, "webhook"), "webhook");
+	if (v && webhook_url(c, v))
+		r.webhook = cdx_xstrdup(v->str);
 	if (!r.name)
 		r.name = alert_name(&r, when->str);
 	for (i = 0; i < mc->n_alerts; i++) {
@@ -236,6 +268,7 @@ static void parse_alert(struct cdx_cfg *c, const struct cdx_ynode *a, struct cdx
 		free(r.when);
 		free(r.pipeline);
 		free(r.notify);
+		free(r.webhook);
 		return;
 	}
 	CDX_PUSH(mc->alerts, mc->n_alerts, mc->cap_alerts, r);
@@ -284,6 +317,9 @@ static void parse_monitoring(struct cdx_cfg *c, const struct cdx_ynode *m, struc
 		else
 			mc->notify_timeout_ms = ms;
 	}
+	v = cdx_yaml_get(m, "retry_backoff");
+	if (v)
+		cdx_cfg_duration(c, v, "retry_backoff", false, &mc->retry_backoff_ms);
 	v = cdx_yaml_get(m, "thresholds");
 	if (v && !cdx_yaml_is_null(v) && cdx_cfg_want(c, v, CDX_Y_MAP, "thresholds"))
 		parse_thresholds(c, v, mc);

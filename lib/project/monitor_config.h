@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/diag.h"
 #include "yaml/cfg.h"
@@ -30,6 +31,7 @@ struct cdx_alert_rule {
 	size_t window;            /* runs; 0 = the monitoring window */
 	char *pipeline;           /* only this pipeline, or NULL = every one */
 	char *notify;             /* sh -c command, the alert JSON on stdin; or NULL */
+	char *webhook;            /* http(s) URL the alert JSON is POSTed to; or NULL */
 	const char *file;         /* where it was defined (config-owned) */
 	int line, col;
 };
@@ -41,7 +43,8 @@ struct cdx_monitor_config {
 	double failing;                 /* success rate below (0..1) */
 	unsigned consecutive_failures;  /* this many failed runs in a row: failing */
 	double slowdown;                /* p95 over slowdown x baseline: degraded */
-	long long notify_timeout_ms;    /* a notify command is killed after this */
+	long long notify_timeout_ms;    /* a notify command is killed (a webhook given up) after this */
+	int64_t retry_backoff_ms;       /* undelivered: the first later try after this, then doubling */
 	char *dir;                      /* directory notify commands run in */
 	char *file;                     /* the project file, for positions */
 	struct cdx_alert_rule *alerts;

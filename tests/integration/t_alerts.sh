@@ -9,7 +9,12 @@
 # rollbacks and freezes alert and resolve from deployment/transition/event
 # records, and a real `cdx deploy` that rolls back alerts at once and
 # resolves with the next good deployment; a make-driven run evaluates
-# alerts when its watcher ends it.
+# alerts when its watcher ends it.  Delivery: a notify command that fails
+# and a webhook (a real HTTP listener on loopback) that answers 500 are
+# tried three times, recorded undelivered, listed by cdx health, tried
+# again by later evaluations after retry_backoff (doubling) until they are
+# delivered, once (also by cdx monitor --follow with nothing else
+# happening); the webhook gets the alert JSON with a Slack `text`.
 . "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "python3 not installed" >&2; exit 77; }
@@ -183,4 +188,147 @@ expect_status 2 run_make mk
 i=0
 while [ "$(count mkred firing)" = 0 ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 expect_counts mkred 1 0
+# ---- delivery: retried, undelivered, delivered later; a webhook ---------------
+mkdir "$T/wh"
+cd "$T/wh"
+cat >hookd.py <<'EOF'
+# a webhook receiver: answers 500 while the number in FAIL is above 0
+# (taking one off), else 200; logs "TIME STATUS BODY" per POST to LOG
+import http.server, os, sys, time
+FAIL, LOG, PORT = sys.argv[1], sys.argv[2], sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        n = int(open(FAIL).read().strip() or 0)
+        code = 500 if n > 0 else 200
+        if n > 0:
+            open(FAIL, "w").write("%d\n" % (n - 1))
+        if self.headers.get("Content-Type") != "application/json":
+            code = 415
+        with open(LOG, "a") as f:
+            f.write("%.3f\t%d\t%s\n" % (time.time(), code, body))
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(PORT + ".tmp", "w").write("%d\n" % s.server_address[1])
+os.rename(PORT + ".tmp", PORT)
+s.serve_forever()
+EOF
+echo 4 >hook.fail
+python3 hookd.py hook.fail hook.log port &
+HOOKD=$!
+trap 'kill "$HOOKD" 2>/dev/null || true; cleanup' EXIT
+i=0
+while [ ! -s port ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -s port ] || fail "the webhook receiver did not start"
+PORT=$(cat port)
+cat >fails.sh <<'EOF'
+#!/bin/sh
+# fails while cmd.fail holds a number above 0 (taking one off)
+n=$(cat cmd.fail)
+if [ "$n" -gt 0 ]; then echo $((n - 1)) >cmd.fail; exit 1; fi
+cat >>cmd.log
+echo >>cmd.log
+EOF
+chmod +x fails.sh
+echo 4 >cmd.fail
+cat >wh.yml <<'EOF'
+name: wh
+stages:
+  - name: test
+    jobs:
+      - {name: unit, script: 'test -f "$FLAG"'}
+EOF
+cat >cdx.yml <<EOF
+state: file:.cdx
+pipelines: {wh: wh.yml}
+monitoring:
+  notify_timeout: 5s
+  retry_backoff: 1s
+  alerts:
+    - {name: hook, pipeline: wh, when: consecutive_failures >= 1, webhook: 'http://user:secret@127.0.0.1:$PORT/hook/T0K3N'}
+    - {name: cmd, pipeline: wh, when: consecutive_failures >= 1, notify: ./fails.sh}
+EOF
+expect_status 0 "$CDX" validate cdx.yml
+rm -f "$FLAG"
+expect_status 1 "$CDX" run wh
+expect_contains "exited with status 1 (try 3)"
+expect_contains "HTTP 500 (try 3)"
+[ "$(wc -l <hook.log)" = 3 ] || fail "webhook: 3 tries expected: $(cat hook.log)"
+[ "$(cat cmd.fail)" = 1 ] || fail "notify: 3 tries expected, $(cat cmd.fail) failures left"
+J=.cdx/journal.jsonl
+jq -e -s '[.[].rec | select(.t == "event" and .kind == "alert")] | length == 2 and
+	all(.delivery == "undelivered" and .attempts == 3) and
+	(map(select(.alert == "hook"))[0] | .undelivered == ["webhook"] and .webhook == "http://127.0.0.1:'"$PORT"'"
+		and .webhook_status == 500 and (.error | test("HTTP 500")))' "$J" >/dev/null ||
+	fail "undelivered alerts as recorded: $(jq -c 'select(.rec.t == "event") | .rec' "$J")"
+! grep -q T0K3N "$J" || fail "the webhook's path (its token) is recorded"
+! grep -q secret "$J" || fail "the webhook's password is recorded"
+expect_status 0 "$CDX" health wh --no-alerts
+expect_contains "undelivered alert: hook firing (pipeline:wh), 3 tries"
+expect_contains "undelivered alert: cmd firing (pipeline:wh), 3 tries"
+expect_status 0 "$CDX" health wh --json --no-alerts
+printf '%s' "$OUT" | jq -e '.alerts_undelivered | length == 2 and (map(.alert) | sort) == ["cmd", "hook"]' >/dev/null ||
+	fail "health --json: $OUT"
+# later evaluations try again, once each, after 1 s, then 2 s..., until delivered
+i=0
+until grep -q "	200	" hook.log && [ -s cmd.log ]; do
+	i=$((i + 1)); [ "$i" -lt 60 ] || fail "never delivered: $(cat hook.log)"
+	"$CDX" health wh >/dev/null 2>&1 || true
+	sleep 0.5
+done
+for k in 1 2 3; do "$CDX" health wh >/dev/null 2>&1; done
+[ "$(cut -f2 hook.log | tr '\n' ' ')" = "500 500 500 500 200 " ] || fail "webhook tries: $(cut -f1,2 hook.log)"
+[ "$(cat cmd.fail)" = 0 ] && [ "$(grep -c . cmd.log)" = 1 ] || fail "notify delivered $(grep -c . cmd.log) times"
+# the waits before the later tries: at least retry_backoff, then double
+awk -F '\t' '{ t[NR] = $1 } END { if (t[4] - t[3] < 1 || t[5] - t[4] < 2) exit 1 }' hook.log ||
+	fail "the later tries came too soon: $(cut -f1,2 hook.log)"
+# every try carried the same alert, with a Slack text
+cut -f3 hook.log | jq -s -e 'length == 5 and (map(del(.text)) | unique | length) == 1 and
+	all(.alert == "hook" and .state == "firing" and .subject == "pipeline:wh" and
+	    (.text | test("^cdx: alert hook firing \\(pipeline:wh\\): 1 consecutive failed run")) and
+	    has("delivery") == false and has("t") == false)' >/dev/null || fail "webhook bodies: $(cut -f3 hook.log)"
+jq -e '.kind == "alert" and .state == "firing" and .alert == "cmd"' cmd.log >/dev/null || fail "notify got: $(cat cmd.log)"
+jq -e -s '[.[].rec | select(.kind == "alert_delivery")] | length == 4 and (map(select(.delivery == "delivered")) | length) == 2' "$J" >/dev/null ||
+	fail "delivery events: $(jq -c 'select(.rec.kind == "alert_delivery") | .rec' "$J")"
+expect_status 0 "$CDX" health wh --json
+printf '%s' "$OUT" | jq -e '.alerts_undelivered == []' >/dev/null || fail "still undelivered: $OUT"
+expect_status 0 "$CDX" health wh
+expect_not_contains "undelivered"
+# resolved: delivered at the first try
+touch "$FLAG"
+expect_status 0 "$CDX" run wh
+[ "$(grep -c "	200	" hook.log)" = 2 ] || fail "resolved: $(cut -f1,2 hook.log)"
+tail -n 1 hook.log | cut -f3 | jq -e '.state == "resolved"' >/dev/null || fail "resolved: $(tail -n 1 hook.log)"
+# an undelivered notification is given up when a newer one supersedes it
+echo 1000 >hook.fail
+rm -f "$FLAG"
+expect_status 1 "$CDX" run wh
+touch "$FLAG"
+expect_status 0 "$CDX" run wh
+expect_status 0 "$CDX" health wh --json --no-alerts
+printf '%s' "$OUT" | jq -e '.alerts_undelivered | length == 1 and .[0].state == "resolved"' >/dev/null ||
+	fail "superseded: $OUT"
+# cdx monitor --follow tries it again while nothing else happens
+echo 0 >hook.fail
+n=$(grep -c "	200	" hook.log)
+"$CDX" monitor wh --follow >follow.out 2>&1 &
+MON=$!
+i=0
+while [ "$(grep -c "	200	" hook.log)" = "$n" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT "$MON"
+wait "$MON" || true
+[ "$(grep -c "	200	" hook.log)" = $((n + 1)) ] || fail "monitor --follow did not deliver: $(cut -f1,2 hook.log); $(cat follow.out)"
+tail -n 1 hook.log | cut -f3 | jq -e '.state == "resolved"' >/dev/null || fail "follow delivered: $(tail -n 1 hook.log)"
+# a webhook must be http(s)
+mkdir bad
+sed 's|webhook: .http://[^}]*|webhook: ftp://127.0.0.1/x|' cdx.yml >bad/cdx.yml
+expect_status 2 "$CDX" validate bad/cdx.yml
+expect_contains "webhook 'ftp://127.0.0.1/x' must be an http:// or https:// URL"
+kill "$HOOKD"
+wait "$HOOKD" 2>/dev/null || true
+cd "$T"
 echo "t_alerts: ok"

@@ -7,7 +7,8 @@
 # newest first, the others untouched).  on_failure: manual leaves the
 # failed state.  An irreversible hook followed by a failure freezes the
 # deployment: nothing rolled back, an event recorded, `cdx rollback`
-# refuses without --force and works with it.  scale_down_delay stops the
+# refuses without --force and works with it.  A canary whose analysis never has data (no_data: pause)
+# fails after max_pause, with the pause recorded once.  scale_down_delay stops the
 # old slot after the delay (at once for 0s), after which going back
 # reinstalls it.
 . "$(dirname "$0")/lib.sh"
@@ -27,6 +28,13 @@
 	echo "        canary:"
 	echo "          steps: [25, 50]"
 	echo "          analysis: {command: 'case \$CDX_VERSION in noisy*) echo 0.5;; *) echo 0.001;; esac', max: 0.01}"
+	echo "      nodata:"
+	echo "        strategy: canary"
+	echo "        slots: {n1: {}, n2: {}}"
+	echo "        $SLOW_SCALE_DOWN"
+	echo "        canary:"
+	echo "          steps: [20]"
+	echo "          analysis: {command: 'case \$CDX_VERSION in quiet*) ;; *) echo 0.001;; esac', max: 0.01, no_data: pause, max_pause: 3s}"
 	echo "      slow:"
 	echo "        strategy: canary"
 	echo "        slots: {s1: {}, s2: {}}"
@@ -96,6 +104,21 @@ expect_contains "now serving 1.0"
 [ ! -f state/c2 ] || fail "canary: the canary slot was not stopped"
 expect_status 0 "$CDX" deploy web canary 1.1
 [ "$(live_version)" = 1.1 ] || fail "canary 1.1 does not serve"
+
+# ---- canary whose analysis never has data (no_data: pause): max_pause ends it
+# as failed, rolled back; the paused analysis is recorded once, not every second
+"$CDX" deploy web nodata 1.1 >/dev/null 2>&1 || fail "nodata 1.1"
+t0=$(date +%s)
+expect_status 1 "$CDX" deploy web nodata quiet1
+expect_contains "no data at 20% for 3000 ms (max_pause)"
+expect_contains "rolled back"
+[ $(( $(date +%s) - t0 )) -lt 60 ] || fail "max_pause 3s: the deployment took $(( $(date +%s) - t0 )) s"
+[ "$(live_version)" = 1.1 ] || fail "after max_pause: $(live_version)"
+id=$("$CDX" deployments web nodata --json | jq -r '.[-1].id')
+n=$(jcount "select(.t == \"check\" and .deployment == \"$id\" and .kind == \"analysis\")")
+[ "$n" = 1 ] || fail "max_pause: $n analysis records while paused, expected 1"
+n=$(jcount "select(.t == \"transition\" and .deployment == \"$id\" and ((.msg // \"\") | test(\"no data\")))")
+[ "$n" = 1 ] || fail "max_pause: $n pause transitions, expected 1"
 
 # ---- canary paused for 30 s: promote, abort, SIGINT ------------------------------------------
 "$CDX" deploy web slow 1.0 >/dev/null 2>&1 || fail "slow 1.0"

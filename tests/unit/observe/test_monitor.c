@@ -14,6 +14,7 @@
 #include "base/diag.h"
 #include "exec/hook.h"
 #include "observe/monitor.h"
+#include "observe/monitor_int.h"
 #include "state/runs.h"
 #include "state/store.h"
 
@@ -315,7 +316,8 @@ static void test_alert_notify_stdin(void **state)
 	assert_null(cJSON_GetObjectItem(o, "t"));
 	cJSON_Delete(o);
 	free(out);
-	/* a notify command that hangs is killed at notify_timeout */
+	/* a notify command that hangs is killed at notify_timeout (at each of
+	 * its three tries, 1 s and 2 s apart) */
 	cdx_monitor_config_free(c);
 	c = one_alert(CDX_ALERT_CONSECUTIVE_FAILURES, 1, "sleep 30");
 	free(c->alerts[0].name);
@@ -324,7 +326,7 @@ static void test_alert_notify_stdin(void **state)
 	{
 		int64_t t0 = cdx_now_ns();
 		assert_int_equal(evaluate(f, c, "alert"), 1);
-		assert_true(cdx_now_ns() - t0 < 5000000000LL);
+		assert_true(cdx_now_ns() - t0 < 10000000000LL);
 	}
 	cdx_monitor_config_free(c);
 }
@@ -598,8 +600,10 @@ static void test_config(void **state)
 			   "  min_runs: 2\n"
 			   "  notify_timeout: 3s\n"
 			   "  thresholds: {healthy: 0.95, failing: 0.6, consecutive_failures: 4, slowdown: 2}\n"
+			   "  retry_backoff: 30s\n"
 			   "  alerts:\n"
-			   "    - {name: red, when: consecutive_failures >= 3, pipeline: ci, notify: ./n.sh}\n"
+			   "    - {name: red, when: consecutive_failures >= 3, pipeline: ci, notify: ./n.sh,\n"
+			   "       webhook: 'https://hooks.example/T1?x=1'}\n"
 			   "    - {when: 'success_rate < 80%', window: 10}\n"
 			   "    - {when: p95 > 1.5 x baseline}\n"
 			   "    - {when: deployment rolled_back}\n"
@@ -615,6 +619,9 @@ static void test_config(void **state)
 	assert_int_equal(c->n_alerts, 5);
 	assert_string_equal(c->alerts[0].name, "red");
 	assert_string_equal(c->alerts[0].pipeline, "ci");
+	assert_string_equal(c->alerts[0].webhook, "https://hooks.example/T1?x=1");
+	assert_null(c->alerts[1].webhook);
+	assert_int_equal(c->retry_backoff_ms, 30000);
 	assert_int_equal(c->alerts[0].kind, CDX_ALERT_CONSECUTIVE_FAILURES);
 	assert_true(c->alerts[1].threshold == 0.8);
 	assert_int_equal(c->alerts[1].window, 10);
@@ -624,7 +631,7 @@ static void test_config(void **state)
 	assert_int_equal(c->alerts[3].kind, CDX_ALERT_ROLLED_BACK);
 	assert_int_equal(c->alerts[4].kind, CDX_ALERT_FROZEN);
 	assert_string_equal(c->alerts[0].file, p);
-	assert_int_equal(c->alerts[0].line, 7);
+	assert_int_equal(c->alerts[0].line, 8);
 	cdx_project_free(pr);
 	free(p);
 	/* without monitoring: the defaults */
@@ -681,6 +688,34 @@ static void test_config_errors(void **state)
 		       "cdx.yml:3:14: alert name 'a b' is invalid");
 	expect_problem(f->dir, "monitoring:\n  alerts:\n    - {when: frozen, notify: ''}\n",
 		       "cdx.yml:3:30: notify must not be empty");
+	expect_problem(f->dir, "monitoring:\n  alerts:\n    - {when: frozen, webhook: 'ftp://h/x'}\n",
+		       "cdx.yml:3:31: webhook 'ftp://h/x' must be an http:// or https:// URL");
+	expect_problem(f->dir, "monitoring:\n  alerts:\n    - {when: frozen, webhook: 'https:///x'}\n",
+		       "cdx.yml:3:31: webhook 'https:///x' names no host");
+	expect_problem(f->dir, "monitoring:\n  alerts:\n    - {when: frozen, webhook: 'http://h/a b'}\n",
+		       "cdx.yml:3:31: webhook URL must not hold spaces");
+	expect_problem(f->dir, "monitoring:\n  retry_backoff: 0s\n", "cdx.yml:2:18: ");
+}
+
+/* an undelivered notification is tried again retry_backoff after the
+ * last try, then after twice that, and so on, at most an hour apart */
+static void test_alert_retry_due(void **state)
+{
+	(void)state;
+	assert_false(cdx_alert_retry_due(1000, 0, 60000, 1000));
+	assert_false(cdx_alert_retry_due(1000, 0, 60000, 60999));
+	assert_true(cdx_alert_retry_due(1000, 0, 60000, 61000));
+	assert_false(cdx_alert_retry_due(1000, 1, 60000, 61000));
+	assert_true(cdx_alert_retry_due(1000, 1, 60000, 121000));
+	assert_false(cdx_alert_retry_due(1000, 3, 60000, 480999));
+	assert_true(cdx_alert_retry_due(1000, 3, 60000, 481000));
+	/* the cap: an hour, however many tries */
+	assert_true(cdx_alert_retry_due(0, 40, 60000, 3600000));
+	assert_false(cdx_alert_retry_due(0, 40, 60000, 3599999));
+	/* a backoff longer than the cap is kept */
+	assert_true(cdx_alert_retry_due(0, 5, 7200000, 7200000));
+	/* a clock that went back: not yet */
+	assert_false(cdx_alert_retry_due(5000, 0, 1000, 4000));
 }
 
 int main(void)
@@ -694,6 +729,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alert_notify_stdin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_notify_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_deployments, setup, teardown),
+		cmocka_unit_test(test_alert_retry_due),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_runs, setup, teardown),

@@ -587,9 +587,10 @@ static void test_canary_nodata_pause(void **state)
 	struct world w;
 	static const char *const want[] = {
 	    "R deploying", "H deploy 1 v2 0", "H start 1 v2 0", "R verifying", "C 1 v2",
-	    /* 10%: no data twice, paused (at least 1 s) until it comes */
+	    /* 10%: no data twice, paused (at least 1 s) until it comes; the
+	     * pause recorded once */
 	    "R promoting", "H weight 1 v2 10", "R verifying", "A 1 v2 10", "R verifying", "P 1000", "A 1 v2 10",
-	    "R verifying", "P 1000", "A 1 v2 10", "R verifying", "C 1 v2",
+	    "P 1000", "A 1 v2 10", "R verifying", "C 1 v2",
 	    /* 50%: no data, paused, promoted */
 	    "R promoting", "H weight 1 v2 50", "R verifying", "A 1 v2 50", "R verifying", "P 1000", "R verifying",
 	    "C 1 v2", "R promoting", "H switch 1 v2 100", "R verifying", "C 1 v2", NULL};
@@ -617,6 +618,30 @@ static void test_canary_nodata_pause(void **state)
 	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
 	assert_string_equal(w.err.msg, "aborted at 10%");
 	check_canary_revert(&w);
+	world_free(&w);
+}
+
+/* no_data: pause ends as failed after max_pause, its last pause cut to
+ * what is left of it, and is recorded once */
+static void test_canary_nodata_max_pause(void **state)
+{
+	struct world w;
+	size_t i;
+	(void)state;
+	world_init(&w);
+	env_canary(&w.e, true, 0, CDX_NODATA_PAUSE);
+	w.e.max_pause_ms = 2500;
+	for (i = 0; i < 8; i++)
+		w.f.analysis[i] = CDX_ANALYSIS_NODATA;
+	w.f.n_analysis = 8;
+	sv_slots(&w.sv, "v1", NULL, 0);
+	assert_int_not_equal(deploy(&w, &cdx_strategy_canary, "v2"), 0);
+	assert_string_equal(w.err.msg, "analysis gave no data at 10% for 2500 ms (max_pause)");
+	assert_int_equal(count_prefix(&w.f, "P "), 3);
+	assert_string_equal(w.f.log[w.f.n - 2], "P 500");
+	assert_int_equal(count_prefix(&w.f, "A "), 4);
+	/* health, analysis at 10%, paused: one record each */
+	assert_int_equal(count_prefix(&w.f, "R verifying"), 3);
 	world_free(&w);
 }
 
@@ -1026,6 +1051,7 @@ int main(void)
 	    cmocka_unit_test(test_canary_nodata_fail),
 	    cmocka_unit_test(test_canary_nodata_pass),
 	    cmocka_unit_test(test_canary_nodata_pause),
+	    cmocka_unit_test(test_canary_nodata_max_pause),
 	    cmocka_unit_test(test_canary_promote_skips_nodata_pauses),
 	    cmocka_unit_test(test_rolling_batches),
 	    cmocka_unit_test(test_rolling_failure_restores_touched),
