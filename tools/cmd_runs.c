@@ -112,6 +112,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 						cdx_js(a, "status"), cdx_jn(a, "wall_ms") / 1000);
 				if (cJSON_GetObjectItem(a, "exit_code"))
 					cdx_text_printf(stdout, " exit %.0f", cdx_jn(a, "exit_code"));
+				if (cdx_jb(a, "log_truncated", false))
+					cdx_text_printf(stdout, " log truncated");
 				cdx_text_printf(stdout, "]");
 			}
 			cdx_text_printf(stdout, "\n");
