@@ -70,6 +70,16 @@ void cdx_text_escape(struct cdx_buf *b, const char *s)
 		cdx_buf_add(b, "", 0);
 }
 
+/* plain: S is printable ASCII through and through, shown as it is (the
+ * common case, without a copy) */
+static bool plain(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 enum len_mod { LM_NONE, LM_HH, LM_H, LM_L, LM_LL, LM_J, LM_Z, LM_T, LM_BIG_L };
 
 /* the formatted argument: SPEC with up to two "*" values in STAR */
@@ -139,8 +149,13 @@ void cdx_text_vprintf(struct cdx_buf *b, const char *fmt, va_list ap)
 			cdx_buf_addc(b, '%');
 			break;
 		case 's': {
+			const char *v = va_arg(aq, const char *);
 			struct cdx_buf e = {0};
-			cdx_text_escape(&e, va_arg(aq, const char *));
+			if (v && plain(v)) {
+				CDX_PUT(b, spec, nstar, star, v);
+				break;
+			}
+			cdx_text_escape(&e, v);
 			CDX_PUT(b, spec, nstar, star, e.data);
 			cdx_buf_free(&e);
 			break;
