@@ -18,11 +18,11 @@
 #     `make -j2 dag` with cdx.so.  A `cdx job` recipe is one more program
 #     started per job (cdx, which then starts the job), dynamically linked
 #     and reading its job spec and the store; the target is at most four
-#     extra process starts per job: (cdx.so − plain) / jobs, over
-#     the wall time of one process start measured in the same run —
-#     1000 starts of /bin/true from a sh loop, serially and as 2 loops of
-#     500 side by side (the concurrency of -j2, the unit of the target).
-#     On no-op jobs that is about 2x plain make.  The long runs go
+#     extra process starts of CPU per job: the CPU time of (cdx.so − plain)
+#     / jobs over the CPU time of one process start measured in the same
+#     run — 1000 starts of /bin/true from a sh loop (serially, and as 2
+#     loops of 500 side by side for the wall-time figure printed beside
+#     it, the concurrency of -j2).  The long runs go
 #     BENCH_REPEAT times (default 2 here, alternating, best of each: plain
 #     make's time alone varies by a third from run to run on a busy VM),
 #     the process starts BENCH_RUNS times.
@@ -160,7 +160,10 @@ mm_noop() {
 	extra=$(awk -v a="$t_so" -v b="$t_make" -v n="$noop_jobs" 'BEGIN { printf "%.6f", (a - b) / n }')
 	starts2=$(bench_ratio3 "$extra" "$t2")
 	starts1=$(bench_ratio3 "$extra" "$t1")
-	bench_target make_module-noop "$starts2" 4.00 "(make -j2 with cdx.so - plain make -j2) / jobs, in process starts at 2 side by side"
+	# the target counts CPU (the layers issue: at most 4 process starts of
+	# CPU a job), which a busy machine moves less than wall time
+	startsc=$(awk -v cs="$c_so" -v cm="$c_make" -v c1="$c1" -v n="$noop_jobs" 'BEGIN { printf "%.3f", c1 > 0 ? (cs - cm) / n / c1 : 0 }')
+	bench_target make_module-noop "$startsc" 4.00 "(CPU of make -j2 with cdx.so - plain make -j2) / jobs, in CPU of a process start"
 	met_b=$met
 
 	# shellcheck disable=SC2046 # three words each
@@ -180,7 +183,7 @@ mm_noop() {
 	awk -v cs="$c_so" -v cm="$c_make" -v c1="$c1" -v n="$noop_jobs" 'BEGIN {
 		printf "CPU time (less sensitive to a busy machine): %.3f ms a job plain, %.3f ms with cdx.so; extra %.3f ms = %.2f process starts (%.3f ms of CPU each)\n",
 		       cm * 1000 / n, cs * 1000 / n, (cs - cm) * 1000 / n, (c1 > 0 ? (cs - cm) / n / c1 : 0), c1 * 1000 }'
-	echo "cdx.so/plain: wall ${ratio}x (about 2x expected); extra starts per job ${starts2} (target <= 4.00: $met_b)"
+	echo "cdx.so/plain: wall ${ratio}x; extra CPU per job ${startsc} process starts (target <= 4.00: $met_b), wall ${starts2}"
 	echo
 	echo "make_module (c): make reading the $noop_jobs-job graph, then making a target that does nothing; best of $runs runs"
 	bench_header2 "x plain"
