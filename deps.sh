@@ -13,8 +13,13 @@ elif [ -n "${1:-}" ]; then
 	exit 2
 fi
 missing=
+# installed: dpkg's status says so ("dpkg -s" also succeeds for a package
+# removed with its configuration files left behind)
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
 for p in $pkgs; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+	installed "$p" || missing="$missing $p"
 done
 if [ -z "$missing" ]; then
 	echo "deps.sh: all dependencies are installed"
