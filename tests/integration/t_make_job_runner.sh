@@ -42,7 +42,8 @@ PKG_CONFIG_PATH=${pc%/*} pkg-config --cflags --libs cdx >pc.out 2>&1 || fail "pk
 printf '#include <cdx.h>\nint main(void) { return cdx_strstatus(0)[0] ? 0 : 1; }\n' >v.c
 # shellcheck disable=SC2046 # pkg-config's words
 cc -o v v.c $(cat pc.out) -Wl,-rpath,"${pc%/pkgconfig/*}" >cc.out 2>&1 || fail "cannot link with cdx.pc: $(cat cc.out)"
-./v || fail "a program linked with cdx.pc does not run"
+# shellcheck disable=SC2086 # MAKE_ENV: the ASan runtime an ASan-built libcdx needs loaded first
+env $MAKE_ENV ./v || fail "a program linked with cdx.pc does not run"
 # a static link needs libcdx's own libraries: --static names them
 PKG_CONFIG_PATH=${pc%/*} pkg-config --libs --static cdx >pcs.out 2>&1 || fail "pkg-config --static cdx: $(cat pcs.out)"
 for l in -lcdx -lyaml -lcjson; do
