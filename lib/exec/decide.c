@@ -10,6 +10,7 @@
 #include "exec/gitinfo.h"
 #include "pipeline/expr.h"
 #include "pipeline/rules.h"
+#include "state/store.h"
 
 static void put(struct cdx_vars *vs, const char *name, const char *value)
 {
@@ -89,6 +90,7 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 			const struct cdx_decide_ctx *ctx, const cJSON *last, struct cdx_error *err)
 {
 	const struct cdx_rules *rs = job->rules;
+	const char *unchanged = NULL;
 	size_t k;
 	for (k = 0; k < rs->n; k++) {
 		const struct cdx_rule *r = &rs->r[k];
@@ -116,8 +118,11 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 			if (!cJSON_GetObjectItemCaseSensitive(d->changes, key))
 				cJSON_AddStringToObject(d->changes, key, digest);
 			was = last ? cdx_jsn(last, key) : NULL;
-			if (was && strcmp(was, digest) == 0)
+			if (was && strcmp(was, digest) == 0) {
+				if (!unchanged)
+					unchanged = r->changes[0];
 				continue; /* unchanged since its last success */
+			}
 			extra = was ? ", files changed" : ", no earlier success";
 		}
 		d->when = r->has_when ? r->when : job->when;
@@ -131,7 +136,11 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 		return 0;
 	}
 	d->when = CDX_WHEN_NEVER;
-	snprintf(d->why, sizeof(d->why), "rules: no rule matched");
+	if (unchanged)
+		snprintf(d->why, sizeof(d->why), "rules: no rule matched (%.80s%s unchanged since its last success)",
+			 unchanged, strlen(unchanged) > 80 ? "..." : "");
+	else
+		snprintf(d->why, sizeof(d->why), "rules: no rule matched");
 	/* a job skipped as unchanged keeps nothing new to record */
 	return 0;
 }
@@ -164,7 +173,13 @@ struct cdx_job_decision *cdx_decide_jobs(const struct cdx_pipeline *p, const str
 		last = cdx_xcalloc(p->n_jobs + 1, sizeof(*last));
 		for (i = 0; i < p->n_jobs; i++)
 			ids[i] = p->jobs[i].id;
-		cdx_changes_last(ctx->store, p->name, ids, p->n_jobs, last);
+		struct cdx_store *s = ctx->store;
+		struct cdx_error e = {0};
+		if (!s && ctx->state && cdx_store_open_read(ctx->state, &s, &e) != CDX_OPEN_OK)
+			s = NULL;
+		cdx_changes_last(s, p->name, ids, p->n_jobs, last);
+		if (s && s != ctx->store)
+			cdx_store_close(s);
 		free(ids);
 	}
 	sc.run = ctx->run_vars;

@@ -45,6 +45,8 @@ struct cdx_decide_ctx {
 	const char *run_id;             /* CDX_RUN_ID, may be NULL */
 	const bool *wanted;             /* decide only these jobs (NULL: all); the
 					   others get when: never, "not selected" */
+	const char *state;              /* with STORE NULL: the store to read for
+					   changes: (opened only if it exists) */
 };
 
 /* cdx_decide_jobs: one decision per job of P; NULL + ERR on failure (a rule
