@@ -264,16 +264,32 @@ static void lex(struct parser *ps, bool regex_ok)
 	ps->t = T_END;
 }
 
-/* the weight of regex RE once its repetitions are expanded, or -1 (with
- * *BAD pointing at the offending spot and *WHY set) for a back-reference,
- * an unclosed bracket or a repetition count over 255 */
+/* the weight of regex RE once its repetitions are expanded (glibc
+ * compiles a+ as aa* and a{2,3} as aaa?: a repetition copies what it
+ * repeats), or -1 (with *BAD pointing at the offending spot and *WHY set)
+ * for a back-reference, an unclosed bracket, a repetition count over 255,
+ * a repetition of a repetition (a**, a+{2}: their closures grow
+ * exponentially) or groups nested deeper than 32 */
 static long re_weight(const char *re, const char **bad, const char **why)
 {
 	long stack[CDX_EXPR_RE_MAX + 1];
 	size_t sp = 0;
 	long cur = 0, last = 0;
 	const char *q = re;
+	bool after_rep = false; /* the previous item was a repetition */
 	while (*q) {
+		bool rep = *q == '*' || *q == '+' || *q == '?' || *q == '{';
+		if (rep && after_rep) {
+			*bad = q;
+			*why = "a repetition of a repetition (like a** or a+{2}) is not supported";
+			return -1;
+		}
+		after_rep = rep;
+		if (*q == '(' && sp >= 32) {
+			*bad = q;
+			*why = "groups nest deeper than 32";
+			return -1;
+		}
 		if (*q == '\\') {
 			if (q[1] >= '1' && q[1] <= '9') {
 				*bad = q;
@@ -321,6 +337,7 @@ static long re_weight(const char *re, const char **bad, const char **why)
 			cur += 1;
 		} else if (*q == '+') {
 			cur += last + 1;
+			last *= 2;
 			q++;
 		} else if (*q == '{') {
 			const char *r = q + 1;

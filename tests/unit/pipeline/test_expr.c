@@ -204,6 +204,13 @@ static void hostile_regexes(void **state)
 	assert_string_equal(err_of("$A =~ /a{1000}/", 1, 1), "1:9: rules if: a repetition count is over 255");
 	assert_non_null(strstr(err_of("$A =~ /((a{1,255}){1,255}){1,255}/", 1, 1), "too complex"));
 	assert_non_null(strstr(err_of("$A =~ /(((((a{9}){9}){9}){9}){9})/", 1, 1), "too complex"));
+	/* found by fuzz_expr: stacked repetitions made glibc's regcomp run for
+	 * seconds (each + doubles what the closure covers) */
+	assert_string_equal(err_of("$A =~ /Q'^Z****!+++++#++++*+++/", 1, 1),
+			    "1:13: rules if: a repetition of a repetition (like a** or a+{2}) is not supported");
+	assert_non_null(strstr(err_of("$A =~ /((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)/", 1, 1), "too complex"));
+	assert_string_equal(err_of("$A =~ /(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))/", 1, 1),
+			    "1:40: rules if: groups nest deeper than 32");
 	memset(buf, 0, sizeof(buf));
 	strcpy(buf, "$A =~ /");
 	memset(buf + 7, 'a', CDX_EXPR_RE_MAX + 1);
