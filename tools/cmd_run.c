@@ -11,6 +11,7 @@
 #include "tools/cli.h"
 #include "base/duration.h"
 #include "base/util.h"
+#include "exec/decide.h"
 
 struct run_opts {
 	const char *target;
@@ -60,6 +61,62 @@ static void print_plan(const cJSON *plan)
 			cJSON_GetObjectItem(plan, "total_work_s")->valuedouble,
 			cJSON_GetObjectItem(plan, "lower_bound_s")->valuedouble,
 			cJSON_GetObjectItem(plan, "predicted_makespan_s")->valuedouble);
+}
+
+/* --dry-run: what `when:` and `rules:` decide for each job (decide.h),
+ * with the --vars, into PLAN as "decisions": [{job, when, why}] for the
+ * jobs with something to say; 0 or the exit status */
+static int plan_decisions(cJSON *plan, const struct cdx_pipeline *p, const char *const *vars, const char *state)
+{
+	struct cdx_vars rv = {0};
+	struct cdx_decide_ctx dc;
+	struct cdx_job_decision *d;
+	struct cdx_error err = {0};
+	cJSON *arr;
+	size_t i;
+	for (i = 0; vars && vars[i]; i++) {
+		const char *eq = strchr(vars[i], '=');
+		struct cdx_var v = {0};
+		if (!eq)
+			continue; /* the run refuses it; a plan does not need it */
+		v.name = cdx_xstrndup(vars[i], (size_t)(eq - vars[i]));
+		v.value = cdx_xstrdup(eq + 1);
+		CDX_PUSH(rv.v, rv.n, rv.cap, v);
+	}
+	memset(&dc, 0, sizeof(dc));
+	dc.run_vars = &rv;
+	dc.state = state;
+	d = cdx_decide_jobs(p, &dc, &err);
+	cdx_vars_free(&rv);
+	if (!d) {
+		cli_error("run: %s", err.msg);
+		return err.code;
+	}
+	arr = cJSON_AddArrayToObject(plan, "decisions");
+	for (i = 0; i < p->n_jobs; i++) {
+		cJSON *o;
+		if (!d[i].why[0])
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "job", p->jobs[i].id);
+		cJSON_AddStringToObject(o, "when", cdx_when_name(d[i].when));
+		cJSON_AddStringToObject(o, "why", d[i].why);
+		cJSON_AddItemToArray(arr, o);
+	}
+	cdx_decisions_free(d, p->n_jobs);
+	return 0;
+}
+
+static void print_decisions(const cJSON *plan)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(plan, "decisions"))
+	{
+		const char *when = cJSON_GetObjectItem(it, "when")->valuestring;
+		cdx_text_printf(stdout, "%-10s %s (%s)\n",
+				!strcmp(when, "never") ? "skipped" : !strcmp(when, "on_success") ? "runs" : when,
+				cJSON_GetObjectItem(it, "job")->valuestring, cJSON_GetObjectItem(it, "why")->valuestring);
+	}
 }
 
 enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT };
@@ -281,12 +338,16 @@ int cmd_run(struct cli *g, int argc, char **argv)
 			goto out;
 		}
 		plan = cdx_pipeline_plan_history(p, o.jobs, state);
-		if (o.json)
+		rc = plan_decisions(plan, p, o.vars, state);
+		if (rc)
+			;
+		else if (o.json)
 			cli_print_json(plan);
-		else
+		else {
 			print_plan(plan);
+			print_decisions(plan);
+		}
 		cJSON_Delete(plan);
-		rc = 0;
 	} else {
 		fflush(stdout);
 		rc = execute(g, p, &o);

@@ -78,6 +78,16 @@ expect_not_contains "never-runs"
 run1=$("$CDX" runs rp -n 1 --json | jq -r '.[0].id')
 [ "$(job_field "$run1" build/offmain .status)" = skipped ] || fail "offmain not recorded skipped"
 
+# --dry-run says what rules decide, and runs nothing
+expect_status 0 "$CDX" run --dry-run p.yml
+expect_contains "skipped    build/offmain (rules: no rule matched)"
+expect_contains "runs       build/onmain (rules: rule 1 matched (\$CDX_BRANCH == \"main\"))"
+expect_contains "skipped    build/src (rules: no rule matched (src/**/*.c unchanged since its last success))"
+expect_not_contains "src-built"
+expect_status 0 "$CDX" run --dry-run --json p.yml --var DEPLOY=yes
+printf '%s\n' "$OUT" | jq -e '.decisions | map(select(.job == "build/deploy"))[0].when == "on_success"' >/dev/null ||
+	fail "dry-run --json: deploy not decided to run with --var DEPLOY=yes: $OUT"
+
 # a --var counts for rules
 expect_status 0 "$CDX" run p.yml --var DEPLOY=yes
 expect_contains "deployed"
