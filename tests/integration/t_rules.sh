@@ -152,4 +152,20 @@ git checkout -q dev
 expect_status 0 run_make -s rp
 expect_contains "off-main"
 expect_not_contains "on-main"
+
+# ---- changes: with the Redis store -------------------------------------------
+if have_redis; then
+	start_redis
+	git checkout -q main
+	expect_status 0 "$CDX" --state "$REDIS_URL" run p.yml
+	expect_contains "src-built"
+	expect_status 0 "$CDX" --state "$REDIS_URL" run p.yml
+	expect_contains "skipped build/src (rules: no rule matched (src/**/*.c unchanged since its last success))"
+	echo '/* redis */' >>src/a.c
+	expect_status 0 "$CDX" --state "$REDIS_URL" run p.yml
+	expect_contains "src-built"
+	expect_contains "skipped build/docs"
+else
+	echo "t_rules: redis-server not installed: the Redis store part is skipped" >&2
+fi
 echo "t_rules: ok"
