@@ -126,6 +126,23 @@ expect_contains "skipped build/onmain (rules: no rule matched)"
 expect_contains "skipped build/deploy"
 expect_not_contains "on-main"
 
+# ---- CDX_BRANCH/CDX_COMMIT from packed refs, a worktree, a detached HEAD ------
+git checkout -q main
+git pack-refs --all
+[ ! -f .git/refs/heads/main ] || fail "pack-refs left the loose ref"
+expect_status 0 "$CDX" run p.yml
+expect_contains "on-main branch=main commit=$commit rv=from-rule"
+git worktree add -q -b wt-branch "$T/wt" main
+cp p.yml "$T/wt/"
+(cd "$T/wt" && "$CDX" run p.yml) >"$T/wt.out" 2>&1 || fail "run in a worktree: $(cat "$T/wt.out")"
+grep -q "off-main" "$T/wt.out" || fail "worktree's branch not seen: $(cat "$T/wt.out")"
+git checkout -q --detach
+expect_status 0 "$CDX" run p.yml
+expect_contains "skipped build/onmain"
+expect_contains "off-main" # CDX_BRANCH is not set: null != "main"
+expect_contains "skipped build/flaky"
+git checkout -q main
+
 # ---- through make -------------------------------------------------------------
 git checkout -q main
 makefile Makefile "load $CDX_SO" '$(cdx-pipeline p.yml)'
