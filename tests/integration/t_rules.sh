@@ -118,6 +118,23 @@ expect_contains "src-built"
 expect_status 0 "$CDX" run p.yml
 expect_contains "src-built"
 
+# a store inside the workspace is no change of its own, nor are the logs
+cat >all.yml <<'YML'
+name: all
+stages:
+  - name: s
+    jobs:
+      - name: everything
+        script: echo everything-ran
+        rules:
+          - changes: ["**"]
+YML
+expect_status 0 "$CDX" --state "file:$T/repo/state" run all.yml
+expect_contains "everything-ran"
+expect_status 0 "$CDX" --state "file:$T/repo/state" run all.yml
+expect_not_contains "everything-ran"
+expect_contains "skipped s/everything"
+
 # ---- off main ---------------------------------------------------------------
 git checkout -q -b dev
 expect_status 0 "$CDX" run p.yml --var DEPLOY=yes
