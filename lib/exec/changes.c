@@ -33,7 +33,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 struct walk {
 	const struct cdx_rule *r;
 	const char *skip; /* a directory left out (relative), or NULL */
-	char **paths; /* matching files, relative */
+	char **paths;     /* matching files, relative */
 	size_t n, cap;
 	bool too_many;
 };
@@ -57,7 +57,7 @@ static void walk(struct walk *w, const char *dir, const char *rel, int depth)
 		free(path);
 		return;
 	}
-	while (!w->too_many && (e = readdir(d))) {
+	for (e = readdir(d); e && !w->too_many; e = readdir(d)) {
 		struct stat st;
 		char *sub, *full;
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".git"))
@@ -158,8 +158,8 @@ int cdx_changes_digest(const char *dir, const struct cdx_rule *r, const char *sk
 		for (i = 0; i < w.n; i++)
 			free(w.paths[i]);
 		free(w.paths);
-		return cdx_error_set(err, CDX_EUSAGE, "changes: more than %d files match %s", CDX_CHANGES_FILES,
-				     r->changes[0]);
+		return cdx_error_set(err, CDX_EUSAGE, "changes: more than %d files match %s",
+				     CDX_CHANGES_FILES, r->changes[0]);
 	}
 	qsort(w.paths, w.n, sizeof(char *), cmp_str);
 	for (i = n = 0; i < w.n; i++) {

@@ -102,7 +102,8 @@ static char *state_inside(const char *dir, const char *state)
 }
 
 static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, const struct scope *sc,
-			const struct cdx_decide_ctx *ctx, const char *skip, const cJSON *last, struct cdx_error *err)
+			const struct cdx_decide_ctx *ctx, const char *skip, const cJSON *last,
+			struct cdx_error *err)
 {
 	const struct cdx_rules *rs = job->rules;
 	const char *unchanged = NULL;
@@ -114,8 +115,8 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 			char why[160] = "";
 			int v = cdx_expr_eval(r->cond, lookup, (void *)sc, why, sizeof(why));
 			if (v < 0)
-				return cdx_error_set(err, CDX_EUSAGE, "%s:%d:%d: job %s: rule %zu: %s", r->file,
-						     r->line, r->col, job->id, k + 1, why);
+				return cdx_error_set(err, CDX_EUSAGE, "%s:%d:%d: job %s: rule %zu: %s",
+						     r->file, r->line, r->col, job->id, k + 1, why);
 			if (!v)
 				continue;
 		}
@@ -125,8 +126,8 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 			if (cdx_changes_digest(ctx->dir ? ctx->dir : ".", r, skip, key, digest, err) < 0) {
 				char msg[sizeof(err->msg)];
 				snprintf(msg, sizeof(msg), "%s", err->msg);
-				return cdx_error_set(err, err->code, "%s:%d:%d: job %s: rule %zu: %s", r->file,
-						     r->line, r->col, job->id, k + 1, msg);
+				return cdx_error_set(err, err->code, "%s:%d:%d: job %s: rule %zu: %s",
+						     r->file, r->line, r->col, job->id, k + 1, msg);
 			}
 			if (!d->changes)
 				d->changes = cJSON_CreateObject();
@@ -152,8 +153,9 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 	}
 	d->when = CDX_WHEN_NEVER;
 	if (unchanged)
-		snprintf(d->why, sizeof(d->why), "rules: no rule matched (%.80s%s unchanged since its last success)",
-			 unchanged, strlen(unchanged) > 80 ? "..." : "");
+		snprintf(d->why, sizeof(d->why),
+			 "rules: no rule matched (%.80s%s unchanged since its last success)", unchanged,
+			 strlen(unchanged) > 80 ? "..." : "");
 	else
 		snprintf(d->why, sizeof(d->why), "rules: no rule matched");
 	/* a job skipped as unchanged keeps nothing new to record */

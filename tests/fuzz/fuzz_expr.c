@@ -24,7 +24,8 @@ static const char *lookup(void *ctx, const char *name)
 	if (strcmp(name, "R") == 0)
 		return "/^m(a|b)*n$/i";
 	if (strcmp(name, "BIG") == 0)
-		return "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!";
+		return "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		       "aaaaaaa!";
 	return NULL;
 }
 

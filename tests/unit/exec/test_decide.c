@@ -15,37 +15,38 @@
 #include "pipeline/pipeline.h"
 #include "state/store.h"
 
-static const char pipeline[] = "name: dp\n"
-			       "variables: {LEVEL: pipe, ONLY_PIPE: p}\n"
-			       "stages:\n"
-			       "  - name: s\n"
-			       "    jobs:\n"
-			       "      - name: plain\n"
-			       "        script: 'true'\n"
-			       "      - name: manual\n"
-			       "        script: 'true'\n"
-			       "        when: manual\n"
-			       "      - name: first\n"
-			       "        script: 'true'\n"
-			       "        variables: {LEVEL: job}\n"
-			       "        allow_failure: true\n"
-			       "        rules:\n"
-			       "          - if: '$LEVEL == \"pipe\"'\n"
-			       "            when: always\n"
-			       "          - if: '$LEVEL == \"job\" && $ONLY_PIPE == \"p\" && $CDX_PIPELINE == \"dp\"'\n"
-			       "            variables: {FROM_RULE: two}\n"
-			       "            allow_failure: false\n"
-			       "          - when: manual\n"
-			       "      - name: none\n"
-			       "        script: 'true'\n"
-			       "        rules:\n"
-			       "          - if: $NOPE\n"
-			       "          - if: '$CDX_RUN_ID == \"r1\"'\n"
-			       "            when: never\n"
-			       "      - name: bad\n"
-			       "        script: 'true'\n"
-			       "        rules:\n"
-			       "          - if: '$RE_VAR && \"x\" =~ $RE_VAR'\n";
+static const char pipeline[] =
+    "name: dp\n"
+    "variables: {LEVEL: pipe, ONLY_PIPE: p}\n"
+    "stages:\n"
+    "  - name: s\n"
+    "    jobs:\n"
+    "      - name: plain\n"
+    "        script: 'true'\n"
+    "      - name: manual\n"
+    "        script: 'true'\n"
+    "        when: manual\n"
+    "      - name: first\n"
+    "        script: 'true'\n"
+    "        variables: {LEVEL: job}\n"
+    "        allow_failure: true\n"
+    "        rules:\n"
+    "          - if: '$LEVEL == \"pipe\"'\n"
+    "            when: always\n"
+    "          - if: '$LEVEL == \"job\" && $ONLY_PIPE == \"p\" && $CDX_PIPELINE == \"dp\"'\n"
+    "            variables: {FROM_RULE: two}\n"
+    "            allow_failure: false\n"
+    "          - when: manual\n"
+    "      - name: none\n"
+    "        script: 'true'\n"
+    "        rules:\n"
+    "          - if: $NOPE\n"
+    "          - if: '$CDX_RUN_ID == \"r1\"'\n"
+    "            when: never\n"
+    "      - name: bad\n"
+    "        script: 'true'\n"
+    "        rules:\n"
+    "          - if: '$RE_VAR && \"x\" =~ $RE_VAR'\n";
 
 static struct cdx_pipeline *load(const char *text)
 {
@@ -195,8 +196,8 @@ static void changes_against_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(decisions),
-		cmocka_unit_test(changes_against_store),
+	    cmocka_unit_test(decisions),
+	    cmocka_unit_test(changes_against_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

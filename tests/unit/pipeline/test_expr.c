@@ -14,7 +14,7 @@
 /* variables: A=a, B=b, E= (empty), BR=main, RE=/^ma/, BADRE=nope; others unset */
 static const char *lookup(void *ctx, const char *name)
 {
-	static const char *const vars[][2] = {{"A", "a"},    {"B", "b"},         {"E", ""},
+	static const char *const vars[][2] = {{"A", "a"},     {"B", "b"},      {"E", ""},
 					      {"BR", "main"}, {"RE", "/^ma/"}, {"BADRE", "nope"},
 					      {"LONG", NULL}};
 	size_t i;
@@ -129,12 +129,13 @@ static void errors_with_columns(void **state)
 {
 	(void)state;
 	assert_string_equal(err_of("$A == bar", 3, 10), "3:16: rules if: unexpected word 'bar' "
-							 "(a variable is written $bar, a string in quotes)");
-	assert_string_equal(err_of("$A ==", 1, 1), "1:6: rules if: expected a variable, a string or null after "
-						     "'==', found the end");
+							"(a variable is written $bar, a string in quotes)");
+	assert_string_equal(err_of("$A ==", 1, 1),
+			    "1:6: rules if: expected a variable, a string or null after "
+			    "'==', found the end");
 	assert_string_equal(err_of("", 1, 5), "1:5: rules if: empty expression");
 	assert_string_equal(err_of("($A", 1, 1), "1:4: rules if: expected ')' to close the '(' at column 1, "
-						   "found the end");
+						 "found the end");
 	assert_string_equal(err_of("$A)", 1, 1), "1:3: rules if: expected '&&', '||' or the end, found ')'");
 	assert_string_equal(err_of("$A && ", 1, 1),
 			    "1:7: rules if: expected a variable, a string, null or '(', found the end");
@@ -142,8 +143,9 @@ static void errors_with_columns(void **state)
 	assert_string_equal(err_of("$A =~ /x", 1, 1), "1:7: rules if: regex is not closed with '/'");
 	assert_string_equal(err_of("$A =~ /x/g", 1, 1), "1:10: rules if: unknown regex flag 'g' (only 'i', "
 							"ignore case)");
-	assert_string_equal(err_of("$A =~ \"x\"", 1, 1), "1:7: rules if: expected a regex /.../ or a variable "
-							 "after '=~', found a string");
+	assert_string_equal(err_of("$A =~ \"x\"", 1, 1),
+			    "1:7: rules if: expected a regex /.../ or a variable "
+			    "after '=~', found a string");
 	assert_string_equal(err_of("$A == /x/", 1, 1), "1:7: rules if: a regex may only follow '=~' or '!~'");
 	assert_string_equal(err_of("$ == 1", 1, 1), "1:1: rules if: '$' must be followed by a variable name");
 	assert_string_equal(err_of("${A == 1", 1, 1), "1:4: rules if: '${' is not closed with '}'");
@@ -152,7 +154,7 @@ static void errors_with_columns(void **state)
 	assert_non_null(strstr(err_of("$A =~ /(x/", 1, 1), "bad regex"));
 	/* a newline moves to the next line, column 1 */
 	assert_string_equal(err_of("$A &&\n  $B ==", 4, 9), "5:8: rules if: expected a variable, a string or "
-							     "null after '==', found the end");
+							    "null after '==', found the end");
 	/* UTF-8 counts as one column a character */
 	assert_string_equal(err_of("\"é\" ?", 1, 1), "1:5: rules if: unexpected '?'");
 }
@@ -165,7 +167,8 @@ static void hostile_nesting(void **state)
 	/* 64 levels parse, 65 do not */
 	for (i = 0; i < CDX_EXPR_DEPTH; i++)
 		buf[n++] = '(';
-	n += (size_t)sprintf(buf + n, "$A");
+	memcpy(buf + n, "$A", 2);
+	n += 2;
 	for (i = 0; i < CDX_EXPR_DEPTH; i++)
 		buf[n++] = ')';
 	buf[n] = 0;
@@ -178,8 +181,8 @@ static void hostile_nesting(void **state)
 	/* a long chain is one n-ary node: no deep recursion */
 	n = 0;
 	while (n + 8 < CDX_EXPR_MAX)
-		n += (size_t)sprintf(buf + n, "$E || ");
-	n += (size_t)sprintf(buf + n, "$A");
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$E || ");
+	snprintf(buf + n, sizeof(buf) - n, "$A");
 	assert_int_equal(ev(buf), 1);
 	/* too long */
 	memset(buf, ' ', CDX_EXPR_MAX + 1);
@@ -200,21 +203,24 @@ static void hostile_regexes(void **state)
 	size_t i;
 	(void)state;
 	/* back-references, huge counts, expansion and length are refused */
-	assert_string_equal(err_of("$A =~ /(a)\\1/", 1, 1), "1:11: rules if: back-references are not supported");
+	assert_string_equal(err_of("$A =~ /(a)\\1/", 1, 1),
+			    "1:11: rules if: back-references are not supported");
 	assert_string_equal(err_of("$A =~ /a{1000}/", 1, 1), "1:9: rules if: a repetition count is over 255");
 	assert_non_null(strstr(err_of("$A =~ /((a{1,255}){1,255}){1,255}/", 1, 1), "too complex"));
 	assert_non_null(strstr(err_of("$A =~ /(((((a{9}){9}){9}){9}){9})/", 1, 1), "too complex"));
 	/* found by fuzz_expr: stacked repetitions made glibc's regcomp run for
 	 * seconds (each + doubles what the closure covers) */
-	assert_string_equal(err_of("$A =~ /Q'^Z****!+++++#++++*+++/", 1, 1),
-			    "1:13: rules if: a repetition of a repetition (like a** or a+{2}) is not supported");
+	assert_string_equal(
+	    err_of("$A =~ /Q'^Z****!+++++#++++*+++/", 1, 1),
+	    "1:13: rules if: a repetition of a repetition (like a** or a+{2}) is not supported");
 	assert_non_null(strstr(err_of("$A =~ /((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)/", 1, 1), "too complex"));
-	assert_string_equal(err_of("$A =~ /(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))/", 1, 1),
-			    "1:40: rules if: groups nest deeper than 32");
+	assert_string_equal(
+	    err_of("$A =~ /(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))/", 1, 1),
+	    "1:40: rules if: groups nest deeper than 32");
 	memset(buf, 0, sizeof(buf));
-	strcpy(buf, "$A =~ /");
+	memcpy(buf, "$A =~ /", 7);
 	memset(buf + 7, 'a', CDX_EXPR_RE_MAX + 1);
-	strcat(buf, "/");
+	buf[7 + CDX_EXPR_RE_MAX + 1] = '/';
 	assert_string_equal(err_of(buf, 1, 1), "1:8: rules if: regex is longer than 512 bytes");
 	/* catastrophic patterns on a long subject end quickly (POSIX regex
 	 * without back-references does not backtrack exponentially) */
@@ -268,9 +274,9 @@ static void globs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(truth_table),     cmocka_unit_test(precedence),
-		cmocka_unit_test(errors_with_columns), cmocka_unit_test(hostile_nesting),
-		cmocka_unit_test(hostile_regexes), cmocka_unit_test(globs),
+	    cmocka_unit_test(truth_table),         cmocka_unit_test(precedence),
+	    cmocka_unit_test(errors_with_columns), cmocka_unit_test(hostile_nesting),
+	    cmocka_unit_test(hostile_regexes),     cmocka_unit_test(globs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
