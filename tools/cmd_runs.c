@@ -116,6 +116,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 					cdx_text_printf(stdout, " log truncated");
 				cdx_text_printf(stdout, "]");
 			}
+			if (cdx_jsn(j, "why"))
+				cdx_text_printf(stdout, "  (%s)", cdx_jsn(j, "why"));
 			cdx_text_printf(stdout, "\n");
 		}
 	}

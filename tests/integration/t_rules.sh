@@ -77,6 +77,9 @@ expect_not_contains "off-main"
 expect_not_contains "never-runs"
 run1=$("$CDX" runs rp -n 1 --json | jq -r '.[0].id')
 [ "$(job_field "$run1" build/offmain .status)" = skipped ] || fail "offmain not recorded skipped"
+[ "$(job_field "$run1" build/offmain .why)" = "rules: no rule matched" ] || fail "offmain's why not recorded"
+expect_status 0 "$CDX" status "$run1"
+expect_contains "skipped    build/offmain  (rules: no rule matched)"
 
 # --dry-run says what rules decide, and runs nothing
 expect_status 0 "$CDX" run --dry-run p.yml
