@@ -123,9 +123,7 @@ struct cdx_rules *cdx_loader_rules(struct cdx_loader *l, const struct cdx_ynode 
 	snprintf(key, sizeof(key), "%p", (const void *)n);
 	if (cdx_map_get(&l->rules_of, key, &idx))
 		return cdx_rules_ref(l->rules_made[idx]);
-	rs = read_rules(l, n);
-	if (!rs)
-		return NULL;
+	rs = read_rules(l, n); /* NULL too is kept: its problems are reported once */
 	n_keys = l->n_rules_made;
 	CDX_PUSH(l->rules_keys, n_keys, l->cap_rules_keys, cdx_xstrdup(key));
 	CDX_PUSH(l->rules_made, l->n_rules_made, l->cap_rules_made, cdx_rules_ref(rs));
