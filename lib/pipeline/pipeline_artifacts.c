@@ -31,7 +31,7 @@ static int64_t unit_ms(const char *w, size_t n)
 		const char *name;
 		int64_t ms;
 	} units[] = {
-	    {"s", 1000},          {"sec", 1000},         {"secs", 1000},        {"second", 1000},
+	    {"ms", 1},            {"s", 1000},          {"sec", 1000},         {"secs", 1000},        {"second", 1000},
 	    {"seconds", 1000},    {"m", 60000},          {"min", 60000},        {"mins", 60000},
 	    {"minute", 60000},    {"minutes", 60000},    {"h", 3600000},        {"hr", 3600000},
 	    {"hrs", 3600000},     {"hour", 3600000},     {"hours", 3600000},    {"d", 86400000},
