@@ -10,6 +10,8 @@
  * archive leaves the destination untouched. */
 #include "base/pack.h"
 
+#include "base/map.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -405,6 +407,53 @@ out:
 
 /* ---- reading ------------------------------------------------------------------ */
 
+/* no entry's path goes through a symlink of the archive ("x" -> "real",
+ * then "x/f"): the unpacker would refuse it half-way (it never follows a
+ * link), so the archive is refused whole, before anything is written.
+ * Framing is known sound up to END where it is used (checked again by the
+ * caller's pass). */
+static int links_check(const unsigned char *p, size_t end, struct cdx_error *err)
+{
+	struct cdx_map links = {0};
+	char **owned = NULL;
+	size_t n_owned = 0, cap = 0, off = 8;
+	int rc = 0;
+	char path[CDX_PACK_PATH_MAX + 1];
+	while (rc == 0 && off < end && end - off >= HDR_LEN) {
+		unsigned char type = p[off];
+		size_t plen = (size_t)get_be(p + off + 5, 2);
+		uint64_t dlen = get_be(p + off + 7, 8);
+		off += HDR_LEN;
+		if (plen > end - off || plen > CDX_PACK_PATH_MAX || dlen > end - off - plen)
+			break; /* the caller's pass says what is wrong */
+		memcpy(path, p + off, plen);
+		path[plen] = '\0';
+		for (size_t i = 1; i < plen; i++) {
+			if (path[i] != '/')
+				continue;
+			path[i] = '\0';
+			if (links.n && cdx_map_get(&links, path, NULL)) {
+				rc = cdx_error_set(err, CDX_EFAILED,
+						   "artifact archive writes %s/%s through its own symlink %s", path,
+						   path + i + 1, path);
+				break;
+			}
+			path[i] = '/';
+		}
+		if (rc == 0 && type == 'l') {
+			char *k = cdx_xstrdup(path);
+			CDX_PUSH(owned, n_owned, cap, k);
+			cdx_map_set(&links, k, 0);
+		}
+		off += plen + (size_t)dlen;
+	}
+	cdx_map_free(&links);
+	for (size_t i = 0; i < n_owned; i++)
+		free(owned[i]);
+	free(owned);
+	return rc;
+}
+
 int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *lim, cdx_pack_entry_fn fn,
 		  void *ctx, struct cdx_pack_stats *st, struct cdx_error *err)
 {
@@ -423,6 +472,8 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 		return cdx_error_set(err, CDX_EFAILED, "artifact archive damaged (checksum mismatch)");
 	/* two passes: the first checks everything, the second calls FN */
 	for (int pass = 0; pass < (fn ? 2 : 1); pass++) {
+		if (pass == 0 && links_check(p, end, err) < 0)
+			return -1;
 		off = 8;
 		memset(&s, 0, sizeof(s));
 		while (off < end) {

@@ -241,20 +241,31 @@ static void test_hostile(void **state)
 	a_end(&b, 3, 0);
 	refused(d, &b, "symlink");
 
-	a_begin(&b); /* a link inside, then a path through it: refused at writing */
+	a_begin(&b); /* a link inside, then a path through it: refused whole */
 	a_entry(&b, 'd', 0755, "real", "", 0);
 	a_entry(&b, 'l', 0777, "x", "real", 4);
 	a_entry(&b, 'f', 0644, "x/f", "x", 1);
 	a_end(&b, 3, 1);
+	refused(d, &b, "through its own symlink");
+	assert_false(exists(d->dir, "out/dst/real"));
+
+	/* a symlink already in the destination is never followed */
+	a_begin(&b);
+	a_entry(&b, 'f', 0644, "x/f", "x", 1);
+	a_end(&b, 1, 1);
 	{
-		char *dst = cdx_xasprintf("%s/out/dst", d->dir);
+		char *dst = cdx_xasprintf("%s/out/dst3", d->dir), *l = cdx_xasprintf("%s/x", dst);
+		char *real = cdx_xasprintf("%s/out/elsewhere", d->dir);
 		struct cdx_error err = {0};
+		mkdir(dst, 0755);
+		mkdir(real, 0755);
+		assert_int_equal(symlink(real, l), 0);
 		assert_int_equal(cdx_unpack(b.data, b.len, dst, NULL, NULL, &err), -1);
 		assert_non_null(strstr(err.msg, "not a directory"));
-		assert_false(exists(d->dir, "out/dst/real/f"));
+		assert_false(exists(d->dir, "out/elsewhere/f"));
 		free(dst);
-		fx_rmrf(dst = cdx_xasprintf("%s/out/dst", d->dir));
-		free(dst);
+		free(l);
+		free(real);
 	}
 
 	a_begin(&b); /* truncated: the trailer cut */
