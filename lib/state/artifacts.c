@@ -107,7 +107,7 @@ static int info_parse(const char *text, struct cdx_artifact_info *i)
 	i->created_ms = (int64_t)cdx_jn(o, "created_ms");
 	i->expire_at_ms = (int64_t)cdx_jn(o, "expire_at_ms");
 	cJSON_Delete(o);
-	return *job ? 0 : -1;
+	return i->job[0] ? 0 : -1;
 }
 
 static bool expired(const struct cdx_artifact_info *i, int64_t now)
@@ -179,10 +179,16 @@ struct upload {
 static int up_write(void *ctx, const void *p, size_t n, struct cdx_error *err)
 {
 	struct upload *u = ctx;
-	if (u->size + n > (uint64_t)u->cap)
+	if (u->size + n > (uint64_t)u->cap) {
+		char human[32] = "";
+		if (u->cap >= 1024 * 1024 && u->cap % (1024 * 1024) == 0)
+			snprintf(human, sizeof(human), ", %lld MiB", (long long)(u->cap >> 20));
+		else if (u->cap >= 1024 && u->cap % 1024 == 0)
+			snprintf(human, sizeof(human), ", %lld KiB", (long long)(u->cap >> 10));
 		return cdx_error_set(err, CDX_EFAILED,
-				     "artifacts pass the cap of %lld bytes a job (%lld MiB; set CDX_ARTIFACTS_MAX to change it)",
-				     (long long)u->cap, (long long)(u->cap >> 20));
+				     "artifacts pass the cap of %lld bytes a job%s (set CDX_ARTIFACTS_MAX to change it)",
+				     (long long)u->cap, human);
+	}
 	u->size += n;
 #ifdef CDX_WITH_REDIS
 	if (u->rs)

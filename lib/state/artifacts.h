@@ -39,6 +39,10 @@
 #include "state/store.h"
 
 #define CDX_ARTIFACTS_CAP (64ll * 1024 * 1024)
+/* the worker pool keeps a job's declared `outputs:` apart from its
+ * `artifacts:`: as the artifact of JOB_ID followed by this suffix
+ * ("build/compile#outputs"), so that neither replaces the other */
+#define CDX_ARTIFACTS_OUTPUTS_SUFFIX "#outputs"
 #define CDX_ARTIFACTS_CHUNK (512 * 1024)
 
 struct cdx_artifact_info {
