@@ -18,21 +18,21 @@
 #define READ_PAGE 8 /* chunks per LRANGE */
 
 static const char commit_lua[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('upload lost (expired)') end\n"
-	"redis.call('RENAME', KEYS[1], KEYS[2])\n"
-	"local at = tonumber(ARGV[3])\n"
-	"if at > 0 then redis.call('PEXPIREAT', KEYS[2], at) else redis.call('PERSIST', KEYS[2]) end\n"
-	"local had = redis.call('EXISTS', KEYS[3])\n"
-	"local ttl = redis.call('PTTL', KEYS[3])\n"
-	"redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])\n"
-	"if at == 0 then redis.call('PERSIST', KEYS[3])\n"
-	"elseif had == 0 then redis.call('PEXPIREAT', KEYS[3], at)\n"
-	"elseif ttl >= 0 then\n"
-	"  local t = redis.call('TIME')\n"
-	"  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl < at then\n"
-	"    redis.call('PEXPIREAT', KEYS[3], at) end\n"
-	"end\n"
-	"return 1\n";
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('upload lost (expired)') end\n"
+    "redis.call('RENAME', KEYS[1], KEYS[2])\n"
+    "local at = tonumber(ARGV[3])\n"
+    "if at > 0 then redis.call('PEXPIREAT', KEYS[2], at) else redis.call('PERSIST', KEYS[2]) end\n"
+    "local had = redis.call('EXISTS', KEYS[3])\n"
+    "local ttl = redis.call('PTTL', KEYS[3])\n"
+    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])\n"
+    "if at == 0 then redis.call('PERSIST', KEYS[3])\n"
+    "elseif had == 0 then redis.call('PEXPIREAT', KEYS[3], at)\n"
+    "elseif ttl >= 0 then\n"
+    "  local t = redis.call('TIME')\n"
+    "  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl < at then\n"
+    "    redis.call('PEXPIREAT', KEYS[3], at) end\n"
+    "end\n"
+    "return 1\n";
 
 struct cdx_rs_upload {
 	struct redis_store *r;
@@ -161,8 +161,8 @@ int cdx_rs_artifact_meta(struct cdx_store *s, const char *run, const char *job, 
 	return rc;
 }
 
-int cdx_rs_artifact_read(struct cdx_store *s, const char *run, const char *job, size_t max, struct cdx_buf *out,
-			 struct cdx_error *err)
+int cdx_rs_artifact_read(struct cdx_store *s, const char *run, const char *job, size_t max,
+			 struct cdx_buf *out, struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
 	char *key = cdx_xasprintf("%sartifact:%s:%s", r->prefix, run, job);
@@ -185,8 +185,9 @@ int cdx_rs_artifact_read(struct cdx_store *s, const char *run, const char *job, 
 			redisReply *e = rep->element[i];
 			if (e->type != REDIS_REPLY_STRING || out->len + e->len > max) {
 				freeReplyObject(rep);
-				cdx_error_set(err, CDX_EFAILED, "the artifacts of %s in run %s are larger than %zu bytes",
-					      job, run, max);
+				cdx_error_set(err, CDX_EFAILED,
+					      "the artifacts of %s in run %s are larger than %zu bytes", job,
+					      run, max);
 				goto out;
 			}
 			cdx_buf_add(out, e->str, e->len);

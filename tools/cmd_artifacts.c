@@ -15,10 +15,8 @@
 #include "state/artifacts.h"
 #include "state/store.h"
 
-static const struct option longs[] = {CLI_OPTION_JSON,
-				      {"output", required_argument, NULL, 'o'},
-				      {"list", no_argument, NULL, CLI_OPT_OWN},
-				      {0}};
+static const struct option longs[] = {
+    CLI_OPTION_JSON, {"output", required_argument, NULL, 'o'}, {"list", no_argument, NULL, CLI_OPT_OWN}, {0}};
 
 static int fail(const struct cdx_error *err)
 {
@@ -65,9 +63,15 @@ int cmd_artifacts(struct cli *g, int argc, char **argv)
 	cli_opts_begin(&p, g, "artifacts", argc, argv, "o:", longs, 2);
 	while (cli_opts_next(&p)) {
 		switch (p.opt) {
-		case CLI_OPT_JSON: json = true; break;
-		case 'o': out = p.arg; break;
-		default: list = true; break;
+		case CLI_OPT_JSON:
+			json = true;
+			break;
+		case 'o':
+			out = p.arg;
+			break;
+		default:
+			list = true;
+			break;
 		}
 	}
 	if (p.status)
@@ -85,12 +89,15 @@ int cmd_artifacts(struct cli *g, int argc, char **argv)
 	case CDX_OPEN_NONE:
 		cli_error("artifacts: no state at %s: nothing was recorded there", url);
 		return CDX_EFAILED;
-	case CDX_OPEN_ERROR: return fail(&err);
-	default: break;
+	case CDX_OPEN_ERROR:
+		return fail(&err);
+	default:
+		break;
 	}
 	{
 		struct cdx_error e2 = {0};
-		cdx_artifacts_prune(s, cdx_wall_ms(), NULL, &e2); /* best effort: a reader may lack write access */
+		cdx_artifacts_prune(s, cdx_wall_ms(), NULL,
+				    &e2); /* best effort: a reader may lack write access */
 	}
 	if (!job) {
 		cJSON *arr = cJSON_CreateArray(), *it;
@@ -106,7 +113,8 @@ int cmd_artifacts(struct cli *g, int argc, char **argv)
 			{
 				char w[32];
 				print_when((int64_t)cdx_jn(it, "expire_at_ms"), w, sizeof(w));
-				cdx_text_printf(stdout, "%s  attempt %.0f, %.0f file%s, %.0f bytes, expires %s\n",
+				cdx_text_printf(stdout,
+						"%s  attempt %.0f, %.0f file%s, %.0f bytes, expires %s\n",
 						cdx_js(it, "job"), cdx_jn(it, "attempt"), cdx_jn(it, "files"),
 						cdx_jn(it, "files") == 1 ? "" : "s", cdx_jn(it, "bytes"), w);
 			}
@@ -134,10 +142,11 @@ int cmd_artifacts(struct cli *g, int argc, char **argv)
 			{
 				const char *t = cdx_js(it, "type");
 				if (strcmp(t, "file") == 0)
-					cdx_text_printf(stdout, "%12.0f  %s\n", cdx_jn(it, "size"), cdx_js(it, "path"));
+					cdx_text_printf(stdout, "%12.0f  %s\n", cdx_jn(it, "size"),
+							cdx_js(it, "path"));
 				else if (strcmp(t, "symlink") == 0)
-					cdx_text_printf(stdout, "%12s  %s -> %s\n", "link", cdx_js(it, "path"),
-							cdx_js(it, "target"));
+					cdx_text_printf(stdout, "%12s  %s -> %s\n", "link",
+							cdx_js(it, "path"), cdx_js(it, "target"));
 				else
 					cdx_text_printf(stdout, "%12s  %s/\n", "dir", cdx_js(it, "path"));
 			}
@@ -163,8 +172,9 @@ int cmd_artifacts(struct cli *g, int argc, char **argv)
 				cli_print_json(o);
 				cJSON_Delete(o);
 			} else {
-				cdx_text_printf(stdout, "%s: %zu file%s (%llu bytes) into %s\n", job, st.files,
-						st.files == 1 ? "" : "s", (unsigned long long)st.bytes, out);
+				cdx_text_printf(stdout, "%s: %zu file%s (%llu bytes) into %s\n", job,
+						st.files, st.files == 1 ? "" : "s",
+						(unsigned long long)st.bytes, out);
 			}
 			free(data);
 		}

@@ -88,18 +88,23 @@ int cdx_glob_check(const char *glob, struct cdx_error *err)
 	if (!glob || !*glob)
 		return cdx_error_set(err, CDX_EUSAGE, "empty artifact path");
 	if (strlen(glob) > CDX_PACK_GLOB_MAX)
-		return cdx_error_set(err, CDX_EUSAGE, "artifact path longer than %d bytes", CDX_PACK_GLOB_MAX);
+		return cdx_error_set(err, CDX_EUSAGE, "artifact path longer than %d bytes",
+				     CDX_PACK_GLOB_MAX);
 	if (glob[0] == '/')
-		return cdx_error_set(err, CDX_EUSAGE, "artifact path '%s' is absolute (paths are relative to the workspace)", glob);
+		return cdx_error_set(err, CDX_EUSAGE,
+				     "artifact path '%s' is absolute (paths are relative to the workspace)",
+				     glob);
 	n = split(glob, buf, sizeof(buf), comp, CDX_PACK_DEPTH_MAX);
 	if (n < 0)
 		return cdx_error_set(err, CDX_EUSAGE, "artifact path '%s' has more than %d components", glob,
 				     CDX_PACK_DEPTH_MAX);
 	if (n == 0)
-		return cdx_error_set(err, CDX_EUSAGE, "artifact path '%s' names the whole workspace (use '**')", glob);
+		return cdx_error_set(err, CDX_EUSAGE,
+				     "artifact path '%s' names the whole workspace (use '**')", glob);
 	for (int i = 0; i < n; i++)
 		if (strcmp(comp[i], "..") == 0)
-			return cdx_error_set(err, CDX_EUSAGE, "artifact path '%s' leaves the workspace ('..')", glob);
+			return cdx_error_set(err, CDX_EUSAGE,
+					     "artifact path '%s' leaves the workspace ('..')", glob);
 	return 0;
 }
 
@@ -149,7 +154,8 @@ static int path_depth(const char *path, size_t len)
 		size_t j = i;
 		while (j < len && path[j] != '/')
 			j++;
-		if (j == i || (j - i == 1 && path[i] == '.') || (j - i == 2 && path[i] == '.' && path[i + 1] == '.'))
+		if (j == i || (j - i == 1 && path[i] == '.') ||
+		    (j - i == 2 && path[i] == '.' && path[i + 1] == '.'))
 			return -1;
 		if (++depth > CDX_PACK_DEPTH_MAX)
 			return -1;
@@ -217,8 +223,8 @@ static int emit_header(struct packer *k, char type, unsigned mode, size_t plen, 
 {
 	unsigned char h[HDR_LEN];
 	if (++k->st.entries > k->max_entries)
-		return cdx_error_set(err, CDX_EFAILED, "more than %zu artifact entries (at %s)", k->max_entries,
-				     k->path);
+		return cdx_error_set(err, CDX_EFAILED, "more than %zu artifact entries (at %s)",
+				     k->max_entries, k->path);
 	if (type == 'f') {
 		k->st.files++;
 		k->st.bytes += dlen;
@@ -298,8 +304,8 @@ static int walk(struct packer *k, int dirfd, size_t plen, int depth, bool all, s
 		bool hit = all;
 		if (np > CDX_PACK_PATH_MAX) {
 			k->path[plen] = '\0';
-			cdx_error_set(err, CDX_EFAILED, "path under %s longer than %d bytes", plen ? k->path : ".",
-				      CDX_PACK_PATH_MAX);
+			cdx_error_set(err, CDX_EFAILED, "path under %s longer than %d bytes",
+				      plen ? k->path : ".", CDX_PACK_PATH_MAX);
 			goto out;
 		}
 		if (plen)
@@ -318,8 +324,8 @@ static int walk(struct packer *k, int dirfd, size_t plen, int depth, bool all, s
 			if (!below)
 				continue;
 			if (depth + 1 >= CDX_PACK_DEPTH_MAX) {
-				cdx_error_set(err, CDX_EFAILED, "%s is nested deeper than %d directories", k->path,
-					      CDX_PACK_DEPTH_MAX);
+				cdx_error_set(err, CDX_EFAILED, "%s is nested deeper than %d directories",
+					      k->path, CDX_PACK_DEPTH_MAX);
 				goto out;
 			}
 			if (hit && emit_header(k, 'd', sb.st_mode, np, 0, err) < 0)
@@ -350,11 +356,13 @@ static int walk(struct packer *k, int dirfd, size_t plen, int depth, bool all, s
 			if (!target_ok(t, (size_t)tl, depth + 1)) {
 				t[tl] = '\0';
 				cdx_error_set(err, CDX_EFAILED,
-					      "symlink %s -> %s leads outside the workspace (only relative links that stay inside are kept)",
+					      "symlink %s -> %s leads outside the workspace (only relative "
+					      "links that stay inside are kept)",
 					      k->path, t);
 				goto out;
 			}
-			if (emit_header(k, 'l', 0777, np, (uint64_t)tl, err) < 0 || emit(k, t, (size_t)tl, err) < 0)
+			if (emit_header(k, 'l', 0777, np, (uint64_t)tl, err) < 0 ||
+			    emit(k, t, (size_t)tl, err) < 0)
 				goto out;
 		}
 	}
@@ -434,8 +442,8 @@ static int links_check(const unsigned char *p, size_t end, struct cdx_error *err
 			path[i] = '\0';
 			if (links.n && cdx_map_get(&links, path, NULL)) {
 				rc = cdx_error_set(err, CDX_EFAILED,
-						   "artifact archive writes %s/%s through its own symlink %s", path,
-						   path + i + 1, path);
+						   "artifact archive writes %s/%s through its own symlink %s",
+						   path, path + i + 1, path);
 				break;
 			}
 			path[i] = '/';
@@ -464,7 +472,8 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 	uint64_t max_b = lim_bytes(lim);
 	char path[CDX_PACK_PATH_MAX + 1], target[CDX_PACK_PATH_MAX + 1];
 	if (len < 8 + TRAILER_LEN || memcmp(p, CDX_PACK_MAGIC, 8) != 0)
-		return cdx_error_set(err, CDX_EFAILED, "not an artifact archive (no %s header)", CDX_PACK_MAGIC);
+		return cdx_error_set(err, CDX_EFAILED, "not an artifact archive (no %s header)",
+				     CDX_PACK_MAGIC);
 	end = len - TRAILER_LEN;
 	if (p[end] != 'E')
 		return cdx_error_set(err, CDX_EFAILED, "artifact archive truncated or damaged (no trailer)");
@@ -484,41 +493,50 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 			int depth;
 			struct cdx_pack_entry e;
 			if (end - off < HDR_LEN)
-				return cdx_error_set(err, CDX_EFAILED, "artifact archive damaged at byte %zu (short header)", off);
+				return cdx_error_set(err, CDX_EFAILED,
+						     "artifact archive damaged at byte %zu (short header)",
+						     off);
 			type = p[off];
 			mode = (unsigned)get_be(p + off + 1, 4);
 			plen = (size_t)get_be(p + off + 5, 2);
 			dlen = get_be(p + off + 7, 8);
 			off += HDR_LEN;
 			if (type != 'd' && type != 'f' && type != 'l')
-				return cdx_error_set(err, CDX_EFAILED, "artifact archive damaged at byte %zu (entry type %u)",
+				return cdx_error_set(err, CDX_EFAILED,
+						     "artifact archive damaged at byte %zu (entry type %u)",
 						     off - HDR_LEN, type);
 			if (mode & ~0777u)
-				return cdx_error_set(err, CDX_EFAILED, "artifact archive damaged at byte %zu (mode %o)",
+				return cdx_error_set(err, CDX_EFAILED,
+						     "artifact archive damaged at byte %zu (mode %o)",
 						     off - HDR_LEN, mode);
 			if (plen > end - off || dlen > end - off - plen)
-				return cdx_error_set(err, CDX_EFAILED, "artifact archive truncated at byte %zu", off);
+				return cdx_error_set(err, CDX_EFAILED,
+						     "artifact archive truncated at byte %zu", off);
 			depth = path_depth((const char *)p + off, plen);
 			memcpy(path, p + off, plen < sizeof(path) ? plen : 0);
 			path[plen < sizeof(path) ? plen : 0] = '\0';
 			if (depth < 0)
 				return cdx_error_set(err, CDX_EFAILED,
-						     "artifact archive holds an unsafe path at byte %zu (absolute, empty, '.', '..' or NUL)",
+						     "artifact archive holds an unsafe path at byte %zu "
+						     "(absolute, empty, '.', '..' or NUL)",
 						     off);
 			off += plen;
 			if (++s.entries > max_e)
-				return cdx_error_set(err, CDX_EFAILED, "artifact archive holds more than %zu entries", max_e);
+				return cdx_error_set(err, CDX_EFAILED,
+						     "artifact archive holds more than %zu entries", max_e);
 			memset(&e, 0, sizeof(e));
 			e.type = (char)type;
 			e.mode = mode;
 			e.path = path;
 			e.size = dlen;
 			if (type == 'd' && dlen != 0)
-				return cdx_error_set(err, CDX_EFAILED, "artifact archive damaged: directory %s has data", path);
+				return cdx_error_set(err, CDX_EFAILED,
+						     "artifact archive damaged: directory %s has data", path);
 			if (type == 'l') {
 				if (!target_ok((const char *)p + off, (size_t)dlen, depth))
 					return cdx_error_set(err, CDX_EFAILED,
-							     "artifact archive holds symlink %s leading outside the destination",
+							     "artifact archive holds symlink %s leading "
+							     "outside the destination",
 							     path);
 				memcpy(target, p + off, (size_t)dlen);
 				target[dlen] = '\0';
@@ -528,7 +546,8 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 				s.files++;
 				s.bytes += dlen;
 				if (s.bytes > max_b)
-					return cdx_error_set(err, CDX_EFAILED, "artifact archive holds more than %llu bytes",
+					return cdx_error_set(err, CDX_EFAILED,
+							     "artifact archive holds more than %llu bytes",
 							     (unsigned long long)max_b);
 				e.data = p + off;
 			}
@@ -537,7 +556,8 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 				return -1;
 		}
 		if (get_be(p + end + 1, 8) != s.entries || get_be(p + end + 9, 8) != s.bytes)
-			return cdx_error_set(err, CDX_EFAILED, "artifact archive damaged (trailer counts differ)");
+			return cdx_error_set(err, CDX_EFAILED,
+					     "artifact archive damaged (trailer counts differ)");
 	}
 	if (st)
 		*st = s;
@@ -568,7 +588,8 @@ static int open_parent(int root, char *path, const char **last, struct cdx_error
 		}
 		*s = '\0';
 		if (mkdirat(fd, p, 0755) < 0 && errno != EEXIST) {
-			cdx_error_set(err, CDX_EFAILED, "cannot create directory %s: %s", path, strerror(errno));
+			cdx_error_set(err, CDX_EFAILED, "cannot create directory %s: %s", path,
+				      strerror(errno));
 			*s = '/';
 			close(fd);
 			return -1;
@@ -576,8 +597,9 @@ static int open_parent(int root, char *path, const char **last, struct cdx_error
 		sub = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
 			cdx_error_set(err, CDX_EFAILED, "cannot enter %s: %s%s", path,
-				      errno == ELOOP || errno == ENOTDIR ? "not a directory (a symlink or a file is there)"
-									 : strerror(errno),
+				      errno == ELOOP || errno == ENOTDIR
+					  ? "not a directory (a symlink or a file is there)"
+					  : strerror(errno),
 				      "");
 			*s = '/';
 			close(fd);
@@ -618,11 +640,13 @@ static int unpack_one(void *ctx, const struct cdx_pack_entry *e, struct cdx_erro
 	if (e->type == 'd') {
 		struct stat sb;
 		if (mkdirat(dfd, name, e->mode | 0700) < 0 && errno != EEXIST) {
-			cdx_error_set(err, CDX_EFAILED, "cannot create directory %s: %s", e->path, strerror(errno));
+			cdx_error_set(err, CDX_EFAILED, "cannot create directory %s: %s", e->path,
+				      strerror(errno));
 			goto out;
 		}
 		if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode)) {
-			cdx_error_set(err, CDX_EFAILED, "cannot create directory %s: something else is there", e->path);
+			cdx_error_set(err, CDX_EFAILED, "cannot create directory %s: something else is there",
+				      e->path);
 			goto out;
 		}
 		rc = 0;
@@ -631,7 +655,8 @@ static int unpack_one(void *ctx, const struct cdx_pack_entry *e, struct cdx_erro
 	snprintf(tmp, sizeof(tmp), ".cdx-unpack.%ld.%lx", (long)getpid(), (unsigned long)cdx_now_ns());
 	if (e->type == 'l') {
 		if (symlinkat(e->target, dfd, tmp) < 0) {
-			cdx_error_set(err, CDX_EFAILED, "cannot create symlink %s: %s", e->path, strerror(errno));
+			cdx_error_set(err, CDX_EFAILED, "cannot create symlink %s: %s", e->path,
+				      strerror(errno));
 			goto out;
 		}
 	} else {

@@ -51,12 +51,12 @@ struct cdx_pack_stats {
 
 /* an entry as a reader sees it (borrowed, valid during the callback) */
 struct cdx_pack_entry {
-	char type;           /* 'd', 'f' or 'l' */
-	unsigned mode;       /* & 0777 */
-	const char *path;    /* NUL-terminated */
-	const char *target;  /* a symlink's target (NUL-terminated), else NULL */
-	const void *data;    /* a file's bytes, else NULL */
-	uint64_t size;       /* data length */
+	char type;          /* 'd', 'f' or 'l' */
+	unsigned mode;      /* & 0777 */
+	const char *path;   /* NUL-terminated */
+	const char *target; /* a symlink's target (NUL-terminated), else NULL */
+	const void *data;   /* a file's bytes, else NULL */
+	uint64_t size;      /* data length */
 };
 
 /* the sink of cdx_pack: 0, or -1 with ERR set (packing stops) */

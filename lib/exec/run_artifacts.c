@@ -28,9 +28,12 @@ static bool wanted(int when, enum cdx_job_state st)
 	bool ok = st == CDX_JOB_SUCCESS;
 	bool bad = st == CDX_JOB_FAILED || st == CDX_JOB_ALLOWED || st == CDX_JOB_CANCELLED;
 	switch (when) {
-	case CDX_ARTIFACTS_ON_SUCCESS: return ok;
-	case CDX_ARTIFACTS_ON_FAILURE: return bad;
-	default: return ok || bad;
+	case CDX_ARTIFACTS_ON_SUCCESS:
+		return ok;
+	case CDX_ARTIFACTS_ON_FAILURE:
+		return bad;
+	default:
+		return ok || bad;
 	}
 }
 

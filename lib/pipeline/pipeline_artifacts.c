@@ -31,13 +31,35 @@ static int64_t unit_ms(const char *w, size_t n)
 		const char *name;
 		int64_t ms;
 	} units[] = {
-	    {"ms", 1},            {"s", 1000},          {"sec", 1000},         {"secs", 1000},        {"second", 1000},
-	    {"seconds", 1000},    {"m", 60000},          {"min", 60000},        {"mins", 60000},
-	    {"minute", 60000},    {"minutes", 60000},    {"h", 3600000},        {"hr", 3600000},
-	    {"hrs", 3600000},     {"hour", 3600000},     {"hours", 3600000},    {"d", 86400000},
-	    {"day", 86400000},    {"days", 86400000},    {"w", 604800000},      {"wk", 604800000},
-	    {"week", 604800000},  {"weeks", 604800000},  {"mo", 2592000000},    {"month", 2592000000},
-	    {"months", 2592000000}, {"y", 31536000000},  {"yr", 31536000000},   {"year", 31536000000},
+	    {"ms", 1},
+	    {"s", 1000},
+	    {"sec", 1000},
+	    {"secs", 1000},
+	    {"second", 1000},
+	    {"seconds", 1000},
+	    {"m", 60000},
+	    {"min", 60000},
+	    {"mins", 60000},
+	    {"minute", 60000},
+	    {"minutes", 60000},
+	    {"h", 3600000},
+	    {"hr", 3600000},
+	    {"hrs", 3600000},
+	    {"hour", 3600000},
+	    {"hours", 3600000},
+	    {"d", 86400000},
+	    {"day", 86400000},
+	    {"days", 86400000},
+	    {"w", 604800000},
+	    {"wk", 604800000},
+	    {"week", 604800000},
+	    {"weeks", 604800000},
+	    {"mo", 2592000000},
+	    {"month", 2592000000},
+	    {"months", 2592000000},
+	    {"y", 31536000000},
+	    {"yr", 31536000000},
+	    {"year", 31536000000},
 	    {"years", 31536000000},
 	};
 	for (size_t i = 0; i < CDX_ARRAY_LEN(units); i++)
@@ -147,7 +169,8 @@ void cdx_loader_artifacts(struct cdx_loader *l, const struct cdx_ynode *n, struc
 		add_paths(l, v, a);
 	v = cdx_yaml_get(n, "when");
 	if (v) {
-		int w = cdx_cfg_choice(&l->c, v, "artifacts when", artifact_whens, CDX_ARRAY_LEN(artifact_whens));
+		int w =
+		    cdx_cfg_choice(&l->c, v, "artifacts when", artifact_whens, CDX_ARRAY_LEN(artifact_whens));
 		if (w >= 0)
 			a->when = w;
 	}

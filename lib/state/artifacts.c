@@ -35,10 +35,23 @@ int64_t cdx_artifacts_cap(struct cdx_error *err)
 	if (end == v || errno)
 		goto bad;
 	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	case 'g': case 'G': n <<= 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		n <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		n <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		n <<= 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end == 'i' || *end == 'B')
 		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
@@ -46,7 +59,8 @@ int64_t cdx_artifacts_cap(struct cdx_error *err)
 		goto bad;
 	return (int64_t)n;
 bad:
-	return cdx_error_set(err, CDX_EUSAGE, "CDX_ARTIFACTS_MAX=%s is not a size (bytes, or with K, M, G)", v);
+	return cdx_error_set(err, CDX_EUSAGE, "CDX_ARTIFACTS_MAX=%s is not a size (bytes, or with K, M, G)",
+			     v);
 }
 
 /* the job id as a file name: bytes outside [A-Za-z0-9_.-] %-encoded */
@@ -54,8 +68,8 @@ static char *enc_job(const char *job)
 {
 	struct cdx_buf b = {0};
 	for (const unsigned char *p = (const unsigned char *)job; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-		    *p == '-' || (*p == '.' && p != (const unsigned char *)job))
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_' || *p == '-' || (*p == '.' && p != (const unsigned char *)job))
 			cdx_buf_addc(&b, (char)*p);
 		else
 			cdx_buf_printf(&b, "%%%02X", *p);
@@ -150,7 +164,8 @@ static int write_all(int fd, const void *p, size_t n)
 
 /* put the written temporary file TMP (open as FD_TMP) in place as DIR/NAME:
  * fsync, rename; on failure TMP is removed */
-static int file_put_atomic(const char *dir, const char *name, int fd_tmp, const char *tmp, struct cdx_error *err)
+static int file_put_atomic(const char *dir, const char *name, int fd_tmp, const char *tmp,
+			   struct cdx_error *err)
 {
 	char *to = cdx_xasprintf("%s/%s", dir, name);
 	int rc = 0;
@@ -185,9 +200,10 @@ static int up_write(void *ctx, const void *p, size_t n, struct cdx_error *err)
 			snprintf(human, sizeof(human), ", %lld MiB", (long long)(u->cap >> 20));
 		else if (u->cap >= 1024 && u->cap % 1024 == 0)
 			snprintf(human, sizeof(human), ", %lld KiB", (long long)(u->cap >> 10));
-		return cdx_error_set(err, CDX_EFAILED,
-				     "artifacts pass the cap of %lld bytes a job%s (set CDX_ARTIFACTS_MAX to change it)",
-				     (long long)u->cap, human);
+		return cdx_error_set(
+		    err, CDX_EFAILED,
+		    "artifacts pass the cap of %lld bytes a job%s (set CDX_ARTIFACTS_MAX to change it)",
+		    (long long)u->cap, human);
 	}
 	u->size += n;
 #ifdef CDX_WITH_REDIS
@@ -199,7 +215,8 @@ static int up_write(void *ctx, const void *p, size_t n, struct cdx_error *err)
 	return 0;
 }
 
-static int up_begin(struct upload *u, struct cdx_store *s, const char *run, int64_t cap, struct cdx_error *err)
+static int up_begin(struct upload *u, struct cdx_store *s, const char *run, int64_t cap,
+		    struct cdx_error *err)
 {
 	memset(u, 0, sizeof(*u));
 	u->s = s;
@@ -208,12 +225,14 @@ static int up_begin(struct upload *u, struct cdx_store *s, const char *run, int6
 	if (cdx_store_local_dir(s)) {
 		u->dir = run_dir(s, run);
 		if (cdx_mkdirs(u->dir) < 0)
-			return cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", u->dir, strerror(errno));
+			return cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", u->dir,
+					     strerror(errno));
 		u->tmp = cdx_xasprintf("%s/.tmp.%ld.%llx.pack", u->dir, (long)getpid(),
 				       (unsigned long long)cdx_now_ns());
 		u->fd = open(u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (u->fd < 0)
-			return cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", u->tmp, strerror(errno));
+			return cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", u->tmp,
+					     strerror(errno));
 		return 0;
 	}
 #ifdef CDX_WITH_REDIS
@@ -305,8 +324,8 @@ static void info_fill(struct cdx_artifact_info *i, const char *job, int attempt,
 }
 
 int cdx_artifacts_put(struct cdx_store *s, const char *run, const char *job_id, int attempt, const char *dir,
-		      char *const *globs, size_t n, int64_t expire_ms, int64_t cap, struct cdx_artifact_info *info,
-		      struct cdx_error *err)
+		      char *const *globs, size_t n, int64_t expire_ms, int64_t cap,
+		      struct cdx_artifact_info *info, struct cdx_error *err)
 {
 	struct upload u;
 	struct cdx_pack_stats st;
@@ -389,7 +408,8 @@ static int meta_get(struct cdx_store *s, const char *run, const char *job, struc
 	else
 		return cdx_error_set(err, CDX_EUSAGE, "state %s keeps no artifacts", s->url);
 	if (rc == 1 && info_parse(text, i) < 0)
-		rc = cdx_error_set(err, CDX_ESTATE, "the record of the artifacts of %s in run %s is damaged", job, run);
+		rc = cdx_error_set(err, CDX_ESTATE, "the record of the artifacts of %s in run %s is damaged",
+				   job, run);
 	free(text);
 	return rc;
 }
@@ -432,7 +452,8 @@ int cdx_artifacts_fetch(struct cdx_store *s, const char *run, const char *job_id
 		struct cdx_buf b = {0};
 		rc = cdx_rs_artifact_read(s, run, job_id, (size_t)cap, &b, err);
 		if (rc == 0 && !b.data) /* gone between the meta and the chunks: expired */
-			rc = cdx_error_set(err, CDX_EFAILED, "the artifacts of %s in run %s expired", job_id, run);
+			rc = cdx_error_set(err, CDX_EFAILED, "the artifacts of %s in run %s expired", job_id,
+					   run);
 		if (rc == 0) {
 			*len = b.len;
 			*data = cdx_buf_detach(&b);
@@ -477,7 +498,8 @@ static int collect(void *ctx, const char *meta)
 	return 0;
 }
 
-int cdx_artifacts_list(struct cdx_store *s, const char *run, cdx_artifact_fn fn, void *ctx, struct cdx_error *err)
+int cdx_artifacts_list(struct cdx_store *s, const char *run, cdx_artifact_fn fn, void *ctx,
+		       struct cdx_error *err)
 {
 	struct listing l = {0};
 	int64_t now = cdx_wall_ms();
@@ -538,7 +560,8 @@ int cdx_artifacts_prune(struct cdx_store *s, int64_t now_ms, size_t *pruned, str
 	if (!d) {
 		int e = errno;
 		free(top);
-		return e == ENOENT ? 0 : cdx_error_set(err, CDX_ESTATE, "cannot read artifacts: %s", strerror(e));
+		return e == ENOENT ? 0
+				   : cdx_error_set(err, CDX_ESTATE, "cannot read artifacts: %s", strerror(e));
 	}
 	while ((de = readdir(d))) {
 		char *rd;
@@ -562,7 +585,8 @@ int cdx_artifacts_prune(struct cdx_store *s, int64_t now_ms, size_t *pruned, str
 			if (cdx_read_file(path, META_MAX, &text, &len, &e2) == 0) {
 				if (info_parse(text, &i) == 0 && expired(&i, now_ms)) {
 					/* the meta first: a reader sees none, then the archive */
-					char *pack = cdx_xasprintf("%.*s.pack", (int)(strlen(path) - 5), path);
+					char *pack =
+					    cdx_xasprintf("%.*s.pack", (int)(strlen(path) - 5), path);
 					if (unlink(path) == 0) {
 						unlink(pack);
 						n++;

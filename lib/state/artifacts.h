@@ -72,8 +72,8 @@ int64_t cdx_artifacts_cap(struct cdx_error *err);
  * the cap is passed, CDX_ESTATE when the store cannot be written; nothing
  * of a failed store is visible. */
 int cdx_artifacts_put(struct cdx_store *s, const char *run, const char *job_id, int attempt, const char *dir,
-		      char *const *globs, size_t n, int64_t expire_ms, int64_t cap, struct cdx_artifact_info *info,
-		      struct cdx_error *err);
+		      char *const *globs, size_t n, int64_t expire_ms, int64_t cap,
+		      struct cdx_artifact_info *info, struct cdx_error *err);
 
 /* cdx_artifacts_put_archive: keep the archive DATA (LEN bytes, already
  * packed; checked first) as above */

@@ -33,7 +33,8 @@ static void a_begin(struct cdx_buf *b)
 	cdx_buf_add(b, "CDXPACK1", 8);
 }
 
-static void a_entry(struct cdx_buf *b, char type, unsigned mode, const char *path, const char *data, size_t dlen)
+static void a_entry(struct cdx_buf *b, char type, unsigned mode, const char *path, const char *data,
+		    size_t dlen)
 {
 	cdx_buf_addc(b, type);
 	be(b, mode, 4);

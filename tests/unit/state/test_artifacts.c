@@ -32,7 +32,8 @@ static int setup(void **state)
 	if (strcmp(g_backend, "file") == 0)
 		url = cdx_xasprintf("file:%s/state", f->dir);
 	else
-		url = cdx_xasprintf("%s?prefix=ta%d.%u:&local=%s", g_backend, (int)getpid(), ++g_case, f->dir);
+		url =
+		    cdx_xasprintf("%s?prefix=ta%d.%u:&local=%s", g_backend, (int)getpid(), ++g_case, f->dir);
 	if (cdx_store_open(url, &f->s, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
 		free(url);
@@ -90,7 +91,8 @@ static void test_put_get(void **state)
 	free(fx_write(f->ws, "dist/app", "v1"));
 	free(fx_write(f->ws, "build.log", "log"));
 	free(fx_write(f->ws, "other", "no"));
-	assert_int_equal(cdx_artifacts_put(f->s, "R1", "build/compile", 1, f->ws, g, 2, 0, 0, &info, &err), 0);
+	assert_int_equal(cdx_artifacts_put(f->s, "R1", "build/compile", 1, f->ws, g, 2, 0, 0, &info, &err),
+			 0);
 	assert_int_equal(info.files, 2);
 	assert_int_equal(cdx_artifacts_get(f->s, "R1", "build/compile", f->out, &err), 0);
 	s = slurp(f->out, "dist/app");
@@ -100,7 +102,8 @@ static void test_put_get(void **state)
 	assert_null(s);
 	/* a later attempt replaces it */
 	free(fx_write(f->ws, "dist/app", "v2"));
-	assert_int_equal(cdx_artifacts_put(f->s, "R1", "build/compile", 2, f->ws, g, 2, 0, 0, &info, &err), 0);
+	assert_int_equal(cdx_artifacts_put(f->s, "R1", "build/compile", 2, f->ws, g, 2, 0, 0, &info, &err),
+			 0);
 	void *data;
 	size_t len;
 	assert_int_equal(cdx_artifacts_fetch(f->s, "R1", "build/compile", 0, &data, &len, &info, &err), 0);
@@ -201,7 +204,8 @@ static void test_hostile_stored(void **state)
 	{
 		struct cdx_buf b = {0};
 		const char *path = "../escaped";
-		unsigned char h[15] = {'f', 0, 0, 1, 0xa4, 0, (unsigned char)strlen(path), 0, 0, 0, 0, 0, 0, 0, 1};
+		unsigned char h[15] = {'f', 0, 0, 1, 0xa4, 0, (unsigned char)strlen(path), 0, 0,
+				       0,   0, 0, 0, 0,    1};
 		unsigned char tr[21] = {'E', 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
 		uint32_t crc;
 		cdx_buf_add(&b, "CDXPACK1", 8);
@@ -213,7 +217,8 @@ static void test_hostile_stored(void **state)
 		for (int i = 3; i >= 0; i--)
 			cdx_buf_addc(&b, (char)((crc >> (8 * i)) & 0xff));
 		/* put_archive checks first: refused */
-		assert_int_equal(cdx_artifacts_put_archive(f->s, "R4", "a/b", 2, b.data, b.len, 0, 0, NULL, &err), -1);
+		assert_int_equal(
+		    cdx_artifacts_put_archive(f->s, "R4", "a/b", 2, b.data, b.len, 0, 0, NULL, &err), -1);
 		/* plant it behind the API's back, as a damaged or hostile store would */
 		if (cdx_store_local_dir(f->s)) {
 			char *p = cdx_xasprintf("%s/artifacts/R4/a%%2Fb.pack", cdx_store_local_dir(f->s));
