@@ -59,6 +59,7 @@ int cmd_artifacts(struct cli *g, int argc, char **argv)
 	struct cli_opts p;
 	struct cdx_store *s = NULL;
 	struct cdx_error err = {0};
+	enum cdx_open_result opened;
 	int rc = 0;
 	cli_opts_begin(&p, g, "artifacts", argc, argv, "o:", longs, 2);
 	while (cli_opts_next(&p)) {
@@ -85,7 +86,14 @@ int cmd_artifacts(struct cli *g, int argc, char **argv)
 	url = cli_state(g);
 	if (!url)
 		return CDX_EUSAGE;
-	switch (cdx_store_open_existing(url, &s, &err)) {
+	/* writable, to prune what expired; else read-only (a reader may lack
+	 * write access to a file store) */
+	opened = cdx_store_open_existing(url, &s, &err);
+	if (opened == CDX_OPEN_ERROR && strncmp(url, "redis://", 8) != 0) {
+		memset(&err, 0, sizeof(err));
+		opened = cdx_store_open_read(url, &s, &err);
+	}
+	switch (opened) {
 	case CDX_OPEN_NONE:
 		cli_error("artifacts: no state at %s: nothing was recorded there", url);
 		return CDX_EFAILED;

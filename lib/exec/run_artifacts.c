@@ -58,6 +58,10 @@ void cdx_run_artifacts(struct cdx_run *r, size_t j, enum cdx_job_state state, in
 		r->artifacts_failed = true;
 		return;
 	}
+	if (!info.entries) {
+		cdx_run_clear_status(r);
+		cdx_text_printf(stderr, "cdx: warning: artifacts of %s: no file matches their paths\n", job->id);
+	}
 	o = cdx_artifact_info_json(&info);
 	cJSON_DeleteItemFromObject(o, "job");
 	cJSON_DeleteItemFromObject(o, "created_ms");
