@@ -700,9 +700,25 @@ int cdx_unpack(const void *data, size_t len, const char *dest, const struct cdx_
 	int rc;
 	if (cdx_pack_read(data, len, lim, NULL, NULL, NULL, err) < 0)
 		return -1;
-	if (mkdir(dest, 0755) < 0 && errno != EEXIST)
-		return cdx_error_set(err, CDX_EFAILED, "cannot create %s: %s", dest, strerror(errno));
-	u.root = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	{ /* mkdir -p DEST */
+		char *d = cdx_xstrdup(dest);
+		int e = 0;
+		for (char *q = d + 1; *q; q++)
+			if (*q == '/') {
+				*q = '\0';
+				if (mkdir(d, 0755) < 0 && errno != EEXIST)
+					e = errno;
+				*q = '/';
+			}
+		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+			e = errno;
+		free(d);
+		if (e)
+			return cdx_error_set(err, CDX_EFAILED, "cannot create %s: %s", dest, strerror(e));
+	}
+	/* DEST itself as the caller names it (a link the user chose is
+	 * followed); nothing below it is */
+	u.root = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (u.root < 0)
 		return cdx_error_set(err, CDX_EFAILED, "cannot open directory %s: %s", dest, strerror(errno));
 	rc = pack_read(data, len, lim, unpack_one, &u, st, true, err);
