@@ -706,8 +706,7 @@ int cdx_unpack(const void *data, size_t len, const char *dest, const struct cdx_
 		for (char *q = d + 1; *q; q++)
 			if (*q == '/') {
 				*q = '\0';
-				if (mkdir(d, 0755) < 0 && errno != EEXIST)
-					e = errno;
+				mkdir(d, 0755); /* what fails shows at the last one */
 				*q = '/';
 			}
 		if (mkdir(d, 0755) < 0 && errno != EEXIST)
