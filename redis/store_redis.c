@@ -121,6 +121,11 @@ static const struct cdx_store_ops redis_ops = {
     .scan_runs = cdx_rs_scan_runs,
 };
 
+bool cdx_store_is_redis(const struct cdx_store *s)
+{
+	return s && s->ops == &redis_ops;
+}
+
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -118,6 +118,12 @@ int cmd_status(struct cli *g, int argc, char **argv)
 			}
 			if (cdx_jsn(j, "why"))
 				cdx_text_printf(stdout, "  (%s)", cdx_jsn(j, "why"));
+			a = cJSON_GetObjectItem(j, "artifacts");
+			if (a && cJSON_GetObjectItem(a, "error"))
+				cdx_text_printf(stdout, "  artifacts not kept: %s", cdx_js(a, "error"));
+			else if (a)
+				cdx_text_printf(stdout, "  artifacts: %.0f file%s, %.0f bytes", cdx_jn(a, "files"),
+						cdx_jn(a, "files") == 1 ? "" : "s", cdx_jn(a, "bytes"));
 			cdx_text_printf(stdout, "\n");
 		}
 	}

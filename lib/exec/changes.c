@@ -12,6 +12,7 @@
 
 #include "base/json.h"
 #include "base/map.h"
+#include "base/pack.h"
 #include "exec/changes.h"
 #include "state/history.h"
 #include "state/store.h"
@@ -38,13 +39,25 @@ struct walk {
 	bool too_many;
 };
 
+/* REL matches a glob of the rule, or lies below a directory that does
+ * (a matched directory brings everything below it, as in artifacts) */
 static bool matches(const struct cdx_rule *r, const char *rel)
 {
-	size_t i;
-	for (i = 0; i < r->n_changes; i++)
-		if (cdx_glob_match(r->changes[i], rel))
-			return true;
-	return false;
+	char buf[4097];
+	size_t i, len = strlen(rel);
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, rel, len + 1);
+	for (;;) {
+		char *slash;
+		for (i = 0; i < r->n_changes; i++)
+			if (cdx_glob_match(r->changes[i], buf, false))
+				return true;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			return false;
+		*slash = '\0';
+	}
 }
 
 /* every file under DIR/REL (REL "" = DIR) matching the rule */

@@ -360,6 +360,7 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 	cJSON_AddStringToObject(rec, "status", cdx_job_state_name(state));
 	cJSON_AddNumberToObject(rec, "attempts", attempts);
 	cJSON_AddNumberToObject(rec, "duration_ms", (double)dur);
+	cdx_run_artifacts(r, j, state, attempts, rec);
 	if (r->o.json) {
 		cJSON *ev = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(ev, "t");
@@ -881,6 +882,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	for (size_t i = 0; i < p->n_jobs; i++)
 		if (decided_never(r, i))
 			r->states[i] = CDX_JOB_SKIPPED;
+	if (r->artifacts_failed && r->state == CDX_RUN_SUCCESS)
+		r->state = CDX_RUN_FAILED;
 	cdx_runner_free(r->runner);
 	r->runner = NULL;
 	scratch_free(r);

@@ -19,7 +19,7 @@
 const char *const cdx_job_keys[] = {"name",          "script",        "needs",     "retry",
 				    "allow_failure", "timeout",       "variables", "inputs",
 				    "outputs",       "duration_hint", "extends",   "matrix",
-				    "when",          "rules"};
+				    "when",          "rules",         "artifacts"};
 const size_t cdx_n_job_keys = CDX_ARRAY_LEN(cdx_job_keys);
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const retry_keys[] = {"max", "exit_codes", "when"};
@@ -147,6 +147,7 @@ void cdx_job_clear(struct cdx_job *j)
 	free(j->outputs);
 	cdx_rules_unref(j->rules);
 	j->rules = NULL;
+	cdx_job_artifacts_free(&j->artifacts);
 }
 
 /* retry when: always, script_failure, timeout, or a list of them */
@@ -260,6 +261,9 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	v = cdx_yaml_get(m, "rules");
 	if (v)
 		j->rules = cdx_loader_rules(l, v);
+	v = cdx_yaml_get(m, "artifacts");
+	if (v)
+		cdx_loader_artifacts(l, v, j);
 }
 
 /* the pool strings never change: a copy may share them */
@@ -293,6 +297,7 @@ void cdx_loader_copy_job(struct cdx_loader *l, struct cdx_job *dst, const struct
 	dst->outputs = src->n_outputs ? cdx_xcalloc(src->n_outputs, sizeof(char *)) : NULL;
 	for (i = 0; i < src->n_outputs; i++)
 		dst->outputs[i] = cdx_xstrdup(src->outputs[i]);
+	cdx_job_artifacts_copy(&dst->artifacts, &src->artifacts);
 	dst->matrix_base = NULL;
 	dst->rules = cdx_rules_ref(src->rules);
 }

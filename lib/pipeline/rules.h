@@ -47,9 +47,5 @@ struct cdx_rules *cdx_rules_ref(struct cdx_rules *r);
 /* cdx_rules_unref: one reference fewer; freed at none */
 void cdx_rules_unref(struct cdx_rules *r);
 
-/* cdx_glob_match: PATH (relative, '/'-separated) matches GLOB: '*' and
- * '?' and [...] within one path component, '**' as a whole component any
- * number of components (also none) */
-bool cdx_glob_match(const char *glob, const char *path);
 
 #endif /* CDX_RULES_H */
