@@ -10,6 +10,7 @@
 
 #include "base/text.h"
 #include "deploy/record.h"
+#include "deploy/ssh.h"
 
 volatile sig_atomic_t cdx_deploy_cancel, cdx_deploy_promote, cdx_deploy_abort;
 
@@ -138,6 +139,8 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 void cdx_dctx_unlock(struct cdx_dctx *d)
 {
 	struct cdx_error err = {0};
+	cdx_ssh_close(d->ssh);
+	d->ssh = NULL;
 	if (d->token)
 		d->o->store->ops->unlock(d->o->store, d->lock, d->token, &err);
 	d->token = 0;

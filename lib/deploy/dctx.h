@@ -44,6 +44,9 @@ struct cdx_dctx {
 	int64_t start_ms;      /* wall clock at the start, ms */
 	char watch[64];        /* the store's tail cursor of cdx_dctx_controls; "": not watching */
 	char last_analysis[300]; /* "WEIGHT DETAIL" of the last analysis recorded */
+	struct cdx_ssh *ssh;   /* hosts: its SSH connections (ssh.h), opened at the first
+				* remote command, closed by cdx_dctx_unlock */
+	FILE *dry;             /* hosts: print the remote commands here instead (--dry-run) */
 };
 
 /* signal flags of the deployment in this process */
@@ -61,7 +64,7 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err);
  * aimed at D's deployment: so `cdx promote` and `cdx abort` reach a holder
  * on another host.  0, or -1 when the store cannot be read (nothing set). */
 int cdx_dctx_controls(struct cdx_dctx *d, long long wait_ms);
-/* cdx_dctx_unlock: release it, if held */
+/* cdx_dctx_unlock: release it, if held; close D's SSH connections */
 void cdx_dctx_unlock(struct cdx_dctx *d);
 
 /* cdx_dctx_describe: add D's id, kind, app, env, version and previous

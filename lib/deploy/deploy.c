@@ -32,6 +32,7 @@
 #include "deploy/local.h"
 #include "deploy/record.h"
 #include "deploy/recover.h"
+#include "deploy/ssh.h"
 #include "base/util.h"
 
 /* ---- orchestrator ---------------------------------------------------------- */
@@ -227,6 +228,8 @@ static int succeed(struct cdx_dctx *d, const struct cdx_strategy_io *io, const s
 	if (hist) {
 		outcomes = cdx_release_outcomes(hist);
 		cdx_local_prune(e, sv, d->previous, outcomes);
+		if (d->ssh)
+			cdx_ssh_prune(d->ssh, sv, d->previous, outcomes);
 		cJSON_Delete(outcomes);
 		cJSON_Delete(hist);
 	}

@@ -37,7 +37,10 @@ static int swap_link(const char *target, const char *link, struct cdx_error *err
 void cdx_local_current(const struct cdx_env *e, const char *version)
 {
 	struct cdx_error err = {0};
-	char *link = cdx_xasprintf("%s/current", e->deploy_to), *rel;
+	char *link, *rel;
+	if (e->n_hosts) /* the SSH hook set switches `current` on every host */
+		return;
+	link = cdx_xasprintf("%s/current", e->deploy_to);
 	if (!version) {
 		unlink(link);
 		free(link);
@@ -149,8 +152,12 @@ out:
 bool cdx_local_release_present(const struct cdx_env *e, const char *dir, const char *version)
 {
 	struct stat st;
-	char *rel = cdx_local_release_dir(e, version);
-	bool ok = stat(rel, &st) == 0 && S_ISDIR(st.st_mode);
+	char *rel;
+	bool ok;
+	if (e->n_hosts) /* on the hosts: the records say which releases are good there */
+		return true;
+	rel = cdx_local_release_dir(e, version);
+	ok = stat(rel, &st) == 0 && S_ISDIR(st.st_mode);
 	free(rel);
 	if (!ok && e->artifact) {
 		struct cdx_envv ce = {0};
@@ -197,10 +204,15 @@ static char **release_dirs(const char *parent, size_t *n)
 void cdx_local_prune(const struct cdx_env *e, const struct cdx_serving *sv, const char *previous,
 		     const cJSON *outcomes)
 {
-	char *parent = cdx_xasprintf("%s/releases", e->deploy_to);
+	char *parent;
 	size_t n, i;
-	char **names = release_dirs(parent, &n);
-	const char **gone = cdx_release_prune_pick(names, n, sv, previous, outcomes, e->keep_releases);
+	char **names;
+	const char **gone;
+	if (e->n_hosts) /* pruned on the hosts (ssh.c) */
+		return;
+	parent = cdx_xasprintf("%s/releases", e->deploy_to);
+	names = release_dirs(parent, &n);
+	gone = cdx_release_prune_pick(names, n, sv, previous, outcomes, e->keep_releases);
 	for (i = 0; gone[i]; i++) {
 		struct cdx_error err = {0};
 		int status;

@@ -165,6 +165,7 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 	snprintf(msg, sizeof(msg), "recovering: interrupted in state %s (%s), its process is gone; back to %s",
 		 was ? was : "?", cdx_js(last, "msg"), target ? target : "nothing");
 	if (cdx_dctx_record(&d, "rolling_back", msg, "interrupted") < 0) {
+		holder->ssh = d.ssh; /* the holder closes what the recovery opened */
 		cJSON_Delete(dep);
 		return cdx_error_set(err, CDX_ESTATE, "cannot record the recovery");
 	}
@@ -180,6 +181,7 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 		rc = stop_all(&d, sv, &io, err);
 	}
 	cdx_serving_free(&before);
+	holder->ssh = d.ssh;
 	if (rc != 0) {
 		char why[CDX_ERRMAX];
 		snprintf(why, sizeof(why), "%s", err->msg);
