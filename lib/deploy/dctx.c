@@ -105,12 +105,38 @@ int cdx_dctx_controls(struct cdx_dctx *d, long long wait_ms)
 	return d->o->store->ops->tail(d->o->store, d->watch, wait_ms, control_one, d, &err) < 0 ? -1 : 0;
 }
 
+/* whether this process runs inside a hook of the deployment that holds
+ * D's lock now: CDX_LOCK and CDX_LOCK_TOKEN (effects.c) name that lock and
+ * its current holder's fencing token.  Waiting for it would wait for
+ * ourselves: refused at once instead (CDX_EBUSY with ERR). */
+static int nested(struct cdx_dctx *d, struct cdx_error *err)
+{
+	const char *name = getenv("CDX_LOCK"), *tok = getenv("CDX_LOCK_TOKEN");
+	struct cdx_error e = {0};
+	cJSON *cur = NULL;
+	int rc = 0;
+	if (!name || !tok || !*tok || strcmp(name, d->lock) != 0 || !d->o->store->ops->holder)
+		return 0;
+	if (d->o->store->ops->holder(d->o->store, d->lock, &cur, &e) == 0 && cur &&
+	    (unsigned long long)cdx_jn(cur, "token") == strtoull(tok, NULL, 10)) {
+		cdx_error_set(err, CDX_EBUSY,
+			      "%s/%s is locked by deployment %s, whose hook runs this command (CDX_LOCK_TOKEN %s): "
+			      "it cannot wait for itself",
+			      d->e->app->name, d->e->name, cdx_jsn(cur, "deployment") ?: "?", tok);
+		rc = CDX_EBUSY;
+	}
+	cJSON_Delete(cur);
+	return rc;
+}
+
 int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 {
 	cJSON *h, *cur = NULL;
 	enum cdx_lock_result got;
 	int rc;
 	cdx_deploy_lock_name(d->lock, sizeof(d->lock), d->e->app->name, d->e->name);
+	if ((rc = nested(d, err)))
+		return rc;
 	/* a promote or abort aimed at us as soon as we hold the lock must not
 	 * kill us (SIGUSR1/2 terminate by default); SIGINT still stops a wait */
 	signal(SIGUSR1, on_signal);

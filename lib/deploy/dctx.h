@@ -47,6 +47,7 @@ struct cdx_dctx {
 	struct cdx_ssh *ssh;   /* hosts: its SSH connections (ssh.h), opened at the first
 				* remote command, closed by cdx_dctx_unlock */
 	FILE *dry;             /* hosts: print the remote commands here instead (--dry-run) */
+	const bool *only;      /* per instance: in this deployment (--hosts), or NULL: all */
 };
 
 /* signal flags of the deployment in this process */

@@ -4,6 +4,7 @@
  * lock kept alive while they run. */
 #include "deploy/effects.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,8 +71,11 @@ static void hook_env(struct cdx_dctx *d, int t, const char *version, int weight,
 	if (t >= 0 && cdx_env_hosts_are_targets(e))
 		host_env(e, (size_t)t, version, ce);
 	/* a hook that runs cdx again on this environment holds its lock already */
-	snprintf(buf, sizeof(buf), "%llu", d->token);
-	cdx_envv_set(ce, "CDX_LOCK_TOKEN", buf);
+	if (d->token) {
+		snprintf(buf, sizeof(buf), "%llu", d->token);
+		cdx_envv_set(ce, "CDX_LOCK", d->lock);
+		cdx_envv_set(ce, "CDX_LOCK_TOKEN", buf);
+	}
 }
 
 /* keep the lock while a hook or analysis runs (a Redis lock has a TTL);
@@ -387,8 +391,80 @@ static int io_pause(void *ctx, int64_t ms)
 	return CDX_PAUSE_DONE;
 }
 
+static bool io_skip(void *ctx, int t)
+{
+	struct cdx_dctx *d = ctx;
+	return d->only && t >= 0 && !d->only[t];
+}
+
+/* ---- a dry run ------------------------------------------------------------------- */
+
+static int dry_record(void *ctx, const struct cdx_serving *sv, const char *state, const char *msg)
+{
+	struct cdx_dctx *d = ctx;
+	(void)sv;
+	fprintf(d->dry, "# %s: %s\n", state, msg);
+	return 0;
+}
+
+static int dry_hook(void *ctx, enum cdx_hook_id h, int t, const char *version, int weight, struct cdx_error *err)
+{
+	struct cdx_dctx *d = ctx;
+	struct cdx_envv ce;
+	int rc;
+	if (!d->e->n_hosts) {
+		fprintf(d->dry, "# %s hook%s%s%s\n", cdx_hook_name(h), t >= 0 ? " on " : "",
+			t >= 0 ? d->e->targets[t].name : "", d->e->hooks[h].cmd ? "" : " (none)");
+		return 0;
+	}
+	hook_env(d, t, version, weight, &ce);
+	rc = hook_hosts(d, h, t, version, &ce, err);
+	cdx_envv_free(&ce);
+	return rc;
+}
+
+static int dry_health(void *ctx, int t, const char *version, struct cdx_error *err)
+{
+	struct cdx_dctx *d = ctx;
+	size_t i;
+	(void)version;
+	(void)err;
+	for (i = 0; i < d->e->n_checks; i++)
+		fprintf(d->dry, "# health check %s on %s\n", d->e->checks[i].target, t >= 0 ? d->e->targets[t].name : "?");
+	return 0;
+}
+
+static int dry_analysis(void *ctx, int t, const char *version, int weight, struct cdx_error *err)
+{
+	(void)ctx;
+	(void)t;
+	(void)version;
+	(void)weight;
+	(void)err;
+	return CDX_ANALYSIS_PASS;
+}
+
+static int dry_pause(void *ctx, int64_t ms)
+{
+	struct cdx_dctx *d = ctx;
+	fprintf(d->dry, "# pause %lld ms\n", (long long)ms);
+	return CDX_PAUSE_DONE;
+}
+
+void cdx_dctx_io_dry(struct cdx_dctx *d, struct cdx_strategy_io *io)
+{
+	io->ctx = d;
+	io->record = dry_record;
+	io->hook = dry_hook;
+	io->health = dry_health;
+	io->analysis = dry_analysis;
+	io->pause = dry_pause;
+	io->skip = io_skip;
+}
+
 void cdx_dctx_io(struct cdx_dctx *d, struct cdx_strategy_io *io)
 {
+	io->skip = io_skip;
 	io->ctx = d;
 	io->record = io_record;
 	io->hook = io_hook;

@@ -22,4 +22,9 @@
 /* cdx_dctx_io: the io table of a strategy run in context D (D->sv set) */
 void cdx_dctx_io(struct cdx_dctx *d, struct cdx_strategy_io *io);
 
+/* cdx_dctx_io_dry: the io table of a dry run in D (D->dry set): states and
+ * checks are printed, hooks print their remote commands per host (ssh.h),
+ * nothing is recorded, run or changed */
+void cdx_dctx_io_dry(struct cdx_dctx *d, struct cdx_strategy_io *io);
+
 #endif /* CDX_EFFECTS_H */
