@@ -175,6 +175,12 @@ static int hook_hosts(struct cdx_dctx *d, enum cdx_hook_id h, int t, const char 
 		struct cdx_envv he = {0};
 		char *link = NULL;
 		int status = 0, rc = 0;
+		if (d->state && strcmp(d->state, "rolling_back") == 0 && cdx_ssh_untouched(d->ssh, i)) {
+			/* never reached in this deployment: nothing changed there */
+			fprintf(stderr, "cdx: host %s was never reached: it runs what it ran before\n",
+				e->hosts[i].name);
+			continue;
+		}
 		if (h == CDX_HOOK_DEPLOY && version &&
 		    cdx_ssh_release(d->ssh, i, d->o->apps->dir, version, ce, err) < 0)
 			return -1;

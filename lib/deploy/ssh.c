@@ -116,6 +116,11 @@ bool cdx_ssh_down(const struct cdx_ssh *s, size_t i)
 	return s->conns[i].down;
 }
 
+bool cdx_ssh_untouched(const struct cdx_ssh *s, size_t i)
+{
+	return s->conns[i].down && !s->conns[i].reached;
+}
+
 /* run WORDS on host I as R (NULL: the base) says: the remote exit status,
  * or -1 with ERR; printed instead with a dry-run stream (status DRY) */
 static int run(struct cdx_ssh *s, size_t i, char *const *words, const struct cdx_ssh_run *r, int dry,
@@ -264,6 +269,7 @@ int cdx_ssh_hook(struct cdx_ssh *s, size_t i, const char *cmd, char *const *vars
 	words[n++] = "-c";
 	words[n++] = (char *)cmd;
 	r.timeout_ms = timeout_ms;
+	r.echo = true;
 	st = run(s, i, words, &r, 0, err);
 	free(words);
 	if (st < 0)

@@ -45,6 +45,9 @@ void cdx_ssh_close(struct cdx_ssh *s);
 
 /* cdx_ssh_down: whether host I could not be reached (or its key was refused) */
 bool cdx_ssh_down(const struct cdx_ssh *s, size_t i);
+/* cdx_ssh_untouched: host I is down and no command of this deployment ever
+ * ran there: it runs what it ran before */
+bool cdx_ssh_untouched(const struct cdx_ssh *s, size_t i);
 
 /* cdx_ssh_release: make releases/VERSION on host I: E's artifact (expanded
  * with ENV, relative to DIR) uploaded and checked, the shared paths

@@ -137,7 +137,7 @@ static int conn_failed(struct cdx_ssh_conn *c, const char *out, struct cdx_error
 int cdx_ssh_conn_run(struct cdx_ssh_conn *c, char *const *words, const struct cdx_ssh_run *r,
 		     struct cdx_error *err)
 {
-	struct capture cap = {{0}, r->out == NULL};
+	struct capture cap = {{0}, r->out == NULL && r->echo};
 	struct cdx_proc_spec spec = {0};
 	struct cdx_proc_watch w = {0};
 	struct cdx_proc_result res;
@@ -185,6 +185,9 @@ int cdx_ssh_conn_run(struct cdx_ssh_conn *c, char *const *words, const struct cd
 		cdx_buf_free(&cap.b);
 		return -1;
 	}
+	c->reached = true;
+	if (status != 0 && !r->out && !r->echo && cap.b.len > 1) /* what it said about its failure */
+		fputs(cap.b.data, stderr);
 	if (r->out)
 		*r->out = cdx_buf_detach(&cap.b);
 	else

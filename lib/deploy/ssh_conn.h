@@ -35,6 +35,7 @@ struct cdx_ssh_conn {
 	char *control;       /* ControlPath of its master */
 	bool opened;         /* a master may run: close with -O exit */
 	bool down;           /* its connection failed: nothing more runs there */
+	bool reached;        /* a command of this deployment ran there */
 	char why[512];       /* why it is down */
 };
 
@@ -64,6 +65,8 @@ struct cdx_ssh_run {
 	void *tick_ctx;
 	int64_t tick_ms;
 	const char *owner;   /* the deployment that answers for it (runner.h) */
+	bool echo;           /* its output to our stderr as it comes (a user's hook);
+			      * else said only when it fails */
 };
 
 /* cdx_ssh_conn_run: run WORDS on C's host as R says: its exit status
