@@ -173,6 +173,13 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 		rc = -1;
 	else
 		rc = kill_leftovers(&d, sv, dep, &io, err);
+	if (rc == 0 && target && cdx_env_hosts_are_targets(holder->e)) {
+		/* what a killed cdx did on a host is not known (its record is
+		 * written before a host is touched): every host gets TARGET again */
+		size_t t;
+		for (t = 0; t < sv->n; t++)
+			cdx_serving_set(&sv->installed[t], NULL);
+	}
 	if (rc == 0 && target) {
 		rc = cdx_rollback_run(holder->e, CDX_ROLLBACK_IMMEDIATE, sv, target, NULL, &io, err);
 		if (rc == 0)

@@ -19,6 +19,7 @@ struct cdx_ssh {
 	FILE *dry;
 	char *dir;                  /* private: control sockets, the tar */
 	struct cdx_ssh_conn *conns; /* per host */
+	char **owners;              /* per host: who answers for its ssh processes */
 	char *tar_version;          /* the version whose tar is in dir/artifact.tar */
 	char *tar;                  /* its bytes */
 	size_t tar_len;
@@ -64,31 +65,68 @@ static const char hook_sh[] = "mkdir -p \"$1\" && cd \"$1\" && shift && exec env
 /* $1 path, then the releases to remove */
 static const char prune_sh[] = "cd \"$1/releases\" && shift && for r in \"$@\"; do rm -rf -- \"./$r\"; done";
 
+/* the private directory of deployment ID's connections:
+ * /tmp/cdx-ssh-UID/ID, both 0700 and ours (never a link).  The same for a
+ * recovery of ID, which so reaches (and at its end closes) the master
+ * connections a killed cdx left behind.  Caller frees; NULL with ERR. */
+static char *control_dir(const char *id, struct cdx_error *err)
+{
+	char *top = cdx_xasprintf("/tmp/cdx-ssh-%u", (unsigned)getuid()), *dir;
+	struct stat st;
+	if (mkdir(top, 0700) < 0 && errno != EEXIST) {
+		cdx_error_set(err, CDX_EFAILED, "cannot create %s: %s", top, strerror(errno));
+		free(top);
+		return NULL;
+	}
+	if (lstat(top, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077)) {
+		cdx_error_set(err, CDX_EFAILED, "%s is not a private directory of ours (mode 0700): refused for SSH "
+						"control sockets", top);
+		free(top);
+		return NULL;
+	}
+	dir = cdx_xasprintf("%s/%.60s", top, id);
+	free(top);
+	if (strchr(dir + strlen("/tmp/cdx-ssh-"), '/') != strrchr(dir, '/') || strstr(dir, "/..") ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) || lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != getuid()) {
+		cdx_error_set(err, CDX_EFAILED, "cannot create the private directory %s for SSH connections", dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 struct cdx_ssh *cdx_ssh_open(const struct cdx_env *e, const struct cdx_ssh_run *base, FILE *dry,
 			     struct cdx_error *err)
 {
 	struct cdx_ssh *s;
-	char tmpl[] = "/tmp/cdx-ssh.XXXXXX";
+	char *dir;
 	size_t i;
 	if (e->ssh_config && access(e->ssh_config, R_OK) < 0) {
 		cdx_error_set(err, CDX_EUSAGE, "ssh_config %s of %s/%s cannot be read: %s", e->ssh_config,
 			      e->app->name, e->name, strerror(errno));
 		return NULL;
 	}
-	if (!mkdtemp(tmpl)) { /* mkdtemp makes it 0700 */
-		cdx_error_set(err, CDX_EFAILED, "cannot create a directory for SSH connections: %s", strerror(errno));
+	if (!(dir = control_dir(base->owner ? base->owner : "cdx", err)))
 		return NULL;
-	}
 	s = cdx_xcalloc(1, sizeof(*s));
 	s->e = e;
 	s->base = *base;
 	s->base.input = NULL;
 	s->base.out = NULL;
 	s->dry = dry;
-	s->dir = cdx_xstrdup(tmpl);
+	s->dir = dir;
 	s->conns = cdx_xcalloc(e->n_hosts ? e->n_hosts : 1, sizeof(*s->conns));
-	for (i = 0; i < e->n_hosts; i++)
-		cdx_ssh_conn_init(&s->conns[i], &e->hosts[i], e->ssh_config, s->dir);
+	s->owners = cdx_xcalloc(e->n_hosts ? e->n_hosts : 1, sizeof(char *));
+	for (i = 0; i < e->n_hosts; i++) {
+		cdx_ssh_conn_init(&s->conns[i], &e->hosts[i], i, e->ssh_config, s->dir);
+		/* hosts that are instances: "ID/HOST", as a local hook on an
+		 * instance, so that recovery stops a host whose commands (or
+		 * master connection) a killed cdx left running (recover.c) */
+		if (base->owner)
+			s->owners[i] = cdx_env_hosts_are_targets(e) ? cdx_xasprintf("%s/%s", base->owner, e->hosts[i].name)
+								    : cdx_xstrdup(base->owner);
+	}
 	return s;
 }
 
@@ -98,8 +136,11 @@ void cdx_ssh_close(struct cdx_ssh *s)
 	char *tar;
 	if (!s)
 		return;
-	for (i = 0; i < s->e->n_hosts; i++)
+	for (i = 0; i < s->e->n_hosts; i++) {
 		cdx_ssh_conn_close(&s->conns[i]);
+		free(s->owners[i]);
+	}
+	free(s->owners);
 	tar = cdx_xasprintf("%s/artifact.tar", s->dir);
 	unlink(tar);
 	free(tar);
@@ -132,7 +173,9 @@ static int run(struct cdx_ssh *s, size_t i, char *const *words, const struct cdx
 		free(q);
 		return dry;
 	}
-	return cdx_ssh_conn_run(&s->conns[i], words, r ? r : &s->base, err);
+	struct cdx_ssh_run own = r ? *r : s->base;
+	own.owner = s->owners[i];
+	return cdx_ssh_conn_run(&s->conns[i], words, &own, err);
 }
 
 /* the tar of VERSION's artifact and its sha256, made once per deployment */
@@ -308,6 +351,7 @@ void cdx_ssh_prune(struct cdx_ssh *s, const struct cdx_serving *sv, const char *
 			continue;
 		}
 		r.out = &out;
+		r.owner = s->owners[i];
 		if (cdx_ssh_conn_run(&s->conns[i], ls, &r, &err) != 0) {
 			free(out);
 			free(rel);
@@ -327,7 +371,8 @@ void cdx_ssh_prune(struct cdx_ssh *s, const struct cdx_serving *sv, const char *
 			words[4] = h->path;
 			for (k = 0; k < m; k++)
 				words[5 + k] = (char *)gone[k];
-			st = cdx_ssh_conn_run(&s->conns[i], words, &s->base, &err);
+			r.out = NULL;
+			st = cdx_ssh_conn_run(&s->conns[i], words, &r, &err);
 			(void)st;
 			free(words);
 		}

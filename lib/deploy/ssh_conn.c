@@ -41,12 +41,14 @@ char *cdx_shq_words(char *const *words)
 	return cdx_buf_detach(&b);
 }
 
-void cdx_ssh_conn_init(struct cdx_ssh_conn *c, const struct cdx_host *h, const char *config, const char *dir)
+void cdx_ssh_conn_init(struct cdx_ssh_conn *c, const struct cdx_host *h, size_t i, const char *config,
+		       const char *dir)
 {
 	memset(c, 0, sizeof(*c));
 	c->h = h;
 	c->config = config;
-	c->control = cdx_xasprintf("%s/%s", dir, h->name);
+	/* by index: a socket path has at most 107 bytes */
+	c->control = cdx_xasprintf("%s/%zu", dir, i);
 }
 
 /* the options every ssh of C carries, into ARGV (N so far) */
@@ -215,6 +217,8 @@ void cdx_ssh_conn_close(struct cdx_ssh_conn *c)
 		cdx_runner_run_one(&spec, NULL, &res, &e);
 		cdx_argv_free(argv);
 	}
+	/* the master removes its socket as it exits, maybe after we looked */
+	unlink(c->control);
 	free(c->control);
 	memset(c, 0, sizeof(*c));
 }

@@ -45,9 +45,10 @@ void cdx_shq(struct cdx_buf *b, const char *s);
  * caller frees */
 char *cdx_shq_words(char *const *words);
 
-/* cdx_ssh_conn_init: C for host H, ssh_config CONFIG (may be NULL), its
- * ControlPath DIR/NAME (DIR: a private directory) */
-void cdx_ssh_conn_init(struct cdx_ssh_conn *c, const struct cdx_host *h, const char *config, const char *dir);
+/* cdx_ssh_conn_init: C for host H (the Ith), ssh_config CONFIG (may be
+ * NULL), its ControlPath DIR/I (DIR: a private directory) */
+void cdx_ssh_conn_init(struct cdx_ssh_conn *c, const struct cdx_host *h, size_t i, const char *config,
+		       const char *dir);
 
 /* cdx_ssh_conn_argv: the local argv that runs the remote command WORDS
  * (each quoted) on C's host; free with cdx_argv_free (runner.h) */
