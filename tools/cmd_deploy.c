@@ -240,6 +240,10 @@ void cli_print_deployments(const cJSON *arr, bool newest_first)
 		cJSON_ArrayForEach(c, cJSON_GetObjectItem(d, "controls"))
 			cdx_text_printf(stdout, "  %s by %s", control_done(c), cli_who(c, who, sizeof(who)));
 		cdx_text_printf(stdout, "\n");
+		/* an environment with hosts: each host's release and how it went there */
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(d, "hosts"))
+			cdx_text_printf(stdout, "    host %s: %s %s%s\n", c->string, cdx_js(c, "version"),
+					cdx_js(c, "outcome"), cdx_jb(c, "unreachable", false) ? " (unreachable)" : "");
 	}
 }
 

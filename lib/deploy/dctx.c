@@ -269,3 +269,32 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 				d->e->name, d->version, state, msg ? ": " : "", msg ? msg : "");
 	return 0;
 }
+
+void cdx_dctx_record_hosts(struct cdx_dctx *d, const char *only_version, const char *outcome)
+{
+	const struct cdx_env *e = d->e;
+	bool per_host = cdx_env_hosts_are_targets(e);
+	size_t i;
+	for (i = 0; i < e->n_hosts; i++) {
+		struct cdx_error err = {0};
+		const char *v = per_host ? (i < d->sv->n ? d->sv->installed[i] : NULL) : d->sv->version;
+		cJSON *rec;
+		if (!v || (only_version && strcmp(v, only_version) != 0))
+			continue;
+		if (per_host && d->only && !d->only[i] && strcmp(outcome, "good") != 0)
+			continue;
+		rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "t", "host");
+		cJSON_AddStringToObject(rec, "deployment", d->id);
+		cJSON_AddStringToObject(rec, "app", e->app->name);
+		cJSON_AddStringToObject(rec, "env", e->name);
+		cJSON_AddStringToObject(rec, "host", e->hosts[i].name);
+		cJSON_AddStringToObject(rec, "version", v);
+		cJSON_AddStringToObject(rec, "outcome", outcome);
+		if (d->ssh && cdx_ssh_down(d->ssh, i))
+			cJSON_AddTrueToObject(rec, "unreachable");
+		cJSON_AddNumberToObject(rec, "at_ms", (double)cdx_wall_ms());
+		d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, &err);
+		cJSON_Delete(rec);
+	}
+}

@@ -82,4 +82,12 @@ int cdx_dctx_record(struct cdx_dctx *d, const char *state, const char *msg, cons
 /* the same, with HOLD: a failed state that waits for a person */
 int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg, const char *cause, bool hold);
 
+/* cdx_dctx_record_hosts: a `host` record {deployment, app, env, host,
+ * version, outcome, unreachable} per host of D's environment with hosts:
+ * the release each one runs (D->sv; ONLY_VERSION, may be NULL: only the
+ * hosts at that version) and its OUTCOME there (good, failed).  Rollbacks
+ * pick a release good on every host by them (rollback.c); the history
+ * shows them (deploy_query.c). */
+void cdx_dctx_record_hosts(struct cdx_dctx *d, const char *only_version, const char *outcome);
+
 #endif /* CDX_DCTX_H */

@@ -237,6 +237,7 @@ static int succeed(struct cdx_dctx *d, const struct cdx_strategy_io *io, const s
 		io->hook(io->ctx, CDX_HOOK_CLEANUP, -1, d->version, 0, err);
 	if (cdx_dctx_record(d, "succeeded", NULL, NULL) < 0)
 		return CDX_ESTATE;
+	cdx_dctx_record_hosts(d, NULL, "good");
 	*result = result_json(d, "succeeded", NULL);
 	if (!e->instances && before->active >= 0 && before->active != sv->active && before->installed[before->active]) {
 		cJSON *sd = cJSON_AddObjectToObject(*result, "scale_down");
@@ -300,6 +301,7 @@ static int fail(struct cdx_dctx *d, const struct cdx_strategy *strat, const stru
 	cdx_deploy_cancel = cdx_deploy_abort = 0; /* the rollback itself must run */
 	if (cdx_dctx_record_hold(d, "failed", NULL, cause, d->sv->irreversible_done || !e->auto_rollback) < 0)
 		return CDX_ESTATE;
+	cdx_dctx_record_hosts(d, d->version, "failed");
 	if (d->sv->irreversible_done) {
 		raise_event(d, "deployment_frozen", cause);
 		cdx_error_set(err, CDX_EFAILED,

@@ -200,6 +200,8 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 	}
 	cdx_local_current(holder->e, sv->version);
 	cdx_dctx_record(&d, "recovered", sv->version ? sv->version : "nothing serves", "interrupted");
+	if (sv->version)
+		cdx_dctx_record_hosts(&d, sv->version, "good");
 	cJSON_Delete(dep);
 	return 0;
 }

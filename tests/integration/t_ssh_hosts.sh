@@ -34,6 +34,9 @@ expect_status 1 "$CDX" deploy shop prod 2.0
 expect_contains "host web3 (127.0.0.1) is unreachable"
 [ "$(cur web1) $(cur web2) $(cur web3)" = "releases/1.0 releases/1.0 releases/1.0" ] || fail "after web3 failed: $(cur web1) $(cur web2) $(cur web3)"
 
+expect_status 0 "$CDX" history shop prod
+expect_contains "host web3: 2.0 failed (unreachable)"
+
 # ---- left out: --hosts web1,web2 deploys them, web3 keeps 1.0
 expect_status 0 "$CDX" deploy shop prod 2.0 --hosts web1,web2
 [ "$(cur web1) $(cur web2) $(cur web3)" = "releases/2.0 releases/2.0 releases/1.0" ] || fail "--hosts: $(cur web1) $(cur web2) $(cur web3)"
