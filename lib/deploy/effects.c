@@ -153,6 +153,27 @@ static int hosts_open(struct cdx_dctx *d, struct cdx_error *err)
 	return d->ssh ? 0 : -1;
 }
 
+/* the releases of VERSION on the hosts of T's batch (rolling over hosts:
+ * the instances from T to the end of its batch), or on every host (T -1: a
+ * slot), made in parallel before they are installed one by one */
+static void prefetch(struct cdx_dctx *d, int t, const char *version, const struct cdx_envv *ce)
+{
+	const struct cdx_env *e = d->e;
+	bool *which = cdx_xcalloc(e->n_hosts ? e->n_hosts : 1, sizeof(bool));
+	size_t i, b = (size_t)(e->batch > 0 ? e->batch : 1), n = 0;
+	for (i = 0; i < e->n_hosts; i++) {
+		if (t >= 0 && (i < (size_t)t || i / b != (size_t)t / b))
+			continue;
+		if (d->only && t >= 0 && !d->only[i])
+			continue;
+		which[i] = true;
+		n++;
+	}
+	if (n > 1)
+		cdx_ssh_prefetch(d->ssh, which, d->o->apps->dir, version, ce);
+	free(which);
+}
+
 /* hook H of target T on its hosts: T's host when the hosts are the
  * instances, every host for a slot (or no target).  A deploy makes the
  * release first and then points `current` (instances) or slots/NAME
@@ -167,6 +188,8 @@ static int hook_hosts(struct cdx_dctx *d, enum cdx_hook_id h, int t, const char 
 	size_t i, lo = 0, hi = e->n_hosts, k;
 	if (hosts_open(d, err) < 0)
 		return -1;
+	if (h == CDX_HOOK_DEPLOY && version && !d->dry && !(d->state && strcmp(d->state, "rolling_back") == 0))
+		prefetch(d, per_host ? t : -1, version, ce);
 	if (per_host && t >= 0) {
 		lo = (size_t)t;
 		hi = lo + 1;

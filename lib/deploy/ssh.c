@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deploy/record.h"
@@ -383,4 +385,53 @@ void cdx_ssh_prune(struct cdx_ssh *s, const struct cdx_serving *sv, const char *
 		free(out);
 		free(rel);
 	}
+}
+
+void cdx_ssh_prefetch(struct cdx_ssh *s, const bool *which, const char *dir, const char *version,
+		      const struct cdx_envv *env)
+{
+	struct cdx_error err = {0};
+	pid_t *pids;
+	size_t i, running = 0, n = s->e->n_hosts;
+	if (s->dry || n < 2)
+		return;
+	/* packed once, before the children share it */
+	if (s->e->artifact && pack(s, dir, version, env, &err) < 0)
+		return;
+	pids = cdx_xcalloc(n, sizeof(pid_t));
+	for (i = 0; i <= n; i++) {
+		/* at most CDX_SSH_PARALLEL at once: wait for one before the next */
+		while (running && (running >= CDX_SSH_PARALLEL || i == n)) {
+			size_t k;
+			int st;
+			for (k = 0; k < n; k++)
+				if (pids[k] > 0 && waitpid(pids[k], &st, WNOHANG) == pids[k]) {
+					pids[k] = 0;
+					running--;
+				}
+			if (running >= CDX_SSH_PARALLEL || (i == n && running)) {
+				struct timespec ts = {0, 20 * 1000000L};
+				if (s->base.tick)
+					s->base.tick(s->base.tick_ctx);
+				nanosleep(&ts, NULL);
+			}
+		}
+		if (i == n)
+			break;
+		if (!which[i] || s->conns[i].down)
+			continue;
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			/* the child's master connection outlives it: the parent's
+			 * commands ride on it, and the parent closes it */
+			_exit(cdx_ssh_release(s, i, dir, version, env, &err) == 0 ? 0 : 1);
+		}
+		if (pids[i] > 0) {
+			s->conns[i].opened = true;
+			running++;
+		} else {
+			pids[i] = 0;
+		}
+	}
+	free(pids);
 }

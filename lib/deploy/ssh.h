@@ -55,6 +55,16 @@ bool cdx_ssh_untouched(const struct cdx_ssh *s, size_t i);
 int cdx_ssh_release(struct cdx_ssh *s, size_t i, const char *dir, const char *version, const struct cdx_envv *env,
 		    struct cdx_error *err);
 
+/* hosts whose releases are made at once (cdx_ssh_prefetch) */
+#define CDX_SSH_PARALLEL 8
+
+/* cdx_ssh_prefetch: cdx_ssh_release on the hosts flagged in WHICH, up to
+ * CDX_SSH_PARALLEL at once (a process each): the hosts of one batch are
+ * uploaded in parallel.  Errors are not reported here: the release of each
+ * host is made (or found) again in order, which says what failed. */
+void cdx_ssh_prefetch(struct cdx_ssh *s, const bool *which, const char *dir, const char *version,
+		      const struct cdx_envv *env);
+
 /* cdx_ssh_link: point LINK ("current", or "slots/NAME") of host I at
  * VERSION's release, atomically; a NULL VERSION removes it.  0, or -1. */
 int cdx_ssh_link(struct cdx_ssh *s, size_t i, const char *link, const char *version, struct cdx_error *err);
