@@ -85,7 +85,7 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 /* cdx_dctx_record_hosts: a `host` record {deployment, app, env, host,
  * version, outcome, unreachable} per host of D's environment with hosts:
  * the release each one runs (D->sv; ONLY_VERSION, may be NULL: only the
- * hosts at that version) and its OUTCOME there (good, failed).  Rollbacks
+ * hosts at that version) and its OUTCOME there (good, failed, incomplete).  Rollbacks
  * pick a release good on every host by them (rollback.c); the history
  * shows them (deploy_query.c). */
 void cdx_dctx_record_hosts(struct cdx_dctx *d, const char *only_version, const char *outcome);

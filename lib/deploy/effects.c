@@ -117,13 +117,23 @@ static void owner_of(const struct cdx_dctx *d, enum cdx_hook_id h, int t, char *
 /* ---- hooks on hosts (the SSH hook set) ------------------------------------------ */
 
 /* whether the variable KV of a hook's environment goes to the host: the
- * deployment's CDX_* (not the store, not the runner's marker) and the
- * environment's, targets' and host's own variables */
+ * deployment's CDX_* and the environment's, targets' and host's own
+ * variables; nothing else of this machine's environment */
 static bool remote_var(const struct cdx_env *e, size_t host, const char *kv)
 {
+	static const char *const ours[] = {"CDX_APP", "CDX_ENV", "CDX_VERSION", "CDX_PREVIOUS_VERSION",
+					   "CDX_DEPLOYMENT_ID", "CDX_STRATEGY", "CDX_DEPLOY_DIR", "CDX_RELEASE_DIR",
+					   "CDX_WEIGHT", "CDX_STABLE_SLOT", "CDX_SLOT", "CDX_INSTANCE", "CDX_HOST",
+					   "CDX_HOST_NAME", "CDX_LOCK", "CDX_LOCK_TOKEN"};
 	size_t i, l = strcspn(kv, "=");
-	if (strncmp(kv, "CDX_", 4) == 0)
-		return strncmp(kv, "CDX_STATE=", 10) != 0 && strncmp(kv, "CDX_ATTEMPT_KEY=", 16) != 0;
+	if (strncmp(kv, "CDX_", 4) == 0) {
+		/* what the deployment says (hook_env), never the rest of cdx's own
+		 * environment (CDX_STATE, the runner's marker, ...) */
+		for (i = 0; i < CDX_ARRAY_LEN(ours); i++)
+			if (strlen(ours[i]) == l && strncmp(ours[i], kv, l) == 0)
+				return true;
+		return strncmp(kv, "CDX_SLOT_", 9) == 0 || strncmp(kv, "CDX_INSTANCE_", 13) == 0;
+	}
 	for (i = 0; i < e->n_vars; i++)
 		if (strlen(e->vars[i].key) == l && strncmp(e->vars[i].key, kv, l) == 0)
 			return true;

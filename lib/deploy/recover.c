@@ -177,6 +177,8 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 		/* what a killed cdx did on a host is not known (its record is
 		 * written before a host is touched): every host gets TARGET again */
 		size_t t;
+		if (cdx_jsn(dep, "version"))
+			cdx_dctx_record_hosts(&d, cdx_jsn(dep, "version"), "incomplete");
 		for (t = 0; t < sv->n; t++)
 			cdx_serving_set(&sv->installed[t], NULL);
 	}

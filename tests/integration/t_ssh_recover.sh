@@ -56,6 +56,8 @@ for h in web1 web2 web3; do
 done
 "$CDX" history shop prod --json >"$T/hist.json"
 expect_jq "$T/hist.json" '.[-1] | [.version, .serving]' '["2.0","1.0"]'
+# per host: what it ends with after the recovery
+expect_jq "$T/hist.json" '.[-1].hosts | [.web1.version, .web1.outcome, .web2.version, .web3.version]' '["1.0","good","1.0","1.0"]'
 # the master connections the dead deployment left (their control sockets
 # in /tmp/cdx-ssh-UID/ID) were reached and closed by the recovery
 DEAD=$(jq -r '.[-1].id' "$T/hist.json")

@@ -21,14 +21,14 @@ applications:
       prod:
         strategy: rolling
         hosts:
-          - {name: web1, ssh: 127.0.0.1, port: $(sshd_port web1), path: $T/h/web1, variables: {COLOR: red}}
+          - {name: web1, ssh: 127.0.0.1, port: $(sshd_port web1), path: $T/h/web1, variables: {COLOR: red, MSG: "it's \$(touch $T/pwned2); \`id\` 'x' | ; >"}}
           - {name: web2, ssh: 127.0.0.1, port: $(sshd_port web2), path: $T/h/web2, variables: {COLOR: green}}
           - {name: web3, ssh: 127.0.0.1, port: $(sshd_port web3), path: $T/h/web3, variables: {COLOR: blue}}
         ssh_config: $SSH_CONFIG
         shared: [log/, .env]
         rolling: {batch: 1}
         hooks:
-          start: 'echo "start \$CDX_HOST_NAME \$CDX_VERSION \$COLOR \$CDX_HOST \${SSH_CONNECTION:+remote}" >> $T/hooks.log; echo "\$CDX_VERSION" > "\$CDX_DEPLOY_DIR/running"'
+          start: 'echo "start \$CDX_HOST_NAME \$CDX_VERSION \$COLOR \$CDX_HOST \${SSH_CONNECTION:+remote}" >> $T/hooks.log; echo "\$CDX_VERSION" > "\$CDX_DEPLOY_DIR/running"; printf "%s" "\$MSG" > "\$CDX_DEPLOY_DIR/msg"; env > "\$CDX_DEPLOY_DIR/env"'
         health:
           - command: 'test ! -e $T/fail.\${CDX_HOST_NAME} && test "\$(cat \${CDX_DEPLOY_DIR}/running)" = "\$CDX_VERSION"'
             retries: 1
@@ -45,6 +45,12 @@ for h in web1 web2 web3; do
 	[ -L "$T/h/$h/releases/2.0/.env" ] && [ -f "$T/h/$h/shared/.env" ] || fail "$h: shared .env not linked"
 	[ -d "$T/h/$h/releases/1.0" ] || fail "$h: releases/1.0 missing"
 done
+# values reach the host as they are, quoted: nothing in them ran
+[ "$(cat "$T/h/web1/msg")" = "it's \$(touch $T/pwned2); \`id\` 'x' | ; >" ] || fail "MSG on web1: $(cat "$T/h/web1/msg")"
+[ ! -e "$T/pwned2" ] || fail "a variable's value ran as a command"
+# and nothing of cdx's own environment (the store's address) goes there
+! grep -q '^CDX_STATE=' "$T/h/web1/env" || fail "CDX_STATE reached the host"
+grep -q '^CDX_LOCK_TOKEN=[1-9]' "$T/h/web1/env" || fail "CDX_LOCK_TOKEN did not reach the hook"
 # hooks ran on the hosts (sshd set SSH_CONNECTION), in file order, with each host's variables
 grep '2.0' "$T/hooks.log" >"$T/h2"
 [ "$(cat "$T/h2")" = "start web1 2.0 red 127.0.0.1 remote
