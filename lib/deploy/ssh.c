@@ -423,7 +423,10 @@ void cdx_ssh_prefetch(struct cdx_ssh *s, const bool *which, const char *dir, con
 		pids[i] = fork();
 		if (pids[i] == 0) {
 			/* the child's master connection outlives it: the parent's
-			 * commands ride on it, and the parent closes it */
+			 * commands ride on it, and the parent closes it.  The
+			 * parent alone renews the lock: the store's connection is
+			 * not the child's to use. */
+			s->base.tick = NULL;
 			_exit(cdx_ssh_release(s, i, dir, version, env, &err) == 0 ? 0 : 1);
 		}
 		if (pids[i] > 0) {

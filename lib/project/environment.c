@@ -9,9 +9,11 @@
 #include "project/environment.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 
@@ -514,8 +516,11 @@ static void env_hosts(struct cdx_cfg *c, const struct cdx_ynode *m, const char *
 		else
 			e->path = cdx_xstrdup(y->str);
 	}
-	if ((y = cdx_yaml_get(m, "ssh_config")) && cdx_cfg_want(c, y, CDX_Y_SCALAR, "ssh_config"))
+	if ((y = cdx_yaml_get(m, "ssh_config")) && cdx_cfg_want(c, y, CDX_Y_SCALAR, "ssh_config")) {
 		e->ssh_config = y->str[0] == '/' ? cdx_xstrdup(y->str) : cdx_xasprintf("%s/%s", dir, y->str);
+		if (access(e->ssh_config, R_OK) < 0)
+			cdx_cfg_problem(c, y, "ssh_config '%s' cannot be read: %s", y->str, strerror(errno));
+	}
 	if ((y = cdx_yaml_get(m, "shared")) && cdx_cfg_want(c, y, CDX_Y_SEQ, "shared")) {
 		e->shared = cdx_xcalloc(y->n ? y->n : 1, sizeof(char *));
 		for (i = 0; i < y->n; i++) {

@@ -101,6 +101,7 @@ applications:
           - {name: w4, ssh: h}
         shared: [../etc]
         rolling: {batch: "150%"}
+        ssh_config: no/such/ssh_config
 YML
 expect_status 2 "$CDX" validate cdx.yml
 expect_contains "cdx.yml:7:31: ssh '-oProxyCommand=x' of host 'web1' is not [USER@]HOST"
@@ -109,5 +110,6 @@ expect_contains "cdx.yml:9:29: ssh 'h;rm'"
 expect_contains "cdx.yml:11:13: environment 'prod' names host 'w4' twice"
 expect_contains "cdx.yml:12:18: shared path '../etc'"
 expect_contains "cdx.yml:13:26: batch '150%'"
+expect_contains "cdx.yml:14:21: ssh_config 'no/such/ssh_config' cannot be read"
 
 echo "t_ssh_rolling: ok"
