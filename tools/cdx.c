@@ -95,7 +95,7 @@ const struct cli_command cli_commands[] = {
 	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N]\n"
 	 "\n"
 	 "Print the log of a job's attempt (default: its last), secrets masked.\n"},
-	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--json]",
+	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--hosts H] [--dry-run] [--json]",
 	 "usage: cdx deploy APP ENV VERSION [options]\n"
 	 "\n"
 	 "Deploy VERSION of application APP to environment ENV (declared in cdx.yml)\n"
