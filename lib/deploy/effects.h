@@ -5,7 +5,8 @@
  * record: a transition of the context, refused once the lock is lost or the
  * deployment was cancelled or aborted (only rolling_back goes on); hook: the
  * user's hook with the documented environment (CDX_APP, CDX_VERSION,
- * CDX_SLOT, ...) around the local hook set (local.h); health: the
+ * CDX_SLOT, ..., CDX_LOCK and CDX_LOCK_TOKEN) around the local hook set
+ * (local.h), or on the hosts around the SSH hook set (effects_hosts.h); health: the
  * environment's checks (probe.h), each recorded as a `check` record;
  * analysis: the canary's analysis command, its number held against max and
  * min; pause: a wait that cdx promote and cdx abort interrupt.  Hooks and
