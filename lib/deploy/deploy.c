@@ -229,7 +229,7 @@ static int succeed(struct cdx_dctx *d, const struct cdx_strategy_io *io, const s
 		outcomes = cdx_release_outcomes(hist);
 		cdx_local_prune(e, sv, d->previous, outcomes);
 		if (d->ssh)
-			cdx_ssh_prune(d->ssh, sv, d->previous, outcomes);
+			cdx_ssh_prune(d->ssh, d->only, sv, d->previous, outcomes);
 		cJSON_Delete(outcomes);
 		cJSON_Delete(hist);
 	}

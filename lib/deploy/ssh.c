@@ -335,7 +335,8 @@ static char **parse_list(char *out, size_t *n)
 	return names;
 }
 
-void cdx_ssh_prune(struct cdx_ssh *s, const struct cdx_serving *sv, const char *previous, const cJSON *outcomes)
+void cdx_ssh_prune(struct cdx_ssh *s, const bool *only, const struct cdx_serving *sv, const char *previous,
+		   const cJSON *outcomes)
 {
 	size_t i, k, n, m;
 	if (s->dry)
@@ -348,7 +349,7 @@ void cdx_ssh_prune(struct cdx_ssh *s, const struct cdx_serving *sv, const char *
 		char *ls[] = {"ls", "-1", "--", rel, NULL};
 		char **names, **words;
 		const char **gone;
-		if (s->conns[i].down) {
+		if (s->conns[i].down || (only && !only[i])) { /* left out of this deployment */
 			free(rel);
 			continue;
 		}

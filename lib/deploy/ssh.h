@@ -76,8 +76,10 @@ int cdx_ssh_link(struct cdx_ssh *s, size_t i, const char *link, const char *vers
 int cdx_ssh_hook(struct cdx_ssh *s, size_t i, const char *cmd, char *const *vars, int64_t timeout_ms,
 		 int *status, struct cdx_error *err);
 
-/* cdx_ssh_prune: remove old releases on every reachable host, as
- * cdx_local_prune does (record.h: cdx_release_prune_pick) */
-void cdx_ssh_prune(struct cdx_ssh *s, const struct cdx_serving *sv, const char *previous, const cJSON *outcomes);
+/* cdx_ssh_prune: remove old releases on every reachable host (flagged in
+ * ONLY, when not NULL), as cdx_local_prune does (record.h:
+ * cdx_release_prune_pick) */
+void cdx_ssh_prune(struct cdx_ssh *s, const bool *only, const struct cdx_serving *sv, const char *previous,
+		   const cJSON *outcomes);
 
 #endif /* CDX_SSH_H */
