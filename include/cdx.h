@@ -238,6 +238,9 @@ struct cdx_deploy_options {
 	long long wait_ms;    /* for the lock: 0 not at all, < 0 for ever */
 	const char *reason;   /* why, for the history, or NULL */
 	FILE *progress;       /* a line per transition, or NULL */
+	const char *hosts;    /* "web1,web2": only these hosts (rolling over hosts:), or NULL: all */
+	FILE *dry_run;        /* print the steps and, per host, the remote commands here instead;
+			       * nothing is locked, recorded, run or changed; or NULL */
 };
 
 /* cdx_deploy: deploy VERSION of APP to ENV with its strategy; on failed

@@ -19,11 +19,15 @@ static int rolling_deploy(const struct cdx_env *e, struct cdx_serving *sv, const
 	for (i = 0; i < sv->n; i += b) {
 		size_t end = i + b < sv->n ? i + b : sv->n;
 		for (j = i; j < end; j++) {
+			if (io->skip && io->skip(io->ctx, (int)j))
+				continue;
 			CDX_RECORD("deploying", "update instance %s to %s", e->targets[j].name, version);
 			if (cdx_strategy_install(sv, (int)j, version, io, err))
 				return -1;
 		}
 		for (j = i; j < end; j++) {
+			if (io->skip && io->skip(io->ctx, (int)j))
+				continue;
 			CDX_RECORD("verifying", "health of instance %s", e->targets[j].name);
 			if (io->health(io->ctx, (int)j, version, err))
 				return -1;

@@ -58,6 +58,9 @@ struct cdx_strategy_io {
 	int (*analysis)(void *ctx, int t, const char *version, int weight, struct cdx_error *err);
 	/* wait MS: CDX_PAUSE_DONE, _PROMOTE (skip remaining pauses), _ABORT */
 	int (*pause)(void *ctx, int64_t ms);
+	/* whether instance T is left out of this deployment (a partial
+	 * deployment over some hosts: cdx deploy --hosts), or NULL: none is */
+	bool (*skip)(void *ctx, int t);
 };
 
 struct cdx_strategy {

@@ -108,7 +108,7 @@ const struct cli_command cli_commands[] = {
 	 "\n"
 	 "Exit status: 0 done, 1 none kept (or expired, or damaged), 2 usage,\n"
 	 "4 the state store cannot be read.\n"},
-	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--json]",
+	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--hosts H] [--dry-run] [--json]",
 	 "usage: cdx deploy APP ENV VERSION [options]\n"
 	 "\n"
 	 "Deploy VERSION of application APP to environment ENV (declared in cdx.yml)\n"
@@ -123,6 +123,10 @@ const struct cli_command cli_commands[] = {
 	 "                   (oldest first) for DUR, or for ever; default: exit 3\n"
 	 "  --reason TEXT    why, for the history\n"
 	 "  --json           print the result as JSON\n"
+	 "  --hosts H1,H2    only these hosts (rolling over hosts:); the others keep\n"
+	 "                   what they run\n"
+	 "  --dry-run        print the steps and, per host, the remote commands;\n"
+	 "                   change nothing\n"
 	 "\n"
 	 "While a canary runs, `cdx promote APP ENV` skips its remaining pauses and\n"
 	 "`cdx abort APP ENV` rolls it back; Ctrl-C also aborts and rolls back.\n"
@@ -163,6 +167,7 @@ const struct cli_command cli_commands[] = {
 	 "  --to VERSION        go back to this version\n"
 	 "  --deployment ID     undo this deployment: back to the version before it\n"
 	 "  --instances A,B     only these instances (rolling environments)\n"
+	 "  --hosts A,B         the same, for a rolling environment over hosts:\n"
 	 "  --dry-run, -n       print the plan and its problems; change nothing\n"
 	 "  --force             roll back a deployment frozen after an irreversible step\n"
 	 "  --reason TEXT       why, for the history\n"

@@ -118,7 +118,7 @@ int cmd_scale_down(struct cli *g, int argc, char **argv)
 	return rc;
 }
 
-enum { OPT_WAIT = CLI_OPT_OWN, OPT_STRATEGY, OPT_REASON };
+enum { OPT_WAIT = CLI_OPT_OWN, OPT_STRATEGY, OPT_REASON, OPT_HOSTS, OPT_DRY_RUN };
 
 static const struct option deploy_longs[] = {
 	CLI_OPTION_JSON,
@@ -126,6 +126,8 @@ static const struct option deploy_longs[] = {
 	{"wait", optional_argument, NULL, OPT_WAIT},
 	{"strategy", required_argument, NULL, OPT_STRATEGY},
 	{"reason", required_argument, NULL, OPT_REASON},
+	{"hosts", required_argument, NULL, OPT_HOSTS},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	{0},
 };
 
@@ -150,6 +152,10 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 			rc = cli_opts_wait(&p, &opt.wait_ms);
 		else if (p.opt == OPT_STRATEGY)
 			opt.strategy = p.arg;
+		else if (p.opt == OPT_HOSTS)
+			opt.hosts = p.arg;
+		else if (p.opt == OPT_DRY_RUN)
+			opt.dry_run = stdout;
 		else
 			opt.reason = p.arg;
 	}
@@ -159,6 +165,13 @@ int cmd_deploy(struct cli *g, int argc, char **argv)
 		return cli_usage_error("deploy", "name an application, an environment and a version");
 	if ((rc = cli_open_orchestrator(g, "deploy", &o)))
 		return rc;
+	if (opt.dry_run) { /* prints the steps and the remote commands; changes nothing */
+		rc = cdx_deploy(o, pos[0], pos[1], pos[2], &opt, &res, &err);
+		if (rc)
+			cli_error("deploy: %s", err.msg);
+		cdx_orchestrator_free(o);
+		return rc;
+	}
 	opt.progress = stderr;
 	opt.confirmed = yes;
 	if (!yes) {
@@ -227,6 +240,10 @@ void cli_print_deployments(const cJSON *arr, bool newest_first)
 		cJSON_ArrayForEach(c, cJSON_GetObjectItem(d, "controls"))
 			cdx_text_printf(stdout, "  %s by %s", control_done(c), cli_who(c, who, sizeof(who)));
 		cdx_text_printf(stdout, "\n");
+		/* an environment with hosts: each host's release and how it went there */
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(d, "hosts"))
+			cdx_text_printf(stdout, "    host %s: %s %s%s\n", c->string, cdx_js(c, "version"),
+					cdx_js(c, "outcome"), cdx_jb(c, "unreachable", false) ? " (unreachable)" : "");
 	}
 }
 

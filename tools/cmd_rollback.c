@@ -34,6 +34,7 @@ static const struct option rollback_longs[] = {
 	{"to", required_argument, NULL, OPT_TO},
 	{"deployment", required_argument, NULL, OPT_DEPLOYMENT},
 	{"instances", required_argument, NULL, OPT_INSTANCES},
+	{"hosts", required_argument, NULL, OPT_INSTANCES}, /* rolling over hosts: they are the instances */
 	{"reason", required_argument, NULL, OPT_REASON},
 	{"wait", optional_argument, NULL, OPT_WAIT},
 	{0},

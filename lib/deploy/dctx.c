@@ -10,6 +10,7 @@
 
 #include "base/text.h"
 #include "deploy/record.h"
+#include "deploy/ssh.h"
 
 volatile sig_atomic_t cdx_deploy_cancel, cdx_deploy_promote, cdx_deploy_abort;
 
@@ -104,12 +105,38 @@ int cdx_dctx_controls(struct cdx_dctx *d, long long wait_ms)
 	return d->o->store->ops->tail(d->o->store, d->watch, wait_ms, control_one, d, &err) < 0 ? -1 : 0;
 }
 
+/* whether this process runs inside a hook of the deployment that holds
+ * D's lock now: CDX_LOCK and CDX_LOCK_TOKEN (effects.c) name that lock and
+ * its current holder's fencing token.  Waiting for it would wait for
+ * ourselves: refused at once instead (CDX_EBUSY with ERR). */
+static int nested(struct cdx_dctx *d, struct cdx_error *err)
+{
+	const char *name = getenv("CDX_LOCK"), *tok = getenv("CDX_LOCK_TOKEN");
+	struct cdx_error e = {0};
+	cJSON *cur = NULL;
+	int rc = 0;
+	if (!name || !tok || !*tok || strcmp(name, d->lock) != 0 || !d->o->store->ops->holder)
+		return 0;
+	if (d->o->store->ops->holder(d->o->store, d->lock, &cur, &e) == 0 && cur &&
+	    (unsigned long long)cdx_jn(cur, "token") == strtoull(tok, NULL, 10)) {
+		cdx_error_set(err, CDX_EBUSY,
+			      "%s/%s is locked by deployment %s, whose hook runs this command (CDX_LOCK_TOKEN %s): "
+			      "it cannot wait for itself",
+			      d->e->app->name, d->e->name, cdx_jsn(cur, "deployment") ?: "?", tok);
+		rc = CDX_EBUSY;
+	}
+	cJSON_Delete(cur);
+	return rc;
+}
+
 int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 {
 	cJSON *h, *cur = NULL;
 	enum cdx_lock_result got;
 	int rc;
 	cdx_deploy_lock_name(d->lock, sizeof(d->lock), d->e->app->name, d->e->name);
+	if ((rc = nested(d, err)))
+		return rc;
 	/* a promote or abort aimed at us as soon as we hold the lock must not
 	 * kill us (SIGUSR1/2 terminate by default); SIGINT still stops a wait */
 	signal(SIGUSR1, on_signal);
@@ -138,6 +165,8 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err)
 void cdx_dctx_unlock(struct cdx_dctx *d)
 {
 	struct cdx_error err = {0};
+	cdx_ssh_close(d->ssh);
+	d->ssh = NULL;
 	if (d->token)
 		d->o->store->ops->unlock(d->o->store, d->lock, d->token, &err);
 	d->token = 0;
@@ -239,4 +268,33 @@ int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg,
 		cdx_text_printf(d->progress, "cdx %s %s/%s %s: %s%s%s\n", d->kind, d->e->app->name,
 				d->e->name, d->version, state, msg ? ": " : "", msg ? msg : "");
 	return 0;
+}
+
+void cdx_dctx_record_hosts(struct cdx_dctx *d, const char *only_version, const char *outcome)
+{
+	const struct cdx_env *e = d->e;
+	bool per_host = cdx_env_hosts_are_targets(e);
+	size_t i;
+	for (i = 0; i < e->n_hosts; i++) {
+		struct cdx_error err = {0};
+		const char *v = per_host ? (i < d->sv->n ? d->sv->installed[i] : NULL) : d->sv->version;
+		cJSON *rec;
+		if (!v || (only_version && strcmp(v, only_version) != 0))
+			continue;
+		if (per_host && d->only && !d->only[i] && strcmp(outcome, "good") != 0)
+			continue;
+		rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "t", "host");
+		cJSON_AddStringToObject(rec, "deployment", d->id);
+		cJSON_AddStringToObject(rec, "app", e->app->name);
+		cJSON_AddStringToObject(rec, "env", e->name);
+		cJSON_AddStringToObject(rec, "host", e->hosts[i].name);
+		cJSON_AddStringToObject(rec, "version", v);
+		cJSON_AddStringToObject(rec, "outcome", outcome);
+		if (d->ssh && cdx_ssh_down(d->ssh, i))
+			cJSON_AddTrueToObject(rec, "unreachable");
+		cJSON_AddNumberToObject(rec, "at_ms", (double)cdx_wall_ms());
+		d->o->store->ops->append_fenced(d->o->store, d->lock, d->token, rec, &err);
+		cJSON_Delete(rec);
+	}
 }

@@ -44,6 +44,10 @@ struct cdx_dctx {
 	int64_t start_ms;      /* wall clock at the start, ms */
 	char watch[64];        /* the store's tail cursor of cdx_dctx_controls; "": not watching */
 	char last_analysis[300]; /* "WEIGHT DETAIL" of the last analysis recorded */
+	struct cdx_ssh *ssh;   /* hosts: its SSH connections (ssh.h), opened at the first
+				* remote command, closed by cdx_dctx_unlock */
+	FILE *dry;             /* hosts: print the remote commands here instead (--dry-run) */
+	const bool *only;      /* per instance: in this deployment (--hosts), or NULL: all */
 };
 
 /* signal flags of the deployment in this process */
@@ -61,7 +65,7 @@ int cdx_dctx_lock(struct cdx_dctx *d, long long wait_ms, struct cdx_error *err);
  * aimed at D's deployment: so `cdx promote` and `cdx abort` reach a holder
  * on another host.  0, or -1 when the store cannot be read (nothing set). */
 int cdx_dctx_controls(struct cdx_dctx *d, long long wait_ms);
-/* cdx_dctx_unlock: release it, if held */
+/* cdx_dctx_unlock: release it, if held; close D's SSH connections */
 void cdx_dctx_unlock(struct cdx_dctx *d);
 
 /* cdx_dctx_describe: add D's id, kind, app, env, version and previous
@@ -77,5 +81,13 @@ int cdx_deployment_begin(struct cdx_dctx *d, const char *strategy, const char *r
 int cdx_dctx_record(struct cdx_dctx *d, const char *state, const char *msg, const char *cause);
 /* the same, with HOLD: a failed state that waits for a person */
 int cdx_dctx_record_hold(struct cdx_dctx *d, const char *state, const char *msg, const char *cause, bool hold);
+
+/* cdx_dctx_record_hosts: a `host` record {deployment, app, env, host,
+ * version, outcome, unreachable} per host of D's environment with hosts:
+ * the release each one runs (D->sv; ONLY_VERSION, may be NULL: only the
+ * hosts at that version) and its OUTCOME there (good, failed, incomplete).  Rollbacks
+ * pick a release good on every host by them (rollback.c); the history
+ * shows them (deploy_query.c). */
+void cdx_dctx_record_hosts(struct cdx_dctx *d, const char *only_version, const char *outcome);
 
 #endif /* CDX_DCTX_H */

@@ -32,6 +32,7 @@
 #include "deploy/local.h"
 #include "deploy/record.h"
 #include "deploy/recover.h"
+#include "deploy/ssh.h"
 #include "base/util.h"
 
 /* ---- orchestrator ---------------------------------------------------------- */
@@ -227,6 +228,8 @@ static int succeed(struct cdx_dctx *d, const struct cdx_strategy_io *io, const s
 	if (hist) {
 		outcomes = cdx_release_outcomes(hist);
 		cdx_local_prune(e, sv, d->previous, outcomes);
+		if (d->ssh)
+			cdx_ssh_prune(d->ssh, d->only, sv, d->previous, outcomes);
 		cJSON_Delete(outcomes);
 		cJSON_Delete(hist);
 	}
@@ -234,6 +237,7 @@ static int succeed(struct cdx_dctx *d, const struct cdx_strategy_io *io, const s
 		io->hook(io->ctx, CDX_HOOK_CLEANUP, -1, d->version, 0, err);
 	if (cdx_dctx_record(d, "succeeded", NULL, NULL) < 0)
 		return CDX_ESTATE;
+	cdx_dctx_record_hosts(d, NULL, "good");
 	*result = result_json(d, "succeeded", NULL);
 	if (!e->instances && before->active >= 0 && before->active != sv->active && before->installed[before->active]) {
 		cJSON *sd = cJSON_AddObjectToObject(*result, "scale_down");
@@ -297,6 +301,7 @@ static int fail(struct cdx_dctx *d, const struct cdx_strategy *strat, const stru
 	cdx_deploy_cancel = cdx_deploy_abort = 0; /* the rollback itself must run */
 	if (cdx_dctx_record_hold(d, "failed", NULL, cause, d->sv->irreversible_done || !e->auto_rollback) < 0)
 		return CDX_ESTATE;
+	cdx_dctx_record_hosts(d, d->version, "failed");
 	if (d->sv->irreversible_done) {
 		raise_event(d, "deployment_frozen", cause);
 		cdx_error_set(err, CDX_EFAILED,
@@ -350,9 +355,73 @@ static int deploy_locked(struct cdx_dctx *d, const struct cdx_strategy *strat, c
 	return status;
 }
 
+/* the hosts named in LIST ("web1,web2") of E as flags per instance into
+ * *ONLY (caller frees): 0, or CDX_EUSAGE with ERR */
+static int hosts_subset(const struct cdx_env *e, const char *list, bool **only, struct cdx_error *err)
+{
+	char *copy, *tok, *save = NULL;
+	size_t n = 0;
+	*only = NULL;
+	if (!cdx_env_hosts_are_targets(e)) {
+		cdx_error_set(err, CDX_EUSAGE, "--hosts applies to a rolling environment over hosts; %s/%s %s",
+			      e->app->name, e->name, e->n_hosts ? "switches every host together (blue_green)" : "has no hosts");
+		return CDX_EUSAGE;
+	}
+	*only = cdx_xcalloc(e->n_targets ? e->n_targets : 1, sizeof(bool));
+	copy = cdx_xstrdup(list);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int t = cdx_env_target(e, tok);
+		if (t < 0) {
+			cdx_error_set(err, CDX_EUSAGE, "unknown host '%s' of %s/%s", tok, e->app->name, e->name);
+			free(copy);
+			free(*only);
+			*only = NULL;
+			return CDX_EUSAGE;
+		}
+		n += !(*only)[t];
+		(*only)[t] = true;
+	}
+	free(copy);
+	if (!n) {
+		free(*only);
+		*only = NULL;
+		cdx_error_set(err, CDX_EUSAGE, "--hosts names no host");
+		return CDX_EUSAGE;
+	}
+	return 0;
+}
+
+/* a dry run of STRAT in D: the steps, and per host the remote commands,
+ * printed to D->dry; nothing locked, recorded or run */
+static int deploy_dry(struct cdx_dctx *d, const struct cdx_strategy *strat, struct cdx_error *err)
+{
+	struct cdx_serving sv;
+	struct cdx_strategy_io io;
+	int rc;
+	if (cdx_env_replay(d->o, d->e, &sv, NULL, err) < 0) {
+		cdx_serving_free(&sv);
+		return CDX_ESTATE;
+	}
+	snprintf(d->id, sizeof(d->id), "dry-run");
+	d->sv = &sv;
+	d->previous = sv.version;
+	fprintf(d->dry, "# dry run: %s/%s %s with %s, from %s\n", d->e->app->name, d->e->name, d->version,
+		d->strategy, sv.version ? sv.version : "nothing");
+	cdx_dctx_io_dry(d, &io);
+	rc = strat->deploy(d->e, &sv, d->version, &io, err);
+	fprintf(d->dry, "# dry run: nothing was changed\n");
+	cdx_ssh_close(d->ssh);
+	d->ssh = NULL;
+	d->sv = NULL;
+	d->previous = NULL;
+	cdx_serving_free(&sv);
+	return rc ? CDX_EFAILED : 0;
+}
+
 int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, const char *version,
 	       const struct cdx_deploy_options *opt, cJSON **result, struct cdx_error *err)
 {
+	bool *only = NULL;
 	struct cdx_deploy_options none = {0};
 	struct cdx_dctx d;
 	enum cdx_strategy_kind kind;
@@ -365,21 +434,33 @@ int cdx_deploy(struct cdx_orchestrator *o, const char *app, const char *env, con
 	status = check_request(o, app, env, version, opt, &e, &kind, err);
 	if (status)
 		return status;
+	if (opt->hosts && (status = hosts_subset(e, opt->hosts, &only, err)))
+		return status;
 	memset(&d, 0, sizeof(d));
+	d.only = only;
 	d.o = o;
 	d.e = e;
 	d.kind = "deploy";
 	d.strategy = cdx_strategy_name(kind);
 	d.version = version;
 	d.progress = opt->progress;
+	if (opt->dry_run) {
+		d.dry = opt->dry_run;
+		status = deploy_dry(&d, cdx_strategy_for(kind), err);
+		free(only);
+		return status;
+	}
 	cdx_run_id_new(d.id, sizeof(d.id));
 	status = cdx_dctx_lock(&d, opt->wait_ms, err);
-	if (status)
+	if (status) {
+		free(only);
 		return status;
+	}
 	cdx_deploy_signals(true);
 	status = deploy_locked(&d, cdx_strategy_for(kind), opt->reason, result, err);
 	cdx_deploy_signals(false);
 	cdx_dctx_unlock(&d);
+	free(only);
 	return status;
 }
 

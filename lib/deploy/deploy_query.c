@@ -60,6 +60,18 @@ static int list_one(void *ctx, const cJSON *rec)
 		/* the map borrows its key: the copy's id lives as long as the list */
 		cdx_map_set(&c->index, cdx_jsn(sum, "id"), (size_t)cJSON_GetArraySize(c->arr));
 		cJSON_AddItemToArray(c->arr, sum);
+	} else if (cdx_record_is(rec, "host") && cdx_jsn(rec, "host") && cdx_jsn(rec, "deployment") &&
+		   cdx_map_get(&c->index, cdx_jsn(rec, "deployment"), &pos) == 1) {
+		/* per host: the release it runs and how it went there */
+		cJSON *sum = cJSON_GetArrayItem(c->arr, (int)pos), *hosts = cJSON_GetObjectItem(sum, "hosts"), *h;
+		if (!hosts)
+			hosts = cJSON_AddObjectToObject(sum, "hosts");
+		cJSON_DeleteItemFromObject(hosts, cdx_js(rec, "host"));
+		h = cJSON_AddObjectToObject(hosts, cdx_js(rec, "host"));
+		cJSON_AddStringToObject(h, "version", cdx_js(rec, "version"));
+		cJSON_AddStringToObject(h, "outcome", cdx_js(rec, "outcome"));
+		if (cdx_jb(rec, "unreachable", false))
+			cJSON_AddTrueToObject(h, "unreachable");
 	} else if (is_control(rec) && cdx_map_get(&c->index, cdx_jsn(rec, "deployment"), &pos) == 1) {
 		add_control(cJSON_GetArrayItem(c->arr, (int)pos), rec);
 	} else if (cdx_record_is(rec, "transition") && cdx_jsn(rec, "deployment") &&

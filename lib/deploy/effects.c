@@ -1,15 +1,18 @@
 /* effects.c — the io table of a strategy run (effects.h): hooks with their
- * environment, health checks and analysis recorded as `check` records,
- * pauses (which watch the store for promote and abort records), and the
- * lock kept alive while they run. */
+ * environment (on hosts: effects_hosts.c), health checks and analysis
+ * recorded as `check` records, pauses (which watch the store for promote
+ * and abort records), the lock kept alive while they run, and the io
+ * table of a dry run. */
 #include "deploy/effects.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "deploy/local.h"
 #include "deploy/probe.h"
+#include "deploy/effects_hosts.h"
 
 /* the environment of a hook or check on target T */
 static void hook_env(struct cdx_dctx *d, int t, const char *version, int weight, struct cdx_envv *ce)
@@ -47,6 +50,14 @@ static void hook_env(struct cdx_dctx *d, int t, const char *version, int weight,
 		cdx_envv_set(ce, e->instances ? "CDX_INSTANCE" : "CDX_SLOT", e->targets[t].name);
 		for (k = 0; k < e->targets[t].n_vars; k++)
 			cdx_envv_set(ce, e->targets[t].vars[k].key, e->targets[t].vars[k].value);
+	}
+	if (t >= 0 && cdx_env_hosts_are_targets(e))
+		cdx_host_env(e, (size_t)t, version, ce);
+	/* a hook that runs cdx again on this environment holds its lock already */
+	if (d->token) {
+		snprintf(buf, sizeof(buf), "%llu", d->token);
+		cdx_envv_set(ce, "CDX_LOCK", d->lock);
+		cdx_envv_set(ce, "CDX_LOCK_TOKEN", buf);
 	}
 }
 
@@ -95,6 +106,11 @@ static int io_hook(void *ctx, enum cdx_hook_id h, int t, const char *version, in
 	int status = 0, rc = 0;
 	owner_of(d, h, t, owner, sizeof(owner));
 	hook_env(d, t, version, weight, &ce);
+	if (d->e->n_hosts) {
+		rc = cdx_hosts_hook(d, h, t, version, &ce, renew_tick, err);
+		cdx_envv_free(&ce);
+		return rc;
+	}
 	if (h == CDX_HOOK_DEPLOY && version && cdx_local_release(d->e, d->o->apps->dir, version, &ce, err) < 0) {
 		cdx_envv_free(&ce);
 		return -1;
@@ -146,8 +162,13 @@ static int io_health(void *ctx, int t, const char *version, struct cdx_error *er
 	struct cdx_envv ce;
 	size_t i;
 	int rc = 0;
+	size_t hi, hosts = d->e->n_hosts && !cdx_env_hosts_are_targets(d->e) ? d->e->n_hosts : 0;
 	/* a canary's checks see the share of traffic it has */
 	hook_env(d, t, version, t >= 0 && t == d->sv->canary ? d->sv->weight : 0, &ce);
+	/* a slot over hosts: checked on every host */
+	for (hi = 0; hi < (hosts ? hosts : 1) && rc == 0; hi++) {
+	if (hosts)
+		cdx_host_env(d->e, hi, version, &ce);
 	for (i = 0; i < d->e->n_checks && rc == 0; i++) {
 		const struct cdx_check *ck = &d->e->checks[i];
 		struct cdx_probe_result r;
@@ -159,6 +180,7 @@ static int io_health(void *ctx, int t, const char *version, struct cdx_error *er
 					   r.attempts, ck->attempts, d->e->instances ? "instance" : "slot",
 					   t >= 0 ? d->e->targets[t].name : "?", r.detail);
 		free(r.target);
+	}
 	}
 	cdx_envv_free(&ce);
 	return rc;
@@ -254,8 +276,80 @@ static int io_pause(void *ctx, int64_t ms)
 	return CDX_PAUSE_DONE;
 }
 
+static bool io_skip(void *ctx, int t)
+{
+	struct cdx_dctx *d = ctx;
+	return d->only && t >= 0 && !d->only[t];
+}
+
+/* ---- a dry run ------------------------------------------------------------------- */
+
+static int dry_record(void *ctx, const struct cdx_serving *sv, const char *state, const char *msg)
+{
+	struct cdx_dctx *d = ctx;
+	(void)sv;
+	fprintf(d->dry, "# %s: %s\n", state, msg);
+	return 0;
+}
+
+static int dry_hook(void *ctx, enum cdx_hook_id h, int t, const char *version, int weight, struct cdx_error *err)
+{
+	struct cdx_dctx *d = ctx;
+	struct cdx_envv ce;
+	int rc;
+	if (!d->e->n_hosts) {
+		fprintf(d->dry, "# %s hook%s%s%s\n", cdx_hook_name(h), t >= 0 ? " on " : "",
+			t >= 0 ? d->e->targets[t].name : "", d->e->hooks[h].cmd ? "" : " (none)");
+		return 0;
+	}
+	hook_env(d, t, version, weight, &ce);
+	rc = cdx_hosts_hook(d, h, t, version, &ce, renew_tick, err);
+	cdx_envv_free(&ce);
+	return rc;
+}
+
+static int dry_health(void *ctx, int t, const char *version, struct cdx_error *err)
+{
+	struct cdx_dctx *d = ctx;
+	size_t i;
+	(void)version;
+	(void)err;
+	for (i = 0; i < d->e->n_checks; i++)
+		fprintf(d->dry, "# health check %s on %s\n", d->e->checks[i].target, t >= 0 ? d->e->targets[t].name : "?");
+	return 0;
+}
+
+static int dry_analysis(void *ctx, int t, const char *version, int weight, struct cdx_error *err)
+{
+	(void)ctx;
+	(void)t;
+	(void)version;
+	(void)weight;
+	(void)err;
+	return CDX_ANALYSIS_PASS;
+}
+
+static int dry_pause(void *ctx, int64_t ms)
+{
+	struct cdx_dctx *d = ctx;
+	fprintf(d->dry, "# pause %lld ms\n", (long long)ms);
+	return CDX_PAUSE_DONE;
+}
+
+void cdx_dctx_io_dry(struct cdx_dctx *d, struct cdx_strategy_io *io)
+{
+	io->ctx = d;
+	io->record = dry_record;
+	io->hook = dry_hook;
+	io->health = dry_health;
+	io->analysis = dry_analysis;
+	io->pause = dry_pause;
+	io->skip = io_skip;
+}
+
 void cdx_dctx_io(struct cdx_dctx *d, struct cdx_strategy_io *io)
 {
+	io->skip = io_skip;
 	io->ctx = d;
 	io->record = io_record;
 	io->hook = io_hook;

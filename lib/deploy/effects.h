@@ -5,7 +5,8 @@
  * record: a transition of the context, refused once the lock is lost or the
  * deployment was cancelled or aborted (only rolling_back goes on); hook: the
  * user's hook with the documented environment (CDX_APP, CDX_VERSION,
- * CDX_SLOT, ...) around the local hook set (local.h); health: the
+ * CDX_SLOT, ..., CDX_LOCK and CDX_LOCK_TOKEN) around the local hook set
+ * (local.h), or on the hosts around the SSH hook set (effects_hosts.h); health: the
  * environment's checks (probe.h), each recorded as a `check` record;
  * analysis: the canary's analysis command, its number held against max and
  * min; pause: a wait that cdx promote and cdx abort interrupt.  Hooks and
@@ -21,5 +22,10 @@
 
 /* cdx_dctx_io: the io table of a strategy run in context D (D->sv set) */
 void cdx_dctx_io(struct cdx_dctx *d, struct cdx_strategy_io *io);
+
+/* cdx_dctx_io_dry: the io table of a dry run in D (D->dry set): states and
+ * checks are printed, hooks print their remote commands per host (ssh.h),
+ * nothing is recorded, run or changed */
+void cdx_dctx_io_dry(struct cdx_dctx *d, struct cdx_strategy_io *io);
 
 #endif /* CDX_EFFECTS_H */

@@ -37,7 +37,10 @@ static int swap_link(const char *target, const char *link, struct cdx_error *err
 void cdx_local_current(const struct cdx_env *e, const char *version)
 {
 	struct cdx_error err = {0};
-	char *link = cdx_xasprintf("%s/current", e->deploy_to), *rel;
+	char *link, *rel;
+	if (e->n_hosts) /* the SSH hook set switches `current` on every host */
+		return;
+	link = cdx_xasprintf("%s/current", e->deploy_to);
 	if (!version) {
 		unlink(link);
 		free(link);
@@ -149,8 +152,12 @@ out:
 bool cdx_local_release_present(const struct cdx_env *e, const char *dir, const char *version)
 {
 	struct stat st;
-	char *rel = cdx_local_release_dir(e, version);
-	bool ok = stat(rel, &st) == 0 && S_ISDIR(st.st_mode);
+	char *rel;
+	bool ok;
+	if (e->n_hosts) /* on the hosts: the records say which releases are good there */
+		return true;
+	rel = cdx_local_release_dir(e, version);
+	ok = stat(rel, &st) == 0 && S_ISDIR(st.st_mode);
 	free(rel);
 	if (!ok && e->artifact) {
 		struct cdx_envv ce = {0};
@@ -170,46 +177,14 @@ bool cdx_local_release_present(const struct cdx_env *e, const char *dir, const c
 
 /* ---- pruning ------------------------------------------------------------------- */
 
-struct rel {
-	char *name; /* its directory name under releases/ */
-	int rank;   /* removal order: the lowest goes first */
-};
-
-static bool in_use(const struct cdx_serving *sv, const char *previous, const char *name)
-{
-	size_t i;
-	for (i = 0; i < sv->n; i++)
-		if (sv->installed[i] && strcmp(sv->installed[i], name) == 0)
-			return true;
-	return (sv->version && strcmp(sv->version, name) == 0) || (previous && strcmp(previous, name) == 0);
-}
-
-/* the removal rank of release NAME by OUTCOMES (record order, newest last):
- * failed and incomplete ones (and ones never recorded) before good ones,
- * and within each, the older first */
-static int release_rank(const cJSON *outcomes, const char *name)
-{
-	const cJSON *x;
-	int i = 0, n = cJSON_GetArraySize(outcomes);
-	cJSON_ArrayForEach(x, outcomes)
-	{
-		i++;
-		if (cdx_record_str_eq(x, "version", name))
-			return cdx_record_str_eq(x, "outcome", "good") ? n + i : i;
-	}
-	return 0;
-}
-
-/* the releases under PARENT not in use, in *N, and how many are in use in
- * *USED; caller frees each name and the array */
-static struct rel *unused_releases(const char *parent, const struct cdx_serving *sv, const char *previous,
-				   const cJSON *outcomes, size_t *n, size_t *used)
+/* the release directories under PARENT (no temporary ones); caller frees */
+static char **release_dirs(const char *parent, size_t *n)
 {
 	DIR *dir = opendir(parent);
 	struct dirent *de;
-	struct rel *rels = NULL;
+	char **names = NULL;
 	size_t cap = 0;
-	*n = *used = 0;
+	*n = 0;
 	if (!dir)
 		return NULL;
 	while ((de = readdir(dir))) {
@@ -218,50 +193,40 @@ static struct rel *unused_releases(const char *parent, const struct cdx_serving 
 		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp."))
 			continue;
 		p = cdx_xasprintf("%s/%s", parent, de->d_name);
-		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (in_use(sv, previous, de->d_name)) {
-				(*used)++;
-			} else {
-				cdx_grow(&rels, &cap, *n + 1, sizeof(*rels));
-				rels[*n].name = cdx_xstrdup(de->d_name);
-				rels[(*n)++].rank = release_rank(outcomes, de->d_name);
-			}
-		}
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			CDX_PUSH(names, *n, cap, cdx_xstrdup(de->d_name));
 		free(p);
 	}
 	closedir(dir);
-	return rels;
+	return names;
 }
 
 void cdx_local_prune(const struct cdx_env *e, const struct cdx_serving *sv, const char *previous,
 		     const cJSON *outcomes)
 {
-	char *parent = cdx_xasprintf("%s/releases", e->deploy_to);
-	size_t n, used, i, j, keep;
-	struct rel *rels = unused_releases(parent, sv, previous, outcomes, &n, &used);
-	/* the ones in use count towards keep_releases too */
-	keep = (size_t)e->keep_releases > used ? (size_t)e->keep_releases - used : 0;
-	/* first to go first */
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && rels[j].rank < rels[j - 1].rank; j--) {
-			struct rel t = rels[j];
-			rels[j] = rels[j - 1];
-			rels[j - 1] = t;
-		}
-	for (i = 0; i < n; i++) {
-		if (i + keep < n) {
-			struct cdx_error err = {0};
-			int status;
-			struct cdx_envv ce;
-			char *p = cdx_xasprintf("%s/%s", parent, rels[i].name);
-			cdx_envv_from_environ(&ce);
-			cdx_envv_set(&ce, "CDX_OLD", p);
-			cdx_hook_run("rm -rf -- \"$CDX_OLD\"", ce.v, NULL, 0, NULL, NULL, 0, &status, &err);
-			cdx_envv_free(&ce);
-			free(p);
-		}
-		free(rels[i].name);
+	char *parent;
+	size_t n, i;
+	char **names;
+	const char **gone;
+	if (e->n_hosts) /* pruned on the hosts (ssh.c) */
+		return;
+	parent = cdx_xasprintf("%s/releases", e->deploy_to);
+	names = release_dirs(parent, &n);
+	gone = cdx_release_prune_pick(names, n, sv, previous, outcomes, e->keep_releases);
+	for (i = 0; gone[i]; i++) {
+		struct cdx_error err = {0};
+		int status;
+		struct cdx_envv ce;
+		char *p = cdx_xasprintf("%s/%s", parent, gone[i]);
+		cdx_envv_from_environ(&ce);
+		cdx_envv_set(&ce, "CDX_OLD", p);
+		cdx_hook_run("rm -rf -- \"$CDX_OLD\"", ce.v, NULL, 0, NULL, NULL, 0, &status, &err);
+		cdx_envv_free(&ce);
+		free(p);
 	}
-	free(rels);
+	free(gone);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	free(parent);
 }

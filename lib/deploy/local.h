@@ -11,7 +11,9 @@
  * Links are replaced atomically (a new link renamed over the old), so a
  * reader never sees a missing `current`.  A release already present is
  * reused: a redeploy and a rollback do not copy again.  The orchestrator
- * calls these around the user's hooks (effects.c, deploy.c). */
+ * calls these around the user's hooks (effects.c, deploy.c).  For an
+ * environment with hosts the SSH hook set (ssh.h) does this on every host
+ * instead: `current` and pruning do nothing here then. */
 #ifndef CDX_LOCAL_H
 #define CDX_LOCAL_H
 

@@ -4,6 +4,7 @@
 #include "deploy/record.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool cdx_record_is(const cJSON *rec, const char *type)
@@ -220,6 +221,58 @@ const char *cdx_release_outcome(const cJSON *outcomes, const char *version)
 	const cJSON *x;
 	cJSON_ArrayForEach(x, outcomes) if (cdx_record_str_eq(x, "version", version)) return cdx_jsn(x, "outcome");
 	return NULL;
+}
+
+bool cdx_release_in_use(const struct cdx_serving *sv, const char *previous, const char *name)
+{
+	size_t i;
+	for (i = 0; i < sv->n; i++)
+		if (sv->installed[i] && strcmp(sv->installed[i], name) == 0)
+			return true;
+	return (sv->version && strcmp(sv->version, name) == 0) || (previous && strcmp(previous, name) == 0);
+}
+
+int cdx_release_rank(const cJSON *outcomes, const char *name)
+{
+	const cJSON *x;
+	int i = 0, n = cJSON_GetArraySize(outcomes);
+	cJSON_ArrayForEach(x, outcomes)
+	{
+		i++;
+		if (cdx_record_str_eq(x, "version", name))
+			return cdx_record_str_eq(x, "outcome", "good") ? n + i : i;
+	}
+	return 0;
+}
+
+const char **cdx_release_prune_pick(char *const *names, size_t n, const struct cdx_serving *sv,
+				    const char *previous, const cJSON *outcomes, int keep_releases)
+{
+	const char **gone = cdx_xcalloc(n + 1, sizeof(char *));
+	int *rank = cdx_xcalloc(n + 1, sizeof(int));
+	size_t i, j, used = 0, m = 0, keep;
+	for (i = 0; i < n; i++) {
+		if (cdx_release_in_use(sv, previous, names[i])) {
+			used++;
+			continue;
+		}
+		/* insertion by rank, first to go first (stable) */
+		rank[m] = cdx_release_rank(outcomes, names[i]);
+		gone[m] = names[i];
+		for (j = m++; j > 0 && rank[j] < rank[j - 1]; j--) {
+			int r = rank[j];
+			const char *g = gone[j];
+			rank[j] = rank[j - 1];
+			gone[j] = gone[j - 1];
+			rank[j - 1] = r;
+			gone[j - 1] = g;
+		}
+	}
+	/* the ones in use count towards keep_releases too */
+	keep = (size_t)keep_releases > used ? (size_t)keep_releases - used : 0;
+	gone[m > keep ? m - keep : 0] = NULL;
+	free(rank);
+	return gone;
 }
 
 struct first_ctx {

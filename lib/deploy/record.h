@@ -70,6 +70,24 @@ cJSON *cdx_release_outcomes(const cJSON *hist);
  * NULL when it was never deployed */
 const char *cdx_release_outcome(const cJSON *outcomes, const char *version);
 
+/* cdx_release_in_use: whether release NAME is one pruning must keep: a
+ * version SV has installed or serves, or PREVIOUS (may be NULL) */
+bool cdx_release_in_use(const struct cdx_serving *sv, const char *previous, const char *name);
+
+/* cdx_release_rank: the removal rank of release NAME by OUTCOMES (as
+ * above), the lowest pruned first: failed and incomplete releases (and
+ * ones never recorded) before good ones, within each the older first.
+ * Both hook sets prune by it (local.c, ssh.c). */
+int cdx_release_rank(const cJSON *outcomes, const char *name);
+
+/* cdx_release_prune_pick: of the releases NAMES (N) found in releases/,
+ * the ones pruning removes so that KEEP_RELEASES stay (the ones in use
+ * count towards it and never go): by cdx_release_rank, so failed and
+ * incomplete releases go first and the newest good ones stay.  A
+ * NULL-terminated array borrowing from NAMES; caller frees the array. */
+const char **cdx_release_prune_pick(char *const *names, size_t n, const struct cdx_serving *sv,
+				    const char *previous, const cJSON *outcomes, int keep_releases);
+
 /* cdx_deployment_before: what served E before deployment ID acted, the
  * snapshot of its first transition, into SV (always initialised; free with
  * cdx_serving_free).  1 found, 0 when ID has no transition, -1 with ERR

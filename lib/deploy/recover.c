@@ -165,6 +165,7 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 	snprintf(msg, sizeof(msg), "recovering: interrupted in state %s (%s), its process is gone; back to %s",
 		 was ? was : "?", cdx_js(last, "msg"), target ? target : "nothing");
 	if (cdx_dctx_record(&d, "rolling_back", msg, "interrupted") < 0) {
+		holder->ssh = d.ssh; /* the holder closes what the recovery opened */
 		cJSON_Delete(dep);
 		return cdx_error_set(err, CDX_ESTATE, "cannot record the recovery");
 	}
@@ -172,6 +173,15 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 		rc = -1;
 	else
 		rc = kill_leftovers(&d, sv, dep, &io, err);
+	if (rc == 0 && target && cdx_env_hosts_are_targets(holder->e)) {
+		/* what a killed cdx did on a host is not known (its record is
+		 * written before a host is touched): every host gets TARGET again */
+		size_t t;
+		if (cdx_jsn(dep, "version"))
+			cdx_dctx_record_hosts(&d, cdx_jsn(dep, "version"), "incomplete");
+		for (t = 0; t < sv->n; t++)
+			cdx_serving_set(&sv->installed[t], NULL);
+	}
 	if (rc == 0 && target) {
 		rc = cdx_rollback_run(holder->e, CDX_ROLLBACK_IMMEDIATE, sv, target, NULL, &io, err);
 		if (rc == 0)
@@ -180,6 +190,7 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 		rc = stop_all(&d, sv, &io, err);
 	}
 	cdx_serving_free(&before);
+	holder->ssh = d.ssh;
 	if (rc != 0) {
 		char why[CDX_ERRMAX];
 		snprintf(why, sizeof(why), "%s", err->msg);
@@ -191,6 +202,8 @@ int cdx_recover_env(struct cdx_dctx *holder, struct cdx_serving *sv, const cJSON
 	}
 	cdx_local_current(holder->e, sv->version);
 	cdx_dctx_record(&d, "recovered", sv->version ? sv->version : "nothing serves", "interrupted");
+	if (sv->version)
+		cdx_dctx_record_hosts(&d, sv->version, "good");
 	cJSON_Delete(dep);
 	return 0;
 }

@@ -101,10 +101,38 @@ static cJSON *plan_new(const struct cdx_env *e, const struct cdx_rollback_option
 	return plan;
 }
 
+/* whether VERSION is good on every host of E that the rollback touches
+ * (ONLY: those flagged, or all): a `host` record says so (history's
+ * "hosts", dctx.h); true for an environment without host records */
+static bool good_on_hosts(const cJSON *hist, const struct cdx_env *e, const bool *only, const char *version)
+{
+	const cJSON *d;
+	bool any = false;
+	size_t i;
+	cJSON_ArrayForEach(d, hist) if (cJSON_GetObjectItem(d, "hosts")) any = true;
+	if (!e->n_hosts || !any)
+		return true;
+	for (i = 0; i < e->n_hosts; i++) {
+		bool good = false;
+		if (only && cdx_env_hosts_are_targets(e) && !only[i])
+			continue;
+		cJSON_ArrayForEach(d, hist)
+		{
+			const cJSON *h = cJSON_GetObjectItem(cJSON_GetObjectItem(d, "hosts"), e->hosts[i].name);
+			if (h && cdx_record_str_eq(h, "version", version) && cdx_record_str_eq(h, "outcome", "good"))
+				good = true;
+		}
+		if (!good)
+			return false;
+	}
+	return true;
+}
+
 /* the newest good release in HIST (cdx_release_outcomes, record.h) that is
- * not CURRENT: versions rolled back from, failed or interrupted are not
- * good (no flip-flopping); NULL: none.  Points into HIST. */
-static const char *newest_good(const cJSON *hist, const char *current)
+ * not CURRENT and, with hosts, good on every host it touches (ONLY):
+ * versions rolled back from, failed or interrupted are not good (no
+ * flip-flopping); NULL: none.  Points into HIST. */
+static const char *newest_good(const cJSON *hist, const struct cdx_env *e, const bool *only, const char *current)
 {
 	cJSON *outcomes = cdx_release_outcomes(hist);
 	const char *target = NULL, *v;
@@ -112,7 +140,8 @@ static const char *newest_good(const cJSON *hist, const char *current)
 	int i;
 	for (i = cJSON_GetArraySize(outcomes) - 1; i >= 0 && !target; i--) {
 		const cJSON *x = cJSON_GetArrayItem(outcomes, i);
-		if (cdx_record_str_eq(x, "outcome", "good") && (!current || !cdx_record_str_eq(x, "version", current)))
+		if (cdx_record_str_eq(x, "outcome", "good") && (!current || !cdx_record_str_eq(x, "version", current)) &&
+		    good_on_hosts(hist, e, only, cdx_js(x, "version")))
 			target = cdx_jsn(x, "version");
 	}
 	/* the version is a string of OUTCOMES: find the same one in HIST */
@@ -127,7 +156,7 @@ static const char *newest_good(const cJSON *hist, const char *current)
  * one before a failed deployment HELD for a person, or else newest_good;
  * NULL: none.  Points into HIST or OPT; problems go into PLAN. */
 static const char *choose_target(const cJSON *hist, const struct cdx_env *e, const struct cdx_rollback_options *opt,
-				 bool held, const char *current, cJSON *plan)
+				 bool held, const char *current, const bool *only, cJSON *plan)
 {
 	const char *target = opt->to;
 	const cJSON *d;
@@ -147,7 +176,7 @@ static const char *choose_target(const cJSON *hist, const struct cdx_env *e, con
 		target = d ? cdx_jsn(d, "previous") : NULL;
 	}
 	if (!target && !opt->deployment)
-		target = newest_good(hist, current);
+		target = newest_good(hist, e, only, current);
 	return target;
 }
 
@@ -279,7 +308,8 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 		return NULL;
 	plan = plan_new(e, opt, kind);
 	held = *last && cdx_jb(*last, "hold", false);
-	target = choose_target(hist, e, opt, held, sv->version, plan);
+	*only = instance_subset(e, opt->instances, plan);
+	target = choose_target(hist, e, opt, held, sv->version, *only, plan);
 	if (sv->version)
 		cJSON_AddStringToObject(plan, "from", sv->version);
 	else
@@ -291,7 +321,6 @@ static cJSON *make_plan(struct cdx_orchestrator *o, const struct cdx_env *e, con
 	check_target(o, e, opt, sv, hist, target, held, plan);
 	check_frozen(hist, *last, opt, plan);
 	check_lock(o, e, holding, *last, plan, err);
-	*only = instance_subset(e, opt->instances, plan);
 	plan_targets(e, sv, target, *only, plan);
 	cJSON_AddBoolToObject(plan, "ok", cJSON_GetArraySize(cJSON_GetObjectItem(plan, "problems")) == 0);
 	cJSON_AddBoolToObject(plan, "dry_run", opt->dry_run);
@@ -393,6 +422,7 @@ static int roll_back(struct cdx_dctx *d, enum cdx_rollback_kind kind, const cJSO
 	if (rc == 0) {
 		cdx_local_current(d->e, d->sv->version);
 		cdx_dctx_record(d, "succeeded", d->sv->version ? d->sv->version : d->version, NULL);
+		cdx_dctx_record_hosts(d, d->version, "good");
 		return CDX_OK;
 	} else {
 		char why[CDX_ERRMAX];

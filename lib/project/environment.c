@@ -9,9 +9,11 @@
 #include "project/environment.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 
@@ -19,7 +21,9 @@ static const char *const app_keys[] = {"environments", "artifact", "deploy_to", 
 				       "hooks",	       "health",   "variables"};
 static const char *const env_keys[] = {"strategy",  "slots",	"instances", "hooks",	   "health",
 				       "variables", "protected", "requires", "rollback",   "blue_green",
-				       "canary",    "rolling",	 "artifact", "deploy_to",  "keep_releases"};
+				       "canary",    "rolling",	 "artifact", "deploy_to",  "keep_releases",
+				       "hosts",	    "path",	 "ssh_config", "shared"};
+static const char *const host_keys[] = {"name", "ssh", "port", "path", "variables"};
 static const char *const hook_names[] = {"deploy", "start", "stop", "switch", "weight", "cleanup"};
 static const char *const hook_keys[] = {"run", "irreversible", "timeout"};
 static const char *const check_keys[] = {"http", "tcp", "command", "status", "body", "timeout", "retries",
@@ -408,6 +412,191 @@ static void env_strategy(struct cdx_cfg *c, const struct cdx_ynode *m, struct cd
 	}
 }
 
+/* ---- hosts (the SSH hook set) ---------------------------------------------------- */
+
+/* S is made of A-Z a-z 0-9 and the characters in MORE only */
+static bool chars_ok(const char *s, const char *more)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr(more, *s)))
+			return false;
+	return true;
+}
+
+/* a path on a host: absolute, no "..", plain characters (it is quoted anyway) */
+static bool remote_path_ok(const char *p)
+{
+	return p[0] == '/' && strlen(p) < 1024 && chars_ok(p, "_.+-/@%,:") && !strstr(p, "/../") &&
+	       (strlen(p) < 3 || strcmp(p + strlen(p) - 3, "/..") != 0);
+}
+
+/* [USER@]HOST: never an ssh option, no blank, no shell character */
+static bool ssh_dest_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+	if (!s[0] || s[0] == '-' || strlen(s) > 255 || (at && (at == s || strchr(at + 1, '@') || !at[1])))
+		return false;
+	return chars_ok(s, "_.-@:[]%");
+}
+
+/* a shared entry: relative, no "..", "NAME/" for a directory */
+static bool shared_ok(const char *s)
+{
+	char *dup, *tok, *save = NULL;
+	bool ok = s[0] && s[0] != '/' && strlen(s) < 512 && chars_ok(s, "_.+-/@,");
+	if (!ok)
+		return false;
+	dup = cdx_xstrdup(s);
+	for (tok = strtok_r(dup, "/", &save); tok; tok = strtok_r(NULL, "/", &save))
+		if (strcmp(tok, "..") == 0 || strcmp(tok, ".") == 0)
+			ok = false;
+	free(dup);
+	return ok && !strstr(s, "//");
+}
+
+static void host_free(struct cdx_host *h)
+{
+	free(h->name);
+	free(h->ssh);
+	free(h->path);
+	free(h->addr);
+	kv_free(h->vars, h->n_vars);
+}
+
+/* one item of hosts: {name, ssh, port, path, variables} into H; false when refused */
+static bool parse_host(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx_host *h)
+{
+	const struct cdx_ynode *x;
+	memset(h, 0, sizeof(*h));
+	if (!cdx_cfg_want(c, m, CDX_Y_MAP, "a host"))
+		return false;
+	cdx_cfg_keys(c, m, host_keys, CDX_ARRAY_LEN(host_keys), "a host");
+	if (!(x = cdx_cfg_need(c, m, "name", "a host")) || !cdx_cfg_name(c, x, "host name"))
+		return false;
+	h->name = cdx_xstrdup(x->str);
+	if (!(x = cdx_cfg_need(c, m, "ssh", "a host")) || !cdx_cfg_want(c, x, CDX_Y_SCALAR, "ssh"))
+		goto bad;
+	if (!ssh_dest_ok(x->str)) {
+		cdx_cfg_problem(c, x, "ssh '%s' of host '%s' is not [USER@]HOST (A-Z a-z 0-9 _ . - : [ ] %%, not "
+				      "starting with -)", x->str, h->name);
+		goto bad;
+	}
+	h->ssh = cdx_xstrdup(x->str);
+	h->addr = cdx_xstrdup(strchr(x->str, '@') ? strchr(x->str, '@') + 1 : x->str);
+	if ((x = cdx_yaml_get(m, "port")) && !cdx_cfg_int(c, x, "port", 1, 65535, &h->port))
+		goto bad;
+	if ((x = cdx_yaml_get(m, "path")) && cdx_cfg_want(c, x, CDX_Y_SCALAR, "path")) {
+		if (!remote_path_ok(x->str)) {
+			cdx_cfg_problem(c, x, "path '%s' of host '%s' is not an absolute path of A-Z a-z 0-9 _ . + - / "
+					      "@ %% , : without ..", x->str, h->name);
+			goto bad;
+		}
+		h->path = cdx_xstrdup(x->str);
+	}
+	if ((x = cdx_yaml_get(m, "variables")))
+		parse_kv(c, x, "a host's variables", &h->vars, &h->n_vars);
+	return true;
+bad:
+	host_free(h);
+	memset(h, 0, sizeof(*h));
+	return false;
+}
+
+/* env_hosts: hosts, path, ssh_config and shared of environment M, DIR the
+ * project's directory (ssh_config is relative to it) */
+static void env_hosts(struct cdx_cfg *c, const struct cdx_ynode *m, const char *dir, struct cdx_env *e)
+{
+	const struct cdx_ynode *x = cdx_yaml_get(m, "hosts"), *y;
+	size_t i, j;
+	if ((y = cdx_yaml_get(m, "path")) && cdx_cfg_want(c, y, CDX_Y_SCALAR, "path")) {
+		if (!remote_path_ok(y->str))
+			cdx_cfg_problem(c, y, "path '%s' is not an absolute path of A-Z a-z 0-9 _ . + - / @ %% , : "
+					      "without ..", y->str);
+		else
+			e->path = cdx_xstrdup(y->str);
+	}
+	if ((y = cdx_yaml_get(m, "ssh_config")) && cdx_cfg_want(c, y, CDX_Y_SCALAR, "ssh_config")) {
+		e->ssh_config = y->str[0] == '/' ? cdx_xstrdup(y->str) : cdx_xasprintf("%s/%s", dir, y->str);
+		if (access(e->ssh_config, R_OK) < 0)
+			cdx_cfg_problem(c, y, "ssh_config '%s' cannot be read: %s", y->str, strerror(errno));
+	}
+	if ((y = cdx_yaml_get(m, "shared")) && cdx_cfg_want(c, y, CDX_Y_SEQ, "shared")) {
+		e->shared = cdx_xcalloc(y->n ? y->n : 1, sizeof(char *));
+		for (i = 0; i < y->n; i++) {
+			if (!cdx_cfg_want(c, y->items[i], CDX_Y_SCALAR, "a shared path"))
+				continue;
+			if (!shared_ok(y->items[i]->str)) {
+				cdx_cfg_problem(c, y->items[i], "shared path '%s' is not a relative path of A-Z a-z 0-9 "
+								"_ . + - / @ , without . or .. (a directory ends in /)",
+						y->items[i]->str);
+				continue;
+			}
+			e->shared[e->n_shared++] = cdx_xstrdup(y->items[i]->str);
+		}
+	}
+	if (!x) {
+		if (e->path || e->ssh_config || e->shared)
+			cdx_cfg_problem(c, y ? y : m, "path, ssh_config and shared apply to an environment with hosts");
+		return;
+	}
+	if (!cdx_cfg_want(c, x, CDX_Y_SEQ, "hosts"))
+		return;
+	if (x->n == 0 || x->n > 256) {
+		cdx_cfg_problem(c, x, "hosts must list 1 to 256 hosts");
+		return;
+	}
+	e->hosts = cdx_xcalloc(x->n, sizeof(*e->hosts));
+	for (i = 0; i < x->n; i++) {
+		struct cdx_host *h = &e->hosts[e->n_hosts];
+		if (!parse_host(c, x->items[i], h))
+			continue;
+		for (j = 0; j < e->n_hosts; j++)
+			if (strcmp(e->hosts[j].name, h->name) == 0)
+				break;
+		if (j < e->n_hosts) {
+			cdx_cfg_problem(c, x->items[i], "environment '%s' names host '%s' twice", e->name, h->name);
+			host_free(h);
+			continue;
+		}
+		if (!h->path && !e->path) {
+			cdx_cfg_problem(c, x->items[i], "host '%s' needs a path (its own, or the environment's path:)",
+					h->name);
+			host_free(h);
+			continue;
+		}
+		if (!h->path)
+			h->path = cdx_xstrdup(e->path);
+		e->n_hosts++;
+	}
+	if (e->strategy == CDX_STRATEGY_CANARY)
+		cdx_cfg_problem(c, x, "environment '%s' has hosts: use rolling or blue_green over hosts, not canary",
+				e->name);
+	if (e->strategy == CDX_STRATEGY_ROLLING || (!cdx_yaml_get(m, "strategy") && !cdx_yaml_get(m, "slots"))) {
+		if (e->instances) {
+			cdx_cfg_problem(c, x, "a rolling deployment over hosts takes its instances from hosts:, "
+					      "not instances:");
+			return;
+		}
+		/* rolling over hosts: each host is an instance */
+		e->strategy = CDX_STRATEGY_ROLLING;
+		e->instances = true;
+		free(e->targets);
+		e->targets = cdx_xcalloc(e->n_hosts ? e->n_hosts : 1, sizeof(*e->targets));
+		e->n_targets = e->n_hosts;
+		for (i = 0; i < e->n_hosts; i++) {
+			e->targets[i].name = cdx_xstrdup(e->hosts[i].name);
+			kv_copy(&e->targets[i].vars, &e->targets[i].n_vars, e->hosts[i].vars, e->hosts[i].n_vars);
+		}
+	}
+}
+
+/* cdx_env_hosts_are_targets: whether E's instances are its hosts (rolling over hosts) */
+bool cdx_env_hosts_are_targets(const struct cdx_env *e)
+{
+	return e->n_hosts && e->instances;
+}
+
 /* env_settings: the keys an environment may take from its application,
  * and its gates */
 static void env_settings(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx_env *e)
@@ -475,8 +664,18 @@ static void env_options(struct cdx_cfg *c, const struct cdx_ynode *m, struct cdx
 		parse_canary(c, x, e);
 	if ((x = cdx_yaml_get(m, "rolling")) && cdx_cfg_want(c, x, CDX_Y_MAP, "rolling")) {
 		cdx_cfg_keys(c, x, rolling_keys, CDX_ARRAY_LEN(rolling_keys), "rolling");
-		if ((y = cdx_yaml_get(x, "batch")))
+		if ((y = cdx_yaml_get(x, "batch")) && y->type == CDX_Y_SCALAR && y->len > 1 &&
+		    y->str[y->len - 1] == '%') {
+			char *end;
+			long pct = strtol(y->str, &end, 10);
+			if (end != y->str + y->len - 1 || pct < 1 || pct > 100)
+				cdx_cfg_problem(c, y, "batch '%s' is not a count or a percentage from 1%% to 100%%",
+						y->str);
+			else
+				e->batch_percent = (int)pct;
+		} else if (y) {
 			cdx_cfg_int(c, y, "batch", 1, 256, &e->batch);
+		}
 		if ((y = cdx_yaml_get(x, "max_unavailable")))
 			cdx_cfg_int(c, y, "max_unavailable", 1, 256, &e->max_unavailable);
 	}
@@ -521,6 +720,11 @@ static void env_fill(struct cdx_env *e, const char *dir, const char *app)
 		e->steps = cdx_xcalloc(1, sizeof(int));
 		e->steps[e->n_steps++] = 100;
 	}
+	if (e->batch_percent) { /* of the instances, at least one */
+		e->batch = (int)((e->n_targets * (size_t)e->batch_percent + 99) / 100);
+		if (e->batch < 1)
+			e->batch = 1;
+	}
 	if (!e->max_unavailable)
 		e->max_unavailable = e->batch;
 	if (e->batch > e->max_unavailable)
@@ -546,6 +750,7 @@ static void parse_env(struct cdx_cfg *c, const struct cdx_ynode *k, const struct
 		env_strategy(c, m, e);
 		env_settings(c, m, e);
 		env_options(c, m, e);
+		env_hosts(c, m, dir, e);
 		env_rules(c, k, m, e);
 	}
 	env_fill(e, dir, app);
@@ -659,6 +864,14 @@ static void env_free(struct cdx_env *e)
 	free(e->requires_pipeline);
 	free(e->steps);
 	free(e->analysis_cmd);
+	for (i = 0; i < e->n_hosts; i++)
+		host_free(&e->hosts[i]);
+	free(e->hosts);
+	free(e->path);
+	free(e->ssh_config);
+	for (i = 0; i < e->n_shared; i++)
+		free(e->shared[i]);
+	free(e->shared);
 }
 
 static void app_free(struct cdx_app *a)
@@ -792,6 +1005,24 @@ cJSON *cdx_env_config(const struct cdx_env *e)
 			cJSON_AddStringToObject(an, "no_data", nd[e->nodata]);
 			cJSON_AddNumberToObject(an, "max_pause_ms", (double)e->max_pause_ms);
 		}
+	}
+	if (e->n_hosts) {
+		a = cJSON_AddArrayToObject(o, "hosts");
+		for (i = 0; i < e->n_hosts; i++) {
+			x = cJSON_CreateObject();
+			cJSON_AddStringToObject(x, "name", e->hosts[i].name);
+			cJSON_AddStringToObject(x, "ssh", e->hosts[i].ssh);
+			if (e->hosts[i].port)
+				cJSON_AddNumberToObject(x, "port", e->hosts[i].port);
+			cJSON_AddStringToObject(x, "path", e->hosts[i].path);
+			cJSON_AddItemToObject(x, "variables", kv_json(e->hosts[i].vars, e->hosts[i].n_vars));
+			cJSON_AddItemToArray(a, x);
+		}
+		if (e->ssh_config)
+			cJSON_AddStringToObject(o, "ssh_config", e->ssh_config);
+		a = cJSON_AddArrayToObject(o, "shared");
+		for (i = 0; i < e->n_shared; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(e->shared[i]));
 	}
 	if (e->strategy == CDX_STRATEGY_ROLLING) {
 		x = cJSON_AddObjectToObject(o, "rolling");

@@ -63,6 +63,17 @@ struct cdx_target {
 	size_t n_vars;
 };
 
+/* a server the SSH hook set deploys to (hosts:, lib/deploy/ssh.h) */
+struct cdx_host {
+	char *name;          /* checked name: CDX_HOST_NAME, --hosts, the store */
+	char *ssh;           /* [USER@]HOST as ssh takes it (checked: no option, no space) */
+	int port;            /* 0: ssh's default (ssh_config) */
+	char *path;          /* absolute release root on the host (the host's path:, or the env's) */
+	char *addr;          /* HOST of ssh: (CDX_HOST) */
+	struct cdx_kv *vars; /* its own variables */
+	size_t n_vars;
+};
+
 struct cdx_app;
 
 struct cdx_env {
@@ -101,6 +112,15 @@ struct cdx_env {
 	/* rolling */
 	int batch;           /* instances per batch (default 1) */
 	int max_unavailable; /* at most this many out at once (default batch) */
+	int batch_percent;   /* batch: "N%" of the hosts (0: batch is a count) */
+	/* hosts: the SSH hook set (lib/deploy/ssh.h) deploys to these instead
+	 * of this machine; rolling: the hosts are the instances */
+	struct cdx_host *hosts;
+	size_t n_hosts;
+	char *path;          /* release root on every host (hosts:) */
+	char *ssh_config;    /* ssh -F FILE, absolute, or NULL */
+	char **shared;       /* relative paths under shared/ linked into every release; "x/" a directory */
+	size_t n_shared;
 };
 
 struct cdx_app {
@@ -139,6 +159,10 @@ const struct cdx_apps *cdx_project_apps(const struct cdx_project *pr);
 
 /* cdx_env_config: the environment as JSON (get_config); caller frees */
 struct cJSON *cdx_env_config(const struct cdx_env *e);
+
+/* cdx_env_hosts_are_targets: whether E's instances are its hosts (rolling
+ * over hosts:); with hosts and slots, every host has every slot */
+bool cdx_env_hosts_are_targets(const struct cdx_env *e);
 
 /* cdx_version_valid: a version that may become a directory name and key:
  * 1..128 of A-Z a-z 0-9 _ . + - , not starting with . or - */

@@ -101,6 +101,7 @@ static void fake_io(struct fake *f, struct cdx_strategy_io *io)
 	io->health = f_health;
 	io->analysis = f_analysis;
 	io->pause = f_pause;
+	io->skip = NULL;
 }
 
 /* the log equals WANT (NULL-terminated); on a mismatch print both */
