@@ -577,7 +577,7 @@ static bool final_state(const char *s)
 
 static void page_environment(struct srv_req *q, struct srv_reply *r, const char *app, const char *env)
 {
-	static const char *const tr_cols[] = {"state", "at_ms", "weight", "slot", "instances", "msg", NULL};
+	static const char *const tr_cols[] = {"state", "at_ms", "msg", "serving", NULL};
 	static const char *const ck_cols[] = {"target", "kind", "ok", "detail", "at_ms", NULL};
 	struct cdx_error err = {0};
 	struct cdx_buf b = {0};
@@ -607,6 +607,16 @@ static void page_environment(struct srv_req *q, struct srv_reply *r, const char 
 		cJSON_Delete(cfg);
 	}
 	last = cJSON_GetArrayItem(hist, cJSON_GetArraySize(hist) - 1);
+	if (last && o) {
+		cJSON *d = cdx_deployment_status(o, cdx_js(last, "id"), &err);
+		cJSON *trs = cJSON_GetObjectItem(d, "transitions");
+		const cJSON *sv = cJSON_GetObjectItem(cJSON_GetArrayItem(trs, cJSON_GetArraySize(trs) - 1), "serving");
+		if (sv) {
+			cdx_buf_adds(&b, "<h3>what serves where</h3>\n");
+			kv_table(&b, sv);
+		}
+		cJSON_Delete(d);
+	}
 	if (last && !final_state(cdx_js(last, "state")) && o) {
 		cJSON *d = cdx_deployment_status(o, cdx_js(last, "id"), &err);
 		const cJSON *t, *weight = NULL;
@@ -617,8 +627,11 @@ static void page_environment(struct srv_req *q, struct srv_reply *r, const char 
 		cdx_buf_adds(&b, " ");
 		badge(&b, cdx_js(last, "state"));
 		cdx_buf_adds(&b, "</h2>\n");
-		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions")) if (cJSON_GetObjectItem(t, "weight")) weight =
-			cJSON_GetObjectItem(t, "weight");
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "transitions"))
+		{
+			const cJSON *sv = cJSON_GetObjectItem(t, "serving");
+			weight = cJSON_GetObjectItem(sv, "weight");
+		}
 		if (weight) {
 			cdx_buf_adds(&b, "<p>canary weight <b class=\"weight\">");
 			scalar(&b, weight);
