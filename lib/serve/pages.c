@@ -259,18 +259,14 @@ static void page_runs(struct srv_req *q, struct srv_reply *r)
 		page_error(q, r, "runs", &err);
 		return;
 	}
-	cJSON *rev = cJSON_CreateArray(), *it;
-	/* newest first */
-	while ((it = cJSON_DetachItemFromArray(runs, cJSON_GetArraySize(runs) - 1)))
-		cJSON_AddItemToArray(rev, it);
+	/* newest first, as cdx_runs_list gives them */
 	page_start(q, &b, "runs", "/events");
 	cdx_buf_adds(&b, "<div id=\"runs\" data-swap>\n<section><h2>running now</h2>\n");
-	runs_table(&b, rev, true);
+	runs_table(&b, runs, true);
 	cdx_buf_adds(&b, "</section>\n<section><h2>recent</h2>\n");
-	runs_table(&b, rev, false);
+	runs_table(&b, runs, false);
 	cdx_buf_adds(&b, "</section>\n</div>\n");
 	cJSON_Delete(runs);
-	cJSON_Delete(rev);
 	page_end(r, &b);
 }
 
@@ -486,7 +482,15 @@ static void page_pipeline(struct srv_req *q, struct srv_reply *r, const char *na
 		cdx_buf_adds(&b, " duration</span></div>");
 	}
 	cdx_buf_adds(&b, "</div>\n<h2>duration trend</h2>\n");
-	duration_chart(&b, runs);
+	{
+		/* oldest to newest, left to right */
+		cJSON *chrono = cJSON_CreateArray();
+		const cJSON *x;
+		for (x = cJSON_GetArrayItem(runs, cJSON_GetArraySize(runs) - 1); x; x = x == runs->child ? NULL : x->prev)
+			cJSON_AddItemToArray(chrono, cJSON_Duplicate(x, 1));
+		duration_chart(&b, chrono);
+		cJSON_Delete(chrono);
+	}
 	cJSON_ArrayForEach(it, h) if (!cJSON_IsObject(it) && !cJSON_IsArray(it))
 		cJSON_AddItemToObject(sc, it->string, cJSON_Duplicate(it, 0));
 	kv_table(&b, sc);
@@ -496,14 +500,8 @@ static void page_pipeline(struct srv_req *q, struct srv_reply *r, const char *na
 	cdx_buf_adds(&b, "</section>\n<section><h2>slowest jobs</h2>\n");
 	arr_table(&b, cJSON_GetObjectItem(h, "slowest_jobs"), slow);
 	cdx_buf_adds(&b, "</section>\n<section><h2>runs</h2>\n");
-	{
-		cJSON *rev = cJSON_CreateArray(), *x;
-		while (runs && (x = cJSON_DetachItemFromArray(runs, cJSON_GetArraySize(runs) - 1)))
-			cJSON_AddItemToArray(rev, x);
-		runs_table(&b, rev, true);
-		runs_table(&b, rev, false);
-		cJSON_Delete(rev);
-	}
+	runs_table(&b, runs, true);
+	runs_table(&b, runs, false);
 	cdx_buf_adds(&b, "</section></div>\n");
 	cJSON_Delete(sc);
 	cJSON_Delete(runs);
