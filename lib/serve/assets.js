@@ -67,9 +67,15 @@
           var logs = document.getElementById('logs'), nl = doc.getElementById('logs');
           if (logs && nl) {
             nl.querySelectorAll('pre[data-log]').forEach(function (p) {
-              var have = false;
-              logs.querySelectorAll('pre[data-log]').forEach(function (q) { if (q.dataset.log === p.dataset.log) have = true; });
-              if (!have) logs.appendChild(document.adoptNode(p.parentNode));
+              var old = null;
+              logs.querySelectorAll('pre[data-log]').forEach(function (q) { if (q.dataset.log === p.dataset.log) old = q; });
+              if (!old) {
+                logs.appendChild(document.adoptNode(p.parentNode));
+              } else {
+                /* the streaming <pre> stays; its job's status is new */
+                var s = p.parentNode.querySelector('summary'), os = old.parentNode.querySelector('summary');
+                if (s && os) os.replaceWith(document.adoptNode(s));
+              }
             });
           }
           wire(document);

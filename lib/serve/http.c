@@ -266,7 +266,8 @@ static bool is_loopback(const struct sockaddr *sa)
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	FILE *f = cls;
-	if (!f)
+	/* a client that left an event stream is no news */
+	if (!f || strstr(fmt, "chunked response body"))
 		return;
 	fputs("cdx serve: ", f);
 	vfprintf(f, fmt, ap);

@@ -737,6 +737,10 @@ bool srv_pages_route(struct srv_req *q, struct srv_reply *r)
 	}
 	if (strcmp(q->method, "GET") != 0)
 		return false;
+	if (n == 1 && strcmp(q->seg[0], "favicon.ico") == 0) {
+		r->status = 204; /* none: browsers ask anyway */
+		return true;
+	}
 	if (n == 0)
 		page_runs(q, r);
 	else if (n == 2 && strcmp(q->seg[0], "runs") == 0)
