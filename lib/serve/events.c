@@ -71,7 +71,6 @@ static int hub_one(void *ctx, const cJSON *rec)
 	e->data = data;
 	snprintf(e->run, sizeof(e->run), "%s", run);
 	h->next++;
-	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 	return 0;
 }
@@ -82,7 +81,12 @@ static void *hub_main(void *arg)
 	char cursor[64] = "$";
 	while (!h->stop) {
 		struct cdx_error err = {0};
-		if (h->st->ops->tail(h->st, cursor, 1000, hub_one, h, &err) < 0) {
+		int rc = h->st->ops->tail(h->st, cursor, 1000, hub_one, h, &err);
+		/* the streams wake once for what one look at the tail found */
+		pthread_mutex_lock(&h->mu);
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		if (rc < 0) {
 			/* the store went away: say so once a second, try again */
 			struct timespec ts = {1, 0};
 			fprintf(stderr, "cdx serve: following the store: %s\n", err.msg);
