@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/json.h"
+#include "deploy/orchestrator.h"
 #include "serve/http.h"
 #include "state/store.h"
 
@@ -231,6 +232,7 @@ static int deploy_action(struct srv *s, const char *app, const char *env, const 
 	int rc;
 	if (!o)
 		return err->code;
+	o->via = who; /* recorded with a promote or abort */
 	if (strcmp(action, "rollback") == 0) {
 		struct cdx_rollback_options opt = {0};
 		char reason[200];

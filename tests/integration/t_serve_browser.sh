@@ -94,7 +94,7 @@ bg=
 [ "$RC" -eq 0 ] || fail "the promoted deployment: exit $RC: $(cat slow.out)"
 [ "$(live_version)" = 1.1 ] || fail "after promote: $(live_version)"
 grep -q "promote web/slow by session from 127.0.0.1: done" "$T/serve.err" || fail "the promote is not logged: $(cat "$T/serve.err")"
-[ "$("$CDX" deployments --json | jq '[.[-1].controls[] | select(.kind == "promote")] | length')" -eq 1 ] ||
+[ "$("$CDX" deployments --json | jq '[.[-1].controls[] | select(.kind == "promote" and .via == "session from 127.0.0.1")] | length')" -eq 1 ] ||
 	fail "one promote recorded: $("$CDX" deployments --json | jq -c '.[-1].controls')"
 stop_serve
 echo "t_serve_browser: ok"
