@@ -16,7 +16,8 @@
  * A log stream reads the newest attempt's log file (LOG_DIR/RUN/STAGE/
  * JOB.N.log: written masked by the runner) from at most LOG_BACKLOG
  * bytes before its end, then what is appended, woken by inotify; each
- * chunk goes as one event whose data is a JSON string.
+ * chunk goes as one event whose data is a JSON string.  Every JSON sent
+ * has < > & escaped (\u003c ...), so that no stream holds markup.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -56,12 +57,34 @@ struct srv_hub {
 	volatile int stop;
 };
 
+/* JSON, with < > & as \u escapes: the same value, never markup, even to a
+ * client that shows the stream as it is */
+static char *json_inert(const cJSON *v)
+{
+	char *js = cJSON_PrintUnformatted(v), *p;
+	struct cdx_buf b = {0};
+	if (!js)
+		return NULL;
+	for (p = js; *p; p++) {
+		if (*p == '<')
+			cdx_buf_adds(&b, "\\u003c");
+		else if (*p == '>')
+			cdx_buf_adds(&b, "\\u003e");
+		else if (*p == '&')
+			cdx_buf_adds(&b, "\\u0026");
+		else
+			cdx_buf_addc(&b, *p);
+	}
+	free(js);
+	return cdx_buf_detach(&b);
+}
+
 static int hub_one(void *ctx, const cJSON *rec)
 {
 	struct srv_hub *h = ctx;
 	struct hub_ev *e;
 	const char *t = cdx_js(rec, "t"), *run;
-	char *data = cJSON_PrintUnformatted(rec);
+	char *data = json_inert(rec);
 	if (!data)
 		return 0;
 	run = strcmp(t, "run") == 0 || strcmp(t, "run_end") == 0 ? cdx_js(rec, "id") : cdx_js(rec, "run");
@@ -290,7 +313,7 @@ static ssize_t log_reader(void *cls, uint64_t pos, char *buf, size_t max)
 			char *js;
 			chunk[n] = '\0';
 			str = cJSON_CreateString(chunk);
-			js = cJSON_PrintUnformatted(str);
+			js = json_inert(str);
 			cdx_buf_printf(&u->out, "data: %s\n\n", js ? js : "\"\"");
 			free(js);
 			cJSON_Delete(str);
