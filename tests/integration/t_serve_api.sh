@@ -112,6 +112,8 @@ expect_jq "$T/body" .error '"read-only: cdx serve was started without --token-fi
 head -c 100000 /dev/zero | tr '\0' a >big
 [ "$(code POST /login --data-binary @big)" = 413 ] || fail "an oversized body is not refused"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/runs?pipeline=../x")" = 400 ] || fail "a bad pipeline query"
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$URL/")" = 431 ] || fail "oversized headers are not refused"
 
 # ---- /events: the records of a run as it makes them ---------------------------
 curl -sN "$URL/events" >events.out &
@@ -167,6 +169,8 @@ run_rc wait "$slow"
 [ "$RC" -ne 0 ] || fail "the cancelled run succeeded"
 [ "$("$CDX" status "$SRUN" --json | jq -r .status)" = cancelled ] || fail "run not cancelled: $("$CDX" status "$SRUN")"
 grep -q "cancel run $SRUN by token from 127.0.0.1: done" "$T/serve.err" || fail "the cancel is not logged"
+[ "$(jq -s --arg r "$SRUN" '[.[] | .rec | select(.t == "event" and .kind == "cancel" and .run == $r and .via == "token from 127.0.0.1")] | length' .cdx/journal.jsonl)" -eq 1 ] ||
+	fail "the cancel is not recorded with who asked"
 [ "$(code POST "/api/runs/$SRUN/cancel" -H "Authorization: Bearer $(cat token)")" = 409 ] || fail "cancel of an ended run"
 # play: no manual jobs in this cdx yet
 [ "$(code POST "/api/runs/$SRUN/jobs/build/sleepy/play" -H "Authorization: Bearer $(cat token)")" = 404 ] ||
