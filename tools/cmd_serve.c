@@ -1,18 +1,11 @@
 /* cmd_serve.c — `cdx serve`: the live dashboard (lib/serve/). */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "serve/serve.h"
 #include "tools/cli.h"
-
-static volatile sig_atomic_t serve_stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	serve_stop = 1;
-}
 
 enum { OPT_LISTEN = CLI_OPT_OWN, OPT_TOKEN_FILE };
 
@@ -27,7 +20,7 @@ int cmd_serve(struct cli *g, int argc, char **argv)
 	struct cdx_serve_options o = {0};
 	struct cdx_error err = {0};
 	struct cli_opts p;
-	struct sigaction sa;
+	sigset_t stop, blocked;
 	cli_opts_begin(&p, g, "serve", argc, argv, "", serve_longs, 0);
 	while (cli_opts_next(&p)) {
 		if (p.opt == OPT_LISTEN)
@@ -42,13 +35,17 @@ int cmd_serve(struct cli *g, int argc, char **argv)
 		return CDX_EUSAGE;
 	o.config = g->config;
 	o.log = stderr;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (cdx_serve_run(&o, &serve_stop, &err) < 0) {
+	/* SIGINT and SIGTERM stop the server (sigwait in cdx_serve_run); they
+	 * and SIGHUP and SIGPIPE are blocked in every thread, so that the
+	 * handlers a rollback sets for its time never see them */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	blocked = stop;
+	sigaddset(&blocked, SIGHUP);
+	sigaddset(&blocked, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+	if (cdx_serve_run(&o, &stop, &err) < 0) {
 		cli_error("serve: %s", err.msg);
 		return err.code;
 	}

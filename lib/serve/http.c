@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <signal.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -274,7 +275,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	fflush(f);
 }
 
-int cdx_serve_run(const struct cdx_serve_options *o, volatile sig_atomic_t *stop, struct cdx_error *err)
+int cdx_serve_run(const struct cdx_serve_options *o, const sigset_t *stop, struct cdx_error *err)
 {
 	struct srv s = {0};
 	struct addrinfo *ai = NULL;
@@ -333,9 +334,11 @@ int cdx_serve_run(const struct cdx_serve_options *o, volatile sig_atomic_t *stop
 			s.auth ? "actions need the token" : "read-only: no --token-file");
 		fflush(o->log);
 	}
-	while (!*stop) {
-		struct timespec ts = {0, 200 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	{
+		int sig;
+		sigwait(stop, &sig);
+		if (o->log)
+			fprintf(o->log, "cdx serve: stopping (%s)\n", strsignal(sig));
 	}
 	rc = 0;
 	s.stopping = 1;

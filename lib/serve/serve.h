@@ -6,7 +6,7 @@
  * same data as JSON under /api/ (api.c, built by the functions behind the
  * CLI's --json), /metrics (cdx metrics --prometheus), /events (server-sent
  * events fed by the store's tail, events.c) and POST actions that need
- * the token (auth.c).  It returns when *STOP becomes non-zero.
+ * the token (auth.c).  It returns when one of the signals STOP arrives.
  */
 #ifndef CDX_SERVE_H
 #define CDX_SERVE_H
@@ -24,11 +24,13 @@ struct cdx_serve_options {
 	FILE *log;              /* "listening on URL" and one line per action */
 };
 
-/* cdx_serve_run: serve until *STOP is set (checked at least every
- * 200 ms).  -1 with ERR set: CDX_EUSAGE for a bad address, a token file
+/* cdx_serve_run: serve until one of the signals of STOP arrives (sigwait):
+ * the caller blocks them first, before any thread starts, so that they
+ * reach nobody else (a rollback run by the server sets handlers of its
+ * own for the time it runs).  0 then; -1 with ERR set: CDX_EUSAGE for a bad address, a token file
  * that cannot be read or is empty, or a non-loopback address without a
  * token; CDX_ESTATE when the store cannot be opened; CDX_EFAILED when the
  * address cannot be bound. */
-int cdx_serve_run(const struct cdx_serve_options *o, volatile sig_atomic_t *stop, struct cdx_error *err);
+int cdx_serve_run(const struct cdx_serve_options *o, const sigset_t *stop, struct cdx_error *err);
 
 #endif /* CDX_SERVE_H */

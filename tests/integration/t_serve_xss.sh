@@ -5,7 +5,8 @@
 # cdx serve: each page, parsed (python3's html.parser, not grep), holds no
 # element, attribute, comment or script but the server's own, and shows the
 # hostile text as text; the log stream carries it as JSON strings.  The
-# headless Chromium check of the same corpus is in t_serve_browser.sh.
+# headless Chromium check of the same corpus is in t_serve_browser.sh.  And
+# the roll back action: refused without the token, cdx rollback with it.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null 2>&1 || { echo "python3 not installed" >&2; exit 77; }
 . "$(dirname "$0")/deploy_lib.sh"
@@ -107,5 +108,17 @@ sed -n 's/^data: //p' log.out | jq -r . >log.txt
 grep -qF '<script>alert("out")</script>' log.txt || fail "the log stream lost the corpus: $(cat log.out)"
 grep -qF "$HOSTILE" log.txt || fail "the log stream lost the variable"
 ! grep -q '[<>]' log.out || fail "raw markup in the event stream"
+# the roll back button's POST: cdx rollback, with who asked as its reason
+[ "$(code POST /api/deployments/web/prod/rollback)" = 403 ] || fail "rollback without the token"
+[ "$(live_version)" = 1.1 ] || fail "a refused rollback changed what serves: $(live_version)"
+c=$(code POST /api/deployments/web/prod/rollback -H "Authorization: Bearer $(cat token)")
+[ "$c" = 200 ] || fail "rollback: $c $(cat "$T/body")"
+[ "$(live_version)" = 1.0 ] || fail "after the rollback: $(live_version)"
+"$CDX" history web prod --json | jq -e '.[-1] | .kind == "rollback" and .reason == "cdx serve: token from 127.0.0.1"' >/dev/null ||
+	fail "the rollback's record: $("$CDX" history web prod --json | jq -c '.[-1]')"
+[ "$(code POST /api/deployments/web/prod/promote -H "Authorization: Bearer $(cat token)")" = 409 ] ||
+	fail "promote with nothing in progress: $(cat "$T/body")"
+[ "$(code POST /api/deployments/web/nope/promote -H "Authorization: Bearer $(cat token)")" = 409 ] ||
+	fail "promote of no environment"
 stop_serve
 echo "t_serve_xss: ok"
