@@ -6,6 +6,7 @@ command -v curl >/dev/null 2>&1 || { echo "curl not installed" >&2; exit 77; }
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 SERVE_PID=
 start_serve() {
+	rm -f "$T/serve.err" # not the last server's lines: the new one writes it afresh
 	"$CDX" serve --listen 127.0.0.1:0 "$@" >/dev/null 2>"$T/serve.err" &
 	SERVE_PID=$!
 	_i=0
