@@ -6,7 +6,8 @@
 # as it is written; actions need the token (no token, a wrong one, or a
 # read-only server: 403, nothing changes), a run is cancelled through its
 # process and the cancel recorded with who; hostile requests (traversal,
-# oversized bodies, other methods) are refused; the security headers are
+# oversized bodies and headers, other methods) are refused; slow clients
+# (unfinished requests, streams never read) stall nobody; the security headers are
 # on every answer; the server refuses a non-loopback address without a
 # token and stops cleanly on SIGTERM.
 . "$(dirname "$0")/lib.sh"
@@ -125,6 +126,43 @@ wait_for events.out "\"t\":\"run_end\",\"id\":\"$RUN2\""
 grep -q "\"t\":\"run\",\"id\":\"$RUN2\"" events.out || fail "no run record on /events"
 [ "$(grep -c "\"run\":\"$RUN2\"" events.out)" -eq 4 ] || fail "not every attempt and job of the run: $(cat events.out)"
 kill "$ev"; wait "$ev" 2>/dev/null || true
+
+# ---- slow clients stall nobody -------------------------------------------------
+# 100 connections that never finish their request, and 20 event streams
+# that never read: a run's events still reach a reading stream, and the
+# API still answers
+if command -v python3 >/dev/null 2>&1; then
+	port=${URL##*:}
+	python3 - "$port" >slow.out 2>&1 <<'EOF2' &
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(100):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    held.append(s)
+for i in range(20):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.append(s)
+print("holding", flush=True)
+time.sleep(120)
+EOF2
+	slowpid=$!
+	wait_for slow.out holding
+	curl -sN "$URL/events" >events2.out &
+	ev=$!
+	wait_for events2.out ': events'
+	"$CDX" run ci.yml >/dev/null 2>&1 || fail "run with slow clients"
+	RUN3=$("$CDX" runs --json | jq -r '.[0].id')
+	wait_for events2.out "\"t\":\"run_end\",\"id\":\"$RUN3\""
+	[ "$(code GET /api/runs)" = 200 ] || fail "the API with slow clients"
+	kill "$ev" "$slowpid"; wait "$ev" "$slowpid" 2>/dev/null || true
+else
+	echo "python3 not installed: slow clients not tried"
+fi
 
 # ---- a job's log as it is written ---------------------------------------------
 "$CDX" run gate.yml >gate.out 2>&1 &
