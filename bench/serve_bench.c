@@ -204,8 +204,8 @@ static int latency(int port, const char *path, int iter)
 		ms[i] = (now_s() - t) * 1000;
 	}
 	qsort(ms, (size_t)iter, sizeof(double), cmp_d);
-	printf("requests %d p50_ms %.3f p99_ms %.3f max_ms %.3f\n", iter, ms[iter / 2], ms[(int)(iter * 0.99)],
-	       ms[iter - 1]);
+	printf("requests %d p50_ms %.3f p99_ms %.3f max_ms %.3f\n", iter, ms[iter / 2],
+	       ms[(int)(iter * 0.99)], ms[iter - 1]);
 	free(ms);
 	close(fd);
 	return 0;

@@ -10,9 +10,9 @@
 enum { OPT_LISTEN = CLI_OPT_OWN, OPT_TOKEN_FILE };
 
 static const struct option serve_longs[] = {
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-	{0},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {0},
 };
 
 int cmd_serve(struct cli *g, int argc, char **argv)

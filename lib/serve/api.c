@@ -108,8 +108,8 @@ static int play_job(struct srv *s, const char *run, const char *stage, const cha
 {
 	(void)s;
 	(void)who;
-	cdx_error_set(err, CDX_EUSAGE, "no manual job %s/%s in run %s: this cdx has no manual jobs", stage, job,
-		      run);
+	cdx_error_set(err, CDX_EUSAGE, "no manual job %s/%s in run %s: this cdx has no manual jobs", stage,
+		      job, run);
 	return CDX_EUSAGE;
 }
 
@@ -152,7 +152,7 @@ cJSON *srv_api_alerts(struct srv *s, struct cdx_error *err)
 	if (st)
 		cdx_store_close(st);
 	cJSON_ArrayForEach(it, c.last) if (strcmp(cdx_js(it, "kind"), "alert") == 0)
-		cJSON_AddItemToArray(open, cJSON_Duplicate(it, 1));
+	    cJSON_AddItemToArray(open, cJSON_Duplicate(it, 1));
 	cJSON_AddItemToObject(out, "events", c.all);
 	cJSON_Delete(c.last);
 	return out;
@@ -161,10 +161,14 @@ cJSON *srv_api_alerts(struct srv *s, struct cdx_error *err)
 static int status_of(int code)
 {
 	switch (code) {
-	case CDX_EUSAGE: return 404;
-	case CDX_EBUSY: return 409;
-	case CDX_ESTATE: return 503;
-	default: return 500;
+	case CDX_EUSAGE:
+		return 404;
+	case CDX_EBUSY:
+		return 409;
+	case CDX_ESTATE:
+		return 503;
+	default:
+		return 500;
 	}
 }
 
@@ -198,9 +202,11 @@ static int cancel_run(struct srv *s, const char *id, const char *who, struct cdx
 		cdx_error_set(err, CDX_EBUSY, "run %s is not running (%s)", id, cdx_js(run, "status"));
 		rc = CDX_EBUSY;
 	} else if (strcmp(cdx_js(run, "host"), host) != 0) {
-		cdx_error_set(err, CDX_EBUSY, "run %s runs on %s, not here: cancel it there", id, cdx_js(run, "host"));
+		cdx_error_set(err, CDX_EBUSY, "run %s runs on %s, not here: cancel it there", id,
+			      cdx_js(run, "host"));
 		rc = CDX_EBUSY;
-	} else if (!cdx_process_owner_alive(host, (int)cdx_jn(run, "pid"), (long long)cdx_jn(run, "pid_start")) ||
+	} else if (!cdx_process_owner_alive(host, (int)cdx_jn(run, "pid"),
+					    (long long)cdx_jn(run, "pid_start")) ||
 		   kill((pid_t)cdx_jn(run, "pid"), SIGTERM) < 0) {
 		cdx_error_set(err, CDX_EBUSY, "the process of run %s is gone", id);
 		rc = CDX_EBUSY;

@@ -179,14 +179,16 @@ static void login_page(struct srv_reply *r, int status, const char *msg)
 {
 	r->status = status;
 	r->type = "text/html; charset=utf-8";
-	cdx_buf_adds(&r->body, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cdx — log "
-			       "in</title><link rel=\"stylesheet\" href=\"/static/cdx.css\"></head><body><main>"
-			       "<h1>cdx serve — log in</h1>");
+	cdx_buf_adds(&r->body,
+		     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cdx — log "
+		     "in</title><link rel=\"stylesheet\" href=\"/static/cdx.css\"></head><body><main>"
+		     "<h1>cdx serve — log in</h1>");
 	if (msg)
 		cdx_buf_printf(&r->body, "<p class=\"flash bad\">%s</p>", msg); /* static text only */
-	cdx_buf_adds(&r->body, "<form method=\"post\" action=\"/login\"><label>token <input type=\"password\" "
-			       "name=\"token\" autocomplete=\"current-password\"></label> <button type=\"submit\">log "
-			       "in</button></form><p><a href=\"/\">back</a></p></main></body></html>\n");
+	cdx_buf_adds(&r->body,
+		     "<form method=\"post\" action=\"/login\"><label>token <input type=\"password\" "
+		     "name=\"token\" autocomplete=\"current-password\"></label> <button type=\"submit\">log "
+		     "in</button></form><p><a href=\"/\">back</a></p></main></body></html>\n");
 }
 
 bool srv_auth_route(struct srv_req *q, struct srv_reply *r)
@@ -241,7 +243,7 @@ bool srv_auth_route(struct srv_req *q, struct srv_reply *r)
 	pthread_mutex_unlock(&a->mu);
 	r->status = 303;
 	r->location = "/";
-	r->set_cookie = cdx_xasprintf("cdx_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", se.id,
-				      SESSION_MS / 1000);
+	r->set_cookie = cdx_xasprintf("cdx_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld",
+				      se.id, SESSION_MS / 1000);
 	return true;
 }

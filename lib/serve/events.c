@@ -176,11 +176,11 @@ void srv_hub_free(struct srv *s)
 
 struct sub {
 	struct srv *s;
-	uint64_t seq;      /* the next record to send */
-	char run[72];      /* only this run's records, or "" for all */
+	uint64_t seq;       /* the next record to send */
+	char run[72];       /* only this run's records, or "" for all */
 	struct cdx_buf out; /* formatted, not sent yet */
 	size_t off;
-	int64_t quiet_ms;  /* since the last send */
+	int64_t quiet_ms; /* since the last send */
 };
 
 static ssize_t send_pending(struct sub *u, char *buf, size_t max)
@@ -218,7 +218,8 @@ again:
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	}
 	if (h->next - u->seq > HUB_RING) {
-		cdx_buf_printf(&u->out, "event: gap\ndata: %llu\n\n", (unsigned long long)(h->next - u->seq - HUB_RING));
+		cdx_buf_printf(&u->out, "event: gap\ndata: %llu\n\n",
+			       (unsigned long long)(h->next - u->seq - HUB_RING));
 		u->seq = h->next - HUB_RING;
 	}
 	for (; u->seq < h->next && u->out.len < CHUNK; u->seq++) {

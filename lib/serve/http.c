@@ -112,11 +112,11 @@ static void peer_of(struct MHD_Connection *c, char *buf, size_t n)
 	if (!ci || !ci->client_addr)
 		return;
 	if (ci->client_addr->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, buf,
-			  (socklen_t)n);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+			  buf, (socklen_t)n);
 	else if (ci->client_addr->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, buf,
-			  (socklen_t)n);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+			  buf, (socklen_t)n);
 }
 
 static void add_common_headers(struct MHD_Response *resp)
@@ -141,7 +141,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *r,
 			free(data);
 		if (!resp)
 			return MHD_NO;
-		MHD_add_response_header(resp, "Content-Type", r->type ? r->type : "text/plain; charset=utf-8");
+		MHD_add_response_header(resp, "Content-Type",
+					r->type ? r->type : "text/plain; charset=utf-8");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	}
 	add_common_headers(resp);
@@ -156,7 +157,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *r,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-				  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+				  const char *version, const char *upload, size_t *upload_size,
+				  void **con_cls)
 {
 	struct srv *s = cls;
 	struct conn_state *cs = *con_cls;
@@ -205,7 +207,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct conn_state *cs = *con_cls;
 	(void)cls;
@@ -240,7 +243,8 @@ static int parse_listen(const char *listen, struct addrinfo **ai, struct cdx_err
 		host[colon - listen] = '\0';
 		port = colon + 1;
 	}
-	if (!*host || !*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 || atoi(port) > 65535)
+	if (!*host || !*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    atoi(port) > 65535)
 		goto bad;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
@@ -288,9 +292,10 @@ int cdx_serve_run(const struct cdx_serve_options *o, const sigset_t *stop, struc
 	if (parse_listen(o->listen ? o->listen : "127.0.0.1:8080", &ai, err) < 0)
 		return -1;
 	if (!is_loopback(ai->ai_addr) && !o->token_file) {
-		cdx_error_set(err, CDX_EUSAGE,
-			      "refusing to listen on %s, which is not a loopback address, without --token-file",
-			      o->listen);
+		cdx_error_set(
+		    err, CDX_EUSAGE,
+		    "refusing to listen on %s, which is not a loopback address, without --token-file",
+		    o->listen);
 		goto out;
 	}
 	if (o->token_file) {
@@ -313,24 +318,27 @@ int cdx_serve_run(const struct cdx_serve_options *o, const sigset_t *stop, struc
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 		(ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-			     (void *)o->log, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+			     (void *)o->log, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+			     (unsigned)SRV_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 			     (unsigned)SRV_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-			     MHD_OPTION_THREAD_STACK_SIZE, (size_t)262144, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-			     &s, MHD_OPTION_END);
+			     MHD_OPTION_THREAD_STACK_SIZE, (size_t)262144, MHD_OPTION_NOTIFY_COMPLETED,
+			     on_completed, &s, MHD_OPTION_END);
 	if (!d) {
-		cdx_error_set(err, CDX_EFAILED, "cannot listen on %s: %s", o->listen ? o->listen : "127.0.0.1:8080",
-			      strerror(errno));
+		cdx_error_set(err, CDX_EFAILED, "cannot listen on %s: %s",
+			      o->listen ? o->listen : "127.0.0.1:8080", strerror(errno));
 		goto out_hub;
 	}
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (ai->ai_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, host, sizeof(host));
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, host,
+			  sizeof(host));
 	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, host, sizeof(host));
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, host,
+			  sizeof(host));
 	if (o->log) {
-		fprintf(o->log, "cdx serve: listening on http://%s%s%s:%u/ (%s)\n", ai->ai_family == AF_INET6 ? "[" : "",
-			host, ai->ai_family == AF_INET6 ? "]" : "", di ? (unsigned)di->port : 0,
+		fprintf(o->log, "cdx serve: listening on http://%s%s%s:%u/ (%s)\n",
+			ai->ai_family == AF_INET6 ? "[" : "", host, ai->ai_family == AF_INET6 ? "]" : "",
+			di ? (unsigned)di->port : 0,
 			s.auth ? "actions need the token" : "read-only: no --token-file");
 		fflush(o->log);
 	}

@@ -24,14 +24,14 @@ struct srv_hub;
 struct srv_auth;
 
 struct srv {
-	const char *config;   /* project file (cdx.yml) */
-	const char *state;    /* state URL */
-	const char *log_dir;  /* where the store keeps attempt logs */
-	struct srv_auth *auth; /* NULL: read-only (no --token-file) */
-	struct srv_hub *hub;  /* the store's records as they come */
+	const char *config;     /* project file (cdx.yml) */
+	const char *state;      /* state URL */
+	const char *log_dir;    /* where the store keeps attempt logs */
+	struct srv_auth *auth;  /* NULL: read-only (no --token-file) */
+	struct srv_hub *hub;    /* the store's records as they come */
 	pthread_mutex_t act_mu; /* one action at a time */
-	FILE *log;            /* actions done, or NULL */
-	volatile int stopping; /* set once; event streams end */
+	FILE *log;              /* actions done, or NULL */
+	volatile int stopping;  /* set once; event streams end */
 };
 
 #define SRV_MAX_SEGS 8
@@ -39,31 +39,32 @@ struct srv {
 struct srv_req {
 	struct srv *srv;
 	struct MHD_Connection *conn;
-	const char *method; /* "GET", "HEAD", "POST" */
-	const char *path;   /* as requested, decoded */
+	const char *method;      /* "GET", "HEAD", "POST" */
+	const char *path;        /* as requested, decoded */
 	char *seg[SRV_MAX_SEGS]; /* path split on '/', each a checked name */
 	size_t n_seg;
-	const char *body;   /* a POST's body (at most SRV_BODY_MAX bytes), or "" */
+	const char *body; /* a POST's body (at most SRV_BODY_MAX bytes), or "" */
 	size_t body_len;
-	char peer[64];      /* the client's address */
+	char peer[64]; /* the client's address */
 };
 
 /* a request body larger than this is refused (413) */
 #define SRV_BODY_MAX 4096
 
 struct srv_reply {
-	int status;          /* HTTP status */
-	const char *type;    /* Content-Type */
-	struct cdx_buf body; /* owned, freed after sending */
-	char *set_cookie;    /* a Set-Cookie value (malloc'd), or NULL */
-	const char *location; /* a redirect target (static), or NULL */
+	int status;                  /* HTTP status */
+	const char *type;            /* Content-Type */
+	struct cdx_buf body;         /* owned, freed after sending */
+	char *set_cookie;            /* a Set-Cookie value (malloc'd), or NULL */
+	const char *location;        /* a redirect target (static), or NULL */
 	struct MHD_Response *stream; /* an event stream instead of BODY */
 };
 
 /* srv_json: REPLY is O (consumed) printed, with STATUS */
 void srv_json(struct srv_reply *r, int status, struct cJSON *o);
 /* srv_error_json: REPLY is {"error": MSG} with STATUS */
-void srv_error_json(struct srv_reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void srv_error_json(struct srv_reply *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* srv_query: the query argument NAME of the request, or NULL */
 const char *srv_query(const struct srv_req *q, const char *name);
 /* srv_header: request header NAME, or NULL */

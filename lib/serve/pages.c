@@ -47,7 +47,8 @@ static void dur(struct cdx_buf *b, const cJSON *o, const char *k)
 	if (!cJSON_IsNumber(v))
 		cdx_buf_adds(b, "-");
 	else if (v->valuedouble >= 60000)
-		cdx_buf_printf(b, "%.0fm %02.0fs", floor(v->valuedouble / 60000), fmod(v->valuedouble / 1000, 60));
+		cdx_buf_printf(b, "%.0fm %02.0fs", floor(v->valuedouble / 60000),
+			       fmod(v->valuedouble / 1000, 60));
 	else
 		cdx_buf_printf(b, "%.2fs", v->valuedouble / 1000);
 }
@@ -55,9 +56,9 @@ static void dur(struct cdx_buf *b, const cJSON *o, const char *k)
 /* a status word as a class: letters only */
 static const char *st(const char *s)
 {
-	static const char *const known[] = {"success", "failed",     "timeout",   "skipped",  "cancelled",
-					    "running", "interrupted", "incomplete", "healthy", "degraded",
-					    "failing", "succeeded",  "rolled_back", "pending", "paused"};
+	static const char *const known[] = {"success", "failed",      "timeout",     "skipped", "cancelled",
+					    "running", "interrupted", "incomplete",  "healthy", "degraded",
+					    "failing", "succeeded",   "rolled_back", "pending", "paused"};
 	size_t i;
 	for (i = 0; i < CDX_ARRAY_LEN(known); i++)
 		if (s && strcmp(s, known[i]) == 0)
@@ -163,13 +164,16 @@ static void page_start(struct srv_req *q, struct cdx_buf *b, const char *title, 
 	}
 	cdx_buf_adds(b, "</head>\n<body data-events=\"");
 	H(b, events);
-	cdx_buf_adds(b, "\">\n<nav><b>cdx</b> <a href=\"/\">runs</a> <a href=\"/deployments\">deployments</a> "
-			"<a href=\"/workers\">workers</a> <a href=\"/alerts\">alerts</a> <a href=\"/metrics\">metrics</a>"
-			"<span class=\"who\">");
+	cdx_buf_adds(
+	    b,
+	    "\">\n<nav><b>cdx</b> <a href=\"/\">runs</a> <a href=\"/deployments\">deployments</a> "
+	    "<a href=\"/workers\">workers</a> <a href=\"/alerts\">alerts</a> <a href=\"/metrics\">metrics</a>"
+	    "<span class=\"who\">");
 	if (!q->srv->auth)
 		cdx_buf_adds(b, "<span class=\"ro\">read-only: started without --token-file</span>");
 	else if (tok)
-		cdx_buf_adds(b, "<form method=\"post\" action=\"/logout\"><button type=\"submit\">log out</button></form>");
+		cdx_buf_adds(b, "<form method=\"post\" action=\"/logout\"><button type=\"submit\">log "
+				"out</button></form>");
 	else
 		cdx_buf_adds(b, "<a href=\"/login\">log in</a> to act");
 	cdx_buf_adds(b, "</span> <span id=\"live-state\" class=\"mute\"></span></nav>\n<main>\n<h1>");
@@ -197,7 +201,8 @@ static void page_error(struct srv_req *q, struct srv_reply *r, const char *title
 }
 
 /* an action button: the script POSTs to URL with the CSRF token */
-static void button(struct srv_req *q, struct cdx_buf *b, const char *url, const char *label, const char *confirm)
+static void button(struct srv_req *q, struct cdx_buf *b, const char *url, const char *label,
+		   const char *confirm)
 {
 	bool can = q->srv->auth != NULL;
 	cdx_buf_adds(b, "<button class=\"act\" data-action=\"");
@@ -215,8 +220,10 @@ static void runs_table(struct cdx_buf *b, const cJSON *runs, bool running)
 {
 	const cJSON *r;
 	int n = 0;
-	cdx_buf_adds(b, "<table class=\"runs\"><tr><th>run</th><th>pipeline</th><th>status</th><th>started</th>"
-			"<th>by</th><th class=\"n\">duration</th><th class=\"n\">jobs ok/failed/skipped of</th></tr>\n");
+	cdx_buf_adds(
+	    b,
+	    "<table class=\"runs\"><tr><th>run</th><th>pipeline</th><th>status</th><th>started</th>"
+	    "<th>by</th><th class=\"n\">duration</th><th class=\"n\">jobs ok/failed/skipped of</th></tr>\n");
 	for (r = runs ? runs->child : NULL; r; r = r->next) {
 		bool is_running = strcmp(cdx_js(r, "status"), "running") == 0;
 		if (is_running != running)
@@ -242,12 +249,14 @@ static void runs_table(struct cdx_buf *b, const cJSON *runs, bool running)
 		H(b, cdx_js(r, "host"));
 		cdx_buf_adds(b, "</td><td class=\"n\">");
 		dur(b, r, "duration_ms");
-		cdx_buf_printf(b, "</td><td class=\"n\">%.0f/%.0f/%.0f of %.0f</td></tr>\n", cdx_jn(r, "jobs_success"),
-			       cdx_jn(r, "jobs_failed"), cdx_jn(r, "jobs_skipped"), cdx_jn(r, "job_count"));
+		cdx_buf_printf(b, "</td><td class=\"n\">%.0f/%.0f/%.0f of %.0f</td></tr>\n",
+			       cdx_jn(r, "jobs_success"), cdx_jn(r, "jobs_failed"), cdx_jn(r, "jobs_skipped"),
+			       cdx_jn(r, "job_count"));
 	}
 	cdx_buf_adds(b, "</table>\n");
 	if (!n)
-		cdx_buf_adds(b, running ? "<p class=\"mute\">nothing is running</p>\n" : "<p class=\"mute\">no runs</p>\n");
+		cdx_buf_adds(b, running ? "<p class=\"mute\">nothing is running</p>\n"
+					: "<p class=\"mute\">no runs</p>\n");
 }
 
 static void page_runs(struct srv_req *q, struct srv_reply *r)
@@ -298,8 +307,10 @@ static void run_logs(struct srv_req *q, struct cdx_buf *b, const char *run, cons
 			if (!cdx_name_valid(job))
 				continue;
 			snprintf(id, sizeof(id), "%s/%s", de->d_name, job);
-			cJSON_ArrayForEach(j, jobs) if (strcmp(cdx_js(j, "id"), id) == 0) status = cdx_js(j, "status");
-			cdx_buf_printf(b, "<details class=\"log\"%s><summary>", strcmp(status, "running") == 0 ? " open" : "");
+			cJSON_ArrayForEach(j, jobs) if (strcmp(cdx_js(j, "id"), id) == 0) status =
+			    cdx_js(j, "status");
+			cdx_buf_printf(b, "<details class=\"log\"%s><summary>",
+				       strcmp(status, "running") == 0 ? " open" : "");
 			H(b, id);
 			cdx_buf_adds(b, " ");
 			badge(b, status);
@@ -366,8 +377,9 @@ static void page_run(struct srv_req *q, struct srv_reply *r, const char *id)
 		cJSON_Delete(m);
 		free(rep);
 	}
-	cdx_buf_adds(&b, "</div>\n<div id=\"jobs\" data-swap><section><h2>jobs</h2>\n<table><tr><th>job</th>"
-			 "<th>status</th><th>attempts</th><th>outputs</th><th>artifacts</th><th></th></tr>\n");
+	cdx_buf_adds(&b,
+		     "</div>\n<div id=\"jobs\" data-swap><section><h2>jobs</h2>\n<table><tr><th>job</th>"
+		     "<th>status</th><th>attempts</th><th>outputs</th><th>artifacts</th><th></th></tr>\n");
 	cJSON_ArrayForEach(j, cJSON_GetObjectItem(run, "jobs"))
 	{
 		const cJSON *last = NULL, *x;
@@ -421,13 +433,16 @@ static void duration_chart(struct cdx_buf *b, const cJSON *runs)
 	int n = cJSON_GetArraySize(runs);
 	double w = n ? 600.0 / n : 600;
 	cJSON_ArrayForEach(it, runs) if (cdx_jn(it, "duration_ms") > max) max = cdx_jn(it, "duration_ms");
-	cdx_buf_adds(b, "<svg class=\"trend\" viewBox=\"0 0 600 120\" role=\"img\" aria-label=\"duration of the "
-			"recent runs\" xmlns=\"http://www.w3.org/2000/svg\">");
+	cdx_buf_adds(b,
+		     "<svg class=\"trend\" viewBox=\"0 0 600 120\" role=\"img\" aria-label=\"duration of the "
+		     "recent runs\" xmlns=\"http://www.w3.org/2000/svg\">");
 	cJSON_ArrayForEach(it, runs)
 	{
 		double h = cdx_jn(it, "duration_ms") / max * 110;
-		cdx_buf_printf(b, "<rect class=\"bar st-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
-			       st(cdx_js(it, "status")), x + 1, 115 - h, w > 3 ? w - 2 : 1, h);
+		cdx_buf_printf(
+		    b,
+		    "<rect class=\"bar st-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
+		    st(cdx_js(it, "status")), x + 1, 115 - h, w > 3 ? w - 2 : 1, h);
 		H(b, cdx_js(it, "id"));
 		cdx_buf_adds(b, ": ");
 		H(b, cdx_js(it, "status"));
@@ -468,8 +483,9 @@ static void page_pipeline(struct srv_req *q, struct srv_reply *r, const char *na
 		fin++;
 		ok += strcmp(cdx_js(it, "status"), "success") == 0;
 	}
-	cdx_buf_printf(&b, "<div class=\"cards\"><div class=\"card\"><b>%.0f%%</b><span>success rate, last %.0f "
-			   "runs</span></div>",
+	cdx_buf_printf(&b,
+		       "<div class=\"cards\"><div class=\"card\"><b>%.0f%%</b><span>success rate, last %.0f "
+		       "runs</span></div>",
 		       fin ? ok * 100 / fin : 0, fin);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(h, "duration_ms"))
 	{
@@ -486,13 +502,14 @@ static void page_pipeline(struct srv_req *q, struct srv_reply *r, const char *na
 		/* oldest to newest, left to right */
 		cJSON *chrono = cJSON_CreateArray();
 		const cJSON *x;
-		for (x = cJSON_GetArrayItem(runs, cJSON_GetArraySize(runs) - 1); x; x = x == runs->child ? NULL : x->prev)
+		for (x = cJSON_GetArrayItem(runs, cJSON_GetArraySize(runs) - 1); x;
+		     x = x == runs->child ? NULL : x->prev)
 			cJSON_AddItemToArray(chrono, cJSON_Duplicate(x, 1));
 		duration_chart(&b, chrono);
 		cJSON_Delete(chrono);
 	}
 	cJSON_ArrayForEach(it, h) if (!cJSON_IsObject(it) && !cJSON_IsArray(it))
-		cJSON_AddItemToObject(sc, it->string, cJSON_Duplicate(it, 0));
+	    cJSON_AddItemToObject(sc, it->string, cJSON_Duplicate(it, 0));
 	kv_table(&b, sc);
 	kv_table(&b, cJSON_GetObjectItem(h, "trend"));
 	cdx_buf_adds(&b, "</section>\n<section><h2>flaky jobs</h2>\n");
@@ -511,8 +528,9 @@ static void page_pipeline(struct srv_req *q, struct srv_reply *r, const char *na
 
 /* ---- /deployments ----------------------------------------------------------- */
 
-static const char *const dep_cols[] = {"id", "kind", "app", "env", "version", "previous", "strategy", "state",
-				       "user", "host", "reason", "start_ms", "duration_ms", NULL};
+static const char *const dep_cols[] = {"id",       "kind",     "app",         "env",  "version",
+				       "previous", "strategy", "state",       "user", "host",
+				       "reason",   "start_ms", "duration_ms", NULL};
 
 static void page_deployments(struct srv_req *q, struct srv_reply *r)
 {
@@ -527,9 +545,11 @@ static void page_deployments(struct srv_req *q, struct srv_reply *r)
 	seen = cJSON_CreateObject();
 	rev = cJSON_CreateArray();
 	page_start(q, &b, "deployments", "/events");
-	cdx_buf_adds(&b, "<div id=\"deps\" data-swap><section><h2>what serves where</h2>\n<table><tr><th>application"
-			 "</th><th>environment</th><th>version</th><th>state</th><th>since</th></tr>\n");
-	for (it = cJSON_GetArrayItem(arr, cJSON_GetArraySize(arr) - 1); it; it = it == arr->child ? NULL : it->prev) {
+	cdx_buf_adds(
+	    &b, "<div id=\"deps\" data-swap><section><h2>what serves where</h2>\n<table><tr><th>application"
+		"</th><th>environment</th><th>version</th><th>state</th><th>since</th></tr>\n");
+	for (it = cJSON_GetArrayItem(arr, cJSON_GetArraySize(arr) - 1); it;
+	     it = it == arr->child ? NULL : it->prev) {
 		char key[200];
 		cJSON_AddItemToArray(rev, cJSON_Duplicate(it, 1));
 		snprintf(key, sizeof(key), "%s/%s", cdx_js(it, "app"), cdx_js(it, "env"));
@@ -564,8 +584,9 @@ static void page_deployments(struct srv_req *q, struct srv_reply *r)
 
 static bool final_state(const char *s)
 {
-	static const char *const fin[] = {"succeeded", "success", "failed", "rolled_back", "rollback_failed",
-					  "aborted", "done", "completed", "live", "frozen", "cancelled"};
+	static const char *const fin[] = {
+	    "succeeded", "success",   "failed", "rolled_back", "rollback_failed", "aborted",
+	    "done",      "completed", "live",   "frozen",      "cancelled"};
 	size_t i;
 	for (i = 0; i < CDX_ARRAY_LEN(fin); i++)
 		if (strcmp(s, fin[i]) == 0)
@@ -608,7 +629,8 @@ static void page_environment(struct srv_req *q, struct srv_reply *r, const char 
 	if (last && o) {
 		cJSON *d = cdx_deployment_status(o, cdx_js(last, "id"), &err);
 		cJSON *trs = cJSON_GetObjectItem(d, "transitions");
-		const cJSON *sv = cJSON_GetObjectItem(cJSON_GetArrayItem(trs, cJSON_GetArraySize(trs) - 1), "serving");
+		const cJSON *sv =
+		    cJSON_GetObjectItem(cJSON_GetArrayItem(trs, cJSON_GetArraySize(trs) - 1), "serving");
 		if (sv) {
 			cdx_buf_adds(&b, "<h3>what serves where</h3>\n");
 			kv_table(&b, sv);
@@ -671,7 +693,8 @@ static void page_environment(struct srv_req *q, struct srv_reply *r, const char 
 
 static void page_workers(struct srv_req *q, struct srv_reply *r)
 {
-	static const char *const cols[] = {"name", "host", "slots", "busy", "last_heartbeat_ms", "status", NULL};
+	static const char *const cols[] = {"name",   "host", "slots", "busy", "last_heartbeat_ms",
+					   "status", NULL};
 	struct cdx_error err = {0};
 	struct cdx_buf b = {0};
 	cJSON *w = srv_api_workers(q->srv, &err);
@@ -705,7 +728,8 @@ static void page_alerts(struct srv_req *q, struct srv_reply *r)
 	arr_table(&b, cJSON_GetObjectItem(a, "open"), cols);
 	cdx_buf_adds(&b, "</section>\n<section><h2>opened and resolved, newest first</h2>\n");
 	rev = cJSON_CreateArray();
-	it = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "events"), cJSON_GetArraySize(cJSON_GetObjectItem(a, "events")) - 1);
+	it = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "events"),
+				cJSON_GetArraySize(cJSON_GetObjectItem(a, "events")) - 1);
 	for (; it; it = it->prev) {
 		cJSON_AddItemToArray(rev, cJSON_Duplicate(it, 1));
 		if (it == cJSON_GetObjectItem(a, "events")->child)
