@@ -7,6 +7,14 @@
 #include "serve/serve.h"
 #include "tools/cli.h"
 
+/* a rollback through the server stops the slot it took the traffic from,
+ * as cdx rollback does */
+static void scale_down(void *ctx, struct cdx_orchestrator *o, const char *app, const char *env,
+		       const struct cJSON *sd)
+{
+	cli_schedule_scale_down(ctx, o, app, env, sd);
+}
+
 enum { OPT_LISTEN = CLI_OPT_OWN, OPT_TOKEN_FILE };
 
 static const struct option serve_longs[] = {
@@ -35,6 +43,8 @@ int cmd_serve(struct cli *g, int argc, char **argv)
 		return CDX_EUSAGE;
 	o.config = g->config;
 	o.log = stderr;
+	o.scale_down = scale_down;
+	o.scale_down_ctx = g;
 	/* SIGINT and SIGTERM stop the server (sigwait in cdx_serve_run); they
 	 * and SIGHUP and SIGPIPE are blocked in every thread, so that the
 	 * handlers a rollback sets for its time never see them */

@@ -26,6 +26,7 @@
 #include "base/json.h"
 #include "deploy/orchestrator.h"
 #include "serve/http.h"
+#include "serve/serve.h"
 #include "state/store.h"
 
 cJSON *srv_api_runs(struct srv *s, const char *pipeline, size_t limit, struct cdx_error *err)
@@ -246,6 +247,9 @@ static int deploy_action(struct srv *s, const char *app, const char *env, const 
 		opt.reason = reason;
 		opt.wait_ms = 0;
 		rc = cdx_rollback(o, app, env, &opt, res, err);
+		if (rc == 0 && *res && s->opt->scale_down)
+			s->opt->scale_down(s->opt->scale_down_ctx, o, app, env,
+					   cJSON_GetObjectItem(*res, "scale_down"));
 	} else {
 		rc = cdx_deploy_control(o, app, env, action, err);
 	}

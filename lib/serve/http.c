@@ -312,6 +312,7 @@ int cdx_serve_run(const struct cdx_serve_options *o, const sigset_t *stop, struc
 	s.state = o->state;
 	s.log_dir = st->log_dir;
 	s.log = o->log;
+	s.opt = o;
 	pthread_mutex_init(&s.act_mu, NULL);
 	if (srv_hub_start(&s, err) < 0)
 		goto out_mu;

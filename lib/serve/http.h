@@ -24,14 +24,15 @@ struct srv_hub;
 struct srv_auth;
 
 struct srv {
-	const char *config;     /* project file (cdx.yml) */
-	const char *state;      /* state URL */
-	const char *log_dir;    /* where the store keeps attempt logs */
-	struct srv_auth *auth;  /* NULL: read-only (no --token-file) */
-	struct srv_hub *hub;    /* the store's records as they come */
-	pthread_mutex_t act_mu; /* one action at a time */
-	FILE *log;              /* actions done, or NULL */
-	volatile int stopping;  /* set once; event streams end */
+	const char *config;                  /* project file (cdx.yml) */
+	const char *state;                   /* state URL */
+	const char *log_dir;                 /* where the store keeps attempt logs */
+	struct srv_auth *auth;               /* NULL: read-only (no --token-file) */
+	struct srv_hub *hub;                 /* the store's records as they come */
+	pthread_mutex_t act_mu;              /* one action at a time */
+	FILE *log;                           /* actions done, or NULL */
+	const struct cdx_serve_options *opt; /* as given to cdx_serve_run */
+	volatile int stopping;               /* set once; event streams end */
 };
 
 #define SRV_MAX_SEGS 8

@@ -16,12 +16,22 @@
 
 #include "base/util.h"
 
+struct cJSON;
+struct cdx_orchestrator;
+
 struct cdx_serve_options {
 	const char *listen;     /* "ADDR:PORT" ("[V6]:PORT"); NULL: 127.0.0.1:8080 */
 	const char *token_file; /* the token for actions, or NULL: read-only */
 	const char *config;     /* the project file (cdx.yml), for deployments */
 	const char *state;      /* the state URL */
 	FILE *log;              /* "listening on URL" and one line per action */
+	/* after a rollback that took the traffic from a slot: SD is the
+	 * result's "scale_down" {slot, version, delay_ms}; the tool stops that
+	 * slot as cdx rollback does (cli_schedule_scale_down).  NULL: the slot
+	 * stays until a `cdx scale-down` */
+	void (*scale_down)(void *ctx, struct cdx_orchestrator *o, const char *app, const char *env,
+			   const struct cJSON *sd);
+	void *scale_down_ctx;
 };
 
 /* cdx_serve_run: serve until one of the signals of STOP arrives (sigwait):

@@ -114,6 +114,8 @@ grep -qF "$HOSTILE" log.txt || fail "the log stream lost the variable"
 c=$(code POST /api/deployments/web/prod/rollback -H "Authorization: Bearer $(cat token)")
 [ "$c" = 200 ] || fail "rollback: $c $(cat "$T/body")"
 [ "$(live_version)" = 1.0 ] || fail "after the rollback: $(live_version)"
+# scale_down_delay 0s: the slot it took the traffic from is stopped, as by cdx rollback
+[ "$(ls state | grep -c '^s[12]$')" -eq 1 ] || fail "the old slot still runs after the rollback: $(ls state)"
 "$CDX" history web prod --json | jq -e '.[-1] | .kind == "rollback" and .reason == "cdx serve: token from 127.0.0.1"' >/dev/null ||
 	fail "the rollback's record: $("$CDX" history web prod --json | jq -c '.[-1]')"
 [ "$(code POST /api/deployments/web/prod/promote -H "Authorization: Bearer $(cat token)")" = 409 ] ||
