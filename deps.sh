@@ -5,9 +5,11 @@
 # Packages already installed are left alone; apt-get runs only when
 # something is missing (as root, or through sudo).
 set -eu
-pkgs="gcc libc6-dev make pkg-config libyaml-dev libcjson-dev libhiredis-dev libcurl4-openssl-dev"
+pkgs="gcc libc6-dev make pkg-config libyaml-dev libcjson-dev libhiredis-dev libcurl4-openssl-dev libmicrohttpd-dev"
 if [ "${1:-}" = "--dev" ]; then
-	pkgs="$pkgs libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev jq time ninja-build valgrind procps iproute2 nginx chromium curl git openssh-server openssh-client"
+	pkgs="$pkgs libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev jq time ninja-build valgrind procps iproute2 nginx chromium curl git openssh-server openssh-client nodejs python3"
+	# npm for the browser tests; a nodejs that brings its own (NodeSource's) conflicts with Debian's npm
+	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 elif [ -n "${1:-}" ]; then
 	echo "usage: sh deps.sh [--dev]" >&2
 	exit 2

@@ -23,7 +23,8 @@ rank() {
 	lib/exec) echo 6 ;;
 	lib/deploy | strategies) echo 7 ;;
 	lib/observe) echo 8 ;;
-	gmk-plugin | tools) echo 9 ;;
+	lib/serve) echo 9 ;;
+	gmk-plugin | tools) echo 10 ;;
 	*) echo "" ;;
 	esac
 }

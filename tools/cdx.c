@@ -235,6 +235,26 @@ const struct cli_command cli_commands[] = {
 	 "  --prometheus  the Prometheus text exposition format (0.0.4), with HELP\n"
 	 "                and TYPE lines and histogram buckets, for a textfile\n"
 	 "                collector or a scrape endpoint; without it, the samples\n"},
+	{"serve", cmd_serve, "serve [--listen ADDR:PORT] [--token-file FILE]",
+	 "usage: cdx serve [--listen ADDR:PORT] [--token-file FILE]\n"
+	 "\n"
+	 "Serve a live dashboard of the state store over HTTP: runs (/), a run\n"
+	 "(/runs/RUN: its timeline and job logs as they are written), a pipeline's\n"
+	 "health (/pipelines/NAME), deployments (/deployments, /deployments/APP/ENV),\n"
+	 "workers (/workers), alerts (/alerts); the same as JSON under /api/ (what\n"
+	 "the commands' --json print), /metrics (cdx metrics --prometheus) and\n"
+	 "/events (server-sent events).  Actions (POST /api/runs/RUN/cancel,\n"
+	 "/api/runs/RUN/jobs/STAGE/JOB/play, /api/deployments/APP/ENV/promote,\n"
+	 "abort or rollback) need the token: \"Authorization: Bearer TOKEN\", or\n"
+	 "log in at /login.  Without --token-file the server is read-only.\n"
+	 "\n"
+	 "  --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0:\n"
+	 "                      any free one); an address other than loopback\n"
+	 "                      needs --token-file\n"
+	 "  --token-file FILE   the token (its first line, 16 characters or more)\n"
+	 "\n"
+	 "Runs until SIGINT or SIGTERM.  Exit status: 0 stopped, 1 cannot listen,\n"
+	 "2 usage error, 4 state store unreachable.\n"},
 	{"report", cmd_report,
 	 "report PIPELINE [--run ID] [--type TYPE] [--format json|html|text] [-o FILE]",
 	 "usage: cdx report PIPELINE [--run ID] [--type summary|detailed|performance]\n"

@@ -177,6 +177,7 @@ int cmd_health(struct cli *g, int argc, char **argv);
 int cmd_monitor(struct cli *g, int argc, char **argv);
 int cmd_metrics(struct cli *g, int argc, char **argv);
 int cmd_report(struct cli *g, int argc, char **argv);
+int cmd_serve(struct cli *g, int argc, char **argv);
 /* cli_evaluate_alerts: the end of a run (cdx run: its PIPELINE) or of a
  * deployment (cdx deploy, cdx rollback: NULL, the deployment alerts):
  * evaluate cdx.yml's alerts, best effort */

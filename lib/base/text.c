@@ -239,3 +239,22 @@ int cdx_text_printf(FILE *f, const char *fmt, ...)
 	cdx_buf_free(&b);
 	return rc;
 }
+
+void cdx_text_html(struct cdx_buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		switch (c) {
+		case '&': cdx_buf_adds(b, "&amp;"); break;
+		case '<': cdx_buf_adds(b, "&lt;"); break;
+		case '>': cdx_buf_adds(b, "&gt;"); break;
+		case '"': cdx_buf_adds(b, "&quot;"); break;
+		case '\'': cdx_buf_adds(b, "&#39;"); break;
+		default:
+			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+				cdx_buf_adds(b, "\xef\xbf\xbd");
+			else
+				cdx_buf_addc(b, (char)c);
+		}
+	}
+}

@@ -35,4 +35,10 @@ void cdx_text_bprintf(struct cdx_buf *b, const char *fmt, ...) __attribute__((fo
 /* cdx_text_printf: the same printed on F; what fprintf returns */
 int cdx_text_printf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cdx_text_html: append S to B escaped for HTML, the same in element
+ * content and in quoted attribute values: & < > " ' as entities, control
+ * characters other than \n and \t as U+FFFD; every value an HTML page of
+ * cdx shows (the report, cdx serve) goes through here */
+void cdx_text_html(struct cdx_buf *b, const char *s);
+
 #endif /* CDX_TEXT_H */

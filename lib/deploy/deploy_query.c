@@ -33,7 +33,7 @@ static bool is_control(const cJSON *rec)
 static void add_control(cJSON *dep, const cJSON *rec)
 {
 	cJSON *arr = cJSON_GetObjectItem(dep, "controls"), *c = cJSON_CreateObject();
-	static const char *const keys[] = {"kind", "user", "claimed_user", "host"};
+	static const char *const keys[] = {"kind", "user", "claimed_user", "host", "via"};
 	size_t i;
 	if (!arr)
 		arr = cJSON_AddArrayToObject(dep, "controls");
@@ -287,6 +287,8 @@ int cdx_deploy_control(struct cdx_orchestrator *o, const char *app, const char *
 	if (cdx_who_claimed(o->user))
 		cJSON_AddStringToObject(rec, "claimed_user", cdx_who_claimed(o->user));
 	cJSON_AddStringToObject(rec, "host", o->host);
+	if (o->via)
+		cJSON_AddStringToObject(rec, "via", o->via);
 	cJSON_AddNumberToObject(rec, "at_ms", (double)cdx_wall_ms());
 	rc = o->store->ops->append(o->store, rec, err);
 	if (rc == 0)

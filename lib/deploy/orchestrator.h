@@ -15,6 +15,9 @@ struct cdx_orchestrator {
 	const struct cdx_apps *apps; /* its applications, borrowed from pr */
 	struct cdx_store *store;     /* the state store (owned) */
 	char user[64], host[256];    /* who acts, as cdx_who() says */
+	const char *via;             /* on whose behalf, when a server acts for
+					a client (cdx serve: "session from ADDR"),
+					recorded beside user; NULL: the user */
 };
 
 #endif /* CDX_ORCHESTRATOR_H */

@@ -21,4 +21,13 @@ char *cdx_report_html(const struct cJSON *model);
  * frees with free(). */
 char *cdx_report_text(const struct cJSON *model);
 
+struct cdx_buf;
+/* cdx_report_html_timeline: the timeline section of MODEL (the Gantt chart
+ * of its performance part, critical path above it), appended to B; what
+ * the HTML report and cdx serve's run page show */
+void cdx_report_html_timeline(struct cdx_buf *b, const struct cJSON *model);
+/* cdx_report_css: the report's style sheet (its classes: .gantt, .bar,
+ * .st-STATUS, .card, ...) */
+extern const char cdx_report_css[];
+
 #endif /* CDX_REPORT_H */

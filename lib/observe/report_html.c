@@ -23,25 +23,12 @@
 
 #include "observe/report.h"
 #include "state/runs.h"
+#include "base/text.h"
 #include "base/util.h"
 
 static void html_text(struct cdx_buf *b, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
-		case '&': cdx_buf_adds(b, "&amp;"); break;
-		case '<': cdx_buf_adds(b, "&lt;"); break;
-		case '>': cdx_buf_adds(b, "&gt;"); break;
-		case '"': cdx_buf_adds(b, "&quot;"); break;
-		case '\'': cdx_buf_adds(b, "&#39;"); break;
-		default:
-			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-				cdx_buf_adds(b, "\xef\xbf\xbd");
-			else
-				cdx_buf_addc(b, (char)c);
-		}
-	}
+	cdx_text_html(b, s);
 }
 
 /* the model's string K of O, escaped */
@@ -74,7 +61,7 @@ static const char *st_class(const char *st)
 	return "other";
 }
 
-static const char css[] =
+const char cdx_report_css[] =
 	":root{--ok:#2e9e5b;--bad:#d64545;--skip:#9aa3ad;--warn:#e0a030;--ink:#1d2733;--mute:#5d6b7a;"
 	"--line:#dde3ea;--bg:#f6f8fa;--cp:#1d2733}\n"
 	"*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,"
@@ -283,7 +270,7 @@ static void html_head(struct cdx_buf *b, const cJSON *m)
 	esc(b, m, "pipeline");
 	cdx_buf_printf(b, " — %s report — run ", type);
 	esc(b, run, "id");
-	cdx_buf_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<header>\n<h1>", css);
+	cdx_buf_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<header>\n<h1>", cdx_report_css);
 	esc(b, m, "pipeline");
 	cdx_buf_printf(b, " <span class=\"badge st-%s\">", st_class(cdx_js(run, "status")));
 	esc(b, run, "status");
@@ -340,7 +327,7 @@ static void html_errors(struct cdx_buf *b, const cJSON *m)
 }
 
 /* the critical path in words, then the timeline chart */
-static void html_timeline(struct cdx_buf *b, const cJSON *m)
+void cdx_report_html_timeline(struct cdx_buf *b, const cJSON *m)
 {
 	const cJSON *perf = cJSON_GetObjectItem(m, "performance"), *cp = cJSON_GetObjectItem(perf, "critical_path");
 	const cJSON *it;
@@ -502,7 +489,7 @@ char *cdx_report_html(const cJSON *m)
 	html_head(&b, m);
 	html_cards(&b, m);
 	html_errors(&b, m);
-	html_timeline(&b, m);
+	cdx_report_html_timeline(&b, m);
 	html_stages(&b, m);
 	if (strcmp(type, "performance") == 0)
 		html_perf_jobs(&b, m);

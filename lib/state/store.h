@@ -34,7 +34,8 @@
  *   event       something to tell people: kind (alert, alert_resolved,
  *               deployment_frozen, promote, abort, ...), at_ms, and fields
  *               of its kind; promote and abort (cdx promote, cdx abort):
- *               deployment, app, env, user, claimed_user, host
+ *               deployment, app, env, user, claimed_user, host, and via
+ *               when cdx serve acted for a client ("session from ADDR")
  *
  * user is the name of the process's effective uid (cdx_who), never $USER;
  * claimed_user is $USER when it is set and says otherwise (absent when it

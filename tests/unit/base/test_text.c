@@ -45,11 +45,26 @@ static void test_printf(void **state)
 	cdx_buf_free(&b);
 }
 
+static void test_html(void **state)
+{
+	struct cdx_buf b = {0};
+	(void)state;
+	cdx_text_html(&b, "<script>a=\"x\" & 'y'</script>\n\t\x01\x7f caf\xc3\xa9");
+	assert_string_equal(b.data, "&lt;script&gt;a=&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;\n\t"
+				    "\xef\xbf\xbd\xef\xbf\xbd caf\xc3\xa9");
+	cdx_buf_reset(&b);
+	cdx_text_html(&b, NULL);
+	cdx_text_html(&b, "");
+	assert_int_equal(b.len, 0);
+	cdx_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_printf),
+	    cmocka_unit_test(test_html),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
