@@ -8,6 +8,7 @@
  *                  and spill
  *   rs_scan.c      reading: scan, tail, scan_runs
  *   rs_lock.c      locks with fencing tokens and waiter queues
+ *   rs_stream.c    attempt logs as streams
  */
 #ifndef CDX_RS_H
 #define CDX_RS_H
@@ -149,5 +150,13 @@ enum cdx_lock_result cdx_rs_lock(struct cdx_store *s, const char *name, const cJ
 enum cdx_renew_result cdx_rs_renew(struct cdx_store *s, const char *name, unsigned long long token,
 				   long long ttl_ms, struct cdx_error *err);
 int cdx_rs_unlock(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err);
+
+/* ---- rs_stream.c: attempt logs as streams (state/store.h) --------------- */
+int cdx_rs_log_write(struct cdx_store *s, const char *key, const char *data, size_t len, int flags,
+		     struct cdx_error *err);
+int cdx_rs_log_read(struct cdx_store *s, const char *key, bool follow,
+		    void (*fn)(void *ctx, const char *data, size_t len), void *ctx, bool *ended, bool *truncated,
+		    struct cdx_error *err);
+int cdx_rs_log_last(struct cdx_store *s, const char *run, const char *job, struct cdx_error *err);
 
 #endif /* CDX_RS_H */

@@ -119,6 +119,9 @@ static const struct cdx_store_ops redis_ops = {
     .append_fenced = cdx_rs_append_fenced,
     .tail = cdx_rs_tail,
     .scan_runs = cdx_rs_scan_runs,
+    .log_write = cdx_rs_log_write,
+    .log_read = cdx_rs_log_read,
+    .log_last = cdx_rs_log_last,
 };
 
 static int hexval(int c)

@@ -91,10 +91,13 @@ const struct cli_command cli_commands[] = {
 	 "usage: cdx status RUN_ID [--json]\n"
 	 "\n"
 	 "Show one recorded run: its status and every job with its attempts.\n"},
-	{"logs", cmd_logs, "logs RUN_ID STAGE/JOB [--attempt N]",
-	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N]\n"
+	{"logs", cmd_logs, "logs RUN_ID STAGE/JOB [--attempt N] [--follow]",
+	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N] [--follow]\n"
 	 "\n"
-	 "Print the log of a job's attempt (default: its last), secrets masked.\n"},
+	 "Print the log of a job's attempt (default: its last), secrets masked.\n"
+	 "With a redis:// state the log is read from Redis, from any machine;\n"
+	 "--follow, -f prints a running attempt's output as it comes, until the\n"
+	 "attempt ends.\n"},
 	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--json]",
 	 "usage: cdx deploy APP ENV VERSION [options]\n"
 	 "\n"

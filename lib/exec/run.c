@@ -156,6 +156,9 @@ static void tick(void *ctx)
 		    r->id, r->p->concurrency.group);
 		r->cancel = 1;
 	}
+	for (size_t j = 0; j < r->p->n_jobs; j++)
+		if (r->states[j] == CDX_JOB_RUNNING)
+			cdx_logstream_flush(&r->logs[j], false, false);
 	if (r->status_shown || (r->o.tty && !r->o.json))
 		cdx_run_show_status(r);
 }
@@ -200,6 +203,14 @@ static char *log_path(const struct cdx_run *r, size_t j, int attempt)
 			     job->name, attempt);
 }
 
+/* the runner's output: to the shared log (logstream.h), then shown */
+static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
+{
+	struct cdx_run *r = ctx;
+	cdx_logstream_add(&r->logs[token], data, len);
+	cdx_run_on_output(ctx, token, data, len);
+}
+
 static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
 {
 	struct cdx_run *r = ctx;
@@ -240,6 +251,7 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 		r->log_dir_made[job->stage] = true;
 	}
 	r->log_path = log_path(r, j, attempt);
+	cdx_logstream_begin(&r->logs[j], r->store, r->id, job->id, attempt);
 	r->argv = cdx_runner_split_simple(job->script);
 	spec->script = job->script;
 	spec->argv = r->argv;
@@ -293,6 +305,7 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 		jr->first_start_ms = res->start_ms;
 	jr->busy_ms += res->wall_us / 1000;
 	cdx_run_flush_output(r, j);
+	cdx_logstream_flush(&r->logs[j], true, true);
 	cJSON_AddStringToObject(rec, "t", "attempt");
 	cJSON_AddStringToObject(rec, "run", r->id);
 	cJSON_AddStringToObject(rec, "pipeline", r->p->name);
@@ -322,6 +335,11 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 				job->id, attempt, lp, strerror(res->log_errno));
 		}
 		free(lp);
+	}
+	if (r->logs[j].truncated && !cJSON_GetObjectItem(rec, "log_truncated")) {
+		/* the shared copy stops at its cap (the local file is whole) */
+		cJSON_AddBoolToObject(rec, "log_truncated", true);
+		cJSON_AddStringToObject(rec, "log_error", "the log reached its cap (CDX_LOG_MAX)");
 	}
 	if (!jr->attempt_recs)
 		jr->attempt_recs = cJSON_CreateArray();
@@ -497,6 +515,7 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	r->w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
 	r->prio = cdx_xcalloc(p->dag->n_nodes + 1, sizeof(double));
 	r->log_dir_made = cdx_xcalloc(p->n_stages + 1, sizeof(bool));
+	r->logs = cdx_xcalloc(p->n_jobs + 1, sizeof(*r->logs));
 	cdx_run_id_new(r->id, sizeof(r->id));
 
 	/* pipeline variables, then --var K=V on top of everything */
@@ -799,7 +818,7 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	if (begin(r, err) < 0)
 		return -1;
 
-	r->runner = cdx_runner_new(cdx_run_on_output, r);
+	r->runner = cdx_runner_new(on_output, r);
 	memset(&so, 0, sizeof(so));
 	so.workers = r->o.jobs;
 	so.keep_going = r->o.keep_going;
@@ -859,7 +878,9 @@ void cdx_run_free(struct cdx_run *r)
 	for (i = 0; i < r->p->n_jobs; i++) {
 		cdx_buf_free(&r->jobs[i].out);
 		cJSON_Delete(r->jobs[i].attempt_recs);
+		cdx_logstream_free(&r->logs[i]);
 	}
+	free(r->logs);
 	free(r->jobs);
 	free(r->states);
 	free(r->wanted);

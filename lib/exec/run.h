@@ -14,6 +14,7 @@
 
 #include "cdx.h"
 #include "pipeline/pipeline.h"
+#include "exec/logstream.h"
 #include "exec/runner.h"
 #include "exec/sched.h"
 
@@ -82,6 +83,7 @@ struct cdx_run {
 	bool make_first;        /* with make_job: also write the run record */
 	long owner_pid;         /* the run's owner (make), 0 = this process */
 	size_t job_count;       /* jobs in the whole run, for its record; 0 = ours */
+	struct cdx_logstream *logs; /* per job: its attempt's log sent to the store */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */
