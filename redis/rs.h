@@ -32,7 +32,16 @@
 #define PAGE 256       /* stream entries per XRANGE/XREAD */
 #define MAX_INFLIGHT 4 /* pipelined batches awaiting replies */
 
-enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT };
+enum {
+	SCRIPT_APPEND,
+	SCRIPT_LOCK,
+	SCRIPT_RENEW,
+	SCRIPT_SCAN_RUNS,
+	SCRIPT_POOL_TAKE,
+	SCRIPT_POOL_RENEW,
+	SCRIPT_POOL_DONE,
+	SCRIPT_COUNT
+};
 
 /* the fields of a buffered record, in the order of append.lua's "other
  * records" tuples; REC_PAIRS is already in the protocol: NPAIRS field and

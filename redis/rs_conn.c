@@ -14,8 +14,9 @@
 
 #include "redis_lua.h"
 
-static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_lock, cdx_lua_renew,
-						     cdx_lua_scan_runs};
+static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append,	   cdx_lua_lock,       cdx_lua_renew,
+						     cdx_lua_scan_runs,	   cdx_lua_pool_take, cdx_lua_pool_renew,
+						     cdx_lua_pool_done};
 
 /* drop the connection, if any; the batches sent and not acknowledged
  * will be sent again on the next one */

@@ -36,6 +36,7 @@
 #include "base/text.h"
 #include "exec/concurrency.h"
 #include "exec/hook.h"
+#include "exec/pool.h"
 #include "pipeline/dag.h"
 #include "base/duration.h"
 #include "base/mask.h"
@@ -251,7 +252,8 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 		r->log_dir_made[job->stage] = true;
 	}
 	r->log_path = log_path(r, j, attempt);
-	cdx_logstream_begin(&r->logs[j], r->store, r->id, job->id, attempt);
+	/* a pool's worker sends the log itself */
+	cdx_logstream_begin(&r->logs[j], r->o.pool ? NULL : r->store, r->id, job->id, attempt);
 	r->argv = cdx_runner_split_simple(job->script);
 	spec->script = job->script;
 	spec->argv = r->argv;
@@ -288,6 +290,7 @@ static const char *end_word(const struct cdx_proc_result *res)
 	case CDX_PROC_SIGNALED: return "failed";
 	case CDX_PROC_TIMEDOUT: return "timeout";
 	case CDX_PROC_CANCELLED: return "cancelled";
+	case CDX_PROC_LOST: return "worker_lost";
 	default: return "error";
 	}
 }
@@ -323,6 +326,8 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	cJSON_AddNumberToObject(rec, "maxrss_kb", (double)res->maxrss_kb);
 	if (res->error[0])
 		add_masked(r, rec, "error", res->error);
+	if (res->where[0])
+		cJSON_AddStringToObject(rec, "worker", res->where);
 	if (res->end != CDX_PROC_SPAWNFAIL) {
 		char *lp = log_path(r, j, attempt);
 		cJSON_AddStringToObject(rec, "log", lp);
@@ -502,7 +507,10 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	r->o = *o;
 	r->o.vars = NULL;
 	r->o.only = NULL;
-	if (!r->o.jobs) {
+	r->o.pool = o->pool || p->executor_workers;
+	if (!r->o.jobs && r->o.pool) {
+		r->o.jobs = 256; /* the pool's slots bound what runs */
+	} else if (!r->o.jobs) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 		r->o.jobs = c > 0 ? (unsigned)c : 1;
 	}
@@ -654,6 +662,12 @@ static cJSON *run_record(const struct cdx_run *r)
 	if (r->make_job)
 		cJSON_AddStringToObject(rec, "driver", "make");
 	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
+	if (r->o.pool) {
+		char head[41];
+		cJSON_AddStringToObject(rec, "executor", "workers");
+		if (cdx_git_head(".", head) == 0)
+			cJSON_AddStringToObject(rec, "commit", head);
+	}
 	if (r->o.shuffle)
 		cJSON_AddNumberToObject(rec, "shuffle_seed", (double)r->o.shuffle_seed);
 	return rec;
@@ -801,6 +815,11 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	 * durable by the run's watcher, which syncs when it closes the run;
 	 * its run record (the first job's) is synced right away */
 	r->store->lazy_sync = r->make_job && !r->make_first;
+	if (r->o.pool) {
+		r->pool = cdx_pool_new(r->o.state ? r->o.state : "file:.cdx", p, r->id, cdx_run_on_output, r, err);
+		if (!r->pool)
+			return -1;
+	}
 	weigh(r);
 
 	/* a concurrency group: wait for a slot before the run counts as started
@@ -818,7 +837,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	if (begin(r, err) < 0)
 		return -1;
 
-	r->runner = cdx_runner_new(on_output, r);
+	if (!r->pool)
+		r->runner = cdx_runner_new(on_output, r);
 	memset(&so, 0, sizeof(so));
 	so.workers = r->o.jobs;
 	so.keep_going = r->o.keep_going;
@@ -826,9 +846,14 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	so.wanted = r->wanted;
 	so.prio = r->prio;
 	so.cancel = &r->cancel;
-	r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
+	if (r->pool)
+		r->state = cdx_sched_run(p, &so, cdx_pool_ops(), r->pool, &hooks, r->states);
+	else
+		r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
 	cdx_runner_free(r->runner);
 	r->runner = NULL;
+	cdx_pool_free(r->pool);
+	r->pool = NULL;
 	scratch_free(r);
 	r->end_ms = cdx_wall_ms();
 	finish(r);
@@ -871,6 +896,7 @@ void cdx_run_free(struct cdx_run *r)
 	if (!r)
 		return;
 	cdx_runner_free(r->runner);
+	cdx_pool_free(r->pool);
 	cdx_concurrency_release(r->slot);
 	cdx_store_close(r->store);
 	scratch_free(r);

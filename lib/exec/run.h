@@ -84,6 +84,7 @@ struct cdx_run {
 	long owner_pid;         /* the run's owner (make), 0 = this process */
 	size_t job_count;       /* jobs in the whole run, for its record; 0 = ours */
 	struct cdx_logstream *logs; /* per job: its attempt's log sent to the store */
+	struct cdx_pool *pool;  /* the jobs run on a pool's workers (pool.h), or NULL */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */
