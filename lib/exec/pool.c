@@ -458,6 +458,9 @@ static void ended(struct cdx_pool *pl, size_t j, struct cdx_proc_result *r)
 	struct pjob *pj = &pl->jobs[j];
 	r->token = j;
 	snprintf(r->where, sizeof(r->where), "%s", pj->worker);
+	if (r->end == CDX_PROC_SPAWNFAIL && r->error[0])
+		cdx_text_printf(stderr, "cdx: %s did not run on worker %s: %s\n", pl->p->jobs[j].id, pj->worker,
+				r->error);
 	pj->state = PJ_FREE;
 	pl->running--;
 	push_ready(pl, r);

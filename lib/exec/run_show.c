@@ -83,6 +83,8 @@ void cdx_run_on_output(void *ctx, uint64_t token, const char *data, size_t len)
 		cdx_buf_reset(&jr->out);
 		start = i + 1;
 	}
+	if (start && r->o.pool)
+		fflush(r->out); /* a pool's output comes from afar: show it now */
 	cdx_buf_add(&jr->out, data + start, len - start);
 }
 
