@@ -124,6 +124,11 @@ static const struct cdx_store_ops redis_ops = {
     .log_last = cdx_rs_log_last,
 };
 
+bool cdx_store_is_redis(const struct cdx_store *s)
+{
+	return s && s->ops == &redis_ops;
+}
+
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -123,6 +123,19 @@ const struct cli_command cli_commands[] = {
 	 "usage: cdx workers [--json]\n"
 	 "\n"
 	 "List the pool's workers: name, host, tags, slots, busy, last heartbeat.\n"},
+	{"artifacts", cmd_artifacts, "artifacts RUN_ID [STAGE/JOB] [-o DIR] [--list] [--json]",
+	 "usage: cdx artifacts RUN_ID [STAGE/JOB] [-o DIR] [--list] [--json]\n"
+	 "\n"
+	 "Fetch the files a job kept with its run (its artifacts: key) into DIR\n"
+	 "(default: the current directory); nothing is written outside DIR.\n"
+	 "Without a job, list the run's jobs that kept artifacts.\n"
+	 "\n"
+	 "  -o, --output DIR  unpack into DIR (created when missing)\n"
+	 "  --list            name the files instead of unpacking them\n"
+	 "  --json            print the result as JSON\n"
+	 "\n"
+	 "Exit status: 0 done, 1 none kept (or expired, or damaged), 2 usage,\n"
+	 "4 the state store cannot be read.\n"},
 	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--json]",
 	 "usage: cdx deploy APP ENV VERSION [options]\n"
 	 "\n"

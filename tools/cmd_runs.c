@@ -117,6 +117,12 @@ int cmd_status(struct cli *g, int argc, char **argv)
 					cdx_text_printf(stdout, " log truncated");
 				cdx_text_printf(stdout, "]");
 			}
+			a = cJSON_GetObjectItem(j, "artifacts");
+			if (a && cJSON_GetObjectItem(a, "error"))
+				cdx_text_printf(stdout, "  artifacts not kept: %s", cdx_js(a, "error"));
+			else if (a)
+				cdx_text_printf(stdout, "  artifacts: %.0f file%s, %.0f bytes", cdx_jn(a, "files"),
+						cdx_jn(a, "files") == 1 ? "" : "s", cdx_jn(a, "bytes"));
 			cdx_text_printf(stdout, "\n");
 		}
 	}

@@ -377,6 +377,7 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 	cJSON_AddStringToObject(rec, "status", cdx_job_state_name(state));
 	cJSON_AddNumberToObject(rec, "attempts", attempts);
 	cJSON_AddNumberToObject(rec, "duration_ms", (double)dur);
+	cdx_run_artifacts(r, j, state, attempts, rec);
 	if (r->o.json) {
 		cJSON *ev = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(ev, "t");
@@ -850,6 +851,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		r->state = cdx_sched_run(p, &so, cdx_pool_ops(), r->pool, &hooks, r->states);
 	else
 		r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
+	if (r->artifacts_failed && r->state == CDX_RUN_SUCCESS)
+		r->state = CDX_RUN_FAILED;
 	cdx_runner_free(r->runner);
 	r->runner = NULL;
 	cdx_pool_free(r->pool);

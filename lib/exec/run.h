@@ -85,6 +85,7 @@ struct cdx_run {
 	size_t job_count;       /* jobs in the whole run, for its record; 0 = ours */
 	struct cdx_logstream *logs; /* per job: its attempt's log sent to the store */
 	struct cdx_pool *pool;  /* the jobs run on a pool's workers (pool.h), or NULL */
+	bool artifacts_failed;  /* a job's artifacts could not be kept: the run fails */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */
@@ -104,5 +105,11 @@ void cdx_run_show_retry(struct cdx_run *r, size_t j, int attempt, const struct c
 void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state, int64_t dur_ms);
 /* the summary line of a run that ended, with its critical path CP_MS */
 void cdx_run_summary(struct cdx_run *r, double cp_ms);
+
+/* ---- run_artifacts.c: a job's artifacts kept after its last attempt ------ */
+
+/* keep job J's artifacts as its `artifacts:` says for a job that ended in
+ * STATE after ATTEMPTS, and say so in its job record REC */
+void cdx_run_artifacts(struct cdx_run *r, size_t j, enum cdx_job_state state, int attempts, struct cJSON *rec);
 
 #endif /* CDX_RUN_H */

@@ -100,6 +100,14 @@ void cdx_loader_copy_job(struct cdx_loader *l, struct cdx_job *dst, const struct
 /* cdx_job_clear: free what a job holds outside the pipeline's pool */
 void cdx_job_clear(struct cdx_job *j);
 
+/* pipeline_artifacts.c */
+/* cdx_loader_artifacts: the `artifacts:` mapping N into J->artifacts */
+void cdx_loader_artifacts(struct cdx_loader *l, const struct cdx_ynode *n, struct cdx_job *j);
+/* cdx_job_artifacts_copy: DST a deep copy of SRC; cdx_job_artifacts_free:
+ * free what A holds */
+void cdx_job_artifacts_copy(struct cdx_job_artifacts *dst, const struct cdx_job_artifacts *src);
+void cdx_job_artifacts_free(struct cdx_job_artifacts *a);
+
 /* pipeline_matrix.c */
 /* cdx_loader_matrix: expand `matrix:` node MATRIX of PROTO (named at
  * NAME_NODE) into jobs */

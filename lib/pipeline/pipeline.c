@@ -383,6 +383,21 @@ void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char
 	spec_vars(b, &jb->vars, true);
 	if (jb->hint_ms >= 0)
 		spec_duration(b, &jo, "duration_hint", jb->hint_ms);
+	if (jb->artifacts.n) {
+		static const char *const whens[] = {"on_success", "on_failure", "always"};
+		spec_key(b, &jo, "artifacts");
+		cdx_buf_adds(b, "{\"paths\":[");
+		for (size_t i = 0; i < jb->artifacts.n; i++) {
+			if (i)
+				cdx_buf_addc(b, ',');
+			spec_str(b, jb->artifacts.paths[i]);
+		}
+		cdx_buf_printf(b, "],\"when\":\"%s\",\"expire_in\":", whens[jb->artifacts.when]);
+		if (jb->artifacts.expire_ms)
+			cdx_buf_printf(b, "\"%lldms\"}", (long long)jb->artifacts.expire_ms);
+		else
+			cdx_buf_adds(b, "\"never\"}");
+	}
 	cdx_buf_adds(b, "}]}]}");
 }
 

@@ -50,6 +50,17 @@ struct cdx_need {
 #define CDX_RETRY_ON_FAILURE 1u /* the script failed (non-zero exit or signal) */
 #define CDX_RETRY_ON_TIMEOUT 2u /* the attempt was killed at its timeout */
 
+/* `artifacts:` of a job: files kept with the run after its last attempt
+ * (pipeline_artifacts.c; stored by state/artifacts.h) */
+enum cdx_artifacts_when { CDX_ARTIFACTS_ON_SUCCESS, CDX_ARTIFACTS_ON_FAILURE, CDX_ARTIFACTS_ALWAYS };
+#define CDX_ARTIFACTS_EXPIRE_DEFAULT_MS ((int64_t)30 * 24 * 3600 * 1000)
+struct cdx_job_artifacts {
+	char **paths;      /* globs relative to the workspace ("**" allowed); n 0: none */
+	size_t n;
+	int when;          /* enum cdx_artifacts_when */
+	int64_t expire_ms; /* kept this long after the job; 0: never expires */
+};
+
 struct cdx_job {
 	char *name;         /* [A-Za-z0-9_.-]{1,64} */
 	char *id;           /* "STAGE/JOB" */
@@ -74,6 +85,7 @@ struct cdx_job {
 	char **tags;                /* `tags:` a pool worker must have all of (names) */
 	size_t n_tags;
 	char *matrix_base;          /* name before matrix expansion, or NULL */
+	struct cdx_job_artifacts artifacts; /* `artifacts:` */
 	const char *file;           /* file of its name (pipeline-owned) */
 	int line, col;
 };

@@ -18,7 +18,7 @@
 const char *const cdx_job_keys[] = {"name",          "script",        "needs",     "retry",
 				    "allow_failure", "timeout",       "variables", "inputs",
 				    "outputs",       "duration_hint", "extends",   "matrix",
-				    "tags"};
+				    "tags",          "artifacts"};
 const size_t cdx_n_job_keys = CDX_ARRAY_LEN(cdx_job_keys);
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const retry_keys[] = {"max", "exit_codes", "when"};
@@ -131,6 +131,7 @@ void cdx_job_clear(struct cdx_job *j)
 	for (i = 0; i < j->n_tags; i++)
 		free(j->tags[i]);
 	free(j->tags);
+	cdx_job_artifacts_free(&j->artifacts);
 }
 
 /* retry when: always, script_failure, timeout, or a list of them */
@@ -247,6 +248,9 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 				if (cdx_cfg_name(&l->c, items[i], "tag") && !strchr(items[i]->str, ','))
 					CDX_PUSH(j->tags, j->n_tags, cap, cdx_xstrdup(items[i]->str));
 	}
+	v = cdx_yaml_get(m, "artifacts");
+	if (v)
+		cdx_loader_artifacts(l, v, j);
 }
 
 /* the pool strings never change: a copy may share them */
@@ -283,6 +287,7 @@ void cdx_loader_copy_job(struct cdx_loader *l, struct cdx_job *dst, const struct
 	dst->tags = src->n_tags ? cdx_xcalloc(src->n_tags, sizeof(char *)) : NULL;
 	for (i = 0; i < src->n_tags; i++)
 		dst->tags[i] = cdx_xstrdup(src->tags[i]);
+	cdx_job_artifacts_copy(&dst->artifacts, &src->artifacts);
 	dst->matrix_base = NULL;
 }
 

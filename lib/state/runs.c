@@ -175,6 +175,8 @@ static void fold_job(struct fold *f, struct run_acc *a, bool is_job, const cJSON
 	if (is_job) {
 		set(j, "status", cJSON_CreateString(cdx_js(rec, "status")));
 		set(j, "duration_ms", cJSON_CreateNumber(cdx_jn(rec, "duration_ms")));
+		if (cJSON_GetObjectItem(rec, "artifacts")) /* what of its artifacts was kept */
+			set(j, "artifacts", cJSON_Duplicate(cJSON_GetObjectItem(rec, "artifacts"), 1));
 		return;
 	}
 	at = cJSON_Duplicate(rec, 1);
