@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "exec/pool_int.h"
+#include "pipeline/dag.h"
 #include "state/store.h"
 
 #ifdef CDX_WITH_REDIS
@@ -336,6 +337,33 @@ static cJSON *env_added(const struct cdx_proc_spec *spec)
 	return a;
 }
 
+/* the jobs J needs (directly or not) that declare outputs: a worker that
+ * lacks their files gets them before J starts */
+static cJSON *needed_outputs(const struct cdx_pipeline *p, size_t j)
+{
+	const struct cdx_dag *d = p->dag;
+	bool *seen = cdx_xcalloc(d->n_nodes + 1, sizeof(bool));
+	uint32_t *stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	size_t sp = 0;
+	cJSON *a = cJSON_CreateArray();
+	stack[sp++] = (uint32_t)j;
+	while (sp) {
+		uint32_t v = stack[--sp], e;
+		for (e = d->pred_off[v]; e < d->pred_off[v + 1]; e++) {
+			uint32_t u = d->pred[e];
+			if (seen[u])
+				continue;
+			seen[u] = true;
+			stack[sp++] = u;
+			if (u < d->n_jobs && p->jobs[u].n_outputs)
+				cJSON_AddItemToArray(a, cJSON_CreateString(p->jobs[u].id));
+		}
+	}
+	free(seen);
+	free(stack);
+	return a;
+}
+
 /* the value of NAME in SPEC's environment, or "" */
 static const char *spec_env(const struct cdx_proc_spec *spec, const char *name)
 {
@@ -377,6 +405,13 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 	cJSON_AddNumberToObject(o, "submit_ms", (double)cdx_wall_ms());
 	cJSON_AddNumberToObject(o, "token", (double)j);
 	cJSON_AddStringToObject(o, "tags", tags);
+	if (job->n_outputs) {
+		cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
+		size_t i;
+		for (i = 0; i < job->n_outputs; i++)
+			cJSON_AddItemToArray(outs, cJSON_CreateString(job->outputs[i]));
+	}
+	cJSON_AddItemToObject(o, "needs_outputs", needed_outputs(pl->p, j));
 	payload = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	{
@@ -458,7 +493,7 @@ static void ended(struct cdx_pool *pl, size_t j, struct cdx_proc_result *r)
 	struct pjob *pj = &pl->jobs[j];
 	r->token = j;
 	snprintf(r->where, sizeof(r->where), "%s", pj->worker);
-	if (r->end == CDX_PROC_SPAWNFAIL && r->error[0])
+	if (r->error[0] && r->end != CDX_PROC_LOST)
 		cdx_text_printf(stderr, "cdx: %s did not run on worker %s: %s\n", pl->p->jobs[j].id, pj->worker,
 				r->error);
 	pj->state = PJ_FREE;

@@ -24,6 +24,7 @@
 #include "exec/logstream.h"
 #include "exec/pool_int.h"
 #include "exec/runner.h"
+#include "state/artifacts.h"
 #include "state/store.h"
 
 #ifdef CDX_WITH_REDIS
@@ -68,6 +69,7 @@ struct worker {
 	struct cdx_runner *runner;
 	char lease_s[32];
 	int64_t next_renew_ns, next_beat_ns;
+	cJSON *have;             /* "RUN JOB" of the outputs this workspace has */
 };
 
 static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
@@ -228,6 +230,50 @@ static void env_set(char ***envp, size_t *n, size_t *cap, const char *kv)
 	(*envp)[*n] = NULL;
 }
 
+static bool has_outputs(struct worker *w, const char *run, const char *job)
+{
+	const cJSON *x;
+	char key[400];
+	snprintf(key, sizeof(key), "%s %s", run, job);
+	cJSON_ArrayForEach(x, w->have) if (x->valuestring && strcmp(x->valuestring, key) == 0) return true;
+	return false;
+}
+
+static void have_outputs(struct worker *w, const char *run, const char *job)
+{
+	char key[400];
+	snprintf(key, sizeof(key), "%s %s", run, job);
+	if (!w->have)
+		w->have = cJSON_CreateArray();
+	if (!has_outputs(w, run, job))
+		cJSON_AddItemToArray(w->have, cJSON_CreateString(key));
+}
+
+/* the outputs of the jobs JOB needs that this workspace lacks, unpacked
+ * into it (cdx_unpack writes nothing outside it); -1 with WHY */
+static int fetch_outputs(struct worker *w, const cJSON *job, char *why, size_t n)
+{
+	const cJSON *x;
+	const char *run = cdx_js(job, "run");
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(job, "needs_outputs"))
+	{
+		char id[300];
+		struct cdx_error err = {0};
+		if (!x->valuestring || has_outputs(w, run, x->valuestring))
+			continue;
+		snprintf(id, sizeof(id), "%s%s", x->valuestring, CDX_ARTIFACTS_OUTPUTS_SUFFIX);
+		if (cdx_artifacts_get(w->s, run, id, w->dir, &err) < 0) {
+			if (err.code == CDX_EFAILED && strstr(err.msg, "no artifacts of"))
+				continue; /* it kept nothing (its outputs matched nothing) */
+			snprintf(why, n, "cannot unpack the outputs of %.100s on worker %.60s: %.300s", x->valuestring,
+				 w->name, err.msg);
+			return -1;
+		}
+		have_outputs(w, run, x->valuestring);
+	}
+	return 0;
+}
+
 /* a job read from queue Q as entry ID with payload JS: take it and start it */
 static void take(struct worker *w, size_t q, const char *id, const char *js)
 {
@@ -283,7 +329,7 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 	snprintf(sl->fence_s, sizeof(sl->fence_s), "%lld", fence);
 	w->busy++;
 	beat(w);
-	if (workspace_differs(w, job, why, sizeof(why))) {
+	if (workspace_differs(w, job, why, sizeof(why)) || fetch_outputs(w, job, why, sizeof(why)) < 0) {
 		struct cdx_proc_result r;
 		cJSON *rj;
 		char *rs;
@@ -379,7 +425,26 @@ static void finished(struct worker *w, const struct cdx_proc_result *r)
 		snprintf(why, sizeof(why), "worker %s stopped and handed the job back", w->name);
 		hand_in(w, sl, "lost", why);
 	} else {
-		rj = cdx_pool_result_json(r);
+		struct cdx_proc_result res = *r;
+		const cJSON *outs = cJSON_GetObjectItem(sl->job, "outputs");
+		if (r->end == CDX_PROC_EXITED && r->exit_code == 0 && cJSON_GetArraySize(outs) > 0 && !sl->lost) {
+			/* its declared outputs go with the run, for the workers of
+			 * the jobs that need them */
+			char **globs = cdx_xcalloc((size_t)cJSON_GetArraySize(outs) + 1, sizeof(char *)), id[300];
+			size_t ng = 0;
+			struct cdx_error err = {0};
+			const cJSON *x;
+			cJSON_ArrayForEach(x, outs) if (x->valuestring) globs[ng++] = x->valuestring;
+			snprintf(id, sizeof(id), "%s%s", sl->jid, CDX_ARTIFACTS_OUTPUTS_SUFFIX);
+			if (cdx_artifacts_put(w->s, sl->run, id, sl->attempt, w->dir, globs, ng, 0, 0, NULL, &err) < 0) {
+				res.exit_code = 1;
+				snprintf(res.error, sizeof(res.error), "its outputs could not be kept: %.200s", err.msg);
+			} else {
+				have_outputs(w, sl->run, sl->jid);
+			}
+			free(globs);
+		}
+		rj = cdx_pool_result_json(&res);
 		rs = cJSON_PrintUnformatted(rj);
 		hand_in(w, sl, "done", rs);
 		free(rs);
@@ -585,6 +650,7 @@ out:
 	for (i = 0; i < w.n_tags; i++)
 		free(w.tags[i]);
 	free(w.tags);
+	cJSON_Delete(w.have);
 	cdx_store_close(w.s);
 	return rc;
 }
