@@ -224,7 +224,18 @@ struct cdx_pool *cdx_pool_new(const char *state, const struct cdx_pipeline *p, c
 	pl->jobs = cdx_xcalloc(p->n_jobs + 1, sizeof(*pl->jobs));
 	pl->warned = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
 	pl->map = cdx_xcalloc(p->n_jobs + 2, sizeof(size_t));
-	snprintf(pl->hash, sizeof(pl->hash), "%08x", (unsigned)p->file_hash);
+	{
+		/* the file's bytes (a make job's pipeline is its spec, loaded
+		 * from memory: its own hash is not the file's) */
+		char *data = NULL;
+		size_t len;
+		struct cdx_error e = {0};
+		uint32_t h = p->file_hash;
+		if (cdx_read_file(p->path, (size_t)64 << 20, &data, &len, &e) == 0)
+			h = cdx_crc32(0, data, len);
+		free(data);
+		snprintf(pl->hash, sizeof(pl->hash), "%08x", (unsigned)h);
+	}
 	if (p->path[0] == '/' && getcwd(cwd, sizeof(cwd)) && strncmp(p->path, cwd, strlen(cwd)) == 0 &&
 	    p->path[strlen(cwd)] == '/')
 		pl->file = cdx_xstrdup(p->path + strlen(cwd) + 1);
