@@ -823,11 +823,17 @@ cJSON *cdx_pool_metrics(const char *state, struct cdx_error *err)
 		if (cdx_redis_call(s, 2, argv, &keys, err) == 0)
 			cJSON_ArrayForEach(k, keys)
 			{
+				/* entries in the stream that no worker holds yet */
 				const char *av[2] = {"XLEN", k->valuestring};
-				cJSON *n = NULL;
+				const char *pv[3] = {"XPENDING", k->valuestring, POOL_GROUP};
+				cJSON *n = NULL, *pend = NULL;
 				if (k->valuestring && cdx_redis_call(s, 2, av, &n, err) == 0 && cJSON_IsNumber(n))
 					queue += n->valuedouble;
+				if (k->valuestring && cdx_redis_call(s, 3, pv, &pend, err) == 0 &&
+				    cJSON_IsNumber(cJSON_GetArrayItem(pend, 0)))
+					queue -= cJSON_GetArrayItem(pend, 0)->valuedouble;
 				cJSON_Delete(n);
+				cJSON_Delete(pend);
 			}
 		cJSON_Delete(keys);
 		free(pat);
@@ -926,3 +932,51 @@ cJSON *cdx_pool_metrics(const char *state, struct cdx_error *err)
 }
 
 #endif
+
+char *cdx_pool_prometheus(const char *state, struct cdx_error *err)
+{
+	cJSON *m, *b;
+	struct cdx_buf out = {0};
+	const cJSON *x;
+	if (!state || strncmp(state, "redis://", 8) != 0)
+		return NULL;
+	m = cdx_pool_metrics(state, err);
+	if (!m)
+		return NULL;
+	cdx_buf_printf(&out, "# HELP cdx_pool_workers_up Workers of the pool with a recent heartbeat.\n"
+			     "# TYPE cdx_pool_workers_up gauge\ncdx_pool_workers_up %.0f\n",
+		       cdx_jn(m, "workers_up"));
+	cdx_buf_printf(&out, "# HELP cdx_pool_slots Job slots of the workers up.\n"
+			     "# TYPE cdx_pool_slots gauge\ncdx_pool_slots %.0f\n",
+		       cdx_jn(m, "slots"));
+	cdx_buf_printf(&out, "# HELP cdx_pool_slots_busy Job slots running a job.\n"
+			     "# TYPE cdx_pool_slots_busy gauge\ncdx_pool_slots_busy %.0f\n",
+		       cdx_jn(m, "slots_busy"));
+	cdx_buf_printf(&out, "# HELP cdx_pool_queue_length Jobs submitted to the pool and not yet taken.\n"
+			     "# TYPE cdx_pool_queue_length gauge\ncdx_pool_queue_length %.0f\n",
+		       cdx_jn(m, "queue_length"));
+	cdx_buf_printf(&out, "# HELP cdx_pool_jobs_reclaimed_total Jobs taken back from a lost worker.\n"
+			     "# TYPE cdx_pool_jobs_reclaimed_total counter\ncdx_pool_jobs_reclaimed_total %.0f\n",
+		       cdx_jn(m, "reclaimed"));
+	cdx_buf_printf(&out, "# HELP cdx_pool_late_results_refused_total Results refused: their lease had lapsed.\n"
+			     "# TYPE cdx_pool_late_results_refused_total counter\n"
+			     "cdx_pool_late_results_refused_total %.0f\n",
+		       cdx_jn(m, "refused"));
+	b = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "pickup"), "buckets");
+	cdx_buf_printf(&out, "# HELP cdx_pool_pickup_seconds From a job's submission to a worker taking it.\n"
+			     "# TYPE cdx_pool_pickup_seconds histogram\n");
+	cJSON_ArrayForEach(x, b)
+	{
+		const char *le = cJSON_GetArrayItem(x, 0)->valuestring;
+		double n = cJSON_GetArrayItem(x, 1)->valuedouble;
+		if (strcmp(le, "+Inf") == 0)
+			cdx_buf_printf(&out, "cdx_pool_pickup_seconds_bucket{le=\"+Inf\"} %.0f\n", n);
+		else
+			cdx_buf_printf(&out, "cdx_pool_pickup_seconds_bucket{le=\"%g\"} %.0f\n", atof(le) / 1000, n);
+	}
+	cdx_buf_printf(&out, "cdx_pool_pickup_seconds_sum %.6f\ncdx_pool_pickup_seconds_count %.0f\n",
+		       cdx_jn(cJSON_GetObjectItem(m, "pickup"), "sum_ms") / 1000,
+		       cdx_jn(cJSON_GetObjectItem(m, "pickup"), "count"));
+	cJSON_Delete(m);
+	return cdx_buf_detach(&out);
+}

@@ -78,4 +78,8 @@ struct cJSON *cdx_pool_workers(const char *state, struct cdx_error *err);
  * NULL with ERR */
 struct cJSON *cdx_pool_metrics(const char *state, struct cdx_error *err);
 
+/* cdx_pool_prometheus: the pool's metrics in the Prometheus text format
+ * (malloc'd), or NULL: STATE is no redis:// state, or with ERR set */
+char *cdx_pool_prometheus(const char *state, struct cdx_error *err);
+
 #endif /* CDX_POOL_H */

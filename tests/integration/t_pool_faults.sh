@@ -51,6 +51,8 @@ expect_status 0 "$CDX" status "$id" --json
 echo "$OUT" | jq -e --arg l "$lost" --arg o "$other" '.jobs[0].attempts | length == 2 and
 	.[0].status == "worker_lost" and .[0].worker == $l and .[1].status == "success" and .[1].worker == $o' \
 	>/dev/null || fail "attempts: $OUT"
+expect_status 0 "$CDX" metrics --prometheus
+expect_contains "cdx_pool_jobs_reclaimed_total 1"
 touch "$G/open" # the orphaned attempt 1 ends
 rm -f "$G/open" "$G/victim.1"
 start_worker "$lost" "$T/d_$lost" -j 1

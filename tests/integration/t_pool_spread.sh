@@ -48,6 +48,9 @@ expect_status 0 "$CDX" workers --json
 [ "$(echo "$OUT" | jq -r '[.[].name] | sort | join(",")')" = w1,w2 ] || fail "workers: $OUT"
 expect_status 0 "$CDX" workers
 expect_contains w1
+expect_status 0 "$CDX" metrics --prometheus
+expect_contains "cdx_pool_workers_up 2"
+expect_contains "cdx_pool_slots 2"
 
 cd "$T/owner"
 "$CDX" run ci.yml --workers >run.out 2>&1 &
@@ -72,6 +75,9 @@ workers=$(echo "$OUT" | jq -r '[.jobs[] | select(.id | startswith("build/")) | .
 [ "$workers" = w1,w2 ] || fail "jobs not spread over both workers: $workers -- $OUT"
 expect_status 0 env CDX_REDIS_LOCAL="$T/third/.local" "$CDX" logs "$id" build/left
 expect_contains "left on w"
+expect_status 0 "$CDX" metrics --prometheus
+expect_contains "cdx_pool_pickup_seconds_count 3"
+expect_contains "cdx_pool_queue_length 0"
 
 # tags nobody has: the job waits, says so, and runs when a worker has them
 cat >"$T/owner/gpu.yml" <<'EOF2'
