@@ -12,7 +12,7 @@ end
 local fence = redis.call('INCR', P .. 'pool:fence')
 redis.call('SET', P .. 'pool:lease:' .. run .. ':' .. job, fence .. ' ' .. ARGV[5], 'PX', ARGV[6])
 redis.call('XADD', P .. 'pool:run:' .. run, '*', 'e', 'start', 'job', job, 'attempt', ARGV[4], 'fence', fence,
-	'worker', ARGV[5])
+	'worker', ARGV[5], 'pickup_ms', ARGV[8])
 redis.call('HINCRBY', P .. 'pool:pickup', ARGV[7], 1)
 redis.call('HINCRBYFLOAT', P .. 'pool:pickup', 'sum_ms', ARGV[8])
 redis.call('HINCRBY', P .. 'pool:pickup', 'count', 1)

@@ -248,8 +248,13 @@ struct cdx_pool *cdx_pool_new(const char *state, const struct cdx_pipeline *p, c
 
 void cdx_pool_free(struct cdx_pool *pl)
 {
+	struct cdx_error err = {0};
+	const char *argv[3] = {"EXPIRE", NULL, "86400"};
 	if (!pl)
 		return;
+	/* the run's events are kept a day after it (for reading, benchmarks) */
+	argv[1] = pl->evkey;
+	cdx_redis_call(pl->s, 3, argv, NULL, &err);
 	cdx_store_close(pl->s);
 	free(pl->jobs);
 	free(pl->ready);
@@ -413,7 +418,11 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 	cJSON_AddStringToObject(o, "file_hash", pl->hash);
 	if (pl->commit[0])
 		cJSON_AddStringToObject(o, "commit", pl->commit);
-	cJSON_AddNumberToObject(o, "submit_ms", (double)cdx_wall_ms());
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		cJSON_AddNumberToObject(o, "submit_us", (double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000));
+	}
 	cJSON_AddNumberToObject(o, "token", (double)j);
 	cJSON_AddStringToObject(o, "tags", tags);
 	if (job->n_outputs) {

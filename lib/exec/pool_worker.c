@@ -303,11 +303,15 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 	snprintf(sl->run, sizeof(sl->run), "%s", cdx_js(job, "run"));
 	snprintf(sl->jid, sizeof(sl->jid), "%s", cdx_js(job, "job"));
 	sl->attempt = (int)cdx_jn(job, "attempt");
-	pickup = (double)(cdx_wall_ms() - (int64_t)cdx_jn(job, "submit_ms"));
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pickup = ((double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000) - cdx_jn(job, "submit_us")) / 1000;
+	}
 	if (pickup < 0)
 		pickup = 0;
 	snprintf(pick, sizeof(pick), "%s", cdx_pool_bucket(pickup));
-	snprintf(pickms, sizeof(pickms), "%.0f", pickup);
+	snprintf(pickms, sizeof(pickms), "%.3f", pickup);
 	snprintf(att, sizeof(att), "%d", sl->attempt);
 	{
 		const char *argv[7] = {sl->run, sl->jid, att, w->name, w->lease_s, pick, pickms};

@@ -101,6 +101,21 @@ id=$(run_ids two | tail -1)
 expect_status 0 "$CDX" status "$id" --json
 echo "$OUT" | jq -e '[.jobs[].status] == ["success", "success"]' >/dev/null || fail "after restart: $OUT"
 
+# SIGQUIT on a worker: it cancels its job and hands it back; it runs again
+# on the other worker
+rm -f "$G/open" "$G/victim.1"
+"$CDX" run ci.yml --workers >quit.out 2>&1 &
+owner=$!
+wait_for test -s "$G/victim.1"
+quitter=$(cat "$G/victim.1")
+kill -QUIT "$(pid_of "$quitter")"
+run_rc wait "$(pid_of "$quitter")"
+[ "$RC" -eq 130 ] || fail "worker after SIGQUIT: exit $RC: $(cat "$T/$quitter.log")"
+run_rc wait "$owner"
+[ "$RC" -eq 0 ] || fail "run after a hand-back: $(cat quit.out)"
+grep -q "handed the job back" quit.out || fail "no hand-back: $(cat quit.out)"
+touch "$G/open"
+
 # Ctrl-C on the owner: nothing of the job is left on the workers
 cat >"$T/owner/hang.yml" <<'EOF2'
 name: hang

@@ -80,15 +80,17 @@ expect_contains "cdx_pool_pickup_seconds_count 3"
 expect_contains "cdx_pool_queue_length 0"
 
 # tags nobody has: the job waits, says so, and runs when a worker has them
+# (executor: workers in the file, no --workers)
 cat >"$T/owner/gpu.yml" <<'EOF2'
 name: gpu
+executor: workers
 stages:
   - name: train
     jobs:
       - {name: model, tags: [gpu, big], script: 'echo trained on $CDX_WORKER'}
 EOF2
 cd "$T/owner"
-"$CDX" run gpu.yml --workers >gpu.out 2>&1 &
+"$CDX" run gpu.yml >gpu.out 2>&1 &
 owner=$!
 wait_for grep -q "waits: no worker has tags big,gpu" gpu.out
 cp gpu.yml "$T/d3/gpu.yml" 2>/dev/null || { mkdir -p "$T/d3"; cp gpu.yml "$T/d3/gpu.yml"; }
