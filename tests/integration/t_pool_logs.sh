@@ -58,4 +58,21 @@ touch "$GATE"
 wait "$fpid" || fail "logs --follow failed: $(cat follow.out)"
 grep -q "second half" follow.out || fail "follow missed the end: $(cat follow.out)"
 wait "$runpid" || fail "run 2 failed: $(cat "$T/a/run2.out")"
+
+# health and report log tails read the stream where the file is not
+cd "$T/a"
+cat >bad.yml <<'EOF2'
+name: bad
+stages:
+  - name: s
+    jobs:
+      - {name: broken, script: 'echo "the reason it broke"; exit 3'}
+EOF2
+expect_status 1 "$CDX" run bad.yml
+rm -rf "$T/a/local"
+cd "$T/b"
+expect_status 0 "$CDX" health bad --json
+echo "$OUT" | grep -q "the reason it broke" || fail "health log tail: $OUT"
+expect_status 0 "$CDX" report bad --type detailed --format text
+expect_contains "the reason it broke"
 echo "ok t_pool_logs"
