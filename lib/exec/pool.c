@@ -461,9 +461,12 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 		struct cdx_buf names = {0};
 		if (!someone_has(pl, job, &names)) {
 			pl->warned[j] = true;
-			cdx_text_printf(stderr, "cdx: %s waits: no worker has %s%s%s (workers up: %s)\n", job->id,
-					job->n_tags ? "tags " : "", job->n_tags ? tags : "no worker is up",
-					"", names.len ? names.data : "none");
+			if (job->n_tags)
+				cdx_text_printf(stderr, "cdx: %s waits: no worker has tags %s (workers up: %s)\n",
+						job->id, tags, names.len ? names.data : "none");
+			else
+				cdx_text_printf(stderr, "cdx: %s waits: no worker is up (start one: cdx worker)\n",
+						job->id);
 		}
 		cdx_buf_free(&names);
 	}

@@ -501,6 +501,56 @@ static void on_msg(void *ctx, size_t stream, const char *id, size_t nf, const ch
 	take(w, stream, id, "");
 }
 
+/* jobs read by a worker that died before it took them (no lease, still
+ * pending long after the lease would have lapsed): claimed with
+ * XAUTOCLAIM and taken here.  An entry whose job runs (its lease is held)
+ * is left alone; one the owner took back is deleted, and not returned. */
+static void autoclaim(struct worker *w, unsigned free_slots)
+{
+	size_t q;
+	char idle[32], count[16];
+	snprintf(idle, sizeof(idle), "%ld", 2 * cdx_pool_lease_ms());
+	snprintf(count, sizeof(count), "%u", free_slots);
+	for (q = 0; q < w->n_q && free_slots; q++) {
+		const char *argv[8] = {"XAUTOCLAIM", w->qkeys[q], POOL_GROUP, w->name, idle, "0-0", "COUNT", count};
+		struct cdx_error err = {0};
+		cJSON *rep = NULL, *e;
+		if (cdx_redis_call(w->s, 8, argv, &rep, &err) < 0)
+			continue;
+		cJSON_ArrayForEach(e, cJSON_GetArrayItem(rep, 1))
+		{
+			const cJSON *id = cJSON_GetArrayItem(e, 0), *kv = cJSON_GetArrayItem(e, 1);
+			const char *js = NULL;
+			cJSON *job, *lease = NULL;
+			int i;
+			for (i = 0; i + 1 < cJSON_GetArraySize(kv); i += 2)
+				if (cJSON_GetArrayItem(kv, i)->valuestring &&
+				    strcmp(cJSON_GetArrayItem(kv, i)->valuestring, "j") == 0)
+					js = cJSON_GetArrayItem(kv, i + 1)->valuestring;
+			if (!id || !id->valuestring || !js || !free_slots)
+				continue;
+			job = cJSON_Parse(js);
+			if (job) {
+				char *k = cdx_xasprintf("%spool:lease:%s:%s", w->prefix, cdx_js(job, "run"),
+							cdx_js(job, "job"));
+				const char *get[2] = {"GET", k};
+				if (cdx_redis_call(w->s, 2, get, &lease, &err) == 0 && cJSON_IsNull(lease)) {
+					fprintf(w->o->out, "cdx worker %s: claimed %s of run %s, read by a worker "
+							   "that stopped before it took it\n",
+						w->name, cdx_js(job, "job"), cdx_js(job, "run"));
+					fflush(w->o->out);
+					take(w, q, id->valuestring, js);
+					free_slots--;
+				}
+				cJSON_Delete(lease);
+				free(k);
+				cJSON_Delete(job);
+			}
+		}
+		cJSON_Delete(rep);
+	}
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -588,6 +638,7 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 	int rc = 0;
 	bool cancelled = false;
 	size_t i;
+	int64_t next_claim = 0;
 	memset(&w, 0, sizeof(w));
 	w.o = o;
 	if (setup(&w, err) < 0) {
@@ -619,6 +670,10 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 			long got = cdx_redis_xread(w.s, POOL_GROUP, w.name, free_slots, w.n_q,
 						   (const char *const *)w.qkeys, w.ids, w.busy ? 20 : 1000, on_msg, &w,
 						   err);
+			if (got == 0 && !w.busy && cdx_now_ns() >= next_claim) {
+				autoclaim(&w, free_slots);
+				next_claim = cdx_now_ns() + cdx_pool_lease_ms() * 1000000LL;
+			}
 			if (got < 0) {
 				fprintf(o->out, "cdx worker %s: %s; trying again\n", w.name, err->msg);
 				fflush(o->out);

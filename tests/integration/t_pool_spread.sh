@@ -136,4 +136,28 @@ run_rc wait "$owner"
 grep -q "after on w4" drain.out || fail "after ran elsewhere: $(cat drain.out)"
 grep -q "long done" drain.out || fail "long: $(cat drain.out)"
 kill "$WPID_w4"; wait "$WPID_w4" || true
+
+# a job read by a worker that died before taking it (a consumer of the
+# group that read the entry and vanished: redis-cli here) is claimed with
+# XAUTOCLAIM by a worker once it has been pending past twice the lease
+cat >"$T/owner/ghost.yml" <<'EOF2'
+name: ghost
+stages:
+  - name: s
+    jobs:
+      - {name: j, script: 'echo ghost job on $CDX_WORKER'}
+EOF2
+mkdir -p "$T/d5" && cp "$T/owner/ghost.yml" "$T/d5/"
+"$CDX" run ghost.yml --workers >ghost.out 2>&1 &
+owner=$!
+wait_for sh -c "[ \"\$(redis-cli -p $REDIS_PORT xlen cdx:pool:q:)\" -ge 1 ]"
+R xreadgroup GROUP workers ghost COUNT 1 STREAMS cdx:pool:q: ">" >/dev/null
+start_worker w5 "$T/d5"
+run_rc wait "$owner"
+[ "$RC" -eq 0 ] || fail "ghost run: $(cat ghost.out)"
+grep -q "ghost job on w5" ghost.out || fail "ghost: $(cat ghost.out)"
+grep -q "claimed s/j" "$T/w5.log" || fail "w5: $(cat "$T/w5.log")"
+kill "$WPID_w5"; wait "$WPID_w5" || true
+expect_status 2 env CDX_STATE="file:$T/fs" "$CDX" run ghost.yml --workers
+expect_contains "needs a redis:// state"
 echo "ok t_pool_spread"
