@@ -7,7 +7,7 @@
 . "$(dirname "$0")/pool_lib.sh"
 . "$(dirname "$0")/make_lib.sh"
 redis_state
-export CDX_POOL_LEASE_MS=1000
+export CDX_POOL_LEASE_MS=3000
 trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/w*.log "$T"/make.out >&2 || true; cleanup' EXIT
 cat >"$T/pm.yml" <<'EOF2'
 name: pm

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pool_lib.sh"
 redis_state
-export CDX_POOL_LEASE_MS=1000
+export CDX_POOL_LEASE_MS=3000
 mkdir -p "$T/owner"
 trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; cleanup' EXIT
 cat >"$T/owner/ci.yml" <<'EOF2'

@@ -12,7 +12,7 @@
 trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; touch "$G/go" "$G/b2"; cleanup' EXIT
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 redis_state
-export CDX_POOL_LEASE_MS=1000 G="$T/gates"
+export CDX_POOL_LEASE_MS=3000 G="$T/gates"
 mkdir -p "$G" "$T/owner" "$T/third"
 cat >"$T/owner/ci.yml" <<'EOF2'
 name: ci
