@@ -274,6 +274,17 @@ static int fetch_outputs(struct worker *w, const cJSON *job, char *why, size_t n
 	return 0;
 }
 
+/* a job id, STAGE/JOB of names: it becomes a path below the log directory */
+static bool job_id_valid(const char *id)
+{
+	const char *slash = strchr(id, '/');
+	char stage[80];
+	if (!slash || slash - id >= (long)sizeof(stage) || strchr(slash + 1, '/'))
+		return false;
+	snprintf(stage, sizeof(stage), "%.*s", (int)(slash - id), id);
+	return cdx_name_valid(stage) && cdx_name_valid(slash + 1);
+}
+
 /* a job read from queue Q as entry ID with payload JS: take it and start it */
 static void take(struct worker *w, size_t q, const char *id, const char *js)
 {
@@ -289,7 +300,7 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 	for (i = 0; i < w->cap_slots && !sl; i++)
 		if (!w->slots[i].used)
 			sl = &w->slots[i];
-	if (!job || !sl || !cdx_name_valid(cdx_js(job, "run"))) {
+	if (!job || !sl || !cdx_name_valid(cdx_js(job, "run")) || !job_id_valid(cdx_js(job, "job"))) {
 		/* not a job (or no slot, which cannot be: COUNT is the free slots) */
 		const char *ack[4] = {"XACK", w->qkeys[q], POOL_GROUP, id};
 		cdx_redis_call(w->s, 4, ack, NULL, &err);
@@ -556,6 +567,21 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* the consumer group of every queue (again after a Redis that lost them) */
+static int make_groups(struct worker *w, struct cdx_error *err)
+{
+	size_t q;
+	for (q = 0; q < w->n_q; q++) {
+		const char *argv[6] = {"XGROUP", "CREATE", w->qkeys[q], POOL_GROUP, "0", "MKSTREAM"};
+		struct cdx_error e = {0};
+		if (cdx_redis_call(w->s, 6, argv, NULL, &e) < 0 && !strstr(e.msg, "BUSYGROUP")) {
+			*err = e;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup(struct worker *w, struct cdx_error *err)
 {
 	const struct cdx_worker_opts *o = w->o;
@@ -611,17 +637,10 @@ static int setup(struct worker *w, struct cdx_error *err)
 				cdx_buf_printf(&b, "%s%s", b.len ? "," : "", w->tags[i]);
 		w->qkeys[mask] = cdx_pool_qkey(w->prefix, b.data);
 		snprintf(w->ids[mask], 64, ">");
-		{
-			const char *argv[6] = {"XGROUP", "CREATE", w->qkeys[mask], POOL_GROUP, "0", "MKSTREAM"};
-			struct cdx_error e = {0};
-			if (cdx_redis_call(w->s, 6, argv, NULL, &e) < 0 && !strstr(e.msg, "BUSYGROUP")) {
-				*err = e;
-				cdx_buf_free(&b);
-				return -1;
-			}
-		}
 		cdx_buf_free(&b);
 	}
+	if (make_groups(w, err) < 0)
+		return -1;
 	w->n_slots = o->slots ? o->slots : 1;
 	/* COUNT of XREADGROUP bounds each queue: with several queues a read
 	 * may bring more jobs than free slots, and each is taken (a job read
@@ -673,6 +692,11 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 			if (got == 0 && !w.busy && cdx_now_ns() >= next_claim) {
 				autoclaim(&w, free_slots);
 				next_claim = cdx_now_ns() + cdx_pool_lease_ms() * 1000000LL;
+			}
+			if (got < 0 && strstr(err->msg, "NOGROUP")) {
+				struct cdx_error e2 = {0};
+				if (make_groups(&w, &e2) == 0)
+					continue; /* a Redis that lost its data: the groups again */
 			}
 			if (got < 0) {
 				fprintf(o->out, "cdx worker %s: %s; trying again\n", w.name, err->msg);
