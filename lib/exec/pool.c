@@ -193,6 +193,7 @@ struct cdx_pool {
 	char hash[16], commit[41];
 	bool *warned;             /* per job: said it waits for tags */
 	size_t *map;              /* stream i > 0 of a pull: the log of job map[i] */
+	cJSON *groups;            /* the queues whose group this runner made sure of */
 	cJSON *workers;           /* the last look at the workers */
 	int64_t workers_ns;
 	bool stdout_pending;
@@ -261,6 +262,7 @@ void cdx_pool_free(struct cdx_pool *pl)
 	free(pl->file);
 	free(pl->warned);
 	free(pl->map);
+	cJSON_Delete(pl->groups);
 	cJSON_Delete(pl->workers);
 	free(pl);
 }
@@ -434,7 +436,7 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 	cJSON_AddItemToObject(o, "needs_outputs", needed_outputs(pl->p, j));
 	payload = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	{
+	if (!cJSON_GetObjectItem(pl->groups, qkey)) {
 		/* the group exists from the start of the stream: nothing is missed */
 		const char *argv[6] = {"XGROUP", "CREATE", qkey, POOL_GROUP, "0", "MKSTREAM"};
 		struct cdx_error e = {0};
@@ -442,6 +444,9 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 			*err = e;
 			goto out;
 		}
+		if (!pl->groups)
+			pl->groups = cJSON_CreateObject();
+		cJSON_AddTrueToObject(pl->groups, qkey);
 	}
 	{
 		const char *argv[5] = {"XADD", qkey, "*", "j", payload};
