@@ -115,6 +115,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 					cdx_text_printf(stdout, " exit %.0f", cdx_jn(a, "exit_code"));
 				if (cdx_jb(a, "log_truncated", false))
 					cdx_text_printf(stdout, " log truncated");
+				if (*cdx_js(a, "worker"))
+					cdx_text_printf(stdout, " on %s", cdx_js(a, "worker"));
 				cdx_text_printf(stdout, "]");
 			}
 			a = cJSON_GetObjectItem(j, "artifacts");
