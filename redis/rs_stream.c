@@ -23,41 +23,59 @@ int cdx_rs_log_write(struct cdx_store *s, const char *key, const char *data, siz
 		     struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
-	char *k = cdx_xasprintf("%slog:%s", r->prefix, key);
-	redisReply *rep;
-	int rc = -1;
+	char *k = cdx_xasprintf("%slog:%s", r->prefix, key), *lk = NULL, *job = NULL;
+	const char *a = strchr(key, ':'), *b = strrchr(key, ':');
+	int rc = -1, sent = 0, i;
 	if (cdx_rs_ensure(r, false, err) < 0)
 		goto out;
+	/* replies of the store's pipelined batches come first */
+	if (r->fl_written && cdx_rs_drain(r, err) < 0)
+		goto out;
+	/* the commands go together, one round trip */
 	if (len) {
 		const char *argv[5] = {"XADD", k, "*", "d", data};
 		size_t lens[5] = {4, strlen(k), 1, 1, len};
-		if (cdx_rs_cmd(r, 5, argv, lens, &rep, err) < 0)
-			goto out;
-		freeReplyObject(rep);
+		redisAppendCommandArgv(r->c, 5, argv, lens);
+		sent++;
 	}
 	if (flags & CDX_LOG_FIRST) {
 		/* the job's attempt: between the first and the last ':' */
-		const char *a = strchr(key, ':'), *b = strrchr(key, ':');
-		char *lk = logs_key(r, key), *job = a && b > a ? cdx_xstrndup(a + 1, (size_t)(b - a - 1)) : cdx_xstrdup("");
-		const char *argv[4] = {"HSET", lk, job, b ? b + 1 : "0"};
-		size_t lens[4] = {4, strlen(lk), strlen(job), strlen(argv[3])};
-		int x = cdx_rs_cmd(r, 4, argv, lens, &rep, err);
-		free(lk);
-		free(job);
-		if (x < 0)
-			goto out;
-		freeReplyObject(rep);
+		lk = logs_key(r, key);
+		job = a && b > a ? cdx_xstrndup(a + 1, (size_t)(b - a - 1)) : cdx_xstrdup("");
+		{
+			const char *argv[4] = {"HSET", lk, job, b ? b + 1 : "0"};
+			size_t lens[4] = {4, strlen(lk), strlen(job), strlen(argv[3])};
+			redisAppendCommandArgv(r->c, 4, argv, lens);
+			sent++;
+		}
 	}
 	if (flags & CDX_LOG_END) {
 		const char *argv[7] = {"XADD", k, "*", "end", "1", "truncated", "1"};
 		size_t lens[7] = {4, strlen(k), 1, 3, 1, 9, 1};
-		if (cdx_rs_cmd(r, (flags & CDX_LOG_TRUNC) ? 7 : 5, argv, lens, &rep, err) < 0)
-			goto out;
-		freeReplyObject(rep);
+		redisAppendCommandArgv(r->c, (flags & CDX_LOG_TRUNC) ? 7 : 5, argv, lens);
+		sent++;
 	}
 	rc = 0;
+	for (i = 0; i < sent; i++) {
+		redisReply *rep = NULL;
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+			char why[128];
+			cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+				      cdx_rs_errstr(r, why, sizeof(why)));
+			cdx_rs_drop(r);
+			rc = -1;
+			break;
+		}
+		if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
+			cdx_error_set(err, CDX_ESTATE, "redis at %s: %s", r->addr, rep->str);
+			rc = -1;
+		}
+		freeReplyObject(rep);
+	}
 out:
 	free(k);
+	free(lk);
+	free(job);
 	return rc;
 }
 
