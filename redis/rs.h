@@ -95,6 +95,9 @@ struct redis_store {
 				    first; they cover pend[0..sent) */
 	size_t n_fl, cap_fl;
 	size_t sent;       /* records covered by fl */
+	size_t log_pending; /* log commands queued in hiredis whose replies are
+			       not read yet (rs_stream.c: cdx_rs_log_settle
+			       before anything else is written) */
 	size_t fl_written; /* batches of fl written to this connection
 			      (after a reconnect: 0, all go again) */
 	struct rs_held *held;
@@ -167,5 +170,8 @@ int cdx_rs_log_read(struct cdx_store *s, const char *key, bool follow,
 		    void (*fn)(void *ctx, const char *data, size_t len), void *ctx, bool *ended, bool *truncated,
 		    struct cdx_error *err);
 int cdx_rs_log_last(struct cdx_store *s, const char *run, const char *job, struct cdx_error *err);
+/* cdx_rs_log_settle: write the log commands queued (CDX_LOG_DEFER) and
+ * read their replies; -1 when the connection broke (dropped) */
+int cdx_rs_log_settle(struct redis_store *r, struct cdx_error *err);
 
 #endif /* CDX_RS_H */

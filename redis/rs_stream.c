@@ -31,6 +31,10 @@ int cdx_rs_log_write(struct cdx_store *s, const char *key, const char *data, siz
 	/* replies of the store's pipelined batches come first */
 	if (r->fl_written && cdx_rs_drain(r, err) < 0)
 		goto out;
+	if (!r->c) {
+		cdx_error_set(err, CDX_ESTATE, "not connected to redis at %s", r->addr);
+		goto out;
+	}
 	/* the commands go together, one round trip */
 	if (len) {
 		const char *argv[5] = {"XADD", k, "*", "d", data};
@@ -55,27 +59,46 @@ int cdx_rs_log_write(struct cdx_store *s, const char *key, const char *data, siz
 		redisAppendCommandArgv(r->c, (flags & CDX_LOG_TRUNC) ? 7 : 5, argv, lens);
 		sent++;
 	}
-	rc = 0;
-	for (i = 0; i < sent; i++) {
-		redisReply *rep = NULL;
-		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
-			char why[128];
-			cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
-				      cdx_rs_errstr(r, why, sizeof(why)));
-			cdx_rs_drop(r);
-			rc = -1;
-			break;
-		}
-		if (rep->type == REDIS_REPLY_ERROR && rc == 0) {
-			cdx_error_set(err, CDX_ESTATE, "redis at %s: %s", r->addr, rep->str);
-			rc = -1;
-		}
-		freeReplyObject(rep);
-	}
+	r->log_pending += (size_t)sent;
+	/* deferred: they go with the store's next command (a flush of the
+	 * records follows every attempt's end within 50 ms), one round trip
+	 * for many; at most 256 wait */
+	rc = (flags & CDX_LOG_DEFER) && r->log_pending < 256 ? 0 : cdx_rs_log_settle(r, err);
+	(void)i;
 out:
 	free(k);
 	free(lk);
 	free(job);
+	return rc;
+}
+
+int cdx_rs_log_settle(struct redis_store *r, struct cdx_error *err)
+{
+	int done = 0, rc = 0;
+	size_t n = r->log_pending;
+	if (!n || !r->c)
+		return 0;
+	r->log_pending = 0;
+	while (!done)
+		if (redisBufferWrite(r->c, &done) != REDIS_OK)
+			break;
+	while (done && n) {
+		redisReply *rep = NULL;
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+			done = 0;
+			break;
+		}
+		if (rep->type == REDIS_REPLY_ERROR && rc == 0)
+			rc = cdx_error_set(err, CDX_ESTATE, "redis at %s: %s", r->addr, rep->str);
+		freeReplyObject(rep);
+		n--;
+	}
+	if (!done) {
+		char why[128];
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr, cdx_rs_errstr(r, why, sizeof(why)));
+		cdx_rs_drop(r);
+		return -1;
+	}
 	return rc;
 }
 

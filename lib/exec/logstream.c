@@ -64,8 +64,8 @@ void cdx_logstream_flush(struct cdx_logstream *ls, bool force, bool end)
 	if (end)
 		flags |= CDX_LOG_END | (ls->truncated ? CDX_LOG_TRUNC : 0);
 	if (flags || ls->buf.len) {
-		if (ls->s->ops->log_write(ls->s, ls->key, ls->buf.data ? ls->buf.data : "", ls->buf.len, flags,
-					  &err) < 0) {
+		if (ls->s->ops->log_write(ls->s, ls->key, ls->buf.data ? ls->buf.data : "", ls->buf.len,
+					  flags | (ls->defer && end ? CDX_LOG_DEFER : 0), &err) < 0) {
 			if (!ls->failed)
 				fprintf(stderr, "cdx: warning: cannot send the log %s: %s\n", ls->key, err.msg);
 			ls->failed = true;

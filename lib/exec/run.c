@@ -254,6 +254,7 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 	r->log_path = log_path(r, j, attempt);
 	/* a pool's worker sends the log itself */
 	cdx_logstream_begin(&r->logs[j], r->o.pool ? NULL : r->store, r->id, job->id, attempt);
+	r->logs[j].defer = true; /* sent with the next flush of the records */
 	r->argv = cdx_runner_split_simple(job->script);
 	spec->script = job->script;
 	spec->argv = r->argv;

@@ -137,6 +137,8 @@ struct cdx_store_ops {
 #define CDX_LOG_FIRST 0x1
 #define CDX_LOG_END 0x2
 #define CDX_LOG_TRUNC 0x4
+#define CDX_LOG_DEFER 0x8 /* may be sent with the store's next command (its
+			     next flush at the latest), not now */
 
 /* cdx_log_key: the key of a shared attempt log, "RUN:JOB:ATTEMPT" in BUF */
 void cdx_log_key(char *buf, size_t n, const char *run, const char *job, int attempt);
