@@ -38,7 +38,7 @@ typedef void (*cdx_redis_entry_fn)(void *ctx, size_t stream, const char *id, siz
  * entries each (0: no limit), waiting up to BLOCK_MS (< 0: not at all)
  * for one; FN for each entry.  The number of entries, or -1 with ERR */
 long cdx_redis_xread(struct cdx_store *s, const char *group, const char *consumer, size_t count, size_t n,
-		     const char *const *keys, char (*ids)[64], long block_ms, cdx_redis_entry_fn fn, void *ctx,
-		     struct cdx_error *err);
+		     const char *const *keys, char (*ids)[64], long block_ms, cdx_redis_entry_fn fn,
+		     void *ctx, struct cdx_error *err);
 
 #endif /* CDX_REDIS_CALL_H */

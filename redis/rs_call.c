@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 const char *cdx_redis_prefix(struct cdx_store *s)
 {
 	if (!s || s->ops->log_read != cdx_rs_log_read)
@@ -46,7 +45,8 @@ int cdx_redis_call(struct cdx_store *s, int argc, const char *const *argv, cJSON
 		*out = NULL;
 	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	if (cdx_rs_ensure(r, true, err) == 0 && cdx_rs_cmd(r, argc, (const char **)argv, lens, &rep, err) == 0) {
+	if (cdx_rs_ensure(r, true, err) == 0 &&
+	    cdx_rs_cmd(r, argc, (const char **)argv, lens, &rep, err) == 0) {
 		if (out)
 			*out = to_json(rep);
 		freeReplyObject(rep);
@@ -76,8 +76,8 @@ int cdx_redis_script(struct cdx_store *s, enum cdx_pool_script i, int argc, cons
 }
 
 long cdx_redis_xread(struct cdx_store *s, const char *group, const char *consumer, size_t count, size_t n,
-		     const char *const *keys, char (*ids)[64], long block_ms, cdx_redis_entry_fn fn, void *ctx,
-		     struct cdx_error *err)
+		     const char *const *keys, char (*ids)[64], long block_ms, cdx_redis_entry_fn fn,
+		     void *ctx, struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
 	size_t argc = 0, i, k, cap = 2 * n + 10;
@@ -142,7 +142,8 @@ long cdx_redis_xread(struct cdx_store *s, const char *group, const char *consume
 			if (!group || strcmp(ids[which], ">") != 0)
 				snprintf(ids[which], 64, "%s", e->element[0]->str);
 			kv = e->element[1];
-			for (f = 0; kv->type == REDIS_REPLY_ARRAY && f + 1 < kv->elements && nf < 32; f += 2) {
+			for (f = 0; kv->type == REDIS_REPLY_ARRAY && f + 1 < kv->elements && nf < 32;
+			     f += 2) {
 				names[nf] = kv->element[f]->str ? kv->element[f]->str : "";
 				vals[nf] = kv->element[f + 1]->str ? kv->element[f + 1]->str : "";
 				vl[nf] = kv->element[f + 1]->str ? kv->element[f + 1]->len : 0;

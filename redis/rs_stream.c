@@ -95,7 +95,8 @@ int cdx_rs_log_settle(struct redis_store *r, struct cdx_error *err)
 	}
 	if (!done) {
 		char why[128];
-		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr, cdx_rs_errstr(r, why, sizeof(why)));
+		cdx_error_set(err, CDX_ESTATE, "lost redis at %s: %s", r->addr,
+			      cdx_rs_errstr(r, why, sizeof(why)));
 		cdx_rs_drop(r);
 		return -1;
 	}
@@ -129,8 +130,8 @@ static void entries(const redisReply *e, void (*fn)(void *, const char *, size_t
 }
 
 int cdx_rs_log_read(struct cdx_store *s, const char *key, bool follow,
-		    void (*fn)(void *ctx, const char *data, size_t len), void *ctx, bool *ended, bool *truncated,
-		    struct cdx_error *err)
+		    void (*fn)(void *ctx, const char *data, size_t len), void *ctx, bool *ended,
+		    bool *truncated, struct cdx_error *err)
 {
 	struct redis_store *r = (struct redis_store *)s;
 	char *k = cdx_xasprintf("%slog:%s", r->prefix, key), last[64] = "-", start[80];
@@ -161,8 +162,8 @@ int cdx_rs_log_read(struct cdx_store *s, const char *key, bool follow,
 			break;
 	}
 	while (follow && !*ended) {
-		const char *argv[6] = {"XREAD", "BLOCK", FOLLOW_BLOCK_MS, "STREAMS", k,
-				       strcmp(last, "-") == 0 ? "0-0" : last};
+		const char *argv[6] = {"XREAD",   "BLOCK", FOLLOW_BLOCK_MS,
+				       "STREAMS", k,       strcmp(last, "-") == 0 ? "0-0" : last};
 		size_t lens[6];
 		int i;
 		for (i = 0; i < 6; i++)

@@ -48,10 +48,15 @@ int cmd_worker(struct cli *g, int argc, char **argv)
 	cli_opts_begin(&p, g, "worker", argc, argv, "j:", worker_longs, 0);
 	while (cli_opts_next(&p)) {
 		switch (p.opt) {
-		case OPT_NAME: o.name = p.arg; break;
-		case OPT_DIR: o.dir = p.arg; break;
+		case OPT_NAME:
+			o.name = p.arg;
+			break;
+		case OPT_DIR:
+			o.dir = p.arg;
+			break;
 		case 'j':
-			if (cli_number("worker", "-j needs a number of slots from 1 to 1024", p.arg, 1, 1024, &slots))
+			if (cli_number("worker", "-j needs a number of slots from 1 to 1024", p.arg, 1, 1024,
+				       &slots))
 				return CDX_EUSAGE;
 			break;
 		case OPT_TAGS: {
@@ -66,7 +71,8 @@ int cmd_worker(struct cli *g, int argc, char **argv)
 			}
 			break;
 		}
-		default: break;
+		default:
+			break;
 		}
 	}
 	if (p.status) {
@@ -125,9 +131,10 @@ int cmd_workers(struct cli *g, int argc, char **argv)
 		const cJSON *x;
 		cdx_buf_adds(&t, "");
 		cJSON_ArrayForEach(x, cJSON_GetObjectItem(w, "tags")) if (x->valuestring)
-			cdx_buf_printf(&t, "%s%s", t.len ? "," : "", x->valuestring);
+		    cdx_buf_printf(&t, "%s%s", t.len ? "," : "", x->valuestring);
 		cdx_text_printf(stdout, "%-24s %-20s %-16s %5.0f %4.0f %.1fs ago%s\n", cdx_js(w, "name"),
-				cdx_js(w, "host"), t.len ? t.data : "-", cdx_jn(w, "slots"), cdx_jn(w, "busy"),
+				cdx_js(w, "host"), t.len ? t.data : "-", cdx_jn(w, "slots"),
+				cdx_jn(w, "busy"),
 				(double)(cdx_wall_ms() - (int64_t)cdx_jn(w, "heartbeat_ms")) / 1000,
 				cdx_jb(w, "up", false) ? "" : " (down)");
 		cdx_buf_free(&t);

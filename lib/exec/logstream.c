@@ -14,10 +14,23 @@ size_t cdx_log_max(void)
 		return CDX_LOG_MAX_DEFAULT;
 	v = strtoull(e, &end, 10);
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end || end == e)
 		return CDX_LOG_MAX_DEFAULT;
@@ -67,7 +80,8 @@ void cdx_logstream_flush(struct cdx_logstream *ls, bool force, bool end)
 		if (ls->s->ops->log_write(ls->s, ls->key, ls->buf.data ? ls->buf.data : "", ls->buf.len,
 					  flags | (ls->defer && end ? CDX_LOG_DEFER : 0), &err) < 0) {
 			if (!ls->failed)
-				fprintf(stderr, "cdx: warning: cannot send the log %s: %s\n", ls->key, err.msg);
+				fprintf(stderr, "cdx: warning: cannot send the log %s: %s\n", ls->key,
+					err.msg);
 			ls->failed = true;
 		} else if (flags & CDX_LOG_FIRST) {
 			ls->first_sent = true;

@@ -20,12 +20,12 @@
 struct cdx_logstream {
 	struct cdx_store *s; /* NULL: inactive (the store keeps no logs) */
 	char key[256];
-	struct cdx_buf buf;  /* not sent yet */
-	size_t taken, cap;   /* bytes accepted so far, the cap */
+	struct cdx_buf buf; /* not sent yet */
+	size_t taken, cap;  /* bytes accepted so far, the cap */
 	bool truncated, first_sent, failed;
-	bool defer;          /* the end (and what is left) may wait for the
-				store's next command (CDX_LOG_DEFER): a run,
-				which flushes its records within 50 ms */
+	bool defer; /* the end (and what is left) may wait for the
+		       store's next command (CDX_LOG_DEFER): a run,
+		       which flushes its records within 50 ms */
 	int64_t last_ns;
 };
 

@@ -36,7 +36,8 @@ const size_t cdx_pool_n_buckets = CDX_ARRAY_LEN(cdx_pool_buckets);
 
 const char *cdx_pool_bucket(double ms)
 {
-	static const char *const labels[] = {"1", "2", "5", "10", "25", "50", "100", "250", "500", "1000", "5000"};
+	static const char *const labels[] = {"1",   "2",   "5",   "10",   "25",  "50",
+					     "100", "250", "500", "1000", "5000"};
 	size_t i;
 	for (i = 0; i < CDX_ARRAY_LEN(labels); i++)
 		if (ms <= cdx_pool_buckets[i])
@@ -170,7 +171,7 @@ struct pjob {
 	char worker[64];
 	char logkey[400];
 	char logid[64];
-	bool done_seen;         /* its result arrived (in res) */
+	bool done_seen; /* its result arrived (in res) */
 	struct cdx_proc_result res;
 };
 
@@ -183,18 +184,18 @@ struct cdx_pool {
 	char evid[64];
 	cdx_output_fn out;
 	void *out_ctx;
-	struct pjob *jobs;        /* per job (token) */
-	size_t running;           /* queued or started */
+	struct pjob *jobs;             /* per job (token) */
+	size_t running;                /* queued or started */
 	struct cdx_proc_result *ready; /* results to hand out */
 	size_t n_ready, cap_ready;
-	int64_t next_check_ns;    /* lease check */
+	int64_t next_check_ns; /* lease check */
 	bool cancelling;
-	char *file;               /* the pipeline file, relative to the workspace */
+	char *file; /* the pipeline file, relative to the workspace */
 	char hash[16], commit[41];
-	bool *warned;             /* per job: said it waits for tags */
-	size_t *map;              /* stream i > 0 of a pull: the log of job map[i] */
-	cJSON *groups;            /* the queues whose group this runner made sure of */
-	cJSON *workers;           /* the last look at the workers */
+	bool *warned;   /* per job: said it waits for tags */
+	size_t *map;    /* stream i > 0 of a pull: the log of job map[i] */
+	cJSON *groups;  /* the queues whose group this runner made sure of */
+	cJSON *workers; /* the last look at the workers */
 	int64_t workers_ns;
 	bool stdout_pending;
 };
@@ -327,7 +328,8 @@ static bool someone_has(struct cdx_pool *pl, const struct cdx_job *job, struct c
 		if (names)
 			cdx_buf_printf(names, "%s%s", names->len ? ", " : "", cdx_js(w, "name"));
 		for (i = 0; i < job->n_tags; i++)
-			cJSON_ArrayForEach(t, tags) if (t->valuestring && strcmp(t->valuestring, job->tags[i]) == 0)
+			cJSON_ArrayForEach(t, tags) if (t->valuestring &&
+							strcmp(t->valuestring, job->tags[i]) == 0)
 			{
 				have++;
 				break;
@@ -423,7 +425,8 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 	{
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		cJSON_AddNumberToObject(o, "submit_us", (double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000));
+		cJSON_AddNumberToObject(o, "submit_us",
+					(double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000));
 	}
 	cJSON_AddNumberToObject(o, "token", (double)j);
 	cJSON_AddStringToObject(o, "tags", tags);
@@ -467,10 +470,12 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 		if (!someone_has(pl, job, &names)) {
 			pl->warned[j] = true;
 			if (job->n_tags)
-				cdx_text_printf(stderr, "cdx: %s waits: no worker has tags %s (workers up: %s)\n",
+				cdx_text_printf(stderr,
+						"cdx: %s waits: no worker has tags %s (workers up: %s)\n",
 						job->id, tags, names.len ? names.data : "none");
 			else
-				cdx_text_printf(stderr, "cdx: %s waits: no worker is up (start one: cdx worker)\n",
+				cdx_text_printf(stderr,
+						"cdx: %s waits: no worker is up (start one: cdx worker)\n",
 						job->id);
 		}
 		cdx_buf_free(&names);
@@ -522,8 +527,8 @@ static void ended(struct cdx_pool *pl, size_t j, struct cdx_proc_result *r)
 	r->token = j;
 	snprintf(r->where, sizeof(r->where), "%s", pj->worker);
 	if (r->error[0] && r->end != CDX_PROC_LOST)
-		cdx_text_printf(stderr, "cdx: %s did not run on worker %s: %s\n", pl->p->jobs[j].id, pj->worker,
-				r->error);
+		cdx_text_printf(stderr, "cdx: %s did not run on worker %s: %s\n", pl->p->jobs[j].id,
+				pj->worker, r->error);
 	pj->state = PJ_FREE;
 	pl->running--;
 	push_ready(pl, r);
@@ -556,7 +561,8 @@ static void on_entry(void *ctx, size_t stream, const char *id, size_t nf, const 
 			if (pj->state == PJ_QUEUED && pj->attempt == attempt) {
 				pj->state = PJ_STARTED;
 				pj->fence = fence;
-				snprintf(pj->worker, sizeof(pj->worker), "%s", field(nf, names, vals, "worker"));
+				snprintf(pj->worker, sizeof(pj->worker), "%s",
+					 field(nf, names, vals, "worker"));
 			}
 		} else if (strcmp(e, "done") == 0 || strcmp(e, "lost") == 0) {
 			if (pj->state == PJ_STARTED && pj->attempt == attempt && pj->fence == fence) {
@@ -574,10 +580,11 @@ static void on_entry(void *ctx, size_t stream, const char *id, size_t nf, const 
 				pj->done_seen = true;
 			}
 		} else if (strcmp(e, "refused") == 0) {
-			cdx_text_printf(stderr,
-					"cdx: a late result of %s (attempt %d, fence %llu) from worker %s was "
-					"refused: its lease had lapsed and the job was given to another\n",
-					jid, attempt, fence, field(nf, names, vals, "worker"));
+			cdx_text_printf(
+			    stderr,
+			    "cdx: a late result of %s (attempt %d, fence %llu) from worker %s was "
+			    "refused: its lease had lapsed and the job was given to another\n",
+			    jid, attempt, fence, field(nf, names, vals, "worker"));
 		}
 	}
 }
@@ -681,7 +688,8 @@ static void check_leases(struct cdx_pool *pl)
 		memset(&pj->res, 0, sizeof(pj->res));
 		pj->res.end = CDX_PROC_LOST;
 		pj->res.start_ms = cdx_wall_ms();
-		snprintf(pj->res.error, sizeof(pj->res.error), "worker %s stopped renewing its lease", pj->worker);
+		snprintf(pj->res.error, sizeof(pj->res.error), "worker %s stopped renewing its lease",
+			 pj->worker);
 		pj->done_seen = true;
 	}
 	free(gone);
@@ -790,7 +798,8 @@ static cJSON *workers_of(struct cdx_store *s, struct cdx_error *err)
 		cJSON *o = v->valuestring ? cJSON_Parse(v->valuestring) : NULL;
 		if (!o)
 			continue;
-		cJSON_AddBoolToObject(o, "up", cdx_wall_ms() - (int64_t)cdx_jn(o, "heartbeat_ms") <= POOL_UP_MS);
+		cJSON_AddBoolToObject(o, "up",
+				      cdx_wall_ms() - (int64_t)cdx_jn(o, "heartbeat_ms") <= POOL_UP_MS);
 		cJSON_AddItemToArray(out, o);
 	}
 	cJSON_Delete(vals);
@@ -844,7 +853,8 @@ cJSON *cdx_pool_metrics(const char *state, struct cdx_error *err)
 				const char *av[2] = {"XLEN", k->valuestring};
 				const char *pv[3] = {"XPENDING", k->valuestring, POOL_GROUP};
 				cJSON *n = NULL, *pend = NULL;
-				if (k->valuestring && cdx_redis_call(s, 2, av, &n, err) == 0 && cJSON_IsNumber(n))
+				if (k->valuestring && cdx_redis_call(s, 2, av, &n, err) == 0 &&
+				    cJSON_IsNumber(n))
 					queue += n->valuedouble;
 				if (k->valuestring && cdx_redis_call(s, 3, pv, &pend, err) == 0 &&
 				    cJSON_IsNumber(cJSON_GetArrayItem(pend, 0)))
@@ -865,7 +875,8 @@ cJSON *cdx_pool_metrics(const char *state, struct cdx_error *err)
 		const char *argv[4] = {"HMGET", k, "reclaimed", "refused"};
 		if (cdx_redis_call(s, 4, argv, &rep, err) == 0) {
 			cJSON *a = cJSON_GetArrayItem(rep, 0), *b = cJSON_GetArrayItem(rep, 1);
-			cJSON_AddNumberToObject(o, "reclaimed", a && a->valuestring ? atof(a->valuestring) : 0);
+			cJSON_AddNumberToObject(o, "reclaimed",
+						a && a->valuestring ? atof(a->valuestring) : 0);
 			cJSON_AddNumberToObject(o, "refused", b && b->valuestring ? atof(b->valuestring) : 0);
 		}
 		cJSON_Delete(rep);
@@ -874,7 +885,8 @@ cJSON *cdx_pool_metrics(const char *state, struct cdx_error *err)
 	pick = cJSON_AddObjectToObject(o, "pickup");
 	{
 		char *k = cdx_xasprintf("%spool:pickup", prefix);
-		const char *labels[] = {"1", "2", "5", "10", "25", "50", "100", "250", "500", "1000", "5000", "+Inf"};
+		const char *labels[] = {"1",   "2",   "5",   "10",   "25",   "50",
+					"100", "250", "500", "1000", "5000", "+Inf"};
 		const char *argv[2 + 14];
 		cJSON *b = cJSON_AddArrayToObject(pick, "buckets");
 		double cum = 0;
@@ -895,8 +907,10 @@ cJSON *cdx_pool_metrics(const char *state, struct cdx_error *err)
 			}
 			{
 				cJSON *sm = cJSON_GetArrayItem(rep, 12), *cn = cJSON_GetArrayItem(rep, 13);
-				cJSON_AddNumberToObject(pick, "sum_ms", sm && sm->valuestring ? atof(sm->valuestring) : 0);
-				cJSON_AddNumberToObject(pick, "count", cn && cn->valuestring ? atof(cn->valuestring) : 0);
+				cJSON_AddNumberToObject(pick, "sum_ms",
+							sm && sm->valuestring ? atof(sm->valuestring) : 0);
+				cJSON_AddNumberToObject(pick, "count",
+							cn && cn->valuestring ? atof(cn->valuestring) : 0);
 			}
 		}
 		cJSON_Delete(rep);
@@ -912,7 +926,8 @@ int cdx_pool_open(const char *state, const char *who, struct cdx_store **out, st
 {
 	(void)state;
 	*out = NULL;
-	return cdx_error_set(err, CDX_EUSAGE, "%s needs a redis:// state, and cdx was built without Redis", who);
+	return cdx_error_set(err, CDX_EUSAGE, "%s needs a redis:// state, and cdx was built without Redis",
+			     who);
 }
 
 struct cdx_pool *cdx_pool_new(const char *state, const struct cdx_pipeline *p, const char *run_id,
@@ -960,24 +975,30 @@ char *cdx_pool_prometheus(const char *state, struct cdx_error *err)
 	m = cdx_pool_metrics(state, err);
 	if (!m)
 		return NULL;
-	cdx_buf_printf(&out, "# HELP cdx_pool_workers_up Workers of the pool with a recent heartbeat.\n"
-			     "# TYPE cdx_pool_workers_up gauge\ncdx_pool_workers_up %.0f\n",
+	cdx_buf_printf(&out,
+		       "# HELP cdx_pool_workers_up Workers of the pool with a recent heartbeat.\n"
+		       "# TYPE cdx_pool_workers_up gauge\ncdx_pool_workers_up %.0f\n",
 		       cdx_jn(m, "workers_up"));
-	cdx_buf_printf(&out, "# HELP cdx_pool_slots Job slots of the workers up.\n"
-			     "# TYPE cdx_pool_slots gauge\ncdx_pool_slots %.0f\n",
+	cdx_buf_printf(&out,
+		       "# HELP cdx_pool_slots Job slots of the workers up.\n"
+		       "# TYPE cdx_pool_slots gauge\ncdx_pool_slots %.0f\n",
 		       cdx_jn(m, "slots"));
-	cdx_buf_printf(&out, "# HELP cdx_pool_slots_busy Job slots running a job.\n"
-			     "# TYPE cdx_pool_slots_busy gauge\ncdx_pool_slots_busy %.0f\n",
+	cdx_buf_printf(&out,
+		       "# HELP cdx_pool_slots_busy Job slots running a job.\n"
+		       "# TYPE cdx_pool_slots_busy gauge\ncdx_pool_slots_busy %.0f\n",
 		       cdx_jn(m, "slots_busy"));
-	cdx_buf_printf(&out, "# HELP cdx_pool_queue_length Jobs submitted to the pool and not yet taken.\n"
-			     "# TYPE cdx_pool_queue_length gauge\ncdx_pool_queue_length %.0f\n",
+	cdx_buf_printf(&out,
+		       "# HELP cdx_pool_queue_length Jobs submitted to the pool and not yet taken.\n"
+		       "# TYPE cdx_pool_queue_length gauge\ncdx_pool_queue_length %.0f\n",
 		       cdx_jn(m, "queue_length"));
-	cdx_buf_printf(&out, "# HELP cdx_pool_jobs_reclaimed_total Jobs taken back from a lost worker.\n"
-			     "# TYPE cdx_pool_jobs_reclaimed_total counter\ncdx_pool_jobs_reclaimed_total %.0f\n",
+	cdx_buf_printf(&out,
+		       "# HELP cdx_pool_jobs_reclaimed_total Jobs taken back from a lost worker.\n"
+		       "# TYPE cdx_pool_jobs_reclaimed_total counter\ncdx_pool_jobs_reclaimed_total %.0f\n",
 		       cdx_jn(m, "reclaimed"));
-	cdx_buf_printf(&out, "# HELP cdx_pool_late_results_refused_total Results refused: their lease had lapsed.\n"
-			     "# TYPE cdx_pool_late_results_refused_total counter\n"
-			     "cdx_pool_late_results_refused_total %.0f\n",
+	cdx_buf_printf(&out,
+		       "# HELP cdx_pool_late_results_refused_total Results refused: their lease had lapsed.\n"
+		       "# TYPE cdx_pool_late_results_refused_total counter\n"
+		       "cdx_pool_late_results_refused_total %.0f\n",
 		       cdx_jn(m, "refused"));
 	b = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "pickup"), "buckets");
 	cdx_buf_printf(&out, "# HELP cdx_pool_pickup_seconds From a job's submission to a worker taking it.\n"
@@ -989,7 +1010,8 @@ char *cdx_pool_prometheus(const char *state, struct cdx_error *err)
 		if (strcmp(le, "+Inf") == 0)
 			cdx_buf_printf(&out, "cdx_pool_pickup_seconds_bucket{le=\"+Inf\"} %.0f\n", n);
 		else
-			cdx_buf_printf(&out, "cdx_pool_pickup_seconds_bucket{le=\"%g\"} %.0f\n", atof(le) / 1000, n);
+			cdx_buf_printf(&out, "cdx_pool_pickup_seconds_bucket{le=\"%g\"} %.0f\n",
+				       atof(le) / 1000, n);
 	}
 	cdx_buf_printf(&out, "cdx_pool_pickup_seconds_sum %.6f\ncdx_pool_pickup_seconds_count %.0f\n",
 		       cdx_jn(cJSON_GetObjectItem(m, "pickup"), "sum_ms") / 1000,

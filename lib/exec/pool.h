@@ -55,12 +55,12 @@ const struct cdx_runner_ops *cdx_pool_ops(void);
 int cdx_git_head(const char *dir, char out[41]);
 
 struct cdx_worker_opts {
-	const char *state;        /* redis:// URL */
-	const char *name;         /* NULL: host:pid */
-	unsigned slots;           /* jobs at once, >= 1 */
-	const char *const *tags;  /* NULL-terminated, or NULL */
-	const char *dir;          /* workspace, NULL: the current directory */
-	FILE *out;                /* the ready line and notes */
+	const char *state;       /* redis:// URL */
+	const char *name;        /* NULL: host:pid */
+	unsigned slots;          /* jobs at once, >= 1 */
+	const char *const *tags; /* NULL-terminated, or NULL */
+	const char *dir;         /* workspace, NULL: the current directory */
+	FILE *out;               /* the ready line and notes */
 };
 
 /* cdx_pool_worker: serve the pool until *STOP: 1 drains (finish the

@@ -37,14 +37,14 @@ extern char **environ;
 
 struct slot {
 	bool used;
-	cJSON *job;              /* the payload */
+	cJSON *job; /* the payload */
 	char qkey[300], entry[64];
 	char run[64], jid[256];
 	int attempt;
 	unsigned long long fence;
 	char fence_s[32];
-	bool lost;               /* the lease was lost: its result will be refused */
-	bool handback;           /* the worker stops: hand it back, no result */
+	bool lost;     /* the lease was lost: its result will be refused */
+	bool handback; /* the worker stops: hand it back, no result */
 	struct cdx_logstream log;
 	char **envp;
 	char **argv;
@@ -61,7 +61,7 @@ struct worker {
 	char dir[4096];
 	char **tags;
 	size_t n_tags;
-	char **qkeys;            /* the queues of every subset of the tags */
+	char **qkeys; /* the queues of every subset of the tags */
 	char (*ids)[64];
 	size_t n_q;
 	struct slot *slots;
@@ -69,7 +69,7 @@ struct worker {
 	struct cdx_runner *runner;
 	char lease_s[32];
 	int64_t next_renew_ns, next_beat_ns;
-	cJSON *have;             /* "RUN JOB" of the outputs this workspace has */
+	cJSON *have; /* "RUN JOB" of the outputs this workspace has */
 };
 
 static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
@@ -153,17 +153,18 @@ static void hand_in(struct worker *w, struct slot *sl, const char *mode, const c
 	{
 		/* the prefix goes first (cdx_redis_script adds it) */
 		if (cdx_redis_script(w->s, CDX_POOL_DONE, 9, argv, &ok, &err) < 0) {
-			fprintf(w->o->out, "cdx worker %s: cannot hand in %s of run %s: %s\n", w->name, sl->jid,
-				sl->run, err.msg);
+			fprintf(w->o->out, "cdx worker %s: cannot hand in %s of run %s: %s\n", w->name,
+				sl->jid, sl->run, err.msg);
 			return;
 		}
 	}
 	if (!ok) {
 		cJSON *rec = cJSON_CreateObject();
-		fprintf(w->o->out,
-			"cdx worker %s: the result of %s (run %s, attempt %d, fence %llu) was refused: its lease "
-			"lapsed and the job was given to another worker\n",
-			w->name, sl->jid, sl->run, sl->attempt, sl->fence);
+		fprintf(
+		    w->o->out,
+		    "cdx worker %s: the result of %s (run %s, attempt %d, fence %llu) was refused: its lease "
+		    "lapsed and the job was given to another worker\n",
+		    w->name, sl->jid, sl->run, sl->attempt, sl->fence);
 		fflush(w->o->out);
 		cJSON_AddStringToObject(rec, "t", "event");
 		cJSON_AddStringToObject(rec, "kind", "late_result_refused");
@@ -174,7 +175,8 @@ static void hand_in(struct worker *w, struct slot *sl, const char *mode, const c
 		cJSON_AddNumberToObject(rec, "fence", (double)sl->fence);
 		cJSON_AddStringToObject(rec, "worker", w->name);
 		if (w->s->ops->append(w->s, rec, &err) < 0 || w->s->ops->flush(w->s, &err) < 0)
-			fprintf(w->o->out, "cdx worker %s: cannot record the refusal: %s\n", w->name, err.msg);
+			fprintf(w->o->out, "cdx worker %s: cannot record the refusal: %s\n", w->name,
+				err.msg);
 		cJSON_Delete(rec);
 	}
 }
@@ -182,7 +184,8 @@ static void hand_in(struct worker *w, struct slot *sl, const char *mode, const c
 /* the workspace differs from the run's: why, in BUF; else 0 */
 static int workspace_differs(struct worker *w, const cJSON *job, char *buf, size_t n)
 {
-	const char *file = cdx_js(job, "file"), *hash = cdx_js(job, "file_hash"), *commit = cdx_js(job, "commit");
+	const char *file = cdx_js(job, "file"), *hash = cdx_js(job, "file_hash"),
+		   *commit = cdx_js(job, "commit");
 	char *path, *data = NULL, mine[16] = "missing", head[41];
 	size_t len;
 	struct cdx_error err = {0};
@@ -196,10 +199,11 @@ static int workspace_differs(struct worker *w, const cJSON *job, char *buf, size
 	free(data);
 	free(path);
 	if (strcmp(mine, hash) != 0) {
-		snprintf(buf, n,
-			 "workspace of worker %s differs from the run's: pipeline file %s has hash %s here, %s in "
-			 "the run",
-			 w->name, file, mine, hash);
+		snprintf(
+		    buf, n,
+		    "workspace of worker %s differs from the run's: pipeline file %s has hash %s here, %s in "
+		    "the run",
+		    w->name, file, mine, hash);
 		return 1;
 	}
 	if (*commit) {
@@ -207,7 +211,8 @@ static int workspace_differs(struct worker *w, const cJSON *job, char *buf, size
 			snprintf(head, sizeof(head), "none");
 		if (strcmp(head, commit) != 0) {
 			snprintf(buf, n,
-				 "workspace of worker %s differs from the run's: git commit %s here, %s in the run",
+				 "workspace of worker %s differs from the run's: git commit %s here, %s in "
+				 "the run",
 				 w->name, head, commit);
 			return 1;
 		}
@@ -265,8 +270,8 @@ static int fetch_outputs(struct worker *w, const cJSON *job, char *why, size_t n
 		if (cdx_artifacts_get(w->s, run, id, w->dir, &err) < 0) {
 			if (err.code == CDX_EFAILED && strstr(err.msg, "no artifacts of"))
 				continue; /* it kept nothing (its outputs matched nothing) */
-			snprintf(why, n, "cannot unpack the outputs of %.100s on worker %.60s: %.300s", x->valuestring,
-				 w->name, err.msg);
+			snprintf(why, n, "cannot unpack the outputs of %.100s on worker %.60s: %.300s",
+				 x->valuestring, w->name, err.msg);
 			return -1;
 		}
 		have_outputs(w, run, x->valuestring);
@@ -317,7 +322,8 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 	{
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		pickup = ((double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000) - cdx_jn(job, "submit_us")) / 1000;
+		pickup =
+		    ((double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000) - cdx_jn(job, "submit_us")) / 1000;
 	}
 	if (pickup < 0)
 		pickup = 0;
@@ -355,7 +361,8 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 		snprintf(r.error, sizeof(r.error), "%.250s", why);
 		rj = cdx_pool_result_json(&r);
 		rs = cJSON_PrintUnformatted(rj);
-		fprintf(w->o->out, "cdx worker %s: refused %s of run %s: %s\n", w->name, sl->jid, sl->run, why);
+		fprintf(w->o->out, "cdx worker %s: refused %s of run %s: %s\n", w->name, sl->jid, sl->run,
+			why);
 		fflush(w->o->out);
 		hand_in(w, sl, "done", rs);
 		free(rs);
@@ -370,8 +377,9 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 		env_set(&sl->envp, &n, &cap, kv);
 		free(kv);
 	}
-	cJSON_ArrayForEach(x, cJSON_GetObjectItem(job, "env")) if (x->valuestring && strchr(x->valuestring, '='))
-		env_set(&sl->envp, &n, &cap, x->valuestring);
+	cJSON_ArrayForEach(x,
+			   cJSON_GetObjectItem(job, "env")) if (x->valuestring && strchr(x->valuestring, '='))
+	    env_set(&sl->envp, &n, &cap, x->valuestring);
 	{
 		char *kv = cdx_xasprintf("CDX_WORKER=%s", w->name);
 		env_set(&sl->envp, &n, &cap, kv);
@@ -442,18 +450,22 @@ static void finished(struct worker *w, const struct cdx_proc_result *r)
 	} else {
 		struct cdx_proc_result res = *r;
 		const cJSON *outs = cJSON_GetObjectItem(sl->job, "outputs");
-		if (r->end == CDX_PROC_EXITED && r->exit_code == 0 && cJSON_GetArraySize(outs) > 0 && !sl->lost) {
+		if (r->end == CDX_PROC_EXITED && r->exit_code == 0 && cJSON_GetArraySize(outs) > 0 &&
+		    !sl->lost) {
 			/* its declared outputs go with the run, for the workers of
 			 * the jobs that need them */
-			char **globs = cdx_xcalloc((size_t)cJSON_GetArraySize(outs) + 1, sizeof(char *)), id[300];
+			char **globs = cdx_xcalloc((size_t)cJSON_GetArraySize(outs) + 1, sizeof(char *)),
+			     id[300];
 			size_t ng = 0;
 			struct cdx_error err = {0};
 			const cJSON *x;
 			cJSON_ArrayForEach(x, outs) if (x->valuestring) globs[ng++] = x->valuestring;
 			snprintf(id, sizeof(id), "%s%s", sl->jid, CDX_ARTIFACTS_OUTPUTS_SUFFIX);
-			if (cdx_artifacts_put(w->s, sl->run, id, sl->attempt, w->dir, globs, ng, 0, 0, NULL, &err) < 0) {
+			if (cdx_artifacts_put(w->s, sl->run, id, sl->attempt, w->dir, globs, ng, 0, 0, NULL,
+					      &err) < 0) {
 				res.exit_code = 1;
-				snprintf(res.error, sizeof(res.error), "its outputs could not be kept: %.200s", err.msg);
+				snprintf(res.error, sizeof(res.error),
+					 "its outputs could not be kept: %.200s", err.msg);
 			} else {
 				have_outputs(w, sl->run, sl->jid);
 			}
@@ -486,8 +498,8 @@ static void renew_all(struct worker *w)
 		}
 		if (rc == 0) {
 			sl->lost = true;
-			fprintf(w->o->out, "cdx worker %s: lost the lease of %s (run %s); stopping it\n", w->name,
-				sl->jid, sl->run);
+			fprintf(w->o->out, "cdx worker %s: lost the lease of %s (run %s); stopping it\n",
+				w->name, sl->jid, sl->run);
 			fflush(w->o->out);
 			cdx_runner_cancel_one(w->runner, i, false);
 		} else if (rc >= 2) {
@@ -523,7 +535,8 @@ static void autoclaim(struct worker *w, unsigned free_slots)
 	snprintf(idle, sizeof(idle), "%ld", 2 * cdx_pool_lease_ms());
 	snprintf(count, sizeof(count), "%u", free_slots);
 	for (q = 0; q < w->n_q && free_slots; q++) {
-		const char *argv[8] = {"XAUTOCLAIM", w->qkeys[q], POOL_GROUP, w->name, idle, "0-0", "COUNT", count};
+		const char *argv[8] = {"XAUTOCLAIM", w->qkeys[q], POOL_GROUP, w->name,
+				       idle,         "0-0",       "COUNT",    count};
 		struct cdx_error err = {0};
 		cJSON *rep = NULL, *e;
 		if (cdx_redis_call(w->s, 8, argv, &rep, &err) < 0)
@@ -546,8 +559,9 @@ static void autoclaim(struct worker *w, unsigned free_slots)
 							cdx_js(job, "job"));
 				const char *get[2] = {"GET", k};
 				if (cdx_redis_call(w->s, 2, get, &lease, &err) == 0 && cJSON_IsNull(lease)) {
-					fprintf(w->o->out, "cdx worker %s: claimed %s of run %s, read by a worker "
-							   "that stopped before it took it\n",
+					fprintf(w->o->out,
+						"cdx worker %s: claimed %s of run %s, read by a worker "
+						"that stopped before it took it\n",
 						w->name, cdx_js(job, "job"), cdx_js(job, "run"));
 					fflush(w->o->out);
 					take(w, q, id->valuestring, js);
@@ -597,13 +611,14 @@ static int setup(struct worker *w, struct cdx_error *err)
 		snprintf(w->name, sizeof(w->name), "%.100s:%ld", w->host, (long)getpid());
 	for (i = 0; w->name[i]; i++) {
 		char c = w->name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-' || c == '.' || c == ':'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.' || c == ':'))
 			return cdx_error_set(err, CDX_EUSAGE,
 					     "worker name '%s': use A-Z a-z 0-9 _ - . : only", w->name);
 	}
 	if (!getcwd(cwd, sizeof(cwd)))
-		return cdx_error_set(err, CDX_EUSAGE, "cannot read the current directory: %s", strerror(errno));
+		return cdx_error_set(err, CDX_EUSAGE, "cannot read the current directory: %s",
+				     strerror(errno));
 	if (o->dir && o->dir[0] == '/')
 		snprintf(w->dir, sizeof(w->dir), "%s", o->dir);
 	else if (o->dir)
@@ -666,7 +681,8 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 	}
 	w.runner = cdx_runner_new(on_output, &w);
 	beat(&w);
-	fprintf(o->out, "cdx worker %s ready: %u slot%s, tags [", w.name, w.n_slots, w.n_slots == 1 ? "" : "s");
+	fprintf(o->out, "cdx worker %s ready: %u slot%s, tags [", w.name, w.n_slots,
+		w.n_slots == 1 ? "" : "s");
 	for (i = 0; i < w.n_tags; i++)
 		fprintf(o->out, "%s%s", i ? "," : "", w.tags[i]);
 	fprintf(o->out, "], dir %s\n", w.dir);
@@ -687,8 +703,8 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 			break;
 		if (free_slots && !*stop) {
 			long got = cdx_redis_xread(w.s, POOL_GROUP, w.name, free_slots, w.n_q,
-						   (const char *const *)w.qkeys, w.ids, w.busy ? 20 : 1000, on_msg, &w,
-						   err);
+						   (const char *const *)w.qkeys, w.ids, w.busy ? 20 : 1000,
+						   on_msg, &w, err);
 			if (got == 0 && !w.busy && cdx_now_ns() >= next_claim) {
 				autoclaim(&w, free_slots);
 				next_claim = cdx_now_ns() + cdx_pool_lease_ms() * 1000000LL;
@@ -717,7 +733,8 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 			beat(&w);
 	}
 	rc = cancelled ? CDX_EINTR : 0;
-	fprintf(o->out, "cdx worker %s: %s\n", w.name, cancelled ? "cancelled its jobs and stopped" : "drained, stopping");
+	fprintf(o->out, "cdx worker %s: %s\n", w.name,
+		cancelled ? "cancelled its jobs and stopped" : "drained, stopping");
 	fflush(o->out);
 out:
 	if (w.s && w.prefix && w.name[0])
