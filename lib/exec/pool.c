@@ -452,9 +452,16 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 		cJSON_AddTrueToObject(pl->groups, qkey);
 	}
 	{
+		/* Redis away for a moment (a restart): try again for a few
+		 * seconds before the job fails unstarted */
 		const char *argv[5] = {"XADD", qkey, "*", "j", payload};
-		if (cdx_redis_call(pl->s, 5, argv, &reply, err) < 0)
-			goto out;
+		int tries = 0;
+		while (cdx_redis_call(pl->s, 5, argv, &reply, err) < 0) {
+			struct timespec ts = {0, 250000000};
+			if (++tries >= 20 || err->code != CDX_ESTATE || strstr(err->msg, "redis at") == err->msg)
+				goto out;
+			nanosleep(&ts, NULL);
+		}
 	}
 	memset(pj, 0, sizeof(*pj));
 	pj->state = PJ_QUEUED;

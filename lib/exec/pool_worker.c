@@ -673,6 +673,7 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 	bool cancelled = false;
 	size_t i;
 	int64_t next_claim = 0;
+	bool away = false; /* Redis is unreachable (said once) */
 	memset(&w, 0, sizeof(w));
 	w.o = o;
 	if (setup(&w, err) < 0) {
@@ -715,10 +716,16 @@ int cdx_pool_worker(const struct cdx_worker_opts *o, volatile sig_atomic_t *stop
 					continue; /* a Redis that lost its data: the groups again */
 			}
 			if (got < 0) {
-				fprintf(o->out, "cdx worker %s: %s; trying again\n", w.name, err->msg);
-				fflush(o->out);
 				struct timespec ts = {0, 500000000};
+				if (!away) /* once an outage */
+					fprintf(o->out, "cdx worker %s: %s; trying again\n", w.name, err->msg);
+				fflush(o->out);
+				away = true;
 				nanosleep(&ts, NULL);
+			} else if (away) {
+				fprintf(o->out, "cdx worker %s: redis is back\n", w.name);
+				fflush(o->out);
+				away = false;
 			}
 		}
 		while (w.busy && cdx_runner_ops()->wait(w.runner, free_slots && !*stop ? 0 : 100, &r) > 0)
