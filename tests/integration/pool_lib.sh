@@ -11,6 +11,7 @@ start_worker() {
 	mkdir -p "$_d"
 	(cd "$_d" && exec env CDX_REDIS_LOCAL="$_d/.local" "$CDX" worker --name "$_n" "$@" >"$T/$_n.log" 2>&1) &
 	eval "WPID_$_n=$!"
+	WORKER_PIDS="${WORKER_PIDS:-} $!"
 	wait_for grep -qs "ready" "$T/$_n.log"
 }
 
@@ -25,3 +26,10 @@ wait_for() {
 
 # the run ids of pipeline $1, oldest first
 run_ids() { R zrange "cdx:runs:$1" 0 -1; }
+
+# stop_workers: SIGKILL every worker start_worker started (for EXIT traps:
+# none outlives its test)
+stop_workers() {
+	for _p in ${WORKER_PIDS:-}; do kill -9 "$_p" 2>/dev/null || true; done
+	for _p in ${WORKER_PIDS:-}; do wait "$_p" 2>/dev/null || true; done
+}

@@ -15,7 +15,7 @@ command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 redis_state --appendonly yes --appendfsync always
 export CDX_POOL_LEASE_MS=1500 G="$T/gates"
 mkdir -p "$G" "$T/owner"
-trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; touch "$G/open"; kill_procs "987\.5[0-9]"; cleanup' EXIT
+trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; touch "$G/open"; kill_procs "987\.5[0-9]"; stop_workers; cleanup' EXIT
 cat >"$T/owner/ci.yml" <<'EOF2'
 name: ci
 stages:

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/make_lib.sh"
 redis_state
 export CDX_POOL_LEASE_MS=3000
-trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/w*.log "$T"/make.out >&2 || true; cleanup' EXIT
+trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/w*.log "$T"/make.out >&2 || true; stop_workers; cleanup' EXIT
 cat >"$T/pm.yml" <<'EOF2'
 name: pm
 stages:

@@ -10,7 +10,7 @@
 redis_state
 export CDX_POOL_LEASE_MS=3000
 mkdir -p "$T/owner"
-trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; cleanup' EXIT
+trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; stop_workers; cleanup' EXIT
 cat >"$T/owner/ci.yml" <<'EOF2'
 name: ci
 stages:

@@ -9,7 +9,7 @@
 # takes no new one, exits 0); a worker without a redis:// state exits 2.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pool_lib.sh"
-trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; touch "$G/go" "$G/b2"; cleanup' EXIT
+trap 'rc=$?; [ $rc -eq 0 ] || cat "$T"/owner/*.out "$T"/w*.log >&2 || true; touch "$G/go" "$G/b2"; stop_workers; cleanup' EXIT
 command -v jq >/dev/null 2>&1 || { echo "jq not installed" >&2; exit 77; }
 redis_state
 export CDX_POOL_LEASE_MS=3000 G="$T/gates"
