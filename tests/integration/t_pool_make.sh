@@ -18,20 +18,22 @@ stages:
       - {name: b, script: 'echo b on $CDX_WORKER'}
   - name: test
     jobs:
-      - {name: t, script: 'echo t on $CDX_WORKER'}
+      - {name: t, tags: [mk], script: 'echo t on $CDX_WORKER'}
 EOF2
-mkdir -p "$T/d1"
+mkdir -p "$T/d0" "$T/d1"
+cp "$T/pm.yml" "$T/d0/"
 cp "$T/pm.yml" "$T/d1/"
-start_worker w1 "$T/d1" -j 2
+start_worker w0 "$T/d0" -j 2
+start_worker w1 "$T/d1" -j 2 --tags mk
 cd "$T"
 makefile Makefile "load $CDX_SO" '$(cdx-pipeline pm.yml)'
 run_rc run_make -j2 pm CDX_EXECUTOR=workers >make.out 2>&1
 [ "$RC" -eq 0 ] || fail "make: $(cat make.out)"
-grep -q "t on w1" make.out || fail "not on the worker: $(cat make.out)"
+grep -q "t on w1" make.out || fail "the tagged job not on the worker with its tag: $(cat make.out)"
 id=$(run_ids pm | tail -1)
-wait_for sh -c "[ \"\$('$CDX' status '$id' --json | jq -r '[.jobs[].attempts[0].worker] | unique | join(\",\")')\" = w1 ]"
+wait_for sh -c "'$CDX' status '$id' --json | jq -e '[.jobs[] | select(.id == \"test/t\") | .attempts[0].worker] == [\"w1\"]' >/dev/null"
 CDX_EXECUTOR=workers; export CDX_EXECUTOR
 run_rc run_make -s -j2 pm >make.out 2>&1
 [ "$RC" -eq 0 ] || fail "make (environment): $(cat make.out)"
-grep -q "a on w1" make.out || fail "not on the worker: $(cat make.out)"
+grep -q "a on w[01]" make.out || fail "not on a worker: $(cat make.out)"
 echo "ok t_pool_make"
