@@ -462,8 +462,10 @@ static int links_check(const unsigned char *p, size_t end, struct cdx_error *err
 	return rc;
 }
 
-int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *lim, cdx_pack_entry_fn fn,
-		  void *ctx, struct cdx_pack_stats *st, struct cdx_error *err)
+/* cdx_pack_read, and with CHECKED (the archive passed cdx_pack_read
+ * already) without the checksum and the check pass: FN's pass alone */
+static int pack_read(const void *data, size_t len, const struct cdx_pack_limits *lim, cdx_pack_entry_fn fn,
+		     void *ctx, struct cdx_pack_stats *st, bool checked, struct cdx_error *err)
 {
 	const unsigned char *p = data;
 	size_t off = 8, end;
@@ -477,10 +479,10 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 	end = len - TRAILER_LEN;
 	if (p[end] != 'E')
 		return cdx_error_set(err, CDX_EFAILED, "artifact archive truncated or damaged (no trailer)");
-	if (get_be(p + end + 17, 4) != cdx_crc32(0, p, len - 4))
+	if (!checked && get_be(p + end + 17, 4) != cdx_crc32(0, p, len - 4))
 		return cdx_error_set(err, CDX_EFAILED, "artifact archive damaged (checksum mismatch)");
 	/* two passes: the first checks everything, the second calls FN */
-	for (int pass = 0; pass < (fn ? 2 : 1); pass++) {
+	for (int pass = checked && fn ? 1 : 0; pass < (fn ? 2 : 1); pass++) {
 		if (pass == 0 && links_check(p, end, err) < 0)
 			return -1;
 		off = 8;
@@ -562,6 +564,12 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 	if (st)
 		*st = s;
 	return 0;
+}
+
+int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *lim, cdx_pack_entry_fn fn,
+		  void *ctx, struct cdx_pack_stats *st, struct cdx_error *err)
+{
+	return pack_read(data, len, lim, fn, ctx, st, false, err);
 }
 
 /* ---- unpacking ---------------------------------------------------------------- */
@@ -692,12 +700,27 @@ int cdx_unpack(const void *data, size_t len, const char *dest, const struct cdx_
 	int rc;
 	if (cdx_pack_read(data, len, lim, NULL, NULL, NULL, err) < 0)
 		return -1;
-	if (mkdir(dest, 0755) < 0 && errno != EEXIST)
-		return cdx_error_set(err, CDX_EFAILED, "cannot create %s: %s", dest, strerror(errno));
-	u.root = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	{ /* mkdir -p DEST */
+		char *d = cdx_xstrdup(dest);
+		int e = 0;
+		for (char *q = d + 1; *q; q++)
+			if (*q == '/') {
+				*q = '\0';
+				mkdir(d, 0755); /* what fails shows at the last one */
+				*q = '/';
+			}
+		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+			e = errno;
+		free(d);
+		if (e)
+			return cdx_error_set(err, CDX_EFAILED, "cannot create %s: %s", dest, strerror(e));
+	}
+	/* DEST itself as the caller names it (a link the user chose is
+	 * followed); nothing below it is */
+	u.root = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (u.root < 0)
 		return cdx_error_set(err, CDX_EFAILED, "cannot open directory %s: %s", dest, strerror(errno));
-	rc = cdx_pack_read(data, len, lim, unpack_one, &u, st, err);
+	rc = pack_read(data, len, lim, unpack_one, &u, st, true, err);
 	close(u.root);
 	return rc;
 }

@@ -92,7 +92,8 @@ int cdx_pack_read(const void *data, size_t len, const struct cdx_pack_limits *li
 		  void *ctx, struct cdx_pack_stats *st, struct cdx_error *err);
 
 /* cdx_unpack: write the archive DATA into directory DEST (created when
- * missing), which must not be a symlink.  Files are written to a temporary
+ * missing; followed when it is a symlink, as the caller names it: no
+ * symlink below it is ever followed).  Files are written to a temporary
  * name and renamed over what was there (a link is replaced, never written
  * through); directories are created as needed.  -1 with ERR set; when the
  * archive is unsound nothing is written. */

@@ -22,6 +22,7 @@
 #endif
 
 #define META_MAX (64 * 1024)
+#define PRUNE_EVERY_MS (10 * 60 * 1000)
 
 int64_t cdx_artifacts_cap(struct cdx_error *err)
 {
@@ -323,6 +324,26 @@ static void info_fill(struct cdx_artifact_info *i, const char *job, int attempt,
 	i->expire_at_ms = expire_ms > 0 ? i->created_ms + expire_ms : 0;
 }
 
+/* prune the file store S when it was last pruned PRUNE_EVERY_MS ago or
+ * more (the mtime of DIR/artifacts/.pruned), best effort: a prune reads
+ * the meta of every artifact of every run, too much for every job */
+static void prune_now_and_then(struct cdx_store *s)
+{
+	char *mark = cdx_xasprintf("%s/artifacts/.pruned", cdx_store_local_dir(s));
+	struct stat sb;
+	int64_t now = cdx_wall_ms();
+	if (stat(mark, &sb) < 0 || now - (int64_t)sb.st_mtime * 1000 >= PRUNE_EVERY_MS) {
+		struct cdx_error e2 = {0};
+		int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			futimens(fd, NULL);
+			close(fd);
+		}
+		cdx_artifacts_prune(s, now, NULL, &e2);
+	}
+	free(mark);
+}
+
 int cdx_artifacts_put(struct cdx_store *s, const char *run, const char *job_id, int attempt, const char *dir,
 		      char *const *globs, size_t n, int64_t expire_ms, int64_t cap,
 		      struct cdx_artifact_info *info, struct cdx_error *err)
@@ -348,10 +369,8 @@ int cdx_artifacts_put(struct cdx_store *s, const char *run, const char *job_id, 
 	rc = 0;
 out:
 	up_end(&u);
-	if (rc == 0 && cdx_store_local_dir(s)) {
-		struct cdx_error e2 = {0};
-		cdx_artifacts_prune(s, cdx_wall_ms(), NULL, &e2); /* best effort */
-	}
+	if (rc == 0 && cdx_store_local_dir(s))
+		prune_now_and_then(s);
 	return rc;
 }
 

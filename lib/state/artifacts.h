@@ -22,9 +22,11 @@
  * The meta of an artifact is a JSON object: run, job, attempt, size (the
  * archive's bytes), files, bytes (the files' data), created_ms and
  * expire_at_ms (0: kept until the run is deleted).  Expired artifacts:
- * Redis drops them itself (key TTL); the file store prunes them at every
- * store of an artifact and at `cdx artifacts` (cdx_artifacts_prune), and a
- * read refuses an expired one that is still there.
+ * Redis drops them itself (key TTL); the file store prunes them when an
+ * artifact is stored (at most every 10 minutes: DIR/artifacts/.pruned
+ * says when it last did) and at every `cdx artifacts`
+ * (cdx_artifacts_prune), and a read refuses an expired one that is still
+ * there.
  *
  * The cap bounds the archive of one job (default CDX_ARTIFACTS_CAP, or
  * $CDX_ARTIFACTS_MAX as read by cdx_artifacts_cap); past it the store
