@@ -15,7 +15,7 @@
 set -eu
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-all="foundation executor make_module deploy optimize redis artifacts serve"
+all="foundation executor make_module deploy optimize redis artifacts serve pool"
 
 for b in "$@"; do
 	case " $all " in

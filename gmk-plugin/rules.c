@@ -359,6 +359,9 @@ static void define_recipes(struct cdx_buf *b, const struct cdx_gmk_loaded *l, co
 			cdx_map_put(&r->group_of, key, g, NULL);
 			cdx_buf_printf(b, "cdx--recipe-%zu-%zu = @", l->index, g);
 			cdx_buf_adds(b, cdx_gmk_job_cmd());
+			/* CDX_EXECUTOR=workers (a make or environment variable, read
+			 * when the recipe runs): the job goes to the worker pool */
+			cdx_buf_adds(b, "$(if $(filter workers,$(CDX_EXECUTOR)), --workers)");
 			cdx_buf_adds(b, job_args); /* " --run ID --owner PID" */
 			cdx_buf_adds(b, key);
 			/* STAGE/JOB, and its spec written to the store (expands to nothing) */

@@ -157,6 +157,8 @@ struct cdx_run_options {
 				      expose needs a pipeline forgot) ... */
 	unsigned long long shuffle_seed; /* ... drawn from this seed: the same
 				      seed gives the same order */
+	int pool;                  /* run every job on the pool's workers (a
+				      redis:// state; also `executor: workers`) */
 };
 
 struct cdx_run;

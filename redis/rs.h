@@ -8,6 +8,7 @@
  *                  and spill
  *   rs_scan.c      reading: scan, tail, scan_runs
  *   rs_lock.c      locks with fencing tokens and waiter queues
+ *   rs_stream.c    attempt logs as streams
  */
 #ifndef CDX_RS_H
 #define CDX_RS_H
@@ -31,7 +32,16 @@
 #define PAGE 256       /* stream entries per XRANGE/XREAD */
 #define MAX_INFLIGHT 4 /* pipelined batches awaiting replies */
 
-enum { SCRIPT_APPEND, SCRIPT_LOCK, SCRIPT_RENEW, SCRIPT_SCAN_RUNS, SCRIPT_COUNT };
+enum {
+	SCRIPT_APPEND,
+	SCRIPT_LOCK,
+	SCRIPT_RENEW,
+	SCRIPT_SCAN_RUNS,
+	SCRIPT_POOL_TAKE,
+	SCRIPT_POOL_RENEW,
+	SCRIPT_POOL_DONE,
+	SCRIPT_COUNT
+};
 
 /* the fields of a buffered record, in the order of append.lua's "other
  * records" tuples; REC_PAIRS is already in the protocol: NPAIRS field and
@@ -85,6 +95,9 @@ struct redis_store {
 				    first; they cover pend[0..sent) */
 	size_t n_fl, cap_fl;
 	size_t sent;       /* records covered by fl */
+	size_t log_pending; /* log commands queued in hiredis whose replies are
+			       not read yet (rs_stream.c: cdx_rs_log_settle
+			       before anything else is written) */
 	size_t fl_written; /* batches of fl written to this connection
 			      (after a reconnect: 0, all go again) */
 	struct rs_held *held;
@@ -149,5 +162,16 @@ enum cdx_lock_result cdx_rs_lock(struct cdx_store *s, const char *name, const cJ
 enum cdx_renew_result cdx_rs_renew(struct cdx_store *s, const char *name, unsigned long long token,
 				   long long ttl_ms, struct cdx_error *err);
 int cdx_rs_unlock(struct cdx_store *s, const char *name, unsigned long long token, struct cdx_error *err);
+
+/* ---- rs_stream.c: attempt logs as streams (state/store.h) --------------- */
+int cdx_rs_log_write(struct cdx_store *s, const char *key, const char *data, size_t len, int flags,
+		     struct cdx_error *err);
+int cdx_rs_log_read(struct cdx_store *s, const char *key, bool follow,
+		    void (*fn)(void *ctx, const char *data, size_t len), void *ctx, bool *ended, bool *truncated,
+		    struct cdx_error *err);
+int cdx_rs_log_last(struct cdx_store *s, const char *run, const char *job, struct cdx_error *err);
+/* cdx_rs_log_settle: write the log commands queued (CDX_LOG_DEFER) and
+ * read their replies; -1 when the connection broke (dropped) */
+int cdx_rs_log_settle(struct redis_store *r, struct cdx_error *err);
 
 #endif /* CDX_RS_H */

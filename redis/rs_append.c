@@ -500,6 +500,8 @@ static void append_cmd(const struct redis_store *r, const struct rs_rec *recs, s
 static int rs_write_cmd(struct redis_store *r, const struct cdx_buf *cmd, struct cdx_error *err)
 {
 	int done = 0;
+	if (r->log_pending && cdx_rs_log_settle(r, err) < 0)
+		return -1; /* queued log pieces go first, and their replies are read */
 	if (r->c->obuf && r->c->obuf[0] == '\0') {
 		/* nothing queued in hiredis (every command before was written
 		 * whole): straight from CMD to the socket, as redisBufferWrite

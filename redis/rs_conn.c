@@ -14,8 +14,9 @@
 
 #include "redis_lua.h"
 
-static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append, cdx_lua_lock, cdx_lua_renew,
-						     cdx_lua_scan_runs};
+static const char *const script_src[SCRIPT_COUNT] = {cdx_lua_append,	   cdx_lua_lock,       cdx_lua_renew,
+						     cdx_lua_scan_runs,	   cdx_lua_pool_take, cdx_lua_pool_renew,
+						     cdx_lua_pool_done};
 
 /* drop the connection, if any; the batches sent and not acknowledged
  * will be sent again on the next one */
@@ -25,6 +26,7 @@ void cdx_rs_drop(struct redis_store *r)
 		redisFree(r->c);
 	r->c = NULL;
 	r->fl_written = 0; /* unacknowledged batches are sent again */
+	r->log_pending = 0; /* queued log pieces are lost (the local file has them) */
 }
 
 /* MS milliseconds as a struct timeval, for hiredis timeouts */
@@ -70,6 +72,8 @@ static int rs_raw(struct redis_store *r, int argc, const char **argv, const size
 	*out = NULL;
 	if (!r->c)
 		return cdx_error_set(err, CDX_ESTATE, "not connected to redis at %s", r->addr);
+	if (r->log_pending && cdx_rs_log_settle(r, err) < 0)
+		return -1;
 	/* replies of pipelined batches come first */
 	if (r->fl_written && cdx_rs_drain(r, err) < 0 && !r->c)
 		return -1;

@@ -84,6 +84,8 @@ static int rs_settle(struct cdx_store *s, struct cdx_error *err)
 	struct redis_store *r = (struct redis_store *)s;
 	struct cdx_error e = {0};
 	int64_t until = cdx_now_ns() + CLOSE_WAIT_MS * 1000000LL;
+	if (r->log_pending)
+		cdx_rs_log_settle(r, &e); /* deferred log pieces: best effort */
 	if (!r->spill && r->n_pend) {
 		/* a few last attempts, then spill: never drop a record */
 		while (cdx_rs_flush_held(r, true, &e) < 0 && r->n_pend && !r->c && cdx_now_ns() < until)
@@ -119,6 +121,9 @@ static const struct cdx_store_ops redis_ops = {
     .append_fenced = cdx_rs_append_fenced,
     .tail = cdx_rs_tail,
     .scan_runs = cdx_rs_scan_runs,
+    .log_write = cdx_rs_log_write,
+    .log_read = cdx_rs_log_read,
+    .log_last = cdx_rs_log_last,
 };
 
 bool cdx_store_is_redis(const struct cdx_store *s)

@@ -24,7 +24,7 @@ const struct cli_command cli_commands[] = {
 	 "Exit status: 0 all valid, 2 a problem was found.\n"},
 	{"run", cmd_run,
 	 "run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]... [--dry-run] [--json]\n"
-	 "          [--optimize LEVEL] [--shuffle SEED]",
+	 "          [--optimize LEVEL] [--shuffle SEED] [--workers]",
 	 "usage: cdx run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]...\n"
 	 "               [--output prefix|group|quiet] [--optimize LEVEL] [--shuffle SEED]\n"
 	 "               [--dry-run] [--json]\n"
@@ -35,6 +35,8 @@ const struct cli_command cli_commands[] = {
 	 "Every run, job and attempt is recorded in the state store.\n"
 	 "\n"
 	 "  -j N, --jobs N   run at most N jobs at once (default: number of CPUs)\n"
+	 "  --workers        run every job on the worker pool (cdx worker) of the\n"
+	 "                   redis:// state, as `executor: workers` does\n"
 	 "  -k, --keep-going after a failure, go on with every job that does not\n"
 	 "                   depend on it (default: start nothing new)\n"
 	 "  --var K=V        set variable K for this run, over the file's (repeatable)\n"
@@ -91,10 +93,36 @@ const struct cli_command cli_commands[] = {
 	 "usage: cdx status RUN_ID [--json]\n"
 	 "\n"
 	 "Show one recorded run: its status and every job with its attempts.\n"},
-	{"logs", cmd_logs, "logs RUN_ID STAGE/JOB [--attempt N]",
-	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N]\n"
+	{"logs", cmd_logs, "logs RUN_ID STAGE/JOB [--attempt N] [--follow]",
+	 "usage: cdx logs RUN_ID STAGE/JOB [--attempt N] [--follow]\n"
 	 "\n"
-	 "Print the log of a job's attempt (default: its last), secrets masked.\n"},
+	 "Print the log of a job's attempt (default: its last), secrets masked.\n"
+	 "With a redis:// state the log is read from Redis, from any machine;\n"
+	 "--follow, -f prints a running attempt's output as it comes, until the\n"
+	 "attempt ends.\n"},
+	{"worker", cmd_worker, "worker [--name NAME] [-j SLOTS] [--tags T,...] [--dir DIR]",
+	 "usage: cdx worker [--name NAME] [-j SLOTS] [--tags T,...] [--dir DIR]\n"
+	 "\n"
+	 "Serve the worker pool of a redis:// state: take jobs of runs started with\n"
+	 "cdx run --workers (or executor: workers) and run them in DIR (default: the\n"
+	 "current directory), at most SLOTS at once (default 1); a job with tags:\n"
+	 "goes only to a worker that has all of them.  Prints one line when ready.\n"
+	 "SIGTERM drains (finishes the running jobs, takes no new ones, exits 0); a\n"
+	 "second SIGTERM or SIGQUIT cancels its jobs, which go back to the pool.\n"
+	 "A job whose pipeline file or git commit differs here from the run's is\n"
+	 "refused, naming both.\n"
+	 "\n"
+	 "  --name NAME      its name in the pool (default HOST:PID)\n"
+	 "  -j SLOTS         jobs at once\n"
+	 "  --tags T,...     what it offers (names)\n"
+	 "  --dir DIR        the workspace\n"
+	 "\n"
+	 "Exit status: 0 drained, 2 not a redis:// state or a bad option, 4 Redis\n"
+	 "unreachable, 130 cancelled.\n"},
+	{"workers", cmd_workers, "workers [--json]",
+	 "usage: cdx workers [--json]\n"
+	 "\n"
+	 "List the pool's workers: name, host, tags, slots, busy, last heartbeat.\n"},
 	{"artifacts", cmd_artifacts, "artifacts RUN_ID [STAGE/JOB] [-o DIR] [--list] [--json]",
 	 "usage: cdx artifacts RUN_ID [STAGE/JOB] [-o DIR] [--list] [--json]\n"
 	 "\n"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
+#include "exec/pool.h"
 #include "observe/monitor.h"
 #include "state/runs.h"
 #include "state/store.h"
@@ -563,6 +564,16 @@ int cmd_metrics(struct cli *g, int argc, char **argv)
 	if (!text) {
 		cli_error("metrics: %s", err.msg);
 		return err.code;
+	}
+	{
+		/* the worker pool of a redis:// state (exec/pool.h) */
+		char *pool = cdx_pool_prometheus(state, &err), *both;
+		if (pool) {
+			both = cdx_xasprintf("%s%s", text, pool);
+			free(text);
+			free(pool);
+			text = both;
+		}
 	}
 	if (prom) {
 		fputs(text, stdout);

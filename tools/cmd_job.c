@@ -322,16 +322,18 @@ static bool make_silent(void)
 struct job_args {
 	const char *run_id, *job;
 	long owner;
+	bool pool;         /* --workers: the job runs on the worker pool */
 	const char **vars; /* K=V of --override, NULL-terminated */
 	size_t n_vars, cap_vars;
 };
 
-enum { OPT_RUN = CLI_OPT_OWN, OPT_OWNER, OPT_OVERRIDE };
+enum { OPT_RUN = CLI_OPT_OWN, OPT_OWNER, OPT_OVERRIDE, OPT_WORKERS };
 
 static const struct option job_longs[] = {
 	{"run", required_argument, NULL, OPT_RUN},
 	{"owner", required_argument, NULL, OPT_OWNER},
 	{"override", required_argument, NULL, OPT_OVERRIDE},
+	{"workers", no_argument, NULL, OPT_WORKERS},
 	{0},
 };
 
@@ -367,6 +369,8 @@ static int parse_job_args(struct cli *g, int argc, char **argv, struct job_args 
 			a->run_id = p.arg;
 		else if (p.opt == OPT_OVERRIDE)
 			add_override(a, p.arg);
+		else if (p.opt == OPT_WORKERS)
+			a->pool = true;
 		else if (cli_number("job", "--owner needs a process id", p.arg, 1, LONG_MAX, &a->owner))
 			return CDX_EUSAGE;
 	}
@@ -470,6 +474,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.state = state;
 	ro.grace_ms = -1;
 	ro.out = stdout;
+	ro.pool = a.pool || (getenv("CDX_EXECUTOR") && strcmp(getenv("CDX_EXECUTOR"), "workers") == 0);
 	mj.run_id = run_id;
 	mj.owner_pid = owner;
 	/* the jobs this make invocation should run, when its goals tell */

@@ -21,7 +21,7 @@ struct run_opts {
 	size_t n_vars, n_only, cap_vars, cap_only;
 	enum cdx_output output;
 	long grace_ms; /* -1 = default */
-	bool optimize, shuffle;
+	bool optimize, shuffle, pool;
 	enum cdx_opt_level level;      /* with optimize */
 	unsigned long long seed;       /* with shuffle */
 };
@@ -119,7 +119,7 @@ static void print_decisions(const cJSON *plan)
 	}
 }
 
-enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT };
+enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT, OPT_WORKERS };
 
 static const struct option run_longs[] = {
 	CLI_OPTION_JSON,
@@ -132,6 +132,7 @@ static const struct option run_longs[] = {
 	{"optimize", required_argument, NULL, OPT_OPTIMIZE},
 	{"shuffle", required_argument, NULL, OPT_SHUFFLE},
 	{"output", required_argument, NULL, OPT_OUTPUT},
+	{"workers", no_argument, NULL, OPT_WORKERS},
 	{0},
 };
 
@@ -206,6 +207,8 @@ static int parse(struct cli *g, int argc, char **argv, struct run_opts *o)
 			o->json = true;
 		else if (p.opt == 'k')
 			o->keep_going = true;
+		else if (p.opt == OPT_WORKERS)
+			o->pool = true;
 		else
 			rc = parse_value(o, p.opt, p.arg);
 	}
@@ -238,6 +241,7 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	ro.grace_ms = o->grace_ms;
 	ro.shuffle = o->shuffle;
 	ro.shuffle_seed = o->seed;
+	ro.pool = o->pool;
 	ro.out = stdout;
 	ro.tty = isatty(STDOUT_FILENO);
 	r = cdx_run_new(p, &ro, &err);

@@ -10,6 +10,7 @@
 
 #include "tools/cli.h"
 #include "base/util.h"
+#include "state/store.h"
 
 static int fail_err(const char *cmd, const struct cdx_error *err)
 {
@@ -114,6 +115,8 @@ int cmd_status(struct cli *g, int argc, char **argv)
 					cdx_text_printf(stdout, " exit %.0f", cdx_jn(a, "exit_code"));
 				if (cdx_jb(a, "log_truncated", false))
 					cdx_text_printf(stdout, " log truncated");
+				if (*cdx_js(a, "worker"))
+					cdx_text_printf(stdout, " on %s", cdx_js(a, "worker"));
 				cdx_text_printf(stdout, "]");
 			}
 			if (cdx_jsn(j, "why"))
@@ -131,21 +134,76 @@ int cmd_status(struct cli *g, int argc, char **argv)
 	return 0;
 }
 
-static const struct option logs_longs[] = {{"attempt", required_argument, NULL, CLI_OPT_OWN}, {0}};
+static const struct option logs_longs[] = {{"attempt", required_argument, NULL, CLI_OPT_OWN},
+					  {"follow", no_argument, NULL, 'f'},
+					  {0}};
+
+static void write_out(void *ctx, const char *data, size_t len)
+{
+	(void)ctx;
+	fwrite(data, 1, len, stdout);
+	fflush(stdout);
+}
+
+/* shared_log: print attempt ATTEMPT of JOB in RUN (0: its last one, as
+ * the store knows it) from the store's shared copy (a Redis stream),
+ * following it with FOLLOW; 1 printed, 0 the store has none, else an exit
+ * status */
+static int shared_log(struct cli *g, const char *run, const char *job, long attempt, bool follow)
+{
+	struct cdx_store *s = NULL;
+	struct cdx_error err = {0};
+	bool ended = false, truncated = false;
+	char key[256];
+	int rc;
+	if (cdx_store_open_read(cli_state(g), &s, &err) != CDX_OPEN_OK || !s)
+		return 0;
+	if (!s->ops->log_read) {
+		cdx_store_close(s);
+		return 0;
+	}
+	if (!attempt) {
+		rc = s->ops->log_last(s, run, job, &err);
+		if (rc < 0) {
+			cdx_store_close(s);
+			return fail_err("logs", &err);
+		}
+		attempt = rc;
+	}
+	if (!attempt) {
+		cdx_store_close(s);
+		return 0;
+	}
+	cdx_log_key(key, sizeof(key), run, job, (int)attempt);
+	rc = s->ops->log_read(s, key, follow, write_out, NULL, &ended, &truncated, &err);
+	cdx_store_close(s);
+	if (rc < 0)
+		return fail_err("logs", &err);
+	if (rc > 0 && truncated)
+		fprintf(stderr, "cdx: logs: the log of %s (attempt %ld) is truncated: it reached its cap "
+				"(CDX_LOG_MAX)\n",
+			job, attempt);
+	return rc > 0 ? 1 : 0;
+}
 
 int cmd_logs(struct cli *g, int argc, char **argv)
 {
 	const char *id = NULL, *job = NULL, *log = NULL;
 	long want = 0;
+	bool follow = false;
 	struct cdx_error err = {0};
 	struct cli_opts p;
 	cJSON *run, *j, *a, *at = NULL;
 	char *buf;
 	size_t len;
-	cli_opts_begin(&p, g, "logs", argc, argv, "", logs_longs, 2);
-	while (cli_opts_next(&p))
-		if (cli_number("logs", "--attempt needs a number from 1", p.arg, 1, LONG_MAX, &want))
+	int shared;
+	cli_opts_begin(&p, g, "logs", argc, argv, "f", logs_longs, 2);
+	while (cli_opts_next(&p)) {
+		if (p.opt == 'f')
+			follow = true;
+		else if (cli_number("logs", "--attempt needs a number from 1", p.arg, 1, LONG_MAX, &want))
 			return CDX_EUSAGE;
+	}
 	if (p.status)
 		return p.status;
 	id = p.n_pos > 0 ? argv[1] : NULL;
@@ -154,6 +212,8 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 		return cli_usage_error("logs", "name a run id and a job STAGE/JOB");
 	if (!cli_state(g))
 		return CDX_EUSAGE;
+	if (!cdx_name_valid(id) || strlen(job) > 200)
+		return cli_usage_error("logs", "not a run id and a job STAGE/JOB");
 	run = cdx_run_load(cli_state(g), id, &err);
 	if (!run)
 		return fail_err("logs", &err);
@@ -166,6 +226,13 @@ int cmd_logs(struct cli *g, int argc, char **argv)
 				log = cdx_jsn(a, "log");
 				at = a;
 			}
+	}
+	/* a store shared between machines keeps its own copy: read that,
+	 * from any machine (following a running attempt with --follow) */
+	shared = shared_log(g, id, job, want ? want : (at && !follow ? (long)cdx_jn(at, "attempt") : 0), follow);
+	if (shared != 0) {
+		cJSON_Delete(run);
+		return shared == 1 ? 0 : shared;
 	}
 	if (!log) {
 		cli_error("logs: no log of %s%s in run %s", job, want ? " for that attempt" : "", id);

@@ -36,6 +36,7 @@
 #include "base/text.h"
 #include "exec/concurrency.h"
 #include "exec/hook.h"
+#include "exec/pool.h"
 #include "pipeline/dag.h"
 #include "base/duration.h"
 #include "base/mask.h"
@@ -156,6 +157,9 @@ static void tick(void *ctx)
 		    r->id, r->p->concurrency.group);
 		r->cancel = 1;
 	}
+	for (size_t j = 0; j < r->p->n_jobs; j++)
+		if (r->states[j] == CDX_JOB_RUNNING)
+			cdx_logstream_flush(&r->logs[j], false, false);
 	if (r->status_shown || (r->o.tty && !r->o.json))
 		cdx_run_show_status(r);
 }
@@ -198,6 +202,14 @@ static char *log_path(const struct cdx_run *r, size_t j, int attempt)
 	const struct cdx_job *job = &r->p->jobs[j];
 	return cdx_xasprintf("%s/%s/%s/%s.%d.log", r->store->log_dir, r->id, r->p->stages[job->stage].name,
 			     job->name, attempt);
+}
+
+/* the runner's output: to the shared log (logstream.h), then shown */
+static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
+{
+	struct cdx_run *r = ctx;
+	cdx_logstream_add(&r->logs[token], data, len);
+	cdx_run_on_output(ctx, token, data, len);
 }
 
 static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
@@ -244,6 +256,9 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 		r->log_dir_made[job->stage] = true;
 	}
 	r->log_path = log_path(r, j, attempt);
+	/* a pool's worker sends the log itself */
+	cdx_logstream_begin(&r->logs[j], r->o.pool ? NULL : r->store, r->id, job->id, attempt);
+	r->logs[j].defer = true; /* sent with the next flush of the records */
 	r->argv = cdx_runner_split_simple(job->script);
 	spec->script = job->script;
 	spec->argv = r->argv;
@@ -280,6 +295,7 @@ static const char *end_word(const struct cdx_proc_result *res)
 	case CDX_PROC_SIGNALED: return "failed";
 	case CDX_PROC_TIMEDOUT: return "timeout";
 	case CDX_PROC_CANCELLED: return "cancelled";
+	case CDX_PROC_LOST: return "worker_lost";
 	default: return "error";
 	}
 }
@@ -297,6 +313,7 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 		jr->first_start_ms = res->start_ms;
 	jr->busy_ms += res->wall_us / 1000;
 	cdx_run_flush_output(r, j);
+	cdx_logstream_flush(&r->logs[j], true, true);
 	cJSON_AddStringToObject(rec, "t", "attempt");
 	cJSON_AddStringToObject(rec, "run", r->id);
 	cJSON_AddStringToObject(rec, "pipeline", r->p->name);
@@ -314,6 +331,8 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	cJSON_AddNumberToObject(rec, "maxrss_kb", (double)res->maxrss_kb);
 	if (res->error[0])
 		add_masked(r, rec, "error", res->error);
+	if (res->where[0])
+		cJSON_AddStringToObject(rec, "worker", res->where);
 	if (res->end != CDX_PROC_SPAWNFAIL) {
 		char *lp = log_path(r, j, attempt);
 		cJSON_AddStringToObject(rec, "log", lp);
@@ -329,6 +348,11 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	}
 	if (r->decide && r->decide[j].changes) /* what `changes:` compares with next time */
 		cJSON_AddItemToObject(rec, "changes", cJSON_Duplicate(r->decide[j].changes, 1));
+	if (r->logs[j].truncated && !cJSON_GetObjectItem(rec, "log_truncated")) {
+		/* the shared copy stops at its cap (the local file is whole) */
+		cJSON_AddBoolToObject(rec, "log_truncated", true);
+		cJSON_AddStringToObject(rec, "log_error", "the log reached its cap (CDX_LOG_MAX)");
+	}
 	if (!jr->attempt_recs)
 		jr->attempt_recs = cJSON_CreateArray();
 	cJSON_AddItemToArray(jr->attempt_recs, cJSON_Duplicate(rec, 1));
@@ -551,7 +575,10 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	r->o = *o;
 	r->o.vars = NULL;
 	r->o.only = NULL;
-	if (!r->o.jobs) {
+	r->o.pool = o->pool || p->executor_workers;
+	if (!r->o.jobs && r->o.pool) {
+		r->o.jobs = 256; /* the pool's slots bound what runs */
+	} else if (!r->o.jobs) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 		r->o.jobs = c > 0 ? (unsigned)c : 1;
 	}
@@ -564,6 +591,7 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	r->w = cdx_xcalloc(p->n_jobs + 1, sizeof(double));
 	r->prio = cdx_xcalloc(p->dag->n_nodes + 1, sizeof(double));
 	r->log_dir_made = cdx_xcalloc(p->n_stages + 1, sizeof(bool));
+	r->logs = cdx_xcalloc(p->n_jobs + 1, sizeof(*r->logs));
 	cdx_run_id_new(r->id, sizeof(r->id));
 
 	/* pipeline variables, then --var K=V on top of everything */
@@ -704,6 +732,12 @@ static cJSON *run_record(const struct cdx_run *r)
 	if (r->make_job)
 		cJSON_AddStringToObject(rec, "driver", "make");
 	cJSON_AddNumberToObject(rec, "workers", r->o.jobs);
+	if (r->o.pool) {
+		char head[41];
+		cJSON_AddStringToObject(rec, "executor", "workers");
+		if (cdx_git_head(".", head) == 0)
+			cJSON_AddStringToObject(rec, "commit", head);
+	}
 	if (r->o.shuffle)
 		cJSON_AddNumberToObject(rec, "shuffle_seed", (double)r->o.shuffle_seed);
 	return rec;
@@ -851,6 +885,11 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	 * durable by the run's watcher, which syncs when it closes the run;
 	 * its run record (the first job's) is synced right away */
 	r->store->lazy_sync = r->make_job && !r->make_first;
+	if (r->o.pool) {
+		r->pool = cdx_pool_new(r->o.state ? r->o.state : "file:.cdx", p, r->id, cdx_run_on_output, r, err);
+		if (!r->pool)
+			return -1;
+	}
 	weigh(r);
 
 	/* a concurrency group: wait for a slot before the run counts as started
@@ -869,7 +908,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		return -1;
 	show_never(r);
 
-	r->runner = cdx_runner_new(cdx_run_on_output, r);
+	if (!r->pool)
+		r->runner = cdx_runner_new(on_output, r);
 	memset(&so, 0, sizeof(so));
 	so.workers = r->o.jobs;
 	so.keep_going = r->o.keep_going;
@@ -878,7 +918,10 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	so.prio = r->prio;
 	so.cancel = &r->cancel;
 	so.allow_failure = r->allow_failure;
-	r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
+	if (r->pool)
+		r->state = cdx_sched_run(p, &so, cdx_pool_ops(), r->pool, &hooks, r->states);
+	else
+		r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
 	for (size_t i = 0; i < p->n_jobs; i++)
 		if (decided_never(r, i))
 			r->states[i] = CDX_JOB_SKIPPED;
@@ -886,6 +929,8 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 		r->state = CDX_RUN_FAILED;
 	cdx_runner_free(r->runner);
 	r->runner = NULL;
+	cdx_pool_free(r->pool);
+	r->pool = NULL;
 	scratch_free(r);
 	r->end_ms = cdx_wall_ms();
 	finish(r);
@@ -930,6 +975,7 @@ void cdx_run_free(struct cdx_run *r)
 	if (!r)
 		return;
 	cdx_runner_free(r->runner);
+	cdx_pool_free(r->pool);
 	cdx_concurrency_release(r->slot);
 	cdx_store_close(r->store);
 	scratch_free(r);
@@ -937,7 +983,9 @@ void cdx_run_free(struct cdx_run *r)
 	for (i = 0; i < r->p->n_jobs; i++) {
 		cdx_buf_free(&r->jobs[i].out);
 		cJSON_Delete(r->jobs[i].attempt_recs);
+		cdx_logstream_free(&r->logs[i]);
 	}
+	free(r->logs);
 	free(r->jobs);
 	free(r->states);
 	free(r->wanted);

@@ -15,6 +15,7 @@
 #include "cdx.h"
 #include "pipeline/pipeline.h"
 #include "exec/decide.h"
+#include "exec/logstream.h"
 #include "exec/runner.h"
 #include "exec/sched.h"
 
@@ -88,6 +89,8 @@ struct cdx_run {
 	struct cdx_job_decision *decide;
 	struct cdx_vars own;
 	bool *allow_failure;    /* per job, the decided allow_failure */
+	struct cdx_logstream *logs; /* per job: its attempt's log sent to the store */
+	struct cdx_pool *pool;  /* the jobs run on a pool's workers (pool.h), or NULL */
 	bool artifacts_failed;  /* a job's artifacts could not be kept: the run fails */
 };
 

@@ -83,6 +83,8 @@ void cdx_run_on_output(void *ctx, uint64_t token, const char *data, size_t len)
 		cdx_buf_reset(&jr->out);
 		start = i + 1;
 	}
+	if (start && r->o.pool)
+		fflush(r->out); /* a pool's output comes from afar: show it now */
 	cdx_buf_add(&jr->out, data + start, len - start);
 }
 
@@ -107,6 +109,7 @@ static void describe(const struct cdx_proc_result *res, char *buf, size_t n)
 	case CDX_PROC_SIGNALED: snprintf(buf, n, "killed by signal %d", res->term_signal); break;
 	case CDX_PROC_TIMEDOUT: snprintf(buf, n, "timed out"); break;
 	case CDX_PROC_CANCELLED: snprintf(buf, n, "cancelled"); break;
+	case CDX_PROC_LOST: snprintf(buf, n, "lost with its worker: %s", res->error); break;
 	default: snprintf(buf, n, "cannot start: %s", res->error); break;
 	}
 }
@@ -117,6 +120,11 @@ void cdx_run_show_retry(struct cdx_run *r, size_t j, int attempt, const struct c
 	char what[300];
 	describe(res, what, sizeof(what));
 	cdx_run_clear_status(r);
+	if (res->end == CDX_PROC_LOST) {
+		cdx_text_printf(r->out, "retry  %s: attempt %d %s; trying again elsewhere\n", job->id, attempt,
+				what);
+		return;
+	}
 	cdx_text_printf(r->out, "retry  %s: attempt %d %s; trying again (%d of %d)\n", job->id, attempt, what,
 			attempt + 1, job->retry_max + 1);
 }

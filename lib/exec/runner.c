@@ -673,16 +673,16 @@ static int runner_wait(void *self, int timeout_ms, struct cdx_proc_result *res)
 
 /* ---- the rest of the ops ------------------------------------------------- */
 
-static void runner_cancel_all(void *self, bool now)
+/* cancel the attempts whose token is TOKEN, or all of them (ALL) */
+static void cancel_some(struct cdx_runner *r, bool all, uint64_t token, bool now)
 {
-	struct cdx_runner *r = self;
 	int64_t t = cdx_now_ns();
 	size_t i;
 
 	r->scan_fresh = false;
 	for (i = 0; i < r->natt; i++) {
 		struct cdx_attempt *a = r->att[i];
-		if (a->reaped)
+		if (a->reaped || (!all && a->token != token))
 			continue; /* it ended on its own: report how */
 		if (!a->timed_out)
 			a->cancelled = true;
@@ -694,6 +694,16 @@ static void runner_cancel_all(void *self, bool now)
 			a->kill_ns = t + a->grace_ns;
 		}
 	}
+}
+
+static void runner_cancel_all(void *self, bool now)
+{
+	cancel_some(self, true, 0, now);
+}
+
+void cdx_runner_cancel_one(struct cdx_runner *r, uint64_t token, bool now)
+{
+	cancel_some(r, false, token, now);
 }
 
 static size_t runner_running(void *self)

@@ -107,6 +107,8 @@ enum cdx_proc_end {
 	CDX_PROC_TIMEDOUT,  /* killed by the runner after timeout_ms */
 	CDX_PROC_CANCELLED, /* killed by cancel_all() */
 	CDX_PROC_SPAWNFAIL, /* could not start; message in error */
+	CDX_PROC_LOST,      /* a pool's worker was lost with it (worker_lost, in where):
+			     * an infrastructure failure, retried apart from the job's retry */
 };
 
 struct cdx_proc_result {
@@ -126,6 +128,7 @@ struct cdx_proc_result {
 	int log_errno;         /* a write to spec->log_path failed with this errno (ENOSPC:
 				* the disk is full) and the log stops there: it is truncated;
 				* 0 when the log is whole */
+	char where[64];        /* the pool worker that ran it, else empty */
 };
 
 /* Called with masked output of an attempt, as it arrives. */
@@ -156,6 +159,8 @@ struct cdx_runner;
  * cdx_runner_free(), which kills (SIGKILL) and reaps whatever still runs. */
 struct cdx_runner *cdx_runner_new(cdx_output_fn out, void *out_ctx);
 void cdx_runner_free(struct cdx_runner *r);
+/* cdx_runner_cancel_one: cancel_all for the attempt started with TOKEN only */
+void cdx_runner_cancel_one(struct cdx_runner *r, uint64_t token, bool now);
 /* the ops table and self pointer to hand to the scheduler */
 const struct cdx_runner_ops *cdx_runner_ops(void);
 

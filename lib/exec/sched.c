@@ -78,6 +78,7 @@ struct sched {
 	uint32_t *left;    /* needs not yet done, per node */
 	bool *blocked;     /* a need failed, per node */
 	int *attempt;      /* attempts started, per job */
+	int *lost;         /* of them, lost with a pool worker (CDX_PROC_LOST) */
 	uint32_t *stack;   /* scratch for release() */
 	struct cdx_ready q;
 	size_t running;
@@ -176,7 +177,13 @@ static enum cdx_job_state outcome(const struct sched *s, uint32_t j, int attempt
 static void ended(struct sched *s, const struct cdx_proc_result *r)
 {
 	uint32_t j = (uint32_t)r->token;
-	enum cdx_job_state st = outcome(s, j, s->attempt[j], r);
+	enum cdx_job_state st;
+	/* a lost worker is retried apart from the job's own retry */
+	if (r->end == CDX_PROC_LOST)
+		st = ++s->lost[j] <= CDX_SCHED_LOST_RETRIES ? CDX_JOB_RUNNING
+							    : outcome(s, j, INT32_MAX, r);
+	else
+		st = outcome(s, j, s->attempt[j] - s->lost[j], r);
 	s->running--;
 	if (st == CDX_JOB_RUNNING && s->stopping)
 		st = outcome(s, j, INT32_MAX, r); /* stopping: no retry */
@@ -219,6 +226,7 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 	s.left = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
 	s.blocked = cdx_xcalloc(d->n_nodes + 1, sizeof(bool));
 	s.attempt = cdx_xcalloc(d->n_jobs + 1, sizeof(int));
+	s.lost = cdx_xcalloc(d->n_jobs + 1, sizeof(int));
 	s.stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
 	cdx_ready_init(&s.q, o->prio);
 	for (v = 0; v < d->n_jobs; v++)
@@ -279,6 +287,7 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 	free(s.left);
 	free(s.blocked);
 	free(s.attempt);
+	free(s.lost);
 	free(s.stack);
 	return result;
 }

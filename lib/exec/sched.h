@@ -43,6 +43,10 @@ enum cdx_run_state {
 };
 const char *cdx_run_state_name(enum cdx_run_state s);
 
+/* attempts lost with a pool worker (CDX_PROC_LOST) retried, apart from
+ * the job's own retry */
+#define CDX_SCHED_LOST_RETRIES 2
+
 struct cdx_sched_hooks {
 	void *ctx;
 	/* fill SPEC for attempt ATTEMPT (1-based) of JOB; strings must stay

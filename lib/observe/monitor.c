@@ -457,6 +457,7 @@ cJSON *cdx_monitor_health(const char *state, const char *pipeline, const struct 
 	rc = cdx_store_open_read(state, &s, err);
 	if (rc == CDX_OPEN_ERROR)
 		return NULL;
+	cdx_log_tail_state(state); /* log tails from Redis when not here */
 	h = cdx_monitor_health_in(s, pipeline, pr ? cdx_project_monitoring(pr) : NULL, window, err);
 	cdx_store_close(s);
 	return h;

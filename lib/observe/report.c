@@ -677,6 +677,7 @@ char *cdx_report_generate(const char *state, const char *pipeline, const char *r
 		type = "summary";
 	if (!format)
 		format = "json";
+	cdx_log_tail_state(state); /* log tails from Redis when not here */
 	if (!one_of(type, types, CDX_ARRAY_LEN(types))) {
 		cdx_error_set(err, CDX_EUSAGE, "unknown report type '%s' (use summary, detailed or performance)", type);
 		return NULL;

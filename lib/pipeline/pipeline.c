@@ -136,6 +136,8 @@ cJSON *cdx_pipeline_json(const struct cdx_pipeline *p)
 			cJSON_AddItemToObject(jo, "variables", vars_json(&jb->vars));
 			cJSON_AddItemToObject(jo, "inputs", strs_json(jb->inputs, jb->n_inputs));
 			cJSON_AddItemToObject(jo, "outputs", strs_json(jb->outputs, jb->n_outputs));
+			if (jb->n_tags)
+				cJSON_AddItemToObject(jo, "tags", strs_json(jb->tags, jb->n_tags));
 			if (jb->hint_ms >= 0)
 				cJSON_AddNumberToObject(jo, "duration_hint_s", (double)jb->hint_ms / 1000);
 			if (jb->matrix_base)
@@ -431,6 +433,16 @@ void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char
 	}
 	if (jb->rules)
 		spec_rules(b, &jo, jb->rules);
+	if (jb->n_tags) { /* the worker pool's (CDX_EXECUTOR=workers) */
+		spec_key(b, &jo, "tags");
+		cdx_buf_addc(b, '[');
+		for (size_t i = 0; i < jb->n_tags; i++) {
+			if (i)
+				cdx_buf_addc(b, ',');
+			spec_str(b, jb->tags[i]);
+		}
+		cdx_buf_addc(b, ']');
+	}
 	if (jb->artifacts.n) {
 		static const char *const whens[] = {"on_success", "on_failure", "always"};
 		spec_key(b, &jo, "artifacts");

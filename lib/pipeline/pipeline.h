@@ -92,6 +92,8 @@ struct cdx_job {
 	size_t n_inputs, n_outputs;
 	bool has_inputs, has_outputs; /* the key was given (an empty list declares "none") */
 	int64_t hint_ms;            /* duration_hint, -1 when absent */
+	char **tags;                /* `tags:` a pool worker must have all of (names) */
+	size_t n_tags;
 	char *matrix_base;          /* name before matrix expansion, or NULL */
 	enum cdx_when when;         /* `when:`, CDX_WHEN_ON_SUCCESS when absent */
 	struct cdx_rules *rules;    /* `rules:`, or NULL (owned; pipeline/rules.h) */
@@ -134,6 +136,7 @@ struct cdx_pipeline {
 	struct cdx_vars vars;     /* `variables:` */
 	int64_t timeout_ms;       /* whole run, 0 = none */
 	struct cdx_concurrency concurrency;
+	bool executor_workers;    /* `executor: workers`: jobs go to the pool */
 	struct cdx_stage *stages;
 	size_t n_stages;
 	struct cdx_job *jobs;

@@ -19,7 +19,7 @@
 const char *const cdx_job_keys[] = {"name",          "script",        "needs",     "retry",
 				    "allow_failure", "timeout",       "variables", "inputs",
 				    "outputs",       "duration_hint", "extends",   "matrix",
-				    "when",          "rules",         "artifacts"};
+				    "when",          "rules",         "tags",      "artifacts"};
 const size_t cdx_n_job_keys = CDX_ARRAY_LEN(cdx_job_keys);
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const retry_keys[] = {"max", "exit_codes", "when"};
@@ -147,6 +147,9 @@ void cdx_job_clear(struct cdx_job *j)
 	free(j->outputs);
 	cdx_rules_unref(j->rules);
 	j->rules = NULL;
+	for (i = 0; i < j->n_tags; i++)
+		free(j->tags[i]);
+	free(j->tags);
 	cdx_job_artifacts_free(&j->artifacts);
 }
 
@@ -261,6 +264,15 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	v = cdx_yaml_get(m, "rules");
 	if (v)
 		j->rules = cdx_loader_rules(l, v);
+	v = cdx_yaml_get(m, "tags");
+	if (v) {
+		const struct cdx_ynode *const *items;
+		size_t i, n_items, cap = 0;
+		if (cdx_cfg_items(&l->c, &v, "tags", &items, &n_items))
+			for (i = 0; i < n_items; i++)
+				if (cdx_cfg_name(&l->c, items[i], "tag") && !strchr(items[i]->str, ','))
+					CDX_PUSH(j->tags, j->n_tags, cap, cdx_xstrdup(items[i]->str));
+	}
 	v = cdx_yaml_get(m, "artifacts");
 	if (v)
 		cdx_loader_artifacts(l, v, j);
@@ -297,6 +309,9 @@ void cdx_loader_copy_job(struct cdx_loader *l, struct cdx_job *dst, const struct
 	dst->outputs = src->n_outputs ? cdx_xcalloc(src->n_outputs, sizeof(char *)) : NULL;
 	for (i = 0; i < src->n_outputs; i++)
 		dst->outputs[i] = cdx_xstrdup(src->outputs[i]);
+	dst->tags = src->n_tags ? cdx_xcalloc(src->n_tags, sizeof(char *)) : NULL;
+	for (i = 0; i < src->n_tags; i++)
+		dst->tags[i] = cdx_xstrdup(src->tags[i]);
 	cdx_job_artifacts_copy(&dst->artifacts, &src->artifacts);
 	dst->matrix_base = NULL;
 	dst->rules = cdx_rules_ref(src->rules);

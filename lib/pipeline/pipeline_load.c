@@ -17,7 +17,7 @@
 #include "pipeline/rules.h"
 
 static const char *const top_keys[] = {"name",      "variables", "timeout",    "stages",
-				       "templates", "include",   "concurrency"};
+				       "templates", "include",   "concurrency", "executor"};
 static const char *const concurrency_keys[] = {"group", "limit", "cancel_in_progress"};
 static const char *const include_keys[] = {"variables", "templates", "stages", "include"};
 
@@ -155,6 +155,11 @@ static void main_keys(struct cdx_loader *l, const struct cdx_ynode *root)
 	n = cdx_yaml_get(root, "concurrency");
 	if (n)
 		parse_concurrency(l, n);
+	n = cdx_yaml_get(root, "executor");
+	if (n) {
+		static const char *const executors[] = {"local", "workers"};
+		l->p->executor_workers = cdx_cfg_choice(&l->c, n, "executor", executors, 2) == 1;
+	}
 }
 
 /* load_file: PATH (MEM when given), included from FROM (NULL: the main

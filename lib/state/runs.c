@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/map.h"
+#include "state/store.h"
 
 /* one run being folded */
 struct run_acc {
@@ -475,6 +476,77 @@ double cdx_quantile(double *v, size_t n, double q)
 	return v[lo] + (v[lo + 1] - v[lo]) * (pos - (double)lo);
 }
 
+/* the state whose shared logs cdx_log_tail reads when a log file is not
+ * here (cdx_log_tail_state) */
+static char *tail_state;
+
+void cdx_log_tail_state(const char *state)
+{
+	free(tail_state);
+	tail_state = state ? cdx_xstrdup(state) : NULL;
+}
+
+static void tail_add(void *ctx, const char *data, size_t len)
+{
+	cdx_buf_add(ctx, data, len);
+}
+
+/* the shared copy of the log at PATH (LOG_DIR/RUN/STAGE/JOB.N.log) in the
+ * store of cdx_log_tail_state: its last MAX_BYTES bytes in *OUT (*FROM:
+ * bytes before them); -1 when there is none */
+static int shared_tail(const char *path, size_t max_bytes, char **out, ssize_t *got, off_t *from)
+{
+	const char *base = strrchr(path, '/'), *p;
+	char run[128], stage[128], job[128], key[512];
+	const char *dot, *stage_start, *run_start;
+	int attempt, rc = -1, r;
+	struct cdx_store *s = NULL;
+	struct cdx_error err = {0};
+	struct cdx_buf b = {0};
+	bool ended, truncated;
+	if (!tail_state || !base || base == path)
+		return -1;
+	/* JOB.N.log */
+	dot = base + strlen(base) - 4;
+	if (dot <= base || strcmp(dot, ".log") != 0)
+		return -1;
+	for (p = dot - 1; p > base && *p != '.'; p--)
+		;
+	if (p <= base + 1)
+		return -1;
+	attempt = atoi(p + 1);
+	snprintf(job, sizeof(job), "%.*s", (int)(p - base - 1), base + 1);
+	for (stage_start = base - 1; stage_start > path && *stage_start != '/'; stage_start--)
+		;
+	if (stage_start <= path)
+		return -1;
+	snprintf(stage, sizeof(stage), "%.*s", (int)(base - stage_start - 1), stage_start + 1);
+	for (run_start = stage_start - 1; run_start > path && *run_start != '/'; run_start--)
+		;
+	snprintf(run, sizeof(run), "%.*s", (int)(stage_start - run_start - 1), run_start + 1);
+	{
+		char id[300];
+		snprintf(id, sizeof(id), "%s/%s", stage, job);
+		cdx_log_key(key, sizeof(key), run, id, attempt);
+	}
+	if (cdx_store_open_read(tail_state, &s, &err) != CDX_OPEN_OK || !s)
+		return -1;
+	if (s->ops->log_read) {
+		r = s->ops->log_read(s, key, false, tail_add, &b, &ended, &truncated, &err);
+		if (r > 0) {
+			size_t keep = b.len > max_bytes ? max_bytes : b.len;
+			*out = cdx_xmalloc(max_bytes + 1);
+			memcpy(*out, b.data + (b.len - keep), keep);
+			*got = (ssize_t)keep;
+			*from = (off_t)(b.len - keep);
+			rc = 0;
+		}
+	}
+	cdx_buf_free(&b);
+	cdx_store_close(s);
+	return rc;
+}
+
 char *cdx_log_tail(const char *path, size_t max_bytes, size_t max_lines)
 {
 	int fd;
@@ -485,8 +557,12 @@ char *cdx_log_tail(const char *path, size_t max_bytes, size_t max_lines)
 	if (!path || !*path)
 		return NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
+	if (fd < 0) {
+		/* not on this machine: the store's shared copy (a Redis stream) */
+		if (shared_tail(path, max_bytes, &buf, &got, &from) < 0)
+			return NULL;
+		goto have;
+	}
 	size = lseek(fd, 0, SEEK_END);
 	if (size < 0) {
 		close(fd);
@@ -500,6 +576,7 @@ char *cdx_log_tail(const char *path, size_t max_bytes, size_t max_lines)
 		free(buf);
 		return NULL;
 	}
+have:
 	n = (size_t)got;
 	buf[n] = '\0';
 	/* the last MAX_LINES lines: walk back over newlines (a final one

@@ -46,6 +46,10 @@ bool cdx_runs_ok(const struct cJSON *run);
  * be read.  Invalid UTF-8 is replaced by '?', so the text is safe to put
  * in JSON and HTML after escaping. */
 char *cdx_log_tail(const char *path, size_t max_bytes, size_t max_lines);
+/* cdx_log_tail_state: a log file that is not on this machine is read from
+ * the shared copy in the store STATE (a redis:// state keeps every
+ * attempt's log); NULL: files only */
+void cdx_log_tail_state(const char *state);
 
 /* cdx_quantile: the Q quantile (0..1) of N values at V (sorted in place),
  * by linear interpolation; 0 when N is 0 */

@@ -238,3 +238,8 @@ out:
 	free(l.keep);
 	return rc;
 }
+
+void cdx_log_key(char *buf, size_t n, const char *run, const char *job, int attempt)
+{
+	snprintf(buf, n, "%s:%s:%d", run, job, attempt);
+}

@@ -120,7 +120,32 @@ struct cdx_store_ops {
 	 * flock'd slots of concurrency groups); NULL for a store shared
 	 * between machines, whose locks above must be used instead */
 	const char *(*local_dir)(struct cdx_store *s);
+	/* log_write: append LEN bytes to the shared copy of an attempt's log
+	 * KEY ("RUN:STAGE/JOB:ATTEMPT", cdx_log_key), already masked; FLAGS:
+	 * CDX_LOG_FIRST on the attempt's first write (it becomes the job's
+	 * last attempt, log_last), CDX_LOG_END marks its end, CDX_LOG_TRUNC
+	 * with it says bytes were dropped past the cap.  NULL: logs are local
+	 * files only (the file store).  0, or -1 with ERR. */
+	int (*log_write)(struct cdx_store *s, const char *key, const char *data, size_t len, int flags,
+			 struct cdx_error *err);
+	/* log_read: FN with the pieces of log KEY in order; FOLLOW: wait for
+	 * more until its end marker.  1 read (*ENDED: its end marker was
+	 * seen, *TRUNCATED: it was capped), 0 no such log, -1 with ERR */
+	int (*log_read)(struct cdx_store *s, const char *key, bool follow,
+			void (*fn)(void *ctx, const char *data, size_t len), void *ctx, bool *ended,
+			bool *truncated, struct cdx_error *err);
+	/* log_last: the last attempt of JOB in RUN with a shared log, 0: none */
+	int (*log_last)(struct cdx_store *s, const char *run, const char *job, struct cdx_error *err);
 };
+
+#define CDX_LOG_FIRST 0x1
+#define CDX_LOG_END 0x2
+#define CDX_LOG_TRUNC 0x4
+#define CDX_LOG_DEFER 0x8 /* may be sent with the store's next command (its
+			     next flush at the latest), not now */
+
+/* cdx_log_key: the key of a shared attempt log, "RUN:JOB:ATTEMPT" in BUF */
+void cdx_log_key(char *buf, size_t n, const char *run, const char *job, int attempt);
 
 struct cdx_store {
 	const struct cdx_store_ops *ops;

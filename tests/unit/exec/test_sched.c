@@ -624,6 +624,50 @@ static void test_retry_by_count(void **state)
 	cdx_pipeline_free(p);
 }
 
+/* an attempt lost with a pool worker (CDX_PROC_LOST) is retried at most
+ * CDX_SCHED_LOST_RETRIES times, apart from the job's own retry */
+static void test_worker_lost_retried_apart(void **state)
+{
+	struct cdx_pipeline *p = load(PIPE_RETRY);
+	uint32_t c = job(p, "s/count"), n = job(p, "s/none");
+	struct fake f;
+	struct outcome o;
+	(void)state;
+
+	/* lost, failed, lost, failed, passes: the two losses do not use up
+	 * its retry: 2 */
+	fake_init(&f, p, 2);
+	script(&f, c, CDX_PROC_LOST, 0, 10);
+	script(&f, c, CDX_PROC_EXITED, 1, 10);
+	script(&f, c, CDX_PROC_LOST, 0, 10);
+	script(&f, c, CDX_PROC_EXITED, 1, 10);
+	script(&f, c, CDX_PROC_EXITED, 0, 10);
+	assert_int_equal(go(&f, &o), CDX_RUN_SUCCESS);
+	assert_int_equal(o.states[c], CDX_JOB_SUCCESS);
+	assert_int_equal(f.attempts[c], 5);
+	assert_int_equal(f.attempt_state[c][0], CDX_JOB_RUNNING);
+	assert_int_equal(f.attempt_state[c][2], CDX_JOB_RUNNING);
+
+	/* no retry of its own: lost twice and then passing still passes */
+	fake_init(&f, p, 2);
+	script(&f, n, CDX_PROC_LOST, 0, 10);
+	script(&f, n, CDX_PROC_LOST, 0, 10);
+	script(&f, n, CDX_PROC_EXITED, 0, 10);
+	assert_int_equal(go(&f, &o), CDX_RUN_SUCCESS);
+	assert_int_equal(f.attempts[n], 3);
+
+	/* lost a third time: failed */
+	fake_init(&f, p, 2);
+	script(&f, n, CDX_PROC_LOST, 0, 10);
+	script(&f, n, CDX_PROC_LOST, 0, 10);
+	script(&f, n, CDX_PROC_LOST, 0, 10);
+	script(&f, n, CDX_PROC_EXITED, 0, 10); /* never reached */
+	assert_int_equal(go(&f, &o), CDX_RUN_FAILED);
+	assert_int_equal(o.states[n], CDX_JOB_FAILED);
+	assert_int_equal(f.attempts[n], 3);
+	cdx_pipeline_free(p);
+}
+
 static void test_retry_by_exit_code(void **state)
 {
 	struct cdx_pipeline *p = load(PIPE_RETRY);
@@ -1234,6 +1278,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_limit),
 	    cmocka_unit_test(test_not_level_by_level),
 	    cmocka_unit_test(test_retry_by_count),
+	    cmocka_unit_test(test_worker_lost_retried_apart),
 	    cmocka_unit_test(test_retry_by_exit_code),
 	    cmocka_unit_test(test_retry_on_timeout_only),
 	    cmocka_unit_test(test_allow_failure),
