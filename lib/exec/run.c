@@ -200,12 +200,12 @@ static char *log_path(const struct cdx_run *r, size_t j, int attempt)
 			     job->name, attempt);
 }
 
-static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
+/* job_env: the environment of attempt ATTEMPT of job J into r->envp */
+static void job_env(struct cdx_run *r, size_t j, int attempt)
 {
-	struct cdx_run *r = ctx;
 	const struct cdx_job *job = &r->p->jobs[j];
 	const struct cdx_stage *st = &r->p->stages[job->stage];
-	char **e, *dir, num[16];
+	char **e, num[16];
 	size_t i;
 
 	scratch_free(r);
@@ -228,7 +228,16 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 	env_put(r, "CDX_STAGE", st->name);
 	env_put(r, "CDX_JOB", job->name);
 	env_put(r, "CDX_ATTEMPT", num);
+}
 
+static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
+{
+	struct cdx_run *r = ctx;
+	const struct cdx_job *job = &r->p->jobs[j];
+	const struct cdx_stage *st = &r->p->stages[job->stage];
+	char *dir;
+
+	job_env(r, j, attempt);
 	if (!r->log_dir_made[job->stage]) {
 		dir = cdx_xasprintf("%s/%s/%s", r->store->log_dir, r->id, st->name);
 		if (cdx_mkdirs(dir) < 0) {
@@ -250,6 +259,70 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 	spec->timeout_ms = job->timeout_ms ? job->timeout_ms : st->timeout_ms;
 	spec->grace_ms = r->o.grace_ms;
 	return 0;
+}
+
+/* the word CDX_JOB_STATUS says for an attempt that ended as RES */
+static const char *job_status_word(const struct cdx_proc_result *res)
+{
+	switch (res->end) {
+	case CDX_PROC_EXITED: return res->exit_code ? "failed" : "success";
+	case CDX_PROC_TIMEDOUT: return "timedout";
+	case CDX_PROC_CANCELLED: return "canceled"; /* GitLab's spelling */
+	default: return "failed";
+	}
+}
+
+/* the after_script of attempt ATTEMPT of job J: the job's environment and
+ * CDX_JOB_STATUS, a shell of its own, its own timeout, the same log */
+static int prepare_after(void *ctx, size_t j, int attempt, const struct cdx_proc_result *main,
+			 struct cdx_proc_spec *spec, struct cdx_error *err)
+{
+	struct cdx_run *r = ctx;
+	const struct cdx_job *job = &r->p->jobs[j];
+	(void)err;
+	job_env(r, j, attempt);
+	env_put(r, "CDX_JOB_STATUS", job_status_word(main));
+	r->log_path = log_path(r, j, attempt);
+	r->argv = cdx_runner_split_simple(job->after_script);
+	spec->script = job->after_script;
+	spec->argv = r->argv;
+	spec->envp = r->envp;
+	spec->log_path = r->log_path;
+	spec->secrets = (const char *const *)r->secrets;
+	spec->timeout_ms = job->after_timeout_ms ? job->after_timeout_ms : CDX_AFTER_SCRIPT_TIMEOUT_DEFAULT_MS;
+	spec->grace_ms = r->o.grace_ms;
+	return 0;
+}
+
+static const char *end_word(const struct cdx_proc_result *res);
+
+/* the after_script ended: kept for the attempt's record; a failure is
+ * shown, and changes nothing */
+static void after_done(void *ctx, size_t j, int attempt, const struct cdx_proc_result *res)
+{
+	struct cdx_run *r = ctx;
+	struct job_run *jr = &r->jobs[j];
+	cJSON *a;
+	(void)attempt;
+	cJSON_Delete(jr->after_rec);
+	a = jr->after_rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "status", end_word(res));
+	if (res->end == CDX_PROC_EXITED || res->end == CDX_PROC_SPAWNFAIL)
+		cJSON_AddNumberToObject(a, "exit_code", res->exit_code);
+	else
+		cJSON_AddNumberToObject(a, "signal", res->term_signal);
+	cJSON_AddNumberToObject(a, "wall_ms", (double)res->wall_us / 1000);
+	if (res->error[0])
+		add_masked(r, a, "error", res->error);
+	if ((res->end != CDX_PROC_EXITED || res->exit_code) && !r->o.json) {
+		cdx_run_flush_output(r, j);
+		cdx_run_clear_status(r);
+		fprintf(r->out, "cdx: after_script of %s %s (%s %d); the job's result stands\n",
+			r->p->jobs[j].id, res->end == CDX_PROC_TIMEDOUT ? "timed out" : "failed",
+			res->end == CDX_PROC_EXITED || res->end == CDX_PROC_SPAWNFAIL ? "exit" : "signal",
+			res->end == CDX_PROC_EXITED || res->end == CDX_PROC_SPAWNFAIL ? res->exit_code
+										     : res->term_signal);
+	}
 }
 
 static void started(void *ctx, size_t j, int attempt)
@@ -310,6 +383,10 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	cJSON_AddNumberToObject(rec, "maxrss_kb", (double)res->maxrss_kb);
 	if (res->error[0])
 		add_masked(r, rec, "error", res->error);
+	if (jr->after_rec) {
+		cJSON_AddItemToObject(rec, "after_script", jr->after_rec);
+		jr->after_rec = NULL;
+	}
 	if (res->end != CDX_PROC_SPAWNFAIL) {
 		char *lp = log_path(r, j, attempt);
 		cJSON_AddStringToObject(rec, "log", lp);
@@ -771,7 +848,8 @@ static bool lost_records(struct cdx_run *r, struct cdx_error *err)
 int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 {
 	const struct cdx_pipeline *p = r->p;
-	struct cdx_sched_hooks hooks = {r, prepare, started, attempt_done, job_done, tick};
+	struct cdx_sched_hooks hooks = {r,    prepare,       started,   attempt_done,
+					job_done, tick, prepare_after, after_done};
 	struct cdx_sched_opts so;
 
 	if (r->executed)
@@ -859,6 +937,7 @@ void cdx_run_free(struct cdx_run *r)
 	for (i = 0; i < r->p->n_jobs; i++) {
 		cdx_buf_free(&r->jobs[i].out);
 		cJSON_Delete(r->jobs[i].attempt_recs);
+		cJSON_Delete(r->jobs[i].after_rec);
 	}
 	free(r->jobs);
 	free(r->states);

@@ -39,6 +39,7 @@ struct job_run {
 	int64_t busy_ms;       /* sum of attempt wall times */
 	struct cdx_buf out;    /* pending output: a partial line, or a group */
 	cJSON *attempt_recs;   /* attempt records, for cdx_run_json */
+	cJSON *after_rec;      /* how the current attempt's after_script ended, or NULL */
 	enum cdx_job_state state;
 	int64_t ready_ns;      /* when it became ready (queue wait), 0 = unknown */
 };

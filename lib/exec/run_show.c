@@ -60,8 +60,8 @@ void cdx_run_emit_json(struct cdx_run *r, cJSON *ev)
 void cdx_run_on_output(void *ctx, uint64_t token, const char *data, size_t len)
 {
 	struct cdx_run *r = ctx;
-	struct job_run *jr = &r->jobs[token];
-	const char *id = r->p->jobs[token].id;
+	struct job_run *jr = &r->jobs[token & ~CDX_SCHED_AFTER]; /* its after_script's too */
+	const char *id = r->p->jobs[token & ~CDX_SCHED_AFTER].id;
 	size_t i, start = 0;
 	if (r->o.json || r->o.output == CDX_OUTPUT_QUIET)
 		return;

@@ -84,6 +84,9 @@ struct sched {
 	bool stopping;     /* start nothing new */
 	bool cancelling;   /* stopping because of a cancel or the pipeline timeout */
 	bool failed;       /* a job failed */
+	bool killed;       /* a cancel kills at once: no after_script starts */
+	struct cdx_proc_result *main_res; /* per job: how its script ended, while
+					     its after_script runs (lazily) */
 };
 
 static void finish_job(struct sched *s, uint32_t j, enum cdx_job_state st)
@@ -160,10 +163,50 @@ static void start_one(struct sched *s, uint32_t j)
 		s->h->started(s->h->ctx, j, attempt);
 }
 
+/* start_after: start job J's after_script when it has one, its script
+ * having ended as R; true when it runs (the attempt goes on until it ends) */
+static bool start_after(struct sched *s, uint32_t j, const struct cdx_proc_result *r)
+{
+	struct cdx_proc_spec spec;
+	struct cdx_error err = {0};
+	if (!s->p->jobs[j].after_script || !s->h->prepare_after || s->killed)
+		return false;
+	memset(&spec, 0, sizeof(spec));
+	spec.token = j | CDX_SCHED_AFTER;
+	if (s->h->prepare_after(s->h->ctx, j, s->attempt[j], r, &spec, &err) < 0)
+		return false;
+	if (s->ops->start(s->runner, &spec, &err) < 0) {
+		struct cdx_proc_result fr;
+		memset(&fr, 0, sizeof(fr));
+		fr.token = j;
+		fr.end = CDX_PROC_SPAWNFAIL;
+		fr.exit_code = 127;
+		fr.start_ms = cdx_wall_ms();
+		snprintf(fr.error, sizeof(fr.error), "%.200s", err.msg);
+		if (s->h->after_done)
+			s->h->after_done(s->h->ctx, j, s->attempt[j], &fr);
+		return false;
+	}
+	if (!s->main_res)
+		s->main_res = cdx_xcalloc(s->p->n_jobs + 1, sizeof(*s->main_res));
+	s->main_res[j] = *r;
+	return true;
+}
+
 static void ended(struct sched *s, const struct cdx_proc_result *r)
 {
 	uint32_t j = (uint32_t)r->token;
-	enum cdx_job_state st = cdx_sched_outcome(&s->p->jobs[j], s->attempt[j], r);
+	enum cdx_job_state st;
+	if (r->token & CDX_SCHED_AFTER) {
+		struct cdx_proc_result ar = *r;
+		ar.token = j;
+		if (s->h->after_done)
+			s->h->after_done(s->h->ctx, j, s->attempt[j], &ar);
+		r = &s->main_res[j]; /* the attempt ends as its script did */
+	} else if (start_after(s, j, r)) {
+		return;
+	}
+	st = cdx_sched_outcome(&s->p->jobs[j], s->attempt[j], r);
 	s->running--;
 	if (st == CDX_JOB_RUNNING && s->stopping)
 		st = cdx_sched_outcome(&s->p->jobs[j], INT32_MAX, r); /* stopping: no retry */
@@ -232,8 +275,10 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 			s.cancelling = true;
 			ops->cancel_all(runner, *o->cancel > 1);
 			killed = *o->cancel > 1;
+			s.killed = killed;
 		} else if (cancelled && !killed && o->cancel && *o->cancel > 1) {
 			killed = true;
+			s.killed = true;
 			ops->cancel_all(runner, true); /* a second Ctrl-C kills at once */
 		}
 		if (deadline && !timed_out && cdx_now_ns() / 1000000 >= deadline) {
@@ -267,5 +312,6 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 	free(s.blocked);
 	free(s.attempt);
 	free(s.stack);
+	free(s.main_res);
 	return result;
 }

@@ -58,7 +58,22 @@ struct cdx_sched_hooks {
 	void (*job_done)(void *ctx, size_t job, enum cdx_job_state state, int attempts);
 	/* called at least every 100 ms while the run goes on */
 	void (*tick)(void *ctx);
+	/* a job with an after_script (pipeline.h): fill SPEC for the
+	 * after_script of attempt ATTEMPT, whose script ended as MAIN.  Its
+	 * process runs on the same runner with token JOB | CDX_SCHED_AFTER,
+	 * holding the attempt's worker slot; the attempt ends (attempt_done)
+	 * when it does, with MAIN's outcome: the after_script never changes
+	 * it.  -1 (ERR set) or a NULL hook: no after_script for that attempt.
+	 * It runs after every end but a cancel that kills at once. */
+	int (*prepare_after)(void *ctx, size_t job, int attempt, const struct cdx_proc_result *main,
+			     struct cdx_proc_spec *spec, struct cdx_error *err);
+	/* the after_script of attempt ATTEMPT ended as R (token without the
+	 * bit; SPAWNFAIL when it could not start), before attempt_done */
+	void (*after_done)(void *ctx, size_t job, int attempt, const struct cdx_proc_result *r);
 };
+
+/* the token bit of an after_script's process */
+#define CDX_SCHED_AFTER (1ull << 32)
 
 struct cdx_sched_opts {
 	unsigned workers;       /* at most this many attempts at once, >= 1 */

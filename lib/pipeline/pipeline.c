@@ -119,6 +119,13 @@ cJSON *cdx_pipeline_json(const struct cdx_pipeline *p)
 			cJSON_AddStringToObject(jo, "name", jb->name);
 			cJSON_AddStringToObject(jo, "id", jb->id);
 			cJSON_AddStringToObject(jo, "script", jb->script);
+			if (jb->after_script) {
+				cJSON_AddStringToObject(jo, "after_script", jb->after_script);
+				cJSON_AddNumberToObject(jo, "after_script_timeout_s",
+							(double)(jb->after_timeout_ms ? jb->after_timeout_ms
+										      : CDX_AFTER_SCRIPT_TIMEOUT_DEFAULT_MS) /
+							    1000);
+			}
 			if (jb->has_needs)
 				cJSON_AddItemToObject(jo, "needs", need_json(jb->needs, jb->n_needs));
 			r = cJSON_AddObjectToObject(jo, "retry");
@@ -352,6 +359,12 @@ void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char
 	spec_str(b, jb->name);
 	spec_key(b, &jo, "script");
 	spec_str(b, jb->script);
+	if (jb->after_script) {
+		spec_key(b, &jo, "after_script");
+		spec_str(b, jb->after_script);
+	}
+	if (jb->after_timeout_ms)
+		spec_duration(b, &jo, "after_script_timeout", jb->after_timeout_ms);
 	spec_key(b, &jo, "needs");
 	cdx_buf_adds(b, "[]");
 	spec_key(b, &jo, "retry");

@@ -54,7 +54,11 @@ struct cdx_job {
 	char *name;         /* [A-Za-z0-9_.-]{1,64} */
 	char *id;           /* "STAGE/JOB" */
 	size_t stage;       /* index of its stage */
-	char *script;       /* the script, list items joined by newlines */
+	char *script;       /* before_script and script, list items joined by
+			     * newlines: one `sh -e` shell runs them all */
+	char *after_script; /* after_script (joined the same way), or NULL: runs
+			     * after every attempt in a shell of its own */
+	int64_t after_timeout_ms;   /* after_script's limit, ms; 0 = 5 minutes */
 	bool has_needs;     /* `needs:` given (then stage order does not apply) */
 	struct cdx_need *needs;
 	size_t n_needs;
@@ -124,6 +128,7 @@ struct cdx_pipeline {
 };
 
 #define CDX_STAGE_TIMEOUT_DEFAULT_MS 3600000
+#define CDX_AFTER_SCRIPT_TIMEOUT_DEFAULT_MS 300000 /* GitLab's 5 minutes */
 #define CDX_MAX_JOBS 100000
 
 /* Limits on variables, so that cdx validate refuses what a run could not

@@ -17,7 +17,8 @@
 
 const char *const cdx_job_keys[] = {"name",          "script",        "needs",     "retry",
 				    "allow_failure", "timeout",       "variables", "inputs",
-				    "outputs",       "duration_hint", "extends",   "matrix"};
+				    "outputs",       "duration_hint", "extends",   "matrix",
+				    "before_script", "after_script",  "after_script_timeout"};
 const size_t cdx_n_job_keys = CDX_ARRAY_LEN(cdx_job_keys);
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const retry_keys[] = {"max", "exit_codes", "when"};
@@ -81,8 +82,9 @@ static void parse_needs(struct cdx_loader *l, const struct cdx_ynode *n, const c
 	}
 }
 
-/* the script of N, its lines joined (in the pipeline's pool) */
-static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n)
+/* the script of N (WHAT: "script", "before_script", ...), its lines joined
+ * (in the pipeline's pool) */
+static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n, const char *what)
 {
 	struct cdx_buf b = {0};
 	size_t i;
@@ -100,7 +102,7 @@ static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n)
 			cdx_buf_add(&b, n->items[i]->str, n->items[i]->len);
 		}
 	} else {
-		cdx_cfg_problem(&l->c, n, "script must be a string or a list of strings, not %s",
+		cdx_cfg_problem(&l->c, n, "%s must be a string or a list of strings, not %s", what,
 				cdx_yaml_typename(n));
 		return NULL;
 	}
@@ -110,7 +112,7 @@ static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n)
 			cdx_buf_free(&b);
 			return s;
 		}
-	cdx_cfg_problem(&l->c, n, "empty script");
+	cdx_cfg_problem(&l->c, n, "empty %s", what);
 	cdx_buf_free(&b);
 	return NULL;
 }
@@ -207,7 +209,26 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	j->retry_when = CDX_RETRY_ON_FAILURE | CDX_RETRY_ON_TIMEOUT;
 	v = cdx_cfg_need(&l->c, m, "script", "job");
 	if (v)
-		j->script = join_script(l, v);
+		j->script = join_script(l, v, "script");
+	v = cdx_yaml_get(m, "before_script");
+	if (v && j->script) {
+		/* GitLab: before_script and script run in one shell */
+		const char *before = join_script(l, v, "before_script");
+		if (before) {
+			size_t nb = strlen(before), ns = strlen(j->script);
+			char *both = cdx_arena_alloc(&l->p->pool, nb + 1 + ns + 1);
+			memcpy(both, before, nb);
+			both[nb] = '\n';
+			memcpy(both + nb + 1, j->script, ns + 1);
+			j->script = both;
+		}
+	}
+	v = cdx_yaml_get(m, "after_script");
+	if (v)
+		j->after_script = join_script(l, v, "after_script");
+	v = cdx_yaml_get(m, "after_script_timeout");
+	if (v)
+		cdx_cfg_duration(&l->c, v, "after_script_timeout", false, &j->after_timeout_ms);
 	v = cdx_yaml_get(m, "needs");
 	if (v) {
 		j->has_needs = true;
