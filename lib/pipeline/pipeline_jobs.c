@@ -210,7 +210,11 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	v = cdx_cfg_need(&l->c, m, "script", "job");
 	if (v)
 		j->script = join_script(l, v, "script");
+	/* an empty before_script or after_script ([] or null) means none: it
+	 * takes back what default: gives */
 	v = cdx_yaml_get(m, "before_script");
+	if (v && (cdx_yaml_is_null(v) || (v->type == CDX_Y_SEQ && !v->n)))
+		v = NULL;
 	if (v && j->script) {
 		/* GitLab: before_script and script run in one shell */
 		const char *before = join_script(l, v, "before_script");
@@ -224,7 +228,7 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 		}
 	}
 	v = cdx_yaml_get(m, "after_script");
-	if (v)
+	if (v && !cdx_yaml_is_null(v) && !(v->type == CDX_Y_SEQ && !v->n))
 		j->after_script = join_script(l, v, "after_script");
 	v = cdx_yaml_get(m, "after_script_timeout");
 	if (v)
@@ -318,8 +322,8 @@ static void parse_stage_jobs(struct cdx_loader *l, const struct cdx_ynode *jobs,
 		if (!cdx_cfg_want(&l->c, raw, CDX_Y_MAP, "a job"))
 			continue;
 		/* the job's own keys; a template's keys are checked with the template */
-		cdx_cfg_keys(&l->c, raw, cdx_job_keys, cdx_n_job_keys, "job");
-		m = cdx_loader_extends(l, raw, chain, 0);
+		cdx_loader_keys(l, raw, cdx_job_keys, cdx_n_job_keys, "job", CDX_KEYS_JOB);
+		m = cdx_loader_default(l, cdx_loader_extends(l, raw, chain, 0));
 		name = cdx_cfg_need(&l->c, raw, "name", "job");
 		if (!name)
 			continue;
@@ -380,6 +384,14 @@ static void parse_stage(struct cdx_loader *l, const struct cdx_ynode *m)
 	const struct cdx_ynode *v, *name;
 	struct cdx_stage s = {0};
 	char what[CDX_NAME_MAX + 16];
+	if (m->type == CDX_Y_SCALAR && !cdx_yaml_is_null(m)) {
+		/* GitLab's stages: [build, test] */
+		cdx_cfg_problem(&l->c, m,
+				"a stage must be a mapping, not a string: cdx lists each stage's jobs under it: "
+				"{name: %s, jobs: [{name: JOB, script: ...}]}",
+				m->str);
+		return;
+	}
 	if (!cdx_cfg_want(&l->c, m, CDX_Y_MAP, "a stage"))
 		return;
 	cdx_cfg_keys(&l->c, m, stage_keys, CDX_ARRAY_LEN(stage_keys), "stage");
