@@ -34,6 +34,7 @@
 #define CDX_MAX_INCLUDE_DEPTH 16
 #define CDX_MAX_EXTENDS_DEPTH 16
 #define CDX_MAX_MATRIX 1000
+#define CDX_MAX_PARALLEL 200
 
 struct cdx_loader {
 	struct cdx_cfg c;         /* diagnostics and the problem count */
@@ -129,6 +130,10 @@ void cdx_job_clear(struct cdx_job *j);
  * NAME_NODE) into jobs */
 void cdx_loader_matrix(struct cdx_loader *l, const struct cdx_ynode *matrix, const struct cdx_job *proto,
 		       const struct cdx_ynode *name_node);
+
+/* cdx_loader_parallel: expand `parallel:` node PAR of PROTO into jobs */
+void cdx_loader_parallel(struct cdx_loader *l, const struct cdx_ynode *par, const struct cdx_job *proto,
+			 const struct cdx_ynode *name_node);
 
 /* pipeline_needs.c */
 /* cdx_loader_needs: index stages and jobs, resolve every `needs` */

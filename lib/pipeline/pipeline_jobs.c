@@ -18,7 +18,8 @@
 const char *const cdx_job_keys[] = {"name",          "script",        "needs",     "retry",
 				    "allow_failure", "timeout",       "variables", "inputs",
 				    "outputs",       "duration_hint", "extends",   "matrix",
-				    "before_script", "after_script",  "after_script_timeout"};
+				    "before_script", "after_script",  "after_script_timeout",
+				    "parallel"};
 const size_t cdx_n_job_keys = CDX_ARRAY_LEN(cdx_job_keys);
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const retry_keys[] = {"max", "exit_codes", "when"};
@@ -317,7 +318,7 @@ static void parse_stage_jobs(struct cdx_loader *l, const struct cdx_ynode *jobs,
 	const char *chain[CDX_MAX_EXTENDS_DEPTH + 1];
 	struct cdx_map names = {0}; /* job names as written -> index in jobs */
 	for (i = 0; i < jobs->n; i++) {
-		const struct cdx_ynode *raw = jobs->items[i], *m, *name, *matrix;
+		const struct cdx_ynode *raw = jobs->items[i], *m, *name, *matrix, *par;
 		struct cdx_job j = {0};
 		if (!cdx_cfg_want(&l->c, raw, CDX_Y_MAP, "a job"))
 			continue;
@@ -346,6 +347,15 @@ static void parse_stage_jobs(struct cdx_loader *l, const struct cdx_ynode *jobs,
 		}
 		j.name = cdx_arena_strndup(&l->p->pool, name->str, name->len);
 		matrix = cdx_yaml_get(m, "matrix");
+		par = cdx_yaml_get(m, "parallel");
+		if (par && !cdx_yaml_is_null(par)) {
+			if (matrix && !cdx_yaml_is_null(matrix))
+				cdx_cfg_problem(&l->c, par, "a job has matrix: or parallel:, not both");
+			else
+				cdx_loader_parallel(l, par, &j, name);
+			cdx_job_clear(&j);
+			continue;
+		}
 		if (matrix && !cdx_yaml_is_null(matrix)) {
 			cdx_loader_matrix(l, matrix, &j, name);
 			cdx_job_clear(&j);
