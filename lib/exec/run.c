@@ -220,8 +220,12 @@ static void job_env(struct cdx_run *r, size_t j, int attempt)
 		env_put(r, st->env.v[i].name, var_value(&st->env.v[i]));
 	for (i = 0; i < job->vars.n; i++)
 		env_put(r, job->vars.v[i].name, var_value(&job->vars.v[i]));
+	for (i = 0; r->decide && i < r->decide[j].vars.n; i++)
+		env_put(r, r->decide[j].vars.v[i].name, r->decide[j].vars.v[i].value);
 	for (i = 0; i < r->over.n; i++)
 		env_put(r, r->over.v[i].name, r->over.v[i].value);
+	for (i = 0; i < r->own.n; i++)
+		env_put(r, r->own.v[i].name, r->own.v[i].value);
 	snprintf(num, sizeof(num), "%d", attempt);
 	env_put(r, "CDX_PIPELINE", r->p->name);
 	env_put(r, "CDX_RUN_ID", r->id);
@@ -400,6 +404,8 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 		}
 		free(lp);
 	}
+	if (r->decide && r->decide[j].changes) /* what `changes:` compares with next time */
+		cJSON_AddItemToObject(rec, "changes", cJSON_Duplicate(r->decide[j].changes, 1));
 	if (!jr->attempt_recs)
 		jr->attempt_recs = cJSON_CreateArray();
 	cJSON_AddItemToArray(jr->attempt_recs, cJSON_Duplicate(rec, 1));
@@ -553,6 +559,66 @@ static int check_sizes(const struct cdx_run *r, struct cdx_error *err)
 	return 0;
 }
 
+/* when: and rules: for every selected job (decide.h); a job decided
+ * `never` is not run (unwanted: what needs it goes on) and shows as
+ * skipped, with why */
+static int decide(struct cdx_run *r, struct cdx_error *err)
+{
+	struct cdx_decide_ctx dc;
+	size_t i;
+	memset(&dc, 0, sizeof(dc));
+	dc.run_vars = &r->over;
+	dc.state = r->o.state ? r->o.state : "file:.cdx";
+	dc.pipeline = r->p->name;
+	dc.run_id = r->id;
+	dc.wanted = r->wanted;
+	r->decide = cdx_decide_jobs(r->p, &dc, err);
+	if (!r->decide)
+		return -1;
+	r->allow_failure = cdx_xcalloc(r->p->n_jobs + 1, sizeof(bool));
+	for (i = 0; i < r->p->n_jobs; i++) {
+		r->allow_failure[i] = r->decide[i].allow_failure;
+		if (r->wanted[i] && r->decide[i].when == CDX_WHEN_NEVER)
+			r->wanted[i] = false;
+	}
+	cdx_decide_git(NULL, &r->own);
+	return 0;
+}
+
+/* a job decided `never`: recorded and shown as skipped, with why */
+static bool decided_never(const struct cdx_run *r, size_t j)
+{
+	return r->decide && r->decide[j].when == CDX_WHEN_NEVER && strcmp(r->decide[j].why, "not selected") != 0;
+}
+
+static void show_never(struct cdx_run *r)
+{
+	size_t i;
+	for (i = 0; i < r->p->n_jobs; i++) {
+		cJSON *rec;
+		if (!decided_never(r, i))
+			continue;
+		rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "t", "job");
+		cJSON_AddStringToObject(rec, "run", r->id);
+		cJSON_AddStringToObject(rec, "pipeline", r->p->name);
+		cJSON_AddStringToObject(rec, "job", r->p->jobs[i].id);
+		cJSON_AddStringToObject(rec, "status", "skipped");
+		cJSON_AddNumberToObject(rec, "attempts", 0);
+		cJSON_AddNumberToObject(rec, "duration_ms", 0);
+		add_masked(r, rec, "why", r->decide[i].why);
+		if (r->o.json) {
+			cJSON *ev = cJSON_Duplicate(rec, 1);
+			cJSON_DeleteItemFromObject(ev, "t");
+			cJSON_AddStringToObject(ev, "event", "job_end");
+			cdx_run_emit_json(r, ev);
+		} else if (!r->make_job) {
+			cdx_text_printf(r->out, "[-] skipped %s (%s)\n", r->p->jobs[i].id, r->decide[i].why);
+		}
+		record(r, rec, false);
+	}
+}
+
 struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_options *o, struct cdx_error *err)
 {
 	struct cdx_run *r = cdx_xcalloc(1, sizeof(*r));
@@ -619,6 +685,8 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 	if (check_sizes(r, err) < 0)
 		goto fail;
 	if (select_jobs(r, o->only, err) < 0)
+		goto fail;
+	if (decide(r, err) < 0)
 		goto fail;
 	for (i = 0; i < p->n_jobs; i++)
 		r->n_wanted += r->wanted[i];
@@ -876,6 +944,7 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	r->executed = true;
 	if (begin(r, err) < 0)
 		return -1;
+	show_never(r);
 
 	r->runner = cdx_runner_new(cdx_run_on_output, r);
 	memset(&so, 0, sizeof(so));
@@ -885,7 +954,11 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	so.wanted = r->wanted;
 	so.prio = r->prio;
 	so.cancel = &r->cancel;
+	so.allow_failure = r->allow_failure;
 	r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
+	for (size_t i = 0; i < p->n_jobs; i++)
+		if (decided_never(r, i))
+			r->states[i] = CDX_JOB_SKIPPED;
 	cdx_runner_free(r->runner);
 	r->runner = NULL;
 	scratch_free(r);
@@ -917,6 +990,8 @@ cJSON *cdx_run_json(const struct cdx_run *r)
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "id", r->p->jobs[i].id);
 		cJSON_AddStringToObject(j, "status", r->executed ? cdx_job_state_name(r->states[i]) : "pending");
+		if (r->decide && r->decide[i].why[0])
+			cJSON_AddStringToObject(j, "why", r->decide[i].why);
 		cJSON_AddItemToObject(j, "attempts", r->jobs[i].attempt_recs ? cJSON_Duplicate(r->jobs[i].attempt_recs, 1)
 									     : cJSON_CreateArray());
 		cJSON_AddItemToArray(jobs, j);
@@ -947,6 +1022,9 @@ void cdx_run_free(struct cdx_run *r)
 	free(r->log_dir_made);
 	cdx_vars_free(&r->base);
 	cdx_vars_free(&r->over);
+	cdx_vars_free(&r->own);
+	cdx_decisions_free(r->decide, r->p->n_jobs);
+	free(r->allow_failure);
 	for (i = 0; i < r->n_secrets; i++)
 		free(r->secrets[i]);
 	free(r->secrets);

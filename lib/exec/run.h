@@ -14,6 +14,7 @@
 
 #include "cdx.h"
 #include "pipeline/pipeline.h"
+#include "exec/decide.h"
 #include "exec/runner.h"
 #include "exec/sched.h"
 
@@ -83,6 +84,11 @@ struct cdx_run {
 	bool make_first;        /* with make_job: also write the run record */
 	long owner_pid;         /* the run's owner (make), 0 = this process */
 	size_t job_count;       /* jobs in the whole run, for its record; 0 = ours */
+	/* when: and rules: decided at the start (decide.h); CDX_BRANCH and
+	 * CDX_COMMIT for the jobs */
+	struct cdx_job_decision *decide;
+	struct cdx_vars own;
+	bool *allow_failure;    /* per job, the decided allow_failure */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */

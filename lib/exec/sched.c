@@ -193,6 +193,19 @@ static bool start_after(struct sched *s, uint32_t j, const struct cdx_proc_resul
 	return true;
 }
 
+/* the outcome with allow_failure as a rule decided it (rules: allow_failure) */
+static enum cdx_job_state outcome(const struct sched *s, uint32_t j, int attempt, const struct cdx_proc_result *r)
+{
+	const struct cdx_job *job = &s->p->jobs[j];
+	enum cdx_job_state st = cdx_sched_outcome(job, attempt, r);
+	if (s->o->allow_failure && st == CDX_JOB_FAILED && s->o->allow_failure[j])
+		st = CDX_JOB_ALLOWED;
+	else if (s->o->allow_failure && st == CDX_JOB_ALLOWED && !s->o->allow_failure[j] && job->allow_failure &&
+		 !job->n_allow_codes)
+		st = CDX_JOB_FAILED;
+	return st;
+}
+
 static void ended(struct sched *s, const struct cdx_proc_result *r)
 {
 	uint32_t j = (uint32_t)r->token;
@@ -206,10 +219,10 @@ static void ended(struct sched *s, const struct cdx_proc_result *r)
 	} else if (start_after(s, j, r)) {
 		return;
 	}
-	st = cdx_sched_outcome(&s->p->jobs[j], s->attempt[j], r);
+	st = outcome(s, j, s->attempt[j], r);
 	s->running--;
 	if (st == CDX_JOB_RUNNING && s->stopping)
-		st = cdx_sched_outcome(&s->p->jobs[j], INT32_MAX, r); /* stopping: no retry */
+		st = outcome(s, j, INT32_MAX, r); /* stopping: no retry */
 	if (s->h->attempt_done)
 		s->h->attempt_done(s->h->ctx, j, s->attempt[j], r, st);
 	if (st == CDX_JOB_RUNNING) {

@@ -82,6 +82,7 @@ struct cdx_sched_opts {
 	const bool *wanted;     /* per job: selected (NULL = all) */
 	const double *prio;     /* per DAG node: ordering rule priority */
 	volatile sig_atomic_t *cancel; /* > 0: cancel; > 1: kill at once (may be NULL) */
+	const bool *allow_failure; /* per job, allow_failure as rules decided (NULL: the job's) */
 };
 
 /* cdx_sched_run: run P's jobs to the end.  STATES (n_jobs) receives each

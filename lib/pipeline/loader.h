@@ -122,6 +122,9 @@ void cdx_loader_stages(struct cdx_loader *l);
 void cdx_loader_add_job(struct cdx_loader *l, struct cdx_job *j);
 /* cdx_loader_copy_job: a copy of SRC in DST sharing its pool strings */
 void cdx_loader_copy_job(struct cdx_loader *l, struct cdx_job *dst, const struct cdx_job *src);
+/* cdx_loader_when: a `when:` value N into *OUT (false, reported, when
+ * it is none of on_success, on_failure, always, manual, never) */
+bool cdx_loader_when(struct cdx_loader *l, const struct cdx_ynode *n, enum cdx_when *out);
 /* cdx_job_clear: free what a job holds outside the pipeline's pool */
 void cdx_job_clear(struct cdx_job *j);
 

@@ -46,6 +46,16 @@ struct cdx_need {
 };
 #define CDX_NONE ((size_t)-1)
 
+/* `when:` of a job (and of a rule): when it runs.  The scheduler gives
+ * them their meaning (on_failure: a job it needs failed; always: after
+ * its needs, whatever they did; manual: started by hand); `never` jobs
+ * are not run at all. */
+enum cdx_when { CDX_WHEN_ON_SUCCESS = 0, CDX_WHEN_ON_FAILURE, CDX_WHEN_ALWAYS, CDX_WHEN_MANUAL, CDX_WHEN_NEVER };
+/* cdx_when_name: "on_success", "on_failure", "always", "manual", "never" */
+const char *cdx_when_name(enum cdx_when w);
+
+struct cdx_rules; /* `rules:` (pipeline/rules.h) */
+
 /* retry.when bits */
 #define CDX_RETRY_ON_FAILURE 1u /* the script failed (non-zero exit or signal) */
 #define CDX_RETRY_ON_TIMEOUT 2u /* the attempt was killed at its timeout */
@@ -76,6 +86,8 @@ struct cdx_job {
 	bool has_inputs, has_outputs; /* the key was given (an empty list declares "none") */
 	int64_t hint_ms;            /* duration_hint, -1 when absent */
 	char *matrix_base;          /* name before matrix expansion, or NULL */
+	enum cdx_when when;         /* `when:`, CDX_WHEN_ON_SUCCESS when absent */
+	struct cdx_rules *rules;    /* `rules:`, or NULL (owned; pipeline/rules.h) */
 	const char *file;           /* file of its name (pipeline-owned) */
 	int line, col;
 };

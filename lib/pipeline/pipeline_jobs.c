@@ -14,16 +14,33 @@
 #include <string.h>
 
 #include "pipeline/loader.h"
+#include "pipeline/rules.h"
 
 const char *const cdx_job_keys[] = {"name",          "script",        "needs",     "retry",
 				    "allow_failure", "timeout",       "variables", "inputs",
 				    "outputs",       "duration_hint", "extends",   "matrix",
 				    "before_script", "after_script",  "after_script_timeout",
-				    "parallel"};
+				    "parallel",      "when",          "rules"};
 const size_t cdx_n_job_keys = CDX_ARRAY_LEN(cdx_job_keys);
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const retry_keys[] = {"max", "exit_codes", "when"};
 static const char *const retry_whens[] = {"always", "script_failure", "timeout"};
+/* in enum cdx_when's order */
+static const char *const job_whens[] = {"on_success", "on_failure", "always", "manual", "never"};
+
+const char *cdx_when_name(enum cdx_when w)
+{
+	return (size_t)w < CDX_ARRAY_LEN(job_whens) ? job_whens[w] : "?";
+}
+
+bool cdx_loader_when(struct cdx_loader *l, const struct cdx_ynode *n, enum cdx_when *out)
+{
+	int w = cdx_cfg_choice(&l->c, n, "when", job_whens, CDX_ARRAY_LEN(job_whens));
+	if (w < 0)
+		return false;
+	*out = (enum cdx_when)w;
+	return true;
+}
 
 /* exit codes: one number or a list of numbers from 1 to 255 */
 static bool get_codes(struct cdx_loader *l, const struct cdx_ynode *n, const char *what, int **codes,
@@ -130,6 +147,8 @@ void cdx_job_clear(struct cdx_job *j)
 	for (i = 0; i < j->n_outputs; i++)
 		free(j->outputs[i]);
 	free(j->outputs);
+	cdx_rules_unref(j->rules);
+	j->rules = NULL;
 }
 
 /* retry when: always, script_failure, timeout, or a list of them */
@@ -260,6 +279,12 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	v = cdx_yaml_get(m, "duration_hint");
 	if (v)
 		cdx_cfg_duration(&l->c, v, "duration_hint", true, &j->hint_ms);
+	v = cdx_yaml_get(m, "when");
+	if (v)
+		cdx_loader_when(l, v, &j->when);
+	v = cdx_yaml_get(m, "rules");
+	if (v)
+		j->rules = cdx_loader_rules(l, v);
 }
 
 /* the pool strings never change: a copy may share them */
@@ -294,6 +319,7 @@ void cdx_loader_copy_job(struct cdx_loader *l, struct cdx_job *dst, const struct
 	for (i = 0; i < src->n_outputs; i++)
 		dst->outputs[i] = cdx_xstrdup(src->outputs[i]);
 	dst->matrix_base = NULL;
+	dst->rules = cdx_rules_ref(src->rules);
 }
 
 void cdx_loader_add_job(struct cdx_loader *l, struct cdx_job *j)
