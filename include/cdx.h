@@ -157,6 +157,8 @@ struct cdx_run_options {
 				      expose needs a pipeline forgot) ... */
 	unsigned long long shuffle_seed; /* ... drawn from this seed: the same
 				      seed gives the same order */
+	const char *const *play;   /* "STAGE/JOB" manual jobs to start without
+				      waiting for cdx play, NULL-terminated, or NULL */
 };
 
 struct cdx_run;

@@ -132,6 +132,7 @@ int cmd_plugin_path(struct cli *g, int argc, char **argv);
 int cmd_runs(struct cli *g, int argc, char **argv);
 int cmd_status(struct cli *g, int argc, char **argv);
 int cmd_logs(struct cli *g, int argc, char **argv);
+int cmd_play(struct cli *g, int argc, char **argv);
 int cmd_job(struct cli *g, int argc, char **argv);
 int cmd_state(struct cli *g, int argc, char **argv);
 int cmd_optimize(struct cli *g, int argc, char **argv);

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "exec/concurrency.h"
 #include "exec/hook.h"
@@ -421,6 +422,26 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	record(r, rec, false);
 }
 
+/* job_why: why job J ran or not, when its when: decided it */
+static void job_why(struct cdx_run *r, size_t j, enum cdx_job_state state)
+{
+	struct job_run *jr = &r->jobs[j];
+	enum cdx_when w = r->when ? r->when[j] : r->p->jobs[j].when;
+	jr->why[0] = '\0';
+	if (state == CDX_JOB_MANUAL)
+		snprintf(jr->why, sizeof(jr->why), "manual, not played: cdx play %s %s", r->id, r->p->jobs[j].id);
+	else if (state == CDX_JOB_SKIPPED && w == CDX_WHEN_ON_FAILURE)
+		snprintf(jr->why, sizeof(jr->why), "when: on_failure, and nothing it needs failed");
+	else if (state == CDX_JOB_SKIPPED)
+		snprintf(jr->why, sizeof(jr->why), "a job it needs failed, or was not run");
+	else if (state != CDX_JOB_CANCELLED && w == CDX_WHEN_ON_FAILURE)
+		snprintf(jr->why, sizeof(jr->why), "when: on_failure, and a job it needs failed");
+	else if (state != CDX_JOB_CANCELLED && w == CDX_WHEN_ALWAYS)
+		snprintf(jr->why, sizeof(jr->why), "when: always");
+	else if (state != CDX_JOB_CANCELLED && w == CDX_WHEN_MANUAL)
+		snprintf(jr->why, sizeof(jr->why), "manual, played");
+}
+
 static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts)
 {
 	struct cdx_run *r = ctx;
@@ -430,6 +451,7 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 	int64_t dur = jr->first_start_ms ? cdx_wall_ms() - jr->first_start_ms : 0;
 	jr->state = state;
 	r->n_done++;
+	job_why(r, j, state);
 	cJSON_AddStringToObject(rec, "t", "job");
 	cJSON_AddStringToObject(rec, "run", r->id);
 	cJSON_AddStringToObject(rec, "pipeline", r->p->name);
@@ -437,6 +459,8 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 	cJSON_AddStringToObject(rec, "status", cdx_job_state_name(state));
 	cJSON_AddNumberToObject(rec, "attempts", attempts);
 	cJSON_AddNumberToObject(rec, "duration_ms", (double)dur);
+	if (jr->why[0])
+		add_masked(r, rec, "why", jr->why);
 	if (r->o.json) {
 		cJSON *ev = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(ev, "t");
@@ -448,6 +472,51 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 		cdx_run_show_job_end(r, j, state, dur);
 	}
 	record(r, rec, false);
+}
+
+/* a play record of cdx play for this run: its job is played */
+static int on_play(void *ctx, const cJSON *rec)
+{
+	struct cdx_run *r = ctx;
+	const char *t = cdx_jsn(rec, "t"), *run = cdx_jsn(rec, "run"), *job = cdx_jsn(rec, "job");
+	size_t k;
+	if (!t || strcmp(t, "play") != 0 || !run || strcmp(run, r->id) != 0 || !job)
+		return 0;
+	for (k = 0; k < r->p->n_jobs; k++)
+		if (strcmp(r->p->jobs[k].id, job) == 0 && r->when[k] == CDX_WHEN_MANUAL && !r->played[k]) {
+			r->played[k] = true;
+			if (!r->o.json) {
+				cdx_run_clear_status(r);
+				cdx_text_printf(r->out, "[>] played %s\n", job);
+				fflush(r->out);
+			}
+		}
+	return 0;
+}
+
+/* the played hook: --play, or a play record in the store (asked at most
+ * every 250 ms, or waiting WAIT_MS when nothing else runs) */
+static bool played(void *ctx, size_t j, int64_t wait_ms)
+{
+	struct cdx_run *r = ctx;
+	int64_t now = cdx_now_ns();
+	struct job_run *jr = &r->jobs[j];
+	if (!jr->manual_shown && !r->played[j]) {
+		jr->manual_shown = true;
+		if (!r->o.json && !r->make_job) {
+			cdx_run_clear_status(r);
+			cdx_text_printf(r->out, "[?] manual  %s: start it with: cdx play %s %s\n", r->p->jobs[j].id,
+					r->id, r->p->jobs[j].id);
+			fflush(r->out);
+		}
+	}
+	if (!r->played[j] && r->play_cursor[0] && r->store->ops->tail &&
+	    (wait_ms > 0 || now - r->play_poll_ns >= 250000000)) {
+		struct cdx_error err = {0};
+		r->play_poll_ns = now;
+		r->store->ops->tail(r->store, r->play_cursor, wait_ms, on_play, r, &err);
+	}
+	return r->played[j];
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -576,8 +645,20 @@ static int decide(struct cdx_run *r, struct cdx_error *err)
 	if (!r->decide)
 		return -1;
 	r->allow_failure = cdx_xcalloc(r->p->n_jobs + 1, sizeof(bool));
+	r->when = cdx_xcalloc(r->p->n_jobs + 1, sizeof(*r->when));
+	r->manual_blocks = cdx_xcalloc(r->p->n_jobs + 1, sizeof(bool));
+	r->played = cdx_xcalloc(r->p->n_jobs + 1, sizeof(bool));
 	for (i = 0; i < r->p->n_jobs; i++) {
 		r->allow_failure[i] = r->decide[i].allow_failure;
+		r->when[i] = r->decide[i].when;
+		if (r->when[i] == CDX_WHEN_MANUAL && r->wanted[i]) {
+			/* GitLab: a manual job is allowed to fail, and so holds
+			 * nothing back, unless it says allow_failure: false */
+			r->any_manual = true;
+			if (!r->p->jobs[i].has_allow_failure)
+				r->allow_failure[i] = true;
+			r->manual_blocks[i] = !r->allow_failure[i];
+		}
 		if (r->wanted[i] && r->decide[i].when == CDX_WHEN_NEVER)
 			r->wanted[i] = false;
 	}
@@ -688,6 +769,19 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 		goto fail;
 	if (decide(r, err) < 0)
 		goto fail;
+	for (i = 0; o->play && o->play[i]; i++) {
+		size_t k;
+		for (k = 0; k < p->n_jobs; k++)
+			if (strcmp(p->jobs[k].id, o->play[i]) == 0)
+				break;
+		if (k == p->n_jobs || r->when[k] != CDX_WHEN_MANUAL) {
+			cdx_error_set(err, CDX_EUSAGE, "--play %s: %s", o->play[i],
+				      k == p->n_jobs ? "no such job in the pipeline"
+						     : "not a manual job in this run (see its when: and rules:)");
+			goto fail;
+		}
+		r->played[k] = true;
+	}
 	for (i = 0; i < p->n_jobs; i++)
 		r->n_wanted += r->wanted[i];
 	r->state = CDX_RUN_RUNNING;
@@ -826,6 +920,13 @@ static int begin(struct cdx_run *r, struct cdx_error *err)
 	}
 	cJSON_Delete(rec);
 	r->last_flush_ns = cdx_now_ns();
+	if (r->any_manual && r->store->ops->tail) {
+		/* play records count from here on */
+		struct cdx_error terr = {0};
+		snprintf(r->play_cursor, sizeof(r->play_cursor), "$");
+		if (r->store->ops->tail(r->store, r->play_cursor, 0, on_play, r, &terr) < 0)
+			r->play_cursor[0] = '\0';
+	}
 	{
 		/* once per run: a make run's first job sweeps for all of them */
 		size_t strays = cdx_runner_kill_strays();
@@ -916,8 +1017,8 @@ static bool lost_records(struct cdx_run *r, struct cdx_error *err)
 int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 {
 	const struct cdx_pipeline *p = r->p;
-	struct cdx_sched_hooks hooks = {r,    prepare,       started,   attempt_done,
-					job_done, tick, prepare_after, after_done};
+	struct cdx_sched_hooks hooks = {r,    prepare,       started,    attempt_done, job_done,
+					tick, prepare_after, after_done, played};
 	struct cdx_sched_opts so;
 
 	if (r->executed)
@@ -955,6 +1056,9 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	so.prio = r->prio;
 	so.cancel = &r->cancel;
 	so.allow_failure = r->allow_failure;
+	so.when = r->when;
+	so.manual_blocks = r->manual_blocks;
+	so.manual_wait = r->o.tty && !r->o.json && !r->make_job;
 	r->state = cdx_sched_run(p, &so, cdx_runner_ops(), r->runner, &hooks, r->states);
 	for (size_t i = 0; i < p->n_jobs; i++)
 		if (decided_never(r, i))
@@ -1025,6 +1129,9 @@ void cdx_run_free(struct cdx_run *r)
 	cdx_vars_free(&r->own);
 	cdx_decisions_free(r->decide, r->p->n_jobs);
 	free(r->allow_failure);
+	free(r->when);
+	free(r->manual_blocks);
+	free(r->played);
 	for (i = 0; i < r->n_secrets; i++)
 		free(r->secrets[i]);
 	free(r->secrets);

@@ -41,6 +41,8 @@ struct job_run {
 	struct cdx_buf out;    /* pending output: a partial line, or a group */
 	cJSON *attempt_recs;   /* attempt records, for cdx_run_json */
 	cJSON *after_rec;      /* how the current attempt's after_script ended, or NULL */
+	bool manual_shown;     /* "start it with cdx play" was shown */
+	char why[200];         /* why it ran or not, when not plainly (when:) */
 	enum cdx_job_state state;
 	int64_t ready_ns;      /* when it became ready (queue wait), 0 = unknown */
 };
@@ -89,6 +91,14 @@ struct cdx_run {
 	struct cdx_job_decision *decide;
 	struct cdx_vars own;
 	bool *allow_failure;    /* per job, the decided allow_failure */
+	/* manual jobs (sched.h): the decided when: of each job, whether a
+	 * manual one holds back what needs it, whether it was played (--play,
+	 * or a play record of cdx play that the run found in the store) */
+	enum cdx_when *when;
+	bool *manual_blocks, *played;
+	bool any_manual;
+	char play_cursor[64];   /* store tail cursor for play records */
+	int64_t play_poll_ns;   /* when the store was last asked */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */

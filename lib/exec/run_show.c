@@ -125,7 +125,8 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 {
 	struct job_run *jr = &r->jobs[j];
 	const struct cdx_job *job = &r->p->jobs[j];
-	static const char *const words[] = {"?", "?", "?", "ok", "allowed", "FAILED", "skip", "cancel", "?"};
+	static const char *const words[] = {"?",    "?",      "?", "ok", "allowed", "FAILED", "skip", "cancel",
+					    "?", "manual"};
 	char d[32], extra[300] = "";
 	cdx_duration_format(dur, d, sizeof(d));
 	if ((state == CDX_JOB_FAILED || state == CDX_JOB_ALLOWED) && jr->attempt_recs) {
@@ -151,8 +152,14 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 		/* make shows success by silence; say what else happened */
 		if (state != CDX_JOB_SUCCESS)
 			fprintf(stderr, "cdx: %s/%s %s%s\n", r->p->name, job->id, words[state], extra);
-	} else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
+	} else if ((state == CDX_JOB_SKIPPED || state == CDX_JOB_MANUAL) && jr->why[0])
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s (%s)\n", r->n_done, r->n_wanted, words[state], job->id,
+				jr->why);
+	else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
 		fprintf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
+	else if (jr->why[0])
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s %s%s (%s)\n", r->n_done, r->n_wanted, words[state],
+				job->id, d, extra, jr->why);
 	else
 		fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
 			extra);
@@ -161,18 +168,21 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 
 void cdx_run_summary(struct cdx_run *r, double cp_ms)
 {
-	size_t counts[CDX_JOB_UNWANTED + 1] = {0}, i;
+	size_t counts[CDX_JOB_MANUAL + 1] = {0}, i;
+	char manual[48] = "";
 	char wall[32], cp[32];
 	for (i = 0; i < r->p->n_jobs; i++)
 		counts[r->states[i]]++;
 	cdx_duration_format(r->end_ms - r->start_ms, wall, sizeof(wall));
 	cdx_duration_format((int64_t)cp_ms, cp, sizeof(cp));
+	if (counts[CDX_JOB_MANUAL])
+		snprintf(manual, sizeof(manual), ", %zu manual", counts[CDX_JOB_MANUAL]);
 	cdx_run_clear_status(r);
 	cdx_text_printf(
 	    r->out,
-	    "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled; "
+	    "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled%s; "
 	    "critical path %s (run %s)\n",
 	    r->p->name, cdx_run_state_name(r->state), wall, counts[CDX_JOB_SUCCESS], counts[CDX_JOB_FAILED],
-	    counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], cp, r->id);
+	    counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], manual, cp, r->id);
 	fflush(r->out);
 }

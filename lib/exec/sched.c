@@ -18,8 +18,8 @@
 
 const char *cdx_job_state_name(enum cdx_job_state s)
 {
-	static const char *const names[] = {"waiting", "ready",	  "running",   "success", "allowed_failure",
-					    "failed",  "skipped", "cancelled", "unwanted"};
+	static const char *const names[] = {"waiting", "ready",	  "running",   "success",  "allowed_failure",
+					    "failed",  "skipped", "cancelled", "unwanted", "manual"};
 	return (unsigned)s < CDX_ARRAY_LEN(names) ? names[s] : "unknown";
 }
 
@@ -87,7 +87,36 @@ struct sched {
 	bool killed;       /* a cancel kills at once: no after_script starts */
 	struct cdx_proc_result *main_res; /* per job: how its script ended, while
 					     its after_script runs (lazily) */
+	uint32_t *manual;  /* manual jobs waiting to be played */
+	size_t n_manual, n_manual_blocking;
+	bool *early;       /* per job: released before it ran (a manual job that
+			      holds nothing back) */
 };
+
+static enum cdx_when when_of(const struct sched *s, uint32_t j)
+{
+	return s->o->when ? s->o->when[j] : s->p->jobs[j].when;
+}
+
+/* ready: job J's needs are done (BLOCKED: one of them failed): queue it,
+ * or hold it as a manual job, or tell whether it is to be skipped */
+static bool ready(struct sched *s, uint32_t j, bool blocked)
+{
+	enum cdx_when w = when_of(s, j);
+	if (s->cancelling || (blocked ? w != CDX_WHEN_ON_FAILURE && w != CDX_WHEN_ALWAYS
+				      : w == CDX_WHEN_ON_FAILURE))
+		return false;
+	if (w == CDX_WHEN_MANUAL) {
+		s->states[j] = CDX_JOB_MANUAL;
+		s->manual[s->n_manual++] = j;
+		if (s->o->manual_blocks && s->o->manual_blocks[j])
+			s->n_manual_blocking++;
+		return true;
+	}
+	s->states[j] = CDX_JOB_READY;
+	cdx_ready_push(&s->q, j);
+	return true;
+}
 
 static void finish_job(struct sched *s, uint32_t j, enum cdx_job_state st)
 {
@@ -116,13 +145,14 @@ static void release(struct sched *s, uint32_t v, bool bad)
 				s->stack[sp++] = w; /* a stage is done with its last job */
 			} else if (s->states[w] == CDX_JOB_UNWANTED) {
 				s->stack[sp++] = w; /* not run, but not in the way */
-			} else if (s->blocked[w]) {
+			} else if (!ready(s, w, s->blocked[w])) {
 				/* what a cancel stops is cancelled, whatever it waited for */
 				finish_job(s, w, s->cancelling ? CDX_JOB_CANCELLED : CDX_JOB_SKIPPED);
 				s->stack[sp++] = w;
-			} else {
-				s->states[w] = CDX_JOB_READY;
-				cdx_ready_push(&s->q, w);
+			} else if (s->states[w] == CDX_JOB_MANUAL &&
+				   !(s->o->manual_blocks && s->o->manual_blocks[w])) {
+				s->early[w] = true; /* what needs it goes on */
+				s->stack[sp++] = w;
 			}
 		}
 	}
@@ -153,7 +183,8 @@ static void start_one(struct sched *s, uint32_t j)
 				if (!s->o->keep_going)
 					s->stopping = true;
 			}
-			release(s, j, st == CDX_JOB_FAILED);
+			if (!s->early[j])
+				release(s, j, st == CDX_JOB_FAILED);
 		}
 		return;
 	}
@@ -237,7 +268,29 @@ static void ended(struct sched *s, const struct cdx_proc_result *r)
 		if (!s->o->keep_going)
 			s->stopping = true;
 	}
-	release(s, j, st == CDX_JOB_FAILED || st == CDX_JOB_CANCELLED);
+	if (!s->early[j])
+		release(s, j, st == CDX_JOB_FAILED || st == CDX_JOB_CANCELLED);
+}
+
+/* play: start the waiting manual jobs that were played; WAIT_MS for the
+ * first one asked when nothing else runs */
+static void play(struct sched *s, int64_t wait_ms)
+{
+	size_t i = 0;
+	while (i < s->n_manual) {
+		uint32_t j = s->manual[i];
+		if (!s->h->played || !s->h->played(s->h->ctx, j, wait_ms)) {
+			wait_ms = 0;
+			i++;
+			continue;
+		}
+		wait_ms = 0;
+		s->manual[i] = s->manual[--s->n_manual];
+		if (s->o->manual_blocks && s->o->manual_blocks[j])
+			s->n_manual_blocking--;
+		s->states[j] = CDX_JOB_READY;
+		cdx_ready_push(&s->q, j);
+	}
 }
 
 enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_sched_opts *o,
@@ -263,6 +316,8 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 	s.blocked = cdx_xcalloc(d->n_nodes + 1, sizeof(bool));
 	s.attempt = cdx_xcalloc(d->n_jobs + 1, sizeof(int));
 	s.stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	s.manual = cdx_xcalloc(d->n_jobs + 1, sizeof(uint32_t));
+	s.early = cdx_xcalloc(d->n_jobs + 1, sizeof(bool));
 	cdx_ready_init(&s.q, o->prio);
 	for (v = 0; v < d->n_jobs; v++)
 		states[v] = o->wanted && !o->wanted[v] ? CDX_JOB_UNWANTED : CDX_JOB_WAITING;
@@ -272,8 +327,13 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 		if (s.left[v])
 			continue;
 		if (v < d->n_jobs && states[v] == CDX_JOB_WAITING) {
-			states[v] = CDX_JOB_READY;
-			cdx_ready_push(&s.q, (uint32_t)v);
+			if (!ready(&s, (uint32_t)v, false)) {
+				finish_job(&s, (uint32_t)v, CDX_JOB_SKIPPED);
+				release(&s, (uint32_t)v, false);
+			} else if (states[v] == CDX_JOB_MANUAL && !(o->manual_blocks && o->manual_blocks[v])) {
+				s.early[v] = true;
+				release(&s, (uint32_t)v, false);
+			}
 		} else {
 			release(&s, (uint32_t)v, false);
 		}
@@ -300,17 +360,40 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 			s.cancelling = true;
 			ops->cancel_all(runner, false);
 		}
-		while (!s.stopping && s.q.n && s.running < o->workers)
-			start_one(&s, cdx_ready_pop(&s.q));
-		if (!s.running && (s.stopping || !s.q.n))
-			break;
+		if (!s.stopping && s.n_manual)
+			play(&s, 0);
+		while (!s.cancelling && s.q.n && s.running < o->workers) {
+			uint32_t j = cdx_ready_pop(&s.q);
+			enum cdx_when w = when_of(&s, j);
+			if (s.stopping && w != CDX_WHEN_ALWAYS && w != CDX_WHEN_ON_FAILURE) {
+				/* after a failure (no keep_going) only what runs after
+				 * failures starts: the rest is skipped, as failed */
+				finish_job(&s, j, CDX_JOB_SKIPPED);
+				release(&s, j, true);
+				continue;
+			}
+			start_one(&s, j);
+		}
+		if (!s.running && (s.cancelling || !s.q.n)) {
+			/* only manual jobs are left, if any: wait for a blocking
+			 * one to be played when asked to, else end */
+			if (s.cancelling || s.stopping || !s.n_manual_blocking || !o->manual_wait)
+				break;
+			play(&s, 500);
+			if (h->tick)
+				h->tick(h->ctx);
+			continue;
+		}
 		got = ops->wait(runner, 100, &r);
 		if (got > 0)
 			ended(&s, &r);
 		if (h->tick)
 			h->tick(h->ctx);
 	}
-	/* whatever never started */
+	/* manual jobs never played stay manual; whatever else never started */
+	for (v = 0; v < d->n_jobs; v++)
+		if (states[v] == CDX_JOB_MANUAL)
+			finish_job(&s, (uint32_t)v, CDX_JOB_MANUAL);
 	for (v = 0; v < d->n_jobs; v++)
 		if (states[v] == CDX_JOB_READY || states[v] == CDX_JOB_WAITING)
 			finish_job(&s, (uint32_t)v, cancelled || timed_out ? CDX_JOB_CANCELLED : CDX_JOB_SKIPPED);
@@ -326,5 +409,7 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 	free(s.attempt);
 	free(s.stack);
 	free(s.main_res);
+	free(s.manual);
+	free(s.early);
 	return result;
 }

@@ -77,6 +77,7 @@ struct cdx_job {
 	int *retry_codes;           /* retry only on these exit codes (n = 0: any) */
 	size_t n_retry_codes;
 	bool allow_failure;         /* any failure is allowed */
+	bool has_allow_failure;     /* allow_failure: was given (else a manual job's is true) */
 	int *allow_codes;           /* failure allowed for these exit codes */
 	size_t n_allow_codes;
 	int64_t timeout_ms;         /* per attempt; 0 = the stage's */

@@ -262,8 +262,10 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	if (v)
 		parse_retry(l, v, j);
 	v = cdx_yaml_get(m, "allow_failure");
-	if (v)
+	if (v) {
+		j->has_allow_failure = true;
 		parse_allow_failure(l, v, j);
+	}
 	v = cdx_yaml_get(m, "timeout");
 	if (v)
 		cdx_cfg_duration(&l->c, v, "timeout", false, &j->timeout_ms);
