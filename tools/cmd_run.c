@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
+#include "base/json.h"
+#include "exec/decide.h"
 #include "base/duration.h"
 #include "base/util.h"
 
@@ -24,6 +26,64 @@ struct run_opts {
 	enum cdx_opt_level level;      /* with optimize */
 	unsigned long long seed;       /* with shuffle */
 };
+
+/* decisions: what when: and rules: decide for each job of P with O's
+ * --var values, as [{job, when, why}] (the caller frees it), or NULL with
+ * *RC set (a rule that cannot be evaluated) */
+static cJSON *decisions(const struct cdx_pipeline *p, const struct run_opts *o, const char *state, int *rc)
+{
+	struct cdx_decide_ctx dc;
+	struct cdx_vars vars = {0};
+	struct cdx_error err = {0};
+	struct cdx_job_decision *d;
+	cJSON *out;
+	size_t i;
+	for (i = 0; i < o->n_vars; i++) {
+		const char *eq = strchr(o->vars[i], '=');
+		struct cdx_var v = {0};
+		v.name = cdx_xstrndup(o->vars[i], (size_t)(eq - o->vars[i]));
+		v.value = cdx_xstrdup(eq + 1);
+		CDX_PUSH(vars.v, vars.n, vars.cap, v);
+	}
+	memset(&dc, 0, sizeof(dc));
+	dc.run_vars = &vars;
+	dc.state = state;
+	d = cdx_decide_jobs(p, &dc, &err);
+	cdx_vars_free(&vars);
+	if (!d) {
+		cli_error("run: %s", err.msg);
+		*rc = err.code ? err.code : CDX_EUSAGE;
+		return NULL;
+	}
+	out = cJSON_CreateArray();
+	for (i = 0; i < p->n_jobs; i++) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "job", p->jobs[i].id);
+		cJSON_AddStringToObject(j, "when", cdx_when_name(d[i].when));
+		cJSON_AddStringToObject(j, "why", d[i].why[0] ? d[i].why : "when: on_success (the default)");
+		cJSON_AddItemToArray(out, j);
+	}
+	cdx_decisions_free(d, p->n_jobs);
+	*rc = 0;
+	return out;
+}
+
+/* the jobs whose when: is not the default, and why */
+static void print_when(const cJSON *why)
+{
+	const cJSON *it;
+	bool head = false;
+	cJSON_ArrayForEach(it, why)
+	{
+		if (strcmp(cdx_js(it, "when"), "on_success") == 0 && strncmp(cdx_js(it, "why"), "rules", 5) != 0)
+			continue;
+		if (!head)
+			cdx_text_printf(stdout, "when jobs run (the rest: on_success, the default):\n");
+		head = true;
+		cdx_text_printf(stdout, "       %-32s %-10s %s\n", cdx_js(it, "job"), cdx_js(it, "when"),
+				cdx_js(it, "why"));
+	}
+}
 
 static void print_plan(const cJSON *plan)
 {
@@ -279,19 +339,27 @@ int cmd_run(struct cli *g, int argc, char **argv)
 	}
 	if (o.dry_run) {
 		const char *state = cli_state(g);
-		cJSON *plan;
+		cJSON *plan, *why;
 		if (!state) {
 			cdx_pipeline_free(p);
 			rc = CDX_EUSAGE;
 			goto out;
 		}
 		plan = cdx_pipeline_plan_history(p, o.jobs, state);
-		if (o.json)
+		why = decisions(p, &o, state, &rc);
+		if (why && o.json)
+			cJSON_AddItemToObject(plan, "when", why);
+		if (!why)
+			; /* reported */
+		else if (o.json)
 			cli_print_json(plan);
 		else
 			print_plan(plan);
+		if (why && !o.json)
+			print_when(why);
+		if (why && !o.json)
+			cJSON_Delete(why);
 		cJSON_Delete(plan);
-		rc = 0;
 	} else {
 		fflush(stdout);
 		rc = execute(g, p, &o);
