@@ -442,6 +442,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	struct cdx_run *r = NULL;
 	struct job_args a = {0};
 	cJSON *parsed = NULL, *extra;
+	const char **outputs_from = NULL;
 	int rc = parse_job_args(g, argc, argv, &a);
 
 	if (rc)
@@ -496,6 +497,16 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		rc = err.code;
 		goto out;
 	}
+	{
+		/* the outputs of the jobs it needs (the spec names them) */
+		const cJSON *from = cJSON_GetObjectItem(parsed, "x-cdx-outputs-from"), *it;
+		size_t n = 0, cap = 0;
+		cJSON_ArrayForEach(it, from)
+			if (cJSON_IsString(it))
+				CDX_PUSH(outputs_from, n, cap, it->valuestring);
+		CDX_PUSH(outputs_from, n, cap, NULL);
+		cdx_run_set_outputs_from(r, outputs_from);
+	}
 	if (mj.first) {
 		char *config = realpath(g->config, NULL); /* NULL when there is none */
 		spawn_watcher(state, run_id, (pid_t)owner, marker, (size_t)cdx_jn(extra, "expect"),
@@ -513,6 +524,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	rc = cli_execute("job", r);
 out:
 	cdx_run_free(r);
+	free(outputs_from);
 	cdx_pipeline_free(p);
 	cJSON_Delete(parsed);
 	free(spec);

@@ -110,6 +110,8 @@ static int play_after(const char *state, const cJSON *run, const char *job)
 	struct cdx_run *r = NULL;
 	const cJSON *jo;
 	char *spec = NULL;
+	cJSON *parsed = NULL;
+	const char **from = NULL;
 	int rc = CDX_EUSAGE;
 	size_t k;
 	bool manual = false;
@@ -148,6 +150,17 @@ static int play_after(const char *state, const cJSON *run, const char *job)
 		cli_error("play: %s", err.msg);
 		goto out;
 	}
+	/* the outputs of the jobs it needs, as in the run */
+	parsed = cJSON_Parse(spec);
+	{
+		const cJSON *it;
+		size_t n = 0, cap = 0;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(parsed, "x-cdx-outputs-from"))
+			if (cJSON_IsString(it))
+				CDX_PUSH(from, n, cap, it->valuestring);
+		CDX_PUSH(from, n, cap, NULL);
+		cdx_run_set_outputs_from(r, from);
+	}
 	rc = cdx_run_execute(r, &err);
 	if (rc < 0) {
 		cli_error("play: %s", err.msg);
@@ -157,6 +170,8 @@ static int play_after(const char *state, const cJSON *run, const char *job)
 	}
 out:
 	cdx_run_free(r);
+	free(from);
+	cJSON_Delete(parsed);
 	free(spec);
 	cdx_pipeline_free(one);
 	cdx_pipeline_free(p);

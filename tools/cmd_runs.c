@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
+#include "base/json.h"
 #include "base/util.h"
 
 static int fail_err(const char *cmd, const struct cdx_error *err)
@@ -116,7 +117,18 @@ int cmd_status(struct cli *g, int argc, char **argv)
 					cdx_text_printf(stdout, " log truncated");
 				cdx_text_printf(stdout, "]");
 			}
+			if (cdx_jsn(j, "why"))
+				cdx_text_printf(stdout, " (%s)", cdx_js(j, "why"));
 			cdx_text_printf(stdout, "\n");
+			{
+				/* the outputs of its last attempt (masked when recorded) */
+				const cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "attempts"),
+								       cJSON_GetArraySize(cJSON_GetObjectItem(j, "attempts")) - 1);
+				const cJSON *o;
+				cJSON_ArrayForEach(o, cJSON_GetObjectItem(last, "outputs"))
+					if (cJSON_IsString(o))
+						cdx_text_printf(stdout, "             output %s=%s\n", o->string, o->valuestring);
+			}
 		}
 	}
 	cJSON_Delete(run);

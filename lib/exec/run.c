@@ -26,6 +26,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include "base/text.h"
 #include "exec/concurrency.h"
 #include "exec/hook.h"
+#include "exec/outputs.h"
 #include "pipeline/dag.h"
 #include "base/duration.h"
 #include "base/mask.h"
@@ -235,6 +237,88 @@ static void job_env(struct cdx_run *r, size_t j, int attempt)
 	env_put(r, "CDX_ATTEMPT", num);
 }
 
+/* where attempt ATTEMPT of job J writes its outputs ($CDX_OUTPUT), and
+ * (ATTEMPT 0) where its last attempt's are kept for the jobs that need it */
+static char *output_path(const struct cdx_run *r, size_t j, int attempt)
+{
+	const struct cdx_job *job = &r->p->jobs[j];
+	if (!attempt)
+		return cdx_xasprintf("%s/%s/%s/%s.outputs.json", r->store->log_dir, r->id,
+				     r->p->stages[job->stage].name, job->name);
+	return cdx_xasprintf("%s/%s/%s/%s.%d.output", r->store->log_dir, r->id, r->p->stages[job->stage].name,
+			     job->name, attempt);
+}
+
+/* add_outputs: the kept outputs of job ID (STAGE/JOB, ids[K]) into the
+ * environment of job J; FROM maps each name given so far to the index of
+ * its giver in IDS; -1 with ERR (CDX_EFAILED) when two jobs J needs give
+ * the same name */
+static int add_outputs(struct cdx_run *r, size_t j, const char *const *ids, size_t k, struct cdx_map *from,
+		       struct cdx_error *err)
+{
+	const char *slash = strchr(ids[k], '/');
+	char *path, *buf = NULL;
+	size_t len, first;
+	struct cdx_error rerr = {0};
+	cJSON *o, *it;
+	int rc = 0;
+	if (!slash)
+		return 0;
+	path = cdx_xasprintf("%s/%s/%.*s/%s.outputs.json", r->store->log_dir, r->id, (int)(slash - ids[k]),
+			     ids[k], slash + 1);
+	if (cdx_read_file(path, CDX_OUTPUTS_MAX_BYTES * 8, &buf, &len, &rerr) < 0) {
+		free(path);
+		return 0; /* it gave none */
+	}
+	free(path);
+	o = cJSON_ParseWithLength(buf, len);
+	free(buf);
+	cJSON_ArrayForEach(it, o)
+	{
+		if (!cJSON_IsString(it) || !cdx_env_name_valid(it->string))
+			continue;
+		if (!cdx_map_put(from, it->string, k, &first) && first != k) {
+			rc = cdx_error_set(err, CDX_EFAILED,
+					   "%s needs %s and %s, and both give output %s: rename one of them",
+					   r->p->jobs[j].id, ids[first], ids[k], it->string);
+			break;
+		}
+		env_put(r, it->string, it->valuestring);
+	}
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* needed_outputs: the outputs of every job J needs, directly or through a
+ * stage it needs (a make job: the jobs its spec names), into its
+ * environment */
+static int needed_outputs(struct cdx_run *r, size_t j, struct cdx_error *err)
+{
+	const struct cdx_dag *d = r->p->dag;
+	struct cdx_map from = {0};
+	const char **ids = NULL;
+	size_t n = 0, cap = 0, k;
+	uint32_t e, f;
+	int rc = 0;
+	for (k = 0; r->outputs_from && r->outputs_from[k]; k++)
+		CDX_PUSH(ids, n, cap, r->outputs_from[k]);
+	for (e = d->pred_off[j]; e < d->pred_off[j + 1]; e++) {
+		uint32_t u = d->pred[e];
+		if (u < d->n_jobs) {
+			CDX_PUSH(ids, n, cap, r->p->jobs[u].id);
+			continue;
+		}
+		for (f = d->pred_off[u]; f < d->pred_off[u + 1]; f++)
+			if (d->pred[f] < d->n_jobs)
+				CDX_PUSH(ids, n, cap, r->p->jobs[d->pred[f]].id);
+	}
+	for (k = 0; k < n && rc == 0; k++)
+		rc = add_outputs(r, j, ids, k, &from, err);
+	cdx_map_free(&from);
+	free(ids);
+	return rc;
+}
+
 static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
 {
 	struct cdx_run *r = ctx;
@@ -253,6 +337,21 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 		free(dir);
 		r->log_dir_made[job->stage] = true;
 	}
+	{
+		/* a fresh, empty $CDX_OUTPUT for this attempt */
+		char *op = output_path(r, j, attempt);
+		int fd = open(op, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", op, strerror(errno));
+			free(op);
+			return -1;
+		}
+		close(fd);
+		env_put(r, "CDX_OUTPUT", op);
+		free(op);
+	}
+	if (needed_outputs(r, j, err) < 0)
+		return -1;
 	r->log_path = log_path(r, j, attempt);
 	r->argv = cdx_runner_split_simple(job->script);
 	spec->script = job->script;
@@ -285,8 +384,13 @@ static int prepare_after(void *ctx, size_t j, int attempt, const struct cdx_proc
 	struct cdx_run *r = ctx;
 	const struct cdx_job *job = &r->p->jobs[j];
 	(void)err;
+	char *op = output_path(r, j, attempt);
 	job_env(r, j, attempt);
 	env_put(r, "CDX_JOB_STATUS", job_status_word(main));
+	env_put(r, "CDX_OUTPUT", op);
+	free(op);
+	if (needed_outputs(r, j, err) < 0)
+		return -1;
 	r->log_path = log_path(r, j, attempt);
 	r->argv = cdx_runner_split_simple(job->after_script);
 	spec->script = job->after_script;
@@ -358,6 +462,67 @@ static const char *end_word(const struct cdx_proc_result *res)
 	}
 }
 
+/* take_outputs: what attempt ATTEMPT of job J wrote to $CDX_OUTPUT, into
+ * its record REC (masked) and, when the job is done (STATE not RUNNING),
+ * kept for the jobs that need it; a bad file is shown and its outputs
+ * dropped */
+static void take_outputs(struct cdx_run *r, size_t j, int attempt, enum cdx_job_state state, cJSON *rec)
+{
+	char *op = output_path(r, j, attempt), *buf = NULL, why[200];
+	struct cdx_vars outs = {0};
+	struct cdx_error err = {0};
+	size_t len, i;
+	cJSON *o;
+	if (cdx_read_file(op, CDX_OUTPUTS_MAX_BYTES + 1, &buf, &len, &err) < 0) {
+		free(op);
+		return;
+	}
+	free(op);
+	if (cdx_outputs_parse(buf, len, &outs, why, sizeof(why)) < 0) {
+		char *msg = cdx_xasprintf("$CDX_OUTPUT of %s: %s; its outputs are dropped", r->p->jobs[j].id, why);
+		add_masked(r, rec, "outputs_error", msg);
+		if (!r->o.json) {
+			cdx_run_clear_status(r);
+			cdx_text_printf(stderr, "cdx: warning: %s\n", msg);
+		}
+		free(msg);
+		cdx_vars_free(&outs);
+	}
+	free(buf);
+	if (outs.n) {
+		o = cJSON_AddObjectToObject(rec, "outputs");
+		for (i = 0; i < outs.n; i++)
+			add_masked(r, o, outs.v[i].name, outs.v[i].value);
+	}
+	if (state != CDX_JOB_RUNNING) {
+		char *path = output_path(r, j, 0), *tmp = cdx_xasprintf("%s.tmp", path), *text;
+		FILE *f;
+		o = cJSON_CreateObject();
+		for (i = 0; i < outs.n; i++)
+			cJSON_AddStringToObject(o, outs.v[i].name, outs.v[i].value);
+		text = cJSON_PrintUnformatted(o);
+		{
+			int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			f = fd >= 0 ? fdopen(fd, "w") : NULL;
+			if (!f && fd >= 0)
+				close(fd);
+		}
+		if (f && fputs(text, f) >= 0 && fclose(f) == 0) {
+			if (rename(tmp, path) < 0)
+				unlink(tmp);
+		} else {
+			if (f)
+				fclose(f);
+			unlink(tmp);
+		}
+		free(text);
+		cJSON_Delete(o);
+		free(tmp);
+		free(path);
+	}
+	cdx_vars_free(&outs);
+}
+
 static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc_result *res,
 			 enum cdx_job_state state)
 {
@@ -392,6 +557,8 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 		cJSON_AddItemToObject(rec, "after_script", jr->after_rec);
 		jr->after_rec = NULL;
 	}
+	if (res->end != CDX_PROC_SPAWNFAIL)
+		take_outputs(r, j, attempt, state, rec);
 	if (res->end != CDX_PROC_SPAWNFAIL) {
 		char *lp = log_path(r, j, attempt);
 		cJSON_AddStringToObject(rec, "log", lp);
@@ -806,6 +973,11 @@ int cdx_run_set_make_job(struct cdx_run *r, const struct cdx_make_job *mj, struc
 	r->owner_pid = mj->owner_pid;
 	r->job_count = mj->job_count;
 	return 0;
+}
+
+void cdx_run_set_outputs_from(struct cdx_run *r, const char *const *ids)
+{
+	r->outputs_from = ids;
 }
 
 void cdx_run_cancel(struct cdx_run *r)

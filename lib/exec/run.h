@@ -34,6 +34,11 @@ struct cdx_make_job {
  * executed already; R is unchanged then. */
 int cdx_run_set_make_job(struct cdx_run *r, const struct cdx_make_job *mj, struct cdx_error *err);
 
+/* cdx_run_set_outputs_from: jobs (STAGE/JOB, NULL-terminated, borrowed
+ * until R is freed) whose outputs the jobs of R get besides those of the
+ * jobs they need in R's pipeline: a make job's needs (its spec lists them) */
+void cdx_run_set_outputs_from(struct cdx_run *r, const char *const *ids);
+
 struct job_run {
 	int attempts;          /* attempts made */
 	int64_t first_start_ms;/* wall clock of the first attempt */
@@ -99,6 +104,7 @@ struct cdx_run {
 	bool any_manual;
 	char play_cursor[64];   /* store tail cursor for play records */
 	int64_t play_poll_ns;   /* when the store was last asked */
+	const char *const *outputs_from; /* cdx_run_set_outputs_from, or NULL */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */

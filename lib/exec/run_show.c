@@ -128,12 +128,18 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 	static const char *const words[] = {"?",    "?",      "?", "ok", "allowed", "FAILED", "skip", "cancel",
 					    "?", "manual"};
 	char d[32], extra[300] = "";
+	bool user_text = jr->why[0] != '\0'; /* the line holds text to escape */
 	cdx_duration_format(dur, d, sizeof(d));
 	if ((state == CDX_JOB_FAILED || state == CDX_JOB_ALLOWED) && jr->attempt_recs) {
 		cJSON *last = cJSON_GetArrayItem(jr->attempt_recs, cJSON_GetArraySize(jr->attempt_recs) - 1);
 		cJSON *code = cJSON_GetObjectItem(last, "exit_code"), *sig = cJSON_GetObjectItem(last, "signal");
 		const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(last, "status"));
-		if (status && strcmp(status, "timeout") == 0)
+		const char *error = cJSON_GetStringValue(cJSON_GetObjectItem(last, "error"));
+		if (error) { /* it could not start (masked when recorded) */
+			snprintf(extra, sizeof(extra), " (cannot start: %.250s)", error);
+			user_text = true;
+		}
+		else if (status && strcmp(status, "timeout") == 0)
 			snprintf(extra, sizeof(extra), " (timed out)");
 		else if (code)
 			snprintf(extra, sizeof(extra), " (exit %d)", code->valueint);
@@ -150,7 +156,9 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 	 * job's time in cdx) */
 	if (r->make_job) {
 		/* make shows success by silence; say what else happened */
-		if (state != CDX_JOB_SUCCESS)
+		if (state != CDX_JOB_SUCCESS && user_text)
+			cdx_text_printf(stderr, "cdx: %s/%s %s%s\n", r->p->name, job->id, words[state], extra);
+		else if (state != CDX_JOB_SUCCESS)
 			fprintf(stderr, "cdx: %s/%s %s%s\n", r->p->name, job->id, words[state], extra);
 	} else if ((state == CDX_JOB_SKIPPED || state == CDX_JOB_MANUAL) && jr->why[0])
 		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s (%s)\n", r->n_done, r->n_wanted, words[state], job->id,
@@ -160,6 +168,9 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 	else if (jr->why[0])
 		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s %s%s (%s)\n", r->n_done, r->n_wanted, words[state],
 				job->id, d, extra, jr->why);
+	else if (user_text)
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id,
+				d, extra);
 	else
 		fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
 			extra);
