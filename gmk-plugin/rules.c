@@ -18,8 +18,10 @@
 
 #include "cdx.h"
 #include "gmk-plugin/cdx_plugin.h"
+#include "exec/decide.h"
 #include "pipeline/dag.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/rules.h"
 #include "state/history.h"
 
 /* the names of a pipeline's targets, " NAME/STAGE/JOB" for each job and
@@ -141,6 +143,84 @@ static void job_priorities(const struct cdx_pipeline *p, double *w, double *prio
 	free(state);
 }
 
+/* a variable a rule reads, with its value when make has it from its
+ * command line (it counts as a --var) */
+static void rule_var(void *ctx, const char *name)
+{
+	struct cdx_vars *rv = ctx;
+	struct cdx_var v = {0};
+	char *q, *origin;
+	if (cdx_vars_find(rv, name))
+		return;
+	q = cdx_xasprintf("$(origin %s)", name);
+	origin = gmk_expand(q);
+	free(q);
+	v.name = cdx_xstrdup(name);
+	if (origin && strcmp(origin, "command line") == 0) {
+		char *x;
+		q = cdx_xasprintf("$(%s)", name);
+		x = gmk_expand(q);
+		v.value = cdx_xstrdup(x ? x : "");
+		gmk_free(x);
+		free(q);
+	}
+	gmk_free(origin);
+	CDX_PUSH(rv->v, rv->n, rv->cap, v);
+}
+
+/* the command-line variables rules read (value NULL: not on it) */
+static void rule_vars(const struct cdx_job *jb, struct cdx_vars *rv)
+{
+	size_t k;
+	for (k = 0; jb->rules && k < jb->rules->n; k++)
+		if (jb->rules->r[k].cond)
+			cdx_expr_vars(jb->rules->r[k].cond, rule_var, rv);
+}
+
+/* NEVER[j]: job j is decided `never` (rules:, when: never) for this make:
+ * it gets no target, and what needs it goes on without it (as cdx run
+ * skips it); NULL when every job has a target.  0, or -1 after stopping
+ * make. */
+static int decide_never(const char *func, const struct cdx_pipeline *p, bool **never)
+{
+	struct cdx_vars rv = {0}, given = {0};
+	struct cdx_decide_ctx dc;
+	struct cdx_job_decision *d;
+	struct cdx_error err = {0};
+	char *state;
+	size_t i;
+	bool any = false;
+	*never = NULL;
+	for (i = 0; i < p->n_jobs; i++) {
+		any |= p->jobs[i].rules || p->jobs[i].when == CDX_WHEN_NEVER;
+		rule_vars(&p->jobs[i], &rv);
+	}
+	if (!any)
+		return 0;
+	for (i = 0; i < rv.n; i++)
+		if (rv.v[i].value) {
+			CDX_PUSH(given.v, given.n, given.cap, rv.v[i]);
+			rv.v[i].name = rv.v[i].value = NULL;
+		}
+	cdx_vars_free(&rv);
+	state = cdx_gmk_state_url();
+	memset(&dc, 0, sizeof(dc));
+	dc.run_vars = &given;
+	dc.state = state;
+	d = cdx_decide_jobs(p, &dc, &err);
+	free(state);
+	cdx_vars_free(&given);
+	if (!d) {
+		cdx_gmk_failf(func, "%s", err.msg);
+		return -1;
+	}
+	*never = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
+	for (i = 0; i < p->n_jobs; i++)
+		(*never)[i] = d[i].when == CDX_WHEN_NEVER;
+	cdx_decisions_free(d, p->n_jobs);
+	return 0;
+}
+
 /* a run id for this make and the spec store of L for it; JOB_ARGS gets
  * " --run ID --owner PID" for the recipes; -1 after stopping make */
 static int open_specs(const char *func, struct cdx_gmk_loaded *l, char *job_args, size_t size)
@@ -173,7 +253,7 @@ static int open_specs(const char *func, struct cdx_gmk_loaded *l, char *job_args
 /* the .PHONY targets, the pipeline's rule (its stages) and each stage's
  * rule (its jobs), highest priority first */
 static void target_rules(struct cdx_buf *b, const struct cdx_pipeline *p, const struct target_names *names,
-			 const double *prio)
+			 const double *prio, const bool *never)
 {
 	const struct cdx_dag *d = p->dag;
 	size_t n = p->n_jobs, i, k;
@@ -186,6 +266,8 @@ static void target_rules(struct cdx_buf *b, const struct cdx_pipeline *p, const 
 		}
 		if (!b->len)
 			cdx_buf_adds(b, ".PHONY:");
+		if (never && i < n && never[i])
+			continue;
 		add_target(b, names, (uint32_t)i);
 	}
 	cdx_buf_printf(b, "\n%s:", p->name);
@@ -204,7 +286,8 @@ static void target_rules(struct cdx_buf *b, const struct cdx_pipeline *p, const 
 			tmp[k] = (uint32_t)(st->first_job + k);
 		qsort_r(tmp, st->n_jobs, sizeof(uint32_t), cmp_prio, (void *)prio);
 		for (k = 0; k < st->n_jobs; k++)
-			add_target(b, names, tmp[k]);
+			if (!never || !never[tmp[k]])
+				add_target(b, names, tmp[k]);
 		cdx_buf_addc(b, '\n');
 		eval_piece(b, false);
 	}
@@ -230,6 +313,12 @@ static void job_overrides(struct cdx_buf *ov, const struct cdx_pipeline *p, cons
 	cdx_buf_adds(ov, stage_over[jb->stage]);
 	if (jb->vars.n)
 		free_str(overrides_of(&jb->vars), ov);
+	if (jb->rules) { /* what its rules read: `cdx job` decides again */
+		struct cdx_vars rv = {0};
+		rule_vars(jb, &rv);
+		free_str(overrides_of(&rv), ov);
+		cdx_vars_free(&rv);
+	}
 	if (version_override && !cdx_vars_find(&p->vars, "VERSION") && !cdx_vars_find(env, "VERSION") &&
 	    !cdx_vars_find(&jb->vars, "VERSION"))
 		cdx_buf_adds(ov, " --override VERSION"); /* recorded as the run's version (requires:) */
@@ -255,7 +344,7 @@ static void define_recipes(struct cdx_buf *b, const struct cdx_gmk_loaded *l, co
 	for (i = 0; i < n; i++) {
 		const struct cdx_job *jb = &p->jobs[i];
 		struct cdx_buf ov = {0};
-		bool own = jb->vars.n || version_override; /* words of its own */
+		bool own = jb->vars.n || version_override || jb->rules; /* words of its own */
 		size_t g;
 		if (!own && stage_group[jb->stage] != SIZE_MAX) {
 			r->group[i] = stage_group[jb->stage];
@@ -291,7 +380,7 @@ static void define_recipes(struct cdx_buf *b, const struct cdx_gmk_loaded *l, co
  * first), the job before it in its lane (LANE_PREV) order-only, and its
  * recipe of R */
 static void job_rules(struct cdx_buf *b, const struct cdx_gmk_loaded *l, const struct target_names *names,
-		      const double *prio, const uint32_t *lane_prev, const struct recipes *r)
+		      const double *prio, const uint32_t *lane_prev, const struct recipes *r, const bool *never)
 {
 	const struct cdx_pipeline *p = l->p;
 	const struct cdx_dag *d = p->dag;
@@ -302,15 +391,18 @@ static void job_rules(struct cdx_buf *b, const struct cdx_gmk_loaded *l, const s
 		recipe_ref[i] = cdx_xasprintf("\n\t$(cdx--recipe-%zu-%zu)\n", l->index, i);
 	for (i = 0; i < p->n_jobs; i++) {
 		uint32_t e, np = 0;
+		if (never && never[i])
+			continue;
 		cdx_buf_add(b, names->text.data + names->off[i] + 1, names->off[i + 1] - names->off[i] - 1);
 		cdx_buf_addc(b, ':');
 		for (e = d->pred_off[i]; e < d->pred_off[i + 1]; e++)
-			tmp[np++] = d->pred[e];
+			if (!never || d->pred[e] >= p->n_jobs || !never[d->pred[e]])
+				tmp[np++] = d->pred[e];
 		if (np > 1)
 			qsort_r(tmp, np, sizeof(uint32_t), cmp_prio, (void *)prio);
 		for (e = 0; e < np; e++)
 			add_target(b, names, tmp[e]);
-		if (lane_prev[i] != UINT32_MAX) {
+		if (lane_prev[i] != UINT32_MAX && (!never || !never[lane_prev[i]])) {
 			cdx_buf_adds(b, " |");
 			add_target(b, names, lane_prev[i]);
 		}
@@ -333,16 +425,19 @@ void cdx_gmk_define_rules(const char *func, struct cdx_gmk_loaded *l)
 	struct recipes r = {0};
 	struct cdx_buf b = {0};
 	char job_args[128];
+	bool *never = NULL;
 
+	if (decide_never(func, p, &never) < 0)
+		goto out;
 	job_priorities(p, w, prio);
 	cdx_gmk_pin_lanes(p, w, prio, lane_prev);
 	if (open_specs(func, l, job_args, sizeof(job_args)) < 0)
 		goto out;
 	target_names_init(&names, p);
 	cdx_grow(&b.data, &b.cap, 2 * EVAL_PIECE, 1);
-	target_rules(&b, p, &names, prio);
+	target_rules(&b, p, &names, prio, never);
 	define_recipes(&b, l, job_args, &r);
-	job_rules(&b, l, &names, prio, lane_prev, &r);
+	job_rules(&b, l, &names, prio, lane_prev, &r, never);
 	eval_piece(&b, true);
 	l->rules = true;
 out:
@@ -352,6 +447,7 @@ out:
 	free(w);
 	free(prio);
 	free(lane_prev);
+	free(never);
 	/* the rule text, the schedule and the loader's garbage are freed:
 	 * give the memory back, make forks (or spawns) every recipe */
 	malloc_trim(0);

@@ -112,6 +112,7 @@ static int play_after(const char *state, const cJSON *run, const char *job)
 	char *spec = NULL;
 	cJSON *parsed = NULL;
 	const char **from = NULL;
+	const char *play[2] = {NULL, NULL};
 	int rc = CDX_EUSAGE;
 	size_t k;
 	bool manual = false;
@@ -145,6 +146,10 @@ static int play_after(const char *state, const cJSON *run, const char *job)
 	ro.grace_ms = -1;
 	ro.out = stdout;
 	mj.run_id = id;
+	if (one->n_jobs && one->jobs[0].when == CDX_WHEN_MANUAL) {
+		play[0] = job; /* the spec keeps its when: manual: played */
+		ro.play = play;
+	}
 	r = cdx_run_new(one, &ro, &err);
 	if (!r || cdx_run_set_make_job(r, &mj, &err) < 0) {
 		cli_error("play: %s", err.msg);

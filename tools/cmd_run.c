@@ -9,10 +9,9 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
-#include "base/json.h"
-#include "exec/decide.h"
 #include "base/duration.h"
 #include "base/util.h"
+#include "exec/decide.h"
 
 struct run_opts {
 	const char *target;
@@ -26,64 +25,6 @@ struct run_opts {
 	enum cdx_opt_level level;      /* with optimize */
 	unsigned long long seed;       /* with shuffle */
 };
-
-/* decisions: what when: and rules: decide for each job of P with O's
- * --var values, as [{job, when, why}] (the caller frees it), or NULL with
- * *RC set (a rule that cannot be evaluated) */
-static cJSON *decisions(const struct cdx_pipeline *p, const struct run_opts *o, const char *state, int *rc)
-{
-	struct cdx_decide_ctx dc;
-	struct cdx_vars vars = {0};
-	struct cdx_error err = {0};
-	struct cdx_job_decision *d;
-	cJSON *out;
-	size_t i;
-	for (i = 0; i < o->n_vars; i++) {
-		const char *eq = strchr(o->vars[i], '=');
-		struct cdx_var v = {0};
-		v.name = cdx_xstrndup(o->vars[i], (size_t)(eq - o->vars[i]));
-		v.value = cdx_xstrdup(eq + 1);
-		CDX_PUSH(vars.v, vars.n, vars.cap, v);
-	}
-	memset(&dc, 0, sizeof(dc));
-	dc.run_vars = &vars;
-	dc.state = state;
-	d = cdx_decide_jobs(p, &dc, &err);
-	cdx_vars_free(&vars);
-	if (!d) {
-		cli_error("run: %s", err.msg);
-		*rc = err.code ? err.code : CDX_EUSAGE;
-		return NULL;
-	}
-	out = cJSON_CreateArray();
-	for (i = 0; i < p->n_jobs; i++) {
-		cJSON *j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "job", p->jobs[i].id);
-		cJSON_AddStringToObject(j, "when", cdx_when_name(d[i].when));
-		cJSON_AddStringToObject(j, "why", d[i].why[0] ? d[i].why : "when: on_success (the default)");
-		cJSON_AddItemToArray(out, j);
-	}
-	cdx_decisions_free(d, p->n_jobs);
-	*rc = 0;
-	return out;
-}
-
-/* the jobs whose when: is not the default, and why */
-static void print_when(const cJSON *why)
-{
-	const cJSON *it;
-	bool head = false;
-	cJSON_ArrayForEach(it, why)
-	{
-		if (strcmp(cdx_js(it, "when"), "on_success") == 0 && strncmp(cdx_js(it, "why"), "rules", 5) != 0)
-			continue;
-		if (!head)
-			cdx_text_printf(stdout, "when jobs run (the rest: on_success, the default):\n");
-		head = true;
-		cdx_text_printf(stdout, "       %-32s %-10s %s\n", cdx_js(it, "job"), cdx_js(it, "when"),
-				cdx_js(it, "why"));
-	}
-}
 
 static void print_plan(const cJSON *plan)
 {
@@ -120,6 +61,62 @@ static void print_plan(const cJSON *plan)
 			cJSON_GetObjectItem(plan, "total_work_s")->valuedouble,
 			cJSON_GetObjectItem(plan, "lower_bound_s")->valuedouble,
 			cJSON_GetObjectItem(plan, "predicted_makespan_s")->valuedouble);
+}
+
+/* --dry-run: what `when:` and `rules:` decide for each job (decide.h),
+ * with the --vars, into PLAN as "decisions": [{job, when, why}] for the
+ * jobs with something to say; 0 or the exit status */
+static int plan_decisions(cJSON *plan, const struct cdx_pipeline *p, const char *const *vars, const char *state)
+{
+	struct cdx_vars rv = {0};
+	struct cdx_decide_ctx dc;
+	struct cdx_job_decision *d;
+	struct cdx_error err = {0};
+	cJSON *arr;
+	size_t i;
+	for (i = 0; vars && vars[i]; i++) {
+		const char *eq = strchr(vars[i], '=');
+		struct cdx_var v = {0};
+		if (!eq)
+			continue; /* the run refuses it; a plan does not need it */
+		v.name = cdx_xstrndup(vars[i], (size_t)(eq - vars[i]));
+		v.value = cdx_xstrdup(eq + 1);
+		CDX_PUSH(rv.v, rv.n, rv.cap, v);
+	}
+	memset(&dc, 0, sizeof(dc));
+	dc.run_vars = &rv;
+	dc.state = state;
+	d = cdx_decide_jobs(p, &dc, &err);
+	cdx_vars_free(&rv);
+	if (!d) {
+		cli_error("run: %s", err.msg);
+		return err.code;
+	}
+	arr = cJSON_AddArrayToObject(plan, "decisions");
+	for (i = 0; i < p->n_jobs; i++) {
+		cJSON *o;
+		if (!d[i].why[0])
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "job", p->jobs[i].id);
+		cJSON_AddStringToObject(o, "when", cdx_when_name(d[i].when));
+		cJSON_AddStringToObject(o, "why", d[i].why);
+		cJSON_AddItemToArray(arr, o);
+	}
+	cdx_decisions_free(d, p->n_jobs);
+	return 0;
+}
+
+static void print_decisions(const cJSON *plan)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(plan, "decisions"))
+	{
+		const char *when = cJSON_GetObjectItem(it, "when")->valuestring;
+		cdx_text_printf(stdout, "%-10s %s (%s)\n",
+				!strcmp(when, "never") ? "skipped" : !strcmp(when, "on_success") ? "runs" : when,
+				cJSON_GetObjectItem(it, "job")->valuestring, cJSON_GetObjectItem(it, "why")->valuestring);
+	}
 }
 
 enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT, OPT_PLAY };
@@ -339,26 +336,22 @@ int cmd_run(struct cli *g, int argc, char **argv)
 	}
 	if (o.dry_run) {
 		const char *state = cli_state(g);
-		cJSON *plan, *why;
+		cJSON *plan;
 		if (!state) {
 			cdx_pipeline_free(p);
 			rc = CDX_EUSAGE;
 			goto out;
 		}
 		plan = cdx_pipeline_plan_history(p, o.jobs, state);
-		why = decisions(p, &o, state, &rc);
-		if (why && o.json)
-			cJSON_AddItemToObject(plan, "when", why);
-		if (!why)
-			; /* reported */
+		rc = plan_decisions(plan, p, o.vars, state);
+		if (rc)
+			;
 		else if (o.json)
 			cli_print_json(plan);
-		else
+		else {
 			print_plan(plan);
-		if (why && !o.json)
-			print_when(why);
-		if (why && !o.json)
-			cJSON_Delete(why);
+			print_decisions(plan);
+		}
 		cJSON_Delete(plan);
 	} else {
 		fflush(stdout);

@@ -118,7 +118,7 @@ int cmd_status(struct cli *g, int argc, char **argv)
 				cdx_text_printf(stdout, "]");
 			}
 			if (cdx_jsn(j, "why"))
-				cdx_text_printf(stdout, " (%s)", cdx_js(j, "why"));
+				cdx_text_printf(stdout, "  (%s)", cdx_jsn(j, "why"));
 			cdx_text_printf(stdout, "\n");
 			{
 				/* the outputs of its last attempt (masked when recorded) */

@@ -32,7 +32,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 
 struct walk {
 	const struct cdx_rule *r;
-	char **paths; /* matching files, relative */
+	const char *skip; /* a directory left out (relative), or NULL */
+	char **paths;     /* matching files, relative */
 	size_t n, cap;
 	bool too_many;
 };
@@ -56,7 +57,7 @@ static void walk(struct walk *w, const char *dir, const char *rel, int depth)
 		free(path);
 		return;
 	}
-	while (!w->too_many && (e = readdir(d))) {
+	for (e = readdir(d); e && !w->too_many; e = readdir(d)) {
 		struct stat st;
 		char *sub, *full;
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".git"))
@@ -66,7 +67,9 @@ static void walk(struct walk *w, const char *dir, const char *rel, int depth)
 		sub = *rel ? cdx_xasprintf("%s/%s", rel, e->d_name) : cdx_xstrdup(e->d_name);
 		full = cdx_xasprintf("%s/%s", path, e->d_name);
 		if (lstat(full, &st) == 0) {
-			if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH) {
+			if (S_ISDIR(st.st_mode) && w->skip && strcmp(sub, w->skip) == 0) {
+				; /* the state directory */
+			} else if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH) {
 				walk(w, dir, sub, depth + 1);
 			} else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && matches(w->r, sub)) {
 				if (w->n >= CDX_CHANGES_FILES) {
@@ -127,13 +130,14 @@ static uint64_t file_hash(const char *full, uint64_t h)
 	return h;
 }
 
-int cdx_changes_digest(const char *dir, const struct cdx_rule *r, char key[17], char digest[17],
-		       struct cdx_error *err)
+int cdx_changes_digest(const char *dir, const struct cdx_rule *r, const char *skip, char key[17],
+		       char digest[17], struct cdx_error *err)
 {
 	struct walk w = {0};
 	uint64_t k = FNV0, h = FNV0;
 	size_t i, n;
 	w.r = r;
+	w.skip = skip;
 	for (i = 0; i < r->n_changes; i++) {
 		char *root = glob_root(r->changes[i]);
 		bool dup = false;
@@ -154,8 +158,8 @@ int cdx_changes_digest(const char *dir, const struct cdx_rule *r, char key[17], 
 		for (i = 0; i < w.n; i++)
 			free(w.paths[i]);
 		free(w.paths);
-		return cdx_error_set(err, CDX_EUSAGE, "changes: more than %d files match %s", CDX_CHANGES_FILES,
-				     r->changes[0]);
+		return cdx_error_set(err, CDX_EUSAGE, "changes: more than %d files match %s",
+				     CDX_CHANGES_FILES, r->changes[0]);
 	}
 	qsort(w.paths, w.n, sizeof(char *), cmp_str);
 	for (i = n = 0; i < w.n; i++) {

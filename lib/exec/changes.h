@@ -3,7 +3,8 @@
  *
  * The files under the workspace matching a rule's globs (rules.h,
  * cdx_glob_match; symbolic links are not followed, .git and the state
- * directory are left out) are hashed, path and content, into one digest,
+ * directory are left out, and SKIP, the file store's directory when it is
+ * inside the workspace) are hashed, path and content, into one digest,
  * kept under a key made of the globs.  A job's attempt record carries the
  * digests its decision saw ("changes": {KEY: DIGEST}); the rule matches
  * when the job's last successful attempt in the store has no digest for
@@ -27,8 +28,8 @@ struct cJSON;
 /* cdx_changes_digest: KEY (17 bytes: 16 hex + NUL) of rule R's globs and
  * DIGEST (17 bytes) of the files under DIR matching them; -1 with ERR
  * when DIR cannot be read or holds too many matching files */
-int cdx_changes_digest(const char *dir, const struct cdx_rule *r, char key[17], char digest[17],
-		       struct cdx_error *err);
+int cdx_changes_digest(const char *dir, const struct cdx_rule *r, const char *skip, char key[17],
+		       char digest[17], struct cdx_error *err);
 
 /* cdx_changes_last: the "changes" object of the last successful attempt
  * of each job of PIPELINE in S: LAST[j] (a cJSON object the caller frees

@@ -1,5 +1,6 @@
 /* decide.c — each job's decision for one run (decide.h). */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,23 @@ static void why_rule(struct cdx_job_decision *d, size_t k, const struct cdx_rule
 	d->why[n] = 0;
 }
 
+/* the file store's directory relative to workspace DIR when it is inside
+ * it (left out of `changes:`), or NULL; caller frees */
+static char *state_inside(const char *dir, const char *state)
+{
+	char ws[PATH_MAX], st[PATH_MAX];
+	size_t n;
+	if (!state || strncmp(state, "file:", 5) != 0 || !realpath(dir, ws) || !realpath(state + 5, st))
+		return NULL;
+	n = strlen(ws);
+	if (strncmp(st, ws, n) != 0 || st[n] != '/' || !st[n + 1])
+		return NULL;
+	return cdx_xstrdup(st + n + 1);
+}
+
 static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, const struct scope *sc,
-			const struct cdx_decide_ctx *ctx, const cJSON *last, struct cdx_error *err)
+			const struct cdx_decide_ctx *ctx, const char *skip, const cJSON *last,
+			struct cdx_error *err)
 {
 	const struct cdx_rules *rs = job->rules;
 	const char *unchanged = NULL;
@@ -99,19 +115,19 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 			char why[160] = "";
 			int v = cdx_expr_eval(r->cond, lookup, (void *)sc, why, sizeof(why));
 			if (v < 0)
-				return cdx_error_set(err, CDX_EUSAGE, "%s:%d:%d: job %s: rule %zu: %s", r->file,
-						     r->line, r->col, job->id, k + 1, why);
+				return cdx_error_set(err, CDX_EUSAGE, "%s:%d:%d: job %s: rule %zu: %s",
+						     r->file, r->line, r->col, job->id, k + 1, why);
 			if (!v)
 				continue;
 		}
 		if (r->has_changes) {
 			char key[17], digest[17];
 			const char *was;
-			if (cdx_changes_digest(ctx->dir ? ctx->dir : ".", r, key, digest, err) < 0) {
+			if (cdx_changes_digest(ctx->dir ? ctx->dir : ".", r, skip, key, digest, err) < 0) {
 				char msg[sizeof(err->msg)];
 				snprintf(msg, sizeof(msg), "%s", err->msg);
-				return cdx_error_set(err, err->code, "%s:%d:%d: job %s: rule %zu: %s", r->file,
-						     r->line, r->col, job->id, k + 1, msg);
+				return cdx_error_set(err, err->code, "%s:%d:%d: job %s: rule %zu: %s",
+						     r->file, r->line, r->col, job->id, k + 1, msg);
 			}
 			if (!d->changes)
 				d->changes = cJSON_CreateObject();
@@ -137,8 +153,9 @@ static int decide_rules(const struct cdx_job *job, struct cdx_job_decision *d, c
 	}
 	d->when = CDX_WHEN_NEVER;
 	if (unchanged)
-		snprintf(d->why, sizeof(d->why), "rules: no rule matched (%.80s%s unchanged since its last success)",
-			 unchanged, strlen(unchanged) > 80 ? "..." : "");
+		snprintf(d->why, sizeof(d->why),
+			 "rules: no rule matched (%.80s%s unchanged since its last success)", unchanged,
+			 strlen(unchanged) > 80 ? "..." : "");
 	else
 		snprintf(d->why, sizeof(d->why), "rules: no rule matched");
 	/* a job skipped as unchanged keeps nothing new to record */
@@ -152,6 +169,7 @@ struct cdx_job_decision *cdx_decide_jobs(const struct cdx_pipeline *p, const str
 	struct cdx_vars own = {0};
 	struct scope sc = {0};
 	cJSON **last = NULL;
+	char *skip = NULL;
 	bool any_changes = false, git_read = false;
 	size_t i, k;
 	for (i = 0; i < p->n_jobs; i++) {
@@ -178,6 +196,7 @@ struct cdx_job_decision *cdx_decide_jobs(const struct cdx_pipeline *p, const str
 		if (!s && ctx->state && cdx_store_open_read(ctx->state, &s, &e) != CDX_OPEN_OK)
 			s = NULL;
 		cdx_changes_last(s, p->name, ids, p->n_jobs, last);
+		skip = state_inside(ctx->dir ? ctx->dir : ".", ctx->state);
 		if (s && s != ctx->store)
 			cdx_store_close(s);
 		free(ids);
@@ -196,7 +215,7 @@ struct cdx_job_decision *cdx_decide_jobs(const struct cdx_pipeline *p, const str
 		}
 		if (job->rules) {
 			sc.job = &job->vars;
-			if (decide_rules(job, &d[i], &sc, ctx, last ? last[i] : NULL, err) < 0) {
+			if (decide_rules(job, &d[i], &sc, ctx, skip, last ? last[i] : NULL, err) < 0) {
 				cdx_decisions_free(d, p->n_jobs);
 				d = NULL;
 				break;
@@ -209,6 +228,7 @@ struct cdx_job_decision *cdx_decide_jobs(const struct cdx_pipeline *p, const str
 		for (i = 0; i < p->n_jobs; i++)
 			cJSON_Delete(last[i]);
 	free(last);
+	free(skip);
 	cdx_vars_free(&own);
 	return d;
 }

@@ -28,25 +28,25 @@ struct cdx_store;
 struct cJSON;
 
 struct cdx_job_decision {
-	enum cdx_when when;   /* effective when: for this run */
-	bool allow_failure;   /* effective allow_failure */
-	struct cdx_vars vars; /* variables a matching rule adds (owned) */
-	char why[160];        /* "rules: rule 2 matched ($CDX_BRANCH == \"main\")",
-				 "rules: no rule matched", "when: manual" */
-	struct cJSON *changes;/* {KEY: DIGEST} of the job's `changes:` rules, to be
-				 recorded with its attempts (owned), or NULL */
+	enum cdx_when when;    /* effective when: for this run */
+	bool allow_failure;    /* effective allow_failure */
+	struct cdx_vars vars;  /* variables a matching rule adds (owned) */
+	char why[160];         /* "rules: rule 2 matched ($CDX_BRANCH == \"main\")",
+				  "rules: no rule matched", "when: manual" */
+	struct cJSON *changes; /* {KEY: DIGEST} of the job's `changes:` rules, to be
+				  recorded with its attempts (owned), or NULL */
 };
 
 struct cdx_decide_ctx {
-	const char *dir;                /* workspace (NULL: the current directory) */
-	const struct cdx_vars *run_vars;/* --var / make command line, may be NULL */
-	struct cdx_store *store;        /* for changes:, may be NULL (all changed) */
-	const char *pipeline;           /* CDX_PIPELINE (NULL: the pipeline's name) */
-	const char *run_id;             /* CDX_RUN_ID, may be NULL */
-	const bool *wanted;             /* decide only these jobs (NULL: all); the
-					   others get when: never, "not selected" */
-	const char *state;              /* with STORE NULL: the store to read for
-					   changes: (opened only if it exists) */
+	const char *dir;                 /* workspace (NULL: the current directory) */
+	const struct cdx_vars *run_vars; /* --var / make command line, may be NULL */
+	struct cdx_store *store;         /* for changes:, may be NULL (all changed) */
+	const char *pipeline;            /* CDX_PIPELINE (NULL: the pipeline's name) */
+	const char *run_id;              /* CDX_RUN_ID, may be NULL */
+	const bool *wanted;              /* decide only these jobs (NULL: all); the
+					    others get when: never, "not selected" */
+	const char *state;               /* with STORE NULL: the store to read for
+					    changes: (opened only if it exists) */
 };
 
 /* cdx_decide_jobs: one decision per job of P; NULL + ERR on failure (a rule

@@ -55,15 +55,19 @@ static void resolve(const char *gitdir, const char *common, const char *ref, cha
 		free(s);
 	}
 	{
-		char *path = cdx_xasprintf("%s/packed-refs", common), *buf = NULL, *line, *save = NULL;
+		char *path = cdx_xasprintf("%s/packed-refs", common), *buf = NULL, *line, *next;
 		size_t len, rl = strlen(ref);
 		struct cdx_error err = {0};
 		int rc = cdx_read_file(path, 64u << 20, &buf, &len, &err);
 		free(path);
 		if (rc < 0)
 			return;
-		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char *sp = strchr(line, ' ');
+		for (line = buf; line && *line; line = next) {
+			char *sp;
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = 0;
+			sp = strchr(line, ' ');
 			if (!sp || strncmp(sp + 1, ref, rl) != 0 || (sp[1 + rl] && sp[1 + rl] != '\r'))
 				continue;
 			*sp = 0;

@@ -41,8 +41,8 @@ struct cdx_expr {
 	enum node_kind kind;
 	struct cdx_expr **kids; /* N_OR, N_AND */
 	size_t n_kids, cap_kids;
-	struct val a, b;        /* N_VALUE: a; comparisons: a OP b */
-	bool re_set;            /* N_MATCH/N_NMATCH with a literal regex */
+	struct val a, b; /* N_VALUE: a; comparisons: a OP b */
+	bool re_set;     /* N_MATCH/N_NMATCH with a literal regex */
 	regex_t re;
 };
 
@@ -75,7 +75,8 @@ static void where(const struct parser *ps, const char *at, int *line, int *col)
 	}
 }
 
-__attribute__((format(printf, 3, 4))) static void fail(struct parser *ps, const char *at, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fail(struct parser *ps, const char *at, const char *fmt,
+						       ...)
 {
 	va_list ap;
 	int line, col;
@@ -102,8 +103,9 @@ static bool name_char(char c)
 
 static const char *tok_name(enum tok t)
 {
-	static const char *const names[] = {"the end", "a variable", "a string", "null", "a regex", "'=='",
-					    "'!='", "'=~'", "'!~'", "'&&'", "'||'", "'('", "')'"};
+	static const char *const names[] = {"the end", "a variable", "a string", "null", "a regex",
+					    "'=='",    "'!='",       "'=~'",     "'!~'", "'&&'",
+					    "'||'",    "'('",        "')'"};
 	return names[t];
 }
 
@@ -249,7 +251,8 @@ static void lex(struct parser *ps, bool regex_ok)
 			const char *e = q;
 			while (name_char(*e))
 				e++;
-			fail(ps, q, "unexpected word '%.*s' (a variable is written $%.*s, a string in quotes)",
+			fail(ps, q,
+			     "unexpected word '%.*s' (a variable is written $%.*s, a string in quotes)",
 			     (int)(e - q > 40 ? 40 : e - q), q, (int)(e - q > 40 ? 40 : e - q), q);
 			ps->t = T_END;
 			return;
@@ -264,16 +267,32 @@ static void lex(struct parser *ps, bool regex_ok)
 	ps->t = T_END;
 }
 
-/* the weight of regex RE once its repetitions are expanded, or -1 (with
- * *BAD pointing at the offending spot and *WHY set) for a back-reference,
- * an unclosed bracket or a repetition count over 255 */
+/* the weight of regex RE once its repetitions are expanded (glibc
+ * compiles a+ as aa* and a{2,3} as aaa?: a repetition copies what it
+ * repeats), or -1 (with *BAD pointing at the offending spot and *WHY set)
+ * for a back-reference, an unclosed bracket, a repetition count over 255,
+ * a repetition of a repetition (a**, a+{2}: their closures grow
+ * exponentially) or groups nested deeper than 32 */
 static long re_weight(const char *re, const char **bad, const char **why)
 {
 	long stack[CDX_EXPR_RE_MAX + 1];
 	size_t sp = 0;
 	long cur = 0, last = 0;
 	const char *q = re;
+	bool after_rep = false; /* the previous item was a repetition */
 	while (*q) {
+		bool rep = *q == '*' || *q == '+' || *q == '?' || *q == '{';
+		if (rep && after_rep) {
+			*bad = q;
+			*why = "a repetition of a repetition (like a** or a+{2}) is not supported";
+			return -1;
+		}
+		after_rep = rep;
+		if (*q == '(' && sp >= 32) {
+			*bad = q;
+			*why = "groups nest deeper than 32";
+			return -1;
+		}
 		if (*q == '\\') {
 			if (q[1] >= '1' && q[1] <= '9') {
 				*bad = q;
@@ -321,6 +340,7 @@ static long re_weight(const char *re, const char **bad, const char **why)
 			cur += 1;
 		} else if (*q == '+') {
 			cur += last + 1;
+			last *= 2;
 			q++;
 		} else if (*q == '{') {
 			const char *r = q + 1;
@@ -594,7 +614,8 @@ static bool re_from_value(const char *s, regex_t *re, char *why, size_t why_size
 	int icase = 0;
 	size_t bad;
 	bool ok;
-	if (s[0] != '/' || !(end = strrchr(s + 1, '/'))) {
+	end = s[0] == '/' ? strrchr(s + 1, '/') : NULL;
+	if (!end) {
 		snprintf(why, why_size, "the value is not a /regex/");
 		return false;
 	}
@@ -658,7 +679,8 @@ static int eval(const struct cdx_expr *e, cdx_expr_lookup lookup, void *ctx, cha
 			r = 0;
 		} else if (strlen(a) > CDX_EXPR_SUBJECT_MAX) {
 			if (why)
-				snprintf(why, why_size, "a value longer than %u bytes is not matched against a regex",
+				snprintf(why, why_size,
+					 "a value longer than %u bytes is not matched against a regex",
 					 CDX_EXPR_SUBJECT_MAX);
 			r = -1;
 		} else {

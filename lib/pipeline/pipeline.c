@@ -8,6 +8,7 @@
 
 #include "pipeline/dag.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/rules.h"
 
 const char *cdx_pipeline_name(const struct cdx_pipeline *p)
 {
@@ -330,6 +331,47 @@ static void spec_ints(struct cdx_buf *b, const int *v, size_t n)
 	cdx_buf_addc(b, ']');
 }
 
+/* `rules:` of a job spec: `cdx job` decides again with what make decided */
+static void spec_rules(struct cdx_buf *b, bool *first, const struct cdx_rules *rs)
+{
+	size_t k, g;
+	spec_key(b, first, "rules");
+	cdx_buf_addc(b, '[');
+	for (k = 0; k < rs->n; k++) {
+		const struct cdx_rule *r = &rs->r[k];
+		bool rf = true;
+		cdx_buf_adds(b, k ? ",{" : "{");
+		if (r->if_src) {
+			spec_key(b, &rf, "if");
+			spec_str(b, r->if_src);
+		}
+		if (r->has_changes) {
+			spec_key(b, &rf, "changes");
+			cdx_buf_addc(b, '[');
+			for (g = 0; g < r->n_changes; g++) {
+				if (g)
+					cdx_buf_addc(b, ',');
+				spec_str(b, r->changes[g]);
+			}
+			cdx_buf_addc(b, ']');
+		}
+		if (r->has_when) {
+			spec_key(b, &rf, "when");
+			spec_str(b, cdx_when_name(r->when));
+		}
+		if (r->vars.n) {
+			spec_key(b, &rf, "variables");
+			spec_vars(b, &r->vars, false);
+		}
+		if (r->allow_failure >= 0) {
+			spec_key(b, &rf, "allow_failure");
+			cdx_buf_adds(b, r->allow_failure ? "true" : "false");
+		}
+		cdx_buf_addc(b, '}');
+	}
+	cdx_buf_addc(b, ']');
+}
+
 void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char *extra, struct cdx_buf *b)
 {
 	const struct cdx_job *jb = &p->jobs[j];
@@ -419,6 +461,12 @@ void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char
 	spec_vars(b, &jb->vars, true);
 	if (jb->hint_ms >= 0)
 		spec_duration(b, &jo, "duration_hint", jb->hint_ms);
+	if (jb->when != CDX_WHEN_ON_SUCCESS) {
+		spec_key(b, &jo, "when");
+		spec_str(b, cdx_when_name(jb->when));
+	}
+	if (jb->rules)
+		spec_rules(b, &jo, jb->rules);
 	cdx_buf_adds(b, "}]}]}");
 }
 

@@ -50,8 +50,8 @@ static bool glob_ok(struct cdx_loader *l, const struct cdx_ynode *g)
 		const char *e = strchr(s, '/');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
 		if (n == 2 && s[0] == '.' && s[1] == '.') {
-			cdx_cfg_problem(&l->c, g, "changes glob '%s' must stay inside the workspace (no '..')",
-					g->str);
+			cdx_cfg_problem(&l->c, g,
+					"changes glob '%s' must stay inside the workspace (no '..')", g->str);
 			return false;
 		}
 		if (!e)
@@ -119,7 +119,8 @@ struct cdx_rules *cdx_loader_rules(struct cdx_loader *l, const struct cdx_ynode 
 	if (!cdx_cfg_want(&l->c, n, CDX_Y_SEQ, "rules"))
 		return NULL;
 	if (n->n == 0) {
-		cdx_cfg_problem(&l->c, n, "rules must have at least one rule (without rules, leave the key out)");
+		cdx_cfg_problem(&l->c, n,
+				"rules must have at least one rule (without rules, leave the key out)");
 		return NULL;
 	}
 	if (n->n > CDX_RULES_MAX) {

@@ -23,12 +23,12 @@ struct cdx_rule {
 	char *if_src;          /* `if:` as written, NULL when absent */
 	char **changes;        /* `changes:` globs (relative to the workspace) */
 	size_t n_changes;
-	bool has_changes;      /* `changes:` given */
-	bool has_when;         /* `when:` given; else the job's when */
+	bool has_changes; /* `changes:` given */
+	bool has_when;    /* `when:` given; else the job's when */
 	enum cdx_when when;
-	struct cdx_vars vars;  /* `variables:` added when the rule matches */
-	int allow_failure;     /* -1 absent, else 0 or 1 */
-	const char *file;      /* where the rule is (pipeline-owned) */
+	struct cdx_vars vars; /* `variables:` added when the rule matches */
+	int allow_failure;    /* -1 absent, else 0 or 1 */
+	const char *file;     /* where the rule is (pipeline-owned) */
 	int line, col;
 };
 

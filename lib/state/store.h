@@ -12,8 +12,11 @@
  *   attempt  one attempt of a job ended: run, job, attempt, status,
  *            exit_code, signal, start_ms, wall_ms, user_ms, sys_ms,
  *            maxrss_kb, queued_ms, log, and log_truncated (true) with
- *            log_error when a write to the log failed (it stops there)
- *   job      a job's final status: run, job, status, attempts, duration_ms
+ *            log_error when a write to the log failed (it stops there);
+ *            changes ({KEY: DIGEST}) when the job has `changes:` rules
+ *            (exec/changes.h)
+ *   job      a job's final status: run, job, status, attempts, duration_ms;
+ *            why when rules or when: decided it (skipped: attempts 0)
  *   run_end  a run ended: id, status, end_ms, counts; a run of make also
  *            driver "make", and signal when make was stopped by one (the
  *            run is then cancelled)

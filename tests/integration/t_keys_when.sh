@@ -95,8 +95,8 @@ run_rc wait "$pid"
 grep -q "played s/prod" live.out || fail "run did not see the play: $(cat live.out)"
 # --dry-run says when each job runs and why
 expect_status 0 "$CDX" run when.yml --dry-run
-expect_contains "cleanup/notify                   on_failure when: on_failure"
-expect_contains "deploy/prod                      manual     when: manual"
+expect_contains "on_failure cleanup/notify (when: on_failure)"
+expect_contains "manual     deploy/prod (when: manual)"
 expect_status 0 "$CDX" run when.yml --dry-run --json
-[ "$(printf '%s' "$OUT" | jq -r '.when[] | select(.job == "cleanup/clean") | .when')" = always ] || fail "dry-run json: $OUT"
+[ "$(printf '%s' "$OUT" | jq -r '.decisions[] | select(.job == "cleanup/clean") | .when')" = always ] || fail "dry-run json: $OUT"
 echo "PASS t_keys_when"
