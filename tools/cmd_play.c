@@ -98,21 +98,80 @@ fail:
 	return CDX_ESTATE;
 }
 
+int cli_run_one_job(const char *state, const struct cdx_pipeline *p, size_t k, const char *run_id, FILE *out)
+{
+	struct cdx_diags *diags = cdx_diags_new();
+	struct cdx_pipeline *one = NULL;
+	struct cdx_make_job mj = {0};
+	struct cdx_run_options ro;
+	struct cdx_error err = {0};
+	struct cdx_run *r = NULL;
+	char *spec = cdx_pipeline_job_spec(p, k, NULL);
+	cJSON *parsed = NULL;
+	const char **from = NULL;
+	const char *play[2] = {NULL, NULL};
+	int rc = CDX_EUSAGE;
+
+	/* the job alone: what it needs ran in the run */
+	one = cdx_pipeline_load_mem(p->path, spec, strlen(spec), diags);
+	if (!one) {
+		cli_print_diags(diags);
+		goto out;
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.jobs = 1;
+	ro.state = state;
+	ro.grace_ms = -1;
+	ro.out = out;
+	mj.run_id = run_id;
+	if (one->n_jobs && (one->jobs[0].when == CDX_WHEN_ON_FAILURE || one->jobs[0].when == CDX_WHEN_ALWAYS))
+		/* the caller decided it runs (the watcher of a make run that
+		 * failed): alone, it has no need whose failure it could see */
+		one->jobs[0].when = CDX_WHEN_ON_SUCCESS;
+	if (one->n_jobs && one->jobs[0].when == CDX_WHEN_MANUAL) {
+		play[0] = p->jobs[k].id; /* the spec keeps its when: manual: played */
+		ro.play = play;
+	}
+	r = cdx_run_new(one, &ro, &err);
+	if (!r || cdx_run_set_make_job(r, &mj, &err) < 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	/* the outputs of the jobs it needs, as in the run */
+	parsed = cJSON_Parse(spec);
+	{
+		const cJSON *it;
+		size_t n = 0, cap = 0;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(parsed, "x-cdx-outputs-from"))
+			if (cJSON_IsString(it))
+				CDX_PUSH(from, n, cap, it->valuestring);
+		CDX_PUSH(from, n, cap, NULL);
+		cdx_run_set_outputs_from(r, from);
+	}
+	rc = cdx_run_execute(r, &err);
+	if (rc < 0) {
+		cli_error("%s", err.msg);
+		rc = err.code ? err.code : CDX_ESTATE;
+	} else {
+		rc = rc ? CDX_EFAILED : 0;
+	}
+out:
+	cdx_run_free(r);
+	free(from);
+	cJSON_Delete(parsed);
+	free(spec);
+	cdx_pipeline_free(one);
+	cdx_diags_free(diags);
+	return rc;
+}
+
 /* play in a run that has ended: run the job now as a part of it */
 static int play_after(const char *state, const cJSON *run, const char *job)
 {
 	const char *file = cdx_js(run, "file"), *id = cdx_js(run, "id");
 	struct cdx_diags *diags = cdx_diags_new();
-	struct cdx_pipeline *p = cdx_pipeline_load(file, diags), *one = NULL;
-	struct cdx_make_job mj = {0};
-	struct cdx_run_options ro;
-	struct cdx_error err = {0};
-	struct cdx_run *r = NULL;
+	struct cdx_pipeline *p = cdx_pipeline_load(file, diags);
 	const cJSON *jo;
-	char *spec = NULL;
-	cJSON *parsed = NULL;
-	const char **from = NULL;
-	const char *play[2] = {NULL, NULL};
 	int rc = CDX_EUSAGE;
 	size_t k;
 	bool manual = false;
@@ -133,52 +192,8 @@ static int play_after(const char *state, const cJSON *run, const char *job)
 		cli_error("play: %s is no manual job waiting in run %s", job, id);
 		goto out;
 	}
-	/* the job alone: what it needs ran in the run */
-	spec = cdx_pipeline_job_spec(p, k, NULL);
-	one = cdx_pipeline_load_mem(file, spec, strlen(spec), diags);
-	if (!one) {
-		cli_print_diags(diags);
-		goto out;
-	}
-	memset(&ro, 0, sizeof(ro));
-	ro.jobs = 1;
-	ro.state = state;
-	ro.grace_ms = -1;
-	ro.out = stdout;
-	mj.run_id = id;
-	if (one->n_jobs && one->jobs[0].when == CDX_WHEN_MANUAL) {
-		play[0] = job; /* the spec keeps its when: manual: played */
-		ro.play = play;
-	}
-	r = cdx_run_new(one, &ro, &err);
-	if (!r || cdx_run_set_make_job(r, &mj, &err) < 0) {
-		cli_error("play: %s", err.msg);
-		goto out;
-	}
-	/* the outputs of the jobs it needs, as in the run */
-	parsed = cJSON_Parse(spec);
-	{
-		const cJSON *it;
-		size_t n = 0, cap = 0;
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(parsed, "x-cdx-outputs-from"))
-			if (cJSON_IsString(it))
-				CDX_PUSH(from, n, cap, it->valuestring);
-		CDX_PUSH(from, n, cap, NULL);
-		cdx_run_set_outputs_from(r, from);
-	}
-	rc = cdx_run_execute(r, &err);
-	if (rc < 0) {
-		cli_error("play: %s", err.msg);
-		rc = err.code ? err.code : CDX_ESTATE;
-	} else {
-		rc = rc ? CDX_EFAILED : 0;
-	}
+	rc = cli_run_one_job(state, p, k, id, stdout);
 out:
-	cdx_run_free(r);
-	free(from);
-	cJSON_Delete(parsed);
-	free(spec);
-	cdx_pipeline_free(one);
 	cdx_pipeline_free(p);
 	cdx_diags_free(diags);
 	return rc;
