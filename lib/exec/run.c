@@ -681,7 +681,13 @@ static bool played(void *ctx, size_t j, int64_t wait_ms)
 	    (wait_ms > 0 || now - r->play_poll_ns >= 250000000)) {
 		struct cdx_error err = {0};
 		r->play_poll_ns = now;
-		r->store->ops->tail(r->store, r->play_cursor, wait_ms, on_play, r, &err);
+		if (r->store->ops->tail(r->store, r->play_cursor, wait_ms, on_play, r, &err) == 0)
+			wait_ms = 0;
+	}
+	if (!r->played[j] && wait_ms > 0) {
+		/* no store to wait on: wait here, not in a busy loop */
+		struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
 	}
 	return r->played[j];
 }
