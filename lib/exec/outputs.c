@@ -27,10 +27,11 @@ static void set(struct cdx_vars *out, const char *name, size_t nlen, const char 
 	CDX_PUSH(out->v, out->n, out->cap, v);
 }
 
+/* a variable name, as cdx_env_name_valid (util.h) says, of N bytes */
 static bool name_ok(const char *s, size_t n)
 {
 	size_t i;
-	if (!n || (s[0] >= '0' && s[0] <= '9'))
+	if (!n || n > 256 || (s[0] >= '0' && s[0] <= '9'))
 		return false;
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
