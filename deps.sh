@@ -7,7 +7,7 @@
 set -eu
 pkgs="gcc libc6-dev make pkg-config libyaml-dev libcjson-dev libhiredis-dev libcurl4-openssl-dev"
 if [ "${1:-}" = "--dev" ]; then
-	pkgs="$pkgs libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev jq time ninja-build valgrind procps iproute2 nginx chromium curl"
+	pkgs="$pkgs libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev jq time ninja-build valgrind procps iproute2 nginx chromium curl git"
 elif [ -n "${1:-}" ]; then
 	echo "usage: sh deps.sh [--dev]" >&2
 	exit 2

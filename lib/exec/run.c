@@ -217,6 +217,8 @@ static void job_env(struct cdx_run *r, size_t j, int attempt)
 		r->envp[r->n_envp++] = cdx_env_inherit(*e);
 		r->envp[r->n_envp] = NULL;
 	}
+	for (i = 0; i < r->own.n; i++) /* CDX_BRANCH, CDX_COMMIT: the file and --var win */
+		env_put(r, r->own.v[i].name, r->own.v[i].value);
 	for (i = 0; i < r->base.n; i++)
 		env_put(r, r->base.v[i].name, r->base.v[i].value);
 	for (i = 0; i < st->env.n; i++)
@@ -227,8 +229,6 @@ static void job_env(struct cdx_run *r, size_t j, int attempt)
 		env_put(r, r->decide[j].vars.v[i].name, r->decide[j].vars.v[i].value);
 	for (i = 0; i < r->over.n; i++)
 		env_put(r, r->over.v[i].name, r->over.v[i].value);
-	for (i = 0; i < r->own.n; i++)
-		env_put(r, r->own.v[i].name, r->own.v[i].value);
 	snprintf(num, sizeof(num), "%d", attempt);
 	env_put(r, "CDX_PIPELINE", r->p->name);
 	env_put(r, "CDX_RUN_ID", r->id);

@@ -59,6 +59,12 @@ struct cdx_loader {
 	struct cdx_pipeline *p;
 	size_t cap_stages, cap_jobs, cap_files;
 	bool too_many; /* the job limit was passed */
+	/* `rules:` read once per node (a template's, an alias's), shared by
+	 * the jobs that use it: node address ("%p") -> index in rules_made */
+	struct cdx_map rules_of;
+	struct cdx_rules **rules_made; /* one reference each, dropped at the end */
+	char **rules_keys;
+	size_t n_rules_made, cap_rules_made, cap_rules_keys;
 };
 
 /* the keys a job (and so a template) may have */

@@ -14,6 +14,7 @@
 #include "base/diag.h"
 #include "pipeline/dag.h"
 #include "pipeline/loader.h"
+#include "pipeline/rules.h"
 
 static const char *const top_keys[] = {"name",    "variables",   "timeout", "stages", "templates",
 				       "include", "concurrency", "default"};
@@ -267,6 +268,13 @@ static void loader_free(struct cdx_loader *l)
 	free(l->stage_nodes);
 	cdx_map_free(&l->tpl_done);
 	free(l->tpl_resolved);
+	cdx_map_free(&l->rules_of);
+	for (i = 0; i < l->n_rules_made; i++) {
+		cdx_rules_unref(l->rules_made[i]);
+		free(l->rules_keys[i]);
+	}
+	free(l->rules_made);
+	free(l->rules_keys);
 	cdx_yaml_free(l->scratch);
 }
 

@@ -1,6 +1,7 @@
 /* rules.c — reading a job's `rules:` (rules.h) and the glob matcher of
  * `changes:`. */
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,7 +113,25 @@ static void parse_rule(struct cdx_loader *l, const struct cdx_ynode *m, struct c
 	}
 }
 
+static struct cdx_rules *read_rules(struct cdx_loader *l, const struct cdx_ynode *n);
+
 struct cdx_rules *cdx_loader_rules(struct cdx_loader *l, const struct cdx_ynode *n)
+{
+	char key[32];
+	size_t idx, n_keys;
+	struct cdx_rules *rs;
+	snprintf(key, sizeof(key), "%p", (const void *)n);
+	if (cdx_map_get(&l->rules_of, key, &idx))
+		return cdx_rules_ref(l->rules_made[idx]);
+	rs = read_rules(l, n); /* NULL too is kept: its problems are reported once */
+	n_keys = l->n_rules_made;
+	CDX_PUSH(l->rules_keys, n_keys, l->cap_rules_keys, cdx_xstrdup(key));
+	CDX_PUSH(l->rules_made, l->n_rules_made, l->cap_rules_made, cdx_rules_ref(rs));
+	cdx_map_put(&l->rules_of, l->rules_keys[l->n_rules_made - 1], l->n_rules_made - 1, NULL);
+	return rs;
+}
+
+static struct cdx_rules *read_rules(struct cdx_loader *l, const struct cdx_ynode *n)
 {
 	struct cdx_rules *rs;
 	size_t i, cap = 0;

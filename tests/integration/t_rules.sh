@@ -91,6 +91,10 @@ expect_status 0 "$CDX" run --dry-run --json p.yml --var DEPLOY=yes
 printf '%s\n' "$OUT" | jq -e '.decisions | map(select(.job == "build/deploy"))[0].when == "on_success"' >/dev/null ||
 	fail "dry-run --json: deploy not decided to run with --var DEPLOY=yes: $OUT"
 
+# --var wins over the checkout's CDX_COMMIT, in rules and in the job
+expect_status 0 "$CDX" run p.yml --var CDX_COMMIT=given
+expect_contains "on-main branch=main commit=given rv=from-rule"
+
 # a --var counts for rules
 expect_status 0 "$CDX" run p.yml --var DEPLOY=yes
 expect_contains "deployed"
