@@ -474,7 +474,6 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	struct job_args a = {0};
 	cJSON *parsed = NULL, *extra;
 	const char **outputs_from = NULL;
-	const char *play[2] = {NULL, NULL};
 	int rc = parse_job_args(g, argc, argv, &a);
 
 	if (rc)
@@ -505,11 +504,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.out = stdout;
 	mj.run_id = run_id;
 	mj.owner_pid = owner;
-	if (p->n_jobs && p->jobs[0].when == CDX_WHEN_MANUAL) {
-		/* make runs a manual job when it is named: that is its play */
-		play[0] = p->jobs[0].id;
-		ro.play = play;
-	}
+
 	/* the jobs this make invocation should run, when its goals tell */
 	mj.job_count = (size_t)(cdx_jn(extra, "expect") > 0 ? cdx_jn(extra, "expect") : cdx_jn(extra, "jobs"));
 	if (run_id && owner && cdx_name_valid(run_id))
@@ -534,6 +529,8 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		rc = err.code;
 		goto out;
 	}
+	/* make runs a manual job when it is named: that is its play */
+	cdx_run_set_played(r, 0);
 	{
 		/* the outputs of the jobs it needs (the spec names them) */
 		const cJSON *from = cJSON_GetObjectItem(parsed, "x-cdx-outputs-from"), *it;

@@ -109,7 +109,6 @@ int cli_run_one_job(const char *state, const struct cdx_pipeline *p, size_t k, c
 	char *spec = cdx_pipeline_job_spec(p, k, NULL);
 	cJSON *parsed = NULL;
 	const char **from = NULL;
-	const char *play[2] = {NULL, NULL};
 	int rc = CDX_EUSAGE;
 
 	/* the job alone: what it needs ran in the run */
@@ -128,15 +127,12 @@ int cli_run_one_job(const char *state, const struct cdx_pipeline *p, size_t k, c
 		/* the caller decided it runs (the watcher of a make run that
 		 * failed): alone, it has no need whose failure it could see */
 		one->jobs[0].when = CDX_WHEN_ON_SUCCESS;
-	if (one->n_jobs && one->jobs[0].when == CDX_WHEN_MANUAL) {
-		play[0] = p->jobs[k].id; /* the spec keeps its when: manual: played */
-		ro.play = play;
-	}
 	r = cdx_run_new(one, &ro, &err);
 	if (!r || cdx_run_set_make_job(r, &mj, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	cdx_run_set_played(r, 0); /* manual by when: or by a rule: played */
 	/* the outputs of the jobs it needs, as in the run */
 	parsed = cJSON_Parse(spec);
 	{

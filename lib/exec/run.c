@@ -981,6 +981,12 @@ int cdx_run_set_make_job(struct cdx_run *r, const struct cdx_make_job *mj, struc
 	return 0;
 }
 
+void cdx_run_set_played(struct cdx_run *r, size_t j)
+{
+	if (j < r->p->n_jobs && r->played)
+		r->played[j] = true;
+}
+
 void cdx_run_set_outputs_from(struct cdx_run *r, const char *const *ids)
 {
 	r->outputs_from = ids;

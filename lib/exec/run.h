@@ -39,6 +39,11 @@ int cdx_run_set_make_job(struct cdx_run *r, const struct cdx_make_job *mj, struc
  * jobs they need in R's pipeline: a make job's needs (its spec lists them) */
 void cdx_run_set_outputs_from(struct cdx_run *r, const char *const *ids);
 
+/* cdx_run_set_played: job J of R, should rules or when: make it manual in
+ * this run, is played from the start (a job run alone because it was
+ * asked for by name: cdx play into an ended run, make NAME/STAGE/JOB) */
+void cdx_run_set_played(struct cdx_run *r, size_t j);
+
 struct job_run {
 	int attempts;          /* attempts made */
 	int64_t first_start_ms;/* wall clock of the first attempt */

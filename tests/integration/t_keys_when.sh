@@ -61,6 +61,21 @@ expect_status 2 "$CDX" play "$id" deploy/prod
 expect_contains "no manual job waiting"
 expect_status 2 "$CDX" play "$id" test/unit
 
+# a job that a rule makes manual is played the same way
+cat >rule.yml <<'EOF2'
+name: rule
+stages:
+  - name: s
+    jobs:
+      - {name: gate, rules: [{when: manual}], script: 'echo gate >>"$RES/log"'}
+EOF2
+rm -f "$RES/log"
+expect_status 0 "$CDX" run rule.yml </dev/null
+rid=$(run_id)
+[ "$(job_field "$rid" s/gate .status)" = manual ] || fail "rule-manual gate: $(job_field "$rid" s/gate .status)"
+expect_status 0 "$CDX" play "$rid" s/gate
+[ "$(cat "$RES/log")" = gate ] || fail "cdx play of a rule-manual job: $OUT"
+
 # --play at the start: prod and smoke run
 rm -f "$RES/log"
 expect_status 0 "$CDX" run when.yml -j 1 --play deploy/prod
