@@ -114,4 +114,19 @@ expect_contains "on_failure cleanup/notify (when: on_failure)"
 expect_contains "manual     deploy/prod (when: manual)"
 expect_status 0 "$CDX" run when.yml --dry-run --json
 [ "$(printf '%s' "$OUT" | jq -r '.decisions[] | select(.job == "cleanup/clean") | .when')" = always ] || fail "dry-run json: $OUT"
+# the same through a Redis store: the play travels as a record of it
+if have_redis; then
+	redis_state
+	rm -f "$RES/prod.done"
+	"$CDX" run live.yml >live2.out 2>&1 &
+	pid=$!
+	i=0
+	while ! grep -q "cdx play" live2.out; do
+		i=$((i + 1)); [ "$i" -lt 600 ] || fail "redis: no manual line: $(cat live2.out)"; sleep 0.05
+	done
+	id=$("$CDX" runs live --json | jq -r '.[0].id')
+	expect_status 0 "$CDX" play "$id" s/prod
+	run_rc wait "$pid"
+	[ "$RC" -eq 0 ] || fail "redis live run: $(cat live2.out)"
+fi
 echo "PASS t_keys_when"
