@@ -114,6 +114,31 @@ expect_contains "on_failure cleanup/notify (when: on_failure)"
 expect_contains "manual     deploy/prod (when: manual)"
 expect_status 0 "$CDX" run when.yml --dry-run --json
 [ "$(printf '%s' "$OUT" | jq -r '.decisions[] | select(.job == "cleanup/clean") | .when')" = always ] || fail "dry-run json: $OUT"
+# on a terminal a run waits for its blocking manual job until it is played
+if command -v script >/dev/null 2>&1; then
+	cat >tty.yml <<'EOF2'
+name: tty
+stages:
+  - name: s
+    jobs:
+      - {name: build, script: "true"}
+      - {name: gate, when: manual, allow_failure: false, needs: [s/build], script: 'echo gate >>"$RES/tty"'}
+      - {name: after, needs: [s/gate], script: 'echo after >>"$RES/tty"'}
+EOF2
+	script -qec "'$CDX' run tty.yml" /dev/null >tty.out 2>&1 &
+	pid=$!
+	i=0
+	while ! grep -q "cdx play" tty.out; do
+		i=$((i + 1)); [ "$i" -lt 600 ] || fail "tty: no manual line: $(cat tty.out)"; sleep 0.05
+	done
+	kill -0 "$pid" 2>/dev/null || fail "the run on a terminal did not wait: $(cat tty.out)"
+	id=$("$CDX" runs tty --json | jq -r '.[0].id')
+	expect_status 0 "$CDX" play "$id" s/gate
+	run_rc wait "$pid"
+	[ "$RC" -eq 0 ] || fail "tty run: $(cat tty.out)"
+	[ "$(tr '\n' ' ' <"$RES/tty")" = "gate after " ] || fail "tty ran: $(cat "$RES/tty")"
+fi
+
 # the same through a Redis store: the play travels as a record of it
 if have_redis; then
 	redis_state
