@@ -29,20 +29,26 @@ void cdx_run_clear_status(struct cdx_run *r)
 
 void cdx_run_show_status(struct cdx_run *r)
 {
-	size_t i, running = 0;
+	size_t i, running = 0, manual = 0;
 	struct cdx_buf b = {0};
 	if (!r->o.tty || r->o.json)
 		return;
 	for (i = 0; i < r->p->n_jobs; i++) {
+		manual += r->states[i] == CDX_JOB_MANUAL;
 		if (r->states[i] != CDX_JOB_RUNNING)
 			continue;
 		if (running++ < 3)
 			cdx_buf_printf(&b, "%s%s", running > 1 ? ", " : "", r->p->jobs[i].id);
 	}
 	cdx_run_clear_status(r);
-	cdx_text_printf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
-			(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "",
-			running > 3 ? ", ..." : "");
+	if (!running && manual)
+		cdx_text_printf(r->out, "[%zu/%zu] %.1fs waiting for %zu manual job%s (cdx play %s STAGE/JOB)",
+				r->n_done, r->n_wanted, (double)(cdx_now_ns() - r->t0_ns) / 1e9, manual,
+				manual == 1 ? "" : "s", r->id);
+	else
+		cdx_text_printf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
+				(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "",
+				running > 3 ? ", ..." : "");
 	fflush(r->out);
 	r->status_shown = true;
 	cdx_buf_free(&b);

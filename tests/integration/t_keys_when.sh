@@ -99,7 +99,7 @@ EOF2
 "$CDX" run live.yml >live.out 2>&1 &
 pid=$!
 i=0
-while ! grep -q "cdx play" live.out; do
+while ! grep -q "cdx play" live.out 2>/dev/null; do
 	i=$((i + 1)); [ "$i" -lt 600 ] || fail "no manual line: $(cat live.out)"; sleep 0.05
 done
 id=$("$CDX" runs live --json | jq -r '.[0].id')
@@ -128,7 +128,7 @@ EOF2
 	script -qec "'$CDX' run tty.yml" /dev/null >tty.out 2>&1 &
 	pid=$!
 	i=0
-	while ! grep -q "cdx play" tty.out; do
+	while ! grep -q "cdx play" tty.out 2>/dev/null; do
 		i=$((i + 1)); [ "$i" -lt 600 ] || fail "tty: no manual line: $(cat tty.out)"; sleep 0.05
 	done
 	kill -0 "$pid" 2>/dev/null || fail "the run on a terminal did not wait: $(cat tty.out)"
@@ -146,7 +146,7 @@ if have_redis; then
 	"$CDX" run live.yml >live2.out 2>&1 &
 	pid=$!
 	i=0
-	while ! grep -q "cdx play" live2.out; do
+	while ! grep -q "cdx play" live2.out 2>/dev/null; do
 		i=$((i + 1)); [ "$i" -lt 600 ] || fail "redis: no manual line: $(cat live2.out)"; sleep 0.05
 	done
 	id=$("$CDX" runs live --json | jq -r '.[0].id')
