@@ -492,6 +492,10 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	p = job_pipeline(spec, extra, job);
 	if (!p)
 		goto out;
+	if (p->n_jobs && p->jobs[0].when == CDX_WHEN_ON_FAILURE)
+		/* no target needs an on_failure job: it runs here because it was
+		 * named (or the watcher runs it after a failure) */
+		p->jobs[0].when = CDX_WHEN_ON_SUCCESS;
 	state = cli_state(g);
 	if (!state)
 		goto out;

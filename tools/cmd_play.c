@@ -221,8 +221,22 @@ int cmd_play(struct cli *g, int argc, char **argv)
 		cli_error("play: %s", err.msg);
 		return err.code ? err.code : CDX_EUSAGE;
 	}
-	if (strcmp(cdx_js(run, "status"), "running") == 0)
+	if (strcmp(cdx_js(run, "status"), "running") == 0) {
+		/* a job the run's file does not have is refused (when the file
+		 * can be read here) rather than waited for */
+		struct cdx_pipeline *p = cdx_pipeline_load(cdx_js(run, "file"), NULL);
+		size_t k = 0;
+		while (p && k < p->n_jobs && strcmp(p->jobs[k].id, job) != 0)
+			k++;
+		if (p && k == p->n_jobs) {
+			cli_error("play: run %s has no job %s", id, job);
+			cdx_pipeline_free(p);
+			cJSON_Delete(run);
+			return CDX_EUSAGE;
+		}
+		cdx_pipeline_free(p);
 		rc = play_live(state, id, job);
+	}
 	else
 		rc = play_after(state, run, job);
 	cJSON_Delete(run);

@@ -103,6 +103,8 @@ while ! grep -q "cdx play" live.out 2>/dev/null; do
 	i=$((i + 1)); [ "$i" -lt 600 ] || fail "no manual line: $(cat live.out)"; sleep 0.05
 done
 id=$("$CDX" runs live --json | jq -r '.[0].id')
+expect_status 2 "$CDX" play "$id" s/nosuch
+expect_contains "has no job s/nosuch"
 expect_status 0 "$CDX" play "$id" s/prod
 expect_contains "s/prod success"
 run_rc wait "$pid"
