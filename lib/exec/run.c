@@ -473,7 +473,9 @@ static void take_outputs(struct cdx_run *r, size_t j, int attempt, enum cdx_job_
 	struct cdx_error err = {0};
 	size_t len, i;
 	cJSON *o;
-	if (cdx_read_file(op, CDX_OUTPUTS_MAX_BYTES + 1, &buf, &len, &err) < 0) {
+	struct stat sb;
+	if (stat(op, &sb) < 0 || sb.st_size == 0 || /* the common case: none */
+	    cdx_read_file(op, CDX_OUTPUTS_MAX_BYTES + 1, &buf, &len, &err) < 0) {
 		free(op);
 		return;
 	}
@@ -494,7 +496,7 @@ static void take_outputs(struct cdx_run *r, size_t j, int attempt, enum cdx_job_
 		for (i = 0; i < outs.n; i++)
 			add_masked(r, o, outs.v[i].name, outs.v[i].value);
 	}
-	if (state != CDX_JOB_RUNNING) {
+	if (state != CDX_JOB_RUNNING && outs.n) { /* none: no file, the readers take none */
 		char *path = output_path(r, j, 0), *tmp = cdx_xasprintf("%s.tmp", path), *text;
 		FILE *f;
 		o = cJSON_CreateObject();
