@@ -73,7 +73,9 @@ struct tally {
 	const char *run;
 	int failed, cancelled, jobs;
 	double start_ms;
-	struct cdx_map seen; /* ids of the jobs with a record */
+	struct cdx_map seen; /* ids of the jobs with a record (keys in ids) */
+	char **ids;
+	size_t n_ids, cap_ids;
 };
 
 static int tally_one(void *ctx, const cJSON *rec)
@@ -91,8 +93,11 @@ static int tally_one(void *ctx, const cJSON *rec)
 	if (!type || strcmp(type, "job") != 0 || !run || strcmp(run, t->run) != 0 || !status)
 		return 0;
 	t->jobs++;
-	if (cdx_jsn(rec, "job"))
-		cdx_map_put(&t->seen, cdx_jsn(rec, "job"), 1, NULL);
+	if (cdx_jsn(rec, "job") && !cdx_map_get(&t->seen, cdx_jsn(rec, "job"), NULL)) {
+		/* the record goes away after this call: the map keeps a copy */
+		CDX_PUSH(t->ids, t->n_ids, t->cap_ids, cdx_xstrdup(cdx_jsn(rec, "job")));
+		cdx_map_put(&t->seen, t->ids[t->n_ids - 1], 1, NULL);
+	}
 	if (strcmp(status, "failed") == 0)
 		t->failed++;
 	else if (strcmp(status, "cancelled") == 0)
@@ -216,7 +221,8 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 {
 	struct cdx_store *s;
 	struct cdx_error err = {0};
-	struct tally t = {id, 0, 0, 0, 0, {0}};
+	struct tally t = {id, 0, 0, 0, 0, {0}, NULL, 0, 0};
+	size_t k;
 	cJSON *rec;
 	double end;
 	bool timed_out = false;
@@ -241,12 +247,15 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	if (!timed_out && !t.cancelled && !sig && (t.failed || (expect && (size_t)t.jobs < expect))) {
 		cdx_store_close(s);
 		after_failure(state, id, file, &t);
-		if (cdx_store_open(state, &s, &err) < 0) {
-			cdx_map_free(&t.seen);
-			return;
-		}
+		if (cdx_store_open(state, &s, &err) < 0)
+			s = NULL;
 	}
 	cdx_map_free(&t.seen);
+	for (k = 0; k < t.n_ids; k++)
+		free(t.ids[k]);
+	free(t.ids);
+	if (!s)
+		return;
 	end = (double)cdx_wall_ms();
 	rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "t", "run_end");

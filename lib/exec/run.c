@@ -254,7 +254,7 @@ static char *output_path(const struct cdx_run *r, size_t j, int attempt)
  * its giver in IDS; -1 with ERR (CDX_EFAILED) when two jobs J needs give
  * the same name */
 static int add_outputs(struct cdx_run *r, size_t j, const char *const *ids, size_t k, struct cdx_map *from,
-		       struct cdx_error *err)
+		       cJSON *keep, struct cdx_error *err)
 {
 	const char *slash = strchr(ids[k], '/');
 	char *path, *buf = NULL;
@@ -285,7 +285,8 @@ static int add_outputs(struct cdx_run *r, size_t j, const char *const *ids, size
 		}
 		env_put(r, it->string, it->valuestring);
 	}
-	cJSON_Delete(o);
+	if (o) /* FROM holds its names: kept until the caller is done */
+		cJSON_AddItemToArray(keep, o);
 	return rc;
 }
 
@@ -296,6 +297,7 @@ static int needed_outputs(struct cdx_run *r, size_t j, struct cdx_error *err)
 {
 	const struct cdx_dag *d = r->p->dag;
 	struct cdx_map from = {0};
+	cJSON *keep = cJSON_CreateArray();
 	const char **ids = NULL;
 	size_t n = 0, cap = 0, k;
 	uint32_t e, f;
@@ -313,8 +315,9 @@ static int needed_outputs(struct cdx_run *r, size_t j, struct cdx_error *err)
 				CDX_PUSH(ids, n, cap, r->p->jobs[d->pred[f]].id);
 	}
 	for (k = 0; k < n && rc == 0; k++)
-		rc = add_outputs(r, j, ids, k, &from, err);
+		rc = add_outputs(r, j, ids, k, &from, keep, err);
 	cdx_map_free(&from);
+	cJSON_Delete(keep);
 	free(ids);
 	return rc;
 }
