@@ -84,7 +84,7 @@ void cdx_gmk_pin_lanes(const struct cdx_pipeline *p, const double *w, const doub
 		       uint32_t *lane_prev);
 /* lanes.c: the number of jobs the goals need, when every goal is a target
  * of P (NAME, NAME/STAGE, NAME/STAGE/JOB); 0 when unknown */
-size_t cdx_gmk_expected_jobs(const struct cdx_pipeline *p);
+size_t cdx_gmk_expected_jobs(const struct cdx_pipeline *p, const bool *out);
 
 /* the setup of each file's functions */
 void cdx_gmk_pipeline_setup(void);

@@ -111,7 +111,7 @@ static bool goals_want_all(const struct cdx_pipeline *p)
 	return all;
 }
 
-size_t cdx_gmk_expected_jobs(const struct cdx_pipeline *p)
+size_t cdx_gmk_expected_jobs(const struct cdx_pipeline *p, const bool *out)
 {
 	const struct cdx_dag *d = p->dag;
 	char *goals = gmk_expand("$(MAKECMDGOALS)"), *tok, *save = NULL;
@@ -146,7 +146,7 @@ size_t cdx_gmk_expected_jobs(const struct cdx_pipeline *p)
 		mark[v] = true;
 		count += v < d->n_jobs;
 		for (e = d->pred_off[v]; e < d->pred_off[v + 1]; e++)
-			if (!mark[d->pred[e]])
+			if (!mark[d->pred[e]] && !(out && d->pred[e] < d->n_jobs && out[d->pred[e]]))
 				stack[sp++] = d->pred[e];
 	}
 	gmk_free(goals);

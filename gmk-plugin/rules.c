@@ -221,9 +221,61 @@ static int decide_never(const char *func, const struct cdx_pipeline *p, bool **n
 	return 0;
 }
 
+/* when: under make (the job's own when:; rules: decide only never here).
+ * OUT[j] says job j is no prerequisite of its stage's target, so that
+ * `make NAME` does not run it: an on_failure job (the watcher of the run
+ * runs it after make when the run failed, cmd_job.c), a manual job (it
+ * runs when named: make NAME/STAGE/JOB), and a job that needs a manual job
+ * that holds it back (allow_failure: false).  SOFT[j]: job j is a manual
+ * job that holds nothing back: what needs it has no prerequisite on it.
+ * Both NULL when no job says when: on_failure or manual. */
+static void when_targets(const struct cdx_pipeline *p, bool **out, bool **soft)
+{
+	const struct cdx_dag *d = p->dag;
+	size_t i;
+	bool any = false, changed = true;
+	*out = *soft = NULL;
+	for (i = 0; i < p->n_jobs; i++)
+		any |= p->jobs[i].when == CDX_WHEN_MANUAL || p->jobs[i].when == CDX_WHEN_ON_FAILURE;
+	if (!any)
+		return;
+	*out = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
+	*soft = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
+	for (i = 0; i < p->n_jobs; i++) {
+		const struct cdx_job *jb = &p->jobs[i];
+		(*out)[i] = jb->when == CDX_WHEN_MANUAL || jb->when == CDX_WHEN_ON_FAILURE;
+		/* GitLab: a manual job may fail, and holds nothing back, unless
+		 * it says allow_failure: false */
+		(*soft)[i] = jb->when == CDX_WHEN_MANUAL && (!jb->has_allow_failure || jb->allow_failure);
+	}
+	/* what needs a held-back manual job waits for it: out too */
+	while (changed) {
+		changed = false;
+		for (i = 0; i < p->n_jobs; i++) {
+			uint32_t e, f;
+			if ((*out)[i])
+				continue;
+			for (e = d->pred_off[i]; e < d->pred_off[i + 1] && !(*out)[i]; e++) {
+				uint32_t u = d->pred[e];
+				if (u < d->n_jobs) {
+					(*out)[i] = (*out)[u] && !(*soft)[u] && p->jobs[u].when != CDX_WHEN_ON_FAILURE;
+					continue;
+				}
+				for (f = d->pred_off[u]; f < d->pred_off[u + 1]; f++) {
+					uint32_t w = d->pred[f];
+					if (w < d->n_jobs && (*out)[w] && !(*soft)[w] &&
+					    p->jobs[w].when != CDX_WHEN_ON_FAILURE)
+						(*out)[i] = true;
+				}
+			}
+			changed |= (*out)[i];
+		}
+	}
+}
+
 /* a run id for this make and the spec store of L for it; JOB_ARGS gets
  * " --run ID --owner PID" for the recipes; -1 after stopping make */
-static int open_specs(const char *func, struct cdx_gmk_loaded *l, char *job_args, size_t size)
+static int open_specs(const char *func, struct cdx_gmk_loaded *l, char *job_args, size_t size, const bool *out)
 {
 	const struct cdx_pipeline *p = l->p;
 	struct cdx_error err = {0};
@@ -242,7 +294,7 @@ static int open_specs(const char *func, struct cdx_gmk_loaded *l, char *job_args
 	cJSON_AddNumberToObject(extra, "jobs", (double)p->n_jobs);
 	/* how many jobs this make invocation should run, when the goals say:
 	 * the watcher then knows a run that stopped short is not a success */
-	cJSON_AddNumberToObject(extra, "expect", (double)cdx_gmk_expected_jobs(p));
+	cJSON_AddNumberToObject(extra, "expect", (double)cdx_gmk_expected_jobs(p, out));
 	if (p->timeout_ms)
 		cJSON_AddNumberToObject(extra, "timeout_ms", (double)p->timeout_ms);
 	l->extra = cJSON_PrintUnformatted(extra);
@@ -253,7 +305,7 @@ static int open_specs(const char *func, struct cdx_gmk_loaded *l, char *job_args
 /* the .PHONY targets, the pipeline's rule (its stages) and each stage's
  * rule (its jobs), highest priority first */
 static void target_rules(struct cdx_buf *b, const struct cdx_pipeline *p, const struct target_names *names,
-			 const double *prio, const bool *never)
+			 const double *prio, const bool *never, const bool *out)
 {
 	const struct cdx_dag *d = p->dag;
 	size_t n = p->n_jobs, i, k;
@@ -286,7 +338,7 @@ static void target_rules(struct cdx_buf *b, const struct cdx_pipeline *p, const 
 			tmp[k] = (uint32_t)(st->first_job + k);
 		qsort_r(tmp, st->n_jobs, sizeof(uint32_t), cmp_prio, (void *)prio);
 		for (k = 0; k < st->n_jobs; k++)
-			if (!never || !never[tmp[k]])
+			if ((!never || !never[tmp[k]]) && (!out || !out[tmp[k]]))
 				add_target(b, names, tmp[k]);
 		cdx_buf_addc(b, '\n');
 		eval_piece(b, false);
@@ -383,7 +435,8 @@ static void define_recipes(struct cdx_buf *b, const struct cdx_gmk_loaded *l, co
  * first), the job before it in its lane (LANE_PREV) order-only, and its
  * recipe of R */
 static void job_rules(struct cdx_buf *b, const struct cdx_gmk_loaded *l, const struct target_names *names,
-		      const double *prio, const uint32_t *lane_prev, const struct recipes *r, const bool *never)
+		      const double *prio, const uint32_t *lane_prev, const struct recipes *r, const bool *never,
+		      const bool *soft, const bool *held)
 {
 	const struct cdx_pipeline *p = l->p;
 	const struct cdx_dag *d = p->dag;
@@ -399,13 +452,15 @@ static void job_rules(struct cdx_buf *b, const struct cdx_gmk_loaded *l, const s
 		cdx_buf_add(b, names->text.data + names->off[i] + 1, names->off[i + 1] - names->off[i] - 1);
 		cdx_buf_addc(b, ':');
 		for (e = d->pred_off[i]; e < d->pred_off[i + 1]; e++)
-			if (!never || d->pred[e] >= p->n_jobs || !never[d->pred[e]])
+			if ((!never || d->pred[e] >= p->n_jobs || !never[d->pred[e]]) &&
+			    (!soft || d->pred[e] >= p->n_jobs || !soft[d->pred[e]]))
 				tmp[np++] = d->pred[e];
 		if (np > 1)
 			qsort_r(tmp, np, sizeof(uint32_t), cmp_prio, (void *)prio);
 		for (e = 0; e < np; e++)
 			add_target(b, names, tmp[e]);
-		if (lane_prev[i] != UINT32_MAX && (!never || !never[lane_prev[i]])) {
+		if (lane_prev[i] != UINT32_MAX && (!never || !never[lane_prev[i]]) &&
+		    (!held || !held[lane_prev[i]])) {
 			cdx_buf_adds(b, " |");
 			add_target(b, names, lane_prev[i]);
 		}
@@ -428,19 +483,20 @@ void cdx_gmk_define_rules(const char *func, struct cdx_gmk_loaded *l)
 	struct recipes r = {0};
 	struct cdx_buf b = {0};
 	char job_args[128];
-	bool *never = NULL;
+	bool *never = NULL, *held = NULL, *soft = NULL;
 
 	if (decide_never(func, p, &never) < 0)
 		goto out;
+	when_targets(p, &held, &soft);
 	job_priorities(p, w, prio);
 	cdx_gmk_pin_lanes(p, w, prio, lane_prev);
-	if (open_specs(func, l, job_args, sizeof(job_args)) < 0)
+	if (open_specs(func, l, job_args, sizeof(job_args), held) < 0)
 		goto out;
 	target_names_init(&names, p);
 	cdx_grow(&b.data, &b.cap, 2 * EVAL_PIECE, 1);
-	target_rules(&b, p, &names, prio, never);
+	target_rules(&b, p, &names, prio, never, held);
 	define_recipes(&b, l, job_args, &r);
-	job_rules(&b, l, &names, prio, lane_prev, &r, never);
+	job_rules(&b, l, &names, prio, lane_prev, &r, never, soft, held);
 	eval_piece(&b, true);
 	l->rules = true;
 out:
@@ -451,6 +507,8 @@ out:
 	free(prio);
 	free(lane_prev);
 	free(never);
+	free(held);
+	free(soft);
 	/* the rule text, the schedule and the loader's garbage are freed:
 	 * give the memory back, make forks (or spawns) every recipe */
 	malloc_trim(0);

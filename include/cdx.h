@@ -159,6 +159,8 @@ struct cdx_run_options {
 				      seed gives the same order */
 	int pool;                  /* run every job on the pool's workers (a
 				      redis:// state; also `executor: workers`) */
+	const char *const *play;   /* "STAGE/JOB" manual jobs to start without
+				      waiting for cdx play, NULL-terminated, or NULL */
 };
 
 struct cdx_run;

@@ -24,7 +24,7 @@ const struct cli_command cli_commands[] = {
 	 "Exit status: 0 all valid, 2 a problem was found.\n"},
 	{"run", cmd_run,
 	 "run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]... [--dry-run] [--json]\n"
-	 "          [--optimize LEVEL] [--shuffle SEED] [--workers]",
+	 "          [--play STAGE/JOB]... [--optimize LEVEL] [--shuffle SEED] [--workers]",
 	 "usage: cdx run FILE|NAME [-j N] [-k] [--var K=V]... [--only STAGE[/JOB]]...\n"
 	 "               [--output prefix|group|quiet] [--optimize LEVEL] [--shuffle SEED]\n"
 	 "               [--dry-run] [--json]\n"
@@ -41,6 +41,7 @@ const struct cli_command cli_commands[] = {
 	 "                   depend on it (default: start nothing new)\n"
 	 "  --var K=V        set variable K for this run, over the file's (repeatable)\n"
 	 "  --only SEL       run only stage SEL or job SEL=STAGE/JOB, with its needs\n"
+	 "  --play STAGE/JOB start manual job STAGE/JOB without waiting for cdx play\n"
 	 "  --output MODE    job output: prefix (default), group, or quiet\n"
 	 "  --grace DURATION between SIGTERM and SIGKILL on timeout or cancel (5s)\n"
 	 "  --optimize LEVEL run the pipeline as `cdx optimize --level LEVEL` rewrites\n"
@@ -136,6 +137,12 @@ const struct cli_command cli_commands[] = {
 	 "\n"
 	 "Exit status: 0 done, 1 none kept (or expired, or damaged), 2 usage,\n"
 	 "4 the state store cannot be read.\n"},
+	{"play", cmd_play, "play RUN_ID STAGE/JOB",
+	 "usage: cdx play RUN_ID STAGE/JOB\n"
+	 "\n"
+	 "Start a manual job (when: manual) of a run.  A run still going starts it and\n"
+	 "cdx play waits for its result; in a run that has ended, the job runs now, here,\n"
+	 "as a part of that run.  Exit status: the job's (0 passed, 1 failed).\n"},
 	{"deploy", cmd_deploy, "deploy APP ENV VERSION [--strategy S] [--yes] [--wait [DUR]] [--hosts H] [--dry-run] [--json]",
 	 "usage: cdx deploy APP ENV VERSION [options]\n"
 	 "\n"

@@ -135,6 +135,13 @@ int cmd_logs(struct cli *g, int argc, char **argv);
 int cmd_worker(struct cli *g, int argc, char **argv);
 int cmd_workers(struct cli *g, int argc, char **argv);
 int cmd_artifacts(struct cli *g, int argc, char **argv);
+int cmd_play(struct cli *g, int argc, char **argv);
+struct cdx_pipeline;
+/* cli_run_one_job: job K of P alone (what it needs ran already) as a part
+ * of run RUN_ID of STATE, with the outputs of the jobs it needs, played
+ * when it is manual, its output to OUT (cmd_play.c).  0 it passed (or was
+ * allowed to fail), 1 it failed, else an exit status. */
+int cli_run_one_job(const char *state, const struct cdx_pipeline *p, size_t k, const char *run_id, FILE *out);
 int cmd_job(struct cli *g, int argc, char **argv);
 int cmd_state(struct cli *g, int argc, char **argv);
 int cmd_optimize(struct cli *g, int argc, char **argv);

@@ -37,6 +37,7 @@
 #include "exec/run.h"
 #include "observe/monitor.h"
 #include "state/store.h"
+#include "base/map.h"
 #include "base/mask.h"
 #include "base/util.h"
 
@@ -72,6 +73,9 @@ struct tally {
 	const char *run;
 	int failed, cancelled, jobs;
 	double start_ms;
+	struct cdx_map seen; /* ids of the jobs with a record (keys in ids) */
+	char **ids;
+	size_t n_ids, cap_ids;
 };
 
 static int tally_one(void *ctx, const cJSON *rec)
@@ -89,6 +93,11 @@ static int tally_one(void *ctx, const cJSON *rec)
 	if (!type || strcmp(type, "job") != 0 || !run || strcmp(run, t->run) != 0 || !status)
 		return 0;
 	t->jobs++;
+	if (cdx_jsn(rec, "job") && !cdx_map_get(&t->seen, cdx_jsn(rec, "job"), NULL)) {
+		/* the record goes away after this call: the map keeps a copy */
+		CDX_PUSH(t->ids, t->n_ids, t->cap_ids, cdx_xstrdup(cdx_jsn(rec, "job")));
+		cdx_map_put(&t->seen, t->ids[t->n_ids - 1], 1, NULL);
+	}
 	if (strcmp(status, "failed") == 0)
 		t->failed++;
 	else if (strcmp(status, "cancelled") == 0)
@@ -186,15 +195,34 @@ static void alerts_after_run(struct cdx_store *s, const char *pipeline, const ch
 	cdx_project_free(pr);
 }
 
+/* after_failure: make stopped at a failure, and make has no "finally":
+ * run the jobs of FILE that run when a pipeline fails (when: always and
+ * when: on_failure) and did not run, one at a time in pipeline order, as
+ * parts of run ID (their output goes to their logs) */
+static void after_failure(const char *state, const char *id, const char *file, struct tally *t)
+{
+	struct cdx_pipeline *p = file ? cdx_pipeline_load(file, NULL) : NULL;
+	size_t i, seen;
+	if (!p)
+		return;
+	for (i = 0; i < p->n_jobs; i++) {
+		enum cdx_when w = p->jobs[i].when;
+		if ((w == CDX_WHEN_ALWAYS || w == CDX_WHEN_ON_FAILURE) && !cdx_map_get(&t->seen, p->jobs[i].id, &seen))
+			cli_run_one_job(state, p, i, id, stdout);
+	}
+	cdx_pipeline_free(p);
+}
+
 /* the watcher: close run ID of STATE once OWNER is gone.  EXPECT jobs
  * should have run (0 = unknown); after TIMEOUT_MS (0 = none) the run is
  * over, and make is told to stop as a Ctrl-C would. */
 static void watch(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
-		  int64_t timeout_ms, const char *pipeline, const char *config)
+		  int64_t timeout_ms, const char *pipeline, const char *config, const char *file)
 {
 	struct cdx_store *s;
 	struct cdx_error err = {0};
-	struct tally t = {id, 0, 0, 0, 0};
+	struct tally t = {id, 0, 0, 0, 0, {0}, NULL, 0, 0};
+	size_t k;
 	cJSON *rec;
 	double end;
 	bool timed_out = false;
@@ -216,6 +244,18 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 	if (cdx_store_open(state, &s, &err) < 0)
 		return;
 	s->ops->scan(s, tally_one, &t, &err);
+	if (!timed_out && !t.cancelled && !sig && (t.failed || (expect && (size_t)t.jobs < expect))) {
+		cdx_store_close(s);
+		after_failure(state, id, file, &t);
+		if (cdx_store_open(state, &s, &err) < 0)
+			s = NULL;
+	}
+	cdx_map_free(&t.seen);
+	for (k = 0; k < t.n_ids; k++)
+		free(t.ids[k]);
+	free(t.ids);
+	if (!s)
+		return;
 	end = (double)cdx_wall_ms();
 	rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "t", "run_end");
@@ -250,7 +290,7 @@ static void watch(const char *state, const char *id, pid_t owner, const char *ma
 
 /* start the watcher as a detached grandchild holding none of make's fds */
 static void spawn_watcher(const char *state, const char *id, pid_t owner, const char *marker, size_t expect,
-			  int64_t timeout_ms, const char *pipeline, const char *config)
+			  int64_t timeout_ms, const char *pipeline, const char *config, const char *file)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -271,7 +311,7 @@ static void spawn_watcher(const char *state, const char *id, pid_t owner, const 
 			close(fd);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		watch(state, id, owner, marker, expect, timeout_ms, pipeline, config);
+		watch(state, id, owner, marker, expect, timeout_ms, pipeline, config, file);
 		_exit(0);
 	}
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -446,6 +486,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	struct cdx_run *r = NULL;
 	struct job_args a = {0};
 	cJSON *parsed = NULL, *extra;
+	const char **outputs_from = NULL;
 	int rc = parse_job_args(g, argc, argv, &a);
 
 	if (rc)
@@ -464,6 +505,10 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	p = job_pipeline(spec, extra, job);
 	if (!p)
 		goto out;
+	if (p->n_jobs && p->jobs[0].when == CDX_WHEN_ON_FAILURE)
+		/* no target needs an on_failure job: it runs here because it was
+		 * named (or the watcher runs it after a failure) */
+		p->jobs[0].when = CDX_WHEN_ON_SUCCESS;
 	state = cli_state(g);
 	if (!state)
 		goto out;
@@ -477,6 +522,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	ro.pool = a.pool || (getenv("CDX_EXECUTOR") && strcmp(getenv("CDX_EXECUTOR"), "workers") == 0);
 	mj.run_id = run_id;
 	mj.owner_pid = owner;
+
 	/* the jobs this make invocation should run, when its goals tell */
 	mj.job_count = (size_t)(cdx_jn(extra, "expect") > 0 ? cdx_jn(extra, "expect") : cdx_jn(extra, "jobs"));
 	if (run_id && owner && cdx_name_valid(run_id))
@@ -501,10 +547,23 @@ int cmd_job(struct cli *g, int argc, char **argv)
 		rc = err.code;
 		goto out;
 	}
+	/* make runs a manual job when it is named: that is its play */
+	cdx_run_set_played(r, 0);
+	{
+		/* the outputs of the jobs it needs (the spec names them) */
+		const cJSON *from = cJSON_GetObjectItem(parsed, "x-cdx-outputs-from"), *it;
+		size_t n = 0, cap = 0;
+		cJSON_ArrayForEach(it, from)
+			if (cJSON_IsString(it))
+				CDX_PUSH(outputs_from, n, cap, it->valuestring);
+		CDX_PUSH(outputs_from, n, cap, NULL);
+		cdx_run_set_outputs_from(r, outputs_from);
+	}
 	if (mj.first) {
 		char *config = realpath(g->config, NULL); /* NULL when there is none */
 		spawn_watcher(state, run_id, (pid_t)owner, marker, (size_t)cdx_jn(extra, "expect"),
-			      (int64_t)cdx_jn(extra, "timeout_ms"), cdx_pipeline_name(p), config);
+			      (int64_t)cdx_jn(extra, "timeout_ms"), cdx_pipeline_name(p), config,
+			      cdx_jsn(extra, "file"));
 		free(config);
 	}
 	if (!make_silent()) {
@@ -518,6 +577,7 @@ int cmd_job(struct cli *g, int argc, char **argv)
 	rc = cli_execute("job", r);
 out:
 	cdx_run_free(r);
+	free(outputs_from);
 	cdx_pipeline_free(p);
 	cJSON_Delete(parsed);
 	free(spec);

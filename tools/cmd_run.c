@@ -17,8 +17,8 @@ struct run_opts {
 	const char *target;
 	unsigned jobs;
 	bool dry_run, json, keep_going;
-	const char **vars, **only; /* NULL-terminated */
-	size_t n_vars, n_only, cap_vars, cap_only;
+	const char **vars, **only, **play; /* NULL-terminated */
+	size_t n_vars, n_only, cap_vars, cap_only, n_play, cap_play;
 	enum cdx_output output;
 	long grace_ms; /* -1 = default */
 	bool optimize, shuffle, pool;
@@ -119,7 +119,7 @@ static void print_decisions(const cJSON *plan)
 	}
 }
 
-enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT, OPT_WORKERS };
+enum { OPT_VAR = CLI_OPT_OWN, OPT_ONLY, OPT_GRACE, OPT_OPTIMIZE, OPT_SHUFFLE, OPT_OUTPUT, OPT_WORKERS, OPT_PLAY };
 
 static const struct option run_longs[] = {
 	CLI_OPTION_JSON,
@@ -133,6 +133,7 @@ static const struct option run_longs[] = {
 	{"shuffle", required_argument, NULL, OPT_SHUFFLE},
 	{"output", required_argument, NULL, OPT_OUTPUT},
 	{"workers", no_argument, NULL, OPT_WORKERS},
+	{"play", required_argument, NULL, OPT_PLAY},
 	{0},
 };
 
@@ -164,6 +165,9 @@ static int parse_value(struct run_opts *o, int opt, const char *v)
 		return 0;
 	case OPT_ONLY:
 		push(&o->only, &o->n_only, &o->cap_only, v);
+		return 0;
+	case OPT_PLAY:
+		push(&o->play, &o->n_play, &o->cap_play, v);
 		return 0;
 	case OPT_GRACE:
 		if (cdx_duration_parse(v, &ms, &why) < 0)
@@ -233,6 +237,7 @@ static int execute(struct cli *g, struct cdx_pipeline *p, const struct run_opts 
 	ro.keep_going = o->keep_going;
 	ro.vars = o->vars;
 	ro.only = o->only;
+	ro.play = o->play;
 	ro.output = o->output;
 	ro.json = o->json;
 	ro.state = cli_state(g);
@@ -361,5 +366,6 @@ out:
 	free(path);
 	free(o.vars);
 	free(o.only);
+	free(o.play);
 	return rc;
 }

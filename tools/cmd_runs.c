@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
+#include "base/json.h"
 #include "base/util.h"
 #include "state/store.h"
 
@@ -128,6 +129,15 @@ int cmd_status(struct cli *g, int argc, char **argv)
 				cdx_text_printf(stdout, "  artifacts: %.0f file%s, %.0f bytes", cdx_jn(a, "files"),
 						cdx_jn(a, "files") == 1 ? "" : "s", cdx_jn(a, "bytes"));
 			cdx_text_printf(stdout, "\n");
+			{
+				/* the outputs of its last attempt (masked when recorded) */
+				const cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "attempts"),
+								       cJSON_GetArraySize(cJSON_GetObjectItem(j, "attempts")) - 1);
+				const cJSON *o;
+				cJSON_ArrayForEach(o, cJSON_GetObjectItem(last, "outputs"))
+					if (cJSON_IsString(o))
+						cdx_text_printf(stdout, "             output %s=%s\n", o->string, o->valuestring);
+			}
 		}
 	}
 	cJSON_Delete(run);

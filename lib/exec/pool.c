@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "exec/pool_int.h"
+#include "exec/sched.h"
 #include "pipeline/dag.h"
 #include "state/store.h"
 
@@ -172,6 +173,7 @@ struct pjob {
 	char logkey[400];
 	char logid[64];
 	bool done_seen; /* its result arrived (in res) */
+	bool after;     /* it runs the job's after_script (sched.h) */
 	struct cdx_proc_result res;
 };
 
@@ -398,7 +400,7 @@ static const char *spec_env(const struct cdx_proc_spec *spec, const char *name)
 static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_error *err)
 {
 	struct cdx_pool *pl = self;
-	size_t j = (size_t)spec->token;
+	size_t j = (size_t)(spec->token & ~CDX_SCHED_AFTER); /* an after_script runs where its job ran */
 	const struct cdx_job *job = &pl->p->jobs[j];
 	struct pjob *pj = &pl->jobs[j];
 	cJSON *o = cJSON_CreateObject(), *sec;
@@ -463,14 +465,25 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 			nanosleep(&ts, NULL);
 		}
 	}
-	memset(pj, 0, sizeof(*pj));
+	{
+		/* an after_script writes on in its attempt's log: read on from where
+		 * the script's output stopped */
+		char logid[sizeof(pj->logid)];
+		bool after = (spec->token & CDX_SCHED_AFTER) != 0;
+		memcpy(logid, pj->logid, sizeof(logid));
+		memset(pj, 0, sizeof(*pj));
+		if (after)
+			memcpy(pj->logid, logid, sizeof(logid));
+	}
 	pj->state = PJ_QUEUED;
 	pj->attempt = atoi(spec_env(spec, "CDX_ATTEMPT"));
+	pj->after = (spec->token & CDX_SCHED_AFTER) != 0;
 	snprintf(pj->qkey, sizeof(pj->qkey), "%s", qkey);
 	snprintf(pj->entry, sizeof(pj->entry), "%s", reply && reply->valuestring ? reply->valuestring : "");
 	snprintf(num, sizeof(num), "%d", pj->attempt);
 	snprintf(pj->logkey, sizeof(pj->logkey), "%slog:%s:%s:%s", pl->prefix, pl->run, job->id, num);
-	snprintf(pj->logid, sizeof(pj->logid), "0-0");
+	if (!pj->after || !pj->logid[0])
+		snprintf(pj->logid, sizeof(pj->logid), "0-0");
 	pl->running++;
 	if (!pl->warned[j]) {
 		struct cdx_buf names = {0};
@@ -531,7 +544,7 @@ static const char *field(size_t nf, const char *const *names, const char *const 
 static void ended(struct cdx_pool *pl, size_t j, struct cdx_proc_result *r)
 {
 	struct pjob *pj = &pl->jobs[j];
-	r->token = j;
+	r->token = j | (pj->after ? CDX_SCHED_AFTER : 0);
 	snprintf(r->where, sizeof(r->where), "%s", pj->worker);
 	if (r->error[0] && r->end != CDX_PROC_LOST)
 		cdx_text_printf(stderr, "cdx: %s did not run on worker %s: %s\n", pl->p->jobs[j].id,

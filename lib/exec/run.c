@@ -26,6 +26,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "exec/concurrency.h"
 #include "exec/hook.h"
 #include "exec/pool.h"
+#include "exec/outputs.h"
 #include "pipeline/dag.h"
 #include "base/duration.h"
 #include "base/mask.h"
@@ -212,12 +215,12 @@ static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
 	cdx_run_on_output(ctx, token, data, len);
 }
 
-static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
+/* job_env: the environment of attempt ATTEMPT of job J into r->envp */
+static void job_env(struct cdx_run *r, size_t j, int attempt)
 {
-	struct cdx_run *r = ctx;
 	const struct cdx_job *job = &r->p->jobs[j];
 	const struct cdx_stage *st = &r->p->stages[job->stage];
-	char **e, *dir, num[16];
+	char **e, num[16];
 	size_t i;
 
 	scratch_free(r);
@@ -244,7 +247,101 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 	env_put(r, "CDX_STAGE", st->name);
 	env_put(r, "CDX_JOB", job->name);
 	env_put(r, "CDX_ATTEMPT", num);
+}
 
+/* where attempt ATTEMPT of job J writes its outputs ($CDX_OUTPUT), and
+ * (ATTEMPT 0) where its last attempt's are kept for the jobs that need it */
+static char *output_path(const struct cdx_run *r, size_t j, int attempt)
+{
+	const struct cdx_job *job = &r->p->jobs[j];
+	if (!attempt)
+		return cdx_xasprintf("%s/%s/%s/%s.outputs.json", r->store->log_dir, r->id,
+				     r->p->stages[job->stage].name, job->name);
+	return cdx_xasprintf("%s/%s/%s/%s.%d.output", r->store->log_dir, r->id, r->p->stages[job->stage].name,
+			     job->name, attempt);
+}
+
+/* add_outputs: the kept outputs of job ID (STAGE/JOB, ids[K]) into the
+ * environment of job J; FROM maps each name given so far to the index of
+ * its giver in IDS; -1 with ERR (CDX_EFAILED) when two jobs J needs give
+ * the same name */
+static int add_outputs(struct cdx_run *r, size_t j, const char *const *ids, size_t k, struct cdx_map *from,
+		       cJSON *keep, struct cdx_error *err)
+{
+	const char *slash = strchr(ids[k], '/');
+	char *path, *buf = NULL;
+	size_t len, first;
+	struct cdx_error rerr = {0};
+	cJSON *o, *it;
+	int rc = 0;
+	if (!slash)
+		return 0;
+	path = cdx_xasprintf("%s/%s/%.*s/%s.outputs.json", r->store->log_dir, r->id, (int)(slash - ids[k]),
+			     ids[k], slash + 1);
+	if (cdx_read_file(path, CDX_OUTPUTS_MAX_BYTES * 8, &buf, &len, &rerr) < 0) {
+		free(path);
+		return 0; /* it gave none */
+	}
+	free(path);
+	o = cJSON_ParseWithLength(buf, len);
+	free(buf);
+	cJSON_ArrayForEach(it, o)
+	{
+		if (!cJSON_IsString(it) || !cdx_env_name_valid(it->string))
+			continue;
+		if (!cdx_map_put(from, it->string, k, &first) && first != k) {
+			rc = cdx_error_set(err, CDX_EFAILED,
+					   "%s needs %s and %s, and both give output %s: rename one of them",
+					   r->p->jobs[j].id, ids[first], ids[k], it->string);
+			break;
+		}
+		env_put(r, it->string, it->valuestring);
+	}
+	if (o) /* FROM holds its names: kept until the caller is done */
+		cJSON_AddItemToArray(keep, o);
+	return rc;
+}
+
+/* needed_outputs: the outputs of every job J needs, directly or through a
+ * stage it needs (a make job: the jobs its spec names), into its
+ * environment */
+static int needed_outputs(struct cdx_run *r, size_t j, struct cdx_error *err)
+{
+	const struct cdx_dag *d = r->p->dag;
+	struct cdx_map from = {0};
+	cJSON *keep = cJSON_CreateArray();
+	const char **ids = NULL;
+	size_t n = 0, cap = 0, k;
+	uint32_t e, f;
+	int rc = 0;
+	for (k = 0; r->outputs_from && r->outputs_from[k]; k++)
+		CDX_PUSH(ids, n, cap, r->outputs_from[k]);
+	for (e = d->pred_off[j]; e < d->pred_off[j + 1]; e++) {
+		uint32_t u = d->pred[e];
+		if (u < d->n_jobs) {
+			CDX_PUSH(ids, n, cap, r->p->jobs[u].id);
+			continue;
+		}
+		for (f = d->pred_off[u]; f < d->pred_off[u + 1]; f++)
+			if (d->pred[f] < d->n_jobs)
+				CDX_PUSH(ids, n, cap, r->p->jobs[d->pred[f]].id);
+	}
+	for (k = 0; k < n && rc == 0; k++)
+		rc = add_outputs(r, j, ids, k, &from, keep, err);
+	cdx_map_free(&from);
+	cJSON_Delete(keep);
+	free(ids);
+	return rc;
+}
+
+static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec, struct cdx_error *err)
+{
+	struct cdx_run *r = ctx;
+	const struct cdx_job *job = &r->p->jobs[j];
+	const struct cdx_stage *st = &r->p->stages[job->stage];
+	char *dir;
+
+	job_env(r, j, attempt);
 	if (!r->log_dir_made[job->stage]) {
 		dir = cdx_xasprintf("%s/%s/%s", r->store->log_dir, r->id, st->name);
 		if (cdx_mkdirs(dir) < 0) {
@@ -255,6 +352,21 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 		free(dir);
 		r->log_dir_made[job->stage] = true;
 	}
+	{
+		/* a fresh, empty $CDX_OUTPUT for this attempt */
+		char *op = output_path(r, j, attempt);
+		int fd = open(op, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", op, strerror(errno));
+			free(op);
+			return -1;
+		}
+		close(fd);
+		env_put(r, "CDX_OUTPUT", op);
+		free(op);
+	}
+	if (needed_outputs(r, j, err) < 0)
+		return -1;
 	r->log_path = log_path(r, j, attempt);
 	/* a pool's worker sends the log itself */
 	cdx_logstream_begin(&r->logs[j], r->o.pool ? NULL : r->store, r->id, job->id, attempt);
@@ -269,6 +381,75 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 	spec->timeout_ms = job->timeout_ms ? job->timeout_ms : st->timeout_ms;
 	spec->grace_ms = r->o.grace_ms;
 	return 0;
+}
+
+/* the word CDX_JOB_STATUS says for an attempt that ended as RES */
+static const char *job_status_word(const struct cdx_proc_result *res)
+{
+	switch (res->end) {
+	case CDX_PROC_EXITED: return res->exit_code ? "failed" : "success";
+	case CDX_PROC_TIMEDOUT: return "timedout";
+	case CDX_PROC_CANCELLED: return "canceled"; /* GitLab's spelling */
+	default: return "failed";
+	}
+}
+
+/* the after_script of attempt ATTEMPT of job J: the job's environment and
+ * CDX_JOB_STATUS, a shell of its own, its own timeout, the same log */
+static int prepare_after(void *ctx, size_t j, int attempt, const struct cdx_proc_result *main,
+			 struct cdx_proc_spec *spec, struct cdx_error *err)
+{
+	struct cdx_run *r = ctx;
+	const struct cdx_job *job = &r->p->jobs[j];
+	(void)err;
+	char *op = output_path(r, j, attempt);
+	job_env(r, j, attempt);
+	env_put(r, "CDX_JOB_STATUS", job_status_word(main));
+	env_put(r, "CDX_OUTPUT", op);
+	free(op);
+	if (needed_outputs(r, j, err) < 0)
+		return -1;
+	r->log_path = log_path(r, j, attempt);
+	r->argv = cdx_runner_split_simple(job->after_script);
+	spec->script = job->after_script;
+	spec->argv = r->argv;
+	spec->envp = r->envp;
+	spec->log_path = r->log_path;
+	spec->secrets = (const char *const *)r->secrets;
+	spec->timeout_ms = job->after_timeout_ms ? job->after_timeout_ms : CDX_AFTER_SCRIPT_TIMEOUT_DEFAULT_MS;
+	spec->grace_ms = r->o.grace_ms;
+	return 0;
+}
+
+static const char *end_word(const struct cdx_proc_result *res);
+
+/* the after_script ended: kept for the attempt's record; a failure is
+ * shown, and changes nothing */
+static void after_done(void *ctx, size_t j, int attempt, const struct cdx_proc_result *res)
+{
+	struct cdx_run *r = ctx;
+	struct job_run *jr = &r->jobs[j];
+	cJSON *a;
+	(void)attempt;
+	cJSON_Delete(jr->after_rec);
+	a = jr->after_rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "status", end_word(res));
+	if (res->end == CDX_PROC_EXITED || res->end == CDX_PROC_SPAWNFAIL)
+		cJSON_AddNumberToObject(a, "exit_code", res->exit_code);
+	else
+		cJSON_AddNumberToObject(a, "signal", res->term_signal);
+	cJSON_AddNumberToObject(a, "wall_ms", (double)res->wall_us / 1000);
+	if (res->error[0])
+		add_masked(r, a, "error", res->error);
+	if ((res->end != CDX_PROC_EXITED || res->exit_code) && !r->o.json) {
+		cdx_run_flush_output(r, j);
+		cdx_run_clear_status(r);
+		fprintf(r->out, "cdx: after_script of %s %s (%s %d); the job's result stands\n",
+			r->p->jobs[j].id, res->end == CDX_PROC_TIMEDOUT ? "timed out" : "failed",
+			res->end == CDX_PROC_EXITED || res->end == CDX_PROC_SPAWNFAIL ? "exit" : "signal",
+			res->end == CDX_PROC_EXITED || res->end == CDX_PROC_SPAWNFAIL ? res->exit_code
+										     : res->term_signal);
+	}
 }
 
 static void started(void *ctx, size_t j, int attempt)
@@ -298,6 +479,69 @@ static const char *end_word(const struct cdx_proc_result *res)
 	case CDX_PROC_LOST: return "worker_lost";
 	default: return "error";
 	}
+}
+
+/* take_outputs: what attempt ATTEMPT of job J wrote to $CDX_OUTPUT, into
+ * its record REC (masked) and, when the job is done (STATE not RUNNING),
+ * kept for the jobs that need it; a bad file is shown and its outputs
+ * dropped */
+static void take_outputs(struct cdx_run *r, size_t j, int attempt, enum cdx_job_state state, cJSON *rec)
+{
+	char *op = output_path(r, j, attempt), *buf = NULL, why[200];
+	struct cdx_vars outs = {0};
+	struct cdx_error err = {0};
+	size_t len, i;
+	cJSON *o;
+	struct stat sb;
+	if (stat(op, &sb) < 0 || sb.st_size == 0 || /* the common case: none */
+	    cdx_read_file(op, CDX_OUTPUTS_MAX_BYTES + 1, &buf, &len, &err) < 0) {
+		free(op);
+		return;
+	}
+	free(op);
+	if (cdx_outputs_parse(buf, len, &outs, why, sizeof(why)) < 0) {
+		char *msg = cdx_xasprintf("$CDX_OUTPUT of %s: %s; its outputs are dropped", r->p->jobs[j].id, why);
+		add_masked(r, rec, "outputs_error", msg);
+		if (!r->o.json) {
+			cdx_run_clear_status(r);
+			cdx_text_printf(stderr, "cdx: warning: %s\n", msg);
+		}
+		free(msg);
+		cdx_vars_free(&outs);
+	}
+	free(buf);
+	if (outs.n) {
+		o = cJSON_AddObjectToObject(rec, "outputs");
+		for (i = 0; i < outs.n; i++)
+			add_masked(r, o, outs.v[i].name, outs.v[i].value);
+	}
+	if (state != CDX_JOB_RUNNING && outs.n) { /* none: no file, the readers take none */
+		char *path = output_path(r, j, 0), *tmp = cdx_xasprintf("%s.tmp", path), *text;
+		FILE *f;
+		o = cJSON_CreateObject();
+		for (i = 0; i < outs.n; i++)
+			cJSON_AddStringToObject(o, outs.v[i].name, outs.v[i].value);
+		text = cJSON_PrintUnformatted(o);
+		{
+			int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			f = fd >= 0 ? fdopen(fd, "w") : NULL;
+			if (!f && fd >= 0)
+				close(fd);
+		}
+		if (f && fputs(text, f) >= 0 && fclose(f) == 0) {
+			if (rename(tmp, path) < 0)
+				unlink(tmp);
+		} else {
+			if (f)
+				fclose(f);
+			unlink(tmp);
+		}
+		free(text);
+		cJSON_Delete(o);
+		free(tmp);
+		free(path);
+	}
+	cdx_vars_free(&outs);
 }
 
 static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc_result *res,
@@ -333,6 +577,12 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 		add_masked(r, rec, "error", res->error);
 	if (res->where[0])
 		cJSON_AddStringToObject(rec, "worker", res->where);
+	if (jr->after_rec) {
+		cJSON_AddItemToObject(rec, "after_script", jr->after_rec);
+		jr->after_rec = NULL;
+	}
+	if (res->end != CDX_PROC_SPAWNFAIL)
+		take_outputs(r, j, attempt, state, rec);
 	if (res->end != CDX_PROC_SPAWNFAIL) {
 		char *lp = log_path(r, j, attempt);
 		cJSON_AddStringToObject(rec, "log", lp);
@@ -368,6 +618,26 @@ static void attempt_done(void *ctx, size_t j, int attempt, const struct cdx_proc
 	record(r, rec, false);
 }
 
+/* job_why: why job J ran or not, when its when: decided it */
+static void job_why(struct cdx_run *r, size_t j, enum cdx_job_state state)
+{
+	struct job_run *jr = &r->jobs[j];
+	enum cdx_when w = r->when ? r->when[j] : r->p->jobs[j].when;
+	jr->why[0] = '\0';
+	if (state == CDX_JOB_MANUAL)
+		snprintf(jr->why, sizeof(jr->why), "manual, not played: cdx play %s %s", r->id, r->p->jobs[j].id);
+	else if (state == CDX_JOB_SKIPPED && w == CDX_WHEN_ON_FAILURE)
+		snprintf(jr->why, sizeof(jr->why), "when: on_failure, and nothing it needs failed");
+	else if (state == CDX_JOB_SKIPPED)
+		snprintf(jr->why, sizeof(jr->why), "a job it needs failed, or was not run");
+	else if (state != CDX_JOB_CANCELLED && w == CDX_WHEN_ON_FAILURE)
+		snprintf(jr->why, sizeof(jr->why), "when: on_failure, and a job it needs failed");
+	else if (state != CDX_JOB_CANCELLED && w == CDX_WHEN_ALWAYS)
+		snprintf(jr->why, sizeof(jr->why), "when: always");
+	else if (state != CDX_JOB_CANCELLED && w == CDX_WHEN_MANUAL)
+		snprintf(jr->why, sizeof(jr->why), "manual, played");
+}
+
 static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts)
 {
 	struct cdx_run *r = ctx;
@@ -377,6 +647,7 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 	int64_t dur = jr->first_start_ms ? cdx_wall_ms() - jr->first_start_ms : 0;
 	jr->state = state;
 	r->n_done++;
+	job_why(r, j, state);
 	cJSON_AddStringToObject(rec, "t", "job");
 	cJSON_AddStringToObject(rec, "run", r->id);
 	cJSON_AddStringToObject(rec, "pipeline", r->p->name);
@@ -385,6 +656,8 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 	cJSON_AddNumberToObject(rec, "attempts", attempts);
 	cJSON_AddNumberToObject(rec, "duration_ms", (double)dur);
 	cdx_run_artifacts(r, j, state, attempts, rec);
+	if (jr->why[0])
+		add_masked(r, rec, "why", jr->why);
 	if (r->o.json) {
 		cJSON *ev = cJSON_Duplicate(rec, 1);
 		cJSON_DeleteItemFromObject(ev, "t");
@@ -396,6 +669,57 @@ static void job_done(void *ctx, size_t j, enum cdx_job_state state, int attempts
 		cdx_run_show_job_end(r, j, state, dur);
 	}
 	record(r, rec, false);
+}
+
+/* a play record of cdx play for this run: its job is played */
+static int on_play(void *ctx, const cJSON *rec)
+{
+	struct cdx_run *r = ctx;
+	const char *t = cdx_jsn(rec, "t"), *run = cdx_jsn(rec, "run"), *job = cdx_jsn(rec, "job");
+	size_t k;
+	if (!t || strcmp(t, "play") != 0 || !run || strcmp(run, r->id) != 0 || !job)
+		return 0;
+	for (k = 0; k < r->p->n_jobs; k++)
+		if (strcmp(r->p->jobs[k].id, job) == 0 && r->when[k] == CDX_WHEN_MANUAL && !r->played[k]) {
+			r->played[k] = true;
+			if (!r->o.json) {
+				cdx_run_clear_status(r);
+				cdx_text_printf(r->out, "[>] played %s\n", job);
+				fflush(r->out);
+			}
+		}
+	return 0;
+}
+
+/* the played hook: --play, or a play record in the store (asked at most
+ * every 250 ms, or waiting WAIT_MS when nothing else runs) */
+static bool played(void *ctx, size_t j, int64_t wait_ms)
+{
+	struct cdx_run *r = ctx;
+	int64_t now = cdx_now_ns();
+	struct job_run *jr = &r->jobs[j];
+	if (!jr->manual_shown && !r->played[j]) {
+		jr->manual_shown = true;
+		if (!r->o.json && !r->make_job) {
+			cdx_run_clear_status(r);
+			cdx_text_printf(r->out, "[?] manual  %s: start it with: cdx play %s %s\n", r->p->jobs[j].id,
+					r->id, r->p->jobs[j].id);
+			fflush(r->out);
+		}
+	}
+	if (!r->played[j] && r->play_cursor[0] && r->store->ops->tail &&
+	    (wait_ms > 0 || now - r->play_poll_ns >= 250000000)) {
+		struct cdx_error err = {0};
+		r->play_poll_ns = now;
+		if (r->store->ops->tail(r->store, r->play_cursor, wait_ms, on_play, r, &err) == 0)
+			wait_ms = 0;
+	}
+	if (!r->played[j] && wait_ms > 0) {
+		/* no store to wait on: wait here, not in a busy loop */
+		struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return r->played[j];
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -524,8 +848,20 @@ static int decide(struct cdx_run *r, struct cdx_error *err)
 	if (!r->decide)
 		return -1;
 	r->allow_failure = cdx_xcalloc(r->p->n_jobs + 1, sizeof(bool));
+	r->when = cdx_xcalloc(r->p->n_jobs + 1, sizeof(*r->when));
+	r->manual_blocks = cdx_xcalloc(r->p->n_jobs + 1, sizeof(bool));
+	r->played = cdx_xcalloc(r->p->n_jobs + 1, sizeof(bool));
 	for (i = 0; i < r->p->n_jobs; i++) {
 		r->allow_failure[i] = r->decide[i].allow_failure;
+		r->when[i] = r->decide[i].when;
+		if (r->when[i] == CDX_WHEN_MANUAL && r->wanted[i]) {
+			/* GitLab: a manual job is allowed to fail, and so holds
+			 * nothing back, unless it says allow_failure: false */
+			r->any_manual = true;
+			if (!r->p->jobs[i].has_allow_failure)
+				r->allow_failure[i] = true;
+			r->manual_blocks[i] = !r->allow_failure[i];
+		}
 		if (r->wanted[i] && r->decide[i].when == CDX_WHEN_NEVER)
 			r->wanted[i] = false;
 	}
@@ -640,6 +976,19 @@ struct cdx_run *cdx_run_new(const struct cdx_pipeline *p, const struct cdx_run_o
 		goto fail;
 	if (decide(r, err) < 0)
 		goto fail;
+	for (i = 0; o->play && o->play[i]; i++) {
+		size_t k;
+		for (k = 0; k < p->n_jobs; k++)
+			if (strcmp(p->jobs[k].id, o->play[i]) == 0)
+				break;
+		if (k == p->n_jobs || r->when[k] != CDX_WHEN_MANUAL) {
+			cdx_error_set(err, CDX_EUSAGE, "--play %s: %s", o->play[i],
+				      k == p->n_jobs ? "no such job in the pipeline"
+						     : "not a manual job in this run (see its when: and rules:)");
+			goto fail;
+		}
+		r->played[k] = true;
+	}
 	for (i = 0; i < p->n_jobs; i++)
 		r->n_wanted += r->wanted[i];
 	r->state = CDX_RUN_RUNNING;
@@ -664,6 +1013,17 @@ int cdx_run_set_make_job(struct cdx_run *r, const struct cdx_make_job *mj, struc
 	r->owner_pid = mj->owner_pid;
 	r->job_count = mj->job_count;
 	return 0;
+}
+
+void cdx_run_set_played(struct cdx_run *r, size_t j)
+{
+	if (j < r->p->n_jobs && r->played)
+		r->played[j] = true;
+}
+
+void cdx_run_set_outputs_from(struct cdx_run *r, const char *const *ids)
+{
+	r->outputs_from = ids;
 }
 
 void cdx_run_cancel(struct cdx_run *r)
@@ -784,6 +1144,13 @@ static int begin(struct cdx_run *r, struct cdx_error *err)
 	}
 	cJSON_Delete(rec);
 	r->last_flush_ns = cdx_now_ns();
+	if (r->any_manual && r->store->ops->tail) {
+		/* play records count from here on */
+		struct cdx_error terr = {0};
+		snprintf(r->play_cursor, sizeof(r->play_cursor), "$");
+		if (r->store->ops->tail(r->store, r->play_cursor, 0, on_play, r, &terr) < 0)
+			r->play_cursor[0] = '\0';
+	}
 	{
 		/* once per run: a make run's first job sweeps for all of them */
 		size_t strays = cdx_runner_kill_strays();
@@ -874,7 +1241,8 @@ static bool lost_records(struct cdx_run *r, struct cdx_error *err)
 int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 {
 	const struct cdx_pipeline *p = r->p;
-	struct cdx_sched_hooks hooks = {r, prepare, started, attempt_done, job_done, tick};
+	struct cdx_sched_hooks hooks = {r,    prepare,       started,    attempt_done, job_done,
+					tick, prepare_after, after_done, played};
 	struct cdx_sched_opts so;
 
 	if (r->executed)
@@ -918,6 +1286,9 @@ int cdx_run_execute(struct cdx_run *r, struct cdx_error *err)
 	so.prio = r->prio;
 	so.cancel = &r->cancel;
 	so.allow_failure = r->allow_failure;
+	so.when = r->when;
+	so.manual_blocks = r->manual_blocks;
+	so.manual_wait = r->o.tty && !r->o.json && !r->make_job;
 	if (r->pool)
 		r->state = cdx_sched_run(p, &so, cdx_pool_ops(), r->pool, &hooks, r->states);
 	else
@@ -984,6 +1355,7 @@ void cdx_run_free(struct cdx_run *r)
 		cdx_buf_free(&r->jobs[i].out);
 		cJSON_Delete(r->jobs[i].attempt_recs);
 		cdx_logstream_free(&r->logs[i]);
+		cJSON_Delete(r->jobs[i].after_rec);
 	}
 	free(r->logs);
 	free(r->jobs);
@@ -997,6 +1369,9 @@ void cdx_run_free(struct cdx_run *r)
 	cdx_vars_free(&r->own);
 	cdx_decisions_free(r->decide, r->p->n_jobs);
 	free(r->allow_failure);
+	free(r->when);
+	free(r->manual_blocks);
+	free(r->played);
 	for (i = 0; i < r->n_secrets; i++)
 		free(r->secrets[i]);
 	free(r->secrets);

@@ -35,12 +35,25 @@ struct cdx_make_job {
  * executed already; R is unchanged then. */
 int cdx_run_set_make_job(struct cdx_run *r, const struct cdx_make_job *mj, struct cdx_error *err);
 
+/* cdx_run_set_outputs_from: jobs (STAGE/JOB, NULL-terminated, borrowed
+ * until R is freed) whose outputs the jobs of R get besides those of the
+ * jobs they need in R's pipeline: a make job's needs (its spec lists them) */
+void cdx_run_set_outputs_from(struct cdx_run *r, const char *const *ids);
+
+/* cdx_run_set_played: job J of R, should rules or when: make it manual in
+ * this run, is played from the start (a job run alone because it was
+ * asked for by name: cdx play into an ended run, make NAME/STAGE/JOB) */
+void cdx_run_set_played(struct cdx_run *r, size_t j);
+
 struct job_run {
 	int attempts;          /* attempts made */
 	int64_t first_start_ms;/* wall clock of the first attempt */
 	int64_t busy_ms;       /* sum of attempt wall times */
 	struct cdx_buf out;    /* pending output: a partial line, or a group */
 	cJSON *attempt_recs;   /* attempt records, for cdx_run_json */
+	cJSON *after_rec;      /* how the current attempt's after_script ended, or NULL */
+	bool manual_shown;     /* "start it with cdx play" was shown */
+	char why[200];         /* why it ran or not, when not plainly (when:) */
 	enum cdx_job_state state;
 	int64_t ready_ns;      /* when it became ready (queue wait), 0 = unknown */
 };
@@ -92,6 +105,15 @@ struct cdx_run {
 	struct cdx_logstream *logs; /* per job: its attempt's log sent to the store */
 	struct cdx_pool *pool;  /* the jobs run on a pool's workers (pool.h), or NULL */
 	bool artifacts_failed;  /* a job's artifacts could not be kept: the run fails */
+	/* manual jobs (sched.h): the decided when: of each job, whether a
+	 * manual one holds back what needs it, whether it was played (--play,
+	 * or a play record of cdx play that the run found in the store) */
+	enum cdx_when *when;
+	bool *manual_blocks, *played;
+	bool any_manual;
+	char play_cursor[64];   /* store tail cursor for play records */
+	int64_t play_poll_ns;   /* when the store was last asked */
+	const char *const *outputs_from; /* cdx_run_set_outputs_from, or NULL */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */

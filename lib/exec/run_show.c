@@ -29,20 +29,26 @@ void cdx_run_clear_status(struct cdx_run *r)
 
 void cdx_run_show_status(struct cdx_run *r)
 {
-	size_t i, running = 0;
+	size_t i, running = 0, manual = 0;
 	struct cdx_buf b = {0};
 	if (!r->o.tty || r->o.json)
 		return;
 	for (i = 0; i < r->p->n_jobs; i++) {
+		manual += r->states[i] == CDX_JOB_MANUAL;
 		if (r->states[i] != CDX_JOB_RUNNING)
 			continue;
 		if (running++ < 3)
 			cdx_buf_printf(&b, "%s%s", running > 1 ? ", " : "", r->p->jobs[i].id);
 	}
 	cdx_run_clear_status(r);
-	cdx_text_printf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
-			(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "",
-			running > 3 ? ", ..." : "");
+	if (!running && manual)
+		cdx_text_printf(r->out, "[%zu/%zu] %.1fs waiting for %zu manual job%s (cdx play %s STAGE/JOB)",
+				r->n_done, r->n_wanted, (double)(cdx_now_ns() - r->t0_ns) / 1e9, manual,
+				manual == 1 ? "" : "s", r->id);
+	else
+		cdx_text_printf(r->out, "[%zu/%zu] %.1fs running %zu: %s%s", r->n_done, r->n_wanted,
+				(double)(cdx_now_ns() - r->t0_ns) / 1e9, running, b.data ? b.data : "",
+				running > 3 ? ", ..." : "");
 	fflush(r->out);
 	r->status_shown = true;
 	cdx_buf_free(&b);
@@ -60,8 +66,8 @@ void cdx_run_emit_json(struct cdx_run *r, cJSON *ev)
 void cdx_run_on_output(void *ctx, uint64_t token, const char *data, size_t len)
 {
 	struct cdx_run *r = ctx;
-	struct job_run *jr = &r->jobs[token];
-	const char *id = r->p->jobs[token].id;
+	struct job_run *jr = &r->jobs[token & ~CDX_SCHED_AFTER]; /* its after_script's too */
+	const char *id = r->p->jobs[token & ~CDX_SCHED_AFTER].id;
 	size_t i, start = 0;
 	if (r->o.json || r->o.output == CDX_OUTPUT_QUIET)
 		return;
@@ -133,14 +139,21 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 {
 	struct job_run *jr = &r->jobs[j];
 	const struct cdx_job *job = &r->p->jobs[j];
-	static const char *const words[] = {"?", "?", "?", "ok", "allowed", "FAILED", "skip", "cancel", "?"};
+	static const char *const words[] = {"?",    "?",      "?", "ok", "allowed", "FAILED", "skip", "cancel",
+					    "?", "manual"};
 	char d[32], extra[300] = "";
+	bool user_text = jr->why[0] != '\0'; /* the line holds text to escape */
 	cdx_duration_format(dur, d, sizeof(d));
 	if ((state == CDX_JOB_FAILED || state == CDX_JOB_ALLOWED) && jr->attempt_recs) {
 		cJSON *last = cJSON_GetArrayItem(jr->attempt_recs, cJSON_GetArraySize(jr->attempt_recs) - 1);
 		cJSON *code = cJSON_GetObjectItem(last, "exit_code"), *sig = cJSON_GetObjectItem(last, "signal");
 		const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(last, "status"));
-		if (status && strcmp(status, "timeout") == 0)
+		const char *error = cJSON_GetStringValue(cJSON_GetObjectItem(last, "error"));
+		if (error) { /* it could not start (masked when recorded) */
+			snprintf(extra, sizeof(extra), " (cannot start: %.250s)", error);
+			user_text = true;
+		}
+		else if (status && strcmp(status, "timeout") == 0)
 			snprintf(extra, sizeof(extra), " (timed out)");
 		else if (code)
 			snprintf(extra, sizeof(extra), " (exit %d)", code->valueint);
@@ -157,10 +170,21 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 	 * job's time in cdx) */
 	if (r->make_job) {
 		/* make shows success by silence; say what else happened */
-		if (state != CDX_JOB_SUCCESS)
+		if (state != CDX_JOB_SUCCESS && user_text)
+			cdx_text_printf(stderr, "cdx: %s/%s %s%s\n", r->p->name, job->id, words[state], extra);
+		else if (state != CDX_JOB_SUCCESS)
 			fprintf(stderr, "cdx: %s/%s %s%s\n", r->p->name, job->id, words[state], extra);
-	} else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
+	} else if ((state == CDX_JOB_SKIPPED || state == CDX_JOB_MANUAL) && jr->why[0])
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s (%s)\n", r->n_done, r->n_wanted, words[state], job->id,
+				jr->why);
+	else if (state == CDX_JOB_SKIPPED || state == CDX_JOB_CANCELLED)
 		fprintf(r->out, "[%zu/%zu] %-7s %s\n", r->n_done, r->n_wanted, words[state], job->id);
+	else if (jr->why[0])
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s %s%s (%s)\n", r->n_done, r->n_wanted, words[state],
+				job->id, d, extra, jr->why);
+	else if (user_text)
+		cdx_text_printf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id,
+				d, extra);
 	else
 		fprintf(r->out, "[%zu/%zu] %-7s %s %s%s\n", r->n_done, r->n_wanted, words[state], job->id, d,
 			extra);
@@ -169,18 +193,21 @@ void cdx_run_show_job_end(struct cdx_run *r, size_t j, enum cdx_job_state state,
 
 void cdx_run_summary(struct cdx_run *r, double cp_ms)
 {
-	size_t counts[CDX_JOB_UNWANTED + 1] = {0}, i;
+	size_t counts[CDX_JOB_MANUAL + 1] = {0}, i;
+	char manual[48] = "";
 	char wall[32], cp[32];
 	for (i = 0; i < r->p->n_jobs; i++)
 		counts[r->states[i]]++;
 	cdx_duration_format(r->end_ms - r->start_ms, wall, sizeof(wall));
 	cdx_duration_format((int64_t)cp_ms, cp, sizeof(cp));
+	if (counts[CDX_JOB_MANUAL])
+		snprintf(manual, sizeof(manual), ", %zu manual", counts[CDX_JOB_MANUAL]);
 	cdx_run_clear_status(r);
 	cdx_text_printf(
 	    r->out,
-	    "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled; "
+	    "%s %s in %s: %zu passed, %zu failed, %zu allowed to fail, %zu skipped, %zu cancelled%s; "
 	    "critical path %s (run %s)\n",
 	    r->p->name, cdx_run_state_name(r->state), wall, counts[CDX_JOB_SUCCESS], counts[CDX_JOB_FAILED],
-	    counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], cp, r->id);
+	    counts[CDX_JOB_ALLOWED], counts[CDX_JOB_SKIPPED], counts[CDX_JOB_CANCELLED], manual, cp, r->id);
 	fflush(r->out);
 }

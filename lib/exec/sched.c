@@ -18,8 +18,8 @@
 
 const char *cdx_job_state_name(enum cdx_job_state s)
 {
-	static const char *const names[] = {"waiting", "ready",	  "running",   "success", "allowed_failure",
-					    "failed",  "skipped", "cancelled", "unwanted"};
+	static const char *const names[] = {"waiting", "ready",	  "running",   "success",  "allowed_failure",
+					    "failed",  "skipped", "cancelled", "unwanted", "manual"};
 	return (unsigned)s < CDX_ARRAY_LEN(names) ? names[s] : "unknown";
 }
 
@@ -85,7 +85,39 @@ struct sched {
 	bool stopping;     /* start nothing new */
 	bool cancelling;   /* stopping because of a cancel or the pipeline timeout */
 	bool failed;       /* a job failed */
+	bool killed;       /* a cancel kills at once: no after_script starts */
+	struct cdx_proc_result *main_res; /* per job: how its script ended, while
+					     its after_script runs (lazily) */
+	uint32_t *manual;  /* manual jobs waiting to be played */
+	size_t n_manual, n_manual_blocking;
+	bool *early;       /* per job: released before it ran (a manual job that
+			      holds nothing back) */
 };
+
+static enum cdx_when when_of(const struct sched *s, uint32_t j)
+{
+	return s->o->when ? s->o->when[j] : s->p->jobs[j].when;
+}
+
+/* ready: job J's needs are done (BLOCKED: one of them failed): queue it,
+ * or hold it as a manual job, or tell whether it is to be skipped */
+static bool ready(struct sched *s, uint32_t j, bool blocked)
+{
+	enum cdx_when w = when_of(s, j);
+	if (s->cancelling || (blocked ? w != CDX_WHEN_ON_FAILURE && w != CDX_WHEN_ALWAYS
+				      : w == CDX_WHEN_ON_FAILURE))
+		return false;
+	if (w == CDX_WHEN_MANUAL) {
+		s->states[j] = CDX_JOB_MANUAL;
+		s->manual[s->n_manual++] = j;
+		if (s->o->manual_blocks && s->o->manual_blocks[j])
+			s->n_manual_blocking++;
+		return true;
+	}
+	s->states[j] = CDX_JOB_READY;
+	cdx_ready_push(&s->q, j);
+	return true;
+}
 
 static void finish_job(struct sched *s, uint32_t j, enum cdx_job_state st)
 {
@@ -114,13 +146,14 @@ static void release(struct sched *s, uint32_t v, bool bad)
 				s->stack[sp++] = w; /* a stage is done with its last job */
 			} else if (s->states[w] == CDX_JOB_UNWANTED) {
 				s->stack[sp++] = w; /* not run, but not in the way */
-			} else if (s->blocked[w]) {
+			} else if (!ready(s, w, s->blocked[w])) {
 				/* what a cancel stops is cancelled, whatever it waited for */
 				finish_job(s, w, s->cancelling ? CDX_JOB_CANCELLED : CDX_JOB_SKIPPED);
 				s->stack[sp++] = w;
-			} else {
-				s->states[w] = CDX_JOB_READY;
-				cdx_ready_push(&s->q, w);
+			} else if (s->states[w] == CDX_JOB_MANUAL &&
+				   !(s->o->manual_blocks && s->o->manual_blocks[w])) {
+				s->early[w] = true; /* what needs it goes on */
+				s->stack[sp++] = w;
 			}
 		}
 	}
@@ -151,7 +184,8 @@ static void start_one(struct sched *s, uint32_t j)
 				if (!s->o->keep_going)
 					s->stopping = true;
 			}
-			release(s, j, st == CDX_JOB_FAILED);
+			if (!s->early[j])
+				release(s, j, st == CDX_JOB_FAILED);
 		}
 		return;
 	}
@@ -159,6 +193,36 @@ static void start_one(struct sched *s, uint32_t j)
 	s->running++;
 	if (s->h->started)
 		s->h->started(s->h->ctx, j, attempt);
+}
+
+/* start_after: start job J's after_script when it has one, its script
+ * having ended as R; true when it runs (the attempt goes on until it ends) */
+static bool start_after(struct sched *s, uint32_t j, const struct cdx_proc_result *r)
+{
+	struct cdx_proc_spec spec;
+	struct cdx_error err = {0};
+	if (!s->p->jobs[j].after_script || !s->h->prepare_after || s->killed)
+		return false;
+	memset(&spec, 0, sizeof(spec));
+	spec.token = j | CDX_SCHED_AFTER;
+	if (s->h->prepare_after(s->h->ctx, j, s->attempt[j], r, &spec, &err) < 0)
+		return false;
+	if (s->ops->start(s->runner, &spec, &err) < 0) {
+		struct cdx_proc_result fr;
+		memset(&fr, 0, sizeof(fr));
+		fr.token = j;
+		fr.end = CDX_PROC_SPAWNFAIL;
+		fr.exit_code = 127;
+		fr.start_ms = cdx_wall_ms();
+		snprintf(fr.error, sizeof(fr.error), "%.200s", err.msg);
+		if (s->h->after_done)
+			s->h->after_done(s->h->ctx, j, s->attempt[j], &fr);
+		return false;
+	}
+	if (!s->main_res)
+		s->main_res = cdx_xcalloc(s->p->n_jobs + 1, sizeof(*s->main_res));
+	s->main_res[j] = *r;
+	return true;
 }
 
 /* the outcome with allow_failure as a rule decided it (rules: allow_failure) */
@@ -178,6 +242,15 @@ static void ended(struct sched *s, const struct cdx_proc_result *r)
 {
 	uint32_t j = (uint32_t)r->token;
 	enum cdx_job_state st;
+	if (r->token & CDX_SCHED_AFTER) {
+		struct cdx_proc_result ar = *r;
+		ar.token = j;
+		if (s->h->after_done)
+			s->h->after_done(s->h->ctx, j, s->attempt[j], &ar);
+		r = &s->main_res[j]; /* the attempt ends as its script did */
+	} else if (r->end != CDX_PROC_LOST && start_after(s, j, r)) {
+		return;
+	}
 	/* a lost worker is retried apart from the job's own retry */
 	if (r->end == CDX_PROC_LOST)
 		st = ++s->lost[j] <= CDX_SCHED_LOST_RETRIES ? CDX_JOB_RUNNING
@@ -201,7 +274,29 @@ static void ended(struct sched *s, const struct cdx_proc_result *r)
 		if (!s->o->keep_going)
 			s->stopping = true;
 	}
-	release(s, j, st == CDX_JOB_FAILED || st == CDX_JOB_CANCELLED);
+	if (!s->early[j])
+		release(s, j, st == CDX_JOB_FAILED || st == CDX_JOB_CANCELLED);
+}
+
+/* play: start the waiting manual jobs that were played; WAIT_MS for the
+ * first one asked when nothing else runs */
+static void play(struct sched *s, int64_t wait_ms)
+{
+	size_t i = 0;
+	while (i < s->n_manual) {
+		uint32_t j = s->manual[i];
+		if (!s->h->played || !s->h->played(s->h->ctx, j, wait_ms)) {
+			wait_ms = 0;
+			i++;
+			continue;
+		}
+		wait_ms = 0;
+		s->manual[i] = s->manual[--s->n_manual];
+		if (s->o->manual_blocks && s->o->manual_blocks[j])
+			s->n_manual_blocking--;
+		s->states[j] = CDX_JOB_READY;
+		cdx_ready_push(&s->q, j);
+	}
 }
 
 enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_sched_opts *o,
@@ -228,6 +323,8 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 	s.attempt = cdx_xcalloc(d->n_jobs + 1, sizeof(int));
 	s.lost = cdx_xcalloc(d->n_jobs + 1, sizeof(int));
 	s.stack = cdx_xcalloc(d->n_nodes + 1, sizeof(uint32_t));
+	s.manual = cdx_xcalloc(d->n_jobs + 1, sizeof(uint32_t));
+	s.early = cdx_xcalloc(d->n_jobs + 1, sizeof(bool));
 	cdx_ready_init(&s.q, o->prio);
 	for (v = 0; v < d->n_jobs; v++)
 		states[v] = o->wanted && !o->wanted[v] ? CDX_JOB_UNWANTED : CDX_JOB_WAITING;
@@ -237,8 +334,13 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 		if (s.left[v])
 			continue;
 		if (v < d->n_jobs && states[v] == CDX_JOB_WAITING) {
-			states[v] = CDX_JOB_READY;
-			cdx_ready_push(&s.q, (uint32_t)v);
+			if (!ready(&s, (uint32_t)v, false)) {
+				finish_job(&s, (uint32_t)v, CDX_JOB_SKIPPED);
+				release(&s, (uint32_t)v, false);
+			} else if (states[v] == CDX_JOB_MANUAL && !(o->manual_blocks && o->manual_blocks[v])) {
+				s.early[v] = true;
+				release(&s, (uint32_t)v, false);
+			}
 		} else {
 			release(&s, (uint32_t)v, false);
 		}
@@ -253,8 +355,10 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 			s.cancelling = true;
 			ops->cancel_all(runner, *o->cancel > 1);
 			killed = *o->cancel > 1;
+			s.killed = killed;
 		} else if (cancelled && !killed && o->cancel && *o->cancel > 1) {
 			killed = true;
+			s.killed = true;
 			ops->cancel_all(runner, true); /* a second Ctrl-C kills at once */
 		}
 		if (deadline && !timed_out && cdx_now_ns() / 1000000 >= deadline) {
@@ -263,17 +367,40 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 			s.cancelling = true;
 			ops->cancel_all(runner, false);
 		}
-		while (!s.stopping && s.q.n && s.running < o->workers)
-			start_one(&s, cdx_ready_pop(&s.q));
-		if (!s.running && (s.stopping || !s.q.n))
-			break;
+		if (!s.stopping && s.n_manual)
+			play(&s, 0);
+		while (!s.cancelling && s.q.n && s.running < o->workers) {
+			uint32_t j = cdx_ready_pop(&s.q);
+			enum cdx_when w = when_of(&s, j);
+			if (s.stopping && w != CDX_WHEN_ALWAYS && w != CDX_WHEN_ON_FAILURE) {
+				/* after a failure (no keep_going) only what runs after
+				 * failures starts: the rest is skipped, as failed */
+				finish_job(&s, j, CDX_JOB_SKIPPED);
+				release(&s, j, true);
+				continue;
+			}
+			start_one(&s, j);
+		}
+		if (!s.running && (s.cancelling || !s.q.n)) {
+			/* only manual jobs are left, if any: wait for a blocking
+			 * one to be played when asked to, else end */
+			if (s.cancelling || s.stopping || !s.n_manual_blocking || !o->manual_wait)
+				break;
+			play(&s, 500);
+			if (h->tick)
+				h->tick(h->ctx);
+			continue;
+		}
 		got = ops->wait(runner, 100, &r);
 		if (got > 0)
 			ended(&s, &r);
 		if (h->tick)
 			h->tick(h->ctx);
 	}
-	/* whatever never started */
+	/* manual jobs never played stay manual; whatever else never started */
+	for (v = 0; v < d->n_jobs; v++)
+		if (states[v] == CDX_JOB_MANUAL)
+			finish_job(&s, (uint32_t)v, CDX_JOB_MANUAL);
 	for (v = 0; v < d->n_jobs; v++)
 		if (states[v] == CDX_JOB_READY || states[v] == CDX_JOB_WAITING)
 			finish_job(&s, (uint32_t)v, cancelled || timed_out ? CDX_JOB_CANCELLED : CDX_JOB_SKIPPED);
@@ -289,5 +416,8 @@ enum cdx_run_state cdx_sched_run(const struct cdx_pipeline *p, const struct cdx_
 	free(s.attempt);
 	free(s.lost);
 	free(s.stack);
+	free(s.main_res);
+	free(s.manual);
+	free(s.early);
 	return result;
 }

@@ -29,6 +29,7 @@ enum cdx_job_state {
 	CDX_JOB_SKIPPED,   /* never started: a need failed, or the run stopped */
 	CDX_JOB_CANCELLED, /* killed by cancellation or the pipeline timeout */
 	CDX_JOB_UNWANTED,  /* not selected by --only */
+	CDX_JOB_MANUAL,    /* a manual job waiting to be played, or never played */
 };
 
 /* the word used in output and records: "success", "failed", ... */
@@ -62,7 +63,26 @@ struct cdx_sched_hooks {
 	void (*job_done)(void *ctx, size_t job, enum cdx_job_state state, int attempts);
 	/* called at least every 100 ms while the run goes on */
 	void (*tick)(void *ctx);
+	/* a job with an after_script (pipeline.h): fill SPEC for the
+	 * after_script of attempt ATTEMPT, whose script ended as MAIN.  Its
+	 * process runs on the same runner with token JOB | CDX_SCHED_AFTER,
+	 * holding the attempt's worker slot; the attempt ends (attempt_done)
+	 * when it does, with MAIN's outcome: the after_script never changes
+	 * it.  -1 (ERR set) or a NULL hook: no after_script for that attempt.
+	 * It runs after every end but a cancel that kills at once. */
+	int (*prepare_after)(void *ctx, size_t job, int attempt, const struct cdx_proc_result *main,
+			     struct cdx_proc_spec *spec, struct cdx_error *err);
+	/* the after_script of attempt ATTEMPT ended as R (token without the
+	 * bit; SPAWNFAIL when it could not start), before attempt_done */
+	void (*after_done)(void *ctx, size_t job, int attempt, const struct cdx_proc_result *r);
+	/* a manual job waits: true when JOB was played (then it starts).
+	 * WAIT_MS > 0 when nothing else runs: the hook may block that long
+	 * for a play to come.  NULL: no manual job is ever played */
+	bool (*played)(void *ctx, size_t job, int64_t wait_ms);
 };
+
+/* the token bit of an after_script's process */
+#define CDX_SCHED_AFTER (1ull << 32)
 
 struct cdx_sched_opts {
 	unsigned workers;       /* at most this many attempts at once, >= 1 */
@@ -72,6 +92,21 @@ struct cdx_sched_opts {
 	const double *prio;     /* per DAG node: ordering rule priority */
 	volatile sig_atomic_t *cancel; /* > 0: cancel; > 1: kill at once (may be NULL) */
 	const bool *allow_failure; /* per job, allow_failure as rules decided (NULL: the job's) */
+	/* when: as decided for this run (NULL: each job's own).  on_success
+	 * runs when nothing it needs (directly or through stages) failed;
+	 * on_failure only when something it needs failed; always in both
+	 * cases; manual waits for the played hook once its needs are done as
+	 * for on_success (never is left to the caller: not wanted).  After a
+	 * failure without keep_going, on_failure and always jobs still run when
+	 * their needs are done; what else never started is skipped. */
+	const enum cdx_when *when;
+	/* per job: a manual job holds back the jobs that need it until it is
+	 * played and done (GitLab's allow_failure: false); else they go on at
+	 * once (NULL: none holds back) */
+	const bool *manual_blocks;
+	/* when only blocking manual jobs are left: wait for them to be played
+	 * (a terminal) rather than end the run with them manual */
+	bool manual_wait;
 };
 
 /* cdx_sched_run: run P's jobs to the end.  STATES (n_jobs) receives each

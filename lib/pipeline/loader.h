@@ -34,6 +34,7 @@
 #define CDX_MAX_INCLUDE_DEPTH 16
 #define CDX_MAX_EXTENDS_DEPTH 16
 #define CDX_MAX_MATRIX 1000
+#define CDX_MAX_PARALLEL 200
 
 struct cdx_loader {
 	struct cdx_cfg c;         /* diagnostics and the problem count */
@@ -54,6 +55,7 @@ struct cdx_loader {
 	struct cdx_map tpl_done;               /* template name -> index in tpl_resolved */
 	const struct cdx_ynode **tpl_resolved; /* each template with its extends merged, once */
 	size_t n_tpl_resolved, cap_tpl_resolved;
+	const struct cdx_ynode *dflt;          /* `default:` of all files merged, or NULL */
 	struct cdx_pipeline *p;
 	size_t cap_stages, cap_jobs, cap_files;
 	bool too_many; /* the job limit was passed */
@@ -87,7 +89,30 @@ void cdx_loader_vars(struct cdx_loader *l, const struct cdx_ynode *map, const ch
  * passes the limit */
 void cdx_loader_vars_size(struct cdx_loader *l, const struct cdx_vars *vars);
 
+/* pipeline_refused.c */
+#define CDX_KEYS_JOB 1u /* a job, a template, default: */
+#define CDX_KEYS_TOP 2u /* the top level of a file (hidden keys allowed) */
+#define CDX_KEYS_INCLUDE 4u /* an include: item written as a mapping */
+/* cdx_loader_keys: report the keys of MAP that are not among KEYS[N]: a
+ * key GitLab CI or GitHub Actions users write where WHERE says is refused
+ * by name with what to do instead, the others are unknown keys
+ * (cdx_cfg_keys; with CDX_KEYS_TOP, cdx_cfg_keys_hidden) */
+void cdx_loader_keys(struct cdx_loader *l, const struct cdx_ynode *map, const char *const *keys, size_t n,
+		     const char *what, unsigned where);
+
+/* pipeline_default.c */
+/* cdx_loader_default_add: `default:` node N of a file, over those of the
+ * files read before it (its includes) */
+void cdx_loader_default_add(struct cdx_loader *l, const struct cdx_ynode *n);
+/* cdx_loader_default: job mapping M (extends merged) with the default:
+ * keys it does not set itself, or M when there are none */
+const struct cdx_ynode *cdx_loader_default(struct cdx_loader *l, const struct cdx_ynode *m);
+
 /* pipeline_extends.c */
+/* cdx_loader_merge: deep merge, BASE's keys overridden by OVER's (in the
+ * scratch arena) */
+struct cdx_ynode *cdx_loader_merge(struct cdx_loader *l, const struct cdx_ynode *base,
+				   const struct cdx_ynode *over);
 /* cdx_loader_templates: check every template's name and keys, used or not */
 void cdx_loader_templates(struct cdx_loader *l);
 /* cdx_loader_extends: NODE (a job or template mapping) with its `extends:`
@@ -122,6 +147,10 @@ void cdx_job_artifacts_free(struct cdx_job_artifacts *a);
  * NAME_NODE) into jobs */
 void cdx_loader_matrix(struct cdx_loader *l, const struct cdx_ynode *matrix, const struct cdx_job *proto,
 		       const struct cdx_ynode *name_node);
+
+/* cdx_loader_parallel: expand `parallel:` node PAR of PROTO into jobs */
+void cdx_loader_parallel(struct cdx_loader *l, const struct cdx_ynode *par, const struct cdx_job *proto,
+			 const struct cdx_ynode *name_node);
 
 /* pipeline_needs.c */
 /* cdx_loader_needs: index stages and jobs, resolve every `needs` */

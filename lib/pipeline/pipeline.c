@@ -120,6 +120,13 @@ cJSON *cdx_pipeline_json(const struct cdx_pipeline *p)
 			cJSON_AddStringToObject(jo, "name", jb->name);
 			cJSON_AddStringToObject(jo, "id", jb->id);
 			cJSON_AddStringToObject(jo, "script", jb->script);
+			if (jb->after_script) {
+				cJSON_AddStringToObject(jo, "after_script", jb->after_script);
+				cJSON_AddNumberToObject(jo, "after_script_timeout_s",
+							(double)(jb->after_timeout_ms ? jb->after_timeout_ms
+										      : CDX_AFTER_SCRIPT_TIMEOUT_DEFAULT_MS) /
+							    1000);
+			}
 			if (jb->has_needs)
 				cJSON_AddItemToObject(jo, "needs", need_json(jb->needs, jb->n_needs));
 			r = cJSON_AddObjectToObject(jo, "retry");
@@ -381,6 +388,29 @@ void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char
 		spec_key(b, &top, "x-cdx");
 		cdx_buf_adds(b, extra);
 	}
+	{
+		/* the jobs whose outputs it gets: those it needs, directly or
+		 * through a stage (the spec itself has no needs) */
+		const struct cdx_dag *d = p->dag;
+		uint32_t e, f;
+		bool first = true;
+		spec_key(b, &top, "x-cdx-outputs-from");
+		cdx_buf_addc(b, '[');
+		for (e = d->pred_off[j]; e < d->pred_off[j + 1]; e++) {
+			uint32_t u = d->pred[e];
+			for (f = u < d->n_jobs ? 0 : d->pred_off[u]; u < d->n_jobs ? f < 1 : f < d->pred_off[u + 1];
+			     f++) {
+				uint32_t w = u < d->n_jobs ? u : d->pred[f];
+				if (w >= d->n_jobs)
+					continue;
+				if (!first)
+					cdx_buf_addc(b, ',');
+				first = false;
+				spec_str(b, p->jobs[w].id);
+			}
+		}
+		cdx_buf_addc(b, ']');
+	}
 	spec_key(b, &top, "stages");
 	cdx_buf_adds(b, "[{");
 	spec_key(b, &so, "name");
@@ -396,6 +426,12 @@ void cdx_pipeline_job_spec_to(const struct cdx_pipeline *p, size_t j, const char
 	spec_str(b, jb->name);
 	spec_key(b, &jo, "script");
 	spec_str(b, jb->script);
+	if (jb->after_script) {
+		spec_key(b, &jo, "after_script");
+		spec_str(b, jb->after_script);
+	}
+	if (jb->after_timeout_ms)
+		spec_duration(b, &jo, "after_script_timeout", jb->after_timeout_ms);
 	spec_key(b, &jo, "needs");
 	cdx_buf_adds(b, "[]");
 	spec_key(b, &jo, "retry");

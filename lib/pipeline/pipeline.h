@@ -75,7 +75,11 @@ struct cdx_job {
 	char *name;         /* [A-Za-z0-9_.-]{1,64} */
 	char *id;           /* "STAGE/JOB" */
 	size_t stage;       /* index of its stage */
-	char *script;       /* the script, list items joined by newlines */
+	char *script;       /* before_script and script, list items joined by
+			     * newlines: one `sh -e` shell runs them all */
+	char *after_script; /* after_script (joined the same way), or NULL: runs
+			     * after every attempt in a shell of its own */
+	int64_t after_timeout_ms;   /* after_script's limit, ms; 0 = 5 minutes */
 	bool has_needs;     /* `needs:` given (then stage order does not apply) */
 	struct cdx_need *needs;
 	size_t n_needs;
@@ -84,6 +88,7 @@ struct cdx_job {
 	int *retry_codes;           /* retry only on these exit codes (n = 0: any) */
 	size_t n_retry_codes;
 	bool allow_failure;         /* any failure is allowed */
+	bool has_allow_failure;     /* allow_failure: was given (else a manual job's is true) */
 	int *allow_codes;           /* failure allowed for these exit codes */
 	size_t n_allow_codes;
 	int64_t timeout_ms;         /* per attempt; 0 = the stage's */
@@ -151,6 +156,7 @@ struct cdx_pipeline {
 };
 
 #define CDX_STAGE_TIMEOUT_DEFAULT_MS 3600000
+#define CDX_AFTER_SCRIPT_TIMEOUT_DEFAULT_MS 300000 /* GitLab's 5 minutes */
 #define CDX_MAX_JOBS 100000
 
 /* Limits on variables, so that cdx validate refuses what a run could not

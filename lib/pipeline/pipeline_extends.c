@@ -24,7 +24,8 @@ void cdx_loader_templates(struct cdx_loader *l)
 				cdx_cfg_problem(&l->c, tp->val, "template '%s' must be a mapping, not %s",
 						tp->key->str, cdx_yaml_typename(tp->val));
 			else /* checked even when no job uses it */
-				cdx_cfg_keys(&l->c, tp->val, cdx_job_keys, cdx_n_job_keys, "template");
+				cdx_loader_keys(l, tp->val, cdx_job_keys, cdx_n_job_keys, "template",
+						CDX_KEYS_JOB);
 		}
 	}
 }
@@ -42,8 +43,8 @@ static const struct cdx_ynode *find_template(struct cdx_loader *l, const char *n
 
 /* deep merge: BASE's keys, overridden by OVER's; mappings on both sides are
  * merged recursively.  The result lives in the scratch arena. */
-static struct cdx_ynode *merge(struct cdx_loader *l, const struct cdx_ynode *base,
-			       const struct cdx_ynode *over)
+struct cdx_ynode *cdx_loader_merge(struct cdx_loader *l, const struct cdx_ynode *base,
+				   const struct cdx_ynode *over)
 {
 	struct cdx_ynode *m = cdx_yaml_new_map(l->scratch, over, base->n + over->n);
 	size_t i;
@@ -56,7 +57,7 @@ static struct cdx_ynode *merge(struct cdx_loader *l, const struct cdx_ynode *bas
 		const struct cdx_ynode *b = cdx_yaml_get(base, over->pairs[i].key->str);
 		struct cdx_ynode *v = over->pairs[i].val;
 		if (b && b->type == CDX_Y_MAP && v->type == CDX_Y_MAP)
-			v = merge(l, b, v);
+			v = cdx_loader_merge(l, b, v);
 		cdx_yaml_map_add(l->scratch, m, over->pairs[i].key, v);
 	}
 	return m;
@@ -121,7 +122,7 @@ const struct cdx_ynode *cdx_loader_extends(struct cdx_loader *l, const struct cd
 				cdx_map_put(&l->tpl_done, names[i]->str, l->n_tpl_resolved - 1, NULL);
 			}
 		}
-		result = merge(l, tpl, result);
+		result = cdx_loader_merge(l, tpl, result);
 	}
 	return result;
 }

@@ -19,7 +19,9 @@
 const char *const cdx_job_keys[] = {"name",          "script",        "needs",     "retry",
 				    "allow_failure", "timeout",       "variables", "inputs",
 				    "outputs",       "duration_hint", "extends",   "matrix",
-				    "when",          "rules",         "tags",      "artifacts"};
+				    "before_script", "after_script",  "after_script_timeout",
+				    "parallel",      "when",          "rules",     "tags",
+				    "artifacts"};
 const size_t cdx_n_job_keys = CDX_ARRAY_LEN(cdx_job_keys);
 static const char *const stage_keys[] = {"name", "needs", "timeout", "environment", "jobs"};
 static const char *const retry_keys[] = {"max", "exit_codes", "when"};
@@ -99,8 +101,9 @@ static void parse_needs(struct cdx_loader *l, const struct cdx_ynode *n, const c
 	}
 }
 
-/* the script of N, its lines joined (in the pipeline's pool) */
-static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n)
+/* the script of N (WHAT: "script", "before_script", ...), its lines joined
+ * (in the pipeline's pool) */
+static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n, const char *what)
 {
 	struct cdx_buf b = {0};
 	size_t i;
@@ -118,7 +121,7 @@ static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n)
 			cdx_buf_add(&b, n->items[i]->str, n->items[i]->len);
 		}
 	} else {
-		cdx_cfg_problem(&l->c, n, "script must be a string or a list of strings, not %s",
+		cdx_cfg_problem(&l->c, n, "%s must be a string or a list of strings, not %s", what,
 				cdx_yaml_typename(n));
 		return NULL;
 	}
@@ -128,7 +131,7 @@ static char *join_script(struct cdx_loader *l, const struct cdx_ynode *n)
 			cdx_buf_free(&b);
 			return s;
 		}
-	cdx_cfg_problem(&l->c, n, "empty script");
+	cdx_cfg_problem(&l->c, n, "empty %s", what);
 	cdx_buf_free(&b);
 	return NULL;
 }
@@ -231,7 +234,30 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	j->retry_when = CDX_RETRY_ON_FAILURE | CDX_RETRY_ON_TIMEOUT;
 	v = cdx_cfg_need(&l->c, m, "script", "job");
 	if (v)
-		j->script = join_script(l, v);
+		j->script = join_script(l, v, "script");
+	/* an empty before_script or after_script ([] or null) means none: it
+	 * takes back what default: gives */
+	v = cdx_yaml_get(m, "before_script");
+	if (v && (cdx_yaml_is_null(v) || (v->type == CDX_Y_SEQ && !v->n)))
+		v = NULL;
+	if (v && j->script) {
+		/* GitLab: before_script and script run in one shell */
+		const char *before = join_script(l, v, "before_script");
+		if (before) {
+			size_t nb = strlen(before), ns = strlen(j->script);
+			char *both = cdx_arena_alloc(&l->p->pool, nb + 1 + ns + 1);
+			memcpy(both, before, nb);
+			both[nb] = '\n';
+			memcpy(both + nb + 1, j->script, ns + 1);
+			j->script = both;
+		}
+	}
+	v = cdx_yaml_get(m, "after_script");
+	if (v && !cdx_yaml_is_null(v) && !(v->type == CDX_Y_SEQ && !v->n))
+		j->after_script = join_script(l, v, "after_script");
+	v = cdx_yaml_get(m, "after_script_timeout");
+	if (v)
+		cdx_cfg_duration(&l->c, v, "after_script_timeout", false, &j->after_timeout_ms);
 	v = cdx_yaml_get(m, "needs");
 	if (v) {
 		j->has_needs = true;
@@ -241,8 +267,10 @@ static void parse_job(struct cdx_loader *l, const struct cdx_ynode *m, struct cd
 	if (v)
 		parse_retry(l, v, j);
 	v = cdx_yaml_get(m, "allow_failure");
-	if (v)
+	if (v) {
+		j->has_allow_failure = true;
 		parse_allow_failure(l, v, j);
+	}
 	v = cdx_yaml_get(m, "timeout");
 	if (v)
 		cdx_cfg_duration(&l->c, v, "timeout", false, &j->timeout_ms);
@@ -339,13 +367,13 @@ static void parse_stage_jobs(struct cdx_loader *l, const struct cdx_ynode *jobs,
 	const char *chain[CDX_MAX_EXTENDS_DEPTH + 1];
 	struct cdx_map names = {0}; /* job names as written -> index in jobs */
 	for (i = 0; i < jobs->n; i++) {
-		const struct cdx_ynode *raw = jobs->items[i], *m, *name, *matrix;
+		const struct cdx_ynode *raw = jobs->items[i], *m, *name, *matrix, *par;
 		struct cdx_job j = {0};
 		if (!cdx_cfg_want(&l->c, raw, CDX_Y_MAP, "a job"))
 			continue;
 		/* the job's own keys; a template's keys are checked with the template */
-		cdx_cfg_keys(&l->c, raw, cdx_job_keys, cdx_n_job_keys, "job");
-		m = cdx_loader_extends(l, raw, chain, 0);
+		cdx_loader_keys(l, raw, cdx_job_keys, cdx_n_job_keys, "job", CDX_KEYS_JOB);
+		m = cdx_loader_default(l, cdx_loader_extends(l, raw, chain, 0));
 		name = cdx_cfg_need(&l->c, raw, "name", "job");
 		if (!name)
 			continue;
@@ -368,6 +396,15 @@ static void parse_stage_jobs(struct cdx_loader *l, const struct cdx_ynode *jobs,
 		}
 		j.name = cdx_arena_strndup(&l->p->pool, name->str, name->len);
 		matrix = cdx_yaml_get(m, "matrix");
+		par = cdx_yaml_get(m, "parallel");
+		if (par && !cdx_yaml_is_null(par)) {
+			if (matrix && !cdx_yaml_is_null(matrix))
+				cdx_cfg_problem(&l->c, par, "a job has matrix: or parallel:, not both");
+			else
+				cdx_loader_parallel(l, par, &j, name);
+			cdx_job_clear(&j);
+			continue;
+		}
 		if (matrix && !cdx_yaml_is_null(matrix)) {
 			cdx_loader_matrix(l, matrix, &j, name);
 			cdx_job_clear(&j);
@@ -406,6 +443,14 @@ static void parse_stage(struct cdx_loader *l, const struct cdx_ynode *m)
 	const struct cdx_ynode *v, *name;
 	struct cdx_stage s = {0};
 	char what[CDX_NAME_MAX + 16];
+	if (m->type == CDX_Y_SCALAR && !cdx_yaml_is_null(m)) {
+		/* GitLab's stages: [build, test] */
+		cdx_cfg_problem(&l->c, m,
+				"a stage must be a mapping, not a string: cdx lists each stage's jobs under it: "
+				"{name: %s, jobs: [{name: JOB, script: ...}]}",
+				m->str);
+		return;
+	}
 	if (!cdx_cfg_want(&l->c, m, CDX_Y_MAP, "a stage"))
 		return;
 	cdx_cfg_keys(&l->c, m, stage_keys, CDX_ARRAY_LEN(stage_keys), "stage");

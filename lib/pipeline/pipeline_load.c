@@ -16,10 +16,10 @@
 #include "pipeline/loader.h"
 #include "pipeline/rules.h"
 
-static const char *const top_keys[] = {"name",      "variables", "timeout",    "stages",
-				       "templates", "include",   "concurrency", "executor"};
+static const char *const top_keys[] = {"name",    "variables",   "timeout",  "stages",  "templates",
+				       "include", "concurrency", "executor", "default"};
 static const char *const concurrency_keys[] = {"group", "limit", "cancel_in_progress"};
-static const char *const include_keys[] = {"variables", "templates", "stages", "include"};
+static const char *const include_keys[] = {"variables", "templates", "stages", "include", "default"};
 
 /* the pipeline's files, each once */
 const char *cdx_loader_intern(struct cdx_loader *l, const char *file)
@@ -47,14 +47,24 @@ static void load_includes(struct cdx_loader *l, const struct cdx_ynode *inc, con
 	size_t n, i;
 	cdx_cfg_items(&l->c, &inc, "include", &items, &n);
 	for (i = 0; i < n; i++) {
+		const struct cdx_ynode *item = items[i];
 		char *child;
-		if (!cdx_cfg_want(&l->c, items[i], CDX_Y_SCALAR, "include"))
+		if (item->type == CDX_Y_MAP && cdx_yaml_get(item, "local")) {
+			/* GitLab's {local: PATH} is a path */
+			static const char *const local_keys[] = {"local"};
+			cdx_loader_keys(l, item, local_keys, 1, "include", CDX_KEYS_INCLUDE);
+			item = cdx_yaml_get(item, "local");
+		} else if (item->type == CDX_Y_MAP && item->n) {
+			cdx_loader_keys(l, item, NULL, 0, "include", CDX_KEYS_INCLUDE);
 			continue;
-		if (items[i]->str[0] == '/' || strcmp(dir, ".") == 0)
-			child = cdx_xstrdup(items[i]->str);
+		}
+		if (!cdx_cfg_want(&l->c, item, CDX_Y_SCALAR, "include"))
+			continue;
+		if (item->str[0] == '/' || strcmp(dir, ".") == 0)
+			child = cdx_xstrdup(item->str);
 		else
-			child = cdx_xasprintf("%s/%s", dir, items[i]->str);
-		load_file(l, child, items[i], depth + 1, NULL, 0);
+			child = cdx_xasprintf("%s/%s", dir, item->str);
+		load_file(l, child, item, depth + 1, NULL, 0);
 		free(child);
 	}
 	free(copy);
@@ -196,9 +206,10 @@ static void load_file(struct cdx_loader *l, const char *path, const struct cdx_y
 		return;
 	}
 	if (!from)
-		cdx_cfg_keys_hidden(&l->c, root, top_keys, CDX_ARRAY_LEN(top_keys), "pipeline");
+		cdx_loader_keys(l, root, top_keys, CDX_ARRAY_LEN(top_keys), "pipeline", CDX_KEYS_TOP);
 	else
-		cdx_cfg_keys_hidden(&l->c, root, include_keys, CDX_ARRAY_LEN(include_keys), "included file");
+		cdx_loader_keys(l, root, include_keys, CDX_ARRAY_LEN(include_keys), "included file",
+				CDX_KEYS_TOP);
 
 	cdx_grow(&l->shown, &l->cap_shown, l->n_stack + 1, sizeof(char *));
 	l->shown[l->n_stack] = cdx_xstrdup(path);
@@ -213,6 +224,9 @@ static void load_file(struct cdx_loader *l, const char *path, const struct cdx_y
 	n = cdx_yaml_get(root, "variables");
 	if (n)
 		CDX_PUSH(l->var_maps, l->n_var_maps, l->cap_var_maps, n);
+	n = cdx_yaml_get(root, "default");
+	if (n)
+		cdx_loader_default_add(l, n);
 	n = cdx_yaml_get(root, "templates");
 	if (n && cdx_cfg_want(&l->c, n, CDX_Y_MAP, "templates"))
 		CDX_PUSH(l->tpl_maps, l->n_tpl_maps, l->cap_tpl_maps, n);

@@ -6,6 +6,7 @@
  * variables.  A matrix may not give more than CDX_CDX_MAX_MATRIX jobs; the
  * expansion stops as soon as the pipeline's job limit is passed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,5 +120,52 @@ void cdx_loader_matrix(struct cdx_loader *l, const struct cdx_ynode *matrix, con
 	} else {
 		cdx_cfg_problem(&l->c, matrix, "matrix must be a mapping or a list of mappings, not %s",
 				cdx_yaml_typename(matrix));
+	}
+}
+
+/* `parallel: N` (2..CDX_MAX_PARALLEL): N copies of PROTO named NAME-IofN
+ * (GitLab's "NAME I/N": a job name has no space or '/'), with
+ * CDX_NODE_INDEX (1..N) and CDX_NODE_TOTAL; `parallel: {matrix: M}` is
+ * matrix: M */
+void cdx_loader_parallel(struct cdx_loader *l, const struct cdx_ynode *par, const struct cdx_job *proto,
+			 const struct cdx_ynode *name_node)
+{
+	int n, i;
+	if (par->type == CDX_Y_MAP) {
+		static const char *const keys[] = {"matrix"};
+		const struct cdx_ynode *m;
+		cdx_loader_keys(l, par, keys, 1, "parallel", CDX_KEYS_JOB);
+		m = cdx_cfg_need(&l->c, par, "matrix", "parallel");
+		if (m)
+			cdx_loader_matrix(l, m, proto, name_node);
+		return;
+	}
+	if (!cdx_cfg_int(&l->c, par, "parallel", 2, CDX_MAX_PARALLEL, &n))
+		return;
+	for (i = 1; i <= n && !l->too_many; i++) {
+		struct cdx_job j;
+		struct cdx_var var = {0};
+		char name[CDX_NAME_MAX + 32];
+		cdx_loader_copy_job(l, &j, proto);
+		snprintf(name, sizeof(name), "%s-%dof%d", proto->name, i, n);
+		var.name = cdx_xstrdup("CDX_NODE_INDEX");
+		var.value = cdx_xasprintf("%d", i);
+		var.file = cdx_loader_intern(l, par->file);
+		var.line = par->line;
+		var.col = par->col;
+		cdx_vars_set(&j.vars, var);
+		var.name = cdx_xstrdup("CDX_NODE_TOTAL");
+		var.value = cdx_xasprintf("%d", n);
+		cdx_vars_set(&j.vars, var);
+		j.name = cdx_arena_strdup(&l->p->pool, name);
+		j.matrix_base = proto->name;
+		if (!cdx_name_valid(j.name)) {
+			cdx_cfg_problem(&l->c, name_node,
+					"parallel job name '%s' is too long: use a base name of at most %d characters",
+					j.name, CDX_NAME_MAX - (int)(strlen(name) - strlen(proto->name)));
+			cdx_job_clear(&j);
+			return;
+		}
+		cdx_loader_add_job(l, &j);
 	}
 }

@@ -176,8 +176,10 @@ static void fold_job(struct fold *f, struct run_acc *a, bool is_job, const cJSON
 	if (is_job) {
 		set(j, "status", cJSON_CreateString(cdx_js(rec, "status")));
 		set(j, "duration_ms", cJSON_CreateNumber(cdx_jn(rec, "duration_ms")));
-		if (cdx_jsn(rec, "why")) /* rules: or when: decided it */
-			set(j, "why", cJSON_CreateString(cdx_jsn(rec, "why")));
+		if (cdx_jsn(rec, "why")) /* why it ran or not (when:, rules:) */
+			set(j, "why", cJSON_CreateString(cdx_js(rec, "why")));
+		else
+			cJSON_DeleteItemFromObject(j, "why");
 		if (cJSON_GetObjectItem(rec, "artifacts")) /* what of its artifacts was kept */
 			set(j, "artifacts", cJSON_Duplicate(cJSON_GetObjectItem(rec, "artifacts"), 1));
 		return;

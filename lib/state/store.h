@@ -14,9 +14,14 @@
  *            maxrss_kb, queued_ms, log, and log_truncated (true) with
  *            log_error when a write to the log failed (it stops there);
  *            changes ({KEY: DIGEST}) when the job has `changes:` rules
- *            (exec/changes.h)
+ *            (exec/changes.h); outputs ({KEY: VALUE}, masked) of what it
+ *            wrote to $CDX_OUTPUT, outputs_error when that was refused
+ *            (exec/outputs.h); after_script ({status, exit_code or
+ *            signal, wall_ms, error}) when the job has one
  *   job      a job's final status: run, job, status, attempts, duration_ms;
- *            why when rules or when: decided it (skipped: attempts 0)
+ *            why when rules or when: decided it (skipped: attempts 0);
+ *            status manual for a manual job never played
+ *   play     cdx play asks run RUN to start manual job JOB: run, job, ms
  *   run_end  a run ended: id, status, end_ms, counts; a run of make also
  *            driver "make", and signal when make was stopped by one (the
  *            run is then cancelled)

@@ -899,7 +899,9 @@ static void structure_problems(void **state)
 	expect_problems("stages:\n  - name: s\n    jobs: []\n", "3:11: stage 's' has no jobs\n");
 	expect_problems("stages:\n  - name: s\n", "2:5: missing key 'jobs' in stage 's'\n");
 	expect_problems("stages:\n  - jobs: [{name: j, script: x}]\n", "2:5: missing key 'name' in stage\n");
-	expect_problems("stages:\n  - just-a-name\n", "2:5: a stage must be a mapping, not a string\n");
+	expect_problems("stages:\n  - just-a-name\n",
+			"2:5: a stage must be a mapping, not a string: cdx lists each stage's jobs under it: "
+			"{name: just-a-name, jobs: [{name: JOB, script: ...}]}\n");
 	expect_problems("stages:\n  - {name: s, jobs: [x]}\n", "2:22: a job must be a mapping, not a string\n");
 	expect_problems("stages:\n  - {name: [s], jobs: [{name: j, script: x}]}\n",
 			"2:12: stage name must be a string, not a list\n");
