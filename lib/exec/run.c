@@ -211,7 +211,7 @@ static char *log_path(const struct cdx_run *r, size_t j, int attempt)
 static void on_output(void *ctx, uint64_t token, const char *data, size_t len)
 {
 	struct cdx_run *r = ctx;
-	cdx_logstream_add(&r->logs[token], data, len);
+	cdx_logstream_add(&r->logs[token & ~CDX_SCHED_AFTER] /* its after_script writes on in its log */, data, len);
 	cdx_run_on_output(ctx, token, data, len);
 }
 
@@ -705,6 +705,19 @@ static bool played(void *ctx, size_t j, int64_t wait_ms)
 			cdx_text_printf(r->out, "[?] manual  %s: start it with: cdx play %s %s\n", r->p->jobs[j].id,
 					r->id, r->p->jobs[j].id);
 			fflush(r->out);
+		}
+		if (!r->make_job) {
+			/* waiting, for the readers of the store (cdx status, cdx
+			 * serve's play button); its final record follows */
+			cJSON *rec = cJSON_CreateObject();
+			cJSON_AddStringToObject(rec, "t", "job");
+			cJSON_AddStringToObject(rec, "run", r->id);
+			cJSON_AddStringToObject(rec, "pipeline", r->p->name);
+			cJSON_AddStringToObject(rec, "job", r->p->jobs[j].id);
+			cJSON_AddStringToObject(rec, "status", "manual");
+			cJSON_AddNumberToObject(rec, "attempts", 0);
+			cJSON_AddStringToObject(rec, "why", "manual, waiting to be played");
+			record(r, rec, false);
 		}
 	}
 	if (!r->played[j] && r->play_cursor[0] && r->store->ops->tail &&

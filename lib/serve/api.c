@@ -25,6 +25,7 @@
 
 #include "base/json.h"
 #include "deploy/orchestrator.h"
+#include "exec/pool.h"
 #include "serve/http.h"
 #include "serve/serve.h"
 #include "state/store.h"
@@ -87,31 +88,61 @@ cJSON *srv_api_environment(struct srv *s, const char *app, const char *env, stru
 	return arr;
 }
 
-/* ---- the worker pool (issue 19) ---------------------------------------
- * srv_api_workers: what `cdx workers --json` prints.  Until the worker
- * pool exists this says there is none (CDX_EUSAGE, a 404 on /api/workers
- * and "no worker pool" on /workers); the pool plugs in here, and only
- * here: return its JSON. */
+/* srv_api_workers: what `cdx workers --json` prints (the pool's workers;
+ * a state other than redis:// has no pool: CDX_EUSAGE, a 404) */
 cJSON *srv_api_workers(struct srv *s, struct cdx_error *err)
 {
-	(void)s;
-	cdx_error_set(err, CDX_EUSAGE, "no worker pool");
-	return NULL;
+	if (strncmp(s->state, "redis://", 8) != 0 && strncmp(s->state, "rediss://", 9) != 0) {
+		cdx_error_set(err, CDX_EUSAGE, "no worker pool: the pool needs a redis:// state");
+		return NULL;
+	}
+	return cdx_pool_workers(s->state, err);
 }
 
-/* ---- manual jobs (issue 21) -------------------------------------------
- * play_job: what `cdx play RUN STAGE/JOB` does.  Until manual jobs exist
- * there is nothing to play (CDX_EUSAGE, a 404); the play action plugs in
- * here, and only here: call the library function behind cdx play and
- * return 0 or its enum cdx_status with ERR set. */
+/* ---- manual jobs --------------------------------------------------------
+ * play_job: start manual job STAGE/JOB of RUN as `cdx play` does for a run
+ * that goes on: a play record the run reads (exec/run.c) and then starts
+ * the job.  A run that has ended needs its workspace to run the job in:
+ * that is `cdx play` on a machine that has it (CDX_EBUSY, a 409); no such
+ * job: CDX_EUSAGE, a 404.  0, or
+ * the enum cdx_status with ERR set. */
 static int play_job(struct srv *s, const char *run, const char *stage, const char *job, const char *who,
 		    struct cdx_error *err)
 {
-	(void)s;
-	(void)who;
-	cdx_error_set(err, CDX_EUSAGE, "no manual job %s/%s in run %s: this cdx has no manual jobs", stage,
-		      job, run);
-	return CDX_EUSAGE;
+	char id[160];
+	cJSON *r = cdx_run_load(s->state, run, err), *rec;
+	const cJSON *it;
+	const char *st = NULL;
+	struct cdx_store *store = NULL;
+	int rc;
+	if (!r)
+		return err->code;
+	snprintf(id, sizeof(id), "%s/%s", stage, job);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "jobs"))
+		if (strcmp(cdx_js(it, "id"), id) == 0)
+			st = cdx_js(it, "status");
+	if (!st) {
+		cJSON_Delete(r);
+		return cdx_error_set(err, CDX_EUSAGE, "run %s has no job %s", run, id);
+	}
+	if (strcmp(cdx_js(r, "status"), "running") != 0) {
+		cJSON_Delete(r);
+		return cdx_error_set(err, CDX_EBUSY, /* 409 */
+				     "run %s has ended: run 'cdx play %s %s' where its workspace is", run, run, id);
+	}
+	cJSON_Delete(r);
+	if (cdx_store_open(s->state, &store, err) < 0)
+		return CDX_ESTATE;
+	rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "t", "play");
+	cJSON_AddStringToObject(rec, "run", run);
+	cJSON_AddStringToObject(rec, "job", id);
+	cJSON_AddStringToObject(rec, "via", who);
+	cJSON_AddNumberToObject(rec, "ms", (double)cdx_wall_ms());
+	rc = store->ops->append(store, rec, err) < 0 || store->ops->flush(store, err) < 0 ? CDX_ESTATE : 0;
+	cJSON_Delete(rec);
+	cdx_store_close(store);
+	return rc;
 }
 
 struct alerts_ctx {
