@@ -11,6 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a name of cdx's own (CDX_JOB, CDX_OUTPUT, ...): no output may set one */
+static bool reserved(const char *name, size_t nlen)
+{
+	return nlen >= 4 && memcmp(name, "CDX_", 4) == 0;
+}
+
 static void set(struct cdx_vars *out, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	struct cdx_var *old, v = {0};
@@ -68,6 +74,11 @@ int cdx_outputs_parse(const char *buf, size_t len, struct cdx_vars *out, char *w
 			size_t nlen = (size_t)(lt - l), dlen = ll - nlen - 2, vstart = pos, vend = pos;
 			const char *delim = lt + 2;
 			bool closed = false;
+			if (name_ok(l, nlen) && reserved(l, nlen)) {
+				snprintf(why, why_n, "line %zu: %.*s: names starting with CDX_ are cdx's own", line,
+					 (int)nlen, l);
+				return -1;
+			}
 			if (!name_ok(l, nlen) || !dlen) {
 				snprintf(why, why_n, "line %zu: not KEY=VALUE or KEY<<DELIMITER", line);
 				return -1;
@@ -99,6 +110,10 @@ int cdx_outputs_parse(const char *buf, size_t len, struct cdx_vars *out, char *w
 				return -1;
 			}
 			set(out, l, nlen, buf + vstart, vend - vstart);
+		} else if (eq && name_ok(l, (size_t)(eq - l)) && reserved(l, (size_t)(eq - l))) {
+			snprintf(why, why_n, "line %zu: %.*s: names starting with CDX_ are cdx's own", line,
+				 (int)(eq - l), l);
+			return -1;
 		} else if (eq && name_ok(l, (size_t)(eq - l))) {
 			if (ll > CDX_VAR_ENTRY_MAX) {
 				snprintf(why, why_n, "line %zu is too long for an environment variable", line);

@@ -7,8 +7,9 @@
  *     any lines
  *     DELIM
  *
- * KEY is a variable name (A-Z a-z 0-9 _, not starting with a digit); a
- * later line for a KEY replaces an earlier one.  Limits: the file at most
+ * KEY is a variable name (A-Z a-z 0-9 _, not starting with a digit, and
+ * not starting with CDX_: those are cdx's own); a later line for a KEY
+ * replaces an earlier one.  Limits: the file at most
  * CDX_OUTPUTS_MAX_BYTES, at most CDX_OUTPUTS_MAX_KEYS keys, KEY=VALUE at
  * most CDX_VAR_ENTRY_MAX bytes (what an environment string may have).
  * When the job's last attempt ends, its outputs are kept beside its logs

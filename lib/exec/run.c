@@ -328,6 +328,8 @@ static int needed_outputs(struct cdx_run *r, size_t j, struct cdx_error *err)
 	}
 	for (k = 0; k < n && rc == 0; k++)
 		rc = add_outputs(r, j, ids, k, &from, keep, err);
+	for (k = 0; n && k < r->over.n; k++) /* --var still wins */
+		env_put(r, r->over.v[k].name, r->over.v[k].value);
 	cdx_map_free(&from);
 	cJSON_Delete(keep);
 	free(ids);

@@ -49,6 +49,11 @@ expect_status 0 "$CDX" status "$id"
 expect_contains "output VERSION=1.4.2"
 expect_not_contains hunter22
 
+# --var wins over an output
+rm -f "$RES/prod"
+expect_status 0 "$CDX" run outs.yml --var VERSION=forced
+[ "$(cat "$RES/prod")" = "v=forced stale=attempt2" ] || fail "--var should win over an output: $(cat "$RES/prod")"
+
 # a clash between two needed jobs, and a bad file
 cat >clash.yml <<'EOF2'
 name: clash

@@ -60,6 +60,11 @@ static void test_problems(void **state)
 	cdx_vars_free(&v);
 	assert_int_equal(parse("1A=x\n", &v, why), -1);
 	cdx_vars_free(&v);
+	assert_int_equal(parse("CDX_JOB=x\n", &v, why), -1);
+	assert_string_equal(why, "line 1: CDX_JOB: names starting with CDX_ are cdx's own");
+	cdx_vars_free(&v);
+	assert_int_equal(parse("CDX_OUTPUT<<E\nx\nE\n", &v, why), -1);
+	cdx_vars_free(&v);
 	assert_int_equal(parse("B<<EOF\nnever closed\n", &v, why), -1);
 	assert_string_equal(why, "the block of B has no closing line EOF");
 	cdx_vars_free(&v);
