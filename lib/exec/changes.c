@@ -174,7 +174,8 @@ int cdx_changes_digest(const char *dir, const struct cdx_rule *r, const char *sk
 		return cdx_error_set(err, CDX_EUSAGE, "changes: more than %d files match %s",
 				     CDX_CHANGES_FILES, r->changes[0]);
 	}
-	qsort(w.paths, w.n, sizeof(char *), cmp_str);
+	if (w.n) /* qsort of NULL is undefined, even of none */
+		qsort(w.paths, w.n, sizeof(char *), cmp_str);
 	for (i = n = 0; i < w.n; i++) {
 		char *full;
 		if (i && strcmp(w.paths[i], w.paths[i - 1]) == 0)
