@@ -27,6 +27,7 @@
 
 #include "cdx.h"
 #include "gmk-plugin/cdx_plugin.h"
+#include "base/text.h"
 #include "base/diag.h"
 #include "exec/jobspec.h"
 #include "pipeline/pipeline.h"
@@ -256,16 +257,15 @@ void cdx_gmk_add_word(struct cdx_buf *b, const char *s)
 
 void cdx_gmk_shell_quote(struct cdx_buf *b, const char *s)
 {
-	cdx_buf_addc(b, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			cdx_buf_adds(b, "'\\''");
-		else if (*s == '$')
+	struct cdx_buf q = {0};
+	const char *c;
+	cdx_shq(&q, s);
+	for (c = q.data; c && *c; c++) /* make expands the text once: '$' as '$$' */
+		if (*c == '$')
 			cdx_buf_adds(b, "$$");
 		else
-			cdx_buf_addc(b, *s);
-	}
-	cdx_buf_addc(b, '\'');
+			cdx_buf_addc(b, *c);
+	cdx_buf_free(&q);
 }
 
 /* the cdx tool beside this module: build tree (build/cdx.so, build/cdx) or

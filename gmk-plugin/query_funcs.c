@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "base/json.h"
 #include "cdx.h"
 #include "gmk-plugin/cdx_plugin.h"
@@ -82,20 +83,6 @@ static char *fn_health(const char *nm, unsigned int argc, char **argv)
 	return r;
 }
 
-/* single-quote S for sh, for a function's result: make does not expand
- * that again, so a '$' stays as it is (cdx_gmk_shell_quote doubles it for text
- * that goes through gmk_eval) */
-static void sh_quote_result(struct cdx_buf *b, const char *s)
-{
-	cdx_buf_addc(b, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			cdx_buf_adds(b, "'\\''");
-		else
-			cdx_buf_addc(b, *s);
-	}
-	cdx_buf_addc(b, '\'');
-}
 
 /* $(cdx-report PIPELINE[,TYPE[,FORMAT[,FILE]]]): the cdx command line that
  * writes the report, for a recipe (make -n shows it; nothing is read
@@ -140,13 +127,13 @@ static char *fn_report(const char *nm, unsigned int argc, char **argv)
 		msg = cdx_xasprintf("report format '%s' is not json, html or text", format);
 		goto out;
 	}
-	sh_quote_result(&b, cdx_gmk_tool());
+	cdx_shq(&b, cdx_gmk_tool());
 	cdx_buf_adds(&b, " report ");
-	sh_quote_result(&b, a[0]);
+	cdx_shq(&b, a[0]);
 	cdx_buf_printf(&b, " --type %s --format %s", a[1], format);
 	if (*a[3]) {
 		cdx_buf_adds(&b, " -o ");
-		sh_quote_result(&b, a[3]);
+		cdx_shq(&b, a[3]);
 	}
 	r = cdx_gmk_give(b.data);
 out:

@@ -258,3 +258,27 @@ void cdx_text_html(struct cdx_buf *b, const char *s)
 		}
 	}
 }
+
+void cdx_shq(struct cdx_buf *b, const char *s)
+{
+	cdx_buf_addc(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			cdx_buf_adds(b, "'\\''");
+		else
+			cdx_buf_addc(b, *s);
+	}
+	cdx_buf_addc(b, '\'');
+}
+
+char *cdx_shq_words(char *const *words)
+{
+	struct cdx_buf b = {0};
+	size_t i;
+	for (i = 0; words[i]; i++) {
+		if (i)
+			cdx_buf_addc(&b, ' ');
+		cdx_shq(&b, words[i]);
+	}
+	return cdx_buf_detach(&b);
+}

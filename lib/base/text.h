@@ -35,6 +35,14 @@ void cdx_text_bprintf(struct cdx_buf *b, const char *fmt, ...) __attribute__((fo
 /* cdx_text_printf: the same printed on F; what fprintf returns */
 int cdx_text_printf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cdx_shq: append S to B as one single-quoted shell word ('\'' for a
+ * quote): the one shell quoting of cdx (SSH remote commands, the make
+ * module's recipes and results) */
+void cdx_shq(struct cdx_buf *b, const char *s);
+/* cdx_shq_words: the NULL-terminated WORDS each quoted, joined by blanks;
+ * caller frees */
+char *cdx_shq_words(char *const *words);
+
 /* cdx_text_html: append S to B escaped for HTML, the same in element
  * content and in quoted attribute values: & < > " ' as entities, control
  * characters other than \n and \t as U+FFFD; every value an HTML page of

@@ -17,30 +17,6 @@
 /* output of a remote command kept for its error message */
 #define SSH_OUTMAX (64 * 1024)
 
-void cdx_shq(struct cdx_buf *b, const char *s)
-{
-	cdx_buf_addc(b, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			cdx_buf_adds(b, "'\\''");
-		else
-			cdx_buf_addc(b, *s);
-	}
-	cdx_buf_addc(b, '\'');
-}
-
-char *cdx_shq_words(char *const *words)
-{
-	struct cdx_buf b = {0};
-	size_t i;
-	for (i = 0; words[i]; i++) {
-		if (i)
-			cdx_buf_addc(&b, ' ');
-		cdx_shq(&b, words[i]);
-	}
-	return cdx_buf_detach(&b);
-}
-
 void cdx_ssh_conn_init(struct cdx_ssh_conn *c, const struct cdx_host *h, size_t i, const char *config,
 		       const char *dir)
 {

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/text.h"
 #include "base/util.h"
 #include "project/environment.h"
 
@@ -38,12 +39,6 @@ struct cdx_ssh_conn {
 	bool reached;        /* a command of this deployment ran there */
 	char why[512];       /* why it is down */
 };
-
-/* cdx_shq: append S to B as one single-quoted shell word ('\'' for a quote) */
-void cdx_shq(struct cdx_buf *b, const char *s);
-/* cdx_shq_words: the NULL-terminated WORDS each quoted, joined by blanks;
- * caller frees */
-char *cdx_shq_words(char *const *words);
 
 /* cdx_ssh_conn_init: C for host H (the Ith), ssh_config CONFIG (may be
  * NULL), its ControlPath DIR/I (DIR: a private directory) */
