@@ -182,11 +182,11 @@ int cdx_rs_scan_runs(struct cdx_store *s, const char *pipeline, size_t n, cdx_st
 {
 	struct redis_store *r = (struct redis_store *)s;
 	char num[24];
-	const char *argv[2] = {pipeline, num};
+	const char *argv[2] = {pipeline ? pipeline : "", num}; /* "": every pipeline's */
 	size_t lens[2], i;
 	redisReply *rep;
 	snprintf(num, sizeof(num), "%zu", n);
-	lens[0] = strlen(pipeline);
+	lens[0] = strlen(argv[0]);
 	lens[1] = strlen(num);
 	if (cdx_rs_ensure(r, true, err) < 0 || cdx_rs_eval(r, SCRIPT_SCAN_RUNS, 2, argv, lens, &rep, err) < 0)
 		return -1;

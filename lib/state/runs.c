@@ -392,10 +392,10 @@ cJSON *cdx_runs_list(const char *state, const char *pipeline, size_t limit, stru
 	enum cdx_open_result rc = cdx_store_open_read(state, &s, err);
 	if (rc != CDX_OPEN_OK)
 		return rc == CDX_OPEN_ERROR ? NULL : cJSON_CreateArray();
-	/* the last LIMIT runs of one pipeline: the backend's own query (Redis:
-	 * its runs index, not the whole history; cdx serve's runs of a
-	 * pipeline), else every record */
-	if ((pipeline && limit ? cdx_store_scan_runs(s, pipeline, limit, fold_one, &f, err)
+	/* the last LIMIT runs (of one pipeline, or of all): the backend's own
+	 * query (Redis: its runs indexes, not the whole history; cdx serve's
+	 * runs), else every record */
+	if ((limit ? cdx_store_scan_runs(s, pipeline, limit, fold_one, &f, err)
 			       : s->ops->scan(s, fold_one, &f, err)) < 0)
 		goto out;
 	/* newest first: run records are in time order */

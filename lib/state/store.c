@@ -172,7 +172,7 @@ static int last_runs_one(void *ctx, const cJSON *rec)
 		return 0;
 	id = cdx_jsn(rec, "id");
 	pl = cdx_jsn(rec, "pipeline");
-	if (!id || !pl || strcmp(pl, l->pipeline) != 0)
+	if (!id || !pl || (l->pipeline && strcmp(pl, l->pipeline) != 0))
 		return 0;
 	at = l->next++ % l->n;
 	free(l->ring[at]);

@@ -116,8 +116,9 @@ struct cdx_store_ops {
 	int (*tail)(struct cdx_store *s, char cursor[64], long long wait_ms, cdx_store_fn fn, void *ctx,
 		    struct cdx_error *err);
 	/* scan_runs: FN for the records (run, attempt, job, run_end) of the
-	 * last N runs of PIPELINE, oldest run first; NULL: cdx_store_scan_runs
-	 * filters a full scan */
+	 * last N runs of PIPELINE (NULL: of every pipeline together, by start
+	 * time), oldest run first; NULL: cdx_store_scan_runs filters a full
+	 * scan */
 	int (*scan_runs)(struct cdx_store *s, const char *pipeline, size_t n, cdx_store_fn fn, void *ctx,
 			 struct cdx_error *err);
 	/* local_dir: the directory of a store that lives on this machine only
