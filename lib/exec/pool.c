@@ -174,6 +174,7 @@ struct pjob {
 	char logid[64];
 	bool done_seen; /* its result arrived (in res) */
 	bool after;     /* it runs the job's after_script (sched.h) */
+	char *output;   /* the attempt's $CDX_OUTPUT here (owned), or NULL */
 	struct cdx_proc_result res;
 };
 
@@ -260,6 +261,8 @@ void cdx_pool_free(struct cdx_pool *pl)
 	argv[1] = pl->evkey;
 	cdx_redis_call(pl->s, 3, argv, NULL, &err);
 	cdx_store_close(pl->s);
+	for (size_t i = 0; pl->jobs && i < pl->p->n_jobs; i++)
+		free(pl->jobs[i].output);
 	free(pl->jobs);
 	free(pl->ready);
 	free(pl->file);
@@ -471,6 +474,7 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 		char logid[sizeof(pj->logid)];
 		bool after = (spec->token & CDX_SCHED_AFTER) != 0;
 		memcpy(logid, pj->logid, sizeof(logid));
+		free(pj->output);
 		memset(pj, 0, sizeof(*pj));
 		if (after)
 			memcpy(pj->logid, logid, sizeof(logid));
@@ -478,6 +482,7 @@ static int pool_start(void *self, const struct cdx_proc_spec *spec, struct cdx_e
 	pj->state = PJ_QUEUED;
 	pj->attempt = atoi(spec_env(spec, "CDX_ATTEMPT"));
 	pj->after = (spec->token & CDX_SCHED_AFTER) != 0;
+	pj->output = spec_env(spec, "CDX_OUTPUT")[0] ? cdx_xstrdup(spec_env(spec, "CDX_OUTPUT")) : NULL;
 	snprintf(pj->qkey, sizeof(pj->qkey), "%s", qkey);
 	snprintf(pj->entry, sizeof(pj->entry), "%s", reply && reply->valuestring ? reply->valuestring : "");
 	snprintf(num, sizeof(num), "%d", pj->attempt);
@@ -554,6 +559,17 @@ static void ended(struct cdx_pool *pl, size_t j, struct cdx_proc_result *r)
 	push_ready(pl, r);
 }
 
+/* the text of $CDX_OUTPUT the worker sent back, into the owner's file
+ * PATH, where the run reads it as it reads a local job's */
+static void put_output(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return; /* the run finds no outputs, as when none were written */
+	fputs(text, f);
+	fclose(f);
+}
+
 /* a stream entry: the run's events (stream 0) or a log */
 static void on_entry(void *ctx, size_t stream, const char *id, size_t nf, const char *const *names,
 		     const char *const *vals, const size_t *lens)
@@ -590,6 +606,8 @@ static void on_entry(void *ctx, size_t stream, const char *id, size_t nf, const 
 				if (strcmp(e, "done") == 0) {
 					cJSON *r = cJSON_Parse(field(nf, names, vals, "r"));
 					cdx_pool_result_from(r, &pj->res);
+					if (pj->output && cdx_jsn(r, "output"))
+						put_output(pj->output, cdx_jsn(r, "output"));
 					cJSON_Delete(r);
 				} else {
 					pj->res.end = CDX_PROC_LOST;

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "base/text.h"
 #include "exec/hook.h"
 #include "exec/logstream.h"
+#include "exec/outputs.h"
 #include "exec/pool_int.h"
 #include "exec/runner.h"
 #include "state/artifacts.h"
@@ -50,6 +52,7 @@ struct slot {
 	char **argv;
 	char **secrets;
 	char *log_path;
+	char *output_path; /* its $CDX_OUTPUT here, sent back with the result */
 };
 
 struct worker {
@@ -86,6 +89,16 @@ static void strv_free(char **v)
 	free(v);
 }
 
+/* the value of NAME in the environment ENVP, or NULL */
+static const char *getenv_in(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
 static void slot_clear(struct slot *sl)
 {
 	cJSON_Delete(sl->job);
@@ -93,6 +106,9 @@ static void slot_clear(struct slot *sl)
 	cdx_argv_free(sl->argv);
 	strv_free(sl->secrets);
 	free(sl->log_path);
+	if (sl->output_path)
+		unlink(sl->output_path);
+	free(sl->output_path);
 	cdx_logstream_free(&sl->log);
 	memset(sl, 0, sizeof(*sl));
 }
@@ -402,6 +418,19 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 		cdx_mkdirs(d);
 		free(d);
 	}
+	if (getenv_in(sl->envp, "CDX_OUTPUT")) {
+		/* the owner's $CDX_OUTPUT is a path on its machine: the job writes
+		 * a file here, whose text goes back with the result */
+		int fd;
+		char *kv;
+		sl->output_path = cdx_xasprintf("%s/%s.%d.output", dir, sl->jid, sl->attempt);
+		fd = open(sl->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		kv = cdx_xasprintf("CDX_OUTPUT=%s", sl->output_path);
+		env_set(&sl->envp, &n, &cap, kv);
+		free(kv);
+	}
 	free(dir);
 	cdx_logstream_begin(&sl->log, w->s, sl->run, sl->jid, sl->attempt);
 	sl->argv = cdx_runner_split_simple(cdx_js(job, "script"));
@@ -472,6 +501,15 @@ static void finished(struct worker *w, const struct cdx_proc_result *r)
 			free(globs);
 		}
 		rj = cdx_pool_result_json(&res);
+		if (sl->output_path) {
+			char *buf = NULL;
+			size_t len = 0;
+			struct cdx_error oerr = {0};
+			/* one byte past the limit: the owner says it is too big */
+			if (cdx_read_file(sl->output_path, CDX_OUTPUTS_MAX_BYTES + 1, &buf, &len, &oerr) == 0 && len)
+				cJSON_AddStringToObject(rj, "output", buf);
+			free(buf);
+		}
 		rs = cJSON_PrintUnformatted(rj);
 		hand_in(w, sl, "done", rs);
 		free(rs);
