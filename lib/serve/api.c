@@ -25,7 +25,9 @@
 
 #include "base/json.h"
 #include "deploy/orchestrator.h"
+#include "base/pack.h"
 #include "exec/pool.h"
+#include "state/artifacts.h"
 #include "serve/http.h"
 #include "serve/serve.h"
 #include "state/store.h"
@@ -88,6 +90,100 @@ cJSON *srv_api_environment(struct srv *s, const char *app, const char *env, stru
 	return arr;
 }
 
+/* ---- artifacts ------------------------------------------------------------ */
+
+struct art_ctx {
+	const char *want;  /* a file's path, or NULL: list them */
+	cJSON *files;      /* the list */
+	struct cdx_buf *out; /* the wanted file's bytes */
+	bool found;
+};
+
+static int art_entry(void *ctx, const struct cdx_pack_entry *e, struct cdx_error *err)
+{
+	struct art_ctx *a = ctx;
+	(void)err;
+	if (a->want) {
+		if (e->type == 'f' && strcmp(e->path, a->want) == 0) {
+			cdx_buf_add(a->out, e->data, (size_t)e->size);
+			a->found = true;
+		}
+		return 0;
+	}
+	if (e->type != 'd') {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", e->path);
+		cJSON_AddStringToObject(o, "type", e->type == 'f' ? "file" : "symlink");
+		cJSON_AddNumberToObject(o, "size", (double)e->size);
+		cJSON_AddItemToArray(a->files, o);
+	}
+	return 0;
+}
+
+/* the archive of JOB of RUN read through A; 0, or an enum cdx_status */
+static int art_read(struct srv *s, const char *run, const char *job, struct art_ctx *a, struct cdx_error *err)
+{
+	struct cdx_store *st = NULL;
+	void *data = NULL;
+	size_t len = 0;
+	int rc;
+	enum cdx_open_result o = cdx_store_open_read(s->state, &st, err);
+	if (o != CDX_OPEN_OK) {
+		if (o != CDX_OPEN_ERROR)
+			cdx_error_set(err, CDX_EFAILED, "no artifacts: the store is empty");
+		return err->code;
+	}
+	rc = cdx_artifacts_fetch(st, run, job, 0, &data, &len, NULL, err) < 0 ||
+			     cdx_pack_read(data, len, NULL, art_entry, a, NULL, err) < 0
+		     ? err->code
+		     : 0;
+	free(data);
+	cdx_store_close(st);
+	return rc;
+}
+
+cJSON *srv_api_artifacts(struct srv *s, const char *run, const char *job, struct cdx_error *err)
+{
+	struct art_ctx a = {.files = cJSON_CreateArray()};
+	if (art_read(s, run, job, &a, err)) {
+		cJSON_Delete(a.files);
+		return NULL;
+	}
+	return a.files;
+}
+
+/* GET /api/runs/RUN/artifacts/STAGE/JOB[?path=P]: the list, or file P */
+static void artifacts_route(struct srv_req *q, struct srv_reply *r)
+{
+	struct cdx_error err = {0};
+	char job[160];
+	const char *path = srv_query(q, "path");
+	snprintf(job, sizeof(job), "%s/%s", q->seg[4], q->seg[5]);
+	if (!path) {
+		cJSON *o = srv_api_artifacts(q->srv, q->seg[2], job, &err);
+		if (o)
+			srv_json(r, 200, o);
+		else
+			srv_error_json(r, err.code == CDX_ESTATE ? 503 : 404, "%s", err.msg);
+		return;
+	}
+	{
+		struct art_ctx a = {.want = path, .out = &r->body};
+		const char *base = strrchr(path, '/');
+		if (art_read(q->srv, q->seg[2], job, &a, &err)) {
+			srv_error_json(r, err.code == CDX_ESTATE ? 503 : 404, "%s", err.msg);
+			return;
+		}
+		if (!a.found) {
+			srv_error_json(r, 404, "job %s of run %s kept no file %s", job, q->seg[2], path);
+			return;
+		}
+		r->status = 200;
+		r->type = "application/octet-stream";
+		r->attachment = cdx_xstrdup(base ? base + 1 : path);
+	}
+}
+
 /* srv_api_workers: what `cdx workers --json` prints (the pool's workers;
  * a state other than redis:// has no pool: CDX_EUSAGE, a 404) */
 cJSON *srv_api_workers(struct srv *s, struct cdx_error *err)
@@ -121,14 +217,16 @@ static int play_job(struct srv *s, const char *run, const char *stage, const cha
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(r, "jobs"))
 		if (strcmp(cdx_js(it, "id"), id) == 0)
 			st = cdx_js(it, "status");
-	if (!st) {
+	if (!st || strcmp(st, "manual") != 0) {
 		cJSON_Delete(r);
-		return cdx_error_set(err, CDX_EUSAGE, "run %s has no job %s", run, id);
+		cdx_error_set(err, CDX_EUSAGE, "%s of run %s is no manual job waiting to be played", id, run);
+		return CDX_EUSAGE;
 	}
 	if (strcmp(cdx_js(r, "status"), "running") != 0) {
 		cJSON_Delete(r);
-		return cdx_error_set(err, CDX_EBUSY, /* 409 */
-				     "run %s has ended: run 'cdx play %s %s' where its workspace is", run, run, id);
+		cdx_error_set(err, CDX_EBUSY, /* 409 */
+			      "run %s has ended: run 'cdx play %s %s' where its workspace is", run, run, id);
+		return CDX_EBUSY;
 	}
 	cJSON_Delete(r);
 	if (cdx_store_open(s->state, &store, err) < 0)
@@ -383,6 +481,8 @@ bool srv_api_route(struct srv_req *q, struct srv_reply *r)
 		reply_or_error(r, srv_api_environment(s, q->seg[2], q->seg[3], &err), &err);
 	} else if (n == 2 && strcmp(q->seg[1], "workers") == 0) {
 		reply_or_error(r, srv_api_workers(s, &err), &err);
+	} else if (n == 6 && strcmp(q->seg[1], "runs") == 0 && strcmp(q->seg[3], "artifacts") == 0) {
+		artifacts_route(q, r);
 	} else if (n == 2 && strcmp(q->seg[1], "alerts") == 0) {
 		reply_or_error(r, srv_api_alerts(s, &err), &err);
 	} else {

@@ -11,6 +11,7 @@
  * [A-Za-z0-9_.-], not "." or ".."), so that nothing in a path can reach
  * a file, a key or a page unchecked: anything else is a 404.
  */
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -150,6 +151,18 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct srv_reply *r,
 		MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
 	if (r->location)
 		MHD_add_response_header(resp, "Location", r->location);
+	if (r->attachment) {
+		/* the name as plain characters only: nothing of it is syntax */
+		struct cdx_buf cd = {0};
+		const char *ch;
+		cdx_buf_adds(&cd, "attachment; filename=\"");
+		for (ch = r->attachment; *ch; ch++)
+			cdx_buf_addc(&cd, isalnum((unsigned char)*ch) || strchr("._-", *ch) ? *ch : '_');
+		cdx_buf_addc(&cd, '"');
+		MHD_add_response_header(resp, "Content-Disposition", cd.data);
+		cdx_buf_free(&cd);
+		free(r->attachment);
+	}
 	ret = MHD_queue_response(c, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	free(r->set_cookie);

@@ -59,6 +59,7 @@ struct srv_reply {
 	char *set_cookie;            /* a Set-Cookie value (malloc'd), or NULL */
 	const char *location;        /* a redirect target (static), or NULL */
 	struct MHD_Response *stream; /* an event stream instead of BODY */
+	char *attachment;            /* download as this file name (malloc'd), or NULL */
 };
 
 /* srv_json: REPLY is O (consumed) printed, with STATUS */
@@ -81,6 +82,9 @@ struct cJSON *srv_api_deployments(struct srv *s, struct cdx_error *err);
 struct cJSON *srv_api_environment(struct srv *s, const char *app, const char *env, struct cdx_error *err);
 struct cJSON *srv_api_workers(struct srv *s, struct cdx_error *err);
 struct cJSON *srv_api_alerts(struct srv *s, struct cdx_error *err);
+/* srv_api_artifacts: the files job JOB (STAGE/JOB) of RUN kept (its
+ * artifacts), [{path, type, size}]; NULL with ERR (CDX_EFAILED: none) */
+struct cJSON *srv_api_artifacts(struct srv *s, const char *run, const char *job, struct cdx_error *err);
 /* srv_api_route: the /api/... and /metrics routes; false when Q is not one */
 bool srv_api_route(struct srv_req *q, struct srv_reply *r);
 

@@ -9,6 +9,7 @@
  * swaps the parts marked data-swap with a fresh copy of the page, so that
  * a page stays live without a reload, and streams job logs.
  */
+#include <ctype.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -74,6 +75,51 @@ static void badge(struct cdx_buf *b, const char *status)
 }
 
 /* a scalar as text */
+/* S for a URL's query, every byte but the unreserved ones as %XX */
+static void url_q(struct cdx_buf *b, const char *s)
+{
+	for (; *s; s++)
+		if (isalnum((unsigned char)*s) || strchr("-._~/", *s))
+			cdx_buf_addc(b, *s);
+		else
+			cdx_buf_printf(b, "%%%02X", (unsigned char)*s);
+}
+
+/* the files job JOB of run RUN kept, each a download link (the first 50) */
+static void artifact_links(struct srv_req *q, struct cdx_buf *b, const char *run, const char *job)
+{
+	struct cdx_error err = {0};
+	cJSON *files = srv_api_artifacts(q->srv, run, job, &err);
+	const cJSON *f;
+	int n = 0;
+	if (!files) {
+		H(b, err.msg);
+		return;
+	}
+	cJSON_ArrayForEach(f, files)
+	{
+		if (++n > 50) {
+			cdx_buf_printf(b, "… %d files in all", cJSON_GetArraySize(files));
+			break;
+		}
+		cdx_buf_adds(b, "<a download href=\"/api/runs/");
+		H(b, run);
+		cdx_buf_adds(b, "/artifacts/");
+		H(b, job);
+		cdx_buf_adds(b, "?path=");
+		{
+			struct cdx_buf u = {0};
+			url_q(&u, cdx_js(f, "path"));
+			H(b, u.data ? u.data : "");
+			cdx_buf_free(&u);
+		}
+		cdx_buf_adds(b, "\">");
+		H(b, cdx_js(f, "path"));
+		cdx_buf_adds(b, "</a><br>");
+	}
+	cJSON_Delete(files);
+}
+
 static void scalar(struct cdx_buf *b, const cJSON *v)
 {
 	if (cJSON_IsString(v))
@@ -408,7 +454,10 @@ static void page_run(struct srv_req *q, struct srv_reply *r, const char *id)
 		x = last ? cJSON_GetObjectItem(last, "artifacts") : NULL;
 		if (!x)
 			x = cJSON_GetObjectItem(j, "artifacts");
-		scalar(&b, x);
+		if (cJSON_IsObject(x) && !cJSON_GetObjectItem(x, "error"))
+			artifact_links(q, &b, id, cdx_js(j, "id"));
+		else
+			scalar(&b, x);
 		cdx_buf_adds(&b, "</td><td>");
 		if (strcmp(cdx_js(j, "status"), "manual") == 0) {
 			char *u = cdx_xasprintf("/api/runs/%s/jobs/%s/play", id, cdx_js(j, "id"));

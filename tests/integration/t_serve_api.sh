@@ -74,7 +74,7 @@ for p in / "/runs/$RUN" /pipelines/demo /deployments /workers /alerts /metrics /
 	esac
 done
 [ "$(code GET /api/workers)" = 404 ] || fail "/api/workers without a pool"
-expect_jq "$T/body" .error '"no worker pool"'
+expect_jq "$T/body" .error '"no worker pool: the pool needs a redis:// state"'
 [ "$(code GET /workers)" = 200 ] && grep -q 'no worker pool' "$T/body" || fail "/workers does not say there is no pool"
 grep -q 'read-only: started without --token-file' "$T/body" || fail "the page does not say it is read-only"
 # the same JSON as the CLI
@@ -210,9 +210,59 @@ grep -q "cancel run $SRUN by token from 127.0.0.1: done" "$T/serve.err" || fail 
 [ "$(jq -s --arg r "$SRUN" '[.[] | .rec | select(.t == "event" and .kind == "cancel" and .run == $r and .via == "token from 127.0.0.1")] | length' .cdx/journal.jsonl)" -eq 1 ] ||
 	fail "the cancel is not recorded with who asked"
 [ "$(code POST "/api/runs/$SRUN/cancel" -H "Authorization: Bearer $(cat token)")" = 409 ] || fail "cancel of an ended run"
-# play: no manual jobs in this cdx yet
+# play: only a manual job waiting in a run that goes on
 [ "$(code POST "/api/runs/$SRUN/jobs/build/sleepy/play" -H "Authorization: Bearer $(cat token)")" = 404 ] ||
 	fail "play: $(cat "$T/body")"
+expect_jq "$T/body" .error "\"build/sleepy of run $SRUN is no manual job waiting to be played\""
+cat >manual.yml <<'EOF2'
+name: manual
+stages:
+  - name: build
+    jobs:
+      - name: gate
+        script: while [ ! -f go2 ]; do sleep 0.05; done
+      - {name: ship, when: manual, script: echo shipped-9876}
+EOF2
+"$CDX" run manual.yml >manual.out 2>&1 &
+mrun=$!
+wait_for manual.out "cdx play"
+MRUN=$("$CDX" runs manual --json | jq -r '.[0].id')
+wait_for_cmd() { n=0; until "$@"; do n=$((n + 1)); [ "$n" -lt 600 ] || fail "timed out: $*"; sleep 0.05; done; }
+wait_for_cmd sh -c "'$CDX' status '$MRUN' --json | jq -e '.jobs[] | select(.id == \"build/ship\" and .status == \"manual\")' >/dev/null"
+curl -s "$URL/runs/$MRUN" >page.html
+grep -q "/api/runs/$MRUN/jobs/build/ship/play" page.html || fail "no play button on the run page"
+[ "$(code POST "/api/runs/$MRUN/jobs/build/ship/play")" = 403 ] || fail "play without a token"
+[ "$(code POST "/api/runs/$MRUN/jobs/build/ship/play" -H "Authorization: Bearer $(cat token)")" = 200 ] ||
+	fail "play: $(cat "$T/body")"
+wait_for manual.out "played build/ship"
+touch go2
+wait "$mrun" || fail "the run with the played job failed: $(cat manual.out)"
+grep -q "shipped-9876" manual.out || fail "the played job did not run: $(cat manual.out)"
+[ "$("$CDX" status "$MRUN" --json | jq -r '.jobs[] | select(.id == "build/ship") | .status')" = success ] ||
+	fail "the played job is not recorded: $("$CDX" status "$MRUN")"
+# artifacts: listed, and each file downloaded as it was kept
+cat >art.yml <<'EOF2'
+name: art
+stages:
+  - name: build
+    jobs:
+      - name: pack
+        script: mkdir -p dist/sub && echo "bin-4242" >dist/app && echo "<b>x</b>" >'dist/sub/a b&c.txt'
+        artifacts: {paths: [dist/]}
+EOF2
+"$CDX" run art.yml >/dev/null 2>&1 || fail "cdx run art.yml"
+ARUN=$("$CDX" runs art --json | jq -r '.[0].id')
+[ "$(code GET "/api/runs/$ARUN/artifacts/build/pack")" = 200 ] || fail "artifact list: $(cat "$T/body")"
+[ "$(jq -r '[.[].path] | sort | join(",")' "$T/body")" = "dist/app,dist/sub/a b&c.txt" ] || fail "artifact list: $(cat "$T/body")"
+curl -s -D hdr -o got "$URL/api/runs/$ARUN/artifacts/build/pack?path=dist/sub/a%20b%26c.txt"
+[ "$(cat got)" = "<b>x</b>" ] || fail "downloaded file: $(cat got)"
+grep -qi '^content-disposition: attachment; filename="a_b_c.txt"' hdr || fail "no attachment header: $(cat hdr)"
+grep -qi '^content-type: application/octet-stream' hdr || fail "download type: $(cat hdr)"
+[ "$(code GET "/api/runs/$ARUN/artifacts/build/pack?path=../../etc/passwd")" = 404 ] || fail "a path not in the archive"
+[ "$(code GET "/api/runs/$RUN/artifacts/build/compile")" = 404 ] || fail "a job without artifacts"
+curl -s "$URL/runs/$ARUN" >page.html
+grep -q "href=\"/api/runs/$ARUN/artifacts/build/pack?path=dist/sub/a%20b%26c.txt\">dist/sub/a b&amp;c.txt</a>" page.html ||
+	fail "no download link on the run page: $(grep -o 'artifacts/build[^<]*' page.html | head -3)"
 # the login: a session cookie (HttpOnly, SameSite=Strict) and its CSRF token
 [ "$(code POST /login --data-urlencode 'token=wrong')" = 403 ] || fail "login with a wrong token"
 curl -s -D hdr -o /dev/null -c jar --data-urlencode "token=$(cat token)" "$URL/login"
