@@ -177,11 +177,13 @@ static void rule_vars(const struct cdx_job *jb, struct cdx_vars *rv)
 			cdx_expr_vars(jb->rules->r[k].cond, rule_var, rv);
 }
 
-/* NEVER[j]: job j is decided `never` (rules:, when: never) for this make:
- * it gets no target, and what needs it goes on without it (as cdx run
- * skips it); NULL when every job has a target.  0, or -1 after stopping
- * make. */
-static int decide_never(const char *func, const struct cdx_pipeline *p, bool **never)
+/* WHEN[j]: job j's when: as its rules decide it for this make (make's
+ * command-line variables count as --vars): a job decided `never` gets no
+ * target, and what needs it goes on without it (as cdx run skips it); one
+ * decided manual or on_failure is held back as one that says so itself.
+ * NULL when no job has rules: and the jobs' own when: hold.  0, or -1
+ * after stopping make. */
+static int decide_when(const char *func, const struct cdx_pipeline *p, enum cdx_when **when)
 {
 	struct cdx_vars rv = {0}, given = {0};
 	struct cdx_decide_ctx dc;
@@ -190,13 +192,15 @@ static int decide_never(const char *func, const struct cdx_pipeline *p, bool **n
 	char *state;
 	size_t i;
 	bool any = false;
-	*never = NULL;
+	*when = NULL;
 	for (i = 0; i < p->n_jobs; i++) {
-		any |= p->jobs[i].rules || p->jobs[i].when == CDX_WHEN_NEVER;
+		any |= p->jobs[i].rules != NULL;
 		rule_vars(&p->jobs[i], &rv);
 	}
-	if (!any)
+	if (!any) {
+		cdx_vars_free(&rv);
 		return 0;
+	}
 	for (i = 0; i < rv.n; i++)
 		if (rv.v[i].value) {
 			CDX_PUSH(given.v, given.n, given.cap, rv.v[i]);
@@ -214,14 +218,20 @@ static int decide_never(const char *func, const struct cdx_pipeline *p, bool **n
 		cdx_gmk_failf(func, "%s", err.msg);
 		return -1;
 	}
-	*never = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
+	*when = cdx_xcalloc(p->n_jobs + 1, sizeof(enum cdx_when));
 	for (i = 0; i < p->n_jobs; i++)
-		(*never)[i] = d[i].when == CDX_WHEN_NEVER;
+		(*when)[i] = d[i].when;
 	cdx_decisions_free(d, p->n_jobs);
 	return 0;
 }
 
-/* when: under make (the job's own when:; rules: decide only never here).
+/* the when: of job I, as decided (WHEN, may be NULL) or its own */
+static enum cdx_when when_of(const struct cdx_pipeline *p, const enum cdx_when *when, size_t i)
+{
+	return when ? when[i] : p->jobs[i].when;
+}
+
+/* when: under make (as decided: WHEN may be NULL, see decide_when).
  * OUT[j] says job j is no prerequisite of its stage's target, so that
  * `make NAME` does not run it: an on_failure job (the watcher of the run
  * runs it after make when the run failed, cmd_job.c), a manual job (it
@@ -229,24 +239,25 @@ static int decide_never(const char *func, const struct cdx_pipeline *p, bool **n
  * that holds it back (allow_failure: false).  SOFT[j]: job j is a manual
  * job that holds nothing back: what needs it has no prerequisite on it.
  * Both NULL when no job says when: on_failure or manual. */
-static void when_targets(const struct cdx_pipeline *p, bool **out, bool **soft)
+static void when_targets(const struct cdx_pipeline *p, const enum cdx_when *when, bool **out, bool **soft)
 {
 	const struct cdx_dag *d = p->dag;
 	size_t i;
 	bool any = false, changed = true;
 	*out = *soft = NULL;
 	for (i = 0; i < p->n_jobs; i++)
-		any |= p->jobs[i].when == CDX_WHEN_MANUAL || p->jobs[i].when == CDX_WHEN_ON_FAILURE;
+		any |= when_of(p, when, i) == CDX_WHEN_MANUAL || when_of(p, when, i) == CDX_WHEN_ON_FAILURE;
 	if (!any)
 		return;
 	*out = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
 	*soft = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
 	for (i = 0; i < p->n_jobs; i++) {
 		const struct cdx_job *jb = &p->jobs[i];
-		(*out)[i] = jb->when == CDX_WHEN_MANUAL || jb->when == CDX_WHEN_ON_FAILURE;
+		enum cdx_when wi = when_of(p, when, i);
+		(*out)[i] = wi == CDX_WHEN_MANUAL || wi == CDX_WHEN_ON_FAILURE;
 		/* GitLab: a manual job may fail, and holds nothing back, unless
-		 * it says allow_failure: false */
-		(*soft)[i] = jb->when == CDX_WHEN_MANUAL && (!jb->has_allow_failure || jb->allow_failure);
+		 * it says allow_failure: false (as in cdx run, its own key) */
+		(*soft)[i] = wi == CDX_WHEN_MANUAL && (!jb->has_allow_failure || jb->allow_failure);
 	}
 	/* what needs a held-back manual job waits for it: out too */
 	while (changed) {
@@ -258,13 +269,13 @@ static void when_targets(const struct cdx_pipeline *p, bool **out, bool **soft)
 			for (e = d->pred_off[i]; e < d->pred_off[i + 1] && !(*out)[i]; e++) {
 				uint32_t u = d->pred[e];
 				if (u < d->n_jobs) {
-					(*out)[i] = (*out)[u] && !(*soft)[u] && p->jobs[u].when != CDX_WHEN_ON_FAILURE;
+					(*out)[i] = (*out)[u] && !(*soft)[u] && when_of(p, when, u) != CDX_WHEN_ON_FAILURE;
 					continue;
 				}
 				for (f = d->pred_off[u]; f < d->pred_off[u + 1]; f++) {
 					uint32_t w = d->pred[f];
 					if (w < d->n_jobs && (*out)[w] && !(*soft)[w] &&
-					    p->jobs[w].when != CDX_WHEN_ON_FAILURE)
+					    when_of(p, when, w) != CDX_WHEN_ON_FAILURE)
 						(*out)[i] = true;
 				}
 			}
@@ -484,10 +495,18 @@ void cdx_gmk_define_rules(const char *func, struct cdx_gmk_loaded *l)
 	struct cdx_buf b = {0};
 	char job_args[128];
 	bool *never = NULL, *held = NULL, *soft = NULL;
+	enum cdx_when *when = NULL;
+	size_t i;
 
-	if (decide_never(func, p, &never) < 0)
+	if (decide_when(func, p, &when) < 0)
 		goto out;
-	when_targets(p, &held, &soft);
+	for (i = 0; i < p->n_jobs; i++)
+		if (when_of(p, when, i) == CDX_WHEN_NEVER) {
+			if (!never)
+				never = cdx_xcalloc(p->n_jobs + 1, sizeof(bool));
+			never[i] = true;
+		}
+	when_targets(p, when, &held, &soft);
 	job_priorities(p, w, prio);
 	cdx_gmk_pin_lanes(p, w, prio, lane_prev);
 	if (open_specs(func, l, job_args, sizeof(job_args), held) < 0)
@@ -509,6 +528,7 @@ out:
 	free(never);
 	free(held);
 	free(soft);
+	free(when);
 	/* the rule text, the schedule and the loader's garbage are freed:
 	 * give the memory back, make forks (or spawns) every recipe */
 	malloc_trim(0);

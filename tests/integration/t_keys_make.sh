@@ -4,7 +4,8 @@
 # NAME/STAGE/JOB), with what needs a held-back manual job; an on_failure
 # job is not run by make when all passes; when the pipeline fails, the
 # run's watcher runs the always and on_failure jobs make did not run (make
-# has no "finally"), recorded in the same run.
+# has no "finally"), recorded in the same run; a job that a rule makes
+# manual (make's command-line variables count) is held back the same way.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/make_lib.sh"
 export RES="$T/res"
@@ -53,4 +54,36 @@ run_rc run_make kwhen FAIL=1 >make.out 2>&1
 id=$(runs_json kwhen | jq -r '.[0].id')
 [ "$(job_field "$id" cleanup/notify .status)" = success ] || fail "notify not recorded in the run"
 grep -q prod "$RES/log" && fail "a manual job ran after a failure"
+
+# a rule that makes a job manual for this make (DEPLOY=yes on make's
+# command line): no prerequisite of the pipeline, runs when named
+cat >krule.yml <<'EOF2'
+name: krule
+stages:
+  - name: build
+    jobs:
+      - {name: compile, script: 'echo compile >>"$RES/log"'}
+  - name: deploy
+    jobs:
+      - name: prod
+        rules: [{if: '$DEPLOY == "yes"', when: manual}, {when: on_success}]
+        script: 'echo prod >>"$RES/log"'
+EOF2
+makefile Makefile "load $CDX_SO" '$(cdx-pipeline krule.yml)'
+rm -f "$RES/log"
+run_rc run_make krule DEPLOY=no >make.out 2>&1
+[ "$RC" -eq 0 ] || fail "make krule: $(cat make.out)"
+[ "$(tr '\n' ' ' <"$RES/log")" = "compile prod " ] || fail "krule DEPLOY=no ran: $(tr '\n' ' ' <"$RES/log")"
+rm -f "$RES/log"
+run_rc run_make krule DEPLOY=yes >make.out 2>&1
+[ "$RC" -eq 0 ] || fail "make krule DEPLOY=yes: $(cat make.out)"
+[ "$(tr '\n' ' ' <"$RES/log")" = "compile " ] || fail "a job a rule made manual ran: $(tr '\n' ' ' <"$RES/log")"
+# not even a prerequisite: make -n lists no recipe of it
+run_make -n krule DEPLOY=yes >make.out 2>&1 || fail "make -n krule: $(cat make.out)"
+grep -q 'build/compile' make.out || fail "make -n lists no job: $(cat make.out)"
+grep -q 'deploy/prod' make.out && fail "a job a rule made manual is a prerequisite: $(cat make.out)"
+rm -f "$RES/log"
+run_rc run_make krule/deploy/prod DEPLOY=yes >make.out 2>&1
+[ "$RC" -eq 0 ] || fail "make krule/deploy/prod: $(cat make.out)"
+[ "$(tr '\n' ' ' <"$RES/log")" = "compile prod " ] || fail "the named manual job: $(tr '\n' ' ' <"$RES/log")"
 echo "PASS t_keys_make"
