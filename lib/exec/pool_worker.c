@@ -10,7 +10,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,12 +420,9 @@ static void take(struct worker *w, size_t q, const char *id, const char *js)
 	if (getenv_in(sl->envp, "CDX_OUTPUT")) {
 		/* the owner's $CDX_OUTPUT is a path on its machine: the job writes
 		 * a file here, whose text goes back with the result */
-		int fd;
 		char *kv;
 		sl->output_path = cdx_xasprintf("%s/%s.%d.output", dir, sl->jid, sl->attempt);
-		fd = open(sl->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
+		unlink(sl->output_path); /* the job creates it when it writes (>>) */
 		kv = cdx_xasprintf("CDX_OUTPUT=%s", sl->output_path);
 		env_set(&sl->envp, &n, &cap, kv);
 		free(kv);

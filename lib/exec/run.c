@@ -316,7 +316,9 @@ static int needed_outputs(struct cdx_run *r, size_t j, struct cdx_error *err)
 	int rc = 0;
 	for (k = 0; r->outputs_from && r->outputs_from[k]; k++)
 		CDX_PUSH(ids, n, cap, r->outputs_from[k]);
-	for (e = d->pred_off[j]; e < d->pred_off[j + 1]; e++) {
+	/* a run that ran its jobs itself knows whether any kept outputs: none,
+	 * no file to look for (make's jobs run one to a process: they look) */
+	for (e = d->pred_off[j]; (r->any_outputs || r->make_job) && e < d->pred_off[j + 1]; e++) {
 		uint32_t u = d->pred[e];
 		if (u < d->n_jobs) {
 			CDX_PUSH(ids, n, cap, r->p->jobs[u].id);
@@ -355,15 +357,10 @@ static int prepare(void *ctx, size_t j, int attempt, struct cdx_proc_spec *spec,
 		r->log_dir_made[job->stage] = true;
 	}
 	{
-		/* a fresh, empty $CDX_OUTPUT for this attempt */
+		/* $CDX_OUTPUT: a path of this attempt's own, beside its log, that
+		 * the job creates when it writes (>>); not made in advance: a file
+		 * for every attempt costs an inode each, most of them left empty */
 		char *op = output_path(r, j, attempt);
-		int fd = open(op, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			cdx_error_set(err, CDX_ESTATE, "cannot create %s: %s", op, strerror(errno));
-			free(op);
-			return -1;
-		}
-		close(fd);
 		env_put(r, "CDX_OUTPUT", op);
 		free(op);
 	}
@@ -520,6 +517,7 @@ static void take_outputs(struct cdx_run *r, size_t j, int attempt, enum cdx_job_
 	if (state != CDX_JOB_RUNNING && outs.n) { /* none: no file, the readers take none */
 		char *path = output_path(r, j, 0), *tmp = cdx_xasprintf("%s.tmp", path), *text;
 		FILE *f;
+		r->any_outputs = true;
 		o = cJSON_CreateObject();
 		for (i = 0; i < outs.n; i++)
 			cJSON_AddStringToObject(o, outs.v[i].name, outs.v[i].value);

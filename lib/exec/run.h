@@ -114,6 +114,7 @@ struct cdx_run {
 	char play_cursor[64];   /* store tail cursor for play records */
 	int64_t play_poll_ns;   /* when the store was last asked */
 	const char *const *outputs_from; /* cdx_run_set_outputs_from, or NULL */
+	bool any_outputs;       /* a job of this process kept outputs ($CDX_OUTPUT) */
 };
 
 /* ---- run_show.c: how a run looks ---------------------------------------- */
